@@ -1,0 +1,114 @@
+# Switchboard dialog texts (English, the reference locale).
+# Variables: $issue is an issue code (order, payment, account, delivery, return, complaint, other);
+# $kind is a content kind (sticker, voice, audio, video, document, location, contact, poll, other);
+# $wait_minutes is -1 when the wait is unknown.
+
+greeting = Hello! I'm the store's support assistant. I can answer common questions, help with an order, or bring in a person from our team.
+menu-prompt = What can I help you with? Pick a topic below or just type your question.
+help =
+    I can help with orders, payments, your account, delivery, returns and refunds.
+    Type your question in your own words, or use these commands:
+    /menu: show the topics
+    /cancel: stop the current request
+    /language: change the language
+    /agent: talk to a person
+unknown-command = I don't know that command. Type /help to see what I can do.
+nothing-to-cancel = There is nothing to cancel right now.
+cancelled = Okay, I've stopped that request. Nothing was sent to our team.
+not-understood = Sorry, I didn't quite get that. Choose a topic below, or ask for a person from our team.
+empty-message = Your message looks empty. Please type a few words.
+text-too-long = That message is too long for me: please keep it under { $limit } characters, or split it into parts.
+unsupported-content = { $kind ->
+        [sticker] Nice sticker! I can only read text and photos, though.
+        [voice] I can't listen to voice messages yet. Please type your message.
+        [audio] I can't play audio files. Please type your message.
+        [video] I can't watch videos. Please send a photo or describe the problem in words.
+        [location] Thanks, but I don't need a location. Please type your message.
+        [contact] Thanks, but I don't need a contact card. Please type your message.
+        [poll] I can't take part in polls. Please type your message.
+        [document] I can only accept photos (JPEG, PNG, GIF or WebP), not other files.
+       *[other] I can't read this kind of message. Please send text or a photo.
+    }
+photo-too-large = That photo is too large: the limit is { $limit_mb } MB. Please send a smaller picture.
+photo-not-an-image = That file doesn't look like a picture. Please send a JPEG, PNG, GIF or WebP photo.
+photo-not-expected = Thanks for the photo. I'll keep it with our conversation, but I'm not asking for one right now.
+stale-button = That button belongs to an earlier question.
+ask-order-id = { $issue ->
+        [payment] Which order is the payment for? Please send the order number, for example { $example }.
+        [delivery] Which order are you waiting for? Please send the order number, for example { $example }.
+        [return] Which order do you want to return? Please send the order number, for example { $example }.
+       *[other] Please send your order number, for example { $example }.
+    } You'll find it in your order confirmation and under "My orders".
+order-id-invalid = That doesn't look like an order number. It should look like { $example }. Please check it and send it again.
+order-id-accepted = Got it: order { $order_id }.
+ask-photo-required = Please send a photo of the item and of the problem. You can send several.
+ask-photo-optional = If you have a photo or a screenshot, send it now. If not, press "Skip".
+photo-required = I need at least one photo to pass this on. Please send a picture of the item.
+photo-received = { $count ->
+        [one] Photo received.
+       *[other] { $count } photos received.
+    } Send more, or press "Done".
+photo-limit-reached = That's { $count } photos, the most I can take for one request.
+ask-description = Please describe what happened in a few sentences.
+ask-complaint = I'm sorry to hear that. Please tell me what happened, and I'll pass it straight to a senior member of our team.
+suggestion-intro = This might solve it right away:
+did-it-help = Did this help?
+glad-it-helped = Glad I could help!
+handoff-queued = I've passed your request to our team. You're number { $position } in line.{ $wait_minutes ->
+        [-1] {""}
+       *[other] {" "}The expected wait is about { $wait_minutes } min.
+    } You can keep writing here: everything goes to your request.
+handoff-queued-after-hours = I've passed your request to our team. You're number { $position } in line. Our agents are offline right now and will be back at { $back_at }.
+complaint-queued = Your complaint has been passed to our team with high priority. You're number { $position } in line.{ $wait_minutes ->
+        [-1] {""}
+       *[other] {" "}The expected wait is about { $wait_minutes } min.
+    }
+already-queued = Your request is already with our team. You're number { $position } in line.
+queued-message-added = Thanks, I've added that to your request. An agent will read it.
+queue-update = You're number { $position } in line.{ $wait_minutes ->
+        [-1] {" "}An agent will be with you as soon as possible.
+       *[other] {" "}The expected wait is about { $wait_minutes } min.
+    }
+queue-update-after-hours = You're number { $position } in line. Our agents are offline right now and will be back at { $back_at }.
+request-still-open = Your request is still open with our team. Keep writing here, or withdraw the request if you no longer need help.
+request-withdrawn = Your request has been withdrawn.
+agent-joined = { $agent } from our support team has joined the conversation.
+returned-to-queue = Your request is back in the queue. You're number { $position } in line.
+ticket-reopened = { $agent } has reopened your request.
+assigned-reminder = { $agent } is handling your request. Just write here.
+ask-rating = Your request has been resolved. How would you rate our help, from 1 to 5?
+rating-invalid = Please choose a rating from 1 to 5.
+ask-comment = Thank you for your rating! Would you like to add a comment? Type it, or press "Skip".
+thanks-for-rating = Thank you for your feedback!
+ask-feedback = We'd love to hear your feedback. What would you like to tell us?
+thanks-for-feedback = Thank you! Your feedback has been passed to our team.
+choose-language = Choose your language:
+language-set = Okay, I'll speak English from now on.
+group-chat-not-supported = I can only help in a private chat. Please write to me directly.
+
+button-skip = Skip
+button-done = Done
+button-yes = Yes
+button-no = No
+button-human = Talk to a person
+button-menu = Main menu
+button-withdraw = Withdraw request
+button-skip-comment = Skip
+
+issue-order = Problem with an order
+issue-payment = Payment
+issue-account = My account
+issue-delivery = Delivery
+issue-return = Return or refund
+issue-complaint = Complaint
+issue-other = Something else
+
+language-en = English
+language-ru = Русский
+language-zh = 中文
+
+rating-1 = 1
+rating-2 = 2
+rating-3 = 3
+rating-4 = 4
+rating-5 = 5

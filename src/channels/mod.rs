@@ -1,0 +1,74 @@
+//! Messengers: each channel turns platform payloads into [`InboundEvent`]s and delivers
+//! outbox rows back through the platform. Channels never touch the store; the engine never
+//! knows a platform's wire format.
+
+use crate::core::dialog::Input;
+use crate::core::message::{Lang, Outbound};
+use std::time::Duration;
+
+/// One event from a platform, normalised. The engine stores it durably before the platform
+/// is told it arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundEvent {
+    /// `telegram`, `vk`, `webchat`, `terminal`, ...
+    pub channel: &'static str,
+    /// The platform's id for this event (Telegram `update_id`, VK `event_id`, a web chat
+    /// client's message id): the dedupe key together with `channel`.
+    pub event_id: String,
+    /// Who, on this channel: a Telegram chat id, a VK peer id, a web chat visitor id.
+    pub external_id: String,
+    /// The platform's idea of the customer's language (`ru-RU`, `zh-hans`), if it has one.
+    pub language_hint: Option<String>,
+    pub display_name: Option<String>,
+    /// Channel-specific facts about the contact that outbound delivery needs (for example
+    /// which VK keyboard kinds the client supports). Stored on the contact, replaced when given.
+    pub contact_data: Option<serde_json::Value>,
+    pub kind: InboundKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InboundKind {
+    /// Something for the dialog.
+    Input(Input),
+    /// The customer edited an earlier message: logged for the agent, not re-run.
+    Edited { text: String },
+    /// The customer blocked (`false`) or unblocked (`true`) the bot.
+    Reachability { reachable: bool },
+    /// A message in a group chat: the bot asks, once per event, to write privately.
+    GroupChat,
+}
+
+/// One outbox row, ready for a channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The outbox row id. Stable across retries: channels derive idempotency keys from it
+    /// (VK `random_id`).
+    pub outbox_id: i64,
+    pub external_id: String,
+    pub contact_data: Option<serde_json::Value>,
+    pub lang: Lang,
+    pub message: Outbound,
+}
+
+/// What a failed delivery means for the outbox. Callers act on the variant, never on text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DeliveryError {
+    /// The platform said when to try again (Telegram 429 `retry_after`).
+    #[error("rate limited; retry after {0:?}")]
+    RetryAfter(Duration),
+    /// Worth retrying with backoff: timeouts, 5xx, dropped connections, flood control.
+    #[error("transient delivery failure: {0}")]
+    Transient(String),
+    /// Retrying cannot help. `unreachable` marks the contact as not reachable (blocked bot,
+    /// messages denied) so nothing more is sent until they come back.
+    #[error("permanent delivery failure: {reason}")]
+    Permanent { reason: String, unreachable: bool },
+}
+
+/// Outbound half of a channel.
+#[async_trait::async_trait]
+pub trait Channel: Send + Sync {
+    /// The same name as [`InboundEvent::channel`].
+    fn name(&self) -> &'static str;
+    async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError>;
+}

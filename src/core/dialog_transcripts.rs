@@ -1,0 +1,878 @@
+//! Transcript tests for the dialog: every case is a script run through [`check`].
+//!
+//! A script is a sequence of lines:
+//! - `> INPUT`: what arrives. Plain text is a customer message; `[btn DATA]` presses a button
+//!   with that callback data; `[photo]`, `[photo caption]`, `[sticker]`, `[voice]`, `[big]`,
+//!   `[notimage]`, `[stale]`, `[assigned NAME]`, `[released]`, `[resolved]`, `[reopened NAME]`,
+//!   `[reminder]` are the other inputs.
+//! - `< KEY KEY ...`: the reply keys, in order (`-` for none). When absent, not checked.
+//! - `! EFFECT EFFECT ...`: the effect names, in order. When absent, no effects are expected.
+//! - `= STEP`: the state's step name after the input. When absent, the step is not checked.
+//! - `@ lang=ru chosen ahead=3 wait=5 back=09:00`: context for the following inputs.
+
+use super::*;
+use crate::core::faq::Match;
+use crate::core::message::Arg;
+use crate::core::order_id::testing::MarketplaceFormat;
+
+/// A fixed table instead of a trained model: the dialog's tests are about the dialog.
+struct TableClassifier;
+
+impl IntentClassifier for TableClassifier {
+    fn classify(&self, lang: Lang, text: &str) -> Option<Match> {
+        let text = text.to_lowercase();
+        let intent = match (lang, text.as_str()) {
+            (Lang::En, "how do i reset my password") => Intent::RecoverPassword,
+            (Lang::En, "where is my parcel") => Intent::TrackOrder,
+            (Lang::En, "i want to complain") => Intent::Complaint,
+            (Lang::En, "let me talk to a human") => Intent::ContactHumanAgent,
+            (Lang::En, "i want to leave a review") => Intent::Review,
+            (Lang::En, "my card was charged but the order is unpaid") => Intent::PaymentIssue,
+            (Lang::En, "the mug arrived broken, can i get a refund?") => Intent::CheckRefundPolicy,
+            (Lang::Ru, "как сбросить пароль") => Intent::RecoverPassword,
+            (Lang::Ru, "позовите оператора") => Intent::ContactHumanAgent,
+            (Lang::Zh, "怎么重置密码") => Intent::RecoverPassword,
+            _ => return None,
+        };
+        Some(Match { intent, confidence: 0.9 })
+    }
+}
+
+fn test_ctx(queue: QueueSnapshot) -> Ctx<'static> {
+    Ctx {
+        lang: Lang::En,
+        language_chosen: false,
+        order_ids: &MarketplaceFormat,
+        faq: &TableClassifier,
+        queue,
+    }
+}
+
+struct Script {
+    state: State,
+    lang: Lang,
+    language_chosen: bool,
+    queue: QueueSnapshot,
+}
+
+fn parse_input(line: &str) -> Input {
+    let Some(inner) = line.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) else {
+        return Input::Text { text: line.to_owned() };
+    };
+    let (word, rest) = inner.split_once(' ').unwrap_or((inner, ""));
+    let media = MediaRef { sha256: "ab".repeat(32), content_type: "image/jpeg".into(), bytes: 1000 };
+    match word {
+        "btn" => Input::Button { action: Action::decode(rest).expect("test buttons are valid") },
+        "photo" => Input::Photo { media, caption: (!rest.is_empty()).then(|| rest.to_owned()) },
+        "sticker" => Input::Unsupported { kind: ContentKind::Sticker },
+        "voice" => Input::Unsupported { kind: ContentKind::Voice },
+        "big" => Input::PhotoRejected { problem: PhotoProblem::TooLarge { limit_mb: 20 } },
+        "notimage" => Input::PhotoRejected { problem: PhotoProblem::NotAnImage },
+        "stale" => Input::StaleButton,
+        "assigned" => Input::TicketAssigned { agent: rest.to_owned() },
+        "released" => Input::TicketReleased,
+        "resolved" => Input::TicketResolved,
+        "reopened" => Input::TicketReopened { agent: rest.to_owned() },
+        "reminder" => Input::QueueReminder,
+        "long" => Input::Text { text: "a".repeat(MAX_TEXT_CHARS + 1) },
+        "exactly-max" => Input::Text { text: "a".repeat(MAX_TEXT_CHARS) },
+        other => panic!("unknown input [{other}]"),
+    }
+}
+
+fn effect_name(effect: &Effect) -> String {
+    serde_json::to_value(effect).expect("effects serialise")["effect"].as_str().expect("tagged").to_owned()
+}
+
+fn step_name(state: &State) -> String {
+    serde_json::to_value(state).expect("states serialise")["step"].as_str().expect("tagged").to_owned()
+}
+
+/// Runs a transcript from `start` and checks every expectation in it.
+fn check_from(start: State, script: &str) -> State {
+    let mut run =
+        Script { state: start, lang: Lang::En, language_chosen: false, queue: QueueSnapshot::default() };
+    let mut pending: Option<(String, Transition)> = None;
+    let mut effects_checked = true;
+
+    let finish_input = |pending: &mut Option<(String, Transition)>, effects_checked: bool| {
+        if let Some((input, transition)) = pending.take()
+            && !effects_checked
+        {
+            assert!(
+                transition.effects.is_empty(),
+                "after `{input}`: expected no effects, got {:?}",
+                transition.effects
+            );
+        }
+    };
+
+    for raw in script.lines().map(str::trim).filter(|line| !line.is_empty()) {
+        let (marker, rest) = raw.split_at(1);
+        let rest = rest.trim();
+        match marker {
+            "@" => {
+                for setting in rest.split_whitespace() {
+                    match setting.split_once('=') {
+                        Some(("lang", code)) => run.lang = Lang::from_code(code).expect("test language"),
+                        Some(("ahead", n)) => run.queue.ahead = n.parse().unwrap(),
+                        Some(("wait", n)) => run.queue.expected_wait_minutes = Some(n.parse().unwrap()),
+                        Some(("back", at)) => run.queue.agents_back_at = Some(at.to_owned()),
+                        None if setting == "chosen" => run.language_chosen = true,
+                        _ => panic!("unknown setting {setting}"),
+                    }
+                }
+            }
+            ">" => {
+                finish_input(&mut pending, effects_checked);
+                let ctx = Ctx {
+                    lang: run.lang,
+                    language_chosen: run.language_chosen,
+                    order_ids: &MarketplaceFormat,
+                    faq: &TableClassifier,
+                    queue: run.queue.clone(),
+                };
+                let transition = step(run.state.clone(), parse_input(rest), &ctx);
+                run.state = transition.state.clone();
+                run.lang = transition.language(run.lang);
+                pending = Some((rest.to_owned(), transition));
+                effects_checked = false;
+            }
+            "<" => {
+                let (input, transition) = pending.as_ref().expect("`<` follows an input");
+                let got: Vec<&str> = transition.replies.iter().map(Reply::key).collect();
+                let expected: Vec<&str> = rest.split_whitespace().filter(|key| *key != "-").collect();
+                assert_eq!(got, expected, "replies after `{input}`");
+            }
+            "!" => {
+                let (input, transition) = pending.as_ref().expect("`!` follows an input");
+                let got: Vec<String> = transition.effects.iter().map(effect_name).collect();
+                let expected: Vec<&str> = rest.split_whitespace().collect();
+                assert_eq!(got, expected, "effects after `{input}`");
+                effects_checked = true;
+            }
+            "=" => {
+                let (input, _) = pending.as_ref().expect("`=` follows an input");
+                assert_eq!(step_name(&run.state), rest, "state after `{input}`");
+            }
+            _ => panic!("unknown transcript line: {raw}"),
+        }
+    }
+    finish_input(&mut pending, effects_checked);
+    run.state
+}
+
+fn check(script: &str) -> State {
+    check_from(State::Menu, script)
+}
+
+fn in_step(state: State, script: &str) -> State {
+    check_from(state, script)
+}
+
+fn photo() -> MediaRef {
+    MediaRef { sha256: "ab".repeat(32), content_type: "image/jpeg".into(), bytes: 1000 }
+}
+
+fn order_id() -> Option<OrderId> {
+    Some(OrderId::from_trusted("12345678-0001".into()))
+}
+
+// ---- The main flows -------------------------------------------------------------------------
+
+#[test]
+fn order_problem_with_photos_ends_in_a_queued_ticket() {
+    let end = check(
+        "> /start
+         < greeting menu-prompt
+         = menu
+         > [btn i:order]
+         < ask-order-id
+         = awaiting_order_id
+         > 1234
+         < order-id-invalid
+         = awaiting_order_id
+         > 12345678-0001
+         < order-id-accepted ask-photo-required
+         = awaiting_photos
+         > [photo]
+         < photo-received
+         > [photo]
+         < photo-received
+         > [btn done]
+         < ask-description
+         = awaiting_description
+         > It arrived with a crack in the handle.
+         < handoff-queued
+         ! open_ticket
+         = queued",
+    );
+    assert_eq!(end, State::Queued { acknowledged: false });
+}
+
+#[test]
+fn the_ticket_carries_everything_the_flow_collected() {
+    let ctx = test_ctx(QueueSnapshot { ahead: 2, expected_wait_minutes: Some(7), agents_back_at: None });
+    let state =
+        State::AwaitingDescription { issue: IssueType::Order, order_id: order_id(), photos: vec![photo()] };
+    let transition = step(state, Input::Text { text: " Cracked handle ".into() }, &ctx);
+    let Some(Effect::OpenTicket { draft, outcome }) = transition.effects.first() else {
+        panic!("expected a ticket, got {:?}", transition.effects);
+    };
+    assert_eq!(*outcome, TicketOutcome::Queued);
+    assert_eq!(draft.issue, IssueType::Order);
+    assert_eq!(draft.order_id, order_id());
+    assert_eq!(draft.photos, vec![photo()]);
+    assert_eq!(draft.description.as_deref(), Some("Cracked handle"));
+    assert_eq!(draft.priority, Priority::Normal);
+    let queued = &transition.replies[0];
+    assert_eq!(
+        queued.text.args,
+        vec![("position".into(), Arg::Number(3)), ("wait_minutes".into(), Arg::Number(7))]
+    );
+    assert_eq!(queued.all_buttons().map(|b| b.action).collect::<Vec<_>>(), vec![Action::WithdrawRequest]);
+}
+
+#[test]
+fn optional_photo_can_be_skipped_or_replaced_by_text() {
+    check(
+        "> [btn i:payment]
+         < ask-order-id
+         > 12345678-0001-1
+         < order-id-accepted ask-photo-optional
+         > [btn skip]
+         < ask-description
+         > I paid twice for one order
+         < handoff-queued
+         ! open_ticket",
+    );
+    check(
+        "> [btn i:delivery]
+         < ask-order-id
+         > #12345678-0001
+         < order-id-accepted ask-photo-optional
+         > The courier never came
+         < handoff-queued
+         ! open_ticket
+         = queued",
+    );
+}
+
+#[test]
+fn a_required_photo_cannot_be_skipped() {
+    in_step(
+        State::AwaitingPhotos {
+            issue: IssueType::Order,
+            order_id: order_id(),
+            photos: vec![],
+            caption: None,
+        },
+        "> [btn skip]
+         < stale-button ask-photo-required
+         = awaiting_photos
+         > [btn done]
+         < stale-button ask-photo-required
+         > it is broken
+         < photo-required ask-photo-required
+         = awaiting_photos",
+    );
+}
+
+#[test]
+fn a_caption_becomes_the_description() {
+    check(
+        "> [btn i:return]
+         < ask-order-id
+         > 12345678-0001
+         < order-id-accepted ask-photo-optional
+         > [photo Wrong size, I want to send it back]
+         < photo-received
+         = awaiting_photos
+         > [photo]
+         < photo-received
+         > [btn done]
+         < handoff-queued
+         ! open_ticket
+         = queued",
+    );
+}
+
+#[test]
+fn photos_stop_at_the_limit() {
+    let photos = vec![photo(); MAX_PHOTOS - 1];
+    in_step(
+        State::AwaitingPhotos { issue: IssueType::Order, order_id: order_id(), photos, caption: None },
+        "> [photo]
+         < photo-limit-reached ask-description
+         = awaiting_description
+         > [photo]
+         < photo-received ask-description
+         = awaiting_description",
+    );
+}
+
+#[test]
+fn account_and_other_go_straight_to_the_description() {
+    check(
+        "> [btn i:account]
+         < ask-description
+         = awaiting_description
+         > My account was locked after I changed my phone number
+         < handoff-queued
+         ! open_ticket",
+    );
+    check(
+        "> [btn i:other]
+         < ask-description
+         > Do you sell gift cards in bulk for companies
+         < handoff-queued
+         ! open_ticket",
+    );
+}
+
+#[test]
+fn a_complaint_is_queued_with_high_priority_and_no_suggestion() {
+    let ctx = test_ctx(QueueSnapshot::default());
+    let state = State::AwaitingDescription { issue: IssueType::Complaint, order_id: None, photos: vec![] };
+    // This text would match an FAQ answer, but complaints always go to a person.
+    let transition = step(state, Input::Text { text: "how do i reset my password".into() }, &ctx);
+    assert_eq!(transition.replies[0].key(), keys::COMPLAINT_QUEUED);
+    let Some(Effect::OpenTicket { draft, .. }) = transition.effects.first() else { panic!() };
+    assert_eq!(draft.priority, Priority::High);
+    check(
+        "> [btn i:complaint]
+         < ask-complaint
+         > The seller was rude to me on the phone
+         < complaint-queued
+         ! open_ticket
+         = queued",
+    );
+}
+
+#[test]
+fn a_fitting_answer_is_suggested_before_queueing() {
+    check(
+        "> [btn i:account]
+         < ask-description
+         > how do i reset my password
+         < suggestion-intro faq-recover-password did-it-help
+         = suggestion_offered
+         > [btn yes]
+         < glad-it-helped ask-rating
+         ! open_ticket
+         = awaiting_rating
+         > [btn r:5]
+         < ask-comment
+         ! rate_ticket
+         = awaiting_comment
+         > [btn nocomment]
+         < thanks-for-rating menu-prompt
+         = menu",
+    );
+    check(
+        "> [btn i:account]
+         < ask-description
+         > how do i reset my password
+         < suggestion-intro faq-recover-password did-it-help
+         > something else
+         < did-it-help
+         = suggestion_offered
+         > [btn no]
+         < handoff-queued
+         ! open_ticket
+         = queued",
+    );
+}
+
+#[test]
+fn self_served_tickets_are_marked_so() {
+    let ctx = test_ctx(QueueSnapshot::default());
+    let draft = draft(IssueType::Account, None, vec![], Some("x".into()));
+    let state = State::SuggestionOffered { draft: draft.clone(), intent: Intent::RecoverPassword };
+    let transition = step(state, Input::Button { action: Action::Helped }, &ctx);
+    assert_eq!(transition.effects, vec![Effect::OpenTicket { draft, outcome: TicketOutcome::SelfServed }]);
+}
+
+// ---- Free text and the FAQ ------------------------------------------------------------------
+
+#[test]
+fn free_text_faq_answers_and_asks_whether_it_helped() {
+    check(
+        "> how do I reset my password
+         < faq-recover-password did-it-help
+         = faq_answered
+         > [btn yes]
+         < glad-it-helped menu-prompt
+         ! faq_outcome
+         = menu",
+    );
+    check(
+        "> how do I reset my password
+         < faq-recover-password did-it-help
+         > [btn no]
+         < handoff-queued
+         ! open_ticket faq_outcome
+         = queued",
+    );
+}
+
+#[test]
+fn a_new_question_after_an_answer_is_answered_too() {
+    check(
+        "> how do I reset my password
+         < faq-recover-password did-it-help
+         > what is the weather like
+         < not-understood menu-prompt
+         = menu",
+    );
+}
+
+#[test]
+fn intents_start_flows_handoff_and_feedback() {
+    check(
+        "> My card was charged but the order is unpaid
+         < ask-order-id
+         = awaiting_order_id",
+    );
+    check(
+        "> Where is my parcel
+         < ask-order-id
+         = awaiting_order_id",
+    );
+    check(
+        "> I want to complain
+         < ask-complaint
+         = awaiting_description",
+    );
+    check(
+        "> Let me talk to a human
+         < handoff-queued
+         ! open_ticket
+         = queued",
+    );
+    check(
+        "> I want to leave a review
+         < ask-feedback
+         = awaiting_feedback
+         > Fast delivery, thank you!
+         < thanks-for-feedback menu-prompt
+         ! feedback
+         = menu",
+    );
+}
+
+#[test]
+fn out_of_scope_text_offers_the_menu() {
+    check(
+        "> what is 2+2
+         < not-understood menu-prompt
+         = menu",
+    );
+}
+
+#[test]
+fn asking_for_a_human_works_inside_a_flow() {
+    check(
+        "> [btn i:order]
+         < ask-order-id
+         > let me talk to a human
+         < handoff-queued
+         ! open_ticket
+         = queued",
+    );
+    in_step(
+        State::AwaitingPhotos {
+            issue: IssueType::Order,
+            order_id: order_id(),
+            photos: vec![photo()],
+            caption: None,
+        },
+        "> [btn human]
+         < handoff-queued
+         ! open_ticket
+         = queued",
+    );
+}
+
+// ---- Languages --------------------------------------------------------------------------------
+
+#[test]
+fn a_customer_writing_in_another_script_is_answered_in_it() {
+    check(
+        "> как сбросить пароль
+         < faq-recover-password did-it-help
+         ! set_language
+         = faq_answered
+         > 怎么重置密码
+         < faq-recover-password did-it-help
+         ! set_language",
+    );
+    check(
+        "@ lang=ru
+         > позовите оператора
+         < handoff-queued
+         ! open_ticket
+         = queued",
+    );
+}
+
+#[test]
+fn a_chosen_language_is_kept() {
+    check(
+        "@ chosen
+         > как сбросить пароль
+         < not-understood menu-prompt
+         = menu",
+    );
+}
+
+#[test]
+fn language_can_be_chosen_at_any_step() {
+    check(
+        "> [btn i:order]
+         < ask-order-id
+         > /language
+         < choose-language
+         = awaiting_order_id
+         > [btn l:ru]
+         < language-set ask-order-id
+         ! set_language
+         = awaiting_order_id",
+    );
+    let ctx = test_ctx(QueueSnapshot::default());
+    let transition = step(State::Menu, Input::Button { action: Action::Language(Lang::Zh) }, &ctx);
+    assert_eq!(transition.language(Lang::En), Lang::Zh);
+}
+
+// ---- Global commands --------------------------------------------------------------------------
+
+#[test]
+fn commands_work_at_every_step() {
+    let flow_states = [
+        State::AwaitingOrderId { issue: IssueType::Order },
+        State::AwaitingPhotos {
+            issue: IssueType::Order,
+            order_id: order_id(),
+            photos: vec![],
+            caption: None,
+        },
+        State::AwaitingDescription { issue: IssueType::Account, order_id: None, photos: vec![] },
+        State::SuggestionOffered {
+            draft: draft(IssueType::Account, None, vec![], Some("x".into())),
+            intent: Intent::RecoverPassword,
+        },
+        State::FaqAnswered { intent: Intent::RecoverPassword, question: "q".into() },
+        State::AwaitingFeedback,
+        State::AwaitingRating,
+        State::AwaitingComment { stars: 4 },
+    ];
+    for state in flow_states {
+        in_step(
+            state.clone(),
+            "> /cancel
+             < cancelled menu-prompt
+             = menu",
+        );
+        in_step(
+            state.clone(),
+            "> /start
+             < greeting menu-prompt
+             = menu",
+        );
+        in_step(
+            state.clone(),
+            "> /MENU@SupportBot
+             < menu-prompt
+             = menu",
+        );
+        let after_help = in_step(state.clone(), "> /help");
+        assert_eq!(after_help, state, "/help keeps the step");
+        let after_language = in_step(state.clone(), "> /language\n< choose-language");
+        assert_eq!(after_language, state, "/language keeps the step");
+        let after_unknown = in_step(state.clone(), "> /pizza");
+        assert_eq!(after_unknown, state, "an unknown command keeps the step");
+        in_step(
+            state.clone(),
+            "> /agent
+             < handoff-queued
+             ! open_ticket
+             = queued",
+        );
+    }
+}
+
+#[test]
+fn help_and_unknown_commands_reprompt() {
+    in_step(
+        State::AwaitingOrderId { issue: IssueType::Order },
+        "> /help
+         < help ask-order-id
+         > /pizza
+         < unknown-command ask-order-id
+         = awaiting_order_id",
+    );
+    check(
+        "> /help
+         < help
+         > /cancel
+         < nothing-to-cancel menu-prompt
+         > /start deep-link-payload
+         < greeting menu-prompt",
+    );
+}
+
+// ---- Handoff, agents, rating ------------------------------------------------------------------
+
+#[test]
+fn queued_customers_are_acknowledged_once_and_can_withdraw() {
+    check(
+        "> /agent
+         < handoff-queued
+         ! open_ticket
+         > Hello? Anyone there?
+         < queued-message-added
+         = queued
+         > Please hurry
+         < -
+         > [photo]
+         < -
+         ! attach_to_ticket
+         > /agent
+         < already-queued
+         > /start
+         < request-still-open
+         = queued
+         > [btn withdraw]
+         < request-withdrawn menu-prompt
+         ! withdraw_ticket
+         = menu",
+    );
+}
+
+#[test]
+fn queue_reminders_tell_the_position_and_wait() {
+    in_step(
+        State::Queued { acknowledged: true },
+        "@ ahead=4 wait=12
+         > [reminder]
+         < queue-update
+         = queued",
+    );
+    in_step(
+        State::Queued { acknowledged: true },
+        "@ back=09:00
+         > [reminder]
+         < queue-update-after-hours",
+    );
+    check(
+        "@ back=09:00
+         > /agent
+         < handoff-queued-after-hours
+         ! open_ticket",
+    );
+    check(
+        "> [reminder]
+         < -
+         = menu",
+    );
+}
+
+#[test]
+fn the_bot_is_silent_while_an_agent_owns_the_conversation() {
+    in_step(
+        State::Queued { acknowledged: false },
+        "> [assigned Ann]
+         < agent-joined
+         = assigned
+         > Hi Ann, the parcel is still not here
+         < -
+         = assigned
+         > [photo]
+         < -
+         ! attach_to_ticket
+         > [btn i:order]
+         < -
+         > [sticker]
+         < unsupported-content
+         = assigned
+         > [released]
+         < returned-to-queue
+         = queued
+         > [assigned Bob]
+         < agent-joined
+         > /cancel
+         < request-withdrawn menu-prompt
+         ! withdraw_ticket
+         = menu",
+    );
+}
+
+#[test]
+fn resolution_asks_for_a_rating_then_an_optional_comment() {
+    in_step(
+        State::Assigned { agent: "Ann".into() },
+        "> [resolved]
+         < ask-rating
+         = awaiting_rating
+         > great
+         < rating-invalid ask-rating
+         = awaiting_rating
+         > 7
+         < rating-invalid ask-rating
+         > 4
+         < ask-comment
+         ! rate_ticket
+         = awaiting_comment
+         > Quick and friendly, thanks
+         < thanks-for-rating menu-prompt
+         ! comment_ticket
+         = menu",
+    );
+    for rating in ["5", "⭐⭐⭐⭐⭐", "５", "5/5", "[btn r:5]"] {
+        let script = format!("> {rating}\n< ask-comment\n! rate_ticket\n= awaiting_comment");
+        assert_eq!(in_step(State::AwaitingRating, &script), State::AwaitingComment { stars: 5 }, "{rating}");
+    }
+}
+
+#[test]
+fn a_resolved_ticket_can_be_reopened() {
+    in_step(
+        State::AwaitingRating,
+        "> [reopened Ann]
+         < ticket-reopened
+         = assigned",
+    );
+}
+
+// ---- Bad input at every step ------------------------------------------------------------------
+
+fn every_customer_facing_state() -> Vec<State> {
+    vec![
+        State::Menu,
+        State::AwaitingOrderId { issue: IssueType::Order },
+        State::AwaitingPhotos {
+            issue: IssueType::Order,
+            order_id: order_id(),
+            photos: vec![],
+            caption: None,
+        },
+        State::AwaitingPhotos {
+            issue: IssueType::Return,
+            order_id: order_id(),
+            photos: vec![photo()],
+            caption: Some("c".into()),
+        },
+        State::AwaitingDescription { issue: IssueType::Delivery, order_id: order_id(), photos: vec![] },
+        State::AwaitingDescription { issue: IssueType::Complaint, order_id: None, photos: vec![] },
+        State::SuggestionOffered {
+            draft: draft(IssueType::Account, None, vec![], Some("x".into())),
+            intent: Intent::RecoverPassword,
+        },
+        State::FaqAnswered { intent: Intent::RecoverPassword, question: "q".into() },
+        State::AwaitingFeedback,
+        State::AwaitingRating,
+        State::AwaitingComment { stars: 2 },
+    ]
+}
+
+#[test]
+fn unusable_input_changes_nothing_at_any_step() {
+    let refusals = [
+        ("[sticker]", "unsupported-content"),
+        ("[voice]", "unsupported-content"),
+        ("[big]", "photo-too-large"),
+        ("[notimage]", "photo-not-an-image"),
+        ("[stale]", "stale-button"),
+        ("   ", "empty-message"),
+        ("[long]", "text-too-long"),
+    ];
+    for state in every_customer_facing_state() {
+        for (input, refusal) in refusals {
+            let ctx = test_ctx(QueueSnapshot::default());
+            let transition = step(state.clone(), parse_input(input), &ctx);
+            assert_eq!(transition.state, state, "{input} must not change {state:?}");
+            assert!(transition.effects.is_empty(), "{input} in {state:?}: {:?}", transition.effects);
+            let keys: Vec<&str> = transition.replies.iter().map(Reply::key).collect();
+            assert_eq!(keys.first(), Some(&refusal), "{input} in {state:?}");
+            assert_eq!(keys.len(), 2, "{input} in {state:?} re-asks the question: {keys:?}");
+            assert_eq!(transition.replies[1], prompt(&state, &ctx), "{input} in {state:?}");
+        }
+    }
+}
+
+#[test]
+fn text_at_the_length_limit_is_accepted() {
+    check(
+        "> [btn i:account]
+         < ask-description
+         > [exactly-max]
+         < handoff-queued
+         ! open_ticket",
+    );
+}
+
+#[test]
+fn buttons_from_earlier_steps_are_refused_politely() {
+    for state in every_customer_facing_state() {
+        for action in [Action::Issue(IssueType::Order), Action::Rate(3), Action::SkipComment, Action::Helped]
+        {
+            let ctx = test_ctx(QueueSnapshot::default());
+            let transition = step(state.clone(), Input::Button { action }, &ctx);
+            if transition.state == state {
+                assert!(transition.effects.is_empty(), "{action:?} in {state:?}");
+                assert_eq!(
+                    transition.replies.first().map(Reply::key),
+                    Some(keys::STALE_BUTTON),
+                    "{action:?} in {state:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_photo_where_none_is_asked_for_is_kept_in_the_log_only() {
+    for state in [
+        State::Menu,
+        State::AwaitingOrderId { issue: IssueType::Order },
+        State::AwaitingRating,
+        State::AwaitingFeedback,
+    ] {
+        let ctx = test_ctx(QueueSnapshot::default());
+        let transition = step(state.clone(), parse_input("[photo]"), &ctx);
+        assert_eq!(transition.state, state);
+        assert!(transition.effects.is_empty());
+        let keys: Vec<&str> = transition.replies.iter().map(Reply::key).collect();
+        assert_eq!(keys, vec![keys::PHOTO_NOT_EXPECTED, prompt(&state, &ctx).key()]);
+    }
+}
+
+#[test]
+fn states_survive_a_round_trip_through_json() {
+    let mut states = every_customer_facing_state();
+    states.push(State::Queued { acknowledged: true });
+    states.push(State::Assigned { agent: "Ann".into() });
+    for state in states {
+        let json = serde_json::to_string(&state).unwrap();
+        assert_eq!(serde_json::from_str::<State>(&json).unwrap(), state, "{json}");
+    }
+}
+
+#[test]
+fn every_reply_key_is_registered() {
+    let registered = keys::all_keys();
+    let mut seen = Vec::new();
+    for state in every_customer_facing_state() {
+        for input in ["/start", "/help", "/language", "/agent", "[photo]", "[sticker]", "hi", "[resolved]"] {
+            let ctx = test_ctx(QueueSnapshot::default());
+            let transition = step(state.clone(), parse_input(input), &ctx);
+            for reply in &transition.replies {
+                seen.push(reply.key().to_owned());
+                seen.extend(reply.all_buttons().map(|button| button.label.key.clone()));
+            }
+        }
+    }
+    for key in seen {
+        assert!(registered.contains(&key), "{key} is not in core::keys");
+    }
+}

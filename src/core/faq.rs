@@ -1,0 +1,242 @@
+//! The FAQ intent classifier: which of the 27 known questions a free-text message asks, if any.
+//!
+//! Trained at start-up from the phrases translators keep in `locales/<lang>/intents.toml`
+//! (read by `faq_phrases`, outside `core`), one model per language.
+
+use crate::core::message::{IssueType, Lang};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The intents of the public Bitext customer-support taxonomy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    CancelOrder,
+    ChangeOrder,
+    ChangeShippingAddress,
+    CheckCancellationFee,
+    CheckInvoice,
+    CheckPaymentMethods,
+    CheckRefundPolicy,
+    Complaint,
+    ContactCustomerService,
+    ContactHumanAgent,
+    CreateAccount,
+    DeleteAccount,
+    DeliveryOptions,
+    DeliveryPeriod,
+    EditAccount,
+    GetInvoice,
+    GetRefund,
+    NewsletterSubscription,
+    PaymentIssue,
+    PlaceOrder,
+    RecoverPassword,
+    RegistrationProblems,
+    Review,
+    SetUpShippingAddress,
+    SwitchAccount,
+    TrackOrder,
+    TrackRefund,
+}
+
+/// What the dialog does when a message is recognised as an intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaqAction {
+    /// Answer from Fluent (`faq-<intent>`), then ask "did this help?".
+    Answer,
+    /// Start the structured request for this issue type.
+    StartFlow(IssueType),
+    /// Start the complaint flow (description, then a high-priority ticket).
+    Complaint,
+    /// Queue the conversation for a human straight away.
+    Handoff,
+    /// Ask for feedback on the service.
+    Feedback,
+}
+
+impl Intent {
+    pub const ALL: [Intent; 27] = [
+        Intent::CancelOrder,
+        Intent::ChangeOrder,
+        Intent::ChangeShippingAddress,
+        Intent::CheckCancellationFee,
+        Intent::CheckInvoice,
+        Intent::CheckPaymentMethods,
+        Intent::CheckRefundPolicy,
+        Intent::Complaint,
+        Intent::ContactCustomerService,
+        Intent::ContactHumanAgent,
+        Intent::CreateAccount,
+        Intent::DeleteAccount,
+        Intent::DeliveryOptions,
+        Intent::DeliveryPeriod,
+        Intent::EditAccount,
+        Intent::GetInvoice,
+        Intent::GetRefund,
+        Intent::NewsletterSubscription,
+        Intent::PaymentIssue,
+        Intent::PlaceOrder,
+        Intent::RecoverPassword,
+        Intent::RegistrationProblems,
+        Intent::Review,
+        Intent::SetUpShippingAddress,
+        Intent::SwitchAccount,
+        Intent::TrackOrder,
+        Intent::TrackRefund,
+    ];
+
+    /// The snake_case name used in `intents.toml`, the CLI and the Bitext CSV.
+    pub fn name(self) -> &'static str {
+        match self {
+            Intent::CancelOrder => "cancel_order",
+            Intent::ChangeOrder => "change_order",
+            Intent::ChangeShippingAddress => "change_shipping_address",
+            Intent::CheckCancellationFee => "check_cancellation_fee",
+            Intent::CheckInvoice => "check_invoice",
+            Intent::CheckPaymentMethods => "check_payment_methods",
+            Intent::CheckRefundPolicy => "check_refund_policy",
+            Intent::Complaint => "complaint",
+            Intent::ContactCustomerService => "contact_customer_service",
+            Intent::ContactHumanAgent => "contact_human_agent",
+            Intent::CreateAccount => "create_account",
+            Intent::DeleteAccount => "delete_account",
+            Intent::DeliveryOptions => "delivery_options",
+            Intent::DeliveryPeriod => "delivery_period",
+            Intent::EditAccount => "edit_account",
+            Intent::GetInvoice => "get_invoice",
+            Intent::GetRefund => "get_refund",
+            Intent::NewsletterSubscription => "newsletter_subscription",
+            Intent::PaymentIssue => "payment_issue",
+            Intent::PlaceOrder => "place_order",
+            Intent::RecoverPassword => "recover_password",
+            Intent::RegistrationProblems => "registration_problems",
+            Intent::Review => "review",
+            Intent::SetUpShippingAddress => "set_up_shipping_address",
+            Intent::SwitchAccount => "switch_account",
+            Intent::TrackOrder => "track_order",
+            Intent::TrackRefund => "track_refund",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Intent> {
+        Intent::ALL.into_iter().find(|intent| intent.name() == name)
+    }
+
+    /// The Fluent key of this intent's answer. Only meaningful for [`FaqAction::Answer`]
+    /// intents, but every intent has one so the answer can also be suggested inside a flow.
+    pub fn answer_key(self) -> String {
+        format!("faq-{}", self.name().replace('_', "-"))
+    }
+
+    pub fn action(self) -> FaqAction {
+        match self {
+            Intent::Complaint => FaqAction::Complaint,
+            Intent::ContactHumanAgent => FaqAction::Handoff,
+            Intent::PaymentIssue => FaqAction::StartFlow(IssueType::Payment),
+            Intent::GetRefund | Intent::TrackRefund => FaqAction::StartFlow(IssueType::Return),
+            Intent::TrackOrder => FaqAction::StartFlow(IssueType::Delivery),
+            Intent::Review => FaqAction::Feedback,
+            _ => FaqAction::Answer,
+        }
+    }
+}
+
+impl fmt::Display for Intent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One training phrase, as read from `locales/<lang>/intents.toml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub lang: Lang,
+    pub intent: Intent,
+    pub text: String,
+}
+
+/// A classification: the best intent and how sure the model is (0.0 ..= 1.0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Match {
+    pub intent: Intent,
+    pub confidence: f32,
+}
+
+/// Anything that recognises intents. The dialog depends on this, not on [`Classifier`], so its
+/// transcript tests can use a small table instead of a trained model.
+pub trait IntentClassifier {
+    /// The intent when the model is confident enough, else `None`.
+    fn classify(&self, lang: Lang, text: &str) -> Option<Match>;
+}
+
+impl IntentClassifier for Classifier {
+    fn classify(&self, lang: Lang, text: &str) -> Option<Match> {
+        Classifier::classify(self, lang, text)
+    }
+}
+
+/// Below this confidence the answer is "none": better to offer the menu than a wrong answer.
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+
+/// Per-language intent models. PLACEHOLDER MODEL: replaced by the real classifier (issue 2).
+#[derive(Debug, Clone, Default)]
+pub struct Classifier {
+    examples: Vec<Example>,
+    threshold: f32,
+}
+
+impl Classifier {
+    pub fn train(examples: &[Example]) -> Classifier {
+        Classifier { examples: examples.to_vec(), threshold: DEFAULT_THRESHOLD }
+    }
+
+    pub fn with_threshold(mut self, threshold: f32) -> Classifier {
+        self.threshold = threshold;
+        self
+    }
+
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// The best intent whatever its confidence, or `None` if the language has no model.
+    pub fn best(&self, lang: Lang, text: &str) -> Option<Match> {
+        let needle = text.trim().to_lowercase();
+        self.examples
+            .iter()
+            .filter(|example| example.lang == lang)
+            .find(|example| example.text.to_lowercase() == needle)
+            .map(|example| Match { intent: example.intent, confidence: 1.0 })
+    }
+
+    /// The intent when the model is confident enough, else `None`.
+    pub fn classify(&self, lang: Lang, text: &str) -> Option<Match> {
+        self.best(lang, text).filter(|found| found.confidence >= self.threshold)
+    }
+}
+
+/// The language a text is evidently written in, judged by its script alone: Cyrillic means
+/// Russian, Han characters mean Chinese. Latin text returns `None` (it may be an order ID,
+/// a transliteration or English), and so does a mix.
+pub fn script_language(text: &str) -> Option<Lang> {
+    let (mut cyrillic, mut han, mut latin) = (0usize, 0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            '\u{0400}'..='\u{04FF}' => cyrillic += 1,
+            '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' => han += 1,
+            'a'..='z' | 'A'..='Z' => latin += 1,
+            _ => {}
+        }
+    }
+    let letters = cyrillic + han + latin;
+    if letters == 0 {
+        None
+    } else if cyrillic * 10 >= letters * 7 {
+        Some(Lang::Ru)
+    } else if han * 10 >= letters * 5 {
+        Some(Lang::Zh)
+    } else {
+        None
+    }
+}

@@ -1,0 +1,118 @@
+//! Every Fluent message key the code asks for, in one place.
+//!
+//! `switchboard locales check` compares this list with the `.ftl` files, so a key used in code
+//! but missing from every locale is caught before a customer sees a raw key.
+
+use crate::core::faq::Intent;
+use crate::core::message::{IssueType, Lang};
+
+macro_rules! define_keys {
+    ($($(#[$doc:meta])* $name:ident = $key:literal,)*) => {
+        $($(#[$doc])* pub const $name: &str = $key;)*
+        /// The keys with fixed names (see [`all_keys`] for the derived ones).
+        pub const STATIC_KEYS: &[&str] = &[$($key),*];
+    };
+}
+
+define_keys! {
+    GREETING = "greeting",
+    MENU_PROMPT = "menu-prompt",
+    HELP = "help",
+    UNKNOWN_COMMAND = "unknown-command",
+    NOTHING_TO_CANCEL = "nothing-to-cancel",
+    CANCELLED = "cancelled",
+    NOT_UNDERSTOOD = "not-understood",
+    EMPTY_MESSAGE = "empty-message",
+    TEXT_TOO_LONG = "text-too-long",
+    UNSUPPORTED_CONTENT = "unsupported-content",
+    PHOTO_TOO_LARGE = "photo-too-large",
+    PHOTO_NOT_AN_IMAGE = "photo-not-an-image",
+    STALE_BUTTON = "stale-button",
+    ASK_ORDER_ID = "ask-order-id",
+    ORDER_ID_INVALID = "order-id-invalid",
+    ORDER_ID_ACCEPTED = "order-id-accepted",
+    ASK_PHOTO_REQUIRED = "ask-photo-required",
+    ASK_PHOTO_OPTIONAL = "ask-photo-optional",
+    PHOTO_REQUIRED = "photo-required",
+    PHOTO_RECEIVED = "photo-received",
+    PHOTO_LIMIT_REACHED = "photo-limit-reached",
+    PHOTO_NOT_EXPECTED = "photo-not-expected",
+    ASK_DESCRIPTION = "ask-description",
+    ASK_COMPLAINT = "ask-complaint",
+    SUGGESTION_INTRO = "suggestion-intro",
+    DID_IT_HELP = "did-it-help",
+    GLAD_IT_HELPED = "glad-it-helped",
+    HANDOFF_QUEUED = "handoff-queued",
+    HANDOFF_QUEUED_AFTER_HOURS = "handoff-queued-after-hours",
+    COMPLAINT_QUEUED = "complaint-queued",
+    ALREADY_QUEUED = "already-queued",
+    QUEUED_MESSAGE_ADDED = "queued-message-added",
+    QUEUE_UPDATE = "queue-update",
+    QUEUE_UPDATE_AFTER_HOURS = "queue-update-after-hours",
+    REQUEST_STILL_OPEN = "request-still-open",
+    REQUEST_WITHDRAWN = "request-withdrawn",
+    AGENT_JOINED = "agent-joined",
+    RETURNED_TO_QUEUE = "returned-to-queue",
+    TICKET_REOPENED = "ticket-reopened",
+    ASSIGNED_REMINDER = "assigned-reminder",
+    ASK_RATING = "ask-rating",
+    RATING_INVALID = "rating-invalid",
+    ASK_COMMENT = "ask-comment",
+    THANKS_FOR_RATING = "thanks-for-rating",
+    ASK_FEEDBACK = "ask-feedback",
+    THANKS_FOR_FEEDBACK = "thanks-for-feedback",
+    CHOOSE_LANGUAGE = "choose-language",
+    LANGUAGE_SET = "language-set",
+    GROUP_CHAT_NOT_SUPPORTED = "group-chat-not-supported",
+    BUTTON_SKIP = "button-skip",
+    BUTTON_DONE = "button-done",
+    BUTTON_YES = "button-yes",
+    BUTTON_NO = "button-no",
+    BUTTON_HUMAN = "button-human",
+    BUTTON_MENU = "button-menu",
+    BUTTON_WITHDRAW = "button-withdraw",
+    BUTTON_SKIP_COMMENT = "button-skip-comment",
+}
+
+/// The label of an issue-type button, e.g. `issue-order`.
+pub fn issue_label(issue: IssueType) -> String {
+    format!("issue-{}", issue.code())
+}
+
+/// The name of a language in its own script, shown on the language picker, e.g. `language-ru`.
+pub fn language_label(lang: Lang) -> String {
+    format!("language-{}", lang.code())
+}
+
+/// The label of a rating button, e.g. `rating-5`.
+pub fn rating_label(stars: u8) -> String {
+    format!("rating-{stars}")
+}
+
+/// Every key the code can ask for: the fixed ones and the ones derived from enums.
+pub fn all_keys() -> Vec<String> {
+    let mut keys: Vec<String> = STATIC_KEYS.iter().map(|key| (*key).to_owned()).collect();
+    keys.extend(IssueType::ALL.into_iter().map(issue_label));
+    keys.extend(Lang::ALL.into_iter().map(language_label));
+    keys.extend((1..=5).map(rating_label));
+    keys.extend(Intent::ALL.into_iter().map(Intent::answer_key));
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn keys_are_unique_and_fluent_identifiers() {
+        let keys = all_keys();
+        let unique: HashSet<&String> = keys.iter().collect();
+        assert_eq!(unique.len(), keys.len(), "a key is listed twice");
+        for key in &keys {
+            let mut chars = key.chars();
+            assert!(chars.next().is_some_and(|c| c.is_ascii_lowercase()), "{key}");
+            assert!(chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{key}");
+        }
+    }
+}

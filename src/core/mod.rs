@@ -1,0 +1,13 @@
+//! The pure heart of Switchboard.
+//!
+//! Nothing in here does I/O, reads the clock, draws random numbers or knows which
+//! messenger a customer uses. Everything outside passes in what a decision needs
+//! (see [`dialog::Ctx`]) and carries out what comes back ([`dialog::Transition`]).
+//! `tests/architecture.rs` enforces that this module imports only `std` and `serde`.
+
+pub mod dialog;
+pub mod faq;
+pub mod handoff;
+pub mod keys;
+pub mod message;
+pub mod order_id;

@@ -1,0 +1,6 @@
+//! Switchboard: a customer-support bot. Modules are listed in reading order; see
+//! ARCHITECTURE.md for the map and the rules between them.
+
+pub mod channels;
+pub mod core;
+pub mod media;
