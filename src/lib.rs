@@ -3,4 +3,5 @@
 
 pub mod channels;
 pub mod core;
+pub mod i18n;
 pub mod media;

@@ -72,3 +72,32 @@ pub trait Channel: Send + Sync {
     fn name(&self) -> &'static str;
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError>;
 }
+
+/// What the engine did with an accepted event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Stored and applied; `replies` outbox rows were queued for the customer.
+    Applied { replies: usize },
+    /// Seen before (a platform redelivery): nothing changed, nothing new will be sent.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// The event was NOT stored: the platform must not be told it arrived (no 200, no offset
+    /// confirmation), so that it redelivers.
+    #[error("the event could not be stored: {0}")]
+    NotStored(String),
+}
+
+/// Inbound half of the engine, as channels see it. An `Ok` means the event is durably stored:
+/// only then may a channel acknowledge it to the platform.
+#[async_trait::async_trait]
+pub trait Intake: Send + Sync {
+    async fn accept(&self, event: InboundEvent) -> Result<Accepted, IntakeError>;
+    /// A long-poll batch, applied in order; all of it is stored when this returns `Ok`.
+    async fn accept_batch(&self, events: Vec<InboundEvent>) -> Result<Vec<Accepted>, IntakeError>;
+    /// A channel's persisted position (Telegram `offset`, VK `ts`), by name.
+    async fn cursor(&self, name: &str) -> Result<Option<String>, IntakeError>;
+    async fn save_cursor(&self, name: &str, value: &str) -> Result<(), IntakeError>;
+}
