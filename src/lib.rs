@@ -2,6 +2,8 @@
 //! ARCHITECTURE.md for the map and the rules between them.
 
 pub mod channels;
+pub mod config;
 pub mod core;
 pub mod i18n;
 pub mod media;
+pub mod order_format;

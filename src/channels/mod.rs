@@ -2,9 +2,17 @@
 //! outbox rows back through the platform. Channels never touch the store; the engine never
 //! knows a platform's wire format.
 
+pub mod terminal;
+
 use crate::core::dialog::Input;
-use crate::core::message::{Lang, Outbound};
+use crate::core::message::{Lang, Outbound, Reply};
+use crate::i18n::RenderedReply;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Renders a bot reply for a language. The app passes `I18n`'s renderer; tests may pass
+/// their own. Channels lay the rendered text and buttons out natively.
+pub type Renderer = Arc<dyn Fn(Lang, &Reply) -> RenderedReply + Send + Sync>;
 
 /// One event from a platform, normalised. The engine stores it durably before the platform
 /// is told it arrived.

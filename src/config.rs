@@ -1,0 +1,385 @@
+//! Settings from the environment (and `.env`, loaded by `main` through dotenvy).
+//!
+//! Every variable is read in one place, here, and every bad value becomes a [`ConfigError`]
+//! naming the variable and what was expected; `main` prints it as one line and exits with 2.
+//! Secrets are wrapped in [`Secret`], whose `Debug` never shows them.
+
+use crate::core::message::Lang;
+use crate::order_format::{self, RegexOrderIdFormat};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A value that must never reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+        ConfigError { variable, problem: problem.into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// How hard SQLite works to keep a committed transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteSync {
+    /// fsync on every commit: an acknowledged event survives a power loss. The default.
+    Full,
+    /// In WAL mode: survives a process crash, but a power loss may drop the last commits
+    /// (never corrupts). Faster; only for deployments that accept platform redelivery gaps.
+    Normal,
+}
+
+/// Where the database is, with the password hidden from `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+
+    /// The SQLite file's path, for placing the media folder beside it.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.0.strip_prefix("sqlite://").or_else(|| self.0.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+
+    /// The URL with any password replaced, safe for logs.
+    pub fn redacted(&self) -> String {
+        match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let credentials = &self.0[scheme_end + 3..at];
+                match credentials.split_once(':') {
+                    Some((user, _)) => format!("{}{}:***{}", &self.0[..scheme_end + 3], user, &self.0[at..]),
+                    None => self.0.clone(),
+                }
+            }
+            _ => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+/// Everything the process is configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub sqlite_sync: SqliteSync,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    pub bind: SocketAddr,
+    pub order_id_pattern: String,
+    pub order_id_example: String,
+    pub media_dir: PathBuf,
+    pub media_max_bytes: u64,
+    pub default_language: Lang,
+    /// Locale files to use instead of the ones built into the binary (for translators).
+    pub locales_dir: Option<PathBuf>,
+    /// After this long unclaimed, a queued customer is told where they stand.
+    pub queue_reminder_after: Duration,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// Where settings come from: the process environment, or a map in tests.
+pub trait Source {
+    fn get(&self, variable: &str) -> Option<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, variable: &str) -> Option<String> {
+        std::env::var(variable).ok().filter(|value| !value.trim().is_empty())
+    }
+}
+
+impl Source for HashMap<&str, &str> {
+    fn get(&self, variable: &str) -> Option<String> {
+        HashMap::get(self, variable).map(|value| (*value).to_owned())
+    }
+}
+
+/// Command-line values that win over the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub bind: Option<SocketAddr>,
+    pub database_url: Option<String>,
+}
+
+impl Settings {
+    pub fn from_env(source: &dyn Source, overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let database_url = overrides
+            .database_url
+            .clone()
+            .or_else(|| source.get("SWITCHBOARD_DATABASE_URL"))
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let database_url = parse_database_url(&database_url)?;
+
+        let sqlite_sync = match source.get("SWITCHBOARD_SQLITE_SYNCHRONOUS").as_deref() {
+            None => SqliteSync::Full,
+            Some(value) if value.eq_ignore_ascii_case("full") => SqliteSync::Full,
+            Some(value) if value.eq_ignore_ascii_case("normal") => SqliteSync::Normal,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_SQLITE_SYNCHRONOUS",
+                    format!("expected `full` or `normal`, got {other:?}"),
+                ));
+            }
+        };
+
+        let log_filter = source.get("SWITCHBOARD_LOG").unwrap_or_else(|| "info".to_owned());
+        tracing_subscriber::EnvFilter::try_new(&log_filter).map_err(|error| {
+            ConfigError::new(
+                "SWITCHBOARD_LOG",
+                format!("expected a level filter such as `info` or `switchboard=debug`: {error}"),
+            )
+        })?;
+        let log_format = match source.get("SWITCHBOARD_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_LOG_FORMAT",
+                    format!("expected `text` or `json`, got {other:?}"),
+                ));
+            }
+        };
+
+        let bind = match overrides.bind {
+            Some(bind) => bind,
+            None => parse_socket(
+                "SWITCHBOARD_BIND",
+                source.get("SWITCHBOARD_BIND").as_deref().unwrap_or(DEFAULT_BIND),
+            )?,
+        };
+
+        let order_id_pattern = source
+            .get("SWITCHBOARD_ORDER_ID_PATTERN")
+            .unwrap_or_else(|| order_format::DEFAULT_PATTERN.to_owned());
+        let order_id_example = source
+            .get("SWITCHBOARD_ORDER_ID_EXAMPLE")
+            .unwrap_or_else(|| order_format::DEFAULT_EXAMPLE.to_owned());
+        RegexOrderIdFormat::new(&order_id_pattern, &order_id_example).map_err(|error| match error {
+            order_format::OrderFormatError::InvalidPattern(why) => ConfigError::new(
+                "SWITCHBOARD_ORDER_ID_PATTERN",
+                format!("expected a regular expression for a whole order ID: {why}"),
+            ),
+            order_format::OrderFormatError::ExampleDoesNotMatch { example } => ConfigError::new(
+                "SWITCHBOARD_ORDER_ID_EXAMPLE",
+                format!("the example {example:?} must match SWITCHBOARD_ORDER_ID_PATTERN"),
+            ),
+        })?;
+
+        let media_dir = match source.get("SWITCHBOARD_MEDIA_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => default_media_dir(&database_url),
+        };
+        let media_max_bytes = match source.get("SWITCHBOARD_MEDIA_MAX_MB") {
+            None => crate::media::DEFAULT_MAX_BYTES,
+            Some(value) => {
+                let megabytes: u64 =
+                    value.parse().ok().filter(|mb| (1..=1024).contains(mb)).ok_or_else(|| {
+                        ConfigError::new(
+                            "SWITCHBOARD_MEDIA_MAX_MB",
+                            format!("expected megabytes from 1 to 1024, got {value:?}"),
+                        )
+                    })?;
+                megabytes * 1024 * 1024
+            }
+        };
+
+        let default_language = match source.get("SWITCHBOARD_DEFAULT_LANGUAGE") {
+            None => Lang::En,
+            Some(code) => Lang::from_code(&code).ok_or_else(|| {
+                ConfigError::new(
+                    "SWITCHBOARD_DEFAULT_LANGUAGE",
+                    format!("expected one of en, ru, zh, got {code:?}"),
+                )
+            })?,
+        };
+
+        let locales_dir = source.get("SWITCHBOARD_LOCALES_DIR").map(PathBuf::from);
+        if let Some(dir) = &locales_dir
+            && !dir.join("en").is_dir()
+        {
+            return Err(ConfigError::new(
+                "SWITCHBOARD_LOCALES_DIR",
+                format!("expected a folder with an `en` sub-folder, got {}", dir.display()),
+            ));
+        }
+
+        let queue_reminder_after = match source.get("SWITCHBOARD_QUEUE_REMINDER_SECS") {
+            None => Duration::from_secs(300),
+            Some(value) => {
+                Duration::from_secs(value.parse().ok().filter(|secs| *secs >= 10).ok_or_else(|| {
+                    ConfigError::new(
+                        "SWITCHBOARD_QUEUE_REMINDER_SECS",
+                        format!("expected seconds (at least 10), got {value:?}"),
+                    )
+                })?)
+            }
+        };
+
+        Ok(Settings {
+            database_url,
+            sqlite_sync,
+            log_filter,
+            log_format,
+            bind,
+            order_id_pattern,
+            order_id_example,
+            media_dir,
+            media_max_bytes,
+            default_language,
+            locales_dir,
+            queue_reminder_after,
+        })
+    }
+
+    pub fn order_id_format(&self) -> RegexOrderIdFormat {
+        RegexOrderIdFormat::new(&self.order_id_pattern, &self.order_id_example)
+            .expect("validated when the settings were read")
+    }
+}
+
+fn parse_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
+    let supported = ["sqlite:", "postgres://", "postgresql://"];
+    if supported.iter().any(|prefix| url.starts_with(prefix)) {
+        Ok(DatabaseUrl(url.to_owned()))
+    } else {
+        Err(ConfigError::new(
+            "SWITCHBOARD_DATABASE_URL",
+            "expected `sqlite://PATH` or `postgres://USER@HOST/DB`".to_owned(),
+        ))
+    }
+}
+
+pub fn parse_socket(variable: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| {
+        ConfigError::new(variable, format!("expected an address such as 127.0.0.1:8080, got {value:?}"))
+    })
+}
+
+/// `media/` beside the SQLite file, or in the working directory for PostgreSQL.
+fn default_media_dir(database_url: &DatabaseUrl) -> PathBuf {
+    match database_url.sqlite_path() {
+        Some(path) => path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join("media"),
+        None => PathBuf::from("media"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&'static str, &'static str)]) -> Result<Settings, ConfigError> {
+        let env: HashMap<&str, &str> = pairs.iter().copied().collect();
+        Settings::from_env(&env, &Overrides::default())
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let settings = load(&[]).unwrap();
+        assert_eq!(settings.database_url.as_str(), DEFAULT_DATABASE_URL);
+        assert_eq!(settings.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(settings.sqlite_sync, SqliteSync::Full);
+        assert_eq!(settings.media_dir, PathBuf::from("./media"));
+        assert_eq!(settings.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn media_sits_beside_the_sqlite_file() {
+        let settings =
+            load(&[("SWITCHBOARD_DATABASE_URL", "sqlite:///var/lib/switchboard/data.db")]).unwrap();
+        assert_eq!(settings.media_dir, PathBuf::from("/var/lib/switchboard/media"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases: &[(&'static str, &'static str)] = &[
+            ("SWITCHBOARD_DATABASE_URL", "mysql://x"),
+            ("SWITCHBOARD_BIND", "localhost"),
+            ("SWITCHBOARD_LOG_FORMAT", "yaml"),
+            ("SWITCHBOARD_LOG", "info,=[["),
+            ("SWITCHBOARD_ORDER_ID_PATTERN", "(unclosed"),
+            ("SWITCHBOARD_SQLITE_SYNCHRONOUS", "off"),
+            ("SWITCHBOARD_MEDIA_MAX_MB", "0"),
+            ("SWITCHBOARD_DEFAULT_LANGUAGE", "de"),
+            ("SWITCHBOARD_QUEUE_REMINDER_SECS", "soon"),
+            ("SWITCHBOARD_LOCALES_DIR", "/nonexistent/locales"),
+        ];
+        for (variable, value) in cases {
+            let error = load(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, *variable, "{value}");
+            assert!(error.to_string().starts_with(variable), "{error}");
+        }
+        let error = load(&[("SWITCHBOARD_ORDER_ID_PATTERN", r"[A-Z]{3}\d+")]).unwrap_err();
+        assert_eq!(error.variable, "SWITCHBOARD_ORDER_ID_EXAMPLE");
+    }
+
+    #[test]
+    fn secrets_and_passwords_stay_out_of_debug_output() {
+        let settings =
+            load(&[("SWITCHBOARD_DATABASE_URL", "postgres://app:hunter2@db.internal:5432/support")]).unwrap();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("postgres://app:***@db.internal:5432/support"), "{debug}");
+        assert_eq!(format!("{:?}", Secret::new("123:abc")), "Secret(***)");
+    }
+
+    #[test]
+    fn flags_win_over_the_environment() {
+        let env: HashMap<&str, &str> = [("SWITCHBOARD_BIND", "127.0.0.1:1")].into_iter().collect();
+        let overrides = Overrides { bind: Some("127.0.0.1:2".parse().unwrap()), database_url: None };
+        assert_eq!(Settings::from_env(&env, &overrides).unwrap().bind.port(), 2);
+    }
+}
