@@ -1,7 +1,9 @@
 //! Switchboard: a customer-support bot. Modules are listed in reading order; see
 //! ARCHITECTURE.md for the map and the rules between them.
 
+pub mod assets;
 pub mod channels;
+pub mod cli;
 pub mod core;
 pub mod i18n;
 pub mod media;
