@@ -77,9 +77,7 @@ impl LocaleSource {
             LocaleSource::Dir(root) => root.join(lang).join(name).display().to_string(),
         }
     }
-}
 
-impl LocaleSource {
     /// How a language folder of this source is named in messages: `locales/ru`.
     pub fn folder_label(&self, lang: &str) -> String {
         match self {

@@ -347,13 +347,43 @@ mod tests {
         assert_eq!(i18n.text(Lang::Ru, &Text::new("nowhere-at-all")), "nowhere-at-all");
         assert_eq!(i18n.text(Lang::En, &Text::new("nowhere-at-all")), "nowhere-at-all");
         assert!(i18n.has_message(Lang::Ru, "shared") && !i18n.has_message(Lang::Ru, "only-english"));
+        // Each gap was logged once however often it was rendered: ru fell back for one key,
+        // ru and en each lacked one key everywhere.
+        let warned = i18n.warned.lock().expect("not poisoned").clone();
+        let expected: HashSet<(Lang, String, Problem)> = [
+            (Lang::Ru, "only-english".to_owned(), Problem::FellBack),
+            (Lang::Zh, "shared".to_owned(), Problem::FellBack),
+            (Lang::Ru, "nowhere-at-all".to_owned(), Problem::MissingEverywhere),
+            (Lang::En, "nowhere-at-all".to_owned(), Problem::MissingEverywhere),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(warned, expected);
     }
 
     #[test]
-    fn a_missing_argument_still_renders() {
+    fn english_minutes_are_singular_for_one() {
         let i18n = shipped();
-        let rendered = i18n.text(Lang::En, &Text::new(keys::ORDER_ID_ACCEPTED));
-        assert!(rendered.starts_with("Got it: order"), "{rendered}");
+        let wait = |minutes: i64| {
+            i18n.text(
+                Lang::En,
+                &Text::new(keys::QUEUE_UPDATE).arg("position", 1u32).arg("wait_minutes", minutes),
+            )
+        };
+        assert!(wait(1).ends_with("about 1 minute."), "{}", wait(1));
+        assert!(wait(21).ends_with("about 21 minutes."), "{}", wait(21));
+    }
+
+    #[test]
+    fn a_missing_argument_still_renders_and_is_logged_once() {
+        let i18n = shipped();
+        for _ in 0..2 {
+            let rendered = i18n.text(Lang::En, &Text::new(keys::ORDER_ID_ACCEPTED));
+            assert!(rendered.starts_with("Got it: order"), "{rendered}");
+        }
+        let warned = i18n.warned.lock().expect("not poisoned").clone();
+        assert_eq!(warned.len(), 1);
+        assert!(warned.contains(&(Lang::En, keys::ORDER_ID_ACCEPTED.to_owned(), Problem::FormatErrors)));
     }
 
     #[test]

@@ -561,6 +561,9 @@ mod tests {
     #[test]
     fn missing_and_extra_keys_are_reported_against_english() {
         let root = complete_tree();
+        // Terms count as keys too.
+        write(root.path(), "en/terms.ftl", "-brand = Switchboard\n");
+        write(root.path(), "zh/terms.ftl", "-brand = Switchboard\n");
         let ru = fs::read_to_string(root.path().join("ru/dialog.ftl")).expect("read");
         let ru = ru.replace("did-it-help = Это помогло?\n", "").replace("button-yes", "button-yess");
         write(root.path(), "ru/dialog.ftl", &ru);
@@ -574,7 +577,12 @@ mod tests {
             "{missing:#?}"
         );
         assert!(missing.iter().any(|line| line.contains("`button-yes` is missing")), "{missing:#?}");
-        assert_eq!(missing.len(), 2, "{missing:#?}");
+        let ru_terms = root.path().join("ru").join("terms.ftl").display().to_string();
+        assert!(
+            missing.iter().any(|line| line.starts_with(&format!("{ru_terms}: `-brand` is missing"))),
+            "{missing:#?}"
+        );
+        assert_eq!(missing.len(), 3, "{missing:#?}");
 
         let extra = messages(&report, FindingKind::ExtraKey);
         assert_eq!(extra.len(), 1, "{extra:#?}");
@@ -696,6 +704,36 @@ mod tests {
         let report = check_dir(root.path());
         assert_eq!(report.of_kind(FindingKind::NoReference).count(), 1, "{report}");
         assert!(report.to_string().contains("locales check FAILED"));
+    }
+
+    #[test]
+    fn the_command_line_parses_as_the_binary_will_wire_it() {
+        use clap::Parser;
+
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            command: Command,
+        }
+        #[derive(Debug, clap::Subcommand)]
+        enum Command {
+            Locales(LocalesCommand),
+        }
+
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|cli| cli.command);
+        let Ok(Command::Locales(LocalesCommand { command: LocalesSubcommand::Check(args) })) =
+            parse(&["switchboard", "locales", "check", "--dir", "locales"])
+        else {
+            panic!("`locales check --dir locales` should parse");
+        };
+        assert_eq!(args.dir, Some(PathBuf::from("locales")));
+        let Ok(Command::Locales(LocalesCommand { command: LocalesSubcommand::Check(args) })) =
+            parse(&["switchboard", "locales", "check"])
+        else {
+            panic!("`locales check` should parse");
+        };
+        assert_eq!(args.dir, None);
+        assert!(parse(&["switchboard", "locales", "check", "--bogus"]).is_err());
     }
 
     #[test]
