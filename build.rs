@@ -33,9 +33,10 @@ fn main() {
 /// `assets::LocaleSource::Dir`).
 fn locale_files(locales: &Path) -> Vec<(String, String, PathBuf)> {
     let mut files = Vec::new();
-    let Ok(languages) = fs::read_dir(locales) else {
-        return files;
-    };
+    // A binary without its texts would only show message keys, so a missing folder (say, a
+    // Docker build that forgot to copy it) fails the build instead.
+    let languages = fs::read_dir(locales)
+        .unwrap_or_else(|err| panic!("cannot read {} to embed the texts: {err}", locales.display()));
     for language in languages.flatten() {
         let lang = language.file_name().to_string_lossy().into_owned();
         if lang.starts_with('.') || !language.path().is_dir() {
