@@ -33,6 +33,7 @@ pub struct LocaleFile {
     pub name: String,
     /// Where the file lives, for messages: `locales/ru/dialog.ftl`.
     pub path_label: String,
+    /// The whole file, UTF-8.
     pub contents: String,
 }
 

@@ -20,9 +20,11 @@ use crate::core::message::{Arg, Lang, MediaRef, Reply, Text};
 /// A reply rendered for one language, ready for a channel to lay out natively.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedReply {
+    /// The message, plain text (no markup, no isolation marks).
     pub text: String,
     /// Rows of buttons, in the order the dialog gave them.
     pub buttons: Vec<Vec<RenderedButton>>,
+    /// Images to send with the text, unchanged from the reply.
     pub attachments: Vec<MediaRef>,
 }
 

@@ -26,6 +26,7 @@ pub struct LocalesCommand {
     pub command: LocalesSubcommand,
 }
 
+/// The `locales` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum LocalesSubcommand {
     /// Check the locale files: Fluent syntax, keys and variables against `en`, FAQ intents,
@@ -33,6 +34,7 @@ pub enum LocalesSubcommand {
     Check(CheckArgs),
 }
 
+/// Options of `locales check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// A folder with one sub-folder per language (e.g. `locales`). Without it, the files
@@ -85,6 +87,7 @@ pub enum FindingKind {
     MissingCodeKey,
 }
 
+/// Errors fail the check; warnings are printed but do not change the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     Error,
@@ -114,19 +117,24 @@ impl fmt::Display for Finding {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     pub findings: Vec<Finding>,
+    /// Language folders looked at.
     pub languages: usize,
+    /// Locale files looked at (`.ftl` and `.toml`).
     pub files: usize,
 }
 
 impl Report {
+    /// Whether the check fails (exit code 1).
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|finding| finding.severity == Severity::Error)
     }
 
+    /// How many findings have this severity.
     pub fn count(&self, severity: Severity) -> usize {
         self.findings.iter().filter(|finding| finding.severity == severity).count()
     }
 
+    /// The findings of one kind, in report order.
     pub fn of_kind(&self, kind: FindingKind) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(move |finding| finding.kind == kind)
     }
