@@ -5,7 +5,7 @@
 //! language falls back to English, and a text missing everywhere shows its key, each with a
 //! warning in the log (once per key and language, so a gap does not flood the log).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
 use fluent_bundle::concurrent::FluentBundle;
@@ -88,12 +88,11 @@ impl I18n {
         if !fluent_files.iter().any(|file| file.lang == REFERENCE_LANG) {
             return Err(I18nError::NoReference);
         }
-        let mut unknown_folders: Vec<&str> = fluent_files
+        let unknown_folders: BTreeSet<&str> = fluent_files
             .iter()
             .map(|file| file.lang.as_str())
             .filter(|lang| Lang::from_code(lang).is_none())
             .collect();
-        unknown_folders.dedup();
         for folder in unknown_folders {
             tracing::warn!(folder, "locale folder is not a language Switchboard speaks yet; skipped");
         }
