@@ -56,18 +56,21 @@ did-it-help = Did this help?
 glad-it-helped = Glad I could help!
 handoff-queued = I've passed your request to our team. You're number { $position } in line.{ $wait_minutes ->
         [-1] {""}
-       *[other] {" "}The expected wait is about { $wait_minutes } min.
+        [one] {" "}The expected wait is about { $wait_minutes } minute.
+       *[other] {" "}The expected wait is about { $wait_minutes } minutes.
     } You can keep writing here: everything goes to your request.
 handoff-queued-after-hours = I've passed your request to our team. You're number { $position } in line. Our agents are offline right now and will be back at { $back_at }.
 complaint-queued = Your complaint has been passed to our team with high priority. You're number { $position } in line.{ $wait_minutes ->
         [-1] {""}
-       *[other] {" "}The expected wait is about { $wait_minutes } min.
+        [one] {" "}The expected wait is about { $wait_minutes } minute.
+       *[other] {" "}The expected wait is about { $wait_minutes } minutes.
     }
 already-queued = Your request is already with our team. You're number { $position } in line.
 queued-message-added = Thanks, I've added that to your request. An agent will read it.
 queue-update = You're number { $position } in line.{ $wait_minutes ->
         [-1] {" "}An agent will be with you as soon as possible.
-       *[other] {" "}The expected wait is about { $wait_minutes } min.
+        [one] {" "}The expected wait is about { $wait_minutes } minute.
+       *[other] {" "}The expected wait is about { $wait_minutes } minutes.
     }
 queue-update-after-hours = You're number { $position } in line. Our agents are offline right now and will be back at { $back_at }.
 request-still-open = Your request is still open with our team. Keep writing here, or withdraw the request if you no longer need help.
