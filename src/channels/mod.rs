@@ -2,6 +2,8 @@
 //! outbox rows back through the platform. Channels never touch the store; the engine never
 //! knows a platform's wire format.
 
+pub mod telegram;
+
 use crate::core::dialog::Input;
 use crate::core::message::{Lang, Outbound};
 use std::time::Duration;
