@@ -68,13 +68,19 @@ fn read_message(message: &Message) -> Option<(Sender, Reading)> {
     if message.chat.is_channel() || message.from.as_ref().is_some_and(|user| user.is_bot) {
         return None;
     }
-    // Service messages (someone joined, a title changed, a pin) are nobody's request.
-    if !matches!(message.kind, MessageKind::Common(_)) {
-        return None;
-    }
     let sender = sender(message.chat.id, message.from.as_ref());
-    if message.chat.is_group() || message.chat.is_supergroup() {
-        return Some((sender, Reading::Event(InboundKind::GroupChat)));
+    let in_group = message.chat.is_group() || message.chat.is_supergroup();
+    match message.kind {
+        MessageKind::Common(_) if in_group => return Some((sender, Reading::Event(InboundKind::GroupChat))),
+        MessageKind::Common(_) => {}
+        // teloxide leaves a message empty when it cannot place its content (a Bot API
+        // addition, a field it did not expect). The customer still sent something.
+        MessageKind::Empty {} if !in_group => {
+            let unknown = Input::Unsupported { kind: ContentKind::Other };
+            return Some((sender, Reading::Event(InboundKind::Input(unknown))));
+        }
+        // Service messages (someone joined, a title changed, a pin) are nobody's request.
+        _ => return None,
     }
     let caption = message.caption().map(str::to_owned);
     let input = if let Some(text) = message.text() {
@@ -169,6 +175,12 @@ fn sender(chat_id: ChatId, user: Option<&User>) -> Sender {
     }
 }
 
+/// A size Telegram stated. `file_size` is optional in the Bot API and teloxide fills a missing
+/// one with `u32::MAX`: that means "unknown", and the download itself is then capped.
+fn known_size(file_size: u32) -> Option<u64> {
+    (file_size != u32::MAX).then_some(u64::from(file_size))
+}
+
 /// Callback queries always get `answerCallbackQuery`, or the customer's button keeps spinning.
 pub fn callback_to_answer(update: &Update) -> Option<&CallbackQuery> {
     match &update.kind {
@@ -229,7 +241,7 @@ impl TelegramChannel {
         let limit = self.media.max_bytes();
         let too_large =
             Input::PhotoRejected { problem: PhotoProblem::TooLarge { limit_mb: self.media.max_megabytes() } };
-        if u64::from(file_size) > limit {
+        if known_size(file_size).is_some_and(|size| size > limit) {
             return Ok(too_large);
         }
         let file = match self.bot.get_file(FileId(file_id.to_owned())).send().await {
@@ -245,11 +257,11 @@ impl TelegramChannel {
             }
             Err(error) => return Err(InboundError::Unavailable(format!("getFile: {}", self.redact(&error)))),
         };
-        if u64::from(file.meta.size) > limit {
+        if known_size(file.meta.size).is_some_and(|size| size > limit) {
             return Ok(too_large);
         }
         // Stop reading as soon as the limit is passed, whatever the metadata said.
-        let mut bytes = Vec::with_capacity(file.meta.size as usize);
+        let mut bytes = Vec::with_capacity(known_size(file.meta.size).unwrap_or(0) as usize);
         let mut stream = self.bot.download_file_stream(&file.path);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|error| {
