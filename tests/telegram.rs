@@ -428,6 +428,16 @@ async fn webhook_setup_registers_the_secret_and_only_the_secret_gets_in() {
         json!(["message", "edited_message", "callback_query", "my_chat_member"])
     );
 
+    let info: Value = reqwest::Client::new()
+        .post(format!("{}/bot{TOKEN}/getWebhookInfo", bot.fake.api_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["result"]["url"], json!(url));
+
     let update = bot.fake.number_update(one("text"));
     let body = update.to_string().into_bytes();
     assert_eq!(bot.fake.post_raw(&url, body.clone(), None).await, 401);
@@ -738,6 +748,10 @@ async fn setup_checks_the_token_belongs_to_the_bot() {
     let channel = TelegramChannel::new(settings, MediaStore::new(dir.path(), 1024), renderer()).unwrap();
     // The fake knows another token: Telegram's "Unauthorized".
     assert!(channel.setup().await.is_err());
+    // Polling with a token Telegram refuses stops with an error instead of spinning.
+    let intake = Arc::new(RecordingIntake::default());
+    let result = polling::run(Arc::new(channel), intake, std::future::pending()).await;
+    assert!(matches!(result, Err(polling::PollingError::InvalidToken)), "{result:?}");
 
     let bad = TelegramSettings::new("not-a-token");
     let error = TelegramChannel::new(bad, MediaStore::new(dir.path(), 1024), renderer()).err().unwrap();

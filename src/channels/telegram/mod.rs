@@ -43,6 +43,9 @@ pub const CHANNEL: &str = "telegram";
 /// Renders a bot reply for a language: `I18n::reply` in the app, something simple in tests.
 pub type Renderer = Arc<dyn Fn(Lang, &Reply) -> RenderedReply + Send + Sync>;
 
+/// How long one Bot API request may take (other than a long poll, which adds its timeout).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The update kinds Switchboard asks Telegram for; everything else is never sent to us.
 pub fn allowed_updates() -> Vec<AllowedUpdate> {
     vec![
@@ -75,6 +78,8 @@ pub enum SetupError {
 /// (media storage) and write replies (a renderer).
 pub struct TelegramChannel {
     bot: Bot,
+    /// The same bot with a client that waits out a long poll.
+    poll_bot: Bot,
     bot_id: u64,
     settings: TelegramSettings,
     media: MediaStore,
@@ -94,20 +99,30 @@ impl TelegramChannel {
     ) -> Result<TelegramChannel, SettingsError> {
         settings.validate()?;
         let bot_id = settings.bot_id()?;
-        // A long poll holds the request open for `poll_timeout`; the client must wait longer.
-        let client = teloxide::net::default_reqwest_settings()
-            .timeout(settings.poll_timeout + Duration::from_secs(15))
-            .build()
-            .map_err(|error| SettingsError::ApiUrl(format!("cannot build the HTTP client: {error}")))?;
-        let mut bot = Bot::with_client(settings.token.clone(), client);
-        if let Some(api_url) = &settings.api_url {
-            let url =
-                reqwest::Url::parse(api_url).map_err(|error| SettingsError::ApiUrl(error.to_string()))?;
-            bot = bot.set_api_url(url);
-        }
+        let api_url = match &settings.api_url {
+            Some(url) => {
+                Some(reqwest::Url::parse(url).map_err(|error| SettingsError::ApiUrl(error.to_string()))?)
+            }
+            None => None,
+        };
+        let make_bot = |timeout: Duration| -> Result<Bot, SettingsError> {
+            let client = teloxide::net::default_reqwest_settings()
+                .timeout(timeout)
+                .build()
+                .map_err(|error| SettingsError::ApiUrl(format!("cannot build the HTTP client: {error}")))?;
+            let bot = Bot::with_client(settings.token.clone(), client);
+            Ok(match &api_url {
+                Some(url) => bot.set_api_url(url.clone()),
+                None => bot,
+            })
+        };
+        let bot = make_bot(REQUEST_TIMEOUT)?;
+        // A long poll holds its request open for `poll_timeout`; only that client waits longer.
+        let poll_bot = make_bot(settings.poll_timeout + REQUEST_TIMEOUT)?;
         let limits = Limits::new(settings.rate_limits);
         Ok(TelegramChannel {
             bot,
+            poll_bot,
             bot_id,
             settings,
             media,

@@ -16,6 +16,9 @@ use teloxide::{ApiError, RequestError};
 /// Telegram's limit on `callback_data`, in bytes.
 pub const MAX_CALLBACK_DATA_BYTES: usize = 64;
 
+/// Partly sent deliveries remembered for resuming; see `record_progress`.
+const MAX_DELIVERIES_IN_PROGRESS: usize = 10_000;
+
 /// One Bot API call of a delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -191,6 +194,11 @@ impl TelegramChannel {
 
     fn record_progress(&self, outbox_id: i64, done: Option<usize>) {
         let mut progress = self.progress.lock().expect("progress lock poisoned");
+        // Entries of deliveries the outbox gave up on are never removed by a success; a
+        // bound keeps them from piling up (at worst, one retried part is sent twice).
+        if progress.len() >= MAX_DELIVERIES_IN_PROGRESS {
+            progress.clear();
+        }
         match done {
             Some(done) => progress.insert(outbox_id, done),
             None => progress.remove(&outbox_id),

@@ -100,7 +100,7 @@ async fn get_updates(channel: &TelegramChannel, offset: Option<i32>) -> Result<V
     let settings = channel.settings();
     let timeout = u32::try_from(settings.poll_timeout.as_secs()).unwrap_or(50);
     let mut request = channel
-        .bot
+        .poll_bot
         .get_updates()
         .timeout(timeout)
         .limit(settings.poll_limit)
