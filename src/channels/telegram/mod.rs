@@ -1,0 +1,203 @@
+//! Telegram, through the Bot API: updates come in by long polling ([`polling::run`]) or by
+//! webhook ([`webhook::router`]); replies go out through [`TelegramChannel`]'s
+//! [`Channel`](crate::channels::Channel) implementation.
+//!
+//! Only teloxide's Bot API client and types are used here, never its dispatcher, webhook
+//! listener or storage: those acknowledge updates before Switchboard has stored them.
+//!
+//! Wiring, in the composition root:
+//! ```text
+//! let channel = Arc::new(TelegramChannel::new(settings, media, renderer)?);
+//! match channel.setup().await? {
+//!     Mode::Polling => spawn(polling::run(channel.clone(), intake, shutdown)),
+//!     Mode::Webhook => app_router = app_router.merge(webhook::router(channel.clone(), intake)),
+//! }
+//! outbox.register(channel);
+//! ```
+
+pub mod inbound;
+pub mod limits;
+pub mod outbound;
+pub mod polling;
+pub mod settings;
+pub mod split;
+pub mod webhook;
+
+pub use settings::{SettingsError, TelegramSettings};
+
+use crate::media::MediaStore;
+use limits::Limits;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use teloxide::Bot;
+use teloxide::payloads::{DeleteWebhookSetters, SetWebhookSetters};
+use teloxide::requests::{Request, Requester};
+use teloxide::types::AllowedUpdate;
+
+/// [`InboundEvent::channel`](crate::channels::InboundEvent::channel) for Telegram.
+pub const CHANNEL: &str = "telegram";
+
+pub use crate::channels::Renderer;
+
+/// How long one Bot API request may take (other than a long poll, which adds its timeout).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The update kinds Switchboard asks Telegram for; everything else is never sent to us.
+pub fn allowed_updates() -> Vec<AllowedUpdate> {
+    vec![
+        AllowedUpdate::Message,
+        AllowedUpdate::EditedMessage,
+        AllowedUpdate::CallbackQuery,
+        AllowedUpdate::MyChatMember,
+    ]
+}
+
+/// How updates reach this bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Run [`polling::run`].
+    Polling,
+    /// Mount [`webhook::router`]; Telegram posts updates to the configured URL.
+    Webhook,
+}
+
+/// Start-up failed; the message never contains the token.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("Telegram: {0}")]
+    Telegram(String),
+    #[error("the Telegram token belongs to bot {actual}, but its prefix says {expected}")]
+    WrongBot { expected: u64, actual: u64 },
+}
+
+/// One Telegram bot: its API client, its send limits, and what it needs to read updates
+/// (media storage) and write replies (a renderer).
+pub struct TelegramChannel {
+    bot: Bot,
+    /// The same bot with a client that waits out a long poll.
+    poll_bot: Bot,
+    bot_id: u64,
+    settings: TelegramSettings,
+    media: MediaStore,
+    renderer: Renderer,
+    limits: Limits,
+    /// Steps of a multi-part delivery already sent, by outbox id: a retry after a 429 on part
+    /// three resumes at part three instead of repeating parts one and two.
+    progress: Mutex<HashMap<i64, usize>>,
+}
+
+impl TelegramChannel {
+    /// Validates `settings` and builds the client. Nothing is sent to Telegram yet.
+    pub fn new(
+        settings: TelegramSettings,
+        media: MediaStore,
+        renderer: Renderer,
+    ) -> Result<TelegramChannel, SettingsError> {
+        settings.validate()?;
+        let bot_id = settings.bot_id()?;
+        let api_url = match &settings.api_url {
+            Some(url) => {
+                Some(reqwest::Url::parse(url).map_err(|error| SettingsError::ApiUrl(error.to_string()))?)
+            }
+            None => None,
+        };
+        let make_bot = |timeout: Duration| -> Result<Bot, SettingsError> {
+            let client = teloxide::net::default_reqwest_settings()
+                .timeout(timeout)
+                .build()
+                .map_err(|error| SettingsError::ApiUrl(format!("cannot build the HTTP client: {error}")))?;
+            let bot = Bot::with_client(settings.token.clone(), client);
+            Ok(match &api_url {
+                Some(url) => bot.set_api_url(url.clone()),
+                None => bot,
+            })
+        };
+        let bot = make_bot(REQUEST_TIMEOUT)?;
+        // A long poll holds its request open for `poll_timeout`; only that client waits longer.
+        let poll_bot = make_bot(settings.poll_timeout + REQUEST_TIMEOUT)?;
+        let limits = Limits::new(settings.rate_limits);
+        Ok(TelegramChannel {
+            bot,
+            poll_bot,
+            bot_id,
+            settings,
+            media,
+            renderer,
+            limits,
+            progress: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The bot's Telegram user id (the token's prefix, confirmed by `getMe` in [`setup`](Self::setup)).
+    pub fn bot_id(&self) -> u64 {
+        self.bot_id
+    }
+
+    pub fn settings(&self) -> &TelegramSettings {
+        &self.settings
+    }
+
+    /// The mode the settings ask for.
+    pub fn mode(&self) -> Mode {
+        if self.settings.webhook_url.is_some() { Mode::Webhook } else { Mode::Polling }
+    }
+
+    /// The send limits, shared by every delivery of this bot.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Where the long-poll offset is kept: per bot, so two bots never share a position.
+    pub fn cursor_name(&self) -> String {
+        format!("{CHANNEL}:{}:offset", self.bot_id)
+    }
+
+    /// [`InboundEvent::event_id`](crate::channels::InboundEvent::event_id) of an update: per
+    /// bot, because update ids of two bots overlap.
+    pub fn event_id(&self, update_id: u32) -> String {
+        format!("{}:{update_id}", self.bot_id)
+    }
+
+    /// Checks the token with `getMe`, then sets the webhook (with its secret) when one is
+    /// configured, or removes any webhook so that long polling works. Pending updates are
+    /// kept either way.
+    pub async fn setup(&self) -> Result<Mode, SetupError> {
+        let me = self.bot.get_me().send().await.map_err(|error| SetupError::Telegram(self.redact(&error)))?;
+        if me.user.id.0 != self.bot_id {
+            return Err(SetupError::WrongBot { expected: self.bot_id, actual: me.user.id.0 });
+        }
+        match (&self.settings.webhook_url, &self.settings.webhook_secret) {
+            (Some(url), Some(secret)) => {
+                let url =
+                    reqwest::Url::parse(url).map_err(|error| SetupError::Telegram(error.to_string()))?;
+                self.bot
+                    .set_webhook(url)
+                    .secret_token(secret.clone())
+                    .allowed_updates(allowed_updates())
+                    .drop_pending_updates(false)
+                    .send()
+                    .await
+                    .map_err(|error| SetupError::Telegram(self.redact(&error)))?;
+                tracing::info!(bot_id = self.bot_id, "Telegram webhook set");
+                Ok(Mode::Webhook)
+            }
+            _ => {
+                self.bot
+                    .delete_webhook()
+                    .drop_pending_updates(false)
+                    .send()
+                    .await
+                    .map_err(|error| SetupError::Telegram(self.redact(&error)))?;
+                tracing::info!(bot_id = self.bot_id, "Telegram webhook removed; long polling");
+                Ok(Mode::Polling)
+            }
+        }
+    }
+
+    /// An error's text with the token taken out: reqwest puts request URLs, which contain the
+    /// token, into its messages.
+    fn redact(&self, error: &dyn std::fmt::Display) -> String {
+        error.to_string().replace(&self.settings.token, "<token>")
+    }
+}

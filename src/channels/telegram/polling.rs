@@ -1,0 +1,161 @@
+//! Long polling with our own `getUpdates` loop. The offset is what tells Telegram an update
+//! may be forgotten, so it moves only after the whole batch is durably stored
+//! ([`Intake::accept_batch`] returned `Ok`) and the new offset is saved
+//! ([`Intake::save_cursor`]). A crash anywhere before that gets the same batch again, and the
+//! engine's dedupe on `event_id` makes the repeat harmless.
+
+use super::TelegramChannel;
+use crate::channels::Intake;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use teloxide::payloads::GetUpdatesSetters;
+use teloxide::requests::{Request, Requester};
+use teloxide::types::Update;
+use teloxide::{ApiError, RequestError};
+
+/// The first wait after a failure; it doubles up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Polling stopped for a reason only an operator can fix.
+#[derive(Debug, thiserror::Error)]
+pub enum PollingError {
+    #[error("Telegram rejected the bot token; polling stopped")]
+    InvalidToken,
+}
+
+/// Polls until `shutdown` completes, handing each batch to `intake`. Failures (network,
+/// Telegram, storage) are logged and retried with backoff; only an invalid token ends the loop
+/// with an error. A batch being stored when `shutdown` fires is finished first.
+pub async fn run(
+    channel: Arc<TelegramChannel>,
+    intake: Arc<dyn Intake>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), PollingError> {
+    tokio::pin!(shutdown);
+    let cursor_name = channel.cursor_name();
+    let mut backoff = Backoff::default();
+
+    let mut offset: Option<i32> = loop {
+        match intake.cursor(&cursor_name).await {
+            Ok(stored) => break stored.and_then(|value| value.parse().ok()),
+            Err(error) => {
+                tracing::warn!(%error, "reading the Telegram offset failed; retrying");
+                if backoff.wait_or_shutdown(&mut shutdown).await {
+                    return Ok(());
+                }
+            }
+        }
+    };
+    tracing::info!(bot_id = channel.bot_id(), ?offset, "Telegram long polling started");
+
+    loop {
+        let updates = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            result = get_updates(&channel, offset) => result,
+        };
+        let updates = match updates {
+            Ok(updates) => updates,
+            Err(RequestError::Api(ApiError::InvalidToken)) => return Err(PollingError::InvalidToken),
+            Err(RequestError::RetryAfter(seconds)) => {
+                tracing::warn!(seconds = seconds.seconds(), "getUpdates rate limited");
+                if wait_or_shutdown(seconds.duration(), &mut shutdown).await {
+                    return Ok(());
+                }
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(error = %channel.redact(&error), "getUpdates failed; retrying");
+                if backoff.wait_or_shutdown(&mut shutdown).await {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        if updates.is_empty() {
+            backoff.reset();
+            continue;
+        }
+        match store_batch(&channel, intake.as_ref(), &cursor_name, &updates).await {
+            Ok(next) => {
+                offset = Some(next);
+                backoff.reset();
+                for update in &updates {
+                    channel.after_stored(update).await;
+                }
+            }
+            Err(reason) => {
+                // The offset stays: Telegram sends the same batch again.
+                tracing::warn!(%reason, "a Telegram batch was not stored; it will be fetched again");
+                if backoff.wait_or_shutdown(&mut shutdown).await {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+async fn get_updates(channel: &TelegramChannel, offset: Option<i32>) -> Result<Vec<Update>, RequestError> {
+    let settings = channel.settings();
+    let timeout = u32::try_from(settings.poll_timeout.as_secs()).unwrap_or(50);
+    let mut request = channel
+        .poll_bot
+        .get_updates()
+        .timeout(timeout)
+        .limit(settings.poll_limit)
+        .allowed_updates(super::allowed_updates());
+    if let Some(offset) = offset {
+        request = request.offset(offset);
+    }
+    request.send().await
+}
+
+/// Reads, stores and confirms one batch; returns the next offset. Nothing is confirmed unless
+/// every step succeeded.
+async fn store_batch(
+    channel: &TelegramChannel,
+    intake: &dyn Intake,
+    cursor_name: &str,
+    updates: &[Update],
+) -> Result<i32, String> {
+    let mut events = Vec::with_capacity(updates.len());
+    for update in updates {
+        match channel.read_update(update).await {
+            Ok(Some(event)) => events.push(event),
+            Ok(None) => {}
+            Err(error) => return Err(format!("update {}: {error}", update.id.0)),
+        }
+    }
+    let next = updates.iter().map(|update| update.id.as_offset()).max().expect("the batch is not empty");
+    if !events.is_empty() {
+        intake.accept_batch(events).await.map_err(|error| error.to_string())?;
+    }
+    intake.save_cursor(cursor_name, &next.to_string()).await.map_err(|error| error.to_string())?;
+    Ok(next)
+}
+
+#[derive(Default)]
+struct Backoff {
+    next: Option<Duration>,
+}
+
+impl Backoff {
+    fn reset(&mut self) {
+        self.next = None;
+    }
+
+    /// Waits the next backoff step; `true` if shutdown came first.
+    async fn wait_or_shutdown(&mut self, shutdown: &mut (impl Future<Output = ()> + Unpin)) -> bool {
+        let wait = self.next.unwrap_or(FIRST_BACKOFF);
+        self.next = Some((wait * 2).min(MAX_BACKOFF));
+        wait_or_shutdown(wait, shutdown).await
+    }
+}
+
+async fn wait_or_shutdown(wait: Duration, shutdown: &mut (impl Future<Output = ()> + Unpin)) -> bool {
+    tokio::select! {
+        () = shutdown => true,
+        () = tokio::time::sleep(wait) => false,
+    }
+}

@@ -1,0 +1,218 @@
+//! What the Telegram channel needs to know, as a plain struct. Reading it from the environment
+//! is `config`'s job; this module only says what a valid configuration is.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The public Bot API.
+pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
+
+/// Settings for one Telegram bot.
+#[derive(Clone)]
+pub struct TelegramSettings {
+    /// The token from @BotFather: `<bot id>:<secret>`. Never logged.
+    pub token: String,
+    /// Base URL of the Bot API (a local Bot API server, or a fake in tests). `None`: the public API.
+    pub api_url: Option<String>,
+    /// Public HTTPS URL of our webhook route. `None`: long polling.
+    pub webhook_url: Option<String>,
+    /// What Telegram sends back in `X-Telegram-Bot-Api-Secret-Token`; required with a webhook.
+    pub webhook_secret: Option<String>,
+    /// Per-chat and per-bot send limits. Only a benchmark against a fake API turns them off.
+    pub rate_limits: bool,
+    /// How long one `getUpdates` call may wait for updates.
+    pub poll_timeout: Duration,
+    /// How many updates one `getUpdates` call may return (1-100).
+    pub poll_limit: u8,
+    /// The largest webhook body accepted; real updates are a few kilobytes.
+    pub webhook_body_limit: usize,
+}
+
+impl TelegramSettings {
+    /// Settings for `token` with the defaults: public API, long polling, limits on.
+    pub fn new(token: impl Into<String>) -> TelegramSettings {
+        TelegramSettings {
+            token: token.into(),
+            api_url: None,
+            webhook_url: None,
+            webhook_secret: None,
+            rate_limits: true,
+            poll_timeout: Duration::from_secs(30),
+            poll_limit: 100,
+            webhook_body_limit: 1024 * 1024,
+        }
+    }
+
+    /// Checks everything that can be checked without asking Telegram, with errors an operator
+    /// can act on.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        bot_id_from_token(&self.token)?;
+        if let Some(api_url) = &self.api_url {
+            let parsed = reqwest::Url::parse(api_url)
+                .map_err(|error| SettingsError::ApiUrl(format!("{api_url:?} is not a URL: {error}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
+                return Err(SettingsError::ApiUrl(format!("{api_url:?} must be an http(s) base URL")));
+            }
+        }
+        if let Some(webhook_url) = &self.webhook_url {
+            let parsed = reqwest::Url::parse(webhook_url).map_err(|error| {
+                SettingsError::WebhookUrl(format!("{webhook_url:?} is not a URL: {error}"))
+            })?;
+            // The public Bot API only calls HTTPS webhooks; a local Bot API server may use http.
+            let https_required = self.api_url.is_none();
+            let scheme_ok = parsed.scheme() == "https" || (!https_required && parsed.scheme() == "http");
+            if !scheme_ok {
+                return Err(SettingsError::WebhookUrl(format!(
+                    "{webhook_url:?} must be an https URL (Telegram does not call plain http webhooks)"
+                )));
+            }
+            let Some(secret) = &self.webhook_secret else {
+                return Err(SettingsError::WebhookSecret(
+                    "a webhook needs a secret token, so that only Telegram can post updates".to_owned(),
+                ));
+            };
+            validate_secret(secret)?;
+        }
+        if self.poll_timeout > Duration::from_secs(50) {
+            return Err(SettingsError::Polling(
+                "the long-poll timeout must be at most 50 seconds".to_owned(),
+            ));
+        }
+        if !(1..=100).contains(&self.poll_limit) {
+            return Err(SettingsError::Polling("the getUpdates limit must be between 1 and 100".to_owned()));
+        }
+        if self.webhook_body_limit < 1024 {
+            return Err(SettingsError::WebhookBodyLimit);
+        }
+        Ok(())
+    }
+
+    /// The bot's numeric id: the part of the token before the colon.
+    pub fn bot_id(&self) -> Result<u64, SettingsError> {
+        bot_id_from_token(&self.token)
+    }
+}
+
+/// Secrets stay out of logs even when the whole settings struct is printed.
+impl fmt::Debug for TelegramSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelegramSettings")
+            .field("token", &"<redacted>")
+            .field("api_url", &self.api_url)
+            .field("webhook_url", &self.webhook_url)
+            .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
+            .field("rate_limits", &self.rate_limits)
+            .field("poll_timeout", &self.poll_timeout)
+            .field("poll_limit", &self.poll_limit)
+            .field("webhook_body_limit", &self.webhook_body_limit)
+            .finish()
+    }
+}
+
+/// A configuration Switchboard refuses to start with. Messages never contain the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error(
+        "the Telegram token is malformed: expected `<digits>:<at least 30 of A-Z a-z 0-9 _ ->`, as @BotFather \
+         gives it"
+    )]
+    Token,
+    #[error("SWITCHBOARD_TELEGRAM_API_URL: {0}")]
+    ApiUrl(String),
+    #[error("SWITCHBOARD_TELEGRAM_WEBHOOK_URL: {0}")]
+    WebhookUrl(String),
+    #[error("the Telegram webhook secret: {0}")]
+    WebhookSecret(String),
+    #[error("Telegram polling: {0}")]
+    Polling(String),
+    #[error("the Telegram webhook body limit must be at least 1 KiB")]
+    WebhookBodyLimit,
+}
+
+/// `^\d+:[A-Za-z0-9_-]{30,}$`, without a regex engine.
+fn bot_id_from_token(token: &str) -> Result<u64, SettingsError> {
+    let (id, secret) = token.split_once(':').ok_or(SettingsError::Token)?;
+    let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
+    let secret_ok = secret.len() >= 30 && secret.bytes().all(is_token_byte);
+    if !id_ok || !secret_ok {
+        return Err(SettingsError::Token);
+    }
+    id.parse().map_err(|_| SettingsError::Token)
+}
+
+/// Telegram's rule for `secret_token`: 1-256 characters of `A-Za-z0-9_-`.
+fn validate_secret(secret: &str) -> Result<(), SettingsError> {
+    if secret.is_empty() || secret.len() > 256 {
+        return Err(SettingsError::WebhookSecret("it must be 1 to 256 characters long".to_owned()));
+    }
+    if !secret.bytes().all(is_token_byte) {
+        return Err(SettingsError::WebhookSecret(
+            "only the characters A-Z, a-z, 0-9, _ and - are allowed".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq";
+
+    #[test]
+    fn accepts_botfather_tokens_and_reads_the_bot_id() {
+        let settings = TelegramSettings::new(TOKEN);
+        assert_eq!(settings.validate(), Ok(()));
+        assert_eq!(settings.bot_id(), Ok(123_456_789));
+    }
+
+    #[test]
+    fn rejects_malformed_tokens() {
+        for token in [
+            "",
+            ":AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq",
+            "12a:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq",
+            "123:short",
+            "123:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw!",
+            "123 AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq",
+            "99999999999999999999999:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq",
+        ] {
+            assert_eq!(TelegramSettings::new(token).validate(), Err(SettingsError::Token), "{token:?}");
+        }
+    }
+
+    #[test]
+    fn a_webhook_needs_https_and_a_well_formed_secret() {
+        let mut settings = TelegramSettings::new(TOKEN);
+        settings.webhook_url = Some("https://support.example.com/webhooks/telegram".to_owned());
+        assert!(matches!(settings.validate(), Err(SettingsError::WebhookSecret(_))));
+        settings.webhook_secret = Some("s3cret_token-1".to_owned());
+        assert_eq!(settings.validate(), Ok(()));
+        for bad in ["", "with space", "ünïcode", &"a".repeat(257)] {
+            settings.webhook_secret = Some(bad.to_owned());
+            assert!(matches!(settings.validate(), Err(SettingsError::WebhookSecret(_))), "{bad:?}");
+        }
+        settings.webhook_secret = Some("a".repeat(256));
+        assert_eq!(settings.validate(), Ok(()));
+
+        settings.webhook_url = Some("http://support.example.com/hook".to_owned());
+        assert!(matches!(settings.validate(), Err(SettingsError::WebhookUrl(_))));
+        settings.api_url = Some("http://127.0.0.1:8081".to_owned());
+        assert_eq!(settings.validate(), Ok(()));
+        settings.api_url = Some("not a url".to_owned());
+        assert!(matches!(settings.validate(), Err(SettingsError::ApiUrl(_))));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let mut settings = TelegramSettings::new(TOKEN);
+        settings.webhook_secret = Some("hunter2hunter2".to_owned());
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("AAHdqTcv"), "{printed}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
+}

@@ -1,0 +1,3 @@
+//! Test support shared by the integration tests: fake platform servers and fixtures.
+
+pub mod fake_telegram;
