@@ -1,0 +1,3 @@
+//! Fake platform servers and helpers shared by the integration tests.
+
+pub mod fake_vk;
