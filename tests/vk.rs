@@ -328,6 +328,14 @@ async fn the_other_fixtures_become_the_inputs_the_dialog_expects() {
         let received = receiver.receive_value(&message(body.clone())).await.unwrap();
         assert_eq!(single_input(&received), expected, "{body}");
     }
+    let edit = |out: i64| {
+        json!({"type": "message_edit", "event_id": format!("edit-{out}"), "object": {
+            "peer_id": 9, "from_id": if out == 1 { -123456 } else { 9 }, "out": out, "text": "order 12345, not 12354"}})
+    };
+    let edited = receiver.receive_value(&edit(0)).await.unwrap();
+    assert_eq!(edited.events[0].kind, InboundKind::Edited { text: "order 12345, not 12354".into() });
+    assert_eq!(receiver.receive_value(&edit(1)).await.unwrap(), Received::default(), "our own edits");
+
     let chat = receiver
         .receive_value(&message(json!({"peer_id": 2_000_000_001, "from_id": 9, "text": "hi all"})))
         .await

@@ -59,6 +59,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The variant for a VK `error_code`.
     pub fn from_code(code: i64, message: String) -> ApiError {
         match code {
             5 => ApiError::Auth { message },
@@ -144,6 +145,8 @@ pub struct OutgoingMessage {
     pub keyboard: Option<String>,
 }
 
+/// The VK API client for one community token. Cheap to clone; clones share the request
+/// budget and the stopped flag.
 #[derive(Clone)]
 pub struct VkApi {
     inner: Arc<Inner>,
@@ -158,6 +161,7 @@ struct Inner {
 }
 
 impl VkApi {
+    /// A client for the settings' API URL and token, limited to their requests per second.
     pub fn new(settings: &VkSettings) -> Result<VkApi, reqwest::Error> {
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
         let limiter = settings.requests_per_second.map(|rate| RateLimiter::direct(Quota::per_second(rate)));
@@ -232,6 +236,7 @@ impl VkApi {
         }
     }
 
+    /// `groups.getLongPollServer`: where to poll, with which key, from which position.
     pub async fn get_long_poll_server(&self, group_id: u64) -> Result<LongPollServer, ApiError> {
         self.call("groups.getLongPollServer", &[("group_id", group_id.to_string())]).await
     }

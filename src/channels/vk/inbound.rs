@@ -39,6 +39,7 @@ pub struct Envelope {
 pub struct MalformedEvent(pub String);
 
 impl Envelope {
+    /// Reads the wrapper; only `type` is required.
     pub fn parse(value: &Value) -> Result<Envelope, MalformedEvent> {
         let kind = value
             .get("type")
@@ -72,6 +73,12 @@ impl Envelope {
 pub enum VkUpdate {
     Message(IncomingMessage),
     ButtonPress(ButtonPress),
+    /// `message_edit` of a customer's own message in a private conversation.
+    Edited {
+        dedupe_id: String,
+        peer_id: i64,
+        text: String,
+    },
     /// `message_allow` (true) or `message_deny` (false).
     Reachability {
         dedupe_id: String,
@@ -149,6 +156,19 @@ pub fn parse_update(envelope: &Envelope) -> Result<VkUpdate, MalformedEvent> {
                 items,
                 client_info: object.get("client_info").filter(|info| info.is_object()).cloned(),
             }))
+        }
+        "message_edit" => {
+            let message = object.get("message").unwrap_or(object);
+            let peer_id = integer(message, "peer_id")?;
+            let from_id = message.get("from_id").and_then(Value::as_i64).unwrap_or(peer_id);
+            let outgoing = message.get("out").and_then(Value::as_i64) == Some(1);
+            // The community's own edits (an agent fixing a typo) and chat edits are not the
+            // customer's words.
+            if outgoing || from_id <= 0 || peer_id >= FIRST_CHAT_PEER_ID {
+                return Ok(VkUpdate::Ignored { kind: envelope.kind.clone() });
+            }
+            let text = message.get("text").and_then(Value::as_str).unwrap_or_default().to_owned();
+            Ok(VkUpdate::Edited { dedupe_id, peer_id, text })
         }
         "message_event" => Ok(VkUpdate::ButtonPress(ButtonPress {
             dedupe_id,
@@ -266,6 +286,7 @@ pub struct Received {
 }
 
 impl Received {
+    /// Appends another event's results, keeping the order.
     pub fn extend(&mut self, other: Received) {
         self.events.extend(other.events);
         self.presses.extend(other.presses);
@@ -295,6 +316,7 @@ impl VkReceiver {
         &self.settings
     }
 
+    /// The client shared with the outbound half.
     pub fn api(&self) -> &VkApi {
         &self.api
     }
@@ -312,6 +334,18 @@ impl VkReceiver {
                 tracing::debug!(kind, "VK event type not handled; acknowledged");
                 Ok(Received::default())
             }
+            VkUpdate::Edited { dedupe_id, peer_id, text } => Ok(Received {
+                events: vec![InboundEvent {
+                    channel: CHANNEL,
+                    event_id: dedupe_id,
+                    external_id: peer_id.to_string(),
+                    language_hint: None,
+                    display_name: None,
+                    contact_data: None,
+                    kind: InboundKind::Edited { text },
+                }],
+                presses: Vec::new(),
+            }),
             VkUpdate::Reachability { dedupe_id, user_id, reachable } => Ok(Received {
                 events: vec![InboundEvent {
                     channel: CHANNEL,
