@@ -4,6 +4,7 @@
 
 pub mod telegram;
 pub mod terminal;
+pub mod vk;
 
 use crate::core::dialog::Input;
 use crate::core::message::{Lang, Outbound, Reply};

@@ -1,3 +1,4 @@
 //! Test support shared by the integration tests: fake platform servers and fixtures.
 
 pub mod fake_telegram;
+pub mod fake_vk;

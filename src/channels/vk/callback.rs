@@ -1,0 +1,111 @@
+//! The Callback API route: VK posts each event here and retries until it reads `ok`. We
+//! answer `ok` only after the event is durably stored, check the secret in constant time
+//! before anything else, and answer the confirmation request with the configured string.
+
+use super::inbound::{Envelope, ReceiveError, VkReceiver, parse_update};
+use crate::channels::Intake;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// Where VK posts events; enter `https://<your host>/webhooks/vk` in the community settings.
+pub const CALLBACK_PATH: &str = "/webhooks/vk";
+/// VK events are small; anything much larger is not from VK.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Clone)]
+struct CallbackState {
+    receiver: VkReceiver,
+    intake: Arc<dyn Intake>,
+}
+
+/// The Callback API route at [`CALLBACK_PATH`], ready to be merged into the app's router.
+pub fn router(receiver: VkReceiver, intake: Arc<dyn Intake>) -> Router {
+    Router::new()
+        .route(CALLBACK_PATH, post(handle))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(CallbackState { receiver, intake })
+}
+
+/// Compares digests in constant time, so neither the content nor the length of the secret
+/// shows in the response time.
+fn secrets_match(expected: &str, given: &str) -> bool {
+    let expected: [u8; 32] = Sha256::digest(expected.as_bytes()).into();
+    let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+    bool::from(expected.ct_eq(&given))
+}
+
+fn plain(status: StatusCode, body: &'static str) -> Response {
+    (status, body).into_response()
+}
+
+async fn handle(State(state): State<CallbackState>, body: Bytes) -> Response {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return plain(StatusCode::BAD_REQUEST, "malformed JSON");
+    };
+    let envelope = match Envelope::parse(&value) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            tracing::warn!(%error, "VK callback without an event type");
+            return plain(StatusCode::BAD_REQUEST, "malformed event");
+        }
+    };
+    let settings = state.receiver.settings();
+    // Fails closed: without a configured secret nothing is accepted.
+    let secret_matches = match (&settings.secret, &envelope.secret) {
+        (Some(expected), Some(given)) => secrets_match(expected.expose(), given),
+        _ => false,
+    };
+    if !secret_matches {
+        tracing::warn!(kind = envelope.kind, "VK callback with a wrong or missing secret; refused");
+        return plain(StatusCode::FORBIDDEN, "bad secret");
+    }
+    if envelope.group_id.is_some_and(|group_id| group_id != settings.group_id) {
+        tracing::warn!(group_id = envelope.group_id, "VK callback for another community; refused");
+        return plain(StatusCode::FORBIDDEN, "wrong community");
+    }
+    if envelope.kind == "confirmation" {
+        return match &settings.confirmation {
+            Some(confirmation) => (StatusCode::OK, confirmation.clone()).into_response(),
+            None => {
+                tracing::error!(
+                    "VK asks to confirm the callback server, but SWITCHBOARD_VK_CONFIRMATION is not set"
+                );
+                plain(StatusCode::INTERNAL_SERVER_ERROR, "not configured")
+            }
+        };
+    }
+    let update = match parse_update(&envelope) {
+        Ok(update) => update,
+        Err(error) => {
+            tracing::warn!(%error, "unreadable VK callback event");
+            return plain(StatusCode::BAD_REQUEST, "malformed event");
+        }
+    };
+    let received = match state.receiver.receive(update).await {
+        Ok(received) => received,
+        Err(ReceiveError::Malformed(error)) => {
+            tracing::warn!(%error, "unreadable VK callback event");
+            return plain(StatusCode::BAD_REQUEST, "malformed event");
+        }
+        Err(error @ ReceiveError::Unavailable(_)) => {
+            // Not `ok`: VK will post the event again.
+            tracing::warn!(%error, "VK callback event not taken in; VK will retry");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "try again");
+        }
+    };
+    if !received.events.is_empty()
+        && let Err(error) = state.intake.accept_batch(received.events).await
+    {
+        tracing::error!(%error, "VK callback event not stored; VK will retry");
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "try again");
+    }
+    state.receiver.answer_presses(&received.presses).await;
+    plain(StatusCode::OK, "ok")
+}

@@ -1,0 +1,181 @@
+//! Bots Long Poll: `groups.getLongPollServer`, then `a_check` requests in a loop. The position
+//! (`ts`) is saved through [`Intake::save_cursor`] only after the batch it follows was stored,
+//! so a crash re-reads events instead of losing them (the engine drops the repeats).
+//!
+//! Run it on one process only (the leader); several pollers would each take every event.
+
+use super::api::{ApiError, PollAnswer};
+use super::inbound::{ReceiveError, Received, VkReceiver};
+use crate::channels::Intake;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+const FIRST_PAUSE: Duration = Duration::from_secs(1);
+const LONGEST_PAUSE: Duration = Duration::from_secs(60);
+
+/// The cursor name under which the Long Poll `ts` is kept, one per community.
+pub fn cursor_name(group_id: u64) -> String {
+    format!("vk:{group_id}:longpoll_ts")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LongPollError {
+    /// VK rejected the token; polling cannot go on until the configuration is fixed.
+    #[error(transparent)]
+    Fatal(ApiError),
+}
+
+/// Polls until `shutdown` completes (`Ok`) or VK rejects the token (`Err`). Every other failure
+/// is logged and retried with a growing pause.
+pub async fn run(
+    receiver: VkReceiver,
+    intake: Arc<dyn Intake>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), LongPollError> {
+    tokio::select! {
+        () = shutdown => {
+            tracing::info!("VK long poll stopped");
+            Ok(())
+        }
+        result = poll_forever(&receiver, intake.as_ref()) => result,
+    }
+}
+
+/// A doubling pause between failed attempts, reset by a success.
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff { next: FIRST_PAUSE }
+    }
+
+    async fn pause(&mut self) {
+        tokio::time::sleep(self.next).await;
+        self.next = (self.next * 2).min(LONGEST_PAUSE);
+    }
+
+    fn reset(&mut self) {
+        self.next = FIRST_PAUSE;
+    }
+}
+
+struct Session {
+    server: String,
+    key: String,
+}
+
+async fn poll_forever(receiver: &VkReceiver, intake: &dyn Intake) -> Result<(), LongPollError> {
+    let settings = receiver.settings();
+    let cursor = cursor_name(settings.group_id);
+    let mut backoff = Backoff::new();
+    let mut ts = loop {
+        match intake.cursor(&cursor).await {
+            Ok(saved) => break saved,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the saved VK long poll position; retrying");
+                backoff.pause().await;
+            }
+        }
+    };
+    let mut session: Option<Session> = None;
+    loop {
+        let Some(current) = &session else {
+            match receiver.api().get_long_poll_server(settings.group_id).await {
+                Ok(server) => {
+                    // A saved position wins: it is where the stored events end.
+                    ts.get_or_insert(server.ts);
+                    session = Some(Session { server: server.server, key: server.key });
+                    tracing::info!(group_id = settings.group_id, "VK long poll connected");
+                }
+                Err(error) if error.is_fatal() => return Err(LongPollError::Fatal(error)),
+                Err(error) => {
+                    tracing::warn!(%error, "could not get a VK long poll server; retrying");
+                    backoff.pause().await;
+                }
+            }
+            continue;
+        };
+        let position = ts.clone().unwrap_or_default();
+        let answer =
+            receiver.api().poll(&current.server, &current.key, &position, settings.longpoll_wait_secs).await;
+        match answer {
+            Ok(PollAnswer::Updates { ts: next, updates }) => {
+                if updates.is_empty() {
+                    ts = Some(next);
+                    backoff.reset();
+                    continue;
+                }
+                match take_in(receiver, intake, &updates).await {
+                    Ok(received) => {
+                        // Stored: only now may the position move past these events.
+                        if let Err(error) = intake.save_cursor(&cursor, &next).await {
+                            tracing::warn!(%error, "could not save the VK long poll position; events may be re-read");
+                        }
+                        ts = Some(next);
+                        backoff.reset();
+                        receiver.answer_presses(&received.presses).await;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "VK events could not be stored; polling them again");
+                        backoff.pause().await;
+                    }
+                }
+            }
+            Ok(PollAnswer::HistoryLost { ts: next }) => {
+                tracing::warn!("VK long poll history was lost; continuing from VK's position");
+                if let Err(error) = intake.save_cursor(&cursor, &next).await {
+                    tracing::warn!(%error, "could not save the VK long poll position");
+                }
+                ts = Some(next);
+            }
+            Ok(PollAnswer::KeyExpired) => {
+                tracing::info!("VK long poll key expired; getting a new one");
+                session = None;
+            }
+            Ok(PollAnswer::InformationLost) => {
+                tracing::warn!("VK long poll information was lost; getting a new key and position");
+                session = None;
+                ts = None;
+            }
+            Err(error) if error.is_fatal() => return Err(LongPollError::Fatal(error)),
+            Err(error) => {
+                tracing::warn!(%error, "VK long poll request failed; retrying");
+                // The server may be gone; a fresh one is cheap to ask for.
+                session = None;
+                backoff.pause().await;
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum TakeInError {
+    #[error(transparent)]
+    Receive(ReceiveError),
+    #[error(transparent)]
+    Intake(crate::channels::IntakeError),
+}
+
+/// Turns a batch into events and stores them in one `accept_batch`.
+async fn take_in(
+    receiver: &VkReceiver,
+    intake: &dyn Intake,
+    updates: &[serde_json::Value],
+) -> Result<Received, TakeInError> {
+    let mut received = Received::default();
+    for update in updates {
+        match receiver.receive_value(update).await {
+            Ok(more) => received.extend(more),
+            // One unreadable event must not hold up the rest forever.
+            Err(ReceiveError::Malformed(error)) => tracing::warn!(%error, "skipping a VK long poll update"),
+            Err(error) => return Err(TakeInError::Receive(error)),
+        }
+    }
+    if !received.events.is_empty() {
+        intake.accept_batch(received.events.clone()).await.map_err(TakeInError::Intake)?;
+    }
+    Ok(received)
+}

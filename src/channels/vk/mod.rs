@@ -1,0 +1,30 @@
+//! The VK channel: a community's messages, through the Bots Long Poll API or the Callback API,
+//! answered with `messages.send`.
+//!
+//! Wiring, in the app:
+//! ```text
+//! let settings = VkSettings::from_env(&ProcessEnv)?;            // None: VK not configured
+//! let vk = VkChannel::new(settings, media, renderer)?;           // outbound: impl Channel
+//! match vk.settings().mode {
+//!     VkMode::LongPoll => spawn(longpoll::run(vk.receiver(), intake, shutdown)),
+//!     VkMode::Callback => router.merge(callback::router(vk.receiver(), intake)),
+//! }
+//! ```
+//!
+//! `api` is the typed HTTP client, `inbound` reads events, `keyboard` lays out buttons,
+//! `outbound` sends, `longpoll` and `callback` are the two ways events arrive.
+
+pub mod api;
+pub mod callback;
+pub mod inbound;
+pub mod keyboard;
+pub mod longpoll;
+pub mod outbound;
+pub mod settings;
+
+pub use inbound::VkReceiver;
+pub use outbound::{VkChannel, VkSetupError};
+pub use settings::{VkMode, VkSettings};
+
+/// The channel name in events, contacts and outbox rows.
+pub const CHANNEL: &str = "vk";

@@ -1,0 +1,215 @@
+//! Delivering outbox rows through `messages.send`: rendered text split within VK's limit,
+//! keyboards laid out for the customer's client, photos uploaded first, and a `random_id` per
+//! message part derived from the outbox row, so a retried delivery is never shown twice.
+
+use super::CHANNEL;
+use super::api::{ApiError, OutgoingMessage, VkApi};
+use super::inbound::VkReceiver;
+use super::keyboard::{self, ClientCapabilities};
+use super::settings::VkSettings;
+use crate::channels::{Channel, Delivery, DeliveryError, Renderer};
+use crate::core::message::{MediaRef, Outbound};
+use crate::i18n::RenderedButton;
+use crate::media::MediaStore;
+use std::sync::Arc;
+
+/// VK's limit for one message is 4096 characters; we count UTF-16 units, the stricter reading.
+pub const MAX_MESSAGE_UNITS: usize = 4096;
+/// At most this many messages per outbox row (about 130 000 characters): `random_id` leaves
+/// room for this many parts per row.
+pub const MAX_PARTS: usize = 32;
+/// VK accepts at most 10 attachments per message.
+pub const MAX_ATTACHMENTS: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VkSetupError {
+    #[error(transparent)]
+    Settings(#[from] crate::config::ConfigError),
+    #[error("the HTTP client for VK could not be built: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// The VK channel: delivers outbox rows, and hands out the inbound half ([`VkReceiver`]) for the
+/// Long Poll loop or the Callback API route. Cheap to clone; clones share the request budget.
+#[derive(Clone)]
+pub struct VkChannel {
+    api: VkApi,
+    media: MediaStore,
+    render: Renderer,
+    settings: Arc<VkSettings>,
+}
+
+impl VkChannel {
+    /// Validates the settings and builds the client.
+    pub fn new(settings: VkSettings, media: MediaStore, render: Renderer) -> Result<VkChannel, VkSetupError> {
+        settings.validate()?;
+        let api = VkApi::new(&settings)?;
+        Ok(VkChannel { api, media, render, settings: Arc::new(settings) })
+    }
+
+    /// The inbound half, sharing this channel's client, request budget and media store.
+    pub fn receiver(&self) -> VkReceiver {
+        VkReceiver { api: self.api.clone(), media: self.media.clone(), settings: self.settings.clone() }
+    }
+
+    pub fn settings(&self) -> &VkSettings {
+        &self.settings
+    }
+
+    /// True once VK rejected the token; nothing is sent or polled any more.
+    pub fn is_stopped(&self) -> bool {
+        self.api.is_stopped()
+    }
+
+    async fn upload(&self, peer_id: i64, attachments: &[MediaRef]) -> Result<Option<String>, DeliveryError> {
+        let mut uploaded = Vec::new();
+        for media in attachments.iter().take(MAX_ATTACHMENTS) {
+            let bytes = match self.media.read(&media.sha256).await {
+                Ok(Some(bytes)) => bytes,
+                // Erased under retention: the text still goes out.
+                Ok(None) => {
+                    tracing::warn!(sha256 = %media.sha256, "an image for a VK message is no longer stored");
+                    continue;
+                }
+                Err(error) => {
+                    return Err(DeliveryError::Transient(format!("reading a stored image: {error}")));
+                }
+            };
+            uploaded.push(self.api.upload_message_photo(peer_id, bytes, &media.content_type).await?);
+        }
+        Ok((!uploaded.is_empty()).then(|| uploaded.join(",")))
+    }
+}
+
+#[async_trait::async_trait]
+impl Channel for VkChannel {
+    fn name(&self) -> &'static str {
+        CHANNEL
+    }
+
+    async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
+        if self.api.is_stopped() {
+            return Err(ApiError::Stopped.into());
+        }
+        let peer_id: i64 = delivery.external_id.parse().map_err(|_| DeliveryError::Permanent {
+            reason: format!("{:?} is not a VK peer id", delivery.external_id),
+            unreachable: false,
+        })?;
+        let (text, buttons, attachments): (String, Vec<Vec<RenderedButton>>, Vec<MediaRef>) =
+            match &delivery.message {
+                Outbound::Bot(reply) => {
+                    let rendered = (self.render)(delivery.lang, reply);
+                    (rendered.text, rendered.buttons, rendered.attachments)
+                }
+                // An agent's words go out exactly as written.
+                Outbound::Agent { text, attachments, .. } => (text.clone(), Vec::new(), attachments.clone()),
+            };
+        let parts = split_text(&text, MAX_MESSAGE_UNITS);
+        if parts.len() > MAX_PARTS {
+            return Err(DeliveryError::Permanent {
+                reason: format!(
+                    "the message needs {} VK messages; at most {MAX_PARTS} are sent",
+                    parts.len()
+                ),
+                unreachable: false,
+            });
+        }
+        let attachment = self.upload(peer_id, &attachments).await?;
+        if parts.is_empty() && attachment.is_none() {
+            tracing::warn!(outbox_id = delivery.outbox_id, "nothing to send to VK: empty text, no images");
+            return Ok(());
+        }
+        let capabilities = ClientCapabilities::from_contact_data(delivery.contact_data.as_ref());
+        let keyboard = keyboard::build(&buttons, capabilities).map(|keyboard| keyboard.to_string());
+        let parts = if parts.is_empty() { vec![String::new()] } else { parts };
+        let last = parts.len() - 1;
+        for (index, part) in parts.into_iter().enumerate() {
+            let message = OutgoingMessage {
+                peer_id,
+                random_id: random_id(delivery.outbox_id, index),
+                message: part,
+                // Images go with the first part, buttons under the last.
+                attachment: if index == 0 { attachment.clone() } else { None },
+                keyboard: if index == last { keyboard.clone() } else { None },
+            };
+            self.api.send_message(&message).await?;
+        }
+        tracing::debug!(outbox_id = delivery.outbox_id, peer_id, "delivered to VK");
+        Ok(())
+    }
+}
+
+/// The `random_id` of one part of one outbox row: the same on every retry, so VK drops a
+/// repeated send instead of showing it twice. Rows map to distinct ids until about 67 million
+/// rows apart, far beyond the window in which VK remembers ids.
+pub fn random_id(outbox_id: i64, part: usize) -> i32 {
+    let slot = i128::from(outbox_id) * MAX_PARTS as i128 + part as i128;
+    let id = slot.rem_euclid(i128::from(i32::MAX)) + 1;
+    i32::try_from(id).expect("rem_euclid keeps the id below i32::MAX")
+}
+
+/// Splits text into parts of at most `max_units` UTF-16 units, preferring to break after a
+/// newline, then after a space, and only then inside a word.
+pub fn split_text(text: &str, max_units: usize) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut rest = text.trim_end();
+    while !rest.is_empty() {
+        if rest.encode_utf16().count() <= max_units {
+            parts.push(rest.to_owned());
+            break;
+        }
+        // The longest prefix within the limit, in bytes.
+        let mut units = 0;
+        let mut fits = 0;
+        for (index, character) in rest.char_indices() {
+            units += character.len_utf16();
+            if units > max_units {
+                break;
+            }
+            fits = index + character.len_utf8();
+        }
+        let window = &rest[..fits];
+        let cut = window
+            .rfind('\n')
+            .or_else(|| window.rfind(' '))
+            .filter(|position| *position > 0)
+            .map_or(fits, |position| position + 1);
+        parts.push(rest[..cut].trim_end().to_owned());
+        rest = rest[cut..].trim_start_matches('\n');
+    }
+    parts.retain(|part| !part.is_empty());
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_ids_are_stable_distinct_and_in_range() {
+        assert_eq!(random_id(41, 0), random_id(41, 0));
+        assert_ne!(random_id(41, 0), random_id(41, 1));
+        assert_ne!(random_id(41, 1), random_id(42, 0));
+        for outbox_id in [0, 1, i64::MAX, i64::MIN, -5, 67_108_863, 67_108_864] {
+            for part in [0, MAX_PARTS - 1] {
+                assert!(random_id(outbox_id, part) > 0, "{outbox_id}/{part}");
+            }
+        }
+    }
+
+    #[test]
+    fn long_text_is_split_at_line_or_word_boundaries_within_the_limit() {
+        assert_eq!(split_text("", 10), Vec::<String>::new());
+        assert_eq!(split_text("short", 10), vec!["short"]);
+        assert_eq!(split_text("one two three four", 10), vec!["one two", "three four"]);
+        assert_eq!(split_text("line one\nline two", 12), vec!["line one", "line two"]);
+        assert_eq!(split_text("abcdefghijkl", 5), vec!["abcde", "fghij", "kl"]);
+        // Emoji take two UTF-16 units: four of them fill eight.
+        assert_eq!(split_text("😀😀😀😀😀", 8), vec!["😀😀😀😀", "😀"]);
+        let long = "слово ".repeat(2000);
+        let parts = split_text(&long, MAX_MESSAGE_UNITS);
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|part| part.encode_utf16().count() <= MAX_MESSAGE_UNITS));
+        assert_eq!(parts.join(" "), long.trim_end());
+    }
+}

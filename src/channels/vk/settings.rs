@@ -1,0 +1,297 @@
+//! VK settings: read from `SWITCHBOARD_VK_*`, checked once at start-up so that a missing token or
+//! a callback server without its secret is a clear error instead of a silent failure later.
+
+use crate::config::{ConfigError, Secret, Source};
+use crate::core::message::Lang;
+use std::num::NonZeroU32;
+
+/// VK's public API endpoint; tests point the channel at a fake server instead.
+pub const DEFAULT_API_URL: &str = "https://api.vk.com";
+/// VK allows a community token 20 requests per second.
+pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 20;
+/// How long one Long Poll request may hang waiting for events (VK's maximum is 90).
+pub const DEFAULT_LONGPOLL_WAIT_SECS: u32 = 25;
+
+/// How events reach us from VK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VkMode {
+    /// We ask VK for events (Bots Long Poll): works behind NAT, needs one leader process.
+    LongPoll,
+    /// VK posts events to our HTTP route (Callback API): needs a public URL.
+    Callback,
+}
+
+/// Everything the VK channel needs. Secrets are wrapped in [`Secret`], so `Debug` is safe to log.
+#[derive(Debug, Clone)]
+pub struct VkSettings {
+    /// The community access token (`SWITCHBOARD_VK_TOKEN`).
+    pub token: Secret,
+    /// The community id, without the minus sign (`SWITCHBOARD_VK_GROUP_ID`).
+    pub group_id: u64,
+    pub mode: VkMode,
+    /// The string VK expects back when it confirms a Callback API server.
+    pub confirmation: Option<String>,
+    /// The Callback API secret VK puts into every event it posts.
+    pub secret: Option<Secret>,
+    /// Where the API lives, without a trailing slash (`https://api.vk.com`).
+    pub api_url: String,
+    /// The language for customers whose client does not tell us theirs (VK's audience is
+    /// mostly Russian-speaking, so Russian by default).
+    pub default_language: Lang,
+    /// The request budget per second for the token; `None` switches limiting off (benchmarks
+    /// against a fake server only).
+    pub requests_per_second: Option<NonZeroU32>,
+    /// Seconds one Long Poll request waits for events (clamped to VK's 1 to 90).
+    pub longpoll_wait_secs: u32,
+}
+
+impl VkSettings {
+    /// Settings with the defaults for everything but the token and the community.
+    pub fn new(token: impl Into<String>, group_id: u64, mode: VkMode) -> VkSettings {
+        VkSettings {
+            token: Secret::new(token),
+            group_id,
+            mode,
+            confirmation: None,
+            secret: None,
+            api_url: DEFAULT_API_URL.to_owned(),
+            default_language: Lang::Ru,
+            requests_per_second: NonZeroU32::new(DEFAULT_REQUESTS_PER_SECOND),
+            longpoll_wait_secs: DEFAULT_LONGPOLL_WAIT_SECS,
+        }
+    }
+
+    /// Reads `SWITCHBOARD_VK_*`. `Ok(None)` when none of them is set: VK is simply not used.
+    pub fn from_env(source: &dyn Source) -> Result<Option<VkSettings>, ConfigError> {
+        const ALL: [&str; 8] = [
+            "SWITCHBOARD_VK_TOKEN",
+            "SWITCHBOARD_VK_GROUP_ID",
+            "SWITCHBOARD_VK_MODE",
+            "SWITCHBOARD_VK_CONFIRMATION",
+            "SWITCHBOARD_VK_SECRET",
+            "SWITCHBOARD_VK_API_URL",
+            "SWITCHBOARD_VK_DEFAULT_LANGUAGE",
+            "SWITCHBOARD_VK_RATE_LIMIT",
+        ];
+        if ALL.iter().all(|variable| source.get(variable).is_none()) {
+            return Ok(None);
+        }
+        let token = source.get("SWITCHBOARD_VK_TOKEN").ok_or_else(|| {
+            ConfigError::new(
+                "SWITCHBOARD_VK_TOKEN",
+                "other SWITCHBOARD_VK_* variables are set, but the community access token is missing",
+            )
+        })?;
+        let group_id = match source.get("SWITCHBOARD_VK_GROUP_ID") {
+            None => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_VK_GROUP_ID",
+                    "expected the community id (a number), but it is not set",
+                ));
+            }
+            Some(raw) => parse_group_id(&raw)?,
+        };
+        let mode = match source.get("SWITCHBOARD_VK_MODE").as_deref() {
+            None => VkMode::LongPoll,
+            Some(value) if value.eq_ignore_ascii_case("longpoll") => VkMode::LongPoll,
+            Some(value) if value.eq_ignore_ascii_case("callback") => VkMode::Callback,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_VK_MODE",
+                    format!("expected `longpoll` or `callback`, got {other:?}"),
+                ));
+            }
+        };
+        let mut settings = VkSettings::new(token, group_id, mode);
+        settings.confirmation = source.get("SWITCHBOARD_VK_CONFIRMATION");
+        settings.secret = source.get("SWITCHBOARD_VK_SECRET").map(Secret::new);
+        if let Some(url) = source.get("SWITCHBOARD_VK_API_URL") {
+            settings.api_url = url.trim_end_matches('/').to_owned();
+        }
+        if let Some(code) = source.get("SWITCHBOARD_VK_DEFAULT_LANGUAGE") {
+            settings.default_language = Lang::from_code(&code).ok_or_else(|| {
+                ConfigError::new(
+                    "SWITCHBOARD_VK_DEFAULT_LANGUAGE",
+                    format!("expected one of en, ru, zh, got {code:?}"),
+                )
+            })?;
+        }
+        if let Some(limit) = source.get("SWITCHBOARD_VK_RATE_LIMIT") {
+            settings.requests_per_second = if limit.eq_ignore_ascii_case("off") {
+                None
+            } else {
+                let parsed = limit.parse::<u32>().ok().and_then(NonZeroU32::new).ok_or_else(|| {
+                    ConfigError::new(
+                        "SWITCHBOARD_VK_RATE_LIMIT",
+                        format!("expected requests per second (1 or more) or `off`, got {limit:?}"),
+                    )
+                })?;
+                Some(parsed)
+            };
+        }
+        settings.validate()?;
+        Ok(Some(settings))
+    }
+
+    /// Checks the combination: a token, a community, and in callback mode both the
+    /// confirmation string and the secret (without the secret anyone could post events).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.token.expose().trim().is_empty() {
+            return Err(ConfigError::new("SWITCHBOARD_VK_TOKEN", "the community access token is empty"));
+        }
+        if self.group_id == 0 {
+            return Err(ConfigError::new(
+                "SWITCHBOARD_VK_GROUP_ID",
+                "expected the community id, a positive number",
+            ));
+        }
+        if !(self.api_url.starts_with("https://") || self.api_url.starts_with("http://")) {
+            return Err(ConfigError::new(
+                "SWITCHBOARD_VK_API_URL",
+                format!("expected an http(s) URL such as {DEFAULT_API_URL}, got {:?}", self.api_url),
+            ));
+        }
+        if self.mode == VkMode::Callback {
+            if self.confirmation.as_deref().is_none_or(|value| value.trim().is_empty()) {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_VK_CONFIRMATION",
+                    "callback mode needs the confirmation string shown in the community's API settings",
+                ));
+            }
+            if self.secret.as_ref().is_none_or(|secret| secret.expose().trim().is_empty()) {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_VK_SECRET",
+                    "callback mode needs the secret key set in the community's Callback API settings",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_group_id(raw: &str) -> Result<u64, ConfigError> {
+    // Communities are often written as `-123` (their owner id) or `club123`; accept the first,
+    // explain the second.
+    let digits = raw.trim().trim_start_matches('-');
+    digits.parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ConfigError::new(
+            "SWITCHBOARD_VK_GROUP_ID",
+            format!("expected the community id as a number (for `club123` write 123), got {raw:?}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&'static str, &'static str)]) -> Result<Option<VkSettings>, ConfigError> {
+        let env: HashMap<&str, &str> = pairs.iter().copied().collect();
+        VkSettings::from_env(&env)
+    }
+
+    #[test]
+    fn absent_means_not_configured_and_defaults_fill_the_rest() {
+        assert!(load(&[]).unwrap().is_none());
+        let settings = load(&[("SWITCHBOARD_VK_TOKEN", "vk1.a.token"), ("SWITCHBOARD_VK_GROUP_ID", "-2170")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(settings.group_id, 2170);
+        assert_eq!(settings.mode, VkMode::LongPoll);
+        assert_eq!(settings.api_url, DEFAULT_API_URL);
+        assert_eq!(settings.default_language, Lang::Ru);
+        assert_eq!(settings.requests_per_second.map(NonZeroU32::get), Some(20));
+    }
+
+    #[test]
+    fn missing_or_contradictory_settings_name_the_variable() {
+        let cases: &[(&[(&'static str, &'static str)], &str)] = &[
+            (&[("SWITCHBOARD_VK_GROUP_ID", "1")], "SWITCHBOARD_VK_TOKEN"),
+            (&[("SWITCHBOARD_VK_TOKEN", "t")], "SWITCHBOARD_VK_GROUP_ID"),
+            (
+                &[("SWITCHBOARD_VK_TOKEN", "t"), ("SWITCHBOARD_VK_GROUP_ID", "club1")],
+                "SWITCHBOARD_VK_GROUP_ID",
+            ),
+            (&[("SWITCHBOARD_VK_TOKEN", "t"), ("SWITCHBOARD_VK_GROUP_ID", "0")], "SWITCHBOARD_VK_GROUP_ID"),
+            (
+                &[
+                    ("SWITCHBOARD_VK_TOKEN", "t"),
+                    ("SWITCHBOARD_VK_GROUP_ID", "1"),
+                    ("SWITCHBOARD_VK_MODE", "push"),
+                ],
+                "SWITCHBOARD_VK_MODE",
+            ),
+            (
+                &[
+                    ("SWITCHBOARD_VK_TOKEN", "t"),
+                    ("SWITCHBOARD_VK_GROUP_ID", "1"),
+                    ("SWITCHBOARD_VK_MODE", "callback"),
+                    ("SWITCHBOARD_VK_SECRET", "s"),
+                ],
+                "SWITCHBOARD_VK_CONFIRMATION",
+            ),
+            (
+                &[
+                    ("SWITCHBOARD_VK_TOKEN", "t"),
+                    ("SWITCHBOARD_VK_GROUP_ID", "1"),
+                    ("SWITCHBOARD_VK_MODE", "callback"),
+                    ("SWITCHBOARD_VK_CONFIRMATION", "c0ffee"),
+                ],
+                "SWITCHBOARD_VK_SECRET",
+            ),
+            (
+                &[
+                    ("SWITCHBOARD_VK_TOKEN", "t"),
+                    ("SWITCHBOARD_VK_GROUP_ID", "1"),
+                    ("SWITCHBOARD_VK_API_URL", "api.vk.com"),
+                ],
+                "SWITCHBOARD_VK_API_URL",
+            ),
+            (
+                &[
+                    ("SWITCHBOARD_VK_TOKEN", "t"),
+                    ("SWITCHBOARD_VK_GROUP_ID", "1"),
+                    ("SWITCHBOARD_VK_RATE_LIMIT", "0"),
+                ],
+                "SWITCHBOARD_VK_RATE_LIMIT",
+            ),
+            (
+                &[
+                    ("SWITCHBOARD_VK_TOKEN", "t"),
+                    ("SWITCHBOARD_VK_GROUP_ID", "1"),
+                    ("SWITCHBOARD_VK_DEFAULT_LANGUAGE", "de"),
+                ],
+                "SWITCHBOARD_VK_DEFAULT_LANGUAGE",
+            ),
+        ];
+        for (pairs, variable) in cases {
+            let error = load(pairs).unwrap_err();
+            assert_eq!(error.variable, *variable, "{pairs:?}: {error}");
+        }
+        let mut empty_token = VkSettings::new("  ", 1, VkMode::LongPoll);
+        assert_eq!(empty_token.validate().unwrap_err().variable, "SWITCHBOARD_VK_TOKEN");
+        empty_token.token = Secret::new("t");
+        assert!(empty_token.validate().is_ok());
+    }
+
+    #[test]
+    fn callback_mode_with_everything_is_accepted_and_secrets_stay_out_of_debug() {
+        let settings = load(&[
+            ("SWITCHBOARD_VK_TOKEN", "vk1.a.very-secret"),
+            ("SWITCHBOARD_VK_GROUP_ID", "42"),
+            ("SWITCHBOARD_VK_MODE", "callback"),
+            ("SWITCHBOARD_VK_CONFIRMATION", "c0ffee"),
+            ("SWITCHBOARD_VK_SECRET", "hunter2"),
+            ("SWITCHBOARD_VK_API_URL", "http://127.0.0.1:9/"),
+            ("SWITCHBOARD_VK_RATE_LIMIT", "off"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(settings.mode, VkMode::Callback);
+        assert_eq!(settings.api_url, "http://127.0.0.1:9");
+        assert_eq!(settings.requests_per_second, None);
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("very-secret") && !debug.contains("hunter2"), "{debug}");
+    }
+}

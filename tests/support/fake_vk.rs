@@ -1,0 +1,374 @@
+//! A fake VK that speaks the real HTTP protocol on 127.0.0.1 port 0: API methods at
+//! `/method/<name>` (form-encoded, `access_token` checked), a Bots Long Poll server that can
+//! answer `failed` 1, 2 and 3 and honours `wait`, an upload server for message photos, and
+//! download URLs for customer photos.
+//!
+//! Like VK, `messages.send` drops a repeated `random_id`: it answers with the first message's
+//! id and does not show the message again. Both the raw calls and the visible messages are
+//! recorded, so tests can tell "sent twice" from "shown twice".
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::extract::{Form, Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchboard::channels::vk::{VkMode, VkSettings};
+use tokio::sync::watch;
+
+pub const TOKEN: &str = "vk1.a.fake-community-token";
+/// The community of the vksdk confirmation and secret cases.
+pub const GROUP_ID: u64 = 123_456;
+pub const CONFIRMATION: &str = "confirmation_123456";
+pub const SECRET: &str = "secret_123456";
+/// Long Poll positions start here, so a `ts` is never confused with an index.
+const FIRST_TS: u64 = 1000;
+
+/// One API request as it arrived (without the token).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiCall {
+    pub method: String,
+    pub params: BTreeMap<String, String>,
+}
+
+/// A message the customer would see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisibleMessage {
+    pub id: i64,
+    pub peer_id: i64,
+    pub random_id: i32,
+    pub text: String,
+    pub keyboard: Option<Value>,
+    pub attachment: Option<String>,
+}
+
+/// One `a_check` request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Poll {
+    pub key: String,
+    pub ts: String,
+    pub wait: String,
+}
+
+#[derive(Default)]
+struct Fake {
+    base_url: String,
+    calls: Vec<ApiCall>,
+    visible: Vec<VisibleMessage>,
+    /// random_id -> message id, as VK remembers them.
+    by_random_id: HashMap<(i64, i32), i64>,
+    next_message_id: i64,
+    /// Error codes to answer the next calls of a method with, in order.
+    injected: HashMap<String, VecDeque<i64>>,
+    key_serial: u32,
+    events: Vec<Value>,
+    poll_failures: VecDeque<u8>,
+    polls: Vec<Poll>,
+    uploads: Vec<Vec<u8>>,
+    files: HashMap<String, Vec<u8>>,
+}
+
+impl Fake {
+    fn key(&self) -> String {
+        format!("key-{}", self.key_serial)
+    }
+
+    fn current_ts(&self) -> u64 {
+        FIRST_TS + self.events.len() as u64
+    }
+}
+
+#[derive(Clone)]
+struct Shared {
+    fake: Arc<Mutex<Fake>>,
+    /// Bumped on every new event, to wake a waiting long poll.
+    events: watch::Sender<usize>,
+}
+
+pub struct FakeVk {
+    pub base_url: String,
+    shared: Shared,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeVk {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeVk {
+    pub async fn start() -> FakeVk {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let fake = Fake { base_url: base_url.clone(), next_message_id: 1, ..Fake::default() };
+        let (events, _) = watch::channel(0);
+        let shared = Shared { fake: Arc::new(Mutex::new(fake)), events };
+        let app = Router::new()
+            .route("/method/{name}", post(method))
+            .route("/longpoll", get(long_poll))
+            .route("/upload/photo", post(upload))
+            .route("/files/{*path}", get(file))
+            .with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        FakeVk { base_url, shared, server }
+    }
+
+    /// Settings pointing at this fake; long polls wait one second so tests never hang long.
+    pub fn settings(&self, mode: VkMode) -> VkSettings {
+        let mut settings = VkSettings::new(TOKEN, GROUP_ID, mode);
+        settings.api_url = self.base_url.clone();
+        settings.confirmation = Some(CONFIRMATION.to_owned());
+        settings.secret = Some(switchboard::config::Secret::new(SECRET));
+        settings.longpoll_wait_secs = 1;
+        settings
+    }
+
+    fn with<T>(&self, action: impl FnOnce(&mut Fake) -> T) -> T {
+        action(&mut self.shared.fake.lock().unwrap())
+    }
+
+    /// The next call of `method` fails with VK error `code` (queued: call again to fail more).
+    pub fn fail_next(&self, method: &str, code: i64) {
+        self.with(|fake| fake.injected.entry(method.to_owned()).or_default().push_back(code));
+    }
+
+    /// The next `a_check` answers `{"failed": failure}` (2 and 3 also expire the key).
+    pub fn fail_next_poll(&self, failure: u8) {
+        self.with(|fake| fake.poll_failures.push_back(failure));
+    }
+
+    /// Queues an event for the Long Poll server.
+    pub fn push_event(&self, event: Value) {
+        let count = self.with(|fake| {
+            fake.events.push(event);
+            fake.events.len()
+        });
+        self.shared.events.send_replace(count);
+    }
+
+    /// Serves `bytes` at `/files/<path>` and returns the URL.
+    pub fn serve_file(&self, path: &str, bytes: Vec<u8>) -> String {
+        self.with(|fake| fake.files.insert(path.to_owned(), bytes));
+        format!("{}/files/{path}", self.base_url)
+    }
+
+    pub fn calls(&self) -> Vec<ApiCall> {
+        self.with(|fake| fake.calls.clone())
+    }
+
+    pub fn calls_of(&self, method: &str) -> Vec<ApiCall> {
+        self.calls().into_iter().filter(|call| call.method == method).collect()
+    }
+
+    pub fn visible(&self) -> Vec<VisibleMessage> {
+        self.with(|fake| fake.visible.clone())
+    }
+
+    pub fn polls(&self) -> Vec<Poll> {
+        self.with(|fake| fake.polls.clone())
+    }
+
+    pub fn uploads(&self) -> Vec<Vec<u8>> {
+        self.with(|fake| fake.uploads.clone())
+    }
+
+    /// Scripted `failed` answers not yet given.
+    pub fn pending_poll_failures(&self) -> usize {
+        self.with(|fake| fake.poll_failures.len())
+    }
+
+    /// The position a poller reaches once it has read every queued event.
+    pub fn current_ts(&self) -> String {
+        self.with(|fake| fake.current_ts().to_string())
+    }
+}
+
+fn vk_error(method: &str, code: i64) -> Value {
+    let message = match code {
+        5 => "User authorization failed: invalid access_token (4).",
+        6 => "Too many requests per second",
+        9 => "Flood control",
+        10 => "Internal server error",
+        901 => "Can't send messages for users without permission",
+        _ => "Unknown error",
+    };
+    json!({"error": {
+        "error_code": code,
+        "error_msg": message,
+        "request_params": [{"key": "method", "value": method}, {"key": "v", "value": "5.199"}],
+    }})
+}
+
+async fn method(
+    State(shared): State<Shared>,
+    Path(name): Path<String>,
+    Form(mut params): Form<BTreeMap<String, String>>,
+) -> Response {
+    let token = params.remove("access_token");
+    let mut fake = shared.fake.lock().unwrap();
+    fake.calls.push(ApiCall { method: name.clone(), params: params.clone() });
+    if token.as_deref() != Some(TOKEN) {
+        return axum::Json(vk_error(&name, 5)).into_response();
+    }
+    if params.get("v").map(String::as_str) != Some("5.199") {
+        return axum::Json(
+            json!({"error": {"error_code": 8, "error_msg": "Invalid request: v is required"}}),
+        )
+        .into_response();
+    }
+    if let Some(code) = fake.injected.get_mut(&name).and_then(VecDeque::pop_front) {
+        return axum::Json(vk_error(&name, code)).into_response();
+    }
+    let number = |field: &str| params.get(field).and_then(|value| value.parse::<i64>().ok());
+    let response = match name.as_str() {
+        "groups.getLongPollServer" => {
+            if number("group_id") != Some(GROUP_ID as i64) {
+                return axum::Json(vk_error(&name, 100)).into_response();
+            }
+            json!({"key": fake.key(), "server": format!("{}/longpoll", fake.base_url), "ts": fake.current_ts().to_string()})
+        }
+        "messages.send" => {
+            let (Some(peer_id), Some(random_id)) = (number("peer_id"), number("random_id")) else {
+                return axum::Json(vk_error(&name, 100)).into_response();
+            };
+            let random_id = i32::try_from(random_id).expect("random_id must fit int32");
+            if let Some(id) = fake.by_random_id.get(&(peer_id, random_id)).copied().filter(|_| random_id != 0)
+            {
+                json!(id)
+            } else {
+                let id = fake.next_message_id;
+                fake.next_message_id += 1;
+                fake.by_random_id.insert((peer_id, random_id), id);
+                fake.visible.push(VisibleMessage {
+                    id,
+                    peer_id,
+                    random_id,
+                    text: params.get("message").cloned().unwrap_or_default(),
+                    keyboard: params.get("keyboard").map(|keyboard| serde_json::from_str(keyboard).unwrap()),
+                    attachment: params.get("attachment").cloned(),
+                });
+                json!(id)
+            }
+        }
+        "messages.sendMessageEventAnswer" => json!(1),
+        "photos.getMessagesUploadServer" => json!({
+            "album_id": -64,
+            "upload_url": format!("{}/upload/photo", fake.base_url),
+            "user_id": 0,
+            "group_id": GROUP_ID,
+        }),
+        "photos.saveMessagesPhoto" => {
+            let photo: Value =
+                params.get("photo").and_then(|photo| serde_json::from_str(photo).ok()).unwrap_or_default();
+            let upload = photo[0]["upload"].as_u64();
+            let hash_ok = upload.is_some_and(|upload| params.get("hash") == Some(&format!("hash{upload}")));
+            match upload {
+                Some(upload) if hash_ok && params.get("server").map(String::as_str) == Some("777") => {
+                    json!([{
+                        "id": 500 + upload,
+                        "owner_id": -(GROUP_ID as i64),
+                        "album_id": -64,
+                        "access_key": format!("k{upload}"),
+                    }])
+                }
+                _ => return axum::Json(vk_error(&name, 121)).into_response(),
+            }
+        }
+        _ => return axum::Json(vk_error(&name, 3)).into_response(),
+    };
+    axum::Json(json!({ "response": response })).into_response()
+}
+
+async fn long_poll(State(shared): State<Shared>, Query(query): Query<HashMap<String, String>>) -> Response {
+    let key = query.get("key").cloned().unwrap_or_default();
+    let ts = query.get("ts").cloned().unwrap_or_default();
+    let wait = query.get("wait").cloned().unwrap_or_default();
+    if query.get("act").map(String::as_str) != Some("a_check") {
+        return (StatusCode::BAD_REQUEST, "act=a_check expected").into_response();
+    }
+    let wait_secs: u64 = wait.parse().unwrap_or(25).min(90);
+    // Subscribe before looking, so an event pushed in between still wakes us.
+    let mut changes = shared.events.subscribe();
+    {
+        let mut fake = shared.fake.lock().unwrap();
+        fake.polls.push(Poll { key: key.clone(), ts: ts.clone(), wait });
+        if key != fake.key() {
+            return axum::Json(json!({"failed": 2})).into_response();
+        }
+        if let Some(failure) = fake.poll_failures.pop_front() {
+            if failure != 1 {
+                fake.key_serial += 1;
+            }
+            return axum::Json(match failure {
+                1 => json!({"failed": 1, "ts": fake.current_ts()}),
+                other => json!({"failed": other}),
+            })
+            .into_response();
+        }
+    }
+    let Ok(requested) = ts.parse::<u64>() else {
+        return axum::Json(json!({"failed": 1, "ts": shared.fake.lock().unwrap().current_ts()}))
+            .into_response();
+    };
+    let answer = |fake: &Fake| {
+        let from = requested.saturating_sub(FIRST_TS) as usize;
+        (from < fake.events.len())
+            .then(|| json!({"ts": fake.current_ts().to_string(), "updates": fake.events[from..].to_vec()}))
+    };
+    if let Some(found) = answer(&shared.fake.lock().unwrap()) {
+        return axum::Json(found).into_response();
+    }
+    // Nothing new yet: hold the request for up to `wait` seconds, like VK.
+    let _ = tokio::time::timeout(Duration::from_secs(wait_secs), changes.changed()).await;
+    let fake = shared.fake.lock().unwrap();
+    let found = answer(&fake).unwrap_or_else(|| json!({"ts": fake.current_ts().to_string(), "updates": []}));
+    axum::Json(found).into_response()
+}
+
+async fn upload(State(shared): State<Shared>, mut multipart: Multipart) -> Response {
+    let mut photo = None;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.name() == Some("photo") && field.file_name().is_some() {
+            photo = Some(field.bytes().await.unwrap().to_vec());
+        }
+    }
+    let mut fake = shared.fake.lock().unwrap();
+    let Some(photo) = photo else {
+        return axum::Json(json!({"server": 777, "photo": "[]", "hash": ""})).into_response();
+    };
+    fake.uploads.push(photo);
+    let upload = fake.uploads.len();
+    axum::Json(json!({
+        "server": 777,
+        "photo": json!([{"upload": upload}]).to_string(),
+        "hash": format!("hash{upload}"),
+    }))
+    .into_response()
+}
+
+async fn file(State(shared): State<Shared>, Path(path): Path<String>) -> Response {
+    match shared.fake.lock().unwrap().files.get(&path) {
+        Some(bytes) => (StatusCode::OK, bytes.clone()).into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}
+
+/// A PNG header with the given dimensions: enough for format and size checks, and different
+/// dimensions give different bytes (so different stored files).
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(b"IHDR");
+    png.extend_from_slice(&width.to_be_bytes());
+    png.extend_from_slice(&height.to_be_bytes());
+    png.extend_from_slice(&[8, 2, 0, 0, 0]);
+    png.extend_from_slice(&[0, 0, 0, 0]);
+    png
+}
