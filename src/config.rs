@@ -4,6 +4,8 @@
 //! naming the variable and what was expected; `main` prints it as one line and exits with 2.
 //! Secrets are wrapped in [`Secret`], whose `Debug` never shows them.
 
+use crate::channels::telegram::settings::{SettingsError as TelegramSettingsError, TelegramSettings};
+use crate::channels::vk::VkSettings;
 use crate::core::message::Lang;
 use crate::order_format::{self, RegexOrderIdFormat};
 use std::collections::HashMap;
@@ -119,6 +121,10 @@ pub struct Settings {
     pub locales_dir: Option<PathBuf>,
     /// After this long unclaimed, a queued customer is told where they stand.
     pub queue_reminder_after: Duration,
+    /// Present when `SWITCHBOARD_TELEGRAM_TOKEN` is set.
+    pub telegram: Option<TelegramSettings>,
+    /// Present when any `SWITCHBOARD_VK_*` variable is set (then all required ones must be).
+    pub vk: Option<VkSettings>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
@@ -265,7 +271,15 @@ impl Settings {
             }
         };
 
+        let telegram = telegram_settings(source)?;
+        let vk = VkSettings::from_env(source)?;
+        if let Some(vk) = &vk {
+            vk.validate()?;
+        }
+
         Ok(Settings {
+            telegram,
+            vk,
             database_url,
             sqlite_sync,
             log_filter,
@@ -285,6 +299,54 @@ impl Settings {
         RegexOrderIdFormat::new(&self.order_id_pattern, &self.order_id_example)
             .expect("validated when the settings were read")
     }
+}
+
+fn telegram_settings(source: &dyn Source) -> Result<Option<TelegramSettings>, ConfigError> {
+    let Some(token) = source.get("SWITCHBOARD_TELEGRAM_TOKEN") else {
+        let dependent = ["SWITCHBOARD_TELEGRAM_WEBHOOK_URL", "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET"];
+        if let Some(variable) = dependent.into_iter().find(|variable| source.get(variable).is_some()) {
+            return Err(ConfigError::new(
+                "SWITCHBOARD_TELEGRAM_TOKEN",
+                format!("{variable} is set, but the bot token is missing"),
+            ));
+        }
+        return Ok(None);
+    };
+    let mut settings = TelegramSettings::new(token.trim());
+    settings.api_url = source.get("SWITCHBOARD_TELEGRAM_API_URL");
+    settings.webhook_url = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_URL");
+    settings.webhook_secret = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET");
+    if settings.webhook_url.is_some() && settings.webhook_secret.is_none() {
+        return Err(ConfigError::new(
+            "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET",
+            "a webhook needs a secret (1-256 characters of A-Z a-z 0-9 _ -) so forged updates are refused",
+        ));
+    }
+    if let Some(value) = source.get("SWITCHBOARD_TELEGRAM_RATE_LIMIT") {
+        settings.rate_limits = match value.as_str() {
+            "on" => true,
+            "off" => false,
+            other => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_TELEGRAM_RATE_LIMIT",
+                    format!("expected `on` or `off` (off only against a test server), got {other:?}"),
+                ));
+            }
+        };
+    }
+    settings.validate().map_err(|error| {
+        let variable = match error {
+            TelegramSettingsError::Token => "SWITCHBOARD_TELEGRAM_TOKEN",
+            TelegramSettingsError::ApiUrl(_) => "SWITCHBOARD_TELEGRAM_API_URL",
+            TelegramSettingsError::WebhookUrl(_) => "SWITCHBOARD_TELEGRAM_WEBHOOK_URL",
+            TelegramSettingsError::WebhookSecret(_) => "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET",
+            TelegramSettingsError::Polling(_) | TelegramSettingsError::WebhookBodyLimit => {
+                "SWITCHBOARD_TELEGRAM_TOKEN"
+            }
+        };
+        ConfigError::new(variable, error.to_string())
+    })?;
+    Ok(Some(settings))
 }
 
 fn parse_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
@@ -362,6 +424,13 @@ mod tests {
             assert_eq!(error.variable, *variable, "{value}");
             assert!(error.to_string().starts_with(variable), "{error}");
         }
+        let error = load(&[("SWITCHBOARD_TELEGRAM_TOKEN", "not-a-token")]).unwrap_err();
+        assert_eq!(error.variable, "SWITCHBOARD_TELEGRAM_TOKEN");
+        assert!(!error.to_string().contains("not-a-token"), "the token stays out of the message: {error}");
+        let error = load(&[("SWITCHBOARD_TELEGRAM_WEBHOOK_URL", "https://example.org/hook")]).unwrap_err();
+        assert_eq!(error.variable, "SWITCHBOARD_TELEGRAM_TOKEN");
+        let error = load(&[("SWITCHBOARD_VK_GROUP_ID", "1")]).unwrap_err();
+        assert_eq!(error.variable, "SWITCHBOARD_VK_TOKEN");
         let error = load(&[("SWITCHBOARD_ORDER_ID_PATTERN", r"[A-Z]{3}\d+")]).unwrap_err();
         assert_eq!(error.variable, "SWITCHBOARD_ORDER_ID_EXAMPLE");
     }
@@ -374,6 +443,29 @@ mod tests {
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(debug.contains("postgres://app:***@db.internal:5432/support"), "{debug}");
         assert_eq!(format!("{:?}", Secret::new("123:abc")), "Secret(***)");
+    }
+
+    #[test]
+    fn channels_start_only_when_configured() {
+        let settings = load(&[]).unwrap();
+        assert!(settings.telegram.is_none() && settings.vk.is_none());
+        let token = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123";
+        let settings = load(&[
+            ("SWITCHBOARD_TELEGRAM_TOKEN", token),
+            ("SWITCHBOARD_TELEGRAM_WEBHOOK_URL", "https://support.example.org/webhooks/telegram"),
+            ("SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET", "s3cret_value"),
+        ])
+        .unwrap();
+        let telegram = settings.telegram.as_ref().unwrap();
+        assert_eq!(telegram.webhook_secret.as_deref(), Some("s3cret_value"));
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("ABCDEFGHIJ") && !debug.contains("s3cret_value"), "{debug}");
+        let error = load(&[
+            ("SWITCHBOARD_TELEGRAM_TOKEN", token),
+            ("SWITCHBOARD_TELEGRAM_WEBHOOK_URL", "https://support.example.org/webhooks/telegram"),
+        ])
+        .unwrap_err();
+        assert_eq!(error.variable, "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET");
     }
 
     #[test]
