@@ -3,5 +3,8 @@
 
 pub mod channels;
 pub mod core;
+pub mod engine;
 pub mod i18n;
 pub mod media;
+pub mod outbox;
+pub mod store;
