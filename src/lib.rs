@@ -1,11 +1,14 @@
 //! Switchboard: a customer-support bot. Modules are listed in reading order; see
 //! ARCHITECTURE.md for the map and the rules between them.
 
-pub mod assets;
-pub mod channels;
-pub mod cli;
-pub mod config;
 pub mod core;
+pub mod config;
+pub mod order_format;
+pub mod assets;
 pub mod i18n;
 pub mod media;
-pub mod order_format;
+pub mod store;
+pub mod channels;
+pub mod engine;
+pub mod outbox;
+pub mod cli;
