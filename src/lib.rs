@@ -11,4 +11,6 @@ pub mod store;
 pub mod channels;
 pub mod engine;
 pub mod outbox;
+pub mod http;
+pub mod app;
 pub mod cli;

@@ -1,9 +1,9 @@
-//! The `switchboard` binary: parse the command line, load settings, run. Everything else lives
-//! in the library (see ARCHITECTURE.md).
+//! The `switchboard` binary: parse the command line and run it. Everything else lives in the
+//! library (see ARCHITECTURE.md).
 
 use clap::Parser;
 use std::process::ExitCode;
-use switchboard::cli::{Cli, Command};
+use switchboard::cli::{self, Cli};
 
 fn main() -> ExitCode {
     // A missing .env is normal; a broken one is worth knowing about.
@@ -13,14 +13,13 @@ fn main() -> ExitCode {
         eprintln!("switchboard: .env: {error}");
         return ExitCode::from(2);
     }
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Some(Command::Locales(command)) => switchboard::cli::locales::run(command),
-        None => Ok(ExitCode::SUCCESS),
-    };
-    match result {
+    match cli::run(Cli::parse()) {
         Ok(code) => code,
         Err(error) => {
+            if let Some(config_error) = cli::config_error(&error) {
+                eprintln!("switchboard: configuration: {config_error}");
+                return ExitCode::from(2);
+            }
             eprintln!("switchboard: {error:#}");
             ExitCode::FAILURE
         }

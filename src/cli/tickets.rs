@@ -1,0 +1,188 @@
+//! `switchboard tickets list|show`: the queue and the record, for scripts and for people.
+
+use crate::app::connect_store;
+use crate::config::Settings;
+use crate::core::handoff::TicketStatus;
+use crate::store::{DeadLetter, TicketDetail, TicketSummary};
+use clap::{Subcommand, ValueEnum};
+use std::io::Write as _;
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// Tickets, queued ones in queue order (priority, then waiting time).
+    List {
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// Print only a JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One ticket with its whole conversation.
+    Show {
+        id: i64,
+        /// Print only a JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replies that could not be delivered and were given up on.
+    DeadLetters {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    Queued,
+    Assigned,
+    Resolved,
+}
+
+impl From<StatusArg> for TicketStatus {
+    fn from(status: StatusArg) -> Self {
+        match status {
+            StatusArg::Queued => TicketStatus::Queued,
+            StatusArg::Assigned => TicketStatus::Assigned,
+            StatusArg::Resolved => TicketStatus::Resolved,
+        }
+    }
+}
+
+pub async fn run(settings: Settings, command: TicketsCommand) -> anyhow::Result<ExitCode> {
+    let store = connect_store(&settings).await?;
+    let mut out = std::io::stdout().lock();
+    let code = match command {
+        TicketsCommand::List { status, json } => {
+            let tickets = store.list_tickets(status.map(Into::into)).await?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &tickets)?;
+                writeln!(out)?;
+            } else {
+                write_list(&mut out, &tickets)?;
+            }
+            ExitCode::SUCCESS
+        }
+        TicketsCommand::Show { id, json } => match store.ticket(id).await? {
+            Some(ticket) if json => {
+                serde_json::to_writer_pretty(&mut out, &ticket)?;
+                writeln!(out)?;
+                ExitCode::SUCCESS
+            }
+            Some(ticket) => {
+                write_detail(&mut out, &ticket)?;
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("switchboard: there is no ticket {id}");
+                ExitCode::FAILURE
+            }
+        },
+        TicketsCommand::DeadLetters { limit, json } => {
+            let dead = store.dead_letters(limit).await?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &dead)?;
+                writeln!(out)?;
+            } else {
+                write_dead_letters(&mut out, &dead)?;
+            }
+            ExitCode::SUCCESS
+        }
+    };
+    store.close().await;
+    Ok(code)
+}
+
+fn write_list(out: &mut impl std::io::Write, tickets: &[TicketSummary]) -> std::io::Result<()> {
+    if tickets.is_empty() {
+        return writeln!(out, "No tickets.");
+    }
+    writeln!(out, "{:>6}  {:<9} {:<7} {:<10} {:<17} {:<4} {:<9} {:<12} DESCRIPTION", "ID", "STATUS", "PRIO", "TYPE", "ORDER", "LANG", "CHANNEL", "AGENT")?;
+    for ticket in tickets {
+        writeln!(
+            out,
+            "{:>6}  {:<9} {:<7} {:<10} {:<17} {:<4} {:<9} {:<12} {}",
+            ticket.id,
+            ticket.status.code(),
+            ticket.priority.code(),
+            ticket.issue_type,
+            ticket.order_id.as_deref().unwrap_or("-"),
+            ticket.language.code(),
+            ticket.channel,
+            ticket.assigned_agent.as_deref().unwrap_or("-"),
+            one_line(ticket.description.as_deref().unwrap_or(""), 60),
+        )?;
+    }
+    Ok(())
+}
+
+fn write_detail(out: &mut impl std::io::Write, detail: &TicketDetail) -> std::io::Result<()> {
+    let ticket = &detail.ticket;
+    writeln!(out, "Ticket {} ({}, {} priority)", ticket.id, ticket.status.code(), ticket.priority.code())?;
+    writeln!(out, "  type:        {}", ticket.issue_type)?;
+    writeln!(out, "  order:       {}", ticket.order_id.as_deref().unwrap_or("-"))?;
+    writeln!(out, "  customer:    {}:{} ({})", ticket.channel, ticket.external_id, ticket.language.code())?;
+    writeln!(out, "  created:     {}", ticket.created_at.to_rfc3339())?;
+    writeln!(out, "  agent:       {}", ticket.assigned_agent.as_deref().unwrap_or("-"))?;
+    if let Some(rating) = ticket.rating {
+        writeln!(out, "  rating:      {rating}/5 {}", ticket.comment.as_deref().unwrap_or(""))?;
+    }
+    writeln!(out, "  description: {}", ticket.description.as_deref().unwrap_or("-"))?;
+    for attachment in &ticket.attachments {
+        writeln!(out, "  attachment:  {} {} ({} bytes)", attachment.sha256, attachment.content_type, attachment.bytes)?;
+    }
+    writeln!(out, "\nConversation:")?;
+    for message in &detail.messages {
+        let who = match (&message.agent, message.author) {
+            (Some(agent), _) => agent.clone(),
+            (None, author) => author.code().to_owned(),
+        };
+        let photos = if message.attachments.is_empty() {
+            String::new()
+        } else {
+            format!(" [{} photo(s)]", message.attachments.len())
+        };
+        writeln!(
+            out,
+            "  {} {:>9}: {}{photos}",
+            message.at.format("%Y-%m-%d %H:%M:%S"),
+            who,
+            message.text.as_deref().unwrap_or("")
+        )?;
+    }
+    for note in &detail.notes {
+        writeln!(out, "  {} note by {}: {}", note.at.format("%Y-%m-%d %H:%M:%S"), note.agent, note.text)?;
+    }
+    Ok(())
+}
+
+fn write_dead_letters(out: &mut impl std::io::Write, dead: &[DeadLetter]) -> std::io::Result<()> {
+    if dead.is_empty() {
+        return writeln!(out, "No dead letters.");
+    }
+    for row in dead {
+        writeln!(
+            out,
+            "{:>6}  {} {}:{} after {} attempt(s): {}",
+            row.id,
+            row.created_at.format("%Y-%m-%d %H:%M:%S"),
+            row.channel,
+            row.external_id,
+            row.attempts,
+            row.last_error.as_deref().unwrap_or("-")
+        )?;
+    }
+    Ok(())
+}
+
+/// The first line of a text, cut at `max` characters, for table cells.
+fn one_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or("");
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max - 1).collect::<String>())
+    } else {
+        line.to_owned()
+    }
+}
