@@ -2,6 +2,8 @@
 //! ARCHITECTURE.md for the map and the rules between them.
 
 pub mod channels;
+pub mod cli;
 pub mod core;
+pub mod faq_phrases;
 pub mod i18n;
 pub mod media;

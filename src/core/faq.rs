@@ -3,7 +3,11 @@
 //! Trained at start-up from the phrases translators keep in `locales/<lang>/intents.toml`
 //! (read by `faq_phrases`, outside `core`), one model per language.
 
+mod features;
+mod model;
+
 use crate::core::message::{IssueType, Lang};
+use model::{Model, Row};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -179,41 +183,132 @@ impl IntentClassifier for Classifier {
 /// Below this confidence the answer is "none": better to offer the menu than a wrong answer.
 pub const DEFAULT_THRESHOLD: f32 = 0.5;
 
-/// Per-language intent models. PLACEHOLDER MODEL: replaced by the real classifier (issue 2).
-#[derive(Debug, Clone, Default)]
+/// An out-of-scope phrase (weather, jokes, small talk), from the `none` list of
+/// `locales/<lang>/intents.toml`. The model learns these as a class of their own, so that
+/// such messages come out as "no intent" instead of the least unlikely one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutOfScope {
+    pub lang: Lang,
+    pub text: String,
+}
+
+/// Per-language intent models: character n-gram and word features under a softmax
+/// regression (see `features` and `model`), with an extra class for out-of-scope text.
+#[derive(Debug, Clone)]
 pub struct Classifier {
-    examples: Vec<Example>,
+    models: Vec<LanguageModel>,
     threshold: f32,
 }
 
+impl Default for Classifier {
+    fn default() -> Classifier {
+        Classifier { models: Vec::new(), threshold: DEFAULT_THRESHOLD }
+    }
+}
+
+/// One language's model and what its class indices mean (`None` is out of scope).
+#[derive(Debug, Clone)]
+struct LanguageModel {
+    lang: Lang,
+    labels: Vec<Option<Intent>>,
+    model: Model,
+}
+
 impl Classifier {
+    /// Trains one model per language that has examples. No out-of-scope class: anything
+    /// unlike every intent relies on the confidence threshold alone.
     pub fn train(examples: &[Example]) -> Classifier {
-        Classifier { examples: examples.to_vec(), threshold: DEFAULT_THRESHOLD }
+        Classifier::train_with_out_of_scope(examples, &[])
     }
 
+    /// Trains one model per language that has examples, with the out-of-scope phrases of
+    /// that language as an extra "none" class.
+    pub fn train_with_out_of_scope(examples: &[Example], out_of_scope: &[OutOfScope]) -> Classifier {
+        let mut models = Vec::new();
+        for lang in Lang::ALL {
+            let mut labels: Vec<Option<Intent>> = Vec::new();
+            let mut rows = Vec::new();
+            for example in examples.iter().filter(|example| example.lang == lang) {
+                let class = class_of(Some(example.intent), &mut labels);
+                rows.push(Row { features: features::extract(lang, &example.text), class });
+            }
+            if rows.is_empty() {
+                continue;
+            }
+            for phrase in out_of_scope.iter().filter(|phrase| phrase.lang == lang) {
+                let class = class_of(None, &mut labels);
+                rows.push(Row { features: features::extract(lang, &phrase.text), class });
+            }
+            let model = Model::train(labels.len(), &rows);
+            models.push(LanguageModel { lang, labels, model });
+        }
+        Classifier { models, threshold: DEFAULT_THRESHOLD }
+    }
+
+    /// Replaces the confidence below which [`Classifier::classify`] answers `None`.
     pub fn with_threshold(mut self, threshold: f32) -> Classifier {
         self.threshold = threshold;
         self
     }
 
+    /// The confidence below which [`Classifier::classify`] answers `None`.
     pub fn threshold(&self) -> f32 {
         self.threshold
     }
 
-    /// The best intent whatever its confidence, or `None` if the language has no model.
-    pub fn best(&self, lang: Lang, text: &str) -> Option<Match> {
-        let needle = text.trim().to_lowercase();
-        self.examples
-            .iter()
-            .filter(|example| example.lang == lang)
-            .find(|example| example.text.to_lowercase() == needle)
-            .map(|example| Match { intent: example.intent, confidence: 1.0 })
+    /// The languages that have a model.
+    pub fn languages(&self) -> Vec<Lang> {
+        self.models.iter().map(|model| model.lang).collect()
     }
 
-    /// The intent when the model is confident enough, else `None`.
-    pub fn classify(&self, lang: Lang, text: &str) -> Option<Match> {
-        self.best(lang, text).filter(|found| found.confidence >= self.threshold)
+    /// The best intent whatever its confidence, or `None` if the language has no model.
+    /// When the out-of-scope class wins, this is the best real intent with the (low)
+    /// probability the model gives it.
+    pub fn best(&self, lang: Lang, text: &str) -> Option<Match> {
+        self.ranked(lang, text).into_iter().next()
     }
+
+    /// Every intent of the language's model with its probability, most likely first.
+    /// The out-of-scope class is left out, so the probabilities sum to at most 1.
+    pub fn ranked(&self, lang: Lang, text: &str) -> Vec<Match> {
+        let Some(language) = self.models.iter().find(|model| model.lang == lang) else {
+            return Vec::new();
+        };
+        let probabilities = language.model.probabilities(&features::extract(lang, text));
+        let mut ranked: Vec<Match> = language
+            .labels
+            .iter()
+            .zip(probabilities)
+            .filter_map(|(label, confidence)| label.map(|intent| Match { intent, confidence }))
+            .collect();
+        // Ties keep the labels' order (a stable sort), so results stay deterministic.
+        ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        ranked
+    }
+
+    /// The intent when the model is confident enough, else `None`. Also `None` when the
+    /// out-of-scope class is more likely than every intent, whatever the threshold.
+    pub fn classify(&self, lang: Lang, text: &str) -> Option<Match> {
+        let language = self.models.iter().find(|model| model.lang == lang)?;
+        let probabilities = language.model.probabilities(&features::extract(lang, text));
+        let (label, confidence) = language.labels.iter().zip(probabilities).fold(
+            None,
+            |best: Option<(Option<Intent>, f32)>, (label, confidence)| match best {
+                Some((_, top)) if top >= confidence => best,
+                _ => Some((*label, confidence)),
+            },
+        )?;
+        let intent = label?;
+        (confidence >= self.threshold).then_some(Match { intent, confidence })
+    }
+}
+
+/// The class index of a label, adding the label on first sight.
+fn class_of(label: Option<Intent>, labels: &mut Vec<Option<Intent>>) -> usize {
+    labels.iter().position(|known| *known == label).unwrap_or_else(|| {
+        labels.push(label);
+        labels.len() - 1
+    })
 }
 
 /// The language a text is evidently written in, judged by its script alone: Cyrillic means
