@@ -335,3 +335,142 @@ pub fn script_language(text: &str) -> Option<Lang> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples(lang: Lang, rows: &[(Intent, &str)]) -> Vec<Example> {
+        rows.iter().map(|&(intent, text)| Example { lang, intent, text: text.to_owned() }).collect()
+    }
+
+    fn out_of_scope(lang: Lang, texts: &[&str]) -> Vec<OutOfScope> {
+        texts.iter().map(|text| OutOfScope { lang, text: (*text).to_owned() }).collect()
+    }
+
+    /// A small English and Russian model, with out-of-scope phrases for English only.
+    fn small() -> Classifier {
+        let mut training = examples(
+            Lang::En,
+            &[
+                (Intent::TrackOrder, "where is my order"),
+                (Intent::TrackOrder, "track my parcel"),
+                (Intent::TrackOrder, "status of order 12345678-0001"),
+                (Intent::TrackOrder, "has my package shipped"),
+                (Intent::RecoverPassword, "I forgot my password"),
+                (Intent::RecoverPassword, "reset my password"),
+                (Intent::RecoverPassword, "can't log in, lost my password"),
+                (Intent::GetRefund, "I want my money back"),
+                (Intent::GetRefund, "refund my order please"),
+                (Intent::GetRefund, "how do I get a refund"),
+            ],
+        );
+        training.extend(examples(
+            Lang::Ru,
+            &[
+                (Intent::TrackOrder, "где мой заказ"),
+                (Intent::TrackOrder, "статус заказа"),
+                (Intent::RecoverPassword, "забыл пароль"),
+                (Intent::RecoverPassword, "восстановить пароль"),
+            ],
+        ));
+        let none = out_of_scope(Lang::En, &["what's the weather", "tell me a joke", "hello", "what is 2+2"]);
+        Classifier::train_with_out_of_scope(&training, &none)
+    }
+
+    #[test]
+    fn recognises_unseen_wordings() {
+        let classifier = small();
+        let cases = [
+            (Lang::En, "where's my order 87654321-0002?", Intent::TrackOrder),
+            (Lang::En, "I FORGOT the password", Intent::RecoverPassword),
+            (Lang::En, "refund please", Intent::GetRefund),
+            (Lang::Ru, "где заказ", Intent::TrackOrder),
+            (Lang::Ru, "забыла пароль", Intent::RecoverPassword),
+        ];
+        for (lang, text, expected) in cases {
+            let found = classifier.classify(lang, text);
+            assert_eq!(found.map(|found| found.intent), Some(expected), "{lang} {text:?}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn out_of_scope_text_is_none_but_best_still_answers() {
+        let classifier = small();
+        assert_eq!(classifier.classify(Lang::En, "what's the weather like"), None);
+        let best = classifier.best(Lang::En, "what's the weather like").unwrap();
+        assert!(best.confidence < 0.5, "{best:?}");
+    }
+
+    #[test]
+    fn threshold_turns_weak_matches_into_none() {
+        let classifier = small().with_threshold(0.999);
+        assert_eq!(classifier.threshold(), 0.999);
+        assert_eq!(classifier.classify(Lang::En, "parcel"), None);
+        assert!(classifier.best(Lang::En, "parcel").is_some());
+        let lenient = small().with_threshold(0.0);
+        assert_eq!(lenient.classify(Lang::En, "parcel").map(|found| found.intent), Some(Intent::TrackOrder));
+    }
+
+    #[test]
+    fn languages_without_a_model_give_none() {
+        let classifier = small();
+        assert_eq!(classifier.languages(), [Lang::En, Lang::Ru]);
+        assert_eq!(classifier.best(Lang::Zh, "我的订单在哪里"), None);
+        assert_eq!(classifier.classify(Lang::Zh, "我的订单在哪里"), None);
+        assert_eq!(Classifier::default().best(Lang::En, "where is my order"), None);
+        assert_eq!(Classifier::train(&[]).languages(), []);
+    }
+
+    #[test]
+    fn ranked_lists_every_intent_once_most_likely_first() {
+        let ranked = small().ranked(Lang::En, "where is my order");
+        assert_eq!(ranked.len(), 3);
+        assert_eq!(ranked[0].intent, Intent::TrackOrder);
+        assert!(ranked.windows(2).all(|pair| pair[0].confidence >= pair[1].confidence));
+        let total: f32 = ranked.iter().map(|found| found.confidence).sum();
+        assert!(total <= 1.0001, "{total}");
+    }
+
+    #[test]
+    fn training_is_deterministic() {
+        let first = small();
+        let second = small();
+        for text in ["where is my order", "refund", "joke", "пароль"] {
+            assert_eq!(first.ranked(Lang::En, text), second.ranked(Lang::En, text));
+        }
+    }
+
+    #[test]
+    fn empty_and_symbol_only_text_never_panics() {
+        let classifier = small();
+        for text in ["", "   ", "?!...", "12345678-0001", "😀"] {
+            let _ = classifier.classify(Lang::En, text);
+            assert!(classifier.best(Lang::En, text).is_some());
+        }
+    }
+
+    #[test]
+    fn intent_names_round_trip_and_answer_keys_use_dashes() {
+        for intent in Intent::ALL {
+            assert_eq!(Intent::from_name(intent.name()), Some(intent));
+        }
+        assert_eq!(Intent::from_name("none"), None);
+        assert_eq!(Intent::SetUpShippingAddress.answer_key(), "faq-set-up-shipping-address");
+    }
+
+    #[test]
+    fn script_language_by_letters() {
+        let cases = [
+            ("где мой заказ", Some(Lang::Ru)),
+            ("我的订单在哪里", Some(Lang::Zh)),
+            ("where is my order", None),
+            ("заказ 12345678-0001 ok", Some(Lang::Ru)),
+            ("заказ where", None),
+            ("12345678-0001", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(script_language(text), expected, "{text}");
+        }
+    }
+}
