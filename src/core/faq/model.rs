@@ -17,7 +17,7 @@ const SHUFFLE_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// A trained model: class scores are `bias + sum of the weights of the features present`,
 /// each feature weighted by `1 / sqrt(feature count)` so long and short messages compare.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Model {
     classes: usize,
     dictionary: HashMap<u64, u32>,
@@ -110,6 +110,16 @@ impl Model {
         scores_into(&self.weights, &self.bias, self.classes, &ids, value, &mut scores);
         softmax(&mut scores);
         scores
+    }
+}
+
+/// A summary: the weights themselves are hundreds of thousands of numbers.
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("classes", &self.classes)
+            .field("features", &self.dictionary.len())
+            .finish()
     }
 }
 
