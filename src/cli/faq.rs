@@ -5,6 +5,7 @@ use crate::core::message::Lang;
 use crate::faq_phrases::{self, Phrases};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -121,15 +122,20 @@ fn match_lines(
             continue;
         }
         let (intent, confidence) = answer(classifier, lang, &line);
-        let object = serde_json::json!({
-            "text": line,
-            "lang": lang.code(),
-            "intent": intent,
-            "confidence": (f64::from(confidence) * 10_000.0).round() / 10_000.0,
-        });
-        writeln!(output, "{object}")?;
+        let confidence = (f64::from(confidence) * 10_000.0).round() / 10_000.0;
+        let object = MatchLine { text: &line, lang: lang.code(), intent, confidence };
+        writeln!(output, "{}", serde_json::to_string(&object)?)?;
     }
     Ok(())
+}
+
+/// One line of `faq match` output in stdin mode; fields in the documented order.
+#[derive(Serialize)]
+struct MatchLine<'a> {
+    text: &'a str,
+    lang: &'static str,
+    intent: &'static str,
+    confidence: f64,
 }
 
 /// A labelled utterance from the CSV.
@@ -316,11 +322,10 @@ mod tests {
             &mut output,
         )
         .unwrap();
-        let lines: Vec<serde_json::Value> = String::from_utf8(output)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
+        let printed = String::from_utf8(output).unwrap();
+        assert!(printed.starts_with(r#"{"text":"where is my parcel","lang":"en","intent":"#), "{printed}");
+        let lines: Vec<serde_json::Value> =
+            printed.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["text"], "where is my parcel");
         assert_eq!(lines[0]["lang"], "en");

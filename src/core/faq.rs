@@ -2,6 +2,13 @@
 //!
 //! Trained at start-up from the phrases translators keep in `locales/<lang>/intents.toml`
 //! (read by `faq_phrases`, outside `core`), one model per language.
+//!
+//! The method, chosen for short, misspelt, inflected messages in three scripts: character
+//! n-grams inside words plus whole words and word pairs (character 1..=3-grams for Chinese),
+//! see `features`; a softmax regression trained by averaged SGD in a fixed order, see `model`.
+//! An extra "none" class learnt from out-of-scope phrases, together with a confidence
+//! threshold, keeps small talk from getting a confident wrong answer. Training takes tens of
+//! milliseconds per language and classifying a message a few microseconds (release build).
 
 mod features;
 mod model;
