@@ -177,19 +177,23 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             telegram::Mode::Polling => {
                 let (channel, intake, stop) = (Arc::clone(&channel), app.intake(), stop.clone());
                 tasks.push(tokio::spawn(async move {
-                    if let Err(error) = telegram::polling::run(channel, intake, stop.cancelled_owned()).await {
+                    if let Err(error) = telegram::polling::run(channel, intake, stop.cancelled_owned()).await
+                    {
                         tracing::error!(%error, "Telegram polling stopped");
                     }
                 }));
             }
-            telegram::Mode::Webhook => router = router.merge(telegram::webhook::router(Arc::clone(&channel), app.intake())),
+            telegram::Mode::Webhook => {
+                router = router.merge(telegram::webhook::router(Arc::clone(&channel), app.intake()))
+            }
         }
         tracing::info!(mode = ?channel.mode(), "Telegram channel started");
         channels.push(channel);
     }
 
     if let Some(vk_settings) = app.settings.vk.clone() {
-        let channel = vk::VkChannel::new(vk_settings, app.media.clone(), app.renderer()).context("VK settings")?;
+        let channel =
+            vk::VkChannel::new(vk_settings, app.media.clone(), app.renderer()).context("VK settings")?;
         match channel.settings().mode {
             vk::VkMode::LongPoll => {
                 let (receiver, intake, stop) = (channel.receiver(), app.intake(), stop.clone());
@@ -199,7 +203,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                     }
                 }));
             }
-            vk::VkMode::Callback => router = router.merge(vk::callback::router(channel.receiver(), app.intake())),
+            vk::VkMode::Callback => {
+                router = router.merge(vk::callback::router(channel.receiver(), app.intake()))
+            }
         }
         tracing::info!(mode = ?channel.settings().mode, "VK channel started");
         channels.push(Arc::new(channel));
@@ -216,7 +222,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     println!("Switchboard is listening on http://{address}");
     tracing::info!(%address, database = %app.settings.database_url.redacted(), "serving");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await.context("the HTTP server failed")?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
 
     tracing::info!("shutting down: finishing in-flight work");
     stop.cancel();

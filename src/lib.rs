@@ -6,6 +6,7 @@ pub mod config;
 pub mod order_format;
 pub mod assets;
 pub mod i18n;
+pub mod faq_phrases;
 pub mod media;
 pub mod store;
 pub mod channels;

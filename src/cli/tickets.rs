@@ -99,7 +99,11 @@ fn write_list(out: &mut impl std::io::Write, tickets: &[TicketSummary]) -> std::
     if tickets.is_empty() {
         return writeln!(out, "No tickets.");
     }
-    writeln!(out, "{:>6}  {:<9} {:<7} {:<10} {:<17} {:<4} {:<9} {:<12} DESCRIPTION", "ID", "STATUS", "PRIO", "TYPE", "ORDER", "LANG", "CHANNEL", "AGENT")?;
+    writeln!(
+        out,
+        "{:>6}  {:<9} {:<7} {:<10} {:<17} {:<4} {:<9} {:<12} DESCRIPTION",
+        "ID", "STATUS", "PRIO", "TYPE", "ORDER", "LANG", "CHANNEL", "AGENT"
+    )?;
     for ticket in tickets {
         writeln!(
             out,
@@ -131,7 +135,11 @@ fn write_detail(out: &mut impl std::io::Write, detail: &TicketDetail) -> std::io
     }
     writeln!(out, "  description: {}", ticket.description.as_deref().unwrap_or("-"))?;
     for attachment in &ticket.attachments {
-        writeln!(out, "  attachment:  {} {} ({} bytes)", attachment.sha256, attachment.content_type, attachment.bytes)?;
+        writeln!(
+            out,
+            "  attachment:  {} {} ({} bytes)",
+            attachment.sha256, attachment.content_type, attachment.bytes
+        )?;
     }
     writeln!(out, "\nConversation:")?;
     for message in &detail.messages {

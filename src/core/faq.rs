@@ -2,8 +2,19 @@
 //!
 //! Trained at start-up from the phrases translators keep in `locales/<lang>/intents.toml`
 //! (read by `faq_phrases`, outside `core`), one model per language.
+//!
+//! The method, chosen for short, misspelt, inflected messages in three scripts: character
+//! n-grams inside words plus whole words and word pairs (character 1..=3-grams for Chinese),
+//! see `features`; a softmax regression trained by averaged SGD in a fixed order, see `model`.
+//! An extra "none" class learnt from out-of-scope phrases, together with a confidence
+//! threshold, keeps small talk from getting a confident wrong answer. Training takes tens of
+//! milliseconds per language and classifying a message a few microseconds (release build).
+
+mod features;
+mod model;
 
 use crate::core::message::{IssueType, Lang};
+use model::{Model, Row};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -179,41 +190,132 @@ impl IntentClassifier for Classifier {
 /// Below this confidence the answer is "none": better to offer the menu than a wrong answer.
 pub const DEFAULT_THRESHOLD: f32 = 0.5;
 
-/// Per-language intent models. PLACEHOLDER MODEL: replaced by the real classifier (issue 2).
-#[derive(Debug, Clone, Default)]
+/// An out-of-scope phrase (weather, jokes, small talk), from the `none` list of
+/// `locales/<lang>/intents.toml`. The model learns these as a class of their own, so that
+/// such messages come out as "no intent" instead of the least unlikely one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutOfScope {
+    pub lang: Lang,
+    pub text: String,
+}
+
+/// Per-language intent models: character n-gram and word features under a softmax
+/// regression (see `features` and `model`), with an extra class for out-of-scope text.
+#[derive(Debug, Clone)]
 pub struct Classifier {
-    examples: Vec<Example>,
+    models: Vec<LanguageModel>,
     threshold: f32,
 }
 
+impl Default for Classifier {
+    fn default() -> Classifier {
+        Classifier { models: Vec::new(), threshold: DEFAULT_THRESHOLD }
+    }
+}
+
+/// One language's model and what its class indices mean (`None` is out of scope).
+#[derive(Debug, Clone)]
+struct LanguageModel {
+    lang: Lang,
+    labels: Vec<Option<Intent>>,
+    model: Model,
+}
+
 impl Classifier {
+    /// Trains one model per language that has examples. No out-of-scope class: anything
+    /// unlike every intent relies on the confidence threshold alone.
     pub fn train(examples: &[Example]) -> Classifier {
-        Classifier { examples: examples.to_vec(), threshold: DEFAULT_THRESHOLD }
+        Classifier::train_with_out_of_scope(examples, &[])
     }
 
+    /// Trains one model per language that has examples, with the out-of-scope phrases of
+    /// that language as an extra "none" class.
+    pub fn train_with_out_of_scope(examples: &[Example], out_of_scope: &[OutOfScope]) -> Classifier {
+        let mut models = Vec::new();
+        for lang in Lang::ALL {
+            let mut labels: Vec<Option<Intent>> = Vec::new();
+            let mut rows = Vec::new();
+            for example in examples.iter().filter(|example| example.lang == lang) {
+                let class = class_of(Some(example.intent), &mut labels);
+                rows.push(Row { features: features::extract(lang, &example.text), class });
+            }
+            if rows.is_empty() {
+                continue;
+            }
+            for phrase in out_of_scope.iter().filter(|phrase| phrase.lang == lang) {
+                let class = class_of(None, &mut labels);
+                rows.push(Row { features: features::extract(lang, &phrase.text), class });
+            }
+            let model = Model::train(labels.len(), &rows);
+            models.push(LanguageModel { lang, labels, model });
+        }
+        Classifier { models, threshold: DEFAULT_THRESHOLD }
+    }
+
+    /// Replaces the confidence below which [`Classifier::classify`] answers `None`.
     pub fn with_threshold(mut self, threshold: f32) -> Classifier {
         self.threshold = threshold;
         self
     }
 
+    /// The confidence below which [`Classifier::classify`] answers `None`.
     pub fn threshold(&self) -> f32 {
         self.threshold
     }
 
-    /// The best intent whatever its confidence, or `None` if the language has no model.
-    pub fn best(&self, lang: Lang, text: &str) -> Option<Match> {
-        let needle = text.trim().to_lowercase();
-        self.examples
-            .iter()
-            .filter(|example| example.lang == lang)
-            .find(|example| example.text.to_lowercase() == needle)
-            .map(|example| Match { intent: example.intent, confidence: 1.0 })
+    /// The languages that have a model.
+    pub fn languages(&self) -> Vec<Lang> {
+        self.models.iter().map(|model| model.lang).collect()
     }
 
-    /// The intent when the model is confident enough, else `None`.
-    pub fn classify(&self, lang: Lang, text: &str) -> Option<Match> {
-        self.best(lang, text).filter(|found| found.confidence >= self.threshold)
+    /// The best intent whatever its confidence, or `None` if the language has no model.
+    /// When the out-of-scope class wins, this is the best real intent with the (low)
+    /// probability the model gives it.
+    pub fn best(&self, lang: Lang, text: &str) -> Option<Match> {
+        self.ranked(lang, text).into_iter().next()
     }
+
+    /// Every intent of the language's model with its probability, most likely first.
+    /// The out-of-scope class is left out, so the probabilities sum to at most 1.
+    pub fn ranked(&self, lang: Lang, text: &str) -> Vec<Match> {
+        let Some(language) = self.models.iter().find(|model| model.lang == lang) else {
+            return Vec::new();
+        };
+        let probabilities = language.model.probabilities(&features::extract(lang, text));
+        let mut ranked: Vec<Match> = language
+            .labels
+            .iter()
+            .zip(probabilities)
+            .filter_map(|(label, confidence)| label.map(|intent| Match { intent, confidence }))
+            .collect();
+        // Ties keep the labels' order (a stable sort), so results stay deterministic.
+        ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        ranked
+    }
+
+    /// The intent when the model is confident enough, else `None`. Also `None` when the
+    /// out-of-scope class is more likely than every intent, whatever the threshold.
+    pub fn classify(&self, lang: Lang, text: &str) -> Option<Match> {
+        let language = self.models.iter().find(|model| model.lang == lang)?;
+        let probabilities = language.model.probabilities(&features::extract(lang, text));
+        let (label, confidence) = language.labels.iter().zip(probabilities).fold(
+            None,
+            |best: Option<(Option<Intent>, f32)>, (label, confidence)| match best {
+                Some((_, top)) if top >= confidence => best,
+                _ => Some((*label, confidence)),
+            },
+        )?;
+        let intent = label?;
+        (confidence >= self.threshold).then_some(Match { intent, confidence })
+    }
+}
+
+/// The class index of a label, adding the label on first sight.
+fn class_of(label: Option<Intent>, labels: &mut Vec<Option<Intent>>) -> usize {
+    labels.iter().position(|known| *known == label).unwrap_or_else(|| {
+        labels.push(label);
+        labels.len() - 1
+    })
 }
 
 /// The language a text is evidently written in, judged by its script alone: Cyrillic means
@@ -238,5 +340,144 @@ pub fn script_language(text: &str) -> Option<Lang> {
         Some(Lang::Zh)
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples(lang: Lang, rows: &[(Intent, &str)]) -> Vec<Example> {
+        rows.iter().map(|&(intent, text)| Example { lang, intent, text: text.to_owned() }).collect()
+    }
+
+    fn out_of_scope(lang: Lang, texts: &[&str]) -> Vec<OutOfScope> {
+        texts.iter().map(|text| OutOfScope { lang, text: (*text).to_owned() }).collect()
+    }
+
+    /// A small English and Russian model, with out-of-scope phrases for English only.
+    fn small() -> Classifier {
+        let mut training = examples(
+            Lang::En,
+            &[
+                (Intent::TrackOrder, "where is my order"),
+                (Intent::TrackOrder, "track my parcel"),
+                (Intent::TrackOrder, "status of order 12345678-0001"),
+                (Intent::TrackOrder, "has my package shipped"),
+                (Intent::RecoverPassword, "I forgot my password"),
+                (Intent::RecoverPassword, "reset my password"),
+                (Intent::RecoverPassword, "can't log in, lost my password"),
+                (Intent::GetRefund, "I want my money back"),
+                (Intent::GetRefund, "refund my order please"),
+                (Intent::GetRefund, "how do I get a refund"),
+            ],
+        );
+        training.extend(examples(
+            Lang::Ru,
+            &[
+                (Intent::TrackOrder, "где мой заказ"),
+                (Intent::TrackOrder, "статус заказа"),
+                (Intent::RecoverPassword, "забыл пароль"),
+                (Intent::RecoverPassword, "восстановить пароль"),
+            ],
+        ));
+        let none = out_of_scope(Lang::En, &["what's the weather", "tell me a joke", "hello", "what is 2+2"]);
+        Classifier::train_with_out_of_scope(&training, &none)
+    }
+
+    #[test]
+    fn recognises_unseen_wordings() {
+        let classifier = small();
+        let cases = [
+            (Lang::En, "where's my order 87654321-0002?", Intent::TrackOrder),
+            (Lang::En, "I FORGOT the password", Intent::RecoverPassword),
+            (Lang::En, "refund please", Intent::GetRefund),
+            (Lang::Ru, "где заказ", Intent::TrackOrder),
+            (Lang::Ru, "забыла пароль", Intent::RecoverPassword),
+        ];
+        for (lang, text, expected) in cases {
+            let found = classifier.classify(lang, text);
+            assert_eq!(found.map(|found| found.intent), Some(expected), "{lang} {text:?}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn out_of_scope_text_is_none_but_best_still_answers() {
+        let classifier = small();
+        assert_eq!(classifier.classify(Lang::En, "what's the weather like"), None);
+        let best = classifier.best(Lang::En, "what's the weather like").unwrap();
+        assert!(best.confidence < 0.5, "{best:?}");
+    }
+
+    #[test]
+    fn threshold_turns_weak_matches_into_none() {
+        let classifier = small().with_threshold(0.999);
+        assert_eq!(classifier.threshold(), 0.999);
+        assert_eq!(classifier.classify(Lang::En, "parcel"), None);
+        assert!(classifier.best(Lang::En, "parcel").is_some());
+        let lenient = small().with_threshold(0.0);
+        assert_eq!(lenient.classify(Lang::En, "parcel").map(|found| found.intent), Some(Intent::TrackOrder));
+    }
+
+    #[test]
+    fn languages_without_a_model_give_none() {
+        let classifier = small();
+        assert_eq!(classifier.languages(), [Lang::En, Lang::Ru]);
+        assert_eq!(classifier.best(Lang::Zh, "我的订单在哪里"), None);
+        assert_eq!(classifier.classify(Lang::Zh, "我的订单在哪里"), None);
+        assert_eq!(Classifier::default().best(Lang::En, "where is my order"), None);
+        assert_eq!(Classifier::train(&[]).languages(), []);
+    }
+
+    #[test]
+    fn ranked_lists_every_intent_once_most_likely_first() {
+        let ranked = small().ranked(Lang::En, "where is my order");
+        assert_eq!(ranked.len(), 3);
+        assert_eq!(ranked[0].intent, Intent::TrackOrder);
+        assert!(ranked.windows(2).all(|pair| pair[0].confidence >= pair[1].confidence));
+        let total: f32 = ranked.iter().map(|found| found.confidence).sum();
+        assert!(total <= 1.0001, "{total}");
+    }
+
+    #[test]
+    fn training_is_deterministic() {
+        let first = small();
+        let second = small();
+        for text in ["where is my order", "refund", "joke", "пароль"] {
+            assert_eq!(first.ranked(Lang::En, text), second.ranked(Lang::En, text));
+        }
+    }
+
+    #[test]
+    fn empty_and_symbol_only_text_never_panics() {
+        let classifier = small();
+        for text in ["", "   ", "?!...", "12345678-0001", "😀"] {
+            let _ = classifier.classify(Lang::En, text);
+            assert!(classifier.best(Lang::En, text).is_some());
+        }
+    }
+
+    #[test]
+    fn intent_names_round_trip_and_answer_keys_use_dashes() {
+        for intent in Intent::ALL {
+            assert_eq!(Intent::from_name(intent.name()), Some(intent));
+        }
+        assert_eq!(Intent::from_name("none"), None);
+        assert_eq!(Intent::SetUpShippingAddress.answer_key(), "faq-set-up-shipping-address");
+    }
+
+    #[test]
+    fn script_language_by_letters() {
+        let cases = [
+            ("где мой заказ", Some(Lang::Ru)),
+            ("我的订单在哪里", Some(Lang::Zh)),
+            ("where is my order", None),
+            ("заказ 12345678-0001 ok", Some(Lang::Ru)),
+            ("заказ where", None),
+            ("12345678-0001", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(script_language(text), expected, "{text}");
+        }
     }
 }
