@@ -26,13 +26,19 @@ impl RegexOrderIdFormat {
     /// an operator writing `\d+` does not accidentally accept `abc123def`.
     pub fn new(pattern: &str, example: &str) -> Result<RegexOrderIdFormat, OrderFormatError> {
         let regex = Regex::new(&format!("^(?:{pattern})$"))
-            .map_err(|error| OrderFormatError::InvalidPattern(error.to_string()))?;
+            .map_err(|error| OrderFormatError::InvalidPattern(last_line(&error.to_string())))?;
         let format = RegexOrderIdFormat { regex, example: example.to_owned() };
         if crate::core::order_id::OrderId::parse(example, &format).is_err() {
             return Err(OrderFormatError::ExampleDoesNotMatch { example: example.to_owned() });
         }
         Ok(format)
     }
+}
+
+/// The regex crate explains errors over several lines with a caret diagram; its last line says
+/// what is wrong, which is what fits a one-line configuration error.
+fn last_line(message: &str) -> String {
+    message.lines().rev().map(str::trim).find(|line| !line.is_empty()).unwrap_or(message).to_owned()
 }
 
 impl Default for RegexOrderIdFormat {

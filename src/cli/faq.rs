@@ -1,5 +1,6 @@
 //! `switchboard faq`: try the intent classifier on a text, or measure it on a labelled CSV.
 
+use crate::assets::LocaleSource;
 use crate::core::faq::{Classifier, DEFAULT_THRESHOLD, Intent};
 use crate::core::message::Lang;
 use crate::faq_phrases::{self, Phrases};
@@ -44,9 +45,10 @@ pub struct ModelArgs {
     /// Language of the texts: en, ru or zh.
     #[arg(long, default_value = "en")]
     lang: String,
-    /// The locales directory holding `<lang>/intents.toml`.
-    #[arg(long, default_value = "locales")]
-    locales: PathBuf,
+    /// A locales folder holding `<lang>/intents.toml` (default: the phrases built into this
+    /// binary, or SWITCHBOARD_LOCALES_DIR when set).
+    #[arg(long, env = "SWITCHBOARD_LOCALES_DIR", value_name = "DIR")]
+    locales: Option<PathBuf>,
     /// Below this confidence the answer is `none`.
     #[arg(long, default_value_t = DEFAULT_THRESHOLD)]
     threshold: f32,
@@ -88,17 +90,20 @@ fn build(args: &ModelArgs) -> anyhow::Result<(Lang, Classifier, Duration)> {
     let Some(lang) = Lang::from_code(&args.lang) else {
         bail!("unknown language `{}` (expected en, ru or zh)", args.lang);
     };
-    let phrases = read_phrases(&args.locales, lang)?;
+    let phrases = read_phrases(args.locales.as_deref(), lang)?;
     let started = Instant::now();
     let classifier = faq_phrases::train(&[phrases]).with_threshold(args.threshold);
     Ok((lang, classifier, started.elapsed()))
 }
 
-fn read_phrases(locales: &Path, lang: Lang) -> anyhow::Result<Phrases> {
-    let path = locales.join(lang.code()).join("intents.toml");
-    let contents =
-        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(faq_phrases::parse(lang, &path.display().to_string(), &contents)?)
+fn read_phrases(locales: Option<&Path>, lang: Lang) -> anyhow::Result<Phrases> {
+    let source = locales.map_or(LocaleSource::Embedded, |dir| LocaleSource::Dir(dir.to_owned()));
+    let files = source.files().with_context(|| format!("cannot read the locale files of {source}"))?;
+    let file = files
+        .iter()
+        .find(|file| file.lang == lang.code() && file.name == "intents.toml")
+        .with_context(|| format!("{source} has no {}/intents.toml", lang.code()))?;
+    Ok(faq_phrases::parse(lang, &file.path_label, &file.contents)?)
 }
 
 /// The intent name, or `none` when not confident, and the best intent's confidence.
