@@ -108,7 +108,10 @@ pub fn init_tracing(settings: &Settings, default_filter: Option<&str>) {
         _ => settings.log_filter.clone(),
     };
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
     // A second initialisation (tests building several apps) is harmless: keep the first.
     let _ = match settings.log_format {
         LogFormat::Text => builder.try_init(),
@@ -157,12 +160,42 @@ pub fn spawn_queue_reminders(engine: Arc<Engine>, after: Duration, stop: Cancell
     });
 }
 
-/// `switchboard serve`: every configured channel, the outbox workers and the HTTP server, until
-/// Ctrl-C or SIGTERM.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+/// A running Switchboard: every configured channel, the outbox worker, the queue reminders
+/// and the HTTP server. Tests start one on port 0 and talk to it like a platform would.
+pub struct Running {
+    pub app: Arc<App>,
+    pub address: std::net::SocketAddr,
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops intake, lets in-flight work finish, and closes the database.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.server.await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.app.shutdown().await;
+    }
+}
+
+/// Starts everything on `listener` (bound by the caller, so tests can use port 0).
+pub async fn start(settings: Settings, listener: tokio::net::TcpListener) -> anyhow::Result<Running> {
+    start_with(settings, listener, OutboxSettings::default()).await
+}
+
+/// [`start`] with explicit outbox pacing (tests poll faster).
+pub async fn start_with(
+    settings: Settings,
+    listener: tokio::net::TcpListener,
+    outbox: OutboxSettings,
+) -> anyhow::Result<Running> {
     use crate::channels::{telegram, vk};
 
-    let app = App::build(settings).await?;
+    let app = Arc::new(App::build(settings).await?);
     let stop = CancellationToken::new();
     let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
     let mut router = crate::http::health_router(Arc::clone(&app.store));
@@ -184,7 +217,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 }));
             }
             telegram::Mode::Webhook => {
-                router = router.merge(telegram::webhook::router(Arc::clone(&channel), app.intake()))
+                router = router.merge(telegram::webhook::router(Arc::clone(&channel), app.intake()));
             }
         }
         tracing::info!(mode = ?channel.mode(), "Telegram channel started");
@@ -211,27 +244,29 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         channels.push(Arc::new(channel));
     }
 
-    let worker = app.outbox_worker(channels, OutboxSettings::default());
+    let worker = app.outbox_worker(channels, outbox);
     let worker_stop = stop.clone();
     tasks.push(tokio::spawn(async move { worker.run(worker_stop.cancelled_owned()).await }));
     spawn_queue_reminders(Arc::clone(&app.engine), app.settings.queue_reminder_after, stop.clone());
 
-    let listener = tokio::net::TcpListener::bind(app.settings.bind)
-        .await
-        .with_context(|| format!("cannot listen on {} (SWITCHBOARD_BIND)", app.settings.bind))?;
     let address = listener.local_addr()?;
-    println!("Switchboard is listening on http://{address}");
+    let server_stop = stop.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).with_graceful_shutdown(server_stop.cancelled_owned()).await
+    });
     tracing::info!(%address, database = %app.settings.database_url.redacted(), "serving");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    Ok(Running { app, address, stop, tasks, server })
+}
 
+/// `switchboard serve`: [`start`] on the configured address, until Ctrl-C or SIGTERM.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("cannot listen on {} (SWITCHBOARD_BIND)", settings.bind))?;
+    let running = start(settings, listener).await?;
+    println!("Switchboard is listening on http://{}", running.address);
+    shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight work");
-    stop.cancel();
-    for task in tasks {
-        let _ = task.await;
-    }
-    app.shutdown().await;
+    running.stop().await;
     Ok(())
 }
