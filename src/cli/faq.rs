@@ -20,7 +20,8 @@ pub enum FaqCommand {
     Match {
         #[command(flatten)]
         model: ModelArgs,
-        /// The message. Several words are joined with spaces. Omit it to read stdin.
+        /// The message. Several words are joined with spaces. Omit it to read stdin, one text per
+        /// line (blank lines are skipped).
         text: Vec<String>,
     },
     /// Measure accuracy on a CSV with an `intent` column and an `instruction` or `utterance` column.

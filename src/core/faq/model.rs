@@ -63,6 +63,7 @@ impl Model {
         let mut order: Vec<usize> = (0..encoded.len()).collect();
         let mut generator = XorShift(SHUFFLE_SEED);
         let mut probabilities = vec![0.0f32; classes];
+        let mut updates = vec![0.0f32; classes];
         for epoch in 0..EPOCHS {
             generator.shuffle(&mut order);
             let rate = LEARNING_RATE / (1.0 + epoch as f32 * DECAY);
@@ -71,20 +72,22 @@ impl Model {
                 let value = feature_value(ids.len());
                 scores_into(&weights, &bias, classes, ids, value, &mut probabilities);
                 softmax(&mut probabilities);
-                for (candidate, probability) in probabilities.iter().enumerate() {
+                // The step for every class at once, so each feature's row is updated in
+                // one contiguous pass.
+                for (candidate, update) in updates.iter_mut().enumerate() {
                     let target = if candidate == *class { 1.0 } else { 0.0 };
-                    let gradient = probability - target;
-                    if gradient.abs() < 1e-6 {
-                        continue;
-                    }
-                    let update = -rate * gradient;
-                    bias[candidate] += update;
-                    bias_steps[candidate] += step * update;
-                    let update = update * value;
-                    for &id in ids {
-                        let slot = id as usize * classes + candidate;
-                        weights[slot] += update;
-                        weight_steps[slot] += step * update;
+                    *update = -rate * (probabilities[candidate] - target);
+                    bias[candidate] += *update;
+                    bias_steps[candidate] += step * *update;
+                }
+                for &id in ids {
+                    let start = id as usize * classes;
+                    let row = &mut weights[start..start + classes];
+                    let row_steps = &mut weight_steps[start..start + classes];
+                    for ((weight, weight_step), update) in row.iter_mut().zip(row_steps).zip(&updates) {
+                        let update = update * value;
+                        *weight += update;
+                        *weight_step += step * update;
                     }
                 }
                 step += 1.0;
