@@ -1,6 +1,7 @@
 //! Switchboard: a customer-support bot. Modules are listed in reading order; see
 //! ARCHITECTURE.md for the map and the rules between them.
 
+pub mod bench;
 pub mod channels;
 pub mod core;
 pub mod engine;
