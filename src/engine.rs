@@ -555,15 +555,25 @@ impl Inner {
         writes: &mut Writes,
     ) -> Result<usize, EngineError> {
         let chosen_by_button = matches!(input, Input::Button { action: Action::Language(_) });
-        let queue_now = snapshot(tx, conversation, queue, Priority::Normal).await?;
-        let mut transition = self.step(conversation, input.clone(), queue_now);
-        // The queue position of a new ticket depends on its priority, which only the step
-        // knows. The step is pure, so run it again with the right figures.
-        if let Some(priority) = opened_priority(&transition)
-            && priority != Priority::Normal
-        {
-            let queue_now = snapshot(tx, conversation, queue, priority).await?;
-            transition = self.step(conversation, input, queue_now);
+        // Most steps never look at the queue, and counting it costs queries. The step is pure,
+        // so run it with two different made-up queues: if the results agree, the queue does
+        // not matter and the first result stands.
+        let probe = |ahead: u32, wait: Option<u32>| QueueSnapshot {
+            ahead,
+            expected_wait_minutes: wait,
+            agents_back_at: None,
+        };
+        let mut transition = self.step(conversation, input.clone(), probe(0, None));
+        if transition != self.step(conversation, input.clone(), probe(1, Some(1))) {
+            let queue_now = snapshot(tx, conversation, queue, Priority::Normal).await?;
+            transition = self.step(conversation, input.clone(), queue_now);
+            // A new ticket's position depends on its priority, which only the step knows.
+            if let Some(priority) = opened_priority(&transition)
+                && priority != Priority::Normal
+            {
+                let queue_now = snapshot(tx, conversation, queue, priority).await?;
+                transition = self.step(conversation, input, queue_now);
+            }
         }
 
         let lang = transition.language(conversation.contact.lang);
@@ -922,7 +932,9 @@ impl Writes {
             author: Author::Bot,
             agent: None,
             text: Some(reply.key().to_owned()),
-            body: serde_json::to_value(&reply).ok(),
+            // The key and its arguments are enough to re-render the line; the buttons and the
+            // rest of the reply live in the outbox payload.
+            body: serde_json::to_value(&reply.text).ok(),
             attachments: reply.attachments.clone(),
             event_id: None,
             at: now,

@@ -12,6 +12,7 @@ pub mod store;
 pub mod channels;
 pub mod engine;
 pub mod outbox;
+pub mod bench;
 pub mod http;
 pub mod app;
 pub mod cli;
