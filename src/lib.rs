@@ -3,6 +3,7 @@
 
 pub mod channels;
 pub mod config;
+pub mod console;
 pub mod core;
 pub mod i18n;
 pub mod media;

@@ -3,6 +3,7 @@
 //! knows a platform's wire format.
 
 pub mod terminal;
+pub mod webchat;
 
 use crate::core::dialog::Input;
 use crate::core::message::{Lang, Outbound, Reply};
