@@ -1,0 +1,997 @@
+//! The engine: every inbound event and every agent action becomes one durable state change.
+//!
+//! A single writer task owns all writes. Callers put a job on a bounded queue and await a
+//! oneshot; the writer takes every job that is ready (up to [`EngineSettings::max_batch`]
+//! events), applies them in arrival order inside ONE transaction (group commit), commits once,
+//! and only then answers all callers. One fsync thus covers hundreds of events, a later event
+//! of a conversation sees the state an earlier one left, and per-conversation order is the
+//! arrival order.
+//!
+//! Per event: dedupe on (channel, event id) -> upsert the contact -> load the conversation ->
+//! `core::dialog::step` -> ticket changes, message log, outbox rows, new state. Agent actions
+//! (claim, reply, resolve, ...) go through the same writer, each in its own transaction.
+
+use crate::channels::{Accepted, InboundEvent, InboundKind, Intake, IntakeError};
+use crate::core::dialog::{self, Ctx, Effect, Input, QueueSnapshot, State, TicketOutcome, Transition};
+use crate::core::faq::IntentClassifier;
+use crate::core::handoff::{AgentMove, ClaimDecision, TicketStatus, decide_claim, move_allowed};
+use crate::core::keys;
+use crate::core::message::{Action, Lang, MediaRef, Outbound, Priority, Reply};
+use crate::core::order_id::OrderIdFormat;
+use crate::store::{
+    Author, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, Direction, EventKey,
+    FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, QueueOverview, Store, StoreError, TicketChange,
+    TicketRow, WriteTx, duration_millis, now_millis,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// What [`Engine::handle`] did with an event: the channels' [`Accepted`] under the engine's name.
+pub type Handled = Accepted;
+
+/// Maps a platform's language hint (`ru-RU`, `zh-hans`, none) to the language a new contact
+/// starts in. The i18n module provides the real negotiation.
+pub type Negotiate = Arc<dyn Fn(Option<&str>) -> Lang + Send + Sync>;
+
+/// What the engine consults besides the store.
+#[derive(Clone)]
+pub struct EngineSettings {
+    pub order_ids: Arc<dyn OrderIdFormat + Send + Sync>,
+    pub faq: Arc<dyn IntentClassifier + Send + Sync>,
+    pub negotiate: Negotiate,
+    /// The most events one group commit takes.
+    pub max_batch: usize,
+    /// How many jobs may wait for the writer before callers are slowed down.
+    pub queue_capacity: usize,
+}
+
+impl EngineSettings {
+    /// Settings with a simple language rule (the hint's primary subtag if we speak it, else
+    /// `default_lang`), 512 events per batch and room for 4096 waiting jobs.
+    pub fn new(
+        order_ids: Arc<dyn OrderIdFormat + Send + Sync>,
+        faq: Arc<dyn IntentClassifier + Send + Sync>,
+        default_lang: Lang,
+    ) -> EngineSettings {
+        let negotiate: Negotiate = Arc::new(move |hint: Option<&str>| {
+            hint.and_then(|hint| hint.split(['-', '_']).next())
+                .and_then(|primary| Lang::from_code(&primary.to_ascii_lowercase()))
+                .unwrap_or(default_lang)
+        });
+        EngineSettings { order_ids, faq, negotiate, max_batch: 512, queue_capacity: 4096 }
+    }
+
+    pub fn with_negotiate(mut self, negotiate: Negotiate) -> EngineSettings {
+        self.negotiate = negotiate;
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The writer task is gone (shut down or crashed); nothing was stored.
+    #[error("the engine is not running")]
+    Stopped,
+    #[error("ticket {0} does not exist")]
+    TicketNotFound(i64),
+    /// The ticket's status does not allow this action (`core::handoff::move_allowed`).
+    #[error("ticket {ticket} is {status:?}; {action} is not possible")]
+    NotAllowed { ticket: i64, status: TicketStatus, action: &'static str },
+    /// Only the agent who holds a ticket writes to its customer.
+    #[error("ticket {ticket} is not assigned to {agent}")]
+    NotAssignedTo { ticket: i64, agent: String },
+    #[error("an agent message needs text or an attachment")]
+    EmptyMessage,
+}
+
+/// The answer to [`Engine::claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimResult {
+    Claimed,
+    AlreadyYours,
+    TakenBy(String),
+    Closed,
+}
+
+enum AgentOp {
+    Claim { ticket: i64, agent: String },
+    Release { ticket: i64 },
+    Transfer { ticket: i64, to_agent: String },
+    Reply { ticket: i64, agent: String, text: String, attachments: Vec<MediaRef> },
+    Resolve { ticket: i64 },
+    Reopen { ticket: i64, agent: String },
+    Note { ticket: i64, agent: String, text: String },
+    Reminders { older_than: Duration, interval: Duration },
+}
+
+#[derive(Debug)]
+enum AgentOutcome {
+    Claim(ClaimResult),
+    Done,
+    Note(i64),
+    Reminded(usize),
+}
+
+enum Job {
+    Inbound { events: Vec<InboundEvent>, reply: oneshot::Sender<Result<Vec<Accepted>, EngineError>> },
+    Agent { op: AgentOp, reply: oneshot::Sender<Result<AgentOutcome, EngineError>> },
+    Shutdown,
+}
+
+impl Job {
+    fn weight(&self) -> usize {
+        match self {
+            Job::Inbound { events, .. } => events.len().max(1),
+            Job::Agent { .. } | Job::Shutdown => 1,
+        }
+    }
+}
+
+/// The running engine. Cheap to share behind an `Arc`; channels see it as an [`Intake`].
+pub struct Engine {
+    jobs: mpsc::Sender<Job>,
+    inner: Arc<Inner>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    settings: EngineSettings,
+    outbox_wake: Arc<Notify>,
+}
+
+impl Engine {
+    /// Starts the writer task. Must be called inside a Tokio runtime.
+    pub fn start(store: Arc<dyn Store>, settings: EngineSettings) -> Engine {
+        let (jobs, queue) = mpsc::channel(settings.queue_capacity.max(1));
+        let inner = Arc::new(Inner { store, settings, outbox_wake: Arc::new(Notify::new()) });
+        let writer = tokio::spawn(writer_loop(Arc::clone(&inner), queue));
+        Engine { jobs, inner, writer: Mutex::new(Some(writer)) }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Notified after every commit that queued outbox rows; hand it to the outbox workers.
+    pub fn outbox_wake(&self) -> Arc<Notify> {
+        Arc::clone(&self.inner.outbox_wake)
+    }
+
+    /// Applies one event. Returns only after its transaction has committed, so the caller may
+    /// then acknowledge the event to the platform.
+    pub async fn handle(&self, event: InboundEvent) -> Result<Handled, EngineError> {
+        let mut results = self.handle_batch(vec![event]).await?;
+        results.pop().ok_or(EngineError::Stopped)
+    }
+
+    /// Applies a long-poll batch in order; all of it is committed when this returns `Ok`.
+    pub async fn handle_batch(&self, events: Vec<InboundEvent>) -> Result<Vec<Handled>, EngineError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Inbound { events, reply }).await.map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// An agent takes a ticket. Atomic: of two agents claiming at once exactly one wins.
+    pub async fn claim(&self, ticket: i64, agent: &str) -> Result<ClaimResult, EngineError> {
+        match self.agent(AgentOp::Claim { ticket, agent: agent.to_owned() }).await? {
+            AgentOutcome::Claim(result) => Ok(result),
+            other => unreachable_outcome(other),
+        }
+    }
+
+    /// Puts an assigned ticket back in the queue; the customer is told their position.
+    pub async fn release(&self, ticket: i64) -> Result<(), EngineError> {
+        self.agent(AgentOp::Release { ticket }).await.map(drop)
+    }
+
+    /// Hands a ticket to another agent.
+    pub async fn transfer(&self, ticket: i64, to_agent: &str) -> Result<(), EngineError> {
+        self.agent(AgentOp::Transfer { ticket, to_agent: to_agent.to_owned() }).await.map(drop)
+    }
+
+    /// Sends an agent's words to the customer (logged, then delivered through the outbox).
+    pub async fn agent_reply(
+        &self,
+        ticket: i64,
+        agent: &str,
+        text: &str,
+        attachments: Vec<MediaRef>,
+    ) -> Result<(), EngineError> {
+        let op = AgentOp::Reply { ticket, agent: agent.to_owned(), text: text.to_owned(), attachments };
+        self.agent(op).await.map(drop)
+    }
+
+    /// Resolves a ticket; the bot asks the customer for a rating.
+    pub async fn resolve(&self, ticket: i64) -> Result<(), EngineError> {
+        self.agent(AgentOp::Resolve { ticket }).await.map(drop)
+    }
+
+    /// Reopens a resolved ticket for `agent`.
+    pub async fn reopen(&self, ticket: i64, agent: &str) -> Result<(), EngineError> {
+        self.agent(AgentOp::Reopen { ticket, agent: agent.to_owned() }).await.map(drop)
+    }
+
+    /// An internal note on a ticket, never shown to the customer. Returns the note id.
+    pub async fn add_note(&self, ticket: i64, agent: &str, text: &str) -> Result<i64, EngineError> {
+        match self.agent(AgentOp::Note { ticket, agent: agent.to_owned(), text: text.to_owned() }).await? {
+            AgentOutcome::Note(id) => Ok(id),
+            other => unreachable_outcome(other),
+        }
+    }
+
+    /// Tells customers whose ticket has waited longer than `older_than` where they stand, at
+    /// most once per ticket per `interval`. Returns how many were reminded.
+    pub async fn queue_reminders(
+        &self,
+        older_than: Duration,
+        interval: Duration,
+    ) -> Result<usize, EngineError> {
+        match self.agent(AgentOp::Reminders { older_than, interval }).await? {
+            AgentOutcome::Reminded(count) => Ok(count),
+            other => unreachable_outcome(other),
+        }
+    }
+
+    /// Lets the writer finish the jobs already queued, then stops it.
+    pub async fn shutdown(&self) {
+        let _ = self.jobs.send(Job::Shutdown).await;
+        let writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(writer) = writer {
+            let _ = writer.await;
+        }
+    }
+
+    async fn agent(&self, op: AgentOp) -> Result<AgentOutcome, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Agent { op, reply }).await.map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)?
+    }
+}
+
+fn unreachable_outcome<T>(outcome: AgentOutcome) -> Result<T, EngineError> {
+    // Each operation has exactly one outcome kind; anything else is a bug in this file, and
+    // an error is kinder to the console than a panic.
+    tracing::error!(?outcome, "agent operation returned an unexpected outcome");
+    Err(EngineError::Stopped)
+}
+
+#[async_trait::async_trait]
+impl Intake for Engine {
+    async fn accept(&self, event: InboundEvent) -> Result<Accepted, IntakeError> {
+        self.handle(event).await.map_err(|error| IntakeError::NotStored(error.to_string()))
+    }
+
+    async fn accept_batch(&self, events: Vec<InboundEvent>) -> Result<Vec<Accepted>, IntakeError> {
+        self.handle_batch(events).await.map_err(|error| IntakeError::NotStored(error.to_string()))
+    }
+
+    async fn cursor(&self, name: &str) -> Result<Option<String>, IntakeError> {
+        self.inner.store.cursor(name).await.map_err(|error| IntakeError::NotStored(error.to_string()))
+    }
+
+    async fn save_cursor(&self, name: &str, value: &str) -> Result<(), IntakeError> {
+        self.inner
+            .store
+            .set_cursor(name, value, now_millis())
+            .await
+            .map_err(|error| IntakeError::NotStored(error.to_string()))
+    }
+}
+
+// ---- the writer ----
+
+/// How often a batch that hit a concurrent change is retried before the callers get an error.
+const ATTEMPTS: usize = 3;
+
+async fn writer_loop(inner: Arc<Inner>, mut queue: mpsc::Receiver<Job>) {
+    while let Some(first) = queue.recv().await {
+        let mut weight = first.weight();
+        let mut jobs = vec![first];
+        while weight < inner.settings.max_batch {
+            match queue.try_recv() {
+                Ok(job) => {
+                    weight += job.weight();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        if inner.process(jobs).await {
+            break;
+        }
+    }
+}
+
+type InboundReply = oneshot::Sender<Result<Vec<Accepted>, EngineError>>;
+
+impl Inner {
+    /// Runs jobs in arrival order; consecutive inbound jobs share one transaction. Returns
+    /// whether a shutdown was requested.
+    async fn process(&self, jobs: Vec<Job>) -> bool {
+        let mut run: Vec<(Vec<InboundEvent>, InboundReply)> = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Inbound { events, reply } => run.push((events, reply)),
+                Job::Agent { op, reply } => {
+                    self.flush_inbound(std::mem::take(&mut run)).await;
+                    let _ = reply.send(self.agent_with_retry(&op).await);
+                }
+                Job::Shutdown => {
+                    self.flush_inbound(run).await;
+                    return true;
+                }
+            }
+        }
+        self.flush_inbound(run).await;
+        false
+    }
+
+    async fn flush_inbound(&self, run: Vec<(Vec<InboundEvent>, InboundReply)>) {
+        if run.is_empty() {
+            return;
+        }
+        let all: Vec<InboundEvent> = run.iter().flat_map(|(events, _)| events.iter().cloned()).collect();
+        match self.inbound_with_retry(&all).await {
+            Ok(mut results) => {
+                for (events, reply) in run.into_iter().rev() {
+                    let mine = results.split_off(results.len() - events.len());
+                    let _ = reply.send(Ok(mine));
+                }
+            }
+            Err(error) if run.len() == 1 => {
+                if let Some((_, reply)) = run.into_iter().next() {
+                    let _ = reply.send(Err(error));
+                }
+            }
+            Err(error) => {
+                // One bad event must not keep a whole batch from being stored: apply each
+                // caller's events on their own so only the faulty one is refused.
+                tracing::warn!(%error, jobs = run.len(), "group commit failed; applying its jobs one by one");
+                for (events, reply) in run {
+                    let _ = reply.send(self.inbound_with_retry(&events).await);
+                }
+            }
+        }
+    }
+
+    async fn inbound_with_retry(&self, events: &[InboundEvent]) -> Result<Vec<Accepted>, EngineError> {
+        let mut attempt = 1;
+        loop {
+            match self.apply_inbound(events).await {
+                Err(EngineError::Store(error)) if attempt < ATTEMPTS && retryable(&error) => {
+                    tracing::debug!(%error, attempt, "retrying a batch after a concurrent change");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn agent_with_retry(&self, op: &AgentOp) -> Result<AgentOutcome, EngineError> {
+        let mut attempt = 1;
+        loop {
+            match self.apply_agent(op).await {
+                Err(EngineError::Store(error)) if attempt < ATTEMPTS && retryable(&error) => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// One group commit of inbound events.
+    async fn apply_inbound(&self, events: &[InboundEvent]) -> Result<Vec<Accepted>, EngineError> {
+        let now = now_millis();
+        let mut tx = self.store.begin().await?;
+        let mut results = vec![Accepted::Duplicate; events.len()];
+
+        // Dedupe: within the batch first (a platform may resend while we are still working),
+        // then against everything stored before.
+        let mut first_index: HashMap<(&str, &str), usize> = HashMap::with_capacity(events.len());
+        let mut keys = Vec::with_capacity(events.len());
+        let mut key_event = Vec::with_capacity(events.len());
+        for (index, event) in events.iter().enumerate() {
+            if first_index.insert((event.channel, event.event_id.as_str()), index).is_none() {
+                keys.push(EventKey { channel: event.channel.to_owned(), event_id: event.event_id.clone() });
+                key_event.push(index);
+            }
+        }
+        let fresh = tx.record_events(&keys, now).await?;
+        let fresh: Vec<usize> =
+            key_event.into_iter().zip(fresh).filter_map(|(index, is_new)| is_new.then_some(index)).collect();
+        if fresh.is_empty() {
+            tx.commit().await?;
+            return Ok(results);
+        }
+
+        // Contacts and conversations of every fresh event, in one statement each.
+        let mut upserts: HashMap<(&str, &str), ContactUpsert> = HashMap::new();
+        for &index in &fresh {
+            let event = &events[index];
+            let entry =
+                upserts.entry((event.channel, event.external_id.as_str())).or_insert_with(|| ContactUpsert {
+                    channel: event.channel.to_owned(),
+                    external_id: event.external_id.clone(),
+                    lang_if_new: (self.settings.negotiate)(event.language_hint.as_deref()),
+                    display_name: None,
+                    contact_data: None,
+                });
+            // The latest values win: they describe the contact as it is now.
+            if event.display_name.is_some() {
+                entry.display_name.clone_from(&event.display_name);
+            }
+            if event.contact_data.is_some() {
+                entry.contact_data.clone_from(&event.contact_data);
+            }
+        }
+        let mut upserts: Vec<ContactUpsert> = upserts.into_values().collect();
+        upserts.sort_by(|a, b| (&a.channel, &a.external_id).cmp(&(&b.channel, &b.external_id)));
+        let contacts = tx.upsert_contacts(&upserts, now).await?;
+        let contact_ids: Vec<i64> = contacts.iter().map(|contact| contact.id).collect();
+        let initial = serde_json::to_string(&State::Menu).map_err(StoreError::from)?;
+        let rows = tx.load_conversations(&contact_ids, &initial, now).await?;
+
+        let mut writes = Writes::default();
+        let mut by_contact: HashMap<i64, ConversationRow> =
+            rows.into_iter().map(|row| (row.contact_id, row)).collect();
+        let mut conversations: HashMap<(String, String), Conversation> =
+            HashMap::with_capacity(contacts.len());
+        for contact in contacts {
+            let row = by_contact.remove(&contact.id).ok_or_else(|| {
+                StoreError::Corrupt(format!("contact {} has no conversation after creating one", contact.id))
+            })?;
+            let key = (contact.channel.clone(), contact.external_id.clone());
+            conversations.insert(key, Conversation::load(row, contact, now, &mut writes));
+        }
+
+        let mut queue = None;
+        for index in fresh {
+            let event = &events[index];
+            let key = (event.channel.to_owned(), event.external_id.clone());
+            let conversation = conversations
+                .get_mut(&key)
+                .ok_or_else(|| StoreError::Corrupt(format!("no conversation loaded for event {index}")))?;
+            let replies =
+                self.apply_event(&mut *tx, conversation, event, &mut queue, now, &mut writes).await?;
+            results[index] = Accepted::Applied { replies };
+        }
+
+        let changed: Vec<&Conversation> = conversations.values().filter(|c| c.changed).collect();
+        self.finish(tx, changed, writes, now).await?;
+        Ok(results)
+    }
+
+    /// Writes the log, the outbox and the new states, commits, and wakes the outbox.
+    async fn finish(
+        &self,
+        mut tx: Box<dyn WriteTx>,
+        changed: Vec<&Conversation>,
+        writes: Writes,
+        now: Millis,
+    ) -> Result<(), EngineError> {
+        let mut updates = Vec::with_capacity(changed.len());
+        for conversation in changed {
+            updates.push(ConversationUpdate {
+                id: conversation.id,
+                state: serde_json::to_string(&conversation.state).map_err(StoreError::from)?,
+                expected_version: conversation.version,
+            });
+        }
+        updates.sort_by_key(|update| update.id);
+        tx.append_messages(&writes.messages).await?;
+        tx.enqueue(&writes.outbox).await?;
+        tx.save_conversations(&updates, now).await?;
+        tx.commit().await?;
+        if !writes.outbox.is_empty() || writes.wake_outbox {
+            self.outbox_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn apply_event(
+        &self,
+        tx: &mut dyn WriteTx,
+        conversation: &mut Conversation,
+        event: &InboundEvent,
+        queue: &mut Option<QueueOverview>,
+        now: Millis,
+        writes: &mut Writes,
+    ) -> Result<usize, EngineError> {
+        match &event.kind {
+            InboundKind::Input(input) => {
+                if is_support_side(input) {
+                    // Only the engine's own agent operations may say a ticket was assigned or
+                    // resolved; a channel passing one through is ignored, not obeyed.
+                    tracing::warn!(channel = event.channel, "ignored a support-side input from a channel");
+                    return Ok(0);
+                }
+                writes.messages.push(customer_message(conversation.id, &event.event_id, input, now));
+                self.run_step(tx, conversation, input.clone(), queue, now, writes).await
+            }
+            InboundKind::Edited { text } => {
+                writes.messages.push(NewMessage {
+                    conversation_id: conversation.id,
+                    direction: Direction::In,
+                    author: Author::Customer,
+                    agent: None,
+                    text: Some(text.clone()),
+                    body: Some(serde_json::json!({ "edited": true })),
+                    attachments: Vec::new(),
+                    event_id: Some(event.event_id.clone()),
+                    at: now,
+                });
+                Ok(0)
+            }
+            InboundKind::Reachability { reachable } => {
+                tx.set_contact_reachable(conversation.contact.id, *reachable, now).await?;
+                conversation.contact.reachable = *reachable;
+                writes.wake_outbox |= *reachable;
+                Ok(0)
+            }
+            InboundKind::GroupChat => {
+                let lang = conversation.contact.lang;
+                writes.bot_reply(conversation, Reply::new(keys::GROUP_CHAT_NOT_SUPPORTED), lang, now);
+                Ok(1)
+            }
+        }
+    }
+
+    /// Runs one input through the dialog and carries out what it decided. Returns how many
+    /// replies were queued.
+    async fn run_step(
+        &self,
+        tx: &mut dyn WriteTx,
+        conversation: &mut Conversation,
+        input: Input,
+        queue: &mut Option<QueueOverview>,
+        now: Millis,
+        writes: &mut Writes,
+    ) -> Result<usize, EngineError> {
+        let chosen_by_button = matches!(input, Input::Button { action: Action::Language(_) });
+        let queue_now = snapshot(tx, conversation, queue, Priority::Normal).await?;
+        let mut transition = self.step(conversation, input.clone(), queue_now);
+        // The queue position of a new ticket depends on its priority, which only the step
+        // knows. The step is pure, so run it again with the right figures.
+        if let Some(priority) = opened_priority(&transition)
+            && priority != Priority::Normal
+        {
+            let queue_now = snapshot(tx, conversation, queue, priority).await?;
+            transition = self.step(conversation, input, queue_now);
+        }
+
+        let lang = transition.language(conversation.contact.lang);
+        let Transition { state, replies, effects } = transition;
+        for effect in effects {
+            carry_out(tx, conversation, effect, chosen_by_button, queue, now).await?;
+        }
+        let count = replies.len();
+        for reply in replies {
+            writes.bot_reply(conversation, reply, lang, now);
+        }
+        if conversation.state != state {
+            conversation.state = state;
+            conversation.changed = true;
+        }
+        Ok(count)
+    }
+
+    fn step(&self, conversation: &Conversation, input: Input, queue: QueueSnapshot) -> Transition {
+        let ctx = Ctx {
+            lang: conversation.contact.lang,
+            language_chosen: conversation.contact.language_chosen,
+            order_ids: self.settings.order_ids.as_ref(),
+            faq: self.settings.faq.as_ref(),
+            queue,
+        };
+        dialog::step(conversation.state.clone(), input, &ctx)
+    }
+
+    // ---- agent side ----
+
+    async fn apply_agent(&self, op: &AgentOp) -> Result<AgentOutcome, EngineError> {
+        let now = now_millis();
+        let mut tx = self.store.begin().await?;
+        let mut writes = Writes::default();
+        let mut queue = None;
+        let mut touched = Vec::new();
+        let outcome = match op {
+            AgentOp::Claim { ticket, agent } => {
+                let found = ticket_for_update(&mut *tx, *ticket).await?;
+                match decide_claim(found.status, found.assigned_agent.as_deref(), agent) {
+                    ClaimDecision::Claim => {
+                        tx.update_ticket(found.id, &TicketChange::Assign { agent: agent.clone() }, now)
+                            .await?;
+                        let input = Input::TicketAssigned { agent: agent.clone() };
+                        touched
+                            .push(self.drive(&mut *tx, &found, input, &mut queue, now, &mut writes).await?);
+                        AgentOutcome::Claim(ClaimResult::Claimed)
+                    }
+                    ClaimDecision::AlreadyYours => AgentOutcome::Claim(ClaimResult::AlreadyYours),
+                    ClaimDecision::TakenBy(owner) => AgentOutcome::Claim(ClaimResult::TakenBy(owner)),
+                    ClaimDecision::Closed => AgentOutcome::Claim(ClaimResult::Closed),
+                }
+            }
+            AgentOp::Release { ticket } => {
+                let found = allowed(&mut *tx, *ticket, AgentMove::Release, "release").await?;
+                tx.update_ticket(found.id, &TicketChange::Release, now).await?;
+                touched.push(
+                    self.drive(&mut *tx, &found, Input::TicketReleased, &mut queue, now, &mut writes).await?,
+                );
+                AgentOutcome::Done
+            }
+            AgentOp::Transfer { ticket, to_agent } => {
+                let found = allowed(&mut *tx, *ticket, AgentMove::Transfer, "transfer").await?;
+                tx.update_ticket(found.id, &TicketChange::Assign { agent: to_agent.clone() }, now).await?;
+                let input = Input::TicketAssigned { agent: to_agent.clone() };
+                touched.push(self.drive(&mut *tx, &found, input, &mut queue, now, &mut writes).await?);
+                AgentOutcome::Done
+            }
+            AgentOp::Resolve { ticket } => {
+                let found = allowed(&mut *tx, *ticket, AgentMove::Resolve, "resolve").await?;
+                tx.update_ticket(found.id, &TicketChange::Resolve, now).await?;
+                touched.push(
+                    self.drive(&mut *tx, &found, Input::TicketResolved, &mut queue, now, &mut writes).await?,
+                );
+                AgentOutcome::Done
+            }
+            AgentOp::Reopen { ticket, agent } => {
+                let found = allowed(&mut *tx, *ticket, AgentMove::Reopen, "reopen").await?;
+                tx.update_ticket(found.id, &TicketChange::Reopen { agent: agent.clone() }, now).await?;
+                let input = Input::TicketReopened { agent: agent.clone() };
+                touched.push(self.drive(&mut *tx, &found, input, &mut queue, now, &mut writes).await?);
+                AgentOutcome::Done
+            }
+            AgentOp::Reply { ticket, agent, text, attachments } => {
+                if text.trim().is_empty() && attachments.is_empty() {
+                    return Err(EngineError::EmptyMessage);
+                }
+                let found = ticket_for_update(&mut *tx, *ticket).await?;
+                if found.status != TicketStatus::Assigned
+                    || found.assigned_agent.as_deref() != Some(agent.as_str())
+                {
+                    return Err(EngineError::NotAssignedTo { ticket: *ticket, agent: agent.clone() });
+                }
+                let (row, contact) = tx
+                    .conversation_for_update(found.conversation_id)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket} has no conversation")))?;
+                let conversation = Conversation::load(row, contact, now, &mut writes);
+                writes.agent_reply(&conversation, agent, text, attachments, now);
+                tx.update_ticket(found.id, &TicketChange::AgentReplied, now).await?;
+                touched.push(conversation);
+                AgentOutcome::Done
+            }
+            AgentOp::Note { ticket, agent, text } => {
+                let found = ticket_for_update(&mut *tx, *ticket).await?;
+                AgentOutcome::Note(tx.add_note(found.id, agent, text, now).await?)
+            }
+            AgentOp::Reminders { older_than, interval } => {
+                let waiting_since = now.saturating_sub(duration_millis(*older_than));
+                let reminded_before = now.saturating_sub(duration_millis(*interval));
+                let due = tx.tickets_due_reminder(waiting_since, reminded_before, 500).await?;
+                for found in &due {
+                    tx.update_ticket(found.id, &TicketChange::Reminded, now).await?;
+                    let conversation = self
+                        .drive(&mut *tx, found, Input::QueueReminder, &mut queue, now, &mut writes)
+                        .await?;
+                    touched.push(conversation);
+                }
+                AgentOutcome::Reminded(due.len())
+            }
+        };
+        let changed: Vec<&Conversation> = touched.iter().filter(|c| c.changed).collect();
+        self.finish(tx, changed, writes, now).await?;
+        Ok(outcome)
+    }
+
+    /// Feeds a support-side input to the ticket's conversation.
+    async fn drive(
+        &self,
+        tx: &mut dyn WriteTx,
+        ticket: &TicketRow,
+        input: Input,
+        queue: &mut Option<QueueOverview>,
+        now: Millis,
+        writes: &mut Writes,
+    ) -> Result<Conversation, EngineError> {
+        let (row, contact) = tx
+            .conversation_for_update(ticket.conversation_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("ticket {} has no conversation", ticket.id)))?;
+        let mut conversation = Conversation::load(row, contact, now, writes);
+        self.run_step(tx, &mut conversation, input, queue, now, writes).await?;
+        Ok(conversation)
+    }
+}
+
+async fn ticket_for_update(tx: &mut dyn WriteTx, ticket: i64) -> Result<TicketRow, EngineError> {
+    tx.ticket_for_update(ticket).await?.ok_or(EngineError::TicketNotFound(ticket))
+}
+
+async fn allowed(
+    tx: &mut dyn WriteTx,
+    ticket: i64,
+    agent_move: AgentMove,
+    action: &'static str,
+) -> Result<TicketRow, EngineError> {
+    let found = ticket_for_update(tx, ticket).await?;
+    if move_allowed(found.status, agent_move) {
+        Ok(found)
+    } else {
+        Err(EngineError::NotAllowed { ticket, status: found.status, action })
+    }
+}
+
+fn retryable(error: &StoreError) -> bool {
+    match error {
+        StoreError::Conflict => true,
+        // PostgreSQL: serialization failure, deadlock detected.
+        StoreError::Database(sqlx::Error::Database(db)) => {
+            matches!(db.code().as_deref(), Some("40001") | Some("40P01"))
+        }
+        _ => false,
+    }
+}
+
+fn is_support_side(input: &Input) -> bool {
+    matches!(
+        input,
+        Input::TicketAssigned { .. }
+            | Input::TicketReleased
+            | Input::TicketResolved
+            | Input::TicketReopened { .. }
+            | Input::QueueReminder
+    )
+}
+
+fn opened_priority(transition: &Transition) -> Option<Priority> {
+    transition.effects.iter().find_map(|effect| match effect {
+        Effect::OpenTicket { draft, outcome: TicketOutcome::Queued } => Some(draft.priority),
+        _ => None,
+    })
+}
+
+/// The queue as the step should see it: the conversation's own ticket position when it has
+/// one waiting, else where a new ticket of `priority` would land.
+async fn snapshot(
+    tx: &mut dyn WriteTx,
+    conversation: &Conversation,
+    queue: &mut Option<QueueOverview>,
+    priority: Priority,
+) -> Result<QueueSnapshot, EngineError> {
+    let overview = match queue {
+        Some(overview) => overview,
+        None => queue.insert(tx.queue_overview().await?),
+    };
+    let own = match conversation.state {
+        State::Queued { .. } | State::Assigned { .. } => {
+            tx.tickets_ahead_of_conversation(conversation.id).await?
+        }
+        _ => None,
+    };
+    let ahead = own.unwrap_or_else(|| overview.ahead_of_new(priority));
+    Ok(QueueSnapshot {
+        ahead,
+        expected_wait_minutes: overview.expected_wait_minutes(ahead),
+        agents_back_at: None,
+    })
+}
+
+/// Carries out one effect of a step inside the transaction.
+async fn carry_out(
+    tx: &mut dyn WriteTx,
+    conversation: &mut Conversation,
+    effect: Effect,
+    chosen_by_button: bool,
+    queue: &mut Option<QueueOverview>,
+    now: Millis,
+) -> Result<(), EngineError> {
+    match effect {
+        Effect::OpenTicket { draft, outcome } => {
+            let (status, self_served) = match outcome {
+                TicketOutcome::Queued => (TicketStatus::Queued, false),
+                TicketOutcome::SelfServed => (TicketStatus::Resolved, true),
+            };
+            let priority = draft.priority;
+            let photos = draft.photos.clone();
+            let ticket = NewTicket {
+                conversation_id: conversation.id,
+                contact_id: conversation.contact.id,
+                draft,
+                status,
+                self_served,
+                lang: conversation.contact.lang,
+                at: now,
+            };
+            let id = tx.insert_ticket(&ticket).await?;
+            tx.attach(id, &photos, now).await?;
+            if let (TicketStatus::Queued, Some(overview)) = (status, queue.as_mut()) {
+                match priority {
+                    Priority::High => overview.queued_high += 1,
+                    Priority::Normal => overview.queued_normal += 1,
+                }
+            }
+        }
+        Effect::AttachToTicket { media } => match tx.open_ticket(conversation.id).await? {
+            Some(ticket) => tx.attach(ticket.id, std::slice::from_ref(&media), now).await?,
+            None => tracing::debug!(
+                conversation = conversation.id,
+                "photo without an open ticket stays in the log"
+            ),
+        },
+        Effect::WithdrawTicket => {
+            if let Some(ticket) = tx.open_ticket(conversation.id).await? {
+                tx.update_ticket(ticket.id, &TicketChange::Withdraw, now).await?;
+                if let (TicketStatus::Queued, Some(overview)) = (ticket.status, queue.as_mut()) {
+                    match ticket.priority {
+                        Priority::High => overview.queued_high = overview.queued_high.saturating_sub(1),
+                        Priority::Normal => overview.queued_normal = overview.queued_normal.saturating_sub(1),
+                    }
+                }
+            }
+        }
+        Effect::RateTicket { stars } => {
+            if let Some(ticket) = tx.latest_resolved_ticket(conversation.id).await? {
+                tx.update_ticket(ticket, &TicketChange::Rate { stars }, now).await?;
+            }
+        }
+        Effect::CommentTicket { comment } => {
+            if let Some(ticket) = tx.latest_resolved_ticket(conversation.id).await? {
+                tx.update_ticket(ticket, &TicketChange::Comment { comment }, now).await?;
+            }
+        }
+        Effect::SetLanguage { lang } => {
+            conversation.contact.lang = lang;
+            conversation.contact.language_chosen |= chosen_by_button;
+            tx.set_contact_language(conversation.contact.id, lang, chosen_by_button, now).await?;
+        }
+        Effect::FaqOutcome { intent, helped } => {
+            let outcome = FaqOutcomeRow {
+                conversation_id: conversation.id,
+                intent,
+                helped,
+                lang: conversation.contact.lang,
+                at: now,
+            };
+            tx.record_faq_outcome(&outcome).await?;
+        }
+        Effect::Feedback { text } => {
+            tx.record_feedback(conversation.id, &text, conversation.contact.lang, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A conversation as the writer holds it during one transaction.
+struct Conversation {
+    id: i64,
+    contact: ContactRow,
+    state: State,
+    /// The version as loaded; the save checks it has not moved.
+    version: i64,
+    changed: bool,
+}
+
+impl Conversation {
+    /// Reads the stored state. One that no longer parses (a bad manual edit, a removed
+    /// variant) restarts the conversation at the menu; the old text is kept in the log for
+    /// whoever investigates.
+    fn load(row: ConversationRow, contact: ContactRow, now: Millis, writes: &mut Writes) -> Conversation {
+        let (state, changed) = match serde_json::from_str::<State>(&row.state) {
+            Ok(state) => (state, false),
+            Err(error) => {
+                tracing::warn!(conversation = row.id, %error, "unreadable dialog state; restarting at the menu");
+                writes.messages.push(NewMessage {
+                    conversation_id: row.id,
+                    direction: Direction::In,
+                    author: Author::System,
+                    agent: None,
+                    text: Some(format!("unreadable dialog state replaced by the menu: {}", row.state)),
+                    body: None,
+                    attachments: Vec::new(),
+                    event_id: None,
+                    at: now,
+                });
+                (State::Menu, true)
+            }
+        };
+        Conversation { id: row.id, contact, state, version: row.version, changed }
+    }
+}
+
+/// Rows a transaction appends at the end, in order.
+#[derive(Default)]
+struct Writes {
+    messages: Vec<NewMessage>,
+    outbox: Vec<NewOutbox>,
+    wake_outbox: bool,
+}
+
+impl Writes {
+    fn bot_reply(&mut self, conversation: &Conversation, reply: Reply, lang: Lang, now: Millis) {
+        self.messages.push(NewMessage {
+            conversation_id: conversation.id,
+            direction: Direction::Out,
+            author: Author::Bot,
+            agent: None,
+            text: Some(reply.key().to_owned()),
+            body: serde_json::to_value(&reply).ok(),
+            attachments: reply.attachments.clone(),
+            event_id: None,
+            at: now,
+        });
+        self.outbox.push(NewOutbox {
+            conversation_id: conversation.id,
+            contact_id: conversation.contact.id,
+            channel: conversation.contact.channel.clone(),
+            payload: Outbound::Bot(reply),
+            lang,
+            at: now,
+        });
+    }
+
+    fn agent_reply(
+        &mut self,
+        conversation: &Conversation,
+        agent: &str,
+        text: &str,
+        attachments: &[MediaRef],
+        now: Millis,
+    ) {
+        self.messages.push(NewMessage {
+            conversation_id: conversation.id,
+            direction: Direction::Out,
+            author: Author::Agent,
+            agent: Some(agent.to_owned()),
+            text: Some(text.to_owned()),
+            body: None,
+            attachments: attachments.to_vec(),
+            event_id: None,
+            at: now,
+        });
+        self.outbox.push(NewOutbox {
+            conversation_id: conversation.id,
+            contact_id: conversation.contact.id,
+            channel: conversation.contact.channel.clone(),
+            payload: Outbound::Agent {
+                agent: agent.to_owned(),
+                text: text.to_owned(),
+                attachments: attachments.to_vec(),
+            },
+            lang: conversation.contact.lang,
+            at: now,
+        });
+    }
+}
+
+/// The log row for what a customer sent. Button presses and refusals get a short bracketed
+/// text so a transcript reads naturally; the structured input is kept beside it.
+fn customer_message(conversation_id: i64, event_id: &str, input: &Input, now: Millis) -> NewMessage {
+    let (text, attachments, structured) = match input {
+        Input::Text { text } => (Some(text.clone()), Vec::new(), false),
+        Input::Button { action } => (Some(format!("[{}]", action.encode())), Vec::new(), true),
+        Input::StaleButton => (Some("[stale button]".to_owned()), Vec::new(), true),
+        Input::Photo { media, caption } => (caption.clone(), vec![media.clone()], true),
+        Input::PhotoRejected { .. } => (Some("[photo refused]".to_owned()), Vec::new(), true),
+        Input::Unsupported { kind } => (Some(format!("[{}]", kind.code())), Vec::new(), true),
+        other => (None, Vec::new(), !matches!(other, Input::Text { .. })),
+    };
+    NewMessage {
+        conversation_id,
+        direction: Direction::In,
+        author: Author::Customer,
+        agent: None,
+        text,
+        body: if structured { serde_json::to_value(input).ok() } else { None },
+        attachments,
+        event_id: Some(event_id.to_owned()),
+        at: now,
+    }
+}

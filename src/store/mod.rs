@@ -1,0 +1,626 @@
+//! Durable storage: contacts, conversations, the message log, tickets, processed events and the
+//! outbox, behind one trait with a SQLite and a PostgreSQL implementation.
+//!
+//! The trait speaks the domain, not SQL. Writes happen inside a [`WriteTx`] whose methods take
+//! whole batches (every event of one group commit), so a batch costs a handful of statements
+//! however many events it holds. Queries are runtime queries: no database is needed to build.
+//!
+//! Every timestamp is [`Millis`]: milliseconds since the Unix epoch, UTC. The caller passes
+//! `now` in, so tests can drive time explicitly.
+
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::{SqliteDurability, SqliteStore};
+
+use crate::core::dialog::TicketDraft;
+use crate::core::faq::Intent;
+use crate::core::handoff::TicketStatus;
+use crate::core::message::{Lang, MediaRef, Outbound, Priority};
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Milliseconds since the Unix epoch (UTC): how every timestamp is stored.
+pub type Millis = i64;
+
+/// The current time as [`Millis`].
+pub fn now_millis() -> Millis {
+    Utc::now().timestamp_millis()
+}
+
+/// A [`Millis`] as a calendar time, for display and JSON.
+pub fn to_datetime(at: Millis) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(at).single().unwrap_or_default()
+}
+
+/// A duration as [`Millis`], saturating.
+pub fn duration_millis(duration: Duration) -> Millis {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The URL names no backend we have. Only the scheme is kept, never credentials.
+    #[error("unsupported database URL scheme {0:?}: expected sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    /// Another writer changed the conversation since it was loaded (another instance, or a
+    /// second process on the same SQLite file). The batch is rolled back and may be retried.
+    #[error("a conversation was changed concurrently")]
+    Conflict,
+    /// A stored value that this version cannot read.
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    #[error("could not encode a stored document: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Options that apply when connecting.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// SQLite only: see [`SqliteDurability`].
+    pub sqlite_durability: SqliteDurability,
+    /// Pool size. SQLite writes are serialised anyway; readers use the rest.
+    pub max_connections: u32,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions { sqlite_durability: SqliteDurability::Full, max_connections: 8 }
+    }
+}
+
+/// Opens the database the URL names, applies pending migrations and returns it as a store.
+/// `sqlite://PATH` creates the file if missing; `postgres://` or `postgresql://` selects PostgreSQL.
+pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<Arc<dyn Store>> {
+    let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+    let store: Arc<dyn Store> = match scheme {
+        "sqlite" => Arc::new(SqliteStore::connect(url, options).await?),
+        "postgres" | "postgresql" => Arc::new(PostgresStore::connect(url, options).await?),
+        other => return Err(StoreError::UnsupportedUrl(other.to_owned())),
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Which backend a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The storage interface of the engine, the outbox, the CLI and the console.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// Applies pending migrations (also done by [`connect`]).
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Starts a write transaction. SQLite: `BEGIN IMMEDIATE`, serialised in-process so writers
+    /// queue fairly instead of spinning on the busy handler.
+    async fn begin(&self) -> StoreResult<Box<dyn WriteTx>>;
+
+    // ---- reads ----
+
+    async fn contact(&self, channel: &str, external_id: &str) -> StoreResult<Option<ContactRow>>;
+    async fn conversation_of_contact(&self, contact_id: i64) -> StoreResult<Option<ConversationRow>>;
+    /// Tickets with the given status (all when `None`): queued ones in queue order (priority,
+    /// then age), the others newest first.
+    async fn list_tickets(&self, status: Option<TicketStatus>) -> StoreResult<Vec<TicketSummary>>;
+    /// One ticket with its conversation's transcript and the internal notes.
+    async fn ticket(&self, ticket_id: i64) -> StoreResult<Option<TicketDetail>>;
+    /// A conversation's message log, oldest first.
+    async fn transcript(&self, conversation_id: i64) -> StoreResult<Vec<TranscriptEntry>>;
+    /// Outbox rows that gave up, newest first.
+    async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetter>>;
+    /// Queue figures: how many wait, recent waits, agents on duty.
+    async fn queue_overview(&self) -> StoreResult<QueueOverview>;
+    /// Queued tickets ahead of this one in queue order; `None` if it does not exist.
+    async fn tickets_ahead(&self, ticket_id: i64) -> StoreResult<Option<u32>>;
+    async fn cursor(&self, name: &str) -> StoreResult<Option<String>>;
+    async fn set_cursor(&self, name: &str, value: &str, now: Millis) -> StoreResult<()>;
+
+    // ---- outbox ----
+
+    /// Leases up to `limit` due rows of the given channels until `now + lease`. A row is due
+    /// when it is pending, its time has come, its contact is reachable, nobody holds a live
+    /// lease on it, and no older row of its conversation is still waiting (per-conversation
+    /// order). Rows come back oldest first.
+    async fn claim_outbox(
+        &self,
+        channels: &[&'static str],
+        now: Millis,
+        lease: Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxJob>>;
+    /// Records what happened to claimed rows, in one transaction.
+    async fn finish_outbox(&self, outcomes: &[(OutboxJob, DeliveryOutcome)], now: Millis) -> StoreResult<()>;
+    async fn outbox_row(&self, id: i64) -> StoreResult<Option<OutboxRow>>;
+    /// Pending rows of the given conversation, oldest first (tests, console).
+    async fn outbox_of_conversation(&self, conversation_id: i64) -> StoreResult<Vec<OutboxRow>>;
+    async fn pending_outbox(&self) -> StoreResult<i64>;
+    /// Wakes `wake` whenever another process queues outbox rows (PostgreSQL LISTEN). SQLite
+    /// has no cross-process signal; workers fall back to polling there.
+    async fn listen_for_outbox(&self, wake: Arc<tokio::sync::Notify>) -> StoreResult<()>;
+
+    async fn close(&self);
+}
+
+/// One write transaction. Dropping it without [`WriteTx::commit`] rolls back.
+#[async_trait::async_trait]
+pub trait WriteTx: Send {
+    /// Records events as processed. Returns, per key, whether it was new (`false`: a
+    /// redelivery). Keys must be distinct.
+    async fn record_events(&mut self, keys: &[EventKey], now: Millis) -> StoreResult<Vec<bool>>;
+    /// Creates contacts that do not exist yet (with `lang_if_new`), updates name and channel
+    /// data when given, and returns every contact, in no particular order.
+    async fn upsert_contacts(
+        &mut self,
+        contacts: &[ContactUpsert],
+        now: Millis,
+    ) -> StoreResult<Vec<ContactRow>>;
+    /// Each contact's conversation, created at `initial_state` when missing. PostgreSQL locks
+    /// the rows (`FOR UPDATE`, in id order) until commit.
+    async fn load_conversations(
+        &mut self,
+        contact_ids: &[i64],
+        initial_state: &str,
+        now: Millis,
+    ) -> StoreResult<Vec<ConversationRow>>;
+    /// One conversation with its contact, locked like [`WriteTx::load_conversations`].
+    async fn conversation_for_update(
+        &mut self,
+        conversation_id: i64,
+    ) -> StoreResult<Option<(ConversationRow, ContactRow)>>;
+    /// Writes new states. Each update names the version it was computed from; if any row has
+    /// moved on, nothing is guaranteed and [`StoreError::Conflict`] is returned.
+    async fn save_conversations(&mut self, updates: &[ConversationUpdate], now: Millis) -> StoreResult<()>;
+    async fn append_messages(&mut self, messages: &[NewMessage]) -> StoreResult<()>;
+    /// Queues outbox rows; ids increase in slice order.
+    async fn enqueue(&mut self, rows: &[NewOutbox]) -> StoreResult<()>;
+
+    async fn queue_overview(&mut self) -> StoreResult<QueueOverview>;
+    /// Queued tickets ahead of the conversation's open ticket; `None` without one.
+    async fn tickets_ahead_of_conversation(&mut self, conversation_id: i64) -> StoreResult<Option<u32>>;
+    /// The conversation's queued or assigned ticket.
+    async fn open_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<TicketRow>>;
+    async fn latest_resolved_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<i64>>;
+    /// A ticket, locked until commit on PostgreSQL.
+    async fn ticket_for_update(&mut self, ticket_id: i64) -> StoreResult<Option<TicketRow>>;
+    async fn insert_ticket(&mut self, ticket: &NewTicket) -> StoreResult<i64>;
+    /// Adds photos to a ticket; a photo already attached is not added twice.
+    async fn attach(&mut self, ticket_id: i64, media: &[MediaRef], now: Millis) -> StoreResult<()>;
+    async fn update_ticket(&mut self, ticket_id: i64, change: &TicketChange, now: Millis) -> StoreResult<()>;
+    async fn add_note(&mut self, ticket_id: i64, agent: &str, text: &str, now: Millis) -> StoreResult<i64>;
+    /// Queued tickets created at or before `waiting_since` and not reminded after
+    /// `reminded_before`, oldest first.
+    async fn tickets_due_reminder(
+        &mut self,
+        waiting_since: Millis,
+        reminded_before: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<TicketRow>>;
+
+    async fn set_contact_language(
+        &mut self,
+        contact_id: i64,
+        lang: Lang,
+        chosen: bool,
+        now: Millis,
+    ) -> StoreResult<()>;
+    async fn set_contact_reachable(
+        &mut self,
+        contact_id: i64,
+        reachable: bool,
+        now: Millis,
+    ) -> StoreResult<()>;
+    async fn record_faq_outcome(&mut self, outcome: &FaqOutcomeRow) -> StoreResult<()>;
+    async fn record_feedback(
+        &mut self,
+        conversation_id: i64,
+        text: &str,
+        lang: Lang,
+        now: Millis,
+    ) -> StoreResult<()>;
+
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+// ---- write-side records ----
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventKey {
+    pub channel: String,
+    pub event_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContactUpsert {
+    pub channel: String,
+    pub external_id: String,
+    /// The language a brand-new contact starts with; ignored for existing contacts.
+    pub lang_if_new: Lang,
+    pub display_name: Option<String>,
+    pub contact_data: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContactRow {
+    pub id: i64,
+    pub channel: String,
+    pub external_id: String,
+    pub lang: Lang,
+    pub language_chosen: bool,
+    pub reachable: bool,
+    pub display_name: Option<String>,
+    pub contact_data: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationRow {
+    pub id: i64,
+    pub contact_id: i64,
+    /// The serialised `core::dialog::State`, as stored (may be unreadable after a bad edit).
+    pub state: String,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConversationUpdate {
+    pub id: i64,
+    pub state: String,
+    /// The version the new state was computed from; the row becomes `expected_version + 1`.
+    pub expected_version: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+impl Direction {
+    pub fn code(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Author {
+    Customer,
+    Bot,
+    Agent,
+    /// Notes from Switchboard itself (for example a state that could not be read).
+    System,
+}
+
+impl Author {
+    pub fn code(self) -> &'static str {
+        match self {
+            Author::Customer => "customer",
+            Author::Bot => "bot",
+            Author::Agent => "agent",
+            Author::System => "system",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Author> {
+        [Author::Customer, Author::Bot, Author::Agent, Author::System].into_iter().find(|a| a.code() == code)
+    }
+}
+
+/// One row of the message log.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub conversation_id: i64,
+    pub direction: Direction,
+    pub author: Author,
+    /// The agent's name for agent messages.
+    pub agent: Option<String>,
+    /// What a person reads: the customer's or agent's words; for bot replies the message key.
+    pub text: Option<String>,
+    /// The structured original (`Input` or `Reply`), so a transcript can be re-rendered.
+    pub body: Option<serde_json::Value>,
+    pub attachments: Vec<MediaRef>,
+    pub event_id: Option<String>,
+    pub at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOutbox {
+    pub conversation_id: i64,
+    pub contact_id: i64,
+    pub channel: String,
+    pub payload: Outbound,
+    pub lang: Lang,
+    pub at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub conversation_id: i64,
+    pub contact_id: i64,
+    pub draft: TicketDraft,
+    pub status: TicketStatus,
+    pub self_served: bool,
+    pub lang: Lang,
+    pub at: Millis,
+}
+
+/// The parts of a ticket the engine decides on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketRow {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub contact_id: i64,
+    pub status: TicketStatus,
+    pub assigned_agent: Option<String>,
+    pub priority: Priority,
+    pub created_at: Millis,
+}
+
+/// A change to one ticket; each sets the timestamps the dashboard reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TicketChange {
+    /// Claimed or transferred: status assigned, `first_assigned_at` kept from the first time.
+    Assign {
+        agent: String,
+    },
+    /// Back to the queue without an agent.
+    Release,
+    Resolve,
+    Reopen {
+        agent: String,
+    },
+    /// The customer no longer needs it: closed as resolved and marked withdrawn.
+    Withdraw,
+    Rate {
+        stars: u8,
+    },
+    Comment {
+        comment: String,
+    },
+    /// An agent wrote to the customer (sets `first_agent_reply_at` once).
+    AgentReplied,
+    /// The customer was told their queue position again.
+    Reminded,
+}
+
+#[derive(Debug, Clone)]
+pub struct FaqOutcomeRow {
+    pub conversation_id: i64,
+    pub intent: Intent,
+    pub helped: bool,
+    pub lang: Lang,
+    pub at: Millis,
+}
+
+/// Queue figures, read once per batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueOverview {
+    pub queued_high: u32,
+    pub queued_normal: u32,
+    /// Recent waits from creation to first claim, in seconds, newest first.
+    pub recent_waits_secs: Vec<i64>,
+    /// Agents currently holding a ticket (at least an indication of who is on duty).
+    pub agents_on_duty: u32,
+}
+
+impl QueueOverview {
+    /// Tickets a new ticket of `priority` would wait behind.
+    pub fn ahead_of_new(&self, priority: Priority) -> u32 {
+        match priority {
+            Priority::High => self.queued_high,
+            Priority::Normal => self.queued_high + self.queued_normal,
+        }
+    }
+
+    pub fn expected_wait_minutes(&self, ahead: u32) -> Option<u32> {
+        crate::core::handoff::expected_wait_minutes(&self.recent_waits_secs, ahead, self.agents_on_duty)
+    }
+}
+
+// ---- outbox records ----
+
+/// A claimed outbox row with what delivery needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxJob {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub contact_id: i64,
+    pub channel: String,
+    pub external_id: String,
+    pub contact_data: Option<serde_json::Value>,
+    pub lang: Lang,
+    pub payload: Outbound,
+    pub attempts: i64,
+}
+
+/// What happened to one claimed row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    Sent,
+    /// Try again at `at`. `count_attempt` is false when the platform asked us to wait
+    /// (rate limit): that is not the row's fault.
+    Retry {
+        at: Millis,
+        count_attempt: bool,
+        error: String,
+    },
+    /// Give up; with `unreachable`, also stop sending to the contact until they are back.
+    Dead {
+        error: String,
+        unreachable: bool,
+    },
+    /// Not attempted (an earlier row of its conversation failed): give the lease back.
+    Released,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    Pending,
+    Sent,
+    Dead,
+}
+
+impl OutboxStatus {
+    pub fn from_code(code: &str) -> Option<OutboxStatus> {
+        match code {
+            "pending" => Some(OutboxStatus::Pending),
+            "sent" => Some(OutboxStatus::Sent),
+            "dead" => Some(OutboxStatus::Dead),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub status: OutboxStatus,
+    pub attempts: i64,
+    pub next_attempt_at: Millis,
+    pub lease_until: Option<Millis>,
+    pub last_error: Option<String>,
+    pub payload: Outbound,
+}
+
+// ---- read models (the tickets CLI JSON) ----
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketSummary {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub status: TicketStatus,
+    pub issue_type: String,
+    pub order_id: Option<String>,
+    pub priority: Priority,
+    pub language: Lang,
+    pub channel: String,
+    pub external_id: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub attachments: Vec<MediaRef>,
+    pub rating: Option<u8>,
+    pub comment: Option<String>,
+    pub self_served: bool,
+    pub withdrawn: bool,
+    pub assigned_agent: Option<String>,
+    pub last_customer_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub first_assigned_at: Option<DateTime<Utc>>,
+    pub first_agent_reply_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    pub ticket: TicketSummary,
+    pub messages: Vec<TranscriptEntry>,
+    pub notes: Vec<Note>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TranscriptEntry {
+    pub id: i64,
+    pub direction: Direction,
+    pub author: Author,
+    pub agent: Option<String>,
+    pub text: Option<String>,
+    pub attachments: Vec<MediaRef>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Note {
+    pub id: i64,
+    pub agent: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub channel: String,
+    pub external_id: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+// ---- helpers shared by both backends ----
+
+fn parse_lang(code: &str) -> StoreResult<Lang> {
+    Lang::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("unknown language {code:?}")))
+}
+
+fn parse_status(code: &str) -> StoreResult<TicketStatus> {
+    TicketStatus::from_code(code)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown ticket status {code:?}")))
+}
+
+fn parse_priority(code: &str) -> StoreResult<Priority> {
+    Priority::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("unknown priority {code:?}")))
+}
+
+fn parse_outbox_status(code: &str) -> StoreResult<OutboxStatus> {
+    OutboxStatus::from_code(code)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown outbox status {code:?}")))
+}
+
+fn parse_author(code: &str) -> StoreResult<Author> {
+    Author::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("unknown author {code:?}")))
+}
+
+fn parse_direction(code: &str) -> StoreResult<Direction> {
+    match code {
+        "in" => Ok(Direction::In),
+        "out" => Ok(Direction::Out),
+        other => Err(StoreError::Corrupt(format!("unknown direction {other:?}"))),
+    }
+}
+
+fn priority_rank(priority: Priority) -> i64 {
+    match priority {
+        Priority::High => 1,
+        Priority::Normal => 0,
+    }
+}
+
+fn parse_attachments(json: &str) -> StoreResult<Vec<MediaRef>> {
+    serde_json::from_str(json).map_err(|error| StoreError::Corrupt(format!("attachments: {error}")))
+}
+
+fn parse_payload(json: &str) -> StoreResult<Outbound> {
+    serde_json::from_str(json).map_err(|error| StoreError::Corrupt(format!("outbox payload: {error}")))
+}
+
+fn count_u32(count: i64) -> u32 {
+    u32::try_from(count.max(0)).unwrap_or(u32::MAX)
+}
+
+fn rating_u8(rating: Option<i64>) -> Option<u8> {
+    rating.and_then(|stars| u8::try_from(stars).ok())
+}

@@ -1,0 +1,648 @@
+//! The multi-instance backend: several Switchboard processes share one PostgreSQL database.
+//!
+//! Batch writes pass one array per column and expand them with `UNNEST`, so statement texts
+//! are static. Conversations are locked (`FOR UPDATE`, in id order) for the whole group
+//! commit, so two instances never interleave one conversation; outbox rows are claimed with
+//! `FOR UPDATE SKIP LOCKED` and a lease.
+
+use super::rows::{self, RowExt};
+use super::sql;
+use super::{
+    Backend, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, DeadLetter,
+    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, OutboxRow,
+    QueueOverview, Store, StoreError, StoreResult, TicketChange, TicketDetail, TicketRow, TicketSummary,
+    TranscriptEntry, WriteTx, count_u32, duration_millis, priority_rank,
+};
+use crate::core::handoff::TicketStatus;
+use crate::core::message::{Lang, MediaRef};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The NOTIFY channel that wakes outbox workers in every instance.
+const OUTBOX_CHANNEL: &str = "switchboard_outbox";
+
+/// Serialises outbox claims across instances for the instant of the claim (not the delivery).
+/// Without it, two claimers could each see a different row of one conversation as "oldest
+/// unleased" while the other's lease is still uncommitted, and deliver them out of order.
+const CLAIM_LOCK_KEY: i64 = 0x5357_4244_4f42; // "SWBDOB"
+
+/// PostgreSQL implementation of [`Store`].
+pub struct PostgresStore {
+    pool: PgPool,
+    listeners: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<PostgresStore> {
+        let pool = PgPoolOptions::new().max_connections(options.max_connections.max(2)).connect(url).await?;
+        Ok(PostgresStore { pool, listeners: Mutex::new(Vec::new()) })
+    }
+}
+
+fn codes(values: impl Iterator<Item = Option<String>>) -> Vec<Option<String>> {
+    values.collect()
+}
+
+#[async_trait::async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
+        Ok(Box::new(PostgresTx { tx: self.pool.begin().await? }))
+    }
+
+    async fn contact(&self, channel: &str, external_id: &str) -> StoreResult<Option<ContactRow>> {
+        let row = sqlx::query(sql::CONTACT_BY_KEY)
+            .bind(channel)
+            .bind(external_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::contact).transpose()
+    }
+
+    async fn conversation_of_contact(&self, contact_id: i64) -> StoreResult<Option<ConversationRow>> {
+        let row =
+            sqlx::query(sql::CONVERSATION_OF_CONTACT).bind(contact_id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(rows::conversation).transpose()
+    }
+
+    async fn list_tickets(&self, status: Option<TicketStatus>) -> StoreResult<Vec<TicketSummary>> {
+        let code = status.map(TicketStatus::code);
+        let found = sqlx::query(sql::TICKET_SUMMARIES).bind(code).fetch_all(&self.pool).await?;
+        let mut tickets = found.iter().map(rows::ticket_summary).collect::<StoreResult<Vec<_>>>()?;
+        let attachments = sqlx::query(sql::ATTACHMENTS_BY_STATUS).bind(code).fetch_all(&self.pool).await?;
+        let attachments = attachments.iter().map(rows::attachment).collect::<StoreResult<Vec<_>>>()?;
+        rows::attach_to_summaries(&mut tickets, attachments);
+        rows::sort_for_listing(&mut tickets);
+        Ok(tickets)
+    }
+
+    async fn ticket(&self, ticket_id: i64) -> StoreResult<Option<TicketDetail>> {
+        let Some(row) =
+            sqlx::query(sql::TICKET_SUMMARY_BY_ID).bind(ticket_id).fetch_optional(&self.pool).await?
+        else {
+            return Ok(None);
+        };
+        let mut ticket = rows::ticket_summary(&row)?;
+        let attachments =
+            sqlx::query(sql::ATTACHMENTS_OF_TICKET).bind(ticket_id).fetch_all(&self.pool).await?;
+        ticket.attachments = attachments
+            .iter()
+            .map(|row| rows::attachment(row).map(|(_, media)| media))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let messages = self.transcript(ticket.conversation_id).await?;
+        let notes = sqlx::query(sql::NOTES_OF_TICKET).bind(ticket_id).fetch_all(&self.pool).await?;
+        let notes = notes.iter().map(rows::note).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(TicketDetail { ticket, messages, notes }))
+    }
+
+    async fn transcript(&self, conversation_id: i64) -> StoreResult<Vec<TranscriptEntry>> {
+        let found = sqlx::query(sql::TRANSCRIPT).bind(conversation_id).fetch_all(&self.pool).await?;
+        found.iter().map(rows::transcript_entry).collect()
+    }
+
+    async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetter>> {
+        let found = sqlx::query(sql::DEAD_LETTERS).bind(limit).fetch_all(&self.pool).await?;
+        found.iter().map(rows::dead_letter).collect()
+    }
+
+    async fn queue_overview(&self) -> StoreResult<QueueOverview> {
+        let mut conn = self.pool.acquire().await?;
+        queue_overview(&mut conn).await
+    }
+
+    async fn tickets_ahead(&self, ticket_id: i64) -> StoreResult<Option<u32>> {
+        let row =
+            sqlx::query(sql::TICKETS_AHEAD_OF_TICKET).bind(ticket_id).fetch_optional(&self.pool).await?;
+        Ok(row.map(|row| row.int("ahead")).transpose()?.map(count_u32))
+    }
+
+    async fn cursor(&self, name: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query(sql::CURSOR).bind(name).fetch_optional(&self.pool).await?;
+        row.map(|row| row.text("value")).transpose()
+    }
+
+    async fn set_cursor(&self, name: &str, value: &str, now: Millis) -> StoreResult<()> {
+        sqlx::query(sql::SET_CURSOR).bind(name).bind(value).bind(now).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn claim_outbox(
+        &self,
+        channels: &[&'static str],
+        now: Millis,
+        lease: Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxJob>> {
+        const CANDIDATES: &str = "SELECT o.id, o.conversation_id, o.contact_id, o.channel, c.external_id, \
+             c.contact_data, o.lang, o.payload, o.attempts \
+             FROM outbox o JOIN contacts c ON c.id = o.contact_id \
+             WHERE o.status = 'pending' AND o.channel = ANY($1) \
+             AND o.next_attempt_at <= $2 AND (o.lease_until IS NULL OR o.lease_until <= $2) AND c.reachable \
+             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' \
+               AND p.conversation_id = o.conversation_id AND p.id < o.id \
+               AND (p.next_attempt_at > $2 OR (p.lease_until IS NOT NULL AND p.lease_until > $2))) \
+             ORDER BY o.id LIMIT $3 FOR UPDATE OF o SKIP LOCKED";
+        const LEASE: &str = "UPDATE outbox SET lease_until = $1 WHERE id = ANY($2)";
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK_KEY).execute(&mut *tx).await?;
+        let names: Vec<&str> = channels.to_vec();
+        let found = sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+        let jobs = found.iter().map(rows::outbox_job).collect::<StoreResult<Vec<_>>>()?;
+        if !jobs.is_empty() {
+            let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
+            let until = now.saturating_add(duration_millis(lease));
+            sqlx::query(LEASE).bind(until).bind(ids).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(jobs)
+    }
+
+    async fn finish_outbox(&self, outcomes: &[(OutboxJob, DeliveryOutcome)], now: Millis) -> StoreResult<()> {
+        const SENT: &str =
+            "UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL WHERE id = ANY($2)";
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        let sent: Vec<i64> = outcomes
+            .iter()
+            .filter(|(_, outcome)| *outcome == DeliveryOutcome::Sent)
+            .map(|(job, _)| job.id)
+            .collect();
+        if !sent.is_empty() {
+            sqlx::query(SENT).bind(now).bind(sent).execute(&mut *tx).await?;
+        }
+        for (job, outcome) in outcomes {
+            match outcome {
+                DeliveryOutcome::Sent => {}
+                DeliveryOutcome::Retry { at, count_attempt, error } => {
+                    sqlx::query(sql::OUTBOX_RETRY)
+                        .bind(job.id)
+                        .bind(*at)
+                        .bind(i64::from(*count_attempt))
+                        .bind(error)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                DeliveryOutcome::Dead { error, unreachable } => {
+                    sqlx::query(sql::OUTBOX_DEAD).bind(job.id).bind(error).execute(&mut *tx).await?;
+                    if *unreachable {
+                        sqlx::query(sql::SET_CONTACT_REACHABLE)
+                            .bind(job.contact_id)
+                            .bind(false)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                DeliveryOutcome::Released => {
+                    sqlx::query(sql::OUTBOX_RELEASE).bind(job.id).execute(&mut *tx).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn outbox_row(&self, id: i64) -> StoreResult<Option<OutboxRow>> {
+        let row = sqlx::query(sql::OUTBOX_ROW).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(rows::outbox_row).transpose()
+    }
+
+    async fn outbox_of_conversation(&self, conversation_id: i64) -> StoreResult<Vec<OutboxRow>> {
+        let found =
+            sqlx::query(sql::OUTBOX_OF_CONVERSATION).bind(conversation_id).fetch_all(&self.pool).await?;
+        found.iter().map(rows::outbox_row).collect()
+    }
+
+    async fn pending_outbox(&self) -> StoreResult<i64> {
+        let row = sqlx::query(sql::PENDING_OUTBOX).fetch_one(&self.pool).await?;
+        row.int("pending")
+    }
+
+    async fn listen_for_outbox(&self, wake: Arc<tokio::sync::Notify>) -> StoreResult<()> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(OUTBOX_CHANNEL).await?;
+        let task = tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(_) => wake.notify_one(),
+                    Err(error) => {
+                        // The listener reconnects on the next recv; workers poll meanwhile.
+                        tracing::warn!(%error, "outbox LISTEN connection failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        self.listeners.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(task);
+        Ok(())
+    }
+
+    async fn close(&self) {
+        for task in self.listeners.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
+            task.abort();
+        }
+        self.pool.close().await;
+    }
+}
+
+async fn queue_overview(conn: &mut sqlx::PgConnection) -> StoreResult<QueueOverview> {
+    let counts = sqlx::query(sql::QUEUE_COUNTS).fetch_one(&mut *conn).await?;
+    let waits = sqlx::query(sql::RECENT_WAITS).fetch_all(&mut *conn).await?;
+    Ok(QueueOverview {
+        queued_high: count_u32(counts.int("high")?),
+        queued_normal: count_u32(counts.int("normal")?),
+        agents_on_duty: count_u32(counts.int("agents")?),
+        recent_waits_secs: waits.iter().map(|row| row.int("wait")).collect::<StoreResult<_>>()?,
+    })
+}
+
+struct PostgresTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+#[async_trait::async_trait]
+impl WriteTx for PostgresTx {
+    async fn record_events(&mut self, keys: &[EventKey], now: Millis) -> StoreResult<Vec<bool>> {
+        // Sorted, so two instances inserting overlapping keys wait on each other instead of
+        // deadlocking.
+        const RECORD: &str = "INSERT INTO processed_events (channel, event_id, processed_at) \
+             SELECT u.channel, u.event_id, $3 FROM UNNEST($1::text[], $2::text[]) AS u(channel, event_id) \
+             ORDER BY u.channel, u.event_id \
+             ON CONFLICT DO NOTHING RETURNING channel, event_id";
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let channels: Vec<&str> = keys.iter().map(|key| key.channel.as_str()).collect();
+        let events: Vec<&str> = keys.iter().map(|key| key.event_id.as_str()).collect();
+        let inserted =
+            sqlx::query(RECORD).bind(channels).bind(events).bind(now).fetch_all(&mut *self.tx).await?;
+        let mut fresh = HashSet::with_capacity(inserted.len());
+        for row in &inserted {
+            fresh.insert((row.text("channel")?, row.text("event_id")?));
+        }
+        Ok(keys.iter().map(|key| fresh.contains(&(key.channel.clone(), key.event_id.clone()))).collect())
+    }
+
+    async fn upsert_contacts(
+        &mut self,
+        contacts: &[ContactUpsert],
+        now: Millis,
+    ) -> StoreResult<Vec<ContactRow>> {
+        const UPSERT: &str = "INSERT INTO contacts (channel, external_id, lang, display_name, contact_data, \
+             created_at, updated_at) \
+             SELECT u.channel, u.external_id, u.lang, u.display_name, u.contact_data::jsonb, $6, $6 \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+               AS u(channel, external_id, lang, display_name, contact_data) \
+             ORDER BY u.channel, u.external_id \
+             ON CONFLICT (channel, external_id) DO UPDATE SET \
+               display_name = coalesce(EXCLUDED.display_name, contacts.display_name), \
+               contact_data = coalesce(EXCLUDED.contact_data, contacts.contact_data), \
+               updated_at = EXCLUDED.updated_at \
+             RETURNING id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data";
+        if contacts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let channels: Vec<&str> = contacts.iter().map(|c| c.channel.as_str()).collect();
+        let external_ids: Vec<&str> = contacts.iter().map(|c| c.external_id.as_str()).collect();
+        let langs: Vec<&str> = contacts.iter().map(|c| c.lang_if_new.code()).collect();
+        let names = codes(contacts.iter().map(|c| c.display_name.clone()));
+        let mut data = Vec::with_capacity(contacts.len());
+        for contact in contacts {
+            data.push(contact.contact_data.as_ref().map(serde_json::to_string).transpose()?);
+        }
+        let found = sqlx::query(UPSERT)
+            .bind(channels)
+            .bind(external_ids)
+            .bind(langs)
+            .bind(names)
+            .bind(data)
+            .bind(now)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        found.iter().map(rows::contact).collect()
+    }
+
+    async fn load_conversations(
+        &mut self,
+        contact_ids: &[i64],
+        initial_state: &str,
+        now: Millis,
+    ) -> StoreResult<Vec<ConversationRow>> {
+        const CREATE: &str = "INSERT INTO conversations (contact_id, state, version, created_at, updated_at) \
+             SELECT u.id, $2::jsonb, 0, $3, $3 FROM UNNEST($1::bigint[]) AS u(id) ORDER BY u.id \
+             ON CONFLICT (contact_id) DO NOTHING";
+        const LOAD: &str = "SELECT id, contact_id, state, version FROM conversations \
+             WHERE contact_id = ANY($1) ORDER BY id FOR UPDATE";
+        if contact_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = contact_ids.to_vec();
+        sqlx::query(CREATE).bind(&ids).bind(initial_state).bind(now).execute(&mut *self.tx).await?;
+        let found = sqlx::query(LOAD).bind(ids).fetch_all(&mut *self.tx).await?;
+        found.iter().map(rows::conversation).collect()
+    }
+
+    async fn conversation_for_update(
+        &mut self,
+        conversation_id: i64,
+    ) -> StoreResult<Option<(ConversationRow, ContactRow)>> {
+        const LOAD: &str =
+            "SELECT id, contact_id, state, version FROM conversations WHERE id = $1 FOR UPDATE";
+        const CONTACT: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, display_name, \
+             contact_data FROM contacts WHERE id = $1";
+        let Some(row) = sqlx::query(LOAD).bind(conversation_id).fetch_optional(&mut *self.tx).await? else {
+            return Ok(None);
+        };
+        let conversation = rows::conversation(&row)?;
+        let contact = sqlx::query(CONTACT).bind(conversation.contact_id).fetch_one(&mut *self.tx).await?;
+        Ok(Some((conversation, rows::contact(&contact)?)))
+    }
+
+    async fn save_conversations(&mut self, updates: &[ConversationUpdate], now: Millis) -> StoreResult<()> {
+        const SAVE: &str = "UPDATE conversations c SET state = u.state::jsonb, version = c.version + 1, \
+             updated_at = $4 FROM UNNEST($1::bigint[], $2::text[], $3::bigint[]) AS u(id, state, version) \
+             WHERE c.id = u.id AND c.version = u.version";
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = updates.iter().map(|u| u.id).collect();
+        let states: Vec<&str> = updates.iter().map(|u| u.state.as_str()).collect();
+        let versions: Vec<i64> = updates.iter().map(|u| u.expected_version).collect();
+        let done =
+            sqlx::query(SAVE).bind(ids).bind(states).bind(versions).bind(now).execute(&mut *self.tx).await?;
+        if done.rows_affected() != updates.len() as u64 {
+            return Err(StoreError::Conflict);
+        }
+        Ok(())
+    }
+
+    async fn append_messages(&mut self, messages: &[NewMessage]) -> StoreResult<()> {
+        const APPEND: &str = "INSERT INTO messages (conversation_id, direction, author, agent, text, body, \
+             attachments, event_id, created_at) \
+             SELECT u.conversation_id, u.direction, u.author, u.agent, u.text, u.body::jsonb, \
+             u.attachments::jsonb, u.event_id, u.created_at \
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+               $8::text[], $9::bigint[]) WITH ORDINALITY \
+               AS u(conversation_id, direction, author, agent, text, body, attachments, event_id, created_at, n) \
+             ORDER BY u.n";
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let mut bodies = Vec::with_capacity(messages.len());
+        let mut attachments = Vec::with_capacity(messages.len());
+        for message in messages {
+            bodies.push(message.body.as_ref().map(serde_json::to_string).transpose()?);
+            attachments.push(serde_json::to_string(&message.attachments)?);
+        }
+        sqlx::query(APPEND)
+            .bind(messages.iter().map(|m| m.conversation_id).collect::<Vec<_>>())
+            .bind(messages.iter().map(|m| m.direction.code()).collect::<Vec<_>>())
+            .bind(messages.iter().map(|m| m.author.code()).collect::<Vec<_>>())
+            .bind(codes(messages.iter().map(|m| m.agent.clone())))
+            .bind(codes(messages.iter().map(|m| m.text.clone())))
+            .bind(bodies)
+            .bind(attachments)
+            .bind(codes(messages.iter().map(|m| m.event_id.clone())))
+            .bind(messages.iter().map(|m| m.at).collect::<Vec<_>>())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn enqueue(&mut self, outbox: &[NewOutbox]) -> StoreResult<()> {
+        const ENQUEUE: &str = "INSERT INTO outbox (conversation_id, contact_id, channel, payload, lang, status, \
+             attempts, next_attempt_at, created_at) \
+             SELECT u.conversation_id, u.contact_id, u.channel, u.payload::jsonb, u.lang, 'pending', 0, u.at, u.at \
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[]) \
+               WITH ORDINALITY AS u(conversation_id, contact_id, channel, payload, lang, at, n) \
+             ORDER BY u.n";
+        if outbox.is_empty() {
+            return Ok(());
+        }
+        let mut payloads = Vec::with_capacity(outbox.len());
+        for row in outbox {
+            payloads.push(serde_json::to_string(&row.payload)?);
+        }
+        sqlx::query(ENQUEUE)
+            .bind(outbox.iter().map(|r| r.conversation_id).collect::<Vec<_>>())
+            .bind(outbox.iter().map(|r| r.contact_id).collect::<Vec<_>>())
+            .bind(outbox.iter().map(|r| r.channel.as_str()).collect::<Vec<_>>())
+            .bind(payloads)
+            .bind(outbox.iter().map(|r| r.lang.code()).collect::<Vec<_>>())
+            .bind(outbox.iter().map(|r| r.at).collect::<Vec<_>>())
+            .execute(&mut *self.tx)
+            .await?;
+        // Delivered at commit, to every instance's workers.
+        sqlx::query("SELECT pg_notify($1, '')").bind(OUTBOX_CHANNEL).execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn queue_overview(&mut self) -> StoreResult<QueueOverview> {
+        queue_overview(&mut self.tx).await
+    }
+
+    async fn tickets_ahead_of_conversation(&mut self, conversation_id: i64) -> StoreResult<Option<u32>> {
+        let row = sqlx::query(sql::TICKETS_AHEAD_OF_CONVERSATION)
+            .bind(conversation_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|row| row.int("ahead")).transpose()?.map(count_u32))
+    }
+
+    async fn open_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<TicketRow>> {
+        let row = sqlx::query(sql::OPEN_TICKET).bind(conversation_id).fetch_optional(&mut *self.tx).await?;
+        row.as_ref().map(rows::ticket).transpose()
+    }
+
+    async fn latest_resolved_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<i64>> {
+        let row = sqlx::query(sql::LATEST_RESOLVED_TICKET)
+            .bind(conversation_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|row| row.int("id")).transpose()
+    }
+
+    /// Locks the ticket's conversation first, then the ticket: the order the inbound path
+    /// takes them in, so an agent action and a customer message cannot deadlock.
+    async fn ticket_for_update(&mut self, ticket_id: i64) -> StoreResult<Option<TicketRow>> {
+        const CONVERSATION: &str = "SELECT id FROM conversations \
+             WHERE id = (SELECT conversation_id FROM tickets WHERE id = $1) FOR UPDATE";
+        const TICKET: &str = "SELECT id, conversation_id, contact_id, status, assigned_agent, priority, \
+             created_at FROM tickets WHERE id = $1 FOR UPDATE";
+        sqlx::query(CONVERSATION).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
+        let row = sqlx::query(TICKET).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
+        row.as_ref().map(rows::ticket).transpose()
+    }
+
+    async fn insert_ticket(&mut self, ticket: &NewTicket) -> StoreResult<i64> {
+        let draft = &ticket.draft;
+        let resolved_at = (ticket.status == TicketStatus::Resolved).then_some(ticket.at);
+        let row = sqlx::query(sql::INSERT_TICKET)
+            .bind(ticket.conversation_id)
+            .bind(ticket.contact_id)
+            .bind(ticket.status.code())
+            .bind(draft.issue.code())
+            .bind(draft.order_id.as_ref().map(|id| id.as_str().to_owned()))
+            .bind(draft.priority.code())
+            .bind(priority_rank(draft.priority))
+            .bind(draft.description.as_deref())
+            .bind(ticket.lang.code())
+            .bind(ticket.self_served)
+            .bind(ticket.at)
+            .bind(resolved_at)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        row.int("id")
+    }
+
+    async fn attach(&mut self, ticket_id: i64, media: &[MediaRef], now: Millis) -> StoreResult<()> {
+        const ATTACH: &str = "INSERT INTO ticket_attachments (ticket_id, sha256, content_type, bytes, created_at) \
+             SELECT $1, u.sha256, u.content_type, u.bytes, $2 \
+             FROM UNNEST($3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS u(sha256, content_type, bytes, n) \
+             ORDER BY u.n ON CONFLICT (ticket_id, sha256) DO NOTHING";
+        if media.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(ATTACH)
+            .bind(ticket_id)
+            .bind(now)
+            .bind(media.iter().map(|m| m.sha256.as_str()).collect::<Vec<_>>())
+            .bind(media.iter().map(|m| m.content_type.as_str()).collect::<Vec<_>>())
+            .bind(media.iter().map(|m| i64::try_from(m.bytes).unwrap_or(i64::MAX)).collect::<Vec<_>>())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn update_ticket(&mut self, ticket_id: i64, change: &TicketChange, now: Millis) -> StoreResult<()> {
+        let query = match change {
+            TicketChange::Assign { agent } => {
+                sqlx::query(sql::TICKET_ASSIGN).bind(ticket_id).bind(agent).bind(now)
+            }
+            TicketChange::Release => sqlx::query(sql::TICKET_RELEASE).bind(ticket_id).bind(now),
+            TicketChange::Resolve => sqlx::query(sql::TICKET_RESOLVE).bind(ticket_id).bind(now),
+            TicketChange::Reopen { agent } => {
+                sqlx::query(sql::TICKET_REOPEN).bind(ticket_id).bind(agent).bind(now)
+            }
+            TicketChange::Withdraw => sqlx::query(sql::TICKET_WITHDRAW).bind(ticket_id).bind(now),
+            TicketChange::Rate { stars } => {
+                sqlx::query(sql::TICKET_RATE).bind(ticket_id).bind(i64::from(*stars)).bind(now)
+            }
+            TicketChange::Comment { comment } => {
+                sqlx::query(sql::TICKET_COMMENT).bind(ticket_id).bind(comment).bind(now)
+            }
+            TicketChange::AgentReplied => sqlx::query(sql::TICKET_AGENT_REPLIED).bind(ticket_id).bind(now),
+            TicketChange::Reminded => sqlx::query(sql::TICKET_REMINDED).bind(ticket_id).bind(now),
+        };
+        query.execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn add_note(&mut self, ticket_id: i64, agent: &str, text: &str, now: Millis) -> StoreResult<i64> {
+        let row = sqlx::query(sql::INSERT_NOTE)
+            .bind(ticket_id)
+            .bind(agent)
+            .bind(text)
+            .bind(now)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        row.int("id")
+    }
+
+    async fn tickets_due_reminder(
+        &mut self,
+        waiting_since: Millis,
+        reminded_before: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<TicketRow>> {
+        let found = sqlx::query(sql::TICKETS_DUE_REMINDER)
+            .bind(waiting_since)
+            .bind(reminded_before)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        found.iter().map(rows::ticket).collect()
+    }
+
+    async fn set_contact_language(
+        &mut self,
+        contact_id: i64,
+        lang: Lang,
+        chosen: bool,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::SET_CONTACT_LANGUAGE)
+            .bind(contact_id)
+            .bind(lang.code())
+            .bind(chosen)
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_contact_reachable(
+        &mut self,
+        contact_id: i64,
+        reachable: bool,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::SET_CONTACT_REACHABLE)
+            .bind(contact_id)
+            .bind(reachable)
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_faq_outcome(&mut self, outcome: &FaqOutcomeRow) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_FAQ_OUTCOME)
+            .bind(outcome.conversation_id)
+            .bind(outcome.intent.name())
+            .bind(outcome.helped)
+            .bind(outcome.lang.code())
+            .bind(outcome.at)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_feedback(
+        &mut self,
+        conversation_id: i64,
+        text: &str,
+        lang: Lang,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_FEEDBACK)
+            .bind(conversation_id)
+            .bind(text)
+            .bind(lang.code())
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,262 @@
+//! Reading rows into domain records, once for both backends. Each backend says how to read a
+//! column of each basic kind ([`RowExt`]); the mapping from columns to records is shared.
+
+use super::{
+    ContactRow, ConversationRow, DeadLetter, Note, OutboxJob, OutboxRow, StoreError, StoreResult, TicketRow,
+    TicketSummary, TranscriptEntry, parse_attachments, parse_author, parse_direction, parse_lang,
+    parse_outbox_status, parse_payload, parse_priority, parse_status, rating_u8, to_datetime,
+};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+
+/// Typed column access with the store's error type. JSON columns come back as text whatever
+/// the backend stores them as (TEXT on SQLite, JSONB on PostgreSQL).
+pub(super) trait RowExt {
+    fn int(&self, column: &str) -> StoreResult<i64>;
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
+    fn text(&self, column: &str) -> StoreResult<String>;
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>>;
+    fn flag(&self, column: &str) -> StoreResult<bool>;
+    fn opt_json_text(&self, column: &str) -> StoreResult<Option<String>>;
+
+    fn json_text(&self, column: &str) -> StoreResult<String> {
+        self.opt_json_text(column)?.ok_or_else(|| StoreError::Corrupt(format!("{column} is NULL")))
+    }
+}
+
+impl RowExt for SqliteRow {
+    fn int(&self, column: &str) -> StoreResult<i64> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
+        Ok(self.try_get(column)?)
+    }
+    fn text(&self, column: &str) -> StoreResult<String> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+    fn flag(&self, column: &str) -> StoreResult<bool> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_json_text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+impl RowExt for PgRow {
+    fn int(&self, column: &str) -> StoreResult<i64> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
+        Ok(self.try_get(column)?)
+    }
+    fn text(&self, column: &str) -> StoreResult<String> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+    fn flag(&self, column: &str) -> StoreResult<bool> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_json_text(&self, column: &str) -> StoreResult<Option<String>> {
+        let value: Option<serde_json::Value> = self.try_get(column)?;
+        Ok(value.map(|value| value.to_string()))
+    }
+}
+
+/// Columns: id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data.
+pub(super) fn contact(row: &impl RowExt) -> StoreResult<ContactRow> {
+    let contact_data = match row.opt_json_text("contact_data")? {
+        Some(text) => Some(serde_json::from_str(&text)?),
+        None => None,
+    };
+    Ok(ContactRow {
+        id: row.int("id")?,
+        channel: row.text("channel")?,
+        external_id: row.text("external_id")?,
+        lang: parse_lang(&row.text("lang")?)?,
+        language_chosen: row.flag("language_chosen")?,
+        reachable: row.flag("reachable")?,
+        display_name: row.opt_text("display_name")?,
+        contact_data,
+    })
+}
+
+/// Columns: id, contact_id, state, version.
+pub(super) fn conversation(row: &impl RowExt) -> StoreResult<ConversationRow> {
+    Ok(ConversationRow {
+        id: row.int("id")?,
+        contact_id: row.int("contact_id")?,
+        state: row.json_text("state")?,
+        version: row.int("version")?,
+    })
+}
+
+/// Columns: id, conversation_id, contact_id, status, assigned_agent, priority, created_at.
+pub(super) fn ticket(row: &impl RowExt) -> StoreResult<TicketRow> {
+    Ok(TicketRow {
+        id: row.int("id")?,
+        conversation_id: row.int("conversation_id")?,
+        contact_id: row.int("contact_id")?,
+        status: parse_status(&row.text("status")?)?,
+        assigned_agent: row.opt_text("assigned_agent")?,
+        priority: parse_priority(&row.text("priority")?)?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+/// Columns of [`super::sql::TICKET_SUMMARY_SELECT`]; attachments are filled in afterwards.
+pub(super) fn ticket_summary(row: &impl RowExt) -> StoreResult<TicketSummary> {
+    Ok(TicketSummary {
+        id: row.int("id")?,
+        conversation_id: row.int("conversation_id")?,
+        status: parse_status(&row.text("status")?)?,
+        issue_type: row.text("issue_type")?,
+        order_id: row.opt_text("order_id")?,
+        priority: parse_priority(&row.text("priority")?)?,
+        language: parse_lang(&row.text("lang")?)?,
+        channel: row.text("channel")?,
+        external_id: row.text("external_id")?,
+        display_name: row.opt_text("display_name")?,
+        description: row.opt_text("description")?,
+        attachments: Vec::new(),
+        rating: rating_u8(row.opt_int("rating")?),
+        comment: row.opt_text("comment")?,
+        self_served: row.flag("self_served")?,
+        withdrawn: row.flag("withdrawn")?,
+        assigned_agent: row.opt_text("assigned_agent")?,
+        last_customer_message: row.opt_text("last_customer_message")?,
+        created_at: to_datetime(row.int("created_at")?),
+        first_assigned_at: row.opt_int("first_assigned_at")?.map(to_datetime),
+        first_agent_reply_at: row.opt_int("first_agent_reply_at")?.map(to_datetime),
+        resolved_at: row.opt_int("resolved_at")?.map(to_datetime),
+    })
+}
+
+/// Columns: ticket_id, sha256, content_type, bytes.
+pub(super) fn attachment(row: &impl RowExt) -> StoreResult<(i64, crate::core::message::MediaRef)> {
+    let bytes = row.int("bytes")?;
+    Ok((
+        row.int("ticket_id")?,
+        crate::core::message::MediaRef {
+            sha256: row.text("sha256")?,
+            content_type: row.text("content_type")?,
+            bytes: u64::try_from(bytes).unwrap_or_default(),
+        },
+    ))
+}
+
+/// Columns: id, direction, author, agent, text, attachments, created_at.
+pub(super) fn transcript_entry(row: &impl RowExt) -> StoreResult<TranscriptEntry> {
+    Ok(TranscriptEntry {
+        id: row.int("id")?,
+        direction: parse_direction(&row.text("direction")?)?,
+        author: parse_author(&row.text("author")?)?,
+        agent: row.opt_text("agent")?,
+        text: row.opt_text("text")?,
+        attachments: parse_attachments(&row.json_text("attachments")?)?,
+        at: to_datetime(row.int("created_at")?),
+    })
+}
+
+/// Columns: id, agent, text, created_at.
+pub(super) fn note(row: &impl RowExt) -> StoreResult<Note> {
+    Ok(Note {
+        id: row.int("id")?,
+        agent: row.text("agent")?,
+        text: row.text("text")?,
+        at: to_datetime(row.int("created_at")?),
+    })
+}
+
+/// Columns: id, conversation_id, contact_id, channel, external_id, contact_data, lang, payload,
+/// attempts.
+pub(super) fn outbox_job(row: &impl RowExt) -> StoreResult<OutboxJob> {
+    let contact_data = match row.opt_json_text("contact_data")? {
+        Some(text) => Some(serde_json::from_str(&text)?),
+        None => None,
+    };
+    Ok(OutboxJob {
+        id: row.int("id")?,
+        conversation_id: row.int("conversation_id")?,
+        contact_id: row.int("contact_id")?,
+        channel: row.text("channel")?,
+        external_id: row.text("external_id")?,
+        contact_data,
+        lang: parse_lang(&row.text("lang")?)?,
+        payload: parse_payload(&row.json_text("payload")?)?,
+        attempts: row.int("attempts")?,
+    })
+}
+
+/// Columns: id, conversation_id, status, attempts, next_attempt_at, lease_until, last_error, payload.
+pub(super) fn outbox_row(row: &impl RowExt) -> StoreResult<OutboxRow> {
+    Ok(OutboxRow {
+        id: row.int("id")?,
+        conversation_id: row.int("conversation_id")?,
+        status: parse_outbox_status(&row.text("status")?)?,
+        attempts: row.int("attempts")?,
+        next_attempt_at: row.int("next_attempt_at")?,
+        lease_until: row.opt_int("lease_until")?,
+        last_error: row.opt_text("last_error")?,
+        payload: parse_payload(&row.json_text("payload")?)?,
+    })
+}
+
+/// Columns: id, conversation_id, channel, external_id, attempts, last_error, created_at.
+pub(super) fn dead_letter(row: &impl RowExt) -> StoreResult<DeadLetter> {
+    Ok(DeadLetter {
+        id: row.int("id")?,
+        conversation_id: row.int("conversation_id")?,
+        channel: row.text("channel")?,
+        external_id: row.text("external_id")?,
+        attempts: row.int("attempts")?,
+        last_error: row.opt_text("last_error")?,
+        created_at: to_datetime(row.int("created_at")?),
+    })
+}
+
+/// Puts attachments (ticket id, media) on their tickets, keeping attachment order.
+pub(super) fn attach_to_summaries(
+    tickets: &mut [TicketSummary],
+    attachments: Vec<(i64, crate::core::message::MediaRef)>,
+) {
+    let mut by_ticket: std::collections::HashMap<i64, Vec<crate::core::message::MediaRef>> =
+        std::collections::HashMap::new();
+    for (ticket_id, media) in attachments {
+        by_ticket.entry(ticket_id).or_default().push(media);
+    }
+    for ticket in tickets {
+        if let Some(media) = by_ticket.remove(&ticket.id) {
+            ticket.attachments = media;
+        }
+    }
+}
+
+/// Queued tickets in queue order (`core::handoff::queue_order`), then assigned and resolved
+/// tickets newest first.
+pub(super) fn sort_for_listing(tickets: &mut [TicketSummary]) {
+    use crate::core::handoff::{TicketStatus, queue_order};
+    let group = |status: TicketStatus| match status {
+        TicketStatus::Queued => 0,
+        TicketStatus::Assigned => 1,
+        TicketStatus::Resolved => 2,
+    };
+    tickets.sort_by(|a, b| {
+        group(a.status).cmp(&group(b.status)).then_with(|| {
+            if a.status == TicketStatus::Queued {
+                queue_order(
+                    (a.priority, a.created_at.timestamp_millis()),
+                    (b.priority, b.created_at.timestamp_millis()),
+                )
+                .then(a.id.cmp(&b.id))
+            } else {
+                b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id))
+            }
+        })
+    });
+}

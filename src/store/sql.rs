@@ -1,0 +1,128 @@
+//! Statements that read the same in both dialects. SQLite accepts `$N` placeholders, `TRUE`
+//! and `FALSE`, `RETURNING` and `ON CONFLICT`, so only batch inserts (JSON on SQLite, arrays
+//! on PostgreSQL), JSON columns and row locks need dialect-specific text.
+
+pub(super) const CONTACT_BY_KEY: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, \
+     display_name, contact_data FROM contacts WHERE channel = $1 AND external_id = $2";
+
+pub(super) const CONVERSATION_OF_CONTACT: &str =
+    "SELECT id, contact_id, state, version FROM conversations WHERE contact_id = $1";
+
+/// The tickets CLI's columns. Followed by a WHERE clause.
+macro_rules! ticket_summary_select {
+    ($where:literal) => {
+        concat!(
+            "SELECT t.id, t.conversation_id, t.status, t.issue_type, t.order_id, t.priority, t.lang, ",
+            "c.channel, c.external_id, c.display_name, t.description, t.rating, t.comment, ",
+            "t.self_served, t.withdrawn, t.assigned_agent, ",
+            "(SELECT m.text FROM messages m WHERE m.conversation_id = t.conversation_id ",
+            "AND m.author = 'customer' ORDER BY m.id DESC LIMIT 1) AS last_customer_message, ",
+            "t.created_at, t.first_assigned_at, t.first_agent_reply_at, t.resolved_at ",
+            "FROM tickets t JOIN contacts c ON c.id = t.contact_id ",
+            $where
+        )
+    };
+}
+
+pub(super) const TICKET_SUMMARIES: &str =
+    ticket_summary_select!("WHERE (CAST($1 AS TEXT) IS NULL OR t.status = CAST($1 AS TEXT))");
+pub(super) const TICKET_SUMMARY_BY_ID: &str = ticket_summary_select!("WHERE t.id = $1");
+
+pub(super) const ATTACHMENTS_BY_STATUS: &str = "SELECT a.ticket_id, a.sha256, a.content_type, a.bytes \
+     FROM ticket_attachments a JOIN tickets t ON t.id = a.ticket_id \
+     WHERE (CAST($1 AS TEXT) IS NULL OR t.status = CAST($1 AS TEXT)) ORDER BY a.id";
+pub(super) const ATTACHMENTS_OF_TICKET: &str =
+    "SELECT ticket_id, sha256, content_type, bytes FROM ticket_attachments WHERE ticket_id = $1 ORDER BY id";
+
+pub(super) const TRANSCRIPT: &str = "SELECT id, direction, author, agent, text, attachments, created_at \
+     FROM messages WHERE conversation_id = $1 ORDER BY id";
+pub(super) const NOTES_OF_TICKET: &str =
+    "SELECT id, agent, text, created_at FROM ticket_notes WHERE ticket_id = $1 ORDER BY id";
+
+pub(super) const DEAD_LETTERS: &str = "SELECT o.id, o.conversation_id, o.channel, c.external_id, o.attempts, \
+     o.last_error, o.created_at FROM outbox o JOIN contacts c ON c.id = o.contact_id \
+     WHERE o.status = 'dead' ORDER BY o.id DESC LIMIT $1";
+
+pub(super) const QUEUE_COUNTS: &str = "SELECT \
+     (SELECT count(*) FROM tickets WHERE status = 'queued' AND priority_rank = 1) AS high, \
+     (SELECT count(*) FROM tickets WHERE status = 'queued' AND priority_rank = 0) AS normal, \
+     (SELECT count(DISTINCT assigned_agent) FROM tickets WHERE status = 'assigned') AS agents";
+pub(super) const RECENT_WAITS: &str = "SELECT (first_assigned_at - created_at) / 1000 AS wait FROM tickets \
+     WHERE first_assigned_at IS NOT NULL ORDER BY first_assigned_at DESC LIMIT 50";
+
+/// Queued tickets ahead of ticket `me` in queue order: higher priority, or the same priority
+/// and older.
+macro_rules! tickets_ahead {
+    ($me:literal) => {
+        concat!(
+            "SELECT (SELECT count(*) FROM tickets t WHERE t.status = 'queued' AND t.id <> me.id AND ",
+            "(t.priority_rank > me.priority_rank OR (t.priority_rank = me.priority_rank AND ",
+            "(t.created_at < me.created_at OR (t.created_at = me.created_at AND t.id < me.id))))) AS ahead ",
+            "FROM tickets me ",
+            $me
+        )
+    };
+}
+
+pub(super) const TICKETS_AHEAD_OF_TICKET: &str = tickets_ahead!("WHERE me.id = $1");
+pub(super) const TICKETS_AHEAD_OF_CONVERSATION: &str = tickets_ahead!(
+    "WHERE me.conversation_id = $1 AND me.status IN ('queued', 'assigned') ORDER BY me.id DESC LIMIT 1"
+);
+
+pub(super) const TICKET_COLUMNS_BY_ID: &str = "SELECT id, conversation_id, contact_id, status, assigned_agent, \
+     priority, created_at FROM tickets WHERE id = $1";
+pub(super) const OPEN_TICKET: &str = "SELECT id, conversation_id, contact_id, status, assigned_agent, priority, \
+     created_at FROM tickets WHERE conversation_id = $1 AND status IN ('queued', 'assigned') \
+     ORDER BY id DESC LIMIT 1";
+pub(super) const LATEST_RESOLVED_TICKET: &str = "SELECT id FROM tickets WHERE conversation_id = $1 \
+     AND status = 'resolved' AND withdrawn = FALSE ORDER BY resolved_at DESC, id DESC LIMIT 1";
+pub(super) const TICKETS_DUE_REMINDER: &str = "SELECT id, conversation_id, contact_id, status, assigned_agent, \
+     priority, created_at FROM tickets WHERE status = 'queued' AND created_at <= $1 \
+     AND (last_reminded_at IS NULL OR last_reminded_at <= $2) ORDER BY created_at, id LIMIT $3";
+
+pub(super) const INSERT_TICKET: &str = "INSERT INTO tickets (conversation_id, contact_id, status, issue_type, \
+     order_id, priority, priority_rank, description, lang, self_served, created_at, updated_at, resolved_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING id";
+
+pub(super) const TICKET_ASSIGN: &str = "UPDATE tickets SET status = 'assigned', assigned_agent = $2, \
+     first_assigned_at = coalesce(first_assigned_at, $3), updated_at = $3 WHERE id = $1";
+pub(super) const TICKET_RELEASE: &str =
+    "UPDATE tickets SET status = 'queued', assigned_agent = NULL, updated_at = $2 WHERE id = $1";
+pub(super) const TICKET_RESOLVE: &str =
+    "UPDATE tickets SET status = 'resolved', resolved_at = $2, updated_at = $2 WHERE id = $1";
+pub(super) const TICKET_REOPEN: &str = "UPDATE tickets SET status = 'assigned', assigned_agent = $2, \
+     resolved_at = NULL, rating = NULL, comment = NULL, updated_at = $3 WHERE id = $1";
+pub(super) const TICKET_WITHDRAW: &str = "UPDATE tickets SET status = 'resolved', withdrawn = TRUE, \
+     resolved_at = $2, updated_at = $2 WHERE id = $1";
+pub(super) const TICKET_RATE: &str = "UPDATE tickets SET rating = $2, updated_at = $3 WHERE id = $1";
+pub(super) const TICKET_COMMENT: &str = "UPDATE tickets SET comment = $2, updated_at = $3 WHERE id = $1";
+pub(super) const TICKET_AGENT_REPLIED: &str = "UPDATE tickets SET \
+     first_agent_reply_at = coalesce(first_agent_reply_at, $2), updated_at = $2 WHERE id = $1";
+pub(super) const TICKET_REMINDED: &str = "UPDATE tickets SET last_reminded_at = $2 WHERE id = $1";
+
+pub(super) const INSERT_NOTE: &str =
+    "INSERT INTO ticket_notes (ticket_id, agent, text, created_at) VALUES ($1, $2, $3, $4) RETURNING id";
+
+pub(super) const SET_CONTACT_LANGUAGE: &str = "UPDATE contacts SET lang = $2, \
+     language_chosen = (language_chosen OR $3), updated_at = $4 WHERE id = $1";
+pub(super) const SET_CONTACT_REACHABLE: &str =
+    "UPDATE contacts SET reachable = $2, updated_at = $3 WHERE id = $1";
+pub(super) const INSERT_FAQ_OUTCOME: &str = "INSERT INTO faq_outcomes (conversation_id, intent, helped, lang, \
+     created_at) VALUES ($1, $2, $3, $4, $5)";
+pub(super) const INSERT_FEEDBACK: &str =
+    "INSERT INTO feedback (conversation_id, text, lang, created_at) VALUES ($1, $2, $3, $4)";
+
+pub(super) const CURSOR: &str = "SELECT value FROM cursors WHERE name = $1";
+pub(super) const SET_CURSOR: &str = "INSERT INTO cursors (name, value, updated_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+
+pub(super) const OUTBOX_ROW: &str = "SELECT id, conversation_id, status, attempts, next_attempt_at, lease_until, \
+     last_error, payload FROM outbox WHERE id = $1";
+pub(super) const OUTBOX_OF_CONVERSATION: &str = "SELECT id, conversation_id, status, attempts, next_attempt_at, \
+     lease_until, last_error, payload FROM outbox WHERE conversation_id = $1 ORDER BY id";
+pub(super) const PENDING_OUTBOX: &str = "SELECT count(*) AS pending FROM outbox WHERE status = 'pending'";
+
+pub(super) const OUTBOX_RETRY: &str = "UPDATE outbox SET next_attempt_at = $2, attempts = attempts + $3, \
+     last_error = $4, lease_until = NULL WHERE id = $1";
+pub(super) const OUTBOX_DEAD: &str = "UPDATE outbox SET status = 'dead', last_error = $2, lease_until = NULL, attempts = attempts + 1 WHERE id = $1";
+pub(super) const OUTBOX_RELEASE: &str = "UPDATE outbox SET lease_until = NULL WHERE id = $1";

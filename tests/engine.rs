@@ -1,0 +1,310 @@
+//! The engine and the outbox against a real SQLite file: exactly-once inbound, durability
+//! across a restart, delivery failures, and per-conversation order.
+
+#[path = "support/engine_fixtures.rs"]
+mod fixtures;
+
+use fixtures::{RecordingChannel, TestDb, button, event, start_engine, text};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard::channels::{DeliveryError, InboundKind};
+use switchboard::core::dialog::State;
+use switchboard::core::keys;
+use switchboard::core::message::{Action, IssueType};
+use switchboard::engine::{Engine, Handled};
+use switchboard::outbox::{DeliveryAttempt, OutboxSettings, OutboxWorker};
+use switchboard::store::{OutboxStatus, Store, now_millis};
+
+fn worker(store: &Arc<dyn Store>, channel: &Arc<RecordingChannel>, engine: &Engine) -> OutboxWorker {
+    OutboxWorker::new(Arc::clone(store), channel.channels(), OutboxSettings::default(), engine.outbox_wake())
+}
+
+async fn drain(worker: &OutboxWorker) -> usize {
+    let mut delivered = 0;
+    while worker.try_deliver_next().await.unwrap() == DeliveryAttempt::Delivered {
+        delivered += 1;
+    }
+    delivered
+}
+
+async fn state_of(store: &Arc<dyn Store>, external_id: &str) -> (State, i64) {
+    let contact = store.contact(fixtures::CHANNEL, external_id).await.unwrap().expect("contact exists");
+    let conversation = store.conversation_of_contact(contact.id).await.unwrap().expect("conversation exists");
+    (serde_json::from_str(&conversation.state).unwrap(), conversation.version)
+}
+
+#[tokio::test]
+async fn the_same_event_twice_changes_and_sends_once() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let channel = RecordingChannel::new();
+    let worker = worker(&store, &channel, &engine);
+
+    let first = engine.handle(button("ann", "u1", Action::Issue(IssueType::Delivery))).await.unwrap();
+    assert_eq!(first, Handled::Applied { replies: 1 });
+    let after_first = state_of(&store, "ann").await;
+    assert_eq!(after_first.0, State::AwaitingOrderId { issue: IssueType::Delivery });
+
+    let again = engine.handle(button("ann", "u1", Action::Issue(IssueType::Delivery))).await.unwrap();
+    assert_eq!(again, Handled::Duplicate);
+    assert_eq!(state_of(&store, "ann").await, after_first, "a redelivery must not touch the state");
+
+    // A redelivery inside one long-poll batch is caught too.
+    let batch = vec![text("ann", "u2", "AB-1234"), text("ann", "u2", "AB-1234")];
+    let results = engine.handle_batch(batch).await.unwrap();
+    assert_eq!(results, vec![Handled::Applied { replies: 2 }, Handled::Duplicate]);
+
+    assert_eq!(drain(&worker).await, 3);
+    assert_eq!(
+        channel.keys_for("ann"),
+        vec![keys::ASK_ORDER_ID, keys::ORDER_ID_ACCEPTED, keys::ASK_PHOTO_OPTIONAL]
+    );
+    let contact = store.contact(fixtures::CHANNEL, "ann").await.unwrap().unwrap();
+    let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
+    let transcript = store.transcript(conversation.id).await.unwrap();
+    let customer_lines = transcript.iter().filter(|entry| entry.text.as_deref() == Some("AB-1234")).count();
+    assert_eq!(customer_lines, 1, "the duplicate is not logged twice");
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reply_committed_before_a_crash_is_delivered_after_restart() {
+    let db = TestDb::sqlite();
+    {
+        let store = db.connect().await;
+        let engine = start_engine(&store);
+        let handled = engine.handle(text("bob", "u1", "/start")).await.unwrap();
+        assert_eq!(handled, Handled::Applied { replies: 2 });
+        // The process dies here: no worker ever ran.
+        drop(engine);
+        store.close().await;
+    }
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let channel = RecordingChannel::new();
+    let worker = worker(&store, &channel, &engine);
+    assert_eq!(drain(&worker).await, 2);
+    assert_eq!(channel.keys_for("bob"), vec![keys::GREETING, keys::MENU_PROMPT]);
+    // And the event is still known after the restart.
+    assert_eq!(engine.handle(text("bob", "u1", "/start")).await.unwrap(), Handled::Duplicate);
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_permanent_failure_dead_letters_and_holds_the_contact() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let channel = RecordingChannel::new();
+    let worker = worker(&store, &channel, &engine);
+
+    engine.handle(button("cat", "u1", Action::Issue(IssueType::Account))).await.unwrap();
+    channel
+        .fail_next("cat", DeliveryError::Permanent { reason: "bot was blocked".into(), unreachable: true });
+    assert_eq!(worker.try_deliver_next().await.unwrap(), DeliveryAttempt::DeadLettered);
+
+    let contact = store.contact(fixtures::CHANNEL, "cat").await.unwrap().unwrap();
+    assert!(!contact.reachable);
+    let dead = store.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].external_id, "cat");
+    assert_eq!(dead[0].last_error.as_deref(), Some("bot was blocked"));
+
+    // Later replies wait while the contact is unreachable...
+    engine.handle(text("cat", "u2", "/help")).await.unwrap();
+    assert_eq!(worker.try_deliver_next().await.unwrap(), DeliveryAttempt::Empty);
+    assert!(channel.delivered().is_empty());
+    // ...and go out once the customer unblocks the bot.
+    engine.handle(event("cat", "u3", InboundKind::Reachability { reachable: true })).await.unwrap();
+    assert_eq!(drain(&worker).await, 2);
+    assert_eq!(channel.keys_for("cat"), vec![keys::HELP, keys::ASK_DESCRIPTION]);
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_to_the_millisecond_and_not_counted() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let channel = RecordingChannel::new();
+    let worker = worker(&store, &channel, &engine);
+
+    engine.handle(text("dan", "u1", "/menu")).await.unwrap();
+    let contact = store.contact(fixtures::CHANNEL, "dan").await.unwrap().unwrap();
+    let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
+    let row_id = store.outbox_of_conversation(conversation.id).await.unwrap()[0].id;
+
+    channel.fail_next("dan", DeliveryError::RetryAfter(Duration::from_secs(30)));
+    let now = now_millis();
+    assert_eq!(worker.try_deliver_next_at(now).await.unwrap(), DeliveryAttempt::Retry);
+    let row = store.outbox_row(row_id).await.unwrap().unwrap();
+    assert_eq!(row.next_attempt_at, now + 30_000);
+    assert_eq!(row.attempts, 0, "a rate limit is not the row's fault");
+    assert_eq!(row.status, OutboxStatus::Pending);
+
+    assert_eq!(worker.try_deliver_next_at(now + 29_999).await.unwrap(), DeliveryAttempt::Empty);
+    assert_eq!(worker.try_deliver_next_at(now + 30_000).await.unwrap(), DeliveryAttempt::Delivered);
+    assert_eq!(store.outbox_row(row_id).await.unwrap().unwrap().status, OutboxStatus::Sent);
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn transient_failures_back_off_then_dead_letter() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let channel = RecordingChannel::new();
+    let settings = OutboxSettings { max_attempts: 2, ..OutboxSettings::default() };
+    let worker = OutboxWorker::new(Arc::clone(&store), channel.channels(), settings, engine.outbox_wake());
+
+    engine.handle(text("eve", "u1", "/menu")).await.unwrap();
+    channel.fail_next("eve", DeliveryError::Transient("timeout".into()));
+    channel.fail_next("eve", DeliveryError::Transient("timeout".into()));
+    let now = now_millis();
+    assert_eq!(worker.try_deliver_next_at(now).await.unwrap(), DeliveryAttempt::Retry);
+    let contact = store.contact(fixtures::CHANNEL, "eve").await.unwrap().unwrap();
+    let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
+    let row = store.outbox_of_conversation(conversation.id).await.unwrap().remove(0);
+    assert_eq!(row.attempts, 1);
+    // Base backoff 1 s with equal jitter: between 0.5 s and 1 s from now.
+    assert!((now + 500..=now + 1_000).contains(&row.next_attempt_at), "{} vs {now}", row.next_attempt_at);
+    assert_eq!(worker.try_deliver_next_at(now + 1_000).await.unwrap(), DeliveryAttempt::DeadLettered);
+    let row = store.outbox_row(row.id).await.unwrap().unwrap();
+    assert_eq!(row.status, OutboxStatus::Dead);
+    // A transient failure never marks the contact unreachable.
+    assert!(store.contact(fixtures::CHANNEL, "eve").await.unwrap().unwrap().reachable);
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn interleaved_conversations_each_stay_in_order() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = Arc::new(start_engine(&store));
+    let channel = RecordingChannel::new();
+
+    // Two customers type at the same time; their events reach the engine interleaved and in
+    // several concurrent submissions.
+    let script = |who: &str| {
+        vec![
+            text(who, &format!("{who}-1"), "/start"),
+            button(who, &format!("{who}-2"), Action::Issue(IssueType::Delivery)),
+            text(who, &format!("{who}-3"), "AB-1234"),
+            button(who, &format!("{who}-4"), Action::SkipPhoto),
+            text(who, &format!("{who}-5"), "The parcel never came"),
+        ]
+    };
+    let mut customers = Vec::new();
+    for who in ["ann", "bob"] {
+        let engine = Arc::clone(&engine);
+        let events = script(who);
+        customers.push(tokio::spawn(async move {
+            for event in events {
+                engine.handle(event).await.unwrap();
+            }
+        }));
+    }
+    for customer in customers {
+        customer.await.unwrap();
+    }
+
+    let expected = vec![
+        keys::GREETING,
+        keys::MENU_PROMPT,
+        keys::ASK_ORDER_ID,
+        keys::ORDER_ID_ACCEPTED,
+        keys::ASK_PHOTO_OPTIONAL,
+        keys::ASK_DESCRIPTION,
+        keys::HANDOFF_QUEUED,
+    ];
+    for who in ["ann", "bob"] {
+        let contact = store.contact(fixtures::CHANNEL, who).await.unwrap().unwrap();
+        let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
+        let bot_lines: Vec<String> = store
+            .transcript(conversation.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|entry| entry.author == switchboard::store::Author::Bot)
+            .filter_map(|entry| entry.text)
+            .collect();
+        assert_eq!(bot_lines, expected, "log order for {who}");
+    }
+
+    // Deliver with the batching worker (both conversations in flight at once).
+    let worker = OutboxWorker::new(
+        Arc::clone(&store),
+        channel.channels(),
+        OutboxSettings { batch: 3, ..OutboxSettings::default() },
+        engine.outbox_wake(),
+    );
+    while worker.deliver_due(now_millis()).await.unwrap().claimed > 0 {}
+    assert_eq!(channel.keys_for("ann"), expected);
+    assert_eq!(channel.keys_for("bob"), expected);
+    assert_eq!(store.list_tickets(None).await.unwrap().len(), 2);
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_held_row_blocks_the_rest_of_its_conversation_only() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let channel = RecordingChannel::new();
+    let worker = worker(&store, &channel, &engine);
+
+    engine.handle(text("fay", "u1", "/start")).await.unwrap();
+    engine.handle(text("gus", "u2", "/start")).await.unwrap();
+    channel.fail_next("fay", DeliveryError::RetryAfter(Duration::from_secs(60)));
+    let now = now_millis();
+    let report = worker.deliver_due(now).await.unwrap();
+    assert_eq!(report.retried, 1);
+    // gus got both replies; fay got nothing, not even her second reply.
+    assert_eq!(channel.keys_for("gus"), vec![keys::GREETING, keys::MENU_PROMPT]);
+    assert!(channel.keys_for("fay").is_empty());
+    assert_eq!(worker.deliver_due(now + 1).await.unwrap().claimed, 0);
+    assert_eq!(worker.deliver_due(now + 60_000).await.unwrap().delivered, 2);
+    assert_eq!(channel.keys_for("fay"), vec![keys::GREETING, keys::MENU_PROMPT]);
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn group_chats_edits_and_unreadable_states_are_handled_without_the_dialog() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let channel = RecordingChannel::new();
+    let worker = worker(&store, &channel, &engine);
+
+    assert_eq!(
+        engine.handle(event("group-1", "g1", InboundKind::GroupChat)).await.unwrap(),
+        Handled::Applied { replies: 1 }
+    );
+    assert_eq!(state_of(&store, "group-1").await.0, State::Menu);
+    engine.handle(text("hal", "u1", "/help")).await.unwrap();
+    let edited = event("hal", "u2", InboundKind::Edited { text: "/help me".into() });
+    assert_eq!(engine.handle(edited).await.unwrap(), Handled::Applied { replies: 0 });
+
+    // Someone edits the stored state by hand and breaks it.
+    let path = db.url.trim_start_matches("sqlite://").to_owned();
+    let mut raw =
+        <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{path}")).await.unwrap();
+    sqlx::query("UPDATE conversations SET state = '{\"step\":\"no_such_step\"}'")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let handled = engine.handle(text("hal", "u3", "/menu")).await.unwrap();
+    assert_eq!(handled, Handled::Applied { replies: 1 });
+    assert_eq!(state_of(&store, "hal").await.0, State::Menu);
+    let contact = store.contact(fixtures::CHANNEL, "hal").await.unwrap().unwrap();
+    let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
+    let transcript = store.transcript(conversation.id).await.unwrap();
+    assert!(transcript.iter().any(|entry| entry.author == switchboard::store::Author::System
+        && entry.text.as_deref().is_some_and(|text| text.contains("no_such_step"))));
+    assert!(transcript.iter().any(|entry| entry.text.as_deref() == Some("/help me")));
+
+    drain(&worker).await;
+    assert_eq!(channel.keys_for("group-1"), vec![keys::GROUP_CHAT_NOT_SUPPORTED]);
+    engine.shutdown().await;
+}

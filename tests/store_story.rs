@@ -1,0 +1,243 @@
+//! One support story told against SQLite always and against PostgreSQL when
+//! `SWITCHBOARD_TEST_POSTGRES` is set: requests become tickets, two agents race for one,
+//! the winner replies and resolves, the customer rates; cursors, reminders, transfers,
+//! releases, withdrawals and the read APIs the tickets CLI uses along the way.
+
+#[path = "support/engine_fixtures.rs"]
+mod fixtures;
+
+use fixtures::{RecordingChannel, TestDb, button, event, start_engine, text};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard::channels::InboundKind;
+use switchboard::core::dialog::{Input, State};
+use switchboard::core::handoff::TicketStatus;
+use switchboard::core::keys;
+use switchboard::core::message::{Action, IssueType, Lang, MediaRef, Priority};
+use switchboard::engine::{ClaimResult, EngineError, Handled};
+use switchboard::outbox::{DeliveryAttempt, OutboxSettings, OutboxWorker};
+use switchboard::store::{Author, Store, now_millis};
+
+#[tokio::test]
+async fn story_on_sqlite() {
+    let db = TestDb::sqlite();
+    story(&db).await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn story_on_postgres() {
+    let Some(db) = TestDb::postgres("story_on_postgres").await else { return };
+    story(&db).await;
+    db.drop_database().await;
+}
+
+fn photo() -> MediaRef {
+    MediaRef { sha256: "ab".repeat(32), content_type: "image/jpeg".into(), bytes: 2048 }
+}
+
+async fn conversation_id(store: &Arc<dyn Store>, who: &str) -> i64 {
+    let contact = store.contact(fixtures::CHANNEL, who).await.unwrap().expect("contact");
+    store.conversation_of_contact(contact.id).await.unwrap().expect("conversation").id
+}
+
+async fn state(store: &Arc<dyn Store>, who: &str) -> State {
+    let contact = store.contact(fixtures::CHANNEL, who).await.unwrap().expect("contact");
+    let conversation = store.conversation_of_contact(contact.id).await.unwrap().expect("conversation");
+    serde_json::from_str(&conversation.state).unwrap()
+}
+
+async fn drain(worker: &OutboxWorker) {
+    while worker.try_deliver_next().await.unwrap() == DeliveryAttempt::Delivered {}
+}
+
+async fn story(db: &TestDb) {
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let channel = RecordingChannel::new();
+    let worker = OutboxWorker::new(
+        Arc::clone(&store),
+        channel.channels(),
+        OutboxSettings::default(),
+        engine.outbox_wake(),
+    );
+
+    // Channel cursors survive in the key-value table.
+    assert_eq!(store.cursor("telegram.offset").await.unwrap(), None);
+    store.set_cursor("telegram.offset", "42", now_millis()).await.unwrap();
+    store.set_cursor("telegram.offset", "43", now_millis()).await.unwrap();
+    assert_eq!(store.cursor("telegram.offset").await.unwrap().as_deref(), Some("43"));
+
+    // Ann reports a broken item with a photo; the contact's language comes from the hint.
+    let mut first = text("ann", "a1", "/start");
+    first.language_hint = Some("ru-RU".into());
+    first.contact_data = Some(serde_json::json!({ "keyboard": true }));
+    assert_eq!(engine.handle(first).await.unwrap(), Handled::Applied { replies: 2 });
+    let ann = store.contact(fixtures::CHANNEL, "ann").await.unwrap().unwrap();
+    assert_eq!(ann.lang, Lang::Ru);
+    assert_eq!(ann.contact_data, Some(serde_json::json!({ "keyboard": true })));
+    assert_eq!(ann.display_name.as_deref(), Some("Customer ann"));
+    engine.handle(button("ann", "a2", Action::Issue(IssueType::Order))).await.unwrap();
+    engine.handle(text("ann", "a3", "ab-1234")).await.unwrap();
+    let photo_event = event("ann", "a4", InboundKind::Input(Input::Photo { media: photo(), caption: None }));
+    engine.handle(photo_event).await.unwrap();
+    engine.handle(button("ann", "a5", Action::PhotosDone)).await.unwrap();
+    engine.handle(text("ann", "a6", "It arrived broken")).await.unwrap();
+    assert_eq!(state(&store, "ann").await, State::Queued { acknowledged: false });
+
+    // Bob complains: high priority, ahead of Ann in the queue.
+    engine.handle(button("bob", "b1", Action::Issue(IssueType::Complaint))).await.unwrap();
+    engine.handle(text("bob", "b2", "The courier was rude")).await.unwrap();
+
+    let queued = store.list_tickets(Some(TicketStatus::Queued)).await.unwrap();
+    assert_eq!(queued.len(), 2);
+    assert_eq!(queued[0].priority, Priority::High);
+    assert_eq!(queued[0].issue_type, "complaint");
+    let ann_ticket = &queued[1];
+    assert_eq!(ann_ticket.issue_type, "order");
+    assert_eq!(ann_ticket.order_id.as_deref(), Some("AB-1234"));
+    assert_eq!(ann_ticket.priority, Priority::Normal);
+    assert_eq!(ann_ticket.language, Lang::Ru);
+    assert_eq!(ann_ticket.channel, fixtures::CHANNEL);
+    assert_eq!(ann_ticket.description.as_deref(), Some("It arrived broken"));
+    assert_eq!(ann_ticket.attachments, vec![photo()]);
+    assert_eq!(ann_ticket.last_customer_message.as_deref(), Some("It arrived broken"));
+    assert_eq!(ann_ticket.rating, None);
+    let json = serde_json::to_value(ann_ticket).unwrap();
+    for field in
+        ["id", "status", "issue_type", "order_id", "priority", "language", "description", "attachments"]
+    {
+        assert!(json.get(field).is_some(), "tickets JSON lacks {field}");
+    }
+    assert_eq!(json["status"], "queued");
+    assert_eq!(json["attachments"][0]["content_type"], "image/jpeg");
+    let ann_ticket_id = ann_ticket.id;
+    let bob_ticket_id = queued[0].id;
+    assert_eq!(store.tickets_ahead(ann_ticket_id).await.unwrap(), Some(1));
+    assert_eq!(store.tickets_ahead(bob_ticket_id).await.unwrap(), Some(0));
+    let overview = store.queue_overview().await.unwrap();
+    assert_eq!((overview.queued_high, overview.queued_normal), (1, 1));
+
+    // Two agents on two instances race for Ann's ticket: exactly one wins.
+    let second_store = db.connect().await;
+    let second_engine = start_engine(&second_store);
+    let (alice, boris) =
+        tokio::join!(engine.claim(ann_ticket_id, "alice"), second_engine.claim(ann_ticket_id, "boris"));
+    let (winner, loser) = match (alice.unwrap(), boris.unwrap()) {
+        (ClaimResult::Claimed, ClaimResult::TakenBy(owner)) => {
+            assert_eq!(owner, "alice");
+            ("alice", "boris")
+        }
+        (ClaimResult::TakenBy(owner), ClaimResult::Claimed) => {
+            assert_eq!(owner, "boris");
+            ("boris", "alice")
+        }
+        other => panic!("exactly one claim must win, got {other:?}"),
+    };
+    second_engine.shutdown().await;
+    second_store.close().await;
+    assert_eq!(engine.claim(ann_ticket_id, winner).await.unwrap(), ClaimResult::AlreadyYours);
+    assert_eq!(state(&store, "ann").await, State::Assigned { agent: winner.to_owned() });
+
+    // Only the owner writes to the customer; notes stay internal.
+    let refused = engine.agent_reply(ann_ticket_id, loser, "Hi", Vec::new()).await;
+    assert!(matches!(refused, Err(EngineError::NotAssignedTo { .. })), "{refused:?}");
+    engine
+        .agent_reply(ann_ticket_id, winner, "Sorry! A replacement is on its way.", Vec::new())
+        .await
+        .unwrap();
+    engine.add_note(ann_ticket_id, winner, "Warehouse confirmed stock").await.unwrap();
+    // While an agent holds the conversation the bot stays quiet.
+    assert_eq!(
+        engine.handle(text("ann", "a7", "Thank you!")).await.unwrap(),
+        Handled::Applied { replies: 0 }
+    );
+
+    engine.resolve(ann_ticket_id).await.unwrap();
+    assert_eq!(state(&store, "ann").await, State::AwaitingRating);
+    engine.handle(button("ann", "a8", Action::Rate(4))).await.unwrap();
+    engine.handle(text("ann", "a9", "Quick help")).await.unwrap();
+    assert_eq!(state(&store, "ann").await, State::Menu);
+
+    let detail = store.ticket(ann_ticket_id).await.unwrap().expect("ticket");
+    assert_eq!(detail.ticket.status, TicketStatus::Resolved);
+    assert_eq!(detail.ticket.rating, Some(4));
+    assert_eq!(detail.ticket.comment.as_deref(), Some("Quick help"));
+    assert_eq!(detail.ticket.assigned_agent.as_deref(), Some(winner));
+    assert!(detail.ticket.first_assigned_at.is_some());
+    assert!(detail.ticket.first_agent_reply_at.is_some());
+    assert!(detail.ticket.resolved_at.is_some());
+    assert_eq!(detail.notes.len(), 1);
+    assert_eq!(detail.notes[0].text, "Warehouse confirmed stock");
+    let agent_lines: Vec<_> = detail.messages.iter().filter(|m| m.author == Author::Agent).collect();
+    assert_eq!(agent_lines.len(), 1);
+    assert_eq!(agent_lines[0].agent.as_deref(), Some(winner));
+    assert!(detail.messages.iter().any(|m| m.author == Author::Customer && m.attachments == vec![photo()]));
+    let show = serde_json::to_value(&detail).unwrap();
+    assert!(show["messages"][0].get("author").is_some() && show["messages"][0].get("at").is_some());
+    assert!(matches!(engine.resolve(ann_ticket_id).await, Err(EngineError::NotAllowed { .. })));
+
+    // Everything Ann was sent, in order, agent words included.
+    drain(&worker).await;
+    assert_eq!(
+        channel.keys_for("ann"),
+        vec![
+            keys::GREETING,
+            keys::MENU_PROMPT,
+            keys::ASK_ORDER_ID,
+            keys::ORDER_ID_ACCEPTED,
+            keys::ASK_PHOTO_REQUIRED,
+            keys::PHOTO_RECEIVED,
+            keys::ASK_DESCRIPTION,
+            keys::HANDOFF_QUEUED,
+            keys::AGENT_JOINED,
+            "agent:Sorry! A replacement is on its way.",
+            keys::ASK_RATING,
+            keys::ASK_COMMENT,
+            keys::THANKS_FOR_RATING,
+            keys::MENU_PROMPT,
+        ]
+    );
+    let ann_deliveries = channel.delivered();
+    assert!(ann_deliveries.iter().filter(|d| d.external_id == "ann").all(|d| d.lang == Lang::Ru));
+
+    // Reopen, then Bob withdraws his complaint himself.
+    engine.reopen(ann_ticket_id, winner).await.unwrap();
+    assert_eq!(store.ticket(ann_ticket_id).await.unwrap().unwrap().ticket.status, TicketStatus::Assigned);
+    engine.resolve(ann_ticket_id).await.unwrap();
+    engine.handle(text("bob", "b3", "/cancel")).await.unwrap();
+    let bob_ticket = store.ticket(bob_ticket_id).await.unwrap().unwrap().ticket;
+    assert_eq!(bob_ticket.status, TicketStatus::Resolved);
+    assert!(bob_ticket.withdrawn);
+
+    // Carl waits: one reminder per interval, then transfer and release.
+    engine.handle(text("carl", "c1", "/agent")).await.unwrap();
+    let carl_conversation = conversation_id(&store, "carl").await;
+    assert_eq!(engine.queue_reminders(Duration::ZERO, Duration::from_secs(3600)).await.unwrap(), 1);
+    assert_eq!(engine.queue_reminders(Duration::ZERO, Duration::from_secs(3600)).await.unwrap(), 0);
+    let carl_ticket = store.list_tickets(Some(TicketStatus::Queued)).await.unwrap()[0].id;
+    assert_eq!(engine.claim(carl_ticket, "alice").await.unwrap(), ClaimResult::Claimed);
+    engine.transfer(carl_ticket, "boris").await.unwrap();
+    assert_eq!(state(&store, "carl").await, State::Assigned { agent: "boris".into() });
+    engine.release(carl_ticket).await.unwrap();
+    assert_eq!(state(&store, "carl").await, State::Queued { acknowledged: false });
+    assert_eq!(store.tickets_ahead(carl_ticket).await.unwrap(), Some(0));
+    drain(&worker).await;
+    assert_eq!(
+        channel.keys_for("carl"),
+        vec![
+            keys::HANDOFF_QUEUED,
+            keys::QUEUE_UPDATE,
+            keys::AGENT_JOINED,
+            keys::AGENT_JOINED,
+            keys::RETURNED_TO_QUEUE
+        ]
+    );
+    assert_eq!(store.outbox_of_conversation(carl_conversation).await.unwrap().len(), 5);
+    assert!(store.dead_letters(10).await.unwrap().is_empty());
+    assert_eq!(store.pending_outbox().await.unwrap(), 0);
+    assert!(matches!(engine.claim(999_999, "alice").await, Err(EngineError::TicketNotFound(999_999))));
+
+    engine.shutdown().await;
+    store.close().await;
+}

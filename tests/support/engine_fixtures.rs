@@ -1,0 +1,209 @@
+//! Helpers for the engine and store tests: fresh databases (a SQLite file, or a uniquely named
+//! PostgreSQL database dropped afterwards), a recording channel, and small stand-ins for the
+//! order-ID rule and the FAQ model.
+
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use switchboard::channels::{Channel, Delivery, DeliveryError, InboundEvent, InboundKind};
+use switchboard::core::dialog::Input;
+use switchboard::core::faq::{Intent, IntentClassifier, Match};
+use switchboard::core::message::{Action, Lang};
+use switchboard::core::order_id::OrderIdFormat;
+use switchboard::engine::{Engine, EngineSettings};
+use switchboard::store::{self, ConnectOptions, Store};
+
+/// The channel name the fixtures use.
+pub const CHANNEL: &str = "test";
+
+/// A database for one test. SQLite lives in a temporary folder; PostgreSQL gets a database of
+/// its own, dropped by [`TestDb::drop_database`].
+pub struct TestDb {
+    pub url: String,
+    admin_url: Option<String>,
+    name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
+        TestDb { url, admin_url: None, name: None, _dir: Some(dir) }
+    }
+
+    /// A fresh PostgreSQL database, or `None` (with a printed skip line) when
+    /// `SWITCHBOARD_TEST_POSTGRES` is not set.
+    pub async fn postgres(test: &str) -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
+            println!("skipped: SWITCHBOARD_TEST_POSTGRES not set ({test} on PostgreSQL)");
+            return None;
+        };
+        let name = format!("switchboard_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .expect("SWITCHBOARD_TEST_POSTGRES must name a reachable server");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+        let url = with_database(&admin_url, &name);
+        Some(TestDb { url, admin_url: Some(admin_url), name: Some(name), _dir: None })
+    }
+
+    pub async fn connect(&self) -> Arc<dyn Store> {
+        store::connect(&self.url, &ConnectOptions::default()).await.expect("connect to the test database")
+    }
+
+    /// Drops the PostgreSQL database (a no-op for SQLite, whose folder goes with `self`).
+    pub async fn drop_database(self) {
+        if let (Some(admin_url), Some(name)) = (&self.admin_url, &self.name) {
+            let mut admin =
+                <sqlx::PgConnection as sqlx::Connection>::connect(admin_url).await.expect("reconnect");
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut admin)
+                .await
+                .expect("drop the test database");
+        }
+    }
+}
+
+/// The same server URL with another database name (keeps any `?options`).
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+/// Order IDs look like `AB-1234`: two letters, a dash, four or more digits.
+pub struct TwoLettersDashDigits;
+
+impl OrderIdFormat for TwoLettersDashDigits {
+    fn accepts(&self, candidate: &str) -> bool {
+        let Some((letters, digits)) = candidate.split_once('-') else { return false };
+        letters.len() == 2
+            && letters.chars().all(|c| c.is_ascii_uppercase())
+            && digits.len() >= 4
+            && digits.chars().all(|c| c.is_ascii_digit())
+    }
+
+    fn example(&self) -> &str {
+        "AB-1234"
+    }
+}
+
+/// A lookup table standing in for the trained model: exact (lower-cased) phrases only.
+pub struct PhraseTable(HashMap<String, Intent>);
+
+impl PhraseTable {
+    pub fn small() -> PhraseTable {
+        let phrases = [
+            ("how do i get an invoice", Intent::GetInvoice),
+            ("i want to talk to a human", Intent::ContactHumanAgent),
+            ("where is my parcel", Intent::TrackOrder),
+        ];
+        PhraseTable(phrases.into_iter().map(|(text, intent)| (text.to_owned(), intent)).collect())
+    }
+}
+
+impl IntentClassifier for PhraseTable {
+    fn classify(&self, _lang: Lang, text: &str) -> Option<Match> {
+        self.0.get(&text.trim().to_lowercase()).map(|intent| Match { intent: *intent, confidence: 1.0 })
+    }
+}
+
+pub fn settings() -> EngineSettings {
+    EngineSettings::new(Arc::new(TwoLettersDashDigits), Arc::new(PhraseTable::small()), Lang::En)
+}
+
+pub fn start_engine(store: &Arc<dyn Store>) -> Engine {
+    Engine::start(Arc::clone(store), settings())
+}
+
+pub fn event(external_id: &str, event_id: &str, kind: InboundKind) -> InboundEvent {
+    InboundEvent {
+        channel: CHANNEL,
+        event_id: event_id.to_owned(),
+        external_id: external_id.to_owned(),
+        language_hint: Some("en-GB".to_owned()),
+        display_name: Some(format!("Customer {external_id}")),
+        contact_data: None,
+        kind,
+    }
+}
+
+pub fn text(external_id: &str, event_id: &str, text: &str) -> InboundEvent {
+    event(external_id, event_id, InboundKind::Input(Input::Text { text: text.to_owned() }))
+}
+
+pub fn button(external_id: &str, event_id: &str, action: Action) -> InboundEvent {
+    event(external_id, event_id, InboundKind::Input(Input::Button { action }))
+}
+
+/// A channel that records what it is asked to deliver, and fails on request.
+pub struct RecordingChannel {
+    delivered: Mutex<Vec<Delivery>>,
+    failures: Mutex<HashMap<String, VecDeque<DeliveryError>>>,
+}
+
+impl RecordingChannel {
+    pub fn new() -> Arc<RecordingChannel> {
+        Arc::new(RecordingChannel { delivered: Mutex::new(Vec::new()), failures: Mutex::new(HashMap::new()) })
+    }
+
+    /// The next delivery to `external_id` fails with `error` (queued in order).
+    pub fn fail_next(&self, external_id: &str, error: DeliveryError) {
+        self.failures.lock().unwrap().entry(external_id.to_owned()).or_default().push_back(error);
+    }
+
+    pub fn delivered(&self) -> Vec<Delivery> {
+        self.delivered.lock().unwrap().clone()
+    }
+
+    /// The message keys (bot) or `agent:TEXT` delivered to one contact, in order.
+    pub fn keys_for(&self, external_id: &str) -> Vec<String> {
+        self.delivered()
+            .iter()
+            .filter(|delivery| delivery.external_id == external_id)
+            .map(|delivery| match &delivery.message {
+                switchboard::core::message::Outbound::Bot(reply) => reply.key().to_owned(),
+                switchboard::core::message::Outbound::Agent { text, .. } => format!("agent:{text}"),
+            })
+            .collect()
+    }
+
+    pub fn channels(self: &Arc<Self>) -> HashMap<&'static str, Arc<dyn Channel>> {
+        let channel: Arc<dyn Channel> = Arc::clone(self) as Arc<dyn Channel>;
+        HashMap::from([(CHANNEL, channel)])
+    }
+}
+
+#[async_trait::async_trait]
+impl Channel for RecordingChannel {
+    fn name(&self) -> &'static str {
+        CHANNEL
+    }
+
+    async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
+        let failure =
+            self.failures.lock().unwrap().get_mut(&delivery.external_id).and_then(VecDeque::pop_front);
+        match failure {
+            Some(error) => Err(error),
+            None => {
+                self.delivered.lock().unwrap().push(delivery.clone());
+                Ok(())
+            }
+        }
+    }
+}
