@@ -1,8 +1,8 @@
 //! Agent accounts: argon2 password hashes, roles, and the first-start `admin`.
 
 use crate::console::db::{Db, DbError, DbResult, Millis, on_db};
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rand::Rng;
 use serde::Serialize;
 use sqlx::Row;
@@ -106,7 +106,13 @@ where
 }
 
 impl Db {
-    pub async fn create_agent(&self, name: &str, password: &str, role: Role, now: Millis) -> Result<Agent, AgentError> {
+    pub async fn create_agent(
+        &self,
+        name: &str,
+        password: &str,
+        role: Role,
+        now: Millis,
+    ) -> Result<Agent, AgentError> {
         if !valid_name(name) {
             return Err(AgentError::BadName);
         }
@@ -246,11 +252,20 @@ mod tests {
             db.create_agent("anna", "correct horse battery", Role::Agent, 1).await,
             Err(AgentError::Exists(_))
         ));
-        assert!(matches!(db.create_agent("bad name", "long enough pw", Role::Agent, 1).await, Err(AgentError::BadName)));
-        assert!(matches!(db.create_agent("bob", "short", Role::Agent, 1).await, Err(AgentError::WeakPassword)));
+        assert!(matches!(
+            db.create_agent("bad name", "long enough pw", Role::Agent, 1).await,
+            Err(AgentError::BadName)
+        ));
+        assert!(matches!(
+            db.create_agent("bob", "short", Role::Agent, 1).await,
+            Err(AgentError::WeakPassword)
+        ));
         assert!(db.authenticate("anna", "wrong password").await.unwrap().is_none());
         assert!(db.authenticate("nobody", "correct horse battery").await.unwrap().is_none());
-        assert_eq!(db.authenticate("anna", "correct horse battery").await.unwrap().unwrap().role, Role::Agent);
+        assert_eq!(
+            db.authenticate("anna", "correct horse battery").await.unwrap().unwrap().role,
+            Role::Agent
+        );
 
         db.disable_agent("anna").await.unwrap();
         assert!(db.authenticate("anna", "correct horse battery").await.unwrap().is_none());

@@ -75,7 +75,9 @@ impl Db {
                     .foreign_keys(true);
                 Db::Sqlite(SqlitePoolOptions::new().max_connections(4).connect_with(options).await?)
             }
-            "postgres" | "postgresql" => Db::Postgres(PgPoolOptions::new().max_connections(4).connect(url).await?),
+            "postgres" | "postgresql" => {
+                Db::Postgres(PgPoolOptions::new().max_connections(4).connect(url).await?)
+            }
             other => return Err(DbError::UnsupportedUrl(other.to_owned())),
         };
         db.migrate().await?;
@@ -100,7 +102,12 @@ impl Db {
 
     /// A secret the server keeps for itself, created from `generate` on first use. Two
     /// instances starting at once agree on one value: the insert never overwrites.
-    pub async fn server_secret(&self, name: &str, generate: impl FnOnce() -> String, now: Millis) -> DbResult<String> {
+    pub async fn server_secret(
+        &self,
+        name: &str,
+        generate: impl FnOnce() -> String,
+        now: Millis,
+    ) -> DbResult<String> {
         let candidate = generate();
         on_db!(self, pool => {
             sqlx::query(
