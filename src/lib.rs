@@ -2,6 +2,7 @@
 //! ARCHITECTURE.md for the map and the rules between them.
 
 pub mod channels;
+pub mod cli;
 pub mod config;
 pub mod console;
 pub mod core;

@@ -1,0 +1,3 @@
+//! Command-line subcommands beside `serve`.
+
+pub mod agents;
