@@ -49,7 +49,9 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
         .wait_until("the photo question", "document.querySelectorAll('#sb-log .sb-msg-bot').length >= 4")
         .await;
     customer.wait_for("#sb-photo").await.send_keys(&photo_path.display().to_string()).await.unwrap();
-    customer.wait_until("the photo echo", "document.querySelector('#sb-log .sb-msg-customer img.sb-photo')").await;
+    customer
+        .wait_until("the photo echo", "document.querySelector('#sb-log .sb-msg-customer img.sb-photo')")
+        .await;
     customer.wait_until("the done button", &last_bot_button("done")).await;
     customer.click("#sb-log .sb-msg-bot:last-child button[data-action=\"done\"]").await;
     customer
@@ -59,7 +61,9 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
         )
         .await;
     customer.type_into("#sb-input", "The mug arrived broken.\n").await;
-    customer.wait_until("an answer to the description", "!document.querySelector('#sb-log .sb-sending')").await;
+    customer
+        .wait_until("an answer to the description", "!document.querySelector('#sb-log .sb-sending')")
+        .await;
     customer.type_into("#sb-input", "/agent\n").await;
     customer.type_into("#sb-input", &format!("{SCRIPT}\n")).await;
     let mut ticket = None;
@@ -129,7 +133,9 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(rating, Some(5));
-    customer.wait_until("thanks for the rating", "document.querySelectorAll('#sb-log .sb-msg-bot').length >= 10").await;
+    customer
+        .wait_until("thanks for the rating", "document.querySelectorAll('#sb-log .sb-msg-bot').length >= 10")
+        .await;
     customer.screenshot("06-widget-rated").await;
     agent.goto(&format!("{base}/console/tickets/{ticket}")).await;
     agent.screenshot("07-console-resolved").await;

@@ -21,6 +21,9 @@ pub struct LogEntry {
     pub at: Millis,
 }
 
+/// id, author, agent, text, body (JSON text), attachments (JSON text), created_at.
+type RawLogRow = (i64, String, Option<String>, Option<String>, Option<String>, String, i64);
+
 const LOG_AFTER_SQLITE: &str = "\
     SELECT id, author, agent, text, body, attachments, created_at FROM messages \
     WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3";
@@ -70,7 +73,7 @@ impl Db {
     /// A conversation's messages with an id above `after`, oldest first.
     pub async fn log_after(&self, conversation_id: i64, after: i64, limit: i64) -> DbResult<Vec<LogEntry>> {
         let sql = dialect!(self, sqlite: LOG_AFTER_SQLITE, postgres: LOG_AFTER_POSTGRES);
-        let raws: Vec<(i64, String, Option<String>, Option<String>, Option<String>, String, i64)> = on_db!(self, pool => {
+        let raws: Vec<RawLogRow> = on_db!(self, pool => {
             let rows = sqlx::query(sql).bind(conversation_id).bind(after).bind(limit).fetch_all(pool).await?;
             rows.iter()
                 .map(|row| {

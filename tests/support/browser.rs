@@ -119,7 +119,11 @@ impl Browser {
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
-        self.wait_for(css).await.send_keys(text).await.unwrap_or_else(|error| panic!("type into {css}: {error}"));
+        self.wait_for(css)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|error| panic!("type into {css}: {error}"));
     }
 
     /// Runs `expression` (JavaScript) until it is truthy.
@@ -157,13 +161,9 @@ impl Browser {
 /// A real, displayable PNG (solid colour), built here: zlib "stored" blocks need no
 /// compressor, and CRC-32 and Adler-32 are a few lines each.
 pub fn solid_png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
-    let mut raw = Vec::new();
-    for _ in 0..height {
-        raw.push(0);
-        for _ in 0..width {
-            raw.extend_from_slice(&rgb);
-        }
-    }
+    // Each row: filter type 0 (none), then the pixels.
+    let row: Vec<u8> = std::iter::once(0).chain((0..width).flat_map(|_| rgb)).collect();
+    let raw: Vec<u8> = (0..height).flat_map(|_| row.iter().copied()).collect();
     let mut zlib = vec![0x78, 0x01];
     let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
     for (index, block) in blocks.iter().enumerate() {
