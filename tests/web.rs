@@ -664,3 +664,58 @@ async fn admin_pages_dashboard_and_canned_replies() {
     assert_eq!(send(&app, get("/console/static/console.js", "")).await.status(), StatusCode::OK);
     app.stop().await;
 }
+
+/// The console's own SQL in its PostgreSQL dialect: the same walk through both sides.
+#[tokio::test]
+async fn console_and_web_chat_queries_work_on_postgres() {
+    let Some(app) = TestApp::start_on_postgres("console_and_web_chat_queries_work_on_postgres").await else {
+        return;
+    };
+    app.add_agent("anna", Role::Admin).await;
+    let cookie = visitor(&app).await;
+    chat(&app, &cookie, r#"{"id":"client-9001","button":"i:order"}"#).await;
+    chat(&app, &cookie, r#"{"id":"client-9002","text":"AB-12345"}"#).await;
+    let photo = send(&app, multipart(&cookie, "client-9003", "p.png", "image/png", &tiny_png())).await;
+    assert_eq!(photo.status(), StatusCode::OK);
+    chat(&app, &cookie, r#"{"id":"client-9004","text":"/agent"}"#).await;
+    let has_photo = |events: &[serde_json::Value]| {
+        events.iter().any(|event| event["photos"].as_array().is_some_and(|photos| !photos.is_empty()))
+    };
+    let events = read_events_until(send(&app, get("/chat/events", &cookie)).await, has_photo).await;
+    let photo_url = events
+        .iter()
+        .find_map(|event| event["photos"].as_array().and_then(|p| p.first()).and_then(|u| u.as_str()))
+        .unwrap()
+        .to_owned();
+    assert_eq!(send(&app, get(&photo_url, &cookie)).await.status(), StatusCode::OK);
+
+    let anna = sign_in(&app, "anna").await;
+    let ticket =
+        app.store.list_tickets(Some(switchboard::core::handoff::TicketStatus::Queued)).await.unwrap()[0].id;
+    let claim =
+        send(&app, form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[("csrf", &anna.csrf)]))
+            .await;
+    assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed"));
+    let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
+    assert!(page.contains("AB-12345") && page.contains("/console/media/"));
+    let sha = photo_url.rsplit('/').next().unwrap();
+    assert_eq!(
+        send(&app, get(&format!("/console/media/{sha}"), &anna.cookie)).await.status(),
+        StatusCode::OK
+    );
+    let canned = [("csrf", anna.csrf.as_str()), ("lang", "en"), ("title", "Hi"), ("body", "Hello there")];
+    assert_eq!(
+        send(&app, form("/console/canned", &anna.cookie, &canned)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let tokens = send(
+        &app,
+        form("/console/tokens", &anna.cookie, &[("csrf", &anna.csrf), ("name", "x"), ("agent", "anna")]),
+    )
+    .await;
+    assert!(text_of(tokens).await.contains("sbt_"));
+    let dashboard = text_of(send(&app, get("/console/dashboard", &anna.cookie)).await).await;
+    assert!(dashboard.contains("id=\"fig-tickets\">1<"));
+    assert!(app.db.change_marker().await.unwrap().tickets == 1);
+    app.stop().await;
+}

@@ -106,7 +106,16 @@ impl TestApp {
     }
 
     pub async fn start_with_media_limit(max_bytes: u64) -> TestApp {
-        let db_file = TestDb::sqlite();
+        TestApp::start_on(TestDb::sqlite(), max_bytes).await
+    }
+
+    /// The app on PostgreSQL when `SWITCHBOARD_TEST_POSTGRES` is set (else prints a skip line).
+    pub async fn start_on_postgres(test: &str) -> Option<TestApp> {
+        let db_file = TestDb::postgres(test).await?;
+        Some(TestApp::start_on(db_file, switchboard::media::DEFAULT_MAX_BYTES).await)
+    }
+
+    pub async fn start_on(db_file: TestDb, max_bytes: u64) -> TestApp {
         let store = store::connect(&db_file.url, &ConnectOptions::default()).await.expect("store");
         let engine = Arc::new(Engine::start(Arc::clone(&store), engine_fixtures::settings()));
         let db = Db::connect(&db_file.url).await.expect("console database");
@@ -173,6 +182,9 @@ impl TestApp {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         self.engine.shutdown().await;
+        self.db.close().await;
+        self.store.close().await;
+        self.db_file.drop_database().await;
     }
 }
 
