@@ -11,15 +11,19 @@ mod auth;
 pub mod chat_log;
 pub mod dashboard;
 pub mod db;
+pub mod hours;
 mod media;
 mod pages;
 pub mod queries;
+pub mod reminders;
 pub mod sessions;
 
 pub use agents::{AgentError, Role, ensure_admin};
 pub use auth::LoginLimiter;
 pub use db::Db;
+pub use hours::BusinessHours;
 pub use media::media_response;
+pub use reminders::{QueueReminderSettings, run_queue_reminders};
 
 use crate::channels::Renderer;
 use crate::engine::{Engine, EngineError};

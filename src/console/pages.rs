@@ -193,6 +193,8 @@ pub(crate) struct TicketView {
     description: String,
     rating: Option<u8>,
     comment: String,
+    /// SHA-256 names of the ticket's photos.
+    photos: Vec<String>,
 }
 
 /// One transcript line, as both the page and the live stream show it.
@@ -286,6 +288,7 @@ pub(crate) async fn ticket(
         description: summary.description.clone().unwrap_or_default(),
         rating: summary.rating,
         comment: summary.comment.clone().unwrap_or_default(),
+        photos: summary.attachments.iter().map(|media| media.sha256.clone()).collect(),
     };
     let notes = detail
         .notes
