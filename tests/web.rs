@@ -410,7 +410,9 @@ async fn read_events_until(
             while let Some(end) = buffer.find("\n\n") {
                 let block: String = buffer.drain(..end + 2).collect();
                 if let Some(data) = block.lines().find_map(|line| line.strip_prefix("data: ")) {
-                    events.push(serde_json::from_str(data).unwrap());
+                    if let Ok(value) = serde_json::from_str(data) {
+                        events.push(value);
+                    }
                 }
             }
         }
@@ -717,5 +719,48 @@ async fn console_and_web_chat_queries_work_on_postgres() {
     let dashboard = text_of(send(&app, get("/console/dashboard", &anna.cookie)).await).await;
     assert!(dashboard.contains("id=\"fig-tickets\">1<"));
     assert!(app.db.change_marker().await.unwrap().tickets == 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn live_updates_reach_the_console() {
+    let app = TestApp::start().await;
+    app.add_agent("anna", Role::Agent).await;
+    let anna = sign_in(&app, "anna").await;
+    let queue_live = send(&app, get("/console/live", &anna.cookie)).await;
+    assert_eq!(queue_live.headers().get(header::CONTENT_TYPE).unwrap(), "text/event-stream");
+    let ticket = customer_asks_for_human(&app, "telegram", "6006", "is anyone there?").await;
+    let changed = read_events(queue_live, 1).await;
+    assert!(changed[0].is_number(), "a `changed` event names the newest log id");
+
+    let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
+    // The page's status marker is what the live stream reports, so an unchanged ticket
+    // does not make the page reload itself.
+    assert!(page.contains("data-status=\"queued|\""), "{page}");
+    assert_eq!(app.db.ticket_status(ticket).await.unwrap().as_deref(), Some("queued|"));
+    let marker = "data-after=\"";
+    let start = page.find(marker).unwrap() + marker.len();
+    let after: i64 = page[start..].split('"').next().unwrap().parse().unwrap();
+    let ticket_live =
+        send(&app, get(&format!("/console/tickets/{ticket}/live?after={after}"), &anna.cookie)).await;
+    let event = InboundEvent {
+        channel: "telegram",
+        event_id: "6006-late".to_owned(),
+        external_id: "6006".to_owned(),
+        language_hint: None,
+        display_name: None,
+        contact_data: None,
+        kind: InboundKind::Input(Input::Text { text: "hello? <b>still</b> waiting".to_owned() }),
+    };
+    app.engine.handle(event).await.unwrap();
+    let lines = read_events_until(ticket_live, |events| {
+        events.iter().any(|event| event["text"] == "hello? <b>still</b> waiting")
+    })
+    .await;
+    let line = lines.iter().find(|event| event["author"] == "customer").unwrap();
+    assert!(line["id"].as_i64().unwrap() > after, "only lines after the page's last one");
+    assert_eq!(line["label"], "Customer");
+    let strangers = send(&app, get(&format!("/console/tickets/{ticket}/live"), "")).await;
+    assert_eq!(strangers.status(), StatusCode::SEE_OTHER);
     app.stop().await;
 }

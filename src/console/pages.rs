@@ -8,7 +8,8 @@ use crate::console::queries::{CannedReply, LogEntry};
 use crate::console::sessions::Session;
 use crate::console::{ConsoleError, ConsoleState, Nav, render};
 use crate::core::handoff::TicketStatus;
-use crate::core::message::Lang;
+use crate::core::keys;
+use crate::core::message::{Action, Lang, Reply};
 use crate::engine::{ClaimResult, EngineError};
 use crate::store::{TicketSummary, to_datetime};
 use askama::Template;
@@ -190,6 +191,8 @@ pub(crate) struct TicketView {
     created: String,
     waiting: String,
     assignee: String,
+    /// `status|assignee` exactly as the live stream reports it, to notice changes.
+    live_status: String,
     description: String,
     rating: Option<u8>,
     comment: String,
@@ -208,10 +211,33 @@ pub(crate) struct MessageView {
     at: String,
 }
 
+/// The label key of the button a customer pressed, from the `[data]` the engine logs.
+fn pressed_button_label(text: &str) -> Option<String> {
+    let data = text.strip_prefix('[')?.strip_suffix(']')?;
+    Some(match Action::decode(data)? {
+        Action::Issue(issue) => keys::issue_label(issue),
+        Action::Rate(stars) => keys::rating_label(stars),
+        Action::Language(lang) => keys::language_label(lang),
+        Action::SkipPhoto => keys::BUTTON_SKIP.to_owned(),
+        Action::PhotosDone => keys::BUTTON_DONE.to_owned(),
+        Action::Helped => keys::BUTTON_YES.to_owned(),
+        Action::NotHelped => keys::BUTTON_NO.to_owned(),
+        Action::SkipComment => keys::BUTTON_SKIP_COMMENT.to_owned(),
+        Action::Human => keys::BUTTON_HUMAN.to_owned(),
+        Action::Menu => keys::BUTTON_MENU.to_owned(),
+        Action::WithdrawRequest => keys::BUTTON_WITHDRAW.to_owned(),
+    })
+}
+
 fn message_view(state: &ConsoleState, lang: Lang, entry: LogEntry) -> MessageView {
-    let text = match &entry.reply {
-        Some(reply) => (state.render)(lang, reply).text,
-        None => entry.text.clone().unwrap_or_default(),
+    let text = match (&entry.reply, entry.author.as_str(), entry.text.as_deref()) {
+        (Some(reply), _, _) => (state.render)(lang, reply).text,
+        // Button presses read as what the customer saw on the button.
+        (None, "customer", Some(text)) => match pressed_button_label(text) {
+            Some(label) => format!("Pressed: {}", (state.render)(lang, &Reply::new(&label)).text),
+            None => text.to_owned(),
+        },
+        (None, _, text) => text.unwrap_or_default().to_owned(),
     };
     let label = match entry.author.as_str() {
         "customer" => "Customer".to_owned(),
@@ -285,6 +311,11 @@ pub(crate) async fn ticket(
         created: summary.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         waiting: waited(summary.created_at.timestamp_millis(), now),
         assignee: summary.assigned_agent.clone().unwrap_or_else(|| "nobody yet".to_owned()),
+        live_status: format!(
+            "{}|{}",
+            summary.status.code(),
+            summary.assigned_agent.as_deref().unwrap_or_default()
+        ),
         description: summary.description.clone().unwrap_or_default(),
         rating: summary.rating,
         comment: summary.comment.clone().unwrap_or_default(),
