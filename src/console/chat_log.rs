@@ -126,3 +126,20 @@ impl ChatLog for Db {
         Ok(found)
     }
 }
+
+/// The web chat cookie key: the configured secret when there is one, otherwise a random
+/// one generated on first start and kept in the database (so cookies survive restarts and
+/// every instance signs alike).
+pub async fn webchat_cookie_key(
+    db: &Db,
+    configured: Option<&crate::config::Secret>,
+) -> Result<crate::channels::webchat::CookieKey, DbError> {
+    use crate::channels::webchat::CookieKey;
+    if let Some(secret) = configured {
+        return Ok(CookieKey::new(secret.expose()));
+    }
+    let stored = db
+        .server_secret("webchat_cookie_key", CookieKey::generate_secret, crate::console::db::now_millis())
+        .await?;
+    Ok(CookieKey::new(&stored))
+}

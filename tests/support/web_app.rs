@@ -8,9 +8,7 @@ use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use switchboard::channels::webchat::{
-    self, CookieKey, WebChatChannel, WebChatHub, WebChatSettings, WebChatState,
-};
+use switchboard::channels::webchat::{self, WebChatChannel, WebChatHub, WebChatSettings, WebChatState};
 use switchboard::channels::{Channel, Delivery, DeliveryError, Renderer};
 use switchboard::console::{self, ConsoleSettings, ConsoleState, Db, Role};
 use switchboard::core::message::{Arg, Lang, Reply};
@@ -138,17 +136,14 @@ impl TestApp {
             let _ = stopped.wait_for(|stop| *stop).await;
         }));
 
-        let secret = db
-            .server_secret("webchat_cookie_key", CookieKey::generate_secret, console::db::now_millis())
-            .await
-            .unwrap();
+        let cookie_key = console::chat_log::webchat_cookie_key(&db, None).await.unwrap();
         let chat = WebChatState {
             intake: Arc::clone(&engine) as Arc<dyn switchboard::channels::Intake>,
             log: Arc::new(db.clone()),
             hub,
             media: media.clone(),
             render: Arc::clone(&render),
-            cookie_key: CookieKey::new(&secret),
+            cookie_key,
             settings: WebChatSettings {
                 poll_interval: std::time::Duration::from_millis(500),
                 ..WebChatSettings::default()
