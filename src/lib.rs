@@ -13,6 +13,7 @@ pub mod channels;
 pub mod engine;
 pub mod outbox;
 pub mod bench;
+pub mod console;
 pub mod http;
 pub mod app;
 pub mod cli;

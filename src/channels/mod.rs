@@ -5,6 +5,7 @@
 pub mod telegram;
 pub mod terminal;
 pub mod vk;
+pub mod webchat;
 
 use crate::core::dialog::Input;
 use crate::core::message::{Lang, Outbound, Reply};

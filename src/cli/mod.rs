@@ -1,6 +1,7 @@
 //! The `switchboard` command line: one module per subcommand area. `main.rs` only parses and
 //! dispatches, so everything here is callable (and testable) as a library.
 
+pub mod agents;
 pub mod chat;
 pub mod faq;
 pub mod locales;

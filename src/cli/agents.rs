@@ -1,0 +1,101 @@
+//! `switchboard agents add NAME [--admin]`, `agents list`, `agents disable NAME`.
+//!
+//! `add` reads the password from the first line of standard input, so it never appears in
+//! the shell history or the process list: `printf '%s\n' "$PW" | switchboard agents add anna`.
+
+use crate::console::Db;
+use crate::console::agents::{AgentError, Role};
+use crate::console::db::now_millis;
+use std::io::Write;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+#[derive(Debug, clap::Args)]
+pub struct AgentsArgs {
+    #[command(subcommand)]
+    pub command: AgentsCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AgentsCommand {
+    /// Create an agent; the password is read from standard input.
+    Add {
+        name: String,
+        /// Admins also manage agents, canned replies and API tokens.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Show every agent with role and status.
+    List,
+    /// Stop an agent from signing in; ends their sessions and API tokens.
+    Disable { name: String },
+}
+
+/// Runs one `agents` command against the console database.
+pub async fn run<R: AsyncBufRead + Unpin>(
+    db: &Db,
+    args: AgentsArgs,
+    stdin: R,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    match args.command {
+        AgentsCommand::Add { name, admin } => {
+            let mut password = String::new();
+            let mut lines = stdin;
+            lines.read_line(&mut password).await?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let role = if admin { Role::Admin } else { Role::Agent };
+            match db.create_agent(&name, password, role, now_millis()).await {
+                Ok(agent) => writeln!(out, "created {} ({})", agent.name, agent.role.code())?,
+                Err(error @ (AgentError::Exists(_) | AgentError::BadName | AgentError::WeakPassword)) => {
+                    anyhow::bail!("{error}")
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        AgentsCommand::List => {
+            for agent in db.agents().await? {
+                let status = if agent.disabled { "disabled" } else { "active" };
+                writeln!(out, "{}\t{}\t{status}", agent.name, agent.role.code())?;
+            }
+        }
+        AgentsCommand::Disable { name } => {
+            db.disable_agent(&name).await?;
+            writeln!(out, "disabled {name}")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::db::tests::fresh_sqlite;
+
+    async fn agents(db: &Db, command: AgentsCommand, stdin: &str) -> anyhow::Result<String> {
+        let mut out = Vec::new();
+        run(db, AgentsArgs { command }, stdin.as_bytes(), &mut out).await?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[tokio::test]
+    async fn add_list_disable() {
+        let (_dir, db) = fresh_sqlite().await;
+        let add = AgentsCommand::Add { name: "anna".into(), admin: true };
+        assert_eq!(agents(&db, add, "correct horse battery\n").await.unwrap(), "created anna (admin)\n");
+        assert!(
+            db.authenticate("anna", "correct horse battery").await.unwrap().is_some(),
+            "newline is not part of it"
+        );
+        let short = AgentsCommand::Add { name: "bob".into(), admin: false };
+        assert!(agents(&db, short, "short\n").await.unwrap_err().to_string().contains("at least"));
+        let bob = AgentsCommand::Add { name: "bob".into(), admin: false };
+        agents(&db, bob, "another long password").await.unwrap();
+        assert_eq!(
+            agents(&db, AgentsCommand::List, "").await.unwrap(),
+            "anna\tadmin\tactive\nbob\tagent\tactive\n"
+        );
+        agents(&db, AgentsCommand::Disable { name: "bob".into() }, "").await.unwrap();
+        assert!(agents(&db, AgentsCommand::List, "").await.unwrap().contains("bob\tagent\tdisabled"));
+        assert!(agents(&db, AgentsCommand::Disable { name: "nobody".into() }, "").await.is_err());
+    }
+}

@@ -1,0 +1,156 @@
+//! The agent API: JSON over HTTP with `Authorization: Bearer sbt_...` tokens that admins
+//! create in the console. A token acts as the agent it was made for.
+
+use crate::console::ConsoleState;
+use crate::console::agents::Agent;
+use crate::console::db::now_millis;
+use crate::core::handoff::TicketStatus;
+use crate::engine::{ClaimResult, EngineError};
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+/// An API failure as JSON: `{"error": code}`, plus `agent` when someone else holds a ticket.
+pub(crate) struct ApiError {
+    status: StatusCode,
+    body: serde_json::Value,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str) -> ApiError {
+        ApiError { status, body: json!({ "error": code }) }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+fn internal(problem: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %problem, "agent API request failed");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal")
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> Self {
+        match error {
+            EngineError::TicketNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found"),
+            EngineError::NotAllowed { status, .. } => ApiError {
+                status: StatusCode::CONFLICT,
+                body: json!({ "error": "not_allowed", "status": status.code() }),
+            },
+            EngineError::NotAssignedTo { .. } => ApiError::new(StatusCode::CONFLICT, "not_assigned_to_you"),
+            EngineError::EmptyMessage => ApiError::new(StatusCode::BAD_REQUEST, "empty_message"),
+            other => internal(other),
+        }
+    }
+}
+
+/// The agent a valid bearer token acts for.
+pub(crate) struct ApiAgent(Agent);
+
+impl FromRequestParts<ConsoleState> for ApiAgent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<ApiAgent, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized"))?;
+        match state.db.agent_for_token(token, now_millis()).await {
+            Ok(Some(agent)) => Ok(ApiAgent(agent)),
+            Ok(None) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized")),
+            Err(problem) => Err(internal(problem)),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    status: Option<String>,
+}
+
+/// `GET /api/tickets?status=queued|assigned|resolved|all` (default `queued`).
+pub(crate) async fn list(
+    State(state): State<ConsoleState>,
+    _agent: ApiAgent,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let status = match query.status.as_deref().unwrap_or("queued") {
+        "all" => None,
+        code => Some(
+            TicketStatus::from_code(code)
+                .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_status"))?,
+        ),
+    };
+    let tickets = state.engine.store().list_tickets(status).await.map_err(internal)?;
+    Ok(Json(json!({ "tickets": tickets })).into_response())
+}
+
+/// `GET /api/tickets/{id}`: the ticket, its transcript and internal notes.
+pub(crate) async fn read(
+    State(state): State<ConsoleState>,
+    _agent: ApiAgent,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    match state.engine.store().ticket(id).await.map_err(internal)? {
+        Some(detail) => Ok(Json(detail).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found")),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReplyBody {
+    text: String,
+}
+
+/// `POST /api/tickets/{id}/reply` with `{"text": "..."}`. A queued ticket is claimed for the
+/// token's agent first; one held by another agent answers 409 with that agent's name.
+pub(crate) async fn reply(
+    State(state): State<ConsoleState>,
+    ApiAgent(agent): ApiAgent,
+    Path(id): Path<i64>,
+    Json(body): Json<ReplyBody>,
+) -> Result<Response, ApiError> {
+    let text = body.text.trim();
+    if text.is_empty() || text.chars().count() > 4000 {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_text"));
+    }
+    match state.engine.claim(id, &agent.name).await? {
+        ClaimResult::Claimed | ClaimResult::AlreadyYours => {}
+        ClaimResult::TakenBy(owner) => {
+            return Err(ApiError {
+                status: StatusCode::CONFLICT,
+                body: json!({ "error": "taken", "agent": owner }),
+            });
+        }
+        ClaimResult::Closed => return Err(ApiError::new(StatusCode::CONFLICT, "resolved")),
+    }
+    state.engine.agent_reply(id, &agent.name, text, Vec::new()).await?;
+    Ok(Json(json!({ "status": "queued_for_delivery" })).into_response())
+}
+
+/// `POST /api/tickets/{id}/resolve`.
+pub(crate) async fn resolve(
+    State(state): State<ConsoleState>,
+    _agent: ApiAgent,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    state.engine.resolve(id).await?;
+    Ok(Json(json!({ "status": "resolved" })).into_response())
+}

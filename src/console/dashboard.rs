@@ -1,0 +1,285 @@
+//! Dashboard figures, computed from ticket timings, drawn as server-side SVG and exported as CSV.
+//!
+//! Definitions:
+//! - first response: from a ticket's creation to the first agent message;
+//! - time to resolve: from creation to resolution, for tickets an agent handled (not
+//!   self-served, not withdrawn by the customer);
+//! - self-service rate: conversations the bot settled itself (FAQ answers the customer said
+//!   helped, plus flows whose suggested answer solved it) out of all FAQ answers and tickets.
+
+use crate::console::queries::TicketTimes;
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
+use std::fmt::Write;
+
+const DAY_MILLIS: i64 = 86_400_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayFigures {
+    pub date: NaiveDate,
+    pub tickets: u32,
+    pub self_served: u32,
+    pub resolved: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dashboard {
+    pub days: Vec<DayFigures>,
+    pub median_first_response_secs: Option<i64>,
+    pub median_resolve_secs: Option<i64>,
+    pub rating_average: Option<f64>,
+    /// Ratings 1 to 5, counted.
+    pub rating_counts: [u32; 5],
+    pub self_service_rate: Option<f64>,
+    pub tickets_total: u32,
+}
+
+fn median(values: &mut [i64]) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let middle = values.len() / 2;
+    Some(if values.len() % 2 == 0 { (values[middle - 1] + values[middle]) / 2 } else { values[middle] })
+}
+
+fn date_of(millis: i64) -> NaiveDate {
+    DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or_default().date_naive()
+}
+
+impl Dashboard {
+    /// Figures for the `days` calendar days (UTC) up to and including `now`'s.
+    pub fn compute(tickets: &[TicketTimes], faq: (i64, i64), now_millis: i64, days: u32) -> Dashboard {
+        let today = date_of(now_millis);
+        let first_day = today - ChronoDuration::days(i64::from(days.max(1)) - 1);
+        let mut by_day: Vec<DayFigures> = (0..days.max(1))
+            .map(|offset| DayFigures {
+                date: first_day + ChronoDuration::days(i64::from(offset)),
+                tickets: 0,
+                self_served: 0,
+                resolved: 0,
+            })
+            .collect();
+        let mut first_responses = Vec::new();
+        let mut resolves = Vec::new();
+        let mut rating_counts = [0u32; 5];
+        let mut self_served = 0i64;
+        for ticket in tickets {
+            let index = (date_of(ticket.created_at) - first_day).num_days();
+            if let Some(day) = usize::try_from(index).ok().and_then(|index| by_day.get_mut(index)) {
+                day.tickets += 1;
+                day.self_served += u32::from(ticket.self_served);
+            }
+            if let Some(resolved_at) = ticket.resolved_at {
+                let index = (date_of(resolved_at) - first_day).num_days();
+                if let Some(day) = usize::try_from(index).ok().and_then(|index| by_day.get_mut(index)) {
+                    day.resolved += 1;
+                }
+                if !ticket.self_served && !ticket.withdrawn {
+                    resolves.push((resolved_at - ticket.created_at) / 1000);
+                }
+            }
+            if let Some(replied_at) = ticket.first_agent_reply_at {
+                first_responses.push((replied_at - ticket.created_at) / 1000);
+            }
+            if let Some(stars) = ticket.rating.filter(|stars| (1..=5).contains(stars)) {
+                rating_counts[(stars - 1) as usize] += 1;
+            }
+            self_served += i64::from(ticket.self_served);
+        }
+        let rated: u32 = rating_counts.iter().sum();
+        let rating_average = (rated > 0).then(|| {
+            let total: u32 =
+                rating_counts.iter().enumerate().map(|(index, count)| (index as u32 + 1) * count).sum();
+            f64::from(total) / f64::from(rated)
+        });
+        let (faq_helped, faq_total) = faq;
+        let settled = faq_helped + self_served;
+        let asked = faq_total + tickets.len() as i64;
+        let self_service_rate = (asked > 0).then(|| settled as f64 / asked as f64);
+        Dashboard {
+            days: by_day,
+            median_first_response_secs: median(&mut first_responses),
+            median_resolve_secs: median(&mut resolves),
+            rating_average,
+            rating_counts,
+            self_service_rate,
+            tickets_total: u32::try_from(tickets.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The start of the first day shown, for the query.
+    pub fn since(now_millis: i64, days: u32) -> i64 {
+        let today_start = now_millis - now_millis.rem_euclid(DAY_MILLIS);
+        today_start - (i64::from(days.max(1)) - 1) * DAY_MILLIS
+    }
+
+    /// Tickets per day as an SVG bar chart. Only numbers and dates go into it.
+    pub fn tickets_chart(&self) -> String {
+        let values: Vec<(String, u32)> =
+            self.days.iter().map(|day| (day.date.format("%m-%d").to_string(), day.tickets)).collect();
+        bar_chart("Tickets per day", &values, 640, 200)
+    }
+
+    pub fn ratings_chart(&self) -> String {
+        let values: Vec<(String, u32)> = self
+            .rating_counts
+            .iter()
+            .enumerate()
+            .map(|(index, count)| (format!("{}★", index + 1), *count))
+            .collect();
+        bar_chart("Ratings", &values, 320, 200)
+    }
+
+    /// One line per day; the summary figures repeat on every line so a spreadsheet needs no
+    /// second table.
+    pub fn csv(&self) -> String {
+        let mut csv = String::from(
+            "date,tickets,self_served,resolved,median_first_response_secs,median_resolve_secs,rating_average,self_service_rate\n",
+        );
+        let optional = |value: Option<i64>| value.map(|v| v.to_string()).unwrap_or_default();
+        let summary = format!(
+            "{},{},{},{}",
+            optional(self.median_first_response_secs),
+            optional(self.median_resolve_secs),
+            self.rating_average.map(|v| format!("{v:.2}")).unwrap_or_default(),
+            self.self_service_rate.map(|v| format!("{v:.3}")).unwrap_or_default(),
+        );
+        for day in &self.days {
+            let _ =
+                writeln!(csv, "{},{},{},{},{summary}", day.date, day.tickets, day.self_served, day.resolved);
+        }
+        csv
+    }
+}
+
+/// A labelled bar chart. `title` and labels are fixed strings or numbers made here, escaped
+/// anyway in case that ever changes.
+fn bar_chart(title: &str, values: &[(String, u32)], width: u32, height: u32) -> String {
+    let max = values.iter().map(|(_, value)| *value).max().unwrap_or(0).max(1);
+    let (left, bottom, top) = (30u32, 30u32, 20u32);
+    let plot_height = height - bottom - top;
+    let slot = (width - left) as f64 / values.len().max(1) as f64;
+    let bar = (slot * 0.7).max(1.0);
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{}">"#,
+        escape(title)
+    );
+    let _ = write!(svg, "<title>{}</title>", escape(title));
+    let _ = write!(
+        svg,
+        r##"<line x1="{left}" y1="{}" x2="{width}" y2="{}" stroke="#888"/><text x="2" y="{}" font-size="10">{max}</text><text x="2" y="{}" font-size="10">0</text>"##,
+        height - bottom,
+        height - bottom,
+        top + 4,
+        height - bottom
+    );
+    let label_every = (values.len() / 10).max(1);
+    for (index, (label, value)) in values.iter().enumerate() {
+        let bar_height = f64::from(*value) / f64::from(max) * f64::from(plot_height);
+        let x = f64::from(left) + slot * index as f64 + (slot - bar) / 2.0;
+        let y = f64::from(height - bottom) - bar_height;
+        let _ = write!(
+            svg,
+            r##"<rect x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{bar_height:.1}" fill="#0b6bcb"><title>{}: {value}</title></rect>"##,
+            escape(label)
+        );
+        if index % label_every == 0 {
+            let _ = write!(
+                svg,
+                r#"<text x="{:.1}" y="{}" font-size="10" text-anchor="middle">{}</text>"#,
+                x + bar / 2.0,
+                height - bottom + 14,
+                escape(label)
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// `95` -> `1 min 35 s`, for people.
+pub fn human_duration(secs: Option<i64>) -> String {
+    match secs {
+        None => "n/a".to_owned(),
+        Some(secs) if secs < 60 => format!("{secs} s"),
+        Some(secs) if secs < 3600 => format!("{} min {} s", secs / 60, secs % 60),
+        Some(secs) => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(created_secs: i64) -> TicketTimes {
+        TicketTimes {
+            created_at: created_secs * 1000,
+            first_agent_reply_at: None,
+            resolved_at: None,
+            rating: None,
+            self_served: false,
+            withdrawn: false,
+        }
+    }
+
+    #[test]
+    fn figures_from_ticket_times() {
+        let day = 86_400;
+        let now = 10 * day * 1000 + 5_000;
+        let mut answered = ticket(10 * day);
+        answered.first_agent_reply_at = Some((10 * day + 60) * 1000);
+        answered.resolved_at = Some((10 * day + 600) * 1000);
+        answered.rating = Some(5);
+        let mut slow = ticket(9 * day);
+        slow.first_agent_reply_at = Some((9 * day + 180) * 1000);
+        slow.resolved_at = Some((9 * day + 1800) * 1000);
+        slow.rating = Some(2);
+        let mut solved_by_bot = ticket(9 * day);
+        solved_by_bot.self_served = true;
+        solved_by_bot.resolved_at = Some(9 * day * 1000);
+        let old = ticket(day);
+        let tickets = [answered, slow, solved_by_bot, old];
+
+        let dashboard = Dashboard::compute(&tickets, (3, 4), now, 7);
+        assert_eq!(dashboard.days.len(), 7);
+        assert_eq!(dashboard.days[6].tickets, 1, "today");
+        assert_eq!(dashboard.days[5].tickets, 2, "yesterday");
+        assert_eq!(dashboard.days[5].self_served, 1);
+        assert_eq!(dashboard.median_first_response_secs, Some(120));
+        assert_eq!(dashboard.median_resolve_secs, Some(1200), "the self-served ticket is left out");
+        assert_eq!(dashboard.rating_counts, [0, 1, 0, 0, 1]);
+        assert_eq!(dashboard.rating_average, Some(3.5));
+        // (3 helpful FAQ answers + 1 self-served flow) / (4 FAQ answers + 4 tickets)
+        assert_eq!(dashboard.self_service_rate, Some(0.5));
+
+        let csv = dashboard.csv();
+        assert_eq!(csv.lines().count(), 8);
+        assert!(
+            csv.lines()
+                .last()
+                .unwrap()
+                .starts_with(&format!("{},1,0,1,120,1200,3.50,0.500", dashboard.days[6].date))
+        );
+        let chart = dashboard.tickets_chart();
+        assert!(chart.starts_with("<svg") && chart.ends_with("</svg>"));
+        assert_eq!(chart.matches("<rect").count(), 7);
+        assert_eq!(Dashboard::since(now, 7), 4 * day * 1000);
+    }
+
+    #[test]
+    fn empty_history_has_no_figures() {
+        let dashboard = Dashboard::compute(&[], (0, 0), 0, 1);
+        assert_eq!(dashboard.median_first_response_secs, None);
+        assert_eq!(dashboard.rating_average, None);
+        assert_eq!(dashboard.self_service_rate, None);
+        assert_eq!(human_duration(None), "n/a");
+        assert_eq!(human_duration(Some(95)), "1 min 35 s");
+        assert_eq!(human_duration(Some(7260)), "2 h 1 min");
+    }
+}

@@ -1,0 +1,253 @@
+//! The agent console (server-rendered askama pages with live updates over SSE) and the agent
+//! JSON API.
+//!
+//! [`router`] serves `/console/...` and `/api/...`; [`ConsoleState`] is what it needs.
+//! Agent actions go through the [`Engine`], so they are ordered with customer events and
+//! reach the customer through the outbox; reads come from the store and from [`db::Db`].
+
+pub mod agents;
+mod api;
+mod auth;
+pub mod chat_log;
+pub mod dashboard;
+pub mod db;
+pub mod hours;
+mod media;
+mod pages;
+pub mod queries;
+pub mod reminders;
+pub mod sessions;
+
+pub use agents::{AgentError, Role, ensure_admin};
+pub use auth::LoginLimiter;
+pub use db::Db;
+pub use hours::BusinessHours;
+pub use media::media_response;
+pub use reminders::{QueueReminderSettings, run_queue_reminders};
+
+use crate::channels::Renderer;
+use crate::engine::{Engine, EngineError};
+use crate::media::MediaStore;
+use askama::Template;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Console settings the app fills from its configuration.
+#[derive(Debug, Clone)]
+pub struct ConsoleSettings {
+    /// Mark cookies `Secure`: set when the console is served over HTTPS.
+    pub secure_cookies: bool,
+    /// How long a sign-in lasts.
+    pub session_ttl: Duration,
+    /// How often live pages look for changes (the log is shared by every instance, so this
+    /// also picks up messages another instance stored).
+    pub live_poll_interval: Duration,
+    /// Sign-in attempts per minute, per agent name and per client address.
+    pub login_attempts_per_name: u32,
+    pub login_attempts_per_address: u32,
+    /// Largest form or JSON body the console and the API accept.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings {
+            secure_cookies: false,
+            session_ttl: Duration::from_secs(12 * 3600),
+            live_poll_interval: Duration::from_secs(2),
+            login_attempts_per_name: 5,
+            login_attempts_per_address: 30,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Everything the console routes need.
+#[derive(Clone)]
+pub struct ConsoleState {
+    pub db: Db,
+    pub engine: Arc<Engine>,
+    pub media: MediaStore,
+    /// Renders the bot's replies in transcripts as the customer saw them.
+    pub render: Renderer,
+    pub settings: ConsoleSettings,
+    pub login_limiter: Arc<LoginLimiter>,
+}
+
+impl ConsoleState {
+    pub fn new(
+        db: Db,
+        engine: Arc<Engine>,
+        media: MediaStore,
+        render: Renderer,
+        settings: ConsoleSettings,
+    ) -> Self {
+        let login_limiter = Arc::new(LoginLimiter::new(
+            settings.login_attempts_per_name,
+            settings.login_attempts_per_address,
+        ));
+        ConsoleState { db, engine, media, render, settings, login_limiter }
+    }
+}
+
+/// The console (`/console/...`) and the agent API (`/api/...`).
+pub fn router(state: ConsoleState) -> Router {
+    let limit = state.settings.max_body_bytes;
+    let console = Router::new()
+        .route("/console", get(|| async { Redirect::to("/console/queue") }))
+        .route("/console/login", get(auth::show_login).post(auth::login))
+        .route("/console/logout", post(auth::logout))
+        .route("/console/queue", get(pages::queue))
+        .route("/console/live", get(pages::queue_live))
+        .route("/console/tickets/{id}", get(pages::ticket))
+        .route("/console/tickets/{id}/live", get(pages::ticket_live))
+        .route("/console/tickets/{id}/{action}", post(pages::ticket_action))
+        .route("/console/media/{sha256}", get(pages::media))
+        .route("/console/canned", get(pages::canned).post(pages::create_canned))
+        .route("/console/canned/{id}", post(pages::update_canned))
+        .route("/console/canned/{id}/delete", post(pages::delete_canned))
+        .route("/console/agents", get(pages::agents).post(pages::create_agent))
+        .route("/console/agents/{name}/disable", post(pages::disable_agent))
+        .route("/console/tokens", get(pages::tokens).post(pages::create_token))
+        .route("/console/tokens/{id}/revoke", post(pages::revoke_token))
+        .route("/console/dashboard", get(pages::dashboard))
+        .route("/console/dashboard.csv", get(pages::dashboard_csv))
+        .route("/console/static/console.css", get(|| asset("text/css; charset=utf-8", CONSOLE_CSS)))
+        .route("/console/static/console.js", get(|| asset("text/javascript; charset=utf-8", CONSOLE_JS)))
+        .layer(axum::middleware::map_response(console_headers));
+    let api = Router::new()
+        .route("/api/tickets", get(api::list))
+        .route("/api/tickets/{id}", get(api::read))
+        .route("/api/tickets/{id}/reply", post(api::reply))
+        .route("/api/tickets/{id}/resolve", post(api::resolve));
+    console.merge(api).layer(DefaultBodyLimit::max(limit)).with_state(state)
+}
+
+const CONSOLE_CSS: &str = include_str!("../../static/console.css");
+const CONSOLE_JS: &str = include_str!("../../static/console.js");
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+/// Pages of the console: nothing cached, nothing framed, only our own scripts.
+async fn console_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'; \
+         form-action 'self'; base-uri 'none'",
+    ));
+    response
+}
+
+/// What the page header shows: who is signed in, their CSRF token for the sign-out form,
+/// and a notice from the last action.
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    pub me: String,
+    pub admin: bool,
+    pub csrf: String,
+    pub notice: Option<String>,
+}
+
+impl Nav {
+    fn anonymous() -> Nav {
+        Nav::default()
+    }
+
+    fn of(session: &sessions::Session, notice: Option<String>) -> Nav {
+        Nav {
+            me: session.agent.name.clone(),
+            admin: session.agent.is_admin(),
+            csrf: session.csrf.clone(),
+            notice,
+        }
+    }
+}
+
+/// Renders a template; a template error is a bug, logged and shown as a plain 500.
+fn render<T: Template>(page: &T) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(problem) => {
+            tracing::error!(error = %problem, "console: rendering a page failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Why a console request failed; the one place that maps failures to responses. Internals
+/// are logged, never shown.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("not signed in")]
+    NotSignedIn,
+    #[error("the form's CSRF token is wrong")]
+    BadCsrf,
+    #[error("only admins may do this")]
+    AdminOnly,
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Engine(EngineError),
+}
+
+impl From<EngineError> for ConsoleError {
+    fn from(error: EngineError) -> Self {
+        match error {
+            EngineError::TicketNotFound(_) => ConsoleError::NotFound,
+            other => ConsoleError::Engine(other),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorPage {
+    nav: Nav,
+    title: String,
+    message: String,
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match &self {
+            ConsoleError::NotSignedIn => return Redirect::to("/console/login").into_response(),
+            ConsoleError::BadCsrf => (
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "The form was not sent from this console session. Reload the page and try again.",
+            ),
+            ConsoleError::AdminOnly => (StatusCode::FORBIDDEN, "Admins only", "Only admins may do this."),
+            ConsoleError::NotFound => (StatusCode::NOT_FOUND, "Not found", "There is nothing here."),
+            ConsoleError::BadRequest(_) => {
+                (StatusCode::BAD_REQUEST, "Bad request", "The request could not be understood.")
+            }
+            ConsoleError::Db(_) | ConsoleError::Store(_) | ConsoleError::Engine(_) => {
+                tracing::error!(error = %self, "console request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The error was logged. Try again.",
+                )
+            }
+        };
+        let page = ErrorPage { nav: Nav::anonymous(), title: title.to_owned(), message: message.to_owned() };
+        (status, render(&page)).into_response()
+    }
+}

@@ -1,0 +1,800 @@
+//! Console pages and the actions their forms post.
+
+use crate::console::agents::{Agent, AgentError, Role, valid_name};
+use crate::console::auth::{CsrfForm, check_csrf};
+use crate::console::dashboard::{Dashboard, human_duration};
+use crate::console::db::now_millis;
+use crate::console::queries::{CannedReply, LogEntry};
+use crate::console::sessions::Session;
+use crate::console::{ConsoleError, ConsoleState, Nav, render};
+use crate::core::handoff::TicketStatus;
+use crate::core::keys;
+use crate::core::message::{Action, Lang, Reply};
+use crate::engine::{ClaimResult, EngineError};
+use crate::store::{TicketSummary, to_datetime};
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+type Result<T, E = ConsoleError> = std::result::Result<T, E>;
+
+/// The notice an action leaves for the next page, from a fixed list (never free text from
+/// the query string, except an agent name checked against the name rules).
+fn notice_text(code: &str) -> Option<String> {
+    let (code, who) = code.split_once(':').map_or((code, None), |(code, who)| (code, Some(who)));
+    let who = who.filter(|who| valid_name(who));
+    Some(match (code, who) {
+        ("claimed", _) => "You have claimed this ticket.".to_owned(),
+        ("taken", Some(who)) => format!("Already taken: {who} has this ticket."),
+        ("closed", _) => "This ticket is already resolved.".to_owned(),
+        ("replied", _) => "Reply sent.".to_owned(),
+        ("resolved", _) => "Ticket resolved. The customer is asked for a rating.".to_owned(),
+        ("reopened", _) => "Ticket reopened and assigned to you.".to_owned(),
+        ("released", _) => "The ticket is back in the queue.".to_owned(),
+        ("transferred", Some(who)) => format!("Assigned to {who}."),
+        ("noted", _) => "Note added.".to_owned(),
+        ("not_yours", _) => "Only the agent who holds this ticket can reply. Claim it first.".to_owned(),
+        ("not_allowed", _) => "That is not possible in the ticket's current state.".to_owned(),
+        ("empty", _) => "Write something first.".to_owned(),
+        ("saved", _) => "Saved.".to_owned(),
+        ("no_agent", _) => "There is no active agent with that name.".to_owned(),
+        ("agent_exists", _) => "An agent with that name already exists.".to_owned(),
+        ("bad_name", _) => "Agent names are letters, digits, '.', '-' or '_'.".to_owned(),
+        ("weak_password", _) => "Passwords need at least 10 characters.".to_owned(),
+        _ => return None,
+    })
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct NoticeQuery {
+    notice: Option<String>,
+    #[serde(default)]
+    fragment: Option<u8>,
+}
+
+fn nav(session: &Session, query: &NoticeQuery) -> Nav {
+    Nav::of(session, query.notice.as_deref().and_then(notice_text))
+}
+
+fn require_admin(session: &Session) -> Result<()> {
+    if session.agent.is_admin() { Ok(()) } else { Err(ConsoleError::AdminOnly) }
+}
+
+/// `3 min`, `2 h 5 min`, `1 d 4 h`: how long someone has waited.
+fn waited(since_millis: i64, now_millis: i64) -> String {
+    let minutes = (now_millis - since_millis).max(0) / 60_000;
+    match minutes {
+        0 => "under a minute".to_owned(),
+        1..=59 => format!("{minutes} min"),
+        60..=1439 => format!("{} h {} min", minutes / 60, minutes % 60),
+        _ => format!("{} d {} h", minutes / 1440, minutes % 1440 / 60),
+    }
+}
+
+fn short(text: Option<&str>, chars: usize) -> String {
+    let text = text.unwrap_or_default();
+    let mut cut: String = text.chars().take(chars).collect();
+    if text.chars().count() > chars {
+        cut.push('…');
+    }
+    cut
+}
+
+// ---- queue ----
+
+pub(crate) struct QueueRow {
+    id: i64,
+    issue: String,
+    order_id: String,
+    lang: String,
+    channel: String,
+    waiting: String,
+    last_message: String,
+    high: bool,
+    assignee: String,
+}
+
+impl QueueRow {
+    fn of(ticket: &TicketSummary, now: i64) -> QueueRow {
+        QueueRow {
+            id: ticket.id,
+            issue: ticket.issue_type.clone(),
+            order_id: ticket.order_id.clone().unwrap_or_else(|| "—".to_owned()),
+            lang: ticket.language.code().to_owned(),
+            channel: ticket.channel.clone(),
+            waiting: waited(ticket.created_at.timestamp_millis(), now),
+            last_message: short(ticket.last_customer_message.as_deref(), 120),
+            high: ticket.priority == crate::core::message::Priority::High,
+            assignee: ticket.assigned_agent.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/queue.html")]
+struct QueuePage {
+    nav: Nav,
+    queued: Vec<QueueRow>,
+    mine: Vec<QueueRow>,
+    others: Vec<QueueRow>,
+}
+
+#[derive(Template)]
+#[template(path = "console/queue_fragment.html")]
+struct QueueFragment {
+    nav: Nav,
+    queued: Vec<QueueRow>,
+    mine: Vec<QueueRow>,
+    others: Vec<QueueRow>,
+}
+
+pub(crate) async fn queue(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Query(query): Query<NoticeQuery>,
+) -> Result<Response> {
+    let store = state.engine.store();
+    let now = now_millis();
+    let queued: Vec<QueueRow> =
+        store.list_tickets(Some(TicketStatus::Queued)).await?.iter().map(|t| QueueRow::of(t, now)).collect();
+    let assigned = store.list_tickets(Some(TicketStatus::Assigned)).await?;
+    let me = session.agent.name.as_str();
+    let (mine, others): (Vec<_>, Vec<_>) =
+        assigned.iter().partition(|ticket| ticket.assigned_agent.as_deref() == Some(me));
+    let mine = mine.into_iter().map(|t| QueueRow::of(t, now)).collect();
+    let others = others.into_iter().map(|t| QueueRow::of(t, now)).collect();
+    let nav = nav(&session, &query);
+    Ok(if query.fragment == Some(1) {
+        render(&QueueFragment { nav, queued, mine, others })
+    } else {
+        render(&QueuePage { nav, queued, mine, others })
+    })
+}
+
+/// `changed` events whenever a ticket or the message log changes; the page then fetches
+/// the queue fragment again.
+pub(crate) async fn queue_live(State(state): State<ConsoleState>, _session: Session) -> Result<Response> {
+    let start = state.db.change_marker().await?;
+    let stream = futures::stream::unfold((state, start), |(state, mut last)| async move {
+        loop {
+            tokio::time::sleep(state.settings.live_poll_interval).await;
+            match state.db.change_marker().await {
+                Ok(marker) if marker != last => {
+                    last = marker;
+                    let event = Event::default().event("changed").data(marker.last_message.to_string());
+                    return Some((Ok::<_, std::convert::Infallible>(event), (state, last)));
+                }
+                Ok(_) => {}
+                Err(problem) => tracing::warn!(error = %problem, "console: live queue read failed"),
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+// ---- one ticket ----
+
+pub(crate) struct TicketView {
+    id: i64,
+    status: String,
+    issue: String,
+    high: bool,
+    order_id: String,
+    customer: String,
+    channel: String,
+    lang: String,
+    created: String,
+    waiting: String,
+    assignee: String,
+    /// `status|assignee` exactly as the live stream reports it, to notice changes.
+    live_status: String,
+    description: String,
+    rating: Option<u8>,
+    comment: String,
+    /// SHA-256 names of the ticket's photos.
+    photos: Vec<String>,
+}
+
+/// One transcript line, as both the page and the live stream show it.
+#[derive(Serialize)]
+pub(crate) struct MessageView {
+    id: i64,
+    author: String,
+    label: String,
+    text: String,
+    photos: Vec<String>,
+    at: String,
+}
+
+/// The label key of the button a customer pressed, from the `[data]` the engine logs.
+fn pressed_button_label(text: &str) -> Option<String> {
+    let data = text.strip_prefix('[')?.strip_suffix(']')?;
+    Some(match Action::decode(data)? {
+        Action::Issue(issue) => keys::issue_label(issue),
+        Action::Rate(stars) => keys::rating_label(stars),
+        Action::Language(lang) => keys::language_label(lang),
+        Action::SkipPhoto => keys::BUTTON_SKIP.to_owned(),
+        Action::PhotosDone => keys::BUTTON_DONE.to_owned(),
+        Action::Helped => keys::BUTTON_YES.to_owned(),
+        Action::NotHelped => keys::BUTTON_NO.to_owned(),
+        Action::SkipComment => keys::BUTTON_SKIP_COMMENT.to_owned(),
+        Action::Human => keys::BUTTON_HUMAN.to_owned(),
+        Action::Menu => keys::BUTTON_MENU.to_owned(),
+        Action::WithdrawRequest => keys::BUTTON_WITHDRAW.to_owned(),
+    })
+}
+
+fn message_view(state: &ConsoleState, lang: Lang, entry: LogEntry) -> MessageView {
+    let text = match (&entry.reply, entry.author.as_str(), entry.text.as_deref()) {
+        (Some(reply), _, _) => (state.render)(lang, reply).text,
+        // Button presses read as what the customer saw on the button.
+        (None, "customer", Some(text)) => match pressed_button_label(text) {
+            Some(label) => format!("Pressed: {}", (state.render)(lang, &Reply::new(&label)).text),
+            None => text.to_owned(),
+        },
+        (None, _, text) => text.unwrap_or_default().to_owned(),
+    };
+    let label = match entry.author.as_str() {
+        "customer" => "Customer".to_owned(),
+        "bot" => "Bot".to_owned(),
+        "agent" => format!("{} (agent)", entry.agent.as_deref().unwrap_or("agent")),
+        _ => "System".to_owned(),
+    };
+    MessageView {
+        id: entry.id,
+        author: entry.author,
+        label,
+        text,
+        photos: entry.attachments.into_iter().map(|media| media.sha256).collect(),
+        at: to_datetime(entry.at).format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    }
+}
+
+pub(crate) struct NoteView {
+    agent: String,
+    text: String,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/ticket.html")]
+struct TicketPage {
+    nav: Nav,
+    ticket: TicketView,
+    mine: bool,
+    messages: Vec<MessageView>,
+    last_id: i64,
+    notes: Vec<NoteView>,
+    canned: Vec<CannedReply>,
+    agents: Vec<String>,
+}
+
+/// The longest transcript one page shows (the newest messages win).
+const TRANSCRIPT_LIMIT: i64 = 5000;
+
+pub(crate) async fn ticket(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Query(query): Query<NoticeQuery>,
+) -> Result<Response> {
+    let detail = state.engine.store().ticket(id).await?.ok_or(ConsoleError::NotFound)?;
+    let summary = &detail.ticket;
+    let now = now_millis();
+    let lang = summary.language;
+    let entries = state.db.log_after(summary.conversation_id, 0, TRANSCRIPT_LIMIT).await?;
+    let last_id = entries.last().map_or(0, |entry| entry.id);
+    let messages: Vec<MessageView> =
+        entries.into_iter().map(|entry| message_view(&state, lang, entry)).collect();
+    let agents: Vec<String> = state
+        .db
+        .agents()
+        .await?
+        .into_iter()
+        .filter(|agent| !agent.disabled)
+        .map(|agent| agent.name)
+        .collect();
+    let ticket = TicketView {
+        id: summary.id,
+        status: summary.status.code().to_owned(),
+        issue: summary.issue_type.clone(),
+        high: summary.priority == crate::core::message::Priority::High,
+        order_id: summary.order_id.clone().unwrap_or_else(|| "—".to_owned()),
+        customer: summary.display_name.clone().unwrap_or_else(|| summary.external_id.clone()),
+        channel: summary.channel.clone(),
+        lang: lang.code().to_owned(),
+        created: summary.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        waiting: waited(summary.created_at.timestamp_millis(), now),
+        assignee: summary.assigned_agent.clone().unwrap_or_else(|| "nobody yet".to_owned()),
+        live_status: format!(
+            "{}|{}",
+            summary.status.code(),
+            summary.assigned_agent.as_deref().unwrap_or_default()
+        ),
+        description: summary.description.clone().unwrap_or_default(),
+        rating: summary.rating,
+        comment: summary.comment.clone().unwrap_or_default(),
+        photos: summary.attachments.iter().map(|media| media.sha256.clone()).collect(),
+    };
+    let notes = detail
+        .notes
+        .iter()
+        .map(|note| NoteView {
+            agent: note.agent.clone(),
+            text: note.text.clone(),
+            at: note.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        })
+        .collect();
+    let page = TicketPage {
+        nav: nav(&session, &query),
+        mine: summary.assigned_agent.as_deref() == Some(session.agent.name.as_str()),
+        ticket,
+        messages,
+        last_id,
+        notes,
+        canned: state.db.canned_replies(Some(lang)).await?,
+        agents,
+    };
+    Ok(render(&page))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LiveQuery {
+    #[serde(default)]
+    after: i64,
+}
+
+/// New transcript lines (`message` events, JSON of [`MessageView`]) and the ticket's
+/// `status|assignee` (`status` events) whenever it changes.
+pub(crate) async fn ticket_live(
+    State(state): State<ConsoleState>,
+    _session: Session,
+    Path(id): Path<i64>,
+    Query(query): Query<LiveQuery>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response> {
+    let detail = state.engine.store().ticket(id).await?.ok_or(ConsoleError::NotFound)?;
+    let resumed =
+        headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let follow = TicketFollow {
+        state,
+        ticket: id,
+        conversation: detail.ticket.conversation_id,
+        lang: detail.ticket.language,
+        last: query.after.max(resumed.unwrap_or(0)),
+        status: String::new(),
+        ready: VecDeque::new(),
+        first: true,
+    };
+    let stream = futures::stream::unfold(follow, |mut follow| async move {
+        loop {
+            if let Some(event) = follow.ready.pop_front() {
+                return Some((Ok::<_, std::convert::Infallible>(event), follow));
+            }
+            if !follow.first {
+                tokio::time::sleep(follow.state.settings.live_poll_interval).await;
+            }
+            follow.first = false;
+            if let Err(problem) = follow.read().await {
+                tracing::warn!(error = %problem, "console: live ticket read failed");
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+struct TicketFollow {
+    state: ConsoleState,
+    ticket: i64,
+    conversation: i64,
+    lang: Lang,
+    last: i64,
+    status: String,
+    ready: VecDeque<Event>,
+    first: bool,
+}
+
+impl TicketFollow {
+    async fn read(&mut self) -> Result<()> {
+        for entry in self.state.db.log_after(self.conversation, self.last, 200).await? {
+            self.last = entry.id;
+            let view = message_view(&self.state, self.lang, entry);
+            let data = serde_json::to_string(&view).unwrap_or_default();
+            self.ready.push_back(Event::default().id(view.id.to_string()).event("message").data(data));
+        }
+        if let Some(summary) = self.state.db.ticket_status(self.ticket).await? {
+            if summary != self.status {
+                self.status = summary.clone();
+                self.ready.push_back(Event::default().event("status").data(summary));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    to_agent: String,
+}
+
+/// Every ticket button: claim, release, transfer, reply, note, resolve, reopen.
+pub(crate) async fn ticket_action(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path((id, action)): Path<(i64, String)>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response> {
+    check_csrf(&session, &form.csrf)?;
+    let engine = &state.engine;
+    let me = session.agent.name.as_str();
+    let outcome: std::result::Result<String, EngineError> = match action.as_str() {
+        "claim" => engine.claim(id, me).await.map(|result| match result {
+            ClaimResult::Claimed | ClaimResult::AlreadyYours => "claimed".to_owned(),
+            ClaimResult::TakenBy(agent) => format!("taken:{agent}"),
+            ClaimResult::Closed => "closed".to_owned(),
+        }),
+        "release" => engine.release(id).await.map(|()| "released".to_owned()),
+        "transfer" => {
+            let to = form.to_agent.trim();
+            match state.db.agent_by_name(to).await? {
+                Some(agent) if !agent.disabled => {
+                    engine.transfer(id, &agent.name).await.map(|()| format!("transferred:{}", agent.name))
+                }
+                _ => Ok("no_agent".to_owned()),
+            }
+        }
+        "reply" => {
+            let text = form.text.trim();
+            if text.is_empty() {
+                Ok("empty".to_owned())
+            } else {
+                engine.agent_reply(id, me, text, Vec::new()).await.map(|()| "replied".to_owned())
+            }
+        }
+        "note" => {
+            let text = form.text.trim();
+            if text.is_empty() {
+                Ok("empty".to_owned())
+            } else {
+                engine.add_note(id, me, text).await.map(|_| "noted".to_owned())
+            }
+        }
+        "resolve" => engine.resolve(id).await.map(|()| "resolved".to_owned()),
+        "reopen" => engine.reopen(id, me).await.map(|()| "reopened".to_owned()),
+        _ => return Err(ConsoleError::NotFound),
+    };
+    let notice = match outcome {
+        Ok(notice) => notice,
+        Err(EngineError::NotAssignedTo { .. }) => "not_yours".to_owned(),
+        Err(EngineError::NotAllowed { .. }) => "not_allowed".to_owned(),
+        Err(EngineError::EmptyMessage) => "empty".to_owned(),
+        Err(other) => return Err(other.into()),
+    };
+    Ok(Redirect::to(&format!("/console/tickets/{id}?notice={notice}")).into_response())
+}
+
+/// A customer photo, for signed-in agents only.
+pub(crate) async fn media(
+    State(state): State<ConsoleState>,
+    _session: Session,
+    Path(sha256): Path<String>,
+) -> Result<Response> {
+    let well_formed =
+        sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !well_formed || !state.db.media_is_known(&sha256).await? {
+        return Err(ConsoleError::NotFound);
+    }
+    Ok(crate::console::media_response(&state.media, &sha256).await)
+}
+
+// ---- canned replies ----
+
+#[derive(Template)]
+#[template(path = "console/canned.html")]
+struct CannedPage {
+    nav: Nav,
+    canned: Vec<CannedReply>,
+    langs: Vec<String>,
+}
+
+pub(crate) async fn canned(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Query(query): Query<NoticeQuery>,
+) -> Result<Response> {
+    let langs = Lang::ALL.iter().map(|lang| lang.code().to_owned()).collect();
+    Ok(render(&CannedPage {
+        nav: nav(&session, &query),
+        canned: state.db.canned_replies(None).await?,
+        langs,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CannedForm {
+    #[serde(default)]
+    csrf: String,
+    lang: String,
+    title: String,
+    body: String,
+}
+
+fn canned_fields(form: &CannedForm) -> Result<(Lang, String, String)> {
+    let lang = Lang::from_code(&form.lang).ok_or_else(|| ConsoleError::BadRequest("language".to_owned()))?;
+    let (title, body) = (form.title.trim(), form.body.trim());
+    if title.is_empty() || body.is_empty() || title.chars().count() > 200 || body.chars().count() > 4000 {
+        return Err(ConsoleError::BadRequest("canned reply fields".to_owned()));
+    }
+    Ok((lang, title.to_owned(), body.to_owned()))
+}
+
+pub(crate) async fn create_canned(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Form(form): Form<CannedForm>,
+) -> Result<Response> {
+    check_csrf(&session, &form.csrf)?;
+    require_admin(&session)?;
+    let (lang, title, body) = canned_fields(&form)?;
+    state.db.create_canned_reply(lang, &title, &body, now_millis()).await?;
+    Ok(Redirect::to("/console/canned?notice=saved").into_response())
+}
+
+pub(crate) async fn update_canned(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<CannedForm>,
+) -> Result<Response> {
+    check_csrf(&session, &form.csrf)?;
+    require_admin(&session)?;
+    let (lang, title, body) = canned_fields(&form)?;
+    if !state.db.update_canned_reply(id, lang, &title, &body, now_millis()).await? {
+        return Err(ConsoleError::NotFound);
+    }
+    Ok(Redirect::to("/console/canned?notice=saved").into_response())
+}
+
+pub(crate) async fn delete_canned(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response> {
+    check_csrf(&session, &form.csrf)?;
+    require_admin(&session)?;
+    state.db.delete_canned_reply(id).await?;
+    Ok(Redirect::to("/console/canned?notice=saved").into_response())
+}
+
+// ---- agents ----
+
+#[derive(Template)]
+#[template(path = "console/agents.html")]
+struct AgentsPage {
+    nav: Nav,
+    agents: Vec<Agent>,
+}
+
+pub(crate) async fn agents(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Query(query): Query<NoticeQuery>,
+) -> Result<Response> {
+    require_admin(&session)?;
+    Ok(render(&AgentsPage { nav: nav(&session, &query), agents: state.db.agents().await? }))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewAgentForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    password: String,
+    #[serde(default)]
+    admin: Option<String>,
+}
+
+pub(crate) async fn create_agent(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Form(form): Form<NewAgentForm>,
+) -> Result<Response> {
+    check_csrf(&session, &form.csrf)?;
+    require_admin(&session)?;
+    let role = if form.admin.is_some() { Role::Admin } else { Role::Agent };
+    let notice = match state.db.create_agent(form.name.trim(), &form.password, role, now_millis()).await {
+        Ok(_) => "saved",
+        Err(AgentError::Exists(_)) => "agent_exists",
+        Err(AgentError::BadName) => "bad_name",
+        Err(AgentError::WeakPassword) => "weak_password",
+        Err(AgentError::Db(problem)) => return Err(problem.into()),
+        Err(other) => return Err(ConsoleError::BadRequest(other.to_string())),
+    };
+    Ok(Redirect::to(&format!("/console/agents?notice={notice}")).into_response())
+}
+
+pub(crate) async fn disable_agent(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response> {
+    check_csrf(&session, &form.csrf)?;
+    require_admin(&session)?;
+    if name == session.agent.name {
+        return Err(ConsoleError::BadRequest("admins do not disable themselves".to_owned()));
+    }
+    match state.db.disable_agent(&name).await {
+        Ok(()) => Ok(Redirect::to("/console/agents?notice=saved").into_response()),
+        Err(AgentError::NotFound(_)) => Err(ConsoleError::NotFound),
+        Err(AgentError::Db(problem)) => Err(problem.into()),
+        Err(other) => Err(ConsoleError::BadRequest(other.to_string())),
+    }
+}
+
+// ---- API tokens ----
+
+pub(crate) struct TokenView {
+    id: i64,
+    name: String,
+    agent: String,
+    revoked: bool,
+    last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/tokens.html")]
+struct TokensPage {
+    nav: Nav,
+    tokens: Vec<TokenView>,
+    agents: Vec<String>,
+    new_token: Option<String>,
+}
+
+async fn tokens_page(state: &ConsoleState, session: &Session, new_token: Option<String>) -> Result<Response> {
+    let tokens = state
+        .db
+        .api_tokens()
+        .await?
+        .into_iter()
+        .map(|token| TokenView {
+            id: token.id,
+            name: token.name,
+            agent: token.agent,
+            revoked: token.revoked,
+            last_used: token.last_used_at.map_or_else(
+                || "never".to_owned(),
+                |at| to_datetime(at).format("%Y-%m-%d %H:%M UTC").to_string(),
+            ),
+        })
+        .collect();
+    let agents = state.db.agents().await?.into_iter().filter(|a| !a.disabled).map(|a| a.name).collect();
+    Ok(render(&TokensPage { nav: Nav::of(session, None), tokens, agents, new_token }))
+}
+
+pub(crate) async fn tokens(State(state): State<ConsoleState>, session: Session) -> Result<Response> {
+    require_admin(&session)?;
+    tokens_page(&state, &session, None).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewTokenForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    agent: String,
+}
+
+/// Creates a token and shows it once, on this response only.
+pub(crate) async fn create_token(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Form(form): Form<NewTokenForm>,
+) -> Result<Response> {
+    check_csrf(&session, &form.csrf)?;
+    require_admin(&session)?;
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ConsoleError::BadRequest("token name".to_owned()));
+    }
+    let agent = match state.db.agent_by_name(form.agent.trim()).await? {
+        Some(agent) if !agent.disabled => agent,
+        _ => return Err(ConsoleError::BadRequest("no such agent".to_owned())),
+    };
+    let token = state.db.create_api_token(name, agent.id, now_millis()).await?;
+    tokens_page(&state, &session, Some(token)).await
+}
+
+pub(crate) async fn revoke_token(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response> {
+    check_csrf(&session, &form.csrf)?;
+    require_admin(&session)?;
+    state.db.revoke_api_token(id).await?;
+    Ok(Redirect::to("/console/tokens").into_response())
+}
+
+// ---- dashboard ----
+
+#[derive(Deserialize)]
+pub(crate) struct DashboardQuery {
+    days: Option<u32>,
+}
+
+async fn dashboard_figures(state: &ConsoleState, days: Option<u32>) -> Result<(Dashboard, u32)> {
+    let days = days.unwrap_or(30).clamp(1, 366);
+    let now = now_millis();
+    let since = Dashboard::since(now, days);
+    let tickets = state.db.ticket_times(since).await?;
+    let faq = state.db.faq_outcomes(since).await?;
+    Ok((Dashboard::compute(&tickets, faq, now, days), days))
+}
+
+#[derive(Template)]
+#[template(path = "console/dashboard.html")]
+struct DashboardPage {
+    nav: Nav,
+    days: u32,
+    tickets_total: u32,
+    first_response: String,
+    resolve: String,
+    rating_average: String,
+    self_service: String,
+    /// Built by `dashboard.rs` from numbers only.
+    tickets_chart: String,
+    ratings_chart: String,
+}
+
+pub(crate) async fn dashboard(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Query(query): Query<DashboardQuery>,
+) -> Result<Response> {
+    let (figures, days) = dashboard_figures(&state, query.days).await?;
+    let page = DashboardPage {
+        nav: Nav::of(&session, None),
+        days,
+        tickets_total: figures.tickets_total,
+        first_response: human_duration(figures.median_first_response_secs),
+        resolve: human_duration(figures.median_resolve_secs),
+        rating_average: figures.rating_average.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2} / 5")),
+        self_service: figures
+            .self_service_rate
+            .map_or_else(|| "n/a".to_owned(), |v| format!("{:.0}%", v * 100.0)),
+        tickets_chart: figures.tickets_chart(),
+        ratings_chart: figures.ratings_chart(),
+    };
+    Ok(render(&page))
+}
+
+pub(crate) async fn dashboard_csv(
+    State(state): State<ConsoleState>,
+    _session: Session,
+    Query(query): Query<DashboardQuery>,
+) -> Result<Response> {
+    let (figures, _) = dashboard_figures(&state, query.days).await?;
+    let filename = format!("attachment; filename=\"switchboard-{}.csv\"", Utc::now().format("%Y-%m-%d"));
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, filename),
+        ],
+        figures.csv(),
+    )
+        .into_response())
+}

@@ -1,0 +1,149 @@
+//! The whole handoff in headless Chromium: a customer in the web chat widget, an agent in
+//! the console, the real app router on 127.0.0.1 with a fresh SQLite file. Screenshots of
+//! the key pages go to `target/screenshots/`.
+
+#[path = "support/browser.rs"]
+mod browser;
+#[path = "support/web_app.rs"]
+mod web_app;
+
+use browser::{Driver, solid_png};
+use switchboard::console::Role;
+use switchboard::core::handoff::TicketStatus;
+use web_app::{AGENT_PASSWORD, TestApp};
+
+const SCRIPT: &str = "<script>alert(1)</script>";
+
+/// The last bot bubble in the widget has a button for `action`.
+fn last_bot_button(action: &str) -> String {
+    format!(
+        "(function(){{var m=document.querySelectorAll('#sb-log .sb-msg-bot');var l=m[m.length-1];\
+         return l && l.querySelector('button[data-action=\"{action}\"]:not([disabled])');}})()"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
+    let Some(driver) = Driver::start("a_customer_is_helped_by_an_agent_from_widget_to_rating").await else {
+        return;
+    };
+    let app = TestApp::start().await;
+    app.add_agent("anna", Role::Agent).await;
+    let base = app.serve().await;
+    let photo_dir = tempfile::tempdir().unwrap();
+    let photo_path = photo_dir.path().join("broken-mug.png");
+    std::fs::write(&photo_path, solid_png(96, 64, [200, 60, 40])).unwrap();
+
+    // The customer opens the chat on the store page and walks through an order problem.
+    let customer = driver.browser().await;
+    customer.goto(&format!("{base}/")).await;
+    customer.click("#sb-launcher").await;
+    customer.type_into("#sb-input", "Hello").await;
+    customer.click("#sb-send").await;
+    customer.wait_until("the menu", &last_bot_button("i:order")).await;
+    customer.screenshot("01-widget-menu").await;
+    customer.click("#sb-log .sb-msg-bot:last-child button[data-action=\"i:order\"]").await;
+    customer.wait_until("the order id question", &last_bot_button("human")).await;
+    customer.type_into("#sb-input", "AB-12345\n").await;
+    customer
+        .wait_until("the photo question", "document.querySelectorAll('#sb-log .sb-msg-bot').length >= 4")
+        .await;
+    customer.wait_for("#sb-photo").await.send_keys(&photo_path.display().to_string()).await.unwrap();
+    customer
+        .wait_until("the photo echo", "document.querySelector('#sb-log .sb-msg-customer img.sb-photo')")
+        .await;
+    customer.wait_until("the done button", &last_bot_button("done")).await;
+    customer.click("#sb-log .sb-msg-bot:last-child button[data-action=\"done\"]").await;
+    customer
+        .wait_until(
+            "the description question",
+            "document.querySelector('#sb-log .sb-msg-bot:last-child .sb-text').textContent.includes('describe')",
+        )
+        .await;
+    customer.type_into("#sb-input", "The mug arrived broken.\n").await;
+    customer
+        .wait_until("an answer to the description", "!document.querySelector('#sb-log .sb-sending')")
+        .await;
+    customer.type_into("#sb-input", "/agent\n").await;
+    customer.type_into("#sb-input", &format!("{SCRIPT}\n")).await;
+    let mut ticket = None;
+    for _ in 0..600 {
+        let queued = app.store.list_tickets(Some(TicketStatus::Queued)).await.unwrap();
+        if let Some(found) = queued.first().filter(|t| t.last_customer_message.as_deref() == Some(SCRIPT)) {
+            ticket = Some(found.id);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let ticket = ticket.expect("the request reached the queue with the customer's last message");
+    customer.screenshot("02-widget-queued").await;
+
+    // The agent signs in, sees the queue, claims the ticket and sees the photo.
+    let agent = driver.browser().await;
+    agent.goto(&format!("{base}/console")).await;
+    agent.type_into("#name", "anna").await;
+    agent.type_into("#password", AGENT_PASSWORD).await;
+    agent.click("#sign-in").await;
+    agent.wait_for(&format!("button.claim[data-ticket=\"{ticket}\"]")).await;
+    agent.screenshot("03-console-queue").await;
+    agent.click(&format!("button.claim[data-ticket=\"{ticket}\"]")).await;
+    agent.wait_for("#notice").await;
+    agent
+        .wait_until("the photo thumbnail loaded", "(function(){var i=document.querySelector('img.thumb');return i && i.complete && i.naturalWidth === 96;})()")
+        .await;
+    let shown_as_text = agent
+        .value(&format!(
+            "Array.prototype.some.call(document.querySelectorAll('.msg-customer .text'), function(p){{return p.textContent === {};}})",
+            serde_json::to_string(SCRIPT).unwrap()
+        ))
+        .await;
+    assert_eq!(shown_as_text, serde_json::Value::Bool(true), "the customer's markup is shown as text");
+    let injected = agent.value("document.querySelectorAll('#transcript script').length").await;
+    assert_eq!(injected, serde_json::json!(0), "and never becomes an element");
+    assert!(agent.client.get_alert_text().await.is_err(), "no alert ran");
+    agent.screenshot("04-console-ticket").await;
+
+    // The agent replies; the customer sees it live.
+    let reply = "Hello, this is Anna. I am sorry about the mug; a replacement is on its way.";
+    agent.type_into("#reply-text", reply).await;
+    agent.click("#send-reply").await;
+    agent.wait_for("#notice").await;
+    customer
+        .wait_until(
+            "the agent's reply in the widget",
+            &format!(
+                "Array.prototype.some.call(document.querySelectorAll('#sb-log .sb-msg-agent .sb-text'), function(p){{return p.textContent === {};}})",
+                serde_json::to_string(reply).unwrap()
+            ),
+        )
+        .await;
+    customer.screenshot("05-widget-agent-reply").await;
+
+    // The agent resolves; the customer is asked for a rating and gives 5.
+    agent.click("#resolve").await;
+    agent.wait_until("resolved", "document.getElementById('ticket-status').textContent === 'resolved'").await;
+    customer.wait_until("the rating question", &last_bot_button("r:5")).await;
+    customer.click("#sb-log .sb-msg-bot:last-child button[data-action=\"r:5\"]").await;
+    let mut rating = None;
+    for _ in 0..600 {
+        rating = app.store.ticket(ticket).await.unwrap().and_then(|detail| detail.ticket.rating);
+        if rating.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rating, Some(5));
+    customer
+        .wait_until("thanks for the rating", "document.querySelectorAll('#sb-log .sb-msg-bot').length >= 10")
+        .await;
+    customer.screenshot("06-widget-rated").await;
+    agent.goto(&format!("{base}/console/tickets/{ticket}")).await;
+    agent.screenshot("07-console-resolved").await;
+    agent.goto(&format!("{base}/console/dashboard")).await;
+    agent.wait_for("#fig-tickets").await;
+    agent.screenshot("08-console-dashboard").await;
+
+    customer.close().await;
+    agent.close().await;
+    app.stop().await;
+}

@@ -1,0 +1,766 @@
+//! Route tests for the web chat and the agent console, without a port (`oneshot`), against
+//! the real engine and a fresh SQLite file per test.
+
+#[path = "support/web_app.rs"]
+mod web_app;
+
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use std::time::Duration;
+use switchboard::channels::{InboundEvent, InboundKind};
+use switchboard::console::Role;
+use switchboard::core::dialog::Input;
+use switchboard::core::message::Outbound;
+use tower::ServiceExt;
+use web_app::{AGENT_PASSWORD, TestApp, tiny_png};
+
+async fn send(app: &TestApp, request: Request<Body>) -> Response<Body> {
+    app.router.clone().oneshot(request).await.unwrap()
+}
+
+async fn text_of(response: Response<Body>) -> String {
+    String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+fn get(uri: &str, cookie: &str) -> Request<Body> {
+    Request::get(uri).header(header::COOKIE, cookie).body(Body::empty()).unwrap()
+}
+
+fn form(uri: &str, cookie: &str, fields: &[(&str, &str)]) -> Request<Body> {
+    let body: String =
+        fields.iter().map(|(key, value)| format!("{key}={}", urlencode(value))).collect::<Vec<_>>().join("&");
+    Request::post(uri)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn set_cookie(response: &Response<Body>, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a form with a CSRF field") + marker.len();
+    html[start..start + 64].to_owned()
+}
+
+fn location(response: &Response<Body>) -> String {
+    response.headers().get(header::LOCATION).expect("a redirect").to_str().unwrap().to_owned()
+}
+
+/// A signed-in agent: the session cookie and the session's CSRF token.
+struct Agent {
+    cookie: String,
+    csrf: String,
+}
+
+async fn sign_in(app: &TestApp, name: &str) -> Agent {
+    let page = send(app, get("/console/login", "")).await;
+    let login_cookie = cookie_pair(&set_cookie(&page, "sb_login").unwrap());
+    let csrf = csrf_in(&text_of(page).await);
+    let response = send(
+        app,
+        form(
+            "/console/login",
+            &login_cookie,
+            &[("csrf", &csrf), ("name", name), ("password", AGENT_PASSWORD)],
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in of {name}");
+    let session = set_cookie(&response, "sb_session").expect("a session cookie");
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"), "{session}");
+    let cookie = cookie_pair(&session);
+    let queue = send(app, get("/console/queue", &cookie)).await;
+    assert_eq!(queue.status(), StatusCode::OK);
+    Agent { csrf: csrf_in(&text_of(queue).await), cookie }
+}
+
+/// A customer on a messenger channel who asked for a human; returns the ticket id.
+async fn customer_asks_for_human(app: &TestApp, channel: &'static str, who: &str, words: &str) -> i64 {
+    for (number, text) in ["/agent", words].into_iter().enumerate() {
+        let event = InboundEvent {
+            channel,
+            event_id: format!("{who}-{number}"),
+            external_id: who.to_owned(),
+            language_hint: Some("en".to_owned()),
+            display_name: Some(who.to_owned()),
+            contact_data: None,
+            kind: InboundKind::Input(Input::Text { text: text.to_owned() }),
+        };
+        app.engine.handle(event).await.unwrap();
+    }
+    let queued =
+        app.store.list_tickets(Some(switchboard::core::handoff::TicketStatus::Queued)).await.unwrap();
+    queued.iter().find(|ticket| ticket.external_id == who).expect("a queued ticket").id
+}
+
+/// The customer's `<script>alert(1)</script>` appears escaped (askama writes `&#60;`).
+fn shows_script_as_text(html: &str) -> bool {
+    html.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+        || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+}
+
+async fn until<F, Fut>(mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    // A bounded wait for the background outbox worker, never an assertion about time.
+    for _ in 0..500 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the condition did not come true");
+}
+
+#[tokio::test]
+async fn pages_and_api_refuse_strangers() {
+    let app = TestApp::start().await;
+    for uri in ["/console/queue", "/console/tickets/1", "/console/dashboard", "/console/media/"] {
+        let response = send(&app, get(uri, "")).await;
+        assert!(
+            response.status() == StatusCode::SEE_OTHER || response.status() == StatusCode::NOT_FOUND,
+            "{uri}: {}",
+            response.status()
+        );
+    }
+    let sha = "a".repeat(64);
+    let media = send(&app, get(&format!("/console/media/{sha}"), "")).await;
+    assert_eq!(media.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&media), "/console/login");
+    let forged = send(&app, get("/console/queue", &format!("sb_session={}", "0".repeat(64)))).await;
+    assert_eq!(forged.status(), StatusCode::SEE_OTHER);
+
+    let api = send(&app, Request::get("/api/tickets").body(Body::empty()).unwrap()).await;
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(api.headers().get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
+    let bad_token =
+        Request::get("/api/tickets").header(header::AUTHORIZATION, "Bearer sbt_nope").body(Body::empty());
+    assert_eq!(send(&app, bad_token.unwrap()).await.status(), StatusCode::UNAUTHORIZED);
+
+    let chat = Request::post("/chat/messages")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"id":"0123456789","text":"hi"}"#))
+        .unwrap();
+    assert_eq!(send(&app, chat).await.status(), StatusCode::UNAUTHORIZED);
+    let events = send(&app, get("/chat/events", "sb_visitor=0123.forged")).await;
+    assert_eq!(events.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sign_in_needs_the_form_token_and_the_password_and_is_rate_limited() {
+    let app = TestApp::start().await;
+    app.add_agent("anna", Role::Agent).await;
+    let page = send(&app, get("/console/login", "")).await;
+    let login_cookie = cookie_pair(&set_cookie(&page, "sb_login").unwrap());
+    let csrf = csrf_in(&text_of(page).await);
+
+    let wrong_token = form(
+        "/console/login",
+        &login_cookie,
+        &[("csrf", &"f".repeat(64)), ("name", "anna"), ("password", AGENT_PASSWORD)],
+    );
+    assert_eq!(send(&app, wrong_token).await.status(), StatusCode::FORBIDDEN);
+    let no_cookie =
+        form("/console/login", "", &[("csrf", &csrf), ("name", "anna"), ("password", AGENT_PASSWORD)]);
+    assert_eq!(send(&app, no_cookie).await.status(), StatusCode::FORBIDDEN);
+
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let attempt = form(
+            "/console/login",
+            &login_cookie,
+            &[("csrf", &csrf), ("name", "anna"), ("password", "wrong password")],
+        );
+        statuses.push(send(&app, attempt).await.status());
+    }
+    assert_eq!(&statuses[..5], &[StatusCode::UNAUTHORIZED; 5]);
+    assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS, "the sixth try in a minute is refused");
+    let right_but_limited = form(
+        "/console/login",
+        &login_cookie,
+        &[("csrf", &csrf), ("name", "anna"), ("password", AGENT_PASSWORD)],
+    );
+    let limited = send(&app, right_but_limited).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(text_of(limited).await.contains("Too many sign-in attempts"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_csrf_token_changes_nothing_and_sign_out_ends_the_session() {
+    let app = TestApp::start().await;
+    app.add_agent("anna", Role::Agent).await;
+    let ticket = customer_asks_for_human(&app, "telegram", "1001", "my parcel is broken").await;
+    let anna = sign_in(&app, "anna").await;
+
+    let forged =
+        form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[("csrf", &"0".repeat(64))]);
+    let response = send(&app, forged).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(text_of(response).await.contains("Form expired"));
+    let missing = form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[]);
+    assert_eq!(send(&app, missing).await.status(), StatusCode::FORBIDDEN);
+    let detail = app.store.ticket(ticket).await.unwrap().unwrap();
+    assert_eq!(detail.ticket.assigned_agent, None, "nothing was claimed");
+
+    let logout = send(&app, form("/console/logout", &anna.cookie, &[("csrf", &anna.csrf)])).await;
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    assert_eq!(send(&app, get("/console/queue", &anna.cookie)).await.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_agents_claim_at_once_and_exactly_one_wins() {
+    let app = TestApp::start().await;
+    app.add_agent("anna", Role::Agent).await;
+    app.add_agent("boris", Role::Agent).await;
+    let ticket = customer_asks_for_human(&app, "telegram", "2002", "wrong size").await;
+    let anna = sign_in(&app, "anna").await;
+    let boris = sign_in(&app, "boris").await;
+    let uri = format!("/console/tickets/{ticket}/claim");
+    let (first, second) = tokio::join!(
+        send(&app, form(&uri, &anna.cookie, &[("csrf", &anna.csrf)])),
+        send(&app, form(&uri, &boris.cookie, &[("csrf", &boris.csrf)])),
+    );
+    let mut notices = vec![location(&first), location(&second)];
+    notices.sort();
+    let winner = app.store.ticket(ticket).await.unwrap().unwrap().ticket.assigned_agent.unwrap();
+    let loser = if winner == "anna" { "boris" } else { "anna" };
+    let claimed = format!("/console/tickets/{ticket}?notice=claimed");
+    let taken = format!("/console/tickets/{ticket}?notice=taken:{winner}");
+    assert!(notices.contains(&claimed) && notices.contains(&taken), "{notices:?}");
+
+    let loser_agent = if loser == "anna" { &anna } else { &boris };
+    let page = text_of(send(&app, get(&taken, &loser_agent.cookie)).await).await;
+    assert!(
+        page.contains(&format!("Already taken: {winner} has this ticket.")),
+        "the other agent is told who has it"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
+    let app = TestApp::start().await;
+    app.add_agent("anna", Role::Agent).await;
+    app.add_agent("boris", Role::Agent).await;
+    let ticket = customer_asks_for_human(&app, "telegram", "3003", "<script>alert(1)</script>").await;
+    let anna = sign_in(&app, "anna").await;
+
+    let queue = text_of(send(&app, get("/console/queue", &anna.cookie)).await).await;
+    assert!(queue.contains(&format!("/console/tickets/{ticket}")));
+    assert!(shows_script_as_text(&queue), "the queue escapes customer text: {queue}");
+    assert!(!queue.contains("<script>alert(1)"));
+
+    let claim =
+        send(&app, form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[("csrf", &anna.csrf)]))
+            .await;
+    assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed"));
+    let reply_text = "Hello, I am looking at your order now.";
+    let reply = send(
+        &app,
+        form(
+            &format!("/console/tickets/{ticket}/reply"),
+            &anna.cookie,
+            &[("csrf", &anna.csrf), ("text", reply_text)],
+        ),
+    )
+    .await;
+    assert_eq!(location(&reply), format!("/console/tickets/{ticket}?notice=replied"));
+    let delivered_reply = || async {
+        app.telegram.delivered.lock().unwrap().iter().any(|delivery| {
+            delivery.external_id == "3003"
+                && matches!(&delivery.message, Outbound::Agent { agent, text, .. } if agent == "anna" && text == reply_text)
+        })
+    };
+    until(delivered_reply).await;
+
+    // Only the holder replies; a note stays internal; the page escapes what the customer wrote.
+    let boris = sign_in(&app, "boris").await;
+    let not_yours = send(
+        &app,
+        form(
+            &format!("/console/tickets/{ticket}/reply"),
+            &boris.cookie,
+            &[("csrf", &boris.csrf), ("text", "hi")],
+        ),
+    )
+    .await;
+    assert_eq!(location(&not_yours), format!("/console/tickets/{ticket}?notice=not_yours"));
+    let note = send(
+        &app,
+        form(
+            &format!("/console/tickets/{ticket}/note"),
+            &anna.cookie,
+            &[("csrf", &anna.csrf), ("text", "VIP customer")],
+        ),
+    )
+    .await;
+    assert_eq!(location(&note), format!("/console/tickets/{ticket}?notice=noted"));
+    let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
+    assert!(shows_script_as_text(&page) && !page.contains("<script>alert(1)"));
+    assert!(page.contains(reply_text) && page.contains("VIP customer") && page.contains("anna (agent)"));
+
+    let resolve = send(
+        &app,
+        form(&format!("/console/tickets/{ticket}/resolve"), &anna.cookie, &[("csrf", &anna.csrf)]),
+    )
+    .await;
+    assert_eq!(location(&resolve), format!("/console/tickets/{ticket}?notice=resolved"));
+    let asked_rating = || async {
+        app.telegram.delivered.lock().unwrap().iter().any(|delivery| {
+            matches!(&delivery.message, Outbound::Bot(reply) if reply.key() == switchboard::core::keys::ASK_RATING)
+        })
+    };
+    until(asked_rating).await;
+    let notes_to_customer =
+        app.telegram.delivered.lock().unwrap().iter().any(
+            |delivery| matches!(&delivery.message, Outbound::Agent { text, .. } if text.contains("VIP")),
+        );
+    assert!(!notes_to_customer, "notes never reach the customer");
+
+    let reopen =
+        send(&app, form(&format!("/console/tickets/{ticket}/reopen"), &anna.cookie, &[("csrf", &anna.csrf)]))
+            .await;
+    assert_eq!(location(&reopen), format!("/console/tickets/{ticket}?notice=reopened"));
+    let transfer = send(
+        &app,
+        form(
+            &format!("/console/tickets/{ticket}/transfer"),
+            &anna.cookie,
+            &[("csrf", &anna.csrf), ("to_agent", "boris")],
+        ),
+    )
+    .await;
+    assert_eq!(location(&transfer), format!("/console/tickets/{ticket}?notice=transferred:boris"));
+    assert_eq!(
+        app.store.ticket(ticket).await.unwrap().unwrap().ticket.assigned_agent.as_deref(),
+        Some("boris")
+    );
+    app.stop().await;
+}
+
+/// Starts a web chat visitor; returns the cookie pair.
+async fn visitor(app: &TestApp) -> String {
+    let response = send(app, Request::post("/chat/start").body(Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = set_cookie(&response, "sb_visitor").expect("a visitor cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/chat")
+    );
+    cookie_pair(&cookie)
+}
+
+async fn chat(app: &TestApp, cookie: &str, json: &str) -> Response<Body> {
+    let request = Request::post("/chat/messages")
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json.to_owned()))
+        .unwrap();
+    send(app, request).await
+}
+
+/// Reads SSE `message` events from the stream until `count` have arrived.
+async fn read_events(response: Response<Body>, count: usize) -> Vec<serde_json::Value> {
+    read_events_until(response, |events| events.len() >= count).await
+}
+
+/// Reads SSE `message` events until `done` says enough.
+async fn read_events_until(
+    response: Response<Body>,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let mut body = response.into_body();
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let read = async {
+        while !done(&events) {
+            let frame = body.frame().await.expect("the stream stays open").unwrap();
+            if let Ok(data) = frame.into_data() {
+                buffer.push_str(std::str::from_utf8(&data).unwrap());
+            }
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                if let Some(data) = block.lines().find_map(|line| line.strip_prefix("data: ")) {
+                    if let Ok(value) = serde_json::from_str(data) {
+                        events.push(value);
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read).await.expect("events arrive");
+    events
+}
+
+#[tokio::test]
+async fn the_web_chat_streams_the_log_resumes_after_the_last_id_and_dedupes_resends() {
+    let app = TestApp::start().await;
+    let cookie = visitor(&app).await;
+    let first = chat(&app, &cookie, r#"{"id":"client-0001","text":"/start"}"#).await;
+    assert_eq!(text_of(first).await, r#"{"status":"applied"}"#);
+    let again = chat(&app, &cookie, r#"{"id":"client-0001","text":"/start"}"#).await;
+    assert_eq!(
+        text_of(again).await,
+        r#"{"status":"duplicate"}"#,
+        "a resend after a reconnect is stored once"
+    );
+
+    let stream = send(&app, get("/chat/events?after=0", &cookie)).await;
+    assert_eq!(stream.headers().get(header::CONTENT_TYPE).unwrap(), "text/event-stream");
+    let events = read_events(stream, 3).await;
+    assert_eq!(events[0]["author"], "customer");
+    assert_eq!(events[0]["text"], "/start");
+    assert_eq!(events[0]["client_id"], "client-0001");
+    assert_eq!(events[1]["author"], "bot");
+    assert_eq!(events.len(), 3, "the resend added nothing");
+    let buttons = events[2]["buttons"].as_array().expect("the menu has buttons");
+    assert!(
+        buttons.iter().filter_map(|row| row.as_array()).flatten().any(|button| button["data"] == "i:order"),
+        "{buttons:?}"
+    );
+    let bot_id = events[2]["id"].as_i64().unwrap();
+
+    // Resume after the bot's message (a reconnect): only what came later, live.
+    let press = chat(&app, &cookie, r#"{"id":"client-0002","button":"i:order"}"#).await;
+    assert_eq!(press.status(), StatusCode::OK);
+    let resumed = Request::get("/chat/events")
+        .header(header::COOKIE, &cookie)
+        .header("last-event-id", bot_id.to_string());
+    let later = read_events(send(&app, resumed.body(Body::empty()).unwrap()).await, 2).await;
+    assert!(later.iter().all(|event| event["id"].as_i64().unwrap() > bot_id), "nothing repeated");
+    assert_eq!(later[0]["client_id"], "client-0002");
+    assert_eq!(later[1]["author"], "bot");
+    assert!(later[1]["text"].as_str().unwrap().to_lowercase().contains("order"), "asks for the order id");
+
+    // Another visitor sees none of it, and a forged button is answered, not trusted.
+    let stranger = visitor(&app).await;
+    let forged = chat(&app, &stranger, r#"{"id":"client-0003","button":"r:99"}"#).await;
+    assert_eq!(forged.status(), StatusCode::OK);
+    let theirs = read_events(send(&app, get("/chat/events", &stranger)).await, 1).await;
+    assert!(theirs.iter().all(|event| event["client_id"] != "client-0001"));
+
+    let bad_id = chat(&app, &cookie, r#"{"id":"../x","text":"hi"}"#).await;
+    assert_eq!(bad_id.status(), StatusCode::BAD_REQUEST);
+    let huge = format!(r#"{{"id":"client-0004","text":"{}"}}"#, "x".repeat(100_000));
+    assert_eq!(chat(&app, &cookie, &huge).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    app.stop().await;
+}
+
+fn multipart(cookie: &str, id: &str, filename: &str, content_type: &str, bytes: &[u8]) -> Request<Body> {
+    let boundary = "switchboard-test-boundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"id\"\r\n\r\n{id}\r\n").as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Request::post("/chat/photos")
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn photos_are_checked_stored_and_shown_only_to_their_visitor_and_to_agents() {
+    let app = TestApp::start_with_media_limit(4096).await;
+    app.add_agent("anna", Role::Agent).await;
+    let cookie = visitor(&app).await;
+    chat(&app, &cookie, r#"{"id":"client-1001","button":"i:order"}"#).await;
+    chat(&app, &cookie, r#"{"id":"client-1002","text":"AB-12345"}"#).await;
+
+    let not_image = send(&app, multipart(&cookie, "client-1003", "x.png", "image/png", b"<html>")).await;
+    assert_eq!(not_image.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let mut big = tiny_png();
+    big.resize(5000, 0);
+    let too_big = send(&app, multipart(&cookie, "client-1004", "big.png", "image/png", &big)).await;
+    assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(text_of(too_big).await, r#"{"error":"too_large","limit_mb":0}"#);
+    let huge = vec![0u8; 400_000];
+    let over_body_limit = send(&app, multipart(&cookie, "client-1005", "huge.png", "image/png", &huge)).await;
+    assert_eq!(over_body_limit.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let stored = send(&app, multipart(&cookie, "client-1006", "photo.png", "image/png", &tiny_png())).await;
+    assert_eq!(text_of(stored).await, r#"{"status":"applied"}"#);
+    let has_photo = |events: &[serde_json::Value]| {
+        events.iter().any(|event| event["photos"].as_array().is_some_and(|photos| !photos.is_empty()))
+    };
+    let events = read_events_until(send(&app, get("/chat/events", &cookie)).await, has_photo).await;
+    let photo_url = events
+        .iter()
+        .find_map(|event| {
+            event["photos"].as_array().and_then(|photos| photos.first()).and_then(|url| url.as_str())
+        })
+        .expect("the photo is in the stream")
+        .to_owned();
+    let sha = photo_url.rsplit('/').next().unwrap().to_owned();
+    let mine = send(&app, get(&photo_url, &cookie)).await;
+    assert_eq!(mine.status(), StatusCode::OK);
+    assert_eq!(mine.headers().get(header::CONTENT_TYPE).unwrap(), "image/png");
+    assert_eq!(mine.headers().get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+    let stranger = visitor(&app).await;
+    assert_eq!(send(&app, get(&photo_url, &stranger)).await.status(), StatusCode::NOT_FOUND);
+
+    let anna = sign_in(&app, "anna").await;
+    let for_agent = send(&app, get(&format!("/console/media/{sha}"), &anna.cookie)).await;
+    assert_eq!(for_agent.status(), StatusCode::OK);
+    assert_eq!(for_agent.headers().get(header::CONTENT_TYPE).unwrap(), "image/png");
+    assert_eq!(for_agent.headers().get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+    assert_eq!(for_agent.into_body().collect().await.unwrap().to_bytes().to_vec(), tiny_png());
+    for bad in ["..%2F..%2Fetc%2Fpasswd", "../../etc/passwd", &"b".repeat(64), &sha.to_uppercase()] {
+        let response = send(&app, get(&format!("/console/media/{bad}"), &anna.cookie)).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{bad}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_agent_api_lists_reads_replies_and_resolves_with_a_bearer_token() {
+    let app = TestApp::start().await;
+    app.add_agent("admin", Role::Admin).await;
+    app.add_agent("crm", Role::Agent).await;
+    let ticket = customer_asks_for_human(&app, "telegram", "4004", "refund please").await;
+    let admin = sign_in(&app, "admin").await;
+    let created = send(
+        &app,
+        form("/console/tokens", &admin.cookie, &[("csrf", &admin.csrf), ("name", "CRM"), ("agent", "crm")]),
+    )
+    .await;
+    let page = text_of(created).await;
+    let start = page.find("sbt_").expect("the new token is shown once");
+    let token = page[start..start + 68].to_owned();
+    let auth = format!("Bearer {token}");
+
+    let list =
+        Request::get("/api/tickets?status=queued").header(header::AUTHORIZATION, &auth).body(Body::empty());
+    let list: serde_json::Value =
+        serde_json::from_str(&text_of(send(&app, list.unwrap()).await).await).unwrap();
+    assert_eq!(list["tickets"][0]["id"], ticket);
+    assert_eq!(list["tickets"][0]["channel"], "telegram");
+    let one = Request::get(format!("/api/tickets/{ticket}"))
+        .header(header::AUTHORIZATION, &auth)
+        .body(Body::empty());
+    let one: serde_json::Value =
+        serde_json::from_str(&text_of(send(&app, one.unwrap()).await).await).unwrap();
+    assert!(one["messages"].as_array().unwrap().iter().any(|m| m["text"] == "refund please"));
+    let missing =
+        Request::get("/api/tickets/999999").header(header::AUTHORIZATION, &auth).body(Body::empty());
+    assert_eq!(send(&app, missing.unwrap()).await.status(), StatusCode::NOT_FOUND);
+
+    let reply = Request::post(format!("/api/tickets/{ticket}/reply"))
+        .header(header::AUTHORIZATION, &auth)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"text":"Your refund is on its way."}"#))
+        .unwrap();
+    assert_eq!(send(&app, reply).await.status(), StatusCode::OK);
+    until(|| async {
+        app.telegram.delivered.lock().unwrap().iter().any(|d| {
+            matches!(&d.message, Outbound::Agent { agent, text, .. } if agent == "crm" && text == "Your refund is on its way.")
+        })
+    })
+    .await;
+    let resolve = Request::post(format!("/api/tickets/{ticket}/resolve"))
+        .header(header::AUTHORIZATION, &auth)
+        .body(Body::empty());
+    assert_eq!(send(&app, resolve.unwrap()).await.status(), StatusCode::OK);
+    let again = Request::post(format!("/api/tickets/{ticket}/resolve"))
+        .header(header::AUTHORIZATION, &auth)
+        .body(Body::empty());
+    assert_eq!(send(&app, again.unwrap()).await.status(), StatusCode::CONFLICT);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn admin_pages_dashboard_and_canned_replies() {
+    let app = TestApp::start().await;
+    app.add_agent("admin", Role::Admin).await;
+    app.add_agent("anna", Role::Agent).await;
+    customer_asks_for_human(&app, "telegram", "5005", "hello").await;
+    let admin = sign_in(&app, "admin").await;
+    let anna = sign_in(&app, "anna").await;
+
+    let canned = [
+        ("csrf", admin.csrf.as_str()),
+        ("lang", "en"),
+        ("title", "Refund"),
+        ("body", "Refunds take 3 days."),
+    ];
+    let saved = send(&app, form("/console/canned", &admin.cookie, &canned)).await;
+    assert_eq!(location(&saved), "/console/canned?notice=saved");
+    let by_agent = [("csrf", anna.csrf.as_str()), ("lang", "en"), ("title", "x"), ("body", "y")];
+    assert_eq!(
+        send(&app, form("/console/canned", &anna.cookie, &by_agent)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert!(
+        text_of(send(&app, get("/console/canned", &anna.cookie)).await)
+            .await
+            .contains("Refunds take 3 days.")
+    );
+    assert_eq!(send(&app, get("/console/agents", &anna.cookie)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(send(&app, get("/console/tokens", &anna.cookie)).await.status(), StatusCode::FORBIDDEN);
+
+    let new_agent = [("csrf", admin.csrf.as_str()), ("name", "carl"), ("password", "long enough password")];
+    assert_eq!(
+        location(&send(&app, form("/console/agents", &admin.cookie, &new_agent)).await),
+        "/console/agents?notice=saved"
+    );
+    let disable =
+        send(&app, form("/console/agents/anna/disable", &admin.cookie, &[("csrf", &admin.csrf)])).await;
+    assert_eq!(disable.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        send(&app, get("/console/queue", &anna.cookie)).await.status(),
+        StatusCode::SEE_OTHER,
+        "signed out"
+    );
+
+    let dashboard = send(&app, get("/console/dashboard?days=7", &admin.cookie)).await;
+    assert_eq!(dashboard.status(), StatusCode::OK);
+    let html = text_of(dashboard).await;
+    assert!(html.contains("<svg") && html.contains("id=\"fig-tickets\">1<"), "one ticket this week");
+    let csv = send(&app, get("/console/dashboard.csv?days=7", &admin.cookie)).await;
+    assert_eq!(csv.headers().get(header::CONTENT_TYPE).unwrap(), "text/csv; charset=utf-8");
+    let csv = text_of(csv).await;
+    assert!(csv.starts_with("date,tickets,"));
+    assert_eq!(csv.lines().count(), 8);
+
+    let store_page = send(&app, get("/", "")).await;
+    assert!(store_page.headers().get(header::CONTENT_SECURITY_POLICY).is_some());
+    assert!(text_of(store_page).await.contains("/static/widget.js"));
+    assert_eq!(send(&app, get("/static/widget.js", "")).await.status(), StatusCode::OK);
+    assert_eq!(send(&app, get("/console/static/console.js", "")).await.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+/// The console's own SQL in its PostgreSQL dialect: the same walk through both sides.
+#[tokio::test]
+async fn console_and_web_chat_queries_work_on_postgres() {
+    let Some(app) = TestApp::start_on_postgres("console_and_web_chat_queries_work_on_postgres").await else {
+        return;
+    };
+    app.add_agent("anna", Role::Admin).await;
+    let cookie = visitor(&app).await;
+    chat(&app, &cookie, r#"{"id":"client-9001","button":"i:order"}"#).await;
+    chat(&app, &cookie, r#"{"id":"client-9002","text":"AB-12345"}"#).await;
+    let photo = send(&app, multipart(&cookie, "client-9003", "p.png", "image/png", &tiny_png())).await;
+    assert_eq!(photo.status(), StatusCode::OK);
+    chat(&app, &cookie, r#"{"id":"client-9004","text":"/agent"}"#).await;
+    let has_photo = |events: &[serde_json::Value]| {
+        events.iter().any(|event| event["photos"].as_array().is_some_and(|photos| !photos.is_empty()))
+    };
+    let events = read_events_until(send(&app, get("/chat/events", &cookie)).await, has_photo).await;
+    let photo_url = events
+        .iter()
+        .find_map(|event| event["photos"].as_array().and_then(|p| p.first()).and_then(|u| u.as_str()))
+        .unwrap()
+        .to_owned();
+    assert_eq!(send(&app, get(&photo_url, &cookie)).await.status(), StatusCode::OK);
+
+    let anna = sign_in(&app, "anna").await;
+    let ticket =
+        app.store.list_tickets(Some(switchboard::core::handoff::TicketStatus::Queued)).await.unwrap()[0].id;
+    let claim =
+        send(&app, form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[("csrf", &anna.csrf)]))
+            .await;
+    assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed"));
+    let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
+    assert!(page.contains("AB-12345") && page.contains("/console/media/"));
+    let sha = photo_url.rsplit('/').next().unwrap();
+    assert_eq!(
+        send(&app, get(&format!("/console/media/{sha}"), &anna.cookie)).await.status(),
+        StatusCode::OK
+    );
+    let canned = [("csrf", anna.csrf.as_str()), ("lang", "en"), ("title", "Hi"), ("body", "Hello there")];
+    assert_eq!(
+        send(&app, form("/console/canned", &anna.cookie, &canned)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let tokens = send(
+        &app,
+        form("/console/tokens", &anna.cookie, &[("csrf", &anna.csrf), ("name", "x"), ("agent", "anna")]),
+    )
+    .await;
+    assert!(text_of(tokens).await.contains("sbt_"));
+    let dashboard = text_of(send(&app, get("/console/dashboard", &anna.cookie)).await).await;
+    assert!(dashboard.contains("id=\"fig-tickets\">1<"));
+    assert!(app.db.change_marker().await.unwrap().tickets == 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn live_updates_reach_the_console() {
+    let app = TestApp::start().await;
+    app.add_agent("anna", Role::Agent).await;
+    let anna = sign_in(&app, "anna").await;
+    let queue_live = send(&app, get("/console/live", &anna.cookie)).await;
+    assert_eq!(queue_live.headers().get(header::CONTENT_TYPE).unwrap(), "text/event-stream");
+    let ticket = customer_asks_for_human(&app, "telegram", "6006", "is anyone there?").await;
+    let changed = read_events(queue_live, 1).await;
+    assert!(changed[0].is_number(), "a `changed` event names the newest log id");
+
+    let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
+    // The page's status marker is what the live stream reports, so an unchanged ticket
+    // does not make the page reload itself.
+    assert!(page.contains("data-status=\"queued|\""), "{page}");
+    assert_eq!(app.db.ticket_status(ticket).await.unwrap().as_deref(), Some("queued|"));
+    let marker = "data-after=\"";
+    let start = page.find(marker).unwrap() + marker.len();
+    let after: i64 = page[start..].split('"').next().unwrap().parse().unwrap();
+    let ticket_live =
+        send(&app, get(&format!("/console/tickets/{ticket}/live?after={after}"), &anna.cookie)).await;
+    let event = InboundEvent {
+        channel: "telegram",
+        event_id: "6006-late".to_owned(),
+        external_id: "6006".to_owned(),
+        language_hint: None,
+        display_name: None,
+        contact_data: None,
+        kind: InboundKind::Input(Input::Text { text: "hello? <b>still</b> waiting".to_owned() }),
+    };
+    app.engine.handle(event).await.unwrap();
+    let lines = read_events_until(ticket_live, |events| {
+        events.iter().any(|event| event["text"] == "hello? <b>still</b> waiting")
+    })
+    .await;
+    let line = lines.iter().find(|event| event["author"] == "customer").unwrap();
+    assert!(line["id"].as_i64().unwrap() > after, "only lines after the page's last one");
+    assert_eq!(line["label"], "Customer");
+    let strangers = send(&app, get(&format!("/console/tickets/{ticket}/live"), "")).await;
+    assert_eq!(strangers.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
