@@ -145,6 +145,14 @@ impl FakeTelegram {
         id
     }
 
+    /// Queues an update again with the `update_id` it already has, as Telegram does when the
+    /// bot never confirmed it (the bot crashed between storing it and moving its offset).
+    pub fn redeliver(&self, update: Value) {
+        assert!(update["update_id"].is_u64(), "a redelivered update keeps its update_id");
+        self.lock().pending.push_back(update);
+        self.shared.updates_arrived.notify_waiters();
+    }
+
     /// Gives `update` the next `update_id` without queueing it (for webhook posts).
     pub fn number_update(&self, mut update: Value) -> Value {
         let mut inner = self.lock();
