@@ -513,6 +513,14 @@ impl Inner {
                     return Ok(0);
                 }
                 writes.messages.push(customer_message(conversation.id, &event.event_id, input, now));
+                // A customer who writes to us can be answered again (VK lets a community reply
+                // to whoever wrote to it; a Telegram user must unblock the bot to write), so a
+                // flag from an earlier refusal must not keep this answer and older ones back.
+                if !conversation.contact.reachable {
+                    tx.set_contact_reachable(conversation.contact.id, true, now).await?;
+                    conversation.contact.reachable = true;
+                    writes.wake_outbox = true;
+                }
                 self.run_step(tx, conversation, input.clone(), queue, now, writes).await
             }
             InboundKind::Edited { text } => {

@@ -64,6 +64,8 @@ struct Fake {
     next_message_id: i64,
     /// Error codes to answer the next calls of a method with, in order.
     injected: HashMap<String, VecDeque<i64>>,
+    /// How many of the next calls of a method are carried out but answered with HTTP 502.
+    lost_answers: HashMap<String, usize>,
     key_serial: u32,
     events: Vec<Value>,
     poll_failures: VecDeque<u8>,
@@ -139,9 +141,17 @@ impl FakeVk {
         self.with(|fake| fake.injected.entry(method.to_owned()).or_default().push_back(code));
     }
 
-    /// The next `a_check` answers `{"failed": failure}` (2 and 3 also expire the key).
+    /// The next call of `method` is carried out (a message is shown), but its answer is lost:
+    /// the caller gets HTTP 502, as when a proxy gives up after VK accepted the request.
+    pub fn lose_next_answer(&self, method: &str) {
+        self.with(|fake| *fake.lost_answers.entry(method.to_owned()).or_default() += 1);
+    }
+
+    /// The next `a_check` answers `{"failed": failure}` (2 and 3 also expire the key); a
+    /// request already waiting for events gets it at once.
     pub fn fail_next_poll(&self, failure: u8) {
         self.with(|fake| fake.poll_failures.push_back(failure));
+        self.shared.events.send_modify(|_| {});
     }
 
     /// Queues an event for the Long Poll server.
@@ -283,6 +293,10 @@ async fn method(
         }
         _ => return axum::Json(vk_error(&name, 3)).into_response(),
     };
+    if let Some(lost) = fake.lost_answers.get_mut(&name).filter(|lost| **lost > 0) {
+        *lost -= 1;
+        return (StatusCode::BAD_GATEWAY, "upstream timed out").into_response();
+    }
     axum::Json(json!({ "response": response })).into_response()
 }
 
@@ -302,15 +316,8 @@ async fn long_poll(State(shared): State<Shared>, Query(query): Query<HashMap<Str
         if key != fake.key() {
             return axum::Json(json!({"failed": 2})).into_response();
         }
-        if let Some(failure) = fake.poll_failures.pop_front() {
-            if failure != 1 {
-                fake.key_serial += 1;
-            }
-            return axum::Json(match failure {
-                1 => json!({"failed": 1, "ts": fake.current_ts()}),
-                other => json!({"failed": other}),
-            })
-            .into_response();
+        if let Some(failed) = scripted_failure(&mut fake) {
+            return failed;
         }
     }
     let Ok(requested) = ts.parse::<u64>() else {
@@ -325,11 +332,32 @@ async fn long_poll(State(shared): State<Shared>, Query(query): Query<HashMap<Str
     if let Some(found) = answer(&shared.fake.lock().unwrap()) {
         return axum::Json(found).into_response();
     }
-    // Nothing new yet: hold the request for up to `wait` seconds, like VK.
+    // Nothing new yet: hold the request for up to `wait` seconds, like VK. A failure scripted
+    // meanwhile ends the wait too, as a key that expires under a waiting request does.
     let _ = tokio::time::timeout(Duration::from_secs(wait_secs), changes.changed()).await;
-    let fake = shared.fake.lock().unwrap();
+    let mut fake = shared.fake.lock().unwrap();
+    if answer(&fake).is_none()
+        && let Some(failed) = scripted_failure(&mut fake)
+    {
+        return failed;
+    }
     let found = answer(&fake).unwrap_or_else(|| json!({"ts": fake.current_ts().to_string(), "updates": []}));
     axum::Json(found).into_response()
+}
+
+/// The next scripted `failed` answer, if any (2 and 3 also expire the key).
+fn scripted_failure(fake: &mut Fake) -> Option<Response> {
+    let failure = fake.poll_failures.pop_front()?;
+    if failure != 1 {
+        fake.key_serial += 1;
+    }
+    Some(
+        axum::Json(match failure {
+            1 => json!({"failed": 1, "ts": fake.current_ts()}),
+            other => json!({"failed": other}),
+        })
+        .into_response(),
+    )
 }
 
 async fn upload(State(shared): State<Shared>, mut multipart: Multipart) -> Response {
