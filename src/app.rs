@@ -16,13 +16,14 @@ use crate::store::{self, ConnectOptions, SqliteDurability, Store};
 use anyhow::Context as _;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// What every command that talks to customers needs.
 pub struct App {
     pub settings: Settings,
     pub store: Arc<dyn Store>,
+    /// The console's and web chat's own queries (agents, sessions, canned replies, the log).
+    pub db: crate::console::Db,
     pub engine: Arc<Engine>,
     pub i18n: Arc<I18n>,
     pub classifier: Arc<Classifier>,
@@ -34,10 +35,13 @@ impl App {
     /// model, and starts the engine's writer.
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
         let store = connect_store(&settings).await?;
+        let db = crate::console::Db::connect(settings.database_url.as_str())
+            .await
+            .with_context(|| format!("cannot open the database {}", settings.database_url.redacted()))?;
         let locales = settings.locales_dir.clone().map_or(LocaleSource::Embedded, LocaleSource::Dir);
         let files = locales.files().with_context(|| format!("cannot read the locale files of {locales}"))?;
         let i18n = Arc::new(I18n::from_files(&files).context("cannot load the Fluent texts")?);
-        let classifier = Arc::new(train_classifier(&files)?);
+        let classifier = trained_classifier(&files)?;
         let media = MediaStore::new(settings.media_dir.clone(), settings.media_max_bytes);
 
         let default_language = settings.default_language;
@@ -47,8 +51,14 @@ impl App {
             default_language,
         )
         .with_negotiate(Arc::new(move |hint: Option<&str>| crate::i18n::negotiate(hint, default_language)));
+        let engine_settings = match settings.business_hours.clone() {
+            Some(hours) => engine_settings.with_agents_back_at(Arc::new(move |now| {
+                hours.agents_back_at(crate::store::to_datetime(now))
+            })),
+            None => engine_settings,
+        };
         let engine = Arc::new(Engine::start(Arc::clone(&store), engine_settings));
-        Ok(App { settings, store, engine, i18n, classifier, media })
+        Ok(App { settings, store, db, engine, i18n, classifier, media })
     }
 
     /// Renders bot replies in the contact's language, for channels.
@@ -72,6 +82,7 @@ impl App {
     pub async fn shutdown(&self) {
         self.engine.shutdown().await;
         self.store.close().await;
+        self.db.close().await;
     }
 }
 
@@ -87,6 +98,28 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>
     store::connect(settings.database_url.as_str(), &options)
         .await
         .with_context(|| format!("cannot open the database {}", settings.database_url.redacted()))
+}
+
+/// The FAQ model for these locale files, trained once per process: training is deterministic,
+/// so apps built from the same phrases (tests start many) can share one model.
+pub fn trained_classifier(files: &[LocaleFile]) -> anyhow::Result<Arc<Classifier>> {
+    use std::hash::{Hash, Hasher};
+    use std::sync::Mutex;
+    static TRAINED: Mutex<Vec<(u64, Arc<Classifier>)>> = Mutex::new(Vec::new());
+
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for file in files.iter().filter(|file| file.name == "intents.toml") {
+        (&file.lang, &file.contents).hash(&mut hasher);
+    }
+    let key = hasher.finish();
+    if let Some((_, model)) =
+        TRAINED.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(k, _)| *k == key)
+    {
+        return Ok(Arc::clone(model));
+    }
+    let model = Arc::new(train_classifier(files)?);
+    TRAINED.lock().unwrap_or_else(|e| e.into_inner()).push((key, Arc::clone(&model)));
+    Ok(model)
 }
 
 /// Trains the FAQ model from every language's `intents.toml`.
@@ -143,23 +176,6 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Spawns the loop that tells long-waiting customers where they stand in the queue.
-pub fn spawn_queue_reminders(engine: Arc<Engine>, after: Duration, stop: CancellationToken) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30).min(after));
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => break,
-                _ = tick.tick() => {
-                    if let Err(error) = engine.queue_reminders(after, after).await {
-                        tracing::warn!(%error, "queue reminders failed; will try again");
-                    }
-                }
-            }
-        }
-    });
-}
-
 /// A running Switchboard: every configured channel, the outbox worker, the queue reminders
 /// and the HTTP server. Tests start one on port 0 and talk to it like a platform would.
 pub struct Running {
@@ -197,9 +213,43 @@ pub async fn start_with(
 
     let app = Arc::new(App::build(settings).await?);
     let stop = CancellationToken::new();
-    let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
-    let mut router = crate::http::health_router(Arc::clone(&app.store));
     let mut tasks = Vec::new();
+    if let Some(password) = crate::console::ensure_admin(&app.db).await? {
+        println!("Created the agent `admin` with the one-time password: {password}");
+        println!("Sign in at /console and change it.");
+    }
+
+    // The web chat is always on: it is the store's own channel.
+    let hub = Arc::new(crate::channels::webchat::WebChatHub::new());
+    let mut channels: Vec<Arc<dyn Channel>> =
+        vec![Arc::new(crate::channels::webchat::WebChatChannel::new(Arc::clone(&hub)))];
+    let chat = crate::channels::webchat::WebChatState {
+        intake: app.intake(),
+        log: Arc::new(app.db.clone()),
+        hub,
+        media: app.media.clone(),
+        render: app.renderer(),
+        cookie_key: crate::console::chat_log::webchat_cookie_key(
+            &app.db,
+            app.settings.webchat_secret.as_ref(),
+        )
+        .await?,
+        settings: crate::channels::webchat::WebChatSettings {
+            secure_cookies: app.settings.secure_cookies,
+            default_lang: app.settings.default_language,
+            ..Default::default()
+        },
+    };
+    let console = crate::console::ConsoleState::new(
+        app.db.clone(),
+        Arc::clone(&app.engine),
+        app.media.clone(),
+        app.renderer(),
+        crate::console::ConsoleSettings { secure_cookies: app.settings.secure_cookies, ..Default::default() },
+    );
+    let mut router = crate::http::health_router(Arc::clone(&app.store))
+        .merge(crate::channels::webchat::router(chat))
+        .merge(crate::console::router(console));
 
     if let Some(telegram_settings) = app.settings.telegram.clone() {
         let channel = Arc::new(
@@ -247,12 +297,20 @@ pub async fn start_with(
     let worker = app.outbox_worker(channels, outbox);
     let worker_stop = stop.clone();
     tasks.push(tokio::spawn(async move { worker.run(worker_stop.cancelled_owned()).await }));
-    spawn_queue_reminders(Arc::clone(&app.engine), app.settings.queue_reminder_after, stop.clone());
+    let reminders = crate::console::QueueReminderSettings::new(app.settings.queue_reminder_after);
+    tasks.push(tokio::spawn(crate::console::run_queue_reminders(
+        Arc::clone(&app.engine),
+        reminders,
+        stop.clone().cancelled_owned(),
+    )));
 
     let address = listener.local_addr()?;
     let server_stop = stop.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router).with_graceful_shutdown(server_stop.cancelled_owned()).await
+        // Client addresses feed the console's per-address sign-in limit.
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(server_stop.cancelled_owned())
+            .await
     });
     tracing::info!(%address, database = %app.settings.database_url.redacted(), "serving");
     Ok(Running { app, address, stop, tasks, server })

@@ -121,6 +121,12 @@ pub struct Settings {
     pub locales_dir: Option<PathBuf>,
     /// After this long unclaimed, a queued customer is told where they stand.
     pub queue_reminder_after: Duration,
+    /// Mark session and visitor cookies `Secure` (the site is served over HTTPS).
+    pub secure_cookies: bool,
+    /// Signs web chat visitor cookies; without it a random key is kept in the database.
+    pub webchat_secret: Option<Secret>,
+    /// When agents work; outside these hours queued customers are told when they are back.
+    pub business_hours: Option<crate::console::BusinessHours>,
     /// Present when `SWITCHBOARD_TELEGRAM_TOKEN` is set.
     pub telegram: Option<TelegramSettings>,
     /// Present when any `SWITCHBOARD_VK_*` variable is set (then all required ones must be).
@@ -271,6 +277,35 @@ impl Settings {
             }
         };
 
+        let secure_cookies = match source.get("SWITCHBOARD_SECURE_COOKIES").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_SECURE_COOKIES",
+                    format!("expected true or false, got {other:?}"),
+                ));
+            }
+        };
+        let webchat_secret = match source.get("SWITCHBOARD_WEBCHAT_SECRET") {
+            Some(secret) if secret.len() < 32 => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_WEBCHAT_SECRET",
+                    "expected at least 32 characters",
+                ));
+            }
+            other => other.map(Secret::new),
+        };
+        let business_hours = match source.get("SWITCHBOARD_BUSINESS_HOURS") {
+            None => None,
+            Some(text) => Some(crate::console::BusinessHours::parse(&text).map_err(|error| {
+                ConfigError::new(
+                    "SWITCHBOARD_BUSINESS_HOURS",
+                    format!("expected something like `Mon-Fri 09:00-18:00 Europe/Moscow`: {error}"),
+                )
+            })?),
+        };
+
         let telegram = telegram_settings(source)?;
         let vk = VkSettings::from_env(source)?;
         if let Some(vk) = &vk {
@@ -278,6 +313,9 @@ impl Settings {
         }
 
         Ok(Settings {
+            secure_cookies,
+            webchat_secret,
+            business_hours,
             telegram,
             vk,
             database_url,
@@ -418,6 +456,9 @@ mod tests {
             ("SWITCHBOARD_DEFAULT_LANGUAGE", "de"),
             ("SWITCHBOARD_QUEUE_REMINDER_SECS", "soon"),
             ("SWITCHBOARD_LOCALES_DIR", "/nonexistent/locales"),
+            ("SWITCHBOARD_SECURE_COOKIES", "maybe"),
+            ("SWITCHBOARD_WEBCHAT_SECRET", "short"),
+            ("SWITCHBOARD_BUSINESS_HOURS", "whenever"),
         ];
         for (variable, value) in cases {
             let error = load(&[(variable, value)]).unwrap_err();

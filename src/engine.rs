@@ -32,6 +32,10 @@ use tokio::task::JoinHandle;
 /// What [`Engine::handle`] did with an event: the channels' [`Accepted`] under the engine's name.
 pub type Handled = Accepted;
 
+/// Outside business hours, when agents are back (already formatted for customers); `None`
+/// while agents are on duty. Takes the current time in milliseconds since the Unix epoch.
+pub type AgentsBackAt = Arc<dyn Fn(Millis) -> Option<String> + Send + Sync>;
+
 /// Maps a platform's language hint (`ru-RU`, `zh-hans`, none) to the language a new contact
 /// starts in. The i18n module provides the real negotiation.
 pub type Negotiate = Arc<dyn Fn(Option<&str>) -> Lang + Send + Sync>;
@@ -42,6 +46,8 @@ pub struct EngineSettings {
     pub order_ids: Arc<dyn OrderIdFormat + Send + Sync>,
     pub faq: Arc<dyn IntentClassifier + Send + Sync>,
     pub negotiate: Negotiate,
+    /// Business hours: customers queued outside them are told when agents are back.
+    pub agents_back_at: AgentsBackAt,
     /// The most events one group commit takes.
     pub max_batch: usize,
     /// How many jobs may wait for the writer before callers are slowed down.
@@ -61,7 +67,19 @@ impl EngineSettings {
                 .and_then(|primary| Lang::from_code(&primary.to_ascii_lowercase()))
                 .unwrap_or(default_lang)
         });
-        EngineSettings { order_ids, faq, negotiate, max_batch: 512, queue_capacity: 4096 }
+        EngineSettings {
+            order_ids,
+            faq,
+            negotiate,
+            agents_back_at: Arc::new(|_| None),
+            max_batch: 512,
+            queue_capacity: 4096,
+        }
+    }
+
+    pub fn with_agents_back_at(mut self, agents_back_at: AgentsBackAt) -> EngineSettings {
+        self.agents_back_at = agents_back_at;
+        self
     }
 
     pub fn with_negotiate(mut self, negotiate: Negotiate) -> EngineSettings {
@@ -571,16 +589,16 @@ impl Inner {
             expected_wait_minutes: wait,
             agents_back_at: None,
         };
-        let mut transition = self.step(conversation, input.clone(), probe(0, None));
-        if transition != self.step(conversation, input.clone(), probe(1, Some(1))) {
+        let mut transition = self.step(conversation, input.clone(), probe(0, None), now);
+        if transition != self.step(conversation, input.clone(), probe(1, Some(1)), now) {
             let queue_now = snapshot(tx, conversation, queue, Priority::Normal).await?;
-            transition = self.step(conversation, input.clone(), queue_now);
+            transition = self.step(conversation, input.clone(), queue_now, now);
             // A new ticket's position depends on its priority, which only the step knows.
             if let Some(priority) = opened_priority(&transition)
                 && priority != Priority::Normal
             {
                 let queue_now = snapshot(tx, conversation, queue, priority).await?;
-                transition = self.step(conversation, input, queue_now);
+                transition = self.step(conversation, input, queue_now, now);
             }
         }
 
@@ -600,7 +618,16 @@ impl Inner {
         Ok(count)
     }
 
-    fn step(&self, conversation: &Conversation, input: Input, queue: QueueSnapshot) -> Transition {
+    fn step(
+        &self,
+        conversation: &Conversation,
+        input: Input,
+        mut queue: QueueSnapshot,
+        now: Millis,
+    ) -> Transition {
+        // Business hours change what the queue messages say, not where the customer stands, so
+        // they are added to every snapshot, the probes included.
+        queue.agents_back_at = (self.settings.agents_back_at)(now);
         let ctx = Ctx {
             lang: conversation.contact.lang,
             language_chosen: conversation.contact.language_chosen,

@@ -35,6 +35,8 @@ pub enum Command {
     Chat(chat::ChatArgs),
     /// Apply database migrations and exit.
     Migrate,
+    /// Manage agent accounts for the console.
+    Agents(agents::AgentsArgs),
     /// Look at tickets.
     #[command(subcommand)]
     Tickets(tickets::TicketsCommand),
@@ -84,6 +86,18 @@ async fn run_async(settings: Settings, command: Command) -> anyhow::Result<ExitC
             store.migrate().await?;
             store.close().await;
             println!("Migrations applied to {}", settings.database_url.redacted());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agents(args) => {
+            crate::app::init_tracing(&settings, Some("warn"));
+            // Agents live in the same database; make sure its schema is current first.
+            crate::app::connect_store(&settings).await?.close().await;
+            let db = crate::console::Db::connect(settings.database_url.as_str()).await?;
+            let result =
+                agents::run(&db, args, tokio::io::BufReader::new(tokio::io::stdin()), &mut std::io::stdout())
+                    .await;
+            db.close().await;
+            result?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Tickets(command) => {
