@@ -967,9 +967,9 @@ impl Writes {
             author: Author::Bot,
             agent: None,
             text: Some(reply.key().to_owned()),
-            // The key and its arguments are enough to re-render the line; the buttons and the
-            // rest of the reply live in the outbox payload.
-            body: serde_json::to_value(&reply.text).ok(),
+            // The whole reply, buttons included: the web chat replays the log to a reconnecting
+            // widget, and the console shows which button a customer pressed by its label.
+            body: serde_json::to_value(&reply).ok(),
             attachments: reply.attachments.clone(),
             event_id: None,
             at: now,

@@ -92,7 +92,12 @@ fn a_scripted_order_problem_ends_in_a_ticket_with_its_photo() {
         customer.contains(&"12345678-0001") && customer.contains(&"The handle came off."),
         "{customer:?}"
     );
-    assert!(messages.iter().any(|m| m["author"] == "bot"));
+    let bot: Vec<&str> =
+        messages.iter().filter(|m| m["author"] == "bot").filter_map(|m| m["text"].as_str()).collect();
+    assert!(
+        bot.contains(&"Got it: order 12345678-0001."),
+        "bot replies read as the customer saw them: {bot:?}"
+    );
     assert!(messages.iter().all(|m| m["at"].is_string()));
 
     let queued =

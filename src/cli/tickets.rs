@@ -1,10 +1,14 @@
 //! `switchboard tickets list|show`: the queue and the record, for scripts and for people.
 
 use crate::app::connect_store;
+use crate::assets::LocaleSource;
 use crate::config::Settings;
+use crate::console::Db;
 use crate::core::handoff::TicketStatus;
+use crate::i18n::I18n;
 use crate::store::{DeadLetter, TicketDetail, TicketSummary};
 use clap::{Subcommand, ValueEnum};
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -66,13 +70,14 @@ pub async fn run(settings: Settings, command: TicketsCommand) -> anyhow::Result<
             ExitCode::SUCCESS
         }
         TicketsCommand::Show { id, json } => match store.ticket(id).await? {
-            Some(ticket) if json => {
-                serde_json::to_writer_pretty(&mut out, &ticket)?;
-                writeln!(out)?;
-                ExitCode::SUCCESS
-            }
-            Some(ticket) => {
-                write_detail(&mut out, &ticket)?;
+            Some(mut ticket) => {
+                render_bot_messages(&settings, &mut ticket).await?;
+                if json {
+                    serde_json::to_writer_pretty(&mut out, &ticket)?;
+                    writeln!(out)?;
+                } else {
+                    write_detail(&mut out, &ticket)?;
+                }
                 ExitCode::SUCCESS
             }
             None => {
@@ -93,6 +98,28 @@ pub async fn run(settings: Settings, command: TicketsCommand) -> anyhow::Result<
     };
     store.close().await;
     Ok(code)
+}
+
+/// The log keeps the bot's replies structured (message key and arguments); a person reading
+/// the transcript wants the words the customer saw, in the customer's language.
+async fn render_bot_messages(settings: &Settings, detail: &mut TicketDetail) -> anyhow::Result<()> {
+    let locales = settings.locales_dir.clone().map_or(LocaleSource::Embedded, LocaleSource::Dir);
+    let i18n = I18n::load(&locales)?;
+    let db = Db::connect(settings.database_url.as_str()).await?;
+    let log = db.log_after(detail.ticket.conversation_id, 0, i64::MAX).await;
+    db.close().await;
+    let rendered: HashMap<i64, String> = log?
+        .into_iter()
+        .filter_map(|entry| {
+            entry.reply.map(|reply| (entry.id, i18n.reply(detail.ticket.language, &reply).text))
+        })
+        .collect();
+    for message in &mut detail.messages {
+        if let Some(text) = rendered.get(&message.id) {
+            message.text = Some(text.clone());
+        }
+    }
+    Ok(())
 }
 
 fn write_list(out: &mut impl std::io::Write, tickets: &[TicketSummary]) -> std::io::Result<()> {
