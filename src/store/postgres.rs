@@ -407,7 +407,7 @@ impl WriteTx for PostgresTx {
         let mut bodies = Vec::with_capacity(messages.len());
         let mut attachments = Vec::with_capacity(messages.len());
         for message in messages {
-            bodies.push(message.body.as_ref().map(serde_json::to_string).transpose()?);
+            bodies.push(message.body.clone());
             attachments.push(serde_json::to_string(&message.attachments)?);
         }
         sqlx::query(APPEND)
@@ -468,6 +468,17 @@ impl WriteTx for PostgresTx {
     async fn open_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<TicketRow>> {
         let row = sqlx::query(sql::OPEN_TICKET).bind(conversation_id).fetch_optional(&mut *self.tx).await?;
         row.as_ref().map(rows::ticket).transpose()
+    }
+
+    async fn open_tickets(&mut self, conversation_ids: &[i64]) -> StoreResult<Vec<TicketRow>> {
+        const OPEN: &str = "SELECT id, conversation_id, contact_id, status, assigned_agent, priority, created_at \
+             FROM tickets WHERE conversation_id = ANY($1) AND status IN ('queued', 'assigned')";
+        if conversation_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = sqlx::query(OPEN).bind(conversation_ids).fetch_all(&mut *self.tx).await?;
+        let tickets = found.iter().map(rows::ticket).collect::<StoreResult<Vec<_>>>()?;
+        Ok(rows::newest_per_conversation(tickets))
     }
 
     async fn latest_resolved_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<i64>> {

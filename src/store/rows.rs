@@ -260,3 +260,17 @@ pub(super) fn sort_for_listing(tickets: &mut [TicketSummary]) {
         })
     });
 }
+
+/// Keeps the newest (highest id) ticket of each conversation, as `sql::OPEN_TICKET` does for one.
+pub(super) fn newest_per_conversation(tickets: Vec<TicketRow>) -> Vec<TicketRow> {
+    let mut newest: std::collections::HashMap<i64, TicketRow> = std::collections::HashMap::new();
+    for ticket in tickets {
+        match newest.get(&ticket.conversation_id) {
+            Some(kept) if kept.id > ticket.id => {}
+            _ => {
+                newest.insert(ticket.conversation_id, ticket);
+            }
+        }
+    }
+    newest.into_values().collect()
+}

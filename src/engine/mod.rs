@@ -29,6 +29,10 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+mod tickets;
+
+use tickets::TicketBook;
+
 /// What [`Engine::handle`] did with an event: the channels' [`Accepted`] under the engine's name.
 pub type Handled = Accepted;
 
@@ -469,6 +473,9 @@ impl Inner {
             conversations.insert(key, Conversation::load(row, contact, now, &mut writes));
         }
 
+        let ids: Vec<i64> = conversations.values().map(|conversation| conversation.id).collect();
+        writes.tickets.prefetch(&mut *tx, &ids).await?;
+
         let mut queue = None;
         for index in fresh {
             let event = &events[index];
@@ -491,9 +498,10 @@ impl Inner {
         &self,
         mut tx: Box<dyn WriteTx>,
         changed: Vec<&Conversation>,
-        writes: Writes,
+        mut writes: Writes,
         now: Millis,
     ) -> Result<(), EngineError> {
+        writes.tickets.flush(&mut *tx, now).await?;
         let mut updates = Vec::with_capacity(changed.len());
         for conversation in changed {
             updates.push(ConversationUpdate {
@@ -548,7 +556,7 @@ impl Inner {
                     author: Author::Customer,
                     agent: None,
                     text: Some(text.clone()),
-                    body: Some(serde_json::json!({ "edited": true })),
+                    body: Some(r#"{"edited":true}"#.to_owned()),
                     attachments: Vec::new(),
                     event_id: Some(event.event_id.clone()),
                     at: now,
@@ -591,13 +599,13 @@ impl Inner {
         };
         let mut transition = self.step(conversation, input.clone(), probe(0, None), now);
         if transition != self.step(conversation, input.clone(), probe(1, Some(1)), now) {
-            let queue_now = snapshot(tx, conversation, queue, Priority::Normal).await?;
+            let queue_now = snapshot(tx, conversation, queue, Priority::Normal, writes, now).await?;
             transition = self.step(conversation, input.clone(), queue_now, now);
             // A new ticket's position depends on its priority, which only the step knows.
             if let Some(priority) = opened_priority(&transition)
                 && priority != Priority::Normal
             {
-                let queue_now = snapshot(tx, conversation, queue, priority).await?;
+                let queue_now = snapshot(tx, conversation, queue, priority, writes, now).await?;
                 transition = self.step(conversation, input, queue_now, now);
             }
         }
@@ -605,7 +613,7 @@ impl Inner {
         let lang = transition.language(conversation.contact.lang);
         let Transition { state, replies, effects } = transition;
         for effect in effects {
-            carry_out(tx, conversation, effect, chosen_by_button, queue, now).await?;
+            carry_out(tx, conversation, effect, chosen_by_button, queue, &mut writes.tickets, now).await?;
         }
         let count = replies.len();
         for reply in replies {
@@ -810,7 +818,11 @@ async fn snapshot(
     conversation: &Conversation,
     queue: &mut Option<QueueOverview>,
     priority: Priority,
+    writes: &mut Writes,
+    now: Millis,
 ) -> Result<QueueSnapshot, EngineError> {
+    // Both reads below count tickets in the database, so queued ticket writes go first.
+    writes.tickets.flush(tx, now).await?;
     let overview = match queue {
         Some(overview) => overview,
         None => queue.insert(tx.queue_overview().await?),
@@ -836,6 +848,7 @@ async fn carry_out(
     effect: Effect,
     chosen_by_button: bool,
     queue: &mut Option<QueueOverview>,
+    tickets: &mut TicketBook,
     now: Millis,
 ) -> Result<(), EngineError> {
     match effect {
@@ -845,8 +858,7 @@ async fn carry_out(
                 TicketOutcome::SelfServed => (TicketStatus::Resolved, true),
             };
             let priority = draft.priority;
-            let photos = draft.photos.clone();
-            let ticket = NewTicket {
+            tickets.insert(NewTicket {
                 conversation_id: conversation.id,
                 contact_id: conversation.contact.id,
                 draft,
@@ -854,9 +866,7 @@ async fn carry_out(
                 self_served,
                 lang: conversation.contact.lang,
                 at: now,
-            };
-            let id = tx.insert_ticket(&ticket).await?;
-            tx.attach(id, &photos, now).await?;
+            });
             if let (TicketStatus::Queued, Some(overview)) = (status, queue.as_mut()) {
                 match priority {
                     Priority::High => overview.queued_high += 1,
@@ -864,7 +874,7 @@ async fn carry_out(
                 }
             }
         }
-        Effect::AttachToTicket { media } => match tx.open_ticket(conversation.id).await? {
+        Effect::AttachToTicket { media } => match tickets.open_ticket(tx, conversation.id, now).await? {
             Some(ticket) => tx.attach(ticket.id, std::slice::from_ref(&media), now).await?,
             None => tracing::debug!(
                 conversation = conversation.id,
@@ -872,8 +882,8 @@ async fn carry_out(
             ),
         },
         Effect::WithdrawTicket => {
-            if let Some(ticket) = tx.open_ticket(conversation.id).await? {
-                tx.update_ticket(ticket.id, &TicketChange::Withdraw, now).await?;
+            if let Some(ticket) = tickets.open_ticket(tx, conversation.id, now).await? {
+                tickets.change(&ticket, TicketChange::Withdraw);
                 if let (TicketStatus::Queued, Some(overview)) = (ticket.status, queue.as_mut()) {
                     match ticket.priority {
                         Priority::High => overview.queued_high = overview.queued_high.saturating_sub(1),
@@ -883,11 +893,13 @@ async fn carry_out(
             }
         }
         Effect::RateTicket { stars } => {
+            tickets.flush(tx, now).await?;
             if let Some(ticket) = tx.latest_resolved_ticket(conversation.id).await? {
                 tx.update_ticket(ticket, &TicketChange::Rate { stars }, now).await?;
             }
         }
         Effect::CommentTicket { comment } => {
+            tickets.flush(tx, now).await?;
             if let Some(ticket) = tx.latest_resolved_ticket(conversation.id).await? {
                 tx.update_ticket(ticket, &TicketChange::Comment { comment }, now).await?;
             }
@@ -956,6 +968,7 @@ impl Conversation {
 struct Writes {
     messages: Vec<NewMessage>,
     outbox: Vec<NewOutbox>,
+    tickets: TicketBook,
     wake_outbox: bool,
 }
 
@@ -969,7 +982,7 @@ impl Writes {
             text: Some(reply.key().to_owned()),
             // The whole reply, buttons included: the web chat replays the log to a reconnecting
             // widget, and the console shows which button a customer pressed by its label.
-            body: serde_json::to_value(&reply).ok(),
+            body: serde_json::to_string(&reply).ok(),
             attachments: reply.attachments.clone(),
             event_id: None,
             at: now,
@@ -1036,7 +1049,7 @@ fn customer_message(conversation_id: i64, event_id: &str, input: &Input, now: Mi
         author: Author::Customer,
         agent: None,
         text,
-        body: if structured { serde_json::to_value(input).ok() } else { None },
+        body: if structured { serde_json::to_string(input).ok() } else { None },
         attachments,
         event_id: Some(event_id.to_owned()),
         at: now,
