@@ -96,6 +96,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn migrations_applied(&self) -> StoreResult<bool> {
+        let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS).fetch_all(&self.pool).await?;
+        Ok(super::all_applied(&MIGRATOR, &applied))
+    }
+
     async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
         Ok(Box::new(self.begin_immediate().await?))
     }
@@ -364,8 +369,8 @@ impl WriteTx for SqliteTx {
     ) -> StoreResult<Vec<ConversationRow>> {
         const CREATE: &str = "INSERT INTO conversations (contact_id, state, version, created_at, updated_at) \
              SELECT value, $1, 0, $2, $2 FROM json_each($3) WHERE true ON CONFLICT (contact_id) DO NOTHING";
-        const LOAD: &str = "SELECT id, contact_id, state, version FROM conversations \
-             WHERE contact_id IN (SELECT value FROM json_each($1))";
+        const LOAD: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count \
+             FROM conversations WHERE contact_id IN (SELECT value FROM json_each($1))";
         if contact_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -379,7 +384,8 @@ impl WriteTx for SqliteTx {
         &mut self,
         conversation_id: i64,
     ) -> StoreResult<Option<(ConversationRow, ContactRow)>> {
-        const LOAD: &str = "SELECT id, contact_id, state, version FROM conversations WHERE id = $1";
+        const LOAD: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count \
+             FROM conversations WHERE id = $1";
         const CONTACT: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, display_name, \
              contact_data FROM contacts WHERE id = $1";
         let Some(row) = sqlx::query(LOAD).bind(conversation_id).fetch_optional(&mut *self.tx).await? else {
@@ -391,14 +397,16 @@ impl WriteTx for SqliteTx {
     }
 
     async fn save_conversations(&mut self, updates: &[ConversationUpdate], now: Millis) -> StoreResult<()> {
-        const SAVE: &str = "UPDATE conversations SET state = u.value ->> 1, version = version + 1, updated_at = $1 \
-             FROM json_each($2) AS u \
+        const SAVE: &str = "UPDATE conversations SET state = u.value ->> 1, version = version + 1, updated_at = $1, \
+             flood_opened_at = u.value ->> 3, flood_count = u.value ->> 4 FROM json_each($2) AS u \
              WHERE conversations.id = u.value ->> 0 AND conversations.version = u.value ->> 2";
         if updates.is_empty() {
             return Ok(());
         }
-        let batch: Vec<Value> =
-            updates.iter().map(|update| json!([update.id, update.state, update.expected_version])).collect();
+        let batch: Vec<Value> = updates
+            .iter()
+            .map(|u| json!([u.id, u.state, u.expected_version, u.flood.opened_at, u.flood.count]))
+            .collect();
         let done =
             sqlx::query(SAVE).bind(now).bind(serde_json::to_string(&batch)?).execute(&mut *self.tx).await?;
         if done.rows_affected() != updates.len() as u64 {
