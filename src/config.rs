@@ -112,6 +112,12 @@ pub struct Settings {
     pub log_filter: String,
     pub log_format: LogFormat,
     pub bind: SocketAddr,
+    /// Where `/metrics` is served (Prometheus text format); `None` turns metrics off.
+    pub metrics_bind: Option<SocketAddr>,
+    /// How long a graceful shutdown may take before the process exits anyway.
+    pub shutdown_timeout: Duration,
+    /// Customer messages per minute before flood control steps in; 0 turns it off.
+    pub flood_limit: u32,
     pub order_id_pattern: String,
     pub order_id_example: String,
     pub media_dir: PathBuf,
@@ -135,6 +141,8 @@ pub struct Settings {
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_FLOOD_LIMIT: u32 = 20;
 
 /// Where settings come from: the process environment, or a map in tests.
 pub trait Source {
@@ -160,6 +168,7 @@ impl Source for HashMap<&str, &str> {
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub bind: Option<SocketAddr>,
+    pub metrics_bind: Option<SocketAddr>,
     pub database_url: Option<String>,
 }
 
@@ -208,6 +217,41 @@ impl Settings {
                 "SWITCHBOARD_BIND",
                 source.get("SWITCHBOARD_BIND").as_deref().unwrap_or(DEFAULT_BIND),
             )?,
+        };
+
+        let metrics_bind = match overrides.metrics_bind {
+            Some(bind) => Some(bind),
+            None => source
+                .get("SWITCHBOARD_METRICS_BIND")
+                .map(|value| parse_socket("SWITCHBOARD_METRICS_BIND", &value))
+                .transpose()?,
+        };
+        // Port 0 (any free port, as tests use) never collides.
+        if metrics_bind == Some(bind) && bind.port() != 0 {
+            return Err(ConfigError::new(
+                "SWITCHBOARD_METRICS_BIND",
+                format!("must differ from SWITCHBOARD_BIND ({bind}): metrics get an address of their own"),
+            ));
+        }
+        let shutdown_timeout = match source.get("SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS") {
+            None => DEFAULT_SHUTDOWN_TIMEOUT,
+            Some(value) => Duration::from_secs(
+                value.parse().ok().filter(|secs| (1..=3600).contains(secs)).ok_or_else(|| {
+                    ConfigError::new(
+                        "SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS",
+                        format!("expected seconds from 1 to 3600, got {value:?}"),
+                    )
+                })?,
+            ),
+        };
+        let flood_limit = match source.get("SWITCHBOARD_FLOOD_LIMIT") {
+            None => DEFAULT_FLOOD_LIMIT,
+            Some(value) => value.parse().ok().filter(|limit| *limit <= 10_000).ok_or_else(|| {
+                ConfigError::new(
+                    "SWITCHBOARD_FLOOD_LIMIT",
+                    format!("expected messages per minute from 0 (off) to 10000, got {value:?}"),
+                )
+            })?,
         };
 
         let order_id_pattern = source
@@ -323,6 +367,9 @@ impl Settings {
             log_filter,
             log_format,
             bind,
+            metrics_bind,
+            shutdown_timeout,
+            flood_limit,
             order_id_pattern,
             order_id_example,
             media_dir,
@@ -512,7 +559,40 @@ mod tests {
     #[test]
     fn flags_win_over_the_environment() {
         let env: HashMap<&str, &str> = [("SWITCHBOARD_BIND", "127.0.0.1:1")].into_iter().collect();
-        let overrides = Overrides { bind: Some("127.0.0.1:2".parse().unwrap()), database_url: None };
+        let overrides = Overrides { bind: Some("127.0.0.1:2".parse().unwrap()), ..Overrides::default() };
         assert_eq!(Settings::from_env(&env, &overrides).unwrap().bind.port(), 2);
+        let env: HashMap<&str, &str> = [("SWITCHBOARD_METRICS_BIND", "127.0.0.1:3")].into_iter().collect();
+        let overrides =
+            Overrides { metrics_bind: Some("127.0.0.1:4".parse().unwrap()), ..Overrides::default() };
+        assert_eq!(Settings::from_env(&env, &overrides).unwrap().metrics_bind.map(|a| a.port()), Some(4));
+    }
+
+    #[test]
+    fn operations_settings_have_defaults_and_bounds() {
+        let settings = load(&[]).unwrap();
+        assert_eq!(settings.metrics_bind, None, "metrics are off unless asked for");
+        assert_eq!(settings.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+        assert_eq!(settings.flood_limit, DEFAULT_FLOOD_LIMIT);
+        let settings = load(&[
+            ("SWITCHBOARD_METRICS_BIND", "127.0.0.1:9090"),
+            ("SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS", "30"),
+            ("SWITCHBOARD_FLOOD_LIMIT", "0"),
+        ])
+        .unwrap();
+        assert_eq!(settings.metrics_bind, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(settings.shutdown_timeout, Duration::from_secs(30));
+        assert_eq!(settings.flood_limit, 0);
+        let cases: &[(&'static str, &'static str)] = &[
+            ("SWITCHBOARD_METRICS_BIND", "9090"),
+            ("SWITCHBOARD_METRICS_BIND", "127.0.0.1:8080"),
+            ("SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS", "0"),
+            ("SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS", "ten"),
+            ("SWITCHBOARD_FLOOD_LIMIT", "-1"),
+            ("SWITCHBOARD_FLOOD_LIMIT", "20/min"),
+        ];
+        for (variable, value) in cases {
+            let error = load(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, *variable, "{value}");
+        }
     }
 }

@@ -107,7 +107,9 @@ impl OutboxWorker {
             DeliveryOutcome::Retry { .. } | DeliveryOutcome::Released => DeliveryAttempt::Retry,
             DeliveryOutcome::Dead { .. } => DeliveryAttempt::DeadLettered,
         };
-        self.store.finish_outbox(&[(job, outcome)], now).await?;
+        let outcomes = [(job, outcome)];
+        self.store.finish_outbox(&outcomes, now).await?;
+        crate::telemetry::count_deliveries(&outcomes);
         Ok(attempt)
     }
 
@@ -145,6 +147,7 @@ impl OutboxWorker {
             }
         }
         self.store.finish_outbox(&outcomes, now_millis().max(now)).await?;
+        crate::telemetry::count_deliveries(&outcomes);
         Ok(report)
     }
 
@@ -207,7 +210,10 @@ impl OutboxWorker {
             lang: job.lang,
             message: job.payload.clone(),
         };
-        match channel.deliver(&delivery).await {
+        let started = std::time::Instant::now();
+        let delivered = channel.deliver(&delivery).await;
+        crate::telemetry::record_delivery(channel.name(), started.elapsed());
+        match delivered {
             Ok(()) => DeliveryOutcome::Sent,
             Err(DeliveryError::RetryAfter(wait)) => DeliveryOutcome::Retry {
                 at: now.saturating_add(duration_millis(wait)),

@@ -14,6 +14,7 @@
 use crate::channels::{Accepted, InboundEvent, InboundKind, Intake, IntakeError};
 use crate::core::dialog::{self, Ctx, Effect, Input, QueueSnapshot, State, TicketOutcome, Transition};
 use crate::core::faq::IntentClassifier;
+use crate::core::flood::{FloodRule, FloodVerdict, FloodWindow};
 use crate::core::handoff::{AgentMove, ClaimDecision, TicketStatus, decide_claim, move_allowed};
 use crate::core::keys;
 use crate::core::message::{Action, Lang, MediaRef, Outbound, Priority, Reply};
@@ -23,9 +24,10 @@ use crate::store::{
     FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, QueueOverview, Store, StoreError, TicketChange,
     TicketRow, WriteTx, duration_millis, now_millis,
 };
+use crate::telemetry::{self, EngineMetrics};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -56,6 +58,8 @@ pub struct EngineSettings {
     pub max_batch: usize,
     /// How many jobs may wait for the writer before callers are slowed down.
     pub queue_capacity: usize,
+    /// Per-customer flood control (`core::flood`); off unless set.
+    pub flood: FloodRule,
 }
 
 impl EngineSettings {
@@ -78,7 +82,13 @@ impl EngineSettings {
             agents_back_at: Arc::new(|_| None),
             max_batch: 512,
             queue_capacity: 4096,
+            flood: FloodRule::per_minute(0),
         }
+    }
+
+    pub fn with_flood_rule(mut self, flood: FloodRule) -> EngineSettings {
+        self.flood = flood;
+        self
     }
 
     pub fn with_agents_back_at(mut self, agents_back_at: AgentsBackAt) -> EngineSettings {
@@ -165,13 +175,15 @@ struct Inner {
     store: Arc<dyn Store>,
     settings: EngineSettings,
     outbox_wake: Arc<Notify>,
+    metrics: EngineMetrics,
 }
 
 impl Engine {
     /// Starts the writer task. Must be called inside a Tokio runtime.
     pub fn start(store: Arc<dyn Store>, settings: EngineSettings) -> Engine {
         let (jobs, queue) = mpsc::channel(settings.queue_capacity.max(1));
-        let inner = Arc::new(Inner { store, settings, outbox_wake: Arc::new(Notify::new()) });
+        let metrics = EngineMetrics::register();
+        let inner = Arc::new(Inner { store, settings, outbox_wake: Arc::new(Notify::new()), metrics });
         let writer = tokio::spawn(writer_loop(Arc::clone(&inner), queue));
         Engine { jobs, inner, writer: Mutex::new(Some(writer)) }
     }
@@ -386,12 +398,19 @@ impl Inner {
     }
 
     async fn inbound_with_retry(&self, events: &[InboundEvent]) -> Result<Vec<Accepted>, EngineError> {
+        let started = Instant::now();
         let mut attempt = 1;
         loop {
             match self.apply_inbound(events).await {
                 Err(EngineError::Store(error)) if attempt < ATTEMPTS && retryable(&error) => {
                     tracing::debug!(%error, attempt, "retrying a batch after a concurrent change");
                     attempt += 1;
+                }
+                Ok(results) => {
+                    self.metrics.commit_seconds.record(started.elapsed());
+                    self.metrics.commit_events.record(events.len() as f64);
+                    telemetry::count_inbound(events, &results);
+                    return Ok(results);
                 }
                 other => return other,
             }
@@ -508,6 +527,7 @@ impl Inner {
                 id: conversation.id,
                 state: serde_json::to_string(&conversation.state).map_err(StoreError::from)?,
                 expected_version: conversation.version,
+                flood: conversation.flood,
             });
         }
         updates.sort_by_key(|update| update.id);
@@ -547,7 +567,28 @@ impl Inner {
                     conversation.contact.reachable = true;
                     writes.wake_outbox = true;
                 }
-                self.run_step(tx, conversation, input.clone(), queue, now, writes).await
+                // Flood control: over the limit, the message stays in the log (written above)
+                // but skips the dialog; the first one over gets a notice.
+                let rule = self.settings.flood;
+                if !rule.is_off() {
+                    conversation.changed = true;
+                    match conversation.flood.register(now, rule) {
+                        FloodVerdict::Allow => {}
+                        verdict => {
+                            telemetry::count_flood_limited(event.channel);
+                            if verdict == FloodVerdict::Quiet {
+                                return Ok(0);
+                            }
+                            let lang = conversation.contact.lang;
+                            writes.bot_reply(conversation, Reply::new(keys::FLOOD_NOTICE), lang, now);
+                            return Ok(1);
+                        }
+                    }
+                }
+                let started = Instant::now();
+                let replies = self.run_step(tx, conversation, input.clone(), queue, now, writes).await;
+                self.metrics.dialog_step.record(started.elapsed());
+                replies
             }
             InboundKind::Edited { text } => {
                 writes.messages.push(NewMessage {
@@ -654,11 +695,13 @@ impl Inner {
         let mut writes = Writes::default();
         let mut queue = None;
         let mut touched = Vec::new();
+        let mut claimed_after: Option<Millis> = None;
         let outcome = match op {
             AgentOp::Claim { ticket, agent } => {
                 let found = ticket_for_update(&mut *tx, *ticket).await?;
                 match decide_claim(found.status, found.assigned_agent.as_deref(), agent) {
                     ClaimDecision::Claim => {
+                        claimed_after = Some(now.saturating_sub(found.created_at));
                         tx.update_ticket(found.id, &TicketChange::Assign { agent: agent.clone() }, now)
                             .await?;
                         let input = Input::TicketAssigned { agent: agent.clone() };
@@ -741,6 +784,9 @@ impl Inner {
         };
         let changed: Vec<&Conversation> = touched.iter().filter(|c| c.changed).collect();
         self.finish(tx, changed, writes, now).await?;
+        if let Some(waited) = claimed_after {
+            self.metrics.handoff_wait.record(Duration::from_millis(u64::try_from(waited).unwrap_or(0)));
+        }
         Ok(outcome)
     }
 
@@ -933,6 +979,8 @@ struct Conversation {
     state: State,
     /// The version as loaded; the save checks it has not moved.
     version: i64,
+    /// Flood control's window, saved with the state.
+    flood: FloodWindow,
     changed: bool,
 }
 
@@ -959,7 +1007,7 @@ impl Conversation {
                 (State::Menu, true)
             }
         };
-        Conversation { id: row.id, contact, state, version: row.version, changed }
+        Conversation { id: row.id, contact, state, version: row.version, flood: row.flood, changed }
     }
 }
 

@@ -18,6 +18,7 @@ pub use sqlite::{SqliteDurability, SqliteStore};
 
 use crate::core::dialog::TicketDraft;
 use crate::core::faq::Intent;
+use crate::core::flood::FloodWindow;
 use crate::core::handoff::TicketStatus;
 use crate::core::message::{Lang, MediaRef, Outbound, Priority};
 use chrono::{DateTime, TimeZone, Utc};
@@ -107,6 +108,9 @@ pub trait Store: Send + Sync {
 
     /// Applies pending migrations (also done by [`connect`]).
     async fn migrate(&self) -> StoreResult<()>;
+
+    /// Whether every migration this build knows has been applied (`/readyz`).
+    async fn migrations_applied(&self) -> StoreResult<bool>;
 
     /// Starts a write transaction. SQLite: `BEGIN IMMEDIATE`, serialised in-process so writers
     /// queue fairly instead of spinning on the busy handler.
@@ -292,6 +296,8 @@ pub struct ConversationRow {
     /// The serialised `core::dialog::State`, as stored (may be unreadable after a bad edit).
     pub state: String,
     pub version: i64,
+    /// Flood control's window (`core::flood`), kept with the conversation.
+    pub flood: FloodWindow,
 }
 
 #[derive(Debug, Clone)]
@@ -300,6 +306,7 @@ pub struct ConversationUpdate {
     pub state: String,
     /// The version the new state was computed from; the row becomes `expected_version + 1`.
     pub expected_version: i64,
+    pub flood: FloodWindow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -590,6 +597,11 @@ pub struct DeadLetter {
 }
 
 // ---- helpers shared by both backends ----
+
+/// Whether `applied` (the versions recorded as successful) covers every migration of `migrator`.
+fn all_applied(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> bool {
+    migrator.iter().all(|migration| applied.contains(&migration.version))
+}
 
 fn parse_lang(code: &str) -> StoreResult<Lang> {
     Lang::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("unknown language {code:?}")))

@@ -119,6 +119,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn migrations_applied(&self) -> StoreResult<bool> {
+        let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS).fetch_all(&self.pool).await?;
+        Ok(super::all_applied(&MIGRATOR, &applied))
+    }
+
     async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
         Ok(Box::new(self.begin_immediate().await?))
     }
@@ -441,18 +446,16 @@ impl WriteTx for SqliteTx {
     ) -> StoreResult<Vec<ConversationRow>> {
         const CREATE: &str = "INSERT INTO conversations (contact_id, state, version, created_at, updated_at) \
              SELECT value, $1, 0, $2, $2 FROM jsonb_each($3) WHERE true ON CONFLICT (contact_id) DO NOTHING";
-        const LOAD: &str = "SELECT json_group_array(json_array(id, contact_id, state, version)) AS found \
-             FROM conversations WHERE contact_id IN (SELECT value FROM jsonb_each($1))";
+        const LOAD: &str = "SELECT json_group_array(json_array(id, contact_id, state, version, flood_opened_at, \
+             flood_count)) AS found FROM conversations WHERE contact_id IN (SELECT value FROM jsonb_each($1))";
         if contact_ids.is_empty() {
             return Ok(Vec::new());
         }
         // Load first: creating only the missing ones spares a statement in the usual case.
         let found =
             sqlx::query(LOAD).bind(serde_json::to_string(contact_ids)?).fetch_one(&mut *self.tx).await?;
-        let mut loaded: Vec<ConversationRow> = aggregate::<Vec<ConversationTuple>>(found, "found")?
-            .into_iter()
-            .map(|(id, contact_id, state, version)| ConversationRow { id, contact_id, state, version })
-            .collect();
+        let mut loaded: Vec<ConversationRow> =
+            aggregate::<Vec<ConversationTuple>>(found, "found")?.into_iter().map(conversation_from_tuple).collect();
         if loaded.len() == contact_ids.len() {
             return Ok(loaded);
         }
@@ -461,8 +464,8 @@ impl WriteTx for SqliteTx {
         let missing = serde_json::to_string(&missing)?;
         sqlx::query(CREATE).bind(initial_state).bind(now).bind(&missing).execute(&mut *self.tx).await?;
         let created = sqlx::query(LOAD).bind(missing).fetch_one(&mut *self.tx).await?;
-        for (id, contact_id, state, version) in aggregate::<Vec<ConversationTuple>>(created, "found")? {
-            loaded.push(ConversationRow { id, contact_id, state, version });
+        for tuple in aggregate::<Vec<ConversationTuple>>(created, "found")? {
+            loaded.push(conversation_from_tuple(tuple));
         }
         Ok(loaded)
     }
@@ -471,7 +474,8 @@ impl WriteTx for SqliteTx {
         &mut self,
         conversation_id: i64,
     ) -> StoreResult<Option<(ConversationRow, ContactRow)>> {
-        const LOAD: &str = "SELECT id, contact_id, state, version FROM conversations WHERE id = $1";
+        const LOAD: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count \
+             FROM conversations WHERE id = $1";
         const CONTACT: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, display_name, \
              contact_data FROM contacts WHERE id = $1";
         let Some(row) = sqlx::query(LOAD).bind(conversation_id).fetch_optional(&mut *self.tx).await? else {
@@ -483,15 +487,15 @@ impl WriteTx for SqliteTx {
     }
 
     async fn save_conversations(&mut self, updates: &[ConversationUpdate], now: Millis) -> StoreResult<()> {
-        const SAVE: &str = "UPDATE conversations SET state = u.value ->> 1, version = version + 1, updated_at = $1 \
-             FROM jsonb_each($2) AS u \
+        const SAVE: &str = "UPDATE conversations SET state = u.value ->> 1, version = version + 1, updated_at = $1, \
+             flood_opened_at = u.value ->> 3, flood_count = u.value ->> 4 FROM jsonb_each($2) AS u \
              WHERE conversations.id = u.value ->> 0 AND conversations.version = u.value ->> 2";
         if updates.is_empty() {
             return Ok(());
         }
-        let batch: Vec<(i64, &str, i64)> = updates
+        let batch: Vec<(i64, &str, i64, i64, u32)> = updates
             .iter()
-            .map(|update| (update.id, update.state.as_str(), update.expected_version))
+            .map(|u| (u.id, u.state.as_str(), u.expected_version, u.flood.opened_at, u.flood.count))
             .collect();
         let done =
             sqlx::query(SAVE).bind(now).bind(serde_json::to_string(&batch)?).execute(&mut *self.tx).await?;
@@ -830,8 +834,8 @@ impl WriteTx for SqliteTx {
 
 /// id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data.
 type ContactTuple = (i64, String, String, String, i64, i64, Option<String>, Option<String>);
-/// id, contact_id, state, version.
-type ConversationTuple = (i64, i64, String, i64);
+/// id, contact_id, state, version, flood_opened_at, flood_count.
+type ConversationTuple = (i64, i64, String, i64, i64, i64);
 /// id, conversation_id, contact_id, status, assigned_agent, priority, created_at.
 type TicketTuple = (i64, i64, i64, String, Option<String>, String, i64);
 /// id, conversation_id, contact_id, channel, external_id, contact_data, lang, payload, attempts.
@@ -883,4 +887,10 @@ fn ticket_from_tuple(tuple: TicketTuple) -> StoreResult<TicketRow> {
         priority: super::parse_priority(&priority)?,
         created_at,
     })
+}
+
+fn conversation_from_tuple(tuple: ConversationTuple) -> ConversationRow {
+    let (id, contact_id, state, version, opened_at, count) = tuple;
+    let count = u32::try_from(count.max(0)).unwrap_or(u32::MAX);
+    ConversationRow { id, contact_id, state, version, flood: super::FloodWindow { opened_at, count } }
 }
