@@ -481,6 +481,10 @@ async fn every_reply_arrives_in_order_through_429s_500s_stalls_and_dropped_conne
         );
     }
     let early = early_retries(&telegram_calls, &["sendMessage", "sendPhoto"], retry_after());
+    println!(
+        "Telegram: {} holds after a 429 checked",
+        refusals(&telegram_calls, &["sendMessage", "sendPhoto"])
+    );
     assert!(early.is_empty(), "requests before retry_after had passed:\n{}", early.join("\n"));
 
     // VK.
@@ -504,6 +508,7 @@ async fn every_reply_arrives_in_order_through_429s_500s_stalls_and_dropped_conne
         );
     }
     let early = early_retries(&vk_calls, &["messages.send"], TOO_MANY_REQUESTS_PAUSE);
+    println!("VK: {} pauses after error 6 checked", refusals(&vk_calls, &["messages.send"]));
     assert!(early.is_empty(), "requests before VK's pause after error 6 had passed:\n{}", early.join("\n"));
 
     // One call in ten met a fault, on both platforms.
@@ -512,6 +517,11 @@ async fn every_reply_arrives_in_order_through_429s_500s_stalls_and_dropped_conne
         assert_eq!(faults, calls.len() / PLAN.every, "one send call in {} met a fault", PLAN.every);
     }
     run.finish().await;
+}
+
+/// How many calls of `methods` were refused with a 429 (VK: error 6).
+fn refusals(calls: &[SendCall], methods: &[&str]) -> usize {
+    calls.iter().filter(|call| call.refused_at.is_some() && methods.contains(&call.method.as_str())).count()
 }
 
 fn retry_after() -> Duration {
