@@ -133,6 +133,9 @@ pub struct Settings {
     pub webchat_secret: Option<Secret>,
     /// When agents work; outside these hours queued customers are told when they are back.
     pub business_hours: Option<crate::console::BusinessHours>,
+    /// How long one call to a messenger's API may take before it counts as lost; the outbox
+    /// then retries the delivery. Given to every channel's settings.
+    pub http_timeout: Duration,
     /// Present when `SWITCHBOARD_TELEGRAM_TOKEN` is set.
     pub telegram: Option<TelegramSettings>,
     /// Present when any `SWITCHBOARD_VK_*` variable is set (then all required ones must be).
@@ -143,6 +146,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_FLOOD_LIMIT: u32 = 20;
+/// `SWITCHBOARD_HTTP_TIMEOUT_SECS` when unset.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where settings come from: the process environment, or a map in tests.
 pub trait Source {
@@ -350,9 +355,22 @@ impl Settings {
             })?),
         };
 
-        let telegram = telegram_settings(source)?;
-        let vk = VkSettings::from_env(source)?;
-        if let Some(vk) = &vk {
+        let http_timeout = match source.get("SWITCHBOARD_HTTP_TIMEOUT_SECS") {
+            None => DEFAULT_HTTP_TIMEOUT,
+            Some(value) => Duration::from_secs(
+                value.parse().ok().filter(|secs| (1..=300).contains(secs)).ok_or_else(|| {
+                    ConfigError::new(
+                        "SWITCHBOARD_HTTP_TIMEOUT_SECS",
+                        format!("expected seconds from 1 to 300, got {value:?}"),
+                    )
+                })?,
+            ),
+        };
+
+        let telegram = telegram_settings(source, http_timeout)?;
+        let mut vk = VkSettings::from_env(source)?;
+        if let Some(vk) = &mut vk {
+            vk.request_timeout = http_timeout;
             vk.validate()?;
         }
 
@@ -360,6 +378,7 @@ impl Settings {
             secure_cookies,
             webchat_secret,
             business_hours,
+            http_timeout,
             telegram,
             vk,
             database_url,
@@ -386,7 +405,10 @@ impl Settings {
     }
 }
 
-fn telegram_settings(source: &dyn Source) -> Result<Option<TelegramSettings>, ConfigError> {
+fn telegram_settings(
+    source: &dyn Source,
+    request_timeout: Duration,
+) -> Result<Option<TelegramSettings>, ConfigError> {
     let Some(token) = source.get("SWITCHBOARD_TELEGRAM_TOKEN") else {
         let dependent = ["SWITCHBOARD_TELEGRAM_WEBHOOK_URL", "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET"];
         if let Some(variable) = dependent.into_iter().find(|variable| source.get(variable).is_some()) {
@@ -401,6 +423,7 @@ fn telegram_settings(source: &dyn Source) -> Result<Option<TelegramSettings>, Co
     settings.api_url = source.get("SWITCHBOARD_TELEGRAM_API_URL");
     settings.webhook_url = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_URL");
     settings.webhook_secret = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET");
+    settings.request_timeout = request_timeout;
     if settings.webhook_url.is_some() && settings.webhook_secret.is_none() {
         return Err(ConfigError::new(
             "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET",
@@ -428,6 +451,7 @@ fn telegram_settings(source: &dyn Source) -> Result<Option<TelegramSettings>, Co
             TelegramSettingsError::Polling(_) | TelegramSettingsError::WebhookBodyLimit => {
                 "SWITCHBOARD_TELEGRAM_TOKEN"
             }
+            TelegramSettingsError::RequestTimeout => "SWITCHBOARD_HTTP_TIMEOUT_SECS",
         };
         ConfigError::new(variable, error.to_string())
     })?;
@@ -506,6 +530,9 @@ mod tests {
             ("SWITCHBOARD_SECURE_COOKIES", "maybe"),
             ("SWITCHBOARD_WEBCHAT_SECRET", "short"),
             ("SWITCHBOARD_BUSINESS_HOURS", "whenever"),
+            ("SWITCHBOARD_HTTP_TIMEOUT_SECS", "0"),
+            ("SWITCHBOARD_HTTP_TIMEOUT_SECS", "301"),
+            ("SWITCHBOARD_HTTP_TIMEOUT_SECS", "2s"),
         ];
         for (variable, value) in cases {
             let error = load(&[(variable, value)]).unwrap_err();
@@ -546,6 +573,7 @@ mod tests {
         .unwrap();
         let telegram = settings.telegram.as_ref().unwrap();
         assert_eq!(telegram.webhook_secret.as_deref(), Some("s3cret_value"));
+        assert_eq!(telegram.request_timeout, DEFAULT_HTTP_TIMEOUT);
         let debug = format!("{settings:?}");
         assert!(!debug.contains("ABCDEFGHIJ") && !debug.contains("s3cret_value"), "{debug}");
         let error = load(&[
@@ -554,6 +582,21 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(error.variable, "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET");
+    }
+
+    #[test]
+    fn the_http_timeout_reaches_every_channel() {
+        let settings = load(&[
+            ("SWITCHBOARD_HTTP_TIMEOUT_SECS", "3"),
+            ("SWITCHBOARD_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123"),
+            ("SWITCHBOARD_VK_TOKEN", "vk1.a.token"),
+            ("SWITCHBOARD_VK_GROUP_ID", "1"),
+        ])
+        .unwrap();
+        assert_eq!(settings.http_timeout, Duration::from_secs(3));
+        assert_eq!(settings.telegram.unwrap().request_timeout, Duration::from_secs(3));
+        assert_eq!(settings.vk.unwrap().request_timeout, Duration::from_secs(3));
+        assert_eq!(load(&[]).unwrap().http_timeout, DEFAULT_HTTP_TIMEOUT);
     }
 
     #[test]
