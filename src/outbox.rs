@@ -5,6 +5,10 @@
 //! an older row of its conversation is waiting, and within a claimed batch a conversation's
 //! rows are sent one after another, stopping at the first failure. Different conversations
 //! are delivered concurrently.
+//!
+//! Each outcome is recorded before the conversation's next row goes out, many conversations'
+//! outcomes per transaction ([`OutcomeRecorder`]). A crash can thus leave at most one row per
+//! conversation sent but not marked, and only that row is sent again after a restart.
 
 use crate::channels::{Channel, Delivery, DeliveryError};
 use crate::store::{DeliveryOutcome, Millis, OutboxJob, Store, StoreError, duration_millis, now_millis};
@@ -111,8 +115,8 @@ impl OutboxWorker {
         Ok(attempt)
     }
 
-    /// One round: claim a batch of due rows, deliver them (conversations in parallel, each
-    /// conversation in order), record every outcome in one transaction.
+    /// One round: claim a batch of due rows and deliver them, conversations in parallel and
+    /// each conversation in order, recording every outcome as it happens.
     pub async fn deliver_due(&self, now: Millis) -> Result<RoundReport, StoreError> {
         let jobs =
             self.store.claim_outbox(&self.names, now, self.settings.lease, self.settings.batch).await?;
@@ -129,14 +133,15 @@ impl OutboxWorker {
             });
             groups[index].push(job);
         }
-        let outcomes: Vec<Vec<(OutboxJob, DeliveryOutcome)>> = futures::stream::iter(groups)
-            .map(|group| self.deliver_in_order(group, now))
+        let recorder = OutcomeRecorder::new(self.store.as_ref(), now);
+        let outcomes: Vec<Vec<DeliveryOutcome>> = futures::stream::iter(groups)
+            .map(|group| self.deliver_in_order(group, now, &recorder))
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
-        let outcomes: Vec<(OutboxJob, DeliveryOutcome)> = outcomes.into_iter().flatten().collect();
+        recorder.flush().await?;
         let mut report = RoundReport { claimed, ..RoundReport::default() };
-        for (_, outcome) in &outcomes {
+        for outcome in outcomes.iter().flatten() {
             match outcome {
                 DeliveryOutcome::Sent => report.delivered += 1,
                 DeliveryOutcome::Retry { .. } => report.retried += 1,
@@ -144,7 +149,6 @@ impl OutboxWorker {
                 DeliveryOutcome::Released => {}
             }
         }
-        self.store.finish_outbox(&outcomes, now_millis().max(now)).await?;
         Ok(report)
     }
 
@@ -176,21 +180,28 @@ impl OutboxWorker {
         }
     }
 
+    /// Sends one conversation's rows in order. Each outcome is recorded before the next row
+    /// goes out; after a failure (or a failed record) the rest are given back unsent.
     async fn deliver_in_order(
         &self,
         group: Vec<OutboxJob>,
         now: Millis,
-    ) -> Vec<(OutboxJob, DeliveryOutcome)> {
+        recorder: &OutcomeRecorder<'_>,
+    ) -> Vec<DeliveryOutcome> {
         let mut outcomes = Vec::with_capacity(group.len());
         let mut blocked = false;
         for job in group {
             if blocked {
-                outcomes.push((job, DeliveryOutcome::Released));
+                recorder.add(job, DeliveryOutcome::Released);
+                outcomes.push(DeliveryOutcome::Released);
                 continue;
             }
             let outcome = self.deliver(&job, now).await;
             blocked = outcome != DeliveryOutcome::Sent;
-            outcomes.push((job, outcome));
+            outcomes.push(outcome.clone());
+            if recorder.record(job, outcome).await.is_err() {
+                blocked = true;
+            }
         }
         outcomes
     }
@@ -259,4 +270,98 @@ fn dead_letter(job: &OutboxJob, error: String, unreachable: bool) -> DeliveryOut
         "outbox row dead-lettered"
     );
     DeliveryOutcome::Dead { error, unreachable }
+}
+
+/// Records delivery outcomes with group commit: a caller adds its outcome and waits for a
+/// transaction that contains it; whoever gets the turn first writes everything added so far in
+/// one [`Store::finish_outbox`]. Many conversations' rows thus share a transaction, yet no row
+/// waits for a whole round to end before it counts as sent.
+struct OutcomeRecorder<'a> {
+    store: &'a dyn Store,
+    now: Millis,
+    pending: std::sync::Mutex<PendingOutcomes>,
+    /// Held by the caller that is writing a batch; the others queue behind it.
+    turn: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct PendingOutcomes {
+    waiting: Vec<(OutboxJob, DeliveryOutcome)>,
+    /// Outcomes added so far; each caller's outcome is numbered by this count.
+    added: u64,
+    /// Outcomes known to be committed: the first `recorded` added.
+    recorded: u64,
+    /// The first failed write. Its rows keep their lease and go out again once it ends.
+    failed: Option<StoreError>,
+}
+
+/// An earlier write of the round failed; the rows stay leased.
+#[derive(Debug)]
+struct RecordFailed;
+
+impl<'a> OutcomeRecorder<'a> {
+    fn new(store: &'a dyn Store, now: Millis) -> OutcomeRecorder<'a> {
+        OutcomeRecorder {
+            store,
+            now,
+            pending: std::sync::Mutex::new(PendingOutcomes::default()),
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PendingOutcomes> {
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds an outcome to be written with the next batch, without waiting.
+    fn add(&self, job: OutboxJob, outcome: DeliveryOutcome) -> u64 {
+        let mut pending = self.lock();
+        pending.waiting.push((job, outcome));
+        pending.added += 1;
+        pending.added
+    }
+
+    /// Adds an outcome and returns once it is committed.
+    async fn record(&self, job: OutboxJob, outcome: DeliveryOutcome) -> Result<(), RecordFailed> {
+        let number = self.add(job, outcome);
+        self.write_through(number).await
+    }
+
+    /// Writes everything still waiting; the round's first write error, if any.
+    async fn flush(self) -> Result<(), StoreError> {
+        let added = self.lock().added;
+        let _ = self.write_through(added).await;
+        match self.pending.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).failed {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the turn unless outcome `number` is already committed, then writes the batch.
+    async fn write_through(&self, number: u64) -> Result<(), RecordFailed> {
+        let _turn = self.turn.lock().await;
+        let (batch, through) = {
+            let mut pending = self.lock();
+            if pending.failed.is_some() {
+                return Err(RecordFailed);
+            }
+            if pending.recorded >= number {
+                return Ok(());
+            }
+            (std::mem::take(&mut pending.waiting), pending.added)
+        };
+        let result = self.store.finish_outbox(&batch, now_millis().max(self.now)).await;
+        let mut pending = self.lock();
+        match result {
+            Ok(()) => {
+                pending.recorded = through;
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(%error, rows = batch.len(), "recording delivery outcomes failed");
+                pending.failed = Some(error);
+                Err(RecordFailed)
+            }
+        }
+    }
 }

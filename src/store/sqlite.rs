@@ -276,6 +276,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn release_abandoned_leases(&self) -> StoreResult<u64> {
+        const RELEASE: &str =
+            "UPDATE outbox SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL";
+        Ok(sqlx::query(RELEASE).execute(&self.pool).await?.rows_affected())
+    }
+
+    /// One process owns the file, so it always leads (see `leader`).
+    async fn try_lead(&self, name: &str) -> StoreResult<Option<super::Leadership>> {
+        Ok(Some(super::Leadership::sole_process(name)))
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
