@@ -62,6 +62,7 @@ fn seed() -> u64 {
 }
 
 async fn crash_test(label: &str, db: TestDb) {
+    let _turn = instance::take_turn().await;
     let seed = seed();
     println!("{label}: seed {seed} (SWITCHBOARD_CRASH_SEED={seed} repeats the kill moments)");
     let started = Instant::now();

@@ -39,6 +39,7 @@ const REPLY_DEADLINE: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_share_the_traffic_and_one_dies() {
     let Some(db) = TestDb::postgres("three instances on one database").await else { return };
+    let _turn = instance::take_turn().await;
     let label = "three instances on PostgreSQL";
     let seed: u64 = std::env::var("SWITCHBOARD_CRASH_SEED")
         .map_or_else(|_| rand::random(), |seed| seed.parse().expect("SWITCHBOARD_CRASH_SEED is a number"));
@@ -128,17 +129,7 @@ async fn the_leader_lock_is_exclusive_and_lost_with_its_connection() {
 
     // The leader's lock connection dies (a network cut, a restarted server, an administrator):
     // PostgreSQL frees the lock, and the leader hears that it lost it.
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url).await.unwrap();
-    let key = switchboard::store::leader_lock_key("telegram:1");
-    let terminated: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted \
-         AND classid::bigint = ($1 >> 32) & 4294967295 AND objid::bigint = $1 & 4294967295",
-    )
-    .bind(key)
-    .fetch_all(&mut admin)
-    .await
-    .unwrap();
-    assert_eq!(terminated, vec![true], "one session held the lock");
+    terminate_lock_connection(&db.url, "telegram:1").await;
     tokio::time::timeout(TAKEOVER_DEADLINE, leading.lost()).await.expect("the leader notices the loss");
     assert!(leading.is_lost());
     let successor = first.try_lead("telegram:1").await.unwrap().expect("the lock is free again");
@@ -200,6 +191,14 @@ impl Poller {
         }
     }
 
+    /// The name of the source's leader lock, as the app derives it.
+    fn leadership(&self) -> String {
+        match self {
+            Poller::Telegram(_) => format!("telegram:{}", customer_crowd::TELEGRAM_BOT_ID),
+            Poller::Vk(_) => format!("vk:{}", fake_vk::GROUP_ID),
+        }
+    }
+
     /// Long-poll requests so far.
     fn polls(&self) -> usize {
         match self {
@@ -244,6 +243,24 @@ impl Poller {
     }
 }
 
+/// What a process logs when it takes the lead.
+const LEADS: &str = "this process leads; polling";
+
+/// Ends the PostgreSQL session that holds the leader lock `name`.
+async fn terminate_lock_connection(database_url: &str, name: &str) {
+    let key = switchboard::store::leader_lock_key(name);
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(database_url).await.unwrap();
+    let terminated: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND classid::bigint = ($1 >> 32) & 4294967295 AND objid::bigint = $1 & 4294967295",
+    )
+    .bind(key)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(terminated, vec![true], "one session held the lock of {name}");
+}
+
 async fn eventually(what: &str, deadline: Duration, mut check: impl FnMut() -> bool) {
     let give_up = tokio::time::Instant::now() + deadline;
     while !check() {
@@ -261,6 +278,7 @@ async fn answered(poller: &Poller, customer: i64) {
 async fn one_leader(telegram: bool) {
     let label = if telegram { "Telegram long polling" } else { "VK Long Poll" };
     let Some(db) = TestDb::postgres(label).await else { return };
+    let _turn = instance::take_turn().await;
     let started = Instant::now();
     let workdir = tempfile::tempdir().expect("a working folder");
     let poller = Poller::start(telegram).await;
@@ -284,17 +302,14 @@ async fn one_leader(telegram: bool) {
         .await;
         poller.customer_starts(900_002, 2);
         answered(&poller, 900_002).await;
-        assert!(!second.log_contains("this process leads"), "{}", second.log_tail(20));
+        assert!(!second.log_contains(LEADS), "{}", second.log_tail(20));
 
         // The leader dies; a message written meanwhile waits for the new leader.
         let polls_before = poller.polls();
         first.kill();
         let killed = Instant::now();
         poller.customer_starts(900_003, 3);
-        eventually("the second process to take over", TAKEOVER_DEADLINE, || {
-            second.log_contains("this process leads")
-        })
-        .await;
+        eventually("the second process to take over", TAKEOVER_DEADLINE, || second.log_contains(LEADS)).await;
         answered(&poller, 900_003).await;
         println!(
             "{label}: the second process took over and answered {:.1} s after the leader was killed",
@@ -303,6 +318,29 @@ async fn one_leader(telegram: bool) {
         assert!(poller.polls() > polls_before, "the new leader polls");
         poller.customer_starts(900_004, 4);
         answered(&poller, 900_004).await;
+
+        // The leader's lock connection is cut while it lives on (a network cut, an
+        // administrator): it must stop polling, and whoever takes the lock next polls alone.
+        first.start().await;
+        eventually("the restarted process to wait for the lock", TAKEOVER_DEADLINE, || {
+            first.log_contains("another process leads; waiting to take over")
+        })
+        .await;
+        let leads_before = first.log_count(LEADS) + second.log_count(LEADS);
+        terminate_lock_connection(&db.url, &poller.leadership()).await;
+        eventually("the leader to notice it lost the lock", TAKEOVER_DEADLINE, || {
+            second.log_contains("leadership lost; polling stopped")
+        })
+        .await;
+        eventually("a process to lead again", TAKEOVER_DEADLINE, || {
+            first.log_count(LEADS) + second.log_count(LEADS) > leads_before
+        })
+        .await;
+        let successor = if first.log_contains(LEADS) { &first.name } else { &second.name };
+        println!("{label}: after its lock connection was cut, the leader stopped; {successor} leads now");
+        poller.customer_starts(900_005, 5);
+        answered(&poller, 900_005).await;
+        first.terminate().await;
         second.terminate().await;
 
         println!(
@@ -311,7 +349,7 @@ async fn one_leader(telegram: bool) {
             poller.most_polls_at_once()
         );
         assert_eq!(poller.most_polls_at_once(), 1, "never two pollers at once");
-        for customer in [900_001, 900_002, 900_003, 900_004] {
+        for customer in [900_001, 900_002, 900_003, 900_004, 900_005] {
             assert_eq!(poller.replies_to(customer), 2, "customer {customer} was answered exactly once");
         }
     };

@@ -13,10 +13,11 @@
 //!   second `serve` on the same SQLite file is not a supported deployment (several instances
 //!   need PostgreSQL), and nothing here arbitrates between two such processes.
 //!
-//! Leadership is fenced by time, not by a token: between a connection failure and the next
-//! check (at most [`CHECK_INTERVAL`] + [`CHECK_TIMEOUT`]) a leader that lost its lock may still
-//! finish a poll. The engine's dedupe on the platform's event id makes an update stored by
-//! both the old and the new leader count once.
+//! Leadership is fenced by time, not by a token: a leader whose lock connection fails notices
+//! within [`CHECK_INTERVAL`] + [`CHECK_TIMEOUT`] and stops, so a new leader waits that long
+//! ([`TAKEOVER_GRACE`]) before it polls. Only a leader stalled for longer than that (a paused
+//! process) could overlap with its successor; the engine's dedupe on the platform's event id
+//! makes an update stored by both count once.
 
 use super::{StoreError, StoreResult};
 use sha2::{Digest, Sha256};
@@ -28,6 +29,9 @@ use tokio_util::sync::CancellationToken;
 
 /// How often a leader checks that its lock connection is alive.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a new leader waits before it polls: the longest a leader that lost its lock may
+/// take to notice and stop.
+pub const TAKEOVER_GRACE: Duration = CHECK_INTERVAL.saturating_add(CHECK_TIMEOUT);
 /// How often a process that does not lead tries to take over.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// A check that takes longer than this counts as a lost connection.
@@ -98,8 +102,9 @@ impl std::fmt::Debug for Leadership {
 }
 
 /// Waits until this process leads `name`, trying every [`RETRY_INTERVAL`] plus up to a second
-/// of jitter (so waiting processes do not knock in step); `None` if `stop` fires first.
-/// Database errors are logged and retried like a lock held elsewhere.
+/// of jitter (so waiting processes do not knock in step), then for [`TAKEOVER_GRACE`] when the
+/// lock is shared with other processes; `None` if `stop` fires first. Database errors are
+/// logged and retried like a lock held elsewhere.
 pub async fn wait_for_leadership(
     store: &dyn super::Store,
     name: &str,
@@ -108,7 +113,16 @@ pub async fn wait_for_leadership(
     let mut waiting_logged = false;
     loop {
         match store.try_lead(name).await {
-            Ok(Some(leadership)) => return Some(leadership),
+            Ok(Some(leadership)) if leadership.resign.is_none() => return Some(leadership),
+            Ok(Some(leadership)) => {
+                tokio::select! {
+                    () = stop.cancelled() => return None,
+                    () = tokio::time::sleep(TAKEOVER_GRACE) => {}
+                }
+                if !leadership.is_lost() {
+                    return Some(leadership);
+                }
+            }
             Ok(None) if !waiting_logged => {
                 tracing::info!(leadership = name, "another process leads; waiting to take over");
                 waiting_logged = true;

@@ -18,6 +18,15 @@ use std::time::Duration;
 /// busy machine).
 pub const START_DEADLINE: Duration = Duration::from_secs(90);
 
+/// Tests that start processes take turns: each start trains the FAQ model, and several debug
+/// processes training at once on a small machine would start too slowly for the deadlines.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Held by a test for as long as it runs processes.
+pub async fn take_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().await
+}
+
 pub struct Instance {
     pub name: String,
     pub address: SocketAddr,
@@ -154,7 +163,12 @@ impl Instance {
 
     /// Whether the instance's output so far contains `needle`.
     pub fn log_contains(&self, needle: &str) -> bool {
-        std::fs::read_to_string(&self.log).unwrap_or_default().contains(needle)
+        self.log_count(needle) > 0
+    }
+
+    /// How often `needle` occurs in the instance's output so far.
+    pub fn log_count(&self, needle: &str) -> usize {
+        std::fs::read_to_string(&self.log).unwrap_or_default().matches(needle).count()
     }
 }
 
