@@ -326,7 +326,8 @@ async fn one_leader(telegram: bool) {
             first.log_contains("another process leads; waiting to take over")
         })
         .await;
-        let leads_before = first.log_count(LEADS) + second.log_count(LEADS);
+        let first_led_before = first.log_count(LEADS);
+        let leads_before = first_led_before + second.log_count(LEADS);
         terminate_lock_connection(&db.url, &poller.leadership()).await;
         eventually("the leader to notice it lost the lock", TAKEOVER_DEADLINE, || {
             second.log_contains("leadership lost; polling stopped")
@@ -336,7 +337,7 @@ async fn one_leader(telegram: bool) {
             first.log_count(LEADS) + second.log_count(LEADS) > leads_before
         })
         .await;
-        let successor = if first.log_contains(LEADS) { &first.name } else { &second.name };
+        let successor = if first.log_count(LEADS) > first_led_before { &first.name } else { &second.name };
         println!("{label}: after its lock connection was cut, the leader stopped; {successor} leads now");
         poller.customer_starts(900_005, 5);
         answered(&poller, 900_005).await;
