@@ -12,6 +12,7 @@
 #   SWITCHBOARD_BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres  (a server to create
 #                   a throw-away database on)
 #   BENCH_REDIS_URL=redis://127.0.0.1:6379/0          API_PORT=18181  BOT_PORT=18182
+#   SWITCHBOARD_BIN=path  measure this switchboard binary instead of building one (before/after)
 #
 # Needs: cargo, python3 (with venv), PostgreSQL and Redis for those configurations. Builds
 # everything in release mode; aiogram goes into bench/.venv. Results: bench/results/<time>/.
@@ -57,10 +58,14 @@ log "== building (release)"
 cargo build --release --quiet --manifest-path "$BENCH/loadgen/Cargo.toml" --target-dir "$BENCH/target"
 LOADGEN=$BENCH/target/release/switchboard-loadgen
 needs() { case " ${CONFIGS[*]} " in *" $1"*) return 0 ;; *) return 1 ;; esac; }
-if needs switchboard; then
-  cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bin switchboard
+if [ -n "${SWITCHBOARD_BIN:-}" ]; then
+  SWITCHBOARD=$SWITCHBOARD_BIN
+else
+  if needs switchboard; then
+    cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bin switchboard
+  fi
+  SWITCHBOARD=$ROOT/target/release/switchboard
 fi
-SWITCHBOARD=$ROOT/target/release/switchboard
 if needs teloxide; then
   cargo build --release --quiet --manifest-path "$BENCH/teloxide_bot/Cargo.toml" --target-dir "$BENCH/target"
 fi

@@ -93,7 +93,8 @@ pub async fn run(run: Arc<Run>, index: usize) -> Report {
             }
             let reply = final_reply.expect("every step expects at least one reply");
             if reply.at >= run.measure_from && reply.at <= run.measure_until {
-                let micros = u32::try_from(reply.at.duration_since(available).as_micros()).unwrap_or(u32::MAX);
+                let micros =
+                    u32::try_from(reply.at.duration_since(available).as_micros()).unwrap_or(u32::MAX);
                 report.latencies_us.push(micros);
                 report.by_step.entry(step.name).or_default().push(micros);
             }
@@ -106,7 +107,12 @@ pub async fn run(run: Arc<Run>, index: usize) -> Report {
 
 /// Stores `count` conversations before the measurement: that many new customers say /start
 /// (two replies each), `concurrency` at a time.
-pub async fn seed(api: Arc<FakeApi>, count: usize, concurrency: usize, timeout: Duration) -> anyhow::Result<()> {
+pub async fn seed(
+    api: Arc<FakeApi>,
+    count: usize,
+    concurrency: usize,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
@@ -127,7 +133,9 @@ pub async fn seed(api: Arc<FakeApi>, count: usize, concurrency: usize, timeout: 
                 for _ in 0..2 {
                     match tokio::time::timeout(timeout, replies.recv()).await {
                         Ok(Some(_)) => {}
-                        _ => anyhow::bail!("seeding: customer {index} got no answer to /start within {timeout:?}"),
+                        _ => anyhow::bail!(
+                            "seeding: customer {index} got no answer to /start within {timeout:?}"
+                        ),
                     }
                 }
                 api.unregister(chat);

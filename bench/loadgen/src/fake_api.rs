@@ -70,10 +70,14 @@ pub struct FakeApi {
     bot_ready: AtomicBool,
     ready: Notify,
     pub counters: Counters,
+    /// With `--trace`: (microseconds since start, event, chat or count), for finding where a
+    /// bot's time goes.
+    trace: Option<Mutex<Vec<(u64, &'static str, i64)>>>,
+    started: Instant,
 }
 
 impl FakeApi {
-    pub fn new(token: &str) -> anyhow::Result<Arc<FakeApi>> {
+    pub fn new(token: &str, trace: bool) -> anyhow::Result<Arc<FakeApi>> {
         let bot_id = token
             .split(':')
             .next()
@@ -92,6 +96,8 @@ impl FakeApi {
             bot_ready: AtomicBool::new(false),
             ready: Notify::new(),
             counters: Counters::default(),
+            trace: trace.then(|| Mutex::new(Vec::new())),
+            started: Instant::now(),
         }))
     }
 
@@ -103,6 +109,24 @@ impl FakeApi {
                 eprintln!("loadgen: the fake Bot API stopped: {error}");
             }
         });
+    }
+
+    pub fn trace(&self, event: &'static str, value: i64) {
+        if let Some(trace) = &self.trace {
+            let micros = self.started.elapsed().as_micros() as u64;
+            trace.lock().expect("trace lock").push((micros, event, value));
+        }
+    }
+
+    /// Writes the trace as `micros event value` lines.
+    pub fn write_trace(&self, path: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        let Some(trace) = &self.trace else { return Ok(()) };
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for (micros, event, value) in trace.lock().expect("trace lock").iter() {
+            writeln!(file, "{micros} {event} {value}")?;
+        }
+        file.flush()
     }
 
     pub fn bot_id(&self) -> i64 {
@@ -149,6 +173,7 @@ impl FakeApi {
     /// Makes an update (already numbered) available: to `getUpdates`, or posted to the
     /// webhook when one is set.
     pub fn publish(&self, update_id: i64, json: String) {
+        self.trace("publish", update_id);
         let json: Arc<str> = json.into();
         if let Some(out) = self.webhook_out.lock().expect("webhook lock").as_ref() {
             // The receiving workers live as long as the process.
@@ -161,6 +186,7 @@ impl FakeApi {
 
     async fn get_updates(&self, params: &Map<String, Value>) -> String {
         self.counters.get_updates.fetch_add(1, Ordering::Relaxed);
+        self.trace("poll_in", 0);
         self.mark_ready();
         let offset = int(params, "offset").unwrap_or(0);
         let limit = int(params, "limit").unwrap_or(100).clamp(1, 100) as usize;
@@ -184,6 +210,7 @@ impl FakeApi {
                         body.push_str(update);
                     }
                     body.push_str("]}");
+                    self.trace("poll_out", queue.pending.len().min(limit) as i64);
                     return body;
                 }
             }
@@ -197,6 +224,7 @@ impl FakeApi {
         self.counters.send_message.fetch_add(1, Ordering::Relaxed);
         let at = Instant::now();
         let chat = int(params, "chat_id").ok_or(ApiError::bad_request("chat_id is required"))?;
+        self.trace("send", chat);
         let text = match (photo, params.get("text").or(params.get("caption"))) {
             (_, Some(Value::String(text))) => text.clone(),
             (true, _) => String::new(),
@@ -262,7 +290,11 @@ impl FakeApi {
     }
 
     fn webhook_target(&self) -> Option<(String, Option<String>)> {
-        self.webhook.lock().expect("webhook lock").as_ref().map(|hook| (hook.url.clone(), hook.secret.clone()))
+        self.webhook
+            .lock()
+            .expect("webhook lock")
+            .as_ref()
+            .map(|hook| (hook.url.clone(), hook.secret.clone()))
     }
 
     fn get_me(&self) -> String {
@@ -336,23 +368,24 @@ async fn method(
         Ok(params) => params,
         Err(why) => return error(ApiError::bad_request(&why)),
     };
-    let result = match name.as_str() {
-        "getUpdates" => Ok(api.get_updates(&params).await),
-        "sendMessage" => api.send_message(&params, false),
-        "sendPhoto" => api.send_message(&params, true),
-        "answerCallbackQuery" => {
+    // Telegram reads method names without regard to case; teloxide sends `GetMe`.
+    let result = match name.to_ascii_lowercase().as_str() {
+        "getupdates" => Ok(api.get_updates(&params).await),
+        "sendmessage" => api.send_message(&params, false),
+        "sendphoto" => api.send_message(&params, true),
+        "answercallbackquery" => {
             api.counters.answer_callback.fetch_add(1, Ordering::Relaxed);
             Ok(TRUE.to_owned())
         }
-        "editMessageReplyMarkup" | "editMessageText" => {
+        "editmessagereplymarkup" | "editmessagetext" => {
             api.counters.edit_markup.fetch_add(1, Ordering::Relaxed);
             let chat = int(&params, "chat_id").unwrap_or(0);
             let message_id = int(&params, "message_id").unwrap_or(0);
             Ok(api.message_json(chat, message_id, ""))
         }
-        "getMe" => Ok(api.get_me()),
-        "setWebhook" => api.set_webhook(&params),
-        "getWebhookInfo" => Ok(
+        "getme" => Ok(api.get_me()),
+        "setwebhook" => api.set_webhook(&params),
+        "getwebhookinfo" => Ok(
             "{\"ok\":true,\"result\":{\"url\":\"\",\"has_custom_certificate\":false,\"pending_update_count\":0}}"
                 .to_owned(),
         ),
@@ -417,7 +450,8 @@ async fn read_params(request: Request) -> Result<Map<String, Value>, String> {
 }
 
 fn form_into(params: &mut Map<String, Value>, body: &[u8]) -> Result<(), String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|error| error.to_string())?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(body).map_err(|error| error.to_string())?;
     params.extend(pairs.into_iter().map(|(key, value)| (key, Value::String(value))));
     Ok(())
 }

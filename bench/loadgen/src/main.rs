@@ -45,6 +45,9 @@ struct Args {
     /// Seconds a customer waits for an answer before it counts as an error.
     #[arg(long, default_value_t = 30)]
     step_timeout: u64,
+    /// Write a timeline of API calls to this file (for profiling a bot).
+    #[arg(long)]
+    trace: Option<String>,
     /// Name of this run in the output.
     #[arg(long, default_value = "bot")]
     label: String,
@@ -56,7 +59,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let api = fake_api::FakeApi::new(&args.token)?;
+    let api = fake_api::FakeApi::new(&args.token, args.trace.is_some())?;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     api.serve(listener);
     eprintln!("loadgen: fake Bot API on http://{}; waiting for the bot", args.listen);
@@ -65,11 +68,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut seed_report = serde_json::Value::Null;
     if args.seed > 0 {
         let started = Instant::now();
-        customer::seed(Arc::clone(&api), args.seed, args.seed_concurrency, Duration::from_secs(args.step_timeout))
-            .await?;
+        customer::seed(
+            Arc::clone(&api),
+            args.seed,
+            args.seed_concurrency,
+            Duration::from_secs(args.step_timeout),
+        )
+        .await?;
         let secs = started.elapsed().as_secs_f64();
         eprintln!("loadgen: seeded {} conversations in {secs:.1} s", args.seed);
-        seed_report = json!({"conversations": args.seed, "secs": round(secs), "per_s": round(args.seed as f64 / secs)});
+        seed_report =
+            json!({"conversations": args.seed, "secs": round(secs), "per_s": round(args.seed as f64 / secs)});
     }
 
     let before = calls(&api);
@@ -111,7 +120,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .into_iter()
         .map(|(step, mut values)| {
             values.sort_unstable();
-            (step.to_owned(), json!({"p50_ms": percentile(&values, 0.50), "p99_ms": percentile(&values, 0.99)}))
+            (
+                step.to_owned(),
+                json!({"p50_ms": percentile(&values, 0.50), "p99_ms": percentile(&values, 0.99)}),
+            )
         })
         .collect();
     let result = json!({
@@ -133,6 +145,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "seed": seed_report,
     });
     println!("{result}");
+    if let Some(path) = &args.trace {
+        api.write_trace(path)?;
+    }
     Ok(())
 }
 

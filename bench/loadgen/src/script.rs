@@ -24,12 +24,14 @@ pub struct LangTexts {
 /// The button labels of every language, from the shared texts file.
 pub fn labels() -> HashMap<String, LangTexts> {
     let mut all: HashMap<String, serde_json::Value> =
-        serde_json::from_str(include_str!("../../dialog_texts.json")).expect("bench/dialog_texts.json is JSON");
+        serde_json::from_str(include_str!("../../dialog_texts.json"))
+            .expect("bench/dialog_texts.json is JSON");
     LANGS
         .iter()
         .map(|lang| {
             let texts = all.remove(*lang).expect("every language is in dialog_texts.json");
-            let texts: LangTexts = serde_json::from_value(texts).expect("the labels are in dialog_texts.json");
+            let texts: LangTexts =
+                serde_json::from_value(texts).expect("the labels are in dialog_texts.json");
             ((*lang).to_owned(), texts)
         })
         .collect()

@@ -36,7 +36,14 @@ pub fn text(update_id: i64, message_id: i64, chat: i64, lang: &str, text: &str) 
     )
 }
 
-pub fn callback(update_id: i64, chat: i64, lang: &str, bot_id: i64, pressed: &BotMessage, data: &str) -> String {
+pub fn callback(
+    update_id: i64,
+    chat: i64,
+    lang: &str,
+    bot_id: i64,
+    pressed: &BotMessage,
+    data: &str,
+) -> String {
     format!(
         "{{\"update_id\":{update_id},\"callback_query\":{{\"id\":\"{query_id}\",\"from\":{from},\"message\":\
          {{\"message_id\":{message_id},\"from\":{{\"id\":{bot_id},\"is_bot\":true,\"first_name\":\"Bench\",\

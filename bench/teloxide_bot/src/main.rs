@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use teloxide::dispatching::dialogue::{self, InMemStorage};
-use teloxide::dispatching::{HandlerExt, UpdateFilterExt, UpdateHandler};
+use teloxide::dispatching::{UpdateFilterExt, UpdateHandler};
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, MaybeInaccessibleMessage};
 
@@ -140,7 +140,7 @@ async fn main() {
         .await;
 }
 
-fn reqwest_url(url: &str) -> teloxide::types::Url {
+fn reqwest_url(url: &str) -> reqwest::Url {
     url.parse().expect("BENCH_API_URL must be a URL")
 }
 
