@@ -136,7 +136,8 @@ switchboard() {
     db_url="sqlite://$dir/switchboard.db"
   else
     database="switchboard_bench_$$_${mode}"
-    psql "$PG_URL" -q -c "DROP DATABASE IF EXISTS $database" -c "CREATE DATABASE $database" >/dev/null
+    PGOPTIONS=--client-min-messages=warning psql "$PG_URL" -q -c "DROP DATABASE IF EXISTS $database" \
+      -c "CREATE DATABASE $database" >/dev/null
     db_url="${PG_URL%/*}/$database"
   fi
   local env=("${CLEAN_ENV[@]}"

@@ -1,7 +1,9 @@
 """The Python baseline of bench/compare.sh: the benchmark's dialog on aiogram 3.
 
 Written the way an aiogram user would write it: a Router with FSM states, long polling, and
-either MemoryStorage or RedisStorage for the dialog state. It sends Switchboard's own texts
+either MemoryStorage or RedisStorage for the dialog state. Each handler saves the next state
+before it replies: aiogram handles updates concurrently, and a customer who answers at once
+must find the new state. It sends Switchboard's own texts
 (from bench/dialog_texts.json) with the same buttons, so the load driver sees the same dialog.
 FAQ questions are answered from a keyword table instead of a trained classifier.
 
@@ -102,8 +104,8 @@ async def show_menu(bot, chat_id, texts):
 async def handoff(bot, chat_id, state, texts):
     position = next(QUEUE)
     text = texts["handoff_queued"].replace("{ $position }", str(position))
-    await bot.send_message(chat_id, text, reply_markup=one_button(texts["button_withdraw"], "withdraw"))
     await state.set_state(Support.queued)
+    await bot.send_message(chat_id, text, reply_markup=one_button(texts["button_withdraw"], "withdraw"))
 
 
 async def finish(bot, chat_id, state, texts, description):
@@ -113,10 +115,10 @@ async def finish(bot, chat_id, state, texts, description):
     if answer is None:
         await handoff(bot, chat_id, state, texts)
         return
+    await state.set_state(Support.suggestion_offered)
     await bot.send_message(chat_id, texts["suggestion_intro"])
     await bot.send_message(chat_id, answer)
     await bot.send_message(chat_id, texts["did_it_help"], reply_markup=helpfulness_keyboard(texts))
-    await state.set_state(Support.suggestion_offered)
 
 
 @router.message(CommandStart())
@@ -147,9 +149,9 @@ async def order_id(message: Message, state: FSMContext):
         await message.answer(texts["order_id_invalid"].replace("{ $example }", ORDER_ID_EXAMPLE))
         return
     await state.update_data(order_id=found)
+    await state.set_state(Support.awaiting_photo)
     await message.answer(texts["order_id_accepted"].replace("{ $order_id }", found))
     await message.answer(texts["ask_photo_optional"], reply_markup=one_button(texts["button_skip"], "skip"))
-    await state.set_state(Support.awaiting_photo)
 
 
 @router.message(StateFilter(Support.awaiting_photo, Support.awaiting_description), F.text)
@@ -176,10 +178,10 @@ async def free_text(message: Message, state: FSMContext):
         await message.answer(texts["not_understood"])
         await show_menu(message.bot, message.chat.id, texts)
         return
-    await message.answer(answer)
-    await message.answer(texts["did_it_help"], reply_markup=helpfulness_keyboard(texts))
     await state.update_data(question=message.text)
     await state.set_state(Support.faq_answered)
+    await message.answer(answer)
+    await message.answer(texts["did_it_help"], reply_markup=helpfulness_keyboard(texts))
 
 
 @router.callback_query()
@@ -200,14 +202,14 @@ async def pressed(query: CallbackQuery, state: FSMContext):
             keyboard = InlineKeyboardMarkup(
                 inline_keyboard=[[button(texts["button_human"], "human"), button(texts["button_menu"], "menu")]]
             )
-            await bot.send_message(chat_id, prompt.replace("{ $example }", ORDER_ID_EXAMPLE), reply_markup=keyboard)
             await state.set_state(Support.awaiting_order_id)
+            await bot.send_message(chat_id, prompt.replace("{ $example }", ORDER_ID_EXAMPLE), reply_markup=keyboard)
         else:
-            await bot.send_message(chat_id, texts["ask_description"])
             await state.set_state(Support.awaiting_description)
+            await bot.send_message(chat_id, texts["ask_description"])
     elif data == "skip" and current == Support.awaiting_photo.state:
-        await bot.send_message(chat_id, texts["ask_description"])
         await state.set_state(Support.awaiting_description)
+        await bot.send_message(chat_id, texts["ask_description"])
     elif data == "no" and current in (Support.suggestion_offered.state, Support.faq_answered.state):
         await handoff(bot, chat_id, state, texts)
     elif data == "yes" and current in (Support.suggestion_offered.state, Support.faq_answered.state):

@@ -44,6 +44,7 @@ pub async fn run(run: Arc<Run>, index: usize) -> Report {
     run.api.register(chat, sender);
     let mut report = Report::default();
     let mut last: Option<BotMessage> = None;
+    let mut previous_texts: Vec<String> = Vec::new();
     let mut message_id = 1;
     'dialog: for cycle in 0.. {
         for step in script::cycle(lang, labels, index, cycle) {
@@ -53,11 +54,11 @@ pub async fn run(run: Arc<Run>, index: usize) -> Report {
             while replies.try_recv().is_ok() {
                 report.extra_replies += 1;
             }
-            let update_id = run.api.next_update_id();
-            let update = match &step.input {
+            let update: Box<dyn FnOnce(i64) -> String + Send> = match &step.input {
                 Input::Text(text) => {
                     message_id += 1;
-                    updates::text(update_id, message_id, chat, lang, text)
+                    let (message_id, text) = (message_id, text.clone());
+                    Box::new(move |update_id| updates::text(update_id, message_id, chat, lang, &text))
                 }
                 Input::Press(label) => {
                     let pressed = last.as_ref().and_then(|message| {
@@ -66,25 +67,33 @@ pub async fn run(run: Arc<Run>, index: usize) -> Report {
                     });
                     let Some((message, data)) = pressed else {
                         report.error = Some(format!(
-                            "step {}: no button {label:?} under the last reply {:?}",
+                            "step {} ({lang}): no button {label:?} under the last reply {:?}; the replies \
+                             before it: {previous_texts:?}",
                             step.name,
-                            last.as_ref().map(|message| (&message.text, &message.buttons))
+                            last.as_ref().map(|message| preview(&message.text))
                         ));
                         break 'dialog;
                     };
-                    updates::callback(update_id, chat, lang, run.api.bot_id(), message, data)
+                    let (bot_id, message, data) = (run.api.bot_id(), message.clone(), data.clone());
+                    Box::new(move |update_id| {
+                        updates::callback(update_id, chat, lang, bot_id, &message, &data)
+                    })
                 }
             };
             let available = Instant::now();
-            run.api.publish(update_id, update);
+            run.api.publish(update);
             let deadline = tokio::time::Instant::from_std(available + run.step_timeout);
             let mut final_reply = None;
+            let mut texts = Vec::new();
             for received in 0..step.replies {
                 match tokio::time::timeout_at(deadline, replies.recv()).await {
-                    Ok(Some(message)) => final_reply = Some(message),
+                    Ok(Some(message)) => {
+                        texts.push(preview(&message.text));
+                        final_reply = Some(message);
+                    }
                     _ => {
                         report.error = Some(format!(
-                            "step {}: {received} of {} replies within {:?}",
+                            "step {} ({lang}): {received} of {} replies within {:?}: {texts:?}",
                             step.name, step.replies, run.step_timeout
                         ));
                         break 'dialog;
@@ -99,6 +108,7 @@ pub async fn run(run: Arc<Run>, index: usize) -> Report {
                 report.by_step.entry(step.name).or_default().push(micros);
             }
             last = Some(reply);
+            previous_texts = texts;
         }
     }
     run.api.unregister(chat);
@@ -128,8 +138,7 @@ pub async fn seed(
                 let lang = script::LANGS[index % script::LANGS.len()];
                 let (sender, mut replies) = mpsc::unbounded_channel();
                 api.register(chat, sender);
-                let update_id = api.next_update_id();
-                api.publish(update_id, updates::text(update_id, 1, chat, lang, "/start"));
+                api.publish(|update_id| updates::text(update_id, 1, chat, lang, "/start"));
                 for _ in 0..2 {
                     match tokio::time::timeout(timeout, replies.recv()).await {
                         Ok(Some(_)) => {}
@@ -150,4 +159,9 @@ pub async fn seed(
         worker.await??;
     }
     Ok(())
+}
+
+/// The start of a reply, for error messages.
+fn preview(text: &str) -> String {
+    text.chars().take(40).collect()
 }

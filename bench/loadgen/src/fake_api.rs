@@ -162,25 +162,27 @@ impl FakeApi {
         self.chats.write().expect("chats lock").remove(&chat);
     }
 
-    pub fn next_update_id(&self) -> i64 {
-        self.next_update_id.fetch_add(1, Ordering::Relaxed)
-    }
-
     pub fn next_message_id(&self) -> i64 {
         self.next_message_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Makes an update (already numbered) available: to `getUpdates`, or posted to the
-    /// webhook when one is set.
-    pub fn publish(&self, update_id: i64, json: String) {
+    /// Makes an update available: to `getUpdates`, or posted to the webhook when one is set.
+    /// `build` gets the update's id. Ids are handed out under the queue's lock, so the queue
+    /// is in id order as Telegram's is: an `offset` then confirms exactly the updates before it.
+    pub fn publish(&self, build: impl FnOnce(i64) -> String) {
+        let webhook = self.webhook_out.lock().expect("webhook lock").clone();
+        let mut queue = self.queue.lock().expect("queue lock");
+        let update_id = self.next_update_id.fetch_add(1, Ordering::Relaxed);
         self.trace("publish", update_id);
-        let json: Arc<str> = json.into();
-        if let Some(out) = self.webhook_out.lock().expect("webhook lock").as_ref() {
+        let json: Arc<str> = build(update_id).into();
+        if let Some(out) = webhook {
+            drop(queue);
             // The receiving workers live as long as the process.
             let _ = out.send(json);
             return;
         }
-        self.queue.lock().expect("queue lock").pending.push_back((update_id, json));
+        queue.pending.push_back((update_id, json));
+        drop(queue);
         self.updates_ready.notify_waiters();
     }
 

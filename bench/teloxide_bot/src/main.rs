@@ -191,47 +191,66 @@ fn valid_order_id(text: &str) -> Option<String> {
     ok.then_some(id)
 }
 
-async fn menu(bot: &Bot, chat: ChatId, texts: &Texts) -> HandlerResult {
-    bot.send_message(chat, texts.menu_prompt.clone()).reply_markup(menu_keyboard(texts)).await?;
-    Ok(())
+/// What a handler decided: the next state (if it changes) and the messages to send, in order.
+/// The state is saved before anything is sent, so a customer who answers at once finds it.
+#[derive(Default)]
+struct Answer {
+    state: Option<State>,
+    messages: Vec<(String, Option<InlineKeyboardMarkup>)>,
 }
 
-async fn handoff(
-    bot: &Bot,
-    dialogue: &BotDialogue,
-    shared: &Shared,
-    texts: &Texts,
-    _ticket: Ticket,
-) -> HandlerResult {
+impl Answer {
+    fn to(state: State) -> Answer {
+        Answer { state: Some(state), messages: Vec::new() }
+    }
+
+    fn stay() -> Answer {
+        Answer::default()
+    }
+
+    fn say(mut self, text: impl Into<String>) -> Answer {
+        self.messages.push((text.into(), None));
+        self
+    }
+
+    fn ask(mut self, text: impl Into<String>, keyboard: InlineKeyboardMarkup) -> Answer {
+        self.messages.push((text.into(), Some(keyboard)));
+        self
+    }
+
+    fn menu(self, texts: &Texts) -> Answer {
+        self.ask(texts.menu_prompt.clone(), menu_keyboard(texts))
+    }
+
+    async fn send(self, bot: &Bot, dialogue: &BotDialogue) -> HandlerResult {
+        if let Some(state) = self.state {
+            dialogue.update(state).await?;
+        }
+        for (text, keyboard) in self.messages {
+            let request = bot.send_message(dialogue.chat_id(), text);
+            match keyboard {
+                Some(keyboard) => request.reply_markup(keyboard).await?,
+                None => request.await?,
+            };
+        }
+        Ok(())
+    }
+}
+
+fn handoff(shared: &Shared, texts: &Texts, _ticket: Ticket) -> Answer {
     let position = shared.queued.fetch_add(1, Ordering::Relaxed) + 1;
     let text = texts.handoff_queued.replace("{ $position }", &position.to_string());
-    bot.send_message(dialogue.chat_id(), text)
-        .reply_markup(one_button(&texts.button_withdraw, "withdraw"))
-        .await?;
-    dialogue.update(State::Queued).await?;
-    Ok(())
+    Answer::to(State::Queued).ask(text, one_button(&texts.button_withdraw, "withdraw"))
 }
 
 /// The request is complete: suggest an FAQ answer when one fits, else hand it to a human.
-async fn finish(
-    bot: &Bot,
-    dialogue: &BotDialogue,
-    shared: &Shared,
-    texts: &Texts,
-    ticket: Ticket,
-) -> HandlerResult {
-    let chat = dialogue.chat_id();
+fn finish(shared: &Shared, texts: &Texts, ticket: Ticket) -> Answer {
     match texts.faq_answer(&ticket.description) {
-        Some(answer) => {
-            bot.send_message(chat, texts.suggestion_intro.clone()).await?;
-            bot.send_message(chat, answer.to_owned()).await?;
-            bot.send_message(chat, texts.did_it_help.clone())
-                .reply_markup(helpfulness_keyboard(texts))
-                .await?;
-            dialogue.update(State::SuggestionOffered { ticket }).await?;
-            Ok(())
-        }
-        None => handoff(bot, dialogue, shared, texts, ticket).await,
+        Some(answer) => Answer::to(State::SuggestionOffered { ticket })
+            .say(texts.suggestion_intro.clone())
+            .say(answer)
+            .ask(texts.did_it_help.clone(), helpfulness_keyboard(texts)),
+        None => handoff(shared, texts, ticket),
     }
 }
 
@@ -243,81 +262,44 @@ async fn on_message(
     shared: Arc<Shared>,
 ) -> HandlerResult {
     let texts = shared.texts(message.from.as_ref().and_then(|user| user.language_code.as_deref()));
-    let chat = message.chat.id;
     let Some(text) = message.text().map(str::trim) else {
-        bot.send_message(chat, texts.not_understood.clone()).await?;
-        return Ok(());
+        return Answer::stay().say(texts.not_understood.clone()).send(&bot, &dialogue).await;
     };
-    match (text, &state) {
-        ("/start", State::Queued) => {
-            bot.send_message(chat, texts.request_still_open.clone())
-                .reply_markup(one_button(&texts.button_withdraw, "withdraw"))
-                .await?;
-        }
-        ("/start", _) => {
-            bot.send_message(chat, texts.greeting.clone()).await?;
-            menu(&bot, chat, texts).await?;
-            dialogue.update(State::Menu).await?;
-        }
+    let answer = match (text, state) {
+        ("/start", State::Queued) => Answer::stay()
+            .ask(texts.request_still_open.clone(), one_button(&texts.button_withdraw, "withdraw")),
+        ("/start", _) => Answer::to(State::Menu).say(texts.greeting.clone()).menu(texts),
         ("/cancel", State::Queued) => {
-            bot.send_message(chat, texts.request_withdrawn.clone()).await?;
-            menu(&bot, chat, texts).await?;
-            dialogue.update(State::Menu).await?;
+            Answer::to(State::Menu).say(texts.request_withdrawn.clone()).menu(texts)
         }
-        ("/cancel", _) => {
-            bot.send_message(chat, texts.cancelled.clone()).await?;
-            menu(&bot, chat, texts).await?;
-            dialogue.update(State::Menu).await?;
-        }
+        ("/cancel", _) => Answer::to(State::Menu).say(texts.cancelled.clone()).menu(texts),
         (_, State::Menu | State::FaqAnswered { .. }) => match texts.faq_answer(text) {
-            Some(answer) => {
-                bot.send_message(chat, answer.to_owned()).await?;
-                bot.send_message(chat, texts.did_it_help.clone())
-                    .reply_markup(helpfulness_keyboard(texts))
-                    .await?;
-                dialogue.update(State::FaqAnswered { question: text.to_owned() }).await?;
-            }
-            None => {
-                bot.send_message(chat, texts.not_understood.clone()).await?;
-                menu(&bot, chat, texts).await?;
-            }
+            Some(answer) => Answer::to(State::FaqAnswered { question: text.to_owned() })
+                .say(answer)
+                .ask(texts.did_it_help.clone(), helpfulness_keyboard(texts)),
+            None => Answer::stay().say(texts.not_understood.clone()).menu(texts),
         },
         (_, State::AwaitingOrderId { issue }) => match valid_order_id(text) {
             Some(order_id) => {
-                bot.send_message(chat, texts.order_id_accepted.replace("{ $order_id }", &order_id)).await?;
-                bot.send_message(chat, texts.ask_photo_optional.clone())
-                    .reply_markup(one_button(&texts.button_skip, "skip"))
-                    .await?;
-                dialogue.update(State::AwaitingPhoto { issue: issue.clone(), order_id }).await?;
+                let accepted = texts.order_id_accepted.replace("{ $order_id }", &order_id);
+                Answer::to(State::AwaitingPhoto { issue, order_id })
+                    .say(accepted)
+                    .ask(texts.ask_photo_optional.clone(), one_button(&texts.button_skip, "skip"))
             }
-            None => {
-                bot.send_message(chat, texts.order_id_invalid.replace("{ $example }", ORDER_ID_EXAMPLE))
-                    .await?;
-            }
+            None => Answer::stay().say(texts.order_id_invalid.replace("{ $example }", ORDER_ID_EXAMPLE)),
         },
         (_, State::AwaitingPhoto { issue, order_id }) => {
-            let ticket = Ticket {
-                issue: issue.clone(),
-                order_id: Some(order_id.clone()),
-                description: text.to_owned(),
-            };
-            finish(&bot, &dialogue, &shared, texts, ticket).await?;
+            finish(&shared, texts, Ticket { issue, order_id: Some(order_id), description: text.to_owned() })
         }
         (_, State::AwaitingDescription { issue, order_id }) => {
-            let ticket =
-                Ticket { issue: issue.clone(), order_id: order_id.clone(), description: text.to_owned() };
-            finish(&bot, &dialogue, &shared, texts, ticket).await?;
+            finish(&shared, texts, Ticket { issue, order_id, description: text.to_owned() })
         }
         (_, State::SuggestionOffered { .. }) => {
-            bot.send_message(chat, texts.did_it_help.clone())
-                .reply_markup(helpfulness_keyboard(texts))
-                .await?;
+            Answer::stay().ask(texts.did_it_help.clone(), helpfulness_keyboard(texts))
         }
-        (_, State::Queued) => {
-            bot.send_message(chat, texts.queued_message_added.clone()).await?;
-        }
-    }
-    Ok(())
+        (_, State::Queued) => Answer::stay().say(texts.queued_message_added.clone()),
+    };
+    answer.send(&bot, &dialogue).await
 }
 
 async fn on_button(
@@ -328,7 +310,6 @@ async fn on_button(
     shared: Arc<Shared>,
 ) -> HandlerResult {
     let texts = shared.texts(query.from.language_code.as_deref());
-    let chat = dialogue.chat_id();
     // Stop the client's spinner and take the pressed keyboard away, alongside the answer.
     {
         let bot = bot.clone();
@@ -341,11 +322,10 @@ async fn on_button(
         });
     }
     let data = query.data.as_deref().unwrap_or_default();
-    match (data, state) {
+    let answer = match (data, state) {
         (issue_data, State::Menu | State::FaqAnswered { .. }) if issue_data.starts_with("i:") => {
             let issue = issue_data.trim_start_matches("i:").to_owned();
-            let needs_order = matches!(issue.as_str(), "order" | "payment" | "delivery" | "return");
-            if needs_order {
+            if matches!(issue.as_str(), "order" | "payment" | "delivery" | "return") {
                 let prompt = if issue == "delivery" {
                     &texts.ask_order_id_delivery
                 } else {
@@ -355,46 +335,36 @@ async fn on_button(
                     InlineKeyboardButton::callback(texts.button_human.clone(), "human"),
                     InlineKeyboardButton::callback(texts.button_menu.clone(), "menu"),
                 ]]);
-                bot.send_message(chat, prompt.replace("{ $example }", ORDER_ID_EXAMPLE))
-                    .reply_markup(keyboard)
-                    .await?;
-                dialogue.update(State::AwaitingOrderId { issue }).await?;
+                Answer::to(State::AwaitingOrderId { issue })
+                    .ask(prompt.replace("{ $example }", ORDER_ID_EXAMPLE), keyboard)
             } else {
-                bot.send_message(chat, texts.ask_description.clone()).await?;
-                dialogue.update(State::AwaitingDescription { issue, order_id: None }).await?;
+                Answer::to(State::AwaitingDescription { issue, order_id: None })
+                    .say(texts.ask_description.clone())
             }
         }
         ("skip", State::AwaitingPhoto { issue, order_id }) => {
-            bot.send_message(chat, texts.ask_description.clone()).await?;
-            dialogue.update(State::AwaitingDescription { issue, order_id: Some(order_id) }).await?;
+            Answer::to(State::AwaitingDescription { issue, order_id: Some(order_id) })
+                .say(texts.ask_description.clone())
         }
-        ("no", State::SuggestionOffered { ticket }) => {
-            handoff(&bot, &dialogue, &shared, texts, ticket).await?
-        }
-        ("no", State::FaqAnswered { question }) => {
-            let ticket = Ticket { issue: "other".to_owned(), order_id: None, description: question };
-            handoff(&bot, &dialogue, &shared, texts, ticket).await?;
-        }
+        ("no", State::SuggestionOffered { ticket }) => handoff(&shared, texts, ticket),
+        ("no", State::FaqAnswered { question }) => handoff(
+            &shared,
+            texts,
+            Ticket { issue: "other".to_owned(), order_id: None, description: question },
+        ),
         ("yes", State::SuggestionOffered { .. } | State::FaqAnswered { .. }) => {
-            bot.send_message(chat, texts.glad_it_helped.clone()).await?;
-            menu(&bot, chat, texts).await?;
-            dialogue.update(State::Menu).await?;
+            Answer::to(State::Menu).say(texts.glad_it_helped.clone()).menu(texts)
         }
         ("withdraw", State::Queued) => {
-            bot.send_message(chat, texts.request_withdrawn.clone()).await?;
-            menu(&bot, chat, texts).await?;
-            dialogue.update(State::Menu).await?;
+            Answer::to(State::Menu).say(texts.request_withdrawn.clone()).menu(texts)
         }
-        ("human", State::Queued) => {}
-        ("human", _) => {
-            let ticket = Ticket { issue: "other".to_owned(), order_id: None, description: String::new() };
-            handoff(&bot, &dialogue, &shared, texts, ticket).await?;
-        }
-        (_, State::Queued) => {}
-        _ => {
-            menu(&bot, chat, texts).await?;
-            dialogue.update(State::Menu).await?;
-        }
-    }
-    Ok(())
+        ("human", State::Queued) | (_, State::Queued) => Answer::stay(),
+        ("human", _) => handoff(
+            &shared,
+            texts,
+            Ticket { issue: "other".to_owned(), order_id: None, description: String::new() },
+        ),
+        _ => Answer::to(State::Menu).menu(texts),
+    };
+    answer.send(&bot, &dialogue).await
 }
