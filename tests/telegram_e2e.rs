@@ -112,6 +112,9 @@ impl Bot {
                 let (url, secret) = self.fake.webhook().expect("start-up registered the webhook");
                 assert_eq!(url, webhook_url);
                 assert_eq!(secret.as_deref(), Some(SECRET));
+                // Every open webhook request waits for a group commit: more of them, bigger groups.
+                let registered = self.fake.calls("setWebhook").pop().expect("setWebhook was called");
+                assert_eq!(registered.params["max_connections"], json!(100));
             }
             Mode::Polling => assert!(self.fake.webhook().is_none(), "start-up removed any webhook"),
         }

@@ -6,6 +6,7 @@
 
 use super::TelegramChannel;
 use crate::channels::Intake;
+use futures::StreamExt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,14 @@ use teloxide::payloads::GetUpdatesSetters;
 use teloxide::requests::{Request, Requester};
 use teloxide::types::Update;
 use teloxide::{ApiError, RequestError};
+
+/// Batches whose button presses may still be being answered while the next batch is fetched.
+/// Answering presses is housekeeping (the events are stored), so it runs beside the loop
+/// instead of holding up the next `getUpdates`; this bound keeps a slow API from piling it up.
+pub const MAX_BATCHES_IN_HOUSEKEEPING: usize = 4;
+
+/// Button presses of one batch answered at the same time.
+const HOUSEKEEPING_CONCURRENCY: usize = 16;
 
 /// The first wait after a failure; it doubles up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -50,6 +59,9 @@ pub async fn run(
     };
     tracing::info!(bot_id = channel.bot_id(), ?offset, "Telegram long polling started");
 
+    // Dropped (and so aborted) at shutdown: an unanswered press only leaves a spinner that
+    // Telegram's clients stop by themselves.
+    let mut housekeeping = tokio::task::JoinSet::new();
     loop {
         let updates = tokio::select! {
             () = &mut shutdown => return Ok(()),
@@ -81,9 +93,11 @@ pub async fn run(
             Ok(next) => {
                 offset = Some(next);
                 backoff.reset();
-                for update in &updates {
-                    channel.after_stored(update).await;
+                while housekeeping.try_join_next().is_some() {}
+                while housekeeping.len() >= MAX_BATCHES_IN_HOUSEKEEPING {
+                    housekeeping.join_next().await;
                 }
+                housekeeping.spawn(after_stored(Arc::clone(&channel), updates));
             }
             Err(reason) => {
                 // The offset stays: Telegram sends the same batch again.
@@ -94,6 +108,13 @@ pub async fn run(
             }
         }
     }
+}
+
+/// Answers the button presses of a stored batch (see [`TelegramChannel::after_stored`]).
+async fn after_stored(channel: Arc<TelegramChannel>, updates: Vec<Update>) {
+    futures::stream::iter(&updates)
+        .for_each_concurrent(HOUSEKEEPING_CONCURRENCY, |update| channel.after_stored(update))
+        .await;
 }
 
 async fn get_updates(channel: &TelegramChannel, offset: Option<i32>) -> Result<Vec<Update>, RequestError> {

@@ -26,6 +26,10 @@ pub struct TelegramSettings {
     pub poll_limit: u8,
     /// The largest webhook body accepted; real updates are a few kilobytes.
     pub webhook_body_limit: usize,
+    /// How many webhook requests Telegram may have open at once (1-100, given to
+    /// `setWebhook`). Every request waits for its group commit, so more connections mean
+    /// bigger groups and more updates per second; Telegram's own default is 40.
+    pub webhook_max_connections: u8,
 }
 
 impl TelegramSettings {
@@ -40,6 +44,7 @@ impl TelegramSettings {
             poll_timeout: Duration::from_secs(30),
             poll_limit: 100,
             webhook_body_limit: 1024 * 1024,
+            webhook_max_connections: 100,
         }
     }
 
@@ -81,6 +86,9 @@ impl TelegramSettings {
         if !(1..=100).contains(&self.poll_limit) {
             return Err(SettingsError::Polling("the getUpdates limit must be between 1 and 100".to_owned()));
         }
+        if !(1..=100).contains(&self.webhook_max_connections) {
+            return Err(SettingsError::WebhookMaxConnections);
+        }
         if self.webhook_body_limit < 1024 {
             return Err(SettingsError::WebhookBodyLimit);
         }
@@ -105,6 +113,7 @@ impl fmt::Debug for TelegramSettings {
             .field("poll_timeout", &self.poll_timeout)
             .field("poll_limit", &self.poll_limit)
             .field("webhook_body_limit", &self.webhook_body_limit)
+            .field("webhook_max_connections", &self.webhook_max_connections)
             .finish()
     }
 }
@@ -127,6 +136,8 @@ pub enum SettingsError {
     Polling(String),
     #[error("the Telegram webhook body limit must be at least 1 KiB")]
     WebhookBodyLimit,
+    #[error("SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS: expected 1 to 100 (Telegram's range)")]
+    WebhookMaxConnections,
 }
 
 /// `^\d+:[A-Za-z0-9_-]{30,}$`, without a regex engine.
@@ -205,6 +216,14 @@ mod tests {
         assert_eq!(settings.validate(), Ok(()));
         settings.api_url = Some("not a url".to_owned());
         assert!(matches!(settings.validate(), Err(SettingsError::ApiUrl(_))));
+        settings.api_url = None;
+        settings.webhook_url = Some("https://support.example.com/hook".to_owned());
+        for connections in [0, 101] {
+            settings.webhook_max_connections = connections;
+            assert_eq!(settings.validate(), Err(SettingsError::WebhookMaxConnections), "{connections}");
+        }
+        settings.webhook_max_connections = 1;
+        assert_eq!(settings.validate(), Ok(()));
     }
 
     #[test]

@@ -64,7 +64,10 @@ async fn receive(State(webhook): State<Webhook>, headers: HeaderMap, body: Bytes
             return StatusCode::INTERNAL_SERVER_ERROR;
         }
     }
-    webhook.channel.after_stored(&update).await;
+    // Housekeeping for a stored event (answering a button press) need not hold up the answer
+    // Telegram waits for before it posts more updates.
+    let channel = Arc::clone(&webhook.channel);
+    tokio::spawn(async move { channel.after_stored(&update).await });
     StatusCode::OK
 }
 
