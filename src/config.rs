@@ -442,12 +442,22 @@ fn telegram_settings(
             }
         };
     }
+    if let Some(value) = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS") {
+        settings.webhook_max_connections =
+            value.parse().ok().filter(|connections| (1..=100).contains(connections)).ok_or_else(|| {
+                ConfigError::new(
+                    "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS",
+                    format!("expected 1 to 100 connections, got {value:?}"),
+                )
+            })?;
+    }
     settings.validate().map_err(|error| {
         let variable = match error {
             TelegramSettingsError::Token => "SWITCHBOARD_TELEGRAM_TOKEN",
             TelegramSettingsError::ApiUrl(_) => "SWITCHBOARD_TELEGRAM_API_URL",
             TelegramSettingsError::WebhookUrl(_) => "SWITCHBOARD_TELEGRAM_WEBHOOK_URL",
             TelegramSettingsError::WebhookSecret(_) => "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET",
+            TelegramSettingsError::WebhookMaxConnections => "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS",
             TelegramSettingsError::Polling(_) | TelegramSettingsError::WebhookBodyLimit => {
                 "SWITCHBOARD_TELEGRAM_TOKEN"
             }
@@ -544,6 +554,20 @@ mod tests {
         assert!(!error.to_string().contains("not-a-token"), "the token stays out of the message: {error}");
         let error = load(&[("SWITCHBOARD_TELEGRAM_WEBHOOK_URL", "https://example.org/hook")]).unwrap_err();
         assert_eq!(error.variable, "SWITCHBOARD_TELEGRAM_TOKEN");
+        for connections in ["0", "101", "many"] {
+            let error = load(&[
+                ("SWITCHBOARD_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123"),
+                ("SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS", connections),
+            ])
+            .unwrap_err();
+            assert_eq!(error.variable, "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS", "{connections}");
+        }
+        let settings = load(&[
+            ("SWITCHBOARD_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123"),
+            ("SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS", "64"),
+        ])
+        .unwrap();
+        assert_eq!(settings.telegram.unwrap().webhook_max_connections, 64);
         let error = load(&[("SWITCHBOARD_VK_GROUP_ID", "1")]).unwrap_err();
         assert_eq!(error.variable, "SWITCHBOARD_VK_TOKEN");
         let error = load(&[("SWITCHBOARD_ORDER_ID_PATTERN", r"[A-Z]{3}\d+")]).unwrap_err();

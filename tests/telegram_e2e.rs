@@ -112,6 +112,12 @@ impl Bot {
                 let (url, secret) = self.fake.webhook().expect("start-up registered the webhook");
                 assert_eq!(url, webhook_url);
                 assert_eq!(secret.as_deref(), Some(SECRET));
+                // Every open webhook request waits for a group commit: more of them, bigger groups.
+                let registered = self.fake.calls("setWebhook").pop().expect("setWebhook was called");
+                // teloxide sends setWebhook as a form, so the number arrives as text.
+                let connections = &registered.params["max_connections"];
+                let connections = connections.as_u64().or_else(|| connections.as_str()?.parse().ok());
+                assert_eq!(connections, Some(100), "{:?}", registered.params);
             }
             Mode::Polling => assert!(self.fake.webhook().is_none(), "start-up removed any webhook"),
         }

@@ -173,6 +173,7 @@ impl TelegramChannel {
                 self.bot
                     .set_webhook(url)
                     .secret_token(secret.clone())
+                    .max_connections(self.settings.webhook_max_connections)
                     .allowed_updates(allowed_updates())
                     .drop_pending_updates(false)
                     .send()

@@ -31,6 +31,10 @@ pub struct TelegramSettings {
     pub webhook_body_limit: usize,
     /// How long one Bot API call may take before it counts as lost and the outbox retries it.
     pub request_timeout: Duration,
+    /// How many webhook requests Telegram may have open at once (1-100, given to
+    /// `setWebhook`). Every request waits for its group commit, so more connections mean
+    /// bigger groups and more updates per second; Telegram's own default is 40.
+    pub webhook_max_connections: u8,
 }
 
 impl TelegramSettings {
@@ -46,6 +50,7 @@ impl TelegramSettings {
             poll_limit: 100,
             webhook_body_limit: 1024 * 1024,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            webhook_max_connections: 100,
         }
     }
 
@@ -87,6 +92,9 @@ impl TelegramSettings {
         if !(1..=100).contains(&self.poll_limit) {
             return Err(SettingsError::Polling("the getUpdates limit must be between 1 and 100".to_owned()));
         }
+        if !(1..=100).contains(&self.webhook_max_connections) {
+            return Err(SettingsError::WebhookMaxConnections);
+        }
         if self.webhook_body_limit < 1024 {
             return Err(SettingsError::WebhookBodyLimit);
         }
@@ -115,6 +123,7 @@ impl fmt::Debug for TelegramSettings {
             .field("poll_limit", &self.poll_limit)
             .field("webhook_body_limit", &self.webhook_body_limit)
             .field("request_timeout", &self.request_timeout)
+            .field("webhook_max_connections", &self.webhook_max_connections)
             .finish()
     }
 }
@@ -139,6 +148,8 @@ pub enum SettingsError {
     WebhookBodyLimit,
     #[error("SWITCHBOARD_HTTP_TIMEOUT_SECS: the Bot API request timeout must be longer than zero")]
     RequestTimeout,
+    #[error("SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS: expected 1 to 100 (Telegram's range)")]
+    WebhookMaxConnections,
 }
 
 /// `^\d+:[A-Za-z0-9_-]{30,}$`, without a regex engine.
@@ -217,6 +228,14 @@ mod tests {
         assert_eq!(settings.validate(), Ok(()));
         settings.api_url = Some("not a url".to_owned());
         assert!(matches!(settings.validate(), Err(SettingsError::ApiUrl(_))));
+        settings.api_url = None;
+        settings.webhook_url = Some("https://support.example.com/hook".to_owned());
+        for connections in [0, 101] {
+            settings.webhook_max_connections = connections;
+            assert_eq!(settings.validate(), Err(SettingsError::WebhookMaxConnections), "{connections}");
+        }
+        settings.webhook_max_connections = 1;
+        assert_eq!(settings.validate(), Ok(()));
     }
 
     #[test]

@@ -1,0 +1,167 @@
+//! Customers in a closed loop: each sends its next update only when the bot's answer to the
+//! previous one has fully arrived, so the load follows what the bot can take.
+
+use crate::fake_api::{BotMessage, FakeApi};
+use crate::script::{self, Input, LangTexts};
+use crate::updates;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Chat ids of the measured customers start here; seeded conversations use another range.
+pub const CUSTOMER_CHAT_BASE: i64 = 1_000_000;
+pub const SEED_CHAT_BASE: i64 = 500_000_000;
+
+pub struct Run {
+    pub api: Arc<FakeApi>,
+    pub labels: HashMap<String, LangTexts>,
+    /// Steps that finish inside [measure_from, measure_until] are counted.
+    pub measure_from: Instant,
+    pub measure_until: Instant,
+    /// How long a customer waits for an answer before giving up (an error).
+    pub step_timeout: Duration,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Update available -> the step's last reply arrived, for steps inside the window.
+    pub latencies_us: Vec<u32>,
+    /// Latencies of the same steps by step name.
+    pub by_step: HashMap<&'static str, Vec<u32>>,
+    /// Messages beyond what a step expects (they arrived before the next update).
+    pub extra_replies: u64,
+    pub error: Option<String>,
+}
+
+/// One customer, until the window closes or something goes wrong.
+pub async fn run(run: Arc<Run>, index: usize) -> Report {
+    let chat = CUSTOMER_CHAT_BASE + index as i64;
+    let lang = script::LANGS[index % script::LANGS.len()];
+    let labels = &run.labels[lang];
+    let (sender, mut replies) = mpsc::unbounded_channel();
+    run.api.register(chat, sender);
+    let mut report = Report::default();
+    let mut last: Option<BotMessage> = None;
+    let mut previous_texts: Vec<String> = Vec::new();
+    let mut message_id = 1;
+    'dialog: for cycle in 0.. {
+        for step in script::cycle(lang, labels, index, cycle) {
+            if Instant::now() >= run.measure_until {
+                break 'dialog;
+            }
+            while replies.try_recv().is_ok() {
+                report.extra_replies += 1;
+            }
+            let update: Box<dyn FnOnce(i64) -> String + Send> = match &step.input {
+                Input::Text(text) => {
+                    message_id += 1;
+                    let (message_id, text) = (message_id, text.clone());
+                    Box::new(move |update_id| updates::text(update_id, message_id, chat, lang, &text))
+                }
+                Input::Press(label) => {
+                    let pressed = last.as_ref().and_then(|message| {
+                        let (_, data) = message.buttons.iter().find(|(text, _)| text == label)?;
+                        Some((message, data))
+                    });
+                    let Some((message, data)) = pressed else {
+                        report.error = Some(format!(
+                            "step {} ({lang}): no button {label:?} under the last reply {:?}; the replies \
+                             before it: {previous_texts:?}",
+                            step.name,
+                            last.as_ref().map(|message| preview(&message.text))
+                        ));
+                        break 'dialog;
+                    };
+                    let (bot_id, message, data) = (run.api.bot_id(), message.clone(), data.clone());
+                    Box::new(move |update_id| {
+                        updates::callback(update_id, chat, lang, bot_id, &message, &data)
+                    })
+                }
+            };
+            let available = Instant::now();
+            run.api.publish(update);
+            let deadline = tokio::time::Instant::from_std(available + run.step_timeout);
+            let mut final_reply = None;
+            let mut texts = Vec::new();
+            for received in 0..step.replies {
+                match tokio::time::timeout_at(deadline, replies.recv()).await {
+                    Ok(Some(message)) => {
+                        texts.push(preview(&message.text));
+                        final_reply = Some(message);
+                    }
+                    _ => {
+                        report.error = Some(format!(
+                            "step {} ({lang}): {received} of {} replies within {:?}: {texts:?}",
+                            step.name, step.replies, run.step_timeout
+                        ));
+                        break 'dialog;
+                    }
+                }
+            }
+            let reply = final_reply.expect("every step expects at least one reply");
+            if reply.at >= run.measure_from && reply.at <= run.measure_until {
+                let micros =
+                    u32::try_from(reply.at.duration_since(available).as_micros()).unwrap_or(u32::MAX);
+                report.latencies_us.push(micros);
+                report.by_step.entry(step.name).or_default().push(micros);
+            }
+            last = Some(reply);
+            previous_texts = texts;
+        }
+    }
+    run.api.unregister(chat);
+    report
+}
+
+/// Stores `count` conversations before the measurement: that many new customers say /start
+/// (two replies each), `concurrency` at a time.
+pub async fn seed(
+    api: Arc<FakeApi>,
+    count: usize,
+    concurrency: usize,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (api, next, done) = (Arc::clone(&api), Arc::clone(&next), Arc::clone(&done));
+        workers.push(tokio::spawn(async move {
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= count {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                let chat = SEED_CHAT_BASE + index as i64;
+                let lang = script::LANGS[index % script::LANGS.len()];
+                let (sender, mut replies) = mpsc::unbounded_channel();
+                api.register(chat, sender);
+                api.publish(|update_id| updates::text(update_id, 1, chat, lang, "/start"));
+                for _ in 0..2 {
+                    match tokio::time::timeout(timeout, replies.recv()).await {
+                        Ok(Some(_)) => {}
+                        _ => anyhow::bail!(
+                            "seeding: customer {index} got no answer to /start within {timeout:?}"
+                        ),
+                    }
+                }
+                api.unregister(chat);
+                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if finished % 10_000 == 0 {
+                    eprintln!("loadgen: seeded {finished} of {count} conversations");
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await??;
+    }
+    Ok(())
+}
+
+/// The start of a reply, for error messages.
+fn preview(text: &str) -> String {
+    text.chars().take(40).collect()
+}
