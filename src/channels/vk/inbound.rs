@@ -21,6 +21,9 @@ const FIRST_CHAT_PEER_ID: i64 = 2_000_000_000;
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// VK's `doc.type` for images sent as files.
 const DOC_TYPE_IMAGE: i64 = 4;
+/// VK's event ids are 40 hexadecimal digits. A longer one is not from VK, and it would become
+/// a dedupe key that PostgreSQL's index cannot hold (a database error VK would retry forever).
+pub const MAX_EVENT_ID_LEN: usize = 128;
 
 /// The common wrapper of every event: `{"type", "object", "group_id", "event_id", "secret"}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,11 +49,15 @@ impl Envelope {
             .and_then(Value::as_str)
             .ok_or_else(|| MalformedEvent("no `type` field".to_owned()))?
             .to_owned();
+        let event_id = value.get("event_id").and_then(Value::as_str).map(str::to_owned);
+        if event_id.as_ref().is_some_and(|id| id.len() > MAX_EVENT_ID_LEN) {
+            return Err(MalformedEvent(format!("an `event_id` over {MAX_EVENT_ID_LEN} bytes")));
+        }
         Ok(Envelope {
             kind,
             object: value.get("object").cloned().unwrap_or(Value::Null),
             group_id: value.get("group_id").and_then(Value::as_i64).map(i64::unsigned_abs),
-            event_id: value.get("event_id").and_then(Value::as_str).map(str::to_owned),
+            event_id,
             secret: value.get("secret").and_then(Value::as_str).map(str::to_owned),
         })
     }
@@ -508,7 +515,7 @@ impl VkReceiver {
 
 /// A press of one of our buttons, or a stale one when the payload is not ours or no longer
 /// decodes.
-fn button_input(payload: Option<&Value>) -> Input {
+pub fn button_input(payload: Option<&Value>) -> Input {
     match payload.map(keyboard::read_payload) {
         Some(PayloadMeaning::Ours(data)) => match Action::decode(&data) {
             Some(action) => Input::Button { action },
