@@ -247,7 +247,9 @@ pub fn largest_photo_url(photo: &Value) -> Option<String> {
         .filter_map(|size| {
             let url = size.get("url").or_else(|| size.get("src")).and_then(Value::as_str)?;
             let dimension = |name| size.get(name).and_then(Value::as_u64).unwrap_or(0);
-            let area = dimension("width") * dimension("height");
+            // Saturating: VK's numbers are not ours to trust, and an overflow would panic (debug)
+            // or wrap into a tiny area (release). Found by the `vk_event` fuzz target.
+            let area = dimension("width").saturating_mul(dimension("height"));
             let letter = size.get("type").and_then(Value::as_str).unwrap_or_default();
             let rank = match letter {
                 "base" | "orig" | "max" => SIZE_LETTERS.len() + 1,
@@ -549,6 +551,23 @@ mod tests {
             "orig_photo": {"type": "base", "url": "orig", "width": 4000, "height": 3000}});
         assert_eq!(largest_photo_url(&with_original).as_deref(), Some("orig"));
         assert_eq!(largest_photo_url(&json!({})), None);
+    }
+
+    /// Regression for a crash the `vk_event` fuzz target found: dimensions whose product does
+    /// not fit in 64 bits.
+    #[test]
+    fn absurd_photo_dimensions_do_not_overflow() {
+        let photo = json!({"sizes": [
+            {"type": "x", "url": "x", "width": 266, "height": 106_744_073_709_551_619_u64},
+            {"type": "z", "url": "z", "width": 1280, "height": 1024},
+            {"type": "w", "url": "w", "width": u64::MAX, "height": u64::MAX},
+        ]});
+        assert_eq!(largest_photo_url(&photo).as_deref(), Some("w"));
+        let event = json!({"type": "message_new", "object": {"message": {"peer_id": 1, "from_id": 1,
+            "attachments": [{"type": "photo", "photo": photo}]}}});
+        let update = parse_update(&Envelope::parse(&event).unwrap()).unwrap();
+        let VkUpdate::Message(message) = update else { panic!("a message: {update:?}") };
+        assert_eq!(message.items, [Item::Photo { url: "w".into(), declared_bytes: None }]);
     }
 
     #[test]
