@@ -51,6 +51,8 @@ impl App {
             default_language,
         )
         .with_negotiate(Arc::new(move |hint: Option<&str>| crate::i18n::negotiate(hint, default_language)));
+        let engine_settings =
+            engine_settings.with_flood_rule(crate::core::flood::FloodRule::per_minute(settings.flood_limit));
         let engine_settings = match settings.business_hours.clone() {
             Some(hours) => engine_settings.with_agents_back_at(Arc::new(move |now| {
                 hours.agents_back_at(crate::store::to_datetime(now))
@@ -181,13 +183,29 @@ pub async fn shutdown_signal() {
 pub struct Running {
     pub app: Arc<App>,
     pub address: std::net::SocketAddr,
+    /// Where `/metrics` is served, when metrics are on.
+    pub metrics_address: Option<std::net::SocketAddr>,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+/// Why a graceful shutdown was cut short.
+#[derive(Debug, thiserror::Error)]
+pub enum ShutdownCut {
+    #[error("shutdown did not finish within {0:?}; exiting anyway")]
+    Overrun(std::time::Duration),
+    #[error("a second stop signal arrived during shutdown; exiting now")]
+    SecondSignal,
+}
+
 impl Running {
-    /// Stops intake, lets in-flight work finish, and closes the database.
+    /// Stops intake, lets in-flight work finish, and closes the database:
+    /// 1. the HTTP servers stop accepting, open event streams end, long-poll loops stop
+    ///    fetching (a batch being stored is finished), reminders stop;
+    /// 2. requests already inside (a webhook whose event is being committed) get their answer;
+    /// 3. the outbox worker finishes its current delivery round;
+    /// 4. the engine commits every job it has accepted, and the database is closed.
     pub async fn stop(self) {
         self.stop.cancel();
         let _ = self.server.await;
@@ -195,6 +213,12 @@ impl Running {
             let _ = task.await;
         }
         self.app.shutdown().await;
+    }
+
+    /// [`Running::stop`], given at most `bound`. Past it, the caller should exit anyway: the
+    /// work left is what a crash would leave, and the engine's guarantees cover a crash.
+    pub async fn stop_within(self, bound: std::time::Duration) -> Result<(), ShutdownCut> {
+        tokio::time::timeout(bound, self.stop()).await.map_err(|_| ShutdownCut::Overrun(bound))
     }
 }
 
@@ -211,9 +235,33 @@ pub async fn start_with(
 ) -> anyhow::Result<Running> {
     use crate::channels::{telegram, vk};
 
+    // The recorder goes in before the engine starts: the engine binds its histograms to it.
+    let metrics = match settings.metrics_bind {
+        Some(bind) => {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("cannot listen on {bind} (SWITCHBOARD_METRICS_BIND)"))?;
+            Some((crate::telemetry::install()?, listener))
+        }
+        None => None,
+    };
     let app = Arc::new(App::build(settings).await?);
     let stop = CancellationToken::new();
     let mut tasks = Vec::new();
+    let mut metrics_address = None;
+    if let Some((handle, listener)) = metrics {
+        metrics_address = Some(listener.local_addr()?);
+        let router = crate::telemetry::router(handle.clone(), Arc::clone(&app.store));
+        let server_stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let served =
+                axum::serve(listener, router).with_graceful_shutdown(server_stop.cancelled_owned()).await;
+            if let Err(error) = served {
+                tracing::error!(%error, "the metrics server stopped");
+            }
+        }));
+        tasks.push(tokio::spawn(crate::telemetry::run_upkeep(handle, stop.clone().cancelled_owned())));
+    }
     if let Some(password) = crate::console::ensure_admin(&app.db).await? {
         println!("Created the agent `admin` with the one-time password: {password}");
         println!("Sign in at /console and change it.");
@@ -294,6 +342,10 @@ pub async fn start_with(
         channels.push(Arc::new(channel));
     }
 
+    // Commits of other instances wake this one's worker (PostgreSQL LISTEN; nothing on SQLite).
+    if let Err(error) = app.store.listen_for_outbox(app.engine.outbox_wake()).await {
+        tracing::warn!(%error, "cannot listen for other instances' outbox rows; the worker polls instead");
+    }
     let worker = app.outbox_worker(channels, outbox);
     let worker_stop = stop.clone();
     tasks.push(tokio::spawn(async move { worker.run(worker_stop.cancelled_owned()).await }));
@@ -304,6 +356,7 @@ pub async fn start_with(
         stop.clone().cancelled_owned(),
     )));
 
+    let router = crate::http::end_event_streams_on(router, stop.clone());
     let address = listener.local_addr()?;
     let server_stop = stop.clone();
     let server = tokio::spawn(async move {
@@ -313,7 +366,7 @@ pub async fn start_with(
             .await
     });
     tracing::info!(%address, database = %app.settings.database_url.redacted(), "serving");
-    Ok(Running { app, address, stop, tasks, server })
+    Ok(Running { app, address, metrics_address, stop, tasks, server })
 }
 
 /// `switchboard serve`: [`start`] on the configured address, until Ctrl-C or SIGTERM.
@@ -321,10 +374,27 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.bind)
         .await
         .with_context(|| format!("cannot listen on {} (SWITCHBOARD_BIND)", settings.bind))?;
+    let bound = settings.shutdown_timeout;
     let running = start(settings, listener).await?;
     println!("Switchboard is listening on http://{}", running.address);
+    if let Some(metrics) = running.metrics_address {
+        println!("Metrics are served at http://{metrics}/metrics");
+    }
     shutdown_signal().await;
-    tracing::info!("shutting down: finishing in-flight work");
-    running.stop().await;
-    Ok(())
+    tracing::info!(bound = ?bound, "shutting down: finishing in-flight work");
+    // A second Ctrl-C or SIGTERM means "now": stop waiting, as when the bound passes.
+    let outcome = tokio::select! {
+        outcome = running.stop_within(bound) => outcome,
+        () = shutdown_signal() => Err(ShutdownCut::SecondSignal),
+    };
+    match outcome {
+        Ok(()) => {
+            tracing::info!("shut down cleanly");
+            Ok(())
+        }
+        Err(cut) => {
+            tracing::error!(%cut, "shutdown cut short; unfinished work resumes at the next start");
+            Err(cut.into())
+        }
+    }
 }

@@ -112,6 +112,12 @@ pub struct Settings {
     pub log_filter: String,
     pub log_format: LogFormat,
     pub bind: SocketAddr,
+    /// Where `/metrics` is served (Prometheus text format); `None` turns metrics off.
+    pub metrics_bind: Option<SocketAddr>,
+    /// How long a graceful shutdown may take before the process exits anyway.
+    pub shutdown_timeout: Duration,
+    /// Customer messages per minute before flood control steps in; 0 turns it off.
+    pub flood_limit: u32,
     pub order_id_pattern: String,
     pub order_id_example: String,
     pub media_dir: PathBuf,
@@ -127,6 +133,9 @@ pub struct Settings {
     pub webchat_secret: Option<Secret>,
     /// When agents work; outside these hours queued customers are told when they are back.
     pub business_hours: Option<crate::console::BusinessHours>,
+    /// How long one call to a messenger's API may take before it counts as lost; the outbox
+    /// then retries the delivery. Given to every channel's settings.
+    pub http_timeout: Duration,
     /// Present when `SWITCHBOARD_TELEGRAM_TOKEN` is set.
     pub telegram: Option<TelegramSettings>,
     /// Present when any `SWITCHBOARD_VK_*` variable is set (then all required ones must be).
@@ -135,6 +144,10 @@ pub struct Settings {
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_FLOOD_LIMIT: u32 = 20;
+/// `SWITCHBOARD_HTTP_TIMEOUT_SECS` when unset.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where settings come from: the process environment, or a map in tests.
 pub trait Source {
@@ -160,6 +173,7 @@ impl Source for HashMap<&str, &str> {
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub bind: Option<SocketAddr>,
+    pub metrics_bind: Option<SocketAddr>,
     pub database_url: Option<String>,
 }
 
@@ -208,6 +222,41 @@ impl Settings {
                 "SWITCHBOARD_BIND",
                 source.get("SWITCHBOARD_BIND").as_deref().unwrap_or(DEFAULT_BIND),
             )?,
+        };
+
+        let metrics_bind = match overrides.metrics_bind {
+            Some(bind) => Some(bind),
+            None => source
+                .get("SWITCHBOARD_METRICS_BIND")
+                .map(|value| parse_socket("SWITCHBOARD_METRICS_BIND", &value))
+                .transpose()?,
+        };
+        // Port 0 (any free port, as tests use) never collides.
+        if metrics_bind == Some(bind) && bind.port() != 0 {
+            return Err(ConfigError::new(
+                "SWITCHBOARD_METRICS_BIND",
+                format!("must differ from SWITCHBOARD_BIND ({bind}): metrics get an address of their own"),
+            ));
+        }
+        let shutdown_timeout = match source.get("SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS") {
+            None => DEFAULT_SHUTDOWN_TIMEOUT,
+            Some(value) => Duration::from_secs(
+                value.parse().ok().filter(|secs| (1..=3600).contains(secs)).ok_or_else(|| {
+                    ConfigError::new(
+                        "SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS",
+                        format!("expected seconds from 1 to 3600, got {value:?}"),
+                    )
+                })?,
+            ),
+        };
+        let flood_limit = match source.get("SWITCHBOARD_FLOOD_LIMIT") {
+            None => DEFAULT_FLOOD_LIMIT,
+            Some(value) => value.parse().ok().filter(|limit| *limit <= 10_000).ok_or_else(|| {
+                ConfigError::new(
+                    "SWITCHBOARD_FLOOD_LIMIT",
+                    format!("expected messages per minute from 0 (off) to 10000, got {value:?}"),
+                )
+            })?,
         };
 
         let order_id_pattern = source
@@ -306,9 +355,22 @@ impl Settings {
             })?),
         };
 
-        let telegram = telegram_settings(source)?;
-        let vk = VkSettings::from_env(source)?;
-        if let Some(vk) = &vk {
+        let http_timeout = match source.get("SWITCHBOARD_HTTP_TIMEOUT_SECS") {
+            None => DEFAULT_HTTP_TIMEOUT,
+            Some(value) => Duration::from_secs(
+                value.parse().ok().filter(|secs| (1..=300).contains(secs)).ok_or_else(|| {
+                    ConfigError::new(
+                        "SWITCHBOARD_HTTP_TIMEOUT_SECS",
+                        format!("expected seconds from 1 to 300, got {value:?}"),
+                    )
+                })?,
+            ),
+        };
+
+        let telegram = telegram_settings(source, http_timeout)?;
+        let mut vk = VkSettings::from_env(source)?;
+        if let Some(vk) = &mut vk {
+            vk.request_timeout = http_timeout;
             vk.validate()?;
         }
 
@@ -316,6 +378,7 @@ impl Settings {
             secure_cookies,
             webchat_secret,
             business_hours,
+            http_timeout,
             telegram,
             vk,
             database_url,
@@ -323,6 +386,9 @@ impl Settings {
             log_filter,
             log_format,
             bind,
+            metrics_bind,
+            shutdown_timeout,
+            flood_limit,
             order_id_pattern,
             order_id_example,
             media_dir,
@@ -339,7 +405,10 @@ impl Settings {
     }
 }
 
-fn telegram_settings(source: &dyn Source) -> Result<Option<TelegramSettings>, ConfigError> {
+fn telegram_settings(
+    source: &dyn Source,
+    request_timeout: Duration,
+) -> Result<Option<TelegramSettings>, ConfigError> {
     let Some(token) = source.get("SWITCHBOARD_TELEGRAM_TOKEN") else {
         let dependent = ["SWITCHBOARD_TELEGRAM_WEBHOOK_URL", "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET"];
         if let Some(variable) = dependent.into_iter().find(|variable| source.get(variable).is_some()) {
@@ -354,6 +423,7 @@ fn telegram_settings(source: &dyn Source) -> Result<Option<TelegramSettings>, Co
     settings.api_url = source.get("SWITCHBOARD_TELEGRAM_API_URL");
     settings.webhook_url = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_URL");
     settings.webhook_secret = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET");
+    settings.request_timeout = request_timeout;
     if settings.webhook_url.is_some() && settings.webhook_secret.is_none() {
         return Err(ConfigError::new(
             "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET",
@@ -381,6 +451,7 @@ fn telegram_settings(source: &dyn Source) -> Result<Option<TelegramSettings>, Co
             TelegramSettingsError::Polling(_) | TelegramSettingsError::WebhookBodyLimit => {
                 "SWITCHBOARD_TELEGRAM_TOKEN"
             }
+            TelegramSettingsError::RequestTimeout => "SWITCHBOARD_HTTP_TIMEOUT_SECS",
         };
         ConfigError::new(variable, error.to_string())
     })?;
@@ -459,6 +530,9 @@ mod tests {
             ("SWITCHBOARD_SECURE_COOKIES", "maybe"),
             ("SWITCHBOARD_WEBCHAT_SECRET", "short"),
             ("SWITCHBOARD_BUSINESS_HOURS", "whenever"),
+            ("SWITCHBOARD_HTTP_TIMEOUT_SECS", "0"),
+            ("SWITCHBOARD_HTTP_TIMEOUT_SECS", "301"),
+            ("SWITCHBOARD_HTTP_TIMEOUT_SECS", "2s"),
         ];
         for (variable, value) in cases {
             let error = load(&[(variable, value)]).unwrap_err();
@@ -499,6 +573,7 @@ mod tests {
         .unwrap();
         let telegram = settings.telegram.as_ref().unwrap();
         assert_eq!(telegram.webhook_secret.as_deref(), Some("s3cret_value"));
+        assert_eq!(telegram.request_timeout, DEFAULT_HTTP_TIMEOUT);
         let debug = format!("{settings:?}");
         assert!(!debug.contains("ABCDEFGHIJ") && !debug.contains("s3cret_value"), "{debug}");
         let error = load(&[
@@ -510,9 +585,57 @@ mod tests {
     }
 
     #[test]
+    fn the_http_timeout_reaches_every_channel() {
+        let settings = load(&[
+            ("SWITCHBOARD_HTTP_TIMEOUT_SECS", "3"),
+            ("SWITCHBOARD_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123"),
+            ("SWITCHBOARD_VK_TOKEN", "vk1.a.token"),
+            ("SWITCHBOARD_VK_GROUP_ID", "1"),
+        ])
+        .unwrap();
+        assert_eq!(settings.http_timeout, Duration::from_secs(3));
+        assert_eq!(settings.telegram.unwrap().request_timeout, Duration::from_secs(3));
+        assert_eq!(settings.vk.unwrap().request_timeout, Duration::from_secs(3));
+        assert_eq!(load(&[]).unwrap().http_timeout, DEFAULT_HTTP_TIMEOUT);
+    }
+
+    #[test]
     fn flags_win_over_the_environment() {
         let env: HashMap<&str, &str> = [("SWITCHBOARD_BIND", "127.0.0.1:1")].into_iter().collect();
-        let overrides = Overrides { bind: Some("127.0.0.1:2".parse().unwrap()), database_url: None };
+        let overrides = Overrides { bind: Some("127.0.0.1:2".parse().unwrap()), ..Overrides::default() };
         assert_eq!(Settings::from_env(&env, &overrides).unwrap().bind.port(), 2);
+        let env: HashMap<&str, &str> = [("SWITCHBOARD_METRICS_BIND", "127.0.0.1:3")].into_iter().collect();
+        let overrides =
+            Overrides { metrics_bind: Some("127.0.0.1:4".parse().unwrap()), ..Overrides::default() };
+        assert_eq!(Settings::from_env(&env, &overrides).unwrap().metrics_bind.map(|a| a.port()), Some(4));
+    }
+
+    #[test]
+    fn operations_settings_have_defaults_and_bounds() {
+        let settings = load(&[]).unwrap();
+        assert_eq!(settings.metrics_bind, None, "metrics are off unless asked for");
+        assert_eq!(settings.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+        assert_eq!(settings.flood_limit, DEFAULT_FLOOD_LIMIT);
+        let settings = load(&[
+            ("SWITCHBOARD_METRICS_BIND", "127.0.0.1:9090"),
+            ("SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS", "30"),
+            ("SWITCHBOARD_FLOOD_LIMIT", "0"),
+        ])
+        .unwrap();
+        assert_eq!(settings.metrics_bind, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(settings.shutdown_timeout, Duration::from_secs(30));
+        assert_eq!(settings.flood_limit, 0);
+        let cases: &[(&'static str, &'static str)] = &[
+            ("SWITCHBOARD_METRICS_BIND", "9090"),
+            ("SWITCHBOARD_METRICS_BIND", "127.0.0.1:8080"),
+            ("SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS", "0"),
+            ("SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS", "ten"),
+            ("SWITCHBOARD_FLOOD_LIMIT", "-1"),
+            ("SWITCHBOARD_FLOOD_LIMIT", "20/min"),
+        ];
+        for (variable, value) in cases {
+            let error = load(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, *variable, "{value}");
+        }
     }
 }

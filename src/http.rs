@@ -1,24 +1,60 @@
 //! The HTTP surface, as one axum `Router`: health checks here, and the routers each channel
-//! and the console contribute, merged by `app::serve`.
+//! and the console contribute, merged by `app::serve`. `/metrics` has an address of its own
+//! (see `telemetry`).
 
 use crate::store::Store;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 use axum::routing::get;
+use futures::StreamExt;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
-/// `/healthz` (the process answers) and `/readyz` (the database answers too).
+/// `/healthz` (the process answers) and `/readyz` (the database answers and its schema is
+/// the one this build expects).
 pub fn health_router(store: Arc<dyn Store>) -> Router {
     Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(ready)).with_state(store)
 }
 
 async fn ready(State(store): State<Arc<dyn Store>>) -> (StatusCode, &'static str) {
-    match store.pending_outbox().await {
-        Ok(_) => (StatusCode::OK, "ready"),
+    if let Err(error) = store.pending_outbox().await {
+        tracing::warn!(%error, "readiness check: the database does not answer");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
+    }
+    match store.migrations_applied().await {
+        Ok(true) => (StatusCode::OK, "ready"),
+        Ok(false) => {
+            tracing::warn!("readiness check: database migrations are pending");
+            (StatusCode::SERVICE_UNAVAILABLE, "migrations pending")
+        }
         Err(error) => {
-            tracing::warn!(%error, "readiness check: the database does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+            tracing::warn!(%error, "readiness check: the migration history cannot be read");
+            (StatusCode::SERVICE_UNAVAILABLE, "migrations pending")
         }
     }
+}
+
+/// Ends every server-sent event stream (web chat, console live updates) when `stop` is
+/// cancelled. A graceful shutdown waits for open responses, and these never end by
+/// themselves; the browsers reconnect and resume from the last id they saw.
+pub fn end_event_streams_on(router: Router, stop: CancellationToken) -> Router {
+    router.layer(axum::middleware::map_response(move |response: Response| {
+        let stop = stop.clone();
+        async move {
+            let is_event_stream = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|value| value.starts_with("text/event-stream"));
+            if !is_event_stream {
+                return response;
+            }
+            let (parts, body) = response.into_parts();
+            let stream = body.into_data_stream().take_until(stop.cancelled_owned());
+            Response::from_parts(parts, Body::from_stream(stream))
+        }
+    }))
 }

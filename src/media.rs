@@ -50,6 +50,19 @@ impl MediaStore {
         let sha256 = hex::encode(Sha256::digest(bytes));
         let path = self.path_of(&sha256).ok_or(MediaError::NotAnImage)?;
         if tokio::fs::try_exists(&path).await? {
+            // Retention judges a photo's age by its modification time: one sent again is new again.
+            let existing = path.clone();
+            let touched = tokio::task::spawn_blocking(move || {
+                std::fs::File::options()
+                    .write(true)
+                    .open(existing)?
+                    .set_modified(std::time::SystemTime::now())
+            })
+            .await
+            .map_err(std::io::Error::other)?;
+            if let Err(error) = touched {
+                tracing::warn!(%error, "could not refresh a stored photo's time; retention may take it early");
+            }
             return Ok(MediaRef { sha256, content_type: content_type.to_owned(), bytes: bytes.len() as u64 });
         }
         let parent = path.parent().expect("media paths have a parent folder");

@@ -4,17 +4,19 @@
 //! Rows of one conversation go out strictly in id order: the store never hands out a row while
 //! an older row of its conversation is waiting, and within a claimed batch a conversation's
 //! rows are sent one after another, stopping at the first failure. Different conversations
-//! are delivered concurrently.
+//! are delivered concurrently, and in [`OutboxWorker::run`] independently: a conversation stuck
+//! on a slow platform call never holds back the others.
 
 use crate::channels::{Channel, Delivery, DeliveryError};
 use crate::store::{DeliveryOutcome, Millis, OutboxJob, Store, StoreError, duration_millis, now_millis};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use rand::Rng;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
 /// How workers pace themselves.
 #[derive(Debug, Clone)]
@@ -97,22 +99,26 @@ impl OutboxWorker {
         self.try_deliver_next_at(now_millis()).await
     }
 
-    /// Delivers at most one row that is due at `now` (tests drive time with this).
+    /// Delivers at most one row that is due at `now`; the attempt happens at `now` (tests drive
+    /// time with this).
     pub async fn try_deliver_next_at(&self, now: Millis) -> Result<DeliveryAttempt, StoreError> {
         let mut jobs = self.store.claim_outbox(&self.names, now, self.settings.lease, 1).await?;
         let Some(job) = jobs.pop() else { return Ok(DeliveryAttempt::Empty) };
-        let outcome = self.deliver(&job, now).await;
+        let outcome = self.deliver(&job, Clock::Fixed(now)).await;
         let attempt = match &outcome {
             DeliveryOutcome::Sent => DeliveryAttempt::Delivered,
             DeliveryOutcome::Retry { .. } | DeliveryOutcome::Released => DeliveryAttempt::Retry,
             DeliveryOutcome::Dead { .. } => DeliveryAttempt::DeadLettered,
         };
-        self.store.finish_outbox(&[(job, outcome)], now).await?;
+        let outcomes = [(job, outcome)];
+        self.store.finish_outbox(&outcomes, now).await?;
+        crate::telemetry::count_deliveries(&outcomes);
         Ok(attempt)
     }
 
-    /// One round: claim a batch of due rows, deliver them (conversations in parallel, each
-    /// conversation in order), record every outcome in one transaction.
+    /// One round at `now`: claim a batch of due rows, deliver them (conversations in parallel,
+    /// each conversation in order), record every outcome in one transaction. Retry times count
+    /// from `now` (tests drive time with this; [`run`](Self::run) reads the clock instead).
     pub async fn deliver_due(&self, now: Millis) -> Result<RoundReport, StoreError> {
         let jobs =
             self.store.claim_outbox(&self.names, now, self.settings.lease, self.settings.batch).await?;
@@ -130,7 +136,7 @@ impl OutboxWorker {
             groups[index].push(job);
         }
         let outcomes: Vec<Vec<(OutboxJob, DeliveryOutcome)>> = futures::stream::iter(groups)
-            .map(|group| self.deliver_in_order(group, now))
+            .map(|group| self.deliver_in_order(group, Clock::Fixed(now)))
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
@@ -145,41 +151,80 @@ impl OutboxWorker {
             }
         }
         self.store.finish_outbox(&outcomes, now_millis().max(now)).await?;
+        crate::telemetry::count_deliveries(&outcomes);
         Ok(report)
     }
 
-    /// Delivers until `shutdown` completes: rounds back to back while there is work, then
-    /// waits for a wake-up (a commit that queued rows) or the poll interval.
+    /// Delivers until `shutdown` completes. Each claimed conversation is delivered in a task
+    /// of its own and its outcome is recorded as soon as it is known, batched with whatever
+    /// else finished meanwhile; more rows are claimed whenever fewer than `concurrency`
+    /// conversations are under way. So a delivery that waits out a platform's timeout delays
+    /// its own conversation only. When idle, the worker waits for a wake-up (a commit that
+    /// queued rows) or the poll interval. On shutdown, deliveries under way finish and are
+    /// recorded; claimed rows not yet started are released for another worker.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let worker = Arc::new(self);
+        let concurrency = worker.settings.concurrency.max(1);
+        let mut deliveries = Deliveries::default();
+        let mut done: Vec<(OutboxJob, DeliveryOutcome)> = Vec::new();
         loop {
-            let busy = match self.deliver_due(now_millis()).await {
-                Ok(report) => report.claimed > 0,
-                Err(error) => {
-                    tracing::warn!(%error, "outbox round failed");
-                    false
-                }
-            };
-            if busy {
-                // Yield between rounds so a shutdown request is noticed under load.
-                tokio::select! {
-                    biased;
-                    () = &mut shutdown => return,
-                    () = tokio::task::yield_now() => continue,
+            if (&mut shutdown).now_or_never().is_some() {
+                break;
+            }
+            deliveries.start(&worker, concurrency);
+            if deliveries.collect_ready(&mut done) && deliveries.has_waiting() {
+                // Room was freed for claimed groups: start them before recording, so that a
+                // fast channel still records a whole claimed batch in one transaction.
+                continue;
+            }
+            worker.record(&mut done).await;
+            let room = deliveries.running() < concurrency;
+            if room && !deliveries.has_waiting() {
+                match worker
+                    .store
+                    .claim_outbox(&worker.names, now_millis(), worker.settings.lease, worker.settings.batch)
+                    .await
+                {
+                    Ok(jobs) if !jobs.is_empty() => {
+                        deliveries.admit(jobs, &mut done);
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "claiming outbox rows failed"),
                 }
             }
             tokio::select! {
-                () = &mut shutdown => return,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(self.settings.poll_interval) => {}
+                biased;
+                () = &mut shutdown => break,
+                finished = deliveries.next_finished(), if deliveries.running() > 0 => {
+                    done.extend(finished);
+                }
+                () = worker.wake.notified(), if room => {}
+                () = tokio::time::sleep(worker.settings.poll_interval), if room => {}
             }
         }
+        done.extend(deliveries.finish().await);
+        worker.record(&mut done).await;
+    }
+
+    /// Records delivery outcomes. A failure is logged: the rows keep their lease, and once it
+    /// runs out they are claimed and delivered again.
+    async fn record(&self, done: &mut Vec<(OutboxJob, DeliveryOutcome)>) {
+        if done.is_empty() {
+            return;
+        }
+        match self.store.finish_outbox(done, now_millis()).await {
+            Ok(()) => crate::telemetry::count_deliveries(done),
+            Err(error) => tracing::warn!(%error, rows = done.len(), "recording outbox deliveries failed"),
+        }
+        done.clear();
     }
 
     async fn deliver_in_order(
         &self,
         group: Vec<OutboxJob>,
-        now: Millis,
+        clock: Clock,
     ) -> Vec<(OutboxJob, DeliveryOutcome)> {
         let mut outcomes = Vec::with_capacity(group.len());
         let mut blocked = false;
@@ -188,14 +233,14 @@ impl OutboxWorker {
                 outcomes.push((job, DeliveryOutcome::Released));
                 continue;
             }
-            let outcome = self.deliver(&job, now).await;
+            let outcome = self.deliver(&job, clock).await;
             blocked = outcome != DeliveryOutcome::Sent;
             outcomes.push((job, outcome));
         }
         outcomes
     }
 
-    async fn deliver(&self, job: &OutboxJob, now: Millis) -> DeliveryOutcome {
+    async fn deliver(&self, job: &OutboxJob, clock: Clock) -> DeliveryOutcome {
         let Some(channel) = self.channels.get(job.channel.as_str()) else {
             // Not claimable by construction (we only claim our channels); release it anyway.
             return DeliveryOutcome::Released;
@@ -207,10 +252,16 @@ impl OutboxWorker {
             lang: job.lang,
             message: job.payload.clone(),
         };
-        match channel.deliver(&delivery).await {
+        let started = std::time::Instant::now();
+        let result = channel.deliver(&delivery).await;
+        crate::telemetry::record_delivery(channel.name(), started.elapsed());
+        // Waits count from when the platform answered, not from when the round began: a
+        // `retry_after` is the platform's order, and the round may have been long.
+        let now = clock.now();
+        match result {
             Ok(()) => DeliveryOutcome::Sent,
             Err(DeliveryError::RetryAfter(wait)) => DeliveryOutcome::Retry {
-                at: now.saturating_add(duration_millis(wait)),
+                at: now.saturating_add(millis_rounded_up(wait)),
                 count_attempt: false,
                 error: format!("rate limited for {wait:?}"),
             },
@@ -244,6 +295,141 @@ impl OutboxWorker {
         let half = full / 2;
         let jitter_millis = rand::rng().random_range(0..=u64::try_from(half.as_millis()).unwrap_or(u64::MAX));
         half + Duration::from_millis(jitter_millis)
+    }
+}
+
+/// Which clock stamps what a delivery ran into.
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    /// Everything happens at this instant (tests drive time).
+    Fixed(Millis),
+    /// The wall clock, read when the platform's answer arrives.
+    Wall,
+}
+
+impl Clock {
+    /// Rounded up to the next millisecond, so a wait counted from here never ends early.
+    fn now(self) -> Millis {
+        match self {
+            Clock::Fixed(at) => at,
+            Clock::Wall => {
+                let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+                millis_rounded_up(since_epoch)
+            }
+        }
+    }
+}
+
+fn millis_rounded_up(duration: Duration) -> Millis {
+    let whole = duration_millis(duration);
+    if duration.subsec_nanos() % 1_000_000 == 0 { whole } else { whole.saturating_add(1) }
+}
+
+type Outcomes = Vec<(OutboxJob, DeliveryOutcome)>;
+
+/// The conversations [`OutboxWorker::run`] has claimed and not yet recorded: groups waiting
+/// for a free slot, and groups being delivered, each in a task of its own.
+#[derive(Default)]
+struct Deliveries {
+    waiting: VecDeque<Vec<OutboxJob>>,
+    running: JoinSet<Outcomes>,
+    /// What each task delivers, so a task that panicked can be forgotten.
+    tasks: HashMap<tokio::task::Id, (i64, Vec<i64>)>,
+    conversations: HashSet<i64>,
+    rows: HashSet<i64>,
+}
+
+impl Deliveries {
+    fn running(&self) -> usize {
+        self.running.len()
+    }
+
+    fn has_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// Groups claimed rows by conversation. A claim can hand out again a row whose lease ran
+    /// out while it is still being delivered here, or a later row of such a conversation:
+    /// the first is left alone (the claim only renewed its lease), the second released, so
+    /// neither is sent twice or out of order.
+    fn admit(&mut self, jobs: Vec<OutboxJob>, done: &mut Outcomes) {
+        let mut groups: Vec<Vec<OutboxJob>> = Vec::new();
+        let mut group_of: HashMap<i64, usize> = HashMap::new();
+        for job in jobs {
+            if self.rows.contains(&job.id) {
+                continue;
+            }
+            if self.conversations.contains(&job.conversation_id) {
+                done.push((job, DeliveryOutcome::Released));
+                continue;
+            }
+            let index = *group_of.entry(job.conversation_id).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[index].push(job);
+        }
+        for group in groups {
+            self.conversations.insert(group[0].conversation_id);
+            self.rows.extend(group.iter().map(|job| job.id));
+            self.waiting.push_back(group);
+        }
+    }
+
+    fn start(&mut self, worker: &Arc<OutboxWorker>, concurrency: usize) {
+        while self.running.len() < concurrency {
+            let Some(group) = self.waiting.pop_front() else { break };
+            let owned = (group[0].conversation_id, group.iter().map(|job| job.id).collect());
+            let worker = Arc::clone(worker);
+            let task = self.running.spawn(async move { worker.deliver_in_order(group, Clock::Wall).await });
+            self.tasks.insert(task.id(), owned);
+        }
+    }
+
+    /// Moves every finished delivery's outcomes to `done`; true if there was any.
+    fn collect_ready(&mut self, done: &mut Outcomes) -> bool {
+        let mut any = false;
+        while let Some(joined) = self.running.try_join_next_with_id() {
+            done.extend(self.settle(joined));
+            any = true;
+        }
+        any
+    }
+
+    /// Waits for the next delivery to finish. Only call while some are running.
+    async fn next_finished(&mut self) -> Outcomes {
+        match self.running.join_next_with_id().await {
+            Some(joined) => self.settle(joined),
+            None => Vec::new(),
+        }
+    }
+
+    fn settle(&mut self, joined: Result<(tokio::task::Id, Outcomes), tokio::task::JoinError>) -> Outcomes {
+        let (id, outcomes) = match joined {
+            Ok((id, outcomes)) => (id, outcomes),
+            Err(error) => {
+                // The rows keep their lease; once it runs out they are delivered again.
+                tracing::error!(%error, "an outbox delivery task failed");
+                (error.id(), Vec::new())
+            }
+        };
+        if let Some((conversation, rows)) = self.tasks.remove(&id) {
+            self.conversations.remove(&conversation);
+            for row in rows {
+                self.rows.remove(&row);
+            }
+        }
+        outcomes
+    }
+
+    /// For shutdown: releases what never started and waits for what is under way.
+    async fn finish(mut self) -> Outcomes {
+        let mut done: Outcomes =
+            self.waiting.drain(..).flatten().map(|job| (job, DeliveryOutcome::Released)).collect();
+        while let Some(joined) = self.running.join_next_with_id().await {
+            done.extend(self.settle(joined));
+        }
+        done
     }
 }
 

@@ -306,3 +306,62 @@ async fn group_chats_edits_and_unreadable_states_are_handled_without_the_dialog(
     assert_eq!(channel.keys_for("group-1"), vec![keys::GROUP_CHAT_NOT_SUPPORTED]);
     engine.shutdown().await;
 }
+
+/// Ticket writes are gathered per group commit (`engine::tickets`). Within one batch a
+/// conversation may open a ticket and then withdraw it or add a photo to it, and a ticket opened
+/// in an earlier batch is found without asking the database per event.
+#[tokio::test]
+async fn tickets_opened_changed_and_withdrawn_inside_one_group_commit() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let up_to_description = |who: &str| {
+        vec![
+            button(who, &format!("{who}-1"), Action::Issue(IssueType::Delivery)),
+            text(who, &format!("{who}-2"), "AB-1234"),
+            button(who, &format!("{who}-3"), Action::SkipPhoto),
+        ]
+    };
+    // Carol's ticket exists before the batch under test.
+    let mut earlier = up_to_description("carol");
+    earlier.push(text("carol", "carol-4", "Where is my parcel?"));
+    engine.handle_batch(earlier).await.unwrap();
+
+    let photo = switchboard::core::message::MediaRef {
+        sha256: "ab".repeat(32),
+        content_type: "image/png".to_owned(),
+        bytes: 68,
+    };
+    let mut batch = up_to_description("ann");
+    batch.extend(up_to_description("bob"));
+    batch.extend(up_to_description("dave"));
+    batch.push(text("ann", "ann-4", "It never came"));
+    batch.push(text("bob", "bob-4", "The box was empty"));
+    batch.push(text("dave", "dave-4", "Damaged on arrival"));
+    batch.push(text("ann", "ann-5", "/cancel"));
+    batch.push(text("carol", "carol-5", "/cancel"));
+    batch.push(event(
+        "dave",
+        "dave-5",
+        InboundKind::Input(switchboard::core::dialog::Input::Photo { media: photo.clone(), caption: None }),
+    ));
+    let results = engine.handle_batch(batch).await.unwrap();
+    assert!(results.iter().all(|result| matches!(result, Handled::Applied { .. })), "{results:?}");
+
+    let tickets = store.list_tickets(None).await.unwrap();
+    let of = |who: &str| {
+        let found: Vec<_> = tickets.iter().filter(|ticket| ticket.external_id == who).collect();
+        assert_eq!(found.len(), 1, "{who} has one ticket: {tickets:?}");
+        found[0].clone()
+    };
+    let (ann, bob, carol, dave) = (of("ann"), of("bob"), of("carol"), of("dave"));
+    assert!(ann.withdrawn && ann.resolved_at.is_some(), "opened and withdrawn in one batch: {ann:?}");
+    assert!(carol.withdrawn, "opened earlier, withdrawn now: {carol:?}");
+    assert_eq!(bob.status, switchboard::core::handoff::TicketStatus::Queued);
+    assert!(!bob.withdrawn && bob.attachments.is_empty());
+    assert_eq!(dave.status, switchboard::core::handoff::TicketStatus::Queued);
+    assert_eq!(dave.attachments, vec![photo], "a photo after the ticket opened in the same batch");
+    assert_eq!(state_of(&store, "ann").await.0, State::Menu);
+    assert_eq!(state_of(&store, "carol").await.0, State::Menu);
+    engine.shutdown().await;
+}

@@ -394,6 +394,11 @@ async fn callback_acknowledges_only_stored_events_and_answers_button_presses() {
     // VK's retry is stored and acknowledged, and the press is answered.
     assert_eq!(post(&router, press.clone()).await, (StatusCode::OK, "ok".to_owned()));
     assert_eq!(vk.intake.inputs(), [Input::Button { action: Action::Issue(IssueType::Order) }]);
+    // Answered after the `ok`, so that a slow answer never delays the acknowledgement.
+    eventually("the press to be answered", || {
+        !vk.fake.calls_of("messages.sendMessageEventAnswer").is_empty()
+    })
+    .await;
     let answers = vk.fake.calls_of("messages.sendMessageEventAnswer");
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].params["event_id"], "3159dc190b1g");

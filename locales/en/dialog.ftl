@@ -88,6 +88,7 @@ thanks-for-feedback = Thank you! Your feedback has been passed to our team.
 choose-language = Choose your language:
 language-set = Okay, I'll speak English from now on.
 group-chat-not-supported = I can only help in a private chat. Please write to me directly.
+flood-notice = You're writing faster than I can answer. Everything you send is saved for our team, but I'll pause my replies for a minute. Please wait a moment, then write again.
 
 button-skip = Skip
 button-done = Done

@@ -83,6 +83,7 @@ thanks-for-feedback = 谢谢！您的反馈已转交给我们的团队。
 choose-language = 请选择语言：
 language-set = 好的，接下来我会用中文和您交流。
 group-chat-not-supported = 我只能在私聊中提供帮助，请直接给我发消息。
+flood-notice = 您发消息的速度太快，我来不及回复。您发送的内容都会保存给我们的客服团队，但我会暂停回复一分钟。请稍等片刻再发送。
 
 button-skip = 跳过
 button-done = 完成

@@ -5,6 +5,7 @@ pub mod agents;
 pub mod chat;
 pub mod faq;
 pub mod locales;
+pub mod privacy;
 pub mod tickets;
 
 use crate::config::{ConfigError, Overrides, ProcessEnv, Settings};
@@ -30,6 +31,9 @@ pub enum Command {
         /// Address to listen on (overrides SWITCHBOARD_BIND).
         #[arg(long, value_name = "ADDR")]
         bind: Option<SocketAddr>,
+        /// Serve Prometheus metrics at /metrics on this address (overrides SWITCHBOARD_METRICS_BIND).
+        #[arg(long, value_name = "ADDR")]
+        metrics_bind: Option<SocketAddr>,
     },
     /// Talk to the bot as a customer, in this terminal.
     Chat(chat::ChatArgs),
@@ -45,17 +49,22 @@ pub enum Command {
     Faq(faq::FaqCommand),
     /// Translator tools: check the locale files.
     Locales(locales::LocalesCommand),
+    /// Delete messages, delivered replies, dedupe records and photos older than an age.
+    Retention(privacy::RetentionArgs),
+    /// Customers' data: erase one person on request.
+    #[command(subcommand)]
+    Contacts(privacy::ContactsCommand),
 }
 
 /// Runs the parsed command line. Configuration errors come back as [`ConfigError`] so `main`
 /// can print them as one line and exit with 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let command = cli.command.unwrap_or(Command::Serve { bind: None });
-    let bind = match &command {
-        Command::Serve { bind } => *bind,
-        _ => None,
+    let command = cli.command.unwrap_or(Command::Serve { bind: None, metrics_bind: None });
+    let (bind, metrics_bind) = match &command {
+        Command::Serve { bind, metrics_bind } => (*bind, *metrics_bind),
+        _ => (None, None),
     };
-    let overrides = Overrides { bind, database_url: cli.database_url };
+    let overrides = Overrides { bind, metrics_bind, database_url: cli.database_url };
     match command {
         // Commands that need no settings and no runtime.
         Command::Locales(command) => locales::run(command),
@@ -63,7 +72,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         command => {
             let settings = Settings::from_env(&ProcessEnv, &overrides)?;
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(run_async(settings, command))
+            let result = runtime.block_on(run_async(settings, command));
+            // Dropping a runtime waits for its blocking threads without limit; whatever a
+            // cut-short shutdown left running must not hold the exit.
+            runtime.shutdown_background();
+            result
         }
     }
 }
@@ -103,6 +116,14 @@ async fn run_async(settings: Settings, command: Command) -> anyhow::Result<ExitC
         Command::Tickets(command) => {
             crate::app::init_tracing(&settings, Some("warn"));
             tickets::run(settings, command).await
+        }
+        Command::Retention(args) => {
+            crate::app::init_tracing(&settings, Some("warn"));
+            privacy::retention(settings, args).await
+        }
+        Command::Contacts(command) => {
+            crate::app::init_tracing(&settings, Some("warn"));
+            privacy::contacts(settings, command).await
         }
         Command::Faq(_) | Command::Locales(_) => unreachable!("handled without a runtime"),
     }

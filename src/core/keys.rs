@@ -64,6 +64,8 @@ define_keys! {
     CHOOSE_LANGUAGE = "choose-language",
     LANGUAGE_SET = "language-set",
     GROUP_CHAT_NOT_SUPPORTED = "group-chat-not-supported",
+    /// Sent once when a customer goes over the flood limit (see `core::flood`).
+    FLOOD_NOTICE = "flood-notice",
     BUTTON_SKIP = "button-skip",
     BUTTON_DONE = "button-done",
     BUTTON_YES = "button-yes",

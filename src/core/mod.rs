@@ -7,6 +7,7 @@
 
 pub mod dialog;
 pub mod faq;
+pub mod flood;
 pub mod handoff;
 pub mod keys;
 pub mod message;

@@ -18,6 +18,7 @@ pub use sqlite::{SqliteDurability, SqliteStore};
 
 use crate::core::dialog::TicketDraft;
 use crate::core::faq::Intent;
+use crate::core::flood::FloodWindow;
 use crate::core::handoff::TicketStatus;
 use crate::core::message::{Lang, MediaRef, Outbound, Priority};
 use chrono::{DateTime, TimeZone, Utc};
@@ -108,6 +109,9 @@ pub trait Store: Send + Sync {
     /// Applies pending migrations (also done by [`connect`]).
     async fn migrate(&self) -> StoreResult<()>;
 
+    /// Whether every migration this build knows has been applied (`/readyz`).
+    async fn migrations_applied(&self) -> StoreResult<bool>;
+
     /// Starts a write transaction. SQLite: `BEGIN IMMEDIATE`, serialised in-process so writers
     /// queue fairly instead of spinning on the busy handler.
     async fn begin(&self) -> StoreResult<Box<dyn WriteTx>>;
@@ -196,13 +200,30 @@ pub trait WriteTx: Send {
     async fn tickets_ahead_of_conversation(&mut self, conversation_id: i64) -> StoreResult<Option<u32>>;
     /// The conversation's queued or assigned ticket.
     async fn open_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<TicketRow>>;
+    /// The queued or assigned ticket of each of these conversations that has one.
+    async fn open_tickets(&mut self, conversation_ids: &[i64]) -> StoreResult<Vec<TicketRow>>;
     async fn latest_resolved_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<i64>>;
     /// A ticket, locked until commit on PostgreSQL.
     async fn ticket_for_update(&mut self, ticket_id: i64) -> StoreResult<Option<TicketRow>>;
     async fn insert_ticket(&mut self, ticket: &NewTicket) -> StoreResult<i64>;
+    /// Inserts tickets in slice order; returns their ids in the same order.
+    async fn insert_tickets(&mut self, tickets: &[NewTicket]) -> StoreResult<Vec<i64>> {
+        let mut ids = Vec::with_capacity(tickets.len());
+        for ticket in tickets {
+            ids.push(self.insert_ticket(ticket).await?);
+        }
+        Ok(ids)
+    }
     /// Adds photos to a ticket; a photo already attached is not added twice.
     async fn attach(&mut self, ticket_id: i64, media: &[MediaRef], now: Millis) -> StoreResult<()>;
     async fn update_ticket(&mut self, ticket_id: i64, change: &TicketChange, now: Millis) -> StoreResult<()>;
+    /// Applies changes in slice order.
+    async fn update_tickets(&mut self, changes: &[(i64, TicketChange)], now: Millis) -> StoreResult<()> {
+        for (ticket_id, change) in changes {
+            self.update_ticket(*ticket_id, change, now).await?;
+        }
+        Ok(())
+    }
     async fn add_note(&mut self, ticket_id: i64, agent: &str, text: &str, now: Millis) -> StoreResult<i64>;
     /// Queued tickets created at or before `waiting_since` and not reminded after
     /// `reminded_before`, oldest first.
@@ -275,6 +296,8 @@ pub struct ConversationRow {
     /// The serialised `core::dialog::State`, as stored (may be unreadable after a bad edit).
     pub state: String,
     pub version: i64,
+    /// Flood control's window (`core::flood`), kept with the conversation.
+    pub flood: FloodWindow,
 }
 
 #[derive(Debug, Clone)]
@@ -283,6 +306,7 @@ pub struct ConversationUpdate {
     pub state: String,
     /// The version the new state was computed from; the row becomes `expected_version + 1`.
     pub expected_version: i64,
+    pub flood: FloodWindow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -336,8 +360,10 @@ pub struct NewMessage {
     pub agent: Option<String>,
     /// What a person reads: the customer's or agent's words; for bot replies the message key.
     pub text: Option<String>,
-    /// The structured original (`Input` or `Reply`), so a transcript can be re-rendered.
-    pub body: Option<serde_json::Value>,
+    /// The structured original (`Input` or `Reply`) as JSON text, so a transcript can be
+    /// re-rendered. Text, not a `serde_json::Value`: it is serialised once, straight from the
+    /// typed value, on the engine's hot path.
+    pub body: Option<String>,
     pub attachments: Vec<MediaRef>,
     pub event_id: Option<String>,
     pub at: Millis,
@@ -571,6 +597,11 @@ pub struct DeadLetter {
 }
 
 // ---- helpers shared by both backends ----
+
+/// Whether `applied` (the versions recorded as successful) covers every migration of `migrator`.
+fn all_applied(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> bool {
+    migrator.iter().all(|migration| applied.contains(&migration.version))
+}
 
 fn parse_lang(code: &str) -> StoreResult<Lang> {
     Lang::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("unknown language {code:?}")))

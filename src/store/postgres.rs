@@ -60,6 +60,11 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn migrations_applied(&self) -> StoreResult<bool> {
+        let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS).fetch_all(&self.pool).await?;
+        Ok(super::all_applied(&MIGRATOR, &applied))
+    }
+
     async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
         Ok(Box::new(PostgresTx { tx: self.pool.begin().await? }))
     }
@@ -347,8 +352,8 @@ impl WriteTx for PostgresTx {
         const CREATE: &str = "INSERT INTO conversations (contact_id, state, version, created_at, updated_at) \
              SELECT u.id, $2::jsonb, 0, $3, $3 FROM UNNEST($1::bigint[]) AS u(id) ORDER BY u.id \
              ON CONFLICT (contact_id) DO NOTHING";
-        const LOAD: &str = "SELECT id, contact_id, state, version FROM conversations \
-             WHERE contact_id = ANY($1) ORDER BY id FOR UPDATE";
+        const LOAD: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count \
+             FROM conversations WHERE contact_id = ANY($1) ORDER BY id FOR UPDATE";
         if contact_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -362,8 +367,8 @@ impl WriteTx for PostgresTx {
         &mut self,
         conversation_id: i64,
     ) -> StoreResult<Option<(ConversationRow, ContactRow)>> {
-        const LOAD: &str =
-            "SELECT id, contact_id, state, version FROM conversations WHERE id = $1 FOR UPDATE";
+        const LOAD: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count FROM conversations \
+             WHERE id = $1 FOR UPDATE";
         const CONTACT: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, display_name, \
              contact_data FROM contacts WHERE id = $1";
         let Some(row) = sqlx::query(LOAD).bind(conversation_id).fetch_optional(&mut *self.tx).await? else {
@@ -376,7 +381,9 @@ impl WriteTx for PostgresTx {
 
     async fn save_conversations(&mut self, updates: &[ConversationUpdate], now: Millis) -> StoreResult<()> {
         const SAVE: &str = "UPDATE conversations c SET state = u.state::jsonb, version = c.version + 1, \
-             updated_at = $4 FROM UNNEST($1::bigint[], $2::text[], $3::bigint[]) AS u(id, state, version) \
+             updated_at = $4, flood_opened_at = u.flood_opened_at, flood_count = u.flood_count \
+             FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $5::bigint[], $6::bigint[]) \
+               AS u(id, state, version, flood_opened_at, flood_count) \
              WHERE c.id = u.id AND c.version = u.version";
         if updates.is_empty() {
             return Ok(());
@@ -384,8 +391,17 @@ impl WriteTx for PostgresTx {
         let ids: Vec<i64> = updates.iter().map(|u| u.id).collect();
         let states: Vec<&str> = updates.iter().map(|u| u.state.as_str()).collect();
         let versions: Vec<i64> = updates.iter().map(|u| u.expected_version).collect();
-        let done =
-            sqlx::query(SAVE).bind(ids).bind(states).bind(versions).bind(now).execute(&mut *self.tx).await?;
+        let flood_opened: Vec<i64> = updates.iter().map(|u| u.flood.opened_at).collect();
+        let flood_counts: Vec<i64> = updates.iter().map(|u| i64::from(u.flood.count)).collect();
+        let done = sqlx::query(SAVE)
+            .bind(ids)
+            .bind(states)
+            .bind(versions)
+            .bind(now)
+            .bind(flood_opened)
+            .bind(flood_counts)
+            .execute(&mut *self.tx)
+            .await?;
         if done.rows_affected() != updates.len() as u64 {
             return Err(StoreError::Conflict);
         }
@@ -407,7 +423,7 @@ impl WriteTx for PostgresTx {
         let mut bodies = Vec::with_capacity(messages.len());
         let mut attachments = Vec::with_capacity(messages.len());
         for message in messages {
-            bodies.push(message.body.as_ref().map(serde_json::to_string).transpose()?);
+            bodies.push(message.body.clone());
             attachments.push(serde_json::to_string(&message.attachments)?);
         }
         sqlx::query(APPEND)
@@ -468,6 +484,17 @@ impl WriteTx for PostgresTx {
     async fn open_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<TicketRow>> {
         let row = sqlx::query(sql::OPEN_TICKET).bind(conversation_id).fetch_optional(&mut *self.tx).await?;
         row.as_ref().map(rows::ticket).transpose()
+    }
+
+    async fn open_tickets(&mut self, conversation_ids: &[i64]) -> StoreResult<Vec<TicketRow>> {
+        const OPEN: &str = "SELECT id, conversation_id, contact_id, status, assigned_agent, priority, created_at \
+             FROM tickets WHERE conversation_id = ANY($1) AND status IN ('queued', 'assigned')";
+        if conversation_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = sqlx::query(OPEN).bind(conversation_ids).fetch_all(&mut *self.tx).await?;
+        let tickets = found.iter().map(rows::ticket).collect::<StoreResult<Vec<_>>>()?;
+        Ok(rows::newest_per_conversation(tickets))
     }
 
     async fn latest_resolved_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<i64>> {

@@ -6,6 +6,7 @@ use super::{
     TicketSummary, TranscriptEntry, parse_attachments, parse_author, parse_direction, parse_lang,
     parse_outbox_status, parse_payload, parse_priority, parse_status, rating_u8, to_datetime,
 };
+use crate::core::flood::FloodWindow;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -93,6 +94,10 @@ pub(super) fn conversation(row: &impl RowExt) -> StoreResult<ConversationRow> {
         contact_id: row.int("contact_id")?,
         state: row.json_text("state")?,
         version: row.int("version")?,
+        flood: FloodWindow {
+            opened_at: row.int("flood_opened_at")?,
+            count: u32::try_from(row.int("flood_count")?.max(0)).unwrap_or(u32::MAX),
+        },
     })
 }
 
@@ -259,4 +264,18 @@ pub(super) fn sort_for_listing(tickets: &mut [TicketSummary]) {
             }
         })
     });
+}
+
+/// Keeps the newest (highest id) ticket of each conversation, as `sql::OPEN_TICKET` does for one.
+pub(super) fn newest_per_conversation(tickets: Vec<TicketRow>) -> Vec<TicketRow> {
+    let mut newest: std::collections::HashMap<i64, TicketRow> = std::collections::HashMap::new();
+    for ticket in tickets {
+        match newest.get(&ticket.conversation_id) {
+            Some(kept) if kept.id > ticket.id => {}
+            _ => {
+                newest.insert(ticket.conversation_id, ticket);
+            }
+        }
+    }
+    newest.into_values().collect()
 }

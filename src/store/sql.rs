@@ -5,8 +5,7 @@
 pub(super) const CONTACT_BY_KEY: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, \
      display_name, contact_data FROM contacts WHERE channel = $1 AND external_id = $2";
 
-pub(super) const CONVERSATION_OF_CONTACT: &str =
-    "SELECT id, contact_id, state, version FROM conversations WHERE contact_id = $1";
+pub(super) const CONVERSATION_OF_CONTACT: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count FROM conversations WHERE contact_id = $1";
 
 /// The tickets CLI's columns. Followed by a WHERE clause.
 macro_rules! ticket_summary_select {
@@ -111,6 +110,8 @@ pub(super) const INSERT_FAQ_OUTCOME: &str = "INSERT INTO faq_outcomes (conversat
      created_at) VALUES ($1, $2, $3, $4, $5)";
 pub(super) const INSERT_FEEDBACK: &str =
     "INSERT INTO feedback (conversation_id, text, lang, created_at) VALUES ($1, $2, $3, $4)";
+
+pub(super) const APPLIED_MIGRATIONS: &str = "SELECT version FROM _sqlx_migrations WHERE success";
 
 pub(super) const CURSOR: &str = "SELECT value FROM cursors WHERE name = $1";
 pub(super) const SET_CURSOR: &str = "INSERT INTO cursors (name, value, updated_at) VALUES ($1, $2, $3) \

@@ -6,13 +6,16 @@
 //! Tests drive it through hooks: queue updates for `getUpdates` or post them to the webhook
 //! the bot registered, read every call the bot made (with the time it arrived), inject faults
 //! (429 with `retry_after`, 500, 403, 400, a slow answer) and register downloadable files.
+//! [`FakeTelegram::start_with_faults`] adds a [`FaultPlan`] for the send calls
+//! (`sendMessage`, `sendPhoto`, `answerCallbackQuery`); [`FakeTelegram::shown`] says which
+//! messages the customer sees, and whether the bot was told they were sent.
 
 // Each test binary uses a different part of the fake.
 #![allow(dead_code)]
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,6 +24,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+
+use super::faults::{Connection, CuttableListener, FaultKind, FaultPlan, Faults, SendCall};
+
+/// The calls a fault plan may hit: what the bot sends, not how it reads.
+pub const SEND_METHODS: [&str; 3] = ["sendMessage", "sendPhoto", "answerCallbackQuery"];
 
 /// Telegram's download limit for bots: `getFile` refuses larger files.
 pub const MAX_DOWNLOAD_BYTES: u64 = 20 * 1024 * 1024;
@@ -35,6 +43,20 @@ pub struct Call {
     /// Files uploaded with a multipart call.
     pub uploads: Vec<Upload>,
     pub at: Instant,
+}
+
+/// A message the customer sees (a `sendMessage` or `sendPhoto` that Telegram carried out).
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub chat_id: i64,
+    pub message_id: i64,
+    pub method: String,
+    /// The text, or the caption of a photo.
+    pub text: Option<String>,
+    pub reply_markup: Value,
+    /// False when the fault plan lost the answer (a stall or a dropped connection after the
+    /// message was shown): the bot does not know it was sent and will send it again.
+    pub answered: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +100,9 @@ struct Inner {
     files: HashMap<String, FakeFile>,
     blocked_chats: Vec<i64>,
     next_message_id: i64,
+    shown: Vec<Shown>,
+    /// The opt-in fault plan for send calls.
+    plan: Option<Faults>,
 }
 
 struct Shared {
@@ -105,12 +130,21 @@ impl Drop for FakeTelegram {
 impl FakeTelegram {
     /// Starts a fake for the bot with this token (its id is the token's prefix).
     pub async fn start(token: &str) -> FakeTelegram {
+        FakeTelegram::start_with(token, None).await
+    }
+
+    /// Starts a fake whose send calls meet the faults of `plan`.
+    pub async fn start_with_faults(token: &str, plan: FaultPlan) -> FakeTelegram {
+        FakeTelegram::start_with(token, Some(Faults::new(plan))).await
+    }
+
+    async fn start_with(token: &str, plan: Option<Faults>) -> FakeTelegram {
         let bot_id =
             token.split(':').next().and_then(|id| id.parse().ok()).expect("token starts with the bot id");
         let shared = Arc::new(Shared {
             token: token.to_owned(),
             bot_id,
-            inner: Mutex::new(Inner { next_update_id: 10_000, next_message_id: 1, ..Inner::default() }),
+            inner: Mutex::new(Inner { next_update_id: 10_000, next_message_id: 1, plan, ..Inner::default() }),
             updates_arrived: Notify::new(),
             call_arrived: Notify::new(),
         });
@@ -121,7 +155,10 @@ impl FakeTelegram {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake Bot API");
         let address = listener.local_addr().expect("local address");
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fake Bot API server");
+            let listener = CuttableListener::new(listener);
+            axum::serve(listener, app.into_make_service_with_connect_info::<Connection>())
+                .await
+                .expect("fake Bot API server");
         });
         FakeTelegram { shared, address, server, http: reqwest::Client::new() }
     }
@@ -208,6 +245,16 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// Every message shown to the customer of `chat_id`, in the order Telegram carried them out.
+    pub fn shown(&self, chat_id: i64) -> Vec<Shown> {
+        self.lock().shown.iter().filter(|shown| shown.chat_id == chat_id).cloned().collect()
+    }
+
+    /// Every send call the fault plan saw, with the fault it met (empty without a plan).
+    pub fn send_calls(&self) -> Vec<SendCall> {
+        self.lock().plan.as_ref().map(Faults::calls).unwrap_or_default()
+    }
+
     /// Waits (at most ten seconds, then panics) until `method` was called `count` times.
     pub async fn wait_for_calls(&self, method: &str, count: usize) -> Vec<Call> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -279,6 +326,7 @@ async fn method(
     }
     // Telegram's method names are case-insensitive (teloxide sends `SendMessage`).
     let method = canonical_method_name(&method);
+    let connection = request.extensions().get::<ConnectInfo<Connection>>().map(|info| info.0.clone());
     let (params, uploads) = match read_params(request).await {
         Ok(read) => read,
         Err(description) => return error(StatusCode::BAD_REQUEST, &description, None),
@@ -310,7 +358,45 @@ async fn method(
         None => {}
     }
 
-    match method.as_str() {
+    // The fault plan. A fault that is carried out still runs the method below; only its
+    // answer is lost afterwards.
+    let planned = {
+        let mut inner = shared.inner.lock().expect("fake state lock");
+        let chat = number(&params["chat_id"]);
+        inner.plan.as_mut().filter(|_| SEND_METHODS.contains(&method.as_str())).map(|plan| {
+            let (index, fault) = plan.on_send(&method, chat);
+            (index, fault, plan.plan())
+        })
+    };
+    let mut lose_answer = None;
+    if let Some((index, Some(fault), plan)) = planned {
+        match (fault.kind, fault.applied) {
+            (FaultKind::TooManyRequests, _) => {
+                let retry_after = plan.retry_after_secs;
+                let description = format!("Too Many Requests: retry after {retry_after}");
+                let refusal = error(StatusCode::TOO_MANY_REQUESTS, &description, Some(retry_after));
+                if let Some(plan) = shared.inner.lock().expect("fake state lock").plan.as_mut() {
+                    plan.refused(index);
+                }
+                return refusal;
+            }
+            (FaultKind::ServerError, _) => {
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", None);
+            }
+            (FaultKind::Stall, false) => {
+                tokio::time::sleep(plan.stall).await;
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", None);
+            }
+            (FaultKind::DroppedConnection, false) => {
+                connection.as_ref().expect("served with connection info").cut();
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", None);
+            }
+            (kind, true) => lose_answer = Some((kind, plan.stall)),
+        }
+    }
+    let answered = lose_answer.is_none();
+
+    let response = match method.as_str() {
         "getMe" => ok(json!({
             "id": shared.bot_id, "is_bot": true, "first_name": "Switchboard", "username": "switchboard_test_bot",
             "can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false,
@@ -339,8 +425,8 @@ async fn method(
                 json!({"url": url, "has_custom_certificate": false, "pending_update_count": inner.pending.len()}),
             )
         }
-        "sendMessage" => send(&shared, &params, SendKind::Text),
-        "sendPhoto" => send(&shared, &params, SendKind::Photo),
+        "sendMessage" => send(&shared, &params, SendKind::Text, answered),
+        "sendPhoto" => send(&shared, &params, SendKind::Photo, answered),
         "answerCallbackQuery" => ok(json!(true)),
         "editMessageReplyMarkup" => {
             let Some(chat_id) = number(&params["chat_id"]) else {
@@ -364,6 +450,17 @@ async fn method(
             }
         }
         _ => error(StatusCode::NOT_FOUND, "Not Found: method not found", None),
+    };
+    match lose_answer {
+        Some((FaultKind::Stall, stall)) => {
+            tokio::time::sleep(stall).await;
+            response
+        }
+        Some(_) => {
+            connection.as_ref().expect("served with connection info").cut();
+            response
+        }
+        None => response,
     }
 }
 
@@ -405,7 +502,7 @@ enum SendKind {
 }
 
 /// `sendMessage` / `sendPhoto`, with the checks Telegram makes that matter to us.
-fn send(shared: &Shared, params: &Value, kind: SendKind) -> Response {
+fn send(shared: &Shared, params: &Value, kind: SendKind, answered: bool) -> Response {
     let Some(chat_id) = number(&params["chat_id"]) else {
         return error(StatusCode::BAD_REQUEST, "Bad Request: chat_id is empty", None);
     };
@@ -439,6 +536,18 @@ fn send(shared: &Shared, params: &Value, kind: SendKind) -> Response {
     };
     let message_id = inner.next_message_id;
     inner.next_message_id += 1;
+    let (method, text) = match kind {
+        SendKind::Text => ("sendMessage", params["text"].as_str()),
+        SendKind::Photo => ("sendPhoto", params["caption"].as_str()),
+    };
+    inner.shown.push(Shown {
+        chat_id,
+        message_id,
+        method: method.to_owned(),
+        text: text.map(str::to_owned),
+        reply_markup: params["reply_markup"].clone(),
+        answered,
+    });
     ok(message_json(shared.bot_id, chat_id, message_id, content))
 }
 

@@ -6,10 +6,13 @@
 //! Like VK, `messages.send` drops a repeated `random_id`: it answers with the first message's
 //! id and does not show the message again. Both the raw calls and the visible messages are
 //! recorded, so tests can tell "sent twice" from "shown twice".
+//!
+//! [`FakeVk::start_with_faults`] adds a [`FaultPlan`] for the send calls ([`SEND_METHODS`]):
+//! its 429 is VK's error 6, "Too many requests per second" (VK gives no `retry_after`).
 #![allow(dead_code)]
 
 use axum::Router;
-use axum::extract::{Form, Multipart, Path, Query, State};
+use axum::extract::{ConnectInfo, Form, Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +22,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard::channels::vk::{VkMode, VkSettings};
 use tokio::sync::watch;
+
+use super::faults::{Connection, CuttableListener, FaultKind, FaultPlan, Faults, SendCall};
+
+/// The calls a fault plan may hit: what the bot sends, not how it reads.
+pub const SEND_METHODS: [&str; 4] = [
+    "messages.send",
+    "messages.sendMessageEventAnswer",
+    "photos.getMessagesUploadServer",
+    "photos.saveMessagesPhoto",
+];
 
 pub const TOKEN: &str = "vk1.a.fake-community-token";
 /// The community of the vksdk confirmation and secret cases.
@@ -61,6 +74,8 @@ struct Fake {
     visible: Vec<VisibleMessage>,
     /// random_id -> message id, as VK remembers them.
     by_random_id: HashMap<(i64, i32), i64>,
+    /// `messages.send` calls VK carried out but did not show, their `random_id` being known.
+    repeats_dropped: usize,
     next_message_id: i64,
     /// Error codes to answer the next calls of a method with, in order.
     injected: HashMap<String, VecDeque<i64>>,
@@ -72,6 +87,8 @@ struct Fake {
     polls: Vec<Poll>,
     uploads: Vec<Vec<u8>>,
     files: HashMap<String, Vec<u8>>,
+    /// The opt-in fault plan for send calls.
+    plan: Option<Faults>,
 }
 
 impl Fake {
@@ -105,9 +122,18 @@ impl Drop for FakeVk {
 
 impl FakeVk {
     pub async fn start() -> FakeVk {
+        FakeVk::start_with(None).await
+    }
+
+    /// Starts a fake whose send calls meet the faults of `plan`.
+    pub async fn start_with_faults(plan: FaultPlan) -> FakeVk {
+        FakeVk::start_with(Some(Faults::new(plan))).await
+    }
+
+    async fn start_with(plan: Option<Faults>) -> FakeVk {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let fake = Fake { base_url: base_url.clone(), next_message_id: 1, ..Fake::default() };
+        let fake = Fake { base_url: base_url.clone(), next_message_id: 1, plan, ..Fake::default() };
         let (events, _) = watch::channel(0);
         let shared = Shared { fake: Arc::new(Mutex::new(fake)), events };
         let app = Router::new()
@@ -117,7 +143,8 @@ impl FakeVk {
             .route("/files/{*path}", get(file))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            let listener = CuttableListener::new(listener);
+            axum::serve(listener, app.into_make_service_with_connect_info::<Connection>()).await.unwrap();
         });
         FakeVk { base_url, shared, server }
     }
@@ -177,6 +204,16 @@ impl FakeVk {
         self.calls().into_iter().filter(|call| call.method == method).collect()
     }
 
+    /// Every send call the fault plan saw, with the fault it met (empty without a plan).
+    pub fn send_calls(&self) -> Vec<SendCall> {
+        self.with(|fake| fake.plan.as_ref().map(Faults::calls).unwrap_or_default())
+    }
+
+    /// How many `messages.send` calls repeated a shown message's `random_id` (and were dropped).
+    pub fn dropped_repeats(&self) -> usize {
+        self.with(|fake| fake.repeats_dropped)
+    }
+
     pub fn visible(&self) -> Vec<VisibleMessage> {
         self.with(|fake| fake.visible.clone())
     }
@@ -218,9 +255,55 @@ fn vk_error(method: &str, code: i64) -> Value {
 
 async fn method(
     State(shared): State<Shared>,
+    ConnectInfo(connection): ConnectInfo<Connection>,
     Path(name): Path<String>,
-    Form(mut params): Form<BTreeMap<String, String>>,
+    Form(params): Form<BTreeMap<String, String>>,
 ) -> Response {
+    let planned = {
+        let mut fake = shared.fake.lock().unwrap();
+        let peer = params.get("peer_id").and_then(|peer| peer.parse().ok());
+        fake.plan.as_mut().filter(|_| SEND_METHODS.contains(&name.as_str())).map(|plan| {
+            let (index, fault) = plan.on_send(&name, peer);
+            (index, fault, plan.plan())
+        })
+    };
+    let Some((index, Some(fault), plan)) = planned else { return carry_out(&shared, name, params) };
+    if fault.applied {
+        // Carried out, then the answer is lost.
+        let response = carry_out(&shared, name, params);
+        match fault.kind {
+            FaultKind::Stall => tokio::time::sleep(plan.stall).await,
+            _ => connection.cut(),
+        }
+        return response;
+    }
+    let mut unrecorded = params;
+    unrecorded.remove("access_token");
+    shared.fake.lock().unwrap().calls.push(ApiCall { method: name.clone(), params: unrecorded });
+    match fault.kind {
+        FaultKind::TooManyRequests => {
+            let refusal = axum::Json(vk_error(&name, 6)).into_response();
+            if let Some(plan) = shared.fake.lock().unwrap().plan.as_mut() {
+                plan.refused(index);
+            }
+            refusal
+        }
+        FaultKind::ServerError => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+        }
+        FaultKind::Stall => {
+            tokio::time::sleep(plan.stall).await;
+            (StatusCode::GATEWAY_TIMEOUT, "too late").into_response()
+        }
+        FaultKind::DroppedConnection => {
+            connection.cut();
+            (StatusCode::INTERNAL_SERVER_ERROR, "cut").into_response()
+        }
+    }
+}
+
+/// An API method as VK carries it out.
+fn carry_out(shared: &Shared, name: String, mut params: BTreeMap<String, String>) -> Response {
     let token = params.remove("access_token");
     let mut fake = shared.fake.lock().unwrap();
     fake.calls.push(ApiCall { method: name.clone(), params: params.clone() });
@@ -251,6 +334,7 @@ async fn method(
             let random_id = i32::try_from(random_id).expect("random_id must fit int32");
             if let Some(id) = fake.by_random_id.get(&(peer_id, random_id)).copied().filter(|_| random_id != 0)
             {
+                fake.repeats_dropped += 1;
                 json!(id)
             } else {
                 let id = fake.next_message_id;

@@ -2,3 +2,4 @@
 
 pub mod fake_telegram;
 pub mod fake_vk;
+pub mod faults;

@@ -12,6 +12,7 @@ use crate::core::dialog::{ContentKind, Input, PhotoProblem};
 use crate::core::message::Action;
 use crate::media::MediaError;
 use futures::StreamExt;
+use std::sync::Arc;
 use teloxide::net::Download;
 use teloxide::requests::{Request, Requester};
 use teloxide::types::{
@@ -214,18 +215,52 @@ impl TelegramChannel {
         }))
     }
 
+    /// Runs [`after_stored`](Self::after_stored) for the button presses among `updates` in a
+    /// task of its own: those calls are best effort and may wait out a stalled Bot API (up to
+    /// the request timeout), which must hold up neither the webhook's answer to Telegram nor
+    /// the next `getUpdates`.
+    pub fn follow_up(self: &Arc<Self>, updates: Vec<Update>) {
+        let presses: Vec<Update> =
+            updates.into_iter().filter(|update| callback_to_answer(update).is_some()).collect();
+        if presses.is_empty() {
+            return;
+        }
+        let channel = Arc::clone(self);
+        tokio::spawn(async move {
+            for press in &presses {
+                channel.after_stored(press).await;
+            }
+        });
+    }
+
     /// What follows once the update's event is stored: the pressed button stops spinning
     /// (`answerCallbackQuery`) and its keyboard is removed, so it cannot be pressed twice.
-    /// Failures here are logged only: the event is already safe.
+    /// Both are best effort: failures are logged only (the event is already safe), and a chat
+    /// that Telegram asked us to leave alone (429) gets neither; a 429 here holds the chat for
+    /// the outbox too.
     pub async fn after_stored(&self, update: &Update) {
         let Some(query) = callback_to_answer(update) else { return };
+        let chat = match &query.message {
+            Some(message) => message.chat().id.0,
+            None => i64::try_from(query.from.id.0).unwrap_or_default(),
+        };
+        if self.limits.held_for(chat).is_some() {
+            return;
+        }
         if let Err(error) = self.bot.answer_callback_query(query.id.clone()).send().await {
             tracing::debug!(error = %self.redact(&error), "answerCallbackQuery failed");
+            if let RequestError::RetryAfter(wait) = error {
+                self.limits.hold(chat, wait.duration());
+                return;
+            }
         }
         if let Some(MaybeInaccessibleMessage::Regular(message)) = &query.message {
             let removal = self.bot.edit_message_reply_markup(message.chat.id, message.id).send().await;
             if let Err(error) = removal {
                 tracing::debug!(error = %self.redact(&error), "removing a pressed keyboard failed");
+                if let RequestError::RetryAfter(wait) = error {
+                    self.limits.hold(chat, wait.duration());
+                }
             }
         }
     }

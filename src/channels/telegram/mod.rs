@@ -40,9 +40,6 @@ pub const CHANNEL: &str = "telegram";
 
 pub use crate::channels::Renderer;
 
-/// How long one Bot API request may take (other than a long poll, which adds its timeout).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
-
 /// The update kinds Switchboard asks Telegram for; everything else is never sent to us.
 pub fn allowed_updates() -> Vec<AllowedUpdate> {
     vec![
@@ -113,9 +110,11 @@ impl TelegramChannel {
                 None => bot,
             })
         };
-        let bot = make_bot(REQUEST_TIMEOUT)?;
+        // A call that outlives the timeout is dropped and fails as a network error, which the
+        // outbox retries: a stalled Bot API must not hold a delivery (or a webhook) for long.
+        let bot = make_bot(settings.request_timeout)?;
         // A long poll holds its request open for `poll_timeout`; only that client waits longer.
-        let poll_bot = make_bot(settings.poll_timeout + REQUEST_TIMEOUT)?;
+        let poll_bot = make_bot(settings.poll_timeout + settings.request_timeout)?;
         let limits = Limits::new(settings.rate_limits);
         Ok(TelegramChannel {
             bot,

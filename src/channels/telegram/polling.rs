@@ -81,9 +81,7 @@ pub async fn run(
             Ok(next) => {
                 offset = Some(next);
                 backoff.reset();
-                for update in &updates {
-                    channel.after_stored(update).await;
-                }
+                channel.follow_up(updates);
             }
             Err(reason) => {
                 // The offset stays: Telegram sends the same batch again.

@@ -7,6 +7,9 @@ use std::time::Duration;
 /// The public Bot API.
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 
+/// How long one Bot API call may take by default (a long poll adds its own wait).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Settings for one Telegram bot.
 #[derive(Clone)]
 pub struct TelegramSettings {
@@ -26,6 +29,8 @@ pub struct TelegramSettings {
     pub poll_limit: u8,
     /// The largest webhook body accepted; real updates are a few kilobytes.
     pub webhook_body_limit: usize,
+    /// How long one Bot API call may take before it counts as lost and the outbox retries it.
+    pub request_timeout: Duration,
 }
 
 impl TelegramSettings {
@@ -40,6 +45,7 @@ impl TelegramSettings {
             poll_timeout: Duration::from_secs(30),
             poll_limit: 100,
             webhook_body_limit: 1024 * 1024,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 
@@ -84,6 +90,9 @@ impl TelegramSettings {
         if self.webhook_body_limit < 1024 {
             return Err(SettingsError::WebhookBodyLimit);
         }
+        if self.request_timeout.is_zero() {
+            return Err(SettingsError::RequestTimeout);
+        }
         Ok(())
     }
 
@@ -105,6 +114,7 @@ impl fmt::Debug for TelegramSettings {
             .field("poll_timeout", &self.poll_timeout)
             .field("poll_limit", &self.poll_limit)
             .field("webhook_body_limit", &self.webhook_body_limit)
+            .field("request_timeout", &self.request_timeout)
             .finish()
     }
 }
@@ -127,6 +137,8 @@ pub enum SettingsError {
     Polling(String),
     #[error("the Telegram webhook body limit must be at least 1 KiB")]
     WebhookBodyLimit,
+    #[error("SWITCHBOARD_HTTP_TIMEOUT_SECS: the Bot API request timeout must be longer than zero")]
+    RequestTimeout,
 }
 
 /// `^\d+:[A-Za-z0-9_-]{30,}$`, without a regex engine.

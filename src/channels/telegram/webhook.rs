@@ -68,7 +68,7 @@ async fn receive(State(webhook): State<Webhook>, headers: HeaderMap, body: Bytes
             return StatusCode::INTERNAL_SERVER_ERROR;
         }
     }
-    webhook.channel.after_stored(&update).await;
+    webhook.channel.follow_up(vec![update]);
     StatusCode::OK
 }
 

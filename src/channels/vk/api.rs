@@ -17,13 +17,12 @@ use std::time::Duration;
 
 pub const API_VERSION: &str = "5.199";
 
-/// VK says "too many requests per second": its limit is per second, so one second is enough.
-const TOO_MANY_REQUESTS_PAUSE: Duration = Duration::from_secs(1);
+/// VK says "too many requests per second" (error 6) without saying for how long: its limit is
+/// per second, so a delivery that met it waits one second before its next try.
+pub const TOO_MANY_REQUESTS_PAUSE: Duration = Duration::from_secs(1);
 /// VK's flood control does not say for how long; half a minute lets it cool down without
 /// keeping a customer waiting long.
 const FLOOD_CONTROL_PAUSE: Duration = Duration::from_secs(30);
-/// A plain API call that takes longer than this is treated as lost and retried.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What went wrong talking to VK. Callers match on the variant, never on the text.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -157,6 +156,8 @@ struct Inner {
     api_url: String,
     token: Secret,
     limiter: Option<DefaultDirectRateLimiter>,
+    /// A plain API call that takes longer than this is treated as lost (and a delivery retried).
+    request_timeout: Duration,
     stopped: AtomicBool,
 }
 
@@ -171,6 +172,7 @@ impl VkApi {
                 api_url: settings.api_url.trim_end_matches('/').to_owned(),
                 token: settings.token.clone(),
                 limiter,
+                request_timeout: settings.request_timeout,
                 stopped: AtomicBool::new(false),
             }),
         })
@@ -208,7 +210,7 @@ impl VkApi {
             .http
             .post(&url)
             .form(&form)
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(self.inner.request_timeout)
             .send()
             .await
             .map_err(|error| ApiError::Transport(error.without_url().to_string()))?;

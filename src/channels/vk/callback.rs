@@ -119,6 +119,6 @@ async fn handle(State(state): State<CallbackState>, headers: HeaderMap, body: By
         tracing::error!(%error, "VK callback event not stored; VK will retry");
         return plain(StatusCode::SERVICE_UNAVAILABLE, "try again");
     }
-    state.receiver.answer_presses(&received.presses).await;
+    state.receiver.answer_presses_later(received.presses);
     plain(StatusCode::OK, "ok")
 }

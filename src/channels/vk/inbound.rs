@@ -502,6 +502,17 @@ impl VkReceiver {
         }
     }
 
+    /// [`answer_presses`](Self::answer_presses) in a task of its own: the answers are best
+    /// effort and may wait out a stalled API (up to the request timeout), which must hold up
+    /// neither the Callback API's `ok` nor the next long poll.
+    pub fn answer_presses_later(&self, presses: Vec<ButtonPress>) {
+        if presses.is_empty() {
+            return;
+        }
+        let receiver = self.clone();
+        tokio::spawn(async move { receiver.answer_presses(&presses).await });
+    }
+
     /// Stops the spinners of pressed callback buttons. Called after the presses are stored;
     /// a failure here only leaves a spinner turning, so it is logged and not retried.
     pub async fn answer_presses(&self, presses: &[ButtonPress]) {

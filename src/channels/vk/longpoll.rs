@@ -116,7 +116,7 @@ async fn poll_forever(receiver: &VkReceiver, intake: &dyn Intake) -> Result<(), 
                         }
                         ts = Some(next);
                         backoff.reset();
-                        receiver.answer_presses(&received.presses).await;
+                        receiver.answer_presses_later(received.presses);
                     }
                     Err(error) => {
                         tracing::warn!(%error, "VK events could not be stored; polling them again");

@@ -4,6 +4,7 @@
 use crate::config::{ConfigError, Secret, Source};
 use crate::core::message::Lang;
 use std::num::NonZeroU32;
+use std::time::Duration;
 
 /// VK's public API endpoint; tests point the channel at a fake server instead.
 pub const DEFAULT_API_URL: &str = "https://api.vk.com";
@@ -11,6 +12,8 @@ pub const DEFAULT_API_URL: &str = "https://api.vk.com";
 pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 20;
 /// How long one Long Poll request may hang waiting for events (VK's maximum is 90).
 pub const DEFAULT_LONGPOLL_WAIT_SECS: u32 = 25;
+/// How long one API call may take by default before it counts as lost.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How events reach us from VK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +46,9 @@ pub struct VkSettings {
     pub requests_per_second: Option<NonZeroU32>,
     /// Seconds one Long Poll request waits for events (clamped to VK's 1 to 90).
     pub longpoll_wait_secs: u32,
+    /// How long one API call may take before it counts as lost and the outbox retries it
+    /// (`SWITCHBOARD_HTTP_TIMEOUT_SECS`, set by `config`).
+    pub request_timeout: Duration,
 }
 
 impl VkSettings {
@@ -58,6 +64,7 @@ impl VkSettings {
             default_language: Lang::Ru,
             requests_per_second: NonZeroU32::new(DEFAULT_REQUESTS_PER_SECOND),
             longpoll_wait_secs: DEFAULT_LONGPOLL_WAIT_SECS,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 
@@ -149,6 +156,12 @@ impl VkSettings {
             return Err(ConfigError::new(
                 "SWITCHBOARD_VK_API_URL",
                 format!("expected an http(s) URL such as {DEFAULT_API_URL}, got {:?}", self.api_url),
+            ));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "SWITCHBOARD_HTTP_TIMEOUT_SECS",
+                "the VK request timeout must be longer than zero",
             ));
         }
         if self.mode == VkMode::Callback {

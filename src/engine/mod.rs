@@ -14,6 +14,7 @@
 use crate::channels::{Accepted, InboundEvent, InboundKind, Intake, IntakeError};
 use crate::core::dialog::{self, Ctx, Effect, Input, QueueSnapshot, State, TicketOutcome, Transition};
 use crate::core::faq::IntentClassifier;
+use crate::core::flood::{FloodRule, FloodVerdict, FloodWindow};
 use crate::core::handoff::{AgentMove, ClaimDecision, TicketStatus, decide_claim, move_allowed};
 use crate::core::keys;
 use crate::core::message::{Action, Lang, MediaRef, Outbound, Priority, Reply};
@@ -23,11 +24,16 @@ use crate::store::{
     FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, QueueOverview, Store, StoreError, TicketChange,
     TicketRow, WriteTx, duration_millis, now_millis,
 };
+use crate::telemetry::{self, EngineMetrics};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+mod tickets;
+
+use tickets::TicketBook;
 
 /// What [`Engine::handle`] did with an event: the channels' [`Accepted`] under the engine's name.
 pub type Handled = Accepted;
@@ -52,6 +58,8 @@ pub struct EngineSettings {
     pub max_batch: usize,
     /// How many jobs may wait for the writer before callers are slowed down.
     pub queue_capacity: usize,
+    /// Per-customer flood control (`core::flood`); off unless set.
+    pub flood: FloodRule,
 }
 
 impl EngineSettings {
@@ -74,7 +82,13 @@ impl EngineSettings {
             agents_back_at: Arc::new(|_| None),
             max_batch: 512,
             queue_capacity: 4096,
+            flood: FloodRule::per_minute(0),
         }
+    }
+
+    pub fn with_flood_rule(mut self, flood: FloodRule) -> EngineSettings {
+        self.flood = flood;
+        self
     }
 
     pub fn with_agents_back_at(mut self, agents_back_at: AgentsBackAt) -> EngineSettings {
@@ -161,13 +175,15 @@ struct Inner {
     store: Arc<dyn Store>,
     settings: EngineSettings,
     outbox_wake: Arc<Notify>,
+    metrics: EngineMetrics,
 }
 
 impl Engine {
     /// Starts the writer task. Must be called inside a Tokio runtime.
     pub fn start(store: Arc<dyn Store>, settings: EngineSettings) -> Engine {
         let (jobs, queue) = mpsc::channel(settings.queue_capacity.max(1));
-        let inner = Arc::new(Inner { store, settings, outbox_wake: Arc::new(Notify::new()) });
+        let metrics = EngineMetrics::register();
+        let inner = Arc::new(Inner { store, settings, outbox_wake: Arc::new(Notify::new()), metrics });
         let writer = tokio::spawn(writer_loop(Arc::clone(&inner), queue));
         Engine { jobs, inner, writer: Mutex::new(Some(writer)) }
     }
@@ -382,12 +398,19 @@ impl Inner {
     }
 
     async fn inbound_with_retry(&self, events: &[InboundEvent]) -> Result<Vec<Accepted>, EngineError> {
+        let started = Instant::now();
         let mut attempt = 1;
         loop {
             match self.apply_inbound(events).await {
                 Err(EngineError::Store(error)) if attempt < ATTEMPTS && retryable(&error) => {
                     tracing::debug!(%error, attempt, "retrying a batch after a concurrent change");
                     attempt += 1;
+                }
+                Ok(results) => {
+                    self.metrics.commit_seconds.record(started.elapsed());
+                    self.metrics.commit_events.record(events.len() as f64);
+                    telemetry::count_inbound(events, &results);
+                    return Ok(results);
                 }
                 other => return other,
             }
@@ -469,6 +492,9 @@ impl Inner {
             conversations.insert(key, Conversation::load(row, contact, now, &mut writes));
         }
 
+        let ids: Vec<i64> = conversations.values().map(|conversation| conversation.id).collect();
+        writes.tickets.prefetch(&mut *tx, &ids).await?;
+
         let mut queue = None;
         for index in fresh {
             let event = &events[index];
@@ -491,15 +517,17 @@ impl Inner {
         &self,
         mut tx: Box<dyn WriteTx>,
         changed: Vec<&Conversation>,
-        writes: Writes,
+        mut writes: Writes,
         now: Millis,
     ) -> Result<(), EngineError> {
+        writes.tickets.flush(&mut *tx, now).await?;
         let mut updates = Vec::with_capacity(changed.len());
         for conversation in changed {
             updates.push(ConversationUpdate {
                 id: conversation.id,
                 state: serde_json::to_string(&conversation.state).map_err(StoreError::from)?,
                 expected_version: conversation.version,
+                flood: conversation.flood,
             });
         }
         updates.sort_by_key(|update| update.id);
@@ -539,7 +567,28 @@ impl Inner {
                     conversation.contact.reachable = true;
                     writes.wake_outbox = true;
                 }
-                self.run_step(tx, conversation, input.clone(), queue, now, writes).await
+                // Flood control: over the limit, the message stays in the log (written above)
+                // but skips the dialog; the first one over gets a notice.
+                let rule = self.settings.flood;
+                if !rule.is_off() {
+                    conversation.changed = true;
+                    match conversation.flood.register(now, rule) {
+                        FloodVerdict::Allow => {}
+                        verdict => {
+                            telemetry::count_flood_limited(event.channel);
+                            if verdict == FloodVerdict::Quiet {
+                                return Ok(0);
+                            }
+                            let lang = conversation.contact.lang;
+                            writes.bot_reply(conversation, Reply::new(keys::FLOOD_NOTICE), lang, now);
+                            return Ok(1);
+                        }
+                    }
+                }
+                let started = Instant::now();
+                let replies = self.run_step(tx, conversation, input.clone(), queue, now, writes).await;
+                self.metrics.dialog_step.record(started.elapsed());
+                replies
             }
             InboundKind::Edited { text } => {
                 writes.messages.push(NewMessage {
@@ -548,7 +597,7 @@ impl Inner {
                     author: Author::Customer,
                     agent: None,
                     text: Some(text.clone()),
-                    body: Some(serde_json::json!({ "edited": true })),
+                    body: Some(r#"{"edited":true}"#.to_owned()),
                     attachments: Vec::new(),
                     event_id: Some(event.event_id.clone()),
                     at: now,
@@ -591,13 +640,13 @@ impl Inner {
         };
         let mut transition = self.step(conversation, input.clone(), probe(0, None), now);
         if transition != self.step(conversation, input.clone(), probe(1, Some(1)), now) {
-            let queue_now = snapshot(tx, conversation, queue, Priority::Normal).await?;
+            let queue_now = snapshot(tx, conversation, queue, Priority::Normal, writes, now).await?;
             transition = self.step(conversation, input.clone(), queue_now, now);
             // A new ticket's position depends on its priority, which only the step knows.
             if let Some(priority) = opened_priority(&transition)
                 && priority != Priority::Normal
             {
-                let queue_now = snapshot(tx, conversation, queue, priority).await?;
+                let queue_now = snapshot(tx, conversation, queue, priority, writes, now).await?;
                 transition = self.step(conversation, input, queue_now, now);
             }
         }
@@ -605,7 +654,7 @@ impl Inner {
         let lang = transition.language(conversation.contact.lang);
         let Transition { state, replies, effects } = transition;
         for effect in effects {
-            carry_out(tx, conversation, effect, chosen_by_button, queue, now).await?;
+            carry_out(tx, conversation, effect, chosen_by_button, queue, &mut writes.tickets, now).await?;
         }
         let count = replies.len();
         for reply in replies {
@@ -646,11 +695,13 @@ impl Inner {
         let mut writes = Writes::default();
         let mut queue = None;
         let mut touched = Vec::new();
+        let mut claimed_after: Option<Millis> = None;
         let outcome = match op {
             AgentOp::Claim { ticket, agent } => {
                 let found = ticket_for_update(&mut *tx, *ticket).await?;
                 match decide_claim(found.status, found.assigned_agent.as_deref(), agent) {
                     ClaimDecision::Claim => {
+                        claimed_after = Some(now.saturating_sub(found.created_at));
                         tx.update_ticket(found.id, &TicketChange::Assign { agent: agent.clone() }, now)
                             .await?;
                         let input = Input::TicketAssigned { agent: agent.clone() };
@@ -733,6 +784,9 @@ impl Inner {
         };
         let changed: Vec<&Conversation> = touched.iter().filter(|c| c.changed).collect();
         self.finish(tx, changed, writes, now).await?;
+        if let Some(waited) = claimed_after {
+            self.metrics.handoff_wait.record(Duration::from_millis(u64::try_from(waited).unwrap_or(0)));
+        }
         Ok(outcome)
     }
 
@@ -810,7 +864,11 @@ async fn snapshot(
     conversation: &Conversation,
     queue: &mut Option<QueueOverview>,
     priority: Priority,
+    writes: &mut Writes,
+    now: Millis,
 ) -> Result<QueueSnapshot, EngineError> {
+    // Both reads below count tickets in the database, so queued ticket writes go first.
+    writes.tickets.flush(tx, now).await?;
     let overview = match queue {
         Some(overview) => overview,
         None => queue.insert(tx.queue_overview().await?),
@@ -836,6 +894,7 @@ async fn carry_out(
     effect: Effect,
     chosen_by_button: bool,
     queue: &mut Option<QueueOverview>,
+    tickets: &mut TicketBook,
     now: Millis,
 ) -> Result<(), EngineError> {
     match effect {
@@ -845,8 +904,7 @@ async fn carry_out(
                 TicketOutcome::SelfServed => (TicketStatus::Resolved, true),
             };
             let priority = draft.priority;
-            let photos = draft.photos.clone();
-            let ticket = NewTicket {
+            tickets.insert(NewTicket {
                 conversation_id: conversation.id,
                 contact_id: conversation.contact.id,
                 draft,
@@ -854,9 +912,7 @@ async fn carry_out(
                 self_served,
                 lang: conversation.contact.lang,
                 at: now,
-            };
-            let id = tx.insert_ticket(&ticket).await?;
-            tx.attach(id, &photos, now).await?;
+            });
             if let (TicketStatus::Queued, Some(overview)) = (status, queue.as_mut()) {
                 match priority {
                     Priority::High => overview.queued_high += 1,
@@ -864,7 +920,7 @@ async fn carry_out(
                 }
             }
         }
-        Effect::AttachToTicket { media } => match tx.open_ticket(conversation.id).await? {
+        Effect::AttachToTicket { media } => match tickets.open_ticket(tx, conversation.id, now).await? {
             Some(ticket) => tx.attach(ticket.id, std::slice::from_ref(&media), now).await?,
             None => tracing::debug!(
                 conversation = conversation.id,
@@ -872,8 +928,8 @@ async fn carry_out(
             ),
         },
         Effect::WithdrawTicket => {
-            if let Some(ticket) = tx.open_ticket(conversation.id).await? {
-                tx.update_ticket(ticket.id, &TicketChange::Withdraw, now).await?;
+            if let Some(ticket) = tickets.open_ticket(tx, conversation.id, now).await? {
+                tickets.change(&ticket, TicketChange::Withdraw);
                 if let (TicketStatus::Queued, Some(overview)) = (ticket.status, queue.as_mut()) {
                     match ticket.priority {
                         Priority::High => overview.queued_high = overview.queued_high.saturating_sub(1),
@@ -883,11 +939,13 @@ async fn carry_out(
             }
         }
         Effect::RateTicket { stars } => {
+            tickets.flush(tx, now).await?;
             if let Some(ticket) = tx.latest_resolved_ticket(conversation.id).await? {
                 tx.update_ticket(ticket, &TicketChange::Rate { stars }, now).await?;
             }
         }
         Effect::CommentTicket { comment } => {
+            tickets.flush(tx, now).await?;
             if let Some(ticket) = tx.latest_resolved_ticket(conversation.id).await? {
                 tx.update_ticket(ticket, &TicketChange::Comment { comment }, now).await?;
             }
@@ -921,6 +979,8 @@ struct Conversation {
     state: State,
     /// The version as loaded; the save checks it has not moved.
     version: i64,
+    /// Flood control's window, saved with the state.
+    flood: FloodWindow,
     changed: bool,
 }
 
@@ -947,7 +1007,7 @@ impl Conversation {
                 (State::Menu, true)
             }
         };
-        Conversation { id: row.id, contact, state, version: row.version, changed }
+        Conversation { id: row.id, contact, state, version: row.version, flood: row.flood, changed }
     }
 }
 
@@ -956,6 +1016,7 @@ impl Conversation {
 struct Writes {
     messages: Vec<NewMessage>,
     outbox: Vec<NewOutbox>,
+    tickets: TicketBook,
     wake_outbox: bool,
 }
 
@@ -969,7 +1030,7 @@ impl Writes {
             text: Some(reply.key().to_owned()),
             // The whole reply, buttons included: the web chat replays the log to a reconnecting
             // widget, and the console shows which button a customer pressed by its label.
-            body: serde_json::to_value(&reply).ok(),
+            body: serde_json::to_string(&reply).ok(),
             attachments: reply.attachments.clone(),
             event_id: None,
             at: now,
@@ -1036,7 +1097,7 @@ fn customer_message(conversation_id: i64, event_id: &str, input: &Input, now: Mi
         author: Author::Customer,
         agent: None,
         text,
-        body: if structured { serde_json::to_value(input).ok() } else { None },
+        body: if structured { serde_json::to_string(input).ok() } else { None },
         attachments,
         event_id: Some(event_id.to_owned()),
         at: now,

@@ -1,0 +1,206 @@
+//! `switchboard retention` and `switchboard contacts erase`: the privacy commands (see
+//! `crate::privacy` for what each deletes and keeps).
+
+use crate::config::Settings;
+use crate::media::MediaStore;
+use crate::privacy::{ErasureReport, RetentionReport};
+use clap::{Args, Subcommand};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Delete what is older than this: days or hours, e.g. `180d` or `36h`.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub older_than: Duration,
+    /// Print the counts as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactsCommand {
+    /// Erase one person's data: messages, photos, outbox, feedback; tickets are anonymised.
+    Erase {
+        /// The person as CHANNEL:ID, e.g. `telegram:123456789` or `vk:2000000001`.
+        #[arg(value_name = "CHANNEL:ID", value_parser = parse_contact)]
+        contact: ContactKey,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A contact named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactKey {
+    pub channel: String,
+    pub external_id: String,
+}
+
+/// `180d` or `36h`, at least one hour.
+pub fn parse_age(text: &str) -> Result<Duration, String> {
+    let problem = || format!("expected a number of days or hours such as `180d` or `36h`, got {text:?}");
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let seconds_per_unit = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        _ => return Err(problem()),
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(problem());
+    }
+    let count: u64 = number.parse().map_err(|_| problem())?;
+    if count == 0 {
+        return Err(format!("{text:?} would delete everything up to now; the least is `1h`"));
+    }
+    // A hundred years is far beyond any retention rule and keeps the arithmetic in range.
+    if count.saturating_mul(seconds_per_unit) > 100 * 365 * 86_400 {
+        return Err(format!("{text:?} is more than a hundred years"));
+    }
+    Ok(Duration::from_secs(count * seconds_per_unit))
+}
+
+/// `CHANNEL:ID`; the id may itself contain colons.
+pub fn parse_contact(text: &str) -> Result<ContactKey, String> {
+    match text.split_once(':') {
+        Some((channel, id))
+            if !channel.is_empty()
+                && !id.is_empty()
+                && channel.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
+        {
+            Ok(ContactKey { channel: channel.to_owned(), external_id: id.to_owned() })
+        }
+        _ => Err(format!("expected CHANNEL:ID such as `telegram:123456789`, got {text:?}")),
+    }
+}
+
+/// Deletes old data and prints what went.
+pub async fn retention(settings: Settings, args: RetentionArgs) -> anyhow::Result<ExitCode> {
+    let db = connect(&settings).await?;
+    let media = MediaStore::new(settings.media_dir.clone(), settings.media_max_bytes);
+    let result =
+        crate::privacy::apply_retention(&db, &media, args.older_than, crate::store::now_millis()).await;
+    db.close().await;
+    let report = result?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        write_retention(&mut out, &report, args.older_than)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_retention(
+    out: &mut impl Write,
+    report: &RetentionReport,
+    older_than: Duration,
+) -> std::io::Result<()> {
+    let when = |ms: i64| crate::store::to_datetime(ms).format("%Y-%m-%d %H:%M UTC");
+    writeln!(out, "Deleted what is older than {} (before {}):", age(older_than), when(report.cutoff_ms))?;
+    writeln!(out, "  message log rows   {}", report.messages)?;
+    writeln!(out, "  outbox rows        {} (sent or dead-lettered)", report.outbox_rows)?;
+    writeln!(
+        out,
+        "  processed events   {} (before {}; the last 7 days are always kept)",
+        report.processed_events,
+        when(report.processed_events_cutoff_ms)
+    )?;
+    writeln!(out, "  media files        {} ({} bytes)", report.media_files, report.media_bytes)?;
+    writeln!(
+        out,
+        "Kept: replies not yet delivered, tickets, conversation states, and the messages of \
+         conversations with an open ticket."
+    )
+}
+
+fn age(duration: Duration) -> String {
+    let hours = duration.as_secs() / 3600;
+    if hours % 24 == 0 { format!("{} days", hours / 24) } else { format!("{hours} hours") }
+}
+
+/// Runs a `contacts` subcommand.
+pub async fn contacts(settings: Settings, command: ContactsCommand) -> anyhow::Result<ExitCode> {
+    let ContactsCommand::Erase { contact, json } = command;
+    let db = connect(&settings).await?;
+    let media = MediaStore::new(settings.media_dir.clone(), settings.media_max_bytes);
+    let result = crate::privacy::erase_contact(
+        &db,
+        &media,
+        &contact.channel,
+        &contact.external_id,
+        crate::store::now_millis(),
+    )
+    .await;
+    db.close().await;
+    let Some(report) = result? else {
+        eprintln!(
+            "switchboard: no contact {}:{} in this database; nothing was erased",
+            contact.channel, contact.external_id
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        write_erasure(&mut out, &report)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_erasure(out: &mut impl Write, report: &ErasureReport) -> std::io::Result<()> {
+    writeln!(out, "Erased {}:", report.contact)?;
+    writeln!(out, "  message log rows     {}", report.messages)?;
+    writeln!(out, "  outbox rows          {}", report.outbox_rows)?;
+    writeln!(out, "  feedback             {}", report.feedback)?;
+    writeln!(out, "  ticket photos        {}", report.ticket_attachments)?;
+    writeln!(out, "  agents' notes        {}", report.ticket_notes)?;
+    writeln!(
+        out,
+        "  tickets anonymised   {} ({} open ones closed as withdrawn)",
+        report.tickets_anonymised, report.tickets_closed
+    )?;
+    writeln!(
+        out,
+        "  media files          {} deleted, {} kept (another person's rows use them)",
+        report.media_files, report.media_files_shared
+    )?;
+    writeln!(out, "The contact remains as erased:{} with no name or platform id.", report.contact_id)
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<crate::console::Db> {
+    // The store applies migrations; the privacy queries then use a small pool of their own.
+    crate::app::connect_store(settings).await?.close().await;
+    Ok(crate::console::Db::connect(settings.database_url.as_str()).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_days_or_hours() {
+        assert_eq!(parse_age("180d"), Ok(Duration::from_secs(180 * 86_400)));
+        assert_eq!(parse_age("36h"), Ok(Duration::from_secs(36 * 3_600)));
+        for bad in ["", "d", "180", "6m", "1.5d", "-3d", "0d", "0h", "180 d", "d180", "99999999999999999999d"]
+        {
+            assert!(parse_age(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(parse_age("36501d").is_err(), "more than a hundred years");
+    }
+
+    #[test]
+    fn contacts_are_channel_colon_id() {
+        assert_eq!(
+            parse_contact("webchat:ab:cd"),
+            Ok(ContactKey { channel: "webchat".into(), external_id: "ab:cd".into() })
+        );
+        for bad in ["telegram", "telegram:", ":123", "Tele gram:1"] {
+            assert!(parse_contact(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Operations: flood control, the privacy commands, readiness, and graceful shutdown of the
+//! real binary. Engine-level tests run on a fresh SQLite file, and again on PostgreSQL when
+//! `SWITCHBOARD_TEST_POSTGRES` is set.
+
+#[path = "../support/engine_fixtures.rs"]
+mod fixtures;
+
+mod flood;
+mod privacy;
+mod readiness;
+mod shutdown;

@@ -1,0 +1,358 @@
+//! Retention and erasure on a database filled through the real engine: what goes, what stays,
+//! and which photos leave the media folder. On SQLite always, on PostgreSQL when configured;
+//! the command-line front ends (and their bad-input answers) through the real binary.
+
+use crate::fixtures::{
+    CHANNEL, PhraseTable, RecordingChannel, TestDb, TwoLettersDashDigits, button, event, text,
+};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard::channels::InboundKind;
+use switchboard::console::Db;
+use switchboard::core::dialog::{Input, State};
+use switchboard::core::faq::{Intent, IntentClassifier, Match};
+use switchboard::core::handoff::TicketStatus;
+use switchboard::core::message::{Action, IssueType, Lang, MediaRef};
+use switchboard::engine::{Engine, EngineSettings, Handled};
+use switchboard::media::MediaStore;
+use switchboard::outbox::{DeliveryAttempt, OutboxSettings, OutboxWorker};
+use switchboard::privacy::{self, ErasureReport};
+use switchboard::store::{Store, now_millis};
+
+/// The fixtures' phrases, plus one that starts the feedback flow.
+struct WithReview(PhraseTable);
+
+impl IntentClassifier for WithReview {
+    fn classify(&self, lang: Lang, text: &str) -> Option<Match> {
+        if text.eq_ignore_ascii_case("i want to leave a review") {
+            return Some(Match { intent: Intent::Review, confidence: 1.0 });
+        }
+        self.0.classify(lang, text)
+    }
+}
+
+/// A PNG header of the given width: distinct widths are distinct files.
+fn png(width: u32) -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(b"IHDR");
+    png.extend_from_slice(&width.to_be_bytes());
+    png.extend_from_slice(&2u32.to_be_bytes());
+    png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    png
+}
+
+fn photo(external_id: &str, event_id: &str, media: &MediaRef) -> switchboard::channels::InboundEvent {
+    event(external_id, event_id, InboundKind::Input(Input::Photo { media: media.clone(), caption: None }))
+}
+
+/// A database with four customers:
+/// - ann left feedback, then filed an order problem with two photos (one of them the same
+///   file bob sent); an agent wrote a note on her ticket;
+/// - bob filed an order problem with the shared photo;
+/// - cat only opened the menu; everything up to here has been delivered;
+/// - dan opened the menu afterwards: his replies are still pending.
+///
+/// One more photo sits in the media folder without any row referring to it.
+struct World {
+    db: TestDb,
+    store: Arc<dyn Store>,
+    engine: Engine,
+    console: Db,
+    media: MediaStore,
+    _media_dir: tempfile::TempDir,
+    shared: MediaRef,
+    ann_only: MediaRef,
+    orphan: MediaRef,
+}
+
+impl World {
+    async fn build(db: TestDb) -> World {
+        let store = db.connect().await;
+        let settings = EngineSettings::new(
+            Arc::new(TwoLettersDashDigits),
+            Arc::new(WithReview(PhraseTable::small())),
+            Lang::En,
+        );
+        let engine = Engine::start(Arc::clone(&store), settings);
+        let console = Db::connect(&db.url).await.unwrap();
+        let media_dir = tempfile::tempdir().unwrap();
+        let media = MediaStore::new(media_dir.path(), 1024 * 1024);
+        let shared = media.store(&png(3)).await.unwrap();
+        let ann_only = media.store(&png(4)).await.unwrap();
+        let orphan = media.store(&png(5)).await.unwrap();
+
+        let script = vec![
+            text("ann", "r1", "i want to leave a review"),
+            text("ann", "r2", "Great shop, slow courier."),
+            button("ann", "a1", Action::Issue(IssueType::Order)),
+            text("ann", "a2", "AB-1234"),
+            photo("ann", "a3", &shared),
+            photo("ann", "a4", &ann_only),
+            button("ann", "a5", Action::PhotosDone),
+            text("ann", "a6", "The handle came off."),
+            button("bob", "b1", Action::Issue(IssueType::Order)),
+            text("bob", "b2", "AB-5678"),
+            photo("bob", "b3", &shared),
+            button("bob", "b4", Action::PhotosDone),
+            text("bob", "b5", "Mine too."),
+            text("cat", "c1", "/start"),
+        ];
+        for event in script {
+            assert!(matches!(engine.handle(event).await.unwrap(), Handled::Applied { .. }));
+        }
+        let queued = store.list_tickets(Some(TicketStatus::Queued)).await.unwrap();
+        assert_eq!(queued.len(), 2, "ann's and bob's tickets wait for an agent: {queued:#?}");
+        let ann_ticket = queued.iter().find(|t| t.external_id == "ann").unwrap().id;
+        engine.add_note(ann_ticket, "anna", "She called: the mug was a gift.").await.unwrap();
+
+        let channel = RecordingChannel::new();
+        let worker = OutboxWorker::new(
+            Arc::clone(&store),
+            channel.channels(),
+            OutboxSettings::default(),
+            engine.outbox_wake(),
+        );
+        while worker.try_deliver_next().await.unwrap() == DeliveryAttempt::Delivered {}
+        assert_eq!(
+            engine.handle(text("dan", "d1", "/start")).await.unwrap(),
+            Handled::Applied { replies: 2 }
+        );
+
+        World { db, store, engine, console, media, _media_dir: media_dir, shared, ann_only, orphan }
+    }
+
+    async fn count(&self, sql: &'static str) -> i64 {
+        match &self.console {
+            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        }
+    }
+
+    async fn messages_of(&self, external_id: &str) -> usize {
+        let contact = self.store.contact(CHANNEL, external_id).await.unwrap().unwrap();
+        let conversation = self.store.conversation_of_contact(contact.id).await.unwrap().unwrap();
+        self.store.transcript(conversation.id).await.unwrap().len()
+    }
+
+    async fn has_file(&self, media: &MediaRef) -> bool {
+        self.media.read(&media.sha256).await.unwrap().is_some()
+    }
+
+    async fn finish(self) {
+        self.engine.shutdown().await;
+        self.console.close().await;
+        self.store.close().await;
+        self.db.drop_database().await;
+    }
+}
+
+async fn erasure_story(db: TestDb) {
+    let world = World::build(db).await;
+    let ann = world.store.contact(CHANNEL, "ann").await.unwrap().unwrap();
+    let ann_messages = world.messages_of("ann").await as u64;
+    let bob_messages = world.messages_of("bob").await;
+    let ann_ticket =
+        world.store.list_tickets(None).await.unwrap().into_iter().find(|t| t.external_id == "ann").unwrap();
+
+    let report = privacy::erase_contact(&world.console, &world.media, CHANNEL, "ann", now_millis())
+        .await
+        .unwrap()
+        .expect("ann exists");
+    assert_eq!(
+        report,
+        ErasureReport {
+            contact: "test:ann".to_owned(),
+            contact_id: ann.id,
+            messages: ann_messages,
+            outbox_rows: report.outbox_rows,
+            feedback: 1,
+            ticket_attachments: 2,
+            ticket_notes: 1,
+            tickets_anonymised: 1,
+            tickets_closed: 1,
+            media_files: 1,
+            media_files_shared: 1,
+        }
+    );
+    assert!(report.outbox_rows >= 8, "every reply ann was sent: {report:?}");
+
+    // Nothing of hers is left under her name, and the ticket counts only as a withdrawn request.
+    assert_eq!(world.store.contact(CHANNEL, "ann").await.unwrap(), None);
+    let ticket = world.store.ticket(ann_ticket.id).await.unwrap().expect("the ticket row stays");
+    assert_eq!(ticket.ticket.status, TicketStatus::Resolved);
+    assert!(ticket.ticket.withdrawn);
+    assert_eq!(ticket.ticket.external_id, format!("erased:{}", ann.id));
+    assert_eq!(ticket.ticket.display_name, None);
+    assert_eq!((ticket.ticket.description, ticket.ticket.order_id), (None, None));
+    assert!(ticket.ticket.attachments.is_empty() && ticket.notes.is_empty() && ticket.messages.is_empty());
+    assert_eq!(ticket.ticket.issue_type, "order", "what the request was about stays for the dashboard");
+    let conversation = world.store.conversation_of_contact(ann.id).await.unwrap().unwrap();
+    assert_eq!(serde_json::from_str::<State>(&conversation.state).unwrap(), State::Menu);
+    assert!(world.store.outbox_of_conversation(conversation.id).await.unwrap().is_empty());
+    assert_eq!(world.count("SELECT count(*) FROM feedback").await, 0);
+
+    // Her own photo is gone; the one bob sent too stays, and so does the unrelated orphan.
+    assert!(!world.has_file(&world.ann_only).await);
+    assert!(world.has_file(&world.shared).await);
+    assert!(world.has_file(&world.orphan).await);
+    let bob_ticket =
+        world.store.list_tickets(None).await.unwrap().into_iter().find(|t| t.external_id == "bob").unwrap();
+    assert_eq!(bob_ticket.attachments, vec![world.shared.clone()]);
+    assert_eq!(bob_ticket.description.as_deref(), Some("Mine too."));
+    assert_eq!(world.messages_of("bob").await, bob_messages);
+
+    // If she writes again she is a new customer, and an unknown person is reported as such.
+    assert_eq!(
+        world.engine.handle(text("ann", "a7", "/start")).await.unwrap(),
+        Handled::Applied { replies: 2 }
+    );
+    assert_ne!(world.store.contact(CHANNEL, "ann").await.unwrap().unwrap().id, ann.id);
+    let unknown = privacy::erase_contact(&world.console, &world.media, CHANNEL, "nobody", now_millis()).await;
+    assert_eq!(unknown.unwrap(), None);
+    world.finish().await;
+}
+
+async fn retention_story(db: TestDb) {
+    let world = World::build(db).await;
+    let total_messages = world.count("SELECT count(*) FROM messages").await as u64;
+    let with_open_ticket = (world.messages_of("ann").await + world.messages_of("bob").await) as u64;
+    let sent = world.count("SELECT count(*) FROM outbox WHERE status = 'sent'").await as u64;
+    let events = world.count("SELECT count(*) FROM processed_events").await as u64;
+    assert_eq!(world.count("SELECT count(*) FROM outbox WHERE status = 'pending'").await, 2, "dan's replies");
+
+    // Two hours from now, everything is older than an hour, except that dedupe rows are
+    // always kept for a week.
+    let in_two_hours = now_millis() + 2 * 3_600_000;
+    let report =
+        privacy::apply_retention(&world.console, &world.media, Duration::from_secs(3600), in_two_hours)
+            .await
+            .unwrap();
+    assert_eq!(report.messages, total_messages - with_open_ticket, "open tickets keep their history");
+    assert_eq!(report.outbox_rows, sent);
+    assert_eq!(report.processed_events, 0);
+    assert_eq!(report.media_files, 1, "only the photo nothing refers to");
+    assert_eq!(report.media_bytes, png(5).len() as u64);
+    assert!(!world.has_file(&world.orphan).await);
+    assert!(world.has_file(&world.shared).await && world.has_file(&world.ann_only).await);
+    assert_eq!(world.count("SELECT count(*) FROM outbox").await, 2, "pending replies are never deleted");
+    assert_eq!(world.messages_of("cat").await, 0);
+    assert_eq!(
+        world.messages_of("ann").await as u64 + world.messages_of("bob").await as u64,
+        with_open_ticket
+    );
+    assert_eq!(world.store.list_tickets(None).await.unwrap().len(), 2);
+    let dan = world.store.contact(CHANNEL, "dan").await.unwrap().unwrap();
+    let dan_state = world.store.conversation_of_contact(dan.id).await.unwrap().unwrap().state;
+    assert_eq!(serde_json::from_str::<State>(&dan_state).unwrap(), State::Menu, "states stay");
+
+    // Eight days on, with a one-day age, the dedupe rows go too; nothing else is left to delete.
+    let in_eight_days = now_millis() + 8 * 86_400_000;
+    let report =
+        privacy::apply_retention(&world.console, &world.media, Duration::from_secs(86_400), in_eight_days)
+            .await
+            .unwrap();
+    assert_eq!(report.processed_events, events);
+    assert_eq!((report.messages, report.outbox_rows, report.media_files), (0, 0, 0));
+    assert_eq!(world.count("SELECT count(*) FROM processed_events").await, 0);
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn erasure_on_sqlite() {
+    erasure_story(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn erasure_on_postgres() {
+    if let Some(db) = TestDb::postgres("erasure").await {
+        erasure_story(db).await;
+    }
+}
+
+#[tokio::test]
+async fn retention_on_sqlite() {
+    retention_story(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn retention_on_postgres() {
+    if let Some(db) = TestDb::postgres("retention").await {
+        retention_story(db).await;
+    }
+}
+
+// ---- the command line ----
+
+fn switchboard(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SWITCHBOARD_DATABASE_URL", format!("sqlite://{}", dir.join("support.db").display()))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_privacy_commands_refuse_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    for age in ["6m", "0d", "180", "d"] {
+        let output = switchboard(dir.path(), &["retention", "--older-than", age], "");
+        assert_eq!(output.status.code(), Some(2), "{age}: {}", text_of(&output.stderr));
+        let stderr = text_of(&output.stderr);
+        assert!(
+            stderr.contains("--older-than") && (stderr.contains("180d") || stderr.contains("1h")),
+            "{stderr}"
+        );
+    }
+    let output = switchboard(dir.path(), &["retention"], "");
+    assert_eq!(output.status.code(), Some(2), "the age is required");
+    for contact in ["telegram", ":5", "telegram:"] {
+        let output = switchboard(dir.path(), &["contacts", "erase", contact], "");
+        assert_eq!(output.status.code(), Some(2), "{contact}");
+        assert!(text_of(&output.stderr).contains("CHANNEL:ID"), "{}", text_of(&output.stderr));
+    }
+    let output = switchboard(dir.path(), &["contacts", "erase", "telegram:404"], "");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text_of(&output.stderr).contains("no contact telegram:404"), "{}", text_of(&output.stderr));
+}
+
+#[test]
+fn the_privacy_commands_report_what_they_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let chat = switchboard(dir.path(), &["chat", "--user", "ann"], "/start\n/help\n");
+    assert!(chat.status.success(), "{}", text_of(&chat.stderr));
+
+    let output = switchboard(dir.path(), &["retention", "--older-than", "180d", "--json"], "");
+    assert!(output.status.success(), "{}", text_of(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((report["messages"].as_u64(), report["media_files"].as_u64()), (Some(0), Some(0)), "{report}");
+
+    let output = switchboard(dir.path(), &["contacts", "erase", "terminal:ann", "--json"], "");
+    assert!(output.status.success(), "{}", text_of(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["contact"], "terminal:ann");
+    assert!(report["messages"].as_u64().unwrap() >= 4, "two inputs and their replies: {report}");
+
+    let output = switchboard(dir.path(), &["contacts", "erase", "terminal:ann"], "");
+    assert_eq!(output.status.code(), Some(1), "erased once, unknown afterwards");
+
+    let output = switchboard(dir.path(), &["retention", "--older-than", "36h"], "");
+    assert!(output.status.success(), "{}", text_of(&output.stderr));
+    let stdout = text_of(&output.stdout);
+    assert!(stdout.contains("older than 36 hours") && stdout.contains("message log rows"), "{stdout}");
+}
