@@ -306,13 +306,16 @@ pub async fn start_with(
         );
         match channel.setup().await.context("cannot set up the Telegram bot")? {
             telegram::Mode::Polling => {
-                let (channel, intake, stop) = (Arc::clone(&channel), app.intake(), stop.clone());
-                tasks.push(tokio::spawn(async move {
-                    if let Err(error) = telegram::polling::run(channel, intake, stop.cancelled_owned()).await
-                    {
-                        tracing::error!(%error, "Telegram polling stopped");
-                    }
-                }));
+                let (channel, intake) = (Arc::clone(&channel), app.intake());
+                let leadership = format!("telegram:{}", channel.bot_id());
+                tasks.push(tokio::spawn(poll_while_leading(
+                    Arc::clone(&app.store),
+                    leadership,
+                    stop.clone(),
+                    move |shutdown| {
+                        telegram::polling::run(Arc::clone(&channel), Arc::clone(&intake), shutdown)
+                    },
+                )));
             }
             telegram::Mode::Webhook => {
                 router = router.merge(telegram::webhook::router(Arc::clone(&channel), app.intake()));
@@ -327,12 +330,14 @@ pub async fn start_with(
             vk::VkChannel::new(vk_settings, app.media.clone(), app.renderer()).context("VK settings")?;
         match channel.settings().mode {
             vk::VkMode::LongPoll => {
-                let (receiver, intake, stop) = (channel.receiver(), app.intake(), stop.clone());
-                tasks.push(tokio::spawn(async move {
-                    if let Err(error) = vk::longpoll::run(receiver, intake, stop.cancelled_owned()).await {
-                        tracing::error!(%error, "VK Long Poll stopped");
-                    }
-                }));
+                let (receiver, intake) = (channel.receiver(), app.intake());
+                let leadership = format!("vk:{}", channel.settings().group_id);
+                tasks.push(tokio::spawn(poll_while_leading(
+                    Arc::clone(&app.store),
+                    leadership,
+                    stop.clone(),
+                    move |shutdown| vk::longpoll::run(receiver.clone(), Arc::clone(&intake), shutdown),
+                )));
             }
             vk::VkMode::Callback => {
                 router = router.merge(vk::callback::router(channel.receiver(), app.intake()))
@@ -342,6 +347,10 @@ pub async fn start_with(
         channels.push(Arc::new(channel));
     }
 
+    let released = app.store.release_abandoned_leases().await.context("cannot prepare the outbox")?;
+    if released > 0 {
+        tracing::info!(rows = released, "outbox rows claimed before a crash will be sent again");
+    }
     // Commits of other instances wake this one's worker (PostgreSQL LISTEN; nothing on SQLite).
     if let Err(error) = app.store.listen_for_outbox(app.engine.outbox_wake()).await {
         tracing::warn!(%error, "cannot listen for other instances' outbox rows; the worker polls instead");
@@ -367,6 +376,49 @@ pub async fn start_with(
     });
     tracing::info!(%address, database = %app.settings.database_url.redacted(), "serving");
     Ok(Running { app, address, metrics_address, stop, tasks, server })
+}
+
+/// Runs a long-poll loop (Telegram `getUpdates`, VK Bots Long Poll) only while this process
+/// leads its source: several processes may share a PostgreSQL database, and a platform must
+/// see one poller per bot. Waits for leadership, polls until shutdown or until leadership is
+/// lost (then waits to lead again), and gives leadership up when it stops. The loop itself
+/// never sees the store: it gets a stop signal that fires on either.
+async fn poll_while_leading<Poll, Polling, PollError>(
+    store: Arc<dyn Store>,
+    name: String,
+    stop: CancellationToken,
+    mut poll: Poll,
+) where
+    Poll: FnMut(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Polling,
+    Polling: std::future::Future<Output = Result<(), PollError>>,
+    PollError: std::fmt::Display,
+{
+    loop {
+        let Some(leadership) = store::wait_for_leadership(store.as_ref(), &name, &stop).await else {
+            return;
+        };
+        tracing::info!(leadership = %name, "this process leads; polling");
+        let (stopped, lost) = (stop.clone(), leadership.lost());
+        let result = poll(Box::pin(async move {
+            tokio::select! {
+                () = stopped.cancelled_owned() => {}
+                () = lost => {}
+            }
+        }))
+        .await;
+        leadership.release().await;
+        match result {
+            Err(error) => {
+                tracing::error!(leadership = %name, %error, "polling stopped");
+                return;
+            }
+            Ok(()) if stop.is_cancelled() => return,
+            // The loops return `Ok` only when their stop signal fires: here, the lost lock.
+            Ok(()) => {
+                tracing::warn!(leadership = %name, "leadership lost; polling stopped until it is regained");
+            }
+        }
+    }
 }
 
 /// `switchboard serve`: [`start`] on the configured address, until Ctrl-C or SIGTERM.

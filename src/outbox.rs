@@ -6,6 +6,10 @@
 //! rows are sent one after another, stopping at the first failure. Different conversations
 //! are delivered concurrently, and in [`OutboxWorker::run`] independently: a conversation stuck
 //! on a slow platform call never holds back the others.
+//!
+//! Each outcome is recorded before the conversation's next row goes out, many conversations'
+//! outcomes per transaction ([`OutcomeRecorder`]). A crash can thus leave at most one row per
+//! conversation sent but not marked, and only that row is sent again after a restart.
 
 use crate::channels::{Channel, Delivery, DeliveryError};
 use crate::store::{DeliveryOutcome, Millis, OutboxJob, Store, StoreError, duration_millis, now_millis};
@@ -116,9 +120,9 @@ impl OutboxWorker {
         Ok(attempt)
     }
 
-    /// One round at `now`: claim a batch of due rows, deliver them (conversations in parallel,
-    /// each conversation in order), record every outcome in one transaction. Retry times count
-    /// from `now` (tests drive time with this; [`run`](Self::run) reads the clock instead).
+    /// One round at `now`: claim a batch of due rows and deliver them, conversations in
+    /// parallel and each conversation in order, recording every outcome as it happens. Retry
+    /// times count from `now` (tests drive time with this; [`run`](Self::run) reads the clock).
     pub async fn deliver_due(&self, now: Millis) -> Result<RoundReport, StoreError> {
         let jobs =
             self.store.claim_outbox(&self.names, now, self.settings.lease, self.settings.batch).await?;
@@ -135,14 +139,15 @@ impl OutboxWorker {
             });
             groups[index].push(job);
         }
-        let outcomes: Vec<Vec<(OutboxJob, DeliveryOutcome)>> = futures::stream::iter(groups)
-            .map(|group| self.deliver_in_order(group, Clock::Fixed(now)))
+        let recorder = OutcomeRecorder::new(Arc::clone(&self.store), now);
+        let outcomes: Vec<Vec<DeliveryOutcome>> = futures::stream::iter(groups)
+            .map(|group| self.deliver_in_order(group, Clock::Fixed(now), &recorder))
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
-        let outcomes: Vec<(OutboxJob, DeliveryOutcome)> = outcomes.into_iter().flatten().collect();
+        recorder.flush().await?;
         let mut report = RoundReport { claimed, ..RoundReport::default() };
-        for (_, outcome) in &outcomes {
+        for outcome in outcomes.iter().flatten() {
             match outcome {
                 DeliveryOutcome::Sent => report.delivered += 1,
                 DeliveryOutcome::Retry { .. } => report.retried += 1,
@@ -150,8 +155,6 @@ impl OutboxWorker {
                 DeliveryOutcome::Released => {}
             }
         }
-        self.store.finish_outbox(&outcomes, now_millis().max(now)).await?;
-        crate::telemetry::count_deliveries(&outcomes);
         Ok(report)
     }
 
@@ -166,13 +169,16 @@ impl OutboxWorker {
         tokio::pin!(shutdown);
         let worker = Arc::new(self);
         let concurrency = worker.settings.concurrency.max(1);
+        // One recorder for the worker's life: outcomes of conversations finishing at about the
+        // same time share a transaction, and each conversation's next row waits for its own.
+        let recorder = Arc::new(OutcomeRecorder::new(Arc::clone(&worker.store), 0));
         let mut deliveries = Deliveries::default();
         let mut done: Vec<(OutboxJob, DeliveryOutcome)> = Vec::new();
         loop {
             if (&mut shutdown).now_or_never().is_some() {
                 break;
             }
-            deliveries.start(&worker, concurrency);
+            deliveries.start(&worker, &recorder, concurrency);
             if deliveries.collect_ready(&mut done) && deliveries.has_waiting() {
                 // Room was freed for claimed groups: start them before recording, so that a
                 // fast channel still records a whole claimed batch in one transaction.
@@ -221,21 +227,34 @@ impl OutboxWorker {
         done.clear();
     }
 
+    /// Sends one conversation's rows in order. Each outcome is recorded before the next row
+    /// goes out; after a failure (or a failed record) the rest are given back unsent.
     async fn deliver_in_order(
         &self,
         group: Vec<OutboxJob>,
         clock: Clock,
-    ) -> Vec<(OutboxJob, DeliveryOutcome)> {
+        recorder: &OutcomeRecorder,
+    ) -> Vec<DeliveryOutcome> {
         let mut outcomes = Vec::with_capacity(group.len());
         let mut blocked = false;
+        let mut released = None;
         for job in group {
             if blocked {
-                outcomes.push((job, DeliveryOutcome::Released));
+                released = Some(recorder.add(job, DeliveryOutcome::Released));
+                outcomes.push(DeliveryOutcome::Released);
                 continue;
             }
             let outcome = self.deliver(&job, clock).await;
             blocked = outcome != DeliveryOutcome::Sent;
-            outcomes.push((job, outcome));
+            outcomes.push(outcome.clone());
+            if recorder.record(job, outcome).await.is_err() {
+                blocked = true;
+            }
+        }
+        if let Some(last) = released {
+            // Give the leases back now, not when some later delivery happens to write: these
+            // rows are due again as soon as the failed one is.
+            let _ = recorder.write_through(last).await;
         }
         outcomes
     }
@@ -333,10 +352,9 @@ type Outcomes = Vec<(OutboxJob, DeliveryOutcome)>;
 struct Deliveries {
     waiting: VecDeque<Vec<OutboxJob>>,
     running: JoinSet<Outcomes>,
-    /// What each task delivers, so a task that panicked can be forgotten.
-    tasks: HashMap<tokio::task::Id, (i64, Vec<i64>)>,
+    /// Which conversation each task delivers, so a task that panicked can be forgotten.
+    tasks: HashMap<tokio::task::Id, i64>,
     conversations: HashSet<i64>,
-    rows: HashSet<i64>,
 }
 
 impl Deliveries {
@@ -348,17 +366,16 @@ impl Deliveries {
         !self.waiting.is_empty()
     }
 
-    /// Groups claimed rows by conversation. A claim can hand out again a row whose lease ran
-    /// out while it is still being delivered here, or a later row of such a conversation:
-    /// the first is left alone (the claim only renewed its lease), the second released, so
-    /// neither is sent twice or out of order.
+    /// Groups claimed rows by conversation. A claim can hand out a row of a conversation still
+    /// being delivered here: one whose failure was already recorded and whose retry is due, or
+    /// a later row. Either is released (its lease given back at once, so it is claimed again
+    /// when the conversation is free), never sent twice or out of order by this process. (A row
+    /// still in flight comes back only if its lease ran out, which the default lease (three
+    /// times the default HTTP timeout) rules out.)
     fn admit(&mut self, jobs: Vec<OutboxJob>, done: &mut Outcomes) {
         let mut groups: Vec<Vec<OutboxJob>> = Vec::new();
         let mut group_of: HashMap<i64, usize> = HashMap::new();
         for job in jobs {
-            if self.rows.contains(&job.id) {
-                continue;
-            }
             if self.conversations.contains(&job.conversation_id) {
                 done.push((job, DeliveryOutcome::Released));
                 continue;
@@ -371,17 +388,20 @@ impl Deliveries {
         }
         for group in groups {
             self.conversations.insert(group[0].conversation_id);
-            self.rows.extend(group.iter().map(|job| job.id));
             self.waiting.push_back(group);
         }
     }
 
-    fn start(&mut self, worker: &Arc<OutboxWorker>, concurrency: usize) {
+    fn start(&mut self, worker: &Arc<OutboxWorker>, recorder: &Arc<OutcomeRecorder>, concurrency: usize) {
         while self.running.len() < concurrency {
             let Some(group) = self.waiting.pop_front() else { break };
-            let owned = (group[0].conversation_id, group.iter().map(|job| job.id).collect());
-            let worker = Arc::clone(worker);
-            let task = self.running.spawn(async move { worker.deliver_in_order(group, Clock::Wall).await });
+            let owned = group[0].conversation_id;
+            let (worker, recorder) = (Arc::clone(worker), Arc::clone(recorder));
+            let task = self.running.spawn(async move {
+                // The recorder has stored every outcome by the time this returns.
+                worker.deliver_in_order(group, Clock::Wall, &recorder).await;
+                Outcomes::new()
+            });
             self.tasks.insert(task.id(), owned);
         }
     }
@@ -413,11 +433,8 @@ impl Deliveries {
                 (error.id(), Vec::new())
             }
         };
-        if let Some((conversation, rows)) = self.tasks.remove(&id) {
+        if let Some(conversation) = self.tasks.remove(&id) {
             self.conversations.remove(&conversation);
-            for row in rows {
-                self.rows.remove(&row);
-            }
         }
         outcomes
     }
@@ -445,4 +462,105 @@ fn dead_letter(job: &OutboxJob, error: String, unreachable: bool) -> DeliveryOut
         "outbox row dead-lettered"
     );
     DeliveryOutcome::Dead { error, unreachable }
+}
+
+/// Writes delivery outcomes with group commit: callers add outcomes as deliveries finish, and
+/// one of them writes everything waiting in one transaction while the others queue for their
+/// turn, so concurrent conversations share commits yet each waits until its own outcome is
+/// stored.
+struct OutcomeRecorder {
+    store: Arc<dyn Store>,
+    /// Outcomes are stamped no earlier than this (tests drive time).
+    now: Millis,
+    pending: std::sync::Mutex<PendingOutcomes>,
+    /// Held by the caller that is writing a batch; the others queue behind it.
+    turn: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct PendingOutcomes {
+    waiting: Vec<(OutboxJob, DeliveryOutcome)>,
+    /// Outcomes added so far; each caller's outcome is numbered by this count.
+    added: u64,
+    /// Outcomes written (or given up on): the first `settled` added.
+    settled: u64,
+    /// Numbers `(first, last)` of writes that failed. Their rows keep their lease and go out
+    /// again once it ends. Only recent ones are kept: callers ask right after their write.
+    failed: VecDeque<(u64, u64)>,
+    /// The first failure, for [`OutcomeRecorder::flush`].
+    first_error: Option<StoreError>,
+}
+
+/// The write holding this outcome failed; its row stays leased.
+#[derive(Debug)]
+struct RecordFailed;
+
+impl OutcomeRecorder {
+    fn new(store: Arc<dyn Store>, now: Millis) -> OutcomeRecorder {
+        OutcomeRecorder {
+            store,
+            now,
+            pending: std::sync::Mutex::new(PendingOutcomes::default()),
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PendingOutcomes> {
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds an outcome to be written with the next batch, without waiting.
+    fn add(&self, job: OutboxJob, outcome: DeliveryOutcome) -> u64 {
+        let mut pending = self.lock();
+        pending.waiting.push((job, outcome));
+        pending.added += 1;
+        pending.added
+    }
+
+    /// Adds an outcome and returns once it is committed.
+    async fn record(&self, job: OutboxJob, outcome: DeliveryOutcome) -> Result<(), RecordFailed> {
+        let number = self.add(job, outcome);
+        self.write_through(number).await
+    }
+
+    /// Writes everything still waiting; the first write error seen, if any.
+    async fn flush(&self) -> Result<(), StoreError> {
+        let added = self.lock().added;
+        let _ = self.write_through(added).await;
+        match self.lock().first_error.take() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the turn unless outcome `number` is already settled, then writes the batch.
+    async fn write_through(&self, number: u64) -> Result<(), RecordFailed> {
+        let _turn = self.turn.lock().await;
+        let (batch, first, through) = {
+            let mut pending = self.lock();
+            if pending.settled >= number {
+                let failed = pending.failed.iter().any(|&(from, to)| (from..=to).contains(&number));
+                return if failed { Err(RecordFailed) } else { Ok(()) };
+            }
+            (std::mem::take(&mut pending.waiting), pending.settled + 1, pending.added)
+        };
+        let result = self.store.finish_outbox(&batch, now_millis().max(self.now)).await;
+        let mut pending = self.lock();
+        pending.settled = through;
+        match result {
+            Ok(()) => {
+                crate::telemetry::count_deliveries(&batch);
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(%error, rows = batch.len(), "recording delivery outcomes failed");
+                if pending.failed.len() >= 64 {
+                    pending.failed.pop_front();
+                }
+                pending.failed.push_back((first, through));
+                pending.first_error.get_or_insert(error);
+                Err(RecordFailed)
+            }
+        }
+    }
 }

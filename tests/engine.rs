@@ -91,6 +91,107 @@ async fn a_reply_committed_before_a_crash_is_delivered_after_restart() {
     engine.shutdown().await;
 }
 
+/// A channel that checks, at each delivery, that the contact's previous reply is already
+/// recorded as sent: then a crash can leave at most one reply per conversation to send again.
+struct CheckingChannel {
+    store: Arc<dyn Store>,
+    last_delivered: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    delivered: std::sync::atomic::AtomicUsize,
+    sent_before_recorded: std::sync::Mutex<Vec<i64>>,
+}
+
+#[async_trait::async_trait]
+impl switchboard::channels::Channel for CheckingChannel {
+    fn name(&self) -> &'static str {
+        fixtures::CHANNEL
+    }
+
+    async fn deliver(&self, delivery: &switchboard::channels::Delivery) -> Result<(), DeliveryError> {
+        let previous =
+            self.last_delivered.lock().unwrap().insert(delivery.external_id.clone(), delivery.outbox_id);
+        if let Some(previous) = previous {
+            let row = self.store.outbox_row(previous).await.unwrap().expect("the previous row exists");
+            if row.status != OutboxStatus::Sent {
+                self.sent_before_recorded.lock().unwrap().push(previous);
+            }
+        }
+        self.delivered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_reply_is_recorded_as_sent_before_the_next_one_of_its_conversation_goes_out() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    for customer in ["ann", "bob", "cy"] {
+        engine.handle(text(customer, &format!("{customer}-1"), "/start")).await.unwrap();
+        engine
+            .handle(button(customer, &format!("{customer}-2"), Action::Issue(IssueType::Delivery)))
+            .await
+            .unwrap();
+        engine.handle(text(customer, &format!("{customer}-3"), "AB-1234")).await.unwrap();
+    }
+    let channel = Arc::new(CheckingChannel {
+        store: Arc::clone(&store),
+        last_delivered: Default::default(),
+        delivered: Default::default(),
+        sent_before_recorded: Default::default(),
+    });
+    let channels = std::collections::HashMap::from([(
+        fixtures::CHANNEL,
+        Arc::clone(&channel) as Arc<dyn switchboard::channels::Channel>,
+    )]);
+    let worker =
+        OutboxWorker::new(Arc::clone(&store), channels, OutboxSettings::default(), engine.outbox_wake());
+    // One round takes all fifteen rows: three conversations side by side, five rows each.
+    let report = worker.deliver_due(now_millis()).await.unwrap();
+    assert_eq!((report.claimed, report.delivered), (15, 15));
+    assert_eq!(channel.delivered.load(std::sync::atomic::Ordering::SeqCst), 15);
+    assert_eq!(*channel.sent_before_recorded.lock().unwrap(), Vec::<i64>::new());
+    assert_eq!(store.pending_outbox().await.unwrap(), 0);
+    engine.shutdown().await;
+}
+
+/// A process that died after claiming rows leaves them leased. SQLite has one process, so its
+/// next start gives them back at once; PostgreSQL cannot tell a dead instance's lease from a
+/// live one's and waits for the lease to end.
+async fn abandoned_leases(db: TestDb, released_at_start: bool) {
+    let lease = Duration::from_secs(60);
+    {
+        let store = db.connect().await;
+        let engine = start_engine(&store);
+        engine.handle(text("dee", "d1", "/start")).await.unwrap();
+        engine.shutdown().await;
+        let claimed = store.claim_outbox(&[fixtures::CHANNEL], now_millis(), lease, 10).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        // The process dies here, holding the lease.
+        store.close().await;
+    }
+    let store = db.connect().await;
+    assert!(store.claim_outbox(&[fixtures::CHANNEL], now_millis(), lease, 10).await.unwrap().is_empty());
+    let released = store.release_abandoned_leases().await.unwrap();
+    let claimed = store.claim_outbox(&[fixtures::CHANNEL], now_millis(), lease, 10).await.unwrap();
+    if released_at_start {
+        assert_eq!((released, claimed.len()), (2, 2));
+    } else {
+        assert_eq!((released, claimed.len()), (0, 0));
+        let later = now_millis() + switchboard::store::duration_millis(lease) + 1;
+        assert_eq!(store.claim_outbox(&[fixtures::CHANNEL], later, lease, 10).await.unwrap().len(), 2);
+    }
+    store.close().await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn leases_of_a_dead_process_are_released_at_start_on_sqlite_only() {
+    abandoned_leases(TestDb::sqlite(), true).await;
+    if let Some(db) = TestDb::postgres("abandoned leases on PostgreSQL").await {
+        abandoned_leases(db, false).await;
+    }
+}
+
 #[tokio::test]
 async fn a_permanent_failure_dead_letters_and_holds_the_contact() {
     let db = TestDb::sqlite();

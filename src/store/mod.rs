@@ -8,11 +8,13 @@
 //! Every timestamp is [`Millis`]: milliseconds since the Unix epoch, UTC. The caller passes
 //! `now` in, so tests can drive time explicitly.
 
+mod leader;
 mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
 
+pub use leader::{Leadership, lock_key as leader_lock_key, wait_for_leadership};
 pub use postgres::PostgresStore;
 pub use sqlite::{SqliteDurability, SqliteStore};
 
@@ -155,9 +157,19 @@ pub trait Store: Send + Sync {
     /// Pending rows of the given conversation, oldest first (tests, console).
     async fn outbox_of_conversation(&self, conversation_id: i64) -> StoreResult<Vec<OutboxRow>>;
     async fn pending_outbox(&self) -> StoreResult<i64>;
+    /// Called once by `serve` before its outbox worker starts; returns how many leases it gave
+    /// back. SQLite: one process owns the file, so a lease found at start was taken by a process
+    /// that died (a crash between claiming rows and recording them); its rows go out again now
+    /// instead of when the lease ends. PostgreSQL: live instances hold leases too, so nothing is
+    /// released; a dead instance's rows go out once their lease ends.
+    async fn release_abandoned_leases(&self) -> StoreResult<u64>;
     /// Wakes `wake` whenever another process queues outbox rows (PostgreSQL LISTEN). SQLite
     /// has no cross-process signal; workers fall back to polling there.
     async fn listen_for_outbox(&self, wake: Arc<tokio::sync::Notify>) -> StoreResult<()>;
+
+    /// Tries once to make this process the leader of the long-poll source `name` (see
+    /// [`Leadership`]); `None` while another process leads it.
+    async fn try_lead(&self, name: &str) -> StoreResult<Option<Leadership>>;
 
     async fn close(&self);
 }

@@ -258,6 +258,14 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn release_abandoned_leases(&self) -> StoreResult<u64> {
+        Ok(0)
+    }
+
+    async fn try_lead(&self, name: &str) -> StoreResult<Option<super::Leadership>> {
+        super::leader::try_lead_postgres(&self.pool, name).await
+    }
+
     async fn close(&self) {
         for task in self.listeners.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
             task.abort();

@@ -310,6 +310,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn release_abandoned_leases(&self) -> StoreResult<u64> {
+        const RELEASE: &str =
+            "UPDATE outbox SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL";
+        Ok(sqlx::query(RELEASE).execute(&self.pool).await?.rows_affected())
+    }
+
+    /// One process owns the file, so it always leads (see `leader`).
+    async fn try_lead(&self, name: &str) -> StoreResult<Option<super::Leadership>> {
+        Ok(Some(super::Leadership::sole_process(name)))
+    }
+
     async fn close(&self) {
         self.bookkeeping.close().await;
         self.pool.close().await;
@@ -454,8 +465,10 @@ impl WriteTx for SqliteTx {
         // Load first: creating only the missing ones spares a statement in the usual case.
         let found =
             sqlx::query(LOAD).bind(serde_json::to_string(contact_ids)?).fetch_one(&mut *self.tx).await?;
-        let mut loaded: Vec<ConversationRow> =
-            aggregate::<Vec<ConversationTuple>>(found, "found")?.into_iter().map(conversation_from_tuple).collect();
+        let mut loaded: Vec<ConversationRow> = aggregate::<Vec<ConversationTuple>>(found, "found")?
+            .into_iter()
+            .map(conversation_from_tuple)
+            .collect();
         if loaded.len() == contact_ids.len() {
             return Ok(loaded);
         }

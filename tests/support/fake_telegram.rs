@@ -103,6 +103,10 @@ struct Inner {
     shown: Vec<Shown>,
     /// The opt-in fault plan for send calls.
     plan: Option<Faults>,
+    /// `getUpdates` requests being answered right now, and the most there ever were at once:
+    /// more than one means two processes polled the same bot at the same time.
+    polls_in_flight: usize,
+    most_polls_at_once: usize,
 }
 
 struct Shared {
@@ -201,6 +205,11 @@ impl FakeTelegram {
     /// Updates waiting for confirmation.
     pub fn pending_update_ids(&self) -> Vec<u64> {
         self.lock().pending.iter().filter_map(|update| update["update_id"].as_u64()).collect()
+    }
+
+    /// The most `getUpdates` requests that were ever being answered at the same time.
+    pub fn most_polls_at_once(&self) -> usize {
+        self.lock().most_polls_at_once
     }
 
     /// The webhook URL and secret the bot registered with `setWebhook`.
@@ -402,7 +411,10 @@ async fn method(
             "can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false,
             "can_connect_to_business": false, "has_main_web_app": false
         })),
-        "getUpdates" => get_updates(&shared, &params).await,
+        "getUpdates" => {
+            let _poll = PollInFlight::start(&shared);
+            get_updates(&shared, &params).await
+        }
         "setWebhook" => {
             let url = params["url"].as_str().unwrap_or_default().to_owned();
             let secret = params["secret_token"].as_str().map(str::to_owned);
@@ -461,6 +473,28 @@ async fn method(
             response
         }
         None => response,
+    }
+}
+
+/// Counts one `getUpdates` request for as long as it is being answered. A poller that dies
+/// mid-request closes its connection, the server drops the handler, and the count goes down.
+struct PollInFlight<'a> {
+    shared: &'a Shared,
+}
+
+impl<'a> PollInFlight<'a> {
+    fn start(shared: &'a Shared) -> PollInFlight<'a> {
+        let mut inner = shared.inner.lock().expect("fake state lock");
+        inner.polls_in_flight += 1;
+        inner.most_polls_at_once = inner.most_polls_at_once.max(inner.polls_in_flight);
+        PollInFlight { shared }
+    }
+}
+
+impl Drop for PollInFlight<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.shared.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        inner.polls_in_flight -= 1;
     }
 }
 

@@ -85,6 +85,10 @@ struct Fake {
     events: Vec<Value>,
     poll_failures: VecDeque<u8>,
     polls: Vec<Poll>,
+    /// `a_check` requests being answered right now, and the most there ever were at once:
+    /// more than one means two processes polled the same community at the same time.
+    polls_in_flight: usize,
+    most_polls_at_once: usize,
     uploads: Vec<Vec<u8>>,
     files: HashMap<String, Vec<u8>>,
     /// The opt-in fault plan for send calls.
@@ -224,6 +228,11 @@ impl FakeVk {
 
     pub fn uploads(&self) -> Vec<Vec<u8>> {
         self.with(|fake| fake.uploads.clone())
+    }
+
+    /// The most `a_check` requests that were ever being answered at the same time.
+    pub fn most_polls_at_once(&self) -> usize {
+        self.with(|fake| fake.most_polls_at_once)
     }
 
     /// Scripted `failed` answers not yet given.
@@ -391,6 +400,7 @@ async fn long_poll(State(shared): State<Shared>, Query(query): Query<HashMap<Str
     if query.get("act").map(String::as_str) != Some("a_check") {
         return (StatusCode::BAD_REQUEST, "act=a_check expected").into_response();
     }
+    let _poll = PollInFlight::start(&shared.fake);
     let wait_secs: u64 = wait.parse().unwrap_or(25).min(90);
     // Subscribe before looking, so an event pushed in between still wakes us.
     let mut changes = shared.events.subscribe();
@@ -427,6 +437,28 @@ async fn long_poll(State(shared): State<Shared>, Query(query): Query<HashMap<Str
     }
     let found = answer(&fake).unwrap_or_else(|| json!({"ts": fake.current_ts().to_string(), "updates": []}));
     axum::Json(found).into_response()
+}
+
+/// Counts one `a_check` request for as long as it is being answered. A poller that dies
+/// mid-request closes its connection, the server drops the handler, and the count goes down.
+struct PollInFlight<'a> {
+    fake: &'a Mutex<Fake>,
+}
+
+impl<'a> PollInFlight<'a> {
+    fn start(fake: &'a Mutex<Fake>) -> PollInFlight<'a> {
+        let mut state = fake.lock().unwrap();
+        state.polls_in_flight += 1;
+        state.most_polls_at_once = state.most_polls_at_once.max(state.polls_in_flight);
+        PollInFlight { fake }
+    }
+}
+
+impl Drop for PollInFlight<'_> {
+    fn drop(&mut self) {
+        let mut state = self.fake.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.polls_in_flight -= 1;
+    }
 }
 
 /// The next scripted `failed` answer, if any (2 and 3 also expire the key).
