@@ -371,10 +371,6 @@ async fn callback_confirmation_and_secret_cases_from_vksdk() {
         }
         assert_eq!(vk.intake.events().len() - before, case["stored"].as_u64().unwrap() as usize, "{name}");
     }
-    assert_eq!(post(&router, "{\"type\": \"message_new\", ").await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(post(&router, "[1, 2, 3]").await.0, StatusCode::BAD_REQUEST);
-    let huge = json!({"type": "message_new", "secret": fake_vk::SECRET, "padding": "x".repeat(callback::MAX_BODY_BYTES)});
-    assert_eq!(post(&router, huge.to_string()).await.0, StatusCode::PAYLOAD_TOO_LARGE);
     // A secret check that compares lengths first would still refuse these; so must we.
     for secret in ["", "secret_1234567", "SECRET_123456"] {
         let body = json!({"type": "confirmation", "group_id": fake_vk::GROUP_ID, "secret": secret});

@@ -467,11 +467,6 @@ async fn the_web_chat_streams_the_log_resumes_after_the_last_id_and_dedupes_rese
     assert_eq!(forged.status(), StatusCode::OK);
     let theirs = read_events(send(&app, get("/chat/events", &stranger)).await, 1).await;
     assert!(theirs.iter().all(|event| event["client_id"] != "client-0001"));
-
-    let bad_id = chat(&app, &cookie, r#"{"id":"../x","text":"hi"}"#).await;
-    assert_eq!(bad_id.status(), StatusCode::BAD_REQUEST);
-    let huge = format!(r#"{{"id":"client-0004","text":"{}"}}"#, "x".repeat(100_000));
-    assert_eq!(chat(&app, &cookie, &huge).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
     app.stop().await;
 }
 

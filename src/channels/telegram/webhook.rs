@@ -1,12 +1,12 @@
 //! The webhook route. Telegram posts one update per request and redelivers until it gets a
 //! 2xx, so the answer follows the event's fate:
 //! - secret token missing or wrong: 401, nothing read or stored;
-//! - a body over the limit: 413; not an update: 400;
+//! - a body over the limit: 413; declared as anything but JSON: 415; not an update: 400;
 //! - stored (or a known duplicate, or nothing for support): 200;
 //! - not stored (storage or Telegram's file server unavailable): 500, and Telegram retries.
 
 use super::TelegramChannel;
-use crate::channels::Intake;
+use crate::channels::{Intake, content_type};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -47,7 +47,11 @@ async fn receive(State(webhook): State<Webhook>, headers: HeaderMap, body: Bytes
         tracing::warn!("Telegram webhook call with a missing or wrong secret token");
         return StatusCode::UNAUTHORIZED;
     }
-    let Some(update) = parse(&body) else {
+    if !content_type::webhook_accepts(&headers) {
+        tracing::warn!("Telegram webhook body declared as something other than JSON");
+        return StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    }
+    let Some(update) = parse_body(&body) else {
         tracing::warn!(bytes = body.len(), "malformed Telegram webhook body");
         return StatusCode::BAD_REQUEST;
     };
@@ -77,7 +81,7 @@ fn secret_matches(expected: Option<&str>, headers: &HeaderMap) -> bool {
 /// An update, or `None` for a body that is not one: not JSON, no numeric `update_id`, or one
 /// of the kinds we read in a shape that does not parse. Kinds we do not know are updates
 /// (acknowledged and ignored), so a Bot API addition never makes Telegram retry forever.
-fn parse(body: &[u8]) -> Option<Update> {
+pub fn parse_body(body: &[u8]) -> Option<Update> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let object = value.as_object()?;
     let update_id = object.get("update_id")?.as_u64()?;
@@ -101,15 +105,15 @@ mod tests {
 
     #[test]
     fn only_well_formed_updates_pass_the_body_gate() {
-        assert!(parse(br#"{"update_id":1,"message":{"message_id":1,"date":1,"chat":{"id":1,"type":"private"},"text":"hi"}}"#).is_some());
-        assert!(parse(br#"{"update_id":2,"brand_new_kind":{"x":1}}"#).is_some());
-        assert!(parse(b"not json").is_none());
-        assert!(parse(br#"{"message":{}}"#).is_none());
-        assert!(parse(br#"{"update_id":"3"}"#).is_none());
-        assert!(parse(br#"{"update_id":-3}"#).is_none());
-        assert!(parse(br#"[1,2]"#).is_none());
-        assert!(parse(br#"{"update_id":4,"message":"garbage"}"#).is_none());
-        assert!(inbound::read(&parse(br#"{"update_id":2,"brand_new_kind":{}}"#).unwrap()).is_none());
+        assert!(parse_body(br#"{"update_id":1,"message":{"message_id":1,"date":1,"chat":{"id":1,"type":"private"},"text":"hi"}}"#).is_some());
+        assert!(parse_body(br#"{"update_id":2,"brand_new_kind":{"x":1}}"#).is_some());
+        assert!(parse_body(b"not json").is_none());
+        assert!(parse_body(br#"{"message":{}}"#).is_none());
+        assert!(parse_body(br#"{"update_id":"3"}"#).is_none());
+        assert!(parse_body(br#"{"update_id":-3}"#).is_none());
+        assert!(parse_body(br#"[1,2]"#).is_none());
+        assert!(parse_body(br#"{"update_id":4,"message":"garbage"}"#).is_none());
+        assert!(inbound::read(&parse_body(br#"{"update_id":2,"brand_new_kind":{}}"#).unwrap()).is_none());
     }
 
     #[test]

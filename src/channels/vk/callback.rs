@@ -1,13 +1,18 @@
 //! The Callback API route: VK posts each event here and retries until it reads `ok`. We
 //! answer `ok` only after the event is durably stored, check the secret in constant time
-//! before anything else, and answer the confirmation request with the configured string.
+//! before acting on anything, and answer the confirmation request with the configured string.
+//!
+//! VK puts the secret inside the JSON body, so the body is read first: a body over the limit
+//! is 413, one declared as anything but JSON 415, one that is not a VK event 400; then a
+//! missing or wrong secret is 403. Event types we do not handle are answered `ok` and not
+//! stored: VK would otherwise retry them and, after several errors, stop calling us.
 
-use super::inbound::{Envelope, ReceiveError, VkReceiver, parse_update};
-use crate::channels::Intake;
+use super::inbound::{Envelope, MalformedEvent, ReceiveError, VkReceiver, parse_update};
+use crate::channels::{Intake, content_type};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use sha2::{Digest, Sha256};
@@ -41,18 +46,26 @@ fn secrets_match(expected: &str, given: &str) -> bool {
     bool::from(expected.ct_eq(&given))
 }
 
+/// Reads a Callback API body into its envelope, without I/O: the body must be a JSON object
+/// with a `type` (see [`Envelope::parse`]). [`parse_update`] then reads the event itself.
+pub fn parse_body(body: &[u8]) -> Result<Envelope, MalformedEvent> {
+    let value = serde_json::from_slice::<serde_json::Value>(body)
+        .map_err(|error| MalformedEvent(format!("not JSON: {error}")))?;
+    Envelope::parse(&value)
+}
+
 fn plain(status: StatusCode, body: &'static str) -> Response {
     (status, body).into_response()
 }
 
-async fn handle(State(state): State<CallbackState>, body: Bytes) -> Response {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return plain(StatusCode::BAD_REQUEST, "malformed JSON");
-    };
-    let envelope = match Envelope::parse(&value) {
+async fn handle(State(state): State<CallbackState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !content_type::webhook_accepts(&headers) {
+        return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/json");
+    }
+    let envelope = match parse_body(&body) {
         Ok(envelope) => envelope,
         Err(error) => {
-            tracing::warn!(%error, "VK callback without an event type");
+            tracing::warn!(%error, "malformed VK callback body");
             return plain(StatusCode::BAD_REQUEST, "malformed event");
         }
     };

@@ -21,6 +21,9 @@ const FIRST_CHAT_PEER_ID: i64 = 2_000_000_000;
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// VK's `doc.type` for images sent as files.
 const DOC_TYPE_IMAGE: i64 = 4;
+/// VK's event ids are 40 hexadecimal digits. A longer one is not from VK, and it would become
+/// a dedupe key that PostgreSQL's index cannot hold (a database error VK would retry forever).
+pub const MAX_EVENT_ID_LEN: usize = 128;
 
 /// The common wrapper of every event: `{"type", "object", "group_id", "event_id", "secret"}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,11 +49,15 @@ impl Envelope {
             .and_then(Value::as_str)
             .ok_or_else(|| MalformedEvent("no `type` field".to_owned()))?
             .to_owned();
+        let event_id = value.get("event_id").and_then(Value::as_str).map(str::to_owned);
+        if event_id.as_ref().is_some_and(|id| id.len() > MAX_EVENT_ID_LEN) {
+            return Err(MalformedEvent(format!("an `event_id` over {MAX_EVENT_ID_LEN} bytes")));
+        }
         Ok(Envelope {
             kind,
             object: value.get("object").cloned().unwrap_or(Value::Null),
             group_id: value.get("group_id").and_then(Value::as_i64).map(i64::unsigned_abs),
-            event_id: value.get("event_id").and_then(Value::as_str).map(str::to_owned),
+            event_id,
             secret: value.get("secret").and_then(Value::as_str).map(str::to_owned),
         })
     }
@@ -240,7 +247,9 @@ pub fn largest_photo_url(photo: &Value) -> Option<String> {
         .filter_map(|size| {
             let url = size.get("url").or_else(|| size.get("src")).and_then(Value::as_str)?;
             let dimension = |name| size.get(name).and_then(Value::as_u64).unwrap_or(0);
-            let area = dimension("width") * dimension("height");
+            // Saturating: VK's numbers are not ours to trust, and an overflow would panic (debug)
+            // or wrap into a tiny area (release). Found by the `vk_event` fuzz target.
+            let area = dimension("width").saturating_mul(dimension("height"));
             let letter = size.get("type").and_then(Value::as_str).unwrap_or_default();
             let rank = match letter {
                 "base" | "orig" | "max" => SIZE_LETTERS.len() + 1,
@@ -519,7 +528,7 @@ impl VkReceiver {
 
 /// A press of one of our buttons, or a stale one when the payload is not ours or no longer
 /// decodes.
-fn button_input(payload: Option<&Value>) -> Input {
+pub fn button_input(payload: Option<&Value>) -> Input {
     match payload.map(keyboard::read_payload) {
         Some(PayloadMeaning::Ours(data)) => match Action::decode(&data) {
             Some(action) => Input::Button { action },
@@ -553,6 +562,23 @@ mod tests {
             "orig_photo": {"type": "base", "url": "orig", "width": 4000, "height": 3000}});
         assert_eq!(largest_photo_url(&with_original).as_deref(), Some("orig"));
         assert_eq!(largest_photo_url(&json!({})), None);
+    }
+
+    /// Regression for a crash the `vk_event` fuzz target found: dimensions whose product does
+    /// not fit in 64 bits.
+    #[test]
+    fn absurd_photo_dimensions_do_not_overflow() {
+        let photo = json!({"sizes": [
+            {"type": "x", "url": "x", "width": 266, "height": 106_744_073_709_551_619_u64},
+            {"type": "z", "url": "z", "width": 1280, "height": 1024},
+            {"type": "w", "url": "w", "width": u64::MAX, "height": u64::MAX},
+        ]});
+        assert_eq!(largest_photo_url(&photo).as_deref(), Some("w"));
+        let event = json!({"type": "message_new", "object": {"message": {"peer_id": 1, "from_id": 1,
+            "attachments": [{"type": "photo", "photo": photo}]}}});
+        let update = parse_update(&Envelope::parse(&event).unwrap()).unwrap();
+        let VkUpdate::Message(message) = update else { panic!("a message: {update:?}") };
+        assert_eq!(message.items, [Item::Photo { url: "w".into(), declared_bytes: None }]);
     }
 
     #[test]

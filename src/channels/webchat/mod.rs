@@ -14,6 +14,7 @@
 
 pub mod cookie;
 pub mod hub;
+pub mod message;
 mod routes;
 
 pub use cookie::{CookieKey, VISITOR_COOKIE};

@@ -1,13 +1,18 @@
 //! HTTP routes of the web chat. See the module documentation in `mod.rs` for the protocol.
 
 use super::cookie::{VISITOR_COOKIE, cookie_value, new_visitor_id};
+use super::message::{parse_message, valid_client_id};
 use super::{CHANNEL, ChatAuthor, LoggedMessage, WebChatState};
+use crate::channels::content_type::{self, Declared};
 use crate::channels::{Accepted, InboundEvent, InboundKind};
 use crate::core::dialog::{Input, PhotoProblem};
-use crate::core::message::{Action, Lang};
+use crate::core::message::Lang;
 use crate::media::MediaError;
 use axum::Json;
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -111,11 +116,6 @@ fn hinted_lang(headers: &HeaderMap, default: Lang) -> Lang {
         .and_then(|hint| hint.split(['-', '_']).next().map(str::to_ascii_lowercase))
         .and_then(|primary| Lang::from_code(&primary))
         .unwrap_or(default)
-}
-
-/// Client message ids: what the widget makes (a UUID), bounded so they fit the dedupe key.
-fn valid_client_id(id: &str) -> bool {
-    (8..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[derive(Serialize)]
@@ -274,37 +274,31 @@ fn wire_message(
     })
 }
 
-#[derive(Deserialize)]
-struct SendMessage {
-    id: String,
-    #[serde(default)]
-    text: Option<String>,
-    /// A button's data, as the widget received it.
-    #[serde(default)]
-    button: Option<String>,
-}
-
-/// Text or a button press from the widget.
+/// Text or a button press from the widget. Refusals, in order: a body over the limit (413),
+/// no valid visitor cookie (401), a body not declared as JSON (415), then what
+/// [`parse_message`] finds (400 or 422). Every refusal is JSON `{"error": code}`.
 async fn send_message(
     State(state): State<WebChatState>,
     headers: HeaderMap,
-    Json(message): Json<SendMessage>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+        }
+        Err(_) => return error(StatusCode::BAD_REQUEST, "bad_body"),
+    };
     let Some(visitor) = visitor_of(&state, &headers) else {
         return error(StatusCode::UNAUTHORIZED, "no_visitor");
     };
-    if !valid_client_id(&message.id) {
-        return error(StatusCode::BAD_REQUEST, "bad_id");
+    if content_type::declared(&headers) != Declared::Json {
+        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected_json");
     }
-    let input = match (message.text, message.button) {
-        (Some(text), None) if !text.trim().is_empty() => Input::Text { text },
-        (None, Some(data)) => match Action::decode(&data) {
-            Some(action) => Input::Button { action },
-            None => Input::StaleButton,
-        },
-        _ => return error(StatusCode::BAD_REQUEST, "empty_message"),
-    };
-    accept(&state, &visitor, &message.id, &headers, input).await
+    match parse_message(&body) {
+        Ok(message) => accept(&state, &visitor, &message.client_id, &headers, message.input).await,
+        Err(problem) => error(problem.status(), problem.code()),
+    }
 }
 
 /// Hands one input to the engine; only a durable store is answered with 200.
@@ -336,13 +330,26 @@ async fn accept(
 }
 
 /// An image from the widget: multipart fields `id`, `photo` and an optional `caption`.
+/// Refusals: no valid visitor cookie (401), not declared as `multipart/form-data` (415), a
+/// broken form (400), an `id` or `caption` that is not UTF-8 text (400: browsers send text
+/// fields as UTF-8, so anything else is not from the widget), a caption longer than a message
+/// may be (400), a body over the upload limit (413). A photo over the media limit (413) or not
+/// an image (415) is also told to the dialog when its id is known, so the bot explains it in
+/// the customer's language; nothing is written to the media folder for either.
 async fn upload_photo(
     State(state): State<WebChatState>,
     headers: HeaderMap,
-    mut form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let Some(visitor) = visitor_of(&state, &headers) else {
         return error(StatusCode::UNAUTHORIZED, "no_visitor");
+    };
+    let mut form = match form {
+        Ok(form) => form,
+        Err(_) if content_type::declared(&headers) != Declared::MultipartForm => {
+            return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected_multipart");
+        }
+        Err(_) => return error(StatusCode::BAD_REQUEST, "bad_upload"),
     };
     let limit_mb = state.media.max_megabytes();
     let mut client_id: Option<String> = None;
@@ -359,10 +366,19 @@ async fn upload_photo(
                     }
                 };
                 match name.as_str() {
-                    "id" => client_id = Some(String::from_utf8_lossy(&bytes).into_owned()),
+                    "id" => match String::from_utf8(bytes.to_vec()) {
+                        Ok(id) => client_id = Some(id),
+                        Err(_) => return error(StatusCode::BAD_REQUEST, "bad_id"),
+                    },
                     "caption" => {
-                        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
-                        caption = (!text.is_empty()).then_some(text);
+                        let Ok(text) = std::str::from_utf8(&bytes) else {
+                            return error(StatusCode::BAD_REQUEST, "bad_caption");
+                        };
+                        if text.len() > state.settings.max_message_bytes {
+                            return error(StatusCode::BAD_REQUEST, "bad_caption");
+                        }
+                        let text = text.trim();
+                        caption = (!text.is_empty()).then(|| text.to_owned());
                     }
                     "photo" => photo = Some(bytes.to_vec()),
                     _ => {}
