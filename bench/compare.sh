@@ -144,7 +144,10 @@ switchboard() {
     "SWITCHBOARD_DATABASE_URL=$db_url" "SWITCHBOARD_BIND=127.0.0.1:$BOT_PORT"
     "SWITCHBOARD_MEDIA_DIR=$dir/media" "SWITCHBOARD_LOG=warn"
     "SWITCHBOARD_TELEGRAM_TOKEN=$TOKEN" "SWITCHBOARD_TELEGRAM_API_URL=$API_URL"
-    "SWITCHBOARD_TELEGRAM_RATE_LIMIT=off")
+    "SWITCHBOARD_TELEGRAM_RATE_LIMIT=off"
+    # Simulated customers write faster than any person; per-customer flood control (a limit
+    # on people, like the platform's on bots) would answer them with a notice instead.
+    "SWITCHBOARD_FLOOD_LIMIT=0")
   if [ "$mode" = webhook ]; then
     env+=("SWITCHBOARD_TELEGRAM_WEBHOOK_URL=http://127.0.0.1:$BOT_PORT/webhooks/telegram"
       "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET=bench_secret")
