@@ -54,16 +54,9 @@ fn the_order_check_allows_only_a_repeat_right_after_itself() {
     assert!(check(&["hello", "menu", "hello", "ask", "bye"]).is_err(), "one extra");
 }
 
-fn seed() -> u64 {
-    match std::env::var("SWITCHBOARD_CRASH_SEED") {
-        Ok(seed) => seed.parse().expect("SWITCHBOARD_CRASH_SEED is a number"),
-        Err(_) => rand::random(),
-    }
-}
-
 async fn crash_test(label: &str, db: TestDb) {
     let _turn = instance::take_turn().await;
-    let seed = seed();
+    let seed = customer_crowd::seed();
     println!("{label}: seed {seed} (SWITCHBOARD_CRASH_SEED={seed} repeats the kill moments)");
     let started = Instant::now();
     let workdir = tempfile::tempdir().expect("a working folder");

@@ -41,8 +41,7 @@ async fn three_instances_share_the_traffic_and_one_dies() {
     let Some(db) = TestDb::postgres("three instances on one database").await else { return };
     let _turn = instance::take_turn().await;
     let label = "three instances on PostgreSQL";
-    let seed: u64 = std::env::var("SWITCHBOARD_CRASH_SEED")
-        .map_or_else(|_| rand::random(), |seed| seed.parse().expect("SWITCHBOARD_CRASH_SEED is a number"));
+    let seed = customer_crowd::seed();
     println!("{label}: seed {seed}");
     let started = Instant::now();
     let workdir = tempfile::tempdir().expect("a working folder");

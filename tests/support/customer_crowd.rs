@@ -915,3 +915,11 @@ impl Database {
         on_both!(self, pool => pool.close().await)
     }
 }
+
+/// The run's random seed: `SWITCHBOARD_CRASH_SEED` when set (to replay a run), else a fresh one.
+pub fn seed() -> u64 {
+    match std::env::var("SWITCHBOARD_CRASH_SEED") {
+        Ok(seed) => seed.parse().expect("SWITCHBOARD_CRASH_SEED is a number"),
+        Err(_) => rand::random(),
+    }
+}
