@@ -77,7 +77,7 @@ impl App {
     pub fn outbox_worker(&self, channels: Vec<Arc<dyn Channel>>, settings: OutboxSettings) -> OutboxWorker {
         let channels: HashMap<&'static str, Arc<dyn Channel>> =
             channels.into_iter().map(|channel| (channel.name(), channel)).collect();
-        OutboxWorker::new(Arc::clone(&self.store), channels, settings, self.engine.outbox_wake())
+        OutboxWorker::new(Arc::clone(&self.store), channels, settings, self.engine.outbox_link())
     }
 
     /// Lets the engine finish what it has accepted, then closes the database.
@@ -352,7 +352,7 @@ pub async fn start_with(
         tracing::info!(rows = released, "outbox rows claimed before a crash will be sent again");
     }
     // Commits of other instances wake this one's worker (PostgreSQL LISTEN; nothing on SQLite).
-    if let Err(error) = app.store.listen_for_outbox(app.engine.outbox_wake()).await {
+    if let Err(error) = app.store.listen_for_outbox(app.engine.outbox_link().wake).await {
         tracing::warn!(%error, "cannot listen for other instances' outbox rows; the worker polls instead");
     }
     let worker = app.outbox_worker(channels, outbox);

@@ -131,7 +131,7 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let channel: Arc<dyn Channel> = Arc::new(NoopChannel);
     let channels = HashMap::from([(BENCH_CHANNEL, channel)]);
     let worker =
-        OutboxWorker::new(Arc::clone(&store), channels, OutboxSettings::default(), engine.outbox_wake());
+        OutboxWorker::new(Arc::clone(&store), channels, OutboxSettings::default(), engine.outbox_link());
     let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(worker.run(async move {
         let _ = stopped.await;

@@ -16,7 +16,7 @@ use switchboard::outbox::{DeliveryAttempt, OutboxSettings, OutboxWorker};
 use switchboard::store::{OutboxStatus, Store, now_millis};
 
 fn worker(store: &Arc<dyn Store>, channel: &Arc<RecordingChannel>, engine: &Engine) -> OutboxWorker {
-    OutboxWorker::new(Arc::clone(store), channel.channels(), OutboxSettings::default(), engine.outbox_wake())
+    OutboxWorker::new(Arc::clone(store), channel.channels(), OutboxSettings::default(), engine.outbox_link())
 }
 
 async fn drain(worker: &OutboxWorker) -> usize {
@@ -144,7 +144,7 @@ async fn each_reply_is_recorded_as_sent_before_the_next_one_of_its_conversation_
         Arc::clone(&channel) as Arc<dyn switchboard::channels::Channel>,
     )]);
     let worker =
-        OutboxWorker::new(Arc::clone(&store), channels, OutboxSettings::default(), engine.outbox_wake());
+        OutboxWorker::new(Arc::clone(&store), channels, OutboxSettings::default(), engine.outbox_link());
     // One round takes all fifteen rows: three conversations side by side, five rows each.
     let report = worker.deliver_due(now_millis()).await.unwrap();
     assert_eq!((report.claimed, report.delivered), (15, 15));
@@ -255,7 +255,7 @@ async fn transient_failures_back_off_then_dead_letter() {
     let engine = start_engine(&store);
     let channel = RecordingChannel::new();
     let settings = OutboxSettings { max_attempts: 2, ..OutboxSettings::default() };
-    let worker = OutboxWorker::new(Arc::clone(&store), channel.channels(), settings, engine.outbox_wake());
+    let worker = OutboxWorker::new(Arc::clone(&store), channel.channels(), settings, engine.outbox_link());
 
     engine.handle(text("eve", "u1", "/menu")).await.unwrap();
     channel.fail_next("eve", DeliveryError::Transient("timeout".into()));
@@ -336,7 +336,7 @@ async fn interleaved_conversations_each_stay_in_order() {
         Arc::clone(&store),
         channel.channels(),
         OutboxSettings { batch: 3, ..OutboxSettings::default() },
-        engine.outbox_wake(),
+        engine.outbox_link(),
     );
     while worker.deliver_due(now_millis()).await.unwrap().claimed > 0 {}
     assert_eq!(channel.keys_for("ann"), expected);
@@ -464,5 +464,87 @@ async fn tickets_opened_changed_and_withdrawn_inside_one_group_commit() {
     assert_eq!(dave.attachments, vec![photo], "a photo after the ticket opened in the same batch");
     assert_eq!(state_of(&store, "ann").await.0, State::Menu);
     assert_eq!(state_of(&store, "carol").await.0, State::Menu);
+    engine.shutdown().await;
+}
+
+/// Waits (bounded) until `done` holds; panics with `what` otherwise.
+async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..500 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test]
+async fn the_running_worker_gets_replies_handed_over_and_keeps_them_behind_a_retry() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let channel = RecordingChannel::new();
+    let settings = OutboxSettings {
+        base_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_millis(100),
+        poll_interval: Duration::from_millis(20),
+        ..OutboxSettings::default()
+    };
+    let worker = OutboxWorker::new(Arc::clone(&store), channel.channels(), settings, engine.outbox_link());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+    let handoff = engine.outbox_link().handoff;
+    eventually("the worker takes hand-overs", async || handoff.lease().is_some()).await;
+
+    // Replies are stored already leased and given to the worker, which holds them while the
+    // platform call is under way.
+    channel.close_gate();
+    engine.handle(text("ann", "a1", "/start")).await.unwrap();
+    let contact = store.contact(fixtures::CHANNEL, "ann").await.unwrap().unwrap();
+    let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap().id;
+    let rows = store.outbox_of_conversation(conversation).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter().all(|row| row.status == OutboxStatus::Pending && row.lease_until.is_some()),
+        "{rows:?}"
+    );
+    assert_eq!(handoff.held([conversation])[&conversation], 2);
+    channel.open_gate();
+    eventually("the greeting is delivered and recorded", async || {
+        store.pending_outbox().await.unwrap() == 0 && handoff.held([conversation])[&conversation] == 0
+    })
+    .await;
+    assert_eq!(channel.keys_for("ann"), vec![keys::GREETING, keys::MENU_PROMPT]);
+
+    // The next reply fails and waits for its retry; replies committed meanwhile must not
+    // overtake it, whichever path they take.
+    channel.fail_next("ann", DeliveryError::Transient("platform hiccup".to_owned()));
+    engine.handle(button("ann", "a2", Action::Issue(IssueType::Delivery))).await.unwrap();
+    engine.handle(text("ann", "a3", "AB-1234")).await.unwrap();
+    engine.handle(button("bob", "b1", Action::Issue(IssueType::Delivery))).await.unwrap();
+    eventually("every reply is delivered", async || {
+        channel.keys_for("ann").len() == 5 && store.pending_outbox().await.unwrap() == 0
+    })
+    .await;
+    assert_eq!(
+        channel.keys_for("ann"),
+        vec![
+            keys::GREETING,
+            keys::MENU_PROMPT,
+            keys::ASK_ORDER_ID,
+            keys::ORDER_ID_ACCEPTED,
+            keys::ASK_PHOTO_OPTIONAL
+        ]
+    );
+    assert_eq!(channel.keys_for("bob"), vec![keys::ASK_ORDER_ID]);
+    let retried = store.outbox_of_conversation(conversation).await.unwrap();
+    assert_eq!(retried[2].attempts, 1, "the failed reply was tried twice: {retried:?}");
+    assert_eq!(handoff.held([conversation])[&conversation], 0);
+
+    stop.send(()).unwrap();
+    running.await.unwrap();
+    assert_eq!(handoff.lease(), None, "a stopped worker takes no more hand-overs");
     engine.shutdown().await;
 }

@@ -564,7 +564,7 @@ impl Misbehaving {
         let settings =
             OutboxSettings { poll_interval: Duration::from_millis(20), ..OutboxSettings::default() };
         let channels = HashMap::from([(engine_fixtures::CHANNEL, channel)]);
-        OutboxWorker::new(Arc::clone(store), channels, settings, engine.outbox_wake())
+        OutboxWorker::new(Arc::clone(store), channels, settings, engine.outbox_link())
     }
 }
 

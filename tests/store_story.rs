@@ -59,7 +59,7 @@ async fn story(db: &TestDb) {
         Arc::clone(&store),
         channel.channels(),
         OutboxSettings::default(),
-        engine.outbox_wake(),
+        engine.outbox_link(),
     );
 
     // Channel cursors survive in the key-value table.

@@ -109,6 +109,20 @@ pub trait Intake: Send + Sync {
     async fn accept(&self, event: InboundEvent) -> Result<Accepted, IntakeError>;
     /// A long-poll batch, applied in order; all of it is stored when this returns `Ok`.
     async fn accept_batch(&self, events: Vec<InboundEvent>) -> Result<Vec<Accepted>, IntakeError>;
+    /// A long-poll batch together with the position after it: when this returns `Ok`, both
+    /// are stored. The engine writes them in one transaction, so a poll round costs one
+    /// commit; this default stores the events first and then the position, which is as safe
+    /// (a crash in between only reads the batch again) but costs two.
+    async fn accept_batch_at(
+        &self,
+        events: Vec<InboundEvent>,
+        cursor: &str,
+        position: &str,
+    ) -> Result<Vec<Accepted>, IntakeError> {
+        let accepted = if events.is_empty() { Vec::new() } else { self.accept_batch(events).await? };
+        self.save_cursor(cursor, position).await?;
+        Ok(accepted)
+    }
     /// A channel's persisted position (Telegram `offset`, VK `ts`), by name.
     async fn cursor(&self, name: &str) -> Result<Option<String>, IntakeError>;
     async fn save_cursor(&self, name: &str, value: &str) -> Result<(), IntakeError>;

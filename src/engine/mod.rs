@@ -19,16 +19,17 @@ use crate::core::handoff::{AgentMove, ClaimDecision, TicketStatus, decide_claim,
 use crate::core::keys;
 use crate::core::message::{Action, Lang, MediaRef, Outbound, Priority, Reply};
 use crate::core::order_id::OrderIdFormat;
+use crate::outbox::OutboxLink;
 use crate::store::{
-    Author, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, Direction, EventKey,
-    FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, QueueOverview, Store, StoreError, TicketChange,
-    TicketRow, WriteTx, duration_millis, now_millis,
+    Author, Backend, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, Direction, EventKey,
+    FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, QueueOverview, Store, StoreError,
+    TicketChange, TicketRow, WriteTx, duration_millis, now_millis,
 };
 use crate::telemetry::{self, EngineMetrics};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 mod tickets;
@@ -150,7 +151,7 @@ enum AgentOutcome {
 }
 
 enum Job {
-    Inbound { events: Vec<InboundEvent>, reply: oneshot::Sender<Result<Vec<Accepted>, EngineError>> },
+    Inbound { batch: Inbound, reply: InboundReply },
     Agent { op: AgentOp, reply: oneshot::Sender<Result<AgentOutcome, EngineError>> },
     Shutdown,
 }
@@ -158,7 +159,7 @@ enum Job {
 impl Job {
     fn weight(&self) -> usize {
         match self {
-            Job::Inbound { events, .. } => events.len().max(1),
+            Job::Inbound { batch, .. } => batch.events.len().max(1),
             Job::Agent { .. } | Job::Shutdown => 1,
         }
     }
@@ -174,7 +175,7 @@ pub struct Engine {
 struct Inner {
     store: Arc<dyn Store>,
     settings: EngineSettings,
-    outbox_wake: Arc<Notify>,
+    outbox: OutboxLink,
     metrics: EngineMetrics,
 }
 
@@ -183,7 +184,7 @@ impl Engine {
     pub fn start(store: Arc<dyn Store>, settings: EngineSettings) -> Engine {
         let (jobs, queue) = mpsc::channel(settings.queue_capacity.max(1));
         let metrics = EngineMetrics::register();
-        let inner = Arc::new(Inner { store, settings, outbox_wake: Arc::new(Notify::new()), metrics });
+        let inner = Arc::new(Inner { store, settings, outbox: OutboxLink::default(), metrics });
         let writer = tokio::spawn(writer_loop(Arc::clone(&inner), queue));
         Engine { jobs, inner, writer: Mutex::new(Some(writer)) }
     }
@@ -192,9 +193,10 @@ impl Engine {
         &self.inner.store
     }
 
-    /// Notified after every commit that queued outbox rows; hand it to the outbox workers.
-    pub fn outbox_wake(&self) -> Arc<Notify> {
-        Arc::clone(&self.inner.outbox_wake)
+    /// How commits reach this process's outbox worker: a wake-up for rows to claim, and the
+    /// hand-over of rows to deliver at once. Give it to the [`crate::outbox::OutboxWorker`].
+    pub fn outbox_link(&self) -> OutboxLink {
+        self.inner.outbox.clone()
     }
 
     /// Applies one event. Returns only after its transaction has committed, so the caller may
@@ -209,8 +211,22 @@ impl Engine {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        self.submit(Inbound { events, cursor: None }).await
+    }
+
+    /// Applies a long-poll batch and saves the channel's position after it, in one transaction.
+    pub async fn handle_batch_at(
+        &self,
+        events: Vec<InboundEvent>,
+        cursor: &str,
+        position: &str,
+    ) -> Result<Vec<Handled>, EngineError> {
+        self.submit(Inbound { events, cursor: Some((cursor.to_owned(), position.to_owned())) }).await
+    }
+
+    async fn submit(&self, batch: Inbound) -> Result<Vec<Handled>, EngineError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job::Inbound { events, reply }).await.map_err(|_| EngineError::Stopped)?;
+        self.jobs.send(Job::Inbound { batch, reply }).await.map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
 
@@ -308,6 +324,17 @@ impl Intake for Engine {
         self.handle_batch(events).await.map_err(|error| IntakeError::NotStored(error.to_string()))
     }
 
+    async fn accept_batch_at(
+        &self,
+        events: Vec<InboundEvent>,
+        cursor: &str,
+        position: &str,
+    ) -> Result<Vec<Accepted>, IntakeError> {
+        self.handle_batch_at(events, cursor, position)
+            .await
+            .map_err(|error| IntakeError::NotStored(error.to_string()))
+    }
+
     async fn cursor(&self, name: &str) -> Result<Option<String>, IntakeError> {
         self.inner.store.cursor(name).await.map_err(|error| IntakeError::NotStored(error.to_string()))
     }
@@ -347,14 +374,21 @@ async fn writer_loop(inner: Arc<Inner>, mut queue: mpsc::Receiver<Job>) {
 
 type InboundReply = oneshot::Sender<Result<Vec<Accepted>, EngineError>>;
 
+/// Inbound events of one caller, with the long-poll position to save alongside them.
+struct Inbound {
+    events: Vec<InboundEvent>,
+    /// (cursor name, position)
+    cursor: Option<(String, String)>,
+}
+
 impl Inner {
     /// Runs jobs in arrival order; consecutive inbound jobs share one transaction. Returns
     /// whether a shutdown was requested.
     async fn process(&self, jobs: Vec<Job>) -> bool {
-        let mut run: Vec<(Vec<InboundEvent>, InboundReply)> = Vec::new();
+        let mut run: Vec<(Inbound, InboundReply)> = Vec::new();
         for job in jobs {
             match job {
-                Job::Inbound { events, reply } => run.push((events, reply)),
+                Job::Inbound { batch, reply } => run.push((batch, reply)),
                 Job::Agent { op, reply } => {
                     self.flush_inbound(std::mem::take(&mut run)).await;
                     let _ = reply.send(self.agent_with_retry(&op).await);
@@ -369,15 +403,17 @@ impl Inner {
         false
     }
 
-    async fn flush_inbound(&self, run: Vec<(Vec<InboundEvent>, InboundReply)>) {
+    async fn flush_inbound(&self, run: Vec<(Inbound, InboundReply)>) {
         if run.is_empty() {
             return;
         }
-        let all: Vec<InboundEvent> = run.iter().flat_map(|(events, _)| events.iter().cloned()).collect();
-        match self.inbound_with_retry(&all).await {
+        let all: Vec<InboundEvent> = run.iter().flat_map(|(batch, _)| batch.events.iter().cloned()).collect();
+        let cursors: Vec<&(String, String)> =
+            run.iter().filter_map(|(batch, _)| batch.cursor.as_ref()).collect();
+        match self.inbound_with_retry(&all, &cursors).await {
             Ok(mut results) => {
-                for (events, reply) in run.into_iter().rev() {
-                    let mine = results.split_off(results.len() - events.len());
+                for (batch, reply) in run.into_iter().rev() {
+                    let mine = results.split_off(results.len() - batch.events.len());
                     let _ = reply.send(Ok(mine));
                 }
             }
@@ -390,18 +426,23 @@ impl Inner {
                 // One bad event must not keep a whole batch from being stored: apply each
                 // caller's events on their own so only the faulty one is refused.
                 tracing::warn!(%error, jobs = run.len(), "group commit failed; applying its jobs one by one");
-                for (events, reply) in run {
-                    let _ = reply.send(self.inbound_with_retry(&events).await);
+                for (batch, reply) in run {
+                    let cursor: Vec<&(String, String)> = batch.cursor.iter().collect();
+                    let _ = reply.send(self.inbound_with_retry(&batch.events, &cursor).await);
                 }
             }
         }
     }
 
-    async fn inbound_with_retry(&self, events: &[InboundEvent]) -> Result<Vec<Accepted>, EngineError> {
+    async fn inbound_with_retry(
+        &self,
+        events: &[InboundEvent],
+        cursors: &[&(String, String)],
+    ) -> Result<Vec<Accepted>, EngineError> {
         let started = Instant::now();
         let mut attempt = 1;
         loop {
-            match self.apply_inbound(events).await {
+            match self.apply_inbound(events, cursors).await {
                 Err(EngineError::Store(error)) if attempt < ATTEMPTS && retryable(&error) => {
                     tracing::debug!(%error, attempt, "retrying a batch after a concurrent change");
                     attempt += 1;
@@ -427,11 +468,19 @@ impl Inner {
         }
     }
 
-    /// One group commit of inbound events.
-    async fn apply_inbound(&self, events: &[InboundEvent]) -> Result<Vec<Accepted>, EngineError> {
+    /// One group commit of inbound events, and of the long-poll positions read after them.
+    async fn apply_inbound(
+        &self,
+        events: &[InboundEvent],
+        cursors: &[&(String, String)],
+    ) -> Result<Vec<Accepted>, EngineError> {
         let now = now_millis();
         let mut tx = self.store.begin().await?;
         let mut results = vec![Accepted::Duplicate; events.len()];
+        // In arrival order, so a later position of the same cursor wins.
+        for (name, position) in cursors {
+            tx.set_cursor(name, position, now).await?;
+        }
 
         // Dedupe: within the batch first (a platform may resend while we are still working),
         // then against everything stored before.
@@ -532,11 +581,59 @@ impl Inner {
         }
         updates.sort_by_key(|update| update.id);
         tx.append_messages(&writes.messages).await?;
-        tx.enqueue(&writes.outbox).await?;
+        self.lease_for_handoff(&mut *tx, &mut writes.outbox, &writes.recipients, now).await?;
+        let ids = tx.enqueue(&writes.outbox).await?;
         tx.save_conversations(&updates, now).await?;
         tx.commit().await?;
-        if !writes.outbox.is_empty() || writes.wake_outbox {
-            self.outbox_wake.notify_one();
+
+        let (handed, stored): (Vec<_>, Vec<_>) =
+            writes.outbox.into_iter().zip(ids).partition(|(row, _)| row.lease_until.is_some());
+        if !handed.is_empty() {
+            let recipients = &writes.recipients;
+            self.outbox
+                .handoff
+                .hand(handed.into_iter().map(|(row, id)| handed_job(row, id, recipients)).collect());
+        }
+        if !stored.is_empty() || writes.wake_outbox {
+            self.outbox.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Marks the rows this process's worker can deliver at once (see `outbox::handoff`): those
+    /// of conversations whose every pending row the worker already holds. Only on SQLite, where
+    /// this transaction holds the one write lock, so no outcome is recorded while we compare.
+    async fn lease_for_handoff(
+        &self,
+        tx: &mut dyn WriteTx,
+        rows: &mut [NewOutbox],
+        recipients: &HashMap<i64, Recipient>,
+        now: Millis,
+    ) -> Result<(), EngineError> {
+        if self.store.backend() != Backend::Sqlite || rows.is_empty() {
+            return Ok(());
+        }
+        let Some(lease) = self.outbox.handoff.lease() else { return Ok(()) };
+        let handoff = &self.outbox.handoff;
+        // Rows to an unreachable contact wait in the table, as the claiming path keeps them.
+        let deliverable = |row: &NewOutbox| {
+            handoff.accepts(&row.channel) && recipients.get(&row.contact_id).is_some_and(|r| r.reachable)
+        };
+        let mut candidates: Vec<i64> =
+            rows.iter().filter(|row| deliverable(row)).map(|row| row.conversation_id).collect();
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let pending = tx.pending_outbox(&candidates).await?;
+        let held = handoff.held(candidates.iter().copied());
+        let until = now.saturating_add(duration_millis(lease));
+        for row in rows.iter_mut().filter(|row| deliverable(row)) {
+            let stored = pending.get(&row.conversation_id).copied().unwrap_or(0);
+            if held.get(&row.conversation_id).is_some_and(|&held| held == stored) {
+                row.lease_until = Some(until);
+            }
         }
         Ok(())
     }
@@ -1016,8 +1113,32 @@ impl Conversation {
 struct Writes {
     messages: Vec<NewMessage>,
     outbox: Vec<NewOutbox>,
+    /// Who each outbox row goes to, by contact id: what a handed-over row needs besides itself.
+    recipients: HashMap<i64, Recipient>,
     tickets: TicketBook,
     wake_outbox: bool,
+}
+
+struct Recipient {
+    external_id: String,
+    contact_data: Option<serde_json::Value>,
+    reachable: bool,
+}
+
+/// A committed row as the worker gets it when handed over.
+fn handed_job(row: NewOutbox, id: i64, recipients: &HashMap<i64, Recipient>) -> OutboxJob {
+    let recipient = recipients.get(&row.contact_id);
+    OutboxJob {
+        id,
+        conversation_id: row.conversation_id,
+        contact_id: row.contact_id,
+        channel: row.channel,
+        external_id: recipient.map(|r| r.external_id.clone()).unwrap_or_default(),
+        contact_data: recipient.and_then(|r| r.contact_data.clone()),
+        lang: row.lang,
+        payload: row.payload,
+        attempts: 0,
+    }
 }
 
 impl Writes {
@@ -1042,6 +1163,16 @@ impl Writes {
             payload: Outbound::Bot(reply),
             lang,
             at: now,
+            lease_until: None,
+        });
+        self.note_recipient(&conversation.contact);
+    }
+
+    fn note_recipient(&mut self, contact: &ContactRow) {
+        self.recipients.entry(contact.id).or_insert_with(|| Recipient {
+            external_id: contact.external_id.clone(),
+            contact_data: contact.contact_data.clone(),
+            reachable: contact.reachable,
         });
     }
 
@@ -1075,7 +1206,9 @@ impl Writes {
             },
             lang: conversation.contact.lang,
             at: now,
+            lease_until: None,
         });
+        self.note_recipient(&conversation.contact);
     }
 }
 

@@ -25,6 +25,7 @@ use crate::core::handoff::TicketStatus;
 use crate::core::message::{Lang, MediaRef, Outbound, Priority};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -204,8 +205,13 @@ pub trait WriteTx: Send {
     /// moved on, nothing is guaranteed and [`StoreError::Conflict`] is returned.
     async fn save_conversations(&mut self, updates: &[ConversationUpdate], now: Millis) -> StoreResult<()>;
     async fn append_messages(&mut self, messages: &[NewMessage]) -> StoreResult<()>;
-    /// Queues outbox rows; ids increase in slice order.
-    async fn enqueue(&mut self, rows: &[NewOutbox]) -> StoreResult<()>;
+    /// Saves a channel's long-poll position with the events read before it.
+    async fn set_cursor(&mut self, name: &str, value: &str, now: Millis) -> StoreResult<()>;
+    /// Queues outbox rows; returns their ids, which increase in slice order.
+    async fn enqueue(&mut self, rows: &[NewOutbox]) -> StoreResult<Vec<i64>>;
+    /// How many pending (not yet sent or dead) outbox rows each of these conversations has;
+    /// conversations without any are left out.
+    async fn pending_outbox(&mut self, conversation_ids: &[i64]) -> StoreResult<HashMap<i64, usize>>;
 
     async fn queue_overview(&mut self) -> StoreResult<QueueOverview>;
     /// Queued tickets ahead of the conversation's open ticket; `None` without one.
@@ -389,6 +395,9 @@ pub struct NewOutbox {
     pub payload: Outbound,
     pub lang: Lang,
     pub at: Millis,
+    /// Set when the row goes straight to this process's worker (see `outbox::handoff`): it is
+    /// stored already claimed, so no other worker takes it while it is being delivered.
+    pub lease_until: Option<Millis>,
 }
 
 #[derive(Debug, Clone)]

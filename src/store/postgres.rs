@@ -17,7 +17,7 @@ use crate::core::handoff::TicketStatus;
 use crate::core::message::{Lang, MediaRef};
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -449,32 +449,54 @@ impl WriteTx for PostgresTx {
         Ok(())
     }
 
-    async fn enqueue(&mut self, outbox: &[NewOutbox]) -> StoreResult<()> {
+    async fn enqueue(&mut self, outbox: &[NewOutbox]) -> StoreResult<Vec<i64>> {
         const ENQUEUE: &str = "INSERT INTO outbox (conversation_id, contact_id, channel, payload, lang, status, \
-             attempts, next_attempt_at, created_at) \
-             SELECT u.conversation_id, u.contact_id, u.channel, u.payload::jsonb, u.lang, 'pending', 0, u.at, u.at \
-             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[]) \
-               WITH ORDINALITY AS u(conversation_id, contact_id, channel, payload, lang, at, n) \
-             ORDER BY u.n";
+             attempts, next_attempt_at, lease_until, created_at) \
+             SELECT u.conversation_id, u.contact_id, u.channel, u.payload::jsonb, u.lang, 'pending', 0, u.at, \
+             u.lease_until, u.at \
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], \
+               $7::bigint[]) WITH ORDINALITY AS u(conversation_id, contact_id, channel, payload, lang, at, \
+               lease_until, n) \
+             ORDER BY u.n RETURNING id";
         if outbox.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut payloads = Vec::with_capacity(outbox.len());
         for row in outbox {
             payloads.push(serde_json::to_string(&row.payload)?);
         }
-        sqlx::query(ENQUEUE)
+        // The sequence is drawn row by row in the ORDER BY's order, so sorted ids are in slice
+        // order.
+        let mut ids: Vec<i64> = sqlx::query_scalar(ENQUEUE)
             .bind(outbox.iter().map(|r| r.conversation_id).collect::<Vec<_>>())
             .bind(outbox.iter().map(|r| r.contact_id).collect::<Vec<_>>())
             .bind(outbox.iter().map(|r| r.channel.as_str()).collect::<Vec<_>>())
             .bind(payloads)
             .bind(outbox.iter().map(|r| r.lang.code()).collect::<Vec<_>>())
             .bind(outbox.iter().map(|r| r.at).collect::<Vec<_>>())
-            .execute(&mut *self.tx)
+            .bind(outbox.iter().map(|r| r.lease_until).collect::<Vec<_>>())
+            .fetch_all(&mut *self.tx)
             .await?;
+        ids.sort_unstable();
         // Delivered at commit, to every instance's workers.
         sqlx::query("SELECT pg_notify($1, '')").bind(OUTBOX_CHANNEL).execute(&mut *self.tx).await?;
+        Ok(ids)
+    }
+
+    async fn set_cursor(&mut self, name: &str, value: &str, now: Millis) -> StoreResult<()> {
+        sqlx::query(sql::SET_CURSOR).bind(name).bind(value).bind(now).execute(&mut *self.tx).await?;
         Ok(())
+    }
+
+    async fn pending_outbox(&mut self, conversation_ids: &[i64]) -> StoreResult<HashMap<i64, usize>> {
+        const PENDING: &str = "SELECT conversation_id, count(*) FROM outbox \
+             WHERE status = 'pending' AND conversation_id = ANY($1) GROUP BY conversation_id";
+        if conversation_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as(PENDING).bind(conversation_ids).fetch_all(&mut *self.tx).await?;
+        Ok(rows.into_iter().map(|(id, n)| (id, usize::try_from(n).unwrap_or(usize::MAX))).collect())
     }
 
     async fn queue_overview(&mut self) -> StoreResult<QueueOverview> {

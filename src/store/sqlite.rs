@@ -544,13 +544,17 @@ impl WriteTx for SqliteTx {
         Ok(())
     }
 
-    async fn enqueue(&mut self, outbox: &[NewOutbox]) -> StoreResult<()> {
-        const ENQUEUE: &str = "INSERT INTO outbox (conversation_id, contact_id, channel, payload, lang, status, \
-             attempts, next_attempt_at, created_at) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'pending', 0, \
-             value ->> 5, value ->> 5 FROM jsonb_each($1) ORDER BY key";
+    async fn enqueue(&mut self, outbox: &[NewOutbox]) -> StoreResult<Vec<i64>> {
+        // Ids are given here rather than left to SQLite, so the caller learns them without a
+        // RETURNING row per outbox row: `BEGIN IMMEDIATE` holds the write lock, so nobody else
+        // can insert between reading the highest id and using the ones after it.
+        const LAST_ID: &str = "SELECT coalesce(max(id), 0) FROM outbox";
+        const ENQUEUE: &str = "INSERT INTO outbox (id, conversation_id, contact_id, channel, payload, lang, \
+             status, attempts, next_attempt_at, lease_until, created_at) \
+             SELECT $1 + key, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'pending', 0, \
+             value ->> 5, value ->> 6, value ->> 5 FROM jsonb_each($2) ORDER BY key";
         if outbox.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut batch = Vec::with_capacity(outbox.len());
         for row in outbox {
@@ -561,10 +565,33 @@ impl WriteTx for SqliteTx {
                 serde_json::to_string(&row.payload)?,
                 row.lang.code(),
                 row.at,
+                row.lease_until,
             ));
         }
-        sqlx::query(ENQUEUE).bind(serde_json::to_string(&batch)?).execute(&mut *self.tx).await?;
+        let last: i64 = sqlx::query_scalar(LAST_ID).fetch_one(&mut *self.tx).await?;
+        let first = last.checked_add(1).ok_or_else(|| StoreError::Corrupt("outbox ids exhausted".into()))?;
+        sqlx::query(ENQUEUE).bind(first).bind(serde_json::to_string(&batch)?).execute(&mut *self.tx).await?;
+        Ok((first..).take(outbox.len()).collect())
+    }
+
+    async fn set_cursor(&mut self, name: &str, value: &str, now: Millis) -> StoreResult<()> {
+        sqlx::query(sql::SET_CURSOR).bind(name).bind(value).bind(now).execute(&mut *self.tx).await?;
         Ok(())
+    }
+
+    async fn pending_outbox(&mut self, conversation_ids: &[i64]) -> StoreResult<HashMap<i64, usize>> {
+        const PENDING: &str = "SELECT json_group_array(json_array(conversation_id, n)) AS pending FROM (\
+             SELECT o.conversation_id, count(*) AS n FROM jsonb_each($1) AS c \
+             JOIN outbox o ON o.conversation_id = c.value AND o.status = 'pending' \
+             GROUP BY o.conversation_id)";
+        if conversation_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found = sqlx::query(PENDING)
+            .bind(serde_json::to_string(conversation_ids)?)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(aggregate::<Vec<(i64, usize)>>(found, "pending")?.into_iter().collect())
     }
 
     async fn queue_overview(&mut self) -> StoreResult<QueueOverview> {

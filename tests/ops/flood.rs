@@ -27,7 +27,7 @@ async fn delivered_keys(store: &Arc<dyn Store>, engine: &Engine, external_id: &s
         Arc::clone(store),
         channel.channels(),
         OutboxSettings::default(),
-        engine.outbox_wake(),
+        engine.outbox_link(),
     );
     while worker.try_deliver_next().await.unwrap() == DeliveryAttempt::Delivered {}
     channel.keys_for(external_id)

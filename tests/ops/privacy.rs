@@ -113,7 +113,7 @@ impl World {
             Arc::clone(&store),
             channel.channels(),
             OutboxSettings::default(),
-            engine.outbox_wake(),
+            engine.outbox_link(),
         );
         while worker.try_deliver_next().await.unwrap() == DeliveryAttempt::Delivered {}
         assert_eq!(

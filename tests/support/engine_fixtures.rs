@@ -155,11 +155,27 @@ pub fn button(external_id: &str, event_id: &str, action: Action) -> InboundEvent
 pub struct RecordingChannel {
     delivered: Mutex<Vec<Delivery>>,
     failures: Mutex<HashMap<String, VecDeque<DeliveryError>>>,
+    /// While closed, deliveries wait here (see [`RecordingChannel::close_gate`]).
+    gate: tokio::sync::Semaphore,
 }
 
 impl RecordingChannel {
     pub fn new() -> Arc<RecordingChannel> {
-        Arc::new(RecordingChannel { delivered: Mutex::new(Vec::new()), failures: Mutex::new(HashMap::new()) })
+        Arc::new(RecordingChannel {
+            delivered: Mutex::new(Vec::new()),
+            failures: Mutex::new(HashMap::new()),
+            gate: tokio::sync::Semaphore::new(tokio::sync::Semaphore::MAX_PERMITS),
+        })
+    }
+
+    /// Makes deliveries wait until [`RecordingChannel::open_gate`], so a test can look at rows
+    /// while they are being delivered.
+    pub fn close_gate(&self) {
+        self.gate.forget_permits(tokio::sync::Semaphore::MAX_PERMITS);
+    }
+
+    pub fn open_gate(&self) {
+        self.gate.add_permits(tokio::sync::Semaphore::MAX_PERMITS - self.gate.available_permits());
     }
 
     /// The next delivery to `external_id` fails with `error` (queued in order).
@@ -196,6 +212,7 @@ impl Channel for RecordingChannel {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
+        drop(self.gate.acquire().await.expect("the gate is never closed for good"));
         let failure =
             self.failures.lock().unwrap().get_mut(&delivery.external_id).and_then(VecDeque::pop_front);
         match failure {

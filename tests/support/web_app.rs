@@ -130,7 +130,7 @@ impl TestApp {
             poll_interval: std::time::Duration::from_millis(50),
             ..OutboxSettings::default()
         };
-        let worker = OutboxWorker::new(Arc::clone(&store), channels, outbox_settings, engine.outbox_wake());
+        let worker = OutboxWorker::new(Arc::clone(&store), channels, outbox_settings, engine.outbox_link());
         let (stop, mut stopped) = watch::channel(false);
         tokio::spawn(worker.run(async move {
             let _ = stopped.wait_for(|stop| *stop).await;

@@ -81,6 +81,7 @@ pub async fn run(run: Arc<Run>, index: usize) -> Report {
                 }
             };
             let available = Instant::now();
+            run.api.trace("publish_chat", chat);
             run.api.publish(update);
             let deadline = tokio::time::Instant::from_std(available + run.step_timeout);
             let mut final_reply = None;

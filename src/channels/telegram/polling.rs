@@ -1,8 +1,8 @@
 //! Long polling with our own `getUpdates` loop. The offset is what tells Telegram an update
 //! may be forgotten, so it moves only after the whole batch is durably stored
-//! ([`Intake::accept_batch`] returned `Ok`) and the new offset is saved
-//! ([`Intake::save_cursor`]). A crash anywhere before that gets the same batch again, and the
-//! engine's dedupe on `event_id` makes the repeat harmless.
+//! with the new offset ([`Intake::accept_batch_at`] returned `Ok`: one transaction holds both).
+//! A crash anywhere before that gets the same batch again, and the engine's dedupe on
+//! `event_id` makes the repeat harmless.
 
 use super::TelegramChannel;
 use crate::channels::Intake;
@@ -126,10 +126,10 @@ async fn store_batch(
         }
     }
     let next = updates.iter().map(|update| update.id.as_offset()).max().expect("the batch is not empty");
-    if !events.is_empty() {
-        intake.accept_batch(events).await.map_err(|error| error.to_string())?;
-    }
-    intake.save_cursor(cursor_name, &next.to_string()).await.map_err(|error| error.to_string())?;
+    intake
+        .accept_batch_at(events, cursor_name, &next.to_string())
+        .await
+        .map_err(|error| error.to_string())?;
     Ok(next)
 }
 

@@ -1,5 +1,5 @@
 //! Bots Long Poll: `groups.getLongPollServer`, then `a_check` requests in a loop. The position
-//! (`ts`) is saved through [`Intake::save_cursor`] only after the batch it follows was stored,
+//! (`ts`) is saved through [`Intake::accept_batch_at`] in the transaction of the batch it follows,
 //! so a crash re-reads events instead of losing them (the engine drops the repeats).
 //!
 //! Run it on one process only (the leader); several pollers would each take every event.
@@ -108,12 +108,9 @@ async fn poll_forever(receiver: &VkReceiver, intake: &dyn Intake) -> Result<(), 
                     backoff.reset();
                     continue;
                 }
-                match take_in(receiver, intake, &updates).await {
+                match take_in(receiver, intake, &updates, (&cursor, &next)).await {
                     Ok(received) => {
-                        // Stored: only now may the position move past these events.
-                        if let Err(error) = intake.save_cursor(&cursor, &next).await {
-                            tracing::warn!(%error, "could not save the VK long poll position; events may be re-read");
-                        }
+                        // Stored, with the position after them: only now may polling move on.
                         ts = Some(next);
                         backoff.reset();
                         receiver.answer_presses_later(received.presses);
@@ -159,11 +156,13 @@ enum TakeInError {
     Intake(crate::channels::IntakeError),
 }
 
-/// Turns a batch into events and stores them in one `accept_batch`.
+/// Turns a batch into events and stores them, with the position after them (`(cursor name,
+/// ts)`), in one `accept_batch_at`.
 async fn take_in(
     receiver: &VkReceiver,
     intake: &dyn Intake,
     updates: &[serde_json::Value],
+    (cursor, next): (&str, &str),
 ) -> Result<Received, TakeInError> {
     let mut received = Received::default();
     for update in updates {
@@ -174,8 +173,6 @@ async fn take_in(
             Err(error) => return Err(TakeInError::Receive(error)),
         }
     }
-    if !received.events.is_empty() {
-        intake.accept_batch(received.events.clone()).await.map_err(TakeInError::Intake)?;
-    }
+    intake.accept_batch_at(received.events.clone(), cursor, next).await.map_err(TakeInError::Intake)?;
     Ok(received)
 }

@@ -1,15 +1,21 @@
 //! Delivery workers: claim due outbox rows, send them through their contact's channel, and
 //! record the outcome (sent, retry later, dead-lettered).
 //!
+//! Rows reach the worker two ways: claimed from the table (rows from before a restart,
+//! retries, other instances' rows on PostgreSQL), or handed over by the engine right after
+//! the commit that stored them ([`handoff`], SQLite only).
+//!
 //! Rows of one conversation go out strictly in id order: the store never hands out a row while
-//! an older row of its conversation is waiting, and within a claimed batch a conversation's
-//! rows are sent one after another, stopping at the first failure. Different conversations
-//! are delivered concurrently, and in [`OutboxWorker::run`] independently: a conversation stuck
-//! on a slow platform call never holds back the others.
+//! an older row of its conversation is waiting, and a conversation's rows are sent one after
+//! another by one task, stopping at the first failure. Different conversations are delivered
+//! concurrently, and in [`OutboxWorker::run`] independently: a conversation stuck on a slow
+//! platform call never holds back the others.
 //!
 //! Each outcome is recorded before the conversation's next row goes out, many conversations'
 //! outcomes per transaction ([`OutcomeRecorder`]). A crash can thus leave at most one row per
 //! conversation sent but not marked, and only that row is sent again after a restart.
+
+pub mod handoff;
 
 use crate::channels::{Channel, Delivery, DeliveryError};
 use crate::store::{DeliveryOutcome, Millis, OutboxJob, Store, StoreError, duration_millis, now_millis};
@@ -21,6 +27,18 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+
+pub use handoff::Handoff;
+
+/// How the engine reaches the outbox worker of its process ([`crate::engine::Engine::outbox_link`]).
+#[derive(Clone, Default)]
+pub struct OutboxLink {
+    /// Notified after commits that stored rows for the claiming path (and by PostgreSQL's
+    /// LISTEN for other instances' rows).
+    pub wake: Arc<Notify>,
+    /// Rows given straight to a running worker.
+    pub handoff: Arc<Handoff>,
+}
 
 /// How workers pace themselves.
 #[derive(Debug, Clone)]
@@ -47,7 +65,7 @@ impl Default for OutboxSettings {
             lease: Duration::from_secs(60),
             max_attempts: 12,
             batch: 256,
-            concurrency: 64,
+            concurrency: 512,
             poll_interval: Duration::from_millis(500),
             base_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(3600),
@@ -81,7 +99,7 @@ pub struct OutboxWorker {
     channels: HashMap<&'static str, Arc<dyn Channel>>,
     names: Vec<&'static str>,
     settings: OutboxSettings,
-    wake: Arc<Notify>,
+    link: OutboxLink,
 }
 
 impl OutboxWorker {
@@ -91,11 +109,11 @@ impl OutboxWorker {
         store: Arc<dyn Store>,
         channels: HashMap<&'static str, Arc<dyn Channel>>,
         settings: OutboxSettings,
-        wake: Arc<Notify>,
+        link: OutboxLink,
     ) -> OutboxWorker {
         let mut names: Vec<&'static str> = channels.keys().copied().collect();
         names.sort_unstable();
-        OutboxWorker { store, channels, names, settings, wake }
+        OutboxWorker { store, channels, names, settings, link }
     }
 
     /// Delivers at most one due row, now.
@@ -139,9 +157,9 @@ impl OutboxWorker {
             });
             groups[index].push(job);
         }
-        let recorder = OutcomeRecorder::new(Arc::clone(&self.store), now);
+        let recorder = OutcomeRecorder::new(Arc::clone(&self.store), now, Arc::clone(&self.link.handoff));
         let outcomes: Vec<Vec<DeliveryOutcome>> = futures::stream::iter(groups)
-            .map(|group| self.deliver_in_order(group, Clock::Fixed(now), &recorder))
+            .map(|group| async { self.deliver_in_order(group, Clock::Fixed(now), &recorder).await.0 })
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
@@ -171,10 +189,21 @@ impl OutboxWorker {
         let concurrency = worker.settings.concurrency.max(1);
         // One recorder for the worker's life: outcomes of conversations finishing at about the
         // same time share a transaction, and each conversation's next row waits for its own.
-        let recorder = Arc::new(OutcomeRecorder::new(Arc::clone(&worker.store), 0));
+        let handoff = Arc::clone(&worker.link.handoff);
+        let recorder = Arc::new(OutcomeRecorder::new(Arc::clone(&worker.store), 0, Arc::clone(&handoff)));
         let mut deliveries = Deliveries::default();
         let mut done: Vec<(OutboxJob, DeliveryOutcome)> = Vec::new();
+        // Commits of this process now hand their rows over directly (see `handoff`).
+        handoff.attach(&worker.names, worker.settings.lease);
+        // The claiming query is the expensive part of the slow path, so it runs only when it
+        // may find something: at start (rows from before), when a commit stored rows for it,
+        // when a claimed conversation finished (its next row may be free now), after rows were
+        // given back, and on every poll tick (retries that came due).
+        let mut claim_due = true;
+        let mut tick = tokio::time::interval(worker.settings.poll_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            deliveries.admit_handed(handoff.take());
             if (&mut shutdown).now_or_never().is_some() {
                 break;
             }
@@ -184,9 +213,12 @@ impl OutboxWorker {
                 // fast channel still records a whole claimed batch in one transaction.
                 continue;
             }
+            claim_due |= deliveries.take_claimed_finished()
+                || done.iter().any(|(_, outcome)| *outcome == DeliveryOutcome::Released);
             worker.record(&mut done).await;
             let room = deliveries.running() < concurrency;
-            if room && !deliveries.has_waiting() {
+            if claim_due && room && !deliveries.has_waiting() {
+                claim_due = false;
                 match worker
                     .store
                     .claim_outbox(&worker.names, now_millis(), worker.settings.lease, worker.settings.batch)
@@ -194,6 +226,7 @@ impl OutboxWorker {
                 {
                     Ok(jobs) if !jobs.is_empty() => {
                         deliveries.admit(jobs, &mut done);
+                        claim_due = true;
                         continue;
                     }
                     Ok(_) => {}
@@ -206,10 +239,13 @@ impl OutboxWorker {
                 finished = deliveries.next_finished(), if deliveries.running() > 0 => {
                     done.extend(finished);
                 }
-                () = worker.wake.notified(), if room => {}
-                () = tokio::time::sleep(worker.settings.poll_interval), if room => {}
+                () = handoff.ready() => {}
+                () = worker.link.wake.notified(), if room => claim_due = true,
+                _ = tick.tick(), if room => claim_due = true,
             }
         }
+        // Rows handed over but never started are given back to the claiming path.
+        done.extend(handoff.detach().into_iter().map(|job| (job, DeliveryOutcome::Released)));
         done.extend(deliveries.finish().await);
         worker.record(&mut done).await;
     }
@@ -224,19 +260,22 @@ impl OutboxWorker {
             Ok(()) => crate::telemetry::count_deliveries(done),
             Err(error) => tracing::warn!(%error, rows = done.len(), "recording outbox deliveries failed"),
         }
+        self.link.handoff.settled(done);
         done.clear();
     }
 
     /// Sends one conversation's rows in order. Each outcome is recorded before the next row
-    /// goes out; after a failure (or a failed record) the rest are given back unsent.
+    /// goes out; after a failure (or a failed record) the rest are given back unsent. Returns
+    /// the outcomes and whether every one of them was recorded.
     async fn deliver_in_order(
         &self,
         group: Vec<OutboxJob>,
         clock: Clock,
         recorder: &OutcomeRecorder,
-    ) -> Vec<DeliveryOutcome> {
+    ) -> (Vec<DeliveryOutcome>, bool) {
         let mut outcomes = Vec::with_capacity(group.len());
         let mut blocked = false;
+        let mut recorded = true;
         let mut released = None;
         for job in group {
             if blocked {
@@ -247,16 +286,18 @@ impl OutboxWorker {
             let outcome = self.deliver(&job, clock).await;
             blocked = outcome != DeliveryOutcome::Sent;
             outcomes.push(outcome.clone());
-            if recorder.record(job, outcome).await.is_err() {
+            let number = recorder.add(job, outcome);
+            if recorder.write_through(number).await.is_err() {
                 blocked = true;
+                recorded = false;
             }
         }
         if let Some(last) = released {
             // Give the leases back now, not when some later delivery happens to write: these
             // rows are due again as soon as the failed one is.
-            let _ = recorder.write_through(last).await;
+            recorded &= recorder.write_through(last).await.is_ok();
         }
-        outcomes
+        (outcomes, recorded)
     }
 
     async fn deliver(&self, job: &OutboxJob, clock: Clock) -> DeliveryOutcome {
@@ -350,11 +391,25 @@ type Outcomes = Vec<(OutboxJob, DeliveryOutcome)>;
 /// for a free slot, and groups being delivered, each in a task of its own.
 #[derive(Default)]
 struct Deliveries {
-    waiting: VecDeque<Vec<OutboxJob>>,
-    running: JoinSet<Outcomes>,
-    /// Which conversation each task delivers, so a task that panicked can be forgotten.
-    tasks: HashMap<tokio::task::Id, i64>,
+    waiting: VecDeque<Group>,
+    /// Whether each task sent all its rows.
+    running: JoinSet<bool>,
+    /// Rows handed over for a conversation already waiting or being delivered: they follow
+    /// once it is done.
+    more: HashMap<i64, Vec<OutboxJob>>,
+    /// Which conversation each task delivers (so a task that panicked can be forgotten), and
+    /// whether its rows were claimed.
+    tasks: HashMap<tokio::task::Id, (i64, bool)>,
     conversations: HashSet<i64>,
+    /// A group of claimed rows finished since the last [`Deliveries::take_claimed_finished`].
+    claimed_finished: bool,
+}
+
+/// One conversation's rows, delivered in order by one task.
+struct Group {
+    jobs: Vec<OutboxJob>,
+    /// Taken by the claiming query (not handed over).
+    claimed: bool,
 }
 
 impl Deliveries {
@@ -386,23 +441,51 @@ impl Deliveries {
             });
             groups[index].push(job);
         }
-        for group in groups {
-            self.conversations.insert(group[0].conversation_id);
-            self.waiting.push_back(group);
+        for jobs in groups {
+            self.conversations.insert(jobs[0].conversation_id);
+            self.waiting.push_back(Group { jobs, claimed: true });
         }
+    }
+
+    /// Takes rows handed over by the engine (ids ascending per conversation). A conversation
+    /// already here gets them after its current rows; the engine hands a conversation's rows
+    /// over only while every pending row of it is here, so nothing older waits elsewhere.
+    fn admit_handed(&mut self, jobs: Vec<OutboxJob>) {
+        let mut groups: Vec<Vec<OutboxJob>> = Vec::new();
+        let mut group_of: HashMap<i64, usize> = HashMap::new();
+        for job in jobs {
+            if self.conversations.contains(&job.conversation_id) {
+                self.more.entry(job.conversation_id).or_default().push(job);
+                continue;
+            }
+            let index = *group_of.entry(job.conversation_id).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[index].push(job);
+        }
+        for jobs in groups {
+            self.conversations.insert(jobs[0].conversation_id);
+            self.waiting.push_back(Group { jobs, claimed: false });
+        }
+    }
+
+    /// Whether a claimed group finished since the last call.
+    fn take_claimed_finished(&mut self) -> bool {
+        std::mem::take(&mut self.claimed_finished)
     }
 
     fn start(&mut self, worker: &Arc<OutboxWorker>, recorder: &Arc<OutcomeRecorder>, concurrency: usize) {
         while self.running.len() < concurrency {
-            let Some(group) = self.waiting.pop_front() else { break };
-            let owned = group[0].conversation_id;
+            let Some(Group { jobs, claimed }) = self.waiting.pop_front() else { break };
+            let owned = jobs[0].conversation_id;
             let (worker, recorder) = (Arc::clone(worker), Arc::clone(recorder));
             let task = self.running.spawn(async move {
                 // The recorder has stored every outcome by the time this returns.
-                worker.deliver_in_order(group, Clock::Wall, &recorder).await;
-                Outcomes::new()
+                let (outcomes, recorded) = worker.deliver_in_order(jobs, Clock::Wall, &recorder).await;
+                recorded && outcomes.iter().all(|outcome| *outcome == DeliveryOutcome::Sent)
             });
-            self.tasks.insert(task.id(), owned);
+            self.tasks.insert(task.id(), (owned, claimed));
         }
     }
 
@@ -424,28 +507,46 @@ impl Deliveries {
         }
     }
 
-    fn settle(&mut self, joined: Result<(tokio::task::Id, Outcomes), tokio::task::JoinError>) -> Outcomes {
-        let (id, outcomes) = match joined {
-            Ok((id, outcomes)) => (id, outcomes),
+    /// Forgets a finished task. Rows handed over for its conversation meanwhile go next if
+    /// everything before them was sent; otherwise they are released (returned, to be
+    /// recorded), to follow the failed row through the claiming path.
+    fn settle(&mut self, joined: Result<(tokio::task::Id, bool), tokio::task::JoinError>) -> Outcomes {
+        let (id, all_sent) = match joined {
+            Ok((id, all_sent)) => (id, all_sent),
             Err(error) => {
                 // The rows keep their lease; once it runs out they are delivered again.
                 tracing::error!(%error, "an outbox delivery task failed");
-                (error.id(), Vec::new())
+                (error.id(), false)
             }
         };
-        if let Some(conversation) = self.tasks.remove(&id) {
-            self.conversations.remove(&conversation);
+        let Some((conversation, claimed)) = self.tasks.remove(&id) else { return Vec::new() };
+        self.claimed_finished |= claimed;
+        match self.more.remove(&conversation) {
+            Some(jobs) if all_sent => {
+                self.waiting.push_back(Group { jobs, claimed: false });
+                Vec::new()
+            }
+            Some(next) => {
+                self.conversations.remove(&conversation);
+                next.into_iter().map(|job| (job, DeliveryOutcome::Released)).collect()
+            }
+            None => {
+                self.conversations.remove(&conversation);
+                Vec::new()
+            }
         }
-        outcomes
     }
 
     /// For shutdown: releases what never started and waits for what is under way.
     async fn finish(mut self) -> Outcomes {
-        let mut done: Outcomes =
-            self.waiting.drain(..).flatten().map(|job| (job, DeliveryOutcome::Released)).collect();
+        let release = |group: Group| group.jobs.into_iter().map(|job| (job, DeliveryOutcome::Released));
+        let mut done: Outcomes = self.waiting.drain(..).flat_map(release).collect();
         while let Some(joined) = self.running.join_next_with_id().await {
             done.extend(self.settle(joined));
         }
+        // Whatever settling queued up again never started.
+        done.extend(self.waiting.drain(..).flat_map(release));
+        done.extend(self.more.drain().flat_map(|(_, jobs)| jobs).map(|job| (job, DeliveryOutcome::Released)));
         done
     }
 }
@@ -470,6 +571,8 @@ fn dead_letter(job: &OutboxJob, error: String, unreachable: bool) -> DeliveryOut
 /// stored.
 struct OutcomeRecorder {
     store: Arc<dyn Store>,
+    /// Told about every written outcome, so it forgets handed-over rows once settled.
+    handoff: Arc<Handoff>,
     /// Outcomes are stamped no earlier than this (tests drive time).
     now: Millis,
     pending: std::sync::Mutex<PendingOutcomes>,
@@ -496,9 +599,10 @@ struct PendingOutcomes {
 struct RecordFailed;
 
 impl OutcomeRecorder {
-    fn new(store: Arc<dyn Store>, now: Millis) -> OutcomeRecorder {
+    fn new(store: Arc<dyn Store>, now: Millis, handoff: Arc<Handoff>) -> OutcomeRecorder {
         OutcomeRecorder {
             store,
+            handoff,
             now,
             pending: std::sync::Mutex::new(PendingOutcomes::default()),
             turn: tokio::sync::Mutex::new(()),
@@ -515,12 +619,6 @@ impl OutcomeRecorder {
         pending.waiting.push((job, outcome));
         pending.added += 1;
         pending.added
-    }
-
-    /// Adds an outcome and returns once it is committed.
-    async fn record(&self, job: OutboxJob, outcome: DeliveryOutcome) -> Result<(), RecordFailed> {
-        let number = self.add(job, outcome);
-        self.write_through(number).await
     }
 
     /// Writes everything still waiting; the first write error seen, if any.
@@ -545,6 +643,7 @@ impl OutcomeRecorder {
             (std::mem::take(&mut pending.waiting), pending.settled + 1, pending.added)
         };
         let result = self.store.finish_outbox(&batch, now_millis().max(self.now)).await;
+        self.handoff.settled(&batch);
         let mut pending = self.lock();
         pending.settled = through;
         match result {
