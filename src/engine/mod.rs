@@ -30,7 +30,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 mod tickets;
 
@@ -169,7 +168,8 @@ impl Job {
 pub struct Engine {
     jobs: mpsc::Sender<Job>,
     inner: Arc<Inner>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Resolves when the writer has stopped.
+    writer: Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 struct Inner {
@@ -185,7 +185,31 @@ impl Engine {
         let (jobs, queue) = mpsc::channel(settings.queue_capacity.max(1));
         let metrics = EngineMetrics::register();
         let inner = Arc::new(Inner { store, settings, outbox: OutboxLink::default(), metrics });
-        let writer = tokio::spawn(writer_loop(Arc::clone(&inner), queue));
+        let (stopped, writer) = oneshot::channel();
+        let runs = Arc::clone(&inner);
+        if runs.store.backend() == Backend::Sqlite {
+            // On a thread of its own: the writer's many short waits on SQLite would otherwise
+            // queue behind whatever else the runtime is busy with (hundreds of deliveries
+            // start right after each commit), and every commit would take that much longer.
+            // SQLite connections live on sqlx's own threads, so nothing here is tied to the
+            // caller's runtime.
+            let spawned = std::thread::Builder::new().name("engine-writer".to_owned()).spawn(move || {
+                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => runtime.block_on(writer_loop(runs, queue)),
+                    Err(error) => tracing::error!(%error, "cannot start the engine's writer"),
+                }
+                let _ = stopped.send(());
+            });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "cannot start the engine's writer thread");
+            }
+        } else {
+            // PostgreSQL connections are sockets of the caller's runtime: the writer stays there.
+            tokio::spawn(async move {
+                writer_loop(runs, queue).await;
+                let _ = stopped.send(());
+            });
+        }
         Engine { jobs, inner, writer: Mutex::new(Some(writer)) }
     }
 

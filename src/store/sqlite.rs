@@ -545,14 +545,10 @@ impl WriteTx for SqliteTx {
     }
 
     async fn enqueue(&mut self, outbox: &[NewOutbox]) -> StoreResult<Vec<i64>> {
-        // Ids are given here rather than left to SQLite, so the caller learns them without a
-        // RETURNING row per outbox row: `BEGIN IMMEDIATE` holds the write lock, so nobody else
-        // can insert between reading the highest id and using the ones after it.
-        const LAST_ID: &str = "SELECT coalesce(max(id), 0) FROM outbox";
-        const ENQUEUE: &str = "INSERT INTO outbox (id, conversation_id, contact_id, channel, payload, lang, \
-             status, attempts, next_attempt_at, lease_until, created_at) \
-             SELECT $1 + key, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'pending', 0, \
-             value ->> 5, value ->> 6, value ->> 5 FROM jsonb_each($2) ORDER BY key";
+        const ENQUEUE: &str = "INSERT INTO outbox (conversation_id, contact_id, channel, payload, lang, status, \
+             attempts, next_attempt_at, lease_until, created_at) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'pending', 0, \
+             value ->> 5, value ->> 6, value ->> 5 FROM jsonb_each($1) ORDER BY key";
         if outbox.is_empty() {
             return Ok(Vec::new());
         }
@@ -568,10 +564,21 @@ impl WriteTx for SqliteTx {
                 row.lease_until,
             ));
         }
-        let last: i64 = sqlx::query_scalar(LAST_ID).fetch_one(&mut *self.tx).await?;
-        let first = last.checked_add(1).ok_or_else(|| StoreError::Corrupt("outbox ids exhausted".into()))?;
-        sqlx::query(ENQUEUE).bind(first).bind(serde_json::to_string(&batch)?).execute(&mut *self.tx).await?;
-        Ok((first..).take(outbox.len()).collect())
+        let done = sqlx::query(ENQUEUE).bind(serde_json::to_string(&batch)?).execute(&mut *self.tx).await?;
+        // The rows went in one after another, in slice order, and SQLite gives each new row one
+        // more than the largest id so far (`BEGIN IMMEDIATE` holds the write lock, so nobody
+        // else inserts in between): their ids are the run ending at the last one. That saves a
+        // RETURNING row per outbox row.
+        let count =
+            i64::try_from(outbox.len()).map_err(|_| StoreError::Corrupt("outbox batch too large".into()))?;
+        let last = done.last_insert_rowid();
+        if done.rows_affected() != outbox.len() as u64 || last < count {
+            return Err(StoreError::Corrupt(format!(
+                "outbox insert gave {} rows ending at id {last}",
+                done.rows_affected()
+            )));
+        }
+        Ok((last - count + 1..=last).collect())
     }
 
     async fn set_cursor(&mut self, name: &str, value: &str, now: Millis) -> StoreResult<()> {
