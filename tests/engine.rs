@@ -548,3 +548,28 @@ async fn the_running_worker_gets_replies_handed_over_and_keeps_them_behind_a_ret
     assert_eq!(handoff.lease(), None, "a stopped worker takes no more hand-overs");
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_long_poll_batch_and_its_position_are_stored_together() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    assert_eq!(store.cursor("telegram:1").await.unwrap(), None);
+
+    let results = engine
+        .handle_batch_at(vec![text("ann", "p1", "/start"), text("bob", "p2", "/start")], "telegram:1", "3")
+        .await
+        .unwrap();
+    assert_eq!(results, vec![Handled::Applied { replies: 2 }, Handled::Applied { replies: 2 }]);
+    assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("3"));
+
+    // A batch of redeliveries only (the early return inside the transaction) still moves the
+    // position, and so does a batch with no events left after parsing.
+    let again = engine.handle_batch_at(vec![text("ann", "p1", "/start")], "telegram:1", "4").await.unwrap();
+    assert_eq!(again, vec![Handled::Duplicate]);
+    assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("4"));
+    assert!(engine.handle_batch_at(Vec::new(), "telegram:1", "5").await.unwrap().is_empty());
+    assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("5"));
+    assert_eq!(store.pending_outbox().await.unwrap(), 4, "the redelivery queued nothing");
+    engine.shutdown().await;
+}

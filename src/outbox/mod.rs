@@ -148,15 +148,7 @@ impl OutboxWorker {
             return Ok(RoundReport::default());
         }
         let claimed = jobs.len();
-        let mut groups: Vec<Vec<OutboxJob>> = Vec::new();
-        let mut group_of: HashMap<i64, usize> = HashMap::new();
-        for job in jobs {
-            let index = *group_of.entry(job.conversation_id).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[index].push(job);
-        }
+        let groups = by_conversation(jobs);
         let recorder = OutcomeRecorder::new(Arc::clone(&self.store), now, Arc::clone(&self.link.handoff));
         let outcomes: Vec<Vec<DeliveryOutcome>> = futures::stream::iter(groups)
             .map(|group| async { self.deliver_in_order(group, Clock::Fixed(now), &recorder).await.0 })
@@ -428,22 +420,14 @@ impl Deliveries {
     /// still in flight comes back only if its lease ran out, which the default lease (three
     /// times the default HTTP timeout) rules out.)
     fn admit(&mut self, jobs: Vec<OutboxJob>, done: &mut Outcomes) {
-        let mut groups: Vec<Vec<OutboxJob>> = Vec::new();
-        let mut group_of: HashMap<i64, usize> = HashMap::new();
-        for job in jobs {
-            if self.conversations.contains(&job.conversation_id) {
-                done.push((job, DeliveryOutcome::Released));
-                continue;
+        for jobs in by_conversation(jobs) {
+            let conversation = jobs[0].conversation_id;
+            if self.conversations.contains(&conversation) {
+                done.extend(jobs.into_iter().map(|job| (job, DeliveryOutcome::Released)));
+            } else {
+                self.conversations.insert(conversation);
+                self.waiting.push_back(Group { jobs, claimed: true });
             }
-            let index = *group_of.entry(job.conversation_id).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[index].push(job);
-        }
-        for jobs in groups {
-            self.conversations.insert(jobs[0].conversation_id);
-            self.waiting.push_back(Group { jobs, claimed: true });
         }
     }
 
@@ -451,22 +435,14 @@ impl Deliveries {
     /// already here gets them after its current rows; the engine hands a conversation's rows
     /// over only while every pending row of it is here, so nothing older waits elsewhere.
     fn admit_handed(&mut self, jobs: Vec<OutboxJob>) {
-        let mut groups: Vec<Vec<OutboxJob>> = Vec::new();
-        let mut group_of: HashMap<i64, usize> = HashMap::new();
-        for job in jobs {
-            if self.conversations.contains(&job.conversation_id) {
-                self.more.entry(job.conversation_id).or_default().push(job);
-                continue;
+        for jobs in by_conversation(jobs) {
+            let conversation = jobs[0].conversation_id;
+            if self.conversations.contains(&conversation) {
+                self.more.entry(conversation).or_default().extend(jobs);
+            } else {
+                self.conversations.insert(conversation);
+                self.waiting.push_back(Group { jobs, claimed: false });
             }
-            let index = *group_of.entry(job.conversation_id).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[index].push(job);
-        }
-        for jobs in groups {
-            self.conversations.insert(jobs[0].conversation_id);
-            self.waiting.push_back(Group { jobs, claimed: false });
         }
     }
 
@@ -549,6 +525,21 @@ impl Deliveries {
         done.extend(self.more.drain().flat_map(|(_, jobs)| jobs).map(|job| (job, DeliveryOutcome::Released)));
         done
     }
+}
+
+/// One group per conversation, in the order conversations first appear; each group keeps the
+/// rows' order. Never empty groups.
+fn by_conversation(jobs: Vec<OutboxJob>) -> Vec<Vec<OutboxJob>> {
+    let mut groups: Vec<Vec<OutboxJob>> = Vec::new();
+    let mut group_of: HashMap<i64, usize> = HashMap::new();
+    for job in jobs {
+        let index = *group_of.entry(job.conversation_id).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[index].push(job);
+    }
+    groups
 }
 
 fn dead_letter(job: &OutboxJob, error: String, unreachable: bool) -> DeliveryOutcome {
