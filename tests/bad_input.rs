@@ -42,7 +42,6 @@ use switchboard::channels::telegram::webhook;
 use switchboard::channels::vk::callback;
 use switchboard::channels::webchat::VISITOR_COOKIE;
 use switchboard::config::{Overrides, Settings};
-use switchboard::outbox::OutboxSettings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq";
@@ -270,13 +269,7 @@ impl App {
             ("SWITCHBOARD_VK_API_URL", vk.base_url.as_str()),
         ]);
         let settings = Settings::from_env(&env, &Overrides::default()).expect("valid settings");
-        let outbox = OutboxSettings {
-            poll_interval: Duration::from_millis(20),
-            base_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_secs(1),
-            ..OutboxSettings::default()
-        };
-        let running = switchboard::app::start_with(settings, listener, outbox).await.expect("the app starts");
+        let running = support::quick_app::start(settings, listener).await;
         let counter = if db.url.starts_with("sqlite:") {
             Counter::Sqlite(sqlx::SqlitePool::connect(&db.url).await.expect("open the SQLite file"))
         } else {

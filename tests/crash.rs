@@ -63,9 +63,7 @@ async fn crash_test(label: &str, db: TestDb) {
     let url = db.url.clone();
     let run = async {
         let crowd = Crowd::start(seed).await;
-        let mut env = crowd.instance_env();
-        env.insert("SWITCHBOARD_DATABASE_URL".into(), url.clone());
-        env.insert("SWITCHBOARD_MEDIA_DIR".into(), workdir.path().join("media").display().to_string());
+        let env = crowd.instance_env(&url, &workdir.path().join("media"));
         let mut instance = Instance::new("switchboard", workdir.path(), env);
         let webhook = instance.url(switchboard::channels::telegram::webhook::PATH);
         instance.set_env("SWITCHBOARD_TELEGRAM_WEBHOOK_URL", webhook);

@@ -157,13 +157,7 @@ impl Run {
             ("SWITCHBOARD_VK_RATE_LIMIT", "off"),
         ]);
         let settings = Settings::from_env(&env, &Overrides::default()).expect("valid settings");
-        let outbox = OutboxSettings {
-            poll_interval: Duration::from_millis(20),
-            base_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_secs(1),
-            ..OutboxSettings::default()
-        };
-        let running = switchboard::app::start_with(settings, listener, outbox).await.expect("the app starts");
+        let running = support::quick_app::start(settings, listener).await;
         Run { telegram, vk, db, _media: media, running, http: reqwest::Client::new() }
     }
 

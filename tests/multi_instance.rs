@@ -48,10 +48,8 @@ async fn three_instances_share_the_traffic_and_one_dies() {
     let url = db.url.clone();
     let run = async {
         let crowd = Crowd::start(seed).await;
-        let mut env = crowd.instance_env();
-        env.insert("SWITCHBOARD_DATABASE_URL".into(), url.clone());
         // One media folder, as a shared volume would be.
-        env.insert("SWITCHBOARD_MEDIA_DIR".into(), workdir.path().join("media").display().to_string());
+        let env = crowd.instance_env(&url, &workdir.path().join("media"));
         let mut instances: Vec<Instance> = (1..=3)
             .map(|number| {
                 let mut instance =

@@ -23,7 +23,6 @@ use switchboard::app::Running;
 use switchboard::config::{Overrides, Settings};
 use switchboard::core::handoff::TicketStatus;
 use switchboard::core::message::MediaRef;
-use switchboard::outbox::OutboxSettings;
 use switchboard::store::{ConnectOptions, Direction, Store, TranscriptEntry};
 
 const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq";
@@ -100,13 +99,7 @@ impl Bot {
             env.insert("SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET", SECRET);
         }
         let settings = Settings::from_env(&env, &Overrides::default()).expect("valid settings");
-        let outbox = OutboxSettings {
-            poll_interval: Duration::from_millis(20),
-            base_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_secs(1),
-            ..OutboxSettings::default()
-        };
-        let running = switchboard::app::start_with(settings, listener, outbox).await.expect("the app starts");
+        let running = support::quick_app::start(settings, listener).await;
         match self.mode {
             Mode::Webhook => {
                 let (url, secret) = self.fake.webhook().expect("start-up registered the webhook");

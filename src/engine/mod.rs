@@ -131,14 +131,79 @@ pub enum ClaimResult {
 }
 
 enum AgentOp {
-    Claim { ticket: i64, agent: String },
-    Release { ticket: i64 },
-    Transfer { ticket: i64, to_agent: String },
-    Reply { ticket: i64, agent: String, text: String, attachments: Vec<MediaRef> },
-    Resolve { ticket: i64 },
-    Reopen { ticket: i64, agent: String },
-    Note { ticket: i64, agent: String, text: String },
-    Reminders { older_than: Duration, interval: Duration },
+    Claim {
+        ticket: i64,
+        agent: String,
+    },
+    /// Release, transfer, resolve or reopen.
+    Move(TicketMove),
+    Reply {
+        ticket: i64,
+        agent: String,
+        text: String,
+        attachments: Vec<MediaRef>,
+    },
+    Note {
+        ticket: i64,
+        agent: String,
+        text: String,
+    },
+    Reminders {
+        older_than: Duration,
+        interval: Duration,
+    },
+}
+
+/// What release, transfer, resolve and reopen each do: check the move is allowed from the
+/// ticket's status, change the ticket, then tell its conversation.
+struct TicketMove {
+    ticket: i64,
+    allowed: AgentMove,
+    action: &'static str,
+    change: TicketChange,
+    input: Input,
+}
+
+impl TicketMove {
+    fn release(ticket: i64) -> TicketMove {
+        TicketMove {
+            ticket,
+            allowed: AgentMove::Release,
+            action: "release",
+            change: TicketChange::Release,
+            input: Input::TicketReleased,
+        }
+    }
+
+    fn transfer(ticket: i64, to_agent: &str) -> TicketMove {
+        TicketMove {
+            ticket,
+            allowed: AgentMove::Transfer,
+            action: "transfer",
+            change: TicketChange::Assign { agent: to_agent.to_owned() },
+            input: Input::TicketAssigned { agent: to_agent.to_owned() },
+        }
+    }
+
+    fn resolve(ticket: i64) -> TicketMove {
+        TicketMove {
+            ticket,
+            allowed: AgentMove::Resolve,
+            action: "resolve",
+            change: TicketChange::Resolve,
+            input: Input::TicketResolved,
+        }
+    }
+
+    fn reopen(ticket: i64, agent: &str) -> TicketMove {
+        TicketMove {
+            ticket,
+            allowed: AgentMove::Reopen,
+            action: "reopen",
+            change: TicketChange::Reopen { agent: agent.to_owned() },
+            input: Input::TicketReopened { agent: agent.to_owned() },
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -264,12 +329,12 @@ impl Engine {
 
     /// Puts an assigned ticket back in the queue; the customer is told their position.
     pub async fn release(&self, ticket: i64) -> Result<(), EngineError> {
-        self.agent(AgentOp::Release { ticket }).await.map(drop)
+        self.agent(AgentOp::Move(TicketMove::release(ticket))).await.map(drop)
     }
 
     /// Hands a ticket to another agent.
     pub async fn transfer(&self, ticket: i64, to_agent: &str) -> Result<(), EngineError> {
-        self.agent(AgentOp::Transfer { ticket, to_agent: to_agent.to_owned() }).await.map(drop)
+        self.agent(AgentOp::Move(TicketMove::transfer(ticket, to_agent))).await.map(drop)
     }
 
     /// Sends an agent's words to the customer (logged, then delivered through the outbox).
@@ -286,12 +351,12 @@ impl Engine {
 
     /// Resolves a ticket; the bot asks the customer for a rating.
     pub async fn resolve(&self, ticket: i64) -> Result<(), EngineError> {
-        self.agent(AgentOp::Resolve { ticket }).await.map(drop)
+        self.agent(AgentOp::Move(TicketMove::resolve(ticket))).await.map(drop)
     }
 
     /// Reopens a resolved ticket for `agent`.
     pub async fn reopen(&self, ticket: i64, agent: &str) -> Result<(), EngineError> {
-        self.agent(AgentOp::Reopen { ticket, agent: agent.to_owned() }).await.map(drop)
+        self.agent(AgentOp::Move(TicketMove::reopen(ticket, agent))).await.map(drop)
     }
 
     /// An internal note on a ticket, never shown to the customer. Returns the note id.
@@ -835,33 +900,10 @@ impl Inner {
                     ClaimDecision::Closed => AgentOutcome::Claim(ClaimResult::Closed),
                 }
             }
-            AgentOp::Release { ticket } => {
-                let found = allowed(&mut *tx, *ticket, AgentMove::Release, "release").await?;
-                tx.update_ticket(found.id, &TicketChange::Release, now).await?;
-                touched.push(
-                    self.drive(&mut *tx, &found, Input::TicketReleased, &mut queue, now, &mut writes).await?,
-                );
-                AgentOutcome::Done
-            }
-            AgentOp::Transfer { ticket, to_agent } => {
-                let found = allowed(&mut *tx, *ticket, AgentMove::Transfer, "transfer").await?;
-                tx.update_ticket(found.id, &TicketChange::Assign { agent: to_agent.clone() }, now).await?;
-                let input = Input::TicketAssigned { agent: to_agent.clone() };
-                touched.push(self.drive(&mut *tx, &found, input, &mut queue, now, &mut writes).await?);
-                AgentOutcome::Done
-            }
-            AgentOp::Resolve { ticket } => {
-                let found = allowed(&mut *tx, *ticket, AgentMove::Resolve, "resolve").await?;
-                tx.update_ticket(found.id, &TicketChange::Resolve, now).await?;
-                touched.push(
-                    self.drive(&mut *tx, &found, Input::TicketResolved, &mut queue, now, &mut writes).await?,
-                );
-                AgentOutcome::Done
-            }
-            AgentOp::Reopen { ticket, agent } => {
-                let found = allowed(&mut *tx, *ticket, AgentMove::Reopen, "reopen").await?;
-                tx.update_ticket(found.id, &TicketChange::Reopen { agent: agent.clone() }, now).await?;
-                let input = Input::TicketReopened { agent: agent.clone() };
+            AgentOp::Move(step) => {
+                let found = allowed(&mut *tx, step.ticket, step.allowed, step.action).await?;
+                tx.update_ticket(found.id, &step.change, now).await?;
+                let input = step.input.clone();
                 touched.push(self.drive(&mut *tx, &found, input, &mut queue, now, &mut writes).await?);
                 AgentOutcome::Done
             }

@@ -346,10 +346,12 @@ impl Crowd {
 
     /// The environment of a `switchboard serve` that talks to this crowd's fakes: Telegram by
     /// webhook and VK by Callback API, with the platforms' rate limits off (the fakes impose
-    /// none, and the test should not wait on them). The caller adds the database, the media
-    /// folder and the instance's own webhook URL.
-    pub fn instance_env(&self) -> BTreeMap<String, String> {
+    /// none, and the test should not wait on them), on the given database and media folder.
+    /// The caller adds the instance's own webhook URL.
+    pub fn instance_env(&self, database_url: &str, media_dir: &std::path::Path) -> BTreeMap<String, String> {
         [
+            ("SWITCHBOARD_DATABASE_URL", database_url),
+            ("SWITCHBOARD_MEDIA_DIR", media_dir.display().to_string().as_str()),
             ("SWITCHBOARD_LOG", "info"),
             ("SWITCHBOARD_TELEGRAM_TOKEN", TELEGRAM_TOKEN),
             ("SWITCHBOARD_TELEGRAM_API_URL", self.telegram.api_url().as_str()),

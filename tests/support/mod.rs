@@ -3,3 +3,4 @@
 pub mod fake_telegram;
 pub mod fake_vk;
 pub mod faults;
+pub mod quick_app;
