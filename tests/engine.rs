@@ -480,7 +480,13 @@ async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
 
 #[tokio::test]
 async fn the_running_worker_gets_replies_handed_over_and_keeps_them_behind_a_retry() {
-    let db = TestDb::sqlite();
+    hand_over_and_retry(TestDb::sqlite()).await;
+    if let Some(db) = TestDb::postgres("the outbox hand-over on PostgreSQL").await {
+        hand_over_and_retry(db).await;
+    }
+}
+
+async fn hand_over_and_retry(db: TestDb) {
     let store = db.connect().await;
     let engine = start_engine(&store);
     let channel = RecordingChannel::new();
@@ -547,6 +553,8 @@ async fn the_running_worker_gets_replies_handed_over_and_keeps_them_behind_a_ret
     running.await.unwrap();
     assert_eq!(handoff.lease(), None, "a stopped worker takes no more hand-overs");
     engine.shutdown().await;
+    store.close().await;
+    db.drop_database().await;
 }
 
 #[tokio::test]

@@ -690,8 +690,9 @@ impl Inner {
     }
 
     /// Marks the rows this process's worker can deliver at once (see `outbox::handoff`): those
-    /// of conversations whose every pending row the worker already holds. Only on SQLite, where
-    /// this transaction holds the one write lock, so no outcome is recorded while we compare.
+    /// of conversations whose every pending row the worker already holds. No other transaction
+    /// can add rows to these conversations while we compare: on SQLite this one holds the
+    /// write lock, on PostgreSQL it has locked their conversation rows (`FOR UPDATE`).
     async fn lease_for_handoff(
         &self,
         tx: &mut dyn WriteTx,
@@ -699,7 +700,7 @@ impl Inner {
         recipients: &HashMap<i64, Recipient>,
         now: Millis,
     ) -> Result<(), EngineError> {
-        if self.store.backend() != Backend::Sqlite || rows.is_empty() {
+        if rows.is_empty() {
             return Ok(());
         }
         let Some(lease) = self.outbox.handoff.lease() else { return Ok(()) };
@@ -716,11 +717,10 @@ impl Inner {
         candidates.sort_unstable();
         candidates.dedup();
         let pending = tx.pending_outbox(&candidates).await?;
-        let held = handoff.held(candidates.iter().copied());
+        let fast = handoff.holding_all(&candidates, &pending);
         let until = now.saturating_add(duration_millis(lease));
         for row in rows.iter_mut().filter(|row| deliverable(row)) {
-            let stored = pending.get(&row.conversation_id).copied().unwrap_or(0);
-            if held.get(&row.conversation_id).is_some_and(|&held| held == stored) {
+            if fast.contains(&row.conversation_id) {
                 row.lease_until = Some(until);
             }
         }

@@ -1,22 +1,23 @@
 //! The fast path from the engine to this process's delivery worker.
 //!
 //! Normally a reply waits in the outbox table until a worker claims it: a query for due rows,
-//! then a write taking a lease. On SQLite, where one process owns the database, the engine can
-//! instead give the rows it just committed straight to the worker, stored already leased so
-//! the claiming path leaves them alone. The reply then goes out as soon as its transaction has
+//! then a write taking a lease. Instead, the engine can give the rows it just committed
+//! straight to its own process's worker, stored already leased so that no claim (of this
+//! instance or another) takes them. The reply then goes out as soon as its transaction has
 //! committed, and the claiming query and lease write are saved.
 //!
 //! Order per conversation must hold across both paths. The rule: the engine hands a
 //! conversation's new rows over only when **every** pending row of that conversation in the
-//! database is one the worker holds from an earlier hand-over. Otherwise (a row waiting for a
-//! retry, rows from before a restart, rows a claim has taken) the new rows are stored unleased
-//! and follow the claiming path, which never hands out a row while an older one of its
-//! conversation is leased or waiting. The engine compares the database's pending count with
-//! [`Handoff::held`] inside its write transaction. On SQLite every write of the process holds
-//! the one write lock, so while the engine compares, no outcome can be recorded; and
-//! [`Handoff::settled`] forgets a row only after its outcome is committed. The two counts can
-//! thus disagree only in the safe direction (the database already settled a row the worker
-//! still counts), which sends the new rows the slow way.
+//! database is one this worker holds from an earlier hand-over ([`Handoff::holding_all`],
+//! comparing row ids). Otherwise (a row waiting for a retry, rows from before a restart, rows
+//! a claim has taken, here or in another instance) the new rows are stored unleased and
+//! follow the claiming path, which never hands out a row while an older one of its
+//! conversation is leased or waiting. The engine compares inside its write transaction, while
+//! nobody else can add rows to those conversations (SQLite: the one write lock; PostgreSQL:
+//! the conversation rows are locked). Outcomes can still be recorded meanwhile, and
+//! [`Handoff::settled`] forgets a row *before* its outcome is written. So a row the database
+//! still lists as pending may be one the worker no longer holds, never the reverse, and that
+//! only sends new rows the slow way.
 
 use crate::store::{DeliveryOutcome, OutboxJob};
 use std::collections::{HashMap, HashSet};
@@ -85,6 +86,20 @@ impl Handoff {
             .collect()
     }
 
+    /// Of `conversations`, those whose every pending row (`pending`: row ids by conversation,
+    /// as the database lists them inside the engine's transaction) the worker holds. Only
+    /// their new rows may be handed over.
+    pub fn holding_all(&self, conversations: &[i64], pending: &HashMap<i64, Vec<i64>>) -> HashSet<i64> {
+        let state = self.lock();
+        conversations
+            .iter()
+            .copied()
+            .filter(|conversation| {
+                pending.get(conversation).is_none_or(|ids| ids.iter().all(|id| state.held_ids.contains(id)))
+            })
+            .collect()
+    }
+
     /// Gives committed rows (stored leased) to the worker. Call after the commit, in commit
     /// order. Without an attached worker the rows stay in the queue for [`detach`]'s caller,
     /// or, at the latest, are claimed again once their lease ends.
@@ -114,9 +129,11 @@ impl Handoff {
         self.ready.notified().await;
     }
 
-    /// Forgets rows whose outcome has been written (or whose write failed: they stay leased
-    /// in the database and come back through the claiming path). Rows that were never handed
-    /// over are ignored.
+    /// Forgets rows whose outcome is about to be written. Called before the write, so that
+    /// from then on the database lists them as pending (until the write commits, or for good
+    /// if it fails: they stay leased and come back through the claiming path) while the worker
+    /// no longer holds them, which keeps new rows of their conversations off the fast path.
+    /// Rows that were never handed over are ignored.
     pub fn settled(&self, outcomes: &[(OutboxJob, DeliveryOutcome)]) {
         let mut state = self.lock();
         for (job, _) in outcomes {
@@ -175,6 +192,32 @@ mod tests {
         assert_eq!(handoff.held([10]), HashMap::from([(10, 1)]));
         handoff.settled(&[(job(2, 10), DeliveryOutcome::Released), (job(3, 11), DeliveryOutcome::Sent)]);
         assert_eq!(handoff.held([10, 11]), HashMap::from([(10, 0), (11, 0)]));
+    }
+
+    #[test]
+    fn new_rows_go_fast_only_where_every_pending_row_is_held() {
+        let handoff = Handoff::default();
+        handoff.attach(&["telegram"], Duration::from_secs(60));
+        handoff.hand(vec![job(1, 10), job(2, 11)]);
+        let pending = HashMap::from([
+            // Everything pending is held.
+            (10, vec![1]),
+            // Held, but an older row waits for its retry elsewhere.
+            (11, vec![2, 7]),
+            // Only rows this worker does not hold: the same count as conversation 10's.
+            (12, vec![3]),
+        ]);
+        let fast = handoff.holding_all(&[10, 11, 12, 13], &pending);
+        // Conversation 13 has nothing pending at all.
+        assert_eq!(fast, HashSet::from([10, 13]));
+
+        // Once a row's outcome is on its way to the database, the row is no longer held, so a
+        // reply committed before that write lands cannot overtake a retry.
+        handoff.settled(&[(
+            job(1, 10),
+            DeliveryOutcome::Retry { at: 100, count_attempt: true, error: "hiccup".to_owned() },
+        )]);
+        assert!(handoff.holding_all(&[10], &pending).is_empty());
     }
 
     #[test]

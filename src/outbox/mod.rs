@@ -2,8 +2,8 @@
 //! record the outcome (sent, retry later, dead-lettered).
 //!
 //! Rows reach the worker two ways: claimed from the table (rows from before a restart,
-//! retries, other instances' rows on PostgreSQL), or handed over by the engine right after
-//! the commit that stored them ([`handoff`], SQLite only).
+//! retries, other instances' rows on PostgreSQL), or handed over by the engine of the same
+//! process right after the commit that stored them ([`handoff`]).
 //!
 //! Rows of one conversation go out strictly in id order: the store never hands out a row while
 //! an older row of its conversation is waiting, and a conversation's rows are sent one after
@@ -633,8 +633,10 @@ impl OutcomeRecorder {
             }
             (std::mem::take(&mut pending.waiting), pending.settled + 1, pending.added)
         };
-        let result = self.store.finish_outbox(&batch, now_millis().max(self.now)).await;
+        // Before the write: see `Handoff::settled`. A retry recorded after the engine found the
+        // row held would otherwise let a reply committed meanwhile overtake it.
         self.handoff.settled(&batch);
+        let result = self.store.finish_outbox(&batch, now_millis().max(self.now)).await;
         let mut pending = self.lock();
         pending.settled = through;
         match result {

@@ -13,6 +13,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod tcp_nodelay;
 
 pub use leader::{Leadership, lock_key as leader_lock_key, wait_for_leadership};
 pub use postgres::PostgresStore;
@@ -209,9 +210,9 @@ pub trait WriteTx: Send {
     async fn set_cursor(&mut self, name: &str, value: &str, now: Millis) -> StoreResult<()>;
     /// Queues outbox rows; returns their ids, which increase in slice order.
     async fn enqueue(&mut self, rows: &[NewOutbox]) -> StoreResult<Vec<i64>>;
-    /// How many pending (not yet sent or dead) outbox rows each of these conversations has;
-    /// conversations without any are left out.
-    async fn pending_outbox(&mut self, conversation_ids: &[i64]) -> StoreResult<HashMap<i64, usize>>;
+    /// The ids of the pending (not yet sent or dead, leased or not) outbox rows of each of
+    /// these conversations; conversations without any are left out.
+    async fn pending_outbox(&mut self, conversation_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<i64>>>;
 
     async fn queue_overview(&mut self) -> StoreResult<QueueOverview>;
     /// Queued tickets ahead of the conversation's open ticket; `None` without one.
@@ -620,6 +621,15 @@ pub struct DeadLetter {
 // ---- helpers shared by both backends ----
 
 /// Whether `applied` (the versions recorded as successful) covers every migration of `migrator`.
+/// `(conversation, row id)` pairs grouped by conversation.
+fn group_ids(pairs: Vec<(i64, i64)>) -> HashMap<i64, Vec<i64>> {
+    let mut grouped: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (conversation, id) in pairs {
+        grouped.entry(conversation).or_default().push(id);
+    }
+    grouped
+}
+
 fn all_applied(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> bool {
     migrator.iter().all(|migration| applied.contains(&migration.version))
 }

@@ -7,6 +7,7 @@
 
 use super::rows::{self, RowExt};
 use super::sql;
+use super::tcp_nodelay;
 use super::{
     Backend, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, DeadLetter,
     DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, OutboxRow,
@@ -15,7 +16,7 @@ use super::{
 };
 use crate::core::handoff::TicketStatus;
 use crate::core::message::{Lang, MediaRef};
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -40,9 +41,43 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<PostgresStore> {
-        let pool = PgPoolOptions::new().max_connections(options.max_connections.max(2)).connect(url).await?;
+        let connect: PgConnectOptions = url.parse()?;
+        // Over TCP, each new connection gets Nagle's algorithm turned off (see `tcp_nodelay`).
+        let server_port = connect.get_socket().is_none().then(|| connect.get_port());
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if let Some(server_port) = server_port {
+                        no_delay(conn, server_port).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect)
+            .await?;
         Ok(PostgresStore { pool, listeners: Mutex::new(Vec::new()) })
     }
+}
+
+/// Turns Nagle's algorithm off on a new connection's socket, if it can be found.
+async fn no_delay(conn: &mut sqlx::PgConnection, server_port: u16) -> Result<(), sqlx::Error> {
+    // NULL over a Unix socket; a proxy in between reports its own port, which matches nothing.
+    let port: Option<i32> = sqlx::query_scalar("SELECT inet_client_port()").fetch_one(&mut *conn).await?;
+    let Some(local_port) = port.and_then(|port| u16::try_from(port).ok()) else { return Ok(()) };
+    match tcp_nodelay::enable(local_port, server_port) {
+        Ok(tcp_nodelay::Outcome::Set) => {
+            tracing::debug!(local_port, "Nagle's algorithm is off on a PostgreSQL connection")
+        }
+        Ok(tcp_nodelay::Outcome::NotFound) => {
+            tracing::debug!(
+                local_port,
+                "no socket of this process matches the PostgreSQL connection; Nagle stays on"
+            )
+        }
+        Err(error) => tracing::debug!(%error, "cannot turn Nagle's algorithm off on a PostgreSQL connection"),
+    }
+    Ok(())
 }
 
 fn codes(values: impl Iterator<Item = Option<String>>) -> Vec<Option<String>> {
@@ -478,8 +513,11 @@ impl WriteTx for PostgresTx {
             .fetch_all(&mut *self.tx)
             .await?;
         ids.sort_unstable();
-        // Delivered at commit, to every instance's workers.
-        sqlx::query("SELECT pg_notify($1, '')").bind(OUTBOX_CHANNEL).execute(&mut *self.tx).await?;
+        // Delivered at commit, to every instance's workers; rows handed to this process's
+        // worker (stored leased) need nobody.
+        if outbox.iter().any(|row| row.lease_until.is_none()) {
+            sqlx::query("SELECT pg_notify($1, '')").bind(OUTBOX_CHANNEL).execute(&mut *self.tx).await?;
+        }
         Ok(ids)
     }
 
@@ -488,15 +526,15 @@ impl WriteTx for PostgresTx {
         Ok(())
     }
 
-    async fn pending_outbox(&mut self, conversation_ids: &[i64]) -> StoreResult<HashMap<i64, usize>> {
-        const PENDING: &str = "SELECT conversation_id, count(*) FROM outbox \
-             WHERE status = 'pending' AND conversation_id = ANY($1) GROUP BY conversation_id";
+    async fn pending_outbox(&mut self, conversation_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<i64>>> {
+        const PENDING: &str = "SELECT conversation_id, id FROM outbox \
+             WHERE status = 'pending' AND conversation_id = ANY($1)";
         if conversation_ids.is_empty() {
             return Ok(HashMap::new());
         }
         let rows: Vec<(i64, i64)> =
             sqlx::query_as(PENDING).bind(conversation_ids).fetch_all(&mut *self.tx).await?;
-        Ok(rows.into_iter().map(|(id, n)| (id, usize::try_from(n).unwrap_or(usize::MAX))).collect())
+        Ok(super::group_ids(rows))
     }
 
     async fn queue_overview(&mut self) -> StoreResult<QueueOverview> {
@@ -701,5 +739,38 @@ impl WriteTx for PostgresTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// Needs a server: runs when `SWITCHBOARD_TEST_POSTGRES` names one (as CI does).
+    #[tokio::test]
+    async fn pool_connections_have_nagle_off() {
+        let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
+            eprintln!("skipped: SWITCHBOARD_TEST_POSTGRES is not set (PostgreSQL tests skipped)");
+            return;
+        };
+        let server_port = url.parse::<PgConnectOptions>().unwrap().get_port();
+        let store = PostgresStore::connect(&url, &ConnectOptions::default()).await.unwrap();
+        // Several connections at once, so more than the pool's first one is checked.
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(store.pool.acquire().await.unwrap());
+        }
+        for conn in &mut held {
+            let port: Option<i32> =
+                sqlx::query_scalar("SELECT inet_client_port()").fetch_one(&mut **conn).await.unwrap();
+            let local_port = u16::try_from(port.expect("a TCP connection")).unwrap();
+            assert_eq!(
+                tcp_nodelay::is_set(local_port, server_port).unwrap(),
+                Some(true),
+                "port {local_port}"
+            );
+        }
+        drop(held);
+        store.close().await;
     }
 }

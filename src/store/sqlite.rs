@@ -586,11 +586,9 @@ impl WriteTx for SqliteTx {
         Ok(())
     }
 
-    async fn pending_outbox(&mut self, conversation_ids: &[i64]) -> StoreResult<HashMap<i64, usize>> {
-        const PENDING: &str = "SELECT json_group_array(json_array(conversation_id, n)) AS pending FROM (\
-             SELECT o.conversation_id, count(*) AS n FROM jsonb_each($1) AS c \
-             JOIN outbox o ON o.conversation_id = c.value AND o.status = 'pending' \
-             GROUP BY o.conversation_id)";
+    async fn pending_outbox(&mut self, conversation_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<i64>>> {
+        const PENDING: &str = "SELECT json_group_array(json_array(o.conversation_id, o.id)) AS pending \
+             FROM jsonb_each($1) AS c JOIN outbox o ON o.conversation_id = c.value AND o.status = 'pending'";
         if conversation_ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -598,7 +596,7 @@ impl WriteTx for SqliteTx {
             .bind(serde_json::to_string(conversation_ids)?)
             .fetch_one(&mut *self.tx)
             .await?;
-        Ok(aggregate::<Vec<(i64, usize)>>(found, "pending")?.into_iter().collect())
+        Ok(super::group_ids(aggregate::<Vec<(i64, i64)>>(found, "pending")?))
     }
 
     async fn queue_overview(&mut self) -> StoreResult<QueueOverview> {

@@ -14,6 +14,7 @@ use crate::media::MediaError;
 use futures::StreamExt;
 use std::sync::Arc;
 use teloxide::net::Download;
+use teloxide::payloads::{AnswerCallbackQuery, EditMessageReplyMarkup};
 use teloxide::requests::{Request, Requester};
 use teloxide::types::{
     CallbackQuery, ChatId, ChatMemberUpdated, FileId, MaybeInaccessibleMessage, Message, MessageKind, Update,
@@ -247,7 +248,8 @@ impl TelegramChannel {
         if self.limits.held_for(chat).is_some() {
             return;
         }
-        if let Err(error) = self.bot.answer_callback_query(query.id.clone()).send().await {
+        if let Err(error) = self.api.answer_callback_query(&AnswerCallbackQuery::new(query.id.clone())).await
+        {
             tracing::debug!(error = %self.redact(&error), "answerCallbackQuery failed");
             if let RequestError::RetryAfter(wait) = error {
                 self.limits.hold(chat, wait.duration());
@@ -255,7 +257,10 @@ impl TelegramChannel {
             }
         }
         if let Some(MaybeInaccessibleMessage::Regular(message)) = &query.message {
-            let removal = self.bot.edit_message_reply_markup(message.chat.id, message.id).send().await;
+            let removal = self
+                .api
+                .edit_message_reply_markup(&EditMessageReplyMarkup::new(message.chat.id, message.id))
+                .await;
             if let Err(error) = removal {
                 tracing::debug!(error = %self.redact(&error), "removing a pressed keyboard failed");
                 if let RequestError::RetryAfter(wait) = error {

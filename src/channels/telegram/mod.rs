@@ -15,6 +15,7 @@
 //! outbox.register(channel);
 //! ```
 
+pub mod api;
 pub mod inbound;
 pub mod limits;
 pub mod outbound;
@@ -72,8 +73,8 @@ pub enum SetupError {
 /// (media storage) and write replies (a renderer).
 pub struct TelegramChannel {
     bot: Bot,
-    /// The same bot with a client that waits out a long poll.
-    poll_bot: Bot,
+    /// The calls made for every message, without teloxide's per-call overhead (see [`api`]).
+    api: api::BotApi,
     bot_id: u64,
     settings: TelegramSettings,
     media: MediaStore,
@@ -99,26 +100,27 @@ impl TelegramChannel {
             }
             None => None,
         };
-        let make_bot = |timeout: Duration| -> Result<Bot, SettingsError> {
-            let client = teloxide::net::default_reqwest_settings()
+        let make_client = |timeout: Duration| -> Result<reqwest::Client, SettingsError> {
+            teloxide::net::default_reqwest_settings()
                 .timeout(timeout)
                 .build()
-                .map_err(|error| SettingsError::ApiUrl(format!("cannot build the HTTP client: {error}")))?;
-            let bot = Bot::with_client(settings.token.clone(), client);
-            Ok(match &api_url {
-                Some(url) => bot.set_api_url(url.clone()),
-                None => bot,
-            })
+                .map_err(|error| SettingsError::ApiUrl(format!("cannot build the HTTP client: {error}")))
         };
         // A call that outlives the timeout is dropped and fails as a network error, which the
         // outbox retries: a stalled Bot API must not hold a delivery (or a webhook) for long.
-        let bot = make_bot(settings.request_timeout)?;
+        let client = make_client(settings.request_timeout)?;
         // A long poll holds its request open for `poll_timeout`; only that client waits longer.
-        let poll_bot = make_bot(settings.poll_timeout + settings.request_timeout)?;
+        let poll_client = make_client(settings.poll_timeout + settings.request_timeout)?;
+        let bot = Bot::with_client(settings.token.clone(), client.clone());
+        let bot = match api_url {
+            Some(url) => bot.set_api_url(url),
+            None => bot,
+        };
+        let api = api::BotApi::new(&bot.api_url(), &settings.token, client, poll_client);
         let limits = Limits::new(settings.rate_limits);
         Ok(TelegramChannel {
             bot,
-            poll_bot,
+            api,
             bot_id,
             settings,
             media,

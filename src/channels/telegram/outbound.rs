@@ -8,9 +8,9 @@ use super::split::{MAX_MESSAGE_UTF16, split_message};
 use crate::channels::{Channel, Delivery, DeliveryError};
 use crate::core::message::{MediaRef, Outbound};
 use crate::i18n::RenderedButton;
-use teloxide::payloads::{SendMessageSetters, SendPhotoSetters};
+use teloxide::payloads::{SendMessage, SendPhotoSetters};
 use teloxide::requests::{Request, Requester};
-use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile};
+use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyMarkup};
 use teloxide::{ApiError, RequestError};
 
 /// Telegram's limit on `callback_data`, in bytes.
@@ -165,11 +165,9 @@ impl TelegramChannel {
     async fn send_step(&self, chat: ChatId, step: &Step) -> Result<(), DeliveryError> {
         let result = match step {
             Step::Text { text, keyboard } => {
-                let mut request = self.bot.send_message(chat, text.clone());
-                if let Some(keyboard) = keyboard {
-                    request = request.reply_markup(keyboard.clone());
-                }
-                request.send().await.map(drop)
+                let mut request = SendMessage::new(chat, text.clone());
+                request.reply_markup = keyboard.clone().map(ReplyMarkup::InlineKeyboard);
+                self.api.send_message(&request).await
             }
             Step::Photo { media, keyboard } => {
                 let bytes = self.photo_bytes(media).await?;

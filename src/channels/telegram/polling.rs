@@ -9,8 +9,7 @@ use crate::channels::Intake;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use teloxide::payloads::GetUpdatesSetters;
-use teloxide::requests::{Request, Requester};
+use teloxide::payloads::GetUpdates;
 use teloxide::types::Update;
 use teloxide::{ApiError, RequestError};
 
@@ -97,16 +96,12 @@ pub async fn run(
 async fn get_updates(channel: &TelegramChannel, offset: Option<i32>) -> Result<Vec<Update>, RequestError> {
     let settings = channel.settings();
     let timeout = u32::try_from(settings.poll_timeout.as_secs()).unwrap_or(50);
-    let mut request = channel
-        .poll_bot
-        .get_updates()
-        .timeout(timeout)
-        .limit(settings.poll_limit)
-        .allowed_updates(super::allowed_updates());
-    if let Some(offset) = offset {
-        request = request.offset(offset);
-    }
-    request.send().await
+    let mut request = GetUpdates::new();
+    request.offset = offset;
+    request.timeout = Some(timeout);
+    request.limit = Some(settings.poll_limit);
+    request.allowed_updates = Some(super::allowed_updates());
+    channel.api.get_updates(&request).await
 }
 
 /// Reads, stores and confirms one batch; returns the next offset. Nothing is confirmed unless
