@@ -187,6 +187,36 @@ impl IntentClassifier for Classifier {
     }
 }
 
+/// A classifier that works out each message once and then repeats its answer. One dialog step
+/// may ask about the same text twice (is it a request for a human? which question is it?), and
+/// the engine runs some steps twice to learn whether the queue matters to them; the model's
+/// answer is the same every time, so only the first question costs anything. Meant to live for
+/// one step: it keeps every text it was asked about.
+pub struct Remembering<'a> {
+    /// `Sync`, so that an engine task holding this across a database call can move threads.
+    inner: &'a (dyn IntentClassifier + Sync),
+    answers: std::cell::RefCell<Vec<(Lang, String, Option<Match>)>>,
+}
+
+impl<'a> Remembering<'a> {
+    pub fn new(inner: &'a (dyn IntentClassifier + Sync)) -> Remembering<'a> {
+        Remembering { inner, answers: std::cell::RefCell::new(Vec::new()) }
+    }
+}
+
+impl IntentClassifier for Remembering<'_> {
+    fn classify(&self, lang: Lang, text: &str) -> Option<Match> {
+        let known =
+            self.answers.borrow().iter().find(|(l, t, _)| *l == lang && t == text).map(|(_, _, m)| *m);
+        if let Some(answer) = known {
+            return answer;
+        }
+        let answer = self.inner.classify(lang, text);
+        self.answers.borrow_mut().push((lang, text.to_owned(), answer));
+        answer
+    }
+}
+
 /// Below this confidence the answer is "none": better to offer the menu than a wrong answer.
 pub const DEFAULT_THRESHOLD: f32 = 0.5;
 

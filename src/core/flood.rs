@@ -55,10 +55,13 @@ impl FloodWindow {
         if rule.is_off() {
             return FloodVerdict::Allow;
         }
-        // A clock that went backwards (another instance, a corrected clock) also opens a new
-        // window: better one extra allowance than a customer silenced for long.
+        // A message stamped a little before the window opened belongs to it: another instance
+        // (or a batch that waited for the write lock) opened it with a slightly later clock,
+        // and a new window for every such message would let a burst spread over two instances
+        // through twice. A clock that went back further than a window (a corrected clock)
+        // opens a new window: better one extra allowance than a customer silenced for long.
         let elapsed = now.saturating_sub(self.opened_at);
-        if self.count == 0 || elapsed >= rule.window_millis || elapsed < 0 {
+        if self.count == 0 || elapsed >= rule.window_millis || elapsed <= -rule.window_millis {
             *self = FloodWindow { opened_at: now, count: 0 };
         }
         self.count = self.count.saturating_add(1);
@@ -110,11 +113,22 @@ mod tests {
     }
 
     #[test]
-    fn a_clock_that_went_backwards_opens_a_new_window() {
+    fn a_clock_that_went_back_more_than_a_window_opens_a_new_window() {
         let rule = FloodRule { limit: 1, window_millis: 60_000 };
         let mut window = FloodWindow { opened_at: 100_000, count: 5 };
-        assert_eq!(window.register(50_000, rule), FloodVerdict::Allow);
-        assert_eq!(window, FloodWindow { opened_at: 50_000, count: 1 });
+        assert_eq!(window.register(30_000, rule), FloodVerdict::Allow);
+        assert_eq!(window, FloodWindow { opened_at: 30_000, count: 1 });
+    }
+
+    #[test]
+    fn a_message_stamped_just_before_the_window_opened_counts_in_it() {
+        // Two instances: one opened the window at 100 000, the other's clock (or a batch that
+        // waited for the lock) says 99 990.
+        let rule = FloodRule { limit: 2, window_millis: 60_000 };
+        let mut window = FloodWindow { opened_at: 100_000, count: 2 };
+        assert_eq!(window.register(99_990, rule), FloodVerdict::Notice);
+        assert_eq!(window, FloodWindow { opened_at: 100_000, count: 3 });
+        assert_eq!(window.register(40_001, rule), FloodVerdict::Quiet);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use crate::channels::{Accepted, InboundEvent, InboundKind, Intake, IntakeError};
 use crate::core::dialog::{self, Ctx, Effect, Input, QueueSnapshot, State, TicketOutcome, Transition};
-use crate::core::faq::IntentClassifier;
+use crate::core::faq::{IntentClassifier, Remembering};
 use crate::core::flood::{FloodRule, FloodVerdict, FloodWindow};
 use crate::core::handoff::{AgentMove, ClaimDecision, TicketStatus, decide_claim, move_allowed};
 use crate::core::keys;
@@ -563,8 +563,10 @@ impl Inner {
         events: &[InboundEvent],
         cursors: &[&(String, String)],
     ) -> Result<Vec<Accepted>, EngineError> {
-        let now = now_millis();
         let mut tx = self.store.begin().await?;
+        // Read once the transaction has begun (it may have waited for the write lock), so that
+        // batches are stamped in the order they commit.
+        let now = now_millis();
         let mut results = vec![Accepted::Duplicate; events.len()];
         // In arrival order, so a later position of the same cursor wins.
         for (name, position) in cursors {
@@ -824,16 +826,18 @@ impl Inner {
             expected_wait_minutes: wait,
             agents_back_at: None,
         };
-        let mut transition = self.step(conversation, input.clone(), probe(0, None), now);
-        if transition != self.step(conversation, input.clone(), probe(1, Some(1)), now) {
+        // Every run of this step asks the model about the same text; it answers once.
+        let faq = Remembering::new(self.settings.faq.as_ref());
+        let mut transition = self.step(conversation, input.clone(), probe(0, None), now, &faq);
+        if transition != self.step(conversation, input.clone(), probe(1, Some(1)), now, &faq) {
             let queue_now = snapshot(tx, conversation, queue, Priority::Normal, writes, now).await?;
-            transition = self.step(conversation, input.clone(), queue_now, now);
+            transition = self.step(conversation, input.clone(), queue_now, now, &faq);
             // A new ticket's position depends on its priority, which only the step knows.
             if let Some(priority) = opened_priority(&transition)
                 && priority != Priority::Normal
             {
                 let queue_now = snapshot(tx, conversation, queue, priority, writes, now).await?;
-                transition = self.step(conversation, input, queue_now, now);
+                transition = self.step(conversation, input, queue_now, now, &faq);
             }
         }
 
@@ -859,6 +863,7 @@ impl Inner {
         input: Input,
         mut queue: QueueSnapshot,
         now: Millis,
+        faq: &dyn IntentClassifier,
     ) -> Transition {
         // Business hours change what the queue messages say, not where the customer stands, so
         // they are added to every snapshot, the probes included.
@@ -867,7 +872,7 @@ impl Inner {
             lang: conversation.contact.lang,
             language_chosen: conversation.contact.language_chosen,
             order_ids: self.settings.order_ids.as_ref(),
-            faq: self.settings.faq.as_ref(),
+            faq,
             queue,
         };
         dialog::step(conversation.state.clone(), input, &ctx)
@@ -876,8 +881,8 @@ impl Inner {
     // ---- agent side ----
 
     async fn apply_agent(&self, op: &AgentOp) -> Result<AgentOutcome, EngineError> {
-        let now = now_millis();
         let mut tx = self.store.begin().await?;
+        let now = now_millis();
         let mut writes = Writes::default();
         let mut queue = None;
         let mut touched = Vec::new();

@@ -9,15 +9,22 @@
 //! Order per conversation must hold across both paths. The rule: the engine hands a
 //! conversation's new rows over only when **every** pending row of that conversation in the
 //! database is one this worker holds from an earlier hand-over ([`Handoff::holding_all`],
-//! comparing row ids). Otherwise (a row waiting for a retry, rows from before a restart, rows
-//! a claim has taken, here or in another instance) the new rows are stored unleased and
-//! follow the claiming path, which never hands out a row while an older one of its
-//! conversation is leased or waiting. The engine compares inside its write transaction, while
-//! nobody else can add rows to those conversations (SQLite: the one write lock; PostgreSQL:
-//! the conversation rows are locked). Outcomes can still be recorded meanwhile, and
-//! [`Handoff::settled`] forgets a row *before* its outcome is written. So a row the database
-//! still lists as pending may be one the worker no longer holds, never the reverse, and that
-//! only sends new rows the slow way.
+//! comparing row ids inside the engine's write transaction, while nobody else can add rows to
+//! those conversations: SQLite's one write lock, PostgreSQL's locked conversation rows).
+//! Otherwise (a row waiting for a retry, rows from before a restart, rows a claim has taken,
+//! here or in another instance) the new rows are stored unleased and follow the claiming path,
+//! which never hands out a row while an older one of its conversation is leased or waiting.
+//! A held row stays held until its "sent" mark is committed ([`Handoff::settled`]), so a
+//! conversation whose last reply is being marked keeps the fast path.
+//!
+//! A held row that fails (a retry, a dead letter, a row given back) is different: its
+//! conversation's later rows must wait behind it on the claiming path. [`Handoff::failing`]
+//! forgets such a row before its outcome is written and puts its conversation on a list that
+//! [`Handoff::holding_all`] refuses. That list also covers the engine having found the row
+//! still held just before it failed: rows it then hands over for a listed conversation are
+//! not delivered but given back ([`Taken::give_back`]) to follow the failed one. A
+//! conversation leaves the list once the engine finds nothing of it pending that the worker
+//! does not hold, that is, once the failed row has gone out by the slow path.
 
 use crate::store::{DeliveryOutcome, OutboxJob};
 use std::collections::{HashMap, HashSet};
@@ -40,9 +47,24 @@ struct State {
     lease: Option<Duration>,
     /// Rows handed over and not yet taken by the worker.
     queue: Vec<OutboxJob>,
+    /// Handed-over rows for conversations on the `failed` list, to be given back.
+    give_back: Vec<OutboxJob>,
     /// Handed-over rows whose outcome is not committed yet, per conversation.
     held: HashMap<i64, usize>,
     held_ids: HashSet<i64>,
+    /// Conversations with a handed-over row that did not go out; kept off the fast path until
+    /// the engine finds nothing of theirs pending that the worker does not hold.
+    failed: HashSet<i64>,
+}
+
+/// What the worker takes from [`Handoff::take`].
+#[derive(Debug, Default)]
+pub struct Taken {
+    /// Rows to deliver, in commit order.
+    pub deliver: Vec<OutboxJob>,
+    /// Rows handed over for a conversation whose earlier row failed meanwhile: record them
+    /// released, so that they follow that row through the claiming path.
+    pub give_back: Vec<OutboxJob>,
 }
 
 impl Handoff {
@@ -69,7 +91,9 @@ impl Handoff {
         let mut state = self.lock();
         state.channels.clear();
         state.lease = None;
-        std::mem::take(&mut state.queue)
+        let mut left = std::mem::take(&mut state.queue);
+        left.append(&mut state.give_back);
+        left
     }
 
     /// Whether rows of this channel may be handed over.
@@ -89,15 +113,21 @@ impl Handoff {
     /// Of `conversations`, those whose every pending row (`pending`: row ids by conversation,
     /// as the database lists them inside the engine's transaction) the worker holds. Only
     /// their new rows may be handed over.
+    /// A conversation on the `failed` list whose pending rows are all held (its failed row
+    /// has gone out by the claiming path since) leaves the list here.
     pub fn holding_all(&self, conversations: &[i64], pending: &HashMap<i64, Vec<i64>>) -> HashSet<i64> {
-        let state = self.lock();
-        conversations
-            .iter()
-            .copied()
-            .filter(|conversation| {
-                pending.get(conversation).is_none_or(|ids| ids.iter().all(|id| state.held_ids.contains(id)))
-            })
-            .collect()
+        let mut state = self.lock();
+        let state = &mut *state;
+        let mut fast = HashSet::new();
+        for &conversation in conversations {
+            let all_held =
+                pending.get(&conversation).is_none_or(|ids| ids.iter().all(|id| state.held_ids.contains(id)));
+            if all_held {
+                state.failed.remove(&conversation);
+                fast.insert(conversation);
+            }
+        }
+        fast
     }
 
     /// Gives committed rows (stored leased) to the worker. Call after the commit, in commit
@@ -110,18 +140,23 @@ impl Handoff {
             return;
         }
         let mut state = self.lock();
-        for job in &jobs {
+        for job in jobs {
+            if state.failed.contains(&job.conversation_id) {
+                state.give_back.push(job);
+                continue;
+            }
             *state.held.entry(job.conversation_id).or_default() += 1;
             state.held_ids.insert(job.id);
+            state.queue.push(job);
         }
-        state.queue.extend(jobs);
         drop(state);
         self.ready.notify_one();
     }
 
-    /// Rows handed over since the last call, in commit order.
-    pub fn take(&self) -> Vec<OutboxJob> {
-        std::mem::take(&mut self.lock().queue)
+    /// Rows handed over since the last call.
+    pub fn take(&self) -> Taken {
+        let mut state = self.lock();
+        Taken { deliver: std::mem::take(&mut state.queue), give_back: std::mem::take(&mut state.give_back) }
     }
 
     /// Resolves when rows may be waiting in [`take`](Handoff::take).
@@ -129,23 +164,42 @@ impl Handoff {
         self.ready.notified().await;
     }
 
-    /// Forgets rows whose outcome is about to be written. Called before the write, so that
-    /// from then on the database lists them as pending (until the write commits, or for good
-    /// if it fails: they stay leased and come back through the claiming path) while the worker
-    /// no longer holds them, which keeps new rows of their conversations off the fast path.
-    /// Rows that were never handed over are ignored.
+    /// Called before outcomes are written: held rows that did not go out are forgotten now,
+    /// and their conversations listed as failed (see the module documentation). Sent rows stay
+    /// held until [`settled`](Handoff::settled).
+    pub fn failing(&self, outcomes: &[(OutboxJob, DeliveryOutcome)]) {
+        let mut state = self.lock();
+        for (job, outcome) in outcomes {
+            if *outcome != DeliveryOutcome::Sent && state.forget(job) {
+                state.failed.insert(job.conversation_id);
+            }
+        }
+    }
+
+    /// Called once outcomes are written (or their write failed: the rows stay leased and come
+    /// back through the claiming path): forgets the rows. Rows that were never handed over are
+    /// ignored.
     pub fn settled(&self, outcomes: &[(OutboxJob, DeliveryOutcome)]) {
         let mut state = self.lock();
         for (job, _) in outcomes {
-            if state.held_ids.remove(&job.id)
-                && let Some(count) = state.held.get_mut(&job.conversation_id)
-            {
-                *count -= 1;
-                if *count == 0 {
-                    state.held.remove(&job.conversation_id);
-                }
+            state.forget(job);
+        }
+    }
+}
+
+impl State {
+    /// Stops holding a row; whether it was held.
+    fn forget(&mut self, job: &OutboxJob) -> bool {
+        if !self.held_ids.remove(&job.id) {
+            return false;
+        }
+        if let Some(count) = self.held.get_mut(&job.conversation_id) {
+            *count -= 1;
+            if *count == 0 {
+                self.held.remove(&job.conversation_id);
             }
         }
+        true
     }
 }
 
@@ -181,8 +235,9 @@ mod tests {
         handoff.hand(vec![job(1, 10), job(2, 10), job(3, 11)]);
         assert_eq!(handoff.held([10, 11, 12]), HashMap::from([(10, 2), (11, 1), (12, 0)]));
         let taken = handoff.take();
-        assert_eq!(taken.iter().map(|job| job.id).collect::<Vec<_>>(), vec![1, 2, 3]);
-        assert!(handoff.take().is_empty());
+        assert_eq!(taken.deliver.iter().map(|job| job.id).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert!(taken.give_back.is_empty());
+        assert!(handoff.take().deliver.is_empty());
 
         // A row that was never handed over does not disturb the counts.
         handoff.settled(&[(job(1, 10), DeliveryOutcome::Sent), (job(99, 10), DeliveryOutcome::Sent)]);
@@ -211,13 +266,40 @@ mod tests {
         // Conversation 13 has nothing pending at all.
         assert_eq!(fast, HashSet::from([10, 13]));
 
-        // Once a row's outcome is on its way to the database, the row is no longer held, so a
-        // reply committed before that write lands cannot overtake a retry.
-        handoff.settled(&[(
-            job(1, 10),
-            DeliveryOutcome::Retry { at: 100, count_attempt: true, error: "hiccup".to_owned() },
-        )]);
-        assert!(handoff.holding_all(&[10], &pending).is_empty());
+        // A sent row being marked stays held: the conversation keeps the fast path.
+        handoff.failing(&[(job(1, 10), DeliveryOutcome::Sent)]);
+        assert_eq!(handoff.holding_all(&[10], &pending), HashSet::from([10]));
+        handoff.settled(&[(job(1, 10), DeliveryOutcome::Sent)]);
+        // Marked: the database no longer lists it, and the worker no longer holds it.
+        assert_eq!(handoff.holding_all(&[10], &HashMap::new()), HashSet::from([10]));
+    }
+
+    #[test]
+    fn a_failed_row_keeps_later_rows_of_its_conversation_off_the_fast_path() {
+        let handoff = Handoff::default();
+        handoff.attach(&["telegram"], Duration::from_secs(60));
+        handoff.hand(vec![job(1, 10)]);
+        // The engine checks while row 1 is in flight: the conversation looks fine...
+        let pending = HashMap::from([(10, vec![1])]);
+        assert_eq!(handoff.holding_all(&[10], &pending), HashSet::from([10]));
+        // ...then row 1 fails before the engine hands over row 2.
+        let retry = DeliveryOutcome::Retry { at: 100, count_attempt: true, error: "hiccup".to_owned() };
+        handoff.failing(&[(job(1, 10), retry.clone())]);
+        handoff.settled(&[(job(1, 10), retry)]);
+        let _ = handoff.take();
+        handoff.hand(vec![job(2, 10), job(3, 11)]);
+        let taken = handoff.take();
+        assert_eq!(taken.deliver.iter().map(|job| job.id).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(taken.give_back.iter().map(|job| job.id).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(handoff.held([10]), HashMap::from([(10, 0)]));
+
+        // While row 1 waits for its retry, the conversation stays on the slow path.
+        let waiting = HashMap::from([(10, vec![1, 2])]);
+        assert!(handoff.holding_all(&[10], &waiting).is_empty());
+        // Once the claiming path has sent both, it is back on the fast path.
+        assert_eq!(handoff.holding_all(&[10], &HashMap::new()), HashSet::from([10]));
+        handoff.hand(vec![job(4, 10)]);
+        assert_eq!(handoff.take().deliver.iter().map(|job| job.id).collect::<Vec<_>>(), vec![4]);
     }
 
     #[test]

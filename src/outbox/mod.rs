@@ -195,7 +195,9 @@ impl OutboxWorker {
         let mut tick = tokio::time::interval(worker.settings.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            deliveries.admit_handed(handoff.take());
+            let taken = handoff.take();
+            done.extend(taken.give_back.into_iter().map(|job| (job, DeliveryOutcome::Released)));
+            deliveries.admit_handed(taken.deliver);
             if (&mut shutdown).now_or_never().is_some() {
                 break;
             }
@@ -248,6 +250,7 @@ impl OutboxWorker {
         if done.is_empty() {
             return;
         }
+        self.link.handoff.failing(done);
         match self.store.finish_outbox(done, now_millis()).await {
             Ok(()) => crate::telemetry::count_deliveries(done),
             Err(error) => tracing::warn!(%error, rows = done.len(), "recording outbox deliveries failed"),
@@ -633,10 +636,11 @@ impl OutcomeRecorder {
             }
             (std::mem::take(&mut pending.waiting), pending.settled + 1, pending.added)
         };
-        // Before the write: see `Handoff::settled`. A retry recorded after the engine found the
-        // row held would otherwise let a reply committed meanwhile overtake it.
-        self.handoff.settled(&batch);
+        // Failures leave the fast path before they are written, sent rows once they are marked
+        // (see `handoff`).
+        self.handoff.failing(&batch);
         let result = self.store.finish_outbox(&batch, now_millis().max(self.now)).await;
+        self.handoff.settled(&batch);
         let mut pending = self.lock();
         pending.settled = through;
         match result {
