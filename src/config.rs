@@ -424,6 +424,11 @@ fn telegram_settings(
     settings.webhook_url = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_URL");
     settings.webhook_secret = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET");
     settings.request_timeout = request_timeout;
+    // The variables reqwest reads for its proxy (it also reads the lower-case forms).
+    settings.proxy_from_environment =
+        ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+            .into_iter()
+            .any(|variable| source.get(variable).is_some_and(|value| !value.trim().is_empty()));
     if settings.webhook_url.is_some() && settings.webhook_secret.is_none() {
         return Err(ConfigError::new(
             "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET",
@@ -606,6 +611,21 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(error.variable, "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET");
+    }
+
+    #[test]
+    fn a_proxy_in_the_environment_is_noticed_for_telegram() {
+        let token = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123";
+        let plain = load(&[("SWITCHBOARD_TELEGRAM_TOKEN", token)]).unwrap();
+        assert!(!plain.telegram.unwrap().proxy_from_environment);
+        for variable in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "http_proxy"] {
+            let proxied =
+                load(&[("SWITCHBOARD_TELEGRAM_TOKEN", token), (variable, "http://proxy.internal:3128")])
+                    .unwrap();
+            assert!(proxied.telegram.unwrap().proxy_from_environment, "{variable}");
+        }
+        let empty = load(&[("SWITCHBOARD_TELEGRAM_TOKEN", token), ("HTTPS_PROXY", " ")]).unwrap();
+        assert!(!empty.telegram.unwrap().proxy_from_environment);
     }
 
     #[test]

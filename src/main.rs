@@ -5,9 +5,6 @@ use clap::Parser;
 use std::process::ExitCode;
 use switchboard::cli::{self, Cli};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // A missing .env is normal; a broken one is worth knowing about.
     if let Err(error) = dotenvy::dotenv()

@@ -603,6 +603,26 @@ async fn replies_carry_native_keyboards_with_encoded_actions() {
     assert_eq!(Action::decode(data), Some(Action::Issue(IssueType::Order)));
 }
 
+/// With a proxy in the environment the per-message calls go through reqwest (which honours
+/// it) instead of the direct client: the same requests and the same error mapping either way.
+#[tokio::test]
+async fn replies_and_errors_are_the_same_through_the_proxy_capable_client() {
+    let bot = start_bot(Start::Plain, |settings| settings.proxy_from_environment = true).await;
+    let reply = Reply::new("menu-prompt").row(vec![Button::new("menu-human", Action::Human)]);
+    bot.channel.deliver(&delivery(1, CUSTOMER, Outbound::Bot(reply))).await.unwrap();
+    let sent = bot.fake.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].params["text"], json!("[en] menu-prompt"));
+    assert_eq!(
+        sent[0].params["reply_markup"],
+        json!({"inline_keyboard": [[{"text": "menu-human", "callback_data": "human"}]]})
+    );
+
+    bot.fake.fail_next("sendMessage", Fault::TooManyRequests { retry_after: 9 });
+    let result = bot.channel.deliver(&delivery(2, CUSTOMER, agent_says("hello", vec![]))).await;
+    assert_eq!(result, Err(DeliveryError::RetryAfter(Duration::from_secs(9))));
+}
+
 #[tokio::test]
 async fn long_texts_are_split_with_the_keyboard_on_the_last_part() {
     let bot = start_bot(Start::Plain, |settings| settings.rate_limits = false).await;

@@ -672,6 +672,7 @@ impl Inner {
         }
         updates.sort_by_key(|update| update.id);
         tx.append_messages(&writes.messages).await?;
+        tx.record_faq_outcomes(&writes.faq_outcomes).await?;
         self.lease_for_handoff(&mut *tx, &mut writes.outbox, &writes.recipients, now).await?;
         let ids = tx.enqueue(&writes.outbox).await?;
         tx.save_conversations(&updates, now).await?;
@@ -844,7 +845,7 @@ impl Inner {
         let lang = transition.language(conversation.contact.lang);
         let Transition { state, replies, effects } = transition;
         for effect in effects {
-            carry_out(tx, conversation, effect, chosen_by_button, queue, &mut writes.tickets, now).await?;
+            carry_out(tx, conversation, effect, chosen_by_button, queue, writes, now).await?;
         }
         let count = replies.len();
         for reply in replies {
@@ -1035,18 +1036,18 @@ async fn snapshot(
     writes: &mut Writes,
     now: Millis,
 ) -> Result<QueueSnapshot, EngineError> {
-    // Both reads below count tickets in the database, so queued ticket writes go first.
-    writes.tickets.flush(tx, now).await?;
+    let queued = matches!(conversation.state, State::Queued { .. } | State::Assigned { .. });
+    // The reads below count tickets in the database, so queued ticket writes go first. Once
+    // the overview is loaded, the batch keeps it up to date itself (see `carry_out`), so a new
+    // ticket's position needs neither a read nor a flush.
+    if queue.is_none() || queued {
+        writes.tickets.flush(tx, now).await?;
+    }
     let overview = match queue {
         Some(overview) => overview,
         None => queue.insert(tx.queue_overview().await?),
     };
-    let own = match conversation.state {
-        State::Queued { .. } | State::Assigned { .. } => {
-            tx.tickets_ahead_of_conversation(conversation.id).await?
-        }
-        _ => None,
-    };
+    let own = if queued { tx.tickets_ahead_of_conversation(conversation.id).await? } else { None };
     let ahead = own.unwrap_or_else(|| overview.ahead_of_new(priority));
     Ok(QueueSnapshot {
         ahead,
@@ -1062,9 +1063,10 @@ async fn carry_out(
     effect: Effect,
     chosen_by_button: bool,
     queue: &mut Option<QueueOverview>,
-    tickets: &mut TicketBook,
+    writes: &mut Writes,
     now: Millis,
 ) -> Result<(), EngineError> {
+    let tickets = &mut writes.tickets;
     match effect {
         Effect::OpenTicket { draft, outcome } => {
             let (status, self_served) = match outcome {
@@ -1123,16 +1125,13 @@ async fn carry_out(
             conversation.contact.language_chosen |= chosen_by_button;
             tx.set_contact_language(conversation.contact.id, lang, chosen_by_button, now).await?;
         }
-        Effect::FaqOutcome { intent, helped } => {
-            let outcome = FaqOutcomeRow {
-                conversation_id: conversation.id,
-                intent,
-                helped,
-                lang: conversation.contact.lang,
-                at: now,
-            };
-            tx.record_faq_outcome(&outcome).await?;
-        }
+        Effect::FaqOutcome { intent, helped } => writes.faq_outcomes.push(FaqOutcomeRow {
+            conversation_id: conversation.id,
+            intent,
+            helped,
+            lang: conversation.contact.lang,
+            at: now,
+        }),
         Effect::Feedback { text } => {
             tx.record_feedback(conversation.id, &text, conversation.contact.lang, now).await?;
         }
@@ -1187,6 +1186,7 @@ struct Writes {
     /// Who each outbox row goes to, by contact id: what a handed-over row needs besides itself.
     recipients: HashMap<i64, Recipient>,
     tickets: TicketBook,
+    faq_outcomes: Vec<FaqOutcomeRow>,
     wake_outbox: bool,
 }
 

@@ -266,7 +266,8 @@ pub trait WriteTx: Send {
         reachable: bool,
         now: Millis,
     ) -> StoreResult<()>;
-    async fn record_faq_outcome(&mut self, outcome: &FaqOutcomeRow) -> StoreResult<()>;
+    /// Records how FAQ answers fared, in one statement for the whole batch.
+    async fn record_faq_outcomes(&mut self, outcomes: &[FaqOutcomeRow]) -> StoreResult<()>;
     async fn record_feedback(
         &mut self,
         conversation_id: i64,

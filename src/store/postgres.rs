@@ -707,13 +707,20 @@ impl WriteTx for PostgresTx {
         Ok(())
     }
 
-    async fn record_faq_outcome(&mut self, outcome: &FaqOutcomeRow) -> StoreResult<()> {
-        sqlx::query(sql::INSERT_FAQ_OUTCOME)
-            .bind(outcome.conversation_id)
-            .bind(outcome.intent.name())
-            .bind(outcome.helped)
-            .bind(outcome.lang.code())
-            .bind(outcome.at)
+    async fn record_faq_outcomes(&mut self, outcomes: &[FaqOutcomeRow]) -> StoreResult<()> {
+        const RECORD: &str = "INSERT INTO faq_outcomes (conversation_id, intent, helped, lang, created_at) \
+             SELECT u.conversation_id, u.intent, u.helped, u.lang, u.created_at \
+             FROM UNNEST($1::bigint[], $2::text[], $3::boolean[], $4::text[], $5::bigint[]) WITH ORDINALITY \
+               AS u(conversation_id, intent, helped, lang, created_at, n) ORDER BY u.n";
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(RECORD)
+            .bind(outcomes.iter().map(|o| o.conversation_id).collect::<Vec<_>>())
+            .bind(outcomes.iter().map(|o| o.intent.name()).collect::<Vec<_>>())
+            .bind(outcomes.iter().map(|o| o.helped).collect::<Vec<_>>())
+            .bind(outcomes.iter().map(|o| o.lang.code()).collect::<Vec<_>>())
+            .bind(outcomes.iter().map(|o| o.at).collect::<Vec<_>>())
             .execute(&mut *self.tx)
             .await?;
         Ok(())

@@ -106,8 +106,6 @@ pub(super) const SET_CONTACT_LANGUAGE: &str = "UPDATE contacts SET lang = $2, \
      language_chosen = (language_chosen OR $3), updated_at = $4 WHERE id = $1";
 pub(super) const SET_CONTACT_REACHABLE: &str =
     "UPDATE contacts SET reachable = $2, updated_at = $3 WHERE id = $1";
-pub(super) const INSERT_FAQ_OUTCOME: &str = "INSERT INTO faq_outcomes (conversation_id, intent, helped, lang, \
-     created_at) VALUES ($1, $2, $3, $4, $5)";
 pub(super) const INSERT_FEEDBACK: &str =
     "INSERT INTO feedback (conversation_id, text, lang, created_at) VALUES ($1, $2, $3, $4)";
 

@@ -888,15 +888,17 @@ impl WriteTx for SqliteTx {
         Ok(())
     }
 
-    async fn record_faq_outcome(&mut self, outcome: &FaqOutcomeRow) -> StoreResult<()> {
-        sqlx::query(sql::INSERT_FAQ_OUTCOME)
-            .bind(outcome.conversation_id)
-            .bind(outcome.intent.name())
-            .bind(outcome.helped)
-            .bind(outcome.lang.code())
-            .bind(outcome.at)
-            .execute(&mut *self.tx)
-            .await?;
+    async fn record_faq_outcomes(&mut self, outcomes: &[FaqOutcomeRow]) -> StoreResult<()> {
+        const RECORD: &str = "INSERT INTO faq_outcomes (conversation_id, intent, helped, lang, created_at) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM jsonb_each($1) ORDER BY key";
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<(i64, &str, bool, &str, Millis)> = outcomes
+            .iter()
+            .map(|o| (o.conversation_id, o.intent.name(), o.helped, o.lang.code(), o.at))
+            .collect();
+        sqlx::query(RECORD).bind(serde_json::to_string(&batch)?).execute(&mut *self.tx).await?;
         Ok(())
     }
 

@@ -116,7 +116,15 @@ impl TelegramChannel {
             Some(url) => bot.set_api_url(url),
             None => bot,
         };
-        let api = api::BotApi::new(&bot.api_url(), &settings.token, client, poll_client);
+        let api = api::BotApi::new(
+            &bot.api_url(),
+            &settings.token,
+            client,
+            poll_client,
+            settings.request_timeout,
+            settings.proxy_from_environment,
+        )
+        .map_err(|error| SettingsError::ApiUrl(error.to_string()))?;
         let limits = Limits::new(settings.rate_limits);
         Ok(TelegramChannel {
             bot,

@@ -35,6 +35,9 @@ pub struct TelegramSettings {
     /// `setWebhook`). Every request waits for its group commit, so more connections mean
     /// bigger groups and more updates per second; Telegram's own default is 40.
     pub webhook_max_connections: u8,
+    /// A proxy is set in the environment (`HTTPS_PROXY` and the like). reqwest honours it, so
+    /// then every Bot API call goes through reqwest, none through the direct client of `api`.
+    pub proxy_from_environment: bool,
 }
 
 impl TelegramSettings {
@@ -51,6 +54,7 @@ impl TelegramSettings {
             webhook_body_limit: 1024 * 1024,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             webhook_max_connections: 100,
+            proxy_from_environment: false,
         }
     }
 
