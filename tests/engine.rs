@@ -413,7 +413,13 @@ async fn group_chats_edits_and_unreadable_states_are_handled_without_the_dialog(
 /// in an earlier batch is found without asking the database per event.
 #[tokio::test]
 async fn tickets_opened_changed_and_withdrawn_inside_one_group_commit() {
-    let db = TestDb::sqlite();
+    tickets_in_one_group_commit(TestDb::sqlite()).await;
+    if let Some(db) = TestDb::postgres("ticket writes gathered per group commit on PostgreSQL").await {
+        tickets_in_one_group_commit(db).await;
+    }
+}
+
+async fn tickets_in_one_group_commit(db: TestDb) {
     let store = db.connect().await;
     let engine = start_engine(&store);
     let up_to_description = |who: &str| {
@@ -465,6 +471,8 @@ async fn tickets_opened_changed_and_withdrawn_inside_one_group_commit() {
     assert_eq!(state_of(&store, "ann").await.0, State::Menu);
     assert_eq!(state_of(&store, "carol").await.0, State::Menu);
     engine.shutdown().await;
+    store.close().await;
+    db.drop_database().await;
 }
 
 /// Waits (bounded) until `done` holds; panics with `what` otherwise.

@@ -26,7 +26,7 @@ use crate::core::handoff::TicketStatus;
 use crate::core::message::{Lang, MediaRef, Outbound, Priority};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -621,7 +621,54 @@ pub struct DeadLetter {
 
 // ---- helpers shared by both backends ----
 
-/// Whether `applied` (the versions recorded as successful) covers every migration of `migrator`.
+/// The changes of one ticket batch, split into withdrawals (one statement for all of them) and
+/// the rest (one statement each), or `None` when a ticket is both withdrawn and otherwise
+/// changed, or withdrawn twice: then their order matters and everything goes one by one.
+fn split_withdrawals(changes: &[(i64, TicketChange)]) -> Option<SplitChanges<'_>> {
+    let withdrawn: HashSet<i64> =
+        changes.iter().filter(|(_, change)| *change == TicketChange::Withdraw).map(|(id, _)| *id).collect();
+    let others: Vec<&(i64, TicketChange)> =
+        changes.iter().filter(|(_, change)| *change != TicketChange::Withdraw).collect();
+    let withdrawals = changes.len() - others.len();
+    if withdrawn.len() != withdrawals || others.iter().any(|(id, _)| withdrawn.contains(id)) {
+        return None;
+    }
+    let mut withdrawn: Vec<i64> = withdrawn.into_iter().collect();
+    withdrawn.sort_unstable();
+    Some(SplitChanges { withdrawn, others })
+}
+
+/// What [`split_withdrawals`] returns.
+struct SplitChanges<'a> {
+    /// Tickets to withdraw, ascending.
+    withdrawn: Vec<i64>,
+    /// Every other change, in order.
+    others: Vec<&'a (i64, TicketChange)>,
+}
+
+/// Of the contacts a batch names, those to write: new ones, and known ones whose name or data
+/// changed. Most events come from contacts we know, and rewriting their rows every batch would
+/// cost writes (WAL, and on PostgreSQL a new row version) for nothing. `known` is keyed by
+/// (channel, external id).
+fn contacts_to_write<'a>(
+    contacts: &'a [ContactUpsert],
+    known: &HashMap<(String, String), ContactRow>,
+) -> Vec<&'a ContactUpsert> {
+    contacts
+        .iter()
+        .filter(|contact| match known.get(&(contact.channel.clone(), contact.external_id.clone())) {
+            None => true,
+            Some(row) => {
+                contact.display_name.as_ref().is_some_and(|name| row.display_name.as_ref() != Some(name))
+                    || contact
+                        .contact_data
+                        .as_ref()
+                        .is_some_and(|data| row.contact_data.as_ref() != Some(data))
+            }
+        })
+        .collect()
+}
+
 /// `(conversation, row id)` pairs grouped by conversation.
 fn group_ids(pairs: Vec<(i64, i64)>) -> HashMap<i64, Vec<i64>> {
     let mut grouped: HashMap<i64, Vec<i64>> = HashMap::new();
@@ -631,6 +678,7 @@ fn group_ids(pairs: Vec<(i64, i64)>) -> HashMap<i64, Vec<i64>> {
     grouped
 }
 
+/// Whether `applied` (the versions recorded as successful) covers every migration of `migrator`.
 fn all_applied(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> bool {
     migrator.iter().all(|migration| applied.contains(&migration.version))
 }

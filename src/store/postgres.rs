@@ -36,6 +36,13 @@ const CLAIM_LOCK_KEY: i64 = 0x5357_4244_4f42; // "SWBDOB"
 /// PostgreSQL implementation of [`Store`].
 pub struct PostgresStore {
     pool: PgPool,
+    /// Connections with `synchronous_commit = off` for delivery outcomes ("sent" marks,
+    /// retries, dead letters): their commit does not wait for the WAL to reach the disk.
+    /// Losing one to a crash of the server only means a reply is sent again, which the outbox
+    /// allows anyway. It never weakens the engine's commits: WAL is written in order, so the
+    /// next synchronous commit flushes every record before it. (SQLite's bookkeeping
+    /// connection is the same idea.)
+    bookkeeping: PgPool,
     listeners: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -44,9 +51,8 @@ impl PostgresStore {
         let connect: PgConnectOptions = url.parse()?;
         // Over TCP, each new connection gets Nagle's algorithm turned off (see `tcp_nodelay`).
         let server_port = connect.get_socket().is_none().then(|| connect.get_port());
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(2))
-            .after_connect(move |conn, _| {
+        let pool_options = |max_connections: u32| {
+            PgPoolOptions::new().max_connections(max_connections).after_connect(move |conn, _| {
                 Box::pin(async move {
                     if let Some(server_port) = server_port {
                         no_delay(conn, server_port).await?;
@@ -54,9 +60,11 @@ impl PostgresStore {
                     Ok(())
                 })
             })
-            .connect_with(connect)
-            .await?;
-        Ok(PostgresStore { pool, listeners: Mutex::new(Vec::new()) })
+        };
+        let pool = pool_options(options.max_connections.max(2)).connect_with(connect.clone()).await?;
+        let bookkeeping =
+            pool_options(4).connect_with(connect.options([("synchronous_commit", "off")])).await?;
+        Ok(PostgresStore { pool, bookkeeping, listeners: Mutex::new(Vec::new()) })
     }
 }
 
@@ -217,12 +225,18 @@ impl Store for PostgresStore {
         if outcomes.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
         let sent: Vec<i64> = outcomes
             .iter()
             .filter(|(_, outcome)| *outcome == DeliveryOutcome::Sent)
             .map(|(job, _)| job.id)
             .collect();
+        // The usual case, many times a second: everything went out. One statement, which is
+        // its own transaction: one round trip instead of three.
+        if sent.len() == outcomes.len() {
+            sqlx::query(SENT).bind(now).bind(sent).execute(&self.bookkeeping).await?;
+            return Ok(());
+        }
+        let mut tx = self.bookkeeping.begin().await?;
         if !sent.is_empty() {
             sqlx::query(SENT).bind(now).bind(sent).execute(&mut *tx).await?;
         }
@@ -305,6 +319,7 @@ impl Store for PostgresStore {
         for task in self.listeners.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
             task.abort();
         }
+        self.bookkeeping.close().await;
         self.pool.close().await;
     }
 }
@@ -363,18 +378,35 @@ impl WriteTx for PostgresTx {
                contact_data = coalesce(EXCLUDED.contact_data, contacts.contact_data), \
                updated_at = EXCLUDED.updated_at \
              RETURNING id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data";
+        const FIND: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, display_name, \
+             contact_data FROM contacts WHERE (channel, external_id) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))";
         if contacts.is_empty() {
             return Ok(Vec::new());
         }
-        let channels: Vec<&str> = contacts.iter().map(|c| c.channel.as_str()).collect();
-        let external_ids: Vec<&str> = contacts.iter().map(|c| c.external_id.as_str()).collect();
-        let langs: Vec<&str> = contacts.iter().map(|c| c.lang_if_new.code()).collect();
-        let names = codes(contacts.iter().map(|c| c.display_name.clone()));
-        let mut data = Vec::with_capacity(contacts.len());
-        for contact in contacts {
+        // Read first and write only what is new or changed (see `contacts_to_write`).
+        let found = sqlx::query(FIND)
+            .bind(contacts.iter().map(|c| c.channel.as_str()).collect::<Vec<_>>())
+            .bind(contacts.iter().map(|c| c.external_id.as_str()).collect::<Vec<_>>())
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mut known = HashMap::with_capacity(contacts.len());
+        for row in &found {
+            let row = rows::contact(row)?;
+            known.insert((row.channel.clone(), row.external_id.clone()), row);
+        }
+        let writes = super::contacts_to_write(contacts, &known);
+        if writes.is_empty() {
+            return Ok(known.into_values().collect());
+        }
+        let channels: Vec<&str> = writes.iter().map(|c| c.channel.as_str()).collect();
+        let external_ids: Vec<&str> = writes.iter().map(|c| c.external_id.as_str()).collect();
+        let langs: Vec<&str> = writes.iter().map(|c| c.lang_if_new.code()).collect();
+        let names = codes(writes.iter().map(|c| c.display_name.clone()));
+        let mut data = Vec::with_capacity(writes.len());
+        for contact in &writes {
             data.push(contact.contact_data.as_ref().map(serde_json::to_string).transpose()?);
         }
-        let found = sqlx::query(UPSERT)
+        let written = sqlx::query(UPSERT)
             .bind(channels)
             .bind(external_ids)
             .bind(langs)
@@ -383,7 +415,11 @@ impl WriteTx for PostgresTx {
             .bind(now)
             .fetch_all(&mut *self.tx)
             .await?;
-        found.iter().map(rows::contact).collect()
+        for row in &written {
+            let row = rows::contact(row)?;
+            known.insert((row.channel.clone(), row.external_id.clone()), row);
+        }
+        Ok(known.into_values().collect())
     }
 
     async fn load_conversations(
@@ -400,10 +436,21 @@ impl WriteTx for PostgresTx {
         if contact_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = contact_ids.to_vec();
-        sqlx::query(CREATE).bind(&ids).bind(initial_state).bind(now).execute(&mut *self.tx).await?;
-        let found = sqlx::query(LOAD).bind(ids).fetch_all(&mut *self.tx).await?;
-        found.iter().map(rows::conversation).collect()
+        // Load (and lock) first: creating only the missing ones spares a statement in the usual
+        // case. One created meanwhile by another instance is skipped by ON CONFLICT and loaded.
+        let found = sqlx::query(LOAD).bind(contact_ids).fetch_all(&mut *self.tx).await?;
+        let mut loaded = found.iter().map(rows::conversation).collect::<StoreResult<Vec<_>>>()?;
+        if loaded.len() == contact_ids.len() {
+            return Ok(loaded);
+        }
+        let have: HashSet<i64> = loaded.iter().map(|row| row.contact_id).collect();
+        let missing: Vec<i64> = contact_ids.iter().copied().filter(|id| !have.contains(id)).collect();
+        sqlx::query(CREATE).bind(&missing).bind(initial_state).bind(now).execute(&mut *self.tx).await?;
+        let created = sqlx::query(LOAD).bind(missing).fetch_all(&mut *self.tx).await?;
+        for row in &created {
+            loaded.push(rows::conversation(row)?);
+        }
+        Ok(loaded)
     }
 
     async fn conversation_for_update(
@@ -606,6 +653,69 @@ impl WriteTx for PostgresTx {
         row.int("id")
     }
 
+    async fn insert_tickets(&mut self, tickets: &[NewTicket]) -> StoreResult<Vec<i64>> {
+        const INSERT: &str = "INSERT INTO tickets (conversation_id, contact_id, status, issue_type, order_id, \
+             priority, priority_rank, description, lang, self_served, created_at, updated_at, resolved_at) \
+             SELECT u.conversation_id, u.contact_id, u.status, u.issue_type, u.order_id, u.priority, \
+             u.priority_rank, u.description, u.lang, u.self_served, u.created_at, u.created_at, u.resolved_at \
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], \
+               $8::text[], $9::text[], $10::boolean[], $11::bigint[], $12::bigint[]) WITH ORDINALITY \
+               AS u(conversation_id, contact_id, status, issue_type, order_id, priority, priority_rank, \
+               description, lang, self_served, created_at, resolved_at, n) \
+             ORDER BY u.n RETURNING id";
+        if tickets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let drafts = || tickets.iter().map(|ticket| &ticket.draft);
+        let rows = sqlx::query(INSERT)
+            .bind(tickets.iter().map(|t| t.conversation_id).collect::<Vec<_>>())
+            .bind(tickets.iter().map(|t| t.contact_id).collect::<Vec<_>>())
+            .bind(tickets.iter().map(|t| t.status.code()).collect::<Vec<_>>())
+            .bind(drafts().map(|d| d.issue.code()).collect::<Vec<_>>())
+            .bind(drafts().map(|d| d.order_id.as_ref().map(|id| id.as_str().to_owned())).collect::<Vec<_>>())
+            .bind(drafts().map(|d| d.priority.code()).collect::<Vec<_>>())
+            .bind(drafts().map(|d| priority_rank(d.priority)).collect::<Vec<_>>())
+            .bind(drafts().map(|d| d.description.clone()).collect::<Vec<_>>())
+            .bind(tickets.iter().map(|t| t.lang.code()).collect::<Vec<_>>())
+            .bind(tickets.iter().map(|t| t.self_served).collect::<Vec<_>>())
+            .bind(tickets.iter().map(|t| t.at).collect::<Vec<_>>())
+            .bind(
+                tickets
+                    .iter()
+                    .map(|t| (t.status == TicketStatus::Resolved).then_some(t.at))
+                    .collect::<Vec<_>>(),
+            )
+            .fetch_all(&mut *self.tx)
+            .await?;
+        // The rows go in in slice order and each takes the sequence's next value as it goes in,
+        // so ascending ids are slice order whatever order RETURNING uses.
+        let mut ids = rows.iter().map(|row| row.int("id")).collect::<StoreResult<Vec<_>>>()?;
+        ids.sort_unstable();
+        if ids.len() != tickets.len() {
+            return Err(StoreError::Corrupt(format!("inserted {} of {} tickets", ids.len(), tickets.len())));
+        }
+        Ok(ids)
+    }
+
+    async fn update_tickets(&mut self, changes: &[(i64, TicketChange)], now: Millis) -> StoreResult<()> {
+        const WITHDRAW: &str = "UPDATE tickets SET status = 'resolved', withdrawn = TRUE, resolved_at = $1, \
+             updated_at = $1 WHERE id = ANY($2)";
+        // Withdrawals are the common change on the inbound path: one statement for all of them.
+        let Some(super::SplitChanges { withdrawn, others }) = super::split_withdrawals(changes) else {
+            for (id, change) in changes {
+                self.update_ticket(*id, change, now).await?;
+            }
+            return Ok(());
+        };
+        if !withdrawn.is_empty() {
+            sqlx::query(WITHDRAW).bind(now).bind(withdrawn).execute(&mut *self.tx).await?;
+        }
+        for (id, change) in others {
+            self.update_ticket(*id, change, now).await?;
+        }
+        Ok(())
+    }
+
     async fn attach(&mut self, ticket_id: i64, media: &[MediaRef], now: Millis) -> StoreResult<()> {
         const ATTACH: &str = "INSERT INTO ticket_attachments (ticket_id, sha256, content_type, bytes, created_at) \
              SELECT $1, u.sha256, u.content_type, u.bytes, $2 \
@@ -778,6 +888,22 @@ mod tests {
             );
         }
         drop(held);
+        store.close().await;
+    }
+
+    /// Delivery outcomes commit without waiting for the disk; the engine's commits still wait.
+    #[tokio::test]
+    async fn only_bookkeeping_connections_commit_asynchronously() {
+        let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
+            eprintln!("skipped: SWITCHBOARD_TEST_POSTGRES is not set (PostgreSQL tests skipped)");
+            return;
+        };
+        let store = PostgresStore::connect(&url, &ConnectOptions::default()).await.unwrap();
+        let show = "SHOW synchronous_commit";
+        let bookkeeping: String = sqlx::query_scalar(show).fetch_one(&store.bookkeeping).await.unwrap();
+        let engine: String = sqlx::query_scalar(show).fetch_one(&store.pool).await.unwrap();
+        assert_eq!(bookkeeping, "off");
+        assert_ne!(engine, "off");
         store.close().await;
     }
 }

@@ -463,19 +463,7 @@ impl WriteTx for SqliteTx {
             let row = contact_from_tuple(tuple)?;
             known.insert((row.channel.clone(), row.external_id.clone()), row);
         }
-        let stale = |contact: &ContactUpsert| match known
-            .get(&(contact.channel.clone(), contact.external_id.clone()))
-        {
-            None => true,
-            Some(row) => {
-                contact.display_name.as_ref().is_some_and(|name| row.display_name.as_ref() != Some(name))
-                    || contact
-                        .contact_data
-                        .as_ref()
-                        .is_some_and(|data| row.contact_data.as_ref() != Some(data))
-            }
-        };
-        let writes: Vec<&ContactUpsert> = contacts.iter().filter(|contact| stale(contact)).collect();
+        let writes = super::contacts_to_write(contacts, &known);
         if writes.is_empty() {
             return Ok(known.into_values().collect());
         }
@@ -763,24 +751,18 @@ impl WriteTx for SqliteTx {
         const WITHDRAW: &str = "UPDATE tickets SET status = 'resolved', withdrawn = TRUE, resolved_at = $1, \
              updated_at = $1 WHERE id IN (SELECT value FROM jsonb_each($2))";
         // Withdrawals are the common change on the inbound path: one statement for all of them.
-        // Changes to the same ticket must keep their order, so that case goes one by one.
-        let withdrawn: HashSet<i64> = changes
-            .iter()
-            .filter(|(_, change)| *change == TicketChange::Withdraw)
-            .map(|(id, _)| *id)
-            .collect();
-        let others: Vec<&(i64, TicketChange)> =
-            changes.iter().filter(|(_, change)| *change != TicketChange::Withdraw).collect();
-        let withdrawals = changes.len() - others.len();
-        if withdrawn.len() != withdrawals || others.iter().any(|(id, _)| withdrawn.contains(id)) {
+        let Some(super::SplitChanges { withdrawn, others }) = super::split_withdrawals(changes) else {
             for (id, change) in changes {
                 self.update_ticket(*id, change, now).await?;
             }
             return Ok(());
-        }
+        };
         if !withdrawn.is_empty() {
-            let ids: Vec<i64> = withdrawn.into_iter().collect();
-            sqlx::query(WITHDRAW).bind(now).bind(serde_json::to_string(&ids)?).execute(&mut *self.tx).await?;
+            sqlx::query(WITHDRAW)
+                .bind(now)
+                .bind(serde_json::to_string(&withdrawn)?)
+                .execute(&mut *self.tx)
+                .await?;
         }
         for (id, change) in others {
             self.update_ticket(*id, change, now).await?;
