@@ -589,3 +589,57 @@ async fn a_long_poll_batch_and_its_position_are_stored_together() {
     assert_eq!(store.pending_outbox().await.unwrap(), 4, "the redelivery queued nothing");
     engine.shutdown().await;
 }
+
+/// On SQLite a "sent" mark that finds a write transaction under way goes into that
+/// transaction's commit instead of waiting to commit on its own after it; if that transaction
+/// is given up, the mark is written on its own once the lock is free. Either way the caller
+/// returns only once its rows are marked.
+#[tokio::test]
+async fn sent_marks_ride_along_with_the_write_transaction_under_way() {
+    use switchboard::store::{DeliveryOutcome, OutboxStatus};
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    engine.handle(text("eve", "e1", "/start")).await.unwrap();
+    engine.handle(text("fay", "f1", "/start")).await.unwrap();
+    engine.shutdown().await;
+    let jobs =
+        store.claim_outbox(&[fixtures::CHANNEL], now_millis(), Duration::from_secs(60), 10).await.unwrap();
+    assert_eq!(jobs.len(), 4);
+    let sent = |range: std::ops::Range<usize>| -> Vec<_> {
+        jobs[range].iter().map(|job| (job.clone(), DeliveryOutcome::Sent)).collect()
+    };
+    let status = |id: i64| {
+        let store = Arc::clone(&store);
+        async move { store.outbox_row(id).await.unwrap().unwrap().status }
+    };
+
+    // A transaction that commits takes the mark along.
+    let tx = store.begin().await.unwrap();
+    let first = sent(0..2);
+    let marking = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.finish_outbox(&first, now_millis()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!marking.is_finished(), "the mark waits for the write lock");
+    tx.commit().await.unwrap();
+    marking.await.unwrap().unwrap();
+    assert_eq!(status(jobs[0].id).await, OutboxStatus::Sent);
+    assert_eq!(status(jobs[1].id).await, OutboxStatus::Sent);
+
+    // A transaction given up leaves the mark to be written on its own.
+    let tx = store.begin().await.unwrap();
+    let second = sent(2..4);
+    let marking = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.finish_outbox(&second, now_millis()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(tx);
+    marking.await.unwrap().unwrap();
+    assert_eq!(status(jobs[2].id).await, OutboxStatus::Sent);
+    assert_eq!(status(jobs[3].id).await, OutboxStatus::Sent);
+    assert_eq!(store.pending_outbox().await.unwrap(), 0);
+    store.close().await;
+}

@@ -68,6 +68,8 @@ pub struct SqliteStore {
     /// fsyncs the log, and every frame written before it, so nothing an engine commit relies on
     /// can be lost.
     bookkeeping: SqlitePool,
+    /// "Sent" marks waiting for the write lock; see [`SqliteStore::mark_sent`].
+    marks: Arc<std::sync::Mutex<Vec<PendingMark>>>,
     /// SQLite allows one writer at a time. Writers of this process queue here, in order,
     /// instead of sleeping in SQLite's busy handler; `busy_timeout` still covers writers in
     /// other processes (a `switchboard chat` beside `switchboard serve`).
@@ -111,6 +113,7 @@ impl SqliteStore {
             writer,
             durability: options.sqlite_durability,
             bookkeeping,
+            marks: Arc::default(),
             write_lock: Arc::new(Mutex::new(())),
         })
     }
@@ -121,7 +124,9 @@ impl SqliteStore {
             SqliteDurability::Full => "PRAGMA synchronous = FULL; BEGIN IMMEDIATE",
             SqliteDurability::Normal => "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE",
         };
-        self.begin_with(&self.writer, begin).await
+        let mut tx = self.begin_with(&self.writer, begin).await?;
+        tx.marks = Some(Arc::clone(&self.marks));
+        Ok(tx)
     }
 
     async fn begin_on(&self, pool: &SqlitePool) -> StoreResult<SqliteTx> {
@@ -131,28 +136,71 @@ impl SqliteStore {
     async fn begin_with(&self, pool: &SqlitePool, begin: &'static str) -> StoreResult<SqliteTx> {
         let guard = Arc::clone(&self.write_lock).lock_owned().await;
         let tx = pool.begin_with(begin).await?;
-        Ok(SqliteTx { tx, _guard: guard })
+        Ok(SqliteTx { tx, marks: None, _guard: guard })
     }
 
-    /// Marks delivered rows sent: one statement on the writer connection, committed on its own
-    /// with `synchronous=NORMAL` (the reasoning is at `bookkeeping`), in a single round trip to
-    /// sqlx's worker thread instead of three (begin, update, commit). The level goes back to the
-    /// configured one right after; should that last statement not run (the update failed), the
-    /// next write transaction sets it anyway, since each begins by setting it.
+    /// Marks delivered rows sent. The marks wait for the write lock, and whoever gets it first
+    /// writes every mark waiting by then: a write transaction of the engine, which takes them
+    /// into its own commit (see `SqliteTx::commit`), or this call, which writes them in one
+    /// autocommit statement on the writer connection with `synchronous=NORMAL` (the reasoning
+    /// is at `bookkeeping`) and then sets the configured level again (should that last part not
+    /// run because the update failed, the next write transaction sets it anyway, since each
+    /// begins by setting it). So under load a mark costs no commit of its own, and it waits
+    /// only for the transaction under way instead of queueing behind it for one more.
     async fn mark_sent(&self, ids: &[i64], now: Millis) -> StoreResult<()> {
-        let mark = match self.durability {
-            SqliteDurability::Full => {
-                "PRAGMA synchronous = NORMAL; UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL \
-                 WHERE id IN (SELECT value FROM jsonb_each($2)); PRAGMA synchronous = FULL"
+        let (done, written) = tokio::sync::oneshot::channel();
+        lock_marks(&self.marks).push(PendingMark { ids: ids.to_vec(), at: now, done });
+        let mut written = written;
+        tokio::select! {
+            biased;
+            result = &mut written => return result.unwrap_or(Err(StoreError::Corrupt("a sent mark was dropped".into()))),
+            _guard = self.write_lock.lock() => {
+                let marks = std::mem::take(&mut *lock_marks(&self.marks));
+                let mark = match self.durability {
+                    SqliteDurability::Full => MARK_SENT_NORMAL,
+                    SqliteDurability::Normal => MARK_SENT,
+                };
+                let result = sqlx::query(mark).bind(marks_json(&marks)?).execute(&self.writer).await.map(drop);
+                settle_marks(marks, &result);
             }
-            SqliteDurability::Normal => {
-                "UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL \
-                 WHERE id IN (SELECT value FROM jsonb_each($2))"
-            }
+        }
+        written.await.unwrap_or(Err(StoreError::Corrupt("a sent mark was dropped".into())))
+    }
+}
+
+/// A "sent" mark waiting to be written, and who waits for it.
+struct PendingMark {
+    ids: Vec<i64>,
+    at: Millis,
+    done: tokio::sync::oneshot::Sender<StoreResult<()>>,
+}
+
+/// Marks rows sent, each at its own time: `$1` is a JSON array of `[id, sent_at]`.
+const MARK_SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = m.value ->> 1, lease_until = NULL \
+     FROM jsonb_each($1) AS m WHERE outbox.id = m.value ->> 0";
+/// [`MARK_SENT`] committed without an fsync, then back to `synchronous=FULL`.
+const MARK_SENT_NORMAL: &str = "PRAGMA synchronous = NORMAL; UPDATE outbox SET status = 'sent', \
+     sent_at = m.value ->> 1, lease_until = NULL FROM jsonb_each($1) AS m WHERE outbox.id = m.value ->> 0; \
+     PRAGMA synchronous = FULL";
+
+fn lock_marks(marks: &std::sync::Mutex<Vec<PendingMark>>) -> std::sync::MutexGuard<'_, Vec<PendingMark>> {
+    marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn marks_json(marks: &[PendingMark]) -> StoreResult<String> {
+    let pairs: Vec<(i64, Millis)> =
+        marks.iter().flat_map(|mark| mark.ids.iter().map(move |&id| (id, mark.at))).collect();
+    Ok(serde_json::to_string(&pairs)?)
+}
+
+/// Tells everyone waiting for these marks how the write went.
+fn settle_marks(marks: Vec<PendingMark>, result: &Result<(), sqlx::Error>) {
+    for mark in marks {
+        let answer = match result {
+            Ok(()) => Ok(()),
+            Err(error) => Err(StoreError::Corrupt(format!("recording sent rows failed: {error}"))),
         };
-        let _guard = self.write_lock.lock().await;
-        sqlx::query(mark).bind(now).bind(serde_json::to_string(ids)?).execute(&self.writer).await?;
-        Ok(())
+        let _ = mark.done.send(answer);
     }
 }
 
@@ -393,6 +441,8 @@ async fn queue_overview(conn: &mut sqlx::SqliteConnection) -> StoreResult<QueueO
 
 struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
+    /// On the writer connection: the store's waiting "sent" marks, taken into the commit.
+    marks: Option<Arc<std::sync::Mutex<Vec<PendingMark>>>>,
     _guard: OwnedMutexGuard<()>,
 }
 
@@ -902,9 +952,41 @@ impl WriteTx for SqliteTx {
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let SqliteTx { tx, _guard } = *self;
-        tx.commit().await?;
-        Ok(())
+        let SqliteTx { mut tx, marks, _guard } = *self;
+        // Marks that queued for the write lock while this transaction ran go in with it; their
+        // writers learn the outcome here and write nothing themselves.
+        let Some(queue) = marks else {
+            tx.commit().await?;
+            return Ok(());
+        };
+        let taken = std::mem::take(&mut *lock_marks(&queue));
+        if taken.is_empty() {
+            tx.commit().await?;
+            return Ok(());
+        }
+        let written = match marks_json(&taken) {
+            Ok(json) => sqlx::query(MARK_SENT).bind(json).execute(&mut *tx).await.map(drop),
+            Err(error) => {
+                lock_marks(&queue).extend(taken);
+                return Err(error);
+            }
+        };
+        let committed = match written {
+            Ok(()) => tx.commit().await,
+            Err(error) => Err(error),
+        };
+        match committed {
+            Ok(()) => {
+                settle_marks(taken, &Ok(()));
+                Ok(())
+            }
+            Err(error) => {
+                // Nothing of this transaction is stored, the marks included: they wait again,
+                // and their writers write them once this lock is free.
+                lock_marks(&queue).extend(taken);
+                Err(error.into())
+            }
+        }
     }
 }
 
