@@ -643,3 +643,22 @@ async fn sent_marks_ride_along_with_the_write_transaction_under_way() {
     assert_eq!(store.pending_outbox().await.unwrap(), 0);
     store.close().await;
 }
+
+/// The log is copied back into the database file by the background checkpointer, not by the
+/// commit that happens to fill it: after a few batches (far below any automatic checkpoint)
+/// the database file itself holds them, while the engine keeps committing.
+#[tokio::test]
+async fn the_sqlite_log_is_checkpointed_in_the_background() {
+    let db = TestDb::sqlite();
+    let path = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let size = || std::fs::metadata(&path).map(|meta| meta.len()).unwrap_or(0);
+    let before = size();
+    for n in 0..40 {
+        engine.handle(text(&format!("c{n}"), &format!("c{n}-1"), "/start")).await.unwrap();
+    }
+    eventually("the database file has grown by checkpoints", async || size() > before).await;
+    engine.shutdown().await;
+    store.close().await;
+}

@@ -51,6 +51,9 @@ pub enum SqliteDurability {
 pub struct SqliteStore {
     /// For reads.
     pool: SqlitePool,
+    /// Copies the log back into the database file beside the writer; see
+    /// [`checkpoint_in_the_background`].
+    checkpointer: tokio::task::JoinHandle<()>,
     /// The one connection every write of this process goes through: the engine's transactions
     /// and the outbox's "sent" marks. In WAL mode a connection drops its whole page cache when
     /// it begins a transaction after another connection has committed, so with the engine and
@@ -90,10 +93,6 @@ impl SqliteStore {
             // Multi-row statements keep a statement journal for a partial rollback; in memory
             // it costs no file writes (it is never needed after a crash).
             .pragma("temp_store", "memory")
-            // 8 MiB of page cache per connection (SQLite's default is 2 MiB): the writer's working
-            // set (indexes, the newest log and outbox pages) stays in memory instead of being
-            // read back from the OS on every batch.
-            .pragma("cache_size", "-8192")
             // Checkpoint every ~32 MiB of log instead of every 4 MiB: pages rewritten by many
             // batches (conversations, outbox rows, index leaves) are copied back to the database
             // once per checkpoint, so fewer checkpoints mean less copying and fewer fsyncs.
@@ -103,13 +102,30 @@ impl SqliteStore {
             .max_connections(options.max_connections.max(2))
             .connect_with(connect.clone())
             .await?;
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(connect.clone()).await?;
+        // The writer leaves checkpoints to `checkpointer` (below): done by the committing
+        // connection, a checkpoint of ~32 MiB of log held the engine's commit for tens of
+        // milliseconds. Its own limit is only a backstop, should the checkpointer fall behind.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                connect
+                    .clone()
+                    .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_BACKSTOP)
+                    // 8 MiB of page cache for the writer (SQLite's default, which the readers
+                    // keep, is 2 MiB): its working set (indexes, the newest log and outbox
+                    // pages) stays in memory instead of being read back from the OS on every
+                    // batch.
+                    .pragma("cache_size", "-8192"),
+            )
+            .await?;
         let bookkeeping = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(connect.synchronous(SqliteSynchronous::Normal))
             .await?;
+        let checkpointer = tokio::spawn(checkpoint_in_the_background(bookkeeping.clone()));
         Ok(SqliteStore {
             pool,
+            checkpointer,
             writer,
             durability: options.sqlite_durability,
             bookkeeping,
@@ -165,6 +181,38 @@ impl SqliteStore {
             }
         }
         written.await.unwrap_or(Err(StoreError::Corrupt("a sent mark was dropped".into())))
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpointer.abort();
+    }
+}
+
+/// The writer connection's automatic checkpoint, in pages of log (4 KiB each): far above what
+/// the background checkpointer lets the log reach.
+const WRITER_CHECKPOINT_BACKSTOP: &str = "32000";
+
+/// How often the background checkpointer looks at the log.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Runs passive checkpoints on `connection` (not the writer's) every [`CHECKPOINT_INTERVAL`]
+/// until the store closes. A passive checkpoint never waits for or blocks the writer: it
+/// copies the frames committed so far into the database file while commits go on, and once
+/// it has copied them all the writer starts the log from its beginning again. Failures
+/// (the file busy with another process's checkpoint) are retried at the next interval.
+async fn checkpoint_in_the_background(connection: SqlitePool) {
+    let mut interval = tokio::time::interval(CHECKPOINT_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if connection.is_closed() {
+            return;
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&connection).await {
+            tracing::debug!(%error, "a background checkpoint failed; retrying at the next interval");
+        }
     }
 }
 
@@ -422,6 +470,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.checkpointer.abort();
         self.bookkeeping.close().await;
         self.writer.close().await;
         self.pool.close().await;
