@@ -308,14 +308,22 @@ pub async fn start_with(
             telegram::Mode::Polling => {
                 let (channel, intake) = (Arc::clone(&channel), app.intake());
                 let leadership = format!("telegram:{}", channel.bot_id());
-                tasks.push(tokio::spawn(poll_while_leading(
-                    Arc::clone(&app.store),
-                    leadership,
-                    stop.clone(),
-                    move |shutdown| {
+                let polling =
+                    poll_while_leading(Arc::clone(&app.store), leadership, stop.clone(), move |shutdown| {
                         telegram::polling::run(Arc::clone(&channel), Arc::clone(&intake), shutdown)
-                    },
-                )));
+                    });
+                if app.store.backend() == store::Backend::Sqlite {
+                    // Each round waits for the engine's commit of the one before; its wake-ups
+                    // must not queue behind the deliveries that commit started (`own_thread`).
+                    let done = crate::own_thread::spawn("telegram-poller", polling);
+                    tasks.push(tokio::spawn(async move {
+                        let _ = done.await;
+                    }));
+                } else {
+                    // PostgreSQL connections the loop opens would belong to its thread's
+                    // runtime and die with it: the loop stays on the shared runtime.
+                    tasks.push(tokio::spawn(polling));
+                }
             }
             telegram::Mode::Webhook => {
                 router = router.merge(telegram::webhook::router(Arc::clone(&channel), app.intake()));

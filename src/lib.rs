@@ -11,6 +11,7 @@ pub mod media;
 pub mod store;
 pub mod channels;
 pub mod telemetry;
+pub mod own_thread;
 pub mod engine;
 pub mod outbox;
 pub mod bench;

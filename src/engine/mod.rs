@@ -250,31 +250,20 @@ impl Engine {
         let (jobs, queue) = mpsc::channel(settings.queue_capacity.max(1));
         let metrics = EngineMetrics::register();
         let inner = Arc::new(Inner { store, settings, outbox: OutboxLink::default(), metrics });
-        let (stopped, writer) = oneshot::channel();
         let runs = Arc::clone(&inner);
-        if runs.store.backend() == Backend::Sqlite {
-            // On a thread of its own: the writer's many short waits on SQLite would otherwise
-            // queue behind whatever else the runtime is busy with (hundreds of deliveries
-            // start right after each commit), and every commit would take that much longer.
-            // SQLite connections live on sqlx's own threads, so nothing here is tied to the
-            // caller's runtime.
-            let spawned = std::thread::Builder::new().name("engine-writer".to_owned()).spawn(move || {
-                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    Ok(runtime) => runtime.block_on(writer_loop(runs, queue)),
-                    Err(error) => tracing::error!(%error, "cannot start the engine's writer"),
-                }
-                let _ = stopped.send(());
-            });
-            if let Err(error) = spawned {
-                tracing::error!(%error, "cannot start the engine's writer thread");
-            }
+        let writer = if runs.store.backend() == Backend::Sqlite {
+            // On a thread of its own (see `own_thread`): the writer's many short waits on
+            // SQLite would otherwise queue behind the deliveries that start after each commit.
+            crate::own_thread::spawn("engine-writer", writer_loop(runs, queue))
         } else {
             // PostgreSQL connections are sockets of the caller's runtime: the writer stays there.
+            let (stopped, writer) = oneshot::channel();
             tokio::spawn(async move {
                 writer_loop(runs, queue).await;
                 let _ = stopped.send(());
             });
-        }
+            writer
+        };
         Engine { jobs, inner, writer: Mutex::new(Some(writer)) }
     }
 

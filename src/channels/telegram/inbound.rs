@@ -227,11 +227,15 @@ impl TelegramChannel {
             return;
         }
         let channel = Arc::clone(self);
-        tokio::spawn(async move {
+        let work = async move {
             for press in &presses {
                 channel.after_stored(press).await;
             }
-        });
+        };
+        match &self.runtime {
+            Some(runtime) => drop(runtime.spawn(work)),
+            None => drop(tokio::spawn(work)),
+        }
     }
 
     /// What follows once the update's event is stored: the pressed button stops spinning

@@ -83,6 +83,9 @@ pub struct TelegramChannel {
     /// Steps of a multi-part delivery already sent, by outbox id: a retry after a 429 on part
     /// three resumes at part three instead of repeating parts one and two.
     progress: Mutex<HashMap<i64, usize>>,
+    /// The runtime the channel was made on. Button-press follow-ups are spawned there even when
+    /// the long-poll loop runs on a thread of its own, so they do not delay its next round.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl TelegramChannel {
@@ -135,6 +138,7 @@ impl TelegramChannel {
             renderer,
             limits,
             progress: Mutex::new(HashMap::new()),
+            runtime: tokio::runtime::Handle::try_current().ok(),
         })
     }
 
