@@ -312,18 +312,12 @@ pub async fn start_with(
                     poll_while_leading(Arc::clone(&app.store), leadership, stop.clone(), move |shutdown| {
                         telegram::polling::run(Arc::clone(&channel), Arc::clone(&intake), shutdown)
                     });
-                if app.store.backend() == store::Backend::Sqlite {
-                    // Each round waits for the engine's commit of the one before; its wake-ups
-                    // must not queue behind the deliveries that commit started (`own_thread`).
-                    let done = crate::own_thread::spawn("telegram-poller", polling);
-                    tasks.push(tokio::spawn(async move {
-                        let _ = done.await;
-                    }));
-                } else {
-                    // PostgreSQL connections the loop opens would belong to its thread's
-                    // runtime and die with it: the loop stays on the shared runtime.
-                    tasks.push(tokio::spawn(polling));
-                }
+                // Each round waits for the engine's commit of the one before; on SQLite its
+                // wake-ups must not queue behind the deliveries that commit started.
+                let done = crate::own_thread::spawn_for(app.store.backend(), "telegram-poller", polling);
+                tasks.push(tokio::spawn(async move {
+                    let _ = done.await;
+                }));
             }
             telegram::Mode::Webhook => {
                 router = router.merge(telegram::webhook::router(Arc::clone(&channel), app.intake()));

@@ -4,63 +4,92 @@
 //! the long-poll loop) would otherwise wait behind all of them at every wake-up, and on a
 //! machine with little CPU to spare those waits add up to most of a round.
 //!
-//! Only work whose I/O is not tied to the main runtime belongs here: SQLite connections live on
-//! sqlx's own threads, and Tokio channels work across runtimes. Sockets opened on this thread
-//! are driven by its runtime, so it must outlive every user of them; the work given here runs
-//! for as long as the process serves.
+//! Only work whose I/O is not tied to the main runtime belongs there: SQLite connections live
+//! on sqlx's own threads, and Tokio channels work across runtimes. PostgreSQL connections are
+//! sockets of the runtime that opened them and would die with the thread's runtime, so on
+//! PostgreSQL [`spawn_for`] keeps the work on the shared runtime.
 
+use crate::store::Backend;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
-/// Runs `work` to completion on a new thread called `name`. The receiver resolves once it has
-/// finished (or could not start, which is logged). If no thread can be started, `work` runs
-/// on the caller's runtime instead, so it is never lost.
+/// Runs `work` to completion: on SQLite on a new thread called `name`, on PostgreSQL on the
+/// caller's runtime. The receiver resolves once it has finished.
+pub fn spawn_for<Work>(backend: Backend, name: &str, work: Work) -> oneshot::Receiver<()>
+where
+    Work: Future<Output = ()> + Send + 'static,
+{
+    match backend {
+        Backend::Sqlite => spawn(name, work),
+        Backend::Postgres => on_shared_runtime(work),
+    }
+}
+
+/// Runs `work` on a new thread called `name`. If no thread (or no runtime on it) can be
+/// started, that is logged and `work` runs on the caller's runtime instead, so it is never lost.
 pub fn spawn<Work>(name: &str, work: Work) -> oneshot::Receiver<()>
 where
     Work: Future<Output = ()> + Send + 'static,
 {
+    // The work goes to the thread through a channel: if the thread cannot start, its end of the
+    // channel is dropped with it and the send hands the work back.
+    let (hand, handed) = std::sync::mpsc::sync_channel::<Work>(1);
     let (finished, done) = oneshot::channel();
-    // Shared with the thread so that a failed start can still hand the work to the runtime.
-    let slot = Arc::new(Mutex::new(Some((work, finished))));
-    let for_thread = Arc::clone(&slot);
-    let started = std::thread::Builder::new().name(name.to_owned()).spawn(move || {
-        let Some((work, finished)) = take(&for_thread) else { return };
+    let thread_name = name.to_owned();
+    let started = std::thread::Builder::new().name(thread_name.clone()).spawn(move || {
+        let Ok(work) = handed.recv() else { return };
         match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime.block_on(work),
-            Err(error) => tracing::error!(%error, thread = %std::thread::current().name().unwrap_or(""), "cannot start a runtime"),
+            Err(error) => tracing::error!(%error, thread = %thread_name, "cannot start a runtime"),
         }
         let _ = finished.send(());
     });
-    if let Err(error) = started {
+    if let Err(error) = &started {
         tracing::warn!(%error, name, "cannot start a thread; running on the shared runtime");
-        if let Some((work, finished)) = take(&slot) {
-            tokio::spawn(async move {
-                work.await;
-                let _ = finished.send(());
-            });
-        }
     }
-    done
+    match hand.send(work) {
+        Ok(()) => done,
+        Err(std::sync::mpsc::SendError(work)) => on_shared_runtime(work),
+    }
 }
 
-fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
-    slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+/// Runs `work` as a task of the caller's runtime; the receiver resolves once it has finished.
+pub fn on_shared_runtime<Work>(work: Work) -> oneshot::Receiver<()>
+where
+    Work: Future<Output = ()> + Send + 'static,
+{
+    let (finished, done) = oneshot::channel();
+    tokio::spawn(async move {
+        work.await;
+        let _ = finished.send(());
+    });
+    done
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn work_runs_on_its_own_named_thread_and_reports_when_done() {
+    async fn thread_name_seen_by(backend: Backend) -> Option<String> {
         let (seen, name) = oneshot::channel();
-        let done = spawn("own-thread-test", async move {
-            // A timer proves the thread's runtime has its drivers enabled.
+        let done = spawn_for(backend, "own-thread-test", async move {
+            // A timer proves the runtime the work runs on has its drivers enabled.
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             let _ = seen.send(std::thread::current().name().map(str::to_owned));
         });
-        assert_eq!(name.await.unwrap().as_deref(), Some("own-thread-test"));
+        let name = name.await.expect("the work ran");
         done.await.expect("the work finished and said so");
+        name
+    }
+
+    #[tokio::test]
+    async fn sqlite_work_runs_on_its_own_named_thread_and_reports_when_done() {
+        assert_eq!(thread_name_seen_by(Backend::Sqlite).await.as_deref(), Some("own-thread-test"));
+    }
+
+    #[tokio::test]
+    async fn postgres_work_stays_on_the_callers_runtime() {
+        let caller = std::thread::current().name().map(str::to_owned);
+        assert_eq!(thread_name_seen_by(Backend::Postgres).await, caller);
     }
 }

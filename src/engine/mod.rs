@@ -21,7 +21,7 @@ use crate::core::message::{Action, Lang, MediaRef, Outbound, Priority, Reply};
 use crate::core::order_id::OrderIdFormat;
 use crate::outbox::OutboxLink;
 use crate::store::{
-    Author, Backend, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, Direction, EventKey,
+    Author, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, Direction, EventKey,
     FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, QueueOverview, Store, StoreError,
     TicketChange, TicketRow, WriteTx, duration_millis, now_millis,
 };
@@ -251,19 +251,10 @@ impl Engine {
         let metrics = EngineMetrics::register();
         let inner = Arc::new(Inner { store, settings, outbox: OutboxLink::default(), metrics });
         let runs = Arc::clone(&inner);
-        let writer = if runs.store.backend() == Backend::Sqlite {
-            // On a thread of its own (see `own_thread`): the writer's many short waits on
-            // SQLite would otherwise queue behind the deliveries that start after each commit.
-            crate::own_thread::spawn("engine-writer", writer_loop(runs, queue))
-        } else {
-            // PostgreSQL connections are sockets of the caller's runtime: the writer stays there.
-            let (stopped, writer) = oneshot::channel();
-            tokio::spawn(async move {
-                writer_loop(runs, queue).await;
-                let _ = stopped.send(());
-            });
-            writer
-        };
+        // On SQLite on a thread of its own (see `own_thread`): the writer's many short waits on
+        // SQLite would otherwise queue behind the deliveries that start after each commit.
+        let writer =
+            crate::own_thread::spawn_for(runs.store.backend(), "engine-writer", writer_loop(runs, queue));
         Engine { jobs, inner, writer: Mutex::new(Some(writer)) }
     }
 
