@@ -456,6 +456,15 @@ fn telegram_settings(
                 )
             })?;
     }
+    if let Some(value) = source.get("SWITCHBOARD_TELEGRAM_API_CONNECTIONS") {
+        settings.api_connections =
+            value.parse().ok().filter(|connections| (1..=1000).contains(connections)).ok_or_else(|| {
+                ConfigError::new(
+                    "SWITCHBOARD_TELEGRAM_API_CONNECTIONS",
+                    format!("expected 1 to 1000 calls at once, got {value:?}"),
+                )
+            })?;
+    }
     settings.validate().map_err(|error| {
         let variable = match error {
             TelegramSettingsError::Token => "SWITCHBOARD_TELEGRAM_TOKEN",
@@ -463,6 +472,7 @@ fn telegram_settings(
             TelegramSettingsError::WebhookUrl(_) => "SWITCHBOARD_TELEGRAM_WEBHOOK_URL",
             TelegramSettingsError::WebhookSecret(_) => "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET",
             TelegramSettingsError::WebhookMaxConnections => "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS",
+            TelegramSettingsError::ApiConnections => "SWITCHBOARD_TELEGRAM_API_CONNECTIONS",
             TelegramSettingsError::Polling(_) | TelegramSettingsError::WebhookBodyLimit => {
                 "SWITCHBOARD_TELEGRAM_TOKEN"
             }
@@ -573,6 +583,20 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(settings.telegram.unwrap().webhook_max_connections, 64);
+        for connections in ["0", "1001", "-1", "lots"] {
+            let error = load(&[
+                ("SWITCHBOARD_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123"),
+                ("SWITCHBOARD_TELEGRAM_API_CONNECTIONS", connections),
+            ])
+            .unwrap_err();
+            assert_eq!(error.variable, "SWITCHBOARD_TELEGRAM_API_CONNECTIONS", "{connections}");
+        }
+        let settings = load(&[
+            ("SWITCHBOARD_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123"),
+            ("SWITCHBOARD_TELEGRAM_API_CONNECTIONS", "8"),
+        ])
+        .unwrap();
+        assert_eq!(settings.telegram.unwrap().api_connections, 8);
         let error = load(&[("SWITCHBOARD_VK_GROUP_ID", "1")]).unwrap_err();
         assert_eq!(error.variable, "SWITCHBOARD_VK_TOKEN");
         let error = load(&[("SWITCHBOARD_ORDER_ID_PATTERN", r"[A-Z]{3}\d+")]).unwrap_err();

@@ -17,6 +17,11 @@
 //! proxy (`HTTPS_PROXY` and the like), which reqwest honours and hyper does not, do they go
 //! through reqwest too. `getUpdates`, one call per batch, always uses reqwest.
 //!
+//! At most `api_connections` of the three calls are in flight at once (a semaphore here, and
+//! as many idle connections kept): each call in flight holds a pooled connection with its read
+//! and write buffers and a task, about 30 KB, and 300 busy conversations left unbounded opened
+//! some 400 connections, which was a sixth of the process's memory (BENCHMARKS.md).
+//!
 //! The payloads are still teloxide's types, serialized as teloxide serializes them, and errors
 //! are still teloxide's [`RequestError`], so the wire format and the way an error is
 //! classified (`outbound::classify`) do not change.
@@ -65,6 +70,8 @@ pub struct BotApi {
     answer_callback_query: Method,
     edit_message_reply_markup: Method,
     get_updates: Method,
+    /// One permit per call in flight, so the connections stay bounded.
+    calls: tokio::sync::Semaphore,
 }
 
 /// A Bot API answer, read in one pass. `result` is whatever the method returns; calls that
@@ -87,13 +94,16 @@ impl BotApi {
     /// `api_url` is the Bot API server (`https://api.telegram.org` or a local one); method
     /// URLs are `{api_url}/bot{token}/{method}`, as teloxide builds them. `client` (reqwest)
     /// is used for the per-message calls only when `proxy_from_environment`; otherwise they
-    /// get a hyper client with the same `timeout` per call.
+    /// get a hyper client with the same `timeout` per call. At most `connections` calls are
+    /// in flight at once; the others wait for a permit (that wait does not count against
+    /// `timeout`, which bounds each exchange with the server).
     pub fn new(
         api_url: &Url,
         token: &str,
         client: Client,
         poll_client: Client,
         timeout: Duration,
+        connections: usize,
         proxy_from_environment: bool,
     ) -> Result<BotApi, ClientError> {
         let method = |name: &str| -> Result<Method, ClientError> {
@@ -108,8 +118,12 @@ impl BotApi {
                 url.as_str().parse().map_err(|_| ClientError(format!("the {name} URL is not valid")))?;
             Ok(Method { url, uri })
         };
-        let transport =
-            if proxy_from_environment { Transport::Reqwest(client) } else { direct_transport(timeout)? };
+        let connections = connections.max(1);
+        let transport = if proxy_from_environment {
+            Transport::Reqwest(client)
+        } else {
+            direct_transport(timeout, connections)?
+        };
         Ok(BotApi {
             transport,
             poll_client,
@@ -117,6 +131,7 @@ impl BotApi {
             answer_callback_query: method("answerCallbackQuery")?,
             edit_message_reply_markup: method("editMessageReplyMarkup")?,
             get_updates: method("getUpdates")?,
+            calls: tokio::sync::Semaphore::new(connections),
         })
     }
 
@@ -146,6 +161,8 @@ impl BotApi {
         payload: &P,
     ) -> Result<R, RequestError> {
         let body = to_body(payload)?;
+        // The semaphore is never closed, so acquiring only ever waits.
+        let _permit = self.calls.acquire().await.map_err(transport_error)?;
         let answer = match &self.transport {
             Transport::Direct { client, timeout } => post_direct(client, &method.uri, body, *timeout).await?,
             Transport::Reqwest(client) => post_reqwest(client, &method.url, body).await?,
@@ -201,8 +218,9 @@ fn transport_error(error: impl std::fmt::Display) -> RequestError {
 }
 
 /// hyper's pooled client with rustls (ring, the public roots, as reqwest is set up), Nagle
-/// off and teloxide's connect timeout.
-fn direct_transport(timeout: Duration) -> Result<Transport, ClientError> {
+/// off and teloxide's connect timeout. It keeps at most `connections` idle: while a call waits
+/// for a connection, hyper also opens a new one, and would otherwise keep the spare.
+fn direct_transport(timeout: Duration, connections: usize) -> Result<Transport, ClientError> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -222,6 +240,7 @@ fn direct_transport(timeout: Duration) -> Result<Transport, ClientError> {
     let client = HyperClient::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(connections)
         .build(https);
     Ok(Transport::Direct { client, timeout })
 }
@@ -270,6 +289,7 @@ mod tests {
                 Client::new(),
                 Client::new(),
                 Duration::from_secs(1),
+                4,
                 false,
             )
             .unwrap();
@@ -334,5 +354,53 @@ mod tests {
         let updates = read_answer::<Vec<Update>>(answer).unwrap();
         assert_eq!(updates.len(), 1);
         assert_eq!(updates[0].id.0, 10);
+    }
+
+    /// A Bot API that holds every call for a moment and remembers how many it had at once.
+    async fn slow_api(
+        in_flight: Arc<std::sync::atomic::AtomicUsize>,
+        peak: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> Url {
+        use std::sync::atomic::Ordering;
+        let answer = move || {
+            let (in_flight, peak) = (Arc::clone(&in_flight), Arc::clone(&peak));
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                axum::Json(serde_json::json!({"ok": true, "result": true}))
+            }
+        };
+        let router = axum::Router::new().route("/{*path}", axum::routing::post(answer));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Url::parse(&format!("http://{address}")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn no_more_calls_are_in_flight_than_the_connections_allowed() {
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let url = slow_api(Arc::clone(&in_flight), Arc::clone(&peak)).await;
+        let api = BotApi::new(
+            &url,
+            "123456:ABC-def",
+            Client::new(),
+            Client::new(),
+            Duration::from_secs(10),
+            3,
+            false,
+        )
+        .unwrap();
+        let queries: Vec<AnswerCallbackQuery> =
+            (0..12).map(|n| AnswerCallbackQuery::new(format!("query-{n}").into())).collect();
+        let calls = queries.iter().map(|query| api.answer_callback_query(query));
+        let results = futures::future::join_all(calls).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        // Twelve calls at once, each held by the server: the first three take every permit,
+        // and the rest go out only as those come back.
+        assert_eq!(peak.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 }

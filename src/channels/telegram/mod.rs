@@ -125,6 +125,7 @@ impl TelegramChannel {
             client,
             poll_client,
             settings.request_timeout,
+            usize::from(settings.api_connections),
             settings.proxy_from_environment,
         )
         .map_err(|error| SettingsError::ApiUrl(error.to_string()))?;

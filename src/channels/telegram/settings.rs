@@ -10,6 +10,11 @@ pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// How long one Bot API call may take by default (a long poll adds its own wait).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Bot API calls in flight at once by default: far more than the public API's limits let a bot
+/// use (about 30 messages a second) even at a second per call, and with it 300 conversations
+/// answered at full speed against a local server (BENCHMARKS.md) as fast as with no bound.
+pub const DEFAULT_API_CONNECTIONS: u16 = 64;
+
 /// Settings for one Telegram bot.
 #[derive(Clone)]
 pub struct TelegramSettings {
@@ -35,6 +40,11 @@ pub struct TelegramSettings {
     /// `setWebhook`). Every request waits for its group commit, so more connections mean
     /// bigger groups and more updates per second; Telegram's own default is 40.
     pub webhook_max_connections: u8,
+    /// How many `sendMessage`, `answerCallbackQuery` and `editMessageReplyMarkup` calls may be
+    /// in flight at once (1-1000). Every call in flight holds a connection with its buffers
+    /// (and, to the real API, a TLS session); without a bound, 300 busy conversations opened
+    /// some 400 connections. Calls beyond it wait for a free one.
+    pub api_connections: u16,
     /// A proxy is set in the environment (`HTTPS_PROXY` and the like). reqwest honours it, so
     /// then every Bot API call goes through reqwest, none through the direct client of `api`.
     pub proxy_from_environment: bool,
@@ -54,6 +64,7 @@ impl TelegramSettings {
             webhook_body_limit: 1024 * 1024,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             webhook_max_connections: 100,
+            api_connections: DEFAULT_API_CONNECTIONS,
             proxy_from_environment: false,
         }
     }
@@ -99,6 +110,9 @@ impl TelegramSettings {
         if !(1..=100).contains(&self.webhook_max_connections) {
             return Err(SettingsError::WebhookMaxConnections);
         }
+        if !(1..=1000).contains(&self.api_connections) {
+            return Err(SettingsError::ApiConnections);
+        }
         if self.webhook_body_limit < 1024 {
             return Err(SettingsError::WebhookBodyLimit);
         }
@@ -128,6 +142,7 @@ impl fmt::Debug for TelegramSettings {
             .field("webhook_body_limit", &self.webhook_body_limit)
             .field("request_timeout", &self.request_timeout)
             .field("webhook_max_connections", &self.webhook_max_connections)
+            .field("api_connections", &self.api_connections)
             .finish()
     }
 }
@@ -154,6 +169,8 @@ pub enum SettingsError {
     RequestTimeout,
     #[error("SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS: expected 1 to 100 (Telegram's range)")]
     WebhookMaxConnections,
+    #[error("SWITCHBOARD_TELEGRAM_API_CONNECTIONS: expected 1 to 1000 calls at once")]
+    ApiConnections,
 }
 
 /// `^\d+:[A-Za-z0-9_-]{30,}$`, without a regex engine.
@@ -239,6 +256,12 @@ mod tests {
             assert_eq!(settings.validate(), Err(SettingsError::WebhookMaxConnections), "{connections}");
         }
         settings.webhook_max_connections = 1;
+        assert_eq!(settings.validate(), Ok(()));
+        for connections in [0, 1001] {
+            settings.api_connections = connections;
+            assert_eq!(settings.validate(), Err(SettingsError::ApiConnections), "{connections}");
+        }
+        settings.api_connections = 1;
         assert_eq!(settings.validate(), Ok(()));
     }
 
