@@ -5,9 +5,12 @@
 //! machine with little CPU to spare those waits add up to most of a round.
 //!
 //! Only work whose I/O is not tied to the main runtime belongs there: SQLite connections live
-//! on sqlx's own threads, and Tokio channels work across runtimes. PostgreSQL connections are
-//! sockets of the runtime that opened them and would die with the thread's runtime, so on
-//! PostgreSQL [`spawn_for`] keeps the work on the shared runtime.
+//! on sqlx's own threads, and Tokio channels work across runtimes. Sockets belong to the
+//! runtime that opened them and die with it. The engine's writer therefore runs on its own
+//! thread on both backends, and on PostgreSQL opens its own connection there
+//! (`Store::writer_for_this_runtime`). The long-poll loop shares the bot's HTTP client, whose
+//! pooled connections the deliveries reuse, and a PostgreSQL pool with the rest of the
+//! process, so on PostgreSQL [`spawn_for`] keeps it on the shared runtime.
 
 use crate::store::Backend;
 use std::future::Future;

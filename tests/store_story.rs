@@ -241,3 +241,36 @@ async fn story(db: &TestDb) {
     engine.shutdown().await;
     store.close().await;
 }
+
+/// The engine's writer runs on a thread and runtime of its own. On PostgreSQL it asks for a
+/// connection opened there (a socket dies with the runtime that opened it): its commits are
+/// seen by the shared store, and closing it before its runtime ends leaves the shared pool
+/// working. SQLite's connections serve any runtime, so it needs none.
+#[tokio::test]
+async fn a_writer_on_another_runtime_gets_a_connection_of_its_own_on_postgres() {
+    let sqlite = TestDb::sqlite();
+    assert!(sqlite.connect().await.writer_for_this_runtime().await.unwrap().is_none());
+    sqlite.drop_database().await;
+
+    let Some(db) = TestDb::postgres("writer_for_this_runtime").await else { return };
+    let store = db.connect().await;
+    let shared = Arc::clone(&store);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let writer = shared.writer_for_this_runtime().await.unwrap().expect("PostgreSQL opens one");
+            let mut tx = writer.begin().await.unwrap();
+            tx.set_cursor("writer-test", "42", now_millis()).await.unwrap();
+            tx.commit().await.unwrap();
+            writer.close().await;
+        });
+    })
+    .join()
+    .expect("the writer's thread finished");
+    assert_eq!(store.cursor("writer-test").await.unwrap().as_deref(), Some("42"));
+    let mut tx = store.begin().await.unwrap();
+    tx.set_cursor("writer-test", "43", now_millis()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.cursor("writer-test").await.unwrap().as_deref(), Some("43"));
+    db.drop_database().await;
+}

@@ -239,6 +239,9 @@ pub struct Engine {
 
 struct Inner {
     store: Arc<dyn Store>,
+    /// Where the writer begins its transactions when `store` cannot serve its runtime
+    /// ([`Store::writer_for_this_runtime`]); set by the writer as it starts.
+    writer_store: std::sync::OnceLock<Box<dyn Store>>,
     settings: EngineSettings,
     outbox: OutboxLink,
     metrics: EngineMetrics,
@@ -249,12 +252,17 @@ impl Engine {
     pub fn start(store: Arc<dyn Store>, settings: EngineSettings) -> Engine {
         let (jobs, queue) = mpsc::channel(settings.queue_capacity.max(1));
         let metrics = EngineMetrics::register();
-        let inner = Arc::new(Inner { store, settings, outbox: OutboxLink::default(), metrics });
+        let inner = Arc::new(Inner {
+            store,
+            writer_store: std::sync::OnceLock::new(),
+            settings,
+            outbox: OutboxLink::default(),
+            metrics,
+        });
         let runs = Arc::clone(&inner);
-        // On SQLite on a thread of its own (see `own_thread`): the writer's many short waits on
-        // SQLite would otherwise queue behind the deliveries that start after each commit.
-        let writer =
-            crate::own_thread::spawn_for(runs.store.backend(), "engine-writer", writer_loop(runs, queue));
+        // On a thread of its own (see `own_thread`): the writer's many short waits on the
+        // database would otherwise queue behind the deliveries that start after each commit.
+        let writer = crate::own_thread::spawn("engine-writer", writer_loop(runs, queue));
         Engine { jobs, inner, writer: Mutex::new(Some(writer)) }
     }
 
@@ -423,6 +431,23 @@ impl Intake for Engine {
 const ATTEMPTS: usize = 3;
 
 async fn writer_loop(inner: Arc<Inner>, mut queue: mpsc::Receiver<Job>) {
+    match inner.store.writer_for_this_runtime().await {
+        Ok(Some(store)) => {
+            let _ = inner.writer_store.set(store);
+        }
+        Ok(None) => {}
+        // The shared store still works from here, only with its wake-ups on the main runtime.
+        Err(error) => {
+            tracing::warn!(%error, "the engine's writer has no connection of its own; using the shared pool")
+        }
+    }
+    process_jobs(&inner, &mut queue).await;
+    if let Some(store) = inner.writer_store.get() {
+        store.close().await;
+    }
+}
+
+async fn process_jobs(inner: &Inner, queue: &mut mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
         let mut weight = first.weight();
         let mut jobs = vec![first];
@@ -451,6 +476,11 @@ struct Inbound {
 }
 
 impl Inner {
+    /// The store the writer's transactions begin on.
+    fn write_store(&self) -> &dyn Store {
+        self.writer_store.get().map_or(&*self.store, |store| &**store)
+    }
+
     /// Runs jobs in arrival order; consecutive inbound jobs share one transaction. Returns
     /// whether a shutdown was requested.
     async fn process(&self, jobs: Vec<Job>) -> bool {
@@ -543,7 +573,7 @@ impl Inner {
         events: &[InboundEvent],
         cursors: &[&(String, String)],
     ) -> Result<Vec<Accepted>, EngineError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.write_store().begin().await?;
         // Read once the transaction has begun (it may have waited for the write lock), so that
         // batches are stamped in the order they commit.
         let now = now_millis();
@@ -862,7 +892,7 @@ impl Inner {
     // ---- agent side ----
 
     async fn apply_agent(&self, op: &AgentOp) -> Result<AgentOutcome, EngineError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.write_store().begin().await?;
         let now = now_millis();
         let mut writes = Writes::default();
         let mut queue = None;

@@ -120,6 +120,15 @@ pub trait Store: Send + Sync {
     /// queue fairly instead of spinning on the busy handler.
     async fn begin(&self) -> StoreResult<Box<dyn WriteTx>>;
 
+    /// Write transactions for a writer that runs on a runtime of its own (`own_thread`),
+    /// opened on connections that belong to the calling runtime. `None`: [`Store::begin`]
+    /// serves any runtime (SQLite's connections live on sqlx's own threads). PostgreSQL's
+    /// connections are sockets of the runtime that opened them, so it opens a pool of one
+    /// connection for the caller; close it with [`Store::close`] before that runtime ends.
+    async fn writer_for_this_runtime(&self) -> StoreResult<Option<Box<dyn Store>>> {
+        Ok(None)
+    }
+
     // ---- reads ----
 
     async fn contact(&self, channel: &str, external_id: &str) -> StoreResult<Option<ContactRow>>;
