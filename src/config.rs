@@ -447,23 +447,11 @@ fn telegram_settings(
             }
         };
     }
-    if let Some(value) = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS") {
-        settings.webhook_max_connections =
-            value.parse().ok().filter(|connections| (1..=100).contains(connections)).ok_or_else(|| {
-                ConfigError::new(
-                    "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS",
-                    format!("expected 1 to 100 connections, got {value:?}"),
-                )
-            })?;
+    if let Some(connections) = count_in(source, "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS", 1..=100)? {
+        settings.webhook_max_connections = connections;
     }
-    if let Some(value) = source.get("SWITCHBOARD_TELEGRAM_API_CONNECTIONS") {
-        settings.api_connections =
-            value.parse().ok().filter(|connections| (1..=1000).contains(connections)).ok_or_else(|| {
-                ConfigError::new(
-                    "SWITCHBOARD_TELEGRAM_API_CONNECTIONS",
-                    format!("expected 1 to 1000 calls at once, got {value:?}"),
-                )
-            })?;
+    if let Some(connections) = count_in(source, "SWITCHBOARD_TELEGRAM_API_CONNECTIONS", 1..=1000)? {
+        settings.api_connections = connections;
     }
     settings.validate().map_err(|error| {
         let variable = match error {
@@ -481,6 +469,22 @@ fn telegram_settings(
         ConfigError::new(variable, error.to_string())
     })?;
     Ok(Some(settings))
+}
+
+/// A whole number in `range` from `variable`, if set.
+fn count_in<T>(
+    source: &dyn Source,
+    variable: &'static str,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<Option<T>, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display,
+{
+    let Some(value) = source.get(variable) else { return Ok(None) };
+    let count = value.trim().parse().ok().filter(|count| range.contains(count));
+    count.map(Some).ok_or_else(|| {
+        ConfigError::new(variable, format!("expected {} to {}, got {value:?}", range.start(), range.end()))
+    })
 }
 
 fn parse_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
@@ -569,34 +573,25 @@ mod tests {
         assert!(!error.to_string().contains("not-a-token"), "the token stays out of the message: {error}");
         let error = load(&[("SWITCHBOARD_TELEGRAM_WEBHOOK_URL", "https://example.org/hook")]).unwrap_err();
         assert_eq!(error.variable, "SWITCHBOARD_TELEGRAM_TOKEN");
-        for connections in ["0", "101", "many"] {
-            let error = load(&[
-                ("SWITCHBOARD_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123"),
-                ("SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS", connections),
-            ])
-            .unwrap_err();
-            assert_eq!(error.variable, "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS", "{connections}");
+        // Connection counts: out of range or not a number names the variable; in range is kept.
+        type Read = fn(&TelegramSettings) -> u64;
+        let counts: [(&str, &[&str], &str, Read); 2] = [
+            ("SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS", &["0", "101", "many"], "64", |telegram| {
+                u64::from(telegram.webhook_max_connections)
+            }),
+            ("SWITCHBOARD_TELEGRAM_API_CONNECTIONS", &["0", "1001", "-1", "lots"], "8", |telegram| {
+                u64::from(telegram.api_connections)
+            }),
+        ];
+        for (variable, bad, good, read) in counts {
+            let token = ("SWITCHBOARD_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123");
+            for value in bad {
+                let error = load(&[token, (variable, value)]).unwrap_err();
+                assert_eq!(error.variable, variable, "{value}");
+            }
+            let settings = load(&[token, (variable, good)]).unwrap();
+            assert_eq!(read(&settings.telegram.unwrap()).to_string(), good, "{variable}");
         }
-        let settings = load(&[
-            ("SWITCHBOARD_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123"),
-            ("SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS", "64"),
-        ])
-        .unwrap();
-        assert_eq!(settings.telegram.unwrap().webhook_max_connections, 64);
-        for connections in ["0", "1001", "-1", "lots"] {
-            let error = load(&[
-                ("SWITCHBOARD_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123"),
-                ("SWITCHBOARD_TELEGRAM_API_CONNECTIONS", connections),
-            ])
-            .unwrap_err();
-            assert_eq!(error.variable, "SWITCHBOARD_TELEGRAM_API_CONNECTIONS", "{connections}");
-        }
-        let settings = load(&[
-            ("SWITCHBOARD_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123"),
-            ("SWITCHBOARD_TELEGRAM_API_CONNECTIONS", "8"),
-        ])
-        .unwrap();
-        assert_eq!(settings.telegram.unwrap().api_connections, 8);
         let error = load(&[("SWITCHBOARD_VK_GROUP_ID", "1")]).unwrap_err();
         assert_eq!(error.variable, "SWITCHBOARD_VK_TOKEN");
         let error = load(&[("SWITCHBOARD_ORDER_ID_PATTERN", r"[A-Z]{3}\d+")]).unwrap_err();
