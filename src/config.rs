@@ -238,17 +238,8 @@ impl Settings {
                 format!("must differ from SWITCHBOARD_BIND ({bind}): metrics get an address of their own"),
             ));
         }
-        let shutdown_timeout = match source.get("SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS") {
-            None => DEFAULT_SHUTDOWN_TIMEOUT,
-            Some(value) => Duration::from_secs(
-                value.parse().ok().filter(|secs| (1..=3600).contains(secs)).ok_or_else(|| {
-                    ConfigError::new(
-                        "SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS",
-                        format!("expected seconds from 1 to 3600, got {value:?}"),
-                    )
-                })?,
-            ),
-        };
+        let shutdown_timeout = number_in(source, "SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS", 1..=3600, "seconds")?
+            .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs);
         let flood_limit = match source.get("SWITCHBOARD_FLOOD_LIMIT") {
             None => DEFAULT_FLOOD_LIMIT,
             Some(value) => value.parse().ok().filter(|limit| *limit <= 10_000).ok_or_else(|| {
@@ -280,19 +271,8 @@ impl Settings {
             Some(dir) => PathBuf::from(dir),
             None => default_media_dir(&database_url),
         };
-        let media_max_bytes = match source.get("SWITCHBOARD_MEDIA_MAX_MB") {
-            None => crate::media::DEFAULT_MAX_BYTES,
-            Some(value) => {
-                let megabytes: u64 =
-                    value.parse().ok().filter(|mb| (1..=1024).contains(mb)).ok_or_else(|| {
-                        ConfigError::new(
-                            "SWITCHBOARD_MEDIA_MAX_MB",
-                            format!("expected megabytes from 1 to 1024, got {value:?}"),
-                        )
-                    })?;
-                megabytes * 1024 * 1024
-            }
-        };
+        let media_max_bytes = number_in(source, "SWITCHBOARD_MEDIA_MAX_MB", 1..=1024, "megabytes")?
+            .map_or(crate::media::DEFAULT_MAX_BYTES, |megabytes: u64| megabytes * 1024 * 1024);
 
         let default_language = match source.get("SWITCHBOARD_DEFAULT_LANGUAGE") {
             None => Lang::En,
@@ -355,17 +335,8 @@ impl Settings {
             })?),
         };
 
-        let http_timeout = match source.get("SWITCHBOARD_HTTP_TIMEOUT_SECS") {
-            None => DEFAULT_HTTP_TIMEOUT,
-            Some(value) => Duration::from_secs(
-                value.parse().ok().filter(|secs| (1..=300).contains(secs)).ok_or_else(|| {
-                    ConfigError::new(
-                        "SWITCHBOARD_HTTP_TIMEOUT_SECS",
-                        format!("expected seconds from 1 to 300, got {value:?}"),
-                    )
-                })?,
-            ),
-        };
+        let http_timeout = number_in(source, "SWITCHBOARD_HTTP_TIMEOUT_SECS", 1..=300, "seconds")?
+            .map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_secs);
 
         let telegram = telegram_settings(source, http_timeout)?;
         let mut vk = VkSettings::from_env(source)?;
@@ -447,10 +418,14 @@ fn telegram_settings(
             }
         };
     }
-    if let Some(connections) = count_in(source, "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS", 1..=100)? {
+    if let Some(connections) =
+        number_in(source, "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS", 1..=100, "connections")?
+    {
         settings.webhook_max_connections = connections;
     }
-    if let Some(connections) = count_in(source, "SWITCHBOARD_TELEGRAM_API_CONNECTIONS", 1..=1000)? {
+    if let Some(connections) =
+        number_in(source, "SWITCHBOARD_TELEGRAM_API_CONNECTIONS", 1..=1000, "calls in flight")?
+    {
         settings.api_connections = connections;
     }
     settings.validate().map_err(|error| {
@@ -471,19 +446,21 @@ fn telegram_settings(
     Ok(Some(settings))
 }
 
-/// A whole number in `range` from `variable`, if set.
-fn count_in<T>(
+/// A number of `unit` in `range` from `variable`, if set; anything else names the variable.
+fn number_in<T>(
     source: &dyn Source,
     variable: &'static str,
     range: std::ops::RangeInclusive<T>,
+    unit: &str,
 ) -> Result<Option<T>, ConfigError>
 where
     T: std::str::FromStr + PartialOrd + fmt::Display,
 {
     let Some(value) = source.get(variable) else { return Ok(None) };
-    let count = value.trim().parse().ok().filter(|count| range.contains(count));
-    count.map(Some).ok_or_else(|| {
-        ConfigError::new(variable, format!("expected {} to {}, got {value:?}", range.start(), range.end()))
+    let number = value.parse().ok().filter(|number| range.contains(number));
+    number.map(Some).ok_or_else(|| {
+        let (start, end) = (range.start(), range.end());
+        ConfigError::new(variable, format!("expected {unit} from {start} to {end}, got {value:?}"))
     })
 }
 

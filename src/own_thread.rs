@@ -8,9 +8,10 @@
 //! on sqlx's own threads, and Tokio channels work across runtimes. Sockets belong to the
 //! runtime that opened them and die with it. The engine's writer therefore runs on its own
 //! thread on both backends, and on PostgreSQL opens its own connection there
-//! (`Store::writer_for_this_runtime`). The long-poll loop shares the bot's HTTP client, whose
-//! pooled connections the deliveries reuse, and a PostgreSQL pool with the rest of the
-//! process, so on PostgreSQL [`spawn_for`] keeps it on the shared runtime.
+//! (`Store::writer_for_this_runtime`). The long-poll loop takes its leadership lock and its
+//! cursor from the store's shared pool, and a PostgreSQL connection that pool opened on the
+//! loop's runtime would die with it, so on PostgreSQL [`spawn_for`] keeps the loop on the
+//! shared runtime.
 
 use crate::store::Backend;
 use std::future::Future;
