@@ -142,7 +142,7 @@ mod tests {
     fn reports_missing_intents() {
         let phrases = parse(Lang::En, "en/intents.toml", SMALL).unwrap();
         let missing = phrases.missing_intents();
-        assert_eq!(missing.len(), 25);
+        assert_eq!(missing.len(), Intent::ALL.len() - 2);
         assert!(!missing.contains(&Intent::TrackOrder));
         assert!(!missing.contains(&Intent::CancelOrder));
         assert_eq!(missing[0], Intent::ChangeOrder);
@@ -246,7 +246,11 @@ mod shipped {
                     keys.push(message.id.name.to_owned());
                 }
             }
-            let expected: Vec<String> = Intent::ALL.into_iter().map(Intent::answer_key).collect();
+            let expected: Vec<String> = Intent::ALL
+                .into_iter()
+                .filter(|intent| intent.has_answer())
+                .map(Intent::answer_key)
+                .collect();
             keys.sort();
             let mut sorted_expected = expected.clone();
             sorted_expected.sort();
@@ -417,15 +421,12 @@ mod shipped {
             (Lang::En, "what's the weather in London tomorrow"),
             (Lang::En, "tell me a funny joke"),
             (Lang::En, "2+2"),
-            (Lang::En, "hello, how are you doing"),
-            (Lang::Ru, "привет как дела"),
             (Lang::Ru, "какая погода будет завтра в Питере"),
             (Lang::Ru, "расскажи смешной анекдот"),
             (Lang::Ru, "сколько будет 2+2"),
             (Lang::Zh, "今天天气怎么样"),
             (Lang::Zh, "给我讲个笑话吧"),
             (Lang::Zh, "2+2等于几"),
-            (Lang::Zh, "你好啊"),
         ];
         for (lang, text) in cases {
             assert_eq!(classifier().classify(lang, text), None, "{lang} {text:?}");

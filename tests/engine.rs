@@ -44,7 +44,7 @@ async fn the_same_event_twice_changes_and_sends_once() {
     let first = engine.handle(button("ann", "u1", Action::Issue(IssueType::Delivery))).await.unwrap();
     assert_eq!(first, Handled::Applied { replies: 1 });
     let after_first = state_of(&store, "ann").await;
-    assert_eq!(after_first.0, State::AwaitingOrderId { issue: IssueType::Delivery });
+    assert_eq!(after_first.0, State::AwaitingOrderId { issue: IssueType::Delivery, note: None });
 
     let again = engine.handle(button("ann", "u1", Action::Issue(IssueType::Delivery))).await.unwrap();
     assert_eq!(again, Handled::Duplicate);

@@ -1,5 +1,6 @@
 # Switchboard dialog texts (English, the reference locale).
-# Variables: $issue is an issue code (order, payment, account, delivery, return, complaint, other);
+# Variables: $issue is an issue code (order, payment, account, delivery, return, complaint, other,
+# damaged, wrong_item, missing_item, not_as_described, late_delivery, courier, cancellation);
 # $kind is a content kind (sticker, voice, audio, video, document, location, contact, poll, other);
 # $wait_minutes is -1 when the wait is unknown.
 
@@ -36,7 +37,11 @@ stale-button = That button belongs to an earlier question.
 ask-order-id = { $issue ->
         [payment] Which order is the payment for? Please send the order number, for example { $example }.
         [delivery] Which order are you waiting for? Please send the order number, for example { $example }.
+        [late_delivery] Which order are you waiting for? Please send the order number, for example { $example }.
         [return] Which order do you want to return? Please send the order number, for example { $example }.
+        [cancellation] Which order do you want to cancel? Please send the order number, for example { $example }.
+        [damaged] I'm sorry it arrived like that. Which order is it? Please send the order number, for example { $example }.
+        [wrong_item] I'm sorry about the mix-up. Which order is it? Please send the order number, for example { $example }.
        *[other] Please send your order number, for example { $example }.
     } You'll find it in your order confirmation and under "My orders".
 order-id-invalid = That doesn't look like an order number. It should look like { $example }. Please check it and send it again.
@@ -87,6 +92,12 @@ ask-feedback = We'd love to hear your feedback. What would you like to tell us?
 thanks-for-feedback = Thank you! Your feedback has been passed to our team.
 choose-language = Choose your language:
 language-set = Okay, I'll speak English from now on.
+order-id-changed = Okay, I've changed the order number to { $order_id }.
+choose-order-problem = What's the problem with order { $order_id }? Choose below, or just describe it in your own words.
+clarify = Just to be sure I understood you: which of these is it about?
+offer-person = I'm sorry, I still can't work out what you need. Shall I bring in a person from our team? You can also pick a topic from the menu.
+you-are-welcome = You're welcome! Write here any time you need help.
+no-open-request = I can't see an open request from you in this chat. Tell me what happened, and I'll pass it on or help right away.
 group-chat-not-supported = I can only help in a private chat. Please write to me directly.
 flood-notice = You're writing faster than I can answer. Everything you send is saved for our team, but I'll pause my replies for a minute. Please wait a moment, then write again.
 
@@ -106,6 +117,13 @@ issue-delivery = Delivery
 issue-return = Return or refund
 issue-complaint = Complaint
 issue-other = Something else
+issue-damaged = Damaged item
+issue-wrong-item = Wrong item received
+issue-missing-item = Item or part missing
+issue-not-as-described = Not as described
+issue-late-delivery = Late delivery
+issue-courier = Courier or pickup point
+issue-cancellation = Cancel the order
 
 language-en = English
 language-ru = Русский

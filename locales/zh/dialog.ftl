@@ -37,7 +37,11 @@ stale-button = 这个按钮属于之前的问题。
 ask-order-id = { $issue ->
         [payment] 这笔付款是哪个订单的？请发送订单号，例如 { $example }。
         [delivery] 您在等哪个订单？请发送订单号，例如 { $example }。
+        [late_delivery] 您在等哪个订单？请发送订单号，例如 { $example }。
         [return] 您想退哪个订单？请发送订单号，例如 { $example }。
+        [cancellation] 您想取消哪个订单？请发送订单号，例如 { $example }。
+        [damaged] 很抱歉商品到货时是这样。是哪个订单？请发送订单号，例如 { $example }。
+        [wrong_item] 很抱歉发错了货。是哪个订单？请发送订单号，例如 { $example }。
        *[other] 请发送您的订单号，例如 { $example }。
     }订单号可以在订单确认通知和“我的订单”中找到。
 order-id-invalid = 这看起来不像订单号，正确的格式类似 { $example }。请核对后重新发送。
@@ -82,6 +86,12 @@ ask-feedback = 我们很想听听您的意见。您想告诉我们什么？
 thanks-for-feedback = 谢谢！您的反馈已转交给我们的团队。
 choose-language = 请选择语言：
 language-set = 好的，接下来我会用中文和您交流。
+order-id-changed = 好的，订单号已改为 { $order_id }。
+choose-order-problem = 订单 { $order_id } 出了什么问题？请在下面选择，或者直接描述。
+clarify = 想确认一下我理解得对不对：您说的是下面哪一个？
+offer-person = 抱歉，我还是没弄明白您需要什么。要为您转接人工客服吗？您也可以在菜单里选择主题。
+you-are-welcome = 不客气！有需要随时在这里留言。
+no-open-request = 在这个对话里我没有看到您未处理的请求。请告诉我发生了什么，我会马上帮您或转给同事。
 group-chat-not-supported = 我只能在私聊中提供帮助，请直接给我发消息。
 flood-notice = 您发消息的速度太快，我来不及回复。您发送的内容都会保存给我们的客服团队，但我会暂停回复一分钟。请稍等片刻再发送。
 
@@ -101,6 +111,13 @@ issue-delivery = 配送
 issue-return = 退货退款
 issue-complaint = 投诉
 issue-other = 其他
+issue-damaged = 商品损坏
+issue-wrong-item = 发错商品
+issue-missing-item = 缺件或少配件
+issue-not-as-described = 与描述不符
+issue-late-delivery = 配送延迟
+issue-courier = 快递员或自提点
+issue-cancellation = 取消订单
 
 language-en = English
 language-ru = Русский

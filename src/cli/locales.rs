@@ -475,6 +475,7 @@ mod tests {
     fn faq_files(root: &Path, lang: &str) {
         let answers: String = Intent::ALL
             .into_iter()
+            .filter(|intent| intent.has_answer())
             .map(|intent| format!("{} = Answer for {}.\n", intent.answer_key(), intent.name()))
             .collect();
         write(root, &format!("{lang}/faq.ftl"), &answers);
@@ -485,11 +486,12 @@ mod tests {
         write(root, &format!("{lang}/intents.toml"), &phrases);
     }
 
-    /// The shipped dialog files plus complete FAQ files: a locale tree that must check clean.
+    /// The shipped dialog and topic files plus complete FAQ files: a locale tree that must
+    /// check clean.
     fn complete_tree() -> tempfile::TempDir {
         let root = tempfile::tempdir().expect("temp dir");
         for file in LocaleSource::Embedded.files().expect("embedded") {
-            if file.name == "dialog.ftl" {
+            if file.name == "dialog.ftl" || file.name == "topics.ftl" {
                 write(root.path(), &format!("{}/{}", file.lang, file.name), &file.contents);
             }
         }
@@ -513,9 +515,9 @@ mod tests {
         let report = check_dir(root.path());
         assert!(report.findings.is_empty(), "{report}");
         assert!(!report.has_errors());
-        assert_eq!((report.languages, report.files), (3, 9));
+        assert_eq!((report.languages, report.files), (3, 12));
         assert!(
-            report.to_string().starts_with("locales check OK: 3 languages, 9 files, 0 errors, 0 warnings")
+            report.to_string().starts_with("locales check OK: 3 languages, 12 files, 0 errors, 0 warnings")
         );
     }
 
@@ -581,7 +583,7 @@ mod tests {
         let en_label = root.path().join("en").join("dialog.ftl").display().to_string();
         let missing = messages(&report, FindingKind::MissingKey);
         assert!(
-            missing.contains(&format!("{ru_label}: `did-it-help` is missing (see {en_label}:55)")),
+            missing.contains(&format!("{ru_label}: `did-it-help` is missing (see {en_label}:60)")),
             "{missing:#?}"
         );
         assert!(missing.iter().any(|line| line.contains("`button-yes` is missing")), "{missing:#?}");
@@ -688,7 +690,7 @@ mod tests {
         let root = complete_tree();
         write(root.path(), "ru/more.ftl", "greeting = Ещё раз здравствуйте\n");
         fs::remove_dir_all(root.path().join("zh")).expect("remove");
-        for file in ["dialog.ftl", "faq.ftl", "intents.toml"] {
+        for file in ["dialog.ftl", "faq.ftl", "intents.toml", "topics.ftl"] {
             let contents = fs::read_to_string(root.path().join("en").join(file)).expect("read");
             write(root.path(), &format!("de/{file}"), &contents);
         }

@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod chat;
 pub mod faq;
+pub mod faq_messages;
 pub mod locales;
 pub mod privacy;
 pub mod tickets;

@@ -226,6 +226,7 @@ fn pressed_button_label(text: &str) -> Option<String> {
         Action::Human => keys::BUTTON_HUMAN.to_owned(),
         Action::Menu => keys::BUTTON_MENU.to_owned(),
         Action::WithdrawRequest => keys::BUTTON_WITHDRAW.to_owned(),
+        Action::Topic(intent) => intent.topic_key(),
     })
 }
 

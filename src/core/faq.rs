@@ -1,4 +1,4 @@
-//! The FAQ intent classifier: which of the 27 known questions a free-text message asks, if any.
+//! The intent classifier: which known question or request a free-text message is, if any.
 //!
 //! Trained at start-up from the phrases translators keep in `locales/<lang>/intents.toml`
 //! (read by `faq_phrases`, outside `core`), one model per language.
@@ -18,7 +18,9 @@ use model::{Model, Row};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The intents of the public Bitext customer-support taxonomy.
+/// What a customer's message is about: the 27 intents of the public Bitext customer-support
+/// taxonomy (questions with an FAQ answer, and a few requests), then the ways people open and
+/// close a chat and name a concrete problem with an order, which the Bitext set does not have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Intent {
@@ -49,6 +51,20 @@ pub enum Intent {
     SwitchAccount,
     TrackOrder,
     TrackRefund,
+    // Beyond the Bitext taxonomy.
+    Greeting,
+    Goodbye,
+    DamagedItem,
+    WrongItem,
+    MissingItem,
+    NotAsDescribed,
+    LateDelivery,
+    CourierProblem,
+    /// "I already wrote to you": the customer asks about their support request, not a parcel.
+    RequestStatus,
+    SpeakEnglish,
+    SpeakRussian,
+    SpeakChinese,
 }
 
 /// What the dialog does when a message is recognised as an intent.
@@ -64,10 +80,18 @@ pub enum FaqAction {
     Handoff,
     /// Ask for feedback on the service.
     Feedback,
+    /// Greet back and show what the bot can do.
+    Greet,
+    /// Close politely; nothing else changes.
+    Goodbye,
+    /// Tell the customer where their open request stands.
+    RequestStatus,
+    /// Switch the conversation to this language.
+    SwitchLanguage(Lang),
 }
 
 impl Intent {
-    pub const ALL: [Intent; 27] = [
+    pub const ALL: [Intent; 39] = [
         Intent::CancelOrder,
         Intent::ChangeOrder,
         Intent::ChangeShippingAddress,
@@ -95,6 +119,18 @@ impl Intent {
         Intent::SwitchAccount,
         Intent::TrackOrder,
         Intent::TrackRefund,
+        Intent::Greeting,
+        Intent::Goodbye,
+        Intent::DamagedItem,
+        Intent::WrongItem,
+        Intent::MissingItem,
+        Intent::NotAsDescribed,
+        Intent::LateDelivery,
+        Intent::CourierProblem,
+        Intent::RequestStatus,
+        Intent::SpeakEnglish,
+        Intent::SpeakRussian,
+        Intent::SpeakChinese,
     ];
 
     /// The snake_case name used in `intents.toml`, the CLI and the Bitext CSV.
@@ -127,6 +163,18 @@ impl Intent {
             Intent::SwitchAccount => "switch_account",
             Intent::TrackOrder => "track_order",
             Intent::TrackRefund => "track_refund",
+            Intent::Greeting => "greeting",
+            Intent::Goodbye => "goodbye",
+            Intent::DamagedItem => "damaged_item",
+            Intent::WrongItem => "wrong_item",
+            Intent::MissingItem => "missing_item",
+            Intent::NotAsDescribed => "not_as_described",
+            Intent::LateDelivery => "late_delivery",
+            Intent::CourierProblem => "courier_problem",
+            Intent::RequestStatus => "request_status",
+            Intent::SpeakEnglish => "speak_english",
+            Intent::SpeakRussian => "speak_russian",
+            Intent::SpeakChinese => "speak_chinese",
         }
     }
 
@@ -134,10 +182,36 @@ impl Intent {
         Intent::ALL.into_iter().find(|intent| intent.name() == name)
     }
 
-    /// The Fluent key of this intent's answer. Only meaningful for [`FaqAction::Answer`]
-    /// intents, but every intent has one so the answer can also be suggested inside a flow.
+    /// Whether the intent has an FAQ answer (`faq-<intent>` in `faq.ftl`): the 27 Bitext
+    /// intents do, even those that start a request, so the answer can be suggested inside the
+    /// flow. Greetings, concrete order problems and language requests have none.
+    pub fn has_answer(self) -> bool {
+        use Intent::*;
+        !matches!(
+            self,
+            Greeting
+                | Goodbye
+                | DamagedItem
+                | WrongItem
+                | MissingItem
+                | NotAsDescribed
+                | LateDelivery
+                | CourierProblem
+                | RequestStatus
+                | SpeakEnglish
+                | SpeakRussian
+                | SpeakChinese
+        )
+    }
+
+    /// The Fluent key of this intent's answer; see [`Intent::has_answer`].
     pub fn answer_key(self) -> String {
         format!("faq-{}", self.name().replace('_', "-"))
+    }
+
+    /// The Fluent key of the short label that names the intent on a clarification button.
+    pub fn topic_key(self) -> String {
+        format!("topic-{}", self.name().replace('_', "-"))
     }
 
     pub fn action(self) -> FaqAction {
@@ -147,7 +221,20 @@ impl Intent {
             Intent::PaymentIssue => FaqAction::StartFlow(IssueType::Payment),
             Intent::GetRefund | Intent::TrackRefund => FaqAction::StartFlow(IssueType::Return),
             Intent::TrackOrder => FaqAction::StartFlow(IssueType::Delivery),
+            Intent::CancelOrder => FaqAction::StartFlow(IssueType::Cancellation),
             Intent::Review => FaqAction::Feedback,
+            Intent::Greeting => FaqAction::Greet,
+            Intent::Goodbye => FaqAction::Goodbye,
+            Intent::DamagedItem => FaqAction::StartFlow(IssueType::Damaged),
+            Intent::WrongItem => FaqAction::StartFlow(IssueType::WrongItem),
+            Intent::MissingItem => FaqAction::StartFlow(IssueType::MissingItem),
+            Intent::NotAsDescribed => FaqAction::StartFlow(IssueType::NotAsDescribed),
+            Intent::LateDelivery => FaqAction::StartFlow(IssueType::LateDelivery),
+            Intent::CourierProblem => FaqAction::StartFlow(IssueType::Courier),
+            Intent::RequestStatus => FaqAction::RequestStatus,
+            Intent::SpeakEnglish => FaqAction::SwitchLanguage(Lang::En),
+            Intent::SpeakRussian => FaqAction::SwitchLanguage(Lang::Ru),
+            Intent::SpeakChinese => FaqAction::SwitchLanguage(Lang::Zh),
             _ => FaqAction::Answer,
         }
     }
@@ -179,11 +266,22 @@ pub struct Match {
 pub trait IntentClassifier {
     /// The intent when the model is confident enough, else `None`.
     fn classify(&self, lang: Lang, text: &str) -> Option<Match>;
+
+    /// The two intents a text could equally well be, most likely first, when the model cannot
+    /// choose between them: better to ask the customer than to guess. A classifier that cannot
+    /// tell never answers.
+    fn close_call(&self, _lang: Lang, _text: &str) -> Option<[Match; 2]> {
+        None
+    }
 }
 
 impl IntentClassifier for Classifier {
     fn classify(&self, lang: Lang, text: &str) -> Option<Match> {
         Classifier::classify(self, lang, text)
+    }
+
+    fn close_call(&self, lang: Lang, text: &str) -> Option<[Match; 2]> {
+        Classifier::close_call(self, lang, text)
     }
 }
 
@@ -195,25 +293,37 @@ impl IntentClassifier for Classifier {
 pub struct Remembering<'a> {
     /// `Sync`, so that an engine task holding this across a database call can move threads.
     inner: &'a (dyn IntentClassifier + Sync),
-    answers: std::cell::RefCell<Vec<(Lang, String, Option<Match>)>>,
+    answers: Memory<Option<Match>>,
+    close_calls: Memory<Option<[Match; 2]>>,
 }
+
+/// What a [`Remembering`] classifier was asked, and answered.
+type Memory<T> = std::cell::RefCell<Vec<(Lang, String, T)>>;
 
 impl<'a> Remembering<'a> {
     pub fn new(inner: &'a (dyn IntentClassifier + Sync)) -> Remembering<'a> {
-        Remembering { inner, answers: std::cell::RefCell::new(Vec::new()) }
+        Remembering { inner, answers: Default::default(), close_calls: Default::default() }
     }
+}
+
+/// The remembered answer for `(lang, text)`, or a new one from `ask`, remembered.
+fn remembered<T: Copy>(memory: &Memory<T>, lang: Lang, text: &str, ask: impl FnOnce() -> T) -> T {
+    let known =
+        memory.borrow().iter().find(|(l, t, _)| *l == lang && t == text).map(|(_, _, answer)| *answer);
+    known.unwrap_or_else(|| {
+        let answer = ask();
+        memory.borrow_mut().push((lang, text.to_owned(), answer));
+        answer
+    })
 }
 
 impl IntentClassifier for Remembering<'_> {
     fn classify(&self, lang: Lang, text: &str) -> Option<Match> {
-        let known =
-            self.answers.borrow().iter().find(|(l, t, _)| *l == lang && t == text).map(|(_, _, m)| *m);
-        if let Some(answer) = known {
-            return answer;
-        }
-        let answer = self.inner.classify(lang, text);
-        self.answers.borrow_mut().push((lang, text.to_owned(), answer));
-        answer
+        remembered(&self.answers, lang, text, || self.inner.classify(lang, text))
+    }
+
+    fn close_call(&self, lang: Lang, text: &str) -> Option<[Match; 2]> {
+        remembered(&self.close_calls, lang, text, || self.inner.close_call(lang, text))
     }
 }
 
@@ -337,6 +447,43 @@ impl Classifier {
         )?;
         let intent = label?;
         (confidence >= self.threshold).then_some(Match { intent, confidence })
+    }
+}
+
+/// A close call needs the runner-up at least this likely...
+const CLOSE_CALL_RUNNER_UP: f32 = 0.25;
+/// ...and the two together this much more likely than the rest...
+const CLOSE_CALL_TOGETHER: f32 = 0.6;
+/// ...and no further apart than this.
+const CLOSE_CALL_GAP: f32 = 0.2;
+
+impl Classifier {
+    /// The two intents a text could equally well be: neither clearly ahead, both likely, and
+    /// out of scope less likely than either.
+    pub fn close_call(&self, lang: Lang, text: &str) -> Option<[Match; 2]> {
+        let language = self.models.iter().find(|model| model.lang == lang)?;
+        let probabilities = language.model.probabilities(&features::extract(lang, text));
+        let mut out_of_scope = 0.0f32;
+        let (mut first, mut second): (Option<Match>, Option<Match>) = (None, None);
+        for (label, confidence) in language.labels.iter().zip(probabilities) {
+            let Some(intent) = label else {
+                out_of_scope = confidence;
+                continue;
+            };
+            let candidate = Match { intent: *intent, confidence };
+            if first.is_none_or(|best| confidence > best.confidence) {
+                second = first;
+                first = Some(candidate);
+            } else if second.is_none_or(|next| confidence > next.confidence) {
+                second = Some(candidate);
+            }
+        }
+        let (first, second) = (first?, second?);
+        let close = second.confidence >= CLOSE_CALL_RUNNER_UP
+            && first.confidence + second.confidence >= CLOSE_CALL_TOGETHER
+            && first.confidence - second.confidence <= CLOSE_CALL_GAP
+            && out_of_scope < second.confidence;
+        close.then_some([first, second])
     }
 }
 

@@ -63,6 +63,17 @@ define_keys! {
     THANKS_FOR_FEEDBACK = "thanks-for-feedback",
     CHOOSE_LANGUAGE = "choose-language",
     LANGUAGE_SET = "language-set",
+    /// A new order number replaced the one given earlier in the flow.
+    ORDER_ID_CHANGED = "order-id-changed",
+    /// An order number came alone: which problem is it?
+    CHOOSE_ORDER_PROBLEM = "choose-order-problem",
+    /// Two intents came out equally likely; the buttons name them (`topic-*`).
+    CLARIFY = "clarify",
+    /// Instead of a second "didn't understand" in a row.
+    OFFER_PERSON = "offer-person",
+    YOU_ARE_WELCOME = "you-are-welcome",
+    /// "Any news on my request?" with no request open.
+    NO_OPEN_REQUEST = "no-open-request",
     GROUP_CHAT_NOT_SUPPORTED = "group-chat-not-supported",
     /// Sent once when a customer goes over the flood limit (see `core::flood`).
     FLOOD_NOTICE = "flood-notice",
@@ -76,9 +87,9 @@ define_keys! {
     BUTTON_SKIP_COMMENT = "button-skip-comment",
 }
 
-/// The label of an issue-type button, e.g. `issue-order`.
+/// The label of an issue-type button, e.g. `issue-order`, `issue-wrong-item`.
 pub fn issue_label(issue: IssueType) -> String {
-    format!("issue-{}", issue.code())
+    format!("issue-{}", issue.code().replace('_', "-"))
 }
 
 /// The name of a language in its own script, shown on the language picker, e.g. `language-ru`.
@@ -97,7 +108,8 @@ pub fn all_keys() -> Vec<String> {
     keys.extend(IssueType::ALL.into_iter().map(issue_label));
     keys.extend(Lang::ALL.into_iter().map(language_label));
     keys.extend((1..=5).map(rating_label));
-    keys.extend(Intent::ALL.into_iter().map(Intent::answer_key));
+    keys.extend(Intent::ALL.into_iter().filter(|intent| intent.has_answer()).map(Intent::answer_key));
+    keys.extend(Intent::ALL.into_iter().map(Intent::topic_key));
     keys
 }
 

@@ -115,6 +115,8 @@ pub enum Action {
     Human,
     Menu,
     WithdrawRequest,
+    /// One of two intents the bot could not choose between (see `core::faq::Intent`).
+    Topic(crate::core::faq::Intent),
 }
 
 impl Action {
@@ -133,6 +135,7 @@ impl Action {
             Action::Human => "human".to_owned(),
             Action::Menu => "menu".to_owned(),
             Action::WithdrawRequest => "withdraw".to_owned(),
+            Action::Topic(intent) => format!("t:{}", intent.name()),
         }
     }
 
@@ -151,6 +154,7 @@ impl Action {
                 match kind {
                     "i" => Action::Issue(IssueType::from_code(value)?),
                     "l" => Action::Language(Lang::from_code(value)?),
+                    "t" => Action::Topic(crate::core::faq::Intent::from_name(value)?),
                     "r" => {
                         let stars: u8 = value.parse().ok()?;
                         if !(1..=5).contains(&stars) || value.len() != 1 {
@@ -166,7 +170,10 @@ impl Action {
     }
 }
 
-/// The kinds of request the menu offers.
+/// The kinds of request a ticket can be. The menu offers the broad ones ([`IssueType::MENU`]);
+/// the concrete order problems come from what a customer writes, or from the buttons offered
+/// when they send an order number on its own ([`IssueType::ORDER_PROBLEMS`]), so an agent sees
+/// "damaged item" rather than "problem with an order".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueType {
@@ -177,10 +184,17 @@ pub enum IssueType {
     Return,
     Complaint,
     Other,
+    Damaged,
+    WrongItem,
+    MissingItem,
+    NotAsDescribed,
+    LateDelivery,
+    Courier,
+    Cancellation,
 }
 
 impl IssueType {
-    pub const ALL: [IssueType; 7] = [
+    pub const ALL: [IssueType; 14] = [
         IssueType::Order,
         IssueType::Payment,
         IssueType::Account,
@@ -188,6 +202,38 @@ impl IssueType {
         IssueType::Return,
         IssueType::Complaint,
         IssueType::Other,
+        IssueType::Damaged,
+        IssueType::WrongItem,
+        IssueType::MissingItem,
+        IssueType::NotAsDescribed,
+        IssueType::LateDelivery,
+        IssueType::Courier,
+        IssueType::Cancellation,
+    ];
+
+    /// What the main menu offers.
+    pub const MENU: [IssueType; 7] = [
+        IssueType::Order,
+        IssueType::Payment,
+        IssueType::Account,
+        IssueType::Delivery,
+        IssueType::Return,
+        IssueType::Complaint,
+        IssueType::Other,
+    ];
+
+    /// What can be wrong with one order: offered when a customer sends just its number.
+    pub const ORDER_PROBLEMS: [IssueType; 10] = [
+        IssueType::Delivery,
+        IssueType::LateDelivery,
+        IssueType::Damaged,
+        IssueType::WrongItem,
+        IssueType::MissingItem,
+        IssueType::NotAsDescribed,
+        IssueType::Return,
+        IssueType::Cancellation,
+        IssueType::Courier,
+        IssueType::Payment,
     ];
 
     pub fn code(self) -> &'static str {
@@ -199,6 +245,13 @@ impl IssueType {
             IssueType::Return => "return",
             IssueType::Complaint => "complaint",
             IssueType::Other => "other",
+            IssueType::Damaged => "damaged",
+            IssueType::WrongItem => "wrong_item",
+            IssueType::MissingItem => "missing_item",
+            IssueType::NotAsDescribed => "not_as_described",
+            IssueType::LateDelivery => "late_delivery",
+            IssueType::Courier => "courier",
+            IssueType::Cancellation => "cancellation",
         }
     }
 
@@ -208,17 +261,40 @@ impl IssueType {
 
     /// Requests about a concrete order need its ID before anything else.
     pub fn needs_order_id(self) -> bool {
-        matches!(self, IssueType::Order | IssueType::Payment | IssueType::Delivery | IssueType::Return)
+        !matches!(self, IssueType::Account | IssueType::Complaint | IssueType::Other)
     }
 
     /// Whether the flow asks for photos, and whether the customer may skip them.
     pub fn photo_step(self) -> PhotoStep {
         match self {
             // A damaged or wrong item cannot be judged without a picture of it.
-            IssueType::Order => PhotoStep::Required,
-            IssueType::Payment | IssueType::Delivery | IssueType::Return => PhotoStep::Optional,
-            IssueType::Account | IssueType::Complaint | IssueType::Other => PhotoStep::None,
+            IssueType::Order | IssueType::Damaged | IssueType::WrongItem => PhotoStep::Required,
+            IssueType::Payment
+            | IssueType::Delivery
+            | IssueType::Return
+            | IssueType::MissingItem
+            | IssueType::NotAsDescribed => PhotoStep::Optional,
+            IssueType::Account
+            | IssueType::Complaint
+            | IssueType::Other
+            | IssueType::LateDelivery
+            | IssueType::Courier
+            | IssueType::Cancellation => PhotoStep::None,
         }
+    }
+
+    /// Whether a photo shows the problem itself, so it is asked for even when the customer
+    /// has already described it (a missing part, yes; a late parcel, no).
+    pub fn photos_show_the_item(self) -> bool {
+        matches!(
+            self,
+            IssueType::Order
+                | IssueType::Damaged
+                | IssueType::WrongItem
+                | IssueType::MissingItem
+                | IssueType::NotAsDescribed
+                | IssueType::Return
+        )
     }
 
     /// Complaints go to humans first; everything else waits its turn.
@@ -353,6 +429,7 @@ mod tests {
         actions.extend(IssueType::ALL.map(Action::Issue));
         actions.extend(Lang::ALL.map(Action::Language));
         actions.extend((1..=5).map(Action::Rate));
+        actions.extend(crate::core::faq::Intent::ALL.map(Action::Topic));
         for action in actions {
             let data = action.encode();
             assert!(data.len() <= 64, "{data} is longer than Telegram allows");
@@ -371,6 +448,8 @@ mod tests {
             "r:99999999999",
             "i:pizza",
             "l:de",
+            "t:pizza",
+            "t:",
             "x:1",
             "yes ",
             "i:",

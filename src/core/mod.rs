@@ -6,9 +6,11 @@
 //! `tests/architecture.rs` enforces that this module imports only `std` and `serde`.
 
 pub mod dialog;
+pub mod entities;
 pub mod faq;
 pub mod flood;
 pub mod handoff;
 pub mod keys;
 pub mod message;
 pub mod order_id;
+pub mod understanding;

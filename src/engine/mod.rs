@@ -17,7 +17,7 @@ use crate::core::faq::{IntentClassifier, Remembering};
 use crate::core::flood::{FloodRule, FloodVerdict, FloodWindow};
 use crate::core::handoff::{AgentMove, ClaimDecision, TicketStatus, decide_claim, move_allowed};
 use crate::core::keys;
-use crate::core::message::{Action, Lang, MediaRef, Outbound, Priority, Reply};
+use crate::core::message::{Lang, MediaRef, Outbound, Priority, Reply};
 use crate::core::order_id::OrderIdFormat;
 use crate::outbox::OutboxLink;
 use crate::store::{
@@ -828,7 +828,6 @@ impl Inner {
         now: Millis,
         writes: &mut Writes,
     ) -> Result<usize, EngineError> {
-        let chosen_by_button = matches!(input, Input::Button { action: Action::Language(_) });
         // Most steps never look at the queue, and counting it costs queries. The step is pure,
         // so run it with two different made-up queues: if the results agree, the queue does
         // not matter and the first result stands.
@@ -855,7 +854,7 @@ impl Inner {
         let lang = transition.language(conversation.contact.lang);
         let Transition { state, replies, effects } = transition;
         for effect in effects {
-            carry_out(tx, conversation, effect, chosen_by_button, queue, writes, now).await?;
+            carry_out(tx, conversation, effect, queue, writes, now).await?;
         }
         let count = replies.len();
         for reply in replies {
@@ -1071,7 +1070,6 @@ async fn carry_out(
     tx: &mut dyn WriteTx,
     conversation: &mut Conversation,
     effect: Effect,
-    chosen_by_button: bool,
     queue: &mut Option<QueueOverview>,
     writes: &mut Writes,
     now: Millis,
@@ -1130,10 +1128,10 @@ async fn carry_out(
                 tx.update_ticket(ticket, &TicketChange::Comment { comment }, now).await?;
             }
         }
-        Effect::SetLanguage { lang } => {
+        Effect::SetLanguage { lang, chosen } => {
             conversation.contact.lang = lang;
-            conversation.contact.language_chosen |= chosen_by_button;
-            tx.set_contact_language(conversation.contact.id, lang, chosen_by_button, now).await?;
+            conversation.contact.language_chosen |= chosen;
+            tx.set_contact_language(conversation.contact.id, lang, chosen, now).await?;
         }
         Effect::FaqOutcome { intent, helped } => writes.faq_outcomes.push(FaqOutcomeRow {
             conversation_id: conversation.id,

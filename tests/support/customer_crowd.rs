@@ -163,9 +163,12 @@ impl Script {
     pub fn final_state(self) -> State {
         match self {
             Script::QueuedPayment => State::Queued { acknowledged: true },
-            Script::AnsweredThenComplaintWithdrawn => {
-                State::AwaitingDescription { issue: IssueType::Account, order_id: None, photos: Vec::new() }
-            }
+            Script::AnsweredThenComplaintWithdrawn => State::AwaitingDescription {
+                issue: IssueType::Account,
+                order_id: None,
+                photos: Vec::new(),
+                note: None,
+            },
             Script::SuggestionHelpedAndRated => State::AwaitingComment { stars: 4 },
             Script::PhotosThenWithdrawn => State::Menu,
         }

@@ -5,10 +5,13 @@
 //! and the effects for the engine to carry out in the same transaction. It never sends,
 //! stores, reads the clock or draws random numbers, so every behaviour is a transcript test.
 
+mod reading;
+
 use crate::core::faq::{FaqAction, Intent, IntentClassifier};
 use crate::core::keys;
 use crate::core::message::{Action, Button, IssueType, Lang, MediaRef, PhotoStep, Priority, Reply};
-use crate::core::order_id::{OrderId, OrderIdError, OrderIdFormat};
+use crate::core::order_id::{OrderId, OrderIdFormat};
+use reading::Reading;
 use serde::{Deserialize, Serialize};
 
 /// The longest customer text the dialog accepts; longer messages are refused, not truncated,
@@ -25,8 +28,29 @@ pub enum State {
     /// Idle: the menu is on offer and free text goes to the FAQ classifier.
     #[default]
     Menu,
+    /// Like [`State::Menu`], after a message the bot did not understand: one more, and it
+    /// offers a person instead of saying so again.
+    NotUnderstood,
+    /// The customer sent an order number without saying what is wrong: which problem is it?
+    ChoosingIssue {
+        order_id: OrderId,
+        /// The customer's words so far; they reach the ticket.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Two intents were equally likely: the customer picks one, and the dialog goes on as if
+    /// the question had been clear.
+    Clarifying {
+        options: [Intent; 2],
+        question: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order_id: Option<OrderId>,
+    },
     AwaitingOrderId {
         issue: IssueType,
+        /// What the customer already wrote about the problem: it becomes the description.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     AwaitingPhotos {
         issue: IssueType,
@@ -39,6 +63,9 @@ pub enum State {
         issue: IssueType,
         order_id: Option<OrderId>,
         photos: Vec<MediaRef>,
+        /// Words the customer wrote before being asked, put in front of the description.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     /// The flow is complete and an FAQ answer was suggested; waiting for "did this help?".
     SuggestionOffered {
@@ -49,6 +76,9 @@ pub enum State {
     FaqAnswered {
         intent: Intent,
         question: String,
+        /// An order number the question named, kept for the ticket if the answer did not help.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order_id: Option<OrderId>,
     },
     AwaitingFeedback,
     /// A ticket waits for an agent. `acknowledged` is set once the customer has been told that
@@ -208,6 +238,7 @@ pub struct QueueSnapshot {
 }
 
 /// What a step may consult besides the state and the input.
+#[derive(Clone)]
 pub struct Ctx<'a> {
     /// The conversation's current language.
     pub lang: Lang,
@@ -240,8 +271,12 @@ pub enum Effect {
     CommentTicket {
         comment: String,
     },
+    /// Speak this language from now on. `chosen` when the customer asked for it (a button, or
+    /// "speak English"): then the bot never switches away from it by itself.
     SetLanguage {
         lang: Lang,
+        #[serde(default)]
+        chosen: bool,
     },
     /// A free-text FAQ answer was given; `helped` is the customer's verdict.
     FaqOutcome {
@@ -285,7 +320,7 @@ impl Transition {
             .iter()
             .rev()
             .find_map(|effect| match effect {
-                Effect::SetLanguage { lang } => Some(*lang),
+                Effect::SetLanguage { lang, .. } => Some(*lang),
                 _ => None,
             })
             .unwrap_or(current)
@@ -369,55 +404,46 @@ fn on_text(state: State, text: String, ctx: &Ctx<'_>) -> Transition {
         switched = Some(lang);
         ctx_lang = lang;
     }
-    let local_ctx = Ctx {
-        lang: ctx_lang,
-        language_chosen: ctx.language_chosen,
-        order_ids: ctx.order_ids,
-        faq: ctx.faq,
-        queue: ctx.queue.clone(),
-    };
+    // "speak English", "по-китайски", "说俄语": honoured in whatever language it is asked,
+    // except while an agent owns the conversation (then it is a question for the agent).
+    if !matches!(state, State::Assigned { .. })
+        && let Some(lang) = reading::asks_for_language(&trimmed)
+    {
+        let set = Transition::stay(state.clone())
+            .effect(Effect::SetLanguage { lang, chosen: true })
+            .reply(Reply::new(keys::LANGUAGE_SET));
+        return match state {
+            State::Queued { .. } => set,
+            _ => set.reply(prompt(&state, ctx)),
+        };
+    }
+    let local_ctx = Ctx { lang: ctx_lang, ..ctx.clone() };
     let mut transition = on_plain_text(state, trimmed, &local_ctx);
     if let Some(lang) = switched {
-        transition.effects.insert(0, Effect::SetLanguage { lang });
+        transition.effects.insert(0, Effect::SetLanguage { lang, chosen: false });
     }
     transition
 }
 
-fn wants_human(text: &str, ctx: &Ctx<'_>) -> bool {
-    ctx.faq.classify(ctx.lang, text).is_some_and(|found| found.intent == Intent::ContactHumanAgent)
-}
-
 fn on_plain_text(state: State, text: String, ctx: &Ctx<'_>) -> Transition {
     match state {
-        State::Menu | State::FaqAnswered { .. } => free_text(text, ctx),
-        State::AwaitingOrderId { issue } => {
-            if wants_human(&text, ctx) {
-                return handoff(draft(issue, None, Vec::new(), None), ctx);
-            }
-            match OrderId::parse(&text, ctx.order_ids) {
-                Ok(order_id) => after_order_id(issue, order_id, ctx),
-                Err(OrderIdError::Empty | OrderIdError::TooLong | OrderIdError::DoesNotMatch) => {
-                    let state = State::AwaitingOrderId { issue };
-                    Transition::stay(state)
-                        .reply(Reply::new(keys::ORDER_ID_INVALID).arg("example", ctx.order_ids.example()))
-                }
-            }
-        }
+        State::Menu | State::FaqAnswered { .. } | State::Clarifying { .. } => free_text(text, false, ctx),
+        State::NotUnderstood => free_text(text, true, ctx),
+        State::ChoosingIssue { order_id, note } => choosing_issue_text(order_id, note, text, ctx),
+        State::AwaitingOrderId { issue, note } => order_id_text(issue, note, text, ctx),
         State::AwaitingPhotos { issue, order_id, photos, caption } => {
-            if wants_human(&text, ctx) {
-                return handoff(draft(issue, order_id, photos, caption), ctx);
-            }
-            // With photos in hand, or where photos are optional, text moves the flow on: it is
-            // the description. Customers rarely press "skip" before typing.
-            if !photos.is_empty() || issue.photo_step() == PhotoStep::Optional {
-                finish_flow(draft(issue, order_id, photos, Some(join_caption(caption, text))), ctx)
-            } else {
-                let state = State::AwaitingPhotos { issue, order_id, photos, caption };
-                Transition::stay(state).reply(Reply::new(keys::PHOTO_REQUIRED)).reply(photo_prompt(issue, 0))
-            }
+            photos_text(issue, order_id, photos, caption, text, ctx)
         }
-        State::AwaitingDescription { issue, order_id, photos } => {
-            finish_flow(draft(issue, order_id, photos, Some(text)), ctx)
+        State::AwaitingDescription { issue, order_id, photos, note } => {
+            let reading = Reading::of(&text, ctx);
+            if reading.asks_for_person_in_few_words() {
+                return handoff(draft(issue, order_id, photos, note), ctx);
+            }
+            if reading.only_order_number() {
+                let state = State::AwaitingDescription { issue, order_id: order_id.clone(), photos, note };
+                return replace_order_id(state, order_id, reading.order_id(), ctx);
+            }
+            finish_flow(draft(issue, order_id, photos, Some(join_note(note, text))), ctx)
         }
         State::SuggestionOffered { .. } => {
             let prompt = helpfulness_prompt();
@@ -428,6 +454,12 @@ fn on_plain_text(state: State, text: String, ctx: &Ctx<'_>) -> Transition {
             .reply(Reply::new(keys::THANKS_FOR_FEEDBACK))
             .reply(menu()),
         State::Queued { acknowledged } => {
+            let reading = Reading::of(&text, ctx);
+            if reading.wants_person() || reading.intent() == Some(Intent::RequestStatus) {
+                // "Any news?", "operator!": the answer is where they stand in the queue.
+                let update = queue_reply(&ctx.queue, keys::QUEUE_UPDATE, keys::QUEUE_UPDATE_AFTER_HOURS);
+                return Transition::to(State::Queued { acknowledged: true }).reply(update);
+            }
             if acknowledged {
                 Transition::stay(State::Queued { acknowledged })
             } else {
@@ -448,6 +480,219 @@ fn on_plain_text(state: State, text: String, ctx: &Ctx<'_>) -> Transition {
             .reply(Reply::new(keys::THANKS_FOR_RATING))
             .reply(menu()),
     }
+}
+
+/// Text while the dialog waits for an order number.
+fn order_id_text(issue: IssueType, note: Option<String>, text: String, ctx: &Ctx<'_>) -> Transition {
+    let reading = Reading::of(&text, ctx);
+    if reading.wants_person() {
+        return handoff(draft(issue, None, Vec::new(), note), ctx);
+    }
+    if let Some(order_id) = reading.order_id() {
+        // "it's 12345678-0001, the box was crushed": the number, and the words for the ticket.
+        let note = if reading.only_order_number() { note } else { Some(join_note(note, text)) };
+        return after_order_id(issue, order_id, note, ctx);
+    }
+    let state = State::AwaitingOrderId { issue, note };
+    if let Some(answered) = answer_in_passing(&state, &reading, ctx) {
+        return answered;
+    }
+    if let Some(FaqAction::StartFlow(other)) = reading.action()
+        && other != issue
+    {
+        // "Actually it arrived broken": the customer changed the subject before the number.
+        let State::AwaitingOrderId { note, .. } = state else { unreachable!("built above") };
+        return open_flow(other, None, Some(join_note(note, text)), ctx);
+    }
+    Transition::stay(state).reply(
+        Reply::new(keys::ORDER_ID_INVALID).arg("example", ctx.order_ids.example()).row(vec![
+            Button::new(keys::BUTTON_HUMAN, Action::Human),
+            Button::new(keys::BUTTON_MENU, Action::Menu),
+        ]),
+    )
+}
+
+/// Text while the dialog waits for photos.
+fn photos_text(
+    issue: IssueType,
+    order_id: Option<OrderId>,
+    photos: Vec<MediaRef>,
+    caption: Option<String>,
+    text: String,
+    ctx: &Ctx<'_>,
+) -> Transition {
+    let reading = Reading::of(&text, ctx);
+    if reading.wants_person() {
+        return handoff(draft(issue, order_id, photos, caption), ctx);
+    }
+    if reading.only_order_number() {
+        let state = State::AwaitingPhotos { issue, order_id: order_id.clone(), photos, caption };
+        return replace_order_id(state, order_id, reading.order_id(), ctx);
+    }
+    let state = State::AwaitingPhotos { issue, order_id, photos, caption };
+    if let Some(answered) = answer_in_passing(&state, &reading, ctx) {
+        return answered;
+    }
+    let State::AwaitingPhotos { issue, order_id, photos, caption } = state else {
+        unreachable!("built above")
+    };
+    // With photos in hand, or where photos are optional, text moves the flow on: it is
+    // the description. Customers rarely press "skip" before typing.
+    if !photos.is_empty() || issue.photo_step() == PhotoStep::Optional {
+        finish_flow(draft(issue, order_id, photos, Some(join_caption(caption, text))), ctx)
+    } else {
+        // The words are kept for the ticket; the photo is still needed.
+        let caption = Some(join_caption(caption, text));
+        let state = State::AwaitingPhotos { issue, order_id, photos, caption };
+        Transition::stay(state).reply(Reply::new(keys::PHOTO_REQUIRED)).reply(photo_prompt(issue, 0))
+    }
+}
+
+/// Text after the customer sent an order number on its own.
+fn choosing_issue_text(order_id: OrderId, note: Option<String>, text: String, ctx: &Ctx<'_>) -> Transition {
+    let reading = Reading::of(&text, ctx);
+    let new_number = reading.order_id().is_some_and(|typed| typed != order_id);
+    let order_id = reading.order_id().unwrap_or(order_id);
+    if reading.wants_person() {
+        return handoff(
+            draft(IssueType::Other, Some(order_id), Vec::new(), Some(join_note(note, text))),
+            ctx,
+        );
+    }
+    if reading.only_order_number() {
+        return choose_issue(order_id, note);
+    }
+    if let Some([first, second]) = reading.close_call() {
+        return clarify(first, second, join_note(note, text), Some(order_id));
+    }
+    match reading.intent() {
+        Some(intent) => on_intent(intent, join_note(note, text), Some(order_id), new_number, ctx),
+        None => choose_issue(order_id, note),
+    }
+}
+
+/// Free text outside a flow: a question, a whole problem in one message, an order number, a
+/// greeting, or something the bot does not understand.
+fn free_text(text: String, missed_before: bool, ctx: &Ctx<'_>) -> Transition {
+    let reading = Reading::of(&text, ctx);
+    let order_id = reading.order_id();
+    if reading.wants_person() {
+        return handoff(draft(IssueType::Other, order_id, Vec::new(), Some(text)), ctx);
+    }
+    if let Some([first, second]) = reading.close_call() {
+        return clarify(first, second, text, order_id);
+    }
+    match (reading.intent(), order_id) {
+        (Some(intent), order_id) => on_intent(intent, text, order_id, true, ctx),
+        (None, Some(order_id)) => {
+            let note = (!reading.only_order_number()).then_some(text);
+            choose_issue(order_id, note)
+        }
+        (None, None) if missed_before => Transition::to(State::NotUnderstood).reply(offer_person()),
+        (None, None) => {
+            Transition::to(State::NotUnderstood).reply(Reply::new(keys::NOT_UNDERSTOOD)).reply(menu())
+        }
+    }
+}
+
+/// Acts on a recognised intent. `text` is everything the customer said about it; it reaches
+/// the ticket if one comes of it.
+/// `order_is_new` when the number came with this text and has not been confirmed yet.
+fn on_intent(
+    intent: Intent,
+    text: String,
+    order_id: Option<OrderId>,
+    order_is_new: bool,
+    ctx: &Ctx<'_>,
+) -> Transition {
+    match intent.action() {
+        FaqAction::Answer => Transition::to(State::FaqAnswered { intent, question: text, order_id })
+            .reply(Reply::new(&intent.answer_key()))
+            .reply(helpfulness_prompt()),
+        FaqAction::StartFlow(issue) => {
+            let accepted =
+                order_id.as_ref().filter(|_| order_is_new && issue.needs_order_id()).map(order_accepted);
+            let transition = open_flow(issue, order_id, Some(text), ctx);
+            match accepted {
+                Some(accepted) => transition.prepend(accepted),
+                None => transition,
+            }
+        }
+        FaqAction::Complaint => open_flow(IssueType::Complaint, order_id, Some(text), ctx),
+        FaqAction::Handoff => handoff(draft(IssueType::Other, order_id, Vec::new(), Some(text)), ctx),
+        FaqAction::Feedback => Transition::to(State::AwaitingFeedback).reply(Reply::new(keys::ASK_FEEDBACK)),
+        FaqAction::Greet => match order_id {
+            Some(order_id) => choose_issue(order_id, None).prepend(Reply::new(keys::GREETING)),
+            None => Transition::to(State::Menu).reply(Reply::new(keys::GREETING)).reply(menu()),
+        },
+        FaqAction::Goodbye => Transition::to(State::Menu).reply(Reply::new(keys::YOU_ARE_WELCOME)),
+        // Outside the queue there is no open request to report on (the queue answers itself).
+        FaqAction::RequestStatus => {
+            Transition::to(State::Menu).reply(Reply::new(keys::NO_OPEN_REQUEST)).reply(menu())
+        }
+        FaqAction::SwitchLanguage(lang) => Transition::to(State::Menu)
+            .effect(Effect::SetLanguage { lang, chosen: true })
+            .reply(Reply::new(keys::LANGUAGE_SET))
+            .reply(menu()),
+    }
+}
+
+/// A question asked in the middle of a flow ("how long does a refund take?" while a photo is
+/// expected) is answered, and the flow's own question asked again; the state does not move.
+fn answer_in_passing(state: &State, reading: &Reading, ctx: &Ctx<'_>) -> Option<Transition> {
+    let intent = reading.intent()?;
+    let reply = match intent.action() {
+        FaqAction::Answer if reading.is_question() => Reply::new(&intent.answer_key()),
+        FaqAction::Greet => Reply::new(keys::GREETING),
+        FaqAction::RequestStatus => Reply::new(keys::NO_OPEN_REQUEST),
+        _ => return None,
+    };
+    let again = prompt(state, ctx);
+    Some(Transition::stay(state.clone()).reply(reply).reply(again))
+}
+
+/// A bare order number in the middle of a flow: the new number replaces the old one.
+fn replace_order_id(state: State, old: Option<OrderId>, new: Option<OrderId>, ctx: &Ctx<'_>) -> Transition {
+    let Some(new) = new else { return Transition::stay(state) };
+    let confirmation = if old.as_ref() == Some(&new) {
+        order_accepted(&new)
+    } else {
+        Reply::new(keys::ORDER_ID_CHANGED).arg("order_id", new.as_str())
+    };
+    let state = match state {
+        State::AwaitingPhotos { issue, photos, caption, .. } => {
+            State::AwaitingPhotos { issue, order_id: Some(new), photos, caption }
+        }
+        State::AwaitingDescription { issue, photos, note, .. } => {
+            State::AwaitingDescription { issue, order_id: Some(new), photos, note }
+        }
+        other => other,
+    };
+    let again = prompt(&state, ctx);
+    Transition::to(state).reply(confirmation).reply(again)
+}
+
+fn order_accepted(order_id: &OrderId) -> Reply {
+    Reply::new(keys::ORDER_ID_ACCEPTED).arg("order_id", order_id.as_str())
+}
+
+fn choose_issue(order_id: OrderId, note: Option<String>) -> Transition {
+    let state = State::ChoosingIssue { order_id, note };
+    let question = choose_issue_prompt(&state);
+    Transition::to(state).reply(question)
+}
+
+fn clarify(first: Intent, second: Intent, question: String, order_id: Option<OrderId>) -> Transition {
+    let state = State::Clarifying { options: [first, second], question, order_id };
+    let reply = clarify_prompt(&state);
+    Transition::to(state).reply(reply)
+}
+
+fn offer_person() -> Reply {
+    Reply::new(keys::OFFER_PERSON).row(vec![
+        Button::new(keys::BUTTON_HUMAN, Action::Human),
+        Button::new(keys::BUTTON_MENU, Action::Menu),
+    ])
 }
 
 /// Accepts `5`, `5/5`, `５` and star emoji as a rating.
@@ -477,21 +722,6 @@ fn rate(stars: u8) -> Transition {
     )
 }
 
-fn free_text(text: String, ctx: &Ctx<'_>) -> Transition {
-    let Some(found) = ctx.faq.classify(ctx.lang, &text) else {
-        return Transition::to(State::Menu).reply(Reply::new(keys::NOT_UNDERSTOOD)).reply(menu());
-    };
-    match found.intent.action() {
-        FaqAction::Answer => Transition::to(State::FaqAnswered { intent: found.intent, question: text })
-            .reply(Reply::new(&found.intent.answer_key()))
-            .reply(helpfulness_prompt()),
-        FaqAction::StartFlow(issue) => start_flow(issue, ctx),
-        FaqAction::Complaint => start_flow(IssueType::Complaint, ctx),
-        FaqAction::Handoff => handoff(draft(IssueType::Other, None, Vec::new(), Some(text)), ctx),
-        FaqAction::Feedback => Transition::to(State::AwaitingFeedback).reply(Reply::new(keys::ASK_FEEDBACK)),
-    }
-}
-
 fn draft(
     issue: IssueType,
     order_id: Option<OrderId>,
@@ -508,26 +738,58 @@ fn join_caption(caption: Option<String>, text: String) -> String {
     }
 }
 
+/// The customer's earlier words, then the new ones: nothing they wrote is dropped.
+fn join_note(note: Option<String>, text: String) -> String {
+    join_caption(note, text)
+}
+
 fn start_flow(issue: IssueType, ctx: &Ctx<'_>) -> Transition {
-    if issue.needs_order_id() {
-        Transition::to(State::AwaitingOrderId { issue }).reply(order_id_prompt(issue, ctx))
-    } else {
-        let state = State::AwaitingDescription { issue, order_id: None, photos: Vec::new() };
-        let prompt = prompt(&state, ctx);
-        Transition::to(state).reply(prompt)
+    open_flow(issue, None, None, ctx)
+}
+
+/// Starts the request for `issue` with whatever the customer already gave, asking only for the
+/// rest: the order number if it is needed and missing, then the photos, then a description
+/// unless `note` already says enough.
+fn open_flow(issue: IssueType, order_id: Option<OrderId>, note: Option<String>, ctx: &Ctx<'_>) -> Transition {
+    match order_id {
+        None if issue.needs_order_id() => {
+            let state = State::AwaitingOrderId { issue, note };
+            Transition::to(state).reply(order_id_prompt(issue, ctx))
+        }
+        order_id => continue_flow(issue, order_id, note, ctx),
     }
 }
 
-fn after_order_id(issue: IssueType, order_id: OrderId, ctx: &Ctx<'_>) -> Transition {
-    let accepted = Reply::new(keys::ORDER_ID_ACCEPTED).arg("order_id", order_id.as_str());
-    let state = match issue.photo_step() {
-        PhotoStep::None => State::AwaitingDescription { issue, order_id: Some(order_id), photos: Vec::new() },
-        PhotoStep::Optional | PhotoStep::Required => {
-            State::AwaitingPhotos { issue, order_id: Some(order_id), photos: Vec::new(), caption: None }
-        }
+fn after_order_id(issue: IssueType, order_id: OrderId, note: Option<String>, ctx: &Ctx<'_>) -> Transition {
+    let accepted = order_accepted(&order_id);
+    continue_flow(issue, Some(order_id), note, ctx).prepend(accepted)
+}
+
+/// The steps after the order number: photos where they show the problem, then the description.
+fn continue_flow(
+    issue: IssueType,
+    order_id: Option<OrderId>,
+    note: Option<String>,
+    ctx: &Ctx<'_>,
+) -> Transition {
+    let described = note.as_deref().is_some_and(|note| reading::says_enough(note, ctx));
+    let ask_photos = match issue.photo_step() {
+        PhotoStep::Required => true,
+        // "Where is my order 12345678-0001?" needs no screenshot; a missing part still does.
+        PhotoStep::Optional => !described || issue.photos_show_the_item(),
+        PhotoStep::None => false,
     };
-    let next = prompt(&state, ctx);
-    Transition::to(state).reply(accepted).reply(next)
+    if ask_photos {
+        let state = State::AwaitingPhotos { issue, order_id, photos: Vec::new(), caption: note };
+        let next = prompt(&state, ctx);
+        Transition::to(state).reply(next)
+    } else if described {
+        finish_flow(draft(issue, order_id, Vec::new(), note), ctx)
+    } else {
+        let state = State::AwaitingDescription { issue, order_id, photos: Vec::new(), note };
+        let next = prompt(&state, ctx);
+        Transition::to(state).reply(next)
+    }
 }
 
 /// The flow has everything: suggest an answer if one fits, else queue the ticket.
@@ -587,7 +849,7 @@ fn on_photo(state: State, media: MediaRef, caption: Option<String>, ctx: &Ctx<'_
                         finish_flow(draft(issue, order_id, photos, Some(description)), ctx).prepend(limit)
                     }
                     None => {
-                        let state = State::AwaitingDescription { issue, order_id, photos };
+                        let state = State::AwaitingDescription { issue, order_id, photos, note: None };
                         let next = prompt(&state, ctx);
                         Transition::to(state).reply(limit).reply(next)
                     }
@@ -596,15 +858,17 @@ fn on_photo(state: State, media: MediaRef, caption: Option<String>, ctx: &Ctx<'_
             let received = photo_prompt_after(count);
             Transition::to(State::AwaitingPhotos { issue, order_id, photos, caption }).reply(received)
         }
-        State::AwaitingDescription { issue, order_id, mut photos } => {
+        State::AwaitingDescription { issue, order_id, mut photos, note } => {
             if photos.len() < MAX_PHOTOS {
                 photos.push(media);
             }
             match caption {
-                Some(description) => finish_flow(draft(issue, order_id, photos, Some(description)), ctx),
+                Some(description) => {
+                    finish_flow(draft(issue, order_id, photos, Some(join_note(note, description))), ctx)
+                }
                 None => {
                     let count = photos.len();
-                    let state = State::AwaitingDescription { issue, order_id, photos };
+                    let state = State::AwaitingDescription { issue, order_id, photos, note };
                     let next = prompt(&state, ctx);
                     Transition::to(state)
                         .reply(Reply::new(keys::PHOTO_RECEIVED).arg("count", count))
@@ -641,7 +905,7 @@ fn on_button(state: State, action: Action, ctx: &Ctx<'_>) -> Transition {
         (Action::Language(lang), state) => {
             let next = prompt(&state, ctx);
             Transition::stay(state)
-                .effect(Effect::SetLanguage { lang })
+                .effect(Effect::SetLanguage { lang, chosen: true })
                 .reply(Reply::new(keys::LANGUAGE_SET))
                 .reply(next)
         }
@@ -649,7 +913,19 @@ fn on_button(state: State, action: Action, ctx: &Ctx<'_>) -> Transition {
         (Action::Menu, state) => on_command(state, Command::Menu, ctx),
         (Action::WithdrawRequest, State::Queued { .. } | State::Assigned { .. }) => withdraw(),
 
-        (Action::Issue(issue), State::Menu | State::FaqAnswered { .. }) => start_flow(issue, ctx),
+        (
+            Action::Issue(issue),
+            State::Menu | State::NotUnderstood | State::FaqAnswered { .. } | State::Clarifying { .. },
+        ) => start_flow(issue, ctx),
+        // The order number is known: go straight to what this problem needs next.
+        (Action::Issue(issue), State::ChoosingIssue { order_id, note }) => {
+            open_flow(issue, Some(order_id), note, ctx)
+        }
+        (Action::Topic(intent), State::Clarifying { options, question, order_id })
+            if options.contains(&intent) =>
+        {
+            on_intent(intent, question, order_id, true, ctx)
+        }
 
         (Action::SkipPhoto, State::AwaitingPhotos { issue, order_id, photos, caption })
             if issue.photo_step() == PhotoStep::Optional || !photos.is_empty() =>
@@ -666,9 +942,9 @@ fn on_button(state: State, action: Action, ctx: &Ctx<'_>) -> Transition {
             .effect(Effect::FaqOutcome { intent, helped: true })
             .reply(Reply::new(keys::GLAD_IT_HELPED))
             .reply(menu()),
-        (Action::NotHelped, State::FaqAnswered { intent, question }) => {
+        (Action::NotHelped, State::FaqAnswered { intent, question, order_id }) => {
             let issue = issue_for_intent(intent);
-            let transition = handoff(draft(issue, None, Vec::new(), Some(question)), ctx);
+            let transition = handoff(draft(issue, order_id, Vec::new(), Some(question)), ctx);
             transition.effect(Effect::FaqOutcome { intent, helped: false })
         }
         (Action::Helped, State::SuggestionOffered { draft, .. }) => Transition::to(State::AwaitingRating)
@@ -696,6 +972,9 @@ fn on_button(state: State, action: Action, ctx: &Ctx<'_>) -> Transition {
 /// Which request an FAQ question turns into when the answer did not help.
 fn issue_for_intent(intent: Intent) -> IssueType {
     use Intent::*;
+    if let FaqAction::StartFlow(issue) = intent.action() {
+        return issue;
+    }
     match intent {
         CancelOrder | ChangeOrder | PlaceOrder | CheckCancellationFee => IssueType::Order,
         CheckInvoice | GetInvoice | CheckPaymentMethods | PaymentIssue => IssueType::Payment,
@@ -711,7 +990,21 @@ fn issue_for_intent(intent: Intent) -> IssueType {
         }
         CheckRefundPolicy | GetRefund | TrackRefund => IssueType::Return,
         Complaint => IssueType::Complaint,
-        ContactCustomerService | ContactHumanAgent | Review => IssueType::Other,
+        ContactCustomerService
+        | ContactHumanAgent
+        | Review
+        | Greeting
+        | Goodbye
+        | RequestStatus
+        | SpeakEnglish
+        | SpeakRussian
+        | SpeakChinese => IssueType::Other,
+        DamagedItem => IssueType::Damaged,
+        WrongItem => IssueType::WrongItem,
+        MissingItem => IssueType::MissingItem,
+        NotAsDescribed => IssueType::NotAsDescribed,
+        LateDelivery => IssueType::LateDelivery,
+        CourierProblem => IssueType::Courier,
     }
 }
 
@@ -725,7 +1018,7 @@ fn photos_done(
     match caption {
         Some(description) => finish_flow(draft(issue, order_id, photos, Some(description)), ctx),
         None => {
-            let state = State::AwaitingDescription { issue, order_id, photos };
+            let state = State::AwaitingDescription { issue, order_id, photos, note: None };
             let next = prompt(&state, ctx);
             Transition::to(state).reply(next)
         }
@@ -751,7 +1044,7 @@ fn on_command(state: State, command: Command, ctx: &Ctx<'_>) -> Transition {
         Command::Menu => Transition::to(State::Menu).reply(menu()),
         Command::Cancel if ticket_open => withdraw(),
         Command::Cancel => match state {
-            State::Menu => {
+            State::Menu | State::NotUnderstood => {
                 Transition::stay(State::Menu).reply(Reply::new(keys::NOTHING_TO_CANCEL)).reply(menu())
             }
             _ => Transition::to(State::Menu).reply(Reply::new(keys::CANCELLED)).reply(menu()),
@@ -760,7 +1053,7 @@ fn on_command(state: State, command: Command, ctx: &Ctx<'_>) -> Transition {
             let next = prompt(&state, ctx);
             let transition = Transition::stay(state.clone()).reply(Reply::new(keys::HELP));
             match state {
-                State::Menu | State::Assigned { .. } => transition,
+                State::Menu | State::NotUnderstood | State::Assigned { .. } => transition,
                 _ => transition.reply(next),
             }
         }
@@ -771,20 +1064,28 @@ fn on_command(state: State, command: Command, ctx: &Ctx<'_>) -> Transition {
                 keys::ALREADY_QUEUED,
                 keys::ALREADY_QUEUED,
             )),
-            State::AwaitingOrderId { issue } => handoff(draft(issue, None, Vec::new(), None), ctx),
+            State::AwaitingOrderId { issue, note } => handoff(draft(issue, None, Vec::new(), note), ctx),
+            State::ChoosingIssue { order_id, note } => {
+                handoff(draft(IssueType::Other, Some(order_id), Vec::new(), note), ctx)
+            }
+            State::Clarifying { options, question, order_id } => {
+                handoff(draft(issue_for_intent(options[0]), order_id, Vec::new(), Some(question)), ctx)
+            }
             State::AwaitingPhotos { issue, order_id, photos, caption } => {
                 handoff(draft(issue, order_id, photos, caption), ctx)
             }
-            State::AwaitingDescription { issue, order_id, photos } => {
-                handoff(draft(issue, order_id, photos, None), ctx)
+            State::AwaitingDescription { issue, order_id, photos, note } => {
+                handoff(draft(issue, order_id, photos, note), ctx)
             }
             State::SuggestionOffered { draft, .. } => handoff(draft, ctx),
-            State::FaqAnswered { intent, question } => {
-                handoff(draft(issue_for_intent(intent), None, Vec::new(), Some(question)), ctx)
+            State::FaqAnswered { intent, question, order_id } => {
+                handoff(draft(issue_for_intent(intent), order_id, Vec::new(), Some(question)), ctx)
             }
-            State::Menu | State::AwaitingFeedback | State::AwaitingRating | State::AwaitingComment { .. } => {
-                handoff(draft(IssueType::Other, None, Vec::new(), None), ctx)
-            }
+            State::Menu
+            | State::NotUnderstood
+            | State::AwaitingFeedback
+            | State::AwaitingRating
+            | State::AwaitingComment { .. } => handoff(draft(IssueType::Other, None, Vec::new(), None), ctx),
         },
         Command::Unknown => {
             let next = prompt(&state, ctx);
@@ -800,8 +1101,10 @@ fn on_command(state: State, command: Command, ctx: &Ctx<'_>) -> Transition {
 /// The question the conversation is waiting on, asked again after an interruption.
 pub fn prompt(state: &State, ctx: &Ctx<'_>) -> Reply {
     match state {
-        State::Menu => menu(),
-        State::AwaitingOrderId { issue } => order_id_prompt(*issue, ctx),
+        State::Menu | State::NotUnderstood => menu(),
+        State::ChoosingIssue { .. } => choose_issue_prompt(state),
+        State::Clarifying { .. } => clarify_prompt(state),
+        State::AwaitingOrderId { issue, .. } => order_id_prompt(*issue, ctx),
         State::AwaitingPhotos { issue, photos, .. } => photo_prompt(*issue, photos.len()),
         State::AwaitingDescription { issue, .. } => match issue {
             IssueType::Complaint => Reply::new(keys::ASK_COMPLAINT),
@@ -819,13 +1122,36 @@ pub fn prompt(state: &State, ctx: &Ctx<'_>) -> Reply {
     }
 }
 
+fn issue_button(issue: IssueType) -> Button {
+    Button::new(&keys::issue_label(issue), Action::Issue(issue))
+}
+
 fn menu() -> Reply {
-    let issue_button = |issue: IssueType| Button::new(&keys::issue_label(issue), Action::Issue(issue));
     let mut reply = Reply::new(keys::MENU_PROMPT);
-    for pair in IssueType::ALL.chunks(2) {
+    for pair in IssueType::MENU.chunks(2) {
         reply = reply.row(pair.iter().copied().map(issue_button).collect());
     }
     reply.row(vec![Button::new(keys::BUTTON_HUMAN, Action::Human)])
+}
+
+/// "What's wrong with order 12345678-0001?" with the problems one order can have.
+fn choose_issue_prompt(state: &State) -> Reply {
+    let State::ChoosingIssue { order_id, .. } = state else { return menu() };
+    let mut reply = Reply::new(keys::CHOOSE_ORDER_PROBLEM).arg("order_id", order_id.as_str());
+    for pair in IssueType::ORDER_PROBLEMS.chunks(2) {
+        reply = reply.row(pair.iter().copied().map(issue_button).collect());
+    }
+    reply.row(vec![Button::new(keys::BUTTON_HUMAN, Action::Human)])
+}
+
+/// "Is it about a refund or a return?" with the two intents as buttons.
+fn clarify_prompt(state: &State) -> Reply {
+    let State::Clarifying { options, .. } = state else { return menu() };
+    let topic = |intent: Intent| Button::new(&intent.topic_key(), Action::Topic(intent));
+    Reply::new(keys::CLARIFY).row(vec![topic(options[0]), topic(options[1])]).row(vec![
+        Button::new(keys::BUTTON_HUMAN, Action::Human),
+        Button::new(keys::BUTTON_MENU, Action::Menu),
+    ])
 }
 
 fn order_id_prompt(issue: IssueType, ctx: &Ctx<'_>) -> Reply {
@@ -873,5 +1199,4 @@ fn language_picker() -> Reply {
 }
 
 #[cfg(test)]
-#[path = "dialog_transcripts.rs"]
 mod transcripts;

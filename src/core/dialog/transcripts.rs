@@ -32,9 +32,34 @@ impl IntentClassifier for TableClassifier {
             (Lang::Ru, "как сбросить пароль") => Intent::RecoverPassword,
             (Lang::Ru, "позовите оператора") => Intent::ContactHumanAgent,
             (Lang::Zh, "怎么重置密码") => Intent::RecoverPassword,
+            (Lang::En, "hi") | (Lang::En, "hello, 12345678-0001") => Intent::Greeting,
+            (Lang::En, "thanks, bye") => Intent::Goodbye,
+            (Lang::En, "my order 12345678-0001 arrived broken") | (Lang::En, "the mug is damaged") => {
+                Intent::DamagedItem
+            }
+            (Lang::En, "damaged") => Intent::DamagedItem,
+            (Lang::En, "wrong colour, order 12345678-0001") => Intent::WrongItem,
+            (Lang::En, "where is my order 12345678-0001?") => Intent::TrackOrder,
+            (Lang::En, "it is late, it should have come last week") => Intent::LateDelivery,
+            (Lang::En, "how long does a refund take?") => Intent::CheckRefundPolicy,
+            (Lang::En, "how do i return order 12345678-0002?") => Intent::CheckRefundPolicy,
+            (Lang::En, "i already wrote to you, any news?") => Intent::RequestStatus,
+            (Lang::En, "please cancel order 12345678-0001, i ordered it twice by mistake") => {
+                Intent::CancelOrder
+            }
+            (Lang::Ru, "заказ пришёл разбитым") => Intent::DamagedItem,
+            (Lang::Zh, "订单12345678-0001少了一件") => Intent::MissingItem,
             _ => return None,
         };
         Some(Match { intent, confidence: 0.9 })
+    }
+
+    fn close_call(&self, lang: Lang, text: &str) -> Option<[Match; 2]> {
+        let options = match (lang, text.to_lowercase().as_str()) {
+            (Lang::En, "money back for the jacket") => [Intent::GetRefund, Intent::CheckRefundPolicy],
+            _ => return None,
+        };
+        Some(options.map(|intent| Match { intent, confidence: 0.45 }))
     }
 }
 
@@ -213,8 +238,12 @@ fn order_problem_with_photos_ends_in_a_queued_ticket() {
 #[test]
 fn the_ticket_carries_everything_the_flow_collected() {
     let ctx = test_ctx(QueueSnapshot { ahead: 2, expected_wait_minutes: Some(7), agents_back_at: None });
-    let state =
-        State::AwaitingDescription { issue: IssueType::Order, order_id: order_id(), photos: vec![photo()] };
+    let state = State::AwaitingDescription {
+        issue: IssueType::Order,
+        order_id: order_id(),
+        photos: vec![photo()],
+        note: None,
+    };
     let transition = step(state, Input::Text { text: " Cracked handle ".into() }, &ctx);
     let Some(Effect::OpenTicket { draft, outcome }) = transition.effects.first() else {
         panic!("expected a ticket, got {:?}", transition.effects);
@@ -333,7 +362,12 @@ fn account_and_other_go_straight_to_the_description() {
 #[test]
 fn a_complaint_is_queued_with_high_priority_and_no_suggestion() {
     let ctx = test_ctx(QueueSnapshot::default());
-    let state = State::AwaitingDescription { issue: IssueType::Complaint, order_id: None, photos: vec![] };
+    let state = State::AwaitingDescription {
+        issue: IssueType::Complaint,
+        order_id: None,
+        photos: vec![],
+        note: None,
+    };
     // This text would match an FAQ answer, but complaints always go to a person.
     let transition = step(state, Input::Text { text: "how do i reset my password".into() }, &ctx);
     assert_eq!(transition.replies[0].key(), keys::COMPLAINT_QUEUED);
@@ -423,7 +457,7 @@ fn a_new_question_after_an_answer_is_answered_too() {
          < faq-recover-password did-it-help
          > what is the weather like
          < not-understood menu-prompt
-         = menu",
+         = not_understood",
     );
 }
 
@@ -466,7 +500,7 @@ fn out_of_scope_text_offers_the_menu() {
     check(
         "> what is 2+2
          < not-understood menu-prompt
-         = menu",
+         = not_understood",
     );
 }
 
@@ -522,7 +556,7 @@ fn a_chosen_language_is_kept() {
         "@ chosen
          > как сбросить пароль
          < not-understood menu-prompt
-         = menu",
+         = not_understood",
     );
 }
 
@@ -549,19 +583,19 @@ fn language_can_be_chosen_at_any_step() {
 #[test]
 fn commands_work_at_every_step() {
     let flow_states = [
-        State::AwaitingOrderId { issue: IssueType::Order },
+        State::AwaitingOrderId { issue: IssueType::Order, note: None },
         State::AwaitingPhotos {
             issue: IssueType::Order,
             order_id: order_id(),
             photos: vec![],
             caption: None,
         },
-        State::AwaitingDescription { issue: IssueType::Account, order_id: None, photos: vec![] },
+        State::AwaitingDescription { issue: IssueType::Account, order_id: None, photos: vec![], note: None },
         State::SuggestionOffered {
             draft: draft(IssueType::Account, None, vec![], Some("x".into())),
             intent: Intent::RecoverPassword,
         },
-        State::FaqAnswered { intent: Intent::RecoverPassword, question: "q".into() },
+        State::FaqAnswered { intent: Intent::RecoverPassword, question: "q".into(), order_id: None },
         State::AwaitingFeedback,
         State::AwaitingRating,
         State::AwaitingComment { stars: 4 },
@@ -604,7 +638,7 @@ fn commands_work_at_every_step() {
 #[test]
 fn help_and_unknown_commands_reprompt() {
     in_step(
-        State::AwaitingOrderId { issue: IssueType::Order },
+        State::AwaitingOrderId { issue: IssueType::Order, note: None },
         "> /help
          < help ask-order-id
          > /pizza
@@ -749,7 +783,7 @@ fn a_resolved_ticket_can_be_reopened() {
 fn every_customer_facing_state() -> Vec<State> {
     vec![
         State::Menu,
-        State::AwaitingOrderId { issue: IssueType::Order },
+        State::AwaitingOrderId { issue: IssueType::Order, note: None },
         State::AwaitingPhotos {
             issue: IssueType::Order,
             order_id: order_id(),
@@ -762,13 +796,23 @@ fn every_customer_facing_state() -> Vec<State> {
             photos: vec![photo()],
             caption: Some("c".into()),
         },
-        State::AwaitingDescription { issue: IssueType::Delivery, order_id: order_id(), photos: vec![] },
-        State::AwaitingDescription { issue: IssueType::Complaint, order_id: None, photos: vec![] },
+        State::AwaitingDescription {
+            issue: IssueType::Delivery,
+            order_id: order_id(),
+            photos: vec![],
+            note: None,
+        },
+        State::AwaitingDescription {
+            issue: IssueType::Complaint,
+            order_id: None,
+            photos: vec![],
+            note: None,
+        },
         State::SuggestionOffered {
             draft: draft(IssueType::Account, None, vec![], Some("x".into())),
             intent: Intent::RecoverPassword,
         },
-        State::FaqAnswered { intent: Intent::RecoverPassword, question: "q".into() },
+        State::FaqAnswered { intent: Intent::RecoverPassword, question: "q".into(), order_id: None },
         State::AwaitingFeedback,
         State::AwaitingRating,
         State::AwaitingComment { stars: 2 },
@@ -834,7 +878,7 @@ fn buttons_from_earlier_steps_are_refused_politely() {
 fn a_photo_where_none_is_asked_for_is_kept_in_the_log_only() {
     for state in [
         State::Menu,
-        State::AwaitingOrderId { issue: IssueType::Order },
+        State::AwaitingOrderId { issue: IssueType::Order, note: None },
         State::AwaitingRating,
         State::AwaitingFeedback,
     ] {
@@ -875,4 +919,345 @@ fn every_reply_key_is_registered() {
     for key in seen {
         assert!(registered.contains(&key), "{key} is not in core::keys");
     }
+}
+
+// ---- Understanding the first message (issue 16) ------------------------------------------
+
+#[test]
+fn a_whole_problem_in_one_message_asks_only_for_what_is_missing() {
+    let end = check(
+        "> my order 12345678-0001 arrived broken
+         < order-id-accepted ask-photo-required
+         = awaiting_photos
+         > [photo]
+         < photo-received
+         > [btn done]
+         < handoff-queued
+         ! open_ticket
+         = queued",
+    );
+    assert_eq!(end, State::Queued { acknowledged: false });
+    // The customer's words and the number reach the ticket.
+    let ctx = test_ctx(QueueSnapshot::default());
+    let first = step(State::Menu, Input::Text { text: "my order 12345678-0001 arrived broken".into() }, &ctx);
+    let State::AwaitingPhotos { issue, order_id: found, caption, .. } = first.state else {
+        panic!("{:?}", first.state)
+    };
+    assert_eq!(issue, IssueType::Damaged);
+    assert_eq!(found, order_id());
+    assert_eq!(caption.as_deref(), Some("my order 12345678-0001 arrived broken"));
+}
+
+#[test]
+fn a_problem_without_its_number_asks_for_the_number_and_keeps_the_words() {
+    let end = check(
+        "> the mug is damaged
+         < ask-order-id
+         = awaiting_order_id
+         > it's 12345678-0001
+         < order-id-accepted ask-photo-required
+         = awaiting_photos",
+    );
+    let State::AwaitingPhotos { issue, caption, .. } = end else { panic!("{end:?}") };
+    assert_eq!(issue, IssueType::Damaged);
+    // "it's" around the number says nothing more: the words stay those of the first message.
+    assert_eq!(caption.as_deref(), Some("the mug is damaged"));
+    // A word or two is a topic, not a description: it is kept, and the description asked for.
+    check(
+        "> [btn i:late_delivery]
+         < ask-order-id
+         > 12345678-0001
+         < order-id-accepted ask-description
+         = awaiting_description",
+    );
+}
+
+#[test]
+fn a_bare_order_number_asks_which_problem_with_the_types_as_buttons() {
+    let state = check(
+        "> #12345678-0001
+         < choose-order-problem
+         = choosing_issue",
+    );
+    let ctx = test_ctx(QueueSnapshot::default());
+    let question = prompt(&state, &ctx);
+    assert_eq!(question.text.args, vec![("order_id".into(), Arg::Text("12345678-0001".into()))]);
+    let offered: Vec<Action> = question.all_buttons().map(|button| button.action).collect();
+    assert!(offered.contains(&Action::Issue(IssueType::Damaged)), "{offered:?}");
+    assert!(offered.contains(&Action::Human), "{offered:?}");
+    // A button goes straight on with the number; typed words work as well.
+    in_step(
+        state.clone(),
+        "> [btn i:wrong_item]
+         < ask-photo-required
+         = awaiting_photos",
+    );
+    in_step(
+        state.clone(),
+        "> [btn i:late_delivery]
+         < ask-description
+         = awaiting_description
+         > It was due on Monday and tracking has not moved since
+         < handoff-queued
+         ! open_ticket",
+    );
+    in_step(
+        state,
+        "> the mug is damaged
+         < ask-photo-required
+         = awaiting_photos",
+    );
+}
+
+#[test]
+fn a_known_intent_with_an_order_number_uses_both() {
+    // A question with a number: the answer, and the number kept if it did not help.
+    let ctx = test_ctx(QueueSnapshot::default());
+    let answered =
+        step(State::Menu, Input::Text { text: "How do I return order 12345678-0002?".into() }, &ctx);
+    assert_eq!(answered.replies[0].key(), "faq-check-refund-policy");
+    let not_helped = step(answered.state, Input::Button { action: Action::NotHelped }, &ctx);
+    let Some(Effect::OpenTicket { draft, .. }) = not_helped.effects.first() else { panic!("{not_helped:?}") };
+    assert_eq!(draft.order_id.as_ref().map(OrderId::as_str), Some("12345678-0002"));
+    assert_eq!(draft.issue, IssueType::Return);
+    // A request that needs no photo and says enough goes straight to a person.
+    check(
+        "> Please cancel order 12345678-0001, I ordered it twice by mistake
+         < order-id-accepted handoff-queued
+         ! open_ticket
+         = queued",
+    );
+    check(
+        "> Where is my order 12345678-0001?
+         < order-id-accepted handoff-queued
+         ! open_ticket",
+    );
+    check(
+        "> wrong colour, order 12345678-0001
+         < order-id-accepted ask-photo-required",
+    );
+}
+
+#[test]
+fn greetings_thanks_and_status_questions_get_polite_answers() {
+    check(
+        "> hi
+         < greeting menu-prompt
+         = menu
+         > thanks, bye
+         < you-are-welcome
+         = menu
+         > I already wrote to you, any news?
+         < no-open-request menu-prompt
+         = menu",
+    );
+    check(
+        "> hello, 12345678-0001
+         < choose-order-problem
+         = choosing_issue",
+    );
+    // In the queue, "any news?" is answered with the position.
+    in_step(
+        State::Queued { acknowledged: true },
+        "@ ahead=2
+         > I already wrote to you, any news?
+         < queue-update
+         = queued",
+    );
+}
+
+#[test]
+fn other_languages_are_understood_the_same_way() {
+    check(
+        "@ lang=ru
+         > заказ пришёл разбитым
+         < ask-order-id
+         = awaiting_order_id",
+    );
+    let end = check(
+        "@ lang=zh
+         > 订单12345678-0001少了一件
+         < order-id-accepted ask-photo-optional
+         = awaiting_photos",
+    );
+    let State::AwaitingPhotos { issue, .. } = end else { panic!("{end:?}") };
+    assert_eq!(issue, IssueType::MissingItem);
+}
+
+#[test]
+fn asking_for_a_language_by_name_switches_to_it_for_good() {
+    let ctx = test_ctx(QueueSnapshot::default());
+    let switched = step(State::Menu, Input::Text { text: "можно по-английски?".into() }, &ctx);
+    assert_eq!(switched.effects, vec![Effect::SetLanguage { lang: Lang::En, chosen: true }]);
+    assert_eq!(switched.replies.iter().map(Reply::key).collect::<Vec<_>>(), ["language-set", "menu-prompt"]);
+    // In the middle of a request, the request goes on.
+    let state = State::AwaitingOrderId { issue: IssueType::Damaged, note: None };
+    let switched = step(state.clone(), Input::Text { text: "说中文".into() }, &ctx);
+    assert_eq!(switched.state, state);
+    assert_eq!(switched.language(Lang::En), Lang::Zh);
+    assert_eq!(switched.replies.iter().map(Reply::key).collect::<Vec<_>>(), ["language-set", "ask-order-id"]);
+}
+
+#[test]
+fn a_question_while_a_photo_is_expected_is_answered_and_the_request_repeated() {
+    in_step(
+        State::AwaitingPhotos {
+            issue: IssueType::Damaged,
+            order_id: order_id(),
+            photos: vec![],
+            caption: None,
+        },
+        "> How long does a refund take?
+         < faq-check-refund-policy ask-photo-required
+         = awaiting_photos
+         > The handle is cracked
+         < photo-required ask-photo-required
+         = awaiting_photos
+         > [photo]
+         < photo-received
+         > [btn done]
+         < handoff-queued
+         ! open_ticket",
+    );
+    in_step(
+        State::AwaitingOrderId { issue: IssueType::Damaged, note: None },
+        "> how long does a refund take?
+         < faq-check-refund-policy ask-order-id
+         = awaiting_order_id",
+    );
+}
+
+#[test]
+fn a_new_order_number_replaces_the_old_one_with_a_confirmation() {
+    let end = in_step(
+        State::AwaitingPhotos {
+            issue: IssueType::Damaged,
+            order_id: order_id(),
+            photos: vec![],
+            caption: None,
+        },
+        "> sorry, it's order 87654321-0002
+         < order-id-changed ask-photo-required
+         = awaiting_photos",
+    );
+    let State::AwaitingPhotos { order_id: changed, .. } = end else { panic!("{end:?}") };
+    assert_eq!(changed.as_ref().map(OrderId::as_str), Some("87654321-0002"));
+    in_step(
+        State::AwaitingDescription {
+            issue: IssueType::Delivery,
+            order_id: order_id(),
+            photos: vec![],
+            note: None,
+        },
+        "> 12345678-0001
+         < order-id-accepted ask-description
+         = awaiting_description",
+    );
+}
+
+#[test]
+fn asking_for_a_person_works_in_any_language_at_any_step() {
+    let steps = [
+        State::Menu,
+        State::NotUnderstood,
+        State::AwaitingOrderId { issue: IssueType::Damaged, note: Some("the mug is damaged".into()) },
+        State::AwaitingPhotos {
+            issue: IssueType::Damaged,
+            order_id: order_id(),
+            photos: vec![photo()],
+            caption: None,
+        },
+        State::AwaitingDescription { issue: IssueType::Other, order_id: None, photos: vec![], note: None },
+        State::ChoosingIssue { order_id: OrderId::from_trusted("12345678-0001".into()), note: None },
+    ];
+    for state in steps {
+        for text in ["human", "человек", "人工", "talk to a real person please"] {
+            let transition =
+                step(state.clone(), Input::Text { text: text.into() }, &test_ctx(QueueSnapshot::default()));
+            assert_eq!(transition.state, State::Queued { acknowledged: false }, "{text} at {state:?}");
+            assert!(
+                matches!(transition.effects.last(), Some(Effect::OpenTicket { .. })),
+                "{text} at {state:?}"
+            );
+        }
+    }
+    // The words written before reach the ticket.
+    let transition = step(
+        State::AwaitingOrderId { issue: IssueType::Damaged, note: Some("the mug is damaged".into()) },
+        Input::Text { text: "operator".into() },
+        &test_ctx(QueueSnapshot::default()),
+    );
+    let Some(Effect::OpenTicket { draft, .. }) = transition.effects.last() else { panic!("{transition:?}") };
+    assert_eq!(draft.description.as_deref(), Some("the mug is damaged"));
+    assert_eq!(draft.issue, IssueType::Damaged);
+}
+
+#[test]
+fn close_intents_are_asked_about_with_two_buttons() {
+    let state = check(
+        "> money back for the jacket
+         < clarify
+         = clarifying",
+    );
+    let ctx = test_ctx(QueueSnapshot::default());
+    let question = prompt(&state, &ctx);
+    let topics: Vec<Action> = question.buttons[0].iter().map(|button| button.action).collect();
+    assert_eq!(topics, [Action::Topic(Intent::GetRefund), Action::Topic(Intent::CheckRefundPolicy)]);
+    assert_eq!(question.buttons[0][0].label.key, "topic-get-refund");
+    in_step(
+        state.clone(),
+        "> [btn t:check_refund_policy]
+         < faq-check-refund-policy did-it-help
+         = faq_answered",
+    );
+    in_step(
+        state.clone(),
+        "> [btn t:get_refund]
+         < ask-order-id
+         = awaiting_order_id",
+    );
+    // A topic that was not offered is an old button.
+    in_step(
+        state,
+        "> [btn t:track_order]
+         < stale-button clarify
+         = clarifying",
+    );
+}
+
+#[test]
+fn not_understanding_twice_in_a_row_offers_a_person() {
+    let end = check(
+        "> blorp
+         < not-understood menu-prompt
+         = not_understood
+         > zxcv qwer
+         < offer-person
+         = not_understood
+         > hi
+         < greeting menu-prompt
+         = menu
+         > blorp
+         < not-understood menu-prompt",
+    );
+    assert_eq!(end, State::NotUnderstood);
+    let ctx = test_ctx(QueueSnapshot::default());
+    let offer = step(State::NotUnderstood, Input::Text { text: "blorp".into() }, &ctx);
+    let buttons: Vec<Action> = offer.replies[0].all_buttons().map(|button| button.action).collect();
+    assert_eq!(buttons, [Action::Human, Action::Menu]);
+}
+
+#[test]
+fn states_stored_before_these_fields_existed_still_load() {
+    let old: State = serde_json::from_str(r#"{"step":"awaiting_order_id","issue":"order"}"#).unwrap();
+    assert_eq!(old, State::AwaitingOrderId { issue: IssueType::Order, note: None });
+    let old: State =
+        serde_json::from_str(r#"{"step":"faq_answered","intent":"track_order","question":"where?"}"#)
+            .unwrap();
+    assert_eq!(
+        old,
+        State::FaqAnswered { intent: Intent::TrackOrder, question: "where?".into(), order_id: None }
+    );
+    let old: Effect = serde_json::from_str(r#"{"effect":"set_language","lang":"ru"}"#).unwrap();
+    assert_eq!(old, Effect::SetLanguage { lang: Lang::Ru, chosen: false });
 }
