@@ -2,6 +2,8 @@
 //! ARCHITECTURE.md for the map and the rules between them.
 
 pub mod core;
+pub mod secret;
+pub mod business_hours;
 pub mod config;
 pub mod order_format;
 pub mod assets;
@@ -17,6 +19,7 @@ pub mod outbox;
 pub mod bench;
 pub mod console;
 pub mod privacy;
+pub mod web;
 pub mod http;
 pub mod app;
 pub mod cli;
