@@ -138,10 +138,7 @@ pub fn train_classifier(files: &[LocaleFile]) -> anyhow::Result<Classifier> {
 /// Sets up logging: human-readable or JSON lines, filtered by `SWITCHBOARD_LOG`. Commands that
 /// talk on stdout (chat, the CLI) log to stderr so their output stays clean.
 pub fn init_tracing(settings: &Settings, default_filter: Option<&str>) {
-    let filter = match default_filter {
-        Some(filter) if std::env::var_os("SWITCHBOARD_LOG").is_none() => filter.to_owned(),
-        _ => settings.log_filter.clone(),
-    };
+    let filter = settings.log_filter.as_deref().or(default_filter).unwrap_or("info");
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -331,7 +328,7 @@ pub async fn start_with(
         let channel =
             vk::VkChannel::new(vk_settings, app.media.clone(), app.renderer()).context("VK settings")?;
         match channel.settings().mode {
-            vk::VkMode::LongPoll => {
+            crate::config::vk::VkMode::LongPoll => {
                 let (receiver, intake) = (channel.receiver(), app.intake());
                 let leadership = format!("vk:{}", channel.settings().group_id);
                 tasks.push(tokio::spawn(poll_while_leading(
@@ -341,7 +338,7 @@ pub async fn start_with(
                     move |shutdown| vk::longpoll::run(receiver.clone(), Arc::clone(&intake), shutdown),
                 )));
             }
-            vk::VkMode::Callback => {
+            crate::config::vk::VkMode::Callback => {
                 router = router.merge(vk::callback::router(channel.receiver(), app.intake()))
             }
         }

@@ -5,7 +5,9 @@
 //! Latency is measured from submitting an event to the engine acknowledging it, which happens
 //! only after its transaction is durable: the figure a platform waiting for its 200 sees.
 
-use crate::channels::{Channel, Delivery, DeliveryError, InboundEvent, InboundKind};
+use crate::channels::{
+    Accepted, Channel, Delivery, DeliveryError, InboundEvent, InboundKind, Intake, IntakeError,
+};
 use crate::core::dialog::Input;
 use crate::core::faq::{IntentClassifier, Match};
 use crate::core::message::{Action, IssueType, Lang};
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 pub struct BenchArgs {
     /// Database to run against (`sqlite://bench.db`, `postgres://...`). Use a throwaway one:
     /// the bench leaves its conversations behind.
-    #[arg(long, env = "SWITCHBOARD_DATABASE_URL", default_value = "sqlite://switchboard-bench.db")]
+    #[arg(long, default_value = "sqlite://switchboard-bench.db")]
     pub database_url: String,
     /// Conversations running at the same time.
     #[arg(long, default_value_t = 1000)]
@@ -58,6 +60,8 @@ pub enum BenchError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
     #[error("a conversation task failed: {0}")]
     Task(String),
 }
@@ -152,13 +156,13 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
             for step in 0..count {
                 let event = scripted_event(&external_id, step);
                 let submitted = Instant::now();
-                let handled = engine.handle(event).await?;
+                let accepted = engine.accept(event).await?;
                 latencies.push(submitted.elapsed());
-                if let crate::channels::Accepted::Applied { replies: queued } = handled {
+                if let Accepted::Applied { replies: queued } = accepted {
                     replies += queued;
                 }
             }
-            Ok::<_, EngineError>((latencies, replies))
+            Ok::<_, IntakeError>((latencies, replies))
         }));
     }
     let mut latencies = Vec::with_capacity(args.conversations * args.events_per_conversation);

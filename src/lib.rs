@@ -2,6 +2,8 @@
 //! ARCHITECTURE.md for the map and the rules between them.
 
 pub mod core;
+pub mod secret;
+pub mod business_hours;
 pub mod config;
 pub mod order_format;
 pub mod assets;
@@ -9,6 +11,7 @@ pub mod i18n;
 pub mod faq_phrases;
 pub mod media;
 pub mod store;
+pub mod web;
 pub mod channels;
 pub mod telemetry;
 pub mod own_thread;

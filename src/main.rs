@@ -7,9 +7,7 @@ use switchboard::cli::{self, Cli};
 
 fn main() -> ExitCode {
     // A missing .env is normal; a broken one is worth knowing about.
-    if let Err(error) = dotenvy::dotenv()
-        && !error.not_found()
-    {
+    if let Err(error) = switchboard::config::load_dotenv() {
         eprintln!("switchboard: .env: {error}");
         return ExitCode::from(2);
     }

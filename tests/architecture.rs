@@ -92,3 +92,68 @@ fn channels_never_touch_the_store() {
         );
     }
 }
+
+/// What reads the process environment at run time: `std::env`, `.env` files through dotenvy,
+/// and clap's `env` attributes (clap would read the variable itself). `env!` is not among
+/// them: it is filled in when the crate is compiled.
+const ENVIRONMENT_READS: &[&str] = &["std::env", "env::var", "dotenvy", "env = \""];
+
+#[test]
+fn only_config_reads_the_environment() {
+    for file in rust_files(&src()) {
+        let relative = file.strip_prefix(src()).unwrap().to_string_lossy().into_owned();
+        if relative.starts_with("config/") {
+            continue;
+        }
+        let text = fs::read_to_string(&file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for read in ENVIRONMENT_READS {
+                assert!(
+                    !code.contains(read),
+                    "{relative}:{}: reads the environment ({read}); only src/config/ may: {line}",
+                    number + 1
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn channels_import_neither_the_console_nor_each_other() {
+    let channels = src().join("channels");
+    let names: Vec<String> = fs::read_dir(&channels)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir() || path.file_name().is_some_and(|name| name != "mod.rs"))
+        .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.len() >= 4, "channels found: {names:?}");
+    for file in rust_files(&channels) {
+        let relative = file.strip_prefix(&channels).unwrap().to_string_lossy().into_owned();
+        let text = fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("crate::console"), "channels/{relative} imports the console");
+        let Some(own) = names
+            .iter()
+            .find(|name| relative.starts_with(&format!("{name}/")) || relative == format!("{name}.rs"))
+        else {
+            continue;
+        };
+        for other in names.iter().filter(|name| *name != own) {
+            for path in [format!("channels::{other}"), format!("super::{other}")] {
+                assert!(!text.contains(&path), "channels/{relative} imports the {other} channel ({path})");
+            }
+        }
+    }
+}
+
+#[test]
+fn configuration_imports_no_channel_and_not_the_console() {
+    let leaves = [src().join("secret.rs"), src().join("business_hours.rs")];
+    for file in rust_files(&src().join("config")).into_iter().chain(leaves) {
+        let text = fs::read_to_string(&file).unwrap();
+        for part in ["crate::channels", "crate::console", "crate::engine", "crate::app"] {
+            assert!(!text.contains(part), "{} imports {part}; configuration is a leaf", file.display());
+        }
+    }
+}

@@ -7,11 +7,11 @@ mod fixtures;
 use fixtures::{RecordingChannel, TestDb, button, event, start_engine, text};
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard::channels::{DeliveryError, InboundKind};
+use switchboard::channels::{Accepted, DeliveryError, InboundKind, Intake};
 use switchboard::core::dialog::State;
 use switchboard::core::keys;
 use switchboard::core::message::{Action, IssueType};
-use switchboard::engine::{Engine, Handled};
+use switchboard::engine::Engine;
 use switchboard::outbox::{DeliveryAttempt, OutboxSettings, OutboxWorker};
 use switchboard::store::{OutboxStatus, Store, now_millis};
 
@@ -41,19 +41,19 @@ async fn the_same_event_twice_changes_and_sends_once() {
     let channel = RecordingChannel::new();
     let worker = worker(&store, &channel, &engine);
 
-    let first = engine.handle(button("ann", "u1", Action::Issue(IssueType::Delivery))).await.unwrap();
-    assert_eq!(first, Handled::Applied { replies: 1 });
+    let first = engine.accept(button("ann", "u1", Action::Issue(IssueType::Delivery))).await.unwrap();
+    assert_eq!(first, Accepted::Applied { replies: 1 });
     let after_first = state_of(&store, "ann").await;
     assert_eq!(after_first.0, State::AwaitingOrderId { issue: IssueType::Delivery, note: None });
 
-    let again = engine.handle(button("ann", "u1", Action::Issue(IssueType::Delivery))).await.unwrap();
-    assert_eq!(again, Handled::Duplicate);
+    let again = engine.accept(button("ann", "u1", Action::Issue(IssueType::Delivery))).await.unwrap();
+    assert_eq!(again, Accepted::Duplicate);
     assert_eq!(state_of(&store, "ann").await, after_first, "a redelivery must not touch the state");
 
     // A redelivery inside one long-poll batch is caught too.
     let batch = vec![text("ann", "u2", "AB-1234"), text("ann", "u2", "AB-1234")];
-    let results = engine.handle_batch(batch).await.unwrap();
-    assert_eq!(results, vec![Handled::Applied { replies: 2 }, Handled::Duplicate]);
+    let results = engine.accept_batch(batch).await.unwrap();
+    assert_eq!(results, vec![Accepted::Applied { replies: 2 }, Accepted::Duplicate]);
 
     assert_eq!(drain(&worker).await, 3);
     assert_eq!(
@@ -74,8 +74,8 @@ async fn a_reply_committed_before_a_crash_is_delivered_after_restart() {
     {
         let store = db.connect().await;
         let engine = start_engine(&store);
-        let handled = engine.handle(text("bob", "u1", "/start")).await.unwrap();
-        assert_eq!(handled, Handled::Applied { replies: 2 });
+        let handled = engine.accept(text("bob", "u1", "/start")).await.unwrap();
+        assert_eq!(handled, Accepted::Applied { replies: 2 });
         // The process dies here: no worker ever ran.
         drop(engine);
         store.close().await;
@@ -87,7 +87,7 @@ async fn a_reply_committed_before_a_crash_is_delivered_after_restart() {
     assert_eq!(drain(&worker).await, 2);
     assert_eq!(channel.keys_for("bob"), vec![keys::GREETING, keys::MENU_PROMPT]);
     // And the event is still known after the restart.
-    assert_eq!(engine.handle(text("bob", "u1", "/start")).await.unwrap(), Handled::Duplicate);
+    assert_eq!(engine.accept(text("bob", "u1", "/start")).await.unwrap(), Accepted::Duplicate);
     engine.shutdown().await;
 }
 
@@ -126,12 +126,12 @@ async fn each_reply_is_recorded_as_sent_before_the_next_one_of_its_conversation_
     let store = db.connect().await;
     let engine = start_engine(&store);
     for customer in ["ann", "bob", "cy"] {
-        engine.handle(text(customer, &format!("{customer}-1"), "/start")).await.unwrap();
+        engine.accept(text(customer, &format!("{customer}-1"), "/start")).await.unwrap();
         engine
-            .handle(button(customer, &format!("{customer}-2"), Action::Issue(IssueType::Delivery)))
+            .accept(button(customer, &format!("{customer}-2"), Action::Issue(IssueType::Delivery)))
             .await
             .unwrap();
-        engine.handle(text(customer, &format!("{customer}-3"), "AB-1234")).await.unwrap();
+        engine.accept(text(customer, &format!("{customer}-3"), "AB-1234")).await.unwrap();
     }
     let channel = Arc::new(CheckingChannel {
         store: Arc::clone(&store),
@@ -162,7 +162,7 @@ async fn abandoned_leases(db: TestDb, released_at_start: bool) {
     {
         let store = db.connect().await;
         let engine = start_engine(&store);
-        engine.handle(text("dee", "d1", "/start")).await.unwrap();
+        engine.accept(text("dee", "d1", "/start")).await.unwrap();
         engine.shutdown().await;
         let claimed = store.claim_outbox(&[fixtures::CHANNEL], now_millis(), lease, 10).await.unwrap();
         assert_eq!(claimed.len(), 2);
@@ -200,7 +200,7 @@ async fn a_permanent_failure_dead_letters_and_holds_the_contact() {
     let channel = RecordingChannel::new();
     let worker = worker(&store, &channel, &engine);
 
-    engine.handle(button("cat", "u1", Action::Issue(IssueType::Account))).await.unwrap();
+    engine.accept(button("cat", "u1", Action::Issue(IssueType::Account))).await.unwrap();
     channel
         .fail_next("cat", DeliveryError::Permanent { reason: "bot was blocked".into(), unreachable: true });
     assert_eq!(worker.try_deliver_next().await.unwrap(), DeliveryAttempt::DeadLettered);
@@ -214,7 +214,7 @@ async fn a_permanent_failure_dead_letters_and_holds_the_contact() {
 
     // A customer who writes again can be answered (nobody can write to a bot they blocked, and
     // VK lets a community reply to whoever wrote to it): their message clears the flag.
-    engine.handle(text("cat", "u2", "/help")).await.unwrap();
+    engine.accept(text("cat", "u2", "/help")).await.unwrap();
     assert!(store.contact(fixtures::CHANNEL, "cat").await.unwrap().unwrap().reachable);
     assert_eq!(drain(&worker).await, 2);
     assert_eq!(channel.keys_for("cat"), vec![keys::HELP, keys::ASK_DESCRIPTION]);
@@ -229,7 +229,7 @@ async fn retry_after_is_honoured_to_the_millisecond_and_not_counted() {
     let channel = RecordingChannel::new();
     let worker = worker(&store, &channel, &engine);
 
-    engine.handle(text("dan", "u1", "/menu")).await.unwrap();
+    engine.accept(text("dan", "u1", "/menu")).await.unwrap();
     let contact = store.contact(fixtures::CHANNEL, "dan").await.unwrap().unwrap();
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
     let row_id = store.outbox_of_conversation(conversation.id).await.unwrap()[0].id;
@@ -257,7 +257,7 @@ async fn transient_failures_back_off_then_dead_letter() {
     let settings = OutboxSettings { max_attempts: 2, ..OutboxSettings::default() };
     let worker = OutboxWorker::new(Arc::clone(&store), channel.channels(), settings, engine.outbox_link());
 
-    engine.handle(text("eve", "u1", "/menu")).await.unwrap();
+    engine.accept(text("eve", "u1", "/menu")).await.unwrap();
     channel.fail_next("eve", DeliveryError::Transient("timeout".into()));
     channel.fail_next("eve", DeliveryError::Transient("timeout".into()));
     let now = now_millis();
@@ -300,7 +300,7 @@ async fn interleaved_conversations_each_stay_in_order() {
         let events = script(who);
         customers.push(tokio::spawn(async move {
             for event in events {
-                engine.handle(event).await.unwrap();
+                engine.accept(event).await.unwrap();
             }
         }));
     }
@@ -353,8 +353,8 @@ async fn a_held_row_blocks_the_rest_of_its_conversation_only() {
     let channel = RecordingChannel::new();
     let worker = worker(&store, &channel, &engine);
 
-    engine.handle(text("fay", "u1", "/start")).await.unwrap();
-    engine.handle(text("gus", "u2", "/start")).await.unwrap();
+    engine.accept(text("fay", "u1", "/start")).await.unwrap();
+    engine.accept(text("gus", "u2", "/start")).await.unwrap();
     channel.fail_next("fay", DeliveryError::RetryAfter(Duration::from_secs(60)));
     let now = now_millis();
     let report = worker.deliver_due(now).await.unwrap();
@@ -377,13 +377,13 @@ async fn group_chats_edits_and_unreadable_states_are_handled_without_the_dialog(
     let worker = worker(&store, &channel, &engine);
 
     assert_eq!(
-        engine.handle(event("group-1", "g1", InboundKind::GroupChat)).await.unwrap(),
-        Handled::Applied { replies: 1 }
+        engine.accept(event("group-1", "g1", InboundKind::GroupChat)).await.unwrap(),
+        Accepted::Applied { replies: 1 }
     );
     assert_eq!(state_of(&store, "group-1").await.0, State::Menu);
-    engine.handle(text("hal", "u1", "/help")).await.unwrap();
+    engine.accept(text("hal", "u1", "/help")).await.unwrap();
     let edited = event("hal", "u2", InboundKind::Edited { text: "/help me".into() });
-    assert_eq!(engine.handle(edited).await.unwrap(), Handled::Applied { replies: 0 });
+    assert_eq!(engine.accept(edited).await.unwrap(), Accepted::Applied { replies: 0 });
 
     // Someone edits the stored state by hand and breaks it.
     let path = db.url.trim_start_matches("sqlite://").to_owned();
@@ -393,8 +393,8 @@ async fn group_chats_edits_and_unreadable_states_are_handled_without_the_dialog(
         .execute(&mut raw)
         .await
         .unwrap();
-    let handled = engine.handle(text("hal", "u3", "/menu")).await.unwrap();
-    assert_eq!(handled, Handled::Applied { replies: 1 });
+    let handled = engine.accept(text("hal", "u3", "/menu")).await.unwrap();
+    assert_eq!(handled, Accepted::Applied { replies: 1 });
     assert_eq!(state_of(&store, "hal").await.0, State::Menu);
     let contact = store.contact(fixtures::CHANNEL, "hal").await.unwrap().unwrap();
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
@@ -432,7 +432,7 @@ async fn tickets_in_one_group_commit(db: TestDb) {
     // Carol's ticket exists before the batch under test.
     let mut earlier = up_to_description("carol");
     earlier.push(text("carol", "carol-4", "Where is my parcel?"));
-    engine.handle_batch(earlier).await.unwrap();
+    engine.accept_batch(earlier).await.unwrap();
 
     let photo = switchboard::core::message::MediaRef {
         sha256: "ab".repeat(32),
@@ -452,8 +452,8 @@ async fn tickets_in_one_group_commit(db: TestDb) {
         "dave-5",
         InboundKind::Input(switchboard::core::dialog::Input::Photo { media: photo.clone(), caption: None }),
     ));
-    let results = engine.handle_batch(batch).await.unwrap();
-    assert!(results.iter().all(|result| matches!(result, Handled::Applied { .. })), "{results:?}");
+    let results = engine.accept_batch(batch).await.unwrap();
+    assert!(results.iter().all(|result| matches!(result, Accepted::Applied { .. })), "{results:?}");
 
     let tickets = store.list_tickets(None).await.unwrap();
     let of = |who: &str| {
@@ -509,13 +509,13 @@ async fn hand_over_and_retry(db: TestDb) {
     let running = tokio::spawn(worker.run(async {
         let _ = stopped.await;
     }));
-    let handoff = engine.outbox_link().handoff;
-    eventually("the worker takes hand-overs", async || handoff.lease().is_some()).await;
+    let direct = engine.outbox_link().direct;
+    eventually("the worker takes hand-overs", async || direct.lease().is_some()).await;
 
     // Replies are stored already leased and given to the worker, which holds them while the
     // platform call is under way.
     channel.close_gate();
-    engine.handle(text("ann", "a1", "/start")).await.unwrap();
+    engine.accept(text("ann", "a1", "/start")).await.unwrap();
     let contact = store.contact(fixtures::CHANNEL, "ann").await.unwrap().unwrap();
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap().id;
     let rows = store.outbox_of_conversation(conversation).await.unwrap();
@@ -524,10 +524,10 @@ async fn hand_over_and_retry(db: TestDb) {
         rows.iter().all(|row| row.status == OutboxStatus::Pending && row.lease_until.is_some()),
         "{rows:?}"
     );
-    assert_eq!(handoff.held([conversation])[&conversation], 2);
+    assert_eq!(direct.held([conversation])[&conversation], 2);
     channel.open_gate();
     eventually("the greeting is delivered and recorded", async || {
-        store.pending_outbox().await.unwrap() == 0 && handoff.held([conversation])[&conversation] == 0
+        store.pending_outbox().await.unwrap() == 0 && direct.held([conversation])[&conversation] == 0
     })
     .await;
     assert_eq!(channel.keys_for("ann"), vec![keys::GREETING, keys::MENU_PROMPT]);
@@ -535,9 +535,9 @@ async fn hand_over_and_retry(db: TestDb) {
     // The next reply fails and waits for its retry; replies committed meanwhile must not
     // overtake it, whichever path they take.
     channel.fail_next("ann", DeliveryError::Transient("platform hiccup".to_owned()));
-    engine.handle(button("ann", "a2", Action::Issue(IssueType::Delivery))).await.unwrap();
-    engine.handle(text("ann", "a3", "AB-1234")).await.unwrap();
-    engine.handle(button("bob", "b1", Action::Issue(IssueType::Delivery))).await.unwrap();
+    engine.accept(button("ann", "a2", Action::Issue(IssueType::Delivery))).await.unwrap();
+    engine.accept(text("ann", "a3", "AB-1234")).await.unwrap();
+    engine.accept(button("bob", "b1", Action::Issue(IssueType::Delivery))).await.unwrap();
     eventually("every reply is delivered", async || {
         channel.keys_for("ann").len() == 5 && store.pending_outbox().await.unwrap() == 0
     })
@@ -555,11 +555,11 @@ async fn hand_over_and_retry(db: TestDb) {
     assert_eq!(channel.keys_for("bob"), vec![keys::ASK_ORDER_ID]);
     let retried = store.outbox_of_conversation(conversation).await.unwrap();
     assert_eq!(retried[2].attempts, 1, "the failed reply was tried twice: {retried:?}");
-    assert_eq!(handoff.held([conversation])[&conversation], 0);
+    assert_eq!(direct.held([conversation])[&conversation], 0);
 
     stop.send(()).unwrap();
     running.await.unwrap();
-    assert_eq!(handoff.lease(), None, "a stopped worker takes no more hand-overs");
+    assert_eq!(direct.lease(), None, "a stopped worker takes no more hand-overs");
     engine.shutdown().await;
     store.close().await;
     db.drop_database().await;
@@ -573,18 +573,18 @@ async fn a_long_poll_batch_and_its_position_are_stored_together() {
     assert_eq!(store.cursor("telegram:1").await.unwrap(), None);
 
     let results = engine
-        .handle_batch_at(vec![text("ann", "p1", "/start"), text("bob", "p2", "/start")], "telegram:1", "3")
+        .accept_batch_at(vec![text("ann", "p1", "/start"), text("bob", "p2", "/start")], "telegram:1", "3")
         .await
         .unwrap();
-    assert_eq!(results, vec![Handled::Applied { replies: 2 }, Handled::Applied { replies: 2 }]);
+    assert_eq!(results, vec![Accepted::Applied { replies: 2 }, Accepted::Applied { replies: 2 }]);
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("3"));
 
     // A batch of redeliveries only (the early return inside the transaction) still moves the
     // position, and so does a batch with no events left after parsing.
-    let again = engine.handle_batch_at(vec![text("ann", "p1", "/start")], "telegram:1", "4").await.unwrap();
-    assert_eq!(again, vec![Handled::Duplicate]);
+    let again = engine.accept_batch_at(vec![text("ann", "p1", "/start")], "telegram:1", "4").await.unwrap();
+    assert_eq!(again, vec![Accepted::Duplicate]);
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("4"));
-    assert!(engine.handle_batch_at(Vec::new(), "telegram:1", "5").await.unwrap().is_empty());
+    assert!(engine.accept_batch_at(Vec::new(), "telegram:1", "5").await.unwrap().is_empty());
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("5"));
     assert_eq!(store.pending_outbox().await.unwrap(), 4, "the redelivery queued nothing");
     engine.shutdown().await;
@@ -600,8 +600,8 @@ async fn sent_marks_ride_along_with_the_write_transaction_under_way() {
     let db = TestDb::sqlite();
     let store = db.connect().await;
     let engine = start_engine(&store);
-    engine.handle(text("eve", "e1", "/start")).await.unwrap();
-    engine.handle(text("fay", "f1", "/start")).await.unwrap();
+    engine.accept(text("eve", "e1", "/start")).await.unwrap();
+    engine.accept(text("fay", "f1", "/start")).await.unwrap();
     engine.shutdown().await;
     let jobs =
         store.claim_outbox(&[fixtures::CHANNEL], now_millis(), Duration::from_secs(60), 10).await.unwrap();
@@ -656,7 +656,7 @@ async fn the_sqlite_log_is_checkpointed_in_the_background() {
     let size = || std::fs::metadata(&path).map(|meta| meta.len()).unwrap_or(0);
     let before = size();
     for n in 0..40 {
-        engine.handle(text(&format!("c{n}"), &format!("c{n}-1"), "/start")).await.unwrap();
+        engine.accept(text(&format!("c{n}"), &format!("c{n}-1"), "/start")).await.unwrap();
     }
     eventually("the database file has grown by checkpoints", async || size() > before).await;
     engine.shutdown().await;

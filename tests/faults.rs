@@ -40,7 +40,7 @@ use support::fake_vk::{self, FakeVk, VisibleMessage};
 use support::faults::{CYCLE, FaultKind, FaultPlan, SendCall, early_retries};
 use switchboard::app::Running;
 use switchboard::channels::vk::api::TOO_MANY_REQUESTS_PAUSE;
-use switchboard::channels::{Channel, Delivery, DeliveryError};
+use switchboard::channels::{Channel, Delivery, DeliveryError, Intake};
 use switchboard::config::{Overrides, Settings};
 use switchboard::outbox::{OutboxSettings, OutboxWorker};
 use switchboard::store::{Millis, OutboxStatus, Store, now_millis};
@@ -603,7 +603,7 @@ async fn a_retry_after_counts_from_the_refusal_not_from_the_start_of_the_round()
     let store = db.connect().await;
     let engine = engine_fixtures::start_engine(&store);
     let channel = Misbehaving::new();
-    engine.handle(engine_fixtures::text("slow-refusal", "u1", "/menu")).await.unwrap();
+    engine.accept(engine_fixtures::text("slow-refusal", "u1", "/menu")).await.unwrap();
     let contact = store.contact(engine_fixtures::CHANNEL, "slow-refusal").await.unwrap().unwrap();
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap().id;
 
@@ -636,8 +636,8 @@ async fn a_delivery_stuck_on_a_slow_platform_holds_back_only_its_own_conversatio
     let store = db.connect().await;
     let engine = engine_fixtures::start_engine(&store);
     let channel = Misbehaving::new();
-    engine.handle(engine_fixtures::text("stuck", "s1", "/menu")).await.unwrap();
-    engine.handle(engine_fixtures::text("free", "f1", "/menu")).await.unwrap();
+    engine.accept(engine_fixtures::text("stuck", "s1", "/menu")).await.unwrap();
+    engine.accept(engine_fixtures::text("free", "f1", "/menu")).await.unwrap();
     let (stop, worker) = run_worker(channel.worker(&store, &engine));
 
     eventually("the stuck delivery to begin", || {
@@ -647,7 +647,7 @@ async fn a_delivery_stuck_on_a_slow_platform_holds_back_only_its_own_conversatio
     eventually("the first reply to the other customer", || channel.delivered_to("free") >= 1).await;
     // The other customer writes again while the stuck delivery still waits: the answer must
     // not wait with it.
-    engine.handle(engine_fixtures::text("free", "f2", "/help")).await.unwrap();
+    engine.accept(engine_fixtures::text("free", "f2", "/help")).await.unwrap();
     eventually("the second reply to the other customer", || channel.delivered_to("free") >= 2).await;
     assert_eq!(channel.delivered_to("stuck"), 0);
 

@@ -9,12 +9,12 @@ mod fixtures;
 use fixtures::{RecordingChannel, TestDb, button, event, start_engine, text};
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard::channels::InboundKind;
+use switchboard::channels::{Accepted, InboundKind, Intake};
 use switchboard::core::dialog::{Input, State};
 use switchboard::core::handoff::TicketStatus;
 use switchboard::core::keys;
 use switchboard::core::message::{Action, IssueType, Lang, MediaRef, Priority};
-use switchboard::engine::{ClaimResult, EngineError, Handled};
+use switchboard::engine::{ClaimResult, EngineError};
 use switchboard::outbox::{DeliveryAttempt, OutboxSettings, OutboxWorker};
 use switchboard::store::{Author, Store, now_millis};
 
@@ -72,22 +72,22 @@ async fn story(db: &TestDb) {
     let mut first = text("ann", "a1", "/start");
     first.language_hint = Some("ru-RU".into());
     first.contact_data = Some(serde_json::json!({ "keyboard": true }));
-    assert_eq!(engine.handle(first).await.unwrap(), Handled::Applied { replies: 2 });
+    assert_eq!(engine.accept(first).await.unwrap(), Accepted::Applied { replies: 2 });
     let ann = store.contact(fixtures::CHANNEL, "ann").await.unwrap().unwrap();
     assert_eq!(ann.lang, Lang::Ru);
     assert_eq!(ann.contact_data, Some(serde_json::json!({ "keyboard": true })));
     assert_eq!(ann.display_name.as_deref(), Some("Customer ann"));
-    engine.handle(button("ann", "a2", Action::Issue(IssueType::Order))).await.unwrap();
-    engine.handle(text("ann", "a3", "ab-1234")).await.unwrap();
+    engine.accept(button("ann", "a2", Action::Issue(IssueType::Order))).await.unwrap();
+    engine.accept(text("ann", "a3", "ab-1234")).await.unwrap();
     let photo_event = event("ann", "a4", InboundKind::Input(Input::Photo { media: photo(), caption: None }));
-    engine.handle(photo_event).await.unwrap();
-    engine.handle(button("ann", "a5", Action::PhotosDone)).await.unwrap();
-    engine.handle(text("ann", "a6", "It arrived broken")).await.unwrap();
+    engine.accept(photo_event).await.unwrap();
+    engine.accept(button("ann", "a5", Action::PhotosDone)).await.unwrap();
+    engine.accept(text("ann", "a6", "It arrived broken")).await.unwrap();
     assert_eq!(state(&store, "ann").await, State::Queued { acknowledged: false });
 
     // Bob complains: high priority, ahead of Ann in the queue.
-    engine.handle(button("bob", "b1", Action::Issue(IssueType::Complaint))).await.unwrap();
-    engine.handle(text("bob", "b2", "The courier was rude")).await.unwrap();
+    engine.accept(button("bob", "b1", Action::Issue(IssueType::Complaint))).await.unwrap();
+    engine.accept(text("bob", "b2", "The courier was rude")).await.unwrap();
 
     let queued = store.list_tickets(Some(TicketStatus::Queued)).await.unwrap();
     assert_eq!(queued.len(), 2);
@@ -149,14 +149,14 @@ async fn story(db: &TestDb) {
     engine.add_note(ann_ticket_id, winner, "Warehouse confirmed stock").await.unwrap();
     // While an agent holds the conversation the bot stays quiet.
     assert_eq!(
-        engine.handle(text("ann", "a7", "Thank you!")).await.unwrap(),
-        Handled::Applied { replies: 0 }
+        engine.accept(text("ann", "a7", "Thank you!")).await.unwrap(),
+        Accepted::Applied { replies: 0 }
     );
 
     engine.resolve(ann_ticket_id).await.unwrap();
     assert_eq!(state(&store, "ann").await, State::AwaitingRating);
-    engine.handle(button("ann", "a8", Action::Rate(4))).await.unwrap();
-    engine.handle(text("ann", "a9", "Quick help")).await.unwrap();
+    engine.accept(button("ann", "a8", Action::Rate(4))).await.unwrap();
+    engine.accept(text("ann", "a9", "Quick help")).await.unwrap();
     assert_eq!(state(&store, "ann").await, State::Menu);
 
     let detail = store.ticket(ann_ticket_id).await.unwrap().expect("ticket");
@@ -205,13 +205,13 @@ async fn story(db: &TestDb) {
     engine.reopen(ann_ticket_id, winner).await.unwrap();
     assert_eq!(store.ticket(ann_ticket_id).await.unwrap().unwrap().ticket.status, TicketStatus::Assigned);
     engine.resolve(ann_ticket_id).await.unwrap();
-    engine.handle(text("bob", "b3", "/cancel")).await.unwrap();
+    engine.accept(text("bob", "b3", "/cancel")).await.unwrap();
     let bob_ticket = store.ticket(bob_ticket_id).await.unwrap().unwrap().ticket;
     assert_eq!(bob_ticket.status, TicketStatus::Resolved);
     assert!(bob_ticket.withdrawn);
 
     // Carl waits: one reminder per interval, then transfer and release.
-    engine.handle(text("carl", "c1", "/agent")).await.unwrap();
+    engine.accept(text("carl", "c1", "/agent")).await.unwrap();
     let carl_conversation = conversation_id(&store, "carl").await;
     assert_eq!(engine.queue_reminders(Duration::ZERO, Duration::from_secs(3600)).await.unwrap(), 1);
     assert_eq!(engine.queue_reminders(Duration::ZERO, Duration::from_secs(3600)).await.unwrap(), 0);

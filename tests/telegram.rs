@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::fake_telegram::{FakeTelegram, Fault};
-use switchboard::channels::telegram::{Mode, Renderer, TelegramChannel, TelegramSettings, polling, webhook};
+use switchboard::channels::telegram::{Mode, Renderer, TelegramChannel, polling, webhook};
 use switchboard::channels::{
     Accepted, Channel, Delivery, DeliveryError, InboundEvent, InboundKind, Intake, IntakeError,
 };
+use switchboard::config::telegram::TelegramSettings;
 use switchboard::core::dialog::{ContentKind, Input, PhotoProblem};
 use switchboard::core::message::{Action, Button, IssueType, Lang, MediaRef, Outbound, Reply};
 use switchboard::i18n::{RenderedButton, RenderedReply};

@@ -17,10 +17,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::fake_vk::{self, FakeVk, png};
-use switchboard::channels::vk::{VkChannel, VkMode, VkSettings, callback, inbound::Received, longpoll};
+use switchboard::channels::vk::{VkChannel, callback, inbound::Received, longpoll};
 use switchboard::channels::{
     Accepted, Channel, Delivery, DeliveryError, InboundEvent, InboundKind, Intake, IntakeError, Renderer,
 };
+use switchboard::config::vk::{VkMode, VkSettings};
 use switchboard::core::dialog::{ContentKind, Input, PhotoProblem};
 use switchboard::core::message::{Action, Button, IssueType, Lang, MediaRef, Outbound, Reply};
 use switchboard::i18n::{RenderedButton, RenderedReply};
@@ -499,7 +500,7 @@ async fn long_poll_resumes_from_the_saved_position() {
 #[tokio::test]
 async fn a_rejected_token_stops_polling_and_sending() {
     let vk = setup_with(VkMode::LongPoll, 1024, |settings| {
-        settings.token = switchboard::config::Secret::new("revoked")
+        settings.token = switchboard::secret::Secret::new("revoked")
     })
     .await;
     let result = longpoll::run(vk.channel.receiver(), vk.intake.clone(), std::future::pending()).await;

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use std::time::Duration;
-use switchboard::channels::{InboundEvent, InboundKind};
+use switchboard::channels::{InboundEvent, InboundKind, Intake};
 use switchboard::console::Role;
 use switchboard::core::dialog::Input;
 use switchboard::core::message::Outbound;
@@ -111,7 +111,7 @@ async fn customer_asks_for_human(app: &TestApp, channel: &'static str, who: &str
             contact_data: None,
             kind: InboundKind::Input(Input::Text { text: text.to_owned() }),
         };
-        app.engine.handle(event).await.unwrap();
+        app.engine.accept(event).await.unwrap();
     }
     let queued =
         app.store.list_tickets(Some(switchboard::core::handoff::TicketStatus::Queued)).await.unwrap();
@@ -747,7 +747,7 @@ async fn live_updates_reach_the_console() {
         contact_data: None,
         kind: InboundKind::Input(Input::Text { text: "hello? <b>still</b> waiting".to_owned() }),
     };
-    app.engine.handle(event).await.unwrap();
+    app.engine.accept(event).await.unwrap();
     let lines = read_events_until(ticket_live, |events| {
         events.iter().any(|event| event["text"] == "hello? <b>still</b> waiting")
     })

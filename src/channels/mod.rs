@@ -2,7 +2,6 @@
 //! outbox rows back through the platform. Channels never touch the store; the engine never
 //! knows a platform's wire format.
 
-pub mod content_type;
 pub mod telegram;
 pub mod terminal;
 pub mod vk;

@@ -30,7 +30,7 @@ pub async fn run(settings: Settings, args: ChatArgs) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let worker_task = tokio::spawn(worker.run(stop.clone().cancelled_owned()));
 
-    let user = args.user.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "customer".to_owned());
+    let user = args.user.or_else(|| app.settings.login_name.clone()).unwrap_or_else(|| "customer".to_owned());
     let session = TerminalSession {
         intake: app.intake(),
         media: app.media.clone(),

@@ -58,7 +58,7 @@ pub struct ModelArgs {
     lang: String,
     /// A locales folder holding `<lang>/intents.toml` (default: the phrases built into this
     /// binary, or SWITCHBOARD_LOCALES_DIR when set).
-    #[arg(long, env = "SWITCHBOARD_LOCALES_DIR", value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     locales: Option<PathBuf>,
     /// Below this confidence the answer is `none`.
     #[arg(long, default_value_t = DEFAULT_THRESHOLD)]
@@ -150,7 +150,8 @@ fn build(args: &ModelArgs) -> anyhow::Result<(Lang, Classifier, Duration)> {
     let Some(lang) = Lang::from_code(&args.lang) else {
         bail!("unknown language `{}` (expected en, ru or zh)", args.lang);
     };
-    let phrases = read_phrases(args.locales.as_deref(), lang)?;
+    let locales = args.locales.clone().or_else(|| crate::config::locales_dir(&crate::config::ProcessEnv));
+    let phrases = read_phrases(locales.as_deref(), lang)?;
     let started = Instant::now();
     let classifier = faq_phrases::train(&[phrases]).with_threshold(args.threshold);
     Ok((lang, classifier, started.elapsed()))

@@ -1,8 +1,10 @@
 //! Sign-in, sign-out, the session extractor, CSRF checks and the login rate limit.
 
 use crate::console::db::now_millis;
-use crate::console::sessions::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, random_token, tokens_match};
+use crate::console::sessions::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, random_token};
 use crate::console::{ConsoleError, ConsoleState, Nav, render};
+use crate::web::cookie::request_cookie;
+use crate::web::token::tokens_match;
 use askama::Template;
 use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -37,14 +39,6 @@ impl LoginLimiter {
     }
 }
 
-pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(|value| crate::channels::webchat::cookie::cookie_value(value, name))
-}
-
 /// The client's address when the server was started with connect info (the app's `serve`
 /// does); `None` in route tests and behind setups that do not provide it.
 pub(crate) struct ClientAddress(Option<IpAddr>);
@@ -61,7 +55,7 @@ impl FromRequestParts<ConsoleState> for Session {
     type Rejection = ConsoleError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<Session, ConsoleError> {
-        let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) else {
+        let Some(token) = request_cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(ConsoleError::NotSignedIn);
         };
         state.db.session(token, now_millis()).await?.ok_or(ConsoleError::NotSignedIn)
@@ -116,7 +110,7 @@ pub(crate) async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ConsoleError> {
-    let expected = cookie_value(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    let expected = request_cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     if expected.is_empty() || !tokens_match(expected, &form.csrf) {
         return Err(ConsoleError::BadCsrf);
     }

@@ -11,8 +11,6 @@ mod auth;
 pub mod chat_log;
 pub mod dashboard;
 pub mod db;
-pub mod hours;
-mod media;
 mod pages;
 pub mod queries;
 pub mod reminders;
@@ -21,8 +19,6 @@ pub mod sessions;
 pub use agents::{AgentError, Role, ensure_admin};
 pub use auth::LoginLimiter;
 pub use db::Db;
-pub use hours::BusinessHours;
-pub use media::media_response;
 pub use reminders::{QueueReminderSettings, run_queue_reminders};
 
 use crate::channels::Renderer;

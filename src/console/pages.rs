@@ -495,7 +495,7 @@ pub(crate) async fn media(
     if !well_formed || !state.db.media_is_known(&sha256).await? {
         return Err(ConsoleError::NotFound);
     }
-    Ok(crate::console::media_response(&state.media, &sha256).await)
+    Ok(crate::web::media::media_response(&state.media, &sha256).await)
 }
 
 // ---- canned replies ----

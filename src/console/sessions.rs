@@ -4,9 +4,9 @@
 
 use crate::console::agents::{Agent, Role};
 use crate::console::db::{Db, DbError, DbResult, Millis, on_db};
+use crate::web::token::tokens_match;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "sb_session";
 /// Before sign-in there is no session: the login form's CSRF token is a second cookie that
@@ -26,11 +26,6 @@ impl Session {
     pub fn csrf_matches(&self, submitted: &str) -> bool {
         tokens_match(&self.csrf, submitted)
     }
-}
-
-/// Constant-time comparison of two secrets (lengths are not secret).
-pub fn tokens_match(expected: &str, submitted: &str) -> bool {
-    expected.len() == submitted.len() && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
 }
 
 /// 32 random bytes as hex.

@@ -35,9 +35,6 @@ mod tickets;
 
 use tickets::TicketBook;
 
-/// What [`Engine::handle`] did with an event: the channels' [`Accepted`] under the engine's name.
-pub type Handled = Accepted;
-
 /// Outside business hours, when agents are back (already formatted for customers); `None`
 /// while agents are on duty. Takes the current time in milliseconds since the Unix epoch.
 pub type AgentsBackAt = Arc<dyn Fn(Millis) -> Option<String> + Send + Sync>;
@@ -271,38 +268,26 @@ impl Engine {
     }
 
     /// How commits reach this process's outbox worker: a wake-up for rows to claim, and the
-    /// hand-over of rows to deliver at once. Give it to the [`crate::outbox::OutboxWorker`].
+    /// direct delivery of rows to send at once. Give it to the [`crate::outbox::OutboxWorker`].
     pub fn outbox_link(&self) -> OutboxLink {
         self.inner.outbox.clone()
     }
 
-    /// Applies one event. Returns only after its transaction has committed, so the caller may
-    /// then acknowledge the event to the platform.
-    pub async fn handle(&self, event: InboundEvent) -> Result<Handled, EngineError> {
-        let mut results = self.handle_batch(vec![event]).await?;
-        results.pop().ok_or(EngineError::Stopped)
-    }
-
-    /// Applies a long-poll batch in order; all of it is committed when this returns `Ok`.
-    pub async fn handle_batch(&self, events: Vec<InboundEvent>) -> Result<Vec<Handled>, EngineError> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.submit(Inbound { events, cursor: None }).await
-    }
-
-    /// Applies a long-poll batch and saves the channel's position after it, in one transaction.
-    pub async fn handle_batch_at(
+    /// The engine's one inbound entry, behind every [`Intake`] method: applies `events` in
+    /// order and, with `cursor` (name, position), saves a channel's position after them, all in
+    /// one transaction. Returns only after that transaction has committed, so the caller may
+    /// then acknowledge the events to the platform.
+    async fn submit(
         &self,
         events: Vec<InboundEvent>,
-        cursor: &str,
-        position: &str,
-    ) -> Result<Vec<Handled>, EngineError> {
-        self.submit(Inbound { events, cursor: Some((cursor.to_owned(), position.to_owned())) }).await
-    }
-
-    async fn submit(&self, batch: Inbound) -> Result<Vec<Handled>, EngineError> {
+        cursor: Option<(&str, &str)>,
+    ) -> Result<Vec<Accepted>, EngineError> {
+        if events.is_empty() && cursor.is_none() {
+            return Ok(Vec::new());
+        }
+        let cursor = cursor.map(|(name, position)| (name.to_owned(), position.to_owned()));
         let (reply, answer) = oneshot::channel();
+        let batch = Inbound { events, cursor };
         self.jobs.send(Job::Inbound { batch, reply }).await.map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
@@ -384,6 +369,11 @@ impl Engine {
     }
 }
 
+/// What a channel learns of an event the engine could not apply: it was not stored.
+fn not_stored(error: EngineError) -> IntakeError {
+    IntakeError::NotStored(error.to_string())
+}
+
 fn unreachable_outcome<T>(outcome: AgentOutcome) -> Result<T, EngineError> {
     // Each operation has exactly one outcome kind; anything else is a bug in this file, and
     // an error is kinder to the console than a panic.
@@ -394,11 +384,12 @@ fn unreachable_outcome<T>(outcome: AgentOutcome) -> Result<T, EngineError> {
 #[async_trait::async_trait]
 impl Intake for Engine {
     async fn accept(&self, event: InboundEvent) -> Result<Accepted, IntakeError> {
-        self.handle(event).await.map_err(|error| IntakeError::NotStored(error.to_string()))
+        let mut accepted = self.submit(vec![event], None).await.map_err(not_stored)?;
+        accepted.pop().ok_or_else(|| not_stored(EngineError::Stopped))
     }
 
     async fn accept_batch(&self, events: Vec<InboundEvent>) -> Result<Vec<Accepted>, IntakeError> {
-        self.handle_batch(events).await.map_err(|error| IntakeError::NotStored(error.to_string()))
+        self.submit(events, None).await.map_err(not_stored)
     }
 
     async fn accept_batch_at(
@@ -407,9 +398,7 @@ impl Intake for Engine {
         cursor: &str,
         position: &str,
     ) -> Result<Vec<Accepted>, IntakeError> {
-        self.handle_batch_at(events, cursor, position)
-            .await
-            .map_err(|error| IntakeError::NotStored(error.to_string()))
+        self.submit(events, Some((cursor, position))).await.map_err(not_stored)
     }
 
     async fn cursor(&self, name: &str) -> Result<Option<String>, IntakeError> {
@@ -683,7 +672,7 @@ impl Inner {
         updates.sort_by_key(|update| update.id);
         tx.append_messages(&writes.messages).await?;
         tx.record_faq_outcomes(&writes.faq_outcomes).await?;
-        self.lease_for_handoff(&mut *tx, &mut writes.outbox, &writes.recipients, now).await?;
+        self.lease_for_direct_delivery(&mut *tx, &mut writes.outbox, &writes.recipients, now).await?;
         let ids = tx.enqueue(&writes.outbox).await?;
         tx.save_conversations(&updates, now).await?;
         tx.commit().await?;
@@ -693,7 +682,7 @@ impl Inner {
         if !handed.is_empty() {
             let recipients = &writes.recipients;
             self.outbox
-                .handoff
+                .direct
                 .hand(handed.into_iter().map(|(row, id)| handed_job(row, id, recipients)).collect());
         }
         if !stored.is_empty() || writes.wake_outbox {
@@ -702,11 +691,11 @@ impl Inner {
         Ok(())
     }
 
-    /// Marks the rows this process's worker can deliver at once (see `outbox::handoff`): those
+    /// Marks the rows this process's worker can deliver at once (see `outbox::direct`): those
     /// of conversations whose every pending row the worker already holds. No other transaction
     /// can add rows to these conversations while we compare: on SQLite this one holds the
     /// write lock, on PostgreSQL it has locked their conversation rows (`FOR UPDATE`).
-    async fn lease_for_handoff(
+    async fn lease_for_direct_delivery(
         &self,
         tx: &mut dyn WriteTx,
         rows: &mut [NewOutbox],
@@ -716,11 +705,11 @@ impl Inner {
         if rows.is_empty() {
             return Ok(());
         }
-        let Some(lease) = self.outbox.handoff.lease() else { return Ok(()) };
-        let handoff = &self.outbox.handoff;
+        let Some(lease) = self.outbox.direct.lease() else { return Ok(()) };
+        let direct = &self.outbox.direct;
         // Rows to an unreachable contact wait in the table, as the claiming path keeps them.
         let deliverable = |row: &NewOutbox| {
-            handoff.accepts(&row.channel) && recipients.get(&row.contact_id).is_some_and(|r| r.reachable)
+            direct.accepts(&row.channel) && recipients.get(&row.contact_id).is_some_and(|r| r.reachable)
         };
         let mut candidates: Vec<i64> =
             rows.iter().filter(|row| deliverable(row)).map(|row| row.conversation_id).collect();
@@ -730,7 +719,7 @@ impl Inner {
         candidates.sort_unstable();
         candidates.dedup();
         let pending = tx.pending_outbox(&candidates).await?;
-        let fast = handoff.holding_all(&candidates, &pending);
+        let fast = direct.holding_all(&candidates, &pending);
         let until = now.saturating_add(duration_millis(lease));
         for row in rows.iter_mut().filter(|row| deliverable(row)) {
             if fast.contains(&row.conversation_id) {

@@ -3,7 +3,7 @@
 //!
 //! Rows reach the worker two ways: claimed from the table (rows from before a restart,
 //! retries, other instances' rows on PostgreSQL), or handed over by the engine of the same
-//! process right after the commit that stored them ([`handoff`]).
+//! process right after the commit that stored them (direct delivery, [`direct`]).
 //!
 //! Rows of one conversation go out strictly in id order: the store never hands out a row while
 //! an older row of its conversation is waiting, and a conversation's rows are sent one after
@@ -15,7 +15,7 @@
 //! outcomes per transaction ([`OutcomeRecorder`]). A crash can thus leave at most one row per
 //! conversation sent but not marked, and only that row is sent again after a restart.
 
-pub mod handoff;
+pub mod direct;
 
 use crate::channels::{Channel, Delivery, DeliveryError};
 use crate::store::{DeliveryOutcome, Millis, OutboxJob, Store, StoreError, duration_millis, now_millis};
@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-pub use handoff::Handoff;
+pub use direct::DirectDelivery;
 
 /// How the engine reaches the outbox worker of its process ([`crate::engine::Engine::outbox_link`]).
 #[derive(Clone, Default)]
@@ -36,8 +36,8 @@ pub struct OutboxLink {
     /// Notified after commits that stored rows for the claiming path (and by PostgreSQL's
     /// LISTEN for other instances' rows).
     pub wake: Arc<Notify>,
-    /// Rows given straight to a running worker.
-    pub handoff: Arc<Handoff>,
+    /// Direct delivery: rows given straight to a running worker.
+    pub direct: Arc<DirectDelivery>,
 }
 
 /// How workers pace themselves.
@@ -149,7 +149,7 @@ impl OutboxWorker {
         }
         let claimed = jobs.len();
         let groups = by_conversation(jobs);
-        let recorder = OutcomeRecorder::new(Arc::clone(&self.store), now, Arc::clone(&self.link.handoff));
+        let recorder = OutcomeRecorder::new(Arc::clone(&self.store), now, Arc::clone(&self.link.direct));
         let outcomes: Vec<Vec<DeliveryOutcome>> = futures::stream::iter(groups)
             .map(|group| async { self.deliver_in_order(group, Clock::Fixed(now), &recorder).await.0 })
             .buffer_unordered(self.settings.concurrency.max(1))
@@ -181,12 +181,12 @@ impl OutboxWorker {
         let concurrency = worker.settings.concurrency.max(1);
         // One recorder for the worker's life: outcomes of conversations finishing at about the
         // same time share a transaction, and each conversation's next row waits for its own.
-        let handoff = Arc::clone(&worker.link.handoff);
-        let recorder = Arc::new(OutcomeRecorder::new(Arc::clone(&worker.store), 0, Arc::clone(&handoff)));
+        let direct = Arc::clone(&worker.link.direct);
+        let recorder = Arc::new(OutcomeRecorder::new(Arc::clone(&worker.store), 0, Arc::clone(&direct)));
         let mut deliveries = Deliveries::default();
         let mut done: Vec<(OutboxJob, DeliveryOutcome)> = Vec::new();
-        // Commits of this process now hand their rows over directly (see `handoff`).
-        handoff.attach(&worker.names, worker.settings.lease);
+        // Commits of this process now hand their rows over directly (see `direct`).
+        direct.attach(&worker.names, worker.settings.lease);
         // The claiming query is the expensive part of the slow path, so it runs only when it
         // may find something: at start (rows from before), when a commit stored rows for it,
         // when a claimed conversation finished (its next row may be free now), after rows were
@@ -195,7 +195,7 @@ impl OutboxWorker {
         let mut tick = tokio::time::interval(worker.settings.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let taken = handoff.take();
+            let taken = direct.take();
             done.extend(taken.give_back.into_iter().map(|job| (job, DeliveryOutcome::Released)));
             deliveries.admit_handed(taken.deliver);
             if (&mut shutdown).now_or_never().is_some() {
@@ -233,13 +233,13 @@ impl OutboxWorker {
                 finished = deliveries.next_finished(), if deliveries.running() > 0 => {
                     done.extend(finished);
                 }
-                () = handoff.ready() => {}
+                () = direct.ready() => {}
                 () = worker.link.wake.notified(), if room => claim_due = true,
                 _ = tick.tick(), if room => claim_due = true,
             }
         }
         // Rows handed over but never started are given back to the claiming path.
-        done.extend(handoff.detach().into_iter().map(|job| (job, DeliveryOutcome::Released)));
+        done.extend(direct.detach().into_iter().map(|job| (job, DeliveryOutcome::Released)));
         done.extend(deliveries.finish().await);
         worker.record(&mut done).await;
     }
@@ -250,12 +250,12 @@ impl OutboxWorker {
         if done.is_empty() {
             return;
         }
-        self.link.handoff.failing(done);
+        self.link.direct.failing(done);
         match self.store.finish_outbox(done, now_millis()).await {
             Ok(()) => crate::telemetry::count_deliveries(done),
             Err(error) => tracing::warn!(%error, rows = done.len(), "recording outbox deliveries failed"),
         }
-        self.link.handoff.settled(done);
+        self.link.direct.settled(done);
         done.clear();
     }
 
@@ -566,7 +566,7 @@ fn dead_letter(job: &OutboxJob, error: String, unreachable: bool) -> DeliveryOut
 struct OutcomeRecorder {
     store: Arc<dyn Store>,
     /// Told about every written outcome, so it forgets handed-over rows once settled.
-    handoff: Arc<Handoff>,
+    direct: Arc<DirectDelivery>,
     /// Outcomes are stamped no earlier than this (tests drive time).
     now: Millis,
     pending: std::sync::Mutex<PendingOutcomes>,
@@ -593,10 +593,10 @@ struct PendingOutcomes {
 struct RecordFailed;
 
 impl OutcomeRecorder {
-    fn new(store: Arc<dyn Store>, now: Millis, handoff: Arc<Handoff>) -> OutcomeRecorder {
+    fn new(store: Arc<dyn Store>, now: Millis, direct: Arc<DirectDelivery>) -> OutcomeRecorder {
         OutcomeRecorder {
             store,
-            handoff,
+            direct,
             now,
             pending: std::sync::Mutex::new(PendingOutcomes::default()),
             turn: tokio::sync::Mutex::new(()),
@@ -637,10 +637,10 @@ impl OutcomeRecorder {
             (std::mem::take(&mut pending.waiting), pending.settled + 1, pending.added)
         };
         // Failures leave the fast path before they are written, sent rows once they are marked
-        // (see `handoff`).
-        self.handoff.failing(&batch);
+        // (see `direct`).
+        self.direct.failing(&batch);
         let result = self.store.finish_outbox(&batch, now_millis().max(self.now)).await;
-        self.handoff.settled(&batch);
+        self.direct.settled(&batch);
         let mut pending = self.lock();
         pending.settled = through;
         match result {

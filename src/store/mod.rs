@@ -406,7 +406,7 @@ pub struct NewOutbox {
     pub payload: Outbound,
     pub lang: Lang,
     pub at: Millis,
-    /// Set when the row goes straight to this process's worker (see `outbox::handoff`): it is
+    /// Set when the row goes straight to this process's worker (see `outbox::direct`): it is
     /// stored already claimed, so no other worker takes it while it is being delivered.
     pub lease_until: Option<Millis>,
 }

@@ -882,11 +882,12 @@ impl WriteTx for PostgresTx {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+    use crate::config::{ProcessEnv, Source as _};
 
     /// Needs a server: runs when `SWITCHBOARD_TEST_POSTGRES` names one (as CI does).
     #[tokio::test]
     async fn pool_connections_have_nagle_off() {
-        let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
+        let Some(url) = ProcessEnv.get("SWITCHBOARD_TEST_POSTGRES") else {
             eprintln!("skipped: SWITCHBOARD_TEST_POSTGRES is not set (PostgreSQL tests skipped)");
             return;
         };
@@ -914,7 +915,7 @@ mod tests {
     /// Delivery outcomes commit without waiting for the disk; the engine's commits still wait.
     #[tokio::test]
     async fn only_bookkeeping_connections_commit_asynchronously() {
-        let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
+        let Some(url) = ProcessEnv.get("SWITCHBOARD_TEST_POSTGRES") else {
             eprintln!("skipped: SWITCHBOARD_TEST_POSTGRES is not set (PostgreSQL tests skipped)");
             return;
         };

@@ -5,11 +5,12 @@
 use crate::fixtures::{self, RecordingChannel, TestDb, button, text};
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard::channels::{Accepted, Intake};
 use switchboard::core::dialog::State;
 use switchboard::core::flood::FloodRule;
 use switchboard::core::keys;
 use switchboard::core::message::{Action, IssueType};
-use switchboard::engine::{Engine, Handled};
+use switchboard::engine::Engine;
 use switchboard::outbox::{DeliveryAttempt, OutboxSettings, OutboxWorker};
 use switchboard::store::{Author, Store};
 
@@ -57,20 +58,26 @@ async fn one_notice_then_quiet_until_the_window_passes(db: TestDb) {
     {
         let store = db.connect().await;
         let engine = engine(&store, 3, HOUR_MILLIS);
-        let first = engine.handle(button("fay", "f1", Action::Issue(IssueType::Delivery))).await.unwrap();
-        assert_eq!(first, Handled::Applied { replies: 1 });
+        let first = engine.accept(button("fay", "f1", Action::Issue(IssueType::Delivery))).await.unwrap();
+        assert_eq!(first, Accepted::Applied { replies: 1 });
         for (id, words) in [("f2", "no idea"), ("f3", "still no idea")] {
-            assert_eq!(engine.handle(text("fay", id, words)).await.unwrap(), Handled::Applied { replies: 1 });
+            assert_eq!(
+                engine.accept(text("fay", id, words)).await.unwrap(),
+                Accepted::Applied { replies: 1 }
+            );
         }
         // The fourth message in the window is one too many: the notice, and no dialog step (a
         // valid order ID that would otherwise move the flow on changes nothing).
-        let over = engine.handle(text("fay", "f4", "AB-1234")).await.unwrap();
-        assert_eq!(over, Handled::Applied { replies: 1 });
+        let over = engine.accept(text("fay", "f4", "AB-1234")).await.unwrap();
+        assert_eq!(over, Accepted::Applied { replies: 1 });
         for (id, words) in [("f5", "hello?"), ("f6", "/cancel"), ("f7", "/agent")] {
-            assert_eq!(engine.handle(text("fay", id, words)).await.unwrap(), Handled::Applied { replies: 0 });
+            assert_eq!(
+                engine.accept(text("fay", id, words)).await.unwrap(),
+                Accepted::Applied { replies: 0 }
+            );
         }
         // Extra messages are still deduplicated.
-        assert_eq!(engine.handle(text("fay", "f5", "hello?")).await.unwrap(), Handled::Duplicate);
+        assert_eq!(engine.accept(text("fay", "f5", "hello?")).await.unwrap(), Accepted::Duplicate);
         assert_eq!(state_of(&store, "fay").await, awaiting, "extra messages never reach the dialog");
         assert_eq!(
             delivered_keys(&store, &engine, "fay").await,
@@ -84,8 +91,8 @@ async fn one_notice_then_quiet_until_the_window_passes(db: TestDb) {
         let store = db.connect().await;
         let engine = engine(&store, 3, HOUR_MILLIS);
         assert_eq!(
-            engine.handle(text("fay", "f8", "AB-1234")).await.unwrap(),
-            Handled::Applied { replies: 0 }
+            engine.accept(text("fay", "f8", "AB-1234")).await.unwrap(),
+            Accepted::Applied { replies: 0 }
         );
         assert_eq!(state_of(&store, "fay").await, awaiting);
         assert_eq!(delivered_keys(&store, &engine, "fay").await, Vec::<String>::new());
@@ -99,8 +106,8 @@ async fn one_notice_then_quiet_until_the_window_passes(db: TestDb) {
         let store = db.connect().await;
         let engine = engine(&store, 3, 1);
         assert_eq!(
-            engine.handle(text("fay", "f9", "AB-1234")).await.unwrap(),
-            Handled::Applied { replies: 2 }
+            engine.accept(text("fay", "f9", "AB-1234")).await.unwrap(),
+            Accepted::Applied { replies: 2 }
         );
         assert!(matches!(state_of(&store, "fay").await, State::AwaitingPhotos { .. }));
         assert_eq!(
@@ -125,7 +132,7 @@ async fn instances_share_the_window(db: TestDb) {
     let mut sends = Vec::new();
     for n in 0..12 {
         let target = if n % 2 == 0 { &first } else { &second };
-        sends.push(target.handle(text("gus", &format!("g{n}"), "/help")));
+        sends.push(target.accept(text("gus", &format!("g{n}"), "/help")));
     }
     let results = futures::future::join_all(sends).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -172,8 +179,8 @@ async fn flood_control_off_lets_every_message_through() {
     let store = db.connect().await;
     let engine = engine(&store, 0, HOUR_MILLIS);
     for n in 0..30 {
-        let handled = engine.handle(text("hal", &format!("h{n}"), "/help")).await.unwrap();
-        assert_eq!(handled, Handled::Applied { replies: 1 });
+        let handled = engine.accept(text("hal", &format!("h{n}"), "/help")).await.unwrap();
+        assert_eq!(handled, Accepted::Applied { replies: 1 });
     }
     engine.shutdown().await;
 }

@@ -9,13 +9,13 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard::channels::InboundKind;
+use switchboard::channels::{Accepted, InboundKind, Intake};
 use switchboard::console::Db;
 use switchboard::core::dialog::{Input, State};
 use switchboard::core::faq::{Intent, IntentClassifier, Match};
 use switchboard::core::handoff::TicketStatus;
 use switchboard::core::message::{Action, IssueType, Lang, MediaRef};
-use switchboard::engine::{Engine, EngineSettings, Handled};
+use switchboard::engine::{Engine, EngineSettings};
 use switchboard::media::MediaStore;
 use switchboard::outbox::{DeliveryAttempt, OutboxSettings, OutboxWorker};
 use switchboard::privacy::{self, ErasureReport};
@@ -101,7 +101,7 @@ impl World {
             text("cat", "c1", "/start"),
         ];
         for event in script {
-            assert!(matches!(engine.handle(event).await.unwrap(), Handled::Applied { .. }));
+            assert!(matches!(engine.accept(event).await.unwrap(), Accepted::Applied { .. }));
         }
         let queued = store.list_tickets(Some(TicketStatus::Queued)).await.unwrap();
         assert_eq!(queued.len(), 2, "ann's and bob's tickets wait for an agent: {queued:#?}");
@@ -117,8 +117,8 @@ impl World {
         );
         while worker.try_deliver_next().await.unwrap() == DeliveryAttempt::Delivered {}
         assert_eq!(
-            engine.handle(text("dan", "d1", "/start")).await.unwrap(),
-            Handled::Applied { replies: 2 }
+            engine.accept(text("dan", "d1", "/start")).await.unwrap(),
+            Accepted::Applied { replies: 2 }
         );
 
         World { db, store, engine, console, media, _media_dir: media_dir, shared, ann_only, orphan }
@@ -206,8 +206,8 @@ async fn erasure_story(db: TestDb) {
 
     // If she writes again she is a new customer, and an unknown person is reported as such.
     assert_eq!(
-        world.engine.handle(text("ann", "a7", "/start")).await.unwrap(),
-        Handled::Applied { replies: 2 }
+        world.engine.accept(text("ann", "a7", "/start")).await.unwrap(),
+        Accepted::Applied { replies: 2 }
     );
     assert_ne!(world.store.contact(CHANNEL, "ann").await.unwrap().unwrap().id, ann.id);
     let unknown = privacy::erase_contact(&world.console, &world.media, CHANNEL, "nobody", now_millis()).await;

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard::channels::vk::{VkMode, VkSettings};
+use switchboard::config::vk::{VkMode, VkSettings};
 use tokio::sync::watch;
 
 use super::faults::{Connection, CuttableListener, FaultKind, FaultPlan, Faults, SendCall};
@@ -158,7 +158,7 @@ impl FakeVk {
         let mut settings = VkSettings::new(TOKEN, GROUP_ID, mode);
         settings.api_url = self.base_url.clone();
         settings.confirmation = Some(CONFIRMATION.to_owned());
-        settings.secret = Some(switchboard::config::Secret::new(SECRET));
+        settings.secret = Some(switchboard::secret::Secret::new(SECRET));
         settings.longpoll_wait_secs = 1;
         settings
     }

@@ -20,12 +20,10 @@ pub mod inbound;
 pub mod limits;
 pub mod outbound;
 pub mod polling;
-pub mod settings;
 pub mod split;
 pub mod webhook;
 
-pub use settings::{SettingsError, TelegramSettings};
-
+use crate::config::telegram::{TelegramSettings, TelegramSettingsError};
 use crate::media::MediaStore;
 use limits::Limits;
 use std::collections::HashMap;
@@ -94,20 +92,19 @@ impl TelegramChannel {
         settings: TelegramSettings,
         media: MediaStore,
         renderer: Renderer,
-    ) -> Result<TelegramChannel, SettingsError> {
+    ) -> Result<TelegramChannel, TelegramSettingsError> {
         settings.validate()?;
         let bot_id = settings.bot_id()?;
         let api_url = match &settings.api_url {
-            Some(url) => {
-                Some(reqwest::Url::parse(url).map_err(|error| SettingsError::ApiUrl(error.to_string()))?)
-            }
+            Some(url) => Some(
+                reqwest::Url::parse(url).map_err(|error| TelegramSettingsError::ApiUrl(error.to_string()))?,
+            ),
             None => None,
         };
-        let make_client = |timeout: Duration| -> Result<reqwest::Client, SettingsError> {
-            teloxide::net::default_reqwest_settings()
-                .timeout(timeout)
-                .build()
-                .map_err(|error| SettingsError::ApiUrl(format!("cannot build the HTTP client: {error}")))
+        let make_client = |timeout: Duration| -> Result<reqwest::Client, TelegramSettingsError> {
+            teloxide::net::default_reqwest_settings().timeout(timeout).build().map_err(|error| {
+                TelegramSettingsError::ApiUrl(format!("cannot build the HTTP client: {error}"))
+            })
         };
         // A call that outlives the timeout is dropped and fails as a network error, which the
         // outbox retries: a stalled Bot API must not hold a delivery (or a webhook) for long.
@@ -128,7 +125,7 @@ impl TelegramChannel {
             usize::from(settings.api_connections),
             settings.proxy_from_environment,
         )
-        .map_err(|error| SettingsError::ApiUrl(error.to_string()))?;
+        .map_err(|error| TelegramSettingsError::ApiUrl(error.to_string()))?;
         let limits = Limits::new(settings.rate_limits);
         Ok(TelegramChannel {
             bot,

@@ -6,14 +6,15 @@
 //! - not stored (storage or Telegram's file server unavailable): 500, and Telegram retries.
 
 use super::TelegramChannel;
-use crate::channels::{Intake, content_type};
+use crate::channels::Intake;
+use crate::web::content_type;
+use crate::web::token::tokens_match;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 use teloxide::types::{Update, UpdateKind};
 
 /// Where the route listens; `SWITCHBOARD_TELEGRAM_WEBHOOK_URL` should point here.
@@ -74,8 +75,9 @@ async fn receive(State(webhook): State<Webhook>, headers: HeaderMap, body: Bytes
 
 /// Constant-time comparison, so response timing reveals nothing about the secret.
 fn secret_matches(expected: Option<&str>, headers: &HeaderMap) -> bool {
-    let (Some(expected), Some(given)) = (expected, headers.get(SECRET_HEADER)) else { return false };
-    bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+    let given = headers.get(SECRET_HEADER).and_then(|value| value.to_str().ok());
+    let (Some(expected), Some(given)) = (expected, given) else { return false };
+    tokens_match(expected, given)
 }
 
 /// An update, or `None` for a body that is not one: not JSON, no numeric `update_id`, or one

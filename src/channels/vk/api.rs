@@ -5,9 +5,9 @@
 //! One [`VkApi`] is shared by the inbound and outbound halves, so the 20 requests per second
 //! budget of the community token is counted once, and an auth failure stops both.
 
-use super::settings::VkSettings;
 use crate::channels::DeliveryError;
-use crate::config::Secret;
+use crate::config::vk::VkSettings;
+use crate::secret::Secret;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

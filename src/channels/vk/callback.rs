@@ -8,16 +8,16 @@
 //! stored: VK would otherwise retry them and, after several errors, stop calling us.
 
 use super::inbound::{Envelope, MalformedEvent, ReceiveError, VkReceiver, parse_update};
-use crate::channels::{Intake, content_type};
+use crate::channels::Intake;
+use crate::web::content_type;
+use crate::web::token::tokens_match;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 
 /// Where VK posts events; enter `https://<your host>/webhooks/vk` in the community settings.
 pub const CALLBACK_PATH: &str = "/webhooks/vk";
@@ -36,14 +36,6 @@ pub fn router(receiver: VkReceiver, intake: Arc<dyn Intake>) -> Router {
         .route(CALLBACK_PATH, post(handle))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(CallbackState { receiver, intake })
-}
-
-/// Compares digests in constant time, so neither the content nor the length of the secret
-/// shows in the response time.
-fn secrets_match(expected: &str, given: &str) -> bool {
-    let expected: [u8; 32] = Sha256::digest(expected.as_bytes()).into();
-    let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
-    bool::from(expected.ct_eq(&given))
 }
 
 /// Reads a Callback API body into its envelope, without I/O: the body must be a JSON object
@@ -72,7 +64,7 @@ async fn handle(State(state): State<CallbackState>, headers: HeaderMap, body: By
     let settings = state.receiver.settings();
     // Fails closed: without a configured secret nothing is accepted.
     let secret_matches = match (&settings.secret, &envelope.secret) {
-        (Some(expected), Some(given)) => secrets_match(expected.expose(), given),
+        (Some(expected), Some(given)) => tokens_match(expected.expose(), given),
         _ => false,
     };
     if !secret_matches {

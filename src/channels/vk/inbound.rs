@@ -6,8 +6,8 @@
 use super::CHANNEL;
 use super::api::VkApi;
 use super::keyboard::{self, PayloadMeaning};
-use super::settings::VkSettings;
 use crate::channels::{InboundEvent, InboundKind};
+use crate::config::vk::VkSettings;
 use crate::core::dialog::{ContentKind, Input, PhotoProblem};
 use crate::core::message::Action;
 use crate::media::{MediaError, MediaStore};

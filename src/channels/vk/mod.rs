@@ -3,7 +3,7 @@
 //!
 //! Wiring, in the app:
 //! ```text
-//! let settings = VkSettings::from_env(&ProcessEnv)?;            // None: VK not configured
+//! let Some(settings) = settings.vk else { return };   // None: VK not configured (config::vk)
 //! let vk = VkChannel::new(settings, media, renderer)?;           // outbound: impl Channel
 //! match vk.settings().mode {
 //!     VkMode::LongPoll => spawn(longpoll::run(vk.receiver(), intake, shutdown)),
@@ -20,11 +20,9 @@ pub mod inbound;
 pub mod keyboard;
 pub mod longpoll;
 pub mod outbound;
-pub mod settings;
 
 pub use inbound::VkReceiver;
 pub use outbound::{VkChannel, VkSetupError};
-pub use settings::{VkMode, VkSettings};
 
 /// The channel name in events, contacts and outbox rows.
 pub const CHANNEL: &str = "vk";

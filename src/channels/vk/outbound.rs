@@ -6,8 +6,8 @@ use super::CHANNEL;
 use super::api::{ApiError, OutgoingMessage, VkApi};
 use super::inbound::VkReceiver;
 use super::keyboard::{self, ClientCapabilities};
-use super::settings::VkSettings;
 use crate::channels::{Channel, Delivery, DeliveryError, Renderer};
+use crate::config::vk::VkSettings;
 use crate::core::message::{MediaRef, Outbound};
 use crate::i18n::RenderedButton;
 use crate::media::MediaStore;
@@ -42,7 +42,7 @@ pub struct VkChannel {
 impl VkChannel {
     /// Validates the settings and builds the client.
     pub fn new(settings: VkSettings, media: MediaStore, render: Renderer) -> Result<VkChannel, VkSetupError> {
-        settings.validate()?;
+        settings.validate().map_err(crate::config::ConfigError::from)?;
         let api = VkApi::new(&settings)?;
         Ok(VkChannel { api, media, render, settings: Arc::new(settings) })
     }

@@ -60,14 +60,6 @@ pub fn new_visitor_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// The value of one cookie in a `Cookie` request header.
-pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header.split(';').find_map(|pair| {
-        let (key, value) = pair.trim().split_once('=')?;
-        (key == name).then_some(value)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,11 +78,5 @@ mod tests {
         for junk in ["", ".", "abc", "../../etc.passwd", &format!("{visitor}.zz"), &visitor] {
             assert_eq!(key.verify(junk), None, "{junk:?}");
         }
-    }
-
-    #[test]
-    fn finds_a_cookie_among_others() {
-        assert_eq!(cookie_value("a=1; sb_visitor=x.y; b=2", VISITOR_COOKIE), Some("x.y"));
-        assert_eq!(cookie_value("a=1", VISITOR_COOKIE), None);
     }
 }

@@ -1,13 +1,14 @@
 //! HTTP routes of the web chat. See the module documentation in `mod.rs` for the protocol.
 
-use super::cookie::{VISITOR_COOKIE, cookie_value, new_visitor_id};
+use super::cookie::{VISITOR_COOKIE, new_visitor_id};
 use super::message::{parse_message, valid_client_id};
 use super::{CHANNEL, ChatAuthor, LoggedMessage, WebChatState};
-use crate::channels::content_type::{self, Declared};
 use crate::channels::{Accepted, InboundEvent, InboundKind};
 use crate::core::dialog::{Input, PhotoProblem};
 use crate::core::message::Lang;
 use crate::media::MediaError;
+use crate::web::content_type::{self, Declared};
+use crate::web::cookie::request_cookie;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -87,12 +88,7 @@ fn error(status: StatusCode, code: &str) -> Response {
 }
 
 fn visitor_of(state: &WebChatState, headers: &HeaderMap) -> Option<String> {
-    let cookies = headers.get_all(header::COOKIE);
-    cookies
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(|value| cookie_value(value, VISITOR_COOKIE))
-        .and_then(|value| state.cookie_key.verify(value))
+    request_cookie(headers, VISITOR_COOKIE).and_then(|value| state.cookie_key.verify(value))
 }
 
 fn visitor_cookie(state: &WebChatState, visitor: &str) -> HeaderValue {
@@ -456,5 +452,5 @@ async fn media(
             return error(StatusCode::SERVICE_UNAVAILABLE, "try_again");
         }
     }
-    crate::console::media_response(&state.media, &sha256).await
+    crate::web::media::media_response(&state.media, &sha256).await
 }

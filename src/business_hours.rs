@@ -1,5 +1,7 @@
 //! Business hours (`SWITCHBOARD_BUSINESS_HOURS`, e.g. `Mon-Fri 09:00-18:00 Europe/Moscow`) and
-//! the "agents are back at ..." text queued customers get outside them.
+//! the "agents are back at ..." text queued customers get outside them. A module of its own:
+//! `config` parses it and the app hands it to the engine, and neither should import the console
+//! for it.
 //!
 //! Time zones are fixed UTC offsets: `UTC`, `UTC+3`, `+03:00`, or one of the IANA names of
 //! zones without daylight saving time listed in [`FIXED_ZONES`]. A zone with daylight saving

@@ -1,4 +1,4 @@
-//! The fast path from the engine to this process's delivery worker.
+//! Direct delivery: the fast path from the engine to this process's delivery worker.
 //!
 //! Normally a reply waits in the outbox table until a worker claims it: a query for due rows,
 //! then a write taking a lease. Instead, the engine can give the rows it just committed
@@ -8,19 +8,19 @@
 //!
 //! Order per conversation must hold across both paths. The rule: the engine hands a
 //! conversation's new rows over only when **every** pending row of that conversation in the
-//! database is one this worker holds from an earlier hand-over ([`Handoff::holding_all`],
+//! database is one this worker holds from an earlier hand-over ([`DirectDelivery::holding_all`],
 //! comparing row ids inside the engine's write transaction, while nobody else can add rows to
 //! those conversations: SQLite's one write lock, PostgreSQL's locked conversation rows).
 //! Otherwise (a row waiting for a retry, rows from before a restart, rows a claim has taken,
 //! here or in another instance) the new rows are stored unleased and follow the claiming path,
 //! which never hands out a row while an older one of its conversation is leased or waiting.
-//! A held row stays held until its "sent" mark is committed ([`Handoff::settled`]), so a
+//! A held row stays held until its "sent" mark is committed ([`DirectDelivery::settled`]), so a
 //! conversation whose last reply is being marked keeps the fast path.
 //!
 //! A held row that fails (a retry, a dead letter, a row given back) is different: its
-//! conversation's later rows must wait behind it on the claiming path. [`Handoff::failing`]
+//! conversation's later rows must wait behind it on the claiming path. [`DirectDelivery::failing`]
 //! forgets such a row before its outcome is written and puts its conversation on a list that
-//! [`Handoff::holding_all`] refuses. That list also covers the engine having found the row
+//! [`DirectDelivery::holding_all`] refuses. That list also covers the engine having found the row
 //! still held just before it failed: rows it then hands over for a listed conversation are
 //! not delivered but given back ([`Taken::give_back`]) to follow the failed one. A
 //! conversation leaves the list once the engine finds nothing of it pending that the worker
@@ -34,7 +34,7 @@ use tokio::sync::Notify;
 
 /// Shared by the engine (which hands rows over) and the worker (which takes them).
 #[derive(Default)]
-pub struct Handoff {
+pub struct DirectDelivery {
     state: Mutex<State>,
     ready: Notify,
 }
@@ -57,7 +57,7 @@ struct State {
     failed: HashSet<i64>,
 }
 
-/// What the worker takes from [`Handoff::take`].
+/// What the worker takes from [`DirectDelivery::take`].
 #[derive(Debug, Default)]
 pub struct Taken {
     /// Rows to deliver, in commit order.
@@ -67,7 +67,7 @@ pub struct Taken {
     pub give_back: Vec<OutboxJob>,
 }
 
-impl Handoff {
+impl DirectDelivery {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -134,7 +134,7 @@ impl Handoff {
     /// order. Without an attached worker the rows stay in the queue for [`detach`]'s caller,
     /// or, at the latest, are claimed again once their lease ends.
     ///
-    /// [`detach`]: Handoff::detach
+    /// [`detach`]: DirectDelivery::detach
     pub fn hand(&self, jobs: Vec<OutboxJob>) {
         if jobs.is_empty() {
             return;
@@ -159,14 +159,14 @@ impl Handoff {
         Taken { deliver: std::mem::take(&mut state.queue), give_back: std::mem::take(&mut state.give_back) }
     }
 
-    /// Resolves when rows may be waiting in [`take`](Handoff::take).
+    /// Resolves when rows may be waiting in [`take`](DirectDelivery::take).
     pub async fn ready(&self) {
         self.ready.notified().await;
     }
 
     /// Called before outcomes are written: held rows that did not go out are forgotten now,
     /// and their conversations listed as failed (see the module documentation). Sent rows stay
-    /// held until [`settled`](Handoff::settled).
+    /// held until [`settled`](DirectDelivery::settled).
     pub fn failing(&self, outcomes: &[(OutboxJob, DeliveryOutcome)]) {
         let mut state = self.lock();
         for (job, outcome) in outcomes {
@@ -228,32 +228,32 @@ mod tests {
 
     #[test]
     fn held_counts_follow_hand_overs_and_settlements() {
-        let handoff = Handoff::default();
-        handoff.attach(&["telegram"], Duration::from_secs(60));
-        assert!(handoff.accepts("telegram"));
-        assert!(!handoff.accepts("vk"));
-        handoff.hand(vec![job(1, 10), job(2, 10), job(3, 11)]);
-        assert_eq!(handoff.held([10, 11, 12]), HashMap::from([(10, 2), (11, 1), (12, 0)]));
-        let taken = handoff.take();
+        let direct = DirectDelivery::default();
+        direct.attach(&["telegram"], Duration::from_secs(60));
+        assert!(direct.accepts("telegram"));
+        assert!(!direct.accepts("vk"));
+        direct.hand(vec![job(1, 10), job(2, 10), job(3, 11)]);
+        assert_eq!(direct.held([10, 11, 12]), HashMap::from([(10, 2), (11, 1), (12, 0)]));
+        let taken = direct.take();
         assert_eq!(taken.deliver.iter().map(|job| job.id).collect::<Vec<_>>(), vec![1, 2, 3]);
         assert!(taken.give_back.is_empty());
-        assert!(handoff.take().deliver.is_empty());
+        assert!(direct.take().deliver.is_empty());
 
         // A row that was never handed over does not disturb the counts.
-        handoff.settled(&[(job(1, 10), DeliveryOutcome::Sent), (job(99, 10), DeliveryOutcome::Sent)]);
-        assert_eq!(handoff.held([10]), HashMap::from([(10, 1)]));
+        direct.settled(&[(job(1, 10), DeliveryOutcome::Sent), (job(99, 10), DeliveryOutcome::Sent)]);
+        assert_eq!(direct.held([10]), HashMap::from([(10, 1)]));
         // Settling twice counts once.
-        handoff.settled(&[(job(1, 10), DeliveryOutcome::Sent)]);
-        assert_eq!(handoff.held([10]), HashMap::from([(10, 1)]));
-        handoff.settled(&[(job(2, 10), DeliveryOutcome::Released), (job(3, 11), DeliveryOutcome::Sent)]);
-        assert_eq!(handoff.held([10, 11]), HashMap::from([(10, 0), (11, 0)]));
+        direct.settled(&[(job(1, 10), DeliveryOutcome::Sent)]);
+        assert_eq!(direct.held([10]), HashMap::from([(10, 1)]));
+        direct.settled(&[(job(2, 10), DeliveryOutcome::Released), (job(3, 11), DeliveryOutcome::Sent)]);
+        assert_eq!(direct.held([10, 11]), HashMap::from([(10, 0), (11, 0)]));
     }
 
     #[test]
     fn new_rows_go_fast_only_where_every_pending_row_is_held() {
-        let handoff = Handoff::default();
-        handoff.attach(&["telegram"], Duration::from_secs(60));
-        handoff.hand(vec![job(1, 10), job(2, 11)]);
+        let direct = DirectDelivery::default();
+        direct.attach(&["telegram"], Duration::from_secs(60));
+        direct.hand(vec![job(1, 10), job(2, 11)]);
         let pending = HashMap::from([
             // Everything pending is held.
             (10, vec![1]),
@@ -262,54 +262,54 @@ mod tests {
             // Only rows this worker does not hold: the same count as conversation 10's.
             (12, vec![3]),
         ]);
-        let fast = handoff.holding_all(&[10, 11, 12, 13], &pending);
+        let fast = direct.holding_all(&[10, 11, 12, 13], &pending);
         // Conversation 13 has nothing pending at all.
         assert_eq!(fast, HashSet::from([10, 13]));
 
         // A sent row being marked stays held: the conversation keeps the fast path.
-        handoff.failing(&[(job(1, 10), DeliveryOutcome::Sent)]);
-        assert_eq!(handoff.holding_all(&[10], &pending), HashSet::from([10]));
-        handoff.settled(&[(job(1, 10), DeliveryOutcome::Sent)]);
+        direct.failing(&[(job(1, 10), DeliveryOutcome::Sent)]);
+        assert_eq!(direct.holding_all(&[10], &pending), HashSet::from([10]));
+        direct.settled(&[(job(1, 10), DeliveryOutcome::Sent)]);
         // Marked: the database no longer lists it, and the worker no longer holds it.
-        assert_eq!(handoff.holding_all(&[10], &HashMap::new()), HashSet::from([10]));
+        assert_eq!(direct.holding_all(&[10], &HashMap::new()), HashSet::from([10]));
     }
 
     #[test]
     fn a_failed_row_keeps_later_rows_of_its_conversation_off_the_fast_path() {
-        let handoff = Handoff::default();
-        handoff.attach(&["telegram"], Duration::from_secs(60));
-        handoff.hand(vec![job(1, 10)]);
+        let direct = DirectDelivery::default();
+        direct.attach(&["telegram"], Duration::from_secs(60));
+        direct.hand(vec![job(1, 10)]);
         // The engine checks while row 1 is in flight: the conversation looks fine...
         let pending = HashMap::from([(10, vec![1])]);
-        assert_eq!(handoff.holding_all(&[10], &pending), HashSet::from([10]));
+        assert_eq!(direct.holding_all(&[10], &pending), HashSet::from([10]));
         // ...then row 1 fails before the engine hands over row 2.
         let retry = DeliveryOutcome::Retry { at: 100, count_attempt: true, error: "hiccup".to_owned() };
-        handoff.failing(&[(job(1, 10), retry.clone())]);
-        handoff.settled(&[(job(1, 10), retry)]);
-        let _ = handoff.take();
-        handoff.hand(vec![job(2, 10), job(3, 11)]);
-        let taken = handoff.take();
+        direct.failing(&[(job(1, 10), retry.clone())]);
+        direct.settled(&[(job(1, 10), retry)]);
+        let _ = direct.take();
+        direct.hand(vec![job(2, 10), job(3, 11)]);
+        let taken = direct.take();
         assert_eq!(taken.deliver.iter().map(|job| job.id).collect::<Vec<_>>(), vec![3]);
         assert_eq!(taken.give_back.iter().map(|job| job.id).collect::<Vec<_>>(), vec![2]);
-        assert_eq!(handoff.held([10]), HashMap::from([(10, 0)]));
+        assert_eq!(direct.held([10]), HashMap::from([(10, 0)]));
 
         // While row 1 waits for its retry, the conversation stays on the slow path.
         let waiting = HashMap::from([(10, vec![1, 2])]);
-        assert!(handoff.holding_all(&[10], &waiting).is_empty());
+        assert!(direct.holding_all(&[10], &waiting).is_empty());
         // Once the claiming path has sent both, it is back on the fast path.
-        assert_eq!(handoff.holding_all(&[10], &HashMap::new()), HashSet::from([10]));
-        handoff.hand(vec![job(4, 10)]);
-        assert_eq!(handoff.take().deliver.iter().map(|job| job.id).collect::<Vec<_>>(), vec![4]);
+        assert_eq!(direct.holding_all(&[10], &HashMap::new()), HashSet::from([10]));
+        direct.hand(vec![job(4, 10)]);
+        assert_eq!(direct.take().deliver.iter().map(|job| job.id).collect::<Vec<_>>(), vec![4]);
     }
 
     #[test]
     fn detaching_returns_what_was_not_taken_and_refuses_more() {
-        let handoff = Handoff::default();
-        handoff.attach(&["telegram"], Duration::from_secs(60));
-        handoff.hand(vec![job(5, 1)]);
-        let left = handoff.detach();
+        let direct = DirectDelivery::default();
+        direct.attach(&["telegram"], Duration::from_secs(60));
+        direct.hand(vec![job(5, 1)]);
+        let left = direct.detach();
         assert_eq!(left.len(), 1);
-        assert!(!handoff.accepts("telegram"));
-        assert_eq!(handoff.lease(), None);
+        assert!(!direct.accepts("telegram"));
+        assert_eq!(direct.lease(), None);
     }
 }

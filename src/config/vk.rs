@@ -1,8 +1,10 @@
 //! VK settings: read from `SWITCHBOARD_VK_*`, checked once at start-up so that a missing token or
 //! a callback server without its secret is a clear error instead of a silent failure later.
+//! [`VkSettings`] is plain data the VK channel imports; reading it is this module's job.
 
-use crate::config::{ConfigError, Secret, Source};
+use super::{ConfigError, Source};
 use crate::core::message::Lang;
+use crate::secret::Secret;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -47,7 +49,7 @@ pub struct VkSettings {
     /// Seconds one Long Poll request waits for events (clamped to VK's 1 to 90).
     pub longpoll_wait_secs: u32,
     /// How long one API call may take before it counts as lost and the outbox retries it
-    /// (`SWITCHBOARD_HTTP_TIMEOUT_SECS`, set by `config`).
+    /// (`SWITCHBOARD_HTTP_TIMEOUT_SECS`).
     pub request_timeout: Duration,
 }
 
@@ -68,130 +70,150 @@ impl VkSettings {
         }
     }
 
-    /// Reads `SWITCHBOARD_VK_*`. `Ok(None)` when none of them is set: VK is simply not used.
-    pub fn from_env(source: &dyn Source) -> Result<Option<VkSettings>, ConfigError> {
-        const ALL: [&str; 8] = [
-            "SWITCHBOARD_VK_TOKEN",
-            "SWITCHBOARD_VK_GROUP_ID",
-            "SWITCHBOARD_VK_MODE",
-            "SWITCHBOARD_VK_CONFIRMATION",
-            "SWITCHBOARD_VK_SECRET",
-            "SWITCHBOARD_VK_API_URL",
-            "SWITCHBOARD_VK_DEFAULT_LANGUAGE",
-            "SWITCHBOARD_VK_RATE_LIMIT",
-        ];
-        if ALL.iter().all(|variable| source.get(variable).is_none()) {
-            return Ok(None);
-        }
-        let token = source.get("SWITCHBOARD_VK_TOKEN").ok_or_else(|| {
-            ConfigError::new(
-                "SWITCHBOARD_VK_TOKEN",
-                "other SWITCHBOARD_VK_* variables are set, but the community access token is missing",
-            )
-        })?;
-        let group_id = match source.get("SWITCHBOARD_VK_GROUP_ID") {
-            None => {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_VK_GROUP_ID",
-                    "expected the community id (a number), but it is not set",
-                ));
-            }
-            Some(raw) => parse_group_id(&raw)?,
-        };
-        let mode = match source.get("SWITCHBOARD_VK_MODE").as_deref() {
-            None => VkMode::LongPoll,
-            Some(value) if value.eq_ignore_ascii_case("longpoll") => VkMode::LongPoll,
-            Some(value) if value.eq_ignore_ascii_case("callback") => VkMode::Callback,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_VK_MODE",
-                    format!("expected `longpoll` or `callback`, got {other:?}"),
-                ));
-            }
-        };
-        let mut settings = VkSettings::new(token, group_id, mode);
-        settings.confirmation = source.get("SWITCHBOARD_VK_CONFIRMATION");
-        settings.secret = source.get("SWITCHBOARD_VK_SECRET").map(Secret::new);
-        if let Some(url) = source.get("SWITCHBOARD_VK_API_URL") {
-            settings.api_url = url.trim_end_matches('/').to_owned();
-        }
-        if let Some(code) = source.get("SWITCHBOARD_VK_DEFAULT_LANGUAGE") {
-            settings.default_language = Lang::from_code(&code).ok_or_else(|| {
-                ConfigError::new(
-                    "SWITCHBOARD_VK_DEFAULT_LANGUAGE",
-                    format!("expected one of en, ru, zh, got {code:?}"),
-                )
-            })?;
-        }
-        if let Some(limit) = source.get("SWITCHBOARD_VK_RATE_LIMIT") {
-            settings.requests_per_second = if limit.eq_ignore_ascii_case("off") {
-                None
-            } else {
-                let parsed = limit.parse::<u32>().ok().and_then(NonZeroU32::new).ok_or_else(|| {
-                    ConfigError::new(
-                        "SWITCHBOARD_VK_RATE_LIMIT",
-                        format!("expected requests per second (1 or more) or `off`, got {limit:?}"),
-                    )
-                })?;
-                Some(parsed)
-            };
-        }
-        settings.validate()?;
-        Ok(Some(settings))
-    }
-
     /// Checks the combination: a token, a community, and in callback mode both the
     /// confirmation string and the secret (without the secret anyone could post events).
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), VkSettingsError> {
         if self.token.expose().trim().is_empty() {
-            return Err(ConfigError::new("SWITCHBOARD_VK_TOKEN", "the community access token is empty"));
+            return Err(VkSettingsError::TokenEmpty);
         }
         if self.group_id == 0 {
-            return Err(ConfigError::new(
-                "SWITCHBOARD_VK_GROUP_ID",
-                "expected the community id, a positive number",
-            ));
+            return Err(VkSettingsError::GroupIdZero);
         }
         if !(self.api_url.starts_with("https://") || self.api_url.starts_with("http://")) {
-            return Err(ConfigError::new(
-                "SWITCHBOARD_VK_API_URL",
-                format!("expected an http(s) URL such as {DEFAULT_API_URL}, got {:?}", self.api_url),
-            ));
+            return Err(VkSettingsError::ApiUrl(self.api_url.clone()));
         }
         if self.request_timeout.is_zero() {
-            return Err(ConfigError::new(
-                "SWITCHBOARD_HTTP_TIMEOUT_SECS",
-                "the VK request timeout must be longer than zero",
-            ));
+            return Err(VkSettingsError::RequestTimeout);
         }
         if self.mode == VkMode::Callback {
             if self.confirmation.as_deref().is_none_or(|value| value.trim().is_empty()) {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_VK_CONFIRMATION",
-                    "callback mode needs the confirmation string shown in the community's API settings",
-                ));
+                return Err(VkSettingsError::ConfirmationMissing);
             }
             if self.secret.as_ref().is_none_or(|secret| secret.expose().trim().is_empty()) {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_VK_SECRET",
-                    "callback mode needs the secret key set in the community's Callback API settings",
-                ));
+                return Err(VkSettingsError::SecretMissing);
             }
         }
         Ok(())
     }
 }
 
-fn parse_group_id(raw: &str) -> Result<u64, ConfigError> {
+/// A VK configuration Switchboard refuses to start with; [`VkSettingsError::variable`] names
+/// the variable to fix. Messages never contain the token or the secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VkSettingsError {
+    #[error("other SWITCHBOARD_VK_* variables are set, but the community access token is missing")]
+    TokenMissing,
+    #[error("the community access token is empty")]
+    TokenEmpty,
+    #[error("expected the community id (a number), but it is not set")]
+    GroupIdMissing,
+    #[error("expected the community id as a number (for `club123` write 123), got {0:?}")]
+    GroupIdNotANumber(String),
+    #[error("expected the community id, a positive number")]
+    GroupIdZero,
+    #[error("expected `longpoll` or `callback`, got {0:?}")]
+    Mode(String),
+    #[error("expected an http(s) URL such as {default}, got {0:?}", default = DEFAULT_API_URL)]
+    ApiUrl(String),
+    #[error("expected one of en, ru, zh, got {0:?}")]
+    DefaultLanguage(String),
+    #[error("expected requests per second (1 or more) or `off`, got {0:?}")]
+    RateLimit(String),
+    #[error("the VK request timeout must be longer than zero")]
+    RequestTimeout,
+    #[error("callback mode needs the confirmation string shown in the community's API settings")]
+    ConfirmationMissing,
+    #[error("callback mode needs the secret key set in the community's Callback API settings")]
+    SecretMissing,
+}
+
+impl VkSettingsError {
+    /// The variable an operator has to change.
+    pub fn variable(&self) -> &'static str {
+        match self {
+            VkSettingsError::TokenMissing | VkSettingsError::TokenEmpty => "SWITCHBOARD_VK_TOKEN",
+            VkSettingsError::GroupIdMissing
+            | VkSettingsError::GroupIdNotANumber(_)
+            | VkSettingsError::GroupIdZero => "SWITCHBOARD_VK_GROUP_ID",
+            VkSettingsError::Mode(_) => "SWITCHBOARD_VK_MODE",
+            VkSettingsError::ApiUrl(_) => "SWITCHBOARD_VK_API_URL",
+            VkSettingsError::DefaultLanguage(_) => "SWITCHBOARD_VK_DEFAULT_LANGUAGE",
+            VkSettingsError::RateLimit(_) => "SWITCHBOARD_VK_RATE_LIMIT",
+            VkSettingsError::RequestTimeout => "SWITCHBOARD_HTTP_TIMEOUT_SECS",
+            VkSettingsError::ConfirmationMissing => "SWITCHBOARD_VK_CONFIRMATION",
+            VkSettingsError::SecretMissing => "SWITCHBOARD_VK_SECRET",
+        }
+    }
+}
+
+impl From<VkSettingsError> for ConfigError {
+    fn from(error: VkSettingsError) -> ConfigError {
+        ConfigError::new(error.variable(), error.to_string())
+    }
+}
+
+/// Reads `SWITCHBOARD_VK_*`. `Ok(None)` when none of them is set: VK is simply not used.
+/// Every API call may take `request_timeout` (`SWITCHBOARD_HTTP_TIMEOUT_SECS`).
+pub(super) fn read(
+    source: &dyn Source,
+    request_timeout: Duration,
+) -> Result<Option<VkSettings>, ConfigError> {
+    const ALL: [&str; 8] = [
+        "SWITCHBOARD_VK_TOKEN",
+        "SWITCHBOARD_VK_GROUP_ID",
+        "SWITCHBOARD_VK_MODE",
+        "SWITCHBOARD_VK_CONFIRMATION",
+        "SWITCHBOARD_VK_SECRET",
+        "SWITCHBOARD_VK_API_URL",
+        "SWITCHBOARD_VK_DEFAULT_LANGUAGE",
+        "SWITCHBOARD_VK_RATE_LIMIT",
+    ];
+    if ALL.iter().all(|variable| source.get(variable).is_none()) {
+        return Ok(None);
+    }
+    let token = source.get("SWITCHBOARD_VK_TOKEN").ok_or(VkSettingsError::TokenMissing)?;
+    let group_id = match source.get("SWITCHBOARD_VK_GROUP_ID") {
+        None => return Err(VkSettingsError::GroupIdMissing.into()),
+        Some(raw) => parse_group_id(&raw)?,
+    };
+    let mode = match source.get("SWITCHBOARD_VK_MODE").as_deref() {
+        None => VkMode::LongPoll,
+        Some(value) if value.eq_ignore_ascii_case("longpoll") => VkMode::LongPoll,
+        Some(value) if value.eq_ignore_ascii_case("callback") => VkMode::Callback,
+        Some(other) => return Err(VkSettingsError::Mode(other.to_owned()).into()),
+    };
+    let mut settings = VkSettings::new(token, group_id, mode);
+    settings.confirmation = source.get("SWITCHBOARD_VK_CONFIRMATION");
+    settings.secret = source.get("SWITCHBOARD_VK_SECRET").map(Secret::new);
+    if let Some(url) = source.get("SWITCHBOARD_VK_API_URL") {
+        settings.api_url = url.trim_end_matches('/').to_owned();
+    }
+    if let Some(code) = source.get("SWITCHBOARD_VK_DEFAULT_LANGUAGE") {
+        settings.default_language =
+            Lang::from_code(&code).ok_or_else(|| VkSettingsError::DefaultLanguage(code.clone()))?;
+    }
+    if let Some(limit) = source.get("SWITCHBOARD_VK_RATE_LIMIT") {
+        settings.requests_per_second = if limit.eq_ignore_ascii_case("off") {
+            None
+        } else {
+            let parsed = limit.parse::<u32>().ok().and_then(NonZeroU32::new);
+            Some(parsed.ok_or_else(|| VkSettingsError::RateLimit(limit.clone()))?)
+        };
+    }
+    settings.request_timeout = request_timeout;
+    settings.validate()?;
+    Ok(Some(settings))
+}
+
+fn parse_group_id(raw: &str) -> Result<u64, VkSettingsError> {
     // Communities are often written as `-123` (their owner id) or `club123`; accept the first,
     // explain the second.
     let digits = raw.trim().trim_start_matches('-');
-    digits.parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-        ConfigError::new(
-            "SWITCHBOARD_VK_GROUP_ID",
-            format!("expected the community id as a number (for `club123` write 123), got {raw:?}"),
-        )
-    })
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| VkSettingsError::GroupIdNotANumber(raw.to_owned()))
 }
 
 #[cfg(test)]
@@ -201,7 +223,7 @@ mod tests {
 
     fn load(pairs: &[(&'static str, &'static str)]) -> Result<Option<VkSettings>, ConfigError> {
         let env: HashMap<&str, &str> = pairs.iter().copied().collect();
-        VkSettings::from_env(&env)
+        read(&env, DEFAULT_REQUEST_TIMEOUT)
     }
 
     #[test]
@@ -283,7 +305,7 @@ mod tests {
             assert_eq!(error.variable, *variable, "{pairs:?}: {error}");
         }
         let mut empty_token = VkSettings::new("  ", 1, VkMode::LongPoll);
-        assert_eq!(empty_token.validate().unwrap_err().variable, "SWITCHBOARD_VK_TOKEN");
+        assert_eq!(empty_token.validate().unwrap_err().variable(), "SWITCHBOARD_VK_TOKEN");
         empty_token.token = Secret::new("t");
         assert!(empty_token.validate().is_ok());
     }

@@ -1,11 +1,20 @@
-//! Settings from the environment (and `.env`, loaded by `main` through dotenvy).
+//! Settings from the environment (and `.env`, loaded through [`load_dotenv`]).
 //!
-//! Every variable is read in one place, here, and every bad value becomes a [`ConfigError`]
-//! naming the variable and what was expected; `main` prints it as one line and exits with 2.
-//! Secrets are wrapped in [`Secret`], whose `Debug` never shows them.
+//! Every variable is read in this module and nowhere else: the process-wide settings here, each
+//! channel's in a file of its own (`telegram`, `vk`) with its own error type, whose values are
+//! plain data the channel imports. Configuration imports no channel and not the console. Every
+//! bad value becomes a [`ConfigError`] naming the variable and what was expected; `main` prints
+//! it as one line and exits with 2. Secrets are wrapped in [`Secret`], whose `Debug` never shows
+//! them.
+//!
+//! Command-line flags are clap's; clap reads no variable itself (no `env` attributes): a flag
+//! that falls back to a variable gets the value from here, so one module answers where a
+//! setting comes from (`tests/architecture.rs` checks this).
 
-use crate::channels::telegram::settings::{SettingsError as TelegramSettingsError, TelegramSettings};
-use crate::channels::vk::VkSettings;
+pub mod telegram;
+pub mod vk;
+
+use crate::business_hours::BusinessHours;
 use crate::core::message::Lang;
 use crate::order_format::{self, RegexOrderIdFormat};
 use std::collections::HashMap;
@@ -13,26 +22,12 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use telegram::TelegramSettings;
+use vk::VkSettings;
 
-/// A value that must never reach a log line.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+/// [`crate::secret::Secret`], also reachable here for code written before it moved
+/// (`console::chat_log`); new code imports it from `crate::secret`.
+pub use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{variable}: {problem}")]
@@ -109,7 +104,8 @@ impl fmt::Debug for DatabaseUrl {
 pub struct Settings {
     pub database_url: DatabaseUrl,
     pub sqlite_sync: SqliteSync,
-    pub log_filter: String,
+    /// `SWITCHBOARD_LOG`; `None` when unset, so each command may pick its own default.
+    pub log_filter: Option<String>,
     pub log_format: LogFormat,
     pub bind: SocketAddr,
     /// Where `/metrics` is served (Prometheus text format); `None` turns metrics off.
@@ -132,10 +128,12 @@ pub struct Settings {
     /// Signs web chat visitor cookies; without it a random key is kept in the database.
     pub webchat_secret: Option<Secret>,
     /// When agents work; outside these hours queued customers are told when they are back.
-    pub business_hours: Option<crate::console::BusinessHours>,
+    pub business_hours: Option<BusinessHours>,
     /// How long one call to a messenger's API may take before it counts as lost; the outbox
     /// then retries the delivery. Given to every channel's settings.
     pub http_timeout: Duration,
+    /// The operating-system user (`USER`): whom `switchboard chat` speaks as without `--user`.
+    pub login_name: Option<String>,
     /// Present when `SWITCHBOARD_TELEGRAM_TOKEN` is set.
     pub telegram: Option<TelegramSettings>,
     /// Present when any `SWITCHBOARD_VK_*` variable is set (then all required ones must be).
@@ -198,13 +196,15 @@ impl Settings {
             }
         };
 
-        let log_filter = source.get("SWITCHBOARD_LOG").unwrap_or_else(|| "info".to_owned());
-        tracing_subscriber::EnvFilter::try_new(&log_filter).map_err(|error| {
-            ConfigError::new(
-                "SWITCHBOARD_LOG",
-                format!("expected a level filter such as `info` or `switchboard=debug`: {error}"),
-            )
-        })?;
+        let log_filter = source.get("SWITCHBOARD_LOG");
+        if let Some(filter) = &log_filter {
+            tracing_subscriber::EnvFilter::try_new(filter).map_err(|error| {
+                ConfigError::new(
+                    "SWITCHBOARD_LOG",
+                    format!("expected a level filter such as `info` or `switchboard=debug`: {error}"),
+                )
+            })?;
+        }
         let log_format = match source.get("SWITCHBOARD_LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -284,7 +284,7 @@ impl Settings {
             })?,
         };
 
-        let locales_dir = source.get("SWITCHBOARD_LOCALES_DIR").map(PathBuf::from);
+        let locales_dir = locales_dir(source);
         if let Some(dir) = &locales_dir
             && !dir.join("en").is_dir()
         {
@@ -327,7 +327,7 @@ impl Settings {
         };
         let business_hours = match source.get("SWITCHBOARD_BUSINESS_HOURS") {
             None => None,
-            Some(text) => Some(crate::console::BusinessHours::parse(&text).map_err(|error| {
+            Some(text) => Some(BusinessHours::parse(&text).map_err(|error| {
                 ConfigError::new(
                     "SWITCHBOARD_BUSINESS_HOURS",
                     format!("expected something like `Mon-Fri 09:00-18:00 Europe/Moscow`: {error}"),
@@ -338,14 +338,11 @@ impl Settings {
         let http_timeout = number_in(source, "SWITCHBOARD_HTTP_TIMEOUT_SECS", 1..=300, "seconds")?
             .map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_secs);
 
-        let telegram = telegram_settings(source, http_timeout)?;
-        let mut vk = VkSettings::from_env(source)?;
-        if let Some(vk) = &mut vk {
-            vk.request_timeout = http_timeout;
-            vk.validate()?;
-        }
+        let telegram = telegram::read(source, http_timeout)?;
+        let vk = vk::read(source, http_timeout)?;
 
         Ok(Settings {
+            login_name: source.get("USER"),
             secure_cookies,
             webchat_secret,
             business_hours,
@@ -376,78 +373,23 @@ impl Settings {
     }
 }
 
-fn telegram_settings(
-    source: &dyn Source,
-    request_timeout: Duration,
-) -> Result<Option<TelegramSettings>, ConfigError> {
-    let Some(token) = source.get("SWITCHBOARD_TELEGRAM_TOKEN") else {
-        let dependent = ["SWITCHBOARD_TELEGRAM_WEBHOOK_URL", "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET"];
-        if let Some(variable) = dependent.into_iter().find(|variable| source.get(variable).is_some()) {
-            return Err(ConfigError::new(
-                "SWITCHBOARD_TELEGRAM_TOKEN",
-                format!("{variable} is set, but the bot token is missing"),
-            ));
-        }
-        return Ok(None);
-    };
-    let mut settings = TelegramSettings::new(token.trim());
-    settings.api_url = source.get("SWITCHBOARD_TELEGRAM_API_URL");
-    settings.webhook_url = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_URL");
-    settings.webhook_secret = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET");
-    settings.request_timeout = request_timeout;
-    // The variables reqwest reads for its proxy (it also reads the lower-case forms).
-    settings.proxy_from_environment =
-        ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-            .into_iter()
-            .any(|variable| source.get(variable).is_some_and(|value| !value.trim().is_empty()));
-    if settings.webhook_url.is_some() && settings.webhook_secret.is_none() {
-        return Err(ConfigError::new(
-            "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET",
-            "a webhook needs a secret (1-256 characters of A-Z a-z 0-9 _ -) so forged updates are refused",
-        ));
+/// `SWITCHBOARD_LOCALES_DIR` as given, unchecked: the `faq` commands, which need no other
+/// setting, fall back to it for `--locales`; [`Settings::from_env`] also checks it.
+pub fn locales_dir(source: &dyn Source) -> Option<PathBuf> {
+    source.get("SWITCHBOARD_LOCALES_DIR").map(PathBuf::from)
+}
+
+/// Loads `.env` from the working directory into the environment, if there is one. A missing
+/// file is normal (`Ok`); a broken one is an error worth stopping for.
+pub fn load_dotenv() -> Result<(), dotenvy::Error> {
+    match dotenvy::dotenv() {
+        Err(error) if !error.not_found() => Err(error),
+        _ => Ok(()),
     }
-    if let Some(value) = source.get("SWITCHBOARD_TELEGRAM_RATE_LIMIT") {
-        settings.rate_limits = match value.as_str() {
-            "on" => true,
-            "off" => false,
-            other => {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_TELEGRAM_RATE_LIMIT",
-                    format!("expected `on` or `off` (off only against a test server), got {other:?}"),
-                ));
-            }
-        };
-    }
-    if let Some(connections) =
-        number_in(source, "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS", 1..=100, "connections")?
-    {
-        settings.webhook_max_connections = connections;
-    }
-    if let Some(connections) =
-        number_in(source, "SWITCHBOARD_TELEGRAM_API_CONNECTIONS", 1..=1000, "calls in flight")?
-    {
-        settings.api_connections = connections;
-    }
-    settings.validate().map_err(|error| {
-        let variable = match error {
-            TelegramSettingsError::Token => "SWITCHBOARD_TELEGRAM_TOKEN",
-            TelegramSettingsError::ApiUrl(_) => "SWITCHBOARD_TELEGRAM_API_URL",
-            TelegramSettingsError::WebhookUrl(_) => "SWITCHBOARD_TELEGRAM_WEBHOOK_URL",
-            TelegramSettingsError::WebhookSecret(_) => "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET",
-            TelegramSettingsError::WebhookMaxConnections => "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS",
-            TelegramSettingsError::ApiConnections => "SWITCHBOARD_TELEGRAM_API_CONNECTIONS",
-            TelegramSettingsError::Polling(_) | TelegramSettingsError::WebhookBodyLimit => {
-                "SWITCHBOARD_TELEGRAM_TOKEN"
-            }
-            TelegramSettingsError::RequestTimeout => "SWITCHBOARD_HTTP_TIMEOUT_SECS",
-        };
-        ConfigError::new(variable, error.to_string())
-    })?;
-    Ok(Some(settings))
 }
 
 /// A number of `unit` in `range` from `variable`, if set; anything else names the variable.
-fn number_in<T>(
+pub(crate) fn number_in<T>(
     source: &dyn Source,
     variable: &'static str,
     range: std::ops::RangeInclusive<T>,

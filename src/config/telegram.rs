@@ -1,6 +1,8 @@
-//! What the Telegram channel needs to know, as a plain struct. Reading it from the environment
-//! is `config`'s job; this module only says what a valid configuration is.
+//! Telegram settings: [`TelegramSettings`] is the plain struct the Telegram channel imports;
+//! [`read`] fills it from `SWITCHBOARD_TELEGRAM_*` and [`TelegramSettings::validate`] says what a
+//! valid configuration is.
 
+use super::{ConfigError, Source, number_in};
 use std::fmt;
 use std::time::Duration;
 
@@ -71,59 +73,64 @@ impl TelegramSettings {
 
     /// Checks everything that can be checked without asking Telegram, with errors an operator
     /// can act on.
-    pub fn validate(&self) -> Result<(), SettingsError> {
+    pub fn validate(&self) -> Result<(), TelegramSettingsError> {
         bot_id_from_token(&self.token)?;
         if let Some(api_url) = &self.api_url {
-            let parsed = reqwest::Url::parse(api_url)
-                .map_err(|error| SettingsError::ApiUrl(format!("{api_url:?} is not a URL: {error}")))?;
+            let parsed = reqwest::Url::parse(api_url).map_err(|error| {
+                TelegramSettingsError::ApiUrl(format!("{api_url:?} is not a URL: {error}"))
+            })?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
-                return Err(SettingsError::ApiUrl(format!("{api_url:?} must be an http(s) base URL")));
+                return Err(TelegramSettingsError::ApiUrl(format!(
+                    "{api_url:?} must be an http(s) base URL"
+                )));
             }
         }
         if let Some(webhook_url) = &self.webhook_url {
             let parsed = reqwest::Url::parse(webhook_url).map_err(|error| {
-                SettingsError::WebhookUrl(format!("{webhook_url:?} is not a URL: {error}"))
+                TelegramSettingsError::WebhookUrl(format!("{webhook_url:?} is not a URL: {error}"))
             })?;
             // The public Bot API only calls HTTPS webhooks; a local Bot API server may use http.
             let https_required = self.api_url.is_none();
             let scheme_ok = parsed.scheme() == "https" || (!https_required && parsed.scheme() == "http");
             if !scheme_ok {
-                return Err(SettingsError::WebhookUrl(format!(
+                return Err(TelegramSettingsError::WebhookUrl(format!(
                     "{webhook_url:?} must be an https URL (Telegram does not call plain http webhooks)"
                 )));
             }
             let Some(secret) = &self.webhook_secret else {
-                return Err(SettingsError::WebhookSecret(
+                return Err(TelegramSettingsError::WebhookSecret(
                     "a webhook needs a secret token, so that only Telegram can post updates".to_owned(),
                 ));
             };
             validate_secret(secret)?;
         }
         if self.poll_timeout > Duration::from_secs(50) {
-            return Err(SettingsError::Polling(
+            return Err(TelegramSettingsError::Polling(
                 "the long-poll timeout must be at most 50 seconds".to_owned(),
             ));
         }
         if !(1..=100).contains(&self.poll_limit) {
-            return Err(SettingsError::Polling("the getUpdates limit must be between 1 and 100".to_owned()));
+            return Err(TelegramSettingsError::Polling(
+                "the getUpdates limit must be between 1 and 100".to_owned(),
+            ));
         }
         if !(1..=100).contains(&self.webhook_max_connections) {
-            return Err(SettingsError::WebhookMaxConnections);
+            return Err(TelegramSettingsError::WebhookMaxConnections);
         }
         if !(1..=1000).contains(&self.api_connections) {
-            return Err(SettingsError::ApiConnections);
+            return Err(TelegramSettingsError::ApiConnections);
         }
         if self.webhook_body_limit < 1024 {
-            return Err(SettingsError::WebhookBodyLimit);
+            return Err(TelegramSettingsError::WebhookBodyLimit);
         }
         if self.request_timeout.is_zero() {
-            return Err(SettingsError::RequestTimeout);
+            return Err(TelegramSettingsError::RequestTimeout);
         }
         Ok(())
     }
 
     /// The bot's numeric id: the part of the token before the colon.
-    pub fn bot_id(&self) -> Result<u64, SettingsError> {
+    pub fn bot_id(&self) -> Result<u64, TelegramSettingsError> {
         bot_id_from_token(&self.token)
     }
 }
@@ -149,7 +156,7 @@ impl fmt::Debug for TelegramSettings {
 
 /// A configuration Switchboard refuses to start with. Messages never contain the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SettingsError {
+pub enum TelegramSettingsError {
     #[error(
         "the Telegram token is malformed: expected `<digits>:<at least 30 of A-Z a-z 0-9 _ ->`, as @BotFather \
          gives it"
@@ -173,24 +180,106 @@ pub enum SettingsError {
     ApiConnections,
 }
 
+impl TelegramSettingsError {
+    /// The variable an operator has to change.
+    pub fn variable(&self) -> &'static str {
+        match self {
+            TelegramSettingsError::Token => "SWITCHBOARD_TELEGRAM_TOKEN",
+            TelegramSettingsError::ApiUrl(_) => "SWITCHBOARD_TELEGRAM_API_URL",
+            TelegramSettingsError::WebhookUrl(_) => "SWITCHBOARD_TELEGRAM_WEBHOOK_URL",
+            TelegramSettingsError::WebhookSecret(_) => "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET",
+            TelegramSettingsError::WebhookMaxConnections => "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS",
+            TelegramSettingsError::ApiConnections => "SWITCHBOARD_TELEGRAM_API_CONNECTIONS",
+            TelegramSettingsError::Polling(_) | TelegramSettingsError::WebhookBodyLimit => {
+                "SWITCHBOARD_TELEGRAM_TOKEN"
+            }
+            TelegramSettingsError::RequestTimeout => "SWITCHBOARD_HTTP_TIMEOUT_SECS",
+        }
+    }
+}
+
+impl From<TelegramSettingsError> for ConfigError {
+    fn from(error: TelegramSettingsError) -> ConfigError {
+        ConfigError::new(error.variable(), error.to_string())
+    }
+}
+
+/// Reads `SWITCHBOARD_TELEGRAM_*`. `Ok(None)` when no token is set: Telegram is simply not used.
+/// Every Bot API call may take `request_timeout` (`SWITCHBOARD_HTTP_TIMEOUT_SECS`).
+pub(super) fn read(
+    source: &dyn Source,
+    request_timeout: Duration,
+) -> Result<Option<TelegramSettings>, ConfigError> {
+    let Some(token) = source.get("SWITCHBOARD_TELEGRAM_TOKEN") else {
+        let dependent = ["SWITCHBOARD_TELEGRAM_WEBHOOK_URL", "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET"];
+        if let Some(variable) = dependent.into_iter().find(|variable| source.get(variable).is_some()) {
+            return Err(ConfigError::new(
+                "SWITCHBOARD_TELEGRAM_TOKEN",
+                format!("{variable} is set, but the bot token is missing"),
+            ));
+        }
+        return Ok(None);
+    };
+    let mut settings = TelegramSettings::new(token.trim());
+    settings.api_url = source.get("SWITCHBOARD_TELEGRAM_API_URL");
+    settings.webhook_url = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_URL");
+    settings.webhook_secret = source.get("SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET");
+    settings.request_timeout = request_timeout;
+    // The variables reqwest reads for its proxy (it also reads the lower-case forms).
+    settings.proxy_from_environment =
+        ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+            .into_iter()
+            .any(|variable| source.get(variable).is_some_and(|value| !value.trim().is_empty()));
+    if settings.webhook_url.is_some() && settings.webhook_secret.is_none() {
+        return Err(ConfigError::new(
+            "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET",
+            "a webhook needs a secret (1-256 characters of A-Z a-z 0-9 _ -) so forged updates are refused",
+        ));
+    }
+    if let Some(value) = source.get("SWITCHBOARD_TELEGRAM_RATE_LIMIT") {
+        settings.rate_limits = match value.as_str() {
+            "on" => true,
+            "off" => false,
+            other => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_TELEGRAM_RATE_LIMIT",
+                    format!("expected `on` or `off` (off only against a test server), got {other:?}"),
+                ));
+            }
+        };
+    }
+    if let Some(connections) =
+        number_in(source, "SWITCHBOARD_TELEGRAM_WEBHOOK_MAX_CONNECTIONS", 1..=100, "connections")?
+    {
+        settings.webhook_max_connections = connections;
+    }
+    if let Some(connections) =
+        number_in(source, "SWITCHBOARD_TELEGRAM_API_CONNECTIONS", 1..=1000, "calls in flight")?
+    {
+        settings.api_connections = connections;
+    }
+    settings.validate()?;
+    Ok(Some(settings))
+}
+
 /// `^\d+:[A-Za-z0-9_-]{30,}$`, without a regex engine.
-fn bot_id_from_token(token: &str) -> Result<u64, SettingsError> {
-    let (id, secret) = token.split_once(':').ok_or(SettingsError::Token)?;
+fn bot_id_from_token(token: &str) -> Result<u64, TelegramSettingsError> {
+    let (id, secret) = token.split_once(':').ok_or(TelegramSettingsError::Token)?;
     let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
     let secret_ok = secret.len() >= 30 && secret.bytes().all(is_token_byte);
     if !id_ok || !secret_ok {
-        return Err(SettingsError::Token);
+        return Err(TelegramSettingsError::Token);
     }
-    id.parse().map_err(|_| SettingsError::Token)
+    id.parse().map_err(|_| TelegramSettingsError::Token)
 }
 
 /// Telegram's rule for `secret_token`: 1-256 characters of `A-Za-z0-9_-`.
-fn validate_secret(secret: &str) -> Result<(), SettingsError> {
+fn validate_secret(secret: &str) -> Result<(), TelegramSettingsError> {
     if secret.is_empty() || secret.len() > 256 {
-        return Err(SettingsError::WebhookSecret("it must be 1 to 256 characters long".to_owned()));
+        return Err(TelegramSettingsError::WebhookSecret("it must be 1 to 256 characters long".to_owned()));
     }
     if !secret.bytes().all(is_token_byte) {
-        return Err(SettingsError::WebhookSecret(
+        return Err(TelegramSettingsError::WebhookSecret(
             "only the characters A-Z, a-z, 0-9, _ and - are allowed".to_owned(),
         ));
     }
@@ -225,7 +314,11 @@ mod tests {
             "123 AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq",
             "99999999999999999999999:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq",
         ] {
-            assert_eq!(TelegramSettings::new(token).validate(), Err(SettingsError::Token), "{token:?}");
+            assert_eq!(
+                TelegramSettings::new(token).validate(),
+                Err(TelegramSettingsError::Token),
+                "{token:?}"
+            );
         }
     }
 
@@ -233,33 +326,37 @@ mod tests {
     fn a_webhook_needs_https_and_a_well_formed_secret() {
         let mut settings = TelegramSettings::new(TOKEN);
         settings.webhook_url = Some("https://support.example.com/webhooks/telegram".to_owned());
-        assert!(matches!(settings.validate(), Err(SettingsError::WebhookSecret(_))));
+        assert!(matches!(settings.validate(), Err(TelegramSettingsError::WebhookSecret(_))));
         settings.webhook_secret = Some("s3cret_token-1".to_owned());
         assert_eq!(settings.validate(), Ok(()));
         for bad in ["", "with space", "ünïcode", &"a".repeat(257)] {
             settings.webhook_secret = Some(bad.to_owned());
-            assert!(matches!(settings.validate(), Err(SettingsError::WebhookSecret(_))), "{bad:?}");
+            assert!(matches!(settings.validate(), Err(TelegramSettingsError::WebhookSecret(_))), "{bad:?}");
         }
         settings.webhook_secret = Some("a".repeat(256));
         assert_eq!(settings.validate(), Ok(()));
 
         settings.webhook_url = Some("http://support.example.com/hook".to_owned());
-        assert!(matches!(settings.validate(), Err(SettingsError::WebhookUrl(_))));
+        assert!(matches!(settings.validate(), Err(TelegramSettingsError::WebhookUrl(_))));
         settings.api_url = Some("http://127.0.0.1:8081".to_owned());
         assert_eq!(settings.validate(), Ok(()));
         settings.api_url = Some("not a url".to_owned());
-        assert!(matches!(settings.validate(), Err(SettingsError::ApiUrl(_))));
+        assert!(matches!(settings.validate(), Err(TelegramSettingsError::ApiUrl(_))));
         settings.api_url = None;
         settings.webhook_url = Some("https://support.example.com/hook".to_owned());
         for connections in [0, 101] {
             settings.webhook_max_connections = connections;
-            assert_eq!(settings.validate(), Err(SettingsError::WebhookMaxConnections), "{connections}");
+            assert_eq!(
+                settings.validate(),
+                Err(TelegramSettingsError::WebhookMaxConnections),
+                "{connections}"
+            );
         }
         settings.webhook_max_connections = 1;
         assert_eq!(settings.validate(), Ok(()));
         for connections in [0, 1001] {
             settings.api_connections = connections;
-            assert_eq!(settings.validate(), Err(SettingsError::ApiConnections), "{connections}");
+            assert_eq!(settings.validate(), Err(TelegramSettingsError::ApiConnections), "{connections}");
         }
         settings.api_connections = 1;
         assert_eq!(settings.validate(), Ok(()));
