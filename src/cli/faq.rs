@@ -111,7 +111,7 @@ fn eval_messages(
     }
     let mut phrases = Vec::new();
     for lang in Lang::ALL {
-        phrases.push(read_phrases(model.locales.as_deref(), lang)?);
+        phrases.push(read_phrases(locales_dir(model).as_deref(), lang)?);
     }
     let trained: HashSet<String> = phrases
         .iter()
@@ -150,11 +150,15 @@ fn build(args: &ModelArgs) -> anyhow::Result<(Lang, Classifier, Duration)> {
     let Some(lang) = Lang::from_code(&args.lang) else {
         bail!("unknown language `{}` (expected en, ru or zh)", args.lang);
     };
-    let locales = args.locales.clone().or_else(|| crate::config::locales_dir(&crate::config::ProcessEnv));
-    let phrases = read_phrases(locales.as_deref(), lang)?;
+    let phrases = read_phrases(locales_dir(args).as_deref(), lang)?;
     let started = Instant::now();
     let classifier = faq_phrases::train(&[phrases]).with_threshold(args.threshold);
     Ok((lang, classifier, started.elapsed()))
+}
+
+/// `--locales`, else `SWITCHBOARD_LOCALES_DIR`, else none (the phrases built into the binary).
+fn locales_dir(args: &ModelArgs) -> Option<PathBuf> {
+    args.locales.clone().or_else(|| crate::config::locales_dir(&crate::config::ProcessEnv))
 }
 
 fn read_phrases(locales: Option<&Path>, lang: Lang) -> anyhow::Result<Phrases> {
