@@ -10,8 +10,8 @@ use super::sql;
 use super::tcp_nodelay;
 use super::{
     Backend, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, DeliveryOutcome,
-    EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, Store, StoreError,
-    StoreResult, TicketRow, WriteTx, priority_rank,
+    EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, Store, StoreResult,
+    TicketRow, WriteTx, priority_rank,
 };
 use crate::core::handoff::TicketStatus;
 use crate::core::message::MediaRef;
