@@ -22,8 +22,6 @@ use tokio_util::sync::CancellationToken;
 pub struct App {
     pub settings: Settings,
     pub store: Arc<dyn Store>,
-    /// The console's and web chat's own queries (agents, sessions, canned replies, the log).
-    pub db: crate::console::Db,
     pub engine: Arc<Engine>,
     pub i18n: Arc<I18n>,
     pub classifier: Arc<Classifier>,
@@ -35,9 +33,6 @@ impl App {
     /// model, and starts the engine's writer.
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
         let store = connect_store(&settings).await?;
-        let db = crate::console::Db::connect(settings.database_url.as_str())
-            .await
-            .with_context(|| format!("cannot open the database {}", settings.database_url.redacted()))?;
         let locales = settings.locales_dir.clone().map_or(LocaleSource::Embedded, LocaleSource::Dir);
         let files = locales.files().with_context(|| format!("cannot read the locale files of {locales}"))?;
         let i18n = Arc::new(I18n::from_files(&files).context("cannot load the Fluent texts")?);
@@ -60,7 +55,7 @@ impl App {
             None => engine_settings,
         };
         let engine = Arc::new(Engine::start(Arc::clone(&store), engine_settings));
-        Ok(App { settings, store, db, engine, i18n, classifier, media })
+        Ok(App { settings, store, engine, i18n, classifier, media })
     }
 
     /// Renders bot replies in the contact's language, for channels.
@@ -84,8 +79,23 @@ impl App {
     pub async fn shutdown(&self) {
         self.engine.shutdown().await;
         self.store.close().await;
-        self.db.close().await;
     }
+}
+
+/// The web chat cookie key: the configured secret when there is one, otherwise a random one
+/// generated on first start and kept in the database (so cookies survive restarts and every
+/// instance signs alike).
+pub async fn webchat_cookie_key(
+    store: &dyn Store,
+    configured: Option<&crate::secret::Secret>,
+) -> anyhow::Result<crate::channels::webchat::CookieKey> {
+    use crate::channels::webchat::CookieKey;
+    if let Some(secret) = configured {
+        return Ok(CookieKey::new(secret.expose()));
+    }
+    let candidate = CookieKey::generate_secret();
+    let stored = store.server_secret("webchat_cookie_key", &candidate, store::now_millis()).await?;
+    Ok(CookieKey::new(&stored))
 }
 
 /// Opens the configured database; migrations are applied on connect.
@@ -259,7 +269,7 @@ pub async fn start_with(
         }));
         tasks.push(tokio::spawn(crate::telemetry::run_upkeep(handle, stop.clone().cancelled_owned())));
     }
-    if let Some(password) = crate::console::ensure_admin(&app.db).await? {
+    if let Some(password) = crate::console::ensure_admin(&*app.store).await? {
         println!("Created the agent `admin` with the one-time password: {password}");
         println!("Sign in at /console and change it.");
     }
@@ -270,15 +280,11 @@ pub async fn start_with(
         vec![Arc::new(crate::channels::webchat::WebChatChannel::new(Arc::clone(&hub)))];
     let chat = crate::channels::webchat::WebChatState {
         intake: app.intake(),
-        log: Arc::new(app.db.clone()),
+        log: Arc::clone(&app.engine) as Arc<dyn crate::channels::webchat::ChatLog>,
         hub,
         media: app.media.clone(),
         render: app.renderer(),
-        cookie_key: crate::console::chat_log::webchat_cookie_key(
-            &app.db,
-            app.settings.webchat_secret.as_ref(),
-        )
-        .await?,
+        cookie_key: webchat_cookie_key(&*app.store, app.settings.webchat_secret.as_ref()).await?,
         settings: crate::channels::webchat::WebChatSettings {
             secure_cookies: app.settings.secure_cookies,
             default_lang: app.settings.default_language,
@@ -286,7 +292,6 @@ pub async fn start_with(
         },
     };
     let console = crate::console::ConsoleState::new(
-        app.db.clone(),
         Arc::clone(&app.engine),
         app.media.clone(),
         app.renderer(),

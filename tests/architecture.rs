@@ -157,3 +157,42 @@ fn configuration_imports_no_channel_and_not_the_console() {
         }
     }
 }
+
+/// The code of a file without its comments, line by line (numbered from 1).
+fn code_lines(file: &Path) -> Vec<(usize, String)> {
+    let text = fs::read_to_string(file).unwrap();
+    text.lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.split("//").next().unwrap_or("").to_owned()))
+        .collect()
+}
+
+#[test]
+fn only_the_store_uses_sqlx() {
+    let store = src().join("store");
+    for file in rust_files(&src()) {
+        if file.starts_with(&store) {
+            continue;
+        }
+        for (number, code) in code_lines(&file) {
+            assert!(
+                !code.contains("sqlx::") && !code.contains("use sqlx"),
+                "{}:{number}: SQL belongs in src/store/, behind the Store traits: {code}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_store_imports_neither_channels_nor_the_console() {
+    for file in rust_files(&src().join("store")) {
+        for (number, code) in code_lines(&file) {
+            assert!(
+                !code.contains("crate::channels") && !code.contains("crate::console"),
+                "{}:{number}: the store knows no channel and no console: {code}",
+                file.display()
+            );
+        }
+    }
+}

@@ -713,7 +713,7 @@ async fn console_and_web_chat_queries_work_on_postgres() {
     assert!(text_of(tokens).await.contains("sbt_"));
     let dashboard = text_of(send(&app, get("/console/dashboard", &anna.cookie)).await).await;
     assert!(dashboard.contains("id=\"fig-tickets\">1<"));
-    assert!(app.db.change_marker().await.unwrap().tickets == 1);
+    assert!(app.store.change_marker().await.unwrap().tickets == 1);
     app.stop().await;
 }
 
@@ -732,7 +732,7 @@ async fn live_updates_reach_the_console() {
     // The page's status marker is what the live stream reports, so an unchanged ticket
     // does not make the page reload itself.
     assert!(page.contains("data-status=\"queued|\""), "{page}");
-    assert_eq!(app.db.ticket_status(ticket).await.unwrap().as_deref(), Some("queued|"));
+    assert_eq!(app.store.ticket_status(ticket).await.unwrap().as_deref(), Some("queued|"));
     let marker = "data-after=\"";
     let start = page.find(marker).unwrap() + marker.len();
     let after: i64 = page[start..].split('"').next().unwrap().parse().unwrap();

@@ -3,9 +3,8 @@
 //! `add` reads the password from the first line of standard input, so it never appears in
 //! the shell history or the process list: `printf '%s\n' "$PW" | switchboard agents add anna`.
 
-use crate::console::Db;
-use crate::console::agents::{AgentError, Role};
-use crate::console::db::now_millis;
+use crate::console::agents::{self, AgentError, Role};
+use crate::store::{Store, now_millis};
 use std::io::Write;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
@@ -30,9 +29,9 @@ pub enum AgentsCommand {
     Disable { name: String },
 }
 
-/// Runs one `agents` command against the console database.
+/// Runs one `agents` command against the store.
 pub async fn run<R: AsyncBufRead + Unpin>(
-    db: &Db,
+    store: &dyn Store,
     args: AgentsArgs,
     stdin: R,
     out: &mut dyn Write,
@@ -44,7 +43,7 @@ pub async fn run<R: AsyncBufRead + Unpin>(
             lines.read_line(&mut password).await?;
             let password = password.trim_end_matches(['\n', '\r']);
             let role = if admin { Role::Admin } else { Role::Agent };
-            match db.create_agent(&name, password, role, now_millis()).await {
+            match agents::create_agent(store, &name, password, role, now_millis()).await {
                 Ok(agent) => writeln!(out, "created {} ({})", agent.name, agent.role.code())?,
                 Err(error @ (AgentError::Exists(_) | AgentError::BadName | AgentError::WeakPassword)) => {
                     anyhow::bail!("{error}")
@@ -53,13 +52,13 @@ pub async fn run<R: AsyncBufRead + Unpin>(
             }
         }
         AgentsCommand::List => {
-            for agent in db.agents().await? {
+            for agent in store.agents().await? {
                 let status = if agent.disabled { "disabled" } else { "active" };
                 writeln!(out, "{}\t{}\t{status}", agent.name, agent.role.code())?;
             }
         }
         AgentsCommand::Disable { name } => {
-            db.disable_agent(&name).await?;
+            agents::disable_agent(store, &name).await?;
             writeln!(out, "disabled {name}")?;
         }
     }
@@ -69,9 +68,9 @@ pub async fn run<R: AsyncBufRead + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::db::tests::fresh_sqlite;
+    use crate::store::tests::fresh_sqlite;
 
-    async fn agents(db: &Db, command: AgentsCommand, stdin: &str) -> anyhow::Result<String> {
+    async fn agents(db: &dyn Store, command: AgentsCommand, stdin: &str) -> anyhow::Result<String> {
         let mut out = Vec::new();
         run(db, AgentsArgs { command }, stdin.as_bytes(), &mut out).await?;
         Ok(String::from_utf8(out).unwrap())
@@ -79,23 +78,24 @@ mod tests {
 
     #[tokio::test]
     async fn add_list_disable() {
-        let (_dir, db) = fresh_sqlite().await;
+        let (_dir, store) = fresh_sqlite().await;
+        let db = &*store;
         let add = AgentsCommand::Add { name: "anna".into(), admin: true };
-        assert_eq!(agents(&db, add, "correct horse battery\n").await.unwrap(), "created anna (admin)\n");
+        assert_eq!(agents(db, add, "correct horse battery\n").await.unwrap(), "created anna (admin)\n");
         assert!(
-            db.authenticate("anna", "correct horse battery").await.unwrap().is_some(),
+            agents::authenticate(db, "anna", "correct horse battery").await.unwrap().is_some(),
             "newline is not part of it"
         );
         let short = AgentsCommand::Add { name: "bob".into(), admin: false };
-        assert!(agents(&db, short, "short\n").await.unwrap_err().to_string().contains("at least"));
+        assert!(agents(db, short, "short\n").await.unwrap_err().to_string().contains("at least"));
         let bob = AgentsCommand::Add { name: "bob".into(), admin: false };
-        agents(&db, bob, "another long password").await.unwrap();
+        agents(db, bob, "another long password").await.unwrap();
         assert_eq!(
-            agents(&db, AgentsCommand::List, "").await.unwrap(),
+            agents(db, AgentsCommand::List, "").await.unwrap(),
             "anna\tadmin\tactive\nbob\tagent\tactive\n"
         );
-        agents(&db, AgentsCommand::Disable { name: "bob".into() }, "").await.unwrap();
-        assert!(agents(&db, AgentsCommand::List, "").await.unwrap().contains("bob\tagent\tdisabled"));
-        assert!(agents(&db, AgentsCommand::Disable { name: "nobody".into() }, "").await.is_err());
+        agents(db, AgentsCommand::Disable { name: "bob".into() }, "").await.unwrap();
+        assert!(agents(db, AgentsCommand::List, "").await.unwrap().contains("bob\tagent\tdisabled"));
+        assert!(agents(db, AgentsCommand::Disable { name: "nobody".into() }, "").await.is_err());
     }
 }

@@ -104,13 +104,15 @@ async fn run_async(settings: Settings, command: Command) -> anyhow::Result<ExitC
         }
         Command::Agents(args) => {
             crate::app::init_tracing(&settings, Some("warn"));
-            // Agents live in the same database; make sure its schema is current first.
-            crate::app::connect_store(&settings).await?.close().await;
-            let db = crate::console::Db::connect(settings.database_url.as_str()).await?;
-            let result =
-                agents::run(&db, args, tokio::io::BufReader::new(tokio::io::stdin()), &mut std::io::stdout())
-                    .await;
-            db.close().await;
+            let store = crate::app::connect_store(&settings).await?;
+            let result = agents::run(
+                &*store,
+                args,
+                tokio::io::BufReader::new(tokio::io::stdin()),
+                &mut std::io::stdout(),
+            )
+            .await;
+            store.close().await;
             result?;
             Ok(ExitCode::SUCCESS)
         }

@@ -79,11 +79,11 @@ pub fn parse_contact(text: &str) -> Result<ContactKey, String> {
 
 /// Deletes old data and prints what went.
 pub async fn retention(settings: Settings, args: RetentionArgs) -> anyhow::Result<ExitCode> {
-    let db = connect(&settings).await?;
+    let store = crate::app::connect_store(&settings).await?;
     let media = MediaStore::new(settings.media_dir.clone(), settings.media_max_bytes);
     let result =
-        crate::privacy::apply_retention(&db, &media, args.older_than, crate::store::now_millis()).await;
-    db.close().await;
+        crate::privacy::apply_retention(&*store, &media, args.older_than, crate::store::now_millis()).await;
+    store.close().await;
     let report = result?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -125,17 +125,11 @@ fn age(duration: Duration) -> String {
 /// Runs a `contacts` subcommand.
 pub async fn contacts(settings: Settings, command: ContactsCommand) -> anyhow::Result<ExitCode> {
     let ContactsCommand::Erase { contact, json } = command;
-    let db = connect(&settings).await?;
-    let media = MediaStore::new(settings.media_dir.clone(), settings.media_max_bytes);
-    let result = crate::privacy::erase_contact(
-        &db,
-        &media,
-        &contact.channel,
-        &contact.external_id,
-        crate::store::now_millis(),
-    )
-    .await;
-    db.close().await;
+    // Erasure resets the person's conversation, which only the engine does.
+    let app = crate::app::App::build(settings).await?;
+    let result =
+        crate::privacy::erase_contact(&app.engine, &app.media, &contact.channel, &contact.external_id).await;
+    app.shutdown().await;
     let Some(report) = result? else {
         eprintln!(
             "switchboard: no contact {}:{} in this database; nothing was erased",
@@ -154,15 +148,15 @@ pub async fn contacts(settings: Settings, command: ContactsCommand) -> anyhow::R
 
 fn write_erasure(out: &mut impl Write, report: &ErasureReport) -> std::io::Result<()> {
     writeln!(out, "Erased {}:", report.contact)?;
-    writeln!(out, "  message log rows     {}", report.messages)?;
-    writeln!(out, "  outbox rows          {}", report.outbox_rows)?;
-    writeln!(out, "  feedback             {}", report.feedback)?;
-    writeln!(out, "  ticket photos        {}", report.ticket_attachments)?;
-    writeln!(out, "  agents' notes        {}", report.ticket_notes)?;
+    writeln!(out, "  message log rows     {}", report.rows.messages)?;
+    writeln!(out, "  outbox rows          {}", report.rows.outbox_rows)?;
+    writeln!(out, "  feedback             {}", report.rows.feedback)?;
+    writeln!(out, "  ticket photos        {}", report.rows.ticket_attachments)?;
+    writeln!(out, "  agents' notes        {}", report.rows.ticket_notes)?;
     writeln!(
         out,
         "  tickets anonymised   {} ({} open ones closed as withdrawn)",
-        report.tickets_anonymised, report.tickets_closed
+        report.rows.tickets_anonymised, report.rows.tickets_closed
     )?;
     writeln!(
         out,
@@ -170,12 +164,6 @@ fn write_erasure(out: &mut impl Write, report: &ErasureReport) -> std::io::Resul
         report.media_files, report.media_files_shared
     )?;
     writeln!(out, "The contact remains as erased:{} with no name or platform id.", report.contact_id)
-}
-
-async fn connect(settings: &Settings) -> anyhow::Result<crate::console::Db> {
-    // The store applies migrations; the privacy queries then use a small pool of their own.
-    crate::app::connect_store(settings).await?.close().await;
-    Ok(crate::console::Db::connect(settings.database_url.as_str()).await?)
 }
 
 #[cfg(test)]

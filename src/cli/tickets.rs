@@ -3,10 +3,9 @@
 use crate::app::connect_store;
 use crate::assets::LocaleSource;
 use crate::config::Settings;
-use crate::console::Db;
 use crate::core::handoff::TicketStatus;
 use crate::i18n::I18n;
-use crate::store::{DeadLetter, TicketDetail, TicketSummary};
+use crate::store::{DeadLetter, Store, TicketDetail, TicketSummary};
 use clap::{Subcommand, ValueEnum};
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -71,7 +70,7 @@ pub async fn run(settings: Settings, command: TicketsCommand) -> anyhow::Result<
         }
         TicketsCommand::Show { id, json } => match store.ticket(id).await? {
             Some(mut ticket) => {
-                render_bot_messages(&settings, &mut ticket).await?;
+                render_bot_messages(&settings, &*store, &mut ticket).await?;
                 if json {
                     serde_json::to_writer_pretty(&mut out, &ticket)?;
                     writeln!(out)?;
@@ -102,16 +101,19 @@ pub async fn run(settings: Settings, command: TicketsCommand) -> anyhow::Result<
 
 /// The log keeps the bot's replies structured (message key and arguments); a person reading
 /// the transcript wants the words the customer saw, in the customer's language.
-async fn render_bot_messages(settings: &Settings, detail: &mut TicketDetail) -> anyhow::Result<()> {
+async fn render_bot_messages(
+    settings: &Settings,
+    store: &dyn Store,
+    detail: &mut TicketDetail,
+) -> anyhow::Result<()> {
     let locales = settings.locales_dir.clone().map_or(LocaleSource::Embedded, LocaleSource::Dir);
     let i18n = I18n::load(&locales)?;
-    let db = Db::connect(settings.database_url.as_str()).await?;
-    let log = db.log_after(detail.ticket.conversation_id, 0, i64::MAX).await;
-    db.close().await;
-    let rendered: HashMap<i64, String> = log?
+    let rendered: HashMap<i64, String> = store
+        .log_after(detail.ticket.conversation_id, 0, i64::MAX)
+        .await?
         .into_iter()
         .filter_map(|entry| {
-            entry.reply.map(|reply| (entry.id, i18n.reply(detail.ticket.language, &reply).text))
+            entry.reply().map(|reply| (entry.id, i18n.reply(detail.ticket.language, &reply).text))
         })
         .collect();
     for message in &mut detail.messages {

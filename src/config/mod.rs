@@ -22,12 +22,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use crate::secret::Secret;
 use telegram::TelegramSettings;
 use vk::VkSettings;
 
-/// [`crate::secret::Secret`], also reachable here for code written before it moved
-/// (`console::chat_log`); new code imports it from `crate::secret`.
-pub use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{variable}: {problem}")]

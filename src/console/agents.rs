@@ -1,50 +1,11 @@
 //! Agent accounts: argon2 password hashes, roles, and the first-start `admin`.
 
-use crate::console::db::{Db, DbError, DbResult, Millis, on_db};
+pub use crate::store::{Agent, Role};
+
+use crate::store::{Millis, Store, StoreError, StoreResult};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rand::Rng;
-use serde::Serialize;
-use sqlx::Row;
-
-/// What an agent may do. Admins also manage agents, canned replies and API tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Agent,
-    Admin,
-}
-
-impl Role {
-    pub fn code(self) -> &'static str {
-        match self {
-            Role::Agent => "agent",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Role> {
-        match code {
-            "agent" => Some(Role::Agent),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Agent {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-    pub disabled: bool,
-}
-
-impl Agent {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -59,7 +20,7 @@ pub enum AgentError {
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error(transparent)]
-    Db(#[from] DbError),
+    Store(#[from] StoreError),
 }
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -89,123 +50,53 @@ pub fn random_password() -> String {
     (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
 }
 
-fn agent_from_row<R: Row>(row: &R) -> DbResult<Agent>
-where
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let role: String = row.try_get("role")?;
-    Ok(Agent {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        role: Role::from_code(&role).ok_or_else(|| DbError::Corrupt(format!("unknown role {role:?}")))?,
-        disabled: row.try_get("disabled")?,
-    })
+/// Creates an agent with a password that meets the rules.
+pub async fn create_agent(
+    store: &dyn Store,
+    name: &str,
+    password: &str,
+    role: Role,
+    now: Millis,
+) -> Result<Agent, AgentError> {
+    if !valid_name(name) {
+        return Err(AgentError::BadName);
+    }
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AgentError::WeakPassword);
+    }
+    let hash = hash_password(password)?;
+    match store.insert_agent(name, &hash, role, now).await? {
+        Some(id) => Ok(Agent { id, name: name.to_owned(), role, disabled: false }),
+        None => Err(AgentError::Exists(name.to_owned())),
+    }
 }
 
-impl Db {
-    pub async fn create_agent(
-        &self,
-        name: &str,
-        password: &str,
-        role: Role,
-        now: Millis,
-    ) -> Result<Agent, AgentError> {
-        if !valid_name(name) {
-            return Err(AgentError::BadName);
-        }
-        if password.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(AgentError::WeakPassword);
-        }
-        let hash = hash_password(password)?;
-        let inserted: Option<i64> = on_db!(self, pool => sqlx::query_scalar(
-            "INSERT INTO agents (name, password_hash, role, disabled, created_at) VALUES ($1, $2, $3, FALSE, $4) \
-             ON CONFLICT (name) DO NOTHING RETURNING id",
-        )
-        .bind(name)
-        .bind(&hash)
-        .bind(role.code())
-        .bind(now)
-        .fetch_optional(pool)
-        .await
-        .map_err(DbError::from)?);
-        match inserted {
-            Some(id) => Ok(Agent { id, name: name.to_owned(), role, disabled: false }),
-            None => Err(AgentError::Exists(name.to_owned())),
+/// The agent if the name exists, is enabled and the password matches. An unknown name
+/// still costs one hash verification, so timing does not tell which names exist.
+pub async fn authenticate(store: &dyn Store, name: &str, password: &str) -> StoreResult<Option<Agent>> {
+    match store.agent_with_password_hash(name).await? {
+        Some((agent, hash)) => Ok((verify_password(password, &hash) && !agent.disabled).then_some(agent)),
+        None => {
+            let _ = verify_password(password, dummy_hash());
+            Ok(None)
         }
     }
+}
 
-    pub async fn agents(&self) -> DbResult<Vec<Agent>> {
-        on_db!(self, pool => {
-            let rows = sqlx::query("SELECT id, name, role, disabled FROM agents ORDER BY name").fetch_all(pool).await?;
-            rows.iter().map(agent_from_row).collect()
-        })
+/// Disables an agent and ends their sessions and API tokens at once.
+pub async fn disable_agent(store: &dyn Store, name: &str) -> Result<(), AgentError> {
+    if store.disable_agent(name).await? { Ok(()) } else { Err(AgentError::NotFound(name.to_owned())) }
+}
+
+pub async fn set_password(store: &dyn Store, name: &str, password: &str) -> Result<(), AgentError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AgentError::WeakPassword);
     }
-
-    pub async fn agent_by_name(&self, name: &str) -> DbResult<Option<Agent>> {
-        on_db!(self, pool => {
-            let row = sqlx::query("SELECT id, name, role, disabled FROM agents WHERE name = $1")
-                .bind(name)
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(agent_from_row).transpose()
-        })
-    }
-
-    /// The agent if the name exists, is enabled and the password matches. An unknown name
-    /// still costs one hash verification, so timing does not tell which names exist.
-    pub async fn authenticate(&self, name: &str, password: &str) -> DbResult<Option<Agent>> {
-        let found: Option<(Agent, String)> = on_db!(self, pool => {
-            let row = sqlx::query("SELECT id, name, role, disabled, password_hash FROM agents WHERE name = $1")
-                .bind(name)
-                .fetch_optional(pool)
-                .await?;
-            match row {
-                Some(row) => Some((agent_from_row(&row)?, row.try_get::<String, _>("password_hash")?)),
-                None => None,
-            }
-        });
-        match found {
-            Some((agent, hash)) => Ok((verify_password(password, &hash) && !agent.disabled).then_some(agent)),
-            None => {
-                let _ = verify_password(password, dummy_hash());
-                Ok(None)
-            }
-        }
-    }
-
-    /// Disables an agent and ends their sessions and API tokens at once.
-    pub async fn disable_agent(&self, name: &str) -> Result<(), AgentError> {
-        let id: Option<i64> = on_db!(self, pool => sqlx::query_scalar(
-            "UPDATE agents SET disabled = TRUE WHERE name = $1 RETURNING id",
-        )
-        .bind(name)
-        .fetch_optional(pool)
-        .await
-        .map_err(DbError::from)?);
-        let Some(id) = id else { return Err(AgentError::NotFound(name.to_owned())) };
-        on_db!(self, pool => {
-            sqlx::query("DELETE FROM agent_sessions WHERE agent_id = $1").bind(id).execute(pool).await.map_err(DbError::from)?;
-            sqlx::query("UPDATE api_tokens SET revoked = TRUE WHERE agent_id = $1").bind(id).execute(pool).await.map_err(DbError::from)?;
-        });
+    let hash = hash_password(password)?;
+    if store.set_password_hash(name, &hash).await? {
         Ok(())
-    }
-
-    pub async fn set_password(&self, name: &str, password: &str) -> Result<(), AgentError> {
-        if password.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(AgentError::WeakPassword);
-        }
-        let hash = hash_password(password)?;
-        let changed = on_db!(self, pool => sqlx::query("UPDATE agents SET password_hash = $1 WHERE name = $2")
-            .bind(&hash)
-            .bind(name)
-            .execute(pool)
-            .await
-            .map_err(DbError::from)?
-            .rows_affected());
-        if changed == 0 { Err(AgentError::NotFound(name.to_owned())) } else { Ok(()) }
+    } else {
+        Err(AgentError::NotFound(name.to_owned()))
     }
 }
 
@@ -217,16 +108,12 @@ fn dummy_hash() -> &'static str {
 
 /// On first start there is nobody to sign in. When no agent exists, this creates `admin`
 /// with a random password and returns it, to be printed once; otherwise `None`.
-pub async fn ensure_admin(db: &Db) -> Result<Option<String>, AgentError> {
-    let count: i64 = on_db!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM agents")
-        .fetch_one(pool)
-        .await
-        .map_err(DbError::from)?);
-    if count > 0 {
+pub async fn ensure_admin(store: &dyn Store) -> Result<Option<String>, AgentError> {
+    if store.agent_count().await? > 0 {
         return Ok(None);
     }
     let password = random_password();
-    match db.create_agent("admin", &password, Role::Admin, crate::console::db::now_millis()).await {
+    match create_agent(store, "admin", &password, Role::Admin, crate::store::now_millis()).await {
         Ok(_) => Ok(Some(password)),
         // Another instance made it in the meantime: its password was printed there.
         Err(AgentError::Exists(_)) => Ok(None),
@@ -237,39 +124,40 @@ pub async fn ensure_admin(db: &Db) -> Result<Option<String>, AgentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::db::tests::fresh_sqlite;
+    use crate::store::tests::fresh_sqlite;
 
     #[tokio::test]
     async fn accounts_sign_in_and_can_be_disabled() {
-        let (_dir, db) = fresh_sqlite().await;
-        let password = ensure_admin(&db).await.unwrap().expect("first start makes an admin");
-        assert_eq!(ensure_admin(&db).await.unwrap(), None, "only once");
-        let admin = db.authenticate("admin", &password).await.unwrap().unwrap();
+        let (_dir, store) = fresh_sqlite().await;
+        let db = &*store;
+        let password = ensure_admin(db).await.unwrap().expect("first start makes an admin");
+        assert_eq!(ensure_admin(db).await.unwrap(), None, "only once");
+        let admin = authenticate(db, "admin", &password).await.unwrap().unwrap();
         assert!(admin.is_admin());
 
-        db.create_agent("anna", "correct horse battery", Role::Agent, 1).await.unwrap();
+        create_agent(db, "anna", "correct horse battery", Role::Agent, 1).await.unwrap();
         assert!(matches!(
-            db.create_agent("anna", "correct horse battery", Role::Agent, 1).await,
+            create_agent(db, "anna", "correct horse battery", Role::Agent, 1).await,
             Err(AgentError::Exists(_))
         ));
         assert!(matches!(
-            db.create_agent("bad name", "long enough pw", Role::Agent, 1).await,
+            create_agent(db, "bad name", "long enough pw", Role::Agent, 1).await,
             Err(AgentError::BadName)
         ));
         assert!(matches!(
-            db.create_agent("bob", "short", Role::Agent, 1).await,
+            create_agent(db, "bob", "short", Role::Agent, 1).await,
             Err(AgentError::WeakPassword)
         ));
-        assert!(db.authenticate("anna", "wrong password").await.unwrap().is_none());
-        assert!(db.authenticate("nobody", "correct horse battery").await.unwrap().is_none());
+        assert!(authenticate(db, "anna", "wrong password").await.unwrap().is_none());
+        assert!(authenticate(db, "nobody", "correct horse battery").await.unwrap().is_none());
         assert_eq!(
-            db.authenticate("anna", "correct horse battery").await.unwrap().unwrap().role,
+            authenticate(db, "anna", "correct horse battery").await.unwrap().unwrap().role,
             Role::Agent
         );
 
-        db.disable_agent("anna").await.unwrap();
-        assert!(db.authenticate("anna", "correct horse battery").await.unwrap().is_none());
-        assert!(matches!(db.disable_agent("nobody").await, Err(AgentError::NotFound(_))));
+        disable_agent(db, "anna").await.unwrap();
+        assert!(authenticate(db, "anna", "correct horse battery").await.unwrap().is_none());
+        assert!(matches!(disable_agent(db, "nobody").await, Err(AgentError::NotFound(_))));
         let names: Vec<String> = db.agents().await.unwrap().into_iter().map(|a| a.name).collect();
         assert_eq!(names, ["admin", "anna"]);
     }

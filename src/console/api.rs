@@ -3,9 +3,10 @@
 
 use crate::console::ConsoleState;
 use crate::console::agents::Agent;
-use crate::console::db::now_millis;
+use crate::console::sessions;
 use crate::core::handoff::TicketStatus;
 use crate::engine::{ClaimResult, EngineError};
+use crate::store::now_millis;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -72,7 +73,7 @@ impl FromRequestParts<ConsoleState> for ApiAgent {
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized"))?;
-        match state.db.agent_for_token(token, now_millis()).await {
+        match sessions::agent_for_token(&*state.store, token, now_millis()).await {
             Ok(Some(agent)) => Ok(ApiAgent(agent)),
             Ok(None) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized")),
             Err(problem) => Err(internal(problem)),
@@ -98,7 +99,7 @@ pub(crate) async fn list(
                 .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_status"))?,
         ),
     };
-    let tickets = state.engine.store().list_tickets(status).await.map_err(internal)?;
+    let tickets = state.store.list_tickets(status).await.map_err(internal)?;
     Ok(Json(json!({ "tickets": tickets })).into_response())
 }
 
@@ -108,7 +109,7 @@ pub(crate) async fn read(
     _agent: ApiAgent,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    match state.engine.store().ticket(id).await.map_err(internal)? {
+    match state.store.ticket(id).await.map_err(internal)? {
         Some(detail) => Ok(Json(detail).into_response()),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found")),
     }

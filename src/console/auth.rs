@@ -1,8 +1,9 @@
 //! Sign-in, sign-out, the session extractor, CSRF checks and the login rate limit.
 
-use crate::console::db::now_millis;
-use crate::console::sessions::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, random_token};
+use crate::console::agents;
+use crate::console::sessions::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, random_token};
 use crate::console::{ConsoleError, ConsoleState, Nav, render};
+use crate::store::now_millis;
 use crate::web::cookie::request_cookie;
 use crate::web::token::tokens_match;
 use askama::Template;
@@ -58,7 +59,7 @@ impl FromRequestParts<ConsoleState> for Session {
         let Some(token) = request_cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(ConsoleError::NotSignedIn);
         };
-        state.db.session(token, now_millis()).await?.ok_or(ConsoleError::NotSignedIn)
+        sessions::session(&*state.store, token, now_millis()).await?.ok_or(ConsoleError::NotSignedIn)
     }
 }
 
@@ -120,12 +121,12 @@ pub(crate) async fn login(
         let message = "Too many sign-in attempts. Wait a minute and try again.".to_owned();
         return Ok(login_page(&state, StatusCode::TOO_MANY_REQUESTS, Some(message), name));
     }
-    let Some(agent) = state.db.authenticate(&name, &form.password).await? else {
+    let Some(agent) = agents::authenticate(&*state.store, &name, &form.password).await? else {
         let message = "Wrong name or password.".to_owned();
         return Ok(login_page(&state, StatusCode::UNAUTHORIZED, Some(message), name));
     };
     let ttl = i64::try_from(state.settings.session_ttl.as_millis()).unwrap_or(i64::MAX);
-    let token = state.db.create_session(agent.id, now_millis(), ttl).await?;
+    let token = sessions::create_session(&*state.store, agent.id, now_millis(), ttl).await?;
     tracing::info!(agent = %agent.name, "console: signed in");
     let secure = if state.settings.secure_cookies { "; Secure" } else { "" };
     let session_cookie = format!(
@@ -154,7 +155,7 @@ pub(crate) async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
     check_csrf(&session, &form.csrf)?;
-    state.db.end_session(&session).await?;
+    sessions::end_session(&*state.store, &session).await?;
     let mut response = Redirect::to("/console/login").into_response();
     response.headers_mut().append(
         header::SET_COOKIE,

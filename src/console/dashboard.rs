@@ -7,7 +7,7 @@
 //! - self-service rate: conversations the bot settled itself (FAQ answers the customer said
 //!   helped, plus flows whose suggested answer solved it) out of all FAQ answers and tickets.
 
-use crate::console::queries::TicketTimes;
+use crate::store::TicketTimes;
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use std::fmt::Write;
 

@@ -3,27 +3,25 @@
 //!
 //! [`router`] serves `/console/...` and `/api/...`; [`ConsoleState`] is what it needs.
 //! Agent actions go through the [`Engine`], so they are ordered with customer events and
-//! reach the customer through the outbox; reads come from the store and from [`db::Db`].
+//! reach the customer through the outbox; everything else is read from and written to the store
+//! (its `AccountStore` and `ConsoleStore` parts).
 
 pub mod agents;
 mod api;
 mod auth;
-pub mod chat_log;
 pub mod dashboard;
-pub mod db;
 mod pages;
-pub mod queries;
 pub mod reminders;
 pub mod sessions;
 
 pub use agents::{AgentError, Role, ensure_admin};
 pub use auth::LoginLimiter;
-pub use db::Db;
 pub use reminders::{QueueReminderSettings, run_queue_reminders};
 
 use crate::channels::Renderer;
 use crate::engine::{Engine, EngineError};
 use crate::media::MediaStore;
+use crate::store::Store;
 use askama::Template;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -66,7 +64,7 @@ impl Default for ConsoleSettings {
 /// Everything the console routes need.
 #[derive(Clone)]
 pub struct ConsoleState {
-    pub db: Db,
+    pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
     pub media: MediaStore,
     /// Renders the bot's replies in transcripts as the customer saw them.
@@ -76,18 +74,14 @@ pub struct ConsoleState {
 }
 
 impl ConsoleState {
-    pub fn new(
-        db: Db,
-        engine: Arc<Engine>,
-        media: MediaStore,
-        render: Renderer,
-        settings: ConsoleSettings,
-    ) -> Self {
+    /// The console reads and writes through the engine's store.
+    pub fn new(engine: Arc<Engine>, media: MediaStore, render: Renderer, settings: ConsoleSettings) -> Self {
         let login_limiter = Arc::new(LoginLimiter::new(
             settings.login_attempts_per_name,
             settings.login_attempts_per_address,
         ));
-        ConsoleState { db, engine, media, render, settings, login_limiter }
+        let store = Arc::clone(engine.store());
+        ConsoleState { store, engine, media, render, settings, login_limiter }
     }
 }
 
@@ -196,8 +190,6 @@ pub enum ConsoleError {
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error(transparent)]
-    Db(#[from] db::DbError),
-    #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Engine(EngineError),
@@ -234,7 +226,7 @@ impl IntoResponse for ConsoleError {
             ConsoleError::BadRequest(_) => {
                 (StatusCode::BAD_REQUEST, "Bad request", "The request could not be understood.")
             }
-            ConsoleError::Db(_) | ConsoleError::Store(_) | ConsoleError::Engine(_) => {
+            ConsoleError::Store(_) | ConsoleError::Engine(_) => {
                 tracing::error!(error = %self, "console request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,17 +1,15 @@
 //! Console pages and the actions their forms post.
 
-use crate::console::agents::{Agent, AgentError, Role, valid_name};
+use crate::console::agents::{self, Agent, AgentError, Role, valid_name};
 use crate::console::auth::{CsrfForm, check_csrf};
 use crate::console::dashboard::{Dashboard, human_duration};
-use crate::console::db::now_millis;
-use crate::console::queries::{CannedReply, LogEntry};
-use crate::console::sessions::Session;
+use crate::console::sessions::{self, Session};
 use crate::console::{ConsoleError, ConsoleState, Nav, render};
 use crate::core::handoff::TicketStatus;
 use crate::core::keys;
 use crate::core::message::{Action, Lang, Reply};
 use crate::engine::{ClaimResult, EngineError};
-use crate::store::{TicketSummary, to_datetime};
+use crate::store::{Author, CannedReply, LogEntry, TicketSummary, now_millis, to_datetime};
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -138,7 +136,7 @@ pub(crate) async fn queue(
     session: Session,
     Query(query): Query<NoticeQuery>,
 ) -> Result<Response> {
-    let store = state.engine.store();
+    let store = &state.store;
     let now = now_millis();
     let queued: Vec<QueueRow> =
         store.list_tickets(Some(TicketStatus::Queued)).await?.iter().map(|t| QueueRow::of(t, now)).collect();
@@ -159,11 +157,11 @@ pub(crate) async fn queue(
 /// `changed` events whenever a ticket or the message log changes; the page then fetches
 /// the queue fragment again.
 pub(crate) async fn queue_live(State(state): State<ConsoleState>, _session: Session) -> Result<Response> {
-    let start = state.db.change_marker().await?;
+    let start = state.store.change_marker().await?;
     let stream = futures::stream::unfold((state, start), |(state, mut last)| async move {
         loop {
             tokio::time::sleep(state.settings.live_poll_interval).await;
-            match state.db.change_marker().await {
+            match state.store.change_marker().await {
                 Ok(marker) if marker != last => {
                     last = marker;
                     let event = Event::default().event("changed").data(marker.last_message.to_string());
@@ -231,24 +229,24 @@ fn pressed_button_label(text: &str) -> Option<String> {
 }
 
 fn message_view(state: &ConsoleState, lang: Lang, entry: LogEntry) -> MessageView {
-    let text = match (&entry.reply, entry.author.as_str(), entry.text.as_deref()) {
-        (Some(reply), _, _) => (state.render)(lang, reply).text,
+    let text = match (entry.reply(), entry.author, entry.text.as_deref()) {
+        (Some(reply), _, _) => (state.render)(lang, &reply).text,
         // Button presses read as what the customer saw on the button.
-        (None, "customer", Some(text)) => match pressed_button_label(text) {
+        (None, Author::Customer, Some(text)) => match pressed_button_label(text) {
             Some(label) => format!("Pressed: {}", (state.render)(lang, &Reply::new(&label)).text),
             None => text.to_owned(),
         },
         (None, _, text) => text.unwrap_or_default().to_owned(),
     };
-    let label = match entry.author.as_str() {
-        "customer" => "Customer".to_owned(),
-        "bot" => "Bot".to_owned(),
-        "agent" => format!("{} (agent)", entry.agent.as_deref().unwrap_or("agent")),
-        _ => "System".to_owned(),
+    let label = match entry.author {
+        Author::Customer => "Customer".to_owned(),
+        Author::Bot => "Bot".to_owned(),
+        Author::Agent => format!("{} (agent)", entry.agent.as_deref().unwrap_or("agent")),
+        Author::System => "System".to_owned(),
     };
     MessageView {
         id: entry.id,
-        author: entry.author,
+        author: entry.author.code().to_owned(),
         label,
         text,
         photos: entry.attachments.into_iter().map(|media| media.sha256).collect(),
@@ -284,16 +282,16 @@ pub(crate) async fn ticket(
     Path(id): Path<i64>,
     Query(query): Query<NoticeQuery>,
 ) -> Result<Response> {
-    let detail = state.engine.store().ticket(id).await?.ok_or(ConsoleError::NotFound)?;
+    let detail = state.store.ticket(id).await?.ok_or(ConsoleError::NotFound)?;
     let summary = &detail.ticket;
     let now = now_millis();
     let lang = summary.language;
-    let entries = state.db.log_after(summary.conversation_id, 0, TRANSCRIPT_LIMIT).await?;
+    let entries = state.store.log_after(summary.conversation_id, 0, TRANSCRIPT_LIMIT).await?;
     let last_id = entries.last().map_or(0, |entry| entry.id);
     let messages: Vec<MessageView> =
         entries.into_iter().map(|entry| message_view(&state, lang, entry)).collect();
     let agents: Vec<String> = state
-        .db
+        .store
         .agents()
         .await?
         .into_iter()
@@ -338,7 +336,7 @@ pub(crate) async fn ticket(
         messages,
         last_id,
         notes,
-        canned: state.db.canned_replies(Some(lang)).await?,
+        canned: state.store.canned_replies(Some(lang)).await?,
         agents,
     };
     Ok(render(&page))
@@ -359,7 +357,7 @@ pub(crate) async fn ticket_live(
     Query(query): Query<LiveQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response> {
-    let detail = state.engine.store().ticket(id).await?.ok_or(ConsoleError::NotFound)?;
+    let detail = state.store.ticket(id).await?.ok_or(ConsoleError::NotFound)?;
     let resumed =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let follow = TicketFollow {
@@ -402,13 +400,13 @@ struct TicketFollow {
 
 impl TicketFollow {
     async fn read(&mut self) -> Result<()> {
-        for entry in self.state.db.log_after(self.conversation, self.last, 200).await? {
+        for entry in self.state.store.log_after(self.conversation, self.last, 200).await? {
             self.last = entry.id;
             let view = message_view(&self.state, self.lang, entry);
             let data = serde_json::to_string(&view).unwrap_or_default();
             self.ready.push_back(Event::default().id(view.id.to_string()).event("message").data(data));
         }
-        if let Some(summary) = self.state.db.ticket_status(self.ticket).await? {
+        if let Some(summary) = self.state.store.ticket_status(self.ticket).await? {
             if summary != self.status {
                 self.status = summary.clone();
                 self.ready.push_back(Event::default().event("status").data(summary));
@@ -447,7 +445,7 @@ pub(crate) async fn ticket_action(
         "release" => engine.release(id).await.map(|()| "released".to_owned()),
         "transfer" => {
             let to = form.to_agent.trim();
-            match state.db.agent_by_name(to).await? {
+            match state.store.agent_by_name(to).await? {
                 Some(agent) if !agent.disabled => {
                     engine.transfer(id, &agent.name).await.map(|()| format!("transferred:{}", agent.name))
                 }
@@ -492,7 +490,7 @@ pub(crate) async fn media(
 ) -> Result<Response> {
     let well_formed =
         sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !well_formed || !state.db.media_is_known(&sha256).await? {
+    if !well_formed || !state.store.media_is_known(&sha256).await? {
         return Err(ConsoleError::NotFound);
     }
     Ok(crate::web::media::media_response(&state.media, &sha256).await)
@@ -516,7 +514,7 @@ pub(crate) async fn canned(
     let langs = Lang::ALL.iter().map(|lang| lang.code().to_owned()).collect();
     Ok(render(&CannedPage {
         nav: nav(&session, &query),
-        canned: state.db.canned_replies(None).await?,
+        canned: state.store.canned_replies(None).await?,
         langs,
     }))
 }
@@ -547,7 +545,7 @@ pub(crate) async fn create_canned(
     check_csrf(&session, &form.csrf)?;
     require_admin(&session)?;
     let (lang, title, body) = canned_fields(&form)?;
-    state.db.create_canned_reply(lang, &title, &body, now_millis()).await?;
+    state.store.create_canned_reply(lang, &title, &body, now_millis()).await?;
     Ok(Redirect::to("/console/canned?notice=saved").into_response())
 }
 
@@ -560,7 +558,7 @@ pub(crate) async fn update_canned(
     check_csrf(&session, &form.csrf)?;
     require_admin(&session)?;
     let (lang, title, body) = canned_fields(&form)?;
-    if !state.db.update_canned_reply(id, lang, &title, &body, now_millis()).await? {
+    if !state.store.update_canned_reply(id, lang, &title, &body, now_millis()).await? {
         return Err(ConsoleError::NotFound);
     }
     Ok(Redirect::to("/console/canned?notice=saved").into_response())
@@ -574,7 +572,7 @@ pub(crate) async fn delete_canned(
 ) -> Result<Response> {
     check_csrf(&session, &form.csrf)?;
     require_admin(&session)?;
-    state.db.delete_canned_reply(id).await?;
+    state.store.delete_canned_reply(id).await?;
     Ok(Redirect::to("/console/canned?notice=saved").into_response())
 }
 
@@ -593,7 +591,7 @@ pub(crate) async fn agents(
     Query(query): Query<NoticeQuery>,
 ) -> Result<Response> {
     require_admin(&session)?;
-    Ok(render(&AgentsPage { nav: nav(&session, &query), agents: state.db.agents().await? }))
+    Ok(render(&AgentsPage { nav: nav(&session, &query), agents: state.store.agents().await? }))
 }
 
 #[derive(Deserialize)]
@@ -614,14 +612,16 @@ pub(crate) async fn create_agent(
     check_csrf(&session, &form.csrf)?;
     require_admin(&session)?;
     let role = if form.admin.is_some() { Role::Admin } else { Role::Agent };
-    let notice = match state.db.create_agent(form.name.trim(), &form.password, role, now_millis()).await {
-        Ok(_) => "saved",
-        Err(AgentError::Exists(_)) => "agent_exists",
-        Err(AgentError::BadName) => "bad_name",
-        Err(AgentError::WeakPassword) => "weak_password",
-        Err(AgentError::Db(problem)) => return Err(problem.into()),
-        Err(other) => return Err(ConsoleError::BadRequest(other.to_string())),
-    };
+    let notice =
+        match agents::create_agent(&*state.store, form.name.trim(), &form.password, role, now_millis()).await
+        {
+            Ok(_) => "saved",
+            Err(AgentError::Exists(_)) => "agent_exists",
+            Err(AgentError::BadName) => "bad_name",
+            Err(AgentError::WeakPassword) => "weak_password",
+            Err(AgentError::Store(problem)) => return Err(problem.into()),
+            Err(other) => return Err(ConsoleError::BadRequest(other.to_string())),
+        };
     Ok(Redirect::to(&format!("/console/agents?notice={notice}")).into_response())
 }
 
@@ -636,10 +636,10 @@ pub(crate) async fn disable_agent(
     if name == session.agent.name {
         return Err(ConsoleError::BadRequest("admins do not disable themselves".to_owned()));
     }
-    match state.db.disable_agent(&name).await {
+    match agents::disable_agent(&*state.store, &name).await {
         Ok(()) => Ok(Redirect::to("/console/agents?notice=saved").into_response()),
         Err(AgentError::NotFound(_)) => Err(ConsoleError::NotFound),
-        Err(AgentError::Db(problem)) => Err(problem.into()),
+        Err(AgentError::Store(problem)) => Err(problem.into()),
         Err(other) => Err(ConsoleError::BadRequest(other.to_string())),
     }
 }
@@ -665,7 +665,7 @@ struct TokensPage {
 
 async fn tokens_page(state: &ConsoleState, session: &Session, new_token: Option<String>) -> Result<Response> {
     let tokens = state
-        .db
+        .store
         .api_tokens()
         .await?
         .into_iter()
@@ -680,7 +680,7 @@ async fn tokens_page(state: &ConsoleState, session: &Session, new_token: Option<
             ),
         })
         .collect();
-    let agents = state.db.agents().await?.into_iter().filter(|a| !a.disabled).map(|a| a.name).collect();
+    let agents = state.store.agents().await?.into_iter().filter(|a| !a.disabled).map(|a| a.name).collect();
     Ok(render(&TokensPage { nav: Nav::of(session, None), tokens, agents, new_token }))
 }
 
@@ -709,11 +709,11 @@ pub(crate) async fn create_token(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ConsoleError::BadRequest("token name".to_owned()));
     }
-    let agent = match state.db.agent_by_name(form.agent.trim()).await? {
+    let agent = match state.store.agent_by_name(form.agent.trim()).await? {
         Some(agent) if !agent.disabled => agent,
         _ => return Err(ConsoleError::BadRequest("no such agent".to_owned())),
     };
-    let token = state.db.create_api_token(name, agent.id, now_millis()).await?;
+    let token = sessions::create_api_token(&*state.store, name, agent.id, now_millis()).await?;
     tokens_page(&state, &session, Some(token)).await
 }
 
@@ -725,7 +725,7 @@ pub(crate) async fn revoke_token(
 ) -> Result<Response> {
     check_csrf(&session, &form.csrf)?;
     require_admin(&session)?;
-    state.db.revoke_api_token(id).await?;
+    state.store.revoke_api_token(id).await?;
     Ok(Redirect::to("/console/tokens").into_response())
 }
 
@@ -740,8 +740,8 @@ async fn dashboard_figures(state: &ConsoleState, days: Option<u32>) -> Result<(D
     let days = days.unwrap_or(30).clamp(1, 366);
     let now = now_millis();
     let since = Dashboard::since(now, days);
-    let tickets = state.db.ticket_times(since).await?;
-    let faq = state.db.faq_outcomes(since).await?;
+    let tickets = state.store.ticket_times(since).await?;
+    let faq = state.store.faq_outcomes(since).await?;
     Ok((Dashboard::compute(&tickets, faq, now, days), days))
 }
 

@@ -1,12 +1,12 @@
-//! Signed-in browsers. The session token lives only in an HttpOnly, SameSite=Strict cookie;
-//! the database keeps its SHA-256. Each session has its own CSRF token, which every form
-//! carries and which is compared in constant time.
+//! Signed-in browsers and API tokens. The session token lives only in an HttpOnly,
+//! SameSite=Strict cookie; the database keeps its SHA-256, as it does of API tokens. Each
+//! session has its own CSRF token, which every form carries and which is compared in constant
+//! time.
 
-use crate::console::agents::{Agent, Role};
-use crate::console::db::{Db, DbError, DbResult, Millis, on_db};
+use crate::console::agents::Agent;
+use crate::store::{Millis, NewSession, Store, StoreResult};
 use crate::web::token::tokens_match;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 pub const SESSION_COOKIE: &str = "sb_session";
 /// Before sign-in there is no session: the login form's CSRF token is a second cookie that
@@ -38,90 +38,115 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-impl Db {
-    /// Starts a session; returns the cookie token (only its hash is stored).
-    pub async fn create_session(&self, agent_id: i64, now: Millis, ttl_millis: Millis) -> DbResult<String> {
-        let token = random_token();
-        let csrf = random_token();
-        on_db!(self, pool => {
-            sqlx::query("DELETE FROM agent_sessions WHERE expires_at <= $1").bind(now).execute(pool).await?;
-            sqlx::query(
-                "INSERT INTO agent_sessions (token_hash, agent_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(hash_token(&token))
-            .bind(agent_id)
-            .bind(&csrf)
-            .bind(now)
-            .bind(now.saturating_add(ttl_millis))
-            .execute(pool)
-            .await?;
-        });
-        Ok(token)
-    }
+/// Starts a session; returns the cookie token (only its hash is stored).
+pub async fn create_session(
+    store: &dyn Store,
+    agent_id: i64,
+    now: Millis,
+    ttl_millis: Millis,
+) -> StoreResult<String> {
+    let token = random_token();
+    let csrf = random_token();
+    let session = NewSession {
+        token_hash: &hash_token(&token),
+        agent_id,
+        csrf: &csrf,
+        created_at: now,
+        expires_at: now.saturating_add(ttl_millis),
+    };
+    store.insert_session(session).await?;
+    Ok(token)
+}
 
-    /// The live session for a cookie token, if any; disabled agents have none.
-    pub async fn session(&self, token: &str, now: Millis) -> DbResult<Option<Session>> {
-        if token.len() != 64 {
-            return Ok(None);
-        }
-        let token_hash = hash_token(token);
-        on_db!(self, pool => {
-            let row = sqlx::query(
-                "SELECT a.id, a.name, a.role, a.disabled, s.csrf_token FROM agent_sessions s JOIN agents a ON a.id = s.agent_id \
-                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = FALSE",
-            )
-            .bind(&token_hash)
-            .bind(now)
-            .fetch_optional(pool)
-            .await?;
-            let Some(row) = row else { return Ok(None) };
-            let role: String = row.try_get("role")?;
-            Ok(Some(Session {
-                agent: Agent {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    role: Role::from_code(&role).ok_or_else(|| DbError::Corrupt(format!("unknown role {role:?}")))?,
-                    disabled: row.try_get("disabled")?,
-                },
-                csrf: row.try_get("csrf_token")?,
-                token_hash,
-            }))
-        })
+/// The live session for a cookie token, if any; disabled agents have none.
+pub async fn session(store: &dyn Store, token: &str, now: Millis) -> StoreResult<Option<Session>> {
+    if token.len() != 64 {
+        return Ok(None);
     }
+    let token_hash = hash_token(token);
+    let found = store.session(&token_hash, now).await?;
+    Ok(found.map(|row| Session { agent: row.agent, csrf: row.csrf, token_hash }))
+}
 
-    pub async fn end_session(&self, session: &Session) -> DbResult<()> {
-        on_db!(self, pool => sqlx::query("DELETE FROM agent_sessions WHERE token_hash = $1")
-            .bind(&session.token_hash)
-            .execute(pool)
-            .await
-            .map(drop))?;
-        Ok(())
+pub async fn end_session(store: &dyn Store, session: &Session) -> StoreResult<()> {
+    store.delete_session(&session.token_hash).await
+}
+
+/// Creates an API token for an agent; returns the token text, shown once and stored hashed.
+pub async fn create_api_token(
+    store: &dyn Store,
+    name: &str,
+    agent_id: i64,
+    now: Millis,
+) -> StoreResult<String> {
+    let token = format!("sbt_{}", random_token());
+    store.insert_api_token(name, &hash_token(&token), agent_id, now).await?;
+    Ok(token)
+}
+
+/// The agent a bearer token acts for, if the token is live and the agent enabled. The
+/// token is looked up by its SHA-256, so its text is never compared directly.
+pub async fn agent_for_token(store: &dyn Store, token: &str, now: Millis) -> StoreResult<Option<Agent>> {
+    if !token.starts_with("sbt_") || token.len() != 68 {
+        return Ok(None);
     }
+    store.agent_for_token_hash(&hash_token(token), now).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::db::tests::fresh_sqlite;
+    use crate::console::agents::{Role, create_agent, disable_agent};
+    use crate::core::message::Lang;
+    use crate::store::ChangeMarker;
+    use crate::store::tests::fresh_sqlite;
 
     #[tokio::test]
     async fn sessions_expire_end_and_die_with_their_agent() {
-        let (_dir, db) = fresh_sqlite().await;
-        let agent = db.create_agent("anna", "correct horse battery", Role::Agent, 0).await.unwrap();
-        let token = db.create_session(agent.id, 1_000, 60_000).await.unwrap();
-        let session = db.session(&token, 2_000).await.unwrap().expect("live session");
+        let (_dir, store) = fresh_sqlite().await;
+        let db = &*store;
+        let agent = create_agent(db, "anna", "correct horse battery", Role::Agent, 0).await.unwrap();
+        let token = create_session(db, agent.id, 1_000, 60_000).await.unwrap();
+        let session = session(db, &token, 2_000).await.unwrap().expect("live session");
         assert_eq!(session.agent.name, "anna");
         assert!(session.csrf_matches(&session.csrf.clone()));
         assert!(!session.csrf_matches("0".repeat(64).as_str()));
         assert!(!session.csrf_matches(""));
-        assert!(db.session(&token, 61_000).await.unwrap().is_none(), "expired");
-        assert!(db.session(&random_token(), 2_000).await.unwrap().is_none(), "unknown token");
+        assert!(super::session(db, &token, 61_000).await.unwrap().is_none(), "expired");
+        assert!(super::session(db, &random_token(), 2_000).await.unwrap().is_none(), "unknown token");
 
-        db.end_session(&session).await.unwrap();
-        assert!(db.session(&token, 2_000).await.unwrap().is_none(), "signed out");
+        end_session(db, &session).await.unwrap();
+        assert!(super::session(db, &token, 2_000).await.unwrap().is_none(), "signed out");
 
-        let again = db.create_session(agent.id, 1_000, 60_000).await.unwrap();
-        db.disable_agent("anna").await.unwrap();
-        assert!(db.session(&again, 2_000).await.unwrap().is_none(), "disabled agents lose their sessions");
+        let again = create_session(db, agent.id, 1_000, 60_000).await.unwrap();
+        disable_agent(db, "anna").await.unwrap();
+        assert!(
+            super::session(db, &again, 2_000).await.unwrap().is_none(),
+            "disabled agents lose their sessions"
+        );
+    }
+
+    #[tokio::test]
+    async fn canned_replies_and_tokens() {
+        let (_dir, store) = fresh_sqlite().await;
+        let db = &*store;
+        let id = db.create_canned_reply(Lang::En, "Refund", "Your refund is on its way.", 1).await.unwrap();
+        db.create_canned_reply(Lang::Ru, "Возврат", "Деньги вернутся.", 1).await.unwrap();
+        assert_eq!(db.canned_replies(Some(Lang::En)).await.unwrap().len(), 1);
+        assert!(db.update_canned_reply(id, Lang::En, "Refund sent", "Sent today.", 2).await.unwrap());
+        assert_eq!(db.canned_replies(None).await.unwrap()[0].title, "Refund sent");
+        assert!(db.delete_canned_reply(id).await.unwrap());
+        assert_eq!(db.canned_replies(None).await.unwrap().len(), 1);
+
+        let agent =
+            create_agent(db, "bot-integration", "correct horse battery", Role::Agent, 0).await.unwrap();
+        let token = create_api_token(db, "crm", agent.id, 5).await.unwrap();
+        assert_eq!(agent_for_token(db, &token, 6).await.unwrap().unwrap().name, "bot-integration");
+        assert!(agent_for_token(db, "sbt_nope", 6).await.unwrap().is_none());
+        let listed = db.api_tokens().await.unwrap();
+        assert_eq!(listed[0].last_used_at, Some(6));
+        db.revoke_api_token(listed[0].id).await.unwrap();
+        assert!(agent_for_token(db, &token, 7).await.unwrap().is_none());
+        assert_eq!(db.change_marker().await.unwrap(), ChangeMarker::default());
     }
 }

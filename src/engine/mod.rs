@@ -21,9 +21,9 @@ use crate::core::message::{Lang, MediaRef, Outbound, Priority, Reply};
 use crate::core::order_id::OrderIdFormat;
 use crate::outbox::OutboxLink;
 use crate::store::{
-    Author, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, Direction, EventKey,
-    FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, QueueOverview, Store, StoreError,
-    TicketChange, TicketRow, WriteTx, duration_millis, now_millis,
+    Author, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, Direction, ErasedContact,
+    EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, QueueOverview, Store,
+    StoreError, TicketChange, TicketRow, WriteTx, duration_millis, now_millis,
 };
 use crate::telemetry::{self, EngineMetrics};
 use std::collections::HashMap;
@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
+mod chat_log;
 mod tickets;
 
 use tickets::TicketBook;
@@ -149,6 +150,11 @@ enum AgentOp {
         older_than: Duration,
         interval: Duration,
     },
+    /// A person's data, on request (see `crate::privacy`).
+    Erase {
+        channel: String,
+        external_id: String,
+    },
 }
 
 /// What release, transfer, resolve and reopen each do: check the move is allowed from the
@@ -209,6 +215,7 @@ enum AgentOutcome {
     Done,
     Note(i64),
     Reminded(usize),
+    Erased(Option<ErasedContact>),
 }
 
 enum Job {
@@ -349,6 +356,21 @@ impl Engine {
     ) -> Result<usize, EngineError> {
         match self.agent(AgentOp::Reminders { older_than, interval }).await? {
             AgentOutcome::Reminded(count) => Ok(count),
+            other => unreachable_outcome(other),
+        }
+    }
+
+    /// Erases the person `external_id` on `channel` in one of the writer's transactions, so
+    /// their conversation is reset like any other state change (see `crate::privacy` for what
+    /// goes and what stays). `None`: no such contact.
+    pub async fn erase_contact(
+        &self,
+        channel: &str,
+        external_id: &str,
+    ) -> Result<Option<ErasedContact>, EngineError> {
+        let op = AgentOp::Erase { channel: channel.to_owned(), external_id: external_id.to_owned() };
+        match self.agent(op).await? {
+            AgentOutcome::Erased(erased) => Ok(erased),
             other => unreachable_outcome(other),
         }
     }
@@ -948,6 +970,10 @@ impl Inner {
                 }
                 AgentOutcome::Reminded(due.len())
             }
+            AgentOp::Erase { channel, external_id } => {
+                let initial = serde_json::to_string(&State::Menu).map_err(StoreError::from)?;
+                AgentOutcome::Erased(tx.erase_contact(channel, external_id, &initial, now).await?)
+            }
         };
         let changed: Vec<&Conversation> = touched.iter().filter(|c| c.changed).collect();
         self.finish(tx, changed, writes, now).await?;
@@ -996,14 +1022,7 @@ async fn allowed(
 }
 
 fn retryable(error: &StoreError) -> bool {
-    match error {
-        StoreError::Conflict => true,
-        // PostgreSQL: serialization failure, deadlock detected.
-        StoreError::Database(sqlx::Error::Database(db)) => {
-            matches!(db.code().as_deref(), Some("40001") | Some("40P01"))
-        }
-        _ => false,
-    }
+    matches!(error, StoreError::Conflict)
 }
 
 fn is_support_side(input: &Input) -> bool {

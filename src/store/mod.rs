@@ -7,16 +7,29 @@
 //!
 //! Every timestamp is [`Millis`]: milliseconds since the Unix epoch, UTC. The caller passes
 //! `now` in, so tests can drive time explicitly.
+//!
+//! Every SQL statement of the program lives in this module. [`Store`] is what the engine, the
+//! outbox and the CLI use; the console's accounts ([`AccountStore`]), its and the web chat's
+//! reads ([`ConsoleStore`]) and retention ([`PrivacyStore`]) are traits of their own that every
+//! store also implements. Code both backends run alike is written once (`shared`); each
+//! backend keeps only its dialect.
 
+mod accounts;
+mod console;
 mod leader;
 mod postgres;
+mod privacy;
 mod rows;
+mod shared;
 mod sql;
 mod sqlite;
 mod tcp_nodelay;
 
+pub use accounts::{AccountStore, Agent, ApiToken, NewSession, Role, SessionRow};
+pub use console::{CannedReply, ChangeMarker, ConsoleStore, ContactLog, LogEntry, TicketTimes};
 pub use leader::{Leadership, lock_key as leader_lock_key, wait_for_leadership};
 pub use postgres::PostgresStore;
+pub use privacy::{ErasedContact, ErasureCounts, Expired, PrivacyStore};
 pub use sqlite::{SqliteDurability, SqliteStore};
 
 use crate::core::dialog::TicketDraft;
@@ -51,14 +64,15 @@ pub fn duration_millis(duration: Duration) -> Millis {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// The URL names no backend we have. Only the scheme is kept, never credentials.
     #[error("unsupported database URL scheme {0:?}: expected sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
     /// Another writer changed the conversation since it was loaded (another instance, or a
-    /// second process on the same SQLite file). The batch is rolled back and may be retried.
+    /// second process on the same SQLite file), or PostgreSQL gave up a transaction to a
+    /// serialization failure or a deadlock. The batch is rolled back and may be retried.
     #[error("a conversation was changed concurrently")]
     Conflict,
     /// A stored value that this version cannot read.
@@ -69,6 +83,18 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        // PostgreSQL's serialization failure (40001) and deadlock (40P01): the transaction was
+        // rolled back because of a concurrent one, and running it again may well succeed.
+        let concurrent = matches!(
+            &error,
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001") | Some("40P01"))
+        );
+        if concurrent { StoreError::Conflict } else { StoreError::Database(error) }
+    }
+}
 
 /// Options that apply when connecting.
 #[derive(Debug, Clone)]
@@ -107,7 +133,7 @@ pub enum Backend {
 
 /// The storage interface of the engine, the outbox, the CLI and the console.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: AccountStore + ConsoleStore + PrivacyStore + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations (also done by [`connect`]).
@@ -275,6 +301,17 @@ pub trait WriteTx: Send {
         reachable: bool,
         now: Millis,
     ) -> StoreResult<()>;
+    /// Erases the person `external_id` on `channel` (see `crate::privacy`): deletes their log,
+    /// outbox rows, feedback, ticket photos and notes, anonymises their tickets and contact,
+    /// and puts their conversation back at `initial_state` with a new version. `None`: no
+    /// such contact. PostgreSQL locks the contact first, as the inbound path does.
+    async fn erase_contact(
+        &mut self,
+        channel: &str,
+        external_id: &str,
+        initial_state: &str,
+        now: Millis,
+    ) -> StoreResult<Option<ErasedContact>>;
     /// Records how FAQ answers fared, in one statement for the whole batch.
     async fn record_faq_outcomes(&mut self, outcomes: &[FaqOutcomeRow]) -> StoreResult<()>;
     async fn record_feedback(
@@ -316,6 +353,13 @@ pub struct ContactRow {
     pub reachable: bool,
     pub display_name: Option<String>,
     pub contact_data: Option<serde_json::Value>,
+}
+
+impl ContactRow {
+    /// (channel, external id): how a contact is known on its platform.
+    fn key(&self) -> (String, String) {
+        (self.channel.clone(), self.external_id.clone())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -678,6 +722,17 @@ fn contacts_to_write<'a>(
         .collect()
 }
 
+/// The ids a batch insert of tickets returned, in the order of the batch: each row took the
+/// next id as it went in, in batch order, so ascending ids are batch order whatever order
+/// RETURNING used. A batch that lost rows is an error.
+fn ticket_ids_in_slice_order(mut ids: Vec<i64>, expected: usize) -> StoreResult<Vec<i64>> {
+    ids.sort_unstable();
+    if ids.len() != expected {
+        return Err(StoreError::Corrupt(format!("inserted {} of {expected} tickets", ids.len())));
+    }
+    Ok(ids)
+}
+
 /// `(conversation, row id)` pairs grouped by conversation.
 fn group_ids(pairs: Vec<(i64, i64)>) -> HashMap<i64, Vec<i64>> {
     let mut grouped: HashMap<i64, Vec<i64>> = HashMap::new();
@@ -743,4 +798,26 @@ fn count_u32(count: i64) -> u32 {
 
 fn rating_u8(rating: Option<i64>) -> Option<u8> {
     rating.and_then(|stars| u8::try_from(stars).ok())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A store on a fresh SQLite file in a temporary folder (kept while the folder lives).
+    pub(crate) async fn fresh_sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = connect(&url, &ConnectOptions::default()).await.unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn a_server_secret_is_made_once_and_kept() {
+        let (_dir, store) = fresh_sqlite().await;
+        let first = store.server_secret("webchat", "one", 1).await.unwrap();
+        let second = store.server_secret("webchat", "two", 2).await.unwrap();
+        assert_eq!(first, "one");
+        assert_eq!(second, "one");
+    }
 }

@@ -9,13 +9,12 @@ use super::rows::{self, RowExt};
 use super::sql;
 use super::tcp_nodelay;
 use super::{
-    Backend, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, DeadLetter,
-    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, OutboxRow,
-    QueueOverview, Store, StoreError, StoreResult, TicketChange, TicketDetail, TicketRow, TicketSummary,
-    TranscriptEntry, WriteTx, count_u32, duration_millis, priority_rank,
+    Backend, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, DeliveryOutcome,
+    EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, Store, StoreResult,
+    TicketRow, WriteTx, priority_rank,
 };
 use crate::core::handoff::TicketStatus;
-use crate::core::message::{Lang, MediaRef};
+use crate::core::message::MediaRef;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use std::collections::{HashMap, HashSet};
@@ -24,6 +23,9 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Marks delivered rows sent: `$1` the time, `$2` the ids.
+const SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL WHERE id = ANY($2)";
 
 /// The NOTIFY channel that wakes outbox workers in every instance.
 const OUTBOX_CHANNEL: &str = "switchboard_outbox";
@@ -95,22 +97,8 @@ fn codes(values: impl Iterator<Item = Option<String>>) -> Vec<Option<String>> {
     values.collect()
 }
 
-#[async_trait::async_trait]
-impl Store for PostgresStore {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
-
-    async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn migrations_applied(&self) -> StoreResult<bool> {
-        let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS).fetch_all(&self.pool).await?;
-        Ok(super::all_applied(&MIGRATOR, &applied))
-    }
-
+/// What only PostgreSQL does; the rest of [`Store`] is `shared`.
+impl PostgresStore {
     async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
         Ok(Box::new(PostgresTx { tx: self.pool.begin().await? }))
     }
@@ -126,98 +114,21 @@ impl Store for PostgresStore {
         Ok(Some(Box::new(PostgresStore { pool, bookkeeping, listeners: Mutex::new(Vec::new()) })))
     }
 
-    async fn contact(&self, channel: &str, external_id: &str) -> StoreResult<Option<ContactRow>> {
-        let row = sqlx::query(sql::CONTACT_BY_KEY)
-            .bind(channel)
-            .bind(external_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(rows::contact).transpose()
-    }
-
-    async fn conversation_of_contact(&self, contact_id: i64) -> StoreResult<Option<ConversationRow>> {
-        let row =
-            sqlx::query(sql::CONVERSATION_OF_CONTACT).bind(contact_id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(rows::conversation).transpose()
-    }
-
-    async fn list_tickets(&self, status: Option<TicketStatus>) -> StoreResult<Vec<TicketSummary>> {
-        let code = status.map(TicketStatus::code);
-        let found = sqlx::query(sql::TICKET_SUMMARIES).bind(code).fetch_all(&self.pool).await?;
-        let mut tickets = found.iter().map(rows::ticket_summary).collect::<StoreResult<Vec<_>>>()?;
-        let attachments = sqlx::query(sql::ATTACHMENTS_BY_STATUS).bind(code).fetch_all(&self.pool).await?;
-        let attachments = attachments.iter().map(rows::attachment).collect::<StoreResult<Vec<_>>>()?;
-        rows::attach_to_summaries(&mut tickets, attachments);
-        rows::sort_for_listing(&mut tickets);
-        Ok(tickets)
-    }
-
-    async fn ticket(&self, ticket_id: i64) -> StoreResult<Option<TicketDetail>> {
-        let Some(row) =
-            sqlx::query(sql::TICKET_SUMMARY_BY_ID).bind(ticket_id).fetch_optional(&self.pool).await?
-        else {
-            return Ok(None);
-        };
-        let mut ticket = rows::ticket_summary(&row)?;
-        let attachments =
-            sqlx::query(sql::ATTACHMENTS_OF_TICKET).bind(ticket_id).fetch_all(&self.pool).await?;
-        ticket.attachments = attachments
-            .iter()
-            .map(|row| rows::attachment(row).map(|(_, media)| media))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let messages = self.transcript(ticket.conversation_id).await?;
-        let notes = sqlx::query(sql::NOTES_OF_TICKET).bind(ticket_id).fetch_all(&self.pool).await?;
-        let notes = notes.iter().map(rows::note).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Some(TicketDetail { ticket, messages, notes }))
-    }
-
-    async fn transcript(&self, conversation_id: i64) -> StoreResult<Vec<TranscriptEntry>> {
-        let found = sqlx::query(sql::TRANSCRIPT).bind(conversation_id).fetch_all(&self.pool).await?;
-        found.iter().map(rows::transcript_entry).collect()
-    }
-
-    async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetter>> {
-        let found = sqlx::query(sql::DEAD_LETTERS).bind(limit).fetch_all(&self.pool).await?;
-        found.iter().map(rows::dead_letter).collect()
-    }
-
-    async fn queue_overview(&self) -> StoreResult<QueueOverview> {
-        let mut conn = self.pool.acquire().await?;
-        queue_overview(&mut conn).await
-    }
-
-    async fn tickets_ahead(&self, ticket_id: i64) -> StoreResult<Option<u32>> {
-        let row =
-            sqlx::query(sql::TICKETS_AHEAD_OF_TICKET).bind(ticket_id).fetch_optional(&self.pool).await?;
-        Ok(row.map(|row| row.int("ahead")).transpose()?.map(count_u32))
-    }
-
-    async fn cursor(&self, name: &str) -> StoreResult<Option<String>> {
-        let row = sqlx::query(sql::CURSOR).bind(name).fetch_optional(&self.pool).await?;
-        row.map(|row| row.text("value")).transpose()
-    }
-
     async fn set_cursor(&self, name: &str, value: &str, now: Millis) -> StoreResult<()> {
         sqlx::query(sql::SET_CURSOR).bind(name).bind(value).bind(now).execute(&self.pool).await?;
         Ok(())
     }
 
-    async fn claim_outbox(
+    /// Leases the due rows until `until`; see `Store::claim_outbox`.
+    async fn claim_until(
         &self,
         channels: &[&'static str],
         now: Millis,
-        lease: Duration,
+        until: Millis,
         limit: i64,
     ) -> StoreResult<Vec<OutboxJob>> {
-        const CANDIDATES: &str = "SELECT o.id, o.conversation_id, o.contact_id, o.channel, c.external_id, \
-             c.contact_data, o.lang, o.payload, o.attempts \
-             FROM outbox o JOIN contacts c ON c.id = o.contact_id \
-             WHERE o.status = 'pending' AND o.channel = ANY($1) \
-             AND o.next_attempt_at <= $2 AND (o.lease_until IS NULL OR o.lease_until <= $2) AND c.reachable \
-             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' \
-               AND p.conversation_id = o.conversation_id AND p.id < o.id \
-               AND (p.next_attempt_at > $2 OR (p.lease_until IS NOT NULL AND p.lease_until > $2))) \
-             ORDER BY o.id LIMIT $3 FOR UPDATE OF o SKIP LOCKED";
+        const CANDIDATES: &str =
+            concat!(sql::due_outbox!("o.channel = ANY($1)"), " FOR UPDATE OF o SKIP LOCKED");
         const LEASE: &str = "UPDATE outbox SET lease_until = $1 WHERE id = ANY($2)";
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK_KEY).execute(&mut *tx).await?;
@@ -226,80 +137,33 @@ impl Store for PostgresStore {
         let jobs = found.iter().map(rows::outbox_job).collect::<StoreResult<Vec<_>>>()?;
         if !jobs.is_empty() {
             let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
-            let until = now.saturating_add(duration_millis(lease));
             sqlx::query(LEASE).bind(until).bind(ids).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(jobs)
     }
 
-    async fn finish_outbox(&self, outcomes: &[(OutboxJob, DeliveryOutcome)], now: Millis) -> StoreResult<()> {
-        const SENT: &str =
-            "UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL WHERE id = ANY($2)";
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        let sent: Vec<i64> = outcomes
-            .iter()
-            .filter(|(_, outcome)| *outcome == DeliveryOutcome::Sent)
-            .map(|(job, _)| job.id)
-            .collect();
-        // The usual case, many times a second: everything went out. One statement, which is
-        // its own transaction: one round trip instead of three.
-        if sent.len() == outcomes.len() {
-            sqlx::query(SENT).bind(now).bind(sent).execute(&self.bookkeeping).await?;
-            return Ok(());
-        }
+    /// Marks rows sent: one statement, which is its own transaction (one round trip instead of
+    /// three), on a bookkeeping connection.
+    async fn mark_sent(&self, ids: &[i64], now: Millis) -> StoreResult<()> {
+        sqlx::query(SENT).bind(now).bind(ids).execute(&self.bookkeeping).await?;
+        Ok(())
+    }
+
+    /// Records outcomes of which some failed, in one transaction on a bookkeeping connection.
+    async fn finish_mixed(
+        &self,
+        sent: &[i64],
+        outcomes: &[(OutboxJob, DeliveryOutcome)],
+        now: Millis,
+    ) -> StoreResult<()> {
         let mut tx = self.bookkeeping.begin().await?;
         if !sent.is_empty() {
             sqlx::query(SENT).bind(now).bind(sent).execute(&mut *tx).await?;
         }
-        for (job, outcome) in outcomes {
-            match outcome {
-                DeliveryOutcome::Sent => {}
-                DeliveryOutcome::Retry { at, count_attempt, error } => {
-                    sqlx::query(sql::OUTBOX_RETRY)
-                        .bind(job.id)
-                        .bind(*at)
-                        .bind(i64::from(*count_attempt))
-                        .bind(error)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                DeliveryOutcome::Dead { error, unreachable } => {
-                    sqlx::query(sql::OUTBOX_DEAD).bind(job.id).bind(error).execute(&mut *tx).await?;
-                    if *unreachable {
-                        sqlx::query(sql::SET_CONTACT_REACHABLE)
-                            .bind(job.contact_id)
-                            .bind(false)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-                DeliveryOutcome::Released => {
-                    sqlx::query(sql::OUTBOX_RELEASE).bind(job.id).execute(&mut *tx).await?;
-                }
-            }
-        }
+        record_failures(&mut tx, outcomes, now).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn outbox_row(&self, id: i64) -> StoreResult<Option<OutboxRow>> {
-        let row = sqlx::query(sql::OUTBOX_ROW).bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(rows::outbox_row).transpose()
-    }
-
-    async fn outbox_of_conversation(&self, conversation_id: i64) -> StoreResult<Vec<OutboxRow>> {
-        let found =
-            sqlx::query(sql::OUTBOX_OF_CONVERSATION).bind(conversation_id).fetch_all(&self.pool).await?;
-        found.iter().map(rows::outbox_row).collect()
-    }
-
-    async fn pending_outbox(&self) -> StoreResult<i64> {
-        let row = sqlx::query(sql::PENDING_OUTBOX).fetch_one(&self.pool).await?;
-        row.int("pending")
     }
 
     async fn listen_for_outbox(&self, wake: Arc<tokio::sync::Notify>) -> StoreResult<()> {
@@ -338,23 +202,12 @@ impl Store for PostgresStore {
     }
 }
 
-async fn queue_overview(conn: &mut sqlx::PgConnection) -> StoreResult<QueueOverview> {
-    let counts = sqlx::query(sql::QUEUE_COUNTS).fetch_one(&mut *conn).await?;
-    let waits = sqlx::query(sql::RECENT_WAITS).fetch_all(&mut *conn).await?;
-    Ok(QueueOverview {
-        queued_high: count_u32(counts.int("high")?),
-        queued_normal: count_u32(counts.int("normal")?),
-        agents_on_duty: count_u32(counts.int("agents")?),
-        recent_waits_secs: waits.iter().map(|row| row.int("wait")).collect::<StoreResult<_>>()?,
-    })
-}
-
 struct PostgresTx {
     tx: Transaction<'static, Postgres>,
 }
 
-#[async_trait::async_trait]
-impl WriteTx for PostgresTx {
+/// What only PostgreSQL does; the rest of [`WriteTx`] is `shared`.
+impl PostgresTx {
     async fn record_events(&mut self, keys: &[EventKey], now: Millis) -> StoreResult<Vec<bool>> {
         // Sorted, so two instances inserting overlapping keys wait on each other instead of
         // deadlocking.
@@ -376,9 +229,23 @@ impl WriteTx for PostgresTx {
         Ok(keys.iter().map(|key| fresh.contains(&(key.channel.clone(), key.event_id.clone()))).collect())
     }
 
-    async fn upsert_contacts(
+    /// The stored contacts among these keys.
+    async fn find_contacts(&mut self, contacts: &[ContactUpsert]) -> StoreResult<Vec<ContactRow>> {
+        const FIND: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, display_name, \
+             contact_data FROM contacts WHERE (channel, external_id) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))";
+        let found = sqlx::query(FIND)
+            .bind(contacts.iter().map(|c| c.channel.as_str()).collect::<Vec<_>>())
+            .bind(contacts.iter().map(|c| c.external_id.as_str()).collect::<Vec<_>>())
+            .fetch_all(&mut *self.tx)
+            .await?;
+        found.iter().map(rows::contact).collect()
+    }
+
+    /// Inserts new contacts and updates the name and data of known ones; returns their rows.
+    /// Sorted by key, so two instances writing overlapping contacts wait instead of deadlocking.
+    async fn write_contacts(
         &mut self,
-        contacts: &[ContactUpsert],
+        writes: &[&ContactUpsert],
         now: Millis,
     ) -> StoreResult<Vec<ContactRow>> {
         const UPSERT: &str = "INSERT INTO contacts (channel, external_id, lang, display_name, contact_data, \
@@ -392,106 +259,52 @@ impl WriteTx for PostgresTx {
                contact_data = coalesce(EXCLUDED.contact_data, contacts.contact_data), \
                updated_at = EXCLUDED.updated_at \
              RETURNING id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data";
-        const FIND: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, display_name, \
-             contact_data FROM contacts WHERE (channel, external_id) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))";
-        if contacts.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Read first and write only what is new or changed (see `contacts_to_write`).
-        let found = sqlx::query(FIND)
-            .bind(contacts.iter().map(|c| c.channel.as_str()).collect::<Vec<_>>())
-            .bind(contacts.iter().map(|c| c.external_id.as_str()).collect::<Vec<_>>())
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let mut known = HashMap::with_capacity(contacts.len());
-        for row in &found {
-            let row = rows::contact(row)?;
-            known.insert((row.channel.clone(), row.external_id.clone()), row);
-        }
-        let writes = super::contacts_to_write(contacts, &known);
-        if writes.is_empty() {
-            return Ok(known.into_values().collect());
-        }
-        let channels: Vec<&str> = writes.iter().map(|c| c.channel.as_str()).collect();
-        let external_ids: Vec<&str> = writes.iter().map(|c| c.external_id.as_str()).collect();
-        let langs: Vec<&str> = writes.iter().map(|c| c.lang_if_new.code()).collect();
-        let names = codes(writes.iter().map(|c| c.display_name.clone()));
         let mut data = Vec::with_capacity(writes.len());
-        for contact in &writes {
+        for contact in writes {
             data.push(contact.contact_data.as_ref().map(serde_json::to_string).transpose()?);
         }
         let written = sqlx::query(UPSERT)
-            .bind(channels)
-            .bind(external_ids)
-            .bind(langs)
-            .bind(names)
+            .bind(writes.iter().map(|c| c.channel.as_str()).collect::<Vec<_>>())
+            .bind(writes.iter().map(|c| c.external_id.as_str()).collect::<Vec<_>>())
+            .bind(writes.iter().map(|c| c.lang_if_new.code()).collect::<Vec<_>>())
+            .bind(codes(writes.iter().map(|c| c.display_name.clone())))
             .bind(data)
             .bind(now)
             .fetch_all(&mut *self.tx)
             .await?;
-        for row in &written {
-            let row = rows::contact(row)?;
-            known.insert((row.channel.clone(), row.external_id.clone()), row);
-        }
-        Ok(known.into_values().collect())
+        written.iter().map(rows::contact).collect()
     }
 
-    async fn load_conversations(
+    /// The conversations of these contacts that exist, locked (in id order) until commit.
+    async fn conversations_of(&mut self, contact_ids: &[i64]) -> StoreResult<Vec<ConversationRow>> {
+        const LOAD: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count \
+             FROM conversations WHERE contact_id = ANY($1) ORDER BY id FOR UPDATE";
+        let found = sqlx::query(LOAD).bind(contact_ids).fetch_all(&mut *self.tx).await?;
+        found.iter().map(rows::conversation).collect()
+    }
+
+    /// Creates conversations at `initial_state` for contacts that have none. One created
+    /// meanwhile by another instance is skipped by ON CONFLICT (and loaded afterwards).
+    async fn create_conversations(
         &mut self,
         contact_ids: &[i64],
         initial_state: &str,
         now: Millis,
-    ) -> StoreResult<Vec<ConversationRow>> {
+    ) -> StoreResult<()> {
         const CREATE: &str = "INSERT INTO conversations (contact_id, state, version, created_at, updated_at) \
              SELECT u.id, $2::jsonb, 0, $3, $3 FROM UNNEST($1::bigint[]) AS u(id) ORDER BY u.id \
              ON CONFLICT (contact_id) DO NOTHING";
-        const LOAD: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count \
-             FROM conversations WHERE contact_id = ANY($1) ORDER BY id FOR UPDATE";
-        if contact_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Load (and lock) first: creating only the missing ones spares a statement in the usual
-        // case. One created meanwhile by another instance is skipped by ON CONFLICT and loaded.
-        let found = sqlx::query(LOAD).bind(contact_ids).fetch_all(&mut *self.tx).await?;
-        let mut loaded = found.iter().map(rows::conversation).collect::<StoreResult<Vec<_>>>()?;
-        if loaded.len() == contact_ids.len() {
-            return Ok(loaded);
-        }
-        let have: HashSet<i64> = loaded.iter().map(|row| row.contact_id).collect();
-        let missing: Vec<i64> = contact_ids.iter().copied().filter(|id| !have.contains(id)).collect();
-        sqlx::query(CREATE).bind(&missing).bind(initial_state).bind(now).execute(&mut *self.tx).await?;
-        let created = sqlx::query(LOAD).bind(missing).fetch_all(&mut *self.tx).await?;
-        for row in &created {
-            loaded.push(rows::conversation(row)?);
-        }
-        Ok(loaded)
+        sqlx::query(CREATE).bind(contact_ids).bind(initial_state).bind(now).execute(&mut *self.tx).await?;
+        Ok(())
     }
 
-    async fn conversation_for_update(
-        &mut self,
-        conversation_id: i64,
-    ) -> StoreResult<Option<(ConversationRow, ContactRow)>> {
-        const LOAD: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count FROM conversations \
-             WHERE id = $1 FOR UPDATE";
-        const CONTACT: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, display_name, \
-             contact_data FROM contacts WHERE id = $1";
-        let Some(row) = sqlx::query(LOAD).bind(conversation_id).fetch_optional(&mut *self.tx).await? else {
-            return Ok(None);
-        };
-        let conversation = rows::conversation(&row)?;
-        let contact = sqlx::query(CONTACT).bind(conversation.contact_id).fetch_one(&mut *self.tx).await?;
-        Ok(Some((conversation, rows::contact(&contact)?)))
-    }
-
-    async fn save_conversations(&mut self, updates: &[ConversationUpdate], now: Millis) -> StoreResult<()> {
+    /// Writes new states where the version still matches; returns how many rows it changed.
+    async fn write_states(&mut self, updates: &[ConversationUpdate], now: Millis) -> StoreResult<u64> {
         const SAVE: &str = "UPDATE conversations c SET state = u.state::jsonb, version = c.version + 1, \
              updated_at = $4, flood_opened_at = u.flood_opened_at, flood_count = u.flood_count \
              FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $5::bigint[], $6::bigint[]) \
                AS u(id, state, version, flood_opened_at, flood_count) \
              WHERE c.id = u.id AND c.version = u.version";
-        if updates.is_empty() {
-            return Ok(());
-        }
         let ids: Vec<i64> = updates.iter().map(|u| u.id).collect();
         let states: Vec<&str> = updates.iter().map(|u| u.state.as_str()).collect();
         let versions: Vec<i64> = updates.iter().map(|u| u.expected_version).collect();
@@ -506,10 +319,7 @@ impl WriteTx for PostgresTx {
             .bind(flood_counts)
             .execute(&mut *self.tx)
             .await?;
-        if done.rows_affected() != updates.len() as u64 {
-            return Err(StoreError::Conflict);
-        }
-        Ok(())
+        Ok(done.rows_affected())
     }
 
     async fn append_messages(&mut self, messages: &[NewMessage]) -> StoreResult<()> {
@@ -582,11 +392,6 @@ impl WriteTx for PostgresTx {
         Ok(ids)
     }
 
-    async fn set_cursor(&mut self, name: &str, value: &str, now: Millis) -> StoreResult<()> {
-        sqlx::query(sql::SET_CURSOR).bind(name).bind(value).bind(now).execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
     async fn pending_outbox(&mut self, conversation_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<i64>>> {
         const PENDING: &str = "SELECT conversation_id, id FROM outbox \
              WHERE status = 'pending' AND conversation_id = ANY($1)";
@@ -604,23 +409,6 @@ impl WriteTx for PostgresTx {
         Ok(super::group_ids(rows))
     }
 
-    async fn queue_overview(&mut self) -> StoreResult<QueueOverview> {
-        queue_overview(&mut self.tx).await
-    }
-
-    async fn tickets_ahead_of_conversation(&mut self, conversation_id: i64) -> StoreResult<Option<u32>> {
-        let row = sqlx::query(sql::TICKETS_AHEAD_OF_CONVERSATION)
-            .bind(conversation_id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        Ok(row.map(|row| row.int("ahead")).transpose()?.map(count_u32))
-    }
-
-    async fn open_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<TicketRow>> {
-        let row = sqlx::query(sql::OPEN_TICKET).bind(conversation_id).fetch_optional(&mut *self.tx).await?;
-        row.as_ref().map(rows::ticket).transpose()
-    }
-
     async fn open_tickets(&mut self, conversation_ids: &[i64]) -> StoreResult<Vec<TicketRow>> {
         const OPEN: &str = "SELECT id, conversation_id, contact_id, status, assigned_agent, priority, created_at \
              FROM tickets WHERE conversation_id = ANY($1) AND status IN ('queued', 'assigned')";
@@ -630,14 +418,6 @@ impl WriteTx for PostgresTx {
         let found = sqlx::query(OPEN).bind(conversation_ids).fetch_all(&mut *self.tx).await?;
         let tickets = found.iter().map(rows::ticket).collect::<StoreResult<Vec<_>>>()?;
         Ok(rows::newest_per_conversation(tickets))
-    }
-
-    async fn latest_resolved_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<i64>> {
-        let row = sqlx::query(sql::LATEST_RESOLVED_TICKET)
-            .bind(conversation_id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        row.map(|row| row.int("id")).transpose()
     }
 
     /// Locks the ticket's conversation first, then the ticket: the order the inbound path
@@ -650,27 +430,6 @@ impl WriteTx for PostgresTx {
         sqlx::query(CONVERSATION).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
         let row = sqlx::query(TICKET).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
         row.as_ref().map(rows::ticket).transpose()
-    }
-
-    async fn insert_ticket(&mut self, ticket: &NewTicket) -> StoreResult<i64> {
-        let draft = &ticket.draft;
-        let resolved_at = (ticket.status == TicketStatus::Resolved).then_some(ticket.at);
-        let row = sqlx::query(sql::INSERT_TICKET)
-            .bind(ticket.conversation_id)
-            .bind(ticket.contact_id)
-            .bind(ticket.status.code())
-            .bind(draft.issue.code())
-            .bind(draft.order_id.as_ref().map(|id| id.as_str().to_owned()))
-            .bind(draft.priority.code())
-            .bind(priority_rank(draft.priority))
-            .bind(draft.description.as_deref())
-            .bind(ticket.lang.code())
-            .bind(ticket.self_served)
-            .bind(ticket.at)
-            .bind(resolved_at)
-            .fetch_one(&mut *self.tx)
-            .await?;
-        row.int("id")
     }
 
     async fn insert_tickets(&mut self, tickets: &[NewTicket]) -> StoreResult<Vec<i64>> {
@@ -707,33 +466,9 @@ impl WriteTx for PostgresTx {
             )
             .fetch_all(&mut *self.tx)
             .await?;
-        // The rows go in in slice order and each takes the sequence's next value as it goes in,
-        // so ascending ids are slice order whatever order RETURNING uses.
-        let mut ids = rows.iter().map(|row| row.int("id")).collect::<StoreResult<Vec<_>>>()?;
-        ids.sort_unstable();
-        if ids.len() != tickets.len() {
-            return Err(StoreError::Corrupt(format!("inserted {} of {} tickets", ids.len(), tickets.len())));
-        }
-        Ok(ids)
-    }
-
-    async fn update_tickets(&mut self, changes: &[(i64, TicketChange)], now: Millis) -> StoreResult<()> {
-        const WITHDRAW: &str = "UPDATE tickets SET status = 'resolved', withdrawn = TRUE, resolved_at = $1, \
-             updated_at = $1 WHERE id = ANY($2)";
-        // Withdrawals are the common change on the inbound path: one statement for all of them.
-        let Some(super::SplitChanges { withdrawn, others }) = super::split_withdrawals(changes) else {
-            for (id, change) in changes {
-                self.update_ticket(*id, change, now).await?;
-            }
-            return Ok(());
-        };
-        if !withdrawn.is_empty() {
-            sqlx::query(WITHDRAW).bind(now).bind(withdrawn).execute(&mut *self.tx).await?;
-        }
-        for (id, change) in others {
-            self.update_ticket(*id, change, now).await?;
-        }
-        Ok(())
+        // The rows go in in slice order and each takes the sequence's next value as it goes in.
+        let ids = rows.iter().map(|row| row.int("id")).collect::<StoreResult<Vec<_>>>()?;
+        super::ticket_ids_in_slice_order(ids, tickets.len())
     }
 
     async fn attach(&mut self, ticket_id: i64, media: &[MediaRef], now: Millis) -> StoreResult<()> {
@@ -750,88 +485,6 @@ impl WriteTx for PostgresTx {
             .bind(media.iter().map(|m| m.sha256.as_str()).collect::<Vec<_>>())
             .bind(media.iter().map(|m| m.content_type.as_str()).collect::<Vec<_>>())
             .bind(media.iter().map(|m| i64::try_from(m.bytes).unwrap_or(i64::MAX)).collect::<Vec<_>>())
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    async fn update_ticket(&mut self, ticket_id: i64, change: &TicketChange, now: Millis) -> StoreResult<()> {
-        let query = match change {
-            TicketChange::Assign { agent } => {
-                sqlx::query(sql::TICKET_ASSIGN).bind(ticket_id).bind(agent).bind(now)
-            }
-            TicketChange::Release => sqlx::query(sql::TICKET_RELEASE).bind(ticket_id).bind(now),
-            TicketChange::Resolve => sqlx::query(sql::TICKET_RESOLVE).bind(ticket_id).bind(now),
-            TicketChange::Reopen { agent } => {
-                sqlx::query(sql::TICKET_REOPEN).bind(ticket_id).bind(agent).bind(now)
-            }
-            TicketChange::Withdraw => sqlx::query(sql::TICKET_WITHDRAW).bind(ticket_id).bind(now),
-            TicketChange::Rate { stars } => {
-                sqlx::query(sql::TICKET_RATE).bind(ticket_id).bind(i64::from(*stars)).bind(now)
-            }
-            TicketChange::Comment { comment } => {
-                sqlx::query(sql::TICKET_COMMENT).bind(ticket_id).bind(comment).bind(now)
-            }
-            TicketChange::AgentReplied => sqlx::query(sql::TICKET_AGENT_REPLIED).bind(ticket_id).bind(now),
-            TicketChange::Reminded => sqlx::query(sql::TICKET_REMINDED).bind(ticket_id).bind(now),
-        };
-        query.execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
-    async fn add_note(&mut self, ticket_id: i64, agent: &str, text: &str, now: Millis) -> StoreResult<i64> {
-        let row = sqlx::query(sql::INSERT_NOTE)
-            .bind(ticket_id)
-            .bind(agent)
-            .bind(text)
-            .bind(now)
-            .fetch_one(&mut *self.tx)
-            .await?;
-        row.int("id")
-    }
-
-    async fn tickets_due_reminder(
-        &mut self,
-        waiting_since: Millis,
-        reminded_before: Millis,
-        limit: i64,
-    ) -> StoreResult<Vec<TicketRow>> {
-        let found = sqlx::query(sql::TICKETS_DUE_REMINDER)
-            .bind(waiting_since)
-            .bind(reminded_before)
-            .bind(limit)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        found.iter().map(rows::ticket).collect()
-    }
-
-    async fn set_contact_language(
-        &mut self,
-        contact_id: i64,
-        lang: Lang,
-        chosen: bool,
-        now: Millis,
-    ) -> StoreResult<()> {
-        sqlx::query(sql::SET_CONTACT_LANGUAGE)
-            .bind(contact_id)
-            .bind(lang.code())
-            .bind(chosen)
-            .bind(now)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    async fn set_contact_reachable(
-        &mut self,
-        contact_id: i64,
-        reachable: bool,
-        now: Millis,
-    ) -> StoreResult<()> {
-        sqlx::query(sql::SET_CONTACT_REACHABLE)
-            .bind(contact_id)
-            .bind(reachable)
-            .bind(now)
             .execute(&mut *self.tx)
             .await?;
         Ok(())
@@ -856,20 +509,11 @@ impl WriteTx for PostgresTx {
         Ok(())
     }
 
-    async fn record_feedback(
-        &mut self,
-        conversation_id: i64,
-        text: &str,
-        lang: Lang,
-        now: Millis,
-    ) -> StoreResult<()> {
-        sqlx::query(sql::INSERT_FEEDBACK)
-            .bind(conversation_id)
-            .bind(text)
-            .bind(lang.code())
-            .bind(now)
-            .execute(&mut *self.tx)
-            .await?;
+    /// Withdraws tickets in one statement (see `WriteTx::update_tickets`).
+    async fn withdraw_tickets(&mut self, ids: &[i64], now: Millis) -> StoreResult<()> {
+        const WITHDRAW: &str = "UPDATE tickets SET status = 'resolved', withdrawn = TRUE, resolved_at = $1, \
+             updated_at = $1 WHERE id = ANY($2)";
+        sqlx::query(WITHDRAW).bind(now).bind(ids).execute(&mut *self.tx).await?;
         Ok(())
     }
 
@@ -877,6 +521,33 @@ impl WriteTx for PostgresTx {
         self.tx.commit().await?;
         Ok(())
     }
+}
+
+super::shared::impl_store!(PostgresStore, PostgresTx, Postgres, Backend::Postgres);
+
+/// The statements of `shared` that PostgreSQL reads differently: JSON columns are JSONB (cast
+/// to text to search them), and rows a transaction changes are locked first.
+mod dialect {
+    pub(super) const CONVERSATION_FOR_UPDATE: &str = "SELECT id, contact_id, state, version, flood_opened_at, \
+         flood_count FROM conversations WHERE id = $1 FOR UPDATE";
+    pub(super) const MEDIA_IN_MESSAGES: &str =
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE strpos(attachments::text, $1) > 0) AS found";
+    pub(super) const CONTACT_HAS_MEDIA: &str = "SELECT EXISTS (SELECT 1 FROM contacts c \
+         JOIN conversations v ON v.contact_id = c.id JOIN messages m ON m.conversation_id = v.id \
+         WHERE c.channel = $1 AND c.external_id = $2 AND strpos(m.attachments::text, $3) > 0) AS found";
+    /// Taken first, like the engine's upsert does: the two never wait on each other in a cycle.
+    pub(super) const CONTACT_TO_ERASE: &str =
+        "SELECT id FROM contacts WHERE channel = $1 AND external_id = $2 FOR UPDATE";
+    pub(super) const THEIR_DOCUMENTS: &str = "SELECT m.attachments::text AS refs FROM messages m \
+         JOIN conversations v ON v.id = m.conversation_id WHERE v.contact_id = $1 AND m.attachments <> '[]'::jsonb \
+         UNION ALL SELECT payload::text AS refs FROM outbox \
+         WHERE contact_id = $1 AND strpos(payload::text, 'sha256') > 0";
+    pub(super) const RESET_CONVERSATION: &str = "UPDATE conversations SET state = $2::jsonb, \
+         version = version + 1, flood_opened_at = 0, flood_count = 0, updated_at = $3 WHERE contact_id = $1";
+    pub(super) const REFERENCED_MEDIA: &str = "SELECT attachments::text AS refs FROM messages \
+         WHERE attachments <> '[]'::jsonb \
+         UNION ALL SELECT payload::text AS refs FROM outbox WHERE strpos(payload::text, 'sha256') > 0 \
+         UNION ALL SELECT DISTINCT sha256 AS refs FROM ticket_attachments";
 }
 
 #[cfg(all(test, target_os = "linux"))]

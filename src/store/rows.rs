@@ -2,14 +2,14 @@
 //! column of each basic kind ([`RowExt`]); the mapping from columns to records is shared.
 
 use super::{
-    ContactRow, ConversationRow, DeadLetter, Note, OutboxJob, OutboxRow, StoreError, StoreResult, TicketRow,
-    TicketSummary, TranscriptEntry, parse_attachments, parse_author, parse_direction, parse_lang,
-    parse_outbox_status, parse_payload, parse_priority, parse_status, rating_u8, to_datetime,
+    Agent, ContactRow, ConversationRow, DeadLetter, LogEntry, Note, OutboxJob, OutboxRow, Role, StoreError,
+    StoreResult, TicketRow, TicketSummary, TranscriptEntry, parse_attachments, parse_author, parse_direction,
+    parse_lang, parse_outbox_status, parse_payload, parse_priority, parse_status, rating_u8, to_datetime,
 };
 use crate::core::flood::FloodWindow;
-use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 
 /// Typed column access with the store's error type. JSON columns come back as text whatever
 /// the backend stores them as (TEXT on SQLite, JSONB on PostgreSQL).
@@ -26,28 +26,34 @@ pub(super) trait RowExt {
     }
 }
 
-impl RowExt for SqliteRow {
-    fn int(&self, column: &str) -> StoreResult<i64> {
-        Ok(self.try_get(column)?)
-    }
-    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
-        Ok(self.try_get(column)?)
-    }
-    fn text(&self, column: &str) -> StoreResult<String> {
-        Ok(self.try_get(column)?)
-    }
-    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
-        Ok(self.try_get(column)?)
-    }
-    fn flag(&self, column: &str) -> StoreResult<bool> {
-        Ok(self.try_get(column)?)
-    }
+/// The one column kind the backends hand over differently: JSON.
+pub(super) trait JsonColumn {
+    fn opt_json_text(&self, column: &str) -> StoreResult<Option<String>>;
+}
+
+impl JsonColumn for SqliteRow {
+    /// Stored as TEXT.
     fn opt_json_text(&self, column: &str) -> StoreResult<Option<String>> {
         Ok(self.try_get(column)?)
     }
 }
 
-impl RowExt for PgRow {
+impl JsonColumn for PgRow {
+    /// Stored as JSONB.
+    fn opt_json_text(&self, column: &str) -> StoreResult<Option<String>> {
+        let value: Option<serde_json::Value> = self.try_get(column)?;
+        Ok(value.map(|value| value.to_string()))
+    }
+}
+
+impl<R> RowExt for R
+where
+    R: Row + JsonColumn,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
     fn int(&self, column: &str) -> StoreResult<i64> {
         Ok(self.try_get(column)?)
     }
@@ -64,8 +70,7 @@ impl RowExt for PgRow {
         Ok(self.try_get(column)?)
     }
     fn opt_json_text(&self, column: &str) -> StoreResult<Option<String>> {
-        let value: Option<serde_json::Value> = self.try_get(column)?;
-        Ok(value.map(|value| value.to_string()))
+        JsonColumn::opt_json_text(self, column)
     }
 }
 
@@ -278,4 +283,29 @@ pub(super) fn newest_per_conversation(tickets: Vec<TicketRow>) -> Vec<TicketRow>
         }
     }
     newest.into_values().collect()
+}
+
+/// Columns: id, name, role, disabled.
+pub(super) fn agent(row: &impl RowExt) -> StoreResult<Agent> {
+    let role = row.text("role")?;
+    Ok(Agent {
+        id: row.int("id")?,
+        name: row.text("name")?,
+        role: Role::from_code(&role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?,
+        disabled: row.flag("disabled")?,
+    })
+}
+
+/// Columns: id, author, agent, text, body, attachments, event_id, created_at.
+pub(super) fn log_entry(row: &impl RowExt) -> StoreResult<LogEntry> {
+    Ok(LogEntry {
+        id: row.int("id")?,
+        author: parse_author(&row.text("author")?)?,
+        agent: row.opt_text("agent")?,
+        text: row.opt_text("text")?,
+        body: row.opt_json_text("body")?,
+        attachments: parse_attachments(&row.json_text("attachments")?)?,
+        event_id: row.opt_text("event_id")?,
+        at: row.int("created_at")?,
+    })
 }

@@ -23,6 +23,27 @@ macro_rules! ticket_summary_select {
     };
 }
 
+/// Outbox rows due for delivery (see `Store::claim_outbox`), oldest first. `$1` holds the
+/// channels (read by the dialect's `$channels` condition on `o.channel`), `$2` is now and `$3`
+/// the limit.
+macro_rules! due_outbox {
+    ($channels:literal) => {
+        concat!(
+            "SELECT o.id, o.conversation_id, o.contact_id, o.channel, c.external_id, ",
+            "c.contact_data, o.lang, o.payload, o.attempts ",
+            "FROM outbox o JOIN contacts c ON c.id = o.contact_id ",
+            "WHERE o.status = 'pending' AND ",
+            $channels,
+            " AND o.next_attempt_at <= $2 AND (o.lease_until IS NULL OR o.lease_until <= $2) AND c.reachable ",
+            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' ",
+            "AND p.conversation_id = o.conversation_id AND p.id < o.id ",
+            "AND (p.next_attempt_at > $2 OR (p.lease_until IS NOT NULL AND p.lease_until > $2))) ",
+            "ORDER BY o.id LIMIT $3"
+        )
+    };
+}
+pub(super) use due_outbox;
+
 pub(super) const TICKET_SUMMARIES: &str =
     ticket_summary_select!("WHERE (CAST($1 AS TEXT) IS NULL OR t.status = CAST($1 AS TEXT))");
 pub(super) const TICKET_SUMMARY_BY_ID: &str = ticket_summary_select!("WHERE t.id = $1");
@@ -125,3 +146,99 @@ pub(super) const OUTBOX_RETRY: &str = "UPDATE outbox SET next_attempt_at = $2, a
      last_error = $4, lease_until = NULL WHERE id = $1";
 pub(super) const OUTBOX_DEAD: &str = "UPDATE outbox SET status = 'dead', last_error = $2, lease_until = NULL, attempts = attempts + 1 WHERE id = $1";
 pub(super) const OUTBOX_RELEASE: &str = "UPDATE outbox SET lease_until = NULL WHERE id = $1";
+
+// ---- accounts (agents, sessions, API tokens, server secrets) ----
+
+pub(super) const INSERT_AGENT: &str = "INSERT INTO agents (name, password_hash, role, disabled, created_at) \
+     VALUES ($1, $2, $3, FALSE, $4) ON CONFLICT (name) DO NOTHING RETURNING id";
+pub(super) const AGENTS: &str = "SELECT id, name, role, disabled FROM agents ORDER BY name";
+pub(super) const AGENT_COUNT: &str = "SELECT COUNT(*) AS agents FROM agents";
+pub(super) const AGENT_BY_NAME: &str = "SELECT id, name, role, disabled FROM agents WHERE name = $1";
+pub(super) const AGENT_WITH_PASSWORD: &str =
+    "SELECT id, name, role, disabled, password_hash FROM agents WHERE name = $1";
+pub(super) const DISABLE_AGENT: &str = "UPDATE agents SET disabled = TRUE WHERE name = $1 RETURNING id";
+pub(super) const END_SESSIONS_OF_AGENT: &str = "DELETE FROM agent_sessions WHERE agent_id = $1";
+pub(super) const REVOKE_TOKENS_OF_AGENT: &str = "UPDATE api_tokens SET revoked = TRUE WHERE agent_id = $1";
+pub(super) const SET_PASSWORD: &str = "UPDATE agents SET password_hash = $1 WHERE name = $2";
+
+pub(super) const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM agent_sessions WHERE expires_at <= $1";
+pub(super) const INSERT_SESSION: &str = "INSERT INTO agent_sessions (token_hash, agent_id, csrf_token, \
+     created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+pub(super) const SESSION: &str = "SELECT a.id, a.name, a.role, a.disabled, s.csrf_token FROM agent_sessions s \
+     JOIN agents a ON a.id = s.agent_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = FALSE";
+pub(super) const DELETE_SESSION: &str = "DELETE FROM agent_sessions WHERE token_hash = $1";
+
+pub(super) const INSERT_API_TOKEN: &str = "INSERT INTO api_tokens (name, token_hash, agent_id, revoked, \
+     created_at) VALUES ($1, $2, $3, FALSE, $4)";
+pub(super) const API_TOKENS: &str = "SELECT t.id, t.name, a.name AS agent, t.revoked, t.created_at, \
+     t.last_used_at FROM api_tokens t JOIN agents a ON a.id = t.agent_id ORDER BY t.id";
+pub(super) const REVOKE_API_TOKEN: &str = "UPDATE api_tokens SET revoked = TRUE WHERE id = $1";
+pub(super) const AGENT_FOR_TOKEN: &str = "SELECT a.id, a.name, a.role, a.disabled FROM api_tokens t \
+     JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = $1 AND t.revoked = FALSE AND a.disabled = FALSE";
+pub(super) const TOKEN_USED: &str = "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2";
+
+pub(super) const INSERT_SERVER_SECRET: &str = "INSERT INTO server_secrets (name, value, created_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING";
+pub(super) const SERVER_SECRET: &str = "SELECT value FROM server_secrets WHERE name = $1";
+
+// ---- console reads and canned replies ----
+
+pub(super) const CONTACT_LANG: &str = "SELECT lang FROM contacts WHERE channel = $1 AND external_id = $2";
+pub(super) const MEDIA_ON_TICKETS: &str =
+    "SELECT EXISTS (SELECT 1 FROM ticket_attachments WHERE sha256 = $1) AS found";
+pub(super) const TICKET_STATUS: &str = "SELECT status, assigned_agent FROM tickets WHERE id = $1";
+pub(super) const CHANGE_MARKER: &str = "SELECT (SELECT COALESCE(MAX(id), 0) FROM messages) AS last_message, \
+     (SELECT COALESCE(MAX(updated_at), 0) FROM tickets) AS last_ticket_update, \
+     (SELECT COUNT(*) FROM tickets) AS tickets";
+pub(super) const TICKET_TIMES: &str = "SELECT created_at, first_agent_reply_at, resolved_at, rating, \
+     self_served, withdrawn FROM tickets WHERE created_at >= $1 ORDER BY created_at";
+pub(super) const FAQ_VERDICTS: &str = "SELECT helped FROM faq_outcomes WHERE created_at >= $1";
+
+pub(super) const CANNED_REPLIES_OF_LANG: &str =
+    "SELECT id, lang, title, body FROM canned_replies WHERE lang = $1 ORDER BY title, id";
+pub(super) const CANNED_REPLIES: &str =
+    "SELECT id, lang, title, body FROM canned_replies ORDER BY lang, title, id";
+pub(super) const INSERT_CANNED_REPLY: &str = "INSERT INTO canned_replies (lang, title, body, created_at, \
+     updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id";
+pub(super) const UPDATE_CANNED_REPLY: &str =
+    "UPDATE canned_replies SET lang = $1, title = $2, body = $3, updated_at = $4 WHERE id = $5";
+pub(super) const DELETE_CANNED_REPLY: &str = "DELETE FROM canned_replies WHERE id = $1";
+
+// ---- privacy ----
+
+pub(super) const DELETE_EXPIRED_MESSAGES: &str = "DELETE FROM messages WHERE id IN (SELECT m.id FROM messages m \
+     WHERE m.created_at < $1 AND NOT EXISTS (SELECT 1 FROM tickets t \
+       WHERE t.conversation_id = m.conversation_id AND t.status IN ('queued', 'assigned')) \
+     ORDER BY m.id LIMIT $2)";
+pub(super) const DELETE_DELIVERED_OUTBOX: &str = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+     WHERE status IN ('sent', 'dead') AND created_at < $1 ORDER BY id LIMIT $2)";
+pub(super) const DELETE_EXPIRED_EVENTS: &str = "DELETE FROM processed_events WHERE (channel, event_id) IN \
+     (SELECT channel, event_id FROM processed_events WHERE processed_at < $1 LIMIT $2)";
+
+pub(super) const THEIR_TICKET_PHOTOS: &str = "SELECT sha256 AS refs FROM ticket_attachments \
+     WHERE ticket_id IN (SELECT id FROM tickets WHERE contact_id = $1)";
+pub(super) const ERASE_MESSAGES: &str =
+    "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE contact_id = $1)";
+pub(super) const ERASE_OUTBOX: &str = "DELETE FROM outbox WHERE contact_id = $1";
+pub(super) const ERASE_FEEDBACK: &str =
+    "DELETE FROM feedback WHERE conversation_id IN (SELECT id FROM conversations WHERE contact_id = $1)";
+pub(super) const ERASE_TICKET_PHOTOS: &str =
+    "DELETE FROM ticket_attachments WHERE ticket_id IN (SELECT id FROM tickets WHERE contact_id = $1)";
+pub(super) const ERASE_NOTES: &str =
+    "DELETE FROM ticket_notes WHERE ticket_id IN (SELECT id FROM tickets WHERE contact_id = $1)";
+pub(super) const CLOSE_OPEN_TICKETS: &str = "UPDATE tickets SET status = 'resolved', withdrawn = TRUE, \
+     resolved_at = $2, updated_at = $2 WHERE contact_id = $1 AND status IN ('queued', 'assigned')";
+pub(super) const ANONYMISE_TICKETS: &str = "UPDATE tickets SET description = NULL, order_id = NULL, \
+     comment = NULL, updated_at = $2 WHERE contact_id = $1";
+pub(super) const ANONYMISE_CONTACT: &str = "UPDATE contacts SET external_id = 'erased:' || id, \
+     display_name = NULL, contact_data = NULL, reachable = FALSE, updated_at = $2 WHERE id = $1";
+
+pub(super) const CONTACT_BY_ID: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, \
+     display_name, contact_data FROM contacts WHERE id = $1";
+
+pub(super) const LOG_AFTER: &str = "SELECT id, author, agent, text, body, attachments, event_id, created_at \
+     FROM messages WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3";
+pub(super) const CONTACT_LOG_AFTER: &str = "SELECT m.id, m.author, m.agent, m.text, m.body, m.attachments, \
+     m.event_id, m.created_at FROM contacts c JOIN conversations v ON v.contact_id = c.id \
+     JOIN messages m ON m.conversation_id = v.id \
+     WHERE c.channel = $1 AND c.external_id = $2 AND m.id > $3 AND m.author <> 'system' ORDER BY m.id LIMIT $4";

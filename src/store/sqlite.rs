@@ -9,19 +9,18 @@
 use super::rows::{self, RowExt};
 use super::sql;
 use super::{
-    Backend, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, DeadLetter,
-    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, OutboxRow,
-    QueueOverview, Store, StoreError, StoreResult, TicketChange, TicketDetail, TicketRow, TicketSummary,
-    TranscriptEntry, WriteTx, count_u32, duration_millis, priority_rank,
+    Backend, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, DeliveryOutcome,
+    EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, Store, StoreError,
+    StoreResult, TicketRow, WriteTx, priority_rank,
 };
 use crate::core::handoff::TicketStatus;
-use crate::core::message::{Lang, MediaRef};
+use crate::core::message::MediaRef;
 use serde_json::{Value, json};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -252,95 +251,16 @@ fn settle_marks(marks: Vec<PendingMark>, result: &Result<(), sqlx::Error>) {
     }
 }
 
-#[async_trait::async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-
-    async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn migrations_applied(&self) -> StoreResult<bool> {
-        let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS).fetch_all(&self.pool).await?;
-        Ok(super::all_applied(&MIGRATOR, &applied))
-    }
-
+/// What only SQLite does; the rest of [`Store`] is `shared`.
+impl SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
         Ok(Box::new(self.begin_immediate().await?))
     }
 
-    async fn contact(&self, channel: &str, external_id: &str) -> StoreResult<Option<ContactRow>> {
-        let row = sqlx::query(sql::CONTACT_BY_KEY)
-            .bind(channel)
-            .bind(external_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(rows::contact).transpose()
-    }
-
-    async fn conversation_of_contact(&self, contact_id: i64) -> StoreResult<Option<ConversationRow>> {
-        let row =
-            sqlx::query(sql::CONVERSATION_OF_CONTACT).bind(contact_id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(rows::conversation).transpose()
-    }
-
-    async fn list_tickets(&self, status: Option<TicketStatus>) -> StoreResult<Vec<TicketSummary>> {
-        let code = status.map(TicketStatus::code);
-        let found = sqlx::query(sql::TICKET_SUMMARIES).bind(code).fetch_all(&self.pool).await?;
-        let mut tickets = found.iter().map(rows::ticket_summary).collect::<StoreResult<Vec<_>>>()?;
-        let attachments = sqlx::query(sql::ATTACHMENTS_BY_STATUS).bind(code).fetch_all(&self.pool).await?;
-        let attachments = attachments.iter().map(rows::attachment).collect::<StoreResult<Vec<_>>>()?;
-        rows::attach_to_summaries(&mut tickets, attachments);
-        rows::sort_for_listing(&mut tickets);
-        Ok(tickets)
-    }
-
-    async fn ticket(&self, ticket_id: i64) -> StoreResult<Option<TicketDetail>> {
-        let Some(row) =
-            sqlx::query(sql::TICKET_SUMMARY_BY_ID).bind(ticket_id).fetch_optional(&self.pool).await?
-        else {
-            return Ok(None);
-        };
-        let mut ticket = rows::ticket_summary(&row)?;
-        let attachments =
-            sqlx::query(sql::ATTACHMENTS_OF_TICKET).bind(ticket_id).fetch_all(&self.pool).await?;
-        ticket.attachments = attachments
-            .iter()
-            .map(|row| rows::attachment(row).map(|(_, media)| media))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let messages = self.transcript(ticket.conversation_id).await?;
-        let notes = sqlx::query(sql::NOTES_OF_TICKET).bind(ticket_id).fetch_all(&self.pool).await?;
-        let notes = notes.iter().map(rows::note).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Some(TicketDetail { ticket, messages, notes }))
-    }
-
-    async fn transcript(&self, conversation_id: i64) -> StoreResult<Vec<TranscriptEntry>> {
-        let found = sqlx::query(sql::TRANSCRIPT).bind(conversation_id).fetch_all(&self.pool).await?;
-        found.iter().map(rows::transcript_entry).collect()
-    }
-
-    async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetter>> {
-        let found = sqlx::query(sql::DEAD_LETTERS).bind(limit).fetch_all(&self.pool).await?;
-        found.iter().map(rows::dead_letter).collect()
-    }
-
-    async fn queue_overview(&self) -> StoreResult<QueueOverview> {
-        let mut conn = self.pool.acquire().await?;
-        queue_overview(&mut conn).await
-    }
-
-    async fn tickets_ahead(&self, ticket_id: i64) -> StoreResult<Option<u32>> {
-        let row =
-            sqlx::query(sql::TICKETS_AHEAD_OF_TICKET).bind(ticket_id).fetch_optional(&self.pool).await?;
-        Ok(row.map(|row| row.int("ahead")).transpose()?.map(count_u32))
-    }
-
-    async fn cursor(&self, name: &str) -> StoreResult<Option<String>> {
-        let row = sqlx::query(sql::CURSOR).bind(name).fetch_optional(&self.pool).await?;
-        row.map(|row| row.text("value")).transpose()
+    /// Every runtime may use the store's own connections: sqlx runs SQLite's on threads of its
+    /// own.
+    async fn writer_for_this_runtime(&self) -> StoreResult<Option<Box<dyn Store>>> {
+        Ok(None)
     }
 
     async fn set_cursor(&self, name: &str, value: &str, now: Millis) -> StoreResult<()> {
@@ -350,24 +270,20 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn claim_outbox(
+    /// Leases the due rows until `until`; see `Store::claim_outbox`.
+    async fn claim_until(
         &self,
         channels: &[&'static str],
         now: Millis,
-        lease: Duration,
+        until: Millis,
         limit: i64,
     ) -> StoreResult<Vec<OutboxJob>> {
-        const CANDIDATES: &str = "SELECT json_group_array(json_array(id, conversation_id, contact_id, channel, \
-             external_id, contact_data, lang, payload, attempts)) AS due FROM (\
-             SELECT o.id, o.conversation_id, o.contact_id, o.channel, c.external_id, \
-             c.contact_data, o.lang, o.payload, o.attempts \
-             FROM outbox o JOIN contacts c ON c.id = o.contact_id \
-             WHERE o.status = 'pending' AND o.channel IN (SELECT value FROM jsonb_each($1)) \
-             AND o.next_attempt_at <= $2 AND (o.lease_until IS NULL OR o.lease_until <= $2) AND c.reachable \
-             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' \
-               AND p.conversation_id = o.conversation_id AND p.id < o.id \
-               AND (p.next_attempt_at > $2 OR (p.lease_until IS NOT NULL AND p.lease_until > $2))) \
-             ORDER BY o.id LIMIT $3)";
+        const CANDIDATES: &str = concat!(
+            "SELECT json_group_array(json_array(id, conversation_id, contact_id, channel, external_id, ",
+            "contact_data, lang, payload, attempts)) AS due FROM (",
+            sql::due_outbox!("o.channel IN (SELECT value FROM jsonb_each($1))"),
+            ")"
+        );
         const LEASE: &str =
             "UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT value FROM jsonb_each($2))";
         let mut tx = self.begin_on(&self.bookkeeping).await?;
@@ -380,78 +296,28 @@ impl Store for SqliteStore {
         jobs.sort_by_key(|job| job.id);
         if !jobs.is_empty() {
             let ids = serde_json::to_string(&jobs.iter().map(|job| job.id).collect::<Vec<_>>())?;
-            let until = now.saturating_add(duration_millis(lease));
             sqlx::query(LEASE).bind(until).bind(ids).execute(&mut *tx.tx).await?;
         }
         tx.tx.commit().await?;
         Ok(jobs)
     }
 
-    async fn finish_outbox(&self, outcomes: &[(OutboxJob, DeliveryOutcome)], now: Millis) -> StoreResult<()> {
+    /// Records outcomes of which some failed, in one transaction on the bookkeeping connection.
+    async fn finish_mixed(
+        &self,
+        sent: &[i64],
+        outcomes: &[(OutboxJob, DeliveryOutcome)],
+        now: Millis,
+    ) -> StoreResult<()> {
         const SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL \
              WHERE id IN (SELECT value FROM jsonb_each($2))";
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        let sent: Vec<i64> = outcomes
-            .iter()
-            .filter(|(_, outcome)| *outcome == DeliveryOutcome::Sent)
-            .map(|(job, _)| job.id)
-            .collect();
-        // The usual case, many times a second: everything went out.
-        if sent.len() == outcomes.len() {
-            return self.mark_sent(&sent, now).await;
-        }
         let mut tx = self.begin_on(&self.bookkeeping).await?;
         if !sent.is_empty() {
-            sqlx::query(SENT).bind(now).bind(serde_json::to_string(&sent)?).execute(&mut *tx.tx).await?;
+            sqlx::query(SENT).bind(now).bind(serde_json::to_string(sent)?).execute(&mut *tx.tx).await?;
         }
-        for (job, outcome) in outcomes {
-            match outcome {
-                DeliveryOutcome::Sent => {}
-                DeliveryOutcome::Retry { at, count_attempt, error } => {
-                    sqlx::query(sql::OUTBOX_RETRY)
-                        .bind(job.id)
-                        .bind(*at)
-                        .bind(i64::from(*count_attempt))
-                        .bind(error)
-                        .execute(&mut *tx.tx)
-                        .await?;
-                }
-                DeliveryOutcome::Dead { error, unreachable } => {
-                    sqlx::query(sql::OUTBOX_DEAD).bind(job.id).bind(error).execute(&mut *tx.tx).await?;
-                    if *unreachable {
-                        sqlx::query(sql::SET_CONTACT_REACHABLE)
-                            .bind(job.contact_id)
-                            .bind(false)
-                            .bind(now)
-                            .execute(&mut *tx.tx)
-                            .await?;
-                    }
-                }
-                DeliveryOutcome::Released => {
-                    sqlx::query(sql::OUTBOX_RELEASE).bind(job.id).execute(&mut *tx.tx).await?;
-                }
-            }
-        }
+        record_failures(&mut tx.tx, outcomes, now).await?;
         tx.tx.commit().await?;
         Ok(())
-    }
-
-    async fn outbox_row(&self, id: i64) -> StoreResult<Option<OutboxRow>> {
-        let row = sqlx::query(sql::OUTBOX_ROW).bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(rows::outbox_row).transpose()
-    }
-
-    async fn outbox_of_conversation(&self, conversation_id: i64) -> StoreResult<Vec<OutboxRow>> {
-        let found =
-            sqlx::query(sql::OUTBOX_OF_CONVERSATION).bind(conversation_id).fetch_all(&self.pool).await?;
-        found.iter().map(rows::outbox_row).collect()
-    }
-
-    async fn pending_outbox(&self) -> StoreResult<i64> {
-        let row = sqlx::query(sql::PENDING_OUTBOX).fetch_one(&self.pool).await?;
-        row.int("pending")
     }
 
     async fn listen_for_outbox(&self, _wake: Arc<tokio::sync::Notify>) -> StoreResult<()> {
@@ -477,17 +343,6 @@ impl Store for SqliteStore {
     }
 }
 
-async fn queue_overview(conn: &mut sqlx::SqliteConnection) -> StoreResult<QueueOverview> {
-    let counts = sqlx::query(sql::QUEUE_COUNTS).fetch_one(&mut *conn).await?;
-    let waits = sqlx::query(sql::RECENT_WAITS).fetch_all(&mut *conn).await?;
-    Ok(QueueOverview {
-        queued_high: count_u32(counts.int("high")?),
-        queued_normal: count_u32(counts.int("normal")?),
-        agents_on_duty: count_u32(counts.int("agents")?),
-        recent_waits_secs: waits.iter().map(|row| row.int("wait")).collect::<StoreResult<_>>()?,
-    })
-}
-
 struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
     /// On the writer connection: the store's waiting "sent" marks, taken into the commit.
@@ -495,8 +350,8 @@ struct SqliteTx {
     _guard: OwnedMutexGuard<()>,
 }
 
-#[async_trait::async_trait]
-impl WriteTx for SqliteTx {
+/// What only SQLite does; the rest of [`WriteTx`] is `shared`.
+impl SqliteTx {
     async fn record_events(&mut self, keys: &[EventKey], now: Millis) -> StoreResult<Vec<bool>> {
         // One result row naming the redeliveries, then a plain insert of the rest: cheaper than
         // a RETURNING row per key, and safe because `BEGIN IMMEDIATE` holds the write lock.
@@ -531,9 +386,21 @@ impl WriteTx for SqliteTx {
         Ok(fresh)
     }
 
-    async fn upsert_contacts(
+    /// The stored contacts among these keys.
+    async fn find_contacts(&mut self, contacts: &[ContactUpsert]) -> StoreResult<Vec<ContactRow>> {
+        const FIND: &str = "SELECT json_group_array(json_array(c.id, c.channel, c.external_id, c.lang, \
+             c.language_chosen, c.reachable, c.display_name, c.contact_data)) AS found \
+             FROM jsonb_each($1) AS k JOIN contacts c ON c.channel = k.value ->> 0 AND c.external_id = k.value ->> 1";
+        let keys: Vec<(&str, &str)> =
+            contacts.iter().map(|c| (c.channel.as_str(), c.external_id.as_str())).collect();
+        let found = sqlx::query(FIND).bind(serde_json::to_string(&keys)?).fetch_one(&mut *self.tx).await?;
+        aggregate::<Vec<ContactTuple>>(found, "found")?.into_iter().map(contact_from_tuple).collect()
+    }
+
+    /// Inserts new contacts and updates the name and data of known ones; returns their rows.
+    async fn write_contacts(
         &mut self,
-        contacts: &[ContactUpsert],
+        writes: &[&ContactUpsert],
         now: Millis,
     ) -> StoreResult<Vec<ContactRow>> {
         const UPSERT: &str = "INSERT INTO contacts (channel, external_id, lang, display_name, contact_data, \
@@ -545,29 +412,8 @@ impl WriteTx for SqliteTx {
                contact_data = coalesce(excluded.contact_data, contacts.contact_data), \
                updated_at = excluded.updated_at \
              RETURNING id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data";
-        const FIND: &str = "SELECT json_group_array(json_array(c.id, c.channel, c.external_id, c.lang, \
-             c.language_chosen, c.reachable, c.display_name, c.contact_data)) AS found \
-             FROM jsonb_each($1) AS k JOIN contacts c ON c.channel = k.value ->> 0 AND c.external_id = k.value ->> 1";
-        if contacts.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Read first and write only what is new or changed: most events come from contacts we
-        // know, and rewriting their rows would dirty pages (WAL frames, fsync) for nothing.
-        let keys: Vec<(&str, &str)> =
-            contacts.iter().map(|c| (c.channel.as_str(), c.external_id.as_str())).collect();
-        let found = sqlx::query(FIND).bind(serde_json::to_string(&keys)?).fetch_one(&mut *self.tx).await?;
-        let found: Vec<ContactTuple> = aggregate(found, "found")?;
-        let mut known = HashMap::with_capacity(contacts.len());
-        for tuple in found {
-            let row = contact_from_tuple(tuple)?;
-            known.insert((row.channel.clone(), row.external_id.clone()), row);
-        }
-        let writes = super::contacts_to_write(contacts, &known);
-        if writes.is_empty() {
-            return Ok(known.into_values().collect());
-        }
         let mut batch = Vec::with_capacity(writes.len());
-        for contact in &writes {
+        for contact in writes {
             let data = contact.contact_data.as_ref().map(serde_json::to_string).transpose()?;
             batch.push((
                 contact.channel.as_str(),
@@ -582,80 +428,47 @@ impl WriteTx for SqliteTx {
             .bind(serde_json::to_string(&batch)?)
             .fetch_all(&mut *self.tx)
             .await?;
-        for row in &written {
-            let row = rows::contact(row)?;
-            known.insert((row.channel.clone(), row.external_id.clone()), row);
-        }
-        Ok(known.into_values().collect())
+        written.iter().map(rows::contact).collect()
     }
 
-    async fn load_conversations(
+    /// The conversations of these contacts that exist.
+    async fn conversations_of(&mut self, contact_ids: &[i64]) -> StoreResult<Vec<ConversationRow>> {
+        const LOAD: &str = "SELECT json_group_array(json_array(id, contact_id, state, version, flood_opened_at, \
+             flood_count)) AS found FROM conversations WHERE contact_id IN (SELECT value FROM jsonb_each($1))";
+        let found =
+            sqlx::query(LOAD).bind(serde_json::to_string(contact_ids)?).fetch_one(&mut *self.tx).await?;
+        Ok(aggregate::<Vec<ConversationTuple>>(found, "found")?
+            .into_iter()
+            .map(conversation_from_tuple)
+            .collect())
+    }
+
+    /// Creates conversations at `initial_state` for contacts that have none.
+    async fn create_conversations(
         &mut self,
         contact_ids: &[i64],
         initial_state: &str,
         now: Millis,
-    ) -> StoreResult<Vec<ConversationRow>> {
+    ) -> StoreResult<()> {
         const CREATE: &str = "INSERT INTO conversations (contact_id, state, version, created_at, updated_at) \
              SELECT value, $1, 0, $2, $2 FROM jsonb_each($3) WHERE true ON CONFLICT (contact_id) DO NOTHING";
-        const LOAD: &str = "SELECT json_group_array(json_array(id, contact_id, state, version, flood_opened_at, \
-             flood_count)) AS found FROM conversations WHERE contact_id IN (SELECT value FROM jsonb_each($1))";
-        if contact_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Load first: creating only the missing ones spares a statement in the usual case.
-        let found =
-            sqlx::query(LOAD).bind(serde_json::to_string(contact_ids)?).fetch_one(&mut *self.tx).await?;
-        let mut loaded: Vec<ConversationRow> = aggregate::<Vec<ConversationTuple>>(found, "found")?
-            .into_iter()
-            .map(conversation_from_tuple)
-            .collect();
-        if loaded.len() == contact_ids.len() {
-            return Ok(loaded);
-        }
-        let have: HashSet<i64> = loaded.iter().map(|row| row.contact_id).collect();
-        let missing: Vec<i64> = contact_ids.iter().copied().filter(|id| !have.contains(id)).collect();
-        let missing = serde_json::to_string(&missing)?;
-        sqlx::query(CREATE).bind(initial_state).bind(now).bind(&missing).execute(&mut *self.tx).await?;
-        let created = sqlx::query(LOAD).bind(missing).fetch_one(&mut *self.tx).await?;
-        for tuple in aggregate::<Vec<ConversationTuple>>(created, "found")? {
-            loaded.push(conversation_from_tuple(tuple));
-        }
-        Ok(loaded)
+        let ids = serde_json::to_string(contact_ids)?;
+        sqlx::query(CREATE).bind(initial_state).bind(now).bind(ids).execute(&mut *self.tx).await?;
+        Ok(())
     }
 
-    async fn conversation_for_update(
-        &mut self,
-        conversation_id: i64,
-    ) -> StoreResult<Option<(ConversationRow, ContactRow)>> {
-        const LOAD: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count \
-             FROM conversations WHERE id = $1";
-        const CONTACT: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, display_name, \
-             contact_data FROM contacts WHERE id = $1";
-        let Some(row) = sqlx::query(LOAD).bind(conversation_id).fetch_optional(&mut *self.tx).await? else {
-            return Ok(None);
-        };
-        let conversation = rows::conversation(&row)?;
-        let contact = sqlx::query(CONTACT).bind(conversation.contact_id).fetch_one(&mut *self.tx).await?;
-        Ok(Some((conversation, rows::contact(&contact)?)))
-    }
-
-    async fn save_conversations(&mut self, updates: &[ConversationUpdate], now: Millis) -> StoreResult<()> {
+    /// Writes new states where the version still matches; returns how many rows it changed.
+    async fn write_states(&mut self, updates: &[ConversationUpdate], now: Millis) -> StoreResult<u64> {
         const SAVE: &str = "UPDATE conversations SET state = u.value ->> 1, version = version + 1, updated_at = $1, \
              flood_opened_at = u.value ->> 3, flood_count = u.value ->> 4 FROM jsonb_each($2) AS u \
              WHERE conversations.id = u.value ->> 0 AND conversations.version = u.value ->> 2";
-        if updates.is_empty() {
-            return Ok(());
-        }
         let batch: Vec<(i64, &str, i64, i64, u32)> = updates
             .iter()
             .map(|u| (u.id, u.state.as_str(), u.expected_version, u.flood.opened_at, u.flood.count))
             .collect();
         let done =
             sqlx::query(SAVE).bind(now).bind(serde_json::to_string(&batch)?).execute(&mut *self.tx).await?;
-        if done.rows_affected() != updates.len() as u64 {
-            return Err(StoreError::Conflict);
-        }
-        Ok(())
+        Ok(done.rows_affected())
     }
 
     async fn append_messages(&mut self, messages: &[NewMessage]) -> StoreResult<()> {
@@ -721,11 +534,6 @@ impl WriteTx for SqliteTx {
         Ok((last - count + 1..=last).collect())
     }
 
-    async fn set_cursor(&mut self, name: &str, value: &str, now: Millis) -> StoreResult<()> {
-        sqlx::query(sql::SET_CURSOR).bind(name).bind(value).bind(now).execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
     async fn pending_outbox(&mut self, conversation_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<i64>>> {
         const PENDING: &str = "SELECT json_group_array(json_array(o.conversation_id, o.id)) AS pending \
              FROM jsonb_each($1) AS c JOIN outbox o ON o.conversation_id = c.value AND o.status = 'pending'";
@@ -737,23 +545,6 @@ impl WriteTx for SqliteTx {
             .fetch_one(&mut *self.tx)
             .await?;
         Ok(super::group_ids(aggregate::<Vec<(i64, i64)>>(found, "pending")?))
-    }
-
-    async fn queue_overview(&mut self) -> StoreResult<QueueOverview> {
-        queue_overview(&mut self.tx).await
-    }
-
-    async fn tickets_ahead_of_conversation(&mut self, conversation_id: i64) -> StoreResult<Option<u32>> {
-        let row = sqlx::query(sql::TICKETS_AHEAD_OF_CONVERSATION)
-            .bind(conversation_id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        Ok(row.map(|row| row.int("ahead")).transpose()?.map(count_u32))
-    }
-
-    async fn open_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<TicketRow>> {
-        let row = sqlx::query(sql::OPEN_TICKET).bind(conversation_id).fetch_optional(&mut *self.tx).await?;
-        row.as_ref().map(rows::ticket).transpose()
     }
 
     async fn open_tickets(&mut self, conversation_ids: &[i64]) -> StoreResult<Vec<TicketRow>> {
@@ -770,39 +561,10 @@ impl WriteTx for SqliteTx {
         Ok(rows::newest_per_conversation(tickets))
     }
 
-    async fn latest_resolved_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<i64>> {
-        let row = sqlx::query(sql::LATEST_RESOLVED_TICKET)
-            .bind(conversation_id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        row.map(|row| row.int("id")).transpose()
-    }
-
     async fn ticket_for_update(&mut self, ticket_id: i64) -> StoreResult<Option<TicketRow>> {
         let row =
             sqlx::query(sql::TICKET_COLUMNS_BY_ID).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
         row.as_ref().map(rows::ticket).transpose()
-    }
-
-    async fn insert_ticket(&mut self, ticket: &NewTicket) -> StoreResult<i64> {
-        let draft = &ticket.draft;
-        let resolved_at = (ticket.status == TicketStatus::Resolved).then_some(ticket.at);
-        let row = sqlx::query(sql::INSERT_TICKET)
-            .bind(ticket.conversation_id)
-            .bind(ticket.contact_id)
-            .bind(ticket.status.code())
-            .bind(draft.issue.code())
-            .bind(draft.order_id.as_ref().map(|id| id.as_str().to_owned()))
-            .bind(draft.priority.code())
-            .bind(priority_rank(draft.priority))
-            .bind(draft.description.as_deref())
-            .bind(ticket.lang.code())
-            .bind(ticket.self_served)
-            .bind(ticket.at)
-            .bind(resolved_at)
-            .fetch_one(&mut *self.tx)
-            .await?;
-        row.int("id")
     }
 
     async fn insert_tickets(&mut self, tickets: &[NewTicket]) -> StoreResult<Vec<i64>> {
@@ -837,36 +599,9 @@ impl WriteTx for SqliteTx {
         let inserted =
             sqlx::query(INSERT).bind(serde_json::to_string(&batch)?).fetch_all(&mut *self.tx).await?;
         // Rows are inserted in slice order under the write lock, and a rowid table gives each
-        // new row the next id, so ascending ids are slice order whatever order RETURNING uses.
-        let mut ids = inserted.iter().map(|row| row.int("id")).collect::<StoreResult<Vec<_>>>()?;
-        ids.sort_unstable();
-        if ids.len() != tickets.len() {
-            return Err(StoreError::Corrupt(format!("inserted {} of {} tickets", ids.len(), tickets.len())));
-        }
-        Ok(ids)
-    }
-
-    async fn update_tickets(&mut self, changes: &[(i64, TicketChange)], now: Millis) -> StoreResult<()> {
-        const WITHDRAW: &str = "UPDATE tickets SET status = 'resolved', withdrawn = TRUE, resolved_at = $1, \
-             updated_at = $1 WHERE id IN (SELECT value FROM jsonb_each($2))";
-        // Withdrawals are the common change on the inbound path: one statement for all of them.
-        let Some(super::SplitChanges { withdrawn, others }) = super::split_withdrawals(changes) else {
-            for (id, change) in changes {
-                self.update_ticket(*id, change, now).await?;
-            }
-            return Ok(());
-        };
-        if !withdrawn.is_empty() {
-            sqlx::query(WITHDRAW)
-                .bind(now)
-                .bind(serde_json::to_string(&withdrawn)?)
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        for (id, change) in others {
-            self.update_ticket(*id, change, now).await?;
-        }
-        Ok(())
+        // new row the next id.
+        let ids = inserted.iter().map(|row| row.int("id")).collect::<StoreResult<Vec<_>>>()?;
+        super::ticket_ids_in_slice_order(ids, tickets.len())
     }
 
     async fn attach(&mut self, ticket_id: i64, media: &[MediaRef], now: Millis) -> StoreResult<()> {
@@ -887,88 +622,6 @@ impl WriteTx for SqliteTx {
         Ok(())
     }
 
-    async fn update_ticket(&mut self, ticket_id: i64, change: &TicketChange, now: Millis) -> StoreResult<()> {
-        let query = match change {
-            TicketChange::Assign { agent } => {
-                sqlx::query(sql::TICKET_ASSIGN).bind(ticket_id).bind(agent).bind(now)
-            }
-            TicketChange::Release => sqlx::query(sql::TICKET_RELEASE).bind(ticket_id).bind(now),
-            TicketChange::Resolve => sqlx::query(sql::TICKET_RESOLVE).bind(ticket_id).bind(now),
-            TicketChange::Reopen { agent } => {
-                sqlx::query(sql::TICKET_REOPEN).bind(ticket_id).bind(agent).bind(now)
-            }
-            TicketChange::Withdraw => sqlx::query(sql::TICKET_WITHDRAW).bind(ticket_id).bind(now),
-            TicketChange::Rate { stars } => {
-                sqlx::query(sql::TICKET_RATE).bind(ticket_id).bind(i64::from(*stars)).bind(now)
-            }
-            TicketChange::Comment { comment } => {
-                sqlx::query(sql::TICKET_COMMENT).bind(ticket_id).bind(comment).bind(now)
-            }
-            TicketChange::AgentReplied => sqlx::query(sql::TICKET_AGENT_REPLIED).bind(ticket_id).bind(now),
-            TicketChange::Reminded => sqlx::query(sql::TICKET_REMINDED).bind(ticket_id).bind(now),
-        };
-        query.execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
-    async fn add_note(&mut self, ticket_id: i64, agent: &str, text: &str, now: Millis) -> StoreResult<i64> {
-        let row = sqlx::query(sql::INSERT_NOTE)
-            .bind(ticket_id)
-            .bind(agent)
-            .bind(text)
-            .bind(now)
-            .fetch_one(&mut *self.tx)
-            .await?;
-        row.int("id")
-    }
-
-    async fn tickets_due_reminder(
-        &mut self,
-        waiting_since: Millis,
-        reminded_before: Millis,
-        limit: i64,
-    ) -> StoreResult<Vec<TicketRow>> {
-        let found = sqlx::query(sql::TICKETS_DUE_REMINDER)
-            .bind(waiting_since)
-            .bind(reminded_before)
-            .bind(limit)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        found.iter().map(rows::ticket).collect()
-    }
-
-    async fn set_contact_language(
-        &mut self,
-        contact_id: i64,
-        lang: Lang,
-        chosen: bool,
-        now: Millis,
-    ) -> StoreResult<()> {
-        sqlx::query(sql::SET_CONTACT_LANGUAGE)
-            .bind(contact_id)
-            .bind(lang.code())
-            .bind(chosen)
-            .bind(now)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    async fn set_contact_reachable(
-        &mut self,
-        contact_id: i64,
-        reachable: bool,
-        now: Millis,
-    ) -> StoreResult<()> {
-        sqlx::query(sql::SET_CONTACT_REACHABLE)
-            .bind(contact_id)
-            .bind(reachable)
-            .bind(now)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
     async fn record_faq_outcomes(&mut self, outcomes: &[FaqOutcomeRow]) -> StoreResult<()> {
         const RECORD: &str = "INSERT INTO faq_outcomes (conversation_id, intent, helped, lang, created_at) \
              SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM jsonb_each($1) ORDER BY key";
@@ -983,20 +636,11 @@ impl WriteTx for SqliteTx {
         Ok(())
     }
 
-    async fn record_feedback(
-        &mut self,
-        conversation_id: i64,
-        text: &str,
-        lang: Lang,
-        now: Millis,
-    ) -> StoreResult<()> {
-        sqlx::query(sql::INSERT_FEEDBACK)
-            .bind(conversation_id)
-            .bind(text)
-            .bind(lang.code())
-            .bind(now)
-            .execute(&mut *self.tx)
-            .await?;
+    /// Withdraws tickets in one statement (see `WriteTx::update_tickets`).
+    async fn withdraw_tickets(&mut self, ids: &[i64], now: Millis) -> StoreResult<()> {
+        const WITHDRAW: &str = "UPDATE tickets SET status = 'resolved', withdrawn = TRUE, resolved_at = $1, \
+             updated_at = $1 WHERE id IN (SELECT value FROM jsonb_each($2))";
+        sqlx::query(WITHDRAW).bind(now).bind(serde_json::to_string(ids)?).execute(&mut *self.tx).await?;
         Ok(())
     }
 
@@ -1037,6 +681,30 @@ impl WriteTx for SqliteTx {
             }
         }
     }
+}
+
+super::shared::impl_store!(SqliteStore, SqliteTx, Sqlite, Backend::Sqlite);
+
+/// The statements of `shared` that SQLite reads differently: JSON columns are TEXT, and there
+/// are no row locks (the one write lock serialises writers).
+mod dialect {
+    pub(super) const CONVERSATION_FOR_UPDATE: &str = "SELECT id, contact_id, state, version, flood_opened_at, \
+         flood_count FROM conversations WHERE id = $1";
+    pub(super) const MEDIA_IN_MESSAGES: &str =
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE instr(attachments, $1) > 0) AS found";
+    pub(super) const CONTACT_HAS_MEDIA: &str = "SELECT EXISTS (SELECT 1 FROM contacts c \
+         JOIN conversations v ON v.contact_id = c.id JOIN messages m ON m.conversation_id = v.id \
+         WHERE c.channel = $1 AND c.external_id = $2 AND instr(m.attachments, $3) > 0) AS found";
+    pub(super) const CONTACT_TO_ERASE: &str =
+        "SELECT id FROM contacts WHERE channel = $1 AND external_id = $2";
+    pub(super) const THEIR_DOCUMENTS: &str = "SELECT m.attachments AS refs FROM messages m \
+         JOIN conversations v ON v.id = m.conversation_id WHERE v.contact_id = $1 AND m.attachments <> '[]' \
+         UNION ALL SELECT payload AS refs FROM outbox WHERE contact_id = $1 AND instr(payload, 'sha256') > 0";
+    pub(super) const RESET_CONVERSATION: &str = "UPDATE conversations SET state = $2, version = version + 1, \
+         flood_opened_at = 0, flood_count = 0, updated_at = $3 WHERE contact_id = $1";
+    pub(super) const REFERENCED_MEDIA: &str = "SELECT attachments AS refs FROM messages WHERE attachments <> '[]' \
+         UNION ALL SELECT payload AS refs FROM outbox WHERE instr(payload, 'sha256') > 0 \
+         UNION ALL SELECT DISTINCT sha256 AS refs FROM ticket_attachments";
 }
 
 // ---- one-row batch reads ----

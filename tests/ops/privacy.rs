@@ -10,7 +10,6 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::channels::{Accepted, InboundKind, Intake};
-use switchboard::console::Db;
 use switchboard::core::dialog::{Input, State};
 use switchboard::core::faq::{Intent, IntentClassifier, Match};
 use switchboard::core::handoff::TicketStatus;
@@ -19,7 +18,7 @@ use switchboard::engine::{Engine, EngineSettings};
 use switchboard::media::MediaStore;
 use switchboard::outbox::{DeliveryAttempt, OutboxSettings, OutboxWorker};
 use switchboard::privacy::{self, ErasureReport};
-use switchboard::store::{Store, now_millis};
+use switchboard::store::{ErasureCounts, Store, now_millis};
 
 /// The fixtures' phrases, plus one that starts the feedback flow.
 struct WithReview(PhraseTable);
@@ -60,7 +59,6 @@ struct World {
     db: TestDb,
     store: Arc<dyn Store>,
     engine: Engine,
-    console: Db,
     media: MediaStore,
     _media_dir: tempfile::TempDir,
     shared: MediaRef,
@@ -77,7 +75,6 @@ impl World {
             Lang::En,
         );
         let engine = Engine::start(Arc::clone(&store), settings);
-        let console = Db::connect(&db.url).await.unwrap();
         let media_dir = tempfile::tempdir().unwrap();
         let media = MediaStore::new(media_dir.path(), 1024 * 1024);
         let shared = media.store(&png(3)).await.unwrap();
@@ -121,14 +118,11 @@ impl World {
             Accepted::Applied { replies: 2 }
         );
 
-        World { db, store, engine, console, media, _media_dir: media_dir, shared, ann_only, orphan }
+        World { db, store, engine, media, _media_dir: media_dir, shared, ann_only, orphan }
     }
 
     async fn count(&self, sql: &'static str) -> i64 {
-        match &self.console {
-            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
-            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
-        }
+        self.db.scalar(sql).await
     }
 
     async fn messages_of(&self, external_id: &str) -> usize {
@@ -143,7 +137,6 @@ impl World {
 
     async fn finish(self) {
         self.engine.shutdown().await;
-        self.console.close().await;
         self.store.close().await;
         self.db.drop_database().await;
     }
@@ -157,7 +150,7 @@ async fn erasure_story(db: TestDb) {
     let ann_ticket =
         world.store.list_tickets(None).await.unwrap().into_iter().find(|t| t.external_id == "ann").unwrap();
 
-    let report = privacy::erase_contact(&world.console, &world.media, CHANNEL, "ann", now_millis())
+    let report = privacy::erase_contact(&world.engine, &world.media, CHANNEL, "ann")
         .await
         .unwrap()
         .expect("ann exists");
@@ -166,18 +159,20 @@ async fn erasure_story(db: TestDb) {
         ErasureReport {
             contact: "test:ann".to_owned(),
             contact_id: ann.id,
-            messages: ann_messages,
-            outbox_rows: report.outbox_rows,
-            feedback: 1,
-            ticket_attachments: 2,
-            ticket_notes: 1,
-            tickets_anonymised: 1,
-            tickets_closed: 1,
+            rows: ErasureCounts {
+                messages: ann_messages,
+                outbox_rows: report.rows.outbox_rows,
+                feedback: 1,
+                ticket_attachments: 2,
+                ticket_notes: 1,
+                tickets_anonymised: 1,
+                tickets_closed: 1,
+            },
             media_files: 1,
             media_files_shared: 1,
         }
     );
-    assert!(report.outbox_rows >= 8, "every reply ann was sent: {report:?}");
+    assert!(report.rows.outbox_rows >= 8, "every reply ann was sent: {report:?}");
 
     // Nothing of hers is left under her name, and the ticket counts only as a withdrawn request.
     assert_eq!(world.store.contact(CHANNEL, "ann").await.unwrap(), None);
@@ -210,7 +205,7 @@ async fn erasure_story(db: TestDb) {
         Accepted::Applied { replies: 2 }
     );
     assert_ne!(world.store.contact(CHANNEL, "ann").await.unwrap().unwrap().id, ann.id);
-    let unknown = privacy::erase_contact(&world.console, &world.media, CHANNEL, "nobody", now_millis()).await;
+    let unknown = privacy::erase_contact(&world.engine, &world.media, CHANNEL, "nobody").await;
     assert_eq!(unknown.unwrap(), None);
     world.finish().await;
 }
@@ -227,7 +222,7 @@ async fn retention_story(db: TestDb) {
     // always kept for a week.
     let in_two_hours = now_millis() + 2 * 3_600_000;
     let report =
-        privacy::apply_retention(&world.console, &world.media, Duration::from_secs(3600), in_two_hours)
+        privacy::apply_retention(&*world.store, &world.media, Duration::from_secs(3600), in_two_hours)
             .await
             .unwrap();
     assert_eq!(report.messages, total_messages - with_open_ticket, "open tickets keep their history");
@@ -251,7 +246,7 @@ async fn retention_story(db: TestDb) {
     // Eight days on, with a one-day age, the dedupe rows go too; nothing else is left to delete.
     let in_eight_days = now_millis() + 8 * 86_400_000;
     let report =
-        privacy::apply_retention(&world.console, &world.media, Duration::from_secs(86_400), in_eight_days)
+        privacy::apply_retention(&*world.store, &world.media, Duration::from_secs(86_400), in_eight_days)
             .await
             .unwrap();
     assert_eq!(report.processed_events, events);

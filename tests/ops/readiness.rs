@@ -6,7 +6,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use switchboard::console::Db;
 use switchboard::store::Store;
 use tower::ServiceExt;
 
@@ -24,15 +23,9 @@ async fn readiness_story(db: TestDb) {
     assert_eq!(get(&store, "/readyz").await, (StatusCode::OK, "ready".to_owned()));
 
     // A database one migration behind this build (as when an older binary migrated it).
-    let forget_latest =
-        "DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)";
-    let console = Db::connect(&db.url).await.unwrap();
-    match &console {
-        Db::Sqlite(pool) => sqlx::query(forget_latest).execute(pool).await.map(drop),
-        Db::Postgres(pool) => sqlx::query(forget_latest).execute(pool).await.map(drop),
-    }
-    .unwrap();
-    console.close().await;
+    let forget_latest = "DELETE FROM _sqlx_migrations \
+         WHERE version = (SELECT max(version) FROM _sqlx_migrations) RETURNING version";
+    db.scalar(forget_latest).await;
     assert_eq!(
         get(&store, "/readyz").await,
         (StatusCode::SERVICE_UNAVAILABLE, "migrations pending".to_owned())

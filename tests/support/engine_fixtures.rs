@@ -56,6 +56,22 @@ impl TestDb {
         store::connect(&self.url, &ConnectOptions::default()).await.expect("connect to the test database")
     }
 
+    /// The first column of the first row of a statement of the test's own, run outside the
+    /// store (to look at rows the program does not read back).
+    pub async fn scalar(&self, sql: &'static str) -> i64 {
+        if self.url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&self.url).await.expect("open the SQLite file");
+            let value = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("the test's query");
+            pool.close().await;
+            value
+        } else {
+            let pool = sqlx::PgPool::connect(&self.url).await.expect("connect to PostgreSQL");
+            let value = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("the test's query");
+            pool.close().await;
+            value
+        }
+    }
+
     /// Drops the PostgreSQL database (a no-op for SQLite, whose folder goes with `self`).
     pub async fn drop_database(self) {
         if let (Some(admin_url), Some(name)) = (&self.admin_url, &self.name) {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use switchboard::channels::webchat::{self, WebChatChannel, WebChatHub, WebChatSettings, WebChatState};
 use switchboard::channels::{Channel, Delivery, DeliveryError, Renderer};
-use switchboard::console::{self, ConsoleSettings, ConsoleState, Db, Role};
+use switchboard::console::{self, ConsoleSettings, ConsoleState, Role};
 use switchboard::core::message::{Arg, Lang, Reply};
 use switchboard::engine::Engine;
 use switchboard::i18n::{RenderedButton, RenderedReply};
@@ -90,7 +90,6 @@ pub struct TestApp {
     pub db_file: TestDb,
     pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
-    pub db: Db,
     pub media: MediaStore,
     pub router: axum::Router,
     pub telegram: Arc<RecordingChannel>,
@@ -116,7 +115,6 @@ impl TestApp {
     pub async fn start_on(db_file: TestDb, max_bytes: u64) -> TestApp {
         let store = store::connect(&db_file.url, &ConnectOptions::default()).await.expect("store");
         let engine = Arc::new(Engine::start(Arc::clone(&store), engine_fixtures::settings()));
-        let db = Db::connect(&db_file.url).await.expect("console database");
         let media_dir = tempfile::tempdir().unwrap();
         let media = MediaStore::new(media_dir.path(), max_bytes);
         let render = english_renderer();
@@ -136,10 +134,10 @@ impl TestApp {
             let _ = stopped.wait_for(|stop| *stop).await;
         }));
 
-        let cookie_key = console::chat_log::webchat_cookie_key(&db, None).await.unwrap();
+        let cookie_key = switchboard::app::webchat_cookie_key(&*store, None).await.unwrap();
         let chat = WebChatState {
             intake: Arc::clone(&engine) as Arc<dyn switchboard::channels::Intake>,
-            log: Arc::new(db.clone()),
+            log: Arc::clone(&engine) as Arc<dyn webchat::ChatLog>,
             hub,
             media: media.clone(),
             render: Arc::clone(&render),
@@ -153,14 +151,15 @@ impl TestApp {
             live_poll_interval: std::time::Duration::from_millis(300),
             ..ConsoleSettings::default()
         };
-        let console_state =
-            ConsoleState::new(db.clone(), Arc::clone(&engine), media.clone(), render, console_settings);
+        let console_state = ConsoleState::new(Arc::clone(&engine), media.clone(), render, console_settings);
         let router = webchat::router(chat).merge(console::router(console_state));
-        TestApp { db_file, store, engine, db, media, router, telegram, media_dir, stop }
+        TestApp { db_file, store, engine, media, router, telegram, media_dir, stop }
     }
 
     pub async fn add_agent(&self, name: &str, role: Role) {
-        self.db.create_agent(name, AGENT_PASSWORD, role, 0).await.expect("create agent");
+        console::agents::create_agent(&*self.store, name, AGENT_PASSWORD, role, 0)
+            .await
+            .expect("create agent");
     }
 
     /// Serves the app on 127.0.0.1 at a free port; returns the base URL.
@@ -177,7 +176,6 @@ impl TestApp {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         self.engine.shutdown().await;
-        self.db.close().await;
         self.store.close().await;
         self.db_file.drop_database().await;
     }

@@ -88,8 +88,8 @@ pub struct ChatPage {
     pub messages: Vec<LoggedMessage>,
 }
 
-/// Reads the message log for the web chat. The console's database module implements it, so
-/// this channel never touches the store itself.
+/// Reads the message log for the web chat. The engine implements it over its store, so this
+/// channel never touches the store itself.
 #[async_trait::async_trait]
 pub trait ChatLog: Send + Sync {
     /// Messages of the visitor's conversation with an id above `after`, oldest first.

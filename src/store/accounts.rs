@@ -1,0 +1,119 @@
+//! What the agent console keeps about the people who use it: agent accounts, signed-in
+//! sessions, API tokens, and the secrets the server makes for itself. Passwords and tokens
+//! arrive here already hashed (the console hashes them); the store never sees them in clear.
+
+use super::{Millis, StoreResult};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Agent,
+    Admin,
+}
+
+impl Role {
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Role> {
+        match code {
+            "agent" => Some(Role::Agent),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Agent {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+}
+
+impl Agent {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// A live session as stored: its agent and the session's CSRF token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub agent: Agent,
+    pub csrf: String,
+}
+
+/// A session to store; `token_hash` is the SHA-256 of the cookie token.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    pub token_hash: &'a str,
+    pub agent_id: i64,
+    pub csrf: &'a str,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub agent: String,
+    pub revoked: bool,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+}
+
+/// Agents, sessions, API tokens and server secrets.
+#[async_trait::async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Inserts an agent; `None` when the name is taken.
+    async fn insert_agent(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+        now: Millis,
+    ) -> StoreResult<Option<i64>>;
+    /// Every agent, by name.
+    async fn agents(&self) -> StoreResult<Vec<Agent>>;
+    async fn agent_count(&self) -> StoreResult<i64>;
+    async fn agent_by_name(&self, name: &str) -> StoreResult<Option<Agent>>;
+    /// The agent with their stored password hash, for signing in.
+    async fn agent_with_password_hash(&self, name: &str) -> StoreResult<Option<(Agent, String)>>;
+    /// Disables an agent and ends their sessions and API tokens; `false` when there is no such
+    /// agent.
+    async fn disable_agent(&self, name: &str) -> StoreResult<bool>;
+    /// `false` when there is no such agent.
+    async fn set_password_hash(&self, name: &str, password_hash: &str) -> StoreResult<bool>;
+
+    /// Stores a session, first deleting the ones that expired by `session.created_at`.
+    async fn insert_session(&self, session: NewSession<'_>) -> StoreResult<()>;
+    /// The live session with this token hash; disabled agents have none.
+    async fn session(&self, token_hash: &str, now: Millis) -> StoreResult<Option<SessionRow>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    async fn insert_api_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        agent_id: i64,
+        now: Millis,
+    ) -> StoreResult<()>;
+    async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>>;
+    /// `false` when there is no such token.
+    async fn revoke_api_token(&self, id: i64) -> StoreResult<bool>;
+    /// The enabled agent a live token acts for, noting the token as used at `now`.
+    async fn agent_for_token_hash(&self, token_hash: &str, now: Millis) -> StoreResult<Option<Agent>>;
+
+    /// A secret the server keeps for itself: `candidate` is stored if there is none yet, and
+    /// the stored value returned. Two instances starting at once agree on one value: the
+    /// insert never overwrites.
+    async fn server_secret(&self, name: &str, candidate: &str, now: Millis) -> StoreResult<String>;
+}

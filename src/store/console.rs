@@ -1,0 +1,112 @@
+//! What the agent console and the web chat read beyond tickets: the message log with the
+//! bot's replies kept structured, pages "after id N" for live updates, a change marker for the
+//! queue, dashboard figures and canned replies.
+
+use super::{Author, Millis, StoreResult};
+use crate::core::message::{Lang, MediaRef, Reply};
+use serde::Serialize;
+
+/// One message of a conversation's log, with its structured original kept, so a bot reply
+/// can be shown as the customer saw it, in their language.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub id: i64,
+    pub author: Author,
+    pub agent: Option<String>,
+    pub text: Option<String>,
+    /// The structured original as JSON text (`Input` or `Reply`), when there is one.
+    pub body: Option<String>,
+    pub attachments: Vec<MediaRef>,
+    pub event_id: Option<String>,
+    pub at: Millis,
+}
+
+impl LogEntry {
+    /// The bot's reply as it was sent, if this is one whose body still reads as a `Reply`
+    /// (otherwise it is shown by its text alone).
+    pub fn reply(&self) -> Option<Reply> {
+        match (self.author, &self.body) {
+            (Author::Bot, Some(body)) => serde_json::from_str(body).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// A contact's language and the page of their log that was asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactLog {
+    /// `None`: no such contact (and then no messages).
+    pub lang: Option<Lang>,
+    pub messages: Vec<LogEntry>,
+}
+
+/// A canned reply: a ready answer in one language that agents paste and adapt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CannedReply {
+    pub id: i64,
+    pub lang: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// Everything that changes what the queue page shows, cheap to read every few seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChangeMarker {
+    pub last_message: i64,
+    pub last_ticket_update: i64,
+    pub tickets: i64,
+}
+
+/// The ticket columns the dashboard reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketTimes {
+    pub created_at: Millis,
+    pub first_agent_reply_at: Option<Millis>,
+    pub resolved_at: Option<Millis>,
+    pub rating: Option<i64>,
+    pub self_served: bool,
+    pub withdrawn: bool,
+}
+
+/// The console's and the web chat's reads, and the canned replies agents edit.
+#[async_trait::async_trait]
+pub trait ConsoleStore: Send + Sync {
+    /// A conversation's messages with an id above `after`, oldest first.
+    async fn log_after(&self, conversation_id: i64, after: i64, limit: i64) -> StoreResult<Vec<LogEntry>>;
+    /// The contact's language and their messages with an id above `after`, oldest first,
+    /// without system notes.
+    async fn contact_log_after(
+        &self,
+        channel: &str,
+        external_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<ContactLog>;
+    /// Whether any ticket carries the image, or any message does (agents may see every photo).
+    async fn media_is_known(&self, sha256: &str) -> StoreResult<bool>;
+    /// Whether a message of this contact's conversation carries the image.
+    async fn contact_has_media(&self, channel: &str, external_id: &str, sha256: &str) -> StoreResult<bool>;
+    /// `status|assignee` of a ticket, for the live ticket page to notice claims and resolves.
+    async fn ticket_status(&self, ticket_id: i64) -> StoreResult<Option<String>>;
+    async fn change_marker(&self) -> StoreResult<ChangeMarker>;
+    /// Ticket timings created at or after `since`, for the dashboard.
+    async fn ticket_times(&self, since: Millis) -> StoreResult<Vec<TicketTimes>>;
+    /// FAQ verdicts since `since`: (answers that helped, all answered).
+    async fn faq_outcomes(&self, since: Millis) -> StoreResult<(i64, i64)>;
+
+    /// One language's canned replies by title, or every language's.
+    async fn canned_replies(&self, lang: Option<Lang>) -> StoreResult<Vec<CannedReply>>;
+    async fn create_canned_reply(&self, lang: Lang, title: &str, body: &str, now: Millis)
+    -> StoreResult<i64>;
+    /// `false` when there is no such reply.
+    async fn update_canned_reply(
+        &self,
+        id: i64,
+        lang: Lang,
+        title: &str,
+        body: &str,
+        now: Millis,
+    ) -> StoreResult<bool>;
+    /// `false` when there is no such reply.
+    async fn delete_canned_reply(&self, id: i64) -> StoreResult<bool>;
+}

@@ -1,0 +1,57 @@
+//! The statements behind retention and erasure (`crate::privacy` says what each deletes,
+//! keeps or anonymises, and why). Retention deletes rows no conversation state depends on, so
+//! it runs here directly, in small batches; erasure changes a conversation and therefore runs
+//! inside one of the engine's write transactions ([`super::WriteTx::erase_contact`]).
+
+use super::{Millis, StoreResult};
+use serde::Serialize;
+
+/// Rows retention deletes once they are older than its cutoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expired {
+    /// Message-log rows, except in conversations with an open ticket.
+    Messages,
+    /// Outbox rows that were sent or dead-lettered (never pending ones).
+    DeliveredOutbox,
+    /// Processed-event (dedupe) rows.
+    ProcessedEvents,
+}
+
+/// What [`super::WriteTx::erase_contact`] removed, and the photo references around it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErasedContact {
+    /// The contact row that remains, anonymised (its platform id is now `erased:<id>`).
+    pub contact_id: i64,
+    pub rows: ErasureCounts,
+    /// The person's attachment lists and outbox payloads (JSON), read before the deletes.
+    pub their_documents: Vec<String>,
+    /// The photos attached to the person's tickets (SHA-256 names), read before the deletes.
+    pub their_ticket_photos: Vec<String>,
+    /// Every photo reference left once the erasure commits (see
+    /// [`PrivacyStore::referenced_media`]), read inside the same transaction.
+    pub remaining: Vec<String>,
+}
+
+/// How many rows an erasure deleted or anonymised, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct ErasureCounts {
+    pub messages: u64,
+    pub outbox_rows: u64,
+    pub feedback: u64,
+    pub ticket_attachments: u64,
+    pub ticket_notes: u64,
+    pub tickets_anonymised: u64,
+    /// Open tickets closed as withdrawn (part of `tickets_anonymised`).
+    pub tickets_closed: u64,
+}
+
+/// Retention's deletes and the photo references they leave.
+#[async_trait::async_trait]
+pub trait PrivacyStore: Send + Sync {
+    /// Deletes up to `limit` rows of the kind created (or processed) before `cutoff`, in a
+    /// transaction of their own; returns how many went.
+    async fn delete_expired(&self, kind: Expired, cutoff: Millis, limit: i64) -> StoreResult<u64>;
+    /// Every photo the database still refers to: message attachment lists and outbox payloads
+    /// (JSON documents) and ticket photos (bare SHA-256 names), one per row.
+    async fn referenced_media(&self) -> StoreResult<Vec<String>>;
+}
