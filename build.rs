@@ -1,4 +1,5 @@
-//! Embeds the files under `locales/` into the binary (see `src/assets.rs`).
+//! Embeds the files under `locales/` into the binary (see `src/assets.rs`), and tells the
+//! integration tests which outside services they may use.
 //!
 //! We generate a table of `include_str!` calls rather than using a directory-embedding macro:
 //! `include_str!` makes rustc track each file, and `rerun-if-changed` on the folder catches new
@@ -11,6 +12,37 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn main() {
+    embed_locales();
+    declare_test_services();
+}
+
+/// The services some integration tests need, each with the variable that says it is there and
+/// the cfg that variable turns on. A test that needs one is marked
+/// `#[cfg_attr(not(<cfg>), ignore = "needs ...")]`, so without the service it is reported as
+/// ignored with its reason instead of passing without having run (`.ci/run` fails on those).
+///
+/// Only the variables decide, never a look at the machine: `rerun-if-env-changed` then reruns
+/// this script exactly when one of them changes, where probing `PATH` for Chromium would either
+/// miss a later install or (with `rerun-if-changed` on a path that does not exist) rebuild on
+/// every run.
+const TEST_SERVICES: &[(&str, &str)] = &[
+    // A PostgreSQL URL the tests may create and drop databases on.
+    ("switchboard_test_postgres", "SWITCHBOARD_TEST_POSTGRES"),
+    // Any non-empty value: Chromium and chromedriver are installed and on PATH.
+    ("switchboard_test_browser", "SWITCHBOARD_TEST_BROWSER"),
+];
+
+fn declare_test_services() {
+    for (cfg, variable) in TEST_SERVICES {
+        println!("cargo:rustc-check-cfg=cfg({cfg})");
+        println!("cargo:rerun-if-env-changed={variable}");
+        if env::var_os(variable).is_some_and(|value| !value.is_empty()) {
+            println!("cargo:rustc-cfg={cfg}");
+        }
+    }
+}
+
+fn embed_locales() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let locales = manifest_dir.join("locales");
     println!("cargo:rerun-if-changed=locales");

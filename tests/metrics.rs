@@ -1,10 +1,8 @@
 //! `/metrics` over real HTTP: the whole app on a fresh SQLite file with metrics on their own
 //! address, a web chat conversation that ends with a complaint an agent claims, and the series
-//! that conversation must have moved. This binary holds one test on purpose: the Prometheus
-//! recorder is global to the process, so no other test may record beside it.
-
-#[path = "support/engine_fixtures.rs"]
-mod fixtures;
+//! that conversation must have moved. This binary holds one test on purpose, apart from the
+//! other integration tests (`tests/it/`): the Prometheus recorder is global to the process, so
+//! no other test may record beside it. It needs none of their support code, only a fresh file.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -104,11 +102,12 @@ async fn scrape(http: &reqwest::Client, url: &str) -> Vec<Sample> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_shows_up_in_the_metrics() {
-    let db = fixtures::TestDb::sqlite();
+    let database_folder = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", database_folder.path().join("switchboard.db").display());
     let media = tempfile::tempdir().unwrap();
     let media_dir = media.path().display().to_string();
     let env: HashMap<&str, &str> = [
-        ("SWITCHBOARD_DATABASE_URL", db.url.as_str()),
+        ("SWITCHBOARD_DATABASE_URL", database_url.as_str()),
         ("SWITCHBOARD_MEDIA_DIR", media_dir.as_str()),
         ("SWITCHBOARD_METRICS_BIND", "127.0.0.1:0"),
     ]
@@ -189,5 +188,4 @@ async fn a_conversation_shows_up_in_the_metrics() {
     assert_eq!(value(&samples, "switchboard_dialog_step_seconds_bucket", &[("le", "+Inf")]), 3.0);
 
     running.stop().await;
-    db.drop_database().await;
 }

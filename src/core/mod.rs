@@ -3,7 +3,7 @@
 //! Nothing in here does I/O, reads the clock, draws random numbers or knows which
 //! messenger a customer uses. Everything outside passes in what a decision needs
 //! (see [`dialog::Ctx`]) and carries out what comes back ([`dialog::Transition`]).
-//! `tests/architecture.rs` enforces that this module imports only `std` and `serde`.
+//! `tests/it/architecture.rs` enforces that this module imports only `std` and `serde`.
 
 pub mod dialog;
 pub mod entities;

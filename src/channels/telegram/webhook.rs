@@ -98,7 +98,7 @@ pub fn parse_body(body: &[u8]) -> Option<Update> {
     Some(update)
 }
 
-/// `read` is exercised against real payloads in `tests/telegram.rs`; this checks only the
+/// `read` is exercised against real payloads in `tests/it/telegram.rs`; this checks only the
 /// body gate, which needs no server.
 #[cfg(test)]
 mod tests {

@@ -26,18 +26,14 @@
 //! the refusal, not from the start of the delivery round, and a delivery stuck on a slow
 //! platform holds back only its own conversation.
 
-mod support;
-#[path = "support/engine_fixtures.rs"]
-mod engine_fixtures;
-
-use engine_fixtures::TestDb;
+use crate::support::engine_fixtures::{self, TestDb};
+use crate::support::fake_telegram::{FakeTelegram, Shown};
+use crate::support::fake_vk::{self, FakeVk, VisibleMessage};
+use crate::support::faults::{CYCLE, FaultKind, FaultPlan, SendCall, early_retries};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use support::fake_telegram::{FakeTelegram, Shown};
-use support::fake_vk::{self, FakeVk, VisibleMessage};
-use support::faults::{CYCLE, FaultKind, FaultPlan, SendCall, early_retries};
 use switchboard::app::Running;
 use switchboard::channels::vk::api::TOO_MANY_REQUESTS_PAUSE;
 use switchboard::channels::{Channel, Delivery, DeliveryError, Intake};
@@ -157,7 +153,7 @@ impl Run {
             ("SWITCHBOARD_VK_RATE_LIMIT", "off"),
         ]);
         let settings = Settings::from_env(&env, &Overrides::default()).expect("valid settings");
-        let running = support::quick_app::start(settings, listener).await;
+        let running = crate::support::quick_app::start(settings, listener).await;
         Run { telegram, vk, db, _media: media, running, http: reqwest::Client::new() }
     }
 
@@ -308,7 +304,7 @@ fn callback_data(shown: &Shown, label: &str) -> String {
         .to_owned()
 }
 
-// ---- VK events (shapes as in tests/vk_e2e.rs)
+// ---- VK events (shapes as in vk_e2e.rs)
 
 /// A client with callback buttons, in English (`lang_id` 3).
 fn vk_client() -> Value {

@@ -9,11 +9,10 @@
 //! connections alternate between "carried out, answer lost" (the first of each) and "never
 //! carried out". Every send call is recorded with its arrival time and its fault, taken from
 //! the fake's own monotonic clock, so a test can check ordering facts after the run.
-#![allow(dead_code)]
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -163,11 +162,10 @@ impl CuttableListener {
     }
 }
 
-/// One accepted connection: the peer, and a second handle on the socket with which a handler
-/// shuts it down. The client then reads end-of-file where the answer should be.
+/// One accepted connection: a second handle on the socket with which a handler shuts it down.
+/// The client then reads end-of-file where the answer should be.
 #[derive(Debug, Clone)]
 pub struct Connection {
-    pub peer: SocketAddr,
     socket: Option<Arc<std::net::TcpStream>>,
 }
 
@@ -186,7 +184,7 @@ impl Listener for CuttableListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            let Ok((stream, peer)) = self.0.accept().await else {
+            let Ok((stream, _peer)) = self.0.accept().await else {
                 // Like axum's own listener: a failed accept (out of descriptors) is retried.
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
@@ -197,13 +195,13 @@ impl Listener for CuttableListener {
                 Ok((tokio::net::TcpStream::from_std(std_stream)?, handle))
             });
             if let Ok((stream, handle)) = split {
-                return (stream, Connection { peer, socket: Some(Arc::new(handle)) });
+                return (stream, Connection { socket: Some(Arc::new(handle)) });
             }
         }
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(Connection { peer: self.0.local_addr()?, socket: None })
+        self.0.local_addr().map(|_| Connection { socket: None })
     }
 }
 

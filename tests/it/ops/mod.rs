@@ -2,9 +2,6 @@
 //! real binary. Engine-level tests run on a fresh SQLite file, and again on PostgreSQL when
 //! `SWITCHBOARD_TEST_POSTGRES` is set.
 
-#[path = "../support/engine_fixtures.rs"]
-mod fixtures;
-
 mod flood;
 mod privacy;
 mod readiness;

@@ -25,18 +25,14 @@
 //! Everything runs on a fresh SQLite file; with `SWITCHBOARD_TEST_POSTGRES` set the whole
 //! corpus runs on PostgreSQL too.
 
-mod support;
-#[path = "support/engine_fixtures.rs"]
-mod engine_fixtures;
-
-use engine_fixtures::TestDb;
+use crate::support::engine_fixtures::TestDb;
+use crate::support::fake_telegram::FakeTelegram;
+use crate::support::fake_vk::{self, FakeVk};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
-use support::fake_telegram::FakeTelegram;
-use support::fake_vk::{self, FakeVk};
 use switchboard::app::Running;
 use switchboard::channels::telegram::webhook;
 use switchboard::channels::vk::callback;
@@ -269,7 +265,7 @@ impl App {
             ("SWITCHBOARD_VK_API_URL", vk.base_url.as_str()),
         ]);
         let settings = Settings::from_env(&env, &Overrides::default()).expect("valid settings");
-        let running = support::quick_app::start(settings, listener).await;
+        let running = crate::support::quick_app::start(settings, listener).await;
         let counter = if db.url.starts_with("sqlite:") {
             Counter::Sqlite(sqlx::SqlitePool::connect(&db.url).await.expect("open the SQLite file"))
         } else {
@@ -857,8 +853,9 @@ async fn the_web_chat_refuses_bad_input_and_changes_nothing() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn the_whole_corpus_on_postgres() {
-    let Some(db) = TestDb::postgres("the bad-input corpus").await else { return };
+    let db = TestDb::postgres().await;
     let app = App::start(db).await;
     telegram_corpus(&app).await;
     vk_corpus(&app).await;

@@ -2,7 +2,7 @@
 //! and which photos leave the media folder. On SQLite always, on PostgreSQL when configured;
 //! the command-line front ends (and their bad-input answers) through the real binary.
 
-use crate::fixtures::{
+use crate::support::engine_fixtures::{
     CHANNEL, PhraseTable, RecordingChannel, TestDb, TwoLettersDashDigits, button, event, text,
 };
 use std::path::Path;
@@ -261,10 +261,9 @@ async fn erasure_on_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn erasure_on_postgres() {
-    if let Some(db) = TestDb::postgres("erasure").await {
-        erasure_story(db).await;
-    }
+    erasure_story(TestDb::postgres().await).await;
 }
 
 #[tokio::test]
@@ -273,10 +272,9 @@ async fn retention_on_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn retention_on_postgres() {
-    if let Some(db) = TestDb::postgres("retention").await {
-        retention_story(db).await;
-    }
+    retention_story(TestDb::postgres().await).await;
 }
 
 // ---- the command line ----

@@ -2,8 +2,7 @@
 //! outbox worker delivering in the background: what `serve` composes, for route and browser
 //! tests. Bot replies are rendered with the English Fluent file (i18n is wired by the app).
 
-#![allow(dead_code)]
-
+use crate::support::engine_fixtures::{self, TestDb};
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use std::collections::HashMap;
@@ -18,11 +17,6 @@ use switchboard::media::MediaStore;
 use switchboard::outbox::{OutboxSettings, OutboxWorker};
 use switchboard::store::{self, ConnectOptions, Store};
 use tokio::sync::watch;
-
-#[path = "engine_fixtures.rs"]
-mod engine_fixtures;
-
-pub use engine_fixtures::TestDb;
 
 pub const AGENT_PASSWORD: &str = "correct horse battery";
 
@@ -90,10 +84,10 @@ pub struct TestApp {
     pub db_file: TestDb,
     pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
-    pub media: MediaStore,
     pub router: axum::Router,
     pub telegram: Arc<RecordingChannel>,
-    pub media_dir: tempfile::TempDir,
+    /// Kept for its `Drop`, which deletes the media folder after the test.
+    _media_dir: tempfile::TempDir,
     stop: watch::Sender<bool>,
 }
 
@@ -106,10 +100,9 @@ impl TestApp {
         TestApp::start_on(TestDb::sqlite(), max_bytes).await
     }
 
-    /// The app on PostgreSQL when `SWITCHBOARD_TEST_POSTGRES` is set (else prints a skip line).
-    pub async fn start_on_postgres(test: &str) -> Option<TestApp> {
-        let db_file = TestDb::postgres(test).await?;
-        Some(TestApp::start_on(db_file, switchboard::media::DEFAULT_MAX_BYTES).await)
+    /// The app on a fresh database on `SWITCHBOARD_TEST_POSTGRES` (see [`TestDb::postgres`]).
+    pub async fn start_on_postgres() -> TestApp {
+        TestApp::start_on(TestDb::postgres().await, switchboard::media::DEFAULT_MAX_BYTES).await
     }
 
     pub async fn start_on(db_file: TestDb, max_bytes: u64) -> TestApp {
@@ -153,7 +146,7 @@ impl TestApp {
         };
         let console_state = ConsoleState::new(Arc::clone(&engine), media.clone(), render, console_settings);
         let router = webchat::router(chat).merge(console::router(console_state));
-        TestApp { db_file, store, engine, media, router, telegram, media_dir, stop }
+        TestApp { db_file, store, engine, router, telegram, _media_dir: media_dir, stop }
     }
 
     pub async fn add_agent(&self, name: &str, role: Role) {

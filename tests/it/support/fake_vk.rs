@@ -9,7 +9,6 @@
 //!
 //! [`FakeVk::start_with_faults`] adds a [`FaultPlan`] for the send calls ([`SEND_METHODS`]):
 //! its 429 is VK's error 6, "Too many requests per second" (VK gives no `retry_after`).
-#![allow(dead_code)]
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Form, Multipart, Path, Query, State};

@@ -11,7 +11,6 @@
 //! messages the customer sees, and whether the bot was told they were sent.
 
 // Each test binary uses a different part of the fake.
-#![allow(dead_code)]
 
 use axum::Router;
 use axum::body::Bytes;
@@ -49,8 +48,6 @@ pub struct Call {
 #[derive(Debug, Clone)]
 pub struct Shown {
     pub chat_id: i64,
-    pub message_id: i64,
-    pub method: String,
     /// The text, or the caption of a photo.
     pub text: Option<String>,
     pub reply_markup: Value,
@@ -62,7 +59,6 @@ pub struct Shown {
 #[derive(Debug, Clone)]
 pub struct Upload {
     pub field: String,
-    pub file_name: Option<String>,
     pub bytes: Vec<u8>,
 }
 
@@ -237,11 +233,6 @@ impl FakeTelegram {
     /// Every call of `method` so far, oldest first.
     pub fn calls(&self, method: &str) -> Vec<Call> {
         self.lock().calls.iter().filter(|call| call.method == method).cloned().collect()
-    }
-
-    /// Every call so far, oldest first.
-    pub fn all_calls(&self) -> Vec<Call> {
-        self.lock().calls.clone()
     }
 
     /// Messages and photos the bot sent, in order.
@@ -570,14 +561,12 @@ fn send(shared: &Shared, params: &Value, kind: SendKind, answered: bool) -> Resp
     };
     let message_id = inner.next_message_id;
     inner.next_message_id += 1;
-    let (method, text) = match kind {
-        SendKind::Text => ("sendMessage", params["text"].as_str()),
-        SendKind::Photo => ("sendPhoto", params["caption"].as_str()),
+    let text = match kind {
+        SendKind::Text => params["text"].as_str(),
+        SendKind::Photo => params["caption"].as_str(),
     };
     inner.shown.push(Shown {
         chat_id,
-        message_id,
-        method: method.to_owned(),
         text: text.map(str::to_owned),
         reply_markup: params["reply_markup"].clone(),
         answered,
@@ -623,11 +612,11 @@ async fn read_params(request: Request) -> Result<(Value, Vec<Upload>), String> {
         let mut uploads = Vec::new();
         while let Some(field) = form.next_field().await.map_err(|error| error.body_text())? {
             let name = field.name().unwrap_or_default().to_owned();
-            let file_name = field.file_name().map(str::to_owned);
+            let is_file = field.file_name().is_some();
             let bytes = field.bytes().await.map_err(|error| error.body_text())?;
-            if file_name.is_some() {
+            if is_file {
                 params.insert(name.clone(), json!(format!("<upload {} bytes>", bytes.len())));
-                uploads.push(Upload { field: name, file_name, bytes: bytes.to_vec() });
+                uploads.push(Upload { field: name, bytes: bytes.to_vec() });
             } else {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let value = match serde_json::from_str::<Value>(&text) {

@@ -3,10 +3,7 @@
 //! the winner replies and resolves, the customer rates; cursors, reminders, transfers,
 //! releases, withdrawals and the read APIs the tickets CLI uses along the way.
 
-#[path = "support/engine_fixtures.rs"]
-mod fixtures;
-
-use fixtures::{RecordingChannel, TestDb, button, event, start_engine, text};
+use crate::support::engine_fixtures::{self, RecordingChannel, TestDb, button, event, start_engine, text};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::channels::{Accepted, InboundKind, Intake};
@@ -26,8 +23,9 @@ async fn story_on_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn story_on_postgres() {
-    let Some(db) = TestDb::postgres("story_on_postgres").await else { return };
+    let db = TestDb::postgres().await;
     story(&db).await;
     db.drop_database().await;
 }
@@ -37,12 +35,12 @@ fn photo() -> MediaRef {
 }
 
 async fn conversation_id(store: &Arc<dyn Store>, who: &str) -> i64 {
-    let contact = store.contact(fixtures::CHANNEL, who).await.unwrap().expect("contact");
+    let contact = store.contact(engine_fixtures::CHANNEL, who).await.unwrap().expect("contact");
     store.conversation_of_contact(contact.id).await.unwrap().expect("conversation").id
 }
 
 async fn state(store: &Arc<dyn Store>, who: &str) -> State {
-    let contact = store.contact(fixtures::CHANNEL, who).await.unwrap().expect("contact");
+    let contact = store.contact(engine_fixtures::CHANNEL, who).await.unwrap().expect("contact");
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().expect("conversation");
     serde_json::from_str(&conversation.state).unwrap()
 }
@@ -73,7 +71,7 @@ async fn story(db: &TestDb) {
     first.language_hint = Some("ru-RU".into());
     first.contact_data = Some(serde_json::json!({ "keyboard": true }));
     assert_eq!(engine.accept(first).await.unwrap(), Accepted::Applied { replies: 2 });
-    let ann = store.contact(fixtures::CHANNEL, "ann").await.unwrap().unwrap();
+    let ann = store.contact(engine_fixtures::CHANNEL, "ann").await.unwrap().unwrap();
     assert_eq!(ann.lang, Lang::Ru);
     assert_eq!(ann.contact_data, Some(serde_json::json!({ "keyboard": true })));
     assert_eq!(ann.display_name.as_deref(), Some("Customer ann"));
@@ -98,7 +96,7 @@ async fn story(db: &TestDb) {
     assert_eq!(ann_ticket.order_id.as_deref(), Some("AB-1234"));
     assert_eq!(ann_ticket.priority, Priority::Normal);
     assert_eq!(ann_ticket.language, Lang::Ru);
-    assert_eq!(ann_ticket.channel, fixtures::CHANNEL);
+    assert_eq!(ann_ticket.channel, engine_fixtures::CHANNEL);
     assert_eq!(ann_ticket.description.as_deref(), Some("It arrived broken"));
     assert_eq!(ann_ticket.attachments, vec![photo()]);
     assert_eq!(ann_ticket.last_customer_message.as_deref(), Some("It arrived broken"));
@@ -247,12 +245,16 @@ async fn story(db: &TestDb) {
 /// seen by the shared store, and closing it before its runtime ends leaves the shared pool
 /// working. SQLite's connections serve any runtime, so it needs none.
 #[tokio::test]
-async fn a_writer_on_another_runtime_gets_a_connection_of_its_own_on_postgres() {
+async fn a_writer_on_sqlite_needs_no_connection_of_its_own() {
     let sqlite = TestDb::sqlite();
     assert!(sqlite.connect().await.writer_for_this_runtime().await.unwrap().is_none());
     sqlite.drop_database().await;
+}
 
-    let Some(db) = TestDb::postgres("writer_for_this_runtime").await else { return };
+#[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+async fn a_writer_on_another_runtime_gets_a_connection_of_its_own_on_postgres() {
+    let db = TestDb::postgres().await;
     let store = db.connect().await;
     let shared = Arc::clone(&store);
     std::thread::spawn(move || {

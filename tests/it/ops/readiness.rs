@@ -1,7 +1,7 @@
 //! `/healthz` and `/readyz`: ready means the database answers and every migration this build
 //! knows has been applied.
 
-use crate::fixtures::TestDb;
+use crate::support::engine_fixtures::TestDb;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -47,8 +47,7 @@ async fn readiness_on_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn readiness_on_postgres() {
-    if let Some(db) = TestDb::postgres("readiness").await {
-        readiness_story(db).await;
-    }
+    readiness_story(TestDb::postgres().await).await;
 }

@@ -10,25 +10,17 @@
 //!
 //! Waits poll for an outcome with a generous deadline; nothing asserts how fast it happened.
 
-mod support;
-#[path = "support/customer_crowd.rs"]
-mod customer_crowd;
-#[path = "support/engine_fixtures.rs"]
-mod engine_fixtures;
-#[path = "support/instance.rs"]
-mod instance;
-
-use customer_crowd::Crowd;
-use engine_fixtures::TestDb;
-use instance::Instance;
+use crate::support::customer_crowd::{self, Crowd};
+use crate::support::engine_fixtures::TestDb;
+use crate::support::fake_telegram::FakeTelegram;
+use crate::support::fake_vk::{self, FakeVk};
+use crate::support::instance::{self, Instance};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::fake_telegram::FakeTelegram;
-use support::fake_vk::{self, FakeVk};
 
 const RUN_LIMIT: Duration = Duration::from_secs(420);
 /// How long a takeover may take before the test fails: the lock is free once PostgreSQL sees
@@ -37,8 +29,9 @@ const TAKEOVER_DEADLINE: Duration = Duration::from_secs(60);
 const REPLY_DEADLINE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn three_instances_share_the_traffic_and_one_dies() {
-    let Some(db) = TestDb::postgres("three instances on one database").await else { return };
+    let db = TestDb::postgres().await;
     let _turn = instance::take_turn().await;
     let label = "three instances on PostgreSQL";
     let seed = customer_crowd::seed();
@@ -111,8 +104,9 @@ async fn three_instances_share_the_traffic_and_one_dies() {
 /// The lock itself, between two stores as two processes would hold them: exclusive while held,
 /// free once given up, and lost (reported, so polling stops) when its connection dies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn the_leader_lock_is_exclusive_and_lost_with_its_connection() {
-    let Some(db) = TestDb::postgres("the leader lock").await else { return };
+    let db = TestDb::postgres().await;
     let (first, second) = (db.connect().await, db.connect().await);
 
     let leading = first.try_lead("telegram:1").await.unwrap().expect("a free lock is taken");
@@ -274,7 +268,7 @@ async fn answered(poller: &Poller, customer: i64) {
 
 async fn one_leader(telegram: bool) {
     let label = if telegram { "Telegram long polling" } else { "VK Long Poll" };
-    let Some(db) = TestDb::postgres(label).await else { return };
+    let db = TestDb::postgres().await;
     let _turn = instance::take_turn().await;
     let started = Instant::now();
     let workdir = tempfile::tempdir().expect("a working folder");
@@ -359,11 +353,13 @@ async fn one_leader(telegram: bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn telegram_long_polling_has_one_leader_and_a_successor() {
     one_leader(true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn vk_long_poll_has_one_leader_and_a_successor() {
     one_leader(false).await;
 }

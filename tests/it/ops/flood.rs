@@ -2,7 +2,7 @@
 //! dialog untouched by the extra messages; the window survives a restart, is shared by
 //! several engines on one database, and lets the customer through once it has passed.
 
-use crate::fixtures::{self, RecordingChannel, TestDb, button, text};
+use crate::support::engine_fixtures::{self, RecordingChannel, TestDb, button, text};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::channels::{Accepted, Intake};
@@ -17,7 +17,7 @@ use switchboard::store::{Author, Store};
 const HOUR_MILLIS: i64 = 3_600_000;
 
 fn engine(store: &Arc<dyn Store>, limit: u32, window_millis: i64) -> Engine {
-    let settings = fixtures::settings().with_flood_rule(FloodRule { limit, window_millis });
+    let settings = engine_fixtures::settings().with_flood_rule(FloodRule { limit, window_millis });
     Engine::start(Arc::clone(store), settings)
 }
 
@@ -35,13 +35,14 @@ async fn delivered_keys(store: &Arc<dyn Store>, engine: &Engine, external_id: &s
 }
 
 async fn state_of(store: &Arc<dyn Store>, external_id: &str) -> State {
-    let contact = store.contact(fixtures::CHANNEL, external_id).await.unwrap().expect("contact exists");
+    let contact =
+        store.contact(engine_fixtures::CHANNEL, external_id).await.unwrap().expect("contact exists");
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().expect("conversation exists");
     serde_json::from_str(&conversation.state).unwrap()
 }
 
 async fn customer_lines(store: &Arc<dyn Store>, external_id: &str) -> Vec<String> {
-    let contact = store.contact(fixtures::CHANNEL, external_id).await.unwrap().unwrap();
+    let contact = store.contact(engine_fixtures::CHANNEL, external_id).await.unwrap().unwrap();
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
     store
         .transcript(conversation.id)
@@ -155,10 +156,9 @@ async fn flood_control_on_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn flood_control_on_postgres() {
-    if let Some(db) = TestDb::postgres("flood control").await {
-        one_notice_then_quiet_until_the_window_passes(db).await;
-    }
+    one_notice_then_quiet_until_the_window_passes(TestDb::postgres().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,10 +167,9 @@ async fn flood_window_is_shared_by_instances_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn flood_window_is_shared_by_instances_on_postgres() {
-    if let Some(db) = TestDb::postgres("flood window across instances").await {
-        instances_share_the_window(db).await;
-    }
+    instances_share_the_window(TestDb::postgres().await).await;
 }
 
 #[tokio::test]

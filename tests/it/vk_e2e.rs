@@ -6,17 +6,12 @@
 //! the app's Callback route; what the customer sees is what the fake recorded as shown. Every
 //! wait polls for an outcome with a deadline; nothing asserts how long anything took.
 
-mod support;
-
-#[path = "support/engine_fixtures.rs"]
-mod db;
-
-use db::TestDb;
+use crate::support::engine_fixtures::TestDb;
+use crate::support::fake_vk::{self, FakeVk, VisibleMessage, png};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use support::fake_vk::{self, FakeVk, VisibleMessage, png};
 use switchboard::app::{self, Running};
 use switchboard::channels::vk::{callback, longpoll};
 use switchboard::config::vk::VkMode;
@@ -406,8 +401,9 @@ async fn a_full_conversation_with_a_photo_and_a_keyboard_ends_in_a_queued_ticket
 }
 
 #[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn a_full_conversation_on_postgresql() {
-    let Some(db) = TestDb::postgres("vk_e2e::a_full_conversation_on_postgresql").await else { return };
+    let db = TestDb::postgres().await;
     let vk = Vk::start_on(VkMode::Callback, db).await;
     full_conversation(&vk).await;
     vk.finish().await;

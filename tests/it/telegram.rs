@@ -2,14 +2,12 @@
 //! update payloads, the webhook's answers, the long-poll offset, and outbound delivery with
 //! Telegram's errors. The engine is stood in for by a recording `Intake`.
 
-mod support;
-
+use crate::support::fake_telegram::{FakeTelegram, Fault};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::fake_telegram::{FakeTelegram, Fault};
 use switchboard::channels::telegram::{Mode, Renderer, TelegramChannel, polling, webhook};
 use switchboard::channels::{
     Accepted, Channel, Delivery, DeliveryError, InboundEvent, InboundKind, Intake, IntakeError,
@@ -454,7 +452,7 @@ async fn webhook_setup_registers_the_secret_and_only_the_secret_gets_in() {
 }
 
 /// The body limit is the channel's setting. Malformed bodies, content types and the rest of
-/// the bad-input cases are in `tests/bad_input.rs`, against the whole app.
+/// the bad-input cases are in `bad_input.rs`, against the whole app.
 #[tokio::test]
 async fn webhook_refuses_bodies_over_its_configured_limit() {
     let bot = start_bot(Start::Webhook, |settings| settings.webhook_body_limit = 4096).await;

@@ -5,8 +5,7 @@
 //! events, deduplicating on (channel, event id) and keeping cursors, so the channel's own
 //! promises (acknowledge only after storing, save `ts` only after storing) are checked here.
 
-mod support;
-
+use crate::support::fake_vk::{self, FakeVk, png};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -16,7 +15,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::fake_vk::{self, FakeVk, png};
 use switchboard::channels::vk::{VkChannel, callback, inbound::Received, longpoll};
 use switchboard::channels::{
     Accepted, Channel, Delivery, DeliveryError, InboundEvent, InboundKind, Intake, IntakeError, Renderer,

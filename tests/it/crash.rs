@@ -8,17 +8,9 @@
 //! The kill moments come from a seeded random generator; the seed is printed, and
 //! `SWITCHBOARD_CRASH_SEED=<seed>` replays the same moments (the machine's timing still varies).
 
-mod support;
-#[path = "support/customer_crowd.rs"]
-mod customer_crowd;
-#[path = "support/engine_fixtures.rs"]
-mod engine_fixtures;
-#[path = "support/instance.rs"]
-mod instance;
-
-use customer_crowd::Crowd;
-use engine_fixtures::TestDb;
-use instance::Instance;
+use crate::support::customer_crowd::{self, Crowd};
+use crate::support::engine_fixtures::TestDb;
+use crate::support::instance::{self, Instance};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
@@ -34,8 +26,9 @@ async fn killed_three_times_on_sqlite_loses_and_doubles_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn killed_three_times_on_postgres_loses_and_doubles_nothing() {
-    let Some(db) = TestDb::postgres("the crash test").await else { return };
+    let db = TestDb::postgres().await;
     crash_test("crash test on PostgreSQL", db).await;
 }
 

@@ -2,10 +2,10 @@
 //! [`Browser`] is one person: its own chromedriver session and a fresh profile folder, so
 //! cookies are never shared between the customer and the agent.
 //!
-//! When Chromium or chromedriver is missing, [`Browser::start`] prints a skip line and the
-//! test passes without running (CI installs both: `apt-get install chromium chromium-driver`).
-
-#![allow(dead_code)]
+//! Tests that use it carry `#[cfg_attr(not(switchboard_test_browser), ignore = "...")]`: they
+//! show up as ignored unless `SWITCHBOARD_TEST_BROWSER` was set for the build (`build.rs`), and
+//! with it set, a missing Chromium or chromedriver fails them instead of skipping them. (CI
+//! installs both: `apt-get install chromium chromium-driver`.)
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::path::{Path, PathBuf};
@@ -31,14 +31,12 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// `None`, after printing why, when Chromium or chromedriver is not installed.
-    pub async fn start(test: &str) -> Option<Driver> {
-        let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
-        let chromedriver = find_program(&["chromedriver"]);
-        let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
-            println!("skipped: chromium and chromedriver are not installed ({test})");
-            return None;
-        };
+    /// Starts chromedriver; panics when Chromium or chromedriver is not on `PATH`.
+    pub async fn start() -> Driver {
+        let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"])
+            .expect("SWITCHBOARD_TEST_BROWSER is set but Chromium is not on PATH");
+        let chromedriver = find_program(&["chromedriver"])
+            .expect("SWITCHBOARD_TEST_BROWSER is set but chromedriver is not on PATH");
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
             listener.local_addr().unwrap().port()
@@ -60,7 +58,7 @@ impl Driver {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert!(ready, "chromedriver did not start listening");
-        Some(Driver { url: format!("http://{address}"), chromium, _process: process })
+        Driver { url: format!("http://{address}"), chromium, _process: process }
     }
 
     /// A new browser with an empty profile.

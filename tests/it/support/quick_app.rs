@@ -1,6 +1,5 @@
 //! Starting the whole app in-process for end-to-end tests, with an outbox that polls and backs
 //! off in milliseconds, so a test waits only briefly for deliveries and retries.
-#![allow(dead_code)]
 
 use std::time::Duration;
 use switchboard::app::Running;

@@ -15,8 +15,6 @@
 //! order the outbox holds them; VK showed no reply twice; Telegram got at most one repeated
 //! reply per chat per kill.
 
-#![allow(dead_code)]
-
 use crate::support::fake_telegram::{Call, FakeTelegram};
 use crate::support::fake_vk::{self, FakeVk};
 use rand::rngs::StdRng;

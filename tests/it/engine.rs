@@ -1,10 +1,7 @@
 //! The engine and the outbox against a real SQLite file: exactly-once inbound, durability
 //! across a restart, delivery failures, and per-conversation order.
 
-#[path = "support/engine_fixtures.rs"]
-mod fixtures;
-
-use fixtures::{RecordingChannel, TestDb, button, event, start_engine, text};
+use crate::support::engine_fixtures::{self, RecordingChannel, TestDb, button, event, start_engine, text};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::channels::{Accepted, DeliveryError, InboundKind, Intake};
@@ -28,7 +25,8 @@ async fn drain(worker: &OutboxWorker) -> usize {
 }
 
 async fn state_of(store: &Arc<dyn Store>, external_id: &str) -> (State, i64) {
-    let contact = store.contact(fixtures::CHANNEL, external_id).await.unwrap().expect("contact exists");
+    let contact =
+        store.contact(engine_fixtures::CHANNEL, external_id).await.unwrap().expect("contact exists");
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().expect("conversation exists");
     (serde_json::from_str(&conversation.state).unwrap(), conversation.version)
 }
@@ -60,7 +58,7 @@ async fn the_same_event_twice_changes_and_sends_once() {
         channel.keys_for("ann"),
         vec![keys::ASK_ORDER_ID, keys::ORDER_ID_ACCEPTED, keys::ASK_PHOTO_OPTIONAL]
     );
-    let contact = store.contact(fixtures::CHANNEL, "ann").await.unwrap().unwrap();
+    let contact = store.contact(engine_fixtures::CHANNEL, "ann").await.unwrap().unwrap();
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
     let transcript = store.transcript(conversation.id).await.unwrap();
     let customer_lines = transcript.iter().filter(|entry| entry.text.as_deref() == Some("AB-1234")).count();
@@ -103,7 +101,7 @@ struct CheckingChannel {
 #[async_trait::async_trait]
 impl switchboard::channels::Channel for CheckingChannel {
     fn name(&self) -> &'static str {
-        fixtures::CHANNEL
+        engine_fixtures::CHANNEL
     }
 
     async fn deliver(&self, delivery: &switchboard::channels::Delivery) -> Result<(), DeliveryError> {
@@ -140,7 +138,7 @@ async fn each_reply_is_recorded_as_sent_before_the_next_one_of_its_conversation_
         sent_before_recorded: Default::default(),
     });
     let channels = std::collections::HashMap::from([(
-        fixtures::CHANNEL,
+        engine_fixtures::CHANNEL,
         Arc::clone(&channel) as Arc<dyn switchboard::channels::Channel>,
     )]);
     let worker =
@@ -164,21 +162,23 @@ async fn abandoned_leases(db: TestDb, released_at_start: bool) {
         let engine = start_engine(&store);
         engine.accept(text("dee", "d1", "/start")).await.unwrap();
         engine.shutdown().await;
-        let claimed = store.claim_outbox(&[fixtures::CHANNEL], now_millis(), lease, 10).await.unwrap();
+        let claimed = store.claim_outbox(&[engine_fixtures::CHANNEL], now_millis(), lease, 10).await.unwrap();
         assert_eq!(claimed.len(), 2);
         // The process dies here, holding the lease.
         store.close().await;
     }
     let store = db.connect().await;
-    assert!(store.claim_outbox(&[fixtures::CHANNEL], now_millis(), lease, 10).await.unwrap().is_empty());
+    assert!(
+        store.claim_outbox(&[engine_fixtures::CHANNEL], now_millis(), lease, 10).await.unwrap().is_empty()
+    );
     let released = store.release_abandoned_leases().await.unwrap();
-    let claimed = store.claim_outbox(&[fixtures::CHANNEL], now_millis(), lease, 10).await.unwrap();
+    let claimed = store.claim_outbox(&[engine_fixtures::CHANNEL], now_millis(), lease, 10).await.unwrap();
     if released_at_start {
         assert_eq!((released, claimed.len()), (2, 2));
     } else {
         assert_eq!((released, claimed.len()), (0, 0));
         let later = now_millis() + switchboard::store::duration_millis(lease) + 1;
-        assert_eq!(store.claim_outbox(&[fixtures::CHANNEL], later, lease, 10).await.unwrap().len(), 2);
+        assert_eq!(store.claim_outbox(&[engine_fixtures::CHANNEL], later, lease, 10).await.unwrap().len(), 2);
     }
     store.close().await;
     db.drop_database().await;
@@ -187,9 +187,12 @@ async fn abandoned_leases(db: TestDb, released_at_start: bool) {
 #[tokio::test]
 async fn leases_of_a_dead_process_are_released_at_start_on_sqlite_only() {
     abandoned_leases(TestDb::sqlite(), true).await;
-    if let Some(db) = TestDb::postgres("abandoned leases on PostgreSQL").await {
-        abandoned_leases(db, false).await;
-    }
+}
+
+#[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+async fn leases_of_a_dead_process_are_kept_until_they_end_on_postgres() {
+    abandoned_leases(TestDb::postgres().await, false).await;
 }
 
 #[tokio::test]
@@ -205,7 +208,7 @@ async fn a_permanent_failure_dead_letters_and_holds_the_contact() {
         .fail_next("cat", DeliveryError::Permanent { reason: "bot was blocked".into(), unreachable: true });
     assert_eq!(worker.try_deliver_next().await.unwrap(), DeliveryAttempt::DeadLettered);
 
-    let contact = store.contact(fixtures::CHANNEL, "cat").await.unwrap().unwrap();
+    let contact = store.contact(engine_fixtures::CHANNEL, "cat").await.unwrap().unwrap();
     assert!(!contact.reachable);
     let dead = store.dead_letters(10).await.unwrap();
     assert_eq!(dead.len(), 1);
@@ -215,7 +218,7 @@ async fn a_permanent_failure_dead_letters_and_holds_the_contact() {
     // A customer who writes again can be answered (nobody can write to a bot they blocked, and
     // VK lets a community reply to whoever wrote to it): their message clears the flag.
     engine.accept(text("cat", "u2", "/help")).await.unwrap();
-    assert!(store.contact(fixtures::CHANNEL, "cat").await.unwrap().unwrap().reachable);
+    assert!(store.contact(engine_fixtures::CHANNEL, "cat").await.unwrap().unwrap().reachable);
     assert_eq!(drain(&worker).await, 2);
     assert_eq!(channel.keys_for("cat"), vec![keys::HELP, keys::ASK_DESCRIPTION]);
     engine.shutdown().await;
@@ -230,7 +233,7 @@ async fn retry_after_is_honoured_to_the_millisecond_and_not_counted() {
     let worker = worker(&store, &channel, &engine);
 
     engine.accept(text("dan", "u1", "/menu")).await.unwrap();
-    let contact = store.contact(fixtures::CHANNEL, "dan").await.unwrap().unwrap();
+    let contact = store.contact(engine_fixtures::CHANNEL, "dan").await.unwrap().unwrap();
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
     let row_id = store.outbox_of_conversation(conversation.id).await.unwrap()[0].id;
 
@@ -262,7 +265,7 @@ async fn transient_failures_back_off_then_dead_letter() {
     channel.fail_next("eve", DeliveryError::Transient("timeout".into()));
     let now = now_millis();
     assert_eq!(worker.try_deliver_next_at(now).await.unwrap(), DeliveryAttempt::Retry);
-    let contact = store.contact(fixtures::CHANNEL, "eve").await.unwrap().unwrap();
+    let contact = store.contact(engine_fixtures::CHANNEL, "eve").await.unwrap().unwrap();
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
     let row = store.outbox_of_conversation(conversation.id).await.unwrap().remove(0);
     assert_eq!(row.attempts, 1);
@@ -272,7 +275,7 @@ async fn transient_failures_back_off_then_dead_letter() {
     let row = store.outbox_row(row.id).await.unwrap().unwrap();
     assert_eq!(row.status, OutboxStatus::Dead);
     // A transient failure never marks the contact unreachable.
-    assert!(store.contact(fixtures::CHANNEL, "eve").await.unwrap().unwrap().reachable);
+    assert!(store.contact(engine_fixtures::CHANNEL, "eve").await.unwrap().unwrap().reachable);
     engine.shutdown().await;
 }
 
@@ -318,7 +321,7 @@ async fn interleaved_conversations_each_stay_in_order() {
         keys::HANDOFF_QUEUED,
     ];
     for who in ["ann", "bob"] {
-        let contact = store.contact(fixtures::CHANNEL, who).await.unwrap().unwrap();
+        let contact = store.contact(engine_fixtures::CHANNEL, who).await.unwrap().unwrap();
         let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
         let bot_lines: Vec<String> = store
             .transcript(conversation.id)
@@ -396,7 +399,7 @@ async fn group_chats_edits_and_unreadable_states_are_handled_without_the_dialog(
     let handled = engine.accept(text("hal", "u3", "/menu")).await.unwrap();
     assert_eq!(handled, Accepted::Applied { replies: 1 });
     assert_eq!(state_of(&store, "hal").await.0, State::Menu);
-    let contact = store.contact(fixtures::CHANNEL, "hal").await.unwrap().unwrap();
+    let contact = store.contact(engine_fixtures::CHANNEL, "hal").await.unwrap().unwrap();
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
     let transcript = store.transcript(conversation.id).await.unwrap();
     assert!(transcript.iter().any(|entry| entry.author == switchboard::store::Author::System
@@ -414,9 +417,12 @@ async fn group_chats_edits_and_unreadable_states_are_handled_without_the_dialog(
 #[tokio::test]
 async fn tickets_opened_changed_and_withdrawn_inside_one_group_commit() {
     tickets_in_one_group_commit(TestDb::sqlite()).await;
-    if let Some(db) = TestDb::postgres("ticket writes gathered per group commit on PostgreSQL").await {
-        tickets_in_one_group_commit(db).await;
-    }
+}
+
+#[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+async fn tickets_opened_changed_and_withdrawn_inside_one_group_commit_on_postgres() {
+    tickets_in_one_group_commit(TestDb::postgres().await).await;
 }
 
 async fn tickets_in_one_group_commit(db: TestDb) {
@@ -489,9 +495,12 @@ async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
 #[tokio::test]
 async fn the_running_worker_gets_replies_handed_over_and_keeps_them_behind_a_retry() {
     hand_over_and_retry(TestDb::sqlite()).await;
-    if let Some(db) = TestDb::postgres("the outbox hand-over on PostgreSQL").await {
-        hand_over_and_retry(db).await;
-    }
+}
+
+#[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+async fn the_running_worker_gets_replies_handed_over_and_keeps_them_behind_a_retry_on_postgres() {
+    hand_over_and_retry(TestDb::postgres().await).await;
 }
 
 async fn hand_over_and_retry(db: TestDb) {
@@ -516,7 +525,7 @@ async fn hand_over_and_retry(db: TestDb) {
     // platform call is under way.
     channel.close_gate();
     engine.accept(text("ann", "a1", "/start")).await.unwrap();
-    let contact = store.contact(fixtures::CHANNEL, "ann").await.unwrap().unwrap();
+    let contact = store.contact(engine_fixtures::CHANNEL, "ann").await.unwrap().unwrap();
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap().id;
     let rows = store.outbox_of_conversation(conversation).await.unwrap();
     assert_eq!(rows.len(), 2);
@@ -603,8 +612,10 @@ async fn sent_marks_ride_along_with_the_write_transaction_under_way() {
     engine.accept(text("eve", "e1", "/start")).await.unwrap();
     engine.accept(text("fay", "f1", "/start")).await.unwrap();
     engine.shutdown().await;
-    let jobs =
-        store.claim_outbox(&[fixtures::CHANNEL], now_millis(), Duration::from_secs(60), 10).await.unwrap();
+    let jobs = store
+        .claim_outbox(&[engine_fixtures::CHANNEL], now_millis(), Duration::from_secs(60), 10)
+        .await
+        .unwrap();
     assert_eq!(jobs.len(), 4);
     let sent = |range: std::ops::Range<usize>| -> Vec<_> {
         jobs[range].iter().map(|job| (job.clone(), DeliveryOutcome::Sent)).collect()

@@ -8,17 +8,13 @@
 //! writes afterwards and gets an answer, and the outbox delivers rows oldest first, so a
 //! reply wrongly sent to the first customer would have gone out before it.
 
-mod support;
-#[path = "support/engine_fixtures.rs"]
-mod engine_fixtures;
-
-use engine_fixtures::TestDb;
+use crate::support::engine_fixtures::TestDb;
+use crate::support::fake_telegram::{Call, FakeTelegram, Fault};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use support::fake_telegram::{Call, FakeTelegram, Fault};
 use switchboard::app::Running;
 use switchboard::config::{Overrides, Settings};
 use switchboard::core::handoff::TicketStatus;
@@ -99,7 +95,7 @@ impl Bot {
             env.insert("SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET", SECRET);
         }
         let settings = Settings::from_env(&env, &Overrides::default()).expect("valid settings");
-        let running = support::quick_app::start(settings, listener).await;
+        let running = crate::support::quick_app::start(settings, listener).await;
         match self.mode {
             Mode::Webhook => {
                 let (url, secret) = self.fake.webhook().expect("start-up registered the webhook");
@@ -432,8 +428,9 @@ async fn order_problem_with_a_photo_by_webhook() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn order_problem_with_a_photo_on_postgres() {
-    let Some(db) = TestDb::postgres("order_problem_with_a_photo_on_postgres").await else { return };
+    let db = TestDb::postgres().await;
     order_problem_with_a_photo(Bot::start_on(Mode::Webhook, db).await).await;
 }
 

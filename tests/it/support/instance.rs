@@ -5,8 +5,6 @@
 //! `.env` file leaks in (the working folder is a fresh temporary one). Output goes to a log file
 //! per instance, printed when something goes wrong. Dropping an instance kills its process.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::net::SocketAddr;
@@ -62,14 +60,6 @@ impl Instance {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    pub fn is_running(&self) -> bool {
-        self.child.is_some()
     }
 
     /// Spawns the process (it keeps starting in the background; see [`Instance::wait_ready`]).

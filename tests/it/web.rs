@@ -1,9 +1,7 @@
 //! Route tests for the web chat and the agent console, without a port (`oneshot`), against
 //! the real engine and a fresh SQLite file per test.
 
-#[path = "support/web_app.rs"]
-mod web_app;
-
+use crate::support::web_app::{AGENT_PASSWORD, TestApp, tiny_png};
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -13,7 +11,6 @@ use switchboard::console::Role;
 use switchboard::core::dialog::Input;
 use switchboard::core::message::Outbound;
 use tower::ServiceExt;
-use web_app::{AGENT_PASSWORD, TestApp, tiny_png};
 
 async fn send(app: &TestApp, request: Request<Body>) -> Response<Body> {
     app.router.clone().oneshot(request).await.unwrap()
@@ -664,10 +661,9 @@ async fn admin_pages_dashboard_and_canned_replies() {
 
 /// The console's own SQL in its PostgreSQL dialect: the same walk through both sides.
 #[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
 async fn console_and_web_chat_queries_work_on_postgres() {
-    let Some(app) = TestApp::start_on_postgres("console_and_web_chat_queries_work_on_postgres").await else {
-        return;
-    };
+    let app = TestApp::start_on_postgres().await;
     app.add_agent("anna", Role::Admin).await;
     let cookie = visitor(&app).await;
     chat(&app, &cookie, r#"{"id":"client-9001","button":"i:order"}"#).await;

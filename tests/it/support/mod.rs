@@ -1,0 +1,13 @@
+//! Test support shared by the integration tests: fake platform servers with fault injection,
+//! fresh databases and engine fixtures, the app started in-process or as a real process, the
+//! scripted customer crowd, and a headless browser.
+
+pub mod browser;
+pub mod customer_crowd;
+pub mod engine_fixtures;
+pub mod fake_telegram;
+pub mod fake_vk;
+pub mod faults;
+pub mod instance;
+pub mod quick_app;
+pub mod web_app;
