@@ -211,16 +211,8 @@ impl IssueType {
         IssueType::Cancellation,
     ];
 
-    /// What the main menu offers.
-    pub const MENU: [IssueType; 7] = [
-        IssueType::Order,
-        IssueType::Payment,
-        IssueType::Account,
-        IssueType::Delivery,
-        IssueType::Return,
-        IssueType::Complaint,
-        IssueType::Other,
-    ];
+    /// What the main menu offers: the broad kinds, the first seven of [`IssueType::ALL`].
+    pub const MENU: &[IssueType] = IssueType::ALL.split_at(7).0;
 
     /// What can be wrong with one order: offered when a customer sends just its number.
     pub const ORDER_PROBLEMS: [IssueType; 10] = [

@@ -455,7 +455,8 @@ pub fn asks_for_person(text: &str) -> bool {
         "живой",
         "живого",
     ];
-    const HAN: &[&str] = &["人工", "真人", "客服", "转人工", "活人"];
+    // "客服" alone is "customer service", also in "thanks, support" or "support's phone number".
+    const HAN: &[&str] = &["人工", "真人", "活人", "找客服", "叫客服"];
     const AROUND: &[&str] = &[
         "a",
         "an",
@@ -580,6 +581,8 @@ mod tests {
             "the courier person was rude and threw my parcel at the door",
             "my order",
             "человек из доставки нагрубил мне по телефону вчера вечером",
+            "感谢客服",
+            "客服电话是多少",
             "hello",
         ] {
             assert!(!asks_for_person(text), "{text}");

@@ -505,10 +505,7 @@ fn order_id_text(issue: IssueType, note: Option<String>, text: String, ctx: &Ctx
         return open_flow(other, None, Some(join_note(note, text)), ctx);
     }
     Transition::stay(state).reply(
-        Reply::new(keys::ORDER_ID_INVALID).arg("example", ctx.order_ids.example()).row(vec![
-            Button::new(keys::BUTTON_HUMAN, Action::Human),
-            Button::new(keys::BUTTON_MENU, Action::Menu),
-        ]),
+        Reply::new(keys::ORDER_ID_INVALID).arg("example", ctx.order_ids.example()).row(person_or_menu()),
     )
 }
 
@@ -541,8 +538,8 @@ fn photos_text(
     if !photos.is_empty() || issue.photo_step() == PhotoStep::Optional {
         finish_flow(draft(issue, order_id, photos, Some(join_caption(caption, text))), ctx)
     } else {
-        // The words are kept for the ticket; the photo is still needed.
-        let caption = Some(join_caption(caption, text));
+        // The photo is still needed. The text stays in the conversation's log for the agent;
+        // the description is asked for once the photos are in.
         let state = State::AwaitingPhotos { issue, order_id, photos, caption };
         Transition::stay(state).reply(Reply::new(keys::PHOTO_REQUIRED)).reply(photo_prompt(issue, 0))
     }
@@ -689,10 +686,12 @@ fn clarify(first: Intent, second: Intent, question: String, order_id: Option<Ord
 }
 
 fn offer_person() -> Reply {
-    Reply::new(keys::OFFER_PERSON).row(vec![
-        Button::new(keys::BUTTON_HUMAN, Action::Human),
-        Button::new(keys::BUTTON_MENU, Action::Menu),
-    ])
+    Reply::new(keys::OFFER_PERSON).row(person_or_menu())
+}
+
+/// The way out of any question: a person, or the main menu.
+fn person_or_menu() -> Vec<Button> {
+    vec![Button::new(keys::BUTTON_HUMAN, Action::Human), Button::new(keys::BUTTON_MENU, Action::Menu)]
 }
 
 /// Accepts `5`, `5/5`, `５` and star emoji as a rating.
@@ -1148,16 +1147,14 @@ fn choose_issue_prompt(state: &State) -> Reply {
 fn clarify_prompt(state: &State) -> Reply {
     let State::Clarifying { options, .. } = state else { return menu() };
     let topic = |intent: Intent| Button::new(&intent.topic_key(), Action::Topic(intent));
-    Reply::new(keys::CLARIFY).row(vec![topic(options[0]), topic(options[1])]).row(vec![
-        Button::new(keys::BUTTON_HUMAN, Action::Human),
-        Button::new(keys::BUTTON_MENU, Action::Menu),
-    ])
+    Reply::new(keys::CLARIFY).row(vec![topic(options[0]), topic(options[1])]).row(person_or_menu())
 }
 
 fn order_id_prompt(issue: IssueType, ctx: &Ctx<'_>) -> Reply {
-    Reply::new(keys::ASK_ORDER_ID).arg("issue", issue.code()).arg("example", ctx.order_ids.example()).row(
-        vec![Button::new(keys::BUTTON_HUMAN, Action::Human), Button::new(keys::BUTTON_MENU, Action::Menu)],
-    )
+    Reply::new(keys::ASK_ORDER_ID)
+        .arg("issue", issue.code())
+        .arg("example", ctx.order_ids.example())
+        .row(person_or_menu())
 }
 
 fn photo_prompt(issue: IssueType, count: usize) -> Reply {

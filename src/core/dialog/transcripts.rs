@@ -1116,6 +1116,8 @@ fn a_question_while_a_photo_is_expected_is_answered_and_the_request_repeated() {
          > [photo]
          < photo-received
          > [btn done]
+         < ask-description
+         > The handle is cracked
          < handoff-queued
          ! open_ticket",
     );
