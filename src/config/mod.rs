@@ -17,15 +17,14 @@ pub mod vk;
 use crate::business_hours::BusinessHours;
 use crate::core::message::Lang;
 use crate::order_format::{self, RegexOrderIdFormat};
+use crate::secret::Secret;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use crate::secret::Secret;
 use telegram::TelegramSettings;
 use vk::VkSettings;
-
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{variable}: {problem}")]

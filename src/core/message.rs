@@ -214,18 +214,18 @@ impl IssueType {
     /// What the main menu offers: the broad kinds, the first seven of [`IssueType::ALL`].
     pub const MENU: &[IssueType] = IssueType::ALL.split_at(7).0;
 
-    /// What can be wrong with one order: offered when a customer sends just its number.
-    pub const ORDER_PROBLEMS: [IssueType; 10] = [
+    /// What can be wrong with one order: offered when a customer sends just its number. Eight,
+    /// so that with "talk to a person" they fit VK's inline keyboard (at most ten buttons); the
+    /// rest ("not as described", payment) a customer types, or finds in the main menu.
+    pub const ORDER_PROBLEMS: [IssueType; 8] = [
         IssueType::Delivery,
         IssueType::LateDelivery,
         IssueType::Damaged,
         IssueType::WrongItem,
         IssueType::MissingItem,
-        IssueType::NotAsDescribed,
         IssueType::Return,
         IssueType::Cancellation,
         IssueType::Courier,
-        IssueType::Payment,
     ];
 
     pub fn code(self) -> &'static str {

@@ -92,7 +92,8 @@ fn script(customer: i64) -> Vec<Step> {
             Input::Text("The lamp arrived with a cracked base.".to_owned()),
             &["I've passed your request to our team."],
         ),
-        step(Input::Text("Any news?".to_owned()), &["Thanks, I've added that to your request."]),
+        // "Any news?" in the queue is a question about the request: the answer is its place.
+        step(Input::Text("Any news?".to_owned()), &["You're number"]),
     ]
 }
 

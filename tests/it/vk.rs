@@ -524,7 +524,7 @@ async fn a_token_rejected_while_sending_stops_the_channel() {
 fn menu() -> Reply {
     Reply::new("menu-prompt")
         .row(
-            IssueType::ALL
+            IssueType::MENU
                 .iter()
                 .map(|issue| Button::new(&format!("issue-{}", issue.code()), Action::Issue(*issue)))
                 .collect(),

@@ -985,6 +985,7 @@ fn a_bare_order_number_asks_which_problem_with_the_types_as_buttons() {
     let offered: Vec<Action> = question.all_buttons().map(|button| button.action).collect();
     assert!(offered.contains(&Action::Issue(IssueType::Damaged)), "{offered:?}");
     assert!(offered.contains(&Action::Human), "{offered:?}");
+    assert!(offered.len() <= 10, "VK shows at most ten inline buttons: {offered:?}");
     // A button goes straight on with the number; typed words work as well.
     in_step(
         state.clone(),
