@@ -95,6 +95,7 @@ language-set = Okay, I'll speak English from now on.
 order-id-changed = Okay, I've changed the order number to { $order_id }.
 choose-order-problem = What's the problem with order { $order_id }? Choose below, or just describe it in your own words.
 clarify = Just to be sure I understood you: which of these is it about?
+not-understood-order = Sorry, I didn't quite get that. Please choose what happened with the order, or describe it in a few words.
 offer-person = I'm sorry, I still can't work out what you need. Shall I bring in a person from our team? You can also pick a topic from the menu.
 you-are-welcome = You're welcome! Write here any time you need help.
 no-open-request = I can't see an open request from you in this chat. Tell me what happened, and I'll pass it on or help right away.

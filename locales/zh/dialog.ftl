@@ -89,6 +89,7 @@ language-set = 好的，接下来我会用中文和您交流。
 order-id-changed = 好的，订单号已改为 { $order_id }。
 choose-order-problem = 订单 { $order_id } 出了什么问题？请在下面选择，或者直接描述。
 clarify = 想确认一下我理解得对不对：您说的是下面哪一个？
+not-understood-order = 抱歉，我没太明白。请选择订单出了什么问题，或者用几句话描述一下。
 offer-person = 抱歉，我还是没弄明白您需要什么。要为您转接人工客服吗？您也可以在菜单里选择主题。
 you-are-welcome = 不客气！有需要随时在这里留言。
 no-open-request = 在这个对话里我没有看到您未处理的请求。请告诉我发生了什么，我会马上帮您或转给同事。

@@ -69,6 +69,8 @@ define_keys! {
     CHOOSE_ORDER_PROBLEM = "choose-order-problem",
     /// Two intents came out equally likely; the buttons name them (`topic-*`).
     CLARIFY = "clarify",
+    /// A message that is no problem type after an order number came alone.
+    NOT_UNDERSTOOD_ORDER = "not-understood-order",
     /// Instead of a second "didn't understand" in a row.
     OFFER_PERSON = "offer-person",
     YOU_ARE_WELCOME = "you-are-welcome",

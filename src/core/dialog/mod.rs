@@ -37,6 +37,10 @@ pub enum State {
         /// The customer's words so far; they reach the ticket.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        /// The question was already asked again after a message the bot did not understand:
+        /// the next such message brings the offer of a person instead.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        missed: bool,
     },
     /// Two intents were equally likely: the customer picks one, and the dialog goes on as if
     /// the question had been clear.
@@ -429,7 +433,9 @@ fn on_plain_text(state: State, text: String, ctx: &Ctx<'_>) -> Transition {
     match state {
         State::Menu | State::FaqAnswered { .. } | State::Clarifying { .. } => free_text(text, false, ctx),
         State::NotUnderstood => free_text(text, true, ctx),
-        State::ChoosingIssue { order_id, note } => choosing_issue_text(order_id, note, text, ctx),
+        State::ChoosingIssue { order_id, note, missed } => {
+            choosing_issue_text(order_id, note, missed, text, ctx)
+        }
         State::AwaitingOrderId { issue, note } => order_id_text(issue, note, text, ctx),
         State::AwaitingPhotos { issue, order_id, photos, caption } => {
             photos_text(issue, order_id, photos, caption, text, ctx)
@@ -546,7 +552,13 @@ fn photos_text(
 }
 
 /// Text after the customer sent an order number on its own.
-fn choosing_issue_text(order_id: OrderId, note: Option<String>, text: String, ctx: &Ctx<'_>) -> Transition {
+fn choosing_issue_text(
+    order_id: OrderId,
+    note: Option<String>,
+    missed: bool,
+    text: String,
+    ctx: &Ctx<'_>,
+) -> Transition {
     let reading = Reading::of(&text, ctx);
     let new_number = reading.order_id().is_some_and(|typed| typed != order_id);
     let order_id = reading.order_id().unwrap_or(order_id);
@@ -564,7 +576,18 @@ fn choosing_issue_text(order_id: OrderId, note: Option<String>, text: String, ct
     }
     match reading.intent() {
         Some(intent) => on_intent(intent, join_note(note, text), Some(order_id), new_number, ctx),
-        None => choose_issue(order_id, note),
+        // A problem in the customer's own words that matches no type: a person reads it.
+        None if reading::says_enough(&text, ctx) => {
+            open_flow(IssueType::Other, Some(order_id), Some(join_note(note, text)), ctx)
+        }
+        None if missed => {
+            Transition::stay(State::ChoosingIssue { order_id, note, missed }).reply(offer_person())
+        }
+        None => {
+            let state = State::ChoosingIssue { order_id, note, missed: true };
+            let again = choose_issue_prompt(&state);
+            Transition::to(state).reply(Reply::new(keys::NOT_UNDERSTOOD_ORDER)).reply(again)
+        }
     }
 }
 
@@ -674,7 +697,7 @@ fn order_accepted(order_id: &OrderId) -> Reply {
 }
 
 fn choose_issue(order_id: OrderId, note: Option<String>) -> Transition {
-    let state = State::ChoosingIssue { order_id, note };
+    let state = State::ChoosingIssue { order_id, note, missed: false };
     let question = choose_issue_prompt(&state);
     Transition::to(state).reply(question)
 }
@@ -917,7 +940,7 @@ fn on_button(state: State, action: Action, ctx: &Ctx<'_>) -> Transition {
             State::Menu | State::NotUnderstood | State::FaqAnswered { .. } | State::Clarifying { .. },
         ) => start_flow(issue, ctx),
         // The order number is known: go straight to what this problem needs next.
-        (Action::Issue(issue), State::ChoosingIssue { order_id, note }) => {
+        (Action::Issue(issue), State::ChoosingIssue { order_id, note, .. }) => {
             open_flow(issue, Some(order_id), note, ctx)
         }
         (Action::Topic(intent), State::Clarifying { options, question, order_id })
@@ -1064,7 +1087,7 @@ fn on_command(state: State, command: Command, ctx: &Ctx<'_>) -> Transition {
                 keys::ALREADY_QUEUED,
             )),
             State::AwaitingOrderId { issue, note } => handoff(draft(issue, None, Vec::new(), note), ctx),
-            State::ChoosingIssue { order_id, note } => {
+            State::ChoosingIssue { order_id, note, .. } => {
                 handoff(draft(IssueType::Other, Some(order_id), Vec::new(), note), ctx)
             }
             State::Clarifying { options, question, order_id } => {

@@ -1003,10 +1003,29 @@ fn a_bare_order_number_asks_which_problem_with_the_types_as_buttons() {
          ! open_ticket",
     );
     in_step(
-        state,
+        state.clone(),
         "> the mug is damaged
          < ask-photo-required
          = awaiting_photos",
+    );
+    // Words that match no type: a description goes to a person, gibberish is asked about once,
+    // then a person is offered.
+    in_step(
+        state.clone(),
+        "> There is a strange smell coming from the parcel
+         < handoff-queued
+         ! open_ticket",
+    );
+    in_step(
+        state,
+        "> asdfgh
+         < not-understood-order choose-order-problem
+         = choosing_issue
+         > qwerty
+         < offer-person
+         = choosing_issue
+         > [btn i:damaged]
+         < ask-photo-required",
     );
 }
 
@@ -1171,7 +1190,11 @@ fn asking_for_a_person_works_in_any_language_at_any_step() {
             caption: None,
         },
         State::AwaitingDescription { issue: IssueType::Other, order_id: None, photos: vec![], note: None },
-        State::ChoosingIssue { order_id: OrderId::from_trusted("12345678-0001".into()), note: None },
+        State::ChoosingIssue {
+            order_id: OrderId::from_trusted("12345678-0001".into()),
+            note: None,
+            missed: false,
+        },
     ];
     for state in steps {
         for text in ["human", "человек", "人工", "talk to a real person please"] {
