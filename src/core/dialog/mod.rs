@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_TEXT_CHARS: usize = 4000;
 /// The most photos one request collects.
 pub const MAX_PHOTOS: usize = 10;
+/// The most a request's collected words (`note`) hold: three whole messages.
+pub const MAX_NOTE_CHARS: usize = 3 * MAX_TEXT_CHARS;
 
 /// Where a conversation stands. Each variant carries what the flow has collected so far, so a
 /// restart resumes exactly where the customer left off.
@@ -760,9 +762,15 @@ fn join_caption(caption: Option<String>, text: String) -> String {
     }
 }
 
-/// The customer's earlier words, then the new ones: nothing they wrote is dropped.
+/// The customer's earlier words, then the new ones. A customer who keeps changing the subject
+/// before giving an order number would grow the stored state without end, so past
+/// [`MAX_NOTE_CHARS`] the new words are left out of the note (they stay in the message log,
+/// where the agent reads them).
 fn join_note(note: Option<String>, text: String) -> String {
-    join_caption(note, text)
+    match note {
+        Some(note) if note.chars().count() + text.chars().count() >= MAX_NOTE_CHARS => note,
+        note => join_caption(note, text),
+    }
 }
 
 fn start_flow(issue: IssueType, ctx: &Ctx<'_>) -> Transition {

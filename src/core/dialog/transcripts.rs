@@ -1274,6 +1274,20 @@ fn not_understanding_twice_in_a_row_offers_a_person() {
 }
 
 #[test]
+fn the_words_collected_before_the_order_number_are_bounded() {
+    // A customer who changes the subject again and again before giving the number: past the
+    // bound, the new words stay in the log but no longer grow the stored note.
+    let ctx = test_ctx(QueueSnapshot::default());
+    let full = "z".repeat(MAX_NOTE_CHARS - 10);
+    let state = State::AwaitingOrderId { issue: IssueType::LateDelivery, note: Some(full.clone()) };
+    let next = step(state, Input::Text { text: "the mug is damaged".into() }, &ctx);
+    let State::AwaitingOrderId { issue, note: Some(note) } = &next.state else { panic!("{:?}", next.state) };
+    assert_eq!(*issue, IssueType::Damaged, "the subject still changes");
+    assert_eq!(*note, full, "the note is full: the old words are kept, the new ones left out");
+    assert_eq!(join_note(Some("a".into()), "b".into()), "a\nb");
+}
+
+#[test]
 fn states_stored_before_these_fields_existed_still_load() {
     let old: State = serde_json::from_str(r#"{"step":"awaiting_order_id","issue":"order"}"#).unwrap();
     assert_eq!(old, State::AwaitingOrderId { issue: IssueType::Order, note: None });
