@@ -62,12 +62,12 @@ fn parse_table(contents: &str) -> anyhow::Result<Vec<Message>> {
 }
 
 /// What the bot read in one message, as the table writes it.
-pub fn read_message(
+fn read_message(
     message: &Message,
+    understanding: &Understanding,
     classifier: &Classifier,
     orders: &RegexOrderIdFormat,
 ) -> BTreeMap<&'static str, String> {
-    let understanding = understand(&message.text, message.lang, orders, classifier);
     let first = |values: Vec<String>| values.into_iter().next().unwrap_or_default();
     let entities = &understanding.entities;
     BTreeMap::from([
@@ -191,7 +191,8 @@ pub fn score(
         if trained.contains(&message.text.trim().to_lowercase()) {
             scores.also_trained += 1;
         }
-        let got = read_message(message, classifier, orders);
+        let understanding = understand(&message.text, message.lang, orders, classifier);
+        let got = read_message(message, &understanding, classifier, orders);
         for (field, expected) in &message.expected {
             let value = got.get(field).cloned().unwrap_or_default();
             let cell = scores.cells.entry((message.lang, field)).or_default();
@@ -202,7 +203,6 @@ pub fn score(
                 scores.mistakes.push((message.lang, field, message.text.clone(), expected.clone(), value));
             }
         }
-        let understanding: Understanding = understand(&message.text, message.lang, orders, classifier);
         if let Some(options) = understanding.close_call {
             let asked = scores.asked.entry(message.lang).or_default();
             asked.0 += 1;

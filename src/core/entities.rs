@@ -92,29 +92,28 @@ pub const MAX_PER_KIND: usize = 10;
 /// Finds every entity in `text`. `lang` settles how `03/04/2026` reads (month first in English,
 /// day first otherwise); `orders` is the store's order-number rule.
 pub fn extract(text: &str, lang: Lang, orders: &dyn OrderIdFormat) -> Entities {
-    let mut scan = Scan::new(text);
-    let mut entities = Entities { order_ids: scan.order_ids(orders), ..Entities::default() };
-    entities.emails = scan.emails();
-    entities.phones = scan.phones();
-    entities.dates = scan.dates(lang);
-    entities.amounts = scan.amounts();
-    entities
+    extract_with_rest(text, lang, orders).0
 }
 
-/// `text` without its email addresses and phone numbers. An intent classifier reads this: the
-/// characters of "j.smith@outlook.com" or "+7 903 555-12-34" say nothing about what the customer
-/// wants, and the training phrases rarely have them, so they only add noise.
-pub fn without_contacts(text: &str, orders: &dyn OrderIdFormat) -> String {
+/// [`extract`], and `text` without its email addresses and phone numbers, from the same pass.
+/// An intent classifier reads the latter: the characters of "j.smith@outlook.com" or
+/// "+7 903 555-12-34" say nothing about what the customer wants, and the training phrases
+/// rarely have them, so they only add noise.
+pub fn extract_with_rest(text: &str, lang: Lang, orders: &dyn OrderIdFormat) -> (Entities, String) {
     let mut scan = Scan::new(text);
-    scan.order_ids(orders);
-    let before = scan.taken.clone();
-    scan.emails();
-    scan.phones();
-    scan.chars
+    let mut entities = Entities { order_ids: scan.order_ids(orders), ..Entities::default() };
+    let before_contacts = scan.taken.clone();
+    entities.emails = scan.emails();
+    entities.phones = scan.phones();
+    let without_contacts = scan
+        .chars
         .iter()
-        .zip(before.iter().zip(&scan.taken))
+        .zip(before_contacts.iter().zip(&scan.taken))
         .map(|(c, (was, is))| if is & !was { ' ' } else { *c })
-        .collect()
+        .collect();
+    entities.dates = scan.dates(lang);
+    entities.amounts = scan.amounts();
+    (entities, without_contacts)
 }
 
 /// The characters of the text, and which of them a detector has already claimed.
@@ -1009,7 +1008,7 @@ mod tests {
     fn contacts_are_blanked_for_the_classifier() {
         let text = "I need a human, mail j.s@x.com or +7 903 555-12-34, order 12345678-0001";
         let expected = text.replace("j.s@x.com", &" ".repeat(9)).replace("+7 903 555-12-34", &" ".repeat(16));
-        assert_eq!(without_contacts(text, &MarketplaceFormat), expected);
+        assert_eq!(extract_with_rest(text, Lang::En, &MarketplaceFormat).1, expected);
     }
 
     #[test]

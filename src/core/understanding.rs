@@ -6,8 +6,8 @@
 //! --messages` scores the same reading against tables of whole messages.
 
 use crate::core::entities::{self, Entities};
-use crate::core::faq::{FaqAction, Intent, IntentClassifier, Match};
-use crate::core::message::{IssueType, Lang};
+use crate::core::faq::{Intent, IntentClassifier, Match};
+use crate::core::message::Lang;
 use crate::core::order_id::OrderIdFormat;
 
 /// The reading of one message.
@@ -33,7 +33,7 @@ pub fn understand(
     orders: &dyn OrderIdFormat,
     faq: &dyn IntentClassifier,
 ) -> Understanding {
-    let entities = entities::extract(text, lang, orders);
+    let (entities, without_contacts) = entities::extract_with_rest(text, lang, orders);
     let leftover = words_besides_entities(text, &entities);
     let only_order_number = !entities.order_ids.is_empty() && leftover.iter().all(|word| is_filler(word));
     let wants_person = asks_for_person(text);
@@ -41,10 +41,9 @@ pub fn understand(
         // A bare number carries no intent; the classifier would only guess from its digits.
         (None, None)
     } else {
-        let text = entities::without_contacts(text, orders);
-        match faq.close_call(lang, &text) {
+        match faq.close_call(lang, &without_contacts) {
             Some([first, second]) => (None, Some([first.intent, second.intent])),
-            None => (faq.classify(lang, &text), None),
+            None => (faq.classify(lang, &without_contacts), None),
         }
     };
     let describes = is_description(&leftover, !entities.order_ids.is_empty());
@@ -56,27 +55,6 @@ pub fn understand(
 pub fn says_enough(text: &str, lang: Lang, orders: &dyn OrderIdFormat) -> bool {
     let entities = entities::extract(text, lang, orders);
     is_description(&words_besides_entities(text, &entities), !entities.order_ids.is_empty())
-}
-
-impl Understanding {
-    /// The request this message starts when it is the first thing a customer writes, if any:
-    /// what `switchboard faq eval --messages` compares with a table's `issue` column.
-    pub fn first_issue(&self) -> Option<IssueType> {
-        if self.wants_person {
-            return Some(IssueType::Other);
-        }
-        match self.intent?.intent.action() {
-            FaqAction::StartFlow(issue) => Some(issue),
-            FaqAction::Complaint => Some(IssueType::Complaint),
-            FaqAction::Handoff => Some(IssueType::Other),
-            FaqAction::Answer
-            | FaqAction::Feedback
-            | FaqAction::Greet
-            | FaqAction::Goodbye
-            | FaqAction::RequestStatus
-            | FaqAction::SwitchLanguage(_) => None,
-        }
-    }
 }
 
 /// Words (Latin or Cyrillic) and single Han characters of `text`, lower-cased, without the
@@ -626,8 +604,8 @@ mod tests {
     }
 
     #[test]
-    fn a_request_for_a_person_starts_a_request_of_type_other() {
-        assert_eq!(read("human please").first_issue(), Some(IssueType::Other));
-        assert_eq!(read("hello").first_issue(), None);
+    fn a_request_for_a_person_is_read_as_one() {
+        assert!(read("human please").wants_person);
+        assert!(!read("hello").wants_person);
     }
 }
