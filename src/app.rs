@@ -242,7 +242,7 @@ pub async fn start_with(
     listener: tokio::net::TcpListener,
     outbox: OutboxSettings,
 ) -> anyhow::Result<Running> {
-    use crate::channels::{telegram, vk};
+    use crate::channels::{max, telegram, vk};
 
     // The recorder goes in before the engine starts: the engine binds its histograms to it.
     let metrics = match settings.metrics_bind {
@@ -354,6 +354,29 @@ pub async fn start_with(
         channels.push(Arc::new(channel));
     }
 
+    if let Some(max_settings) = app.settings.max.clone() {
+        let channel =
+            max::MaxChannel::new(max_settings, app.media.clone(), app.renderer()).context("MAX settings")?;
+        match channel.settings().mode {
+            crate::config::max::MaxMode::LongPoll => {
+                let (receiver, intake) = (channel.receiver(), app.intake());
+                let leadership = format!("max:{}", max::bot_key(channel.settings()));
+                tasks.push(tokio::spawn(poll_while_leading(
+                    Arc::clone(&app.store),
+                    leadership,
+                    stop.clone(),
+                    move |shutdown| max::longpoll::run(receiver.clone(), Arc::clone(&intake), shutdown),
+                )));
+            }
+            crate::config::max::MaxMode::Webhook => {
+                max::subscribe(&channel).await.context("cannot subscribe the MAX webhook")?;
+                router = router.merge(max::webhook::router(channel.receiver(), app.intake()));
+            }
+        }
+        tracing::info!(mode = ?channel.settings().mode, "MAX channel started");
+        channels.push(Arc::new(channel));
+    }
+
     let released = app.store.release_abandoned_leases().await.context("cannot prepare the outbox")?;
     if released > 0 {
         tracing::info!(rows = released, "outbox rows claimed before a crash will be sent again");
@@ -386,7 +409,7 @@ pub async fn start_with(
     Ok(Running { app, address, metrics_address, stop, tasks, server })
 }
 
-/// Runs a long-poll loop (Telegram `getUpdates`, VK Bots Long Poll) only while this process
+/// Runs a long-poll loop (Telegram `getUpdates`, VK Bots Long Poll, MAX `GET /updates`) only while this process
 /// leads its source: several processes may share a PostgreSQL database, and a platform must
 /// see one poller per bot. Waits for leadership, polls until shutdown or until leadership is
 /// lost (then waits to lead again), and gives leadership up when it stops. The loop itself

@@ -12,6 +12,7 @@ pub mod faq_phrases;
 pub mod media;
 pub mod store;
 pub mod web;
+pub mod message_split;
 pub mod channels;
 pub mod telemetry;
 pub mod own_thread;

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// Telegram's download limit for bots; a sensible bound for every channel.
@@ -50,6 +51,30 @@ pub struct MediaStore {
     /// Decodes running at once.
     decoding: Arc<Semaphore>,
 }
+
+/// What fetching a customer's photo from a platform's link came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetched {
+    Stored(MediaRef),
+    /// Not stored, for a reason the customer is told.
+    Refused(PhotoProblem),
+}
+
+impl Fetched {
+    /// What the dialog is told: the stored photo with its caption, or why there is none.
+    pub fn into_input(self, caption: Option<String>) -> crate::core::dialog::Input {
+        match self {
+            Fetched::Stored(media) => crate::core::dialog::Input::Photo { media, caption },
+            Fetched::Refused(problem) => crate::core::dialog::Input::PhotoRejected { problem },
+        }
+    }
+}
+
+/// A photo that could not be fetched or stored right now: the platform should deliver its
+/// event again rather than have it acknowledged.
+#[derive(Debug, thiserror::Error)]
+#[error("the photo cannot be taken in right now: {0}")]
+pub struct FetchUnavailable(pub String);
 
 impl MediaError {
     /// What the customer is told about a photo that was not stored; `None` for a failure of
@@ -90,6 +115,47 @@ impl MediaStore {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Downloads a photo a platform links to (VK, MAX), reading no more than the size limit,
+    /// and [`store`](Self::store)s it. A link that is gone or forbidden will not come back, so
+    /// the customer is told the photo did not arrive; a 429, a 5xx, a broken connection or our
+    /// own storage failing is worth the platform's redelivery.
+    pub async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<Fetched, FetchUnavailable> {
+        let too_large = || Fetched::Refused(PhotoProblem::TooLarge { limit_mb: self.max_megabytes() });
+        // The URL may carry a signature: never let it into an error message.
+        let unavailable = |error: reqwest::Error| FetchUnavailable(error.without_url().to_string());
+        let mut response = http.get(url).timeout(timeout).send().await.map_err(unavailable)?;
+        let status = response.status();
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(FetchUnavailable(format!("photo download: HTTP {status}")));
+        }
+        if !status.is_success() {
+            tracing::warn!(%status, "a customer's photo could not be downloaded");
+            return Ok(Fetched::Refused(PhotoProblem::NotAnImage));
+        }
+        if response.content_length().is_some_and(|length| length > self.max_bytes) {
+            return Ok(too_large());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
+            if (bytes.len() + chunk.len()) as u64 > self.max_bytes {
+                return Ok(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        match self.store(&bytes).await {
+            Ok(media) => Ok(Fetched::Stored(media)),
+            Err(refused) => match refused.problem_for_customer(self.max_megabytes()) {
+                Some(problem) => Ok(Fetched::Refused(problem)),
+                None => Err(FetchUnavailable(format!("storing a photo: {refused}"))),
+            },
+        }
     }
 
     /// Proves `bytes` is an image within the limits, strips it to its pixels, and stores that

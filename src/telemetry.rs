@@ -40,6 +40,7 @@ pub const OUTBOX_RETRIES: &str = "switchboard_outbox_retries_total";
 pub const OUTBOX_DEAD_LETTERS: &str = "switchboard_outbox_dead_letters_total";
 pub const HANDOFF_QUEUE_LENGTH: &str = "switchboard_handoff_queue_length";
 pub const HANDOFF_WAIT_SECONDS: &str = "switchboard_handoff_wait_seconds";
+pub const WEBHOOK_FAILING_SECONDS: &str = "switchboard_webhook_failing_seconds";
 
 /// Upper bounds for latencies: half a millisecond (a dialog step) to half a minute (a slow
 /// platform or an overloaded database).
@@ -131,6 +132,12 @@ const SERIES: &[(&str, Kind, Unit, &str)] = &[
         Kind::Histogram,
         Unit::Seconds,
         "Time from a ticket's creation to an agent claiming it.",
+    ),
+    (
+        WEBHOOK_FAILING_SECONDS,
+        Kind::Gauge,
+        Unit::Seconds,
+        "How long a platform's webhook posts have been refused without a break, by channel; 0 after a success (MAX unsubscribes after 8 hours).",
     ),
 ];
 
@@ -250,6 +257,11 @@ pub fn count_deliveries(outcomes: &[(OutboxJob, DeliveryOutcome)]) {
             counter!(OUTBOX_DEAD_LETTERS, "channel" => channel).increment(dead);
         }
     }
+}
+
+/// How long a channel's webhook posts have been refused without a break (0: the last was taken).
+pub fn record_webhook_failing(channel: &'static str, failing: Duration) {
+    gauge!(WEBHOOK_FAILING_SECONDS, "channel" => channel).set(failing.as_secs_f64());
 }
 
 /// How long one platform call took, for a channel.

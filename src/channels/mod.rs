@@ -2,6 +2,7 @@
 //! outbox rows back through the platform. Channels never touch the store; the engine never
 //! knows a platform's wire format.
 
+pub mod max;
 pub mod telegram;
 pub mod terminal;
 pub mod vk;
@@ -125,4 +126,78 @@ pub trait Intake: Send + Sync {
     /// A channel's persisted position (Telegram `offset`, VK `ts`), by name.
     async fn cursor(&self, name: &str) -> Result<Option<String>, IntakeError>;
     async fn save_cursor(&self, name: &str, value: &str) -> Result<(), IntakeError>;
+}
+
+/// What a platform's updates became (VK and MAX): events for the engine, in order, and the
+/// button presses to answer once they are stored, in the channel's own press type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received<Press> {
+    pub events: Vec<InboundEvent>,
+    pub presses: Vec<Press>,
+}
+
+impl<Press> Default for Received<Press> {
+    fn default() -> Received<Press> {
+        Received { events: Vec::new(), presses: Vec::new() }
+    }
+}
+
+impl<Press> Received<Press> {
+    /// Appends another update's results, keeping the order.
+    pub fn extend(&mut self, other: Received<Press>) {
+        self.events.extend(other.events);
+        self.presses.extend(other.presses);
+    }
+}
+
+/// Why an update was not taken in.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// It does not read: a webhook answers 400, a long-poll round skips it.
+    #[error("{0}")]
+    Malformed(String),
+    /// A photo could not be fetched or stored right now: the update must not be acknowledged,
+    /// so that the platform delivers it again.
+    #[error("the update cannot be taken in right now: {0}")]
+    Unavailable(String),
+}
+
+/// Why a long-poll round was not stored; the round is polled again.
+#[derive(Debug, thiserror::Error)]
+pub enum RoundError {
+    #[error(transparent)]
+    Receive(ReceiveError),
+    #[error(transparent)]
+    Intake(IntakeError),
+}
+
+/// The inbound half of a long-poll channel, as a round needs it: one raw update read into
+/// events (photos fetched on the way).
+#[async_trait::async_trait]
+pub trait ReadUpdate: Sync {
+    type Update: Sync;
+    type Press: Send;
+    async fn read_update(&self, update: &Self::Update) -> Result<Received<Self::Press>, ReceiveError>;
+}
+
+/// Takes one long-poll round in: every update read (one that does not read is logged and
+/// skipped, so it cannot hold up the rest forever), then all the events stored together with
+/// the position after them (`(cursor name, position)`) in one [`Intake::accept_batch_at`].
+/// When an update cannot be taken in right now, nothing is stored.
+pub async fn take_in_round<Reader: ReadUpdate>(
+    intake: &dyn Intake,
+    reader: &Reader,
+    updates: &[Reader::Update],
+    (cursor, position): (&str, &str),
+) -> Result<Received<Reader::Press>, RoundError> {
+    let mut received = Received::default();
+    for update in updates {
+        match reader.read_update(update).await {
+            Ok(more) => received.extend(more),
+            Err(ReceiveError::Malformed(error)) => tracing::warn!(%error, "skipping a long-poll update"),
+            Err(error) => return Err(RoundError::Receive(error)),
+        }
+    }
+    intake.accept_batch_at(received.events.clone(), cursor, position).await.map_err(RoundError::Intake)?;
+    Ok(received)
 }

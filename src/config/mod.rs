@@ -1,7 +1,7 @@
 //! Settings from the environment (and `.env`, loaded through [`load_dotenv`]).
 //!
 //! Every variable is read in this module and nowhere else: the process-wide settings here, each
-//! channel's in a file of its own (`telegram`, `vk`) with its own error type, whose values are
+//! channel's in a file of its own (`telegram`, `vk`, `max`) with its own error type, whose values are
 //! plain data the channel imports. Configuration imports no channel and not the console. Every
 //! bad value becomes a [`ConfigError`] naming the variable and what was expected; `main` prints
 //! it as one line and exits with 2. Secrets are wrapped in [`Secret`], whose `Debug` never shows
@@ -12,6 +12,7 @@
 //! setting comes from (`tests/architecture.rs` checks this).
 
 pub mod limits;
+pub mod max;
 pub mod telegram;
 pub mod vk;
 
@@ -19,6 +20,7 @@ use crate::business_hours::BusinessHours;
 use crate::core::message::Lang;
 use crate::order_format::{self, RegexOrderIdFormat};
 use crate::secret::Secret;
+use max::MaxSettings;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -136,6 +138,8 @@ pub struct Settings {
     pub telegram: Option<TelegramSettings>,
     /// Present when any `SWITCHBOARD_VK_*` variable is set (then all required ones must be).
     pub vk: Option<VkSettings>,
+    /// Present when any `SWITCHBOARD_MAX_*` variable is set (then all required ones must be).
+    pub max: Option<MaxSettings>,
     /// What strangers on the public surface may cost: connections, streams, uploads, sign-ins.
     pub limits: limits::PublicLimits,
 }
@@ -340,6 +344,7 @@ impl Settings {
 
         let telegram = telegram::read(source, http_timeout)?;
         let vk = vk::read(source, http_timeout)?;
+        let max = max::read(source, http_timeout)?;
         let limits = limits::read(source)?;
 
         Ok(Settings {
@@ -351,6 +356,7 @@ impl Settings {
             http_timeout,
             telegram,
             vk,
+            max,
             database_url,
             sqlite_sync,
             log_filter,

@@ -1,6 +1,7 @@
 //! The bad-input corpus: what strangers, broken clients and future platform versions may post
 //! to the routes the world can reach, sent to the real app (`app::start_with` with the Telegram
-//! webhook, the VK Callback API and the web chat, talking to the fake platforms).
+//! webhook, the VK Callback API, the MAX webhook and the web chat, talking to the fake
+//! platforms).
 //!
 //! Every case is named. Each must get its own 4xx, and afterwards the database (contacts,
 //! conversations, messages, processed events, outbox, tickets and the rest of the
@@ -26,6 +27,7 @@
 //! corpus runs on PostgreSQL too.
 
 use crate::support::engine_fixtures::TestDb;
+use crate::support::fake_max::{self, FakeMax};
 use crate::support::fake_telegram::FakeTelegram;
 use crate::support::fake_vk::{self, FakeVk};
 use serde_json::{Value, json};
@@ -34,6 +36,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 use switchboard::app::Running;
+use switchboard::channels::max::webhook as max_webhook;
 use switchboard::channels::telegram::webhook;
 use switchboard::channels::vk::callback;
 use switchboard::channels::webchat::VISITOR_COOKIE;
@@ -228,10 +231,11 @@ impl Counter {
     }
 }
 
-/// The real app with the Telegram webhook, the VK Callback API and the web chat.
+/// The real app with the Telegram webhook, the VK Callback API, the MAX webhook and the web chat.
 struct App {
     telegram: FakeTelegram,
     vk: FakeVk,
+    max: FakeMax,
     db: TestDb,
     media_dir: tempfile::TempDir,
     running: Running,
@@ -243,9 +247,12 @@ impl App {
     async fn start(db: TestDb) -> App {
         let telegram = FakeTelegram::start(TOKEN).await;
         let vk = FakeVk::start().await;
+        let max = FakeMax::start().await;
         let media_dir = tempfile::tempdir().expect("a media folder");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the app");
         let webhook_url = format!("http://{}{}", listener.local_addr().unwrap(), webhook::PATH);
+        let max_webhook_url =
+            format!("http://{}{}", listener.local_addr().unwrap(), max_webhook::WEBHOOK_PATH);
         let api_url = telegram.api_url();
         let media = media_dir.path().display().to_string();
         let group_id = fake_vk::GROUP_ID.to_string();
@@ -263,6 +270,11 @@ impl App {
             ("SWITCHBOARD_VK_CONFIRMATION", fake_vk::CONFIRMATION),
             ("SWITCHBOARD_VK_SECRET", fake_vk::SECRET),
             ("SWITCHBOARD_VK_API_URL", vk.base_url.as_str()),
+            ("SWITCHBOARD_MAX_TOKEN", fake_max::TOKEN),
+            ("SWITCHBOARD_MAX_MODE", "webhook"),
+            ("SWITCHBOARD_MAX_WEBHOOK_URL", max_webhook_url.as_str()),
+            ("SWITCHBOARD_MAX_WEBHOOK_SECRET", fake_max::SECRET),
+            ("SWITCHBOARD_MAX_API_URL", max.base_url.as_str()),
         ]);
         let settings = Settings::from_env(&env, &Overrides::default()).expect("valid settings");
         let running = crate::support::quick_app::start(settings, listener).await;
@@ -274,6 +286,7 @@ impl App {
         App {
             telegram,
             vk,
+            max,
             db,
             media_dir,
             running,
@@ -568,6 +581,84 @@ async fn vk_corpus(app: &App) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// MAX: `POST /webhooks/max`, secret in the `X-Max-Bot-Api-Secret` header
+
+fn max_text(mid: &str, text: &str) -> Value {
+    json!({"update_type": "message_created", "timestamp": 1_775_025_604_499_i64, "user_locale": "en",
+        "message": {
+            "recipient": {"chat_id": 182_182_182, "chat_type": "dialog", "user_id": fake_max::BOT_USER_ID},
+            "timestamp": 1_775_025_604_499_i64,
+            "body": {"mid": mid, "seq": 1, "text": text},
+            "sender": {"user_id": 123_456_789, "name": "John Doe", "is_bot": false}}})
+}
+
+fn to_max(body: impl Into<Vec<u8>>) -> Post {
+    Post::new(max_webhook::WEBHOOK_PATH, body)
+        .json_type()
+        .header(max_webhook::SECRET_HEADER, fake_max::SECRET)
+}
+
+async fn max_corpus(app: &App) {
+    let update = max_text("mid.000000000adf429c019d47b1ce4600ff", "hello");
+    let body = update.to_string();
+
+    // Who may post: MAX sends the subscription's secret in a header; without it nothing is read.
+    let unsigned = Post::new(max_webhook::WEBHOOK_PATH, body.clone()).json_type();
+    app.refused("max: missing secret", unsigned, 401).await;
+    let wrong = Post::new(max_webhook::WEBHOOK_PATH, body.clone())
+        .json_type()
+        .header(max_webhook::SECRET_HEADER, "guess_1");
+    app.refused("max: wrong secret", wrong, 401).await;
+    let not_text = Post::new(max_webhook::WEBHOOK_PATH, body.clone())
+        .json_type()
+        .header(max_webhook::SECRET_HEADER, [0xff, 0xfe, b'x']);
+    app.refused("max: a secret that is not text", not_text, 401).await;
+
+    // What the body is declared as, and how big it is (the limit is 256 KiB).
+    let text_plain = Post::new(max_webhook::WEBHOOK_PATH, body.clone())
+        .header("Content-Type", "text/plain")
+        .header(max_webhook::SECRET_HEADER, fake_max::SECRET);
+    app.refused("max: wrong content type", text_plain, 415).await;
+    app.refused("max: 10 MB body", to_max(padded(update.clone(), TEN_MB)), 413).await;
+
+    // What the body holds.
+    let mut type_as_number = update.clone();
+    type_as_number["update_type"] = json!(4);
+    let mut user_as_text = update.clone();
+    user_as_text["message"]["sender"]["user_id"] = json!("123456789");
+    let mut no_mid = update.clone();
+    no_mid["message"]["body"].as_object_mut().unwrap().remove("mid");
+    let mut huge_mid = update.clone();
+    huge_mid["message"]["body"]["mid"] = json!(incompressible_hex(100_000));
+    let press_without_id = json!({"update_type": "message_callback", "timestamp": 1,
+        "callback": {"payload": "sb:menu", "user": {"user_id": 123_456_789}}});
+    let bad_bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("malformed JSON", b"{\"update_type\": ".to_vec()),
+        ("truncated body", truncated(&update)),
+        ("empty body", Vec::new()),
+        ("JSON null", b"null".to_vec()),
+        ("an array instead of an update", b"[1, 2, 3]".to_vec()),
+        ("no update type", br#"{"timestamp": 1}"#.to_vec()),
+        ("a number where the update type belongs", type_as_number.to_string().into_bytes()),
+        ("a string where the user id belongs", user_as_text.to_string().into_bytes()),
+        ("a message without its mid", no_mid.to_string().into_bytes()),
+        ("a button press without its callback id", press_without_id.to_string().into_bytes()),
+        ("huge mid", huge_mid.to_string().into_bytes()),
+        ("invalid UTF-8 in the text", with_invalid_utf8(&update, "hello")),
+        ("deeply nested JSON (100k `[`)", nested(100_000)),
+    ];
+    for (case, body) in bad_bodies {
+        app.refused(&format!("max: {case}"), to_max(body), 400).await;
+    }
+
+    // An update type we do not handle, properly signed: MAX wants a 200, or it resends and,
+    // after 8 hours of failures, drops the subscription. Acknowledged and skipped, no row.
+    let muted = json!({"update_type": "dialog_muted", "timestamp": 1_775_025_604_499_i64, "chat_id": 182_182_182,
+        "user": {"user_id": 123_456_789, "name": "John Doe"}});
+    app.refused("max: unknown update type (acknowledged, skipped)", to_max(muted.to_string()), 200).await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Web chat: `POST /chat/messages` (JSON) and `POST /chat/photos` (multipart), visitor cookie
 
 const BOUNDARY: &str = "bad-input-boundary";
@@ -798,6 +889,9 @@ async fn normal_messages_are_answered(app: &App) {
     let answer =
         app.send(to_vk(vk_text("ffeeddccbbaa99887766554433221100aabbccdd", "/start").to_string())).await;
     assert_eq!((answer.status, answer.body.as_str()), (200, "ok"), "a normal VK event");
+    let answer =
+        app.send(to_max(max_text("mid.ffffbdb48e6c3775019d496b34394b84", "/start").to_string())).await;
+    assert_eq!((answer.status, answer.body.as_str()), (200, "ok"), "a normal MAX update");
     let cookie = app.visitor().await;
     let answer =
         app.send(to_messages(&cookie, json!({"id": "client-1000", "text": "/start"}).to_string())).await;
@@ -811,10 +905,11 @@ async fn normal_messages_are_answered(app: &App) {
     assert_eq!((answer.status, answer.body.as_str()), (200, r#"{"status":"applied"}"#), "a normal photo");
 
     let after = app.snapshot().await;
-    assert_eq!(after.rows("processed_events"), before.rows("processed_events") + 4);
+    assert_eq!(after.rows("processed_events"), before.rows("processed_events") + 5);
     assert_eq!(after.media.len(), before.media.len() + 1, "the real photo is stored");
     eventually("the bot to answer on Telegram", || async { !app.telegram.sent().is_empty() }).await;
     eventually("the bot to answer on VK", || async { !app.vk.visible().is_empty() }).await;
+    eventually("the bot to answer on MAX", || async { !app.max.shown().is_empty() }).await;
     let health = app.send(Post::get("/healthz")).await;
     assert_eq!((health.status, health.body.as_str()), (200, "ok"));
 }
@@ -839,6 +934,14 @@ async fn the_vk_callback_refuses_bad_input_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn the_max_webhook_refuses_bad_input_and_changes_nothing() {
+    let app = App::start(TestDb::sqlite()).await;
+    max_corpus(&app).await;
+    normal_messages_are_answered(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn the_web_chat_refuses_bad_input_and_changes_nothing() {
     let app = App::start(TestDb::sqlite()).await;
     web_chat_corpus(&app).await;
@@ -853,6 +956,7 @@ async fn the_whole_corpus_on_postgres() {
     let app = App::start(db).await;
     telegram_corpus(&app).await;
     vk_corpus(&app).await;
+    max_corpus(&app).await;
     web_chat_corpus(&app).await;
     normal_messages_are_answered(&app).await;
     app.finish().await;

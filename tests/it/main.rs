@@ -24,6 +24,8 @@ mod cli;
 mod crash;
 mod engine;
 mod faults;
+mod max;
+mod max_e2e;
 mod multi_instance;
 mod ops;
 mod store_story;

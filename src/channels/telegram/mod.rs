@@ -20,7 +20,6 @@ pub mod inbound;
 pub mod limits;
 pub mod outbound;
 pub mod polling;
-pub mod split;
 pub mod webhook;
 
 use crate::config::telegram::{TelegramSettings, TelegramSettingsError};

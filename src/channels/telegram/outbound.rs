@@ -4,14 +4,17 @@
 //! translator writes is ever read as markup and nothing needs escaping.
 
 use super::TelegramChannel;
-use super::split::{MAX_MESSAGE_UTF16, split_message};
 use crate::channels::{Channel, Delivery, DeliveryError};
 use crate::core::message::{MediaRef, Outbound};
 use crate::i18n::RenderedButton;
+use crate::message_split::split_message;
 use teloxide::payloads::{SendMessage, SendPhotoSetters};
 use teloxide::requests::{Request, Requester};
 use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyMarkup};
 use teloxide::{ApiError, RequestError};
+
+/// The longest `sendMessage` text, in UTF-16 code units.
+pub const MAX_MESSAGE_UTF16: usize = 4096;
 
 /// Telegram's limit on `callback_data`, in bytes.
 pub const MAX_CALLBACK_DATA_BYTES: usize = 64;

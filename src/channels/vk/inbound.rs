@@ -285,31 +285,15 @@ pub fn language_of(lang_id: i64) -> Option<&'static str> {
     })
 }
 
-/// What one VK event became.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Received {
-    /// For the engine, in order.
-    pub events: Vec<InboundEvent>,
-    /// Callback button presses to answer once the events are stored.
-    pub presses: Vec<ButtonPress>,
-}
+/// What VK events became: events for the engine and callback button presses to answer.
+pub type Received = crate::channels::Received<ButtonPress>;
 
-impl Received {
-    /// Appends another event's results, keeping the order.
-    pub fn extend(&mut self, other: Received) {
-        self.events.extend(other.events);
-        self.presses.extend(other.presses);
+pub use crate::channels::ReceiveError;
+
+impl From<MalformedEvent> for ReceiveError {
+    fn from(error: MalformedEvent) -> ReceiveError {
+        ReceiveError::Malformed(error.to_string())
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReceiveError {
-    #[error(transparent)]
-    Malformed(#[from] MalformedEvent),
-    /// A photo could not be fetched or stored right now: the event must not be acknowledged,
-    /// so that VK delivers it again.
-    #[error("the event cannot be taken in right now: {0}")]
-    Unavailable(String),
 }
 
 /// The inbound half of the VK channel, shared by the Long Poll loop and the Callback API route.
@@ -464,43 +448,12 @@ impl VkReceiver {
         declared_bytes: Option<u64>,
         caption: Option<String>,
     ) -> Result<Input, ReceiveError> {
-        let limit = self.media.max_bytes();
-        let too_large = || Input::PhotoRejected {
-            problem: PhotoProblem::TooLarge { limit_mb: self.media.max_megabytes() },
-        };
-        if declared_bytes.is_some_and(|bytes| bytes > limit) {
-            return Ok(too_large());
+        if declared_bytes.is_some_and(|bytes| bytes > self.media.max_bytes()) {
+            let limit_mb = self.media.max_megabytes();
+            return Ok(Input::PhotoRejected { problem: PhotoProblem::TooLarge { limit_mb } });
         }
-        let unavailable = |error: reqwest::Error| ReceiveError::Unavailable(error.without_url().to_string());
-        let mut response =
-            self.api.http().get(url).timeout(DOWNLOAD_TIMEOUT).send().await.map_err(unavailable)?;
-        let status = response.status();
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(ReceiveError::Unavailable(format!("photo download: HTTP {status}")));
-        }
-        if !status.is_success() {
-            // The link is gone or forbidden and will not come back: tell the customer the
-            // photo did not arrive rather than retrying forever.
-            tracing::warn!(%status, "a VK photo could not be downloaded");
-            return Ok(Input::PhotoRejected { problem: PhotoProblem::NotAnImage });
-        }
-        if response.content_length().is_some_and(|length| length > limit) {
-            return Ok(too_large());
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return Ok(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        match self.media.store(&bytes).await {
-            Ok(media) => Ok(Input::Photo { media, caption }),
-            Err(refused) => match refused.problem_for_customer(self.media.max_megabytes()) {
-                Some(problem) => Ok(Input::PhotoRejected { problem }),
-                None => Err(ReceiveError::Unavailable(format!("storing a photo: {refused}"))),
-            },
-        }
+        let fetched = self.media.fetch(self.api.http(), url, DOWNLOAD_TIMEOUT).await;
+        Ok(fetched.map_err(|error| ReceiveError::Unavailable(error.0))?.into_input(caption))
     }
 
     /// [`answer_presses`](Self::answer_presses) in a task of its own: the answers are best
@@ -524,6 +477,16 @@ impl VkReceiver {
                 tracing::warn!(%error, "could not answer a VK callback button press");
             }
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::channels::ReadUpdate for VkReceiver {
+    type Update = Value;
+    type Press = ButtonPress;
+
+    async fn read_update(&self, update: &Value) -> Result<Received, ReceiveError> {
+        self.receive_value(update).await
     }
 }
 

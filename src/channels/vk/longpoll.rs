@@ -5,8 +5,8 @@
 //! Run it on one process only (the leader); several pollers would each take every event.
 
 use super::api::{ApiError, PollAnswer};
-use super::inbound::{ReceiveError, Received, VkReceiver};
-use crate::channels::Intake;
+use super::inbound::VkReceiver;
+use crate::channels::{Intake, take_in_round};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,7 +108,7 @@ async fn poll_forever(receiver: &VkReceiver, intake: &dyn Intake) -> Result<(), 
                     backoff.reset();
                     continue;
                 }
-                match take_in(receiver, intake, &updates, (&cursor, &next)).await {
+                match take_in_round(intake, receiver, &updates, (&cursor, &next)).await {
                     Ok(received) => {
                         // Stored, with the position after them: only now may polling move on.
                         ts = Some(next);
@@ -146,33 +146,4 @@ async fn poll_forever(receiver: &VkReceiver, intake: &dyn Intake) -> Result<(), 
             }
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-enum TakeInError {
-    #[error(transparent)]
-    Receive(ReceiveError),
-    #[error(transparent)]
-    Intake(crate::channels::IntakeError),
-}
-
-/// Turns a batch into events and stores them, with the position after them (`(cursor name,
-/// ts)`), in one `accept_batch_at`.
-async fn take_in(
-    receiver: &VkReceiver,
-    intake: &dyn Intake,
-    updates: &[serde_json::Value],
-    (cursor, next): (&str, &str),
-) -> Result<Received, TakeInError> {
-    let mut received = Received::default();
-    for update in updates {
-        match receiver.receive_value(update).await {
-            Ok(more) => received.extend(more),
-            // One unreadable event must not hold up the rest forever.
-            Err(ReceiveError::Malformed(error)) => tracing::warn!(%error, "skipping a VK long poll update"),
-            Err(error) => return Err(TakeInError::Receive(error)),
-        }
-    }
-    intake.accept_batch_at(received.events.clone(), cursor, next).await.map_err(TakeInError::Intake)?;
-    Ok(received)
 }

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod customer_crowd;
 pub mod engine_fixtures;
+pub mod fake_max;
 pub mod fake_telegram;
 pub mod fake_vk;
 pub mod images;

@@ -1,9 +1,6 @@
-//! Splitting long texts into messages Telegram accepts. Telegram limits a message to 4096
-//! characters as it counts them, which is UTF-16 code units: an emoji outside the Basic
-//! Multilingual Plane counts twice.
-
-/// The longest `sendMessage` text, in UTF-16 code units.
-pub const MAX_MESSAGE_UTF16: usize = 4096;
+//! Splitting long texts into messages a messenger accepts. Telegram (4096) and MAX (4000)
+//! limit a message in characters as they count them, which is UTF-16 code units: an emoji
+//! outside the Basic Multilingual Plane counts twice. Each channel passes its own limit.
 
 /// Splits `text` into parts of at most `max_utf16` UTF-16 code units each. Cuts prefer, in
 /// order, a paragraph break, a line break, then a space; only a single word longer than a
@@ -33,7 +30,7 @@ pub fn split_message(text: &str, max_utf16: usize) -> Vec<String> {
     parts
 }
 
-/// Length as Telegram counts it.
+/// Length as Telegram and MAX count it.
 pub fn utf16_len(text: &str) -> usize {
     text.chars().map(char::len_utf16).sum()
 }
@@ -91,9 +88,9 @@ mod tests {
     fn a_long_message_becomes_parts_within_the_limit_with_all_words_kept() {
         let paragraph = "Ваш заказ 😀 доставлен. ".repeat(120);
         let text = format!("{paragraph}\n\n{paragraph}\n\n{paragraph}");
-        let parts = split_message(&text, MAX_MESSAGE_UTF16);
+        let parts = split_message(&text, 4096);
         assert!(parts.len() >= 2);
-        assert!(parts.iter().all(|part| utf16_len(part) <= MAX_MESSAGE_UTF16));
+        assert!(parts.iter().all(|part| utf16_len(part) <= 4096));
         let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
         assert_eq!(parts.iter().flat_map(|part| words(part)).collect::<Vec<_>>(), words(&text));
     }

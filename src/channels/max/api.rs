@@ -1,0 +1,417 @@
+//! A thin, typed client for the MAX Bot API: JSON over HTTPS to `{api_url}/{path}`, the token in
+//! the `Authorization` header (no `Bearer`), and MAX's error answers (`{"code", "message"}` with
+//! an HTTP status) turned into [`ApiError`] variants that callers act on.
+//!
+//! One [`MaxApi`] is shared by the inbound and outbound halves, so the bot's request budget is
+//! counted once, and a rejected token stops both.
+
+use crate::channels::DeliveryError;
+use crate::config::max::MaxSettings;
+use crate::secret::Secret;
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// MAX answers 429 without saying for how long; its limits are per second, so a delivery that
+/// met one waits a second before its next try (unless a `Retry-After` header says otherwise).
+pub const TOO_MANY_REQUESTS_PAUSE: Duration = Duration::from_secs(1);
+/// Requests per second for the whole bot (MAX allows about 30).
+pub const BOT_PER_SECOND: u32 = 30;
+/// Messages per second to one chat (MAX allows 2).
+pub const CHAT_PER_SECOND: u32 = 2;
+/// How often (in acquisitions) idle chats are dropped from the per-chat table, so it stays
+/// bounded however many customers write.
+const FORGET_IDLE_CHATS_EVERY: u64 = 4096;
+/// Uploads carry whole images; they get longer than a plain call.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What went wrong talking to MAX. Callers match on the variant, never on the text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// 401: the token is invalid or revoked. The channel stops until restarted.
+    #[error("MAX rejected the bot token (HTTP 401): {message}")]
+    Auth { message: String },
+    /// An earlier call got a 401; nothing is sent any more.
+    #[error("the MAX channel is stopped because MAX rejected the bot token")]
+    Stopped,
+    /// 429: over the request rate.
+    #[error("MAX: too many requests (HTTP 429)")]
+    TooManyRequests { retry_after: Option<Duration> },
+    /// 5xx: MAX's own failure, worth retrying.
+    #[error("MAX is unavailable (HTTP {status})")]
+    Unavailable { status: u16 },
+    /// `attachment.not.ready`: an uploaded image is still being processed.
+    #[error("MAX has not finished processing the uploaded image (attachment.not.ready)")]
+    AttachmentNotReady,
+    /// 403: the user stopped or blocked the bot, or the chat forbids it to write.
+    #[error("MAX does not let the bot write to this user (HTTP 403, {code}): {message}")]
+    Forbidden { code: String, message: String },
+    /// Any other refusal: retrying the same request will not help.
+    #[error("MAX refused the request (HTTP {status}, {code}): {message}")]
+    Other { status: u16, code: String, message: String },
+    /// The request did not complete: connection or timeout.
+    #[error("MAX could not be reached: {0}")]
+    Transport(String),
+    /// MAX answered, but not in the shape this client expects.
+    #[error("MAX answered something unexpected: {0}")]
+    Unexpected(String),
+}
+
+impl ApiError {
+    /// The variant for an HTTP status and MAX's error body.
+    pub fn from_answer(status: u16, body: &[u8], retry_after: Option<Duration>) -> ApiError {
+        #[derive(Deserialize, Default)]
+        struct ErrorBody {
+            #[serde(default)]
+            code: String,
+            #[serde(default)]
+            message: String,
+        }
+        let ErrorBody { code, message } = serde_json::from_slice(body).unwrap_or_default();
+        match status {
+            401 => ApiError::Auth { message },
+            403 => ApiError::Forbidden { code, message },
+            429 => ApiError::TooManyRequests { retry_after },
+            500..=599 => ApiError::Unavailable { status },
+            _ if code == "attachment.not.ready" => ApiError::AttachmentNotReady,
+            _ => ApiError::Other { status, code, message },
+        }
+    }
+
+    /// Whether the channel cannot go on at all (token rejected).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, ApiError::Auth { .. } | ApiError::Stopped)
+    }
+}
+
+impl From<ApiError> for DeliveryError {
+    fn from(error: ApiError) -> DeliveryError {
+        match error {
+            ApiError::TooManyRequests { retry_after } => {
+                DeliveryError::RetryAfter(retry_after.unwrap_or(TOO_MANY_REQUESTS_PAUSE))
+            }
+            ApiError::Unavailable { .. }
+            | ApiError::AttachmentNotReady
+            | ApiError::Transport(_)
+            | ApiError::Unexpected(_) => DeliveryError::Transient(error.to_string()),
+            ApiError::Forbidden { .. } => {
+                DeliveryError::Permanent { reason: error.to_string(), unreachable: true }
+            }
+            ApiError::Auth { .. } | ApiError::Stopped | ApiError::Other { .. } => {
+                DeliveryError::Permanent { reason: error.to_string(), unreachable: false }
+            }
+        }
+    }
+}
+
+/// Who a message goes to: a user's dialog with the bot, or a group chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Recipient {
+    User(i64),
+    Chat(i64),
+}
+
+impl Recipient {
+    fn query(self) -> (&'static str, String) {
+        match self {
+            Recipient::User(id) => ("user_id", id.to_string()),
+            Recipient::Chat(id) => ("chat_id", id.to_string()),
+        }
+    }
+}
+
+/// One answer of `GET /updates`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct UpdateList {
+    #[serde(default)]
+    pub updates: Vec<Value>,
+    /// Where the next request starts; absent when nothing changed.
+    pub marker: Option<i64>,
+}
+
+/// The MAX API client for one bot token. Cheap to clone; clones share the request budget, the
+/// per-chat pace and the stopped flag.
+#[derive(Clone)]
+pub struct MaxApi {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    api_url: String,
+    token: Secret,
+    per_bot: Option<DefaultDirectRateLimiter>,
+    per_chat: Option<DefaultKeyedRateLimiter<Recipient>>,
+    acquisitions: AtomicU64,
+    request_timeout: Duration,
+    stopped: AtomicBool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("SWITCHBOARD_MAX_EXTRA_ROOT_PEM: the certificate does not parse: {0}")]
+    RootCertificate(reqwest::Error),
+    #[error("the HTTP client for MAX could not be built: {0}")]
+    Build(reqwest::Error),
+}
+
+fn per_second(rate: u32) -> Quota {
+    Quota::per_second(NonZeroU32::new(rate).expect("a positive rate"))
+}
+
+impl MaxApi {
+    /// A client for the settings' API URL and token, trusting the extra root certificate if
+    /// one is configured (in addition to the built-in roots; verification stays on).
+    pub fn new(settings: &MaxSettings) -> Result<MaxApi, ClientError> {
+        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        if let Some(pem) = &settings.extra_root_pem {
+            let certificate =
+                reqwest::Certificate::from_pem(pem.as_bytes()).map_err(ClientError::RootCertificate)?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        let http = builder.build().map_err(ClientError::Build)?;
+        let (per_bot, per_chat) = if settings.rate_limits {
+            (
+                Some(RateLimiter::direct(per_second(BOT_PER_SECOND))),
+                Some(RateLimiter::keyed(per_second(CHAT_PER_SECOND))),
+            )
+        } else {
+            (None, None)
+        };
+        Ok(MaxApi {
+            inner: Arc::new(Inner {
+                http,
+                api_url: settings.api_url.trim_end_matches('/').to_owned(),
+                token: settings.token.clone(),
+                per_bot,
+                per_chat,
+                acquisitions: AtomicU64::new(0),
+                request_timeout: settings.request_timeout,
+                stopped: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The HTTP client, for downloading customers' images.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// True once MAX rejected the token: from then on every call fails with [`ApiError::Stopped`].
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Waits until one more message may go to `recipient` (2 a second per chat).
+    pub async fn pace_chat(&self, recipient: Recipient) {
+        let Some(per_chat) = &self.inner.per_chat else { return };
+        let count = self.inner.acquisitions.fetch_add(1, Ordering::Relaxed);
+        if count % FORGET_IDLE_CHATS_EVERY == FORGET_IDLE_CHATS_EVERY - 1 {
+            per_chat.retain_recent();
+            per_chat.shrink_to_fit();
+        }
+        per_chat.until_key_ready(&recipient).await;
+    }
+
+    /// One API call: `method` on `{api_url}/{path}` with `query` and an optional JSON body.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<Value, ApiError> {
+        if self.is_stopped() {
+            return Err(ApiError::Stopped);
+        }
+        if let Some(per_bot) = &self.inner.per_bot {
+            per_bot.until_ready().await;
+        }
+        let url = format!("{}/{path}", self.inner.api_url);
+        let mut request = self
+            .inner
+            .http
+            .request(method, &url)
+            .header(reqwest::header::AUTHORIZATION, self.inner.token.expose())
+            .query(query)
+            .timeout(timeout);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response =
+            request.send().await.map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes =
+            response.bytes().await.map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+        if !status.is_success() {
+            let error = ApiError::from_answer(status.as_u16(), &bytes, retry_after);
+            if let ApiError::Auth { message } = &error {
+                self.stop(message);
+            }
+            return Err(error);
+        }
+        serde_json::from_slice(&bytes).map_err(|error| ApiError::Unexpected(format!("{path}: {error}")))
+    }
+
+    fn stop(&self, message: &str) {
+        // Log once, loudly: every later call would fail the same way.
+        if !self.inner.stopped.swap(true, Ordering::SeqCst) {
+            tracing::error!(
+                max_error = message,
+                "MAX rejected the bot token (HTTP 401); the MAX channel stops sending and polling. \
+                 Check SWITCHBOARD_MAX_TOKEN and restart."
+            );
+        }
+    }
+
+    /// `GET /updates`: waits up to `timeout_secs` for updates after `marker`.
+    pub async fn get_updates(
+        &self,
+        marker: Option<i64>,
+        timeout_secs: u32,
+        types: &[&str],
+    ) -> Result<UpdateList, ApiError> {
+        let timeout_secs = timeout_secs.min(90);
+        let mut query = vec![("limit", "100".to_owned()), ("timeout", timeout_secs.to_string())];
+        // One `types` parameter per type, as the official Go client sends them.
+        query.extend(types.iter().map(|kind| ("types", (*kind).to_owned())));
+        if let Some(marker) = marker {
+            query.push(("marker", marker.to_string()));
+        }
+        // MAX holds the request for `timeout_secs`; give it room before calling it lost.
+        let wait = Duration::from_secs(u64::from(timeout_secs) + 15);
+        let answer = self.call(reqwest::Method::GET, "updates", &query, None, wait).await?;
+        serde_json::from_value(answer).map_err(|error| ApiError::Unexpected(format!("updates: {error}")))
+    }
+
+    /// `POST /messages`: one message (text, attachments) to `recipient`.
+    pub async fn send_message(&self, recipient: Recipient, body: &Value) -> Result<(), ApiError> {
+        let timeout = self.inner.request_timeout;
+        self.call(reqwest::Method::POST, "messages", &[recipient.query()], Some(body), timeout).await?;
+        Ok(())
+    }
+
+    /// `POST /answers`: answers a pressed button (stopping its spinner) with `body`.
+    pub async fn answer_callback(&self, callback_id: &str, body: &Value) -> Result<(), ApiError> {
+        let query = [("callback_id", callback_id.to_owned())];
+        self.call(reqwest::Method::POST, "answers", &query, Some(body), self.inner.request_timeout).await?;
+        Ok(())
+    }
+
+    /// `POST /subscriptions`: asks MAX to post `types` of updates to `url` with `secret`.
+    pub async fn subscribe(&self, url: &str, types: &[&str], secret: &str) -> Result<(), ApiError> {
+        let body = json!({"url": url, "update_types": types, "secret": secret});
+        let answer = self
+            .call(reqwest::Method::POST, "subscriptions", &[], Some(&body), self.inner.request_timeout)
+            .await?;
+        if answer.get("success").and_then(Value::as_bool) == Some(false) {
+            let message = answer.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
+            return Err(ApiError::Other { status: 200, code: "subscriptions".to_owned(), message });
+        }
+        Ok(())
+    }
+
+    /// Uploads an image: `POST /uploads?type=image` for an upload URL, then a multipart POST of
+    /// the `data` field there. Returns the attachment payload for a message (`{"photos": ..}`).
+    pub async fn upload_image(&self, bytes: Vec<u8>, content_type: &str) -> Result<Value, ApiError> {
+        #[derive(Deserialize)]
+        struct Endpoint {
+            url: String,
+        }
+        let answer = self
+            .call(
+                reqwest::Method::POST,
+                "uploads",
+                &[("type", "image".to_owned())],
+                None,
+                self.inner.request_timeout,
+            )
+            .await?;
+        let endpoint: Endpoint = serde_json::from_value(answer)
+            .map_err(|error| ApiError::Unexpected(format!("uploads: {error}")))?;
+        let extension = match content_type {
+            "image/png" => "png",
+            "image/gif" => "gif",
+            "image/webp" => "webp",
+            _ => "jpg",
+        };
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(format!("photo.{extension}"))
+            .mime_str(content_type)
+            .map_err(|error| ApiError::Unexpected(format!("content type {content_type:?}: {error}")))?;
+        let response = self
+            .inner
+            .http
+            .post(&endpoint.url)
+            .header(reqwest::header::AUTHORIZATION, self.inner.token.expose())
+            .multipart(reqwest::multipart::Form::new().part("data", part))
+            .timeout(UPLOAD_TIMEOUT)
+            .send()
+            .await
+            // The upload URL carries a signature: never let it into an error message.
+            .map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+        let status = response.status();
+        let body =
+            response.bytes().await.map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+        if !status.is_success() {
+            return Err(ApiError::from_answer(status.as_u16(), &body, None));
+        }
+        let uploaded: Value = serde_json::from_slice(&body)
+            .map_err(|error| ApiError::Unexpected(format!("upload: {error}")))?;
+        match uploaded.get("photos") {
+            Some(photos) if photos.as_object().is_some_and(|photos| !photos.is_empty()) => {
+                Ok(json!({ "photos": photos }))
+            }
+            _ => Err(ApiError::Unexpected("the upload answer holds no photo tokens".to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_become_variants_that_say_what_to_do() {
+        let not_ready = br#"{"code": "attachment.not.ready", "message": ""}"#;
+        assert_eq!(ApiError::from_answer(400, not_ready, None), ApiError::AttachmentNotReady);
+        let token = br#"{"code": "verify.token", "message": "Invalid access_token"}"#;
+        let auth = ApiError::from_answer(401, token, None);
+        assert!(auth.is_fatal());
+        assert_eq!(
+            DeliveryError::from(auth),
+            DeliveryError::Permanent {
+                reason: "MAX rejected the bot token (HTTP 401): Invalid access_token".to_owned(),
+                unreachable: false
+            }
+        );
+        let blocked = ApiError::from_answer(403, br#"{"code": "chat.denied", "message": "blocked"}"#, None);
+        assert!(matches!(DeliveryError::from(blocked), DeliveryError::Permanent { unreachable: true, .. }));
+        assert_eq!(
+            DeliveryError::from(ApiError::from_answer(429, b"", None)),
+            DeliveryError::RetryAfter(TOO_MANY_REQUESTS_PAUSE)
+        );
+        assert_eq!(
+            DeliveryError::from(ApiError::from_answer(429, b"", Some(Duration::from_secs(7)))),
+            DeliveryError::RetryAfter(Duration::from_secs(7))
+        );
+        for status in [500, 502, 503] {
+            let error = ApiError::from_answer(status, b"<html>", None);
+            assert!(matches!(DeliveryError::from(error), DeliveryError::Transient(_)), "{status}");
+        }
+        assert!(matches!(DeliveryError::from(ApiError::AttachmentNotReady), DeliveryError::Transient(_)));
+        let bad = ApiError::from_answer(400, br#"{"code": "proto.payload", "message": "bad"}"#, None);
+        assert!(matches!(DeliveryError::from(bad), DeliveryError::Permanent { unreachable: false, .. }));
+    }
+}

@@ -1,0 +1,575 @@
+//! End to end: the real app (`app::start_with`: engine, store, outbox, texts, FAQ model and the
+//! MAX channel) against the fake MAX, in long-poll and in webhook mode, each test on a fresh
+//! SQLite file (one also on PostgreSQL when `SWITCHBOARD_TEST_POSTGRES` is set).
+//!
+//! The customer's side is played by updates queued on the fake's `GET /updates` or posted to
+//! the app's webhook route with the secret header; what the customer sees is what the fake
+//! recorded as shown. Updates are shaped after the official Go client's stabs. Every wait polls
+//! for an outcome with a deadline; nothing asserts how long anything took.
+
+use crate::support::engine_fixtures::TestDb;
+use crate::support::fake_max::{self, ApiCall, Failure, FakeMax, Shown};
+use crate::support::images::png;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard::app::{self, Running};
+use switchboard::channels::max::{self as max_channel, longpoll, webhook};
+use switchboard::config::max::{MaxMode, MaxSettings};
+use switchboard::config::{Overrides, Settings};
+use switchboard::core::handoff::{Actor, TicketStatus};
+use switchboard::core::message::Lang;
+use switchboard::outbox::OutboxSettings;
+use switchboard::store::{Author, OutboxRow, OutboxStatus, Store, TicketSummary, now_millis};
+
+/// The customer of most tests (the user of the stabs).
+const CUSTOMER: i64 = 123_456_789;
+/// A second customer, whose replies prove the outbox went round while the first one waited.
+const OTHER: i64 = 398_398_398;
+const ORDER_ID: &str = "12345678-0001";
+/// A description the FAQ model does not recognise, so the flow ends in a queued ticket.
+const DESCRIPTION: &str = "The lamp arrived with a cracked base.";
+const DEADLINE: Duration = Duration::from_secs(20);
+/// MAX's timestamps are milliseconds; the stabs' one.
+const TIMESTAMP: i64 = 1_775_025_604_499;
+
+// ---------------------------------------------------------------------------------------------
+// Updates as MAX sends them
+
+fn user(id: i64) -> Value {
+    json!({"user_id": id, "first_name": "John", "last_name": "Doe", "is_bot": false,
+        "last_activity_time": 1_775_053_249_000_i64, "name": "John Doe"})
+}
+
+fn message_created(mid: &str, from: i64, text: &str, attachments: Value) -> Value {
+    json!({"update_type": "message_created", "timestamp": TIMESTAMP, "user_locale": "en",
+    "message": {
+        "recipient": {"chat_id": 182_182_182, "chat_type": "dialog", "user_id": fake_max::BOT_USER_ID},
+        "timestamp": TIMESTAMP,
+        "body": {"mid": mid, "seq": 1, "text": text, "attachments": attachments},
+        "sender": user(from),
+    }})
+}
+
+fn text(mid: &str, from: i64, text: &str) -> Value {
+    message_created(mid, from, text, json!([]))
+}
+
+/// A press of a callback button under `message` (as shown), carrying `payload`.
+fn press(callback_id: &str, from: i64, payload: &str, message: &Shown) -> Value {
+    json!({"update_type": "message_callback", "timestamp": TIMESTAMP, "user_locale": "en",
+    "callback": {"timestamp": TIMESTAMP, "callback_id": callback_id, "payload": payload, "user": user(from)},
+    "message": {
+        "recipient": {"chat_id": 182_182_182, "chat_type": "dialog", "user_id": from},
+        "timestamp": TIMESTAMP,
+        "body": {"mid": "mid.shown", "seq": 1, "text": message.text},
+        "sender": {"user_id": fake_max::BOT_USER_ID, "name": "UniBot", "is_bot": true},
+    }})
+}
+
+fn bot_event(kind: &str, from: i64, timestamp: i64) -> Value {
+    json!({"update_type": kind, "timestamp": timestamp, "chat_id": 182_182_182, "user": user(from),
+        "user_locale": "en"})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+
+/// The real app, talking to a fake MAX.
+struct Max {
+    mode: MaxMode,
+    fake: FakeMax,
+    running: Option<Running>,
+    db: TestDb,
+    media_dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+fn outbox_settings() -> OutboxSettings {
+    OutboxSettings {
+        poll_interval: Duration::from_millis(20),
+        base_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(400),
+        ..OutboxSettings::default()
+    }
+}
+
+impl Max {
+    async fn start(mode: MaxMode) -> Max {
+        Max::start_on(mode, TestDb::sqlite()).await
+    }
+
+    async fn start_on(mode: MaxMode, db: TestDb) -> Max {
+        let mut max = Max {
+            mode,
+            fake: FakeMax::start().await,
+            running: None,
+            db,
+            media_dir: tempfile::tempdir().unwrap(),
+            http: reqwest::Client::new(),
+        };
+        max.launch().await;
+        max
+    }
+
+    /// Starts the app on the test's database and media folder, configured the way an operator
+    /// would: through the environment variables the README documents.
+    async fn launch(&mut self) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let webhook_url = format!("http://{}{}", listener.local_addr().unwrap(), webhook::WEBHOOK_PATH);
+        let media_dir = self.media_dir.path().display().to_string();
+        let mode = match self.mode {
+            MaxMode::LongPoll => "longpoll",
+            MaxMode::Webhook => "webhook",
+        };
+        let env: HashMap<&str, &str> = [
+            ("SWITCHBOARD_DATABASE_URL", self.db.url.as_str()),
+            ("SWITCHBOARD_MEDIA_DIR", media_dir.as_str()),
+            ("SWITCHBOARD_MAX_TOKEN", fake_max::TOKEN),
+            ("SWITCHBOARD_MAX_MODE", mode),
+            ("SWITCHBOARD_MAX_WEBHOOK_URL", webhook_url.as_str()),
+            ("SWITCHBOARD_MAX_WEBHOOK_SECRET", fake_max::SECRET),
+            ("SWITCHBOARD_MAX_API_URL", self.fake.base_url.as_str()),
+        ]
+        .into_iter()
+        .collect();
+        let settings = Settings::from_env(&env, &Overrides::default()).expect("valid settings");
+        let polls_before = self.fake.polls().len();
+        self.running =
+            Some(app::start_with(settings, listener, outbox_settings()).await.expect("the app starts"));
+        if self.mode == MaxMode::LongPoll {
+            eventually("the app's first long poll", || self.fake.polls().len() > polls_before).await;
+        }
+    }
+
+    async fn stop_app(&mut self) {
+        self.running.take().expect("the app is running").stop().await;
+    }
+
+    async fn finish(mut self) {
+        if self.running.is_some() {
+            self.stop_app().await;
+        }
+        self.db.drop_database().await;
+    }
+
+    fn running(&self) -> &Running {
+        self.running.as_ref().expect("the app is running")
+    }
+
+    fn store(&self) -> &Arc<dyn Store> {
+        &self.running().app.store
+    }
+
+    /// Delivers an update the way the mode does: queued for `GET /updates`, or posted to the
+    /// webhook route with the secret (which must answer 200).
+    async fn send(&self, update: Value) {
+        match self.mode {
+            MaxMode::LongPoll => self.fake.push_update(update),
+            MaxMode::Webhook => {
+                let (status, body) = self.post(&update, Some(fake_max::SECRET)).await;
+                assert_eq!((status, body.as_str()), (200, "ok"), "webhook answer to {update}");
+            }
+        }
+    }
+
+    async fn post(&self, body: &Value, secret: Option<&str>) -> (u16, String) {
+        let url = format!("http://{}{}", self.running().address, webhook::WEBHOOK_PATH);
+        let mut request = self.http.post(url).json(body);
+        if let Some(secret) = secret {
+            request = request.header("X-Max-Bot-Api-Secret", secret);
+        }
+        let response = request.send().await.expect("the app answers");
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// What `user` has been shown so far.
+    fn shown(&self, user: i64) -> Vec<Shown> {
+        let to = format!("user_id={user}");
+        self.fake.shown().into_iter().filter(|message| message.to == to).collect()
+    }
+
+    /// Waits until `user` has been shown `count` messages, and checks no more arrived.
+    async fn wait_shown(&self, user: i64, count: usize) -> Vec<Shown> {
+        eventually(&format!("{count} messages shown to {user}"), || self.shown(user).len() >= count).await;
+        let shown = self.shown(user);
+        assert_eq!(shown.len(), count, "more than expected: {:#?}", texts(&shown));
+        shown
+    }
+
+    fn sends_to(&self, user: i64) -> Vec<ApiCall> {
+        let id = user.to_string();
+        self.fake
+            .calls_to("messages")
+            .into_iter()
+            .filter(|call| call.query.get("user_id") == Some(&id))
+            .collect()
+    }
+
+    async fn conversation_id(&self, user: i64) -> i64 {
+        let contact = self.store().contact("max", &user.to_string()).await.unwrap().expect("a contact");
+        self.store().conversation_of_contact(contact.id).await.unwrap().expect("a conversation").id
+    }
+
+    /// The customer's side of the message log, as the agent console shows it.
+    async fn customer_log(&self, user: i64) -> Vec<String> {
+        let conversation = self.conversation_id(user).await;
+        self.store()
+            .transcript(conversation)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|entry| entry.author == Author::Customer)
+            .map(|entry| entry.text.unwrap_or_default())
+            .collect()
+    }
+
+    async fn outbox(&self, user: i64) -> Vec<OutboxRow> {
+        let conversation = self.conversation_id(user).await;
+        self.store().outbox_of_conversation(conversation).await.unwrap()
+    }
+
+    async fn queued_tickets(&self) -> Vec<TicketSummary> {
+        self.store()
+            .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
+            .await
+            .unwrap()
+    }
+
+    async fn reachable(&self, user: i64) -> bool {
+        self.store().contact("max", &user.to_string()).await.unwrap().expect("a contact").reachable
+    }
+
+    /// Waits until every outbox row of `user` is marked sent.
+    async fn all_sent(&self, user: i64) {
+        let give_up = tokio::time::Instant::now() + DEADLINE;
+        while !self.outbox(user).await.iter().all(|row| row.status == OutboxStatus::Sent) {
+            assert!(tokio::time::Instant::now() < give_up, "gave up waiting for every row of {user} sent");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Polls `check` every 20 ms until it holds; panics naming `what` after [`DEADLINE`].
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    while !check() {
+        assert!(tokio::time::Instant::now() < give_up, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn texts(shown: &[Shown]) -> Vec<&str> {
+    shown.iter().map(|message| message.text.as_str()).collect()
+}
+
+/// The payload of the button labelled `label` on a message's keyboard.
+fn button_payload(message: &Shown, label: &str) -> String {
+    let keyboard = message.keyboard.as_ref().unwrap_or_else(|| panic!("no keyboard on {:?}", message.text));
+    keyboard
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap())
+        .find(|button| button["text"] == label)
+        .map(|button| {
+            assert_eq!(button["type"], "callback", "{button}");
+            button["payload"].as_str().unwrap().to_owned()
+        })
+        .unwrap_or_else(|| panic!("no button {label:?} in {keyboard}"))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn modes() -> [MaxMode; 2] {
+    [MaxMode::LongPoll, MaxMode::Webhook]
+}
+
+// ---------------------------------------------------------------------------------------------
+// A full conversation
+
+/// From the Start button to a queued ticket: the menu keyboard pressed, the order number, a
+/// photo (downloaded and stored through the media checks), "Done" pressed, the description;
+/// then an agent answers with the photo, uploaded to MAX while it says the image is not ready.
+async fn full_conversation(max: &Max) {
+    max.send(bot_event("bot_started", CUSTOMER, TIMESTAMP)).await;
+    let shown = max.wait_shown(CUSTOMER, 2).await;
+    assert!(shown[0].text.starts_with("Hello! I'm the store's support assistant."), "{}", shown[0].text);
+    assert_eq!(shown[1].text, "What can I help you with? Pick a topic below or just type your question.");
+
+    let order = button_payload(&shown[1], "Problem with an order");
+    max.send(press("cb-order", CUSTOMER, &order, &shown[1])).await;
+    let shown = max.wait_shown(CUSTOMER, 3).await;
+    assert!(shown[2].text.starts_with("Please send your order number, for example 12345678-0001."));
+    // The press is answered: the spinner stops and the menu keeps its text without its buttons.
+    eventually("the press answered", || !max.fake.calls_to("answers").is_empty()).await;
+    let answer = &max.fake.calls_to("answers")[0];
+    assert_eq!(answer.query["callback_id"], "cb-order");
+    assert_eq!(answer.body, json!({"message": {"text": shown[1].text, "attachments": []}}));
+
+    max.send(text("mid.3", CUSTOMER, ORDER_ID)).await;
+    let shown = max.wait_shown(CUSTOMER, 5).await;
+    assert_eq!(shown[3].text, format!("Got it: order {ORDER_ID}."));
+    assert_eq!(shown[4].text, "Please send a photo of the item and of the problem. You can send several.");
+
+    let photo = png(640, 480, 7);
+    let url = max.fake.serve_file("i/lamp.png", photo.clone());
+    let image = json!([{"type": "image", "payload": {"photo_id": 4_520_001, "token": "tok.1", "url": url}}]);
+    max.send(message_created("mid.4", CUSTOMER, "", image)).await;
+    let shown = max.wait_shown(CUSTOMER, 6).await;
+    assert_eq!(shown[5].text, "Photo received. Send more, or press \"Done\".");
+
+    let done = button_payload(&shown[5], "Done");
+    max.send(press("cb-done", CUSTOMER, &done, &shown[5])).await;
+    let shown = max.wait_shown(CUSTOMER, 7).await;
+    assert_eq!(shown[6].text, "Please describe what happened in a few sentences.");
+
+    max.send(text("mid.6", CUSTOMER, DESCRIPTION)).await;
+    let shown = max.wait_shown(CUSTOMER, 8).await;
+    assert!(shown[7].text.starts_with("I've passed your request to our team. You're number 1 in line."));
+    button_payload(&shown[7], "Withdraw request");
+    assert_eq!(max.sends_to(CUSTOMER).len(), shown.len(), "each reply sent once");
+
+    let tickets = max.queued_tickets().await;
+    assert_eq!(tickets.len(), 1, "{tickets:#?}");
+    let ticket = &tickets[0];
+    assert_eq!((ticket.channel.as_str(), ticket.external_id.as_str()), ("max", "123456789"));
+    assert_eq!(ticket.order_id.as_deref(), Some(ORDER_ID));
+    assert_eq!(ticket.description.as_deref(), Some(DESCRIPTION));
+    assert_eq!(ticket.language, Lang::En, "MAX's user_locale en");
+    assert_eq!(ticket.attachments.len(), 1);
+    let stored = ticket.attachments[0].clone();
+    assert_eq!(
+        (stored.sha256.as_str(), stored.content_type.as_str()),
+        (sha256_hex(&photo).as_str(), "image/png")
+    );
+    assert_eq!(max.running().app.media.read(&stored.sha256).await.unwrap(), Some(photo.clone()));
+    assert_eq!(
+        max.customer_log(CUSTOMER).await,
+        ["/start", "[i:order]", ORDER_ID, "", "[done]", DESCRIPTION]
+    );
+
+    // An agent answers with the photo: uploaded, then sent once MAX has processed it.
+    let engine = &max.running().app.engine;
+    engine.claim(ticket.id, "olga").await.unwrap();
+    let shown = max.wait_shown(CUSTOMER, 9).await;
+    assert_eq!(shown[8].text, "olga from our support team has joined the conversation.");
+    max.fake.fail_next("messages", Failure::AttachmentNotReady);
+    engine
+        .agent_reply(ticket.id, &Actor::new("olga", false), "Is this the crack?", vec![stored])
+        .await
+        .unwrap();
+    let shown = max.wait_shown(CUSTOMER, 10).await;
+    assert_eq!(shown[9].text, "Is this the crack?");
+    assert_eq!(shown[9].images, [1]);
+    assert_eq!(max.fake.uploads(), [photo], "the stored image went up once");
+}
+
+#[tokio::test]
+async fn a_full_conversation_with_a_photo_and_keyboard_presses_ends_in_a_queued_ticket() {
+    for mode in modes() {
+        let max = Max::start(mode).await;
+        full_conversation(&max).await;
+        max.finish().await;
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+async fn a_full_conversation_on_postgresql() {
+    let max = Max::start_on(MaxMode::Webhook, TestDb::postgres().await).await;
+    full_conversation(&max).await;
+    max.finish().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redeliveries
+
+#[tokio::test]
+async fn the_same_update_delivered_twice_has_one_effect_and_one_reply() {
+    for mode in modes() {
+        let max = Max::start(mode).await;
+        let start = text("mid.twice-1", CUSTOMER, "/start");
+        max.send(start.clone()).await;
+        let shown = max.wait_shown(CUSTOMER, 2).await;
+        // MAX delivers it again (no 200 reached it, or the marker was not saved).
+        max.send(start).await;
+
+        // A button press delivered twice starts the flow once.
+        let order = button_payload(&shown[1], "Problem with an order");
+        let pressed = press("cb-twice", CUSTOMER, &order, &shown[1]);
+        max.send(pressed.clone()).await;
+        max.send(pressed).await;
+
+        // Updates are taken in order, so once the next one is answered the repeats are done.
+        max.send(text("mid.twice-3", CUSTOMER, "/help")).await;
+        let shown = max.wait_shown(CUSTOMER, 5).await;
+        let texts = texts(&shown);
+        assert!(texts[2].starts_with("Please send your order number"), "{texts:?}");
+        assert!(texts[3].starts_with("I can help with orders"), "{texts:?}");
+        assert_eq!(max.sends_to(CUSTOMER).len(), 5);
+        assert_eq!(max.customer_log(CUSTOMER).await, ["/start", "[i:order]", "/help"]);
+        assert_eq!(max.outbox(CUSTOMER).await.len(), 5, "no reply was queued for a repeat");
+        max.finish().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery failures
+
+#[tokio::test]
+async fn a_429_waits_and_a_503_backs_off_and_each_reply_is_shown_once() {
+    for mode in modes() {
+        let max = Max::start(mode).await;
+        let asked_at = now_millis();
+        max.fake.fail_next("messages", Failure::TooManyRequests);
+        max.send(text("mid.flood-1", CUSTOMER, "/help")).await;
+        let shown = max.wait_shown(CUSTOMER, 1).await;
+        assert!(shown[0].text.starts_with("I can help with orders"));
+        max.all_sent(CUSTOMER).await;
+        let rows = max.outbox(CUSTOMER).await;
+        assert_eq!(rows[0].attempts, 0, "waiting out a rate limit is not the row's fault");
+        assert!(
+            rows[0].last_error.as_deref().is_some_and(|error| error.contains("rate limited")),
+            "{rows:?}"
+        );
+        assert!(rows[0].next_attempt_at >= asked_at + 1000, "retried no earlier than a second: {rows:?}");
+
+        max.fake.fail_next("messages", Failure::Unavailable);
+        max.send(text("mid.flood-2", CUSTOMER, "/menu")).await;
+        max.wait_shown(CUSTOMER, 2).await;
+        max.all_sent(CUSTOMER).await;
+        let rows = max.outbox(CUSTOMER).await;
+        assert_eq!(rows[1].attempts, 1, "{rows:#?}");
+        assert!(rows[1].last_error.as_deref().is_some_and(|error| error.contains("503")), "{rows:#?}");
+        assert_eq!(max.sends_to(CUSTOMER).len(), 4, "two refused tries, two shown");
+        max.finish().await;
+    }
+}
+
+/// Puts the customer in the queue and returns the ticket id.
+async fn queue_a_ticket(max: &Max, user: i64, mid: &str) -> i64 {
+    max.send(text(mid, user, "/agent")).await;
+    let shown = max.wait_shown(user, 1).await;
+    assert!(shown[0].text.starts_with("I've passed your request to our team."), "{}", shown[0].text);
+    let tickets = max.queued_tickets().await;
+    tickets.iter().find(|ticket| ticket.external_id == user.to_string()).expect("a queued ticket").id
+}
+
+#[tokio::test]
+async fn a_customer_who_stopped_the_bot_gets_nothing_until_they_write_again() {
+    for mode in modes() {
+        let max = Max::start(mode).await;
+        let ticket = queue_a_ticket(&max, CUSTOMER, "mid.stop-1").await;
+
+        max.send(bot_event("bot_stopped", CUSTOMER, TIMESTAMP + 1)).await;
+        let give_up = tokio::time::Instant::now() + DEADLINE;
+        while max.reachable(CUSTOMER).await {
+            assert!(tokio::time::Instant::now() < give_up, "the contact was never marked unreachable");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // An agent takes the ticket and writes: both replies wait.
+        let engine = &max.running().app.engine;
+        engine.claim(ticket, "olga").await.unwrap();
+        engine
+            .agent_reply(ticket, &Actor::new("olga", false), "Could you send the order number?", Vec::new())
+            .await
+            .unwrap();
+        // Another customer is answered meanwhile: the outbox has gone round since the agent wrote.
+        max.send(text("mid.stop-other", OTHER, "/help")).await;
+        max.wait_shown(OTHER, 1).await;
+        assert_eq!(
+            max.sends_to(CUSTOMER).len(),
+            1,
+            "nothing is even tried for a customer who stopped the bot"
+        );
+        let rows = max.outbox(CUSTOMER).await;
+        assert_eq!(rows.iter().filter(|row| row.status == OutboxStatus::Pending).count(), 2, "{rows:#?}");
+
+        // They start the bot again and write: what waited goes out, in order, then the answer.
+        max.send(bot_event("bot_started", CUSTOMER, TIMESTAMP + 2)).await;
+        eventually("what waited shown", || max.shown(CUSTOMER).len() >= 3).await;
+        let shown = max.shown(CUSTOMER);
+        assert_eq!(shown[1].text, "olga from our support team has joined the conversation.");
+        assert_eq!(shown[2].text, "Could you send the order number?");
+        assert!(max.reachable(CUSTOMER).await);
+
+        // MAX itself refuses (403): given up at once, and the contact is flagged.
+        max.fake.fail_next("messages", Failure::Forbidden);
+        engine
+            .agent_reply(ticket, &Actor::new("olga", false), "Are you still there?", Vec::new())
+            .await
+            .unwrap();
+        let give_up = tokio::time::Instant::now() + DEADLINE;
+        while max.reachable(CUSTOMER).await {
+            assert!(tokio::time::Instant::now() < give_up, "the contact was never flagged by the 403");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let dead = max.store().dead_letters(10).await.unwrap();
+        assert_eq!(dead.len(), 1, "{dead:#?}");
+        assert!(dead[0].last_error.as_deref().is_some_and(|error| error.contains("403")), "{dead:#?}");
+        max.finish().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mode-specific
+
+#[tokio::test]
+async fn webhook_mode_subscribes_and_refuses_posts_with_a_wrong_secret_storing_nothing() {
+    let max = Max::start(MaxMode::Webhook).await;
+    let subscriptions = max.fake.calls_to("subscriptions");
+    assert_eq!(subscriptions.len(), 1, "{subscriptions:#?}");
+    let subscription = &subscriptions[0].body;
+    assert_eq!(subscription["secret"], fake_max::SECRET);
+    assert!(subscription["url"].as_str().is_some_and(|url| url.ends_with("/webhooks/max")), "{subscription}");
+    assert_eq!(subscription["update_types"], json!(max_channel::UPDATE_TYPES));
+
+    let forged = text("mid.forged-1", CUSTOMER, "/start");
+    for secret in [Some("max_webhook_secret_2"), Some(""), None] {
+        let (status, _) = max.post(&forged, secret).await;
+        assert_eq!(status, 401, "secret {secret:?}");
+    }
+    assert!(max.store().contact("max", &CUSTOMER.to_string()).await.unwrap().is_none(), "no contact stored");
+    assert_eq!(max.store().pending_outbox().await.unwrap(), 0);
+    assert!(max.fake.calls_to("messages").is_empty());
+
+    // A body that is not an update is refused too, with the right secret.
+    assert_eq!(max.post(&json!({"timestamp": 1}), Some(fake_max::SECRET)).await.0, 400);
+
+    // The genuine update with the same mid is not shadowed by the forgeries.
+    max.send(forged).await;
+    max.wait_shown(CUSTOMER, 2).await;
+    assert_eq!(max.customer_log(CUSTOMER).await, ["/start"]);
+    max.finish().await;
+}
+
+#[tokio::test]
+async fn long_polling_saves_the_marker_with_the_batch_and_resumes_from_it() {
+    let mut max = Max::start(MaxMode::LongPoll).await;
+    let settings = MaxSettings::new(fake_max::TOKEN, MaxMode::LongPoll);
+    let cursor = longpoll::cursor_name(&max_channel::bot_key(&settings));
+    max.send(text("mid.lp-1", CUSTOMER, "/start")).await;
+    max.send(text("mid.lp-2", CUSTOMER, "/help")).await;
+    max.wait_shown(CUSTOMER, 3).await;
+    let saved = max.fake.current_marker().to_string();
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    while max.store().cursor(&cursor).await.unwrap().as_deref() != Some(saved.as_str()) {
+        assert!(tokio::time::Instant::now() < give_up, "the marker was never saved");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A restart resumes from the saved marker: what arrived while down is read, once.
+    max.stop_app().await;
+    max.fake.push_update(text("mid.lp-3", CUSTOMER, "/menu"));
+    max.launch().await;
+    max.wait_shown(CUSTOMER, 4).await;
+    assert!(max.fake.polls().contains(&Some(saved.parse().unwrap())), "{:?}", max.fake.polls());
+    assert_eq!(max.customer_log(CUSTOMER).await, ["/start", "/help", "/menu"]);
+    max.finish().await;
+}
