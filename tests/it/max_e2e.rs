@@ -418,6 +418,43 @@ async fn the_same_update_delivered_twice_has_one_effect_and_one_reply() {
     }
 }
 
+#[tokio::test]
+async fn an_update_whose_photo_cannot_be_fetched_yet_is_not_acknowledged_until_it_is_stored() {
+    for mode in modes() {
+        let max = Max::start(mode).await;
+        let url = max.fake.file_unavailable("i/later.png");
+        let image =
+            json!([{"type": "image", "payload": {"photo_id": 4_520_002, "token": "tok.2", "url": url}}]);
+        let update = message_created("mid.later", CUSTOMER, "the base is cracked", image);
+        match mode {
+            MaxMode::Webhook => {
+                // Not 200: MAX posts it again later.
+                let (status, _) = max.post(&update, Some(fake_max::SECRET)).await;
+                assert_eq!(status, 503);
+            }
+            MaxMode::LongPoll => {
+                // The round is not stored, so the marker stays and the update is polled again.
+                let polls = max.fake.polls().len();
+                max.fake.push_update(update.clone());
+                eventually("the update polled again", || max.fake.polls().len() >= polls + 2).await;
+                let repeated = max.fake.polls()[polls..].iter().filter(|marker| marker.is_none()).count();
+                assert!(repeated >= 2, "the marker did not move on: {:?}", max.fake.polls());
+            }
+        }
+        assert!(max.store().contact("max", &CUSTOMER.to_string()).await.unwrap().is_none(), "nothing stored");
+
+        let photo = png(320, 240, 9);
+        max.fake.serve_file("i/later.png", photo);
+        if mode == MaxMode::Webhook {
+            max.send(update).await;
+        }
+        let shown = max.wait_shown(CUSTOMER, 2).await;
+        assert!(shown[0].text.starts_with("Thanks for the photo."), "{}", shown[0].text);
+        assert_eq!(max.customer_log(CUSTOMER).await, ["the base is cracked"], "stored once");
+        max.finish().await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Delivery failures
 

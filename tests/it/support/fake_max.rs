@@ -69,6 +69,8 @@ struct Fake {
     uploads: Vec<Vec<u8>>,
     tokens: HashSet<String>,
     files: HashMap<String, Vec<u8>>,
+    /// Download paths answered with 503 until a file is served there.
+    unavailable_files: HashSet<String>,
     next_mid: u64,
 }
 
@@ -134,7 +136,16 @@ impl FakeMax {
 
     /// Serves `bytes` at `/files/<path>` and returns the URL.
     pub fn serve_file(&self, path: &str, bytes: Vec<u8>) -> String {
-        self.with(|fake| fake.files.insert(path.to_owned(), bytes));
+        self.with(|fake| {
+            fake.unavailable_files.remove(path);
+            fake.files.insert(path.to_owned(), bytes)
+        });
+        format!("{}/files/{path}", self.base_url)
+    }
+
+    /// Answers downloads of `/files/<path>` with 503 until a file is served there; returns the URL.
+    pub fn file_unavailable(&self, path: &str) -> String {
+        self.with(|fake| fake.unavailable_files.insert(path.to_owned()));
         format!("{}/files/{path}", self.base_url)
     }
 
@@ -348,7 +359,11 @@ async fn subscriptions(State(shared): State<Shared>, headers: HeaderMap, body: S
 }
 
 async fn file(State(shared): State<Shared>, Path(path): Path<String>) -> Response {
-    match shared.fake.lock().unwrap().files.get(&path) {
+    let fake = shared.fake.lock().unwrap();
+    if fake.unavailable_files.contains(&path) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response();
+    }
+    match fake.files.get(&path) {
         Some(bytes) => (StatusCode::OK, bytes.clone()).into_response(),
         None => (StatusCode::NOT_FOUND, "no such file").into_response(),
     }
