@@ -7,21 +7,21 @@
 //! recorded as shown. Updates are shaped after the official Go client's stabs. Every wait polls
 //! for an outcome with a deadline; nothing asserts how long anything took.
 
+use crate::support::conversation;
 use crate::support::engine_fixtures::TestDb;
 use crate::support::fake_max::{self, ApiCall, Failure, FakeMax, Shown};
 use crate::support::images::png;
+use crate::support::quick_app;
+use crate::support::quick_app::Restartable;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
-use switchboard::app::{self, Running};
 use switchboard::channels::max::{self as max_channel, longpoll, webhook};
 use switchboard::config::max::{MaxMode, MaxSettings};
 use switchboard::config::{Overrides, Settings};
-use switchboard::core::handoff::{Actor, TicketStatus};
+use switchboard::core::handoff::Actor;
 use switchboard::core::message::Lang;
-use switchboard::outbox::OutboxSettings;
-use switchboard::store::{Author, OutboxRow, OutboxStatus, Store, TicketSummary, now_millis};
+use switchboard::store::{OutboxRow, OutboxStatus, now_millis};
 
 /// The customer of most tests (the user of the stabs).
 const CUSTOMER: i64 = 123_456_789;
@@ -80,19 +80,9 @@ fn bot_event(kind: &str, from: i64, timestamp: i64) -> Value {
 struct Max {
     mode: MaxMode,
     fake: FakeMax,
-    running: Option<Running>,
-    db: TestDb,
+    app: Restartable,
     media_dir: tempfile::TempDir,
     http: reqwest::Client,
-}
-
-fn outbox_settings() -> OutboxSettings {
-    OutboxSettings {
-        poll_interval: Duration::from_millis(20),
-        base_backoff: Duration::from_millis(50),
-        max_backoff: Duration::from_millis(400),
-        ..OutboxSettings::default()
-    }
 }
 
 impl Max {
@@ -104,8 +94,7 @@ impl Max {
         let mut max = Max {
             mode,
             fake: FakeMax::start().await,
-            running: None,
-            db,
+            app: Restartable::new(db),
             media_dir: tempfile::tempdir().unwrap(),
             http: reqwest::Client::new(),
         };
@@ -124,7 +113,7 @@ impl Max {
             MaxMode::Webhook => "webhook",
         };
         let env: HashMap<&str, &str> = [
-            ("SWITCHBOARD_DATABASE_URL", self.db.url.as_str()),
+            ("SWITCHBOARD_DATABASE_URL", self.app.db.url.as_str()),
             ("SWITCHBOARD_MEDIA_DIR", media_dir.as_str()),
             ("SWITCHBOARD_MAX_TOKEN", fake_max::TOKEN),
             ("SWITCHBOARD_MAX_MODE", mode),
@@ -136,30 +125,10 @@ impl Max {
         .collect();
         let settings = Settings::from_env(&env, &Overrides::default()).expect("valid settings");
         let polls_before = self.fake.polls().len();
-        self.running =
-            Some(app::start_with(settings, listener, outbox_settings()).await.expect("the app starts"));
+        self.app.start(settings, listener, quick_app::outbox()).await;
         if self.mode == MaxMode::LongPoll {
             eventually("the app's first long poll", || self.fake.polls().len() > polls_before).await;
         }
-    }
-
-    async fn stop_app(&mut self) {
-        self.running.take().expect("the app is running").stop().await;
-    }
-
-    async fn finish(mut self) {
-        if self.running.is_some() {
-            self.stop_app().await;
-        }
-        self.db.drop_database().await;
-    }
-
-    fn running(&self) -> &Running {
-        self.running.as_ref().expect("the app is running")
-    }
-
-    fn store(&self) -> &Arc<dyn Store> {
-        &self.running().app.store
     }
 
     /// Delivers an update the way the mode does: queued for `GET /updates`, or posted to the
@@ -175,7 +144,7 @@ impl Max {
     }
 
     async fn post(&self, body: &Value, secret: Option<&str>) -> (u16, String) {
-        let url = format!("http://{}{}", self.running().address, webhook::WEBHOOK_PATH);
+        let url = format!("http://{}{}", self.app.running().address, webhook::WEBHOOK_PATH);
         let mut request = self.http.post(url).json(body);
         if let Some(secret) = secret {
             request = request.header("X-Max-Bot-Api-Secret", secret);
@@ -207,38 +176,16 @@ impl Max {
             .collect()
     }
 
-    async fn conversation_id(&self, user: i64) -> i64 {
-        let contact = self.store().contact("max", &user.to_string()).await.unwrap().expect("a contact");
-        self.store().conversation_of_contact(contact.id).await.unwrap().expect("a conversation").id
-    }
-
-    /// The customer's side of the message log, as the agent console shows it.
     async fn customer_log(&self, user: i64) -> Vec<String> {
-        let conversation = self.conversation_id(user).await;
-        self.store()
-            .transcript(conversation)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|entry| entry.author == Author::Customer)
-            .map(|entry| entry.text.unwrap_or_default())
-            .collect()
+        conversation::customer_log(self.app.store(), "max", &user.to_string()).await
     }
 
     async fn outbox(&self, user: i64) -> Vec<OutboxRow> {
-        let conversation = self.conversation_id(user).await;
-        self.store().outbox_of_conversation(conversation).await.unwrap()
-    }
-
-    async fn queued_tickets(&self) -> Vec<TicketSummary> {
-        self.store()
-            .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
-            .await
-            .unwrap()
+        conversation::outbox(self.app.store(), "max", &user.to_string()).await
     }
 
     async fn reachable(&self, user: i64) -> bool {
-        self.store().contact("max", &user.to_string()).await.unwrap().expect("a contact").reachable
+        self.app.store().contact("max", &user.to_string()).await.unwrap().expect("a contact").reachable
     }
 
     /// Waits until every outbox row of `user` is marked sent.
@@ -278,11 +225,6 @@ fn button_payload(message: &Shown, label: &str) -> String {
             button["payload"].as_str().unwrap().to_owned()
         })
         .unwrap_or_else(|| panic!("no button {label:?} in {keyboard}"))
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 fn modes() -> [MaxMode; 2] {
@@ -334,7 +276,7 @@ async fn full_conversation(max: &Max) {
     button_payload(&shown[7], "Withdraw request");
     assert_eq!(max.sends_to(CUSTOMER).len(), shown.len(), "each reply sent once");
 
-    let tickets = max.queued_tickets().await;
+    let tickets = conversation::queued_tickets(max.app.store()).await;
     assert_eq!(tickets.len(), 1, "{tickets:#?}");
     let ticket = &tickets[0];
     assert_eq!((ticket.channel.as_str(), ticket.external_id.as_str()), ("max", "123456789"));
@@ -345,16 +287,16 @@ async fn full_conversation(max: &Max) {
     let stored = ticket.attachments[0].clone();
     assert_eq!(
         (stored.sha256.as_str(), stored.content_type.as_str()),
-        (sha256_hex(&photo).as_str(), "image/png")
+        (conversation::sha256_hex(&photo).as_str(), "image/png")
     );
-    assert_eq!(max.running().app.media.read(&stored.sha256).await.unwrap(), Some(photo.clone()));
+    assert_eq!(max.app.running().app.media.read(&stored.sha256).await.unwrap(), Some(photo.clone()));
     assert_eq!(
         max.customer_log(CUSTOMER).await,
         ["/start", "[i:order]", ORDER_ID, "", "[done]", DESCRIPTION]
     );
 
     // An agent answers with the photo: uploaded, then sent once MAX has processed it.
-    let engine = &max.running().app.engine;
+    let engine = &max.app.running().app.engine;
     engine.claim(ticket.id, "olga").await.unwrap();
     let shown = max.wait_shown(CUSTOMER, 9).await;
     assert_eq!(shown[8].text, "olga from our support team has joined the conversation.");
@@ -374,7 +316,7 @@ async fn a_full_conversation_with_a_photo_and_keyboard_presses_ends_in_a_queued_
     for mode in modes() {
         let max = Max::start(mode).await;
         full_conversation(&max).await;
-        max.finish().await;
+        max.app.finish().await;
     }
 }
 
@@ -383,7 +325,7 @@ async fn a_full_conversation_with_a_photo_and_keyboard_presses_ends_in_a_queued_
 async fn a_full_conversation_on_postgresql() {
     let max = Max::start_on(MaxMode::Webhook, TestDb::postgres().await).await;
     full_conversation(&max).await;
-    max.finish().await;
+    max.app.finish().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,7 +356,7 @@ async fn the_same_update_delivered_twice_has_one_effect_and_one_reply() {
         assert_eq!(max.sends_to(CUSTOMER).len(), 5);
         assert_eq!(max.customer_log(CUSTOMER).await, ["/start", "[i:order]", "/help"]);
         assert_eq!(max.outbox(CUSTOMER).await.len(), 5, "no reply was queued for a repeat");
-        max.finish().await;
+        max.app.finish().await;
     }
 }
 
@@ -441,7 +383,10 @@ async fn an_update_whose_photo_cannot_be_fetched_yet_is_not_acknowledged_until_i
                 assert!(repeated >= 2, "the marker did not move on: {:?}", max.fake.polls());
             }
         }
-        assert!(max.store().contact("max", &CUSTOMER.to_string()).await.unwrap().is_none(), "nothing stored");
+        assert!(
+            max.app.store().contact("max", &CUSTOMER.to_string()).await.unwrap().is_none(),
+            "nothing stored"
+        );
 
         let photo = png(320, 240, 9);
         max.fake.serve_file("i/later.png", photo);
@@ -451,7 +396,7 @@ async fn an_update_whose_photo_cannot_be_fetched_yet_is_not_acknowledged_until_i
         let shown = max.wait_shown(CUSTOMER, 2).await;
         assert!(shown[0].text.starts_with("Thanks for the photo."), "{}", shown[0].text);
         assert_eq!(max.customer_log(CUSTOMER).await, ["the base is cracked"], "stored once");
-        max.finish().await;
+        max.app.finish().await;
     }
 }
 
@@ -484,7 +429,7 @@ async fn a_429_waits_and_a_503_backs_off_and_each_reply_is_shown_once() {
         assert_eq!(rows[1].attempts, 1, "{rows:#?}");
         assert!(rows[1].last_error.as_deref().is_some_and(|error| error.contains("503")), "{rows:#?}");
         assert_eq!(max.sends_to(CUSTOMER).len(), 4, "two refused tries, two shown");
-        max.finish().await;
+        max.app.finish().await;
     }
 }
 
@@ -493,7 +438,7 @@ async fn queue_a_ticket(max: &Max, user: i64, mid: &str) -> i64 {
     max.send(text(mid, user, "/agent")).await;
     let shown = max.wait_shown(user, 1).await;
     assert!(shown[0].text.starts_with("I've passed your request to our team."), "{}", shown[0].text);
-    let tickets = max.queued_tickets().await;
+    let tickets = conversation::queued_tickets(max.app.store()).await;
     tickets.iter().find(|ticket| ticket.external_id == user.to_string()).expect("a queued ticket").id
 }
 
@@ -511,7 +456,7 @@ async fn a_customer_who_stopped_the_bot_gets_nothing_until_they_write_again() {
         }
 
         // An agent takes the ticket and writes: both replies wait.
-        let engine = &max.running().app.engine;
+        let engine = &max.app.running().app.engine;
         engine.claim(ticket, "olga").await.unwrap();
         engine
             .agent_reply(ticket, &Actor::new("olga", false), "Could you send the order number?", Vec::new())
@@ -547,10 +492,10 @@ async fn a_customer_who_stopped_the_bot_gets_nothing_until_they_write_again() {
             assert!(tokio::time::Instant::now() < give_up, "the contact was never flagged by the 403");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let dead = max.store().dead_letters(10).await.unwrap();
+        let dead = max.app.store().dead_letters(10).await.unwrap();
         assert_eq!(dead.len(), 1, "{dead:#?}");
         assert!(dead[0].last_error.as_deref().is_some_and(|error| error.contains("403")), "{dead:#?}");
-        max.finish().await;
+        max.app.finish().await;
     }
 }
 
@@ -572,8 +517,11 @@ async fn webhook_mode_subscribes_and_refuses_posts_with_a_wrong_secret_storing_n
         let (status, _) = max.post(&forged, secret).await;
         assert_eq!(status, 401, "secret {secret:?}");
     }
-    assert!(max.store().contact("max", &CUSTOMER.to_string()).await.unwrap().is_none(), "no contact stored");
-    assert_eq!(max.store().pending_outbox().await.unwrap(), 0);
+    assert!(
+        max.app.store().contact("max", &CUSTOMER.to_string()).await.unwrap().is_none(),
+        "no contact stored"
+    );
+    assert_eq!(max.app.store().pending_outbox().await.unwrap(), 0);
     assert!(max.fake.calls_to("messages").is_empty());
 
     // A body that is not an update is refused too, with the right secret.
@@ -583,7 +531,7 @@ async fn webhook_mode_subscribes_and_refuses_posts_with_a_wrong_secret_storing_n
     max.send(forged).await;
     max.wait_shown(CUSTOMER, 2).await;
     assert_eq!(max.customer_log(CUSTOMER).await, ["/start"]);
-    max.finish().await;
+    max.app.finish().await;
 }
 
 #[tokio::test]
@@ -596,17 +544,17 @@ async fn long_polling_saves_the_marker_with_the_batch_and_resumes_from_it() {
     max.wait_shown(CUSTOMER, 3).await;
     let saved = max.fake.current_marker().to_string();
     let give_up = tokio::time::Instant::now() + DEADLINE;
-    while max.store().cursor(&cursor).await.unwrap().as_deref() != Some(saved.as_str()) {
+    while max.app.store().cursor(&cursor).await.unwrap().as_deref() != Some(saved.as_str()) {
         assert!(tokio::time::Instant::now() < give_up, "the marker was never saved");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
     // A restart resumes from the saved marker: what arrived while down is read, once.
-    max.stop_app().await;
+    max.app.stop().await;
     max.fake.push_update(text("mid.lp-3", CUSTOMER, "/menu"));
     max.launch().await;
     max.wait_shown(CUSTOMER, 4).await;
     assert!(max.fake.polls().contains(&Some(saved.parse().unwrap())), "{:?}", max.fake.polls());
     assert_eq!(max.customer_log(CUSTOMER).await, ["/start", "/help", "/menu"]);
-    max.finish().await;
+    max.app.finish().await;
 }

@@ -6,20 +6,20 @@
 //! the app's Callback route; what the customer sees is what the fake recorded as shown. Every
 //! wait polls for an outcome with a deadline; nothing asserts how long anything took.
 
+use crate::support::conversation;
 use crate::support::engine_fixtures::TestDb;
 use crate::support::fake_vk::{self, FakeVk, VisibleMessage, png};
+use crate::support::quick_app::Restartable;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
-use switchboard::app::{self, Running};
 use switchboard::channels::vk::{callback, longpoll};
 use switchboard::config::vk::VkMode;
 use switchboard::config::{Overrides, Settings};
-use switchboard::core::handoff::{Actor, TicketStatus};
+use switchboard::core::handoff::Actor;
 use switchboard::core::message::Lang;
 use switchboard::outbox::OutboxSettings;
-use switchboard::store::{Author, OutboxRow, OutboxStatus, Store, TicketSummary, now_millis};
+use switchboard::store::{OutboxRow, OutboxStatus, TicketSummary, now_millis};
 
 /// The customer of most tests (the peer of the VK fixtures).
 const CUSTOMER: i64 = 564_321;
@@ -106,8 +106,7 @@ fn reachability(event_id: &str, user: i64, allowed: bool) -> Value {
 struct Vk {
     mode: VkMode,
     fake: FakeVk,
-    running: Option<Running>,
-    db: TestDb,
+    app: Restartable,
     media_dir: tempfile::TempDir,
     http: reqwest::Client,
 }
@@ -130,8 +129,7 @@ impl Vk {
         let mut vk = Vk {
             mode,
             fake: FakeVk::start().await,
-            running: None,
-            db,
+            app: Restartable::new(db),
             media_dir: tempfile::tempdir().unwrap(),
             http: reqwest::Client::new(),
         };
@@ -149,7 +147,7 @@ impl Vk {
             VkMode::Callback => "callback",
         };
         let env: HashMap<&str, &str> = [
-            ("SWITCHBOARD_DATABASE_URL", self.db.url.as_str()),
+            ("SWITCHBOARD_DATABASE_URL", self.app.db.url.as_str()),
             ("SWITCHBOARD_MEDIA_DIR", media_dir.as_str()),
             ("SWITCHBOARD_VK_TOKEN", fake_vk::TOKEN),
             ("SWITCHBOARD_VK_GROUP_ID", group_id.as_str()),
@@ -163,32 +161,12 @@ impl Vk {
         let settings = Settings::from_env(&env, &Overrides::default()).expect("valid settings");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let polls_before = self.fake.polls().len();
-        self.running =
-            Some(app::start_with(settings, listener, outbox_settings()).await.expect("the app starts"));
+        self.app.start(settings, listener, outbox_settings()).await;
         if self.mode == VkMode::LongPoll {
             // Like VK, the fake hands a new poller only what arrives after it connected.
             eventually("the app's first long poll", DEADLINE, || self.fake.polls().len() > polls_before)
                 .await;
         }
-    }
-
-    async fn stop_app(&mut self) {
-        self.running.take().expect("the app is running").stop().await;
-    }
-
-    async fn finish(mut self) {
-        if self.running.is_some() {
-            self.stop_app().await;
-        }
-        self.db.drop_database().await;
-    }
-
-    fn running(&self) -> &Running {
-        self.running.as_ref().expect("the app is running")
-    }
-
-    fn store(&self) -> &Arc<dyn Store> {
-        &self.running().app.store
     }
 
     /// Delivers an event the way the mode does: onto the Long Poll server, or posted to the
@@ -206,7 +184,7 @@ impl Vk {
     }
 
     async fn post(&self, body: &Value) -> (u16, String) {
-        let url = format!("http://{}{}", self.running().address, callback::CALLBACK_PATH);
+        let url = format!("http://{}{}", self.app.running().address, callback::CALLBACK_PATH);
         let response = self.http.post(url).json(body).send().await.expect("the app answers");
         (response.status().as_u16(), response.text().await.unwrap())
     }
@@ -238,34 +216,16 @@ impl Vk {
             .collect()
     }
 
-    async fn conversation_id(&self, peer: i64) -> i64 {
-        let contact = self.store().contact("vk", &peer.to_string()).await.unwrap().expect("a contact");
-        self.store().conversation_of_contact(contact.id).await.unwrap().expect("a conversation").id
-    }
-
-    /// The customer's side of the message log, as the agent console shows it.
     async fn customer_log(&self, peer: i64) -> Vec<String> {
-        let conversation = self.conversation_id(peer).await;
-        self.store()
-            .transcript(conversation)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|entry| entry.author == Author::Customer)
-            .map(|entry| entry.text.unwrap_or_default())
-            .collect()
+        conversation::customer_log(self.app.store(), "vk", &peer.to_string()).await
     }
 
     async fn outbox(&self, peer: i64) -> Vec<OutboxRow> {
-        let conversation = self.conversation_id(peer).await;
-        self.store().outbox_of_conversation(conversation).await.unwrap()
+        conversation::outbox(self.app.store(), "vk", &peer.to_string()).await
     }
 
     async fn queued_tickets(&self) -> Vec<TicketSummary> {
-        self.store()
-            .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
-            .await
-            .unwrap()
+        conversation::queued_tickets(self.app.store()).await
     }
 }
 
@@ -305,11 +265,6 @@ fn button_payload(message: &VisibleMessage, label: &str) -> String {
         .and_then(|button| button["action"]["payload"].as_str())
         .unwrap_or_else(|| panic!("no button {label:?} in {keyboard}"))
         .to_owned()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 fn modes() -> [VkMode; 2] {
@@ -386,9 +341,9 @@ async fn full_conversation(vk: &Vk) {
     let stored = &ticket.attachments[0];
     assert_eq!(
         (stored.sha256.as_str(), stored.content_type.as_str()),
-        (sha256_hex(&photo).as_str(), "image/png")
+        (conversation::sha256_hex(&photo).as_str(), "image/png")
     );
-    assert_eq!(vk.running().app.media.read(&stored.sha256).await.unwrap(), Some(photo));
+    assert_eq!(vk.app.running().app.media.read(&stored.sha256).await.unwrap(), Some(photo));
 
     // The photo's entry has no text; it carries the photo instead.
     assert_eq!(vk.customer_log(CUSTOMER).await, ["/start", "[i:order]", ORDER_ID, "", "[done]", DESCRIPTION]);
@@ -399,7 +354,7 @@ async fn a_full_conversation_with_a_photo_and_a_keyboard_ends_in_a_queued_ticket
     for mode in modes() {
         let vk = Vk::start(mode).await;
         full_conversation(&vk).await;
-        vk.finish().await;
+        vk.app.finish().await;
     }
 }
 
@@ -409,7 +364,7 @@ async fn a_full_conversation_on_postgresql() {
     let db = TestDb::postgres().await;
     let vk = Vk::start_on(VkMode::Callback, db).await;
     full_conversation(&vk).await;
-    vk.finish().await;
+    vk.app.finish().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -446,7 +401,7 @@ async fn a_callback_button_press_is_answered_and_moves_the_dialog_on() {
         vk.send(text("press-3", CUSTOMER, ORDER_ID)).await;
         let shown = vk.wait_shown(CUSTOMER, 5).await;
         assert_eq!(shown[3].text, format!("Got it: order {ORDER_ID}."));
-        vk.finish().await;
+        vk.app.finish().await;
     }
 }
 
@@ -483,7 +438,7 @@ async fn the_same_event_delivered_twice_has_one_effect_and_one_reply() {
         assert_eq!(vk.sends_to(CUSTOMER).len(), 5);
         assert_eq!(vk.customer_log(CUSTOMER).await, ["/start", "[i:order]", "/help"]);
         assert_eq!(vk.outbox(CUSTOMER).await.len(), 5, "no reply was queued for a repeat");
-        vk.finish().await;
+        vk.app.finish().await;
     }
 }
 
@@ -523,7 +478,7 @@ async fn a_retried_send_reuses_its_random_id_and_is_shown_once() {
         let rows = vk.outbox(CUSTOMER).await;
         assert_eq!(rows.iter().map(|row| row.attempts).collect::<Vec<_>>(), [1, 0, 1]);
         assert!(rows[0].last_error.as_deref().is_some_and(|error| error.contains("502")), "{rows:#?}");
-        vk.finish().await;
+        vk.app.finish().await;
     }
 }
 
@@ -551,7 +506,7 @@ async fn flood_control_delays_the_reply_which_is_then_shown_once() {
         assert_eq!(row.attempts, 0, "waiting out a rate limit is not the row's fault");
         assert!(row.last_error.as_deref().is_some_and(|error| error.contains("rate limited")), "{row:?}");
         assert!(row.next_attempt_at >= asked_at + pause_millis, "retried no earlier than VK asked: {row:?}");
-        vk.finish().await;
+        vk.app.finish().await;
     }
 }
 
@@ -565,7 +520,7 @@ async fn queue_a_ticket(vk: &Vk, peer: i64, event_id: &str) -> i64 {
 }
 
 async fn reachable(vk: &Vk, peer: i64) -> bool {
-    vk.store().contact("vk", &peer.to_string()).await.unwrap().expect("a contact").reachable
+    vk.app.store().contact("vk", &peer.to_string()).await.unwrap().expect("a contact").reachable
 }
 
 #[tokio::test]
@@ -579,7 +534,7 @@ async fn a_customer_who_denies_messages_gets_nothing_until_they_allow_them_or_wr
             .await;
 
         // An agent takes the ticket and writes: both replies wait.
-        let engine = &vk.running().app.engine;
+        let engine = &vk.app.running().app.engine;
         engine.claim(ticket, "olga").await.unwrap();
         engine
             .agent_reply(ticket, &Actor::new("olga", false), "Could you send the order number?", Vec::new())
@@ -616,7 +571,7 @@ async fn a_customer_who_denies_messages_gets_nothing_until_they_allow_them_or_wr
         vk.wait_shown(OTHER, 2).await;
         assert_eq!(vk.shown(CUSTOMER).len(), 3);
         assert_eq!(vk.sends_to(CUSTOMER).len(), 4, "one refused try, then nothing");
-        let dead = vk.store().dead_letters(10).await.unwrap();
+        let dead = vk.app.store().dead_letters(10).await.unwrap();
         assert_eq!(dead.len(), 1, "{dead:#?}");
         assert!(dead[0].last_error.as_deref().is_some_and(|error| error.contains("901")), "{dead:#?}");
 
@@ -627,7 +582,7 @@ async fn a_customer_who_denies_messages_gets_nothing_until_they_allow_them_or_wr
         assert_eq!(shown[3].text, "We will wait for your answer.");
         assert!(shown[4].text.starts_with("I can help with orders"), "{}", shown[4].text);
         assert!(reachable(&vk, CUSTOMER).await);
-        vk.finish().await;
+        vk.app.finish().await;
     }
 }
 
@@ -656,15 +611,18 @@ async fn callback_posts_with_a_wrong_secret_are_refused_and_nothing_is_stored() 
     confirmation["secret"] = json!("secret_654321");
     assert_eq!(vk.post(&confirmation).await.0, 403, "no confirmation string without the secret");
 
-    assert!(vk.store().contact("vk", &CUSTOMER.to_string()).await.unwrap().is_none(), "no contact stored");
-    assert_eq!(vk.store().pending_outbox().await.unwrap(), 0);
+    assert!(
+        vk.app.store().contact("vk", &CUSTOMER.to_string()).await.unwrap().is_none(),
+        "no contact stored"
+    );
+    assert_eq!(vk.app.store().pending_outbox().await.unwrap(), 0);
     assert!(vk.fake.calls_of("messages.send").is_empty());
 
     // The genuine event with the same id is not shadowed by the forgeries.
     vk.send(text("forged-1", CUSTOMER, "/start")).await;
     vk.wait_shown(CUSTOMER, 2).await;
     assert_eq!(vk.customer_log(CUSTOMER).await, ["/start"]);
-    vk.finish().await;
+    vk.app.finish().await;
 }
 
 #[tokio::test]
@@ -711,17 +669,17 @@ async fn long_poll_key_expiry_loses_and_doubles_nothing() {
     assert_eq!(vk.sends_to(CUSTOMER).len(), 5);
     let saved = vk.fake.current_ts();
     eventually_async("the position saved", || async {
-        vk.store().cursor(&cursor).await.unwrap().as_deref() == Some(saved.as_str())
+        vk.app.store().cursor(&cursor).await.unwrap().as_deref() == Some(saved.as_str())
     })
     .await;
 
     // A restart resumes from the saved position: what arrived while down is read, once.
-    vk.stop_app().await;
+    vk.app.stop().await;
     vk.fake.push_event(text("lp-5", CUSTOMER, "/menu"));
     vk.launch().await;
     vk.wait_shown(CUSTOMER, 6).await;
     let mut log = log.to_vec();
     log.push("/menu");
     assert_eq!(vk.customer_log(CUSTOMER).await, log);
-    vk.finish().await;
+    vk.app.finish().await;
 }

@@ -3,6 +3,7 @@
 //! scripted customer crowd, and a headless browser.
 
 pub mod browser;
+pub mod conversation;
 pub mod customer_crowd;
 pub mod engine_fixtures;
 pub mod fake_max;
