@@ -52,14 +52,33 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
+/// A signed-in agent, even one who must still choose their own password: only for the
+/// password page and signing out. Every other page takes a [`Session`].
+pub(crate) struct AnySession(pub(crate) Session);
+
+impl FromRequestParts<ConsoleState> for AnySession {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<AnySession, ConsoleError> {
+        let Some(token) = request_cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(ConsoleError::NotSignedIn);
+        };
+        let session = sessions::session(&*state.store, token, now_millis()).await?;
+        session.map(AnySession).ok_or(ConsoleError::NotSignedIn)
+    }
+}
+
+/// A signed-in agent who may use the console: one whose password someone else chose (the
+/// first-start `admin`, or after an admin's reset) is sent to the password page instead.
 impl FromRequestParts<ConsoleState> for Session {
     type Rejection = ConsoleError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<Session, ConsoleError> {
-        let Some(token) = request_cookie(&parts.headers, SESSION_COOKIE) else {
-            return Err(ConsoleError::NotSignedIn);
-        };
-        sessions::session(&*state.store, token, now_millis()).await?.ok_or(ConsoleError::NotSignedIn)
+        let AnySession(session) = AnySession::from_request_parts(parts, state).await?;
+        if session.agent.must_change_password {
+            return Err(ConsoleError::MustChangePassword);
+        }
+        Ok(session)
     }
 }
 
@@ -151,7 +170,7 @@ pub(crate) struct CsrfForm {
 
 pub(crate) async fn logout(
     State(state): State<ConsoleState>,
-    session: Session,
+    AnySession(session): AnySession,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
     check_csrf(&session, &form.csrf)?;
