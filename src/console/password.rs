@@ -87,10 +87,11 @@ pub(crate) async fn change(
         Err(error) => return Err(unexpected(error)),
     }
     tracing::info!(agent = %agent.name, "console: password changed; the agent's other sessions ended");
-    if agent.must_change_password && agent.name == FIRST_ADMIN {
-        if let Some(file) = &state.settings.one_time_password_file {
-            agents::remove_one_time_password(file);
-        }
+    if agent.must_change_password
+        && agent.name == FIRST_ADMIN
+        && let Some(file) = &state.settings.one_time_password_file
+    {
+        agents::remove_one_time_password(file);
     }
     Ok(Redirect::to("/console/queue?notice=password_changed").into_response())
 }

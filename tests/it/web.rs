@@ -886,6 +886,33 @@ async fn console_and_web_chat_queries_work_on_postgres() {
     let dashboard = text_of(send(&app, get("/console/dashboard", &anna.cookie)).await).await;
     assert!(dashboard.contains("id=\"fig-tickets\">1<"));
     assert!(app.store.change_marker().await.unwrap().tickets == 1);
+
+    // Token expiry and password changes, in this dialect too.
+    let fields =
+        [("csrf", anna.csrf.as_str()), ("name", "weekly"), ("agent", "anna"), ("expires_in_days", "7")];
+    let page = text_of(send(&app, form("/console/tokens", &anna.cookie, &fields)).await).await;
+    let token = &page[page.find("sbt_").unwrap()..][..68];
+    let call = |token: &str| {
+        let bearer = format!("Bearer {token}");
+        Request::get("/api/tickets").header(header::AUTHORIZATION, bearer).body(Body::empty()).unwrap()
+    };
+    assert_eq!(send(&app, call(token)).await.status(), StatusCode::OK);
+    let now = switchboard::store::now_millis();
+    let anna_id = app.store.agent_by_name("anna").await.unwrap().unwrap().id;
+    let ended =
+        switchboard::console::sessions::create_api_token(&*app.store, "old", anna_id, now, Some(now - 1));
+    assert_eq!(send(&app, call(&ended.await.unwrap())).await.status(), StatusCode::UNAUTHORIZED);
+    let other = sign_in(&app, "anna").await;
+    let changed = change_password(&app, &anna, AGENT_PASSWORD, "anna's new password", "anna's new password");
+    assert_eq!(changed.await, "/console/queue?notice=password_changed");
+    assert_eq!(location(&send(&app, get("/console/queue", &other.cookie)).await), "/console/login");
+    assert_eq!(send(&app, get("/console/queue", &anna.cookie)).await.status(), StatusCode::OK);
+    app.add_agent("boris", Role::Agent).await;
+    let reset = [("csrf", anna.csrf.as_str()), ("password", "chosen by anna")];
+    let done = send(&app, form("/console/agents/boris/password", &anna.cookie, &reset)).await;
+    assert_eq!(location(&done), "/console/agents?notice=password_reset:boris");
+    let boris = sign_in_with(&app, "boris", "chosen by anna").await;
+    assert_eq!(location(&send(&app, get("/console/queue", &boris)).await), "/console/password");
     app.stop().await;
 }
 
