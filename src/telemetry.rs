@@ -264,6 +264,7 @@ async fn refresh_gauges(store: &dyn Store) {
         Ok(queue) => {
             gauge!(HANDOFF_QUEUE_LENGTH, "priority" => "high").set(f64::from(queue.queued_high));
             gauge!(HANDOFF_QUEUE_LENGTH, "priority" => "normal").set(f64::from(queue.queued_normal));
+            gauge!(HANDOFF_QUEUE_LENGTH, "priority" => "low").set(f64::from(queue.queued_low));
         }
         Err(error) => tracing::warn!(%error, "metrics: reading the handoff queue failed"),
     }

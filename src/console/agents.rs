@@ -88,7 +88,8 @@ async fn insert(
         return Err(AgentError::BadName);
     }
     check_strength(password)?;
-    let password_hash = hash_password(password)?;
+    let owned = password.to_owned();
+    let password_hash = off_thread(move || hash_password(&owned)).await?;
     let agent = NewAgent { name, password_hash: &password_hash, role, must_change_password };
     match store.insert_agent(agent, now).await? {
         Some(id) => Ok(Agent { id, name: name.to_owned(), role, disabled: false, must_change_password }),
@@ -99,13 +100,23 @@ async fn insert(
 /// The agent if the name exists, is enabled and the password matches. An unknown name
 /// still costs one hash verification, so timing does not tell which names exist.
 pub async fn authenticate(store: &dyn Store, name: &str, password: &str) -> StoreResult<Option<Agent>> {
-    match store.agent_with_password_hash(name).await? {
-        Some((agent, hash)) => Ok((verify_password(password, &hash) && !agent.disabled).then_some(agent)),
-        None => {
-            let _ = verify_password(password, dummy_hash());
-            Ok(None)
-        }
-    }
+    let found = store.agent_with_password_hash(name).await?;
+    let hash = found.as_ref().map_or_else(|| dummy_hash().to_owned(), |(_, hash)| hash.clone());
+    let password = password.to_owned();
+    let matches = off_thread(move || verify_password(&password, &hash)).await;
+    Ok(found.and_then(|(agent, _)| (matches && !agent.disabled).then_some(agent)))
+}
+
+/// Runs password hashing on the blocking pool, a few at a time. argon2 takes tens of
+/// milliseconds of a core and ~19 MB per hash by design; run on the async workers, a flood of
+/// sign-in attempts would stall every other request, and run without a bound, exhaust memory.
+pub async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let turns = TURNS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+    });
+    let _turn = turns.acquire().await.expect("the semaphore is never closed");
+    tokio::task::spawn_blocking(work).await.expect("password hashing does not panic")
 }
 
 /// Disables an agent and ends their sessions and API tokens at once.
@@ -144,7 +155,8 @@ pub async fn set_password(
         Some(agent) if agent.disabled => return Err(AgentError::Disabled(name.to_owned())),
         Some(_) => {}
     }
-    let password_hash = hash_password(password)?;
+    let owned = password.to_owned();
+    let password_hash = off_thread(move || hash_password(&owned)).await?;
     let (must_change_password, keep_session) = match chosen_by {
         ChosenBy::TheAgent { session_token_hash } => (false, Some(session_token_hash)),
         ChosenBy::AnAdmin => (true, None),
@@ -163,17 +175,22 @@ pub async fn change_own_password(
     new: &str,
     session_token_hash: &str,
 ) -> Result<(), AgentError> {
-    check_strength(new)?;
+    check_new_password(current, new)?;
     let Some((_, hash)) = store.agent_with_password_hash(name).await? else {
         return Err(AgentError::NotFound(name.to_owned()));
     };
-    if !verify_password(current, &hash) {
+    let given = current.to_owned();
+    if !off_thread(move || verify_password(&given, &hash)).await {
         return Err(AgentError::WrongPassword);
     }
-    if current == new {
-        return Err(AgentError::SamePassword);
-    }
     set_password(store, name, new, ChosenBy::TheAgent { session_token_hash }).await
+}
+
+/// What [`change_own_password`] checks before it looks at the current password: the strength
+/// rule, and that the new one differs. Cheap, and tells nothing about the current password.
+pub fn check_new_password(current: &str, new: &str) -> Result<(), AgentError> {
+    check_strength(new)?;
+    if current == new { Err(AgentError::SamePassword) } else { Ok(()) }
 }
 
 /// A fixed hash to verify against when the name is unknown (made once, lazily).

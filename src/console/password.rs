@@ -4,11 +4,11 @@
 //! session extractor sends them here).
 
 use crate::console::agents::{self, AgentError, ChosenBy, FIRST_ADMIN};
-use crate::console::auth::{AnySession, check_csrf};
-use crate::console::sessions::Session;
+use crate::console::auth::{AccountForm, AdminForm, AnySession, CsrfField, SignedForm};
 use crate::console::{ConsoleError, ConsoleState, Nav, render};
+use crate::web::client::ClientAddress;
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -34,6 +34,7 @@ fn notice_text(code: &str) -> Option<String> {
             "passwords_differ" => "The two new passwords differ.",
             "same_password" => "Choose a password different from the current one.",
             "weak_password" => "Passwords need at least 10 characters.",
+            "too_many" => "Too many attempts. Wait a minute and try again.",
             _ => return None,
         }
         .to_owned(),
@@ -56,16 +57,33 @@ pub(crate) struct ChangeForm {
     repeat: String,
 }
 
+impl CsrfField for ChangeForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Changes the signed-in agent's own password. Their other sessions end; this one stays.
+/// Each try counts against the sign-in limit of the agent's name and the client's address:
+/// someone holding a session must not be able to try current passwords faster than
+/// passwords at the sign-in form.
 pub(crate) async fn change(
     State(state): State<ConsoleState>,
-    AnySession(session): AnySession,
-    Form(form): Form<ChangeForm>,
+    address: ClientAddress,
+    AccountForm(SignedForm { session, form }): AccountForm<ChangeForm>,
 ) -> Result<Response> {
-    check_csrf(&session, &form.csrf)?;
     let again = |code: &str| Ok(Redirect::to(&format!("/console/password?notice={code}")).into_response());
     if form.new != form.repeat {
         return again("passwords_differ");
+    }
+    match agents::check_new_password(&form.current, &form.new) {
+        Err(AgentError::SamePassword) => return again("same_password"),
+        Err(AgentError::WeakPassword) => return again("weak_password"),
+        _ => {}
+    }
+    if !state.login_limiter.allow(&session.agent.name, address) {
+        tracing::warn!(agent = %session.agent.name, "console: password change rate limit reached");
+        return again("too_many");
     }
     let agent = &session.agent;
     let changed = agents::change_own_password(
@@ -103,18 +121,19 @@ pub(crate) struct ResetForm {
     password: String,
 }
 
+impl CsrfField for ResetForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// An admin sets another agent's password; that agent must choose their own at the next
 /// sign-in, and every session of theirs ends now.
 pub(crate) async fn reset(
     State(state): State<ConsoleState>,
-    session: Session,
     Path(name): Path<String>,
-    Form(form): Form<ResetForm>,
+    AdminForm(SignedForm { session, form }): AdminForm<ResetForm>,
 ) -> Result<Response> {
-    check_csrf(&session, &form.csrf)?;
-    if !session.agent.is_admin() {
-        return Err(ConsoleError::AdminOnly);
-    }
     if name == session.agent.name {
         return Err(ConsoleError::BadRequest(
             "admins change their own password on the password page".to_owned(),

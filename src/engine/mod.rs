@@ -15,7 +15,7 @@ use crate::channels::{Accepted, InboundEvent, InboundKind, Intake, IntakeError};
 use crate::core::dialog::{self, Ctx, Effect, Input, QueueSnapshot, State, TicketOutcome, Transition};
 use crate::core::faq::{IntentClassifier, Remembering};
 use crate::core::flood::{FloodRule, FloodVerdict, FloodWindow};
-use crate::core::handoff::{AgentMove, ClaimDecision, TicketStatus, decide_claim, move_allowed};
+use crate::core::handoff::{Actor, AgentMove, ClaimDecision, TicketStatus, decide_claim, move_allowed};
 use crate::core::keys;
 use crate::core::message::{Lang, MediaRef, Outbound, Priority, Reply};
 use crate::core::order_id::OrderIdFormat;
@@ -58,6 +58,9 @@ pub struct EngineSettings {
     pub queue_capacity: usize,
     /// Per-customer flood control (`core::flood`); off unless set.
     pub flood: FloodRule,
+    /// Channels where anyone can start a conversation without an account (the web chat):
+    /// their customers' bare requests for a person queue at low priority (`core::dialog`).
+    pub anonymous_channels: Vec<&'static str>,
 }
 
 impl EngineSettings {
@@ -81,7 +84,13 @@ impl EngineSettings {
             max_batch: 512,
             queue_capacity: 4096,
             flood: FloodRule::per_minute(0),
+            anonymous_channels: Vec::new(),
         }
+    }
+
+    pub fn with_anonymous_channels(mut self, channels: &[&'static str]) -> EngineSettings {
+        self.anonymous_channels = channels.to_vec();
+        self
     }
 
     pub fn with_flood_rule(mut self, flood: FloodRule) -> EngineSettings {
@@ -112,7 +121,8 @@ pub enum EngineError {
     /// The ticket's status does not allow this action (`core::handoff::move_allowed`).
     #[error("ticket {ticket} is {status:?}; {action} is not possible")]
     NotAllowed { ticket: i64, status: TicketStatus, action: &'static str },
-    /// Only the agent who holds a ticket writes to its customer.
+    /// Only the agent who holds a ticket (or an admin) writes to its customer or moves it
+    /// (`core::handoff::Actor::may_act_on`).
     #[error("ticket {ticket} is not assigned to {agent}")]
     NotAssignedTo { ticket: i64, agent: String },
     #[error("an agent message needs text or an attachment")]
@@ -137,7 +147,7 @@ enum AgentOp {
     Move(TicketMove),
     Reply {
         ticket: i64,
-        agent: String,
+        by: Actor,
         text: String,
         attachments: Vec<MediaRef>,
     },
@@ -162,56 +172,14 @@ enum AgentOp {
     },
 }
 
-/// What release, transfer, resolve and reopen each do: check the move is allowed from the
-/// ticket's status, change the ticket, then tell its conversation.
+/// What release, transfer, resolve and reopen each do: check who asks and that the move is
+/// allowed from the ticket's status, change the ticket, then tell its conversation.
 struct TicketMove {
     ticket: i64,
+    by: Actor,
     allowed: AgentMove,
-    action: &'static str,
     change: TicketChange,
     input: Input,
-}
-
-impl TicketMove {
-    fn release(ticket: i64) -> TicketMove {
-        TicketMove {
-            ticket,
-            allowed: AgentMove::Release,
-            action: "release",
-            change: TicketChange::Release,
-            input: Input::TicketReleased,
-        }
-    }
-
-    fn transfer(ticket: i64, to_agent: &str) -> TicketMove {
-        TicketMove {
-            ticket,
-            allowed: AgentMove::Transfer,
-            action: "transfer",
-            change: TicketChange::Assign { agent: to_agent.to_owned() },
-            input: Input::TicketAssigned { agent: to_agent.to_owned() },
-        }
-    }
-
-    fn resolve(ticket: i64) -> TicketMove {
-        TicketMove {
-            ticket,
-            allowed: AgentMove::Resolve,
-            action: "resolve",
-            change: TicketChange::Resolve,
-            input: Input::TicketResolved,
-        }
-    }
-
-    fn reopen(ticket: i64, agent: &str) -> TicketMove {
-        TicketMove {
-            ticket,
-            allowed: AgentMove::Reopen,
-            action: "reopen",
-            change: TicketChange::Reopen { agent: agent.to_owned() },
-            input: Input::TicketReopened { agent: agent.to_owned() },
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -314,35 +282,51 @@ impl Engine {
     }
 
     /// Puts an assigned ticket back in the queue; the customer is told their position.
-    pub async fn release(&self, ticket: i64) -> Result<(), EngineError> {
-        self.agent(AgentOp::Move(TicketMove::release(ticket))).await.map(drop)
+    pub async fn release(&self, ticket: i64, by: &Actor) -> Result<(), EngineError> {
+        self.move_ticket(ticket, by, AgentMove::Release, TicketChange::Release, Input::TicketReleased).await
     }
 
     /// Hands a ticket to another agent.
-    pub async fn transfer(&self, ticket: i64, to_agent: &str) -> Result<(), EngineError> {
-        self.agent(AgentOp::Move(TicketMove::transfer(ticket, to_agent))).await.map(drop)
+    pub async fn transfer(&self, ticket: i64, by: &Actor, to_agent: &str) -> Result<(), EngineError> {
+        let change = TicketChange::Assign { agent: to_agent.to_owned() };
+        let input = Input::TicketAssigned { agent: to_agent.to_owned() };
+        self.move_ticket(ticket, by, AgentMove::Transfer, change, input).await
     }
 
     /// Sends an agent's words to the customer (logged, then delivered through the outbox).
     pub async fn agent_reply(
         &self,
         ticket: i64,
-        agent: &str,
+        by: &Actor,
         text: &str,
         attachments: Vec<MediaRef>,
     ) -> Result<(), EngineError> {
-        let op = AgentOp::Reply { ticket, agent: agent.to_owned(), text: text.to_owned(), attachments };
+        let op = AgentOp::Reply { ticket, by: by.clone(), text: text.to_owned(), attachments };
         self.agent(op).await.map(drop)
     }
 
     /// Resolves a ticket; the bot asks the customer for a rating.
-    pub async fn resolve(&self, ticket: i64) -> Result<(), EngineError> {
-        self.agent(AgentOp::Move(TicketMove::resolve(ticket))).await.map(drop)
+    pub async fn resolve(&self, ticket: i64, by: &Actor) -> Result<(), EngineError> {
+        self.move_ticket(ticket, by, AgentMove::Resolve, TicketChange::Resolve, Input::TicketResolved).await
     }
 
-    /// Reopens a resolved ticket for `agent`.
-    pub async fn reopen(&self, ticket: i64, agent: &str) -> Result<(), EngineError> {
-        self.agent(AgentOp::Move(TicketMove::reopen(ticket, agent))).await.map(drop)
+    /// Reopens a resolved ticket for the agent who asks.
+    pub async fn reopen(&self, ticket: i64, by: &Actor) -> Result<(), EngineError> {
+        let change = TicketChange::Reopen { agent: by.name.clone() };
+        let input = Input::TicketReopened { agent: by.name.clone() };
+        self.move_ticket(ticket, by, AgentMove::Reopen, change, input).await
+    }
+
+    async fn move_ticket(
+        &self,
+        ticket: i64,
+        by: &Actor,
+        allowed: AgentMove,
+        change: TicketChange,
+        input: Input,
+    ) -> Result<(), EngineError> {
+        let step = TicketMove { ticket, by: by.clone(), allowed, change, input };
+        self.agent(AgentOp::Move(step)).await.map(drop)
     }
 
     /// An internal note on a ticket, never shown to the customer. Returns the note id.
@@ -916,6 +900,7 @@ impl Inner {
             order_ids: self.settings.order_ids.as_ref(),
             faq,
             queue,
+            anonymous: self.settings.anonymous_channels.contains(&conversation.contact.channel.as_str()),
         };
         dialog::step(conversation.state.clone(), input, &ctx)
     }
@@ -948,28 +933,26 @@ impl Inner {
                 }
             }
             AgentOp::Move(step) => {
-                let found = allowed(&mut *tx, step.ticket, step.allowed, step.action).await?;
+                let found = allowed(&mut *tx, step.ticket, &step.by, step.allowed).await?;
                 tx.update_ticket(found.id, &step.change, now).await?;
                 let input = step.input.clone();
                 touched.push(self.drive(&mut *tx, &found, input, &mut queue, now, &mut writes).await?);
                 AgentOutcome::Done
             }
-            AgentOp::Reply { ticket, agent, text, attachments } => {
+            AgentOp::Reply { ticket, by, text, attachments } => {
                 if text.trim().is_empty() && attachments.is_empty() {
                     return Err(EngineError::EmptyMessage);
                 }
                 let found = ticket_for_update(&mut *tx, *ticket).await?;
-                if found.status != TicketStatus::Assigned
-                    || found.assigned_agent.as_deref() != Some(agent.as_str())
-                {
-                    return Err(EngineError::NotAssignedTo { ticket: *ticket, agent: agent.clone() });
+                if found.status != TicketStatus::Assigned || !by.may_act_on(found.assigned_agent.as_deref()) {
+                    return Err(EngineError::NotAssignedTo { ticket: *ticket, agent: by.name.clone() });
                 }
                 let (row, contact) = tx
                     .conversation_for_update(found.conversation_id)
                     .await?
                     .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket} has no conversation")))?;
                 let conversation = Conversation::load(row, contact, now, &mut writes);
-                writes.agent_reply(&conversation, agent, text, attachments, now);
+                writes.agent_reply(&conversation, &by.name, text, attachments, now);
                 tx.update_ticket(found.id, &TicketChange::AgentReplied, now).await?;
                 touched.push(conversation);
                 AgentOutcome::Done
@@ -1032,18 +1015,21 @@ async fn ticket_for_update(tx: &mut dyn WriteTx, ticket: i64) -> Result<TicketRo
     tx.ticket_for_update(ticket).await?.ok_or(EngineError::TicketNotFound(ticket))
 }
 
+/// The ticket, locked, when `by` may make `agent_move` on it in its current status.
 async fn allowed(
     tx: &mut dyn WriteTx,
     ticket: i64,
+    by: &Actor,
     agent_move: AgentMove,
-    action: &'static str,
 ) -> Result<TicketRow, EngineError> {
     let found = ticket_for_update(tx, ticket).await?;
-    if move_allowed(found.status, agent_move) {
-        Ok(found)
-    } else {
-        Err(EngineError::NotAllowed { ticket, status: found.status, action })
+    if !by.may_act_on(found.assigned_agent.as_deref()) {
+        return Err(EngineError::NotAssignedTo { ticket, agent: by.name.clone() });
     }
+    if !move_allowed(found.status, agent_move) {
+        return Err(EngineError::NotAllowed { ticket, status: found.status, action: agent_move.name() });
+    }
+    Ok(found)
 }
 
 fn retryable(error: &StoreError) -> bool {
@@ -1125,10 +1111,7 @@ async fn carry_out(
                 at: now,
             });
             if let (TicketStatus::Queued, Some(overview)) = (status, queue.as_mut()) {
-                match priority {
-                    Priority::High => overview.queued_high += 1,
-                    Priority::Normal => overview.queued_normal += 1,
-                }
+                overview.count(priority, true);
             }
         }
         Effect::AttachToTicket { media } => match tickets.open_ticket(tx, conversation.id, now).await? {
@@ -1142,10 +1125,7 @@ async fn carry_out(
             if let Some(ticket) = tickets.open_ticket(tx, conversation.id, now).await? {
                 tickets.change(&ticket, TicketChange::Withdraw);
                 if let (TicketStatus::Queued, Some(overview)) = (ticket.status, queue.as_mut()) {
-                    match ticket.priority {
-                        Priority::High => overview.queued_high = overview.queued_high.saturating_sub(1),
-                        Priority::Normal => overview.queued_normal = overview.queued_normal.saturating_sub(1),
-                    }
+                    overview.count(ticket.priority, false);
                 }
             }
         }

@@ -65,7 +65,11 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
     customer.type_into("#sb-input", &format!("{SCRIPT}\n")).await;
     let mut ticket = None;
     for _ in 0..600 {
-        let queued = app.store.list_tickets(Some(TicketStatus::Queued)).await.unwrap();
+        let queued = app
+            .store
+            .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
+            .await
+            .unwrap();
         if let Some(found) = queued.first().filter(|t| t.last_customer_message.as_deref() == Some(SCRIPT)) {
             ticket = Some(found.id);
             break;

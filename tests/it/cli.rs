@@ -33,15 +33,9 @@ fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
-/// A 2x1 PNG, built byte by byte: enough for the header check the media store does.
+/// A real 2x1 PNG.
 fn write_png(path: &Path) {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(&13u32.to_be_bytes());
-    png.extend_from_slice(b"IHDR");
-    png.extend_from_slice(&2u32.to_be_bytes());
-    png.extend_from_slice(&1u32.to_be_bytes());
-    png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
-    std::fs::write(path, png).unwrap();
+    std::fs::write(path, crate::support::images::png(2, 1, 0)).unwrap();
 }
 
 #[test]

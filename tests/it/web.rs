@@ -108,8 +108,14 @@ async fn customer_asks_for_human(app: &TestApp, channel: &'static str, who: &str
         };
         app.engine.accept(event).await.unwrap();
     }
-    let queued =
-        app.store.list_tickets(Some(switchboard::core::handoff::TicketStatus::Queued)).await.unwrap();
+    let queued = app
+        .store
+        .list_tickets(
+            Some(switchboard::core::handoff::TicketStatus::Queued),
+            switchboard::store::Page::first(100_000),
+        )
+        .await
+        .unwrap();
     queued.iter().find(|ticket| ticket.external_id == who).expect("a queued ticket").id
 }
 
@@ -714,6 +720,11 @@ async fn an_agent_changes_their_password_and_their_other_sessions_end() {
         "not boris's"
     );
     sign_in_with(&app, "anna", "a brand new password").await;
+    // Tries of the current password count with sign-ins against her name's limit (5 a minute:
+    // two sign-ins, two changes and one more sign-in so far), so a session cannot be used to
+    // guess it faster than the sign-in form allows.
+    let guess = change("guess number one", "the next password", "the next password").await;
+    assert_eq!(guess, notice("too_many"));
     app.stop().await;
 }
 
@@ -859,8 +870,15 @@ async fn console_and_web_chat_queries_work_on_postgres() {
     assert_eq!(send(&app, get(&photo_url, &cookie)).await.status(), StatusCode::OK);
 
     let anna = sign_in(&app, "anna").await;
-    let ticket =
-        app.store.list_tickets(Some(switchboard::core::handoff::TicketStatus::Queued)).await.unwrap()[0].id;
+    let ticket = app
+        .store
+        .list_tickets(
+            Some(switchboard::core::handoff::TicketStatus::Queued),
+            switchboard::store::Page::first(100_000),
+        )
+        .await
+        .unwrap()[0]
+        .id;
     let claim =
         send(&app, form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[("csrf", &anna.csrf)]))
             .await;
@@ -885,7 +903,7 @@ async fn console_and_web_chat_queries_work_on_postgres() {
     assert!(text_of(tokens).await.contains("sbt_"));
     let dashboard = text_of(send(&app, get("/console/dashboard", &anna.cookie)).await).await;
     assert!(dashboard.contains("id=\"fig-tickets\">1<"));
-    assert!(app.store.change_marker().await.unwrap().tickets == 1);
+    assert!(app.store.change_marker().await.unwrap().last_ticket == 1);
 
     // Token expiry and password changes, in this dialect too.
     let fields =
@@ -957,4 +975,72 @@ async fn live_updates_reach_the_console() {
     let strangers = send(&app, get(&format!("/console/tickets/{ticket}/live"), "")).await;
     assert_eq!(strangers.status(), StatusCode::SEE_OTHER);
     app.stop().await;
+}
+
+#[tokio::test]
+async fn the_queue_and_the_api_are_paged_and_a_bare_web_request_waits_last() {
+    let app = TestApp::start().await;
+    app.add_agent("admin", Role::Admin).await;
+    app.add_agent("crm", Role::Agent).await;
+    // A web visitor who says nothing but "human" comes first; 55 messenger customers follow.
+    let cookie = visitor(&app).await;
+    assert_eq!(chat(&app, &cookie, r#"{"id":"client-0001","text":"human"}"#).await.status(), StatusCode::OK);
+    for n in 0..55 {
+        customer_asks_for_human(&app, "telegram", &format!("70{n:02}"), "my parcel is late").await;
+    }
+    let admin = sign_in(&app, "admin").await;
+
+    let first = text_of(send(&app, get("/console/queue", &admin.cookie)).await).await;
+    assert!(first.contains("Waiting (56)"), "the count is the whole queue's");
+    assert_eq!(first.matches("/claim\"").count(), 50, "one page of 50");
+    assert!(first.contains("rel=\"next\"") && !first.contains("low trust"));
+    let second = text_of(send(&app, get("/console/queue?page=1", &admin.cookie)).await).await;
+    assert_eq!(second.matches("/claim\"").count(), 6);
+    assert!(second.contains("low trust"), "the bare web request is last, and marked");
+    assert!(second.contains("rel=\"prev\"") && !second.contains("rel=\"next\""));
+
+    let created = send(
+        &app,
+        form("/console/tokens", &admin.cookie, &[("csrf", &admin.csrf), ("name", "CRM"), ("agent", "crm")]),
+    )
+    .await;
+    let page = text_of(created).await;
+    let start = page.find("sbt_").expect("the new token is shown once");
+    let auth = format!("Bearer {}", &page[start..start + 68]);
+    let api = |uri: &str| Request::get(uri).header(header::AUTHORIZATION, &auth).body(Body::empty()).unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&text_of(send(&app, api("/api/tickets")).await).await).unwrap();
+    assert_eq!(listed["tickets"].as_array().unwrap().len(), 50);
+    assert_eq!(listed["next_offset"], 50);
+    let rest: serde_json::Value =
+        serde_json::from_str(&text_of(send(&app, api("/api/tickets?offset=50")).await).await).unwrap();
+    assert_eq!(rest["tickets"].as_array().unwrap().len(), 6);
+    assert_eq!(rest["next_offset"], serde_json::Value::Null);
+    assert_eq!(rest["tickets"][5]["priority"], "low");
+    assert_eq!(rest["tickets"][5]["channel"], "webchat");
+    for bad in ["/api/tickets?limit=201", "/api/tickets?limit=0", "/api/tickets?offset=-1"] {
+        assert_eq!(send(&app, api(bad)).await.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_visitor_may_hold_only_a_few_event_streams() {
+    let app = TestApp::start().await;
+    let cookie = visitor(&app).await;
+    let app = &app;
+    let open = async |cookie: String| send(app, get("/chat/events", &cookie)).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let stream = open(cookie.clone()).await;
+        assert_eq!(stream.status(), StatusCode::OK);
+        held.push(stream);
+    }
+    let refused = open(cookie.clone()).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(text_of(refused).await.contains("too_many_streams"));
+    // Another visitor is not affected, and a closed stream frees its place.
+    assert_eq!(open(visitor(app).await).await.status(), StatusCode::OK);
+    held.pop();
+    assert_eq!(open(cookie).await.status(), StatusCode::OK);
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use switchboard::channels::{Accepted, InboundKind, Intake};
 use switchboard::core::dialog::{Input, State};
 use switchboard::core::faq::{Intent, IntentClassifier, Match};
-use switchboard::core::handoff::TicketStatus;
+use switchboard::core::handoff::{Actor, TicketStatus};
 use switchboard::core::message::{Action, IssueType, Lang, MediaRef};
 use switchboard::engine::{Engine, EngineSettings};
 use switchboard::media::MediaStore;
@@ -32,15 +32,9 @@ impl IntentClassifier for WithReview {
     }
 }
 
-/// A PNG header of the given width: distinct widths are distinct files.
+/// A real PNG of the given width: distinct widths are distinct files.
 fn png(width: u32) -> Vec<u8> {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(&13u32.to_be_bytes());
-    png.extend_from_slice(b"IHDR");
-    png.extend_from_slice(&width.to_be_bytes());
-    png.extend_from_slice(&2u32.to_be_bytes());
-    png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
-    png
+    crate::support::images::png(width, 2, 0)
 }
 
 fn photo(external_id: &str, event_id: &str, media: &MediaRef) -> switchboard::channels::InboundEvent {
@@ -120,7 +114,10 @@ impl World {
         for event in script {
             assert!(matches!(engine.accept(event).await.unwrap(), Accepted::Applied { .. }));
         }
-        let queued = store.list_tickets(Some(TicketStatus::Queued)).await.unwrap();
+        let queued = store
+            .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
+            .await
+            .unwrap();
         assert_eq!(queued.len(), 2, "ann's and bob's tickets wait for an agent: {queued:#?}");
         let ann_ticket = queued.iter().find(|t| t.external_id == "ann").unwrap().id;
         engine.add_note(ann_ticket, "anna", "She called: the mug was a gift.").await.unwrap();
@@ -184,8 +181,14 @@ async fn erasure_story(db: TestDb) {
     let ann = world.store.contact(CHANNEL, "ann").await.unwrap().unwrap();
     let ann_messages = world.messages_of("ann").await as u64;
     let bob_messages = world.messages_of("bob").await;
-    let ann_ticket =
-        world.store.list_tickets(None).await.unwrap().into_iter().find(|t| t.external_id == "ann").unwrap();
+    let ann_ticket = world
+        .store
+        .list_tickets(None, switchboard::store::Page::first(100_000))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.external_id == "ann")
+        .unwrap();
     let events = world.count("SELECT count(*) FROM processed_events").await as u64;
     let her_words = ["Great shop, slow courier.", "The handle came off.", "She called: the mug was a gift."];
     if let Some(found) = readable_in_sqlite_files(&world.db, &her_words) {
@@ -247,8 +250,14 @@ async fn erasure_story(db: TestDb) {
     assert!(!world.has_file(&world.ann_only).await);
     assert!(world.has_file(&world.shared).await);
     assert!(world.has_file(&world.orphan).await);
-    let bob_ticket =
-        world.store.list_tickets(None).await.unwrap().into_iter().find(|t| t.external_id == "bob").unwrap();
+    let bob_ticket = world
+        .store
+        .list_tickets(None, switchboard::store::Page::first(100_000))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.external_id == "bob")
+        .unwrap();
     assert_eq!(bob_ticket.attachments, vec![world.shared.clone()]);
     assert_eq!(bob_ticket.description.as_deref(), Some("Mine too."));
     assert_eq!(world.messages_of("bob").await, bob_messages);
@@ -297,7 +306,10 @@ async fn retention_story(db: TestDb) {
         world.messages_of("ann").await as u64 + world.messages_of("bob").await as u64,
         with_open_ticket
     );
-    assert_eq!(world.store.list_tickets(None).await.unwrap().len(), 2);
+    assert_eq!(
+        world.store.list_tickets(None, switchboard::store::Page::first(100_000)).await.unwrap().len(),
+        2
+    );
     let dan = world.store.contact(CHANNEL, "dan").await.unwrap().unwrap();
     let dan_state = world.store.conversation_of_contact(dan.id).await.unwrap().unwrap().state;
     assert_eq!(serde_json::from_str::<State>(&dan_state).unwrap(), State::Menu, "states stay");
@@ -336,16 +348,16 @@ async fn retention_of_closed_tickets_story(db: TestDb) {
             photo_with_caption("fay", "f3", &fay_photo, "DRAFT-LYCHEE-4455 the lid"),
         ])
         .await;
-    let tickets = world.store.list_tickets(None).await.unwrap();
+    let tickets = world.store.list_tickets(None, switchboard::store::Page::first(100)).await.unwrap();
     let eve_ticket = tickets.iter().find(|t| t.external_id == "eve").expect("eve's ticket").id;
-    let engine = &world.engine;
+    let (engine, anna) = (&world.engine, Actor::new("anna", false));
     engine.claim(eve_ticket, "anna").await.unwrap();
     engine.add_note(eve_ticket, "anna", "NOTE-QUOKKA-5512 called her back").await.unwrap();
     engine
-        .agent_reply(eve_ticket, "anna", "REPLY-OTTER-6623 a new one is on its way", Vec::new())
+        .agent_reply(eve_ticket, &anna, "REPLY-OTTER-6623 a new one is on its way", Vec::new())
         .await
         .unwrap();
-    engine.resolve(eve_ticket).await.unwrap();
+    engine.resolve(eve_ticket, &anna).await.unwrap();
     world
         .accept_all(vec![
             button("eve", "e8", Action::Rate(2)),
@@ -391,8 +403,8 @@ async fn retention_of_closed_tickets_story(db: TestDb) {
         let contact = world.store.contact(CHANNEL, who).await.unwrap().unwrap();
         assert_eq!(contact.display_name, name, "{who}");
     }
-    let ann =
-        world.store.list_tickets(None).await.unwrap().into_iter().find(|t| t.external_id == "ann").unwrap();
+    let after = world.store.list_tickets(None, switchboard::store::Page::first(100)).await.unwrap();
+    let ann = after.into_iter().find(|t| t.external_id == "ann").unwrap();
     assert_eq!(ann.description.as_deref(), Some("The handle came off."), "open tickets keep everything");
     assert_eq!(world.store.ticket(ann.id).await.unwrap().unwrap().notes.len(), 1);
     assert_eq!(world.count("SELECT count(*) FROM feedback").await, 0);
