@@ -1248,24 +1248,7 @@ impl Writes {
             event_id: None,
             at: now,
         });
-        self.outbox.push(NewOutbox {
-            conversation_id: conversation.id,
-            contact_id: conversation.contact.id,
-            channel: conversation.contact.channel.clone(),
-            payload: Outbound::Bot(reply),
-            lang,
-            at: now,
-            lease_until: None,
-        });
-        self.note_recipient(&conversation.contact);
-    }
-
-    fn note_recipient(&mut self, contact: &ContactRow) {
-        self.recipients.entry(contact.id).or_insert_with(|| Recipient {
-            external_id: contact.external_id.clone(),
-            contact_data: contact.contact_data.clone(),
-            reachable: contact.reachable,
-        });
+        self.send(conversation, Outbound::Bot(reply), lang, now);
     }
 
     fn agent_reply(
@@ -1287,20 +1270,34 @@ impl Writes {
             event_id: None,
             at: now,
         });
+        let payload = Outbound::Agent {
+            agent: agent.to_owned(),
+            text: text.to_owned(),
+            attachments: attachments.to_vec(),
+        };
+        self.send(conversation, payload, conversation.contact.lang, now);
+    }
+
+    /// Queues `payload` for the conversation's contact in the outbox.
+    fn send(&mut self, conversation: &Conversation, payload: Outbound, lang: Lang, now: Millis) {
         self.outbox.push(NewOutbox {
             conversation_id: conversation.id,
             contact_id: conversation.contact.id,
             channel: conversation.contact.channel.clone(),
-            payload: Outbound::Agent {
-                agent: agent.to_owned(),
-                text: text.to_owned(),
-                attachments: attachments.to_vec(),
-            },
-            lang: conversation.contact.lang,
+            payload,
+            lang,
             at: now,
             lease_until: None,
         });
         self.note_recipient(&conversation.contact);
+    }
+
+    fn note_recipient(&mut self, contact: &ContactRow) {
+        self.recipients.entry(contact.id).or_insert_with(|| Recipient {
+            external_id: contact.external_id.clone(),
+            contact_data: contact.contact_data.clone(),
+            reachable: contact.reachable,
+        });
     }
 }
 
