@@ -1,6 +1,7 @@
 //! Route tests for the web chat and the agent console, without a port (`oneshot`), against
 //! the real engine and a fresh SQLite file per test.
 
+use crate::support::forms::csrf_in;
 use crate::support::web_app::{AGENT_PASSWORD, TestApp, tiny_png};
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
@@ -56,12 +57,6 @@ fn set_cookie(response: &Response<Body>, name: &str) -> Option<String> {
 
 fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
-}
-
-fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a form with a CSRF field") + marker.len();
-    html[start..start + 64].to_owned()
 }
 
 fn location(response: &Response<Body>) -> String {

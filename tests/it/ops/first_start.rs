@@ -2,29 +2,11 @@
 //! file only its user may read, never in the log; signed in with it, the console lets the admin
 //! do nothing but choose their own password, and the file goes once they have.
 
+use crate::support::forms::{cookie_of, csrf_in};
 use crate::support::instance::{self, Instance};
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION};
 use std::collections::BTreeMap;
-
-/// The `name=value` part of the response's cookie called `name`.
-fn cookie(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with(&format!("{name}=")))
-        .and_then(|value| value.split(';').next())
-        .unwrap_or_else(|| panic!("no {name} cookie"))
-        .to_owned()
-}
-
-fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a form with a CSRF field") + marker.len();
-    html[start..start + 64].to_owned()
-}
 
 fn location(response: &reqwest::Response) -> &str {
     response.headers().get(LOCATION).and_then(|value| value.to_str().ok()).unwrap_or_default()
@@ -58,7 +40,7 @@ async fn the_first_admin_gets_a_private_one_time_password_and_must_replace_it() 
 
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let login = http.get(server.url("/console/login")).send().await.unwrap();
-    let login_cookie = cookie(&login, "sb_login");
+    let login_cookie = cookie_of(&login, "sb_login").expect("a login cookie");
     let csrf = csrf_in(&login.text().await.unwrap());
     let signed_in = http
         .post(server.url("/console/login"))
@@ -68,7 +50,7 @@ async fn the_first_admin_gets_a_private_one_time_password_and_must_replace_it() 
         .await
         .unwrap();
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-    let session = cookie(&signed_in, "sb_session");
+    let session = cookie_of(&signed_in, "sb_session").expect("a session cookie");
 
     // Every other page sends the admin to the password page, forms included.
     for path in ["/console/queue", "/console/agents", "/console/tokens", "/console/dashboard.csv"] {
