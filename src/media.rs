@@ -11,6 +11,7 @@
 
 use crate::core::dialog::PhotoProblem;
 use crate::core::message::MediaRef;
+use crate::web::downloads::DownloadHosts;
 use image::{ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
 use std::io::Cursor;
@@ -117,20 +118,30 @@ impl MediaStore {
         &self.dir
     }
 
-    /// Downloads a photo a platform links to (VK, MAX), reading no more than the size limit,
-    /// and [`store`](Self::store)s it. A link that is gone or forbidden will not come back, so
-    /// the customer is told the photo did not arrive; a 429, a 5xx, a broken connection or our
-    /// own storage failing is worth the platform's redelivery.
+    /// Downloads a photo a platform links to (VK, MAX), only from a host `hosts` allows (the
+    /// `http` client follows redirects only there too) and reading no more than the size
+    /// limit, and [`store`](Self::store)s it. A link elsewhere, gone, forbidden or redirecting
+    /// elsewhere will not come back, so the customer is told the photo did not arrive; a 429, a
+    /// 5xx, a broken connection or our own storage failing is worth the platform's redelivery.
     pub async fn fetch(
         &self,
         http: &reqwest::Client,
+        hosts: &DownloadHosts,
         url: &str,
         timeout: Duration,
     ) -> Result<Fetched, FetchUnavailable> {
+        let Some(parsed) = reqwest::Url::parse(url).ok().filter(|parsed| hosts.allows(parsed)) else {
+            let host = reqwest::Url::parse(url).ok().and_then(|url| url.host_str().map(str::to_owned));
+            tracing::warn!(
+                host = host.as_deref().unwrap_or("?"),
+                "a photo URL outside the platform's hosts; not downloaded"
+            );
+            return Ok(Fetched::Refused(PhotoProblem::NotAnImage));
+        };
         let too_large = || Fetched::Refused(PhotoProblem::TooLarge { limit_mb: self.max_megabytes() });
         // The URL may carry a signature: never let it into an error message.
         let unavailable = |error: reqwest::Error| FetchUnavailable(error.without_url().to_string());
-        let mut response = http.get(url).timeout(timeout).send().await.map_err(unavailable)?;
+        let mut response = http.get(parsed).timeout(timeout).send().await.map_err(unavailable)?;
         let status = response.status();
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             return Err(FetchUnavailable(format!("photo download: HTTP {status}")));

@@ -3,7 +3,7 @@
 //! clear error instead of a silent failure later. [`MaxSettings`] is plain data the MAX channel
 //! imports; reading it is this module's job.
 
-use super::{ConfigError, Source};
+use super::{ConfigError, MIN_WEBHOOK_SECRET_CHARS, Source};
 use crate::core::message::Lang;
 use crate::secret::Secret;
 use std::time::Duration;
@@ -14,8 +14,12 @@ pub const DEFAULT_API_URL: &str = "https://platform-api2.max.ru";
 pub const DEFAULT_LONGPOLL_TIMEOUT_SECS: u32 = 30;
 /// How long one API call may take by default before it counts as lost.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
-/// MAX's bounds for the webhook secret: 5 to 256 of `A-Z a-z 0-9 _ -`.
-const SECRET_LENGTHS: std::ops::RangeInclusive<usize> = 5..=256;
+/// MAX takes a webhook secret of up to 256 of `A-Z a-z 0-9 _ -`; ours is at least
+/// [`MIN_WEBHOOK_SECRET_CHARS`] long, so it cannot be guessed.
+const SECRET_LENGTHS: std::ops::RangeInclusive<usize> = MIN_WEBHOOK_SECRET_CHARS..=256;
+/// Where MAX serves customers' images (each with its subdomains, such as `i.oneme.ru`): the
+/// only hosts images are downloaded from, besides the configured API's own address.
+pub const DEFAULT_MEDIA_HOSTS: [&str; 2] = ["oneme.ru", "max.ru"];
 
 /// How updates reach us from MAX.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +54,9 @@ pub struct MaxSettings {
     pub rate_limits: bool,
     /// Seconds one `GET /updates` waits for updates.
     pub longpoll_timeout_secs: u32,
+    /// The domains (with their subdomains) customer images may be downloaded from over HTTPS
+    /// (`SWITCHBOARD_MAX_MEDIA_HOSTS`); the API URL's own address is always allowed too.
+    pub media_hosts: Vec<String>,
     /// How long one API call may take before it counts as lost and the outbox retries it
     /// (`SWITCHBOARD_HTTP_TIMEOUT_SECS`).
     pub request_timeout: Duration,
@@ -68,6 +75,7 @@ impl MaxSettings {
             default_language: Lang::Ru,
             rate_limits: true,
             longpoll_timeout_secs: DEFAULT_LONGPOLL_TIMEOUT_SECS,
+            media_hosts: DEFAULT_MEDIA_HOSTS.iter().map(|host| (*host).to_owned()).collect(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
@@ -83,6 +91,9 @@ impl MaxSettings {
         }
         if self.request_timeout.is_zero() {
             return Err(MaxSettingsError::RequestTimeout);
+        }
+        if let Some(bad) = self.media_hosts.iter().find(|host| !super::is_domain(host)) {
+            return Err(MaxSettingsError::MediaHosts(bad.clone()));
         }
         if self.mode == MaxMode::Webhook {
             match &self.webhook_url {
@@ -123,8 +134,12 @@ pub enum MaxSettingsError {
     WebhookUrl(String),
     #[error("webhook mode needs a secret for the X-Max-Bot-Api-Secret header")]
     SecretMissing,
-    #[error("expected 5 to 256 characters of A-Z, a-z, 0-9, _ and - (MAX's rule for the secret)")]
+    #[error(
+        "expected {MIN_WEBHOOK_SECRET_CHARS} to 256 characters of A-Z, a-z, 0-9, _ and - (MAX allows only these; fewer could be guessed)"
+    )]
     SecretShape,
+    #[error("expected comma-separated domains such as `oneme.ru,max.ru`, got {0:?}")]
+    MediaHosts(String),
     #[error("cannot read the PEM file {path:?}: {problem}")]
     RootPemUnreadable { path: String, problem: String },
     #[error("expected a PEM file with a certificate (-----BEGIN CERTIFICATE-----) at {0:?}")]
@@ -154,6 +169,7 @@ impl MaxSettingsError {
                 "SWITCHBOARD_MAX_EXTRA_ROOT_PEM"
             }
             MaxSettingsError::DefaultLanguage(_) => "SWITCHBOARD_MAX_DEFAULT_LANGUAGE",
+            MaxSettingsError::MediaHosts(_) => "SWITCHBOARD_MAX_MEDIA_HOSTS",
             MaxSettingsError::RateLimit(_) => "SWITCHBOARD_MAX_RATE_LIMIT",
             MaxSettingsError::RequestTimeout => "SWITCHBOARD_HTTP_TIMEOUT_SECS",
         }
@@ -172,7 +188,7 @@ pub(super) fn read(
     source: &dyn Source,
     request_timeout: Duration,
 ) -> Result<Option<MaxSettings>, ConfigError> {
-    const ALL: [&str; 8] = [
+    const ALL: [&str; 9] = [
         "SWITCHBOARD_MAX_TOKEN",
         "SWITCHBOARD_MAX_MODE",
         "SWITCHBOARD_MAX_WEBHOOK_URL",
@@ -181,6 +197,7 @@ pub(super) fn read(
         "SWITCHBOARD_MAX_EXTRA_ROOT_PEM",
         "SWITCHBOARD_MAX_DEFAULT_LANGUAGE",
         "SWITCHBOARD_MAX_RATE_LIMIT",
+        "SWITCHBOARD_MAX_MEDIA_HOSTS",
     ];
     if ALL.iter().all(|variable| source.get(variable).is_none()) {
         return Ok(None);
@@ -211,6 +228,9 @@ pub(super) fn read(
             "off" => false,
             _ => return Err(MaxSettingsError::RateLimit(limit).into()),
         };
+    }
+    if let Some(hosts) = source.get("SWITCHBOARD_MAX_MEDIA_HOSTS") {
+        settings.media_hosts = super::host_list(&hosts);
     }
     settings.request_timeout = request_timeout;
     settings.validate()?;
@@ -249,6 +269,7 @@ mod tests {
         assert_eq!(settings.default_language, Lang::Ru);
         assert!(settings.rate_limits);
         assert!(settings.extra_root_pem.is_none());
+        assert_eq!(settings.media_hosts, DEFAULT_MEDIA_HOSTS);
     }
 
     #[test]
@@ -270,11 +291,14 @@ mod tests {
                 vec![("SWITCHBOARD_MAX_TOKEN", "t"), ("SWITCHBOARD_MAX_API_URL", "platform-api2.max.ru")],
                 "SWITCHBOARD_MAX_API_URL",
             ),
-            (webhook(&[("SWITCHBOARD_MAX_WEBHOOK_SECRET", "secret_1")]), "SWITCHBOARD_MAX_WEBHOOK_URL"),
+            (
+                webhook(&[("SWITCHBOARD_MAX_WEBHOOK_SECRET", "secret_1_secret_1")]),
+                "SWITCHBOARD_MAX_WEBHOOK_URL",
+            ),
             (
                 webhook(&[
                     ("SWITCHBOARD_MAX_WEBHOOK_URL", "example.com/webhooks/max"),
-                    ("SWITCHBOARD_MAX_WEBHOOK_SECRET", "secret_1"),
+                    ("SWITCHBOARD_MAX_WEBHOOK_SECRET", "secret_1_secret_1"),
                 ]),
                 "SWITCHBOARD_MAX_WEBHOOK_URL",
             ),
@@ -292,7 +316,7 @@ mod tests {
             (
                 webhook(&[
                     ("SWITCHBOARD_MAX_WEBHOOK_URL", "https://example.com/webhooks/max"),
-                    ("SWITCHBOARD_MAX_WEBHOOK_SECRET", "abcd"),
+                    ("SWITCHBOARD_MAX_WEBHOOK_SECRET", "fifteen_chars_x"),
                 ]),
                 "SWITCHBOARD_MAX_WEBHOOK_SECRET",
             ),
@@ -315,6 +339,14 @@ mod tests {
                 vec![("SWITCHBOARD_MAX_TOKEN", "t"), ("SWITCHBOARD_MAX_RATE_LIMIT", "5")],
                 "SWITCHBOARD_MAX_RATE_LIMIT",
             ),
+            (
+                vec![("SWITCHBOARD_MAX_TOKEN", "t"), ("SWITCHBOARD_MAX_MEDIA_HOSTS", "oneme.ru,,max.ru")],
+                "SWITCHBOARD_MAX_MEDIA_HOSTS",
+            ),
+            (
+                vec![("SWITCHBOARD_MAX_TOKEN", "t"), ("SWITCHBOARD_MAX_MEDIA_HOSTS", "10.0.0.1")],
+                "SWITCHBOARD_MAX_MEDIA_HOSTS",
+            ),
         ];
         for (pairs, variable) in &cases {
             let error = load(pairs).unwrap_err();
@@ -332,7 +364,8 @@ mod tests {
             ("SWITCHBOARD_MAX_TOKEN", "very-secret-token"),
             ("SWITCHBOARD_MAX_MODE", "webhook"),
             ("SWITCHBOARD_MAX_WEBHOOK_URL", "https://support.example.com/webhooks/max"),
-            ("SWITCHBOARD_MAX_WEBHOOK_SECRET", "hunter2_hunter2"),
+            ("SWITCHBOARD_MAX_WEBHOOK_SECRET", "hunter2_hunter2_hunter2"),
+            ("SWITCHBOARD_MAX_MEDIA_HOSTS", " OneMe.ru , cdn.example.org"),
             ("SWITCHBOARD_MAX_API_URL", "http://127.0.0.1:9/"),
             ("SWITCHBOARD_MAX_EXTRA_ROOT_PEM", pem.as_str()),
             ("SWITCHBOARD_MAX_RATE_LIMIT", "off"),
@@ -342,6 +375,7 @@ mod tests {
         assert_eq!(settings.mode, MaxMode::Webhook);
         assert_eq!(settings.api_url, "http://127.0.0.1:9");
         assert!(!settings.rate_limits);
+        assert_eq!(settings.media_hosts, ["oneme.ru", "cdn.example.org"]);
         assert!(settings.extra_root_pem.as_deref().is_some_and(|text| text.contains("MIIB")));
         let debug = format!("{settings:?}");
         assert!(!debug.contains("very-secret") && !debug.contains("hunter2"), "{debug}");

@@ -485,6 +485,25 @@ fn folder_of(path: &Path) -> PathBuf {
     path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
 }
 
+/// A host name of at least two labels: letters, digits and inner hyphens, the last one
+/// starting with a letter (`userapi.com`; never an address such as `10.0.0.1`).
+fn is_domain(host: &str) -> bool {
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && labels.last().is_some_and(|top| top.starts_with(|c: char| c.is_ascii_lowercase()))
+        && labels.iter().all(|label| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// A comma-separated list of host names, trimmed and lowercased (`SWITCHBOARD_*_MEDIA_HOSTS`).
+fn host_list(raw: &str) -> Vec<String> {
+    raw.split(',').map(|host| host.trim().to_ascii_lowercase()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

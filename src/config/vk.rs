@@ -107,7 +107,7 @@ impl VkSettings {
         {
             return Err(VkSettingsError::SecretTooShort);
         }
-        if let Some(bad) = self.media_hosts.iter().find(|host| !is_domain(host)) {
+        if let Some(bad) = self.media_hosts.iter().find(|host| !super::is_domain(host)) {
             return Err(VkSettingsError::MediaHosts(bad.clone()));
         }
         Ok(())
@@ -224,25 +224,11 @@ pub(super) fn read(
         };
     }
     if let Some(hosts) = source.get("SWITCHBOARD_VK_MEDIA_HOSTS") {
-        settings.media_hosts = hosts.split(',').map(|host| host.trim().to_ascii_lowercase()).collect();
+        settings.media_hosts = super::host_list(&hosts);
     }
     settings.request_timeout = request_timeout;
     settings.validate()?;
     Ok(Some(settings))
-}
-
-/// A host name of at least two labels: letters, digits and inner hyphens, the last one
-/// starting with a letter (`userapi.com`; never an address such as `10.0.0.1`).
-fn is_domain(host: &str) -> bool {
-    let labels: Vec<&str> = host.split('.').collect();
-    labels.len() >= 2
-        && labels.last().is_some_and(|top| top.starts_with(|c: char| c.is_ascii_lowercase()))
-        && labels.iter().all(|label| {
-            (1..=63).contains(&label.len())
-                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
 }
 
 fn parse_group_id(raw: &str) -> Result<u64, VkSettingsError> {

@@ -400,6 +400,25 @@ async fn an_update_whose_photo_cannot_be_fetched_yet_is_not_acknowledged_until_i
     }
 }
 
+#[tokio::test]
+async fn an_image_url_outside_maxs_hosts_is_never_fetched() {
+    let max = Max::start(MaxMode::Webhook).await;
+    // Another port of the same address: not the API's own origin, and not a MAX host.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere = format!("http://{}/latest/meta-data.png", listener.local_addr().unwrap());
+    let image =
+        json!([{"type": "image", "payload": {"photo_id": 4_520_003, "token": "tok.3", "url": elsewhere}}]);
+    max.send(message_created("mid.elsewhere", CUSTOMER, "", image)).await;
+    let shown = max.wait_shown(CUSTOMER, 2).await;
+    assert!(shown[0].text.starts_with("That file doesn't look like a picture."), "{}", shown[0].text);
+    // A download would have connected before the answer was written; nothing is waiting.
+    let listener = listener.into_std().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "nothing connected to the address the update named");
+    assert!(std::fs::read_dir(max.media_dir.path()).unwrap().next().is_none(), "no file stored");
+    max.app.finish().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Delivery failures
 

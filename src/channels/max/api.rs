@@ -8,6 +8,7 @@
 use crate::channels::DeliveryError;
 use crate::config::max::MaxSettings;
 use crate::secret::Secret;
+use crate::web::downloads::DownloadHosts;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -142,6 +143,7 @@ pub struct MaxApi {
 
 struct Inner {
     http: reqwest::Client,
+    downloads: DownloadHosts,
     api_url: String,
     token: Secret,
     per_bot: Option<DefaultDirectRateLimiter>,
@@ -167,7 +169,10 @@ impl MaxApi {
     /// A client for the settings' API URL and token, trusting the extra root certificate if
     /// one is configured (in addition to the built-in roots; verification stays on).
     pub fn new(settings: &MaxSettings) -> Result<MaxApi, ClientError> {
-        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        let downloads = DownloadHosts::new(&settings.media_hosts, &settings.api_url);
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(downloads.redirect_policy());
         if let Some(pem) = &settings.extra_root_pem {
             let certificate =
                 reqwest::Certificate::from_pem(pem.as_bytes()).map_err(ClientError::RootCertificate)?;
@@ -185,6 +190,7 @@ impl MaxApi {
         Ok(MaxApi {
             inner: Arc::new(Inner {
                 http,
+                downloads,
                 api_url: settings.api_url.trim_end_matches('/').to_owned(),
                 token: settings.token.clone(),
                 per_bot,
@@ -196,9 +202,15 @@ impl MaxApi {
         })
     }
 
-    /// The HTTP client, for downloading customers' images.
+    /// The HTTP client, for downloading customers' images and uploading ours. It follows a
+    /// redirect only to a URL [`DownloadHosts`] allows.
     pub fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    /// Where customer images may be downloaded from.
+    pub fn download_hosts(&self) -> &DownloadHosts {
+        &self.inner.downloads
     }
 
     /// True once MAX rejected the token: from then on every call fails with [`ApiError::Stopped`].
@@ -354,7 +366,7 @@ impl MaxApi {
             .inner
             .http
             .post(&endpoint.url)
-            .header(reqwest::header::AUTHORIZATION, self.inner.token.expose())
+            // The upload URL is signed by MAX; the token stays with the API host.
             .multipart(reqwest::multipart::Form::new().part("data", part))
             .timeout(UPLOAD_TIMEOUT)
             .send()

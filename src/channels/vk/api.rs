@@ -6,9 +6,9 @@
 //! budget of the community token is counted once, and an auth failure stops both.
 
 use crate::channels::DeliveryError;
-use crate::channels::vk::downloads::DownloadHosts;
 use crate::config::vk::VkSettings;
 use crate::secret::Secret;
+use crate::web::downloads::DownloadHosts;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -166,7 +166,7 @@ struct Inner {
 impl VkApi {
     /// A client for the settings' API URL and token, limited to their requests per second.
     pub fn new(settings: &VkSettings) -> Result<VkApi, reqwest::Error> {
-        let downloads = DownloadHosts::new(settings);
+        let downloads = DownloadHosts::new(&settings.media_hosts, &settings.api_url);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .redirect(downloads.redirect_policy())

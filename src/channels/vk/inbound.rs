@@ -452,16 +452,8 @@ impl VkReceiver {
             let limit_mb = self.media.max_megabytes();
             return Ok(Input::PhotoRejected { problem: PhotoProblem::TooLarge { limit_mb } });
         }
-        let allowed = reqwest::Url::parse(url).is_ok_and(|url| self.api.download_hosts().allows(&url));
-        if !allowed {
-            let host = reqwest::Url::parse(url).ok().and_then(|url| url.host_str().map(str::to_owned));
-            tracing::warn!(
-                host = host.as_deref().unwrap_or("?"),
-                "a VK photo URL outside VK's hosts; not downloaded"
-            );
-            return Ok(Input::PhotoRejected { problem: PhotoProblem::NotAnImage });
-        }
-        let fetched = self.media.fetch(self.api.http(), url, DOWNLOAD_TIMEOUT).await;
+        let fetched =
+            self.media.fetch(self.api.http(), self.api.download_hosts(), url, DOWNLOAD_TIMEOUT).await;
         Ok(fetched.map_err(|error| ReceiveError::Unavailable(error.0))?.into_input(caption))
     }
 

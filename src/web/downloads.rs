@@ -1,11 +1,10 @@
-//! Where customer photos may be downloaded from. A VK event names the URL of each photo, and
-//! downloading whatever it names would let anyone who can get an event to us (a forged
-//! callback, a message VK passes on) make the server fetch addresses of our own network. So
-//! photos come only over HTTPS from VK's hosts (`VkSettings::media_hosts`, each with its
-//! subdomains) or from the configured API's own address (the test fake serves both), and a
-//! redirect is followed only to such a URL.
+//! Where customer photos may be downloaded from. A VK event or a MAX update names the URL of
+//! each photo, and downloading whatever it names would let anyone who can get an event to us
+//! (a forged callback, a message the platform passes on) make the server fetch addresses of our
+//! own network. So photos come only over HTTPS from the platform's hosts (its configured media
+//! domains, each with its subdomains) or from the configured API's own address (the test fakes
+//! serve both), and a redirect is followed only to such a URL.
 
-use crate::config::vk::VkSettings;
 use reqwest::Url;
 use reqwest::redirect::{Attempt, Policy};
 
@@ -26,10 +25,11 @@ fn origin(url: &Url) -> Option<Origin> {
 }
 
 impl DownloadHosts {
-    pub fn new(settings: &VkSettings) -> DownloadHosts {
+    /// Photos from `domains` (and their subdomains) over HTTPS, or from `api_url`'s address.
+    pub fn new(domains: &[String], api_url: &str) -> DownloadHosts {
         DownloadHosts {
-            domains: settings.media_hosts.clone(),
-            api_origin: Url::parse(&settings.api_url).ok().as_ref().and_then(origin),
+            domains: domains.to_vec(),
+            api_origin: Url::parse(api_url).ok().as_ref().and_then(origin),
         }
     }
 
@@ -64,13 +64,12 @@ impl DownloadHosts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::vk::VkMode;
+    use crate::config::vk::DEFAULT_MEDIA_HOSTS;
 
     #[test]
     fn only_vk_hosts_over_https_and_the_api_itself() {
-        let mut settings = VkSettings::new("t", 1, VkMode::LongPoll);
-        settings.api_url = "http://127.0.0.1:8055".to_owned();
-        let hosts = DownloadHosts::new(&settings);
+        let domains: Vec<String> = DEFAULT_MEDIA_HOSTS.iter().map(|host| (*host).to_owned()).collect();
+        let hosts = DownloadHosts::new(&domains, "http://127.0.0.1:8055");
         let allows = |url: &str| hosts.allows(&Url::parse(url).unwrap());
         for good in [
             "https://sun9-80.userapi.com/impg/x.jpg?size=604x403",
