@@ -22,12 +22,14 @@ pub type Renderer = Arc<dyn Fn(Lang, &Reply) -> RenderedReply + Send + Sync>;
 /// is told it arrived.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboundEvent {
-    /// `telegram`, `vk`, `webchat`, `terminal`, ...
+    /// `telegram`, `vk`, `max`, `webchat`, `terminal`, ...
     pub channel: &'static str,
-    /// The platform's id for this event (Telegram `update_id`, VK `event_id`, a web chat
-    /// client's message id): the dedupe key together with `channel`.
+    /// The platform's id for this event (Telegram `update_id`, VK `event_id`, MAX's message
+    /// `mid` or `callback_id`, a web chat client's message id): the dedupe key together with
+    /// `channel`.
     pub event_id: String,
-    /// Who, on this channel: a Telegram chat id, a VK peer id, a web chat visitor id.
+    /// Who, on this channel: a Telegram chat id, a VK peer id, a MAX user id (`chat:<id>` for a
+    /// group chat), a web chat visitor id.
     pub external_id: String,
     /// The platform's idea of the customer's language (`ru-RU`, `zh-hans`), if it has one.
     pub language_hint: Option<String>,
@@ -123,7 +125,7 @@ pub trait Intake: Send + Sync {
         self.save_cursor(cursor, position).await?;
         Ok(accepted)
     }
-    /// A channel's persisted position (Telegram `offset`, VK `ts`), by name.
+    /// A channel's persisted position (Telegram `offset`, VK `ts`, MAX `marker`), by name.
     async fn cursor(&self, name: &str) -> Result<Option<String>, IntakeError>;
     async fn save_cursor(&self, name: &str, value: &str) -> Result<(), IntakeError>;
 }
