@@ -60,6 +60,8 @@ async fn crash_test(label: &str, db: TestDb) {
         let mut instance = Instance::new("switchboard", workdir.path(), env);
         let webhook = instance.url(switchboard::channels::telegram::webhook::PATH);
         instance.set_env("SWITCHBOARD_TELEGRAM_WEBHOOK_URL", webhook);
+        let max_webhook = instance.url(switchboard::channels::max::webhook::WEBHOOK_PATH);
+        instance.set_env("SWITCHBOARD_MAX_WEBHOOK_URL", max_webhook);
         instance.start().await;
         println!("{label}: first start took {:.1} s", started.elapsed().as_secs_f64());
         crowd.set_targets(vec![instance.address]);

@@ -49,6 +49,8 @@ async fn three_instances_share_the_traffic_and_one_dies() {
                     Instance::new(&format!("switchboard-{number}"), workdir.path(), env.clone());
                 let webhook = instance.url(switchboard::channels::telegram::webhook::PATH);
                 instance.set_env("SWITCHBOARD_TELEGRAM_WEBHOOK_URL", webhook);
+                let max_webhook = instance.url(switchboard::channels::max::webhook::WEBHOOK_PATH);
+                instance.set_env("SWITCHBOARD_MAX_WEBHOOK_URL", max_webhook);
                 instance
             })
             .collect();

@@ -1,10 +1,10 @@
 //! A crowd of customers for the crash and multi-instance tests, and the checks that prove
 //! nothing they said or were told was lost, doubled or reordered.
 //!
-//! Two hundred customers, half on Telegram and half on VK, each play a ten-step script (2,000
-//! messages in all) against the webhook routes of one or more running `switchboard`
+//! Two hundred customers, a third each on Telegram, VK and MAX, each play a ten-step script
+//! (2,000 messages in all) against the webhook routes of one or more running `switchboard`
 //! processes. The crowd delivers like the platforms do: an update is posted until it is
-//! acknowledged (Telegram: HTTP 200; VK: the body `ok`), with a growing pause between tries,
+//! acknowledged (Telegram and MAX: HTTP 200; VK: the body `ok`), with a growing pause between tries,
 //! and a few acknowledged updates are posted once more, as platforms sometimes do. A customer
 //! sends its next message only after the previous one was acknowledged, so the order in which
 //! the bot must apply them is known.
@@ -12,9 +12,10 @@
 //! [`Crowd::check`] then reads the database and the fakes' records and proves: every
 //! acknowledged update is in the message log exactly once; every conversation ends in the state
 //! and with the ticket its script implies; per chat, the replies reached the platform in the
-//! order the outbox holds them; VK showed no reply twice; Telegram got at most one repeated
-//! reply per chat per kill.
+//! order the outbox holds them; VK showed no reply twice; Telegram and MAX got at most one
+//! repeated reply per chat per kill.
 
+use crate::support::fake_max::{self, FakeMax};
 use crate::support::fake_telegram::{Call, FakeTelegram};
 use crate::support::fake_vk::{self, FakeVk};
 use rand::rngs::StdRng;
@@ -56,6 +57,7 @@ const FAQ_QUESTION: &str = "I forgot my password";
 pub enum Platform {
     Telegram,
     Vk,
+    Max,
 }
 
 impl Platform {
@@ -63,6 +65,7 @@ impl Platform {
         match self {
             Platform::Telegram => "telegram",
             Platform::Vk => "vk",
+            Platform::Max => "max",
         }
     }
 }
@@ -278,6 +281,7 @@ struct Update {
 pub struct Crowd {
     pub telegram: FakeTelegram,
     pub vk: FakeVk,
+    pub max: FakeMax,
     pub customers: Vec<Customer>,
     pub seed: u64,
     /// When the crowd was created: the zero of the times the checks print.
@@ -288,6 +292,7 @@ pub struct Crowd {
     next_update_id: AtomicU32,
     next_message_id: AtomicI64,
     photo_urls: HashMap<u8, String>,
+    max_photo_urls: HashMap<u8, String>,
     /// Updates acknowledged at least once (each counted once), and their keys.
     acknowledged: AtomicUsize,
     acknowledged_keys: Mutex<Vec<(Platform, String)>>,
@@ -297,27 +302,30 @@ pub struct Crowd {
 }
 
 impl Crowd {
-    /// Starts the fakes and deals out the scripts: customers alternate between the platforms
-    /// and go through the four scripts in turn.
+    /// Starts the fakes and deals out the scripts: customers take the platforms in turn and go
+    /// through the four scripts in turn.
     pub async fn start(seed: u64) -> Arc<Crowd> {
         let telegram = FakeTelegram::start(TELEGRAM_TOKEN).await;
         let vk = FakeVk::start().await;
-        let mut photo_urls = HashMap::new();
+        let max = FakeMax::start().await;
+        let (mut photo_urls, mut max_photo_urls) = (HashMap::new(), HashMap::new());
         for seed in [1u8, 2] {
             telegram.add_file(&photo_file_id(seed), png(seed));
             photo_urls.insert(seed, vk.serve_file(&format!("crowd/photo-{seed}.png"), png(seed)));
+            max_photo_urls.insert(seed, max.serve_file(&format!("crowd/photo-{seed}.png"), png(seed)));
         }
         let customers = (0..CUSTOMERS)
             .map(|index| {
-                let platform = if index % 2 == 0 { Platform::Telegram } else { Platform::Vk };
+                let platform = [Platform::Telegram, Platform::Vk, Platform::Max][index % 3];
                 let base = match platform {
                     Platform::Telegram => 500_000,
                     Platform::Vk => 600_000,
+                    Platform::Max => 700_000,
                 };
                 Customer {
                     platform,
                     id: base + index as i64,
-                    script: Script::ALL[(index / 2) % Script::ALL.len()],
+                    script: Script::ALL[(index / 3) % Script::ALL.len()],
                     order_id: format!("{}-{:04}", 30_000_000 + index, index),
                 }
             })
@@ -325,6 +333,7 @@ impl Crowd {
         Arc::new(Crowd {
             telegram,
             vk,
+            max,
             customers,
             seed,
             started: std::time::Instant::now(),
@@ -337,6 +346,7 @@ impl Crowd {
             next_update_id: AtomicU32::new(1),
             next_message_id: AtomicI64::new(1),
             photo_urls,
+            max_photo_urls,
             acknowledged: AtomicUsize::new(0),
             acknowledged_keys: Mutex::new(Vec::new()),
             posts: AtomicUsize::new(0),
@@ -345,10 +355,10 @@ impl Crowd {
         })
     }
 
-    /// The environment of a `switchboard serve` that talks to this crowd's fakes: Telegram by
-    /// webhook and VK by Callback API, with the platforms' rate limits off (the fakes impose
-    /// none, and the test should not wait on them), on the given database and media folder.
-    /// The caller adds the instance's own webhook URL.
+    /// The environment of a `switchboard serve` that talks to this crowd's fakes: Telegram and
+    /// MAX by webhook and VK by Callback API, with the platforms' rate limits off (the fakes
+    /// impose none, and the test should not wait on them), on the given database and media
+    /// folder. The caller adds the instance's own webhook URLs (Telegram's and MAX's).
     pub fn instance_env(&self, database_url: &str, media_dir: &std::path::Path) -> BTreeMap<String, String> {
         [
             ("SWITCHBOARD_DATABASE_URL", database_url),
@@ -365,6 +375,11 @@ impl Crowd {
             ("SWITCHBOARD_VK_SECRET", fake_vk::SECRET),
             ("SWITCHBOARD_VK_API_URL", self.vk.base_url.as_str()),
             ("SWITCHBOARD_VK_RATE_LIMIT", "off"),
+            ("SWITCHBOARD_MAX_TOKEN", fake_max::TOKEN),
+            ("SWITCHBOARD_MAX_MODE", "webhook"),
+            ("SWITCHBOARD_MAX_WEBHOOK_SECRET", fake_max::SECRET),
+            ("SWITCHBOARD_MAX_API_URL", self.max.base_url.as_str()),
+            ("SWITCHBOARD_MAX_RATE_LIMIT", "off"),
         ]
         .into_iter()
         .map(|(variable, value)| (variable.to_owned(), value.to_owned()))
@@ -450,6 +465,17 @@ impl Crowd {
                 let status = response.status().as_u16();
                 status == 200 && response.text().await.is_ok_and(|body| body == "ok")
             }
+            Platform::Max => {
+                let url = format!("http://{target}{}", switchboard::channels::max::webhook::WEBHOOK_PATH);
+                let sent = self
+                    .http
+                    .post(url)
+                    .header(switchboard::channels::max::webhook::SECRET_HEADER, fake_max::SECRET)
+                    .json(&update.body)
+                    .send()
+                    .await;
+                sent.is_ok_and(|response| response.status().as_u16() == 200)
+            }
         }
     }
 
@@ -500,6 +526,42 @@ impl Crowd {
                     "v": "5.199", "secret": fake_vk::SECRET,
                     "object": {"message": message, "client_info": client_info}});
                 Update { platform: Platform::Vk, key: event_id, body }
+            }
+            Platform::Max => {
+                let id = format!("crowd-{}-{number}", customer.id);
+                let user = json!({"user_id": customer.id, "name": "Customer", "is_bot": false});
+                let message = |text: &str, attachments: Value| {
+                    json!({"recipient": {"chat_id": customer.id, "chat_type": "dialog", "user_id": fake_max::BOT_USER_ID},
+                        "timestamp": 1_775_025_604_499_i64, "sender": user,
+                        "body": {"mid": id, "seq": number, "text": text, "attachments": attachments}})
+                };
+                let (key, body) = match step {
+                    Step::Text(text) => (
+                        format!("m:{id}"),
+                        json!({"update_type": "message_created",
+                        "message": message(text, json!([]))}),
+                    ),
+                    Step::Photo(seed) => (
+                        format!("m:{id}"),
+                        json!({"update_type": "message_created",
+                        "message": message("", json!([{"type": "image", "payload": {"photo_id": i64::from(*seed),
+                            "token": format!("token-{seed}"), "url": self.max_photo_urls[seed]}}]))}),
+                    ),
+                    Step::Press(data) => (
+                        format!("c:{id}"),
+                        json!({"update_type": "message_callback",
+                        "callback": {"timestamp": 1_775_025_604_499_i64, "callback_id": id,
+                            "payload": switchboard::channels::max::keyboard::payload(data), "user": user},
+                        "message": {"recipient": {"chat_id": customer.id, "chat_type": "dialog"},
+                            "timestamp": 1_775_025_604_499_i64, "body": {"mid": "mid.shown", "seq": 1,
+                                "text": "(the message with the button)"},
+                            "sender": {"user_id": fake_max::BOT_USER_ID, "name": "Switchboard", "is_bot": true}}}),
+                    ),
+                };
+                let mut body = body;
+                body["timestamp"] = json!(1_775_025_604_499_i64);
+                body["user_locale"] = json!("en");
+                Update { platform: Platform::Max, key, body }
             }
         }
     }
@@ -608,7 +670,9 @@ impl Crowd {
         let telegram_sends = self.telegram.sent();
         let vk_visible = self.vk.visible();
         let vk_sends = self.vk.calls_of("messages.send");
+        let max_shown = self.max.shown();
         findings.telegram_sends = telegram_sends.len();
+        findings.max_sends = max_shown.len();
         findings.vk_shown = vk_visible.len();
         findings.vk_sends = vk_sends.len();
         for customer in &self.customers {
@@ -669,6 +733,33 @@ impl Crowd {
                         ));
                     }
                 }
+                Platform::Max => {
+                    let expected: Vec<String> = expected.iter().map(|line| line.render(&i18n)).collect();
+                    let to = format!("user_id={}", customer.id);
+                    let arrived: Vec<String> = max_shown
+                        .iter()
+                        .filter(|message| message.to == to)
+                        .map(|message| message.text.clone())
+                        .collect();
+                    match repeats_in_order(&expected, &arrived) {
+                        Ok(repeats) => {
+                            findings.chats_in_order += 1;
+                            findings.max_repeats += repeats;
+                            if repeats > kills {
+                                findings.problems.push(format!(
+                                    "max user {} got {repeats} repeated replies with {kills} kills",
+                                    customer.id
+                                ));
+                            }
+                        }
+                        Err(problem) => findings.problems.push(format!(
+                            "max user {}: {problem}\n    arrived: {:?}\n    expected: {:?}",
+                            customer.id,
+                            arrived.iter().map(|text| shorten(text)).collect::<Vec<_>>(),
+                            expected.iter().map(|text| shorten(text)).collect::<Vec<_>>(),
+                        )),
+                    }
+                }
             }
         }
         findings
@@ -726,6 +817,8 @@ pub struct Findings {
     pub most_telegram_repeats_in_a_chat: usize,
     pub vk_sends: usize,
     pub vk_shown: usize,
+    pub max_sends: usize,
+    pub max_repeats: usize,
     pub problems: Vec<String>,
 }
 
@@ -762,6 +855,7 @@ impl Findings {
             self.vk_shown,
             self.vk_sends.saturating_sub(self.vk_shown)
         );
+        println!("  max: {} messages shown, {} repeated", self.max_sends, self.max_repeats);
         for problem in self.problems.iter().take(20) {
             println!("  PROBLEM: {problem}");
         }
