@@ -13,6 +13,7 @@ pub mod media;
 pub mod store;
 pub mod web;
 pub mod channels;
+pub mod channel_state;
 pub mod telemetry;
 pub mod own_thread;
 pub mod engine;

@@ -53,6 +53,10 @@ photo-received = { $count ->
         [one] Photo received.
        *[other] { $count } photos received.
     } Send more, or press "Done".
+ask-more-photos = { $count ->
+        [one] You have sent one photo so far.
+       *[other] You have sent { $count } photos so far.
+    } Send more, or press "Done".
 photo-limit-reached = That's { $count } photos, the most I can take for one request.
 ask-description = Please describe what happened in a few sentences.
 ask-complaint = I'm sorry to hear that. Please tell me what happened, and I'll pass it straight to a senior member of our team.

@@ -50,6 +50,7 @@ ask-photo-required = 请发送商品及问题部位的照片，可以发送多�
 ask-photo-optional = 如果您有照片或截图，请现在发送；如果没有，请点击“跳过”。
 photo-required = 至少需要一张照片才能提交您的请求。请发送一张商品的照片。
 photo-received = 已收到 { $count } 张照片。您可以继续发送，或点击“完成”。
+ask-more-photos = 目前已有 { $count } 张照片。您可以继续发送，或点击“完成”。
 photo-limit-reached = 已经有 { $count } 张照片了，这是每个请求的上限。
 ask-description = 请用几句话描述一下发生了什么。
 ask-complaint = 很抱歉给您带来不好的体验。请告诉我们发生了什么，您的投诉会直接转交给我们团队的资深同事。

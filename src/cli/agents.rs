@@ -1,4 +1,5 @@
-//! `switchboard agents add NAME [--admin]`, `agents list`, `agents disable NAME`.
+//! `switchboard agents add NAME [--admin]`, `agents list`, `agents disable NAME`,
+//! `agents enable NAME`.
 //!
 //! `add` reads the password from the first line of standard input, so it never appears in
 //! the shell history or the process list: `printf '%s\n' "$PW" | switchboard agents add anna`.
@@ -12,12 +13,15 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 pub struct AgentsArgs {
     #[command(subcommand)]
     pub command: AgentsCommand,
+    #[command(flatten)]
+    pub database: super::DatabaseArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AgentsCommand {
-    /// Create an agent; the password is read from standard input.
+    /// Create an agent; the password is read from the first line of standard input.
     Add {
+        /// The login name: 1-64 letters, digits, `.`, `-` or `_`.
         name: String,
         /// Admins also manage agents, canned replies and API tokens.
         #[arg(long)]
@@ -26,7 +30,15 @@ pub enum AgentsCommand {
     /// Show every agent with role and status.
     List,
     /// Stop an agent from signing in; ends their sessions and API tokens.
-    Disable { name: String },
+    Disable {
+        /// The agent's login name.
+        name: String,
+    },
+    /// Let a disabled agent sign in again with their password (API tokens stay revoked).
+    Enable {
+        /// The agent's login name.
+        name: String,
+    },
 }
 
 /// Runs one `agents` command against the store.
@@ -61,6 +73,10 @@ pub async fn run<R: AsyncBufRead + Unpin>(
             agents::disable_agent(store, &name).await?;
             writeln!(out, "disabled {name}")?;
         }
+        AgentsCommand::Enable { name } => {
+            agents::enable_agent(store, &name).await?;
+            writeln!(out, "enabled {name}")?;
+        }
     }
     Ok(())
 }
@@ -72,7 +88,7 @@ mod tests {
 
     async fn agents(db: &dyn Store, command: AgentsCommand, stdin: &str) -> anyhow::Result<String> {
         let mut out = Vec::new();
-        run(db, AgentsArgs { command }, stdin.as_bytes(), &mut out).await?;
+        run(db, AgentsArgs { command, database: Default::default() }, stdin.as_bytes(), &mut out).await?;
         Ok(String::from_utf8(out).unwrap())
     }
 
@@ -97,5 +113,22 @@ mod tests {
         agents(db, AgentsCommand::Disable { name: "bob".into() }, "").await.unwrap();
         assert!(agents(db, AgentsCommand::List, "").await.unwrap().contains("bob\tagent\tdisabled"));
         assert!(agents(db, AgentsCommand::Disable { name: "nobody".into() }, "").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_disabled_agent_can_be_enabled_again() {
+        let (_dir, store) = fresh_sqlite().await;
+        let db = &*store;
+        let add = AgentsCommand::Add { name: "bob".into(), admin: false };
+        agents(db, add, "another long password\n").await.unwrap();
+        agents(db, AgentsCommand::Disable { name: "bob".into() }, "").await.unwrap();
+        assert!(agents::authenticate(db, "bob", "another long password").await.unwrap().is_none());
+        assert_eq!(
+            agents(db, AgentsCommand::Enable { name: "bob".into() }, "").await.unwrap(),
+            "enabled bob\n"
+        );
+        assert!(agents(db, AgentsCommand::List, "").await.unwrap().contains("bob\tagent\tactive"));
+        assert!(agents::authenticate(db, "bob", "another long password").await.unwrap().is_some());
+        assert!(agents(db, AgentsCommand::Enable { name: "nobody".into() }, "").await.is_err());
     }
 }

@@ -88,6 +88,12 @@ pub async fn disable_agent(store: &dyn Store, name: &str) -> Result<(), AgentErr
     if store.disable_agent(name).await? { Ok(()) } else { Err(AgentError::NotFound(name.to_owned())) }
 }
 
+/// Lets a disabled agent sign in again with their password; sessions and API tokens ended by
+/// disabling stay ended.
+pub async fn enable_agent(store: &dyn Store, name: &str) -> Result<(), AgentError> {
+    if store.enable_agent(name).await? { Ok(()) } else { Err(AgentError::NotFound(name.to_owned())) }
+}
+
 pub async fn set_password(store: &dyn Store, name: &str, password: &str) -> Result<(), AgentError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(AgentError::WeakPassword);

@@ -59,7 +59,10 @@ impl FromRequestParts<ConsoleState> for Session {
         let Some(token) = request_cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(ConsoleError::NotSignedIn);
         };
-        sessions::session(&*state.store, token, now_millis()).await?.ok_or(ConsoleError::NotSignedIn)
+        let session = sessions::session(&*state.store, token, now_millis()).await?;
+        let mut session = session.ok_or(ConsoleError::NotSignedIn)?;
+        session.banners = state.channels.problems();
+        Ok(session)
     }
 }
 

@@ -18,6 +18,7 @@ pub use agents::{AgentError, Role, ensure_admin};
 pub use auth::LoginLimiter;
 pub use reminders::{QueueReminderSettings, run_queue_reminders};
 
+use crate::channel_state::ChannelStates;
 use crate::channels::Renderer;
 use crate::engine::{Engine, EngineError};
 use crate::media::MediaStore;
@@ -71,6 +72,8 @@ pub struct ConsoleState {
     pub render: Renderer,
     pub settings: ConsoleSettings,
     pub login_limiter: Arc<LoginLimiter>,
+    /// The channels' states, for the banner on every page when one is down.
+    pub channels: ChannelStates,
 }
 
 impl ConsoleState {
@@ -81,7 +84,21 @@ impl ConsoleState {
             settings.login_attempts_per_address,
         ));
         let store = Arc::clone(engine.store());
-        ConsoleState { store, engine, media, render, settings, login_limiter }
+        ConsoleState {
+            store,
+            engine,
+            media,
+            render,
+            settings,
+            login_limiter,
+            channels: ChannelStates::default(),
+        }
+    }
+
+    /// Shows the channels' states on every page when one is not up.
+    pub fn with_channel_states(mut self, channels: ChannelStates) -> Self {
+        self.channels = channels;
+        self
     }
 }
 
@@ -147,6 +164,8 @@ pub struct Nav {
     pub admin: bool,
     pub csrf: String,
     pub notice: Option<String>,
+    /// Warnings every page shows (a channel that is down).
+    pub banners: Vec<String>,
 }
 
 impl Nav {
@@ -160,6 +179,7 @@ impl Nav {
             admin: session.agent.is_admin(),
             csrf: session.csrf.clone(),
             notice,
+            banners: session.banners.clone(),
         }
     }
 }

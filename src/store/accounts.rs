@@ -90,6 +90,9 @@ pub trait AccountStore: Send + Sync {
     /// Disables an agent and ends their sessions and API tokens; `false` when there is no such
     /// agent.
     async fn disable_agent(&self, name: &str) -> StoreResult<bool>;
+    /// Lets a disabled agent sign in again (their old sessions and tokens stay ended); `false`
+    /// when there is no such agent.
+    async fn enable_agent(&self, name: &str) -> StoreResult<bool>;
     /// `false` when there is no such agent.
     async fn set_password_hash(&self, name: &str, password_hash: &str) -> StoreResult<bool>;
 

@@ -51,6 +51,8 @@ pub struct PostgresStore {
 impl PostgresStore {
     pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<PostgresStore> {
         let connect: PgConnectOptions = url.parse()?;
+        // A clear reason within seconds, instead of the pool's "timed out" after thirty.
+        super::pg_connect::probe(&connect, options.wait_for_server).await?;
         let pool =
             pool_options(&connect, options.max_connections.max(2)).connect_with(connect.clone()).await?;
         let bookkeeping =
@@ -123,17 +125,28 @@ impl PostgresStore {
     async fn claim_until(
         &self,
         channels: &[&'static str],
+        recipient: Option<&str>,
         now: Millis,
         until: Millis,
         limit: i64,
     ) -> StoreResult<Vec<OutboxJob>> {
         const CANDIDATES: &str =
             concat!(sql::due_outbox!("o.channel = ANY($1)"), " FOR UPDATE OF o SKIP LOCKED");
+        const CANDIDATES_OF_CONTACT: &str = concat!(
+            sql::due_outbox!("o.channel = ANY($1) AND c.external_id = $4"),
+            " FOR UPDATE OF o SKIP LOCKED"
+        );
         const LEASE: &str = "UPDATE outbox SET lease_until = $1 WHERE id = ANY($2)";
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK_KEY).execute(&mut *tx).await?;
         let names: Vec<&str> = channels.to_vec();
-        let found = sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+        let query = match recipient {
+            None => sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit),
+            Some(external_id) => {
+                sqlx::query(CANDIDATES_OF_CONTACT).bind(names).bind(now).bind(limit).bind(external_id)
+            }
+        };
+        let found = query.fetch_all(&mut *tx).await?;
         let jobs = found.iter().map(rows::outbox_job).collect::<StoreResult<Vec<_>>>()?;
         if !jobs.is_empty() {
             let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();

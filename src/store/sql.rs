@@ -24,8 +24,8 @@ macro_rules! ticket_summary_select {
 }
 
 /// Outbox rows due for delivery (see `Store::claim_outbox`), oldest first. `$1` holds the
-/// channels (read by the dialect's `$channels` condition on `o.channel`), `$2` is now and `$3`
-/// the limit.
+/// channels (read by the dialect's `$channels` condition on `o.channel`, which may also name
+/// one contact by `c.external_id = $4`), `$2` is now and `$3` the limit.
 macro_rules! due_outbox {
     ($channels:literal) => {
         concat!(
@@ -157,6 +157,7 @@ pub(super) const AGENT_BY_NAME: &str = "SELECT id, name, role, disabled FROM age
 pub(super) const AGENT_WITH_PASSWORD: &str =
     "SELECT id, name, role, disabled, password_hash FROM agents WHERE name = $1";
 pub(super) const DISABLE_AGENT: &str = "UPDATE agents SET disabled = TRUE WHERE name = $1 RETURNING id";
+pub(super) const ENABLE_AGENT: &str = "UPDATE agents SET disabled = FALSE WHERE name = $1";
 pub(super) const END_SESSIONS_OF_AGENT: &str = "DELETE FROM agent_sessions WHERE agent_id = $1";
 pub(super) const REVOKE_TOKENS_OF_AGENT: &str = "UPDATE api_tokens SET revoked = TRUE WHERE agent_id = $1";
 pub(super) const SET_PASSWORD: &str = "UPDATE agents SET password_hash = $1 WHERE name = $2";
@@ -192,7 +193,8 @@ pub(super) const CHANGE_MARKER: &str = "SELECT (SELECT COALESCE(MAX(id), 0) FROM
      (SELECT COUNT(*) FROM tickets) AS tickets";
 pub(super) const TICKET_TIMES: &str = "SELECT created_at, first_agent_reply_at, resolved_at, rating, \
      self_served, withdrawn FROM tickets WHERE created_at >= $1 ORDER BY created_at";
-pub(super) const FAQ_VERDICTS: &str = "SELECT helped FROM faq_outcomes WHERE created_at >= $1";
+pub(super) const FAQ_VERDICTS: &str =
+    "SELECT helped, created_at FROM faq_outcomes WHERE created_at >= $1 ORDER BY created_at";
 
 pub(super) const CANNED_REPLIES_OF_LANG: &str =
     "SELECT id, lang, title, body FROM canned_replies WHERE lang = $1 ORDER BY title, id";
@@ -242,3 +244,7 @@ pub(super) const CONTACT_LOG_AFTER: &str = "SELECT m.id, m.author, m.agent, m.te
      m.event_id, m.created_at FROM contacts c JOIN conversations v ON v.contact_id = c.id \
      JOIN messages m ON m.conversation_id = v.id \
      WHERE c.channel = $1 AND c.external_id = $2 AND m.id > $3 AND m.author <> 'system' ORDER BY m.id LIMIT $4";
+pub(super) const LAST_BOT_MESSAGE_OF_CONTACT: &str = "SELECT m.id, m.author, m.agent, m.text, m.body, \
+     m.attachments, m.event_id, m.created_at FROM contacts c JOIN conversations v ON v.contact_id = c.id \
+     JOIN messages m ON m.conversation_id = v.id \
+     WHERE c.channel = $1 AND c.external_id = $2 AND m.author = 'bot' ORDER BY m.id DESC LIMIT 1";

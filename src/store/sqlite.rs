@@ -274,6 +274,7 @@ impl SqliteStore {
     async fn claim_until(
         &self,
         channels: &[&'static str],
+        recipient: Option<&str>,
         now: Millis,
         until: Millis,
         limit: i64,
@@ -284,11 +285,23 @@ impl SqliteStore {
             sql::due_outbox!("o.channel IN (SELECT value FROM jsonb_each($1))"),
             ")"
         );
+        const CANDIDATES_OF_CONTACT: &str = concat!(
+            "SELECT json_group_array(json_array(id, conversation_id, contact_id, channel, external_id, ",
+            "contact_data, lang, payload, attempts)) AS due FROM (",
+            sql::due_outbox!("o.channel IN (SELECT value FROM jsonb_each($1)) AND c.external_id = $4"),
+            ")"
+        );
         const LEASE: &str =
             "UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT value FROM jsonb_each($2))";
         let mut tx = self.begin_on(&self.bookkeeping).await?;
         let names = serde_json::to_string(channels)?;
-        let found = sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit).fetch_one(&mut *tx.tx).await?;
+        let query = match recipient {
+            None => sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit),
+            Some(external_id) => {
+                sqlx::query(CANDIDATES_OF_CONTACT).bind(names).bind(now).bind(limit).bind(external_id)
+            }
+        };
+        let found = query.fetch_one(&mut *tx.tx).await?;
         let mut jobs = aggregate::<Vec<OutboxTuple>>(found, "due")?
             .into_iter()
             .map(job_from_tuple)

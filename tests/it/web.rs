@@ -755,3 +755,49 @@ async fn live_updates_reach_the_console() {
     assert_eq!(strangers.status(), StatusCode::SEE_OTHER);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_console_page_warns_while_a_channel_is_down() {
+    let app = TestApp::start().await;
+    app.add_agent("olga", Role::Agent).await;
+    let agent = sign_in(&app, "olga").await;
+    let channels = &app.channels;
+    channels.set("webchat", switchboard::channel_state::ChannelState::Up);
+    let quiet = text_of(send(&app, get("/console/queue", &agent.cookie)).await).await;
+    assert!(!quiet.contains("class=\"banner\""), "no banner while every channel is up");
+
+    let reason = "Telegram: error sending request <GetMe>".to_owned();
+    channels.set("telegram", switchboard::channel_state::ChannelState::Retrying { reason, attempt: 2 });
+    for page in ["/console/queue", "/console/dashboard", "/console/canned"] {
+        let html = text_of(send(&app, get(page, &agent.cookie)).await).await;
+        assert!(html.contains("class=\"banner\" role=\"alert\""), "{page}: {html}");
+        assert!(html.contains("telegram: retrying after 2 failed attempt(s)"), "{page}");
+        assert!(html.contains("&lt;GetMe&gt;") || html.contains("&#60;GetMe&#62;"), "escaped: {page}");
+    }
+    channels.set("telegram", switchboard::channel_state::ChannelState::Up);
+    let quiet = text_of(send(&app, get("/console/queue", &agent.cookie)).await).await;
+    assert!(!quiet.contains("class=\"banner\""), "the banner goes when the channel is back");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_queue_shows_a_pressed_button_by_its_label() {
+    let app = TestApp::start().await;
+    app.add_agent("olga", Role::Agent).await;
+    customer_asks_for_human(&app, "telegram", "ann", "my parcel is late").await;
+    let press = InboundEvent {
+        channel: "telegram",
+        event_id: "ann-press".to_owned(),
+        external_id: "ann".to_owned(),
+        language_hint: Some("en".to_owned()),
+        display_name: Some("ann".to_owned()),
+        contact_data: None,
+        kind: InboundKind::Input(Input::Button { action: switchboard::core::message::Action::NotHelped }),
+    };
+    app.engine.accept(press).await.unwrap();
+    let agent = sign_in(&app, "olga").await;
+    let queue = text_of(send(&app, get("/console/queue", &agent.cookie)).await).await;
+    assert!(!queue.contains("[no]"), "{queue}");
+    assert!(queue.contains("Pressed: No"), "{queue}");
+    app.stop().await;
+}

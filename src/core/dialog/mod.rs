@@ -1188,9 +1188,13 @@ fn order_id_prompt(issue: IssueType, ctx: &Ctx<'_>) -> Reply {
         .row(person_or_menu())
 }
 
+/// The photo question asked again: once some photos are in, it counts them without saying
+/// one was just received (the interruption may have been a refused file).
 fn photo_prompt(issue: IssueType, count: usize) -> Reply {
     if count > 0 {
-        return photo_prompt_after(count);
+        return Reply::new(keys::ASK_MORE_PHOTOS)
+            .arg("count", count)
+            .row(vec![Button::new(keys::BUTTON_DONE, Action::PhotosDone)]);
     }
     match issue.photo_step() {
         PhotoStep::Required => Reply::new(keys::ASK_PHOTO_REQUIRED),

@@ -15,6 +15,10 @@ pub fn outbox() -> OutboxSettings {
     }
 }
 
+/// Starts the app and waits until its channels have set themselves up (they do that in the
+/// background, so that an unreachable platform does not hold the rest).
 pub async fn start(settings: Settings, listener: tokio::net::TcpListener) -> Running {
-    switchboard::app::start_with(settings, listener, outbox()).await.expect("the app starts")
+    let running = switchboard::app::start_with(settings, listener, outbox()).await.expect("the app starts");
+    running.channels.settled().await;
+    running
 }
