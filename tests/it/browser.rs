@@ -35,15 +35,19 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
     let customer = driver.browser().await;
     customer.goto(&format!("{base}/")).await;
     customer.click("#sb-launcher").await;
-    customer.type_into("#sb-input", "Hello").await;
-    customer.click("#sb-send").await;
+    // The widget opens with the greeting and the topics.
     customer.wait_until("the menu", &last_bot_button("i:order")).await;
     customer.screenshot("01-widget-menu").await;
     customer.click("#sb-log .sb-msg-bot:last-child button[data-action=\"i:order\"]").await;
-    customer.wait_until("the order id question", &last_bot_button("human")).await;
+    customer
+        .wait_until(
+            "the order id question",
+            "document.querySelectorAll('#sb-log .sb-msg-bot:not(.sb-welcome)').length >= 1",
+        )
+        .await;
     customer.type_into("#sb-input", "AB-12345\n").await;
     customer
-        .wait_until("the photo question", "document.querySelectorAll('#sb-log .sb-msg-bot').length >= 4")
+        .wait_until("the photo question", "document.querySelectorAll('#sb-log .sb-msg-bot').length >= 5")
         .await;
     customer.wait_for("#sb-photo").await.send_keys(&photo_path.display().to_string()).await.unwrap();
     customer
@@ -142,5 +146,61 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
 
     customer.close().await;
     agent.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(switchboard_test_browser),
+    ignore = "needs Chromium: install chromium and chromium-driver, set SWITCHBOARD_TEST_BROWSER=1"
+)]
+async fn a_new_visitor_is_greeted_with_the_topics_in_their_language_and_costs_no_row_until_acting() {
+    let driver = Driver::start().await;
+    let app = TestApp::start().await;
+    let base = app.serve().await;
+    let conversations = "SELECT count(*) FROM conversations";
+
+    let customer = driver.browser_speaking("ru-RU").await;
+    customer.goto(&format!("{base}/")).await;
+    let label = customer.value("document.getElementById('sb-launcher').textContent").await;
+    assert_eq!(label, serde_json::json!("Написать нам"), "the launcher speaks the visitor's language");
+    customer.click("#sb-launcher").await;
+    customer
+        .wait_until(
+            "the greeting and the topics",
+            "document.querySelectorAll('#sb-log .sb-welcome').length === 2",
+        )
+        .await;
+    customer.wait_until("a topic button", &last_bot_button("i:order")).await;
+    let title = customer.value("document.getElementById('sb-title').textContent").await;
+    assert_eq!(title, serde_json::json!("Чат поддержки"));
+    customer.screenshot("09-widget-welcome-ru").await;
+    assert_eq!(app.db_file.scalar(conversations).await, 0, "an idle page view stores nothing");
+
+    // Reopening the page greets again, still without a row.
+    customer.goto(&format!("{base}/")).await;
+    customer.click("#sb-launcher").await;
+    customer
+        .wait_until("the greeting again", "document.querySelectorAll('#sb-log .sb-welcome').length === 2")
+        .await;
+    assert_eq!(app.db_file.scalar(conversations).await, 0);
+
+    // Choosing a topic starts the conversation.
+    customer.click("#sb-log .sb-msg-bot:last-child button[data-action=\"i:order\"]").await;
+    customer
+        .wait_until(
+            "the order id question",
+            "document.querySelectorAll('#sb-log .sb-msg-bot:not(.sb-welcome)').length >= 1",
+        )
+        .await;
+    assert_eq!(app.db_file.scalar(conversations).await, 1);
+    // Once there is a conversation, the log shows it and the welcome is not added again.
+    customer.goto(&format!("{base}/")).await;
+    customer.click("#sb-launcher").await;
+    customer.wait_until("the history", "document.querySelectorAll('#sb-log .sb-msg-bot').length >= 1").await;
+    let welcomes = customer.value("document.querySelectorAll('#sb-log .sb-welcome').length").await;
+    assert_eq!(welcomes, serde_json::json!(0));
+
+    customer.close().await;
     app.stop().await;
 }

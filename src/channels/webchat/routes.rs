@@ -118,6 +118,40 @@ fn hinted_lang(headers: &HeaderMap, default: Lang) -> Lang {
 struct StartAnswer {
     lang: Lang,
     max_photo_bytes: u64,
+    /// For a visitor without a conversation: the greeting and the topics, rendered but not
+    /// stored, so a page view that goes no further costs no row. The conversation begins
+    /// with whatever the visitor does next (a topic's button or a message).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    welcome: Vec<WelcomeMessage>,
+}
+
+/// A bot message shown before the conversation exists: no id, never in the log.
+#[derive(Serialize)]
+struct WelcomeMessage {
+    author: ChatAuthor,
+    text: String,
+    buttons: Vec<Vec<WireButton>>,
+}
+
+fn wire_buttons(rendered: Vec<Vec<crate::i18n::RenderedButton>>) -> Vec<Vec<WireButton>> {
+    rendered
+        .into_iter()
+        .map(|row| row.into_iter().map(|b| WireButton { label: b.label, data: b.data }).collect())
+        .collect()
+}
+
+fn welcome(state: &WebChatState, lang: Lang) -> Vec<WelcomeMessage> {
+    crate::core::dialog::welcome()
+        .iter()
+        .map(|reply| {
+            let rendered = (state.render)(lang, reply);
+            WelcomeMessage {
+                author: ChatAuthor::Bot,
+                text: rendered.text,
+                buttons: wire_buttons(rendered.buttons),
+            }
+        })
+        .collect()
 }
 
 /// Gives the browser a visitor cookie (keeping a valid one) and tells the widget its language.
@@ -134,8 +168,13 @@ async fn start(State(state): State<WebChatState>, headers: HeaderMap) -> Respons
         },
         None => None,
     };
+    let welcome = if known_lang.is_none() {
+        welcome(&state, hinted_lang(&headers, state.settings.default_lang))
+    } else {
+        Vec::new()
+    };
     let lang = known_lang.unwrap_or_else(|| hinted_lang(&headers, state.settings.default_lang));
-    let answer = Json(StartAnswer { lang, max_photo_bytes: state.media.max_bytes() });
+    let answer = Json(StartAnswer { lang, max_photo_bytes: state.media.max_bytes(), welcome });
     let mut response = answer.into_response();
     response.headers_mut().insert(header::SET_COOKIE, visitor_cookie(&state, &visitor));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -242,12 +281,7 @@ fn wire_message(
     let (text, buttons, attachments) = match (&message.author, &message.reply) {
         (ChatAuthor::Bot, Some(reply)) => {
             let rendered = (state.render)(lang, reply);
-            let buttons = rendered
-                .buttons
-                .into_iter()
-                .map(|row| row.into_iter().map(|b| WireButton { label: b.label, data: b.data }).collect())
-                .collect();
-            (rendered.text, buttons, rendered.attachments)
+            (rendered.text, wire_buttons(rendered.buttons), rendered.attachments)
         }
         // A bot row without its structured reply cannot be rendered: leave it out.
         (ChatAuthor::Bot, None) => return None,

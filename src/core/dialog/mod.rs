@@ -1070,7 +1070,9 @@ fn on_command(state: State, command: Command, ctx: &Ctx<'_>) -> Transition {
                 .row(vec![Button::new(keys::BUTTON_WITHDRAW, Action::WithdrawRequest)]);
             Transition::stay(state).reply(still_open)
         }
-        Command::Start => Transition::to(State::Menu).reply(Reply::new(keys::GREETING)).reply(menu()),
+        Command::Start => welcome()
+            .into_iter()
+            .fold(Transition::to(State::Menu), |transition, reply| transition.reply(reply)),
         Command::Menu => Transition::to(State::Menu).reply(menu()),
         Command::Cancel if ticket_open => withdraw(),
         Command::Cancel => match state {
@@ -1126,6 +1128,12 @@ fn on_command(state: State, command: Command, ctx: &Ctx<'_>) -> Transition {
             }
         }
     }
+}
+
+/// What a new customer is greeted with: the greeting and the menu of topics. `/start` answers
+/// with it, and the web chat shows it when the widget opens, before any conversation exists.
+pub fn welcome() -> Vec<Reply> {
+    vec![Reply::new(keys::GREETING), menu()]
 }
 
 /// The question the conversation is waiting on, asked again after an interruption.
