@@ -117,7 +117,11 @@
 
   function bubble(message) {
     var item = el("li", { "class": "sb-msg sb-msg-" + message.author });
-    item.appendChild(el("span", { "class": "sb-who" }, authorLabel(message)));
+    var who = el("span", { "class": "sb-who" }, authorLabel(message));
+    if (message.agent_photo) {
+      who.prepend(el("img", { "class": "sb-avatar", src: message.agent_photo, alt: "" }));
+    }
+    item.appendChild(who);
     if (message.text) { item.appendChild(el("p", { "class": "sb-text" }, message.text)); }
     (message.photos || []).forEach(function (url) {
       item.appendChild(el("img", { "class": "sb-photo", src: url, alt: t("photo") }));

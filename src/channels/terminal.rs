@@ -253,9 +253,11 @@ async fn write_printed<W: AsyncWrite + Unpin>(
                 }
             }
         }
-        Printed::Agent { agent, text: said } => {
-            text.push_str(&format!("{agent}: {said}\n"));
+        // An agent without a display name is shown as the team, never by login.
+        Printed::Agent { agent, text: said } if agent.is_empty() => {
+            text.push_str(&format!("Support: {said}\n"))
         }
+        Printed::Agent { agent, text: said } => text.push_str(&format!("{agent}: {said}\n")),
     }
     output.write_all(text.as_bytes()).await
 }

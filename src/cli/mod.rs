@@ -134,8 +134,10 @@ async fn run_async(settings: Settings, command: Command) -> anyhow::Result<ExitC
         Command::Agents(args) => {
             crate::app::init_tracing(&settings, Some("warn"));
             let store = crate::app::connect_store(&settings).await?;
+            let media = crate::media::MediaStore::new(settings.media_dir.clone(), settings.media_max_bytes);
             let result = agents::run(
                 &*store,
+                &media,
                 args,
                 tokio::io::BufReader::new(tokio::io::stdin()),
                 &mut std::io::stdout(),

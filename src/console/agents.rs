@@ -17,6 +17,8 @@ pub enum AgentError {
     Exists(String),
     #[error("no agent named {0:?}")]
     NotFound(String),
+    #[error("display names are 1-64 characters, without line breaks or control characters")]
+    BadDisplayName,
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error(transparent)]
@@ -66,7 +68,14 @@ pub async fn create_agent(
     }
     let hash = hash_password(password)?;
     match store.insert_agent(name, &hash, role, now).await? {
-        Some(id) => Ok(Agent { id, name: name.to_owned(), role, disabled: false }),
+        Some(id) => Ok(Agent {
+            id,
+            name: name.to_owned(),
+            role,
+            disabled: false,
+            display_name: None,
+            photo_sha256: None,
+        }),
         None => Err(AgentError::Exists(name.to_owned())),
     }
 }
@@ -86,6 +95,27 @@ pub async fn authenticate(store: &dyn Store, name: &str, password: &str) -> Stor
 /// Disables an agent and ends their sessions and API tokens at once.
 pub async fn disable_agent(store: &dyn Store, name: &str) -> Result<(), AgentError> {
     if store.disable_agent(name).await? { Ok(()) } else { Err(AgentError::NotFound(name.to_owned())) }
+}
+
+/// What customers are shown of an agent: a display name (1-64 characters, no control
+/// characters) and a stored photo. `None` clears either.
+pub async fn set_profile(
+    store: &dyn Store,
+    name: &str,
+    display_name: Option<&str>,
+    photo_sha256: Option<&str>,
+) -> Result<(), AgentError> {
+    let display_name = display_name.map(str::trim);
+    if let Some(shown) = display_name
+        && (!(1..=64).contains(&shown.chars().count()) || shown.chars().any(char::is_control))
+    {
+        return Err(AgentError::BadDisplayName);
+    }
+    if store.set_agent_profile(name, display_name, photo_sha256).await? {
+        Ok(())
+    } else {
+        Err(AgentError::NotFound(name.to_owned()))
+    }
 }
 
 /// Lets a disabled agent sign in again with their password; sessions and API tokens ended by

@@ -53,9 +53,13 @@ define_keys! {
     REQUEST_STILL_OPEN = "request-still-open",
     REQUEST_WITHDRAWN = "request-withdrawn",
     AGENT_JOINED = "agent-joined",
+    /// For an agent without a display name.
+    AGENT_JOINED_UNNAMED = "agent-joined-unnamed",
     RETURNED_TO_QUEUE = "returned-to-queue",
     TICKET_REOPENED = "ticket-reopened",
+    TICKET_REOPENED_UNNAMED = "ticket-reopened-unnamed",
     ASSIGNED_REMINDER = "assigned-reminder",
+    ASSIGNED_REMINDER_UNNAMED = "assigned-reminder-unnamed",
     ASK_RATING = "ask-rating",
     RATING_INVALID = "rating-invalid",
     ASK_COMMENT = "ask-comment",

@@ -128,16 +128,20 @@ pub enum ClaimResult {
     Closed,
 }
 
+/// Agents appear in these as their login (`agent`, what the ticket and the console record)
+/// and as what customers are shown (`shown`: the display name, or empty, never the login).
 enum AgentOp {
     Claim {
         ticket: i64,
         agent: String,
+        shown: String,
     },
     /// Release, transfer, resolve or reopen.
     Move(TicketMove),
     Reply {
         ticket: i64,
         agent: String,
+        shown: String,
         text: String,
         attachments: Vec<MediaRef>,
     },
@@ -178,13 +182,13 @@ impl TicketMove {
         }
     }
 
-    fn transfer(ticket: i64, to_agent: &str) -> TicketMove {
+    fn transfer(ticket: i64, to_agent: &str, shown: String) -> TicketMove {
         TicketMove {
             ticket,
             allowed: AgentMove::Transfer,
             action: "transfer",
             change: TicketChange::Assign { agent: to_agent.to_owned() },
-            input: Input::TicketAssigned { agent: to_agent.to_owned() },
+            input: Input::TicketAssigned { agent: shown },
         }
     }
 
@@ -198,13 +202,13 @@ impl TicketMove {
         }
     }
 
-    fn reopen(ticket: i64, agent: &str) -> TicketMove {
+    fn reopen(ticket: i64, agent: &str, shown: String) -> TicketMove {
         TicketMove {
             ticket,
             allowed: AgentMove::Reopen,
             action: "reopen",
             change: TicketChange::Reopen { agent: agent.to_owned() },
-            input: Input::TicketReopened { agent: agent.to_owned() },
+            input: Input::TicketReopened { agent: shown },
         }
     }
 }
@@ -301,7 +305,8 @@ impl Engine {
 
     /// An agent takes a ticket. Atomic: of two agents claiming at once exactly one wins.
     pub async fn claim(&self, ticket: i64, agent: &str) -> Result<ClaimResult, EngineError> {
-        match self.agent(AgentOp::Claim { ticket, agent: agent.to_owned() }).await? {
+        let shown = self.shown_name(agent).await?;
+        match self.agent(AgentOp::Claim { ticket, agent: agent.to_owned(), shown }).await? {
             AgentOutcome::Claim(result) => Ok(result),
             other => unreachable_outcome(other),
         }
@@ -314,7 +319,8 @@ impl Engine {
 
     /// Hands a ticket to another agent.
     pub async fn transfer(&self, ticket: i64, to_agent: &str) -> Result<(), EngineError> {
-        self.agent(AgentOp::Move(TicketMove::transfer(ticket, to_agent))).await.map(drop)
+        let shown = self.shown_name(to_agent).await?;
+        self.agent(AgentOp::Move(TicketMove::transfer(ticket, to_agent, shown))).await.map(drop)
     }
 
     /// Sends an agent's words to the customer (logged, then delivered through the outbox).
@@ -325,7 +331,9 @@ impl Engine {
         text: &str,
         attachments: Vec<MediaRef>,
     ) -> Result<(), EngineError> {
-        let op = AgentOp::Reply { ticket, agent: agent.to_owned(), text: text.to_owned(), attachments };
+        let shown = self.shown_name(agent).await?;
+        let op =
+            AgentOp::Reply { ticket, agent: agent.to_owned(), shown, text: text.to_owned(), attachments };
         self.agent(op).await.map(drop)
     }
 
@@ -336,7 +344,8 @@ impl Engine {
 
     /// Reopens a resolved ticket for `agent`.
     pub async fn reopen(&self, ticket: i64, agent: &str) -> Result<(), EngineError> {
-        self.agent(AgentOp::Move(TicketMove::reopen(ticket, agent))).await.map(drop)
+        let shown = self.shown_name(agent).await?;
+        self.agent(AgentOp::Move(TicketMove::reopen(ticket, agent, shown))).await.map(drop)
     }
 
     /// An internal note on a ticket, never shown to the customer. Returns the note id.
@@ -382,6 +391,13 @@ impl Engine {
         if let Some(writer) = writer {
             let _ = writer.await;
         }
+    }
+
+    /// What customers are shown of an agent: their display name, or nothing (the dialog then
+    /// speaks of "our support team"); never the login.
+    async fn shown_name(&self, agent: &str) -> Result<String, EngineError> {
+        let found = self.store().agent_by_name(agent).await?;
+        Ok(found.and_then(|agent| agent.display_name).unwrap_or_default())
     }
 
     async fn agent(&self, op: AgentOp) -> Result<AgentOutcome, EngineError> {
@@ -909,14 +925,14 @@ impl Inner {
         let mut touched = Vec::new();
         let mut claimed_after: Option<Millis> = None;
         let outcome = match op {
-            AgentOp::Claim { ticket, agent } => {
+            AgentOp::Claim { ticket, agent, shown } => {
                 let found = ticket_for_update(&mut *tx, *ticket).await?;
                 match decide_claim(found.status, found.assigned_agent.as_deref(), agent) {
                     ClaimDecision::Claim => {
                         claimed_after = Some(now.saturating_sub(found.created_at));
                         tx.update_ticket(found.id, &TicketChange::Assign { agent: agent.clone() }, now)
                             .await?;
-                        let input = Input::TicketAssigned { agent: agent.clone() };
+                        let input = Input::TicketAssigned { agent: shown.clone() };
                         touched
                             .push(self.drive(&mut *tx, &found, input, &mut queue, now, &mut writes).await?);
                         AgentOutcome::Claim(ClaimResult::Claimed)
@@ -933,7 +949,7 @@ impl Inner {
                 touched.push(self.drive(&mut *tx, &found, input, &mut queue, now, &mut writes).await?);
                 AgentOutcome::Done
             }
-            AgentOp::Reply { ticket, agent, text, attachments } => {
+            AgentOp::Reply { ticket, agent, shown, text, attachments } => {
                 if text.trim().is_empty() && attachments.is_empty() {
                     return Err(EngineError::EmptyMessage);
                 }
@@ -948,7 +964,7 @@ impl Inner {
                     .await?
                     .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket} has no conversation")))?;
                 let conversation = Conversation::load(row, contact, now, &mut writes);
-                writes.agent_reply(&conversation, agent, text, attachments, now);
+                writes.agent_reply(&conversation, (agent, shown), text, attachments, now);
                 tx.update_ticket(found.id, &TicketChange::AgentReplied, now).await?;
                 touched.push(conversation);
                 AgentOutcome::Done
@@ -1263,10 +1279,11 @@ impl Writes {
         });
     }
 
+    /// Logs the reply under the agent's login and sends it under the name customers see.
     fn agent_reply(
         &mut self,
         conversation: &Conversation,
-        agent: &str,
+        (agent, shown): (&str, &str),
         text: &str,
         attachments: &[MediaRef],
         now: Millis,
@@ -1287,7 +1304,7 @@ impl Writes {
             contact_id: conversation.contact.id,
             channel: conversation.contact.channel.clone(),
             payload: Outbound::Agent {
-                agent: agent.to_owned(),
+                agent: shown.to_owned(),
                 text: text.to_owned(),
                 attachments: attachments.to_vec(),
             },

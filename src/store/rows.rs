@@ -293,6 +293,8 @@ pub(super) fn agent(row: &impl RowExt) -> StoreResult<Agent> {
         name: row.text("name")?,
         role: Role::from_code(&role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?,
         disabled: row.flag("disabled")?,
+        display_name: row.opt_text("display_name")?,
+        photo_sha256: row.opt_text("photo_sha256")?,
     })
 }
 

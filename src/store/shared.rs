@@ -705,6 +705,25 @@ macro_rules! impl_store {
                 Ok(true)
             }
 
+            async fn set_agent_profile(
+                &self,
+                name: &str,
+                display_name: Option<&str>,
+                photo_sha256: Option<&str>,
+            ) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query($crate::store::sql::SET_AGENT_PROFILE)
+                    .bind(display_name)
+                    .bind(photo_sha256)
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn is_agent_photo(&self, sha256: &str) -> $crate::store::StoreResult<bool> {
+                sqlx::query($crate::store::sql::IS_AGENT_PHOTO).bind(sha256).fetch_one(&self.pool).await?.flag("found")
+            }
+
             async fn enable_agent(&self, name: &str) -> $crate::store::StoreResult<bool> {
                 let done = sqlx::query($crate::store::sql::ENABLE_AGENT).bind(name).execute(&self.pool).await?;
                 Ok(done.rows_affected() > 0)

@@ -151,11 +151,17 @@ pub(super) const OUTBOX_RELEASE: &str = "UPDATE outbox SET lease_until = NULL WH
 
 pub(super) const INSERT_AGENT: &str = "INSERT INTO agents (name, password_hash, role, disabled, created_at) \
      VALUES ($1, $2, $3, FALSE, $4) ON CONFLICT (name) DO NOTHING RETURNING id";
-pub(super) const AGENTS: &str = "SELECT id, name, role, disabled FROM agents ORDER BY name";
+pub(super) const AGENTS: &str =
+    "SELECT id, name, role, disabled, display_name, photo_sha256 FROM agents ORDER BY name";
 pub(super) const AGENT_COUNT: &str = "SELECT COUNT(*) AS agents FROM agents";
-pub(super) const AGENT_BY_NAME: &str = "SELECT id, name, role, disabled FROM agents WHERE name = $1";
+pub(super) const AGENT_BY_NAME: &str =
+    "SELECT id, name, role, disabled, display_name, photo_sha256 FROM agents WHERE name = $1";
+pub(super) const SET_AGENT_PROFILE: &str =
+    "UPDATE agents SET display_name = $1, photo_sha256 = $2 WHERE name = $3";
+pub(super) const IS_AGENT_PHOTO: &str =
+    "SELECT EXISTS (SELECT 1 FROM agents WHERE photo_sha256 = $1 AND disabled = FALSE) AS found";
 pub(super) const AGENT_WITH_PASSWORD: &str =
-    "SELECT id, name, role, disabled, password_hash FROM agents WHERE name = $1";
+    "SELECT id, name, role, disabled, display_name, photo_sha256, password_hash FROM agents WHERE name = $1";
 pub(super) const DISABLE_AGENT: &str = "UPDATE agents SET disabled = TRUE WHERE name = $1 RETURNING id";
 pub(super) const ENABLE_AGENT: &str = "UPDATE agents SET disabled = FALSE WHERE name = $1";
 pub(super) const END_SESSIONS_OF_AGENT: &str = "DELETE FROM agent_sessions WHERE agent_id = $1";
@@ -165,7 +171,8 @@ pub(super) const SET_PASSWORD: &str = "UPDATE agents SET password_hash = $1 WHER
 pub(super) const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM agent_sessions WHERE expires_at <= $1";
 pub(super) const INSERT_SESSION: &str = "INSERT INTO agent_sessions (token_hash, agent_id, csrf_token, \
      created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
-pub(super) const SESSION: &str = "SELECT a.id, a.name, a.role, a.disabled, s.csrf_token FROM agent_sessions s \
+pub(super) const SESSION: &str = "SELECT a.id, a.name, a.role, a.disabled, a.display_name, a.photo_sha256, \
+     s.csrf_token FROM agent_sessions s \
      JOIN agents a ON a.id = s.agent_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = FALSE";
 pub(super) const DELETE_SESSION: &str = "DELETE FROM agent_sessions WHERE token_hash = $1";
 
@@ -174,7 +181,8 @@ pub(super) const INSERT_API_TOKEN: &str = "INSERT INTO api_tokens (name, token_h
 pub(super) const API_TOKENS: &str = "SELECT t.id, t.name, a.name AS agent, t.revoked, t.created_at, \
      t.last_used_at FROM api_tokens t JOIN agents a ON a.id = t.agent_id ORDER BY t.id";
 pub(super) const REVOKE_API_TOKEN: &str = "UPDATE api_tokens SET revoked = TRUE WHERE id = $1";
-pub(super) const AGENT_FOR_TOKEN: &str = "SELECT a.id, a.name, a.role, a.disabled FROM api_tokens t \
+pub(super) const AGENT_FOR_TOKEN: &str = "SELECT a.id, a.name, a.role, a.disabled, a.display_name, \
+     a.photo_sha256 FROM api_tokens t \
      JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = $1 AND t.revoked = FALSE AND a.disabled = FALSE";
 pub(super) const TOKEN_USED: &str = "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2";
 

@@ -187,7 +187,8 @@ fn a_terminal_chat_shows_only_its_own_users_replies_and_keeps_the_rest_for_their
     assert!(kate.to_lowercase().contains("deliver"), "kate gets her own answer: {kate}");
 
     let ivan = stdout(&switchboard(dir.path(), &["chat", "--user", "ivan"], "", &[]));
-    assert!(ivan.contains("Your parcel leaves the warehouse today."), "{ivan}");
+    assert!(ivan.contains("Support: Your parcel leaves the warehouse today."), "{ivan}");
+    assert!(!ivan.contains("olga"), "the login stays private: {ivan}");
     let joined = ivan.find("joined").expect("the agent's arrival is shown");
     assert!(joined < ivan.find("parcel leaves").unwrap(), "in the order they were written: {ivan}");
 

@@ -268,6 +268,8 @@ async fn two_agents_claim_at_once_and_exactly_one_wins() {
 async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
     let app = TestApp::start().await;
     app.add_agent("anna", Role::Agent).await;
+    // Customers see the display name, never the login.
+    switchboard::console::agents::set_profile(&*app.store, "anna", Some("Anna"), None).await.unwrap();
     app.add_agent("boris", Role::Agent).await;
     let ticket = customer_asks_for_human(&app, "telegram", "3003", "<script>alert(1)</script>").await;
     let anna = sign_in(&app, "anna").await;
@@ -295,7 +297,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
     let delivered_reply = || async {
         app.telegram.delivered.lock().unwrap().iter().any(|delivery| {
             delivery.external_id == "3003"
-                && matches!(&delivery.message, Outbound::Agent { agent, text, .. } if agent == "anna" && text == reply_text)
+                && matches!(&delivery.message, Outbound::Agent { agent, text, .. } if agent == "Anna" && text == reply_text)
         })
     };
     until(delivered_reply).await;
@@ -580,9 +582,10 @@ async fn the_agent_api_lists_reads_replies_and_resolves_with_a_bearer_token() {
         .body(Body::from(r#"{"text":"Your refund is on its way."}"#))
         .unwrap();
     assert_eq!(send(&app, reply).await.status(), StatusCode::OK);
+    // The API agent `crm` has no display name: the customer is not told the login.
     until(|| async {
         app.telegram.delivered.lock().unwrap().iter().any(|d| {
-            matches!(&d.message, Outbound::Agent { agent, text, .. } if agent == "crm" && text == "Your refund is on its way.")
+            matches!(&d.message, Outbound::Agent { agent, text, .. } if agent.is_empty() && text == "Your refund is on its way.")
         })
     })
     .await;
@@ -799,5 +802,87 @@ async fn the_queue_shows_a_pressed_button_by_its_label() {
     let queue = text_of(send(&app, get("/console/queue", &agent.cookie)).await).await;
     assert!(!queue.contains("[no]"), "{queue}");
     assert!(queue.contains("Pressed: No"), "{queue}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn customers_see_an_agents_display_name_and_photo_never_the_login() {
+    use switchboard::channels::webchat::ChatLog;
+    use switchboard::core::message::Arg;
+    let app = TestApp::start().await;
+    app.add_agent("olga", Role::Agent).await;
+    app.add_agent("bob", Role::Agent).await;
+    let photo = app.media.store(&tiny_png()).await.unwrap().sha256;
+    switchboard::console::agents::set_profile(&*app.store, "olga", Some("Olga K."), Some(&photo))
+        .await
+        .unwrap();
+
+    // A Telegram customer: the arrival and the reply carry the display name.
+    let ticket = customer_asks_for_human(&app, "telegram", "ann", "my parcel is late").await;
+    app.engine.claim(ticket, "olga").await.unwrap();
+    app.engine.agent_reply(ticket, "olga", "It leaves today.", Vec::new()).await.unwrap();
+    // Bob has no display name: the customer hears of "our support team".
+    let other = customer_asks_for_human(&app, "telegram", "cid", "where is my refund").await;
+    app.engine.claim(other, "bob").await.unwrap();
+    until(|| async {
+        let delivered = app.telegram.delivered.lock().unwrap();
+        let unnamed = delivered.iter().any(|delivery| {
+            matches!(&delivery.message, Outbound::Bot(reply) if reply.key() == "agent-joined-unnamed")
+        });
+        unnamed && delivered.iter().any(|delivery| matches!(delivery.message, Outbound::Agent { .. }))
+    })
+    .await;
+    let delivered = app.telegram.delivered.lock().unwrap().clone();
+    let joined: Vec<(String, Vec<(String, Arg)>)> = delivered
+        .iter()
+        .filter_map(|delivery| match &delivery.message {
+            Outbound::Bot(reply) if reply.key().starts_with("agent-joined") => {
+                Some((reply.key().to_owned(), reply.text.args.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(joined.contains(&("agent-joined".into(), vec![("agent".into(), Arg::Text("Olga K.".into()))])));
+    assert!(joined.contains(&("agent-joined-unnamed".into(), Vec::new())), "{joined:?}");
+    let said = delivered.iter().find_map(|delivery| match &delivery.message {
+        Outbound::Agent { agent, text, .. } => Some((agent.clone(), text.clone())),
+        _ => None,
+    });
+    assert_eq!(said, Some(("Olga K.".to_owned(), "It leaves today.".to_owned())));
+    let payloads = format!("{delivered:?}");
+    assert!(!payloads.contains("\"olga\"") && !payloads.contains("\"bob\""), "no login reaches a customer");
+
+    // A web chat visitor sees the display name and the photo, which they may fetch.
+    let visitor = "visitor-1";
+    for (number, text) in ["/agent", "the lid is cracked"].into_iter().enumerate() {
+        let event = InboundEvent {
+            channel: "webchat",
+            event_id: format!("{visitor}:{number}"),
+            external_id: visitor.to_owned(),
+            language_hint: Some("en".to_owned()),
+            display_name: None,
+            contact_data: None,
+            kind: InboundKind::Input(Input::Text { text: text.to_owned() }),
+        };
+        app.engine.accept(event).await.unwrap();
+    }
+    let queued =
+        app.store.list_tickets(Some(switchboard::core::handoff::TicketStatus::Queued)).await.unwrap();
+    let web_ticket = queued.iter().find(|t| t.external_id == visitor).unwrap().id;
+    app.engine.claim(web_ticket, "olga").await.unwrap();
+    app.engine.agent_reply(web_ticket, "olga", "Sending a new one.", Vec::new()).await.unwrap();
+    let page = app.engine.messages_after("webchat", visitor, 0, 100).await.unwrap();
+    let from_agent: Vec<_> =
+        page.messages.iter().filter(|m| m.agent.is_some() || m.agent_photo.is_some()).collect();
+    assert_eq!(from_agent.len(), 1);
+    assert_eq!(from_agent[0].agent.as_deref(), Some("Olga K."));
+    assert_eq!(from_agent[0].agent_photo.as_deref(), Some(photo.as_str()));
+    let shown = send(&app, get(&format!("/chat/agent-photos/{photo}"), "")).await;
+    assert_eq!(shown.status(), StatusCode::OK);
+    let other_image = "ab".repeat(32);
+    assert_eq!(
+        send(&app, get(&format!("/chat/agent-photos/{other_image}"), "")).await.status(),
+        StatusCode::NOT_FOUND
+    );
     app.stop().await;
 }

@@ -44,6 +44,7 @@ pub fn router(state: WebChatState) -> axum::Router {
         .route("/chat/messages", post(send_message))
         .route("/chat/photos", post(upload_photo).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/chat/media/{sha256}", get(media))
+        .route("/chat/agent-photos/{sha256}", get(agent_photo))
         .layer(DefaultBodyLimit::max(message_limit))
         .with_state(state)
 }
@@ -264,6 +265,9 @@ struct WireMessage {
     author: ChatAuthor,
     #[serde(skip_serializing_if = "Option::is_none")]
     agent: Option<String>,
+    /// The agent's photo, as a URL under `/chat/agent-photos/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_photo: Option<String>,
     text: String,
     buttons: Vec<Vec<WireButton>>,
     photos: Vec<String>,
@@ -297,6 +301,7 @@ fn wire_message(
         id: message.id,
         author: message.author,
         agent: message.agent,
+        agent_photo: message.agent_photo.map(|sha256| format!("/chat/agent-photos/{sha256}")),
         text,
         buttons,
         photos: attachments.iter().map(|media| format!("/chat/media/{}", media.sha256)).collect(),
@@ -467,6 +472,18 @@ async fn upload_failed(
         let _ = accept(state, visitor, &client_id, headers, input).await;
     }
     too_large(limit_mb)
+}
+
+/// An agent's photo: public to visitors, but only for images that are an active agent's photo.
+async fn agent_photo(State(state): State<WebChatState>, Path(sha256): Path<String>) -> Response {
+    match state.log.is_agent_photo(&sha256).await {
+        Ok(true) => crate::web::media::media_response(&state.media, &sha256).await,
+        Ok(false) => error(StatusCode::NOT_FOUND, "not_found"),
+        Err(problem) => {
+            tracing::warn!(error = %problem, "web chat: agent photo lookup failed");
+            error(StatusCode::SERVICE_UNAVAILABLE, "try_again")
+        }
+    }
 }
 
 /// A photo from the visitor's own conversation, and only from it.

@@ -356,13 +356,13 @@ pub fn step(state: State, input: Input, ctx: &Ctx<'_>) -> Transition {
             refuse(state, Reply::new(keys::UNSUPPORTED_CONTENT).arg("kind", kind.code()), ctx)
         }
         Input::TicketAssigned { agent } => {
-            let joined = Reply::new(keys::AGENT_JOINED).arg("agent", agent.as_str());
+            let joined = about_agent(keys::AGENT_JOINED, keys::AGENT_JOINED_UNNAMED, &agent);
             Transition::to(State::Assigned { agent }).reply(joined)
         }
         Input::TicketReleased => Transition::to(State::Queued { acknowledged: false })
             .reply(Reply::new(keys::RETURNED_TO_QUEUE).arg("position", ctx.queue.ahead + 1)),
         Input::TicketReopened { agent } => {
-            let reopened = Reply::new(keys::TICKET_REOPENED).arg("agent", agent.as_str());
+            let reopened = about_agent(keys::TICKET_REOPENED, keys::TICKET_REOPENED_UNNAMED, &agent);
             Transition::to(State::Assigned { agent }).reply(reopened)
         }
         Input::TicketResolved => Transition::to(State::AwaitingRating).reply(rating_prompt()),
@@ -1130,6 +1130,12 @@ fn on_command(state: State, command: Command, ctx: &Ctx<'_>) -> Transition {
     }
 }
 
+/// A message about the agent on the ticket: by the name customers are shown, or, for an agent
+/// without a display name, about "our support team" (their login is never shown).
+fn about_agent(named: &str, unnamed: &str, agent: &str) -> Reply {
+    if agent.is_empty() { Reply::new(unnamed) } else { Reply::new(named).arg("agent", agent) }
+}
+
 /// What a new customer is greeted with: the greeting and the menu of topics. `/start` answers
 /// with it, and the web chat shows it when the widget opens, before any conversation exists.
 pub fn welcome() -> Vec<Reply> {
@@ -1152,7 +1158,9 @@ pub fn prompt(state: &State, ctx: &Ctx<'_>) -> Reply {
         State::AwaitingFeedback => Reply::new(keys::ASK_FEEDBACK),
         State::Queued { .. } => queue_reply(&ctx.queue, keys::QUEUE_UPDATE, keys::QUEUE_UPDATE_AFTER_HOURS)
             .row(vec![Button::new(keys::BUTTON_WITHDRAW, Action::WithdrawRequest)]),
-        State::Assigned { agent } => Reply::new(keys::ASSIGNED_REMINDER).arg("agent", agent.as_str()),
+        State::Assigned { agent } => {
+            about_agent(keys::ASSIGNED_REMINDER, keys::ASSIGNED_REMINDER_UNNAMED, agent)
+        }
         State::AwaitingRating => rating_prompt(),
         State::AwaitingComment { stars } => Reply::new(keys::ASK_COMMENT)
             .arg("stars", u32::from(*stars))

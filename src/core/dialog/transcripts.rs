@@ -730,6 +730,21 @@ fn queue_reminders_tell_the_position_and_wait() {
 }
 
 #[test]
+fn an_agent_without_a_display_name_is_our_support_team() {
+    in_step(
+        State::Queued { acknowledged: false },
+        "> [assigned]
+         < agent-joined-unnamed
+         = assigned
+         > [resolved]
+         < ask-rating
+         > [reopened]
+         < ticket-reopened-unnamed
+         = assigned",
+    );
+}
+
+#[test]
 fn the_bot_is_silent_while_an_agent_owns_the_conversation() {
     in_step(
         State::Queued { acknowledged: false },

@@ -90,6 +90,7 @@ pub struct TestApp {
     /// Kept for its `Drop`, which deletes the media folder after the test.
     /// What the console's banner reports; tests set a channel's state here.
     pub channels: ChannelStates,
+    pub media: MediaStore,
     _media_dir: tempfile::TempDir,
     stop: watch::Sender<bool>,
 }
@@ -151,7 +152,7 @@ impl TestApp {
         let console_state = ConsoleState::new(Arc::clone(&engine), media.clone(), render, console_settings)
             .with_channel_states(channels.clone());
         let router = webchat::router(chat).merge(console::router(console_state));
-        TestApp { db_file, store, engine, router, telegram, channels, _media_dir: media_dir, stop }
+        TestApp { db_file, store, engine, router, telegram, channels, media, _media_dir: media_dir, stop }
     }
 
     pub async fn add_agent(&self, name: &str, role: Role) {
