@@ -466,7 +466,8 @@ pub(crate) async fn ticket_action(
         Err(EngineError::EmptyMessage) => "empty".to_owned(),
         Err(other) => return Err(other.into()),
     };
-    Ok(Redirect::to(&format!("/console/tickets/{id}?notice={notice}")).into_response())
+    // `#latest` opens the transcript at its newest message, with or without JavaScript.
+    Ok(Redirect::to(&format!("/console/tickets/{id}?notice={notice}#latest")).into_response())
 }
 
 /// A customer photo, for signed-in agents only.

@@ -204,3 +204,89 @@ async fn a_new_visitor_is_greeted_with_the_topics_in_their_language_and_costs_no
     customer.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(switchboard_test_browser),
+    ignore = "needs Chromium: install chromium and chromium-driver, set SWITCHBOARD_TEST_BROWSER=1"
+)]
+async fn the_transcript_opens_at_the_newest_message_and_replies_and_notes_keep_the_page() {
+    use switchboard::channels::{InboundEvent, InboundKind, Intake};
+    use switchboard::core::dialog::Input;
+    let driver = Driver::start().await;
+    let app = TestApp::start().await;
+    app.add_agent("anna", Role::Agent).await;
+    let base = app.serve().await;
+    let say = |number: usize, text: String| InboundEvent {
+        channel: "telegram",
+        event_id: format!("ann-{number}"),
+        external_id: "ann".to_owned(),
+        language_hint: Some("en".to_owned()),
+        display_name: Some("Ann".to_owned()),
+        contact_data: None,
+        kind: InboundKind::Input(Input::Text { text }),
+    };
+    app.engine.accept(say(0, "/agent".to_owned())).await.unwrap();
+    // A long conversation: far more than the transcript box shows at once.
+    for number in 1..=40 {
+        app.engine.accept(say(number, format!("Message number {number} about my parcel."))).await.unwrap();
+    }
+    let ticket = app.store.list_tickets(Some(TicketStatus::Queued)).await.unwrap()[0].id;
+    app.engine.claim(ticket, "anna").await.unwrap();
+
+    let agent = driver.browser().await;
+    agent.goto(&format!("{base}/console")).await;
+    agent.type_into("#name", "anna").await;
+    agent.type_into("#password", AGENT_PASSWORD).await;
+    agent.click("#sign-in").await;
+    agent.wait_for("#queue").await;
+    agent.goto(&format!("{base}/console/tickets/{ticket}")).await;
+    let at_newest = "(function(){var l=document.getElementById('transcript');\
+                     return l.scrollHeight > l.clientHeight + 100 && l.scrollHeight - l.scrollTop - l.clientHeight < 40;})()";
+    agent.wait_until("the transcript shows its newest message", at_newest).await;
+
+    // A reply goes out without reloading the page: a marker set on the page survives it.
+    agent.value("(window.stillHere = true)").await;
+    let reply = "Your parcel is with the courier today.";
+    agent.type_into("#reply-text", reply).await;
+    agent.click("#send-reply").await;
+    agent
+        .wait_until(
+            "the reply in the transcript",
+            &format!(
+                "Array.prototype.some.call(document.querySelectorAll('#transcript .msg-agent .text'), function(p){{return p.textContent === {};}})",
+                serde_json::to_string(reply).unwrap()
+            ),
+        )
+        .await;
+    agent.wait_until("the reply box emptied", "document.getElementById('reply-text').value === ''").await;
+    assert_eq!(agent.value("window.stillHere === true").await, serde_json::json!(true), "no reload");
+    agent.wait_until("still at the newest message", at_newest).await;
+
+    // A note, the same way.
+    agent.type_into("#note-text", "Called the courier: <b>tomorrow</b>.").await;
+    agent.click("#add-note").await;
+    agent
+        .wait_until(
+            "the note in the list",
+            "Array.prototype.some.call(document.querySelectorAll('#notes p'), function(p){return p.textContent === 'Called the courier: <b>tomorrow</b>.';})",
+        )
+        .await;
+    assert_eq!(agent.value("document.querySelectorAll('#notes b').length").await, serde_json::json!(0));
+    assert_eq!(agent.value("window.stillHere === true").await, serde_json::json!(true), "no reload");
+
+    // Reading back stays put when the customer writes again.
+    agent.value("(document.getElementById('transcript').scrollTop = 0)").await;
+    app.engine.accept(say(41, "Any news?".to_owned())).await.unwrap();
+    agent
+        .wait_until(
+            "the customer's new message",
+            "Array.prototype.some.call(document.querySelectorAll('#transcript .msg-customer .text'), function(p){return p.textContent === 'Any news?';})",
+        )
+        .await;
+    assert_eq!(agent.value("document.getElementById('transcript').scrollTop").await, serde_json::json!(0));
+    agent.screenshot("10-console-transcript-newest").await;
+
+    agent.close().await;
+    app.stop().await;
+}

@@ -251,12 +251,13 @@ async fn two_agents_claim_at_once_and_exactly_one_wins() {
     notices.sort();
     let winner = app.store.ticket(ticket).await.unwrap().unwrap().ticket.assigned_agent.unwrap();
     let loser = if winner == "anna" { "boris" } else { "anna" };
-    let claimed = format!("/console/tickets/{ticket}?notice=claimed");
-    let taken = format!("/console/tickets/{ticket}?notice=taken:{winner}");
+    let claimed = format!("/console/tickets/{ticket}?notice=claimed#latest");
+    let taken = format!("/console/tickets/{ticket}?notice=taken:{winner}#latest");
     assert!(notices.contains(&claimed) && notices.contains(&taken), "{notices:?}");
 
     let loser_agent = if loser == "anna" { &anna } else { &boris };
-    let page = text_of(send(&app, get(&taken, &loser_agent.cookie)).await).await;
+    // A browser keeps the fragment to itself; the request carries the path and the query.
+    let page = text_of(send(&app, get(taken.trim_end_matches("#latest"), &loser_agent.cookie)).await).await;
     assert!(
         page.contains(&format!("Already taken: {winner} has this ticket.")),
         "the other agent is told who has it"
@@ -282,7 +283,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
     let claim =
         send(&app, form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[("csrf", &anna.csrf)]))
             .await;
-    assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed"));
+    assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed#latest"));
     let reply_text = "Hello, I am looking at your order now.";
     let reply = send(
         &app,
@@ -293,7 +294,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
         ),
     )
     .await;
-    assert_eq!(location(&reply), format!("/console/tickets/{ticket}?notice=replied"));
+    assert_eq!(location(&reply), format!("/console/tickets/{ticket}?notice=replied#latest"));
     let delivered_reply = || async {
         app.telegram.delivered.lock().unwrap().iter().any(|delivery| {
             delivery.external_id == "3003"
@@ -313,7 +314,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
         ),
     )
     .await;
-    assert_eq!(location(&not_yours), format!("/console/tickets/{ticket}?notice=not_yours"));
+    assert_eq!(location(&not_yours), format!("/console/tickets/{ticket}?notice=not_yours#latest"));
     let note = send(
         &app,
         form(
@@ -323,7 +324,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
         ),
     )
     .await;
-    assert_eq!(location(&note), format!("/console/tickets/{ticket}?notice=noted"));
+    assert_eq!(location(&note), format!("/console/tickets/{ticket}?notice=noted#latest"));
     let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
     assert!(shows_script_as_text(&page) && !page.contains("<script>alert(1)"));
     assert!(page.contains(reply_text) && page.contains("VIP customer") && page.contains("anna (agent)"));
@@ -333,7 +334,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
         form(&format!("/console/tickets/{ticket}/resolve"), &anna.cookie, &[("csrf", &anna.csrf)]),
     )
     .await;
-    assert_eq!(location(&resolve), format!("/console/tickets/{ticket}?notice=resolved"));
+    assert_eq!(location(&resolve), format!("/console/tickets/{ticket}?notice=resolved#latest"));
     let asked_rating = || async {
         app.telegram.delivered.lock().unwrap().iter().any(|delivery| {
             matches!(&delivery.message, Outbound::Bot(reply) if reply.key() == switchboard::core::keys::ASK_RATING)
@@ -349,7 +350,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
     let reopen =
         send(&app, form(&format!("/console/tickets/{ticket}/reopen"), &anna.cookie, &[("csrf", &anna.csrf)]))
             .await;
-    assert_eq!(location(&reopen), format!("/console/tickets/{ticket}?notice=reopened"));
+    assert_eq!(location(&reopen), format!("/console/tickets/{ticket}?notice=reopened#latest"));
     let transfer = send(
         &app,
         form(
@@ -359,7 +360,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
         ),
     )
     .await;
-    assert_eq!(location(&transfer), format!("/console/tickets/{ticket}?notice=transferred:boris"));
+    assert_eq!(location(&transfer), format!("/console/tickets/{ticket}?notice=transferred:boris#latest"));
     assert_eq!(
         app.store.ticket(ticket).await.unwrap().unwrap().ticket.assigned_agent.as_deref(),
         Some("boris")
@@ -691,7 +692,7 @@ async fn console_and_web_chat_queries_work_on_postgres() {
     let claim =
         send(&app, form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[("csrf", &anna.csrf)]))
             .await;
-    assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed"));
+    assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed#latest"));
     let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
     assert!(page.contains("AB-12345") && page.contains("/console/media/"));
     let sha = photo_url.rsplit('/').next().unwrap();
@@ -884,5 +885,21 @@ async fn customers_see_an_agents_display_name_and_photo_never_the_login() {
         send(&app, get(&format!("/chat/agent-photos/{other_image}"), "")).await.status(),
         StatusCode::NOT_FOUND
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_javascript_the_ticket_opens_at_its_newest_message() {
+    let app = TestApp::start().await;
+    app.add_agent("olga", Role::Agent).await;
+    let ticket = customer_asks_for_human(&app, "telegram", "ann", "my parcel is late").await;
+    let agent = sign_in(&app, "olga").await;
+    let queue = text_of(send(&app, get("/console/queue", &agent.cookie)).await).await;
+    assert!(queue.contains(&format!("href=\"/console/tickets/{ticket}#latest\"")), "{queue}");
+    let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &agent.cookie)).await).await;
+    let transcript = &page[page.find("id=\"transcript\"").unwrap()..page.find("</ol>").unwrap()];
+    let newest = transcript.rfind("my parcel is late").expect("the customer's last message");
+    let anchor = transcript.find("id=\"latest\"").expect("an anchor for the newest message");
+    assert!(anchor > newest, "the anchor follows the newest message");
     app.stop().await;
 }
