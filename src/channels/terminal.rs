@@ -325,19 +325,25 @@ mod tests {
         })
     }
 
-    #[tokio::test]
-    async fn scripted_lines_become_events_and_numbers_press_buttons() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A session for `ann` over an intake that answers every event with a menu.
+    fn session(dir: &std::path::Path, lang_hint: Option<&str>) -> (Arc<EchoIntake>, TerminalSession) {
         let (channel, receiver) = TerminalChannel::new(render());
         let intake = Arc::new(EchoIntake { seen: Mutex::new(Vec::new()), channel });
-        let mut session = TerminalSession::new(
+        let session = TerminalSession::new(
             intake.clone(),
-            MediaStore::new(dir.path(), 1024),
+            MediaStore::new(dir, 1024),
             "ann".into(),
-            Some("ru".into()),
+            lang_hint.map(str::to_owned),
             receiver,
             Duration::from_secs(5),
         );
+        (intake, session)
+    }
+
+    #[tokio::test]
+    async fn scripted_lines_become_events_and_numbers_press_buttons() {
+        let dir = tempfile::tempdir().unwrap();
+        let (intake, mut session) = session(dir.path(), Some("ru"));
         std::fs::write(dir.path().join("note.txt"), "not a picture").unwrap();
         let script = format!(
             "hello\n2\n9\n/photo {}\n/photo /nonexistent.png\n\n",
@@ -370,16 +376,7 @@ mod tests {
     #[tokio::test]
     async fn a_continued_run_shows_the_last_question_and_its_numbers_press_its_buttons() {
         let dir = tempfile::tempdir().unwrap();
-        let (channel, receiver) = TerminalChannel::new(render());
-        let intake = Arc::new(EchoIntake { seen: Mutex::new(Vec::new()), channel });
-        let mut session = TerminalSession::new(
-            intake.clone(),
-            MediaStore::new(dir.path(), 1024),
-            "ann".into(),
-            None,
-            receiver,
-            Duration::from_secs(5),
-        );
+        let (intake, mut session) = session(dir.path(), None);
         let last = Reply::new("ask-photo-optional")
             .row(vec![crate::core::message::Button::new("button-skip", Action::SkipPhoto)]);
         let mut output = Vec::new();
@@ -395,15 +392,7 @@ mod tests {
     #[tokio::test]
     async fn replies_delivered_before_the_first_line_are_shown_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let (channel, receiver) = TerminalChannel::new(render());
-        let mut session = TerminalSession::new(
-            Arc::new(EchoIntake { seen: Mutex::new(Vec::new()), channel: TerminalChannel::new(render()).0 }),
-            MediaStore::new(dir.path(), 1024),
-            "ann".into(),
-            None,
-            receiver,
-            Duration::from_secs(5),
-        );
+        let (intake, mut session) = session(dir.path(), None);
         for (id, text) in [(1, "first"), (2, "second")] {
             let delivery = Delivery {
                 outbox_id: id,
@@ -412,7 +401,7 @@ mod tests {
                 lang: Lang::En,
                 message: Outbound::Agent { agent: "Olga".into(), text: text.into(), attachments: Vec::new() },
             };
-            channel.deliver(&delivery).await.unwrap();
+            intake.channel.deliver(&delivery).await.unwrap();
         }
         let mut output = Vec::new();
         assert_eq!(session.show_delivered(&mut output).await.unwrap(), 2);

@@ -2,7 +2,7 @@
 //! the console, the real app router on 127.0.0.1 with a fresh SQLite file. Screenshots of
 //! the key pages go to `target/screenshots/`.
 
-use crate::support::browser::{Driver, solid_png};
+use crate::support::browser::{Browser, Driver, solid_png};
 use crate::support::web_app::{AGENT_PASSWORD, TestApp};
 use switchboard::console::Role;
 use switchboard::core::handoff::TicketStatus;
@@ -14,6 +14,22 @@ fn last_bot_button(action: &str) -> String {
     format!(
         "(function(){{var m=document.querySelectorAll('#sb-log .sb-msg-bot');var l=m[m.length-1];\
          return l && l.querySelector('button[data-action=\"{action}\"]:not([disabled])');}})()"
+    )
+}
+
+/// Signs `name` in to the console through its login form.
+async fn sign_in(agent: &Browser, base: &str, name: &str) {
+    agent.goto(&format!("{base}/console")).await;
+    agent.type_into("#name", name).await;
+    agent.type_into("#password", AGENT_PASSWORD).await;
+    agent.click("#sign-in").await;
+}
+
+/// JavaScript: whether any element matching `css` shows exactly `text`.
+fn shows_text(css: &str, text: &str) -> String {
+    format!(
+        "Array.prototype.some.call(document.querySelectorAll('{css}'), function(p){{return p.textContent === {};}})",
+        serde_json::to_string(text).unwrap()
     )
 }
 
@@ -81,10 +97,7 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
 
     // The agent signs in, sees the queue, claims the ticket and sees the photo.
     let agent = driver.browser().await;
-    agent.goto(&format!("{base}/console")).await;
-    agent.type_into("#name", "anna").await;
-    agent.type_into("#password", AGENT_PASSWORD).await;
-    agent.click("#sign-in").await;
+    sign_in(&agent, &base, "anna").await;
     agent.wait_for(&format!("button.claim[data-ticket=\"{ticket}\"]")).await;
     agent.screenshot("03-console-queue").await;
     agent.click(&format!("button.claim[data-ticket=\"{ticket}\"]")).await;
@@ -92,12 +105,7 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
     agent
         .wait_until("the photo thumbnail loaded", "(function(){var i=document.querySelector('img.thumb');return i && i.complete && i.naturalWidth === 96;})()")
         .await;
-    let shown_as_text = agent
-        .value(&format!(
-            "Array.prototype.some.call(document.querySelectorAll('.msg-customer .text'), function(p){{return p.textContent === {};}})",
-            serde_json::to_string(SCRIPT).unwrap()
-        ))
-        .await;
+    let shown_as_text = agent.value(&shows_text(".msg-customer .text", SCRIPT)).await;
     assert_eq!(shown_as_text, serde_json::Value::Bool(true), "the customer's markup is shown as text");
     let injected = agent.value("document.querySelectorAll('#transcript script').length").await;
     assert_eq!(injected, serde_json::json!(0), "and never becomes an element");
@@ -110,13 +118,7 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
     agent.click("#send-reply").await;
     agent.wait_for("#notice").await;
     customer
-        .wait_until(
-            "the agent's reply in the widget",
-            &format!(
-                "Array.prototype.some.call(document.querySelectorAll('#sb-log .sb-msg-agent .sb-text'), function(p){{return p.textContent === {};}})",
-                serde_json::to_string(reply).unwrap()
-            ),
-        )
+        .wait_until("the agent's reply in the widget", &shows_text("#sb-log .sb-msg-agent .sb-text", reply))
         .await;
     customer.screenshot("05-widget-agent-reply").await;
 
@@ -235,10 +237,7 @@ async fn the_transcript_opens_at_the_newest_message_and_replies_and_notes_keep_t
     app.engine.claim(ticket, "anna").await.unwrap();
 
     let agent = driver.browser().await;
-    agent.goto(&format!("{base}/console")).await;
-    agent.type_into("#name", "anna").await;
-    agent.type_into("#password", AGENT_PASSWORD).await;
-    agent.click("#sign-in").await;
+    sign_in(&agent, &base, "anna").await;
     agent.wait_for("#queue").await;
     agent.goto(&format!("{base}/console/tickets/{ticket}")).await;
     let at_newest = "(function(){var l=document.getElementById('transcript');\
@@ -250,15 +249,7 @@ async fn the_transcript_opens_at_the_newest_message_and_replies_and_notes_keep_t
     let reply = "Your parcel is with the courier today.";
     agent.type_into("#reply-text", reply).await;
     agent.click("#send-reply").await;
-    agent
-        .wait_until(
-            "the reply in the transcript",
-            &format!(
-                "Array.prototype.some.call(document.querySelectorAll('#transcript .msg-agent .text'), function(p){{return p.textContent === {};}})",
-                serde_json::to_string(reply).unwrap()
-            ),
-        )
-        .await;
+    agent.wait_until("the reply in the transcript", &shows_text("#transcript .msg-agent .text", reply)).await;
     agent.wait_until("the reply box emptied", "document.getElementById('reply-text').value === ''").await;
     assert_eq!(agent.value("window.stillHere === true").await, serde_json::json!(true), "no reload");
     agent.wait_until("still at the newest message", at_newest).await;
@@ -267,10 +258,7 @@ async fn the_transcript_opens_at_the_newest_message_and_replies_and_notes_keep_t
     agent.type_into("#note-text", "Called the courier: <b>tomorrow</b>.").await;
     agent.click("#add-note").await;
     agent
-        .wait_until(
-            "the note in the list",
-            "Array.prototype.some.call(document.querySelectorAll('#notes p'), function(p){return p.textContent === 'Called the courier: <b>tomorrow</b>.';})",
-        )
+        .wait_until("the note in the list", &shows_text("#notes p", "Called the courier: <b>tomorrow</b>."))
         .await;
     assert_eq!(agent.value("document.querySelectorAll('#notes b').length").await, serde_json::json!(0));
     assert_eq!(agent.value("window.stillHere === true").await, serde_json::json!(true), "no reload");
@@ -279,10 +267,7 @@ async fn the_transcript_opens_at_the_newest_message_and_replies_and_notes_keep_t
     agent.value("(document.getElementById('transcript').scrollTop = 0)").await;
     app.engine.accept(say(41, "Any news?".to_owned())).await.unwrap();
     agent
-        .wait_until(
-            "the customer's new message",
-            "Array.prototype.some.call(document.querySelectorAll('#transcript .msg-customer .text'), function(p){return p.textContent === 'Any news?';})",
-        )
+        .wait_until("the customer's new message", &shows_text("#transcript .msg-customer .text", "Any news?"))
         .await;
     assert_eq!(agent.value("document.getElementById('transcript').scrollTop").await, serde_json::json!(0));
     agent.screenshot("10-console-transcript-newest").await;
