@@ -334,12 +334,20 @@ pub async fn start_with(
                 let (receiver, intake) = (channel.receiver(), app.intake());
                 let leadership = format!("vk:{}", channel.settings().group_id);
                 let running = PollReport::channel(vk::CHANNEL, states.clone());
+                let poll_states = states.clone();
                 tasks.push(tokio::spawn(poll_while_leading(
                     Arc::clone(&app.store),
                     leadership,
                     stop.clone(),
                     running,
-                    move |shutdown| vk::longpoll::run(receiver.clone(), Arc::clone(&intake), shutdown),
+                    move |shutdown| {
+                        vk::longpoll::run(
+                            receiver.clone(),
+                            Arc::clone(&intake),
+                            shutdown,
+                            poll_states.clone(),
+                        )
+                    },
                 )));
             }
             crate::config::vk::VkMode::Callback => {
@@ -484,12 +492,16 @@ async fn start_telegram(
         Mode::Polling => {
             let intake = app.intake();
             let leadership = format!("telegram:{}", channel.bot_id());
+            let poll_states = states.clone();
             let polling = poll_while_leading(
                 Arc::clone(&app.store),
                 leadership,
                 stop,
                 PollReport::channel(name, states),
-                move |shutdown| telegram::polling::run(Arc::clone(&channel), Arc::clone(&intake), shutdown),
+                move |shutdown| {
+                    let (channel, intake) = (Arc::clone(&channel), Arc::clone(&intake));
+                    telegram::polling::run(channel, intake, shutdown, poll_states.clone())
+                },
             );
             // Each round waits for the engine's commit of the one before; on SQLite its
             // wake-ups must not queue behind the deliveries that commit started.

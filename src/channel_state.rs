@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::sync::watch;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +100,31 @@ impl ChannelStates {
     }
 }
 
+/// How a running loop (a long poll) reports its channel: failures in a row since the platform
+/// last answered make it `Retrying`; an answer after them makes it `Up` again.
+pub struct Reporter {
+    channel: &'static str,
+    states: ChannelStates,
+    failures: AtomicU32,
+}
+
+impl Reporter {
+    pub fn new(channel: &'static str, states: ChannelStates) -> Reporter {
+        Reporter { channel, states, failures: AtomicU32::new(0) }
+    }
+
+    pub fn failed(&self, reason: &dyn fmt::Display) {
+        let attempt = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        self.states.set(self.channel, ChannelState::Retrying { reason: reason.to_string(), attempt });
+    }
+
+    pub fn answered(&self) {
+        if self.failures.swap(0, Ordering::Relaxed) > 0 {
+            self.states.set(self.channel, ChannelState::Up);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +145,18 @@ mod tests {
         states.set("telegram", ChannelState::Up);
         assert_eq!(states.problems(), ["vk: stopped: the token was refused"]);
         assert_eq!(states.all().len(), 3);
+    }
+
+    #[test]
+    fn a_reporter_counts_failures_in_a_row_until_an_answer() {
+        let states = ChannelStates::default();
+        let reporter = Reporter::new("vk", states.clone());
+        reporter.answered();
+        assert!(states.all().is_empty(), "an answer with no failure before changes nothing");
+        reporter.failed(&"timed out");
+        reporter.failed(&"timed out");
+        assert_eq!(states.problems(), ["vk: retrying after 2 failed attempt(s): timed out"]);
+        reporter.answered();
+        assert_eq!(states.all(), [("vk", ChannelState::Up)]);
     }
 }

@@ -282,3 +282,50 @@ fn tickets_show_prints_pressed_buttons_by_their_labels() {
         json["messages"].as_array().unwrap().iter().filter_map(|m| m["text"].as_str()).collect();
     assert!(texts.contains(&"Pressed: Problem with an order"), "{texts:?}");
 }
+
+#[test]
+fn an_unreachable_postgresql_is_retried_with_a_line_per_attempt_and_then_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("SWITCHBOARD_DATABASE_URL", "postgres://shop:secret@127.0.0.1:9/shop"),
+        ("SWITCHBOARD_DATABASE_WAIT_SECS", "1"),
+    ];
+    let output = switchboard(dir.path(), &["tickets", "list"], "", &env);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let retries = stderr.lines().filter(|line| line.contains("trying again")).count();
+    assert!(retries >= 1, "a line per attempt: {stderr}");
+    let last = stderr.lines().last().unwrap();
+    assert!(last.contains("127.0.0.1:9") && last.contains("connection refused"), "{stderr}");
+    assert!(!stderr.contains("pool timed out") && !stderr.contains("secret"), "{stderr}");
+}
+
+/// `SWITCHBOARD_TEST_POSTGRES` with its user and database replaced.
+fn postgres_url(user: &str, database: &str) -> String {
+    let admin = std::env::var("SWITCHBOARD_TEST_POSTGRES").expect("SWITCHBOARD_TEST_POSTGRES names a server");
+    let rest = admin.split_once("://").expect("a URL").1;
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    let host = host.split_once('/').map_or(host, |(host, _)| host);
+    format!("postgres://{user}@{host}/{database}")
+}
+
+#[test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+fn an_unknown_postgresql_database_or_user_is_said_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, says) in [
+        (
+            postgres_url("postgres", "no_such_database_for_switchboard"),
+            "does not exist (create it, or fix the URL)",
+        ),
+        (postgres_url("no_such_user_for_switchboard", "postgres"), "authentication failed"),
+    ] {
+        let env = [("SWITCHBOARD_DATABASE_URL", url.as_str()), ("SWITCHBOARD_DATABASE_WAIT_SECS", "30")];
+        let output = switchboard(dir.path(), &["tickets", "list"], "", &env);
+        assert_eq!(output.status.code(), Some(1), "{url}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(!stderr.contains("trying again"), "a lasting failure is not retried: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
