@@ -38,7 +38,8 @@ impl App {
         let files = locales.files().with_context(|| format!("cannot read the locale files of {locales}"))?;
         let i18n = Arc::new(I18n::from_files(&files).context("cannot load the Fluent texts")?);
         let classifier = trained_classifier(&files)?;
-        let media = MediaStore::new(settings.media_dir.clone(), settings.media_max_bytes);
+        let media = MediaStore::new(settings.media_dir.clone(), settings.media_max_bytes)
+            .with_limits(settings.limits.media_min_free_megabytes, settings.limits.concurrent_photo_checks);
 
         let default_language = settings.default_language;
         let engine_settings = EngineSettings::new(
@@ -47,8 +48,9 @@ impl App {
             default_language,
         )
         .with_negotiate(Arc::new(move |hint: Option<&str>| crate::i18n::negotiate(hint, default_language)));
-        let engine_settings =
-            engine_settings.with_flood_rule(crate::core::flood::FloodRule::per_minute(settings.flood_limit));
+        let engine_settings = engine_settings
+            .with_flood_rule(crate::core::flood::FloodRule::per_minute(settings.flood_limit))
+            .with_anonymous_channels(&[crate::channels::webchat::CHANNEL]);
         let engine_settings = match settings.business_hours.clone() {
             Some(hours) => engine_settings.with_agents_back_at(Arc::new(move |now| {
                 hours.agents_back_at(crate::store::to_datetime(now))
@@ -296,12 +298,13 @@ pub async fn start_with(
             default_lang: app.settings.default_language,
             ..Default::default()
         },
+        limits: Arc::new(crate::channels::webchat::WebChatLimits::new(&app.settings.limits)),
     };
     let console = crate::console::ConsoleState::new(
         Arc::clone(&app.engine),
         app.media.clone(),
         app.renderer(),
-        crate::console::ConsoleSettings { secure_cookies: app.settings.secure_cookies, ..Default::default() },
+        crate::console::ConsoleSettings::new(app.settings.secure_cookies, &app.settings.limits),
     )
     .with_channel_states(states.clone());
     let mut router = crate::http::health_router_with(Arc::clone(&app.store), states.clone())
@@ -377,15 +380,16 @@ pub async fn start_with(
         stop.clone().cancelled_owned(),
     )));
 
+    let limits = &app.settings.limits;
+    let router = crate::http::with_request_timeout(router, limits.request_timeout);
     let router = crate::http::end_event_streams_on(router, stop.clone());
     let address = listener.local_addr()?;
-    let server_stop = stop.clone();
-    let server = tokio::spawn(async move {
-        // Client addresses feed the console's per-address sign-in limit.
-        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(server_stop.cancelled_owned())
-            .await
-    });
+    let server_limits = crate::web::server::ServerLimits {
+        max_connections: limits.max_connections,
+        header_read_timeout: limits.header_read_timeout,
+        trusted_proxies: crate::web::client::TrustedProxies::new(limits.trusted_proxies.clone()),
+    };
+    let server = tokio::spawn(crate::web::server::serve(listener, router, server_limits, stop.clone()));
     tracing::info!(%address, database = %app.settings.database_url.redacted(), "serving");
     Ok(Running { app, address, metrics_address, channels: states, stop, tasks, server })
 }

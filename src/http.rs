@@ -60,6 +60,12 @@ async fn ready(store: Arc<dyn Store>) -> (StatusCode, &'static str) {
     }
 }
 
+/// Answers 408 to a request whose response has not started within `timeout` (a slow
+/// upload, a stalled handler). Event streams start their response at once, so they run on.
+pub fn with_request_timeout(router: Router, timeout: std::time::Duration) -> Router {
+    router.layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+}
+
 /// Ends every server-sent event stream (web chat, console live updates) when `stop` is
 /// cancelled. A graceful shutdown waits for open responses, and these never end by
 /// themselves; the browsers reconnect and resume from the last id they saw.

@@ -72,56 +72,84 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     Ok(handle)
 }
 
-fn describe() {
-    describe_counter!(
+/// How each series is kept.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every series with its unit and the help text `/metrics` shows.
+const SERIES: &[(&str, Kind, Unit, &str)] = &[
+    (
         INBOUND_EVENTS,
+        Kind::Counter,
         Unit::Count,
-        "Inbound events by channel and kind; a platform redelivery counts as kind `duplicate`."
-    );
-    describe_counter!(
+        "Inbound events by channel and kind; a platform redelivery counts as kind `duplicate`.",
+    ),
+    (
         FLOOD_LIMITED,
+        Kind::Counter,
         Unit::Count,
-        "Customer messages kept out of the dialog by flood control (logged for agents)."
-    );
-    describe_histogram!(
+        "Customer messages kept out of the dialog by flood control (logged for agents).",
+    ),
+    (
         DIALOG_STEP_SECONDS,
+        Kind::Histogram,
         Unit::Seconds,
-        "One customer input through the dialog, with the ticket changes it makes."
-    );
-    describe_histogram!(GROUP_COMMIT_EVENTS, Unit::Count, "Inbound events per group commit.");
-    describe_histogram!(
+        "One customer input through the dialog, with the ticket changes it makes.",
+    ),
+    (GROUP_COMMIT_EVENTS, Kind::Histogram, Unit::Count, "Inbound events per group commit."),
+    (
         GROUP_COMMIT_SECONDS,
+        Kind::Histogram,
         Unit::Seconds,
-        "One group commit of inbound events, from the first statement to the commit (retries included)."
-    );
-    describe_gauge!(OUTBOX_DEPTH, Unit::Count, "Replies waiting in the outbox (read at scrape time).");
-    describe_histogram!(
+        "One group commit of inbound events, from the first statement to the commit (retries included).",
+    ),
+    (OUTBOX_DEPTH, Kind::Gauge, Unit::Count, "Replies waiting in the outbox (read at scrape time)."),
+    (
         OUTBOX_DELIVERY_SECONDS,
+        Kind::Histogram,
         Unit::Seconds,
-        "How long a channel took to hand one reply to its platform, by channel."
-    );
-    describe_counter!(OUTBOX_SENT, Unit::Count, "Replies delivered, by channel.");
-    describe_counter!(
+        "How long a channel took to hand one reply to its platform, by channel.",
+    ),
+    (OUTBOX_SENT, Kind::Counter, Unit::Count, "Replies delivered, by channel."),
+    (
         OUTBOX_RETRIES,
+        Kind::Counter,
         Unit::Count,
-        "Deliveries to try again later, by channel and reason (rate_limited, transient)."
-    );
-    describe_counter!(OUTBOX_DEAD_LETTERS, Unit::Count, "Replies given up on, by channel.");
-    describe_gauge!(
+        "Deliveries to try again later, by channel and reason (rate_limited, transient).",
+    ),
+    (OUTBOX_DEAD_LETTERS, Kind::Counter, Unit::Count, "Replies given up on, by channel."),
+    (
         HANDOFF_QUEUE_LENGTH,
+        Kind::Gauge,
         Unit::Count,
-        "Tickets waiting for an agent, by priority (read at scrape time)."
-    );
-    describe_histogram!(
+        "Tickets waiting for an agent, by priority (read at scrape time).",
+    ),
+    (
         HANDOFF_WAIT_SECONDS,
+        Kind::Histogram,
         Unit::Seconds,
-        "Time from a ticket's creation to an agent claiming it."
-    );
-    describe_gauge!(
+        "Time from a ticket's creation to an agent claiming it.",
+    ),
+    (
         CHANNEL_STATE,
+        Kind::Gauge,
         Unit::Count,
-        "1 for each channel's current state (starting, up, retrying, stopped), 0 for the others."
-    );
+        "1 for each channel's current state (starting, up, retrying, stopped), 0 for the others.",
+    ),
+];
+
+fn describe() {
+    for &(name, kind, unit, help) in SERIES {
+        match kind {
+            Kind::Counter => describe_counter!(name, unit, help),
+            Kind::Gauge => describe_gauge!(name, unit, help),
+            Kind::Histogram => describe_histogram!(name, unit, help),
+        }
+    }
 }
 
 /// The engine's histograms, registered once when the engine starts.
@@ -278,6 +306,7 @@ async fn refresh_gauges(store: &dyn Store) {
         Ok(queue) => {
             gauge!(HANDOFF_QUEUE_LENGTH, "priority" => "high").set(f64::from(queue.queued_high));
             gauge!(HANDOFF_QUEUE_LENGTH, "priority" => "normal").set(f64::from(queue.queued_normal));
+            gauge!(HANDOFF_QUEUE_LENGTH, "priority" => "low").set(f64::from(queue.queued_low));
         }
         Err(error) => tracing::warn!(%error, "metrics: reading the handoff queue failed"),
     }

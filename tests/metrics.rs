@@ -137,7 +137,10 @@ async fn a_conversation_shows_up_in_the_metrics() {
     assert_eq!(chat.send(serde_json::json!({"id": "msg-0003", "text": text})).await, "applied");
 
     let store = &running.app.store;
-    let queued = store.list_tickets(Some(TicketStatus::Queued)).await.unwrap();
+    let queued = store
+        .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
+        .await
+        .unwrap();
     assert_eq!(queued.len(), 1, "the complaint waits for an agent");
     let before_claim = scrape(&http, &metrics_url).await;
     assert_eq!(value(&before_claim, "switchboard_handoff_queue_length", &[("priority", "high")]), 1.0);

@@ -32,6 +32,7 @@ unsupported-content = { $kind ->
     }
 photo-too-large = That photo is too large: the limit is { $limit_mb } MB. Please send a smaller picture.
 photo-not-an-image = That file doesn't look like a picture. Please send a JPEG, PNG, GIF or WebP photo.
+photo-unavailable = We can't accept photos right now. Please describe what you see in words, or send the photo again later.
 photo-not-expected = Thanks for the photo. I'll keep it with our conversation, but I'm not asking for one right now.
 stale-button = That button belongs to an earlier question.
 ask-order-id = { $issue ->

@@ -32,6 +32,7 @@ unsupported-content = { $kind ->
     }
 photo-too-large = 这张照片太大了：上限为 { $limit_mb } MB。请发送一张小一些的图片。
 photo-not-an-image = 这个文件看起来不是图片。请发送 JPEG、PNG、GIF 或 WebP 格式的照片。
+photo-unavailable = 我们暂时无法接收照片。请用文字描述您看到的情况，或稍后再发送照片。
 photo-not-expected = 谢谢您的照片，它会保存在对话记录中，不过现在还不需要照片。
 stale-button = 这个按钮属于之前的问题。
 ask-order-id = { $issue ->

@@ -8,10 +8,10 @@
 use crate::channels::{
     Accepted, Channel, Delivery, DeliveryError, InboundEvent, InboundKind, Intake, Renderer,
 };
-use crate::core::dialog::{Input, PhotoProblem};
+use crate::core::dialog::Input;
 use crate::core::message::{Action, Outbound};
 use crate::i18n::RenderedReply;
-use crate::media::{MediaError, MediaStore};
+use crate::media::MediaStore;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
@@ -195,13 +195,10 @@ impl TerminalSession {
             };
             return match self.media.store(&bytes).await {
                 Ok(media) => Line::Event(Input::Photo { media, caption: None }),
-                Err(MediaError::TooLarge { .. }) => Line::Event(Input::PhotoRejected {
-                    problem: PhotoProblem::TooLarge { limit_mb: self.media.max_megabytes() },
-                }),
-                Err(MediaError::NotAnImage) => {
-                    Line::Event(Input::PhotoRejected { problem: PhotoProblem::NotAnImage })
-                }
-                Err(MediaError::Io(error)) => Line::Local(format!("cannot store the photo: {error}")),
+                Err(refused) => match refused.problem_for_customer(self.media.max_megabytes()) {
+                    Some(problem) => Line::Event(Input::PhotoRejected { problem }),
+                    None => Line::Local(format!("cannot store the photo: {refused}")),
+                },
             };
         }
         if let Ok(number) = trimmed.parse::<usize>()
@@ -364,7 +361,9 @@ mod tests {
                 &InboundKind::Input(Input::Text { text: "hello".into() }),
                 &InboundKind::Input(Input::Button { action: Action::NotHelped }),
                 &InboundKind::Input(Input::Text { text: "9".into() }),
-                &InboundKind::Input(Input::PhotoRejected { problem: PhotoProblem::NotAnImage }),
+                &InboundKind::Input(Input::PhotoRejected {
+                    problem: crate::core::dialog::PhotoProblem::NotAnImage
+                }),
             ]
         );
         assert!(seen.iter().all(|event| event.channel == CHANNEL && event.external_id == "ann"));

@@ -92,6 +92,7 @@ fn first_issue(message: &Message, classifier: &Classifier, orders: &RegexOrderId
         order_ids: orders,
         faq: classifier,
         queue: QueueSnapshot::default(),
+        anonymous: false,
     };
     let transition = dialog::step(State::Menu, Input::Text { text: message.text.clone() }, &ctx);
     let from_effects = transition.effects.iter().find_map(|effect| match effect {

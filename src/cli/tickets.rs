@@ -76,12 +76,30 @@ impl StatusArg {
     }
 }
 
+/// Every ticket with the status, read a page at a time (an operator's listing is complete).
+async fn all_tickets(
+    store: &dyn crate::store::Store,
+    status: Option<crate::core::handoff::TicketStatus>,
+) -> anyhow::Result<Vec<crate::store::TicketSummary>> {
+    let mut page = crate::store::Page::first(crate::store::Page::MAX_SIZE);
+    let mut tickets = Vec::new();
+    loop {
+        let found = store.list_tickets(status, page).await?;
+        let full = found.len() as i64 == page.limit;
+        tickets.extend(found);
+        if !full {
+            return Ok(tickets);
+        }
+        page = page.next();
+    }
+}
+
 pub async fn run(settings: Settings, command: TicketsCommand) -> anyhow::Result<ExitCode> {
     let store = connect_store(&settings).await?;
     let mut out = std::io::stdout().lock();
     let code = match command {
         TicketsCommand::List { status, json } => {
-            let tickets = store.list_tickets(status.status()).await?;
+            let tickets = all_tickets(&*store, status.status()).await?;
             if json {
                 serde_json::to_writer_pretty(&mut out, &tickets)?;
                 writeln!(out)?;

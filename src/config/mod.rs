@@ -11,6 +11,7 @@
 //! that falls back to a variable gets the value from here, so one module answers where a
 //! setting comes from (`tests/architecture.rs` checks this).
 
+pub mod limits;
 pub mod telegram;
 pub mod vk;
 
@@ -138,6 +139,8 @@ pub struct Settings {
     pub telegram: Option<TelegramSettings>,
     /// Present when any `SWITCHBOARD_VK_*` variable is set (then all required ones must be).
     pub vk: Option<VkSettings>,
+    /// What strangers on the public surface may cost: connections, streams, uploads, sign-ins.
+    pub limits: limits::PublicLimits,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
@@ -359,8 +362,10 @@ impl Settings {
 
         let telegram = telegram::read(source, http_timeout)?;
         let vk = vk::read(source, http_timeout)?;
+        let limits = limits::read(source)?;
 
         Ok(Settings {
+            limits,
             login_name: source.get("USER"),
             secure_cookies,
             webchat_secret,

@@ -66,7 +66,8 @@ pub async fn create_agent(
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(AgentError::WeakPassword);
     }
-    let hash = hash_password(password)?;
+    let owned = password.to_owned();
+    let hash = off_thread(move || hash_password(&owned)).await?;
     match store.insert_agent(name, &hash, role, now).await? {
         Some(id) => Ok(Agent {
             id,
@@ -83,13 +84,23 @@ pub async fn create_agent(
 /// The agent if the name exists, is enabled and the password matches. An unknown name
 /// still costs one hash verification, so timing does not tell which names exist.
 pub async fn authenticate(store: &dyn Store, name: &str, password: &str) -> StoreResult<Option<Agent>> {
-    match store.agent_with_password_hash(name).await? {
-        Some((agent, hash)) => Ok((verify_password(password, &hash) && !agent.disabled).then_some(agent)),
-        None => {
-            let _ = verify_password(password, dummy_hash());
-            Ok(None)
-        }
-    }
+    let found = store.agent_with_password_hash(name).await?;
+    let hash = found.as_ref().map_or_else(|| dummy_hash().to_owned(), |(_, hash)| hash.clone());
+    let password = password.to_owned();
+    let matches = off_thread(move || verify_password(&password, &hash)).await;
+    Ok(found.and_then(|(agent, _)| (matches && !agent.disabled).then_some(agent)))
+}
+
+/// Runs password hashing on the blocking pool, a few at a time. argon2 takes tens of
+/// milliseconds of a core and ~19 MB per hash by design; run on the async workers, a flood of
+/// sign-in attempts would stall every other request, and run without a bound, exhaust memory.
+pub async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let turns = TURNS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+    });
+    let _turn = turns.acquire().await.expect("the semaphore is never closed");
+    tokio::task::spawn_blocking(work).await.expect("password hashing does not panic")
 }
 
 /// Disables an agent and ends their sessions and API tokens at once.
@@ -128,7 +139,8 @@ pub async fn set_password(store: &dyn Store, name: &str, password: &str) -> Resu
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(AgentError::WeakPassword);
     }
-    let hash = hash_password(password)?;
+    let owned = password.to_owned();
+    let hash = off_thread(move || hash_password(&owned)).await?;
     if store.set_password_hash(name, &hash).await? {
         Ok(())
     } else {

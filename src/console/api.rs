@@ -6,7 +6,7 @@ use crate::console::agents::Agent;
 use crate::console::sessions;
 use crate::core::handoff::TicketStatus;
 use crate::engine::{ClaimResult, EngineError};
-use crate::store::now_millis;
+use crate::store::{Page, now_millis};
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -52,7 +52,8 @@ impl From<EngineError> for ApiError {
                 status: StatusCode::CONFLICT,
                 body: json!({ "error": "not_allowed", "status": status.code() }),
             },
-            EngineError::NotAssignedTo { .. } => ApiError::new(StatusCode::CONFLICT, "not_assigned_to_you"),
+            // The console's rule too: only the ticket's holder or an admin acts on it.
+            EngineError::NotAssignedTo { .. } => ApiError::new(StatusCode::FORBIDDEN, "not_assigned_to_you"),
             EngineError::EmptyMessage => ApiError::new(StatusCode::BAD_REQUEST, "empty_message"),
             other => internal(other),
         }
@@ -84,9 +85,12 @@ impl FromRequestParts<ConsoleState> for ApiAgent {
 #[derive(Deserialize)]
 pub(crate) struct ListQuery {
     status: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
 }
 
-/// `GET /api/tickets?status=queued|assigned|resolved|all` (default `queued`).
+/// `GET /api/tickets?status=queued|assigned|resolved|all&limit=N&offset=M` (default `queued`,
+/// 50 tickets, at most 200 per request). `next_offset` is there when more may follow.
 pub(crate) async fn list(
     State(state): State<ConsoleState>,
     _agent: ApiAgent,
@@ -99,8 +103,18 @@ pub(crate) async fn list(
                 .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_status"))?,
         ),
     };
-    let tickets = state.store.list_tickets(status).await.map_err(internal)?;
-    Ok(Json(json!({ "tickets": tickets })).into_response())
+    let limit = query.limit.unwrap_or(Page::DEFAULT_SIZE);
+    if !(1..=Page::MAX_SIZE).contains(&limit) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_limit"));
+    }
+    let offset = query.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_offset"));
+    }
+    let page = Page { offset, limit };
+    let tickets = state.store.list_tickets(status, page).await.map_err(internal)?;
+    let next_offset = (tickets.len() as i64 == limit).then(|| page.next().offset);
+    Ok(Json(json!({ "tickets": tickets, "next_offset": next_offset })).into_response())
 }
 
 /// `GET /api/tickets/{id}`: the ticket, its transcript and internal notes.
@@ -142,16 +156,16 @@ pub(crate) async fn reply(
         }
         ClaimResult::Closed => return Err(ApiError::new(StatusCode::CONFLICT, "resolved")),
     }
-    state.engine.agent_reply(id, &agent.name, text, Vec::new()).await?;
+    state.engine.agent_reply(id, &agent.actor(), text, Vec::new()).await?;
     Ok(Json(json!({ "status": "queued_for_delivery" })).into_response())
 }
 
-/// `POST /api/tickets/{id}/resolve`.
+/// `POST /api/tickets/{id}/resolve`: by the ticket's holder or an admin (403 otherwise).
 pub(crate) async fn resolve(
     State(state): State<ConsoleState>,
-    _agent: ApiAgent,
+    ApiAgent(agent): ApiAgent,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    state.engine.resolve(id).await?;
+    state.engine.resolve(id, &agent.actor()).await?;
     Ok(Json(json!({ "status": "resolved" })).into_response())
 }

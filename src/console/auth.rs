@@ -4,51 +4,53 @@ use crate::console::agents;
 use crate::console::sessions::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, random_token};
 use crate::console::{ConsoleError, ConsoleState, Nav, render};
 use crate::store::now_millis;
+use crate::web::client::ClientAddress;
 use crate::web::cookie::request_cookie;
+use crate::web::limits::KeyedLimit;
 use crate::web::token::tokens_match;
 use askama::Template;
-use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
+use axum::extract::{Form, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
-use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
+use serde::de::DeserializeOwned;
+use std::net::IpAddr;
 
-/// Login attempts allowed per minute, per agent name and per client address. Both limits
-/// apply: guessing one name's password is slow, and so is trying many names from one place.
+/// Login attempts allowed per minute, per agent name and per client address (IPv6 per /64).
+/// Both limits apply: guessing one name's password is slow, and so is trying many names from
+/// one place. Both maps are bounded (`web::limits`).
 pub struct LoginLimiter {
-    by_name: DefaultKeyedRateLimiter<String>,
-    by_address: DefaultKeyedRateLimiter<IpAddr>,
+    by_name: KeyedLimit<String>,
+    by_address: KeyedLimit<IpAddr>,
 }
+
+/// Names and addresses tracked at once; more fail closed until some recover.
+const MAX_TRACKED: usize = 10_000;
 
 impl LoginLimiter {
     pub fn new(per_name_per_minute: u32, per_address_per_minute: u32) -> LoginLimiter {
-        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least one"));
         LoginLimiter {
-            by_name: RateLimiter::keyed(quota(per_name_per_minute)),
-            by_address: RateLimiter::keyed(quota(per_address_per_minute)),
+            by_name: KeyedLimit::per_minute(per_name_per_minute, MAX_TRACKED),
+            by_address: KeyedLimit::per_minute(per_address_per_minute, MAX_TRACKED),
         }
     }
 
-    /// Spends one attempt; `false` when either limit is used up.
-    pub fn allow(&self, name: &str, address: Option<IpAddr>) -> bool {
-        let by_address = address.is_none_or(|address| self.by_address.check_key(&address).is_ok());
-        let by_name = self.by_name.check_key(&name.to_lowercase()).is_ok();
-        by_address && by_name
+    /// Spends one attempt; `false` when either limit is used up. The address goes first: an
+    /// attempt its address may not make spends nothing of the name's allowance (so a flood
+    /// from one place neither grows the name map nor locks the agent it names out).
+    pub fn allow(&self, name: &str, address: ClientAddress) -> bool {
+        if let Some(key) = address.limit_key()
+            && !self.by_address.allow(&key)
+        {
+            return false;
+        }
+        self.by_name.allow(&name.to_lowercase())
     }
-}
 
-/// The client's address when the server was started with connect info (the app's `serve`
-/// does); `None` in route tests and behind setups that do not provide it.
-pub(crate) struct ClientAddress(Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<ClientAddress, Self::Rejection> {
-        Ok(ClientAddress(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())))
+    /// Names and addresses held now.
+    pub fn tracked(&self) -> usize {
+        self.by_name.len() + self.by_address.len()
     }
 }
 
@@ -66,9 +68,51 @@ impl FromRequestParts<ConsoleState> for Session {
     }
 }
 
-/// Every console form carries the session's CSRF token in a `csrf` field.
-pub(crate) fn check_csrf(session: &Session, submitted: &str) -> Result<(), ConsoleError> {
-    if session.csrf_matches(submitted) { Ok(()) } else { Err(ConsoleError::BadCsrf) }
+/// A console form: every one carries the session's CSRF token in a `csrf` field.
+pub(crate) trait CsrfField {
+    fn csrf(&self) -> &str;
+}
+
+/// A form posted by a signed-in agent, its CSRF token already checked against the session.
+/// Handlers take this instead of a `Session` and a `Form`, so no form handler can forget the
+/// check. Checks run in a fixed order: signed in, form readable, token, then (for
+/// [`AdminForm`]) the role.
+pub(crate) struct SignedForm<T> {
+    pub session: Session,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned + CsrfField + Send> FromRequest<ConsoleState> for SignedForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &ConsoleState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let session =
+            Session::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
+        // The body's own rejections (too large, wrong content type) keep their status codes.
+        let Form(form) = Form::<T>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !session.csrf_matches(form.csrf()) {
+            return Err(ConsoleError::BadCsrf.into_response());
+        }
+        Ok(SignedForm { session, form })
+    }
+}
+
+/// A [`SignedForm`] that only an admin may post.
+pub(crate) struct AdminForm<T>(pub SignedForm<T>);
+
+impl<T: DeserializeOwned + CsrfField + Send> FromRequest<ConsoleState> for AdminForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &ConsoleState) -> Result<Self, Response> {
+        let signed = SignedForm::from_request(request, state).await?;
+        if !signed.session.agent.is_admin() {
+            return Err(ConsoleError::AdminOnly.into_response());
+        }
+        Ok(AdminForm(signed))
+    }
 }
 
 #[derive(Template)]
@@ -100,6 +144,9 @@ pub(crate) async fn show_login(State(state): State<ConsoleState>) -> Response {
     login_page(&state, StatusCode::OK, None, String::new())
 }
 
+/// Longer passwords are not hashed: no agent has one (the console's forms cap them too).
+const MAX_PASSWORD_BYTES: usize = 1024;
+
 #[derive(Deserialize)]
 pub(crate) struct LoginForm {
     #[serde(default)]
@@ -110,7 +157,7 @@ pub(crate) struct LoginForm {
 
 pub(crate) async fn login(
     State(state): State<ConsoleState>,
-    ClientAddress(address): ClientAddress,
+    address: ClientAddress,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ConsoleError> {
@@ -119,6 +166,12 @@ pub(crate) async fn login(
         return Err(ConsoleError::BadCsrf);
     }
     let name = form.name.trim().to_owned();
+    // A name no agent could have is refused before anything is counted or hashed: nothing a
+    // stranger makes up becomes a key in the limiter or costs a password check.
+    if !agents::valid_name(&name) || form.password.len() > MAX_PASSWORD_BYTES {
+        let message = "Wrong name or password.".to_owned();
+        return Ok(login_page(&state, StatusCode::UNAUTHORIZED, Some(message), String::new()));
+    }
     if !state.login_limiter.allow(&name, address) {
         tracing::warn!("console: login rate limit reached");
         let message = "Too many sign-in attempts. Wait a minute and try again.".to_owned();
@@ -146,18 +199,23 @@ pub(crate) async fn login(
     Ok(response)
 }
 
+/// A form with nothing but its CSRF token: the buttons that act on what the path names.
 #[derive(Deserialize)]
 pub(crate) struct CsrfForm {
     #[serde(default)]
-    pub(crate) csrf: String,
+    csrf: String,
+}
+
+impl CsrfField for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 pub(crate) async fn logout(
     State(state): State<ConsoleState>,
-    session: Session,
-    Form(form): Form<CsrfForm>,
+    SignedForm { session, .. }: SignedForm<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
-    check_csrf(&session, &form.csrf)?;
     sessions::end_session(&*state.store, &session).await?;
     let mut response = Redirect::to("/console/login").into_response();
     response.headers_mut().append(
@@ -171,18 +229,40 @@ pub(crate) async fn logout(
 mod tests {
     use super::*;
 
+    fn at(address: &str) -> ClientAddress {
+        ClientAddress(Some(address.parse().unwrap()))
+    }
+
     #[test]
     fn limits_per_name_and_per_address() {
         let limiter = LoginLimiter::new(3, 5);
-        let here: IpAddr = "127.0.0.1".parse().unwrap();
-        let there: IpAddr = "127.0.0.2".parse().unwrap();
-        assert!((0..3).all(|_| limiter.allow("Anna", Some(there))));
-        assert!(!limiter.allow("anna", None), "names are limited whatever the case");
-        assert!(limiter.allow("bob", Some(here)));
-        assert!(limiter.allow("carol", Some(here)));
-        assert!(limiter.allow("dave", Some(here)));
-        assert!(limiter.allow("erin", Some(here)));
-        assert!(limiter.allow("frank", Some(here)));
-        assert!(!limiter.allow("grace", Some(here)), "one address cannot try name after name");
+        let (here, there) = (at("127.0.0.1"), at("127.0.0.2"));
+        assert!((0..3).all(|_| limiter.allow("Anna", there)));
+        assert!(!limiter.allow("anna", ClientAddress(None)), "names are limited whatever the case");
+        assert!(limiter.allow("bob", here));
+        assert!(limiter.allow("carol", here));
+        assert!(limiter.allow("dave", here));
+        assert!(limiter.allow("erin", here));
+        assert!(limiter.allow("frank", here));
+        assert!(!limiter.allow("grace", here), "one address cannot try name after name");
+    }
+
+    #[test]
+    fn a_refused_address_spends_nothing_of_the_name() {
+        let limiter = LoginLimiter::new(2, 1);
+        assert!(limiter.allow("anna", at("192.0.2.1")));
+        let tracked = limiter.tracked();
+        // The address is used up: flooding from it with new names adds no keys at all.
+        assert!((0..1000).all(|n| !limiter.allow(&format!("name{n}"), at("192.0.2.1"))));
+        assert_eq!(limiter.tracked(), tracked);
+        assert!(limiter.allow("anna", at("192.0.2.2")), "anna's own allowance is untouched");
+    }
+
+    #[test]
+    fn ipv6_addresses_share_their_64() {
+        let limiter = LoginLimiter::new(100, 2);
+        assert!(limiter.allow("a", at("2001:db8:5:6::1")));
+        assert!(limiter.allow("b", at("2001:db8:5:6::2")));
+        assert!(!limiter.allow("c", at("2001:db8:5:6:ffff::3")), "another address of the same /64");
     }
 }

@@ -10,6 +10,7 @@ pub mod agents;
 mod api;
 mod auth;
 pub mod dashboard;
+mod live;
 mod pages;
 pub mod reminders;
 pub mod sessions;
@@ -45,18 +46,37 @@ pub struct ConsoleSettings {
     /// Sign-in attempts per minute, per agent name and per client address.
     pub login_attempts_per_name: u32,
     pub login_attempts_per_address: u32,
+    /// Live pages open at once, in total and per agent.
+    pub max_live_streams: usize,
+    pub live_streams_per_agent: usize,
     /// Largest form or JSON body the console and the API accept.
     pub max_body_bytes: usize,
 }
 
+impl ConsoleSettings {
+    /// The defaults, with cookie security and the public limits from the configuration.
+    pub fn new(secure_cookies: bool, limits: &crate::config::limits::PublicLimits) -> ConsoleSettings {
+        ConsoleSettings {
+            secure_cookies,
+            login_attempts_per_name: limits.login_attempts_per_name,
+            login_attempts_per_address: limits.login_attempts_per_address,
+            max_live_streams: limits.max_event_streams,
+            ..ConsoleSettings::default()
+        }
+    }
+}
+
 impl Default for ConsoleSettings {
     fn default() -> Self {
+        let limits = crate::config::limits::PublicLimits::default();
         ConsoleSettings {
             secure_cookies: false,
             session_ttl: Duration::from_secs(12 * 3600),
             live_poll_interval: Duration::from_secs(2),
-            login_attempts_per_name: 5,
-            login_attempts_per_address: 30,
+            login_attempts_per_name: limits.login_attempts_per_name,
+            login_attempts_per_address: limits.login_attempts_per_address,
+            max_live_streams: limits.max_event_streams,
+            live_streams_per_agent: 16,
             max_body_bytes: 64 * 1024,
         }
     }
@@ -72,6 +92,10 @@ pub struct ConsoleState {
     pub render: Renderer,
     pub settings: ConsoleSettings,
     pub login_limiter: Arc<LoginLimiter>,
+    /// Open live pages (queue and tickets), per agent and in total.
+    pub live_streams: Arc<crate::web::limits::StreamSlots>,
+    /// The one watcher every live page listens to.
+    pub live: Arc<live::LiveWatcher>,
     /// The channels' states, for the banner on every page when one is down.
     pub channels: ChannelStates,
 }
@@ -83,7 +107,12 @@ impl ConsoleState {
             settings.login_attempts_per_name,
             settings.login_attempts_per_address,
         ));
+        let live_streams = Arc::new(crate::web::limits::StreamSlots::new(
+            settings.max_live_streams,
+            settings.live_streams_per_agent,
+        ));
         let store = Arc::clone(engine.store());
+        let live = Arc::default();
         ConsoleState {
             store,
             engine,
@@ -91,6 +120,8 @@ impl ConsoleState {
             render,
             settings,
             login_limiter,
+            live_streams,
+            live,
             channels: ChannelStates::default(),
         }
     }
@@ -207,6 +238,8 @@ pub enum ConsoleError {
     AdminOnly,
     #[error("not found")]
     NotFound,
+    #[error("too many live pages open")]
+    TooManyStreams,
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error(transparent)]
@@ -243,6 +276,11 @@ impl IntoResponse for ConsoleError {
             ),
             ConsoleError::AdminOnly => (StatusCode::FORBIDDEN, "Admins only", "Only admins may do this."),
             ConsoleError::NotFound => (StatusCode::NOT_FOUND, "Not found", "There is nothing here."),
+            ConsoleError::TooManyStreams => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many live pages",
+                "Close some console tabs; this one stops updating by itself.",
+            ),
             ConsoleError::BadRequest(_) => {
                 (StatusCode::BAD_REQUEST, "Bad request", "The request could not be understood.")
             }

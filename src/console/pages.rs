@@ -1,16 +1,16 @@
 //! Console pages and the actions their forms post.
 
 use crate::console::agents::{self, Agent, AgentError, Role, valid_name};
-use crate::console::auth::{CsrfForm, check_csrf};
+use crate::console::auth::{AdminForm, CsrfField, CsrfForm, SignedForm};
 use crate::console::dashboard::{Dashboard, human_duration};
 use crate::console::sessions::{self, Session};
 use crate::console::{ConsoleError, ConsoleState, Nav, render};
 use crate::core::handoff::TicketStatus;
 use crate::core::message::{Lang, Reply};
 use crate::engine::{ClaimResult, EngineError};
-use crate::store::{Author, CannedReply, LogEntry, TicketSummary, now_millis, to_datetime};
+use crate::store::{Author, CannedReply, LogEntry, Page, TicketSummary, now_millis, to_datetime};
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -35,7 +35,9 @@ fn notice_text(code: &str) -> Option<String> {
         ("released", _) => "The ticket is back in the queue.".to_owned(),
         ("transferred", Some(who)) => format!("Assigned to {who}."),
         ("noted", _) => "Note added.".to_owned(),
-        ("not_yours", _) => "Only the agent who holds this ticket can reply. Claim it first.".to_owned(),
+        ("not_yours", _) => {
+            "Only the agent who holds this ticket, or an admin, can do that. Claim it first.".to_owned()
+        }
         ("not_allowed", _) => "That is not possible in the ticket's current state.".to_owned(),
         ("empty", _) => "Write something first.".to_owned(),
         ("saved", _) => "Saved.".to_owned(),
@@ -52,6 +54,9 @@ pub(crate) struct NoticeQuery {
     notice: Option<String>,
     #[serde(default)]
     fragment: Option<u8>,
+    /// The page of the waiting list, from 0.
+    #[serde(default)]
+    page: Option<i64>,
 }
 
 fn nav(session: &Session, query: &NoticeQuery) -> Nav {
@@ -93,6 +98,8 @@ pub(crate) struct QueueRow {
     waiting: String,
     last_message: String,
     high: bool,
+    /// Low trust: an anonymous visitor who only asked for a person (last in the queue).
+    low: bool,
     assignee: String,
 }
 
@@ -111,27 +118,37 @@ impl QueueRow {
             waiting: waited(ticket.created_at.timestamp_millis(), now),
             last_message: short(last_message.as_deref(), 120),
             high: ticket.priority == crate::core::message::Priority::High,
+            low: ticket.priority == crate::core::message::Priority::Low,
             assignee: ticket.assigned_agent.clone().unwrap_or_default(),
         }
     }
+}
+
+/// What the queue page and its live fragment show. Every list is bounded: the waiting list
+/// is paged, the assigned lists show at most one full page each.
+pub(crate) struct QueueLists {
+    queued: Vec<QueueRow>,
+    waiting_total: u32,
+    page: i64,
+    has_next: bool,
+    mine: Vec<QueueRow>,
+    others: Vec<QueueRow>,
+    /// More assigned tickets than the lists show.
+    assigned_truncated: bool,
 }
 
 #[derive(Template)]
 #[template(path = "console/queue.html")]
 struct QueuePage {
     nav: Nav,
-    queued: Vec<QueueRow>,
-    mine: Vec<QueueRow>,
-    others: Vec<QueueRow>,
+    lists: QueueLists,
 }
 
 #[derive(Template)]
 #[template(path = "console/queue_fragment.html")]
 struct QueueFragment {
     nav: Nav,
-    queued: Vec<QueueRow>,
-    mine: Vec<QueueRow>,
-    others: Vec<QueueRow>,
+    lists: QueueLists,
 }
 
 pub(crate) async fn queue(
@@ -141,43 +158,48 @@ pub(crate) async fn queue(
 ) -> Result<Response> {
     let store = &state.store;
     let now = now_millis();
+    let page_number = query.page.unwrap_or(0).clamp(0, 100_000);
+    let page = Page::numbered(page_number, Page::DEFAULT_SIZE);
     let queued: Vec<QueueRow> = store
-        .list_tickets(Some(TicketStatus::Queued))
+        .list_tickets(Some(TicketStatus::Queued), page)
         .await?
         .iter()
         .map(|t| QueueRow::of(&state, t, now))
         .collect();
-    let assigned = store.list_tickets(Some(TicketStatus::Assigned)).await?;
+    let overview = store.queue_overview().await?;
+    let waiting_total = overview.queued_high + overview.queued_normal + overview.queued_low;
+    let has_next = page.offset + (queued.len() as i64) < i64::from(waiting_total);
+    let assigned_page = Page::first(Page::MAX_SIZE);
+    let assigned = store.list_tickets(Some(TicketStatus::Assigned), assigned_page).await?;
+    let assigned_truncated = assigned.len() as i64 >= assigned_page.limit;
     let me = session.agent.name.as_str();
     let (mine, others): (Vec<_>, Vec<_>) =
         assigned.iter().partition(|ticket| ticket.assigned_agent.as_deref() == Some(me));
     let mine = mine.into_iter().map(|t| QueueRow::of(&state, t, now)).collect();
     let others = others.into_iter().map(|t| QueueRow::of(&state, t, now)).collect();
+    let lists =
+        QueueLists { queued, waiting_total, page: page_number, has_next, mine, others, assigned_truncated };
     let nav = nav(&session, &query);
     Ok(if query.fragment == Some(1) {
-        render(&QueueFragment { nav, queued, mine, others })
+        render(&QueueFragment { nav, lists })
     } else {
-        render(&QueuePage { nav, queued, mine, others })
+        render(&QueuePage { nav, lists })
     })
 }
 
 /// `changed` events whenever a ticket or the message log changes; the page then fetches
-/// the queue fragment again.
-pub(crate) async fn queue_live(State(state): State<ConsoleState>, _session: Session) -> Result<Response> {
-    let start = state.store.change_marker().await?;
-    let stream = futures::stream::unfold((state, start), |(state, mut last)| async move {
-        loop {
-            tokio::time::sleep(state.settings.live_poll_interval).await;
-            match state.store.change_marker().await {
-                Ok(marker) if marker != last => {
-                    last = marker;
-                    let event = Event::default().event("changed").data(marker.last_message.to_string());
-                    return Some((Ok::<_, std::convert::Infallible>(event), (state, last)));
-                }
-                Ok(_) => {}
-                Err(problem) => tracing::warn!(error = %problem, "console: live queue read failed"),
-            }
-        }
+/// the queue fragment again. Every open page listens to one shared watcher (`LiveQueue`), so
+/// the database is asked once per interval however many tabs are open.
+pub(crate) async fn queue_live(State(state): State<ConsoleState>, session: Session) -> Result<Response> {
+    let Some(slot) = state.live_streams.open(&session.agent.name) else {
+        return Err(ConsoleError::TooManyStreams);
+    };
+    let changes = state.live.subscribe(&state.store, state.settings.live_poll_interval);
+    let stream = futures::stream::unfold((changes, slot), |(mut changes, slot)| async move {
+        changes.changed().await.ok()?;
+        let marker = *changes.borrow_and_update();
+        let event = Event::default().event("changed").data(marker.last_message.to_string());
+        Some((Ok::<_, std::convert::Infallible>(event), (changes, slot)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
@@ -253,6 +275,8 @@ struct TicketPage {
     nav: Nav,
     ticket: TicketView,
     mine: bool,
+    /// The agent holds the ticket or is an admin: only they may move or answer it.
+    may_act: bool,
     messages: Vec<MessageView>,
     last_id: i64,
     notes: Vec<NoteView>,
@@ -319,6 +343,7 @@ pub(crate) async fn ticket(
     let page = TicketPage {
         nav: nav(&session, &query),
         mine: summary.assigned_agent.as_deref() == Some(session.agent.name.as_str()),
+        may_act: session.agent.actor().may_act_on(summary.assigned_agent.as_deref()),
         ticket,
         messages,
         last_id,
@@ -339,12 +364,16 @@ pub(crate) struct LiveQuery {
 /// `status|assignee` (`status` events) whenever it changes.
 pub(crate) async fn ticket_live(
     State(state): State<ConsoleState>,
-    _session: Session,
+    session: Session,
     Path(id): Path<i64>,
     Query(query): Query<LiveQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response> {
     let detail = state.store.ticket(id).await?.ok_or(ConsoleError::NotFound)?;
+    let Some(slot) = state.live_streams.open(&session.agent.name) else {
+        return Err(ConsoleError::TooManyStreams);
+    };
+    let changes = state.live.subscribe(&state.store, state.settings.live_poll_interval);
     let resumed =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let follow = TicketFollow {
@@ -356,6 +385,8 @@ pub(crate) async fn ticket_live(
         status: String::new(),
         ready: VecDeque::new(),
         first: true,
+        changes,
+        _slot: slot,
     };
     let stream = futures::stream::unfold(follow, |mut follow| async move {
         loop {
@@ -363,7 +394,8 @@ pub(crate) async fn ticket_live(
                 return Some((Ok::<_, std::convert::Infallible>(event), follow));
             }
             if !follow.first {
-                tokio::time::sleep(follow.state.settings.live_poll_interval).await;
+                // Read again only when something changed somewhere (one shared watcher asks).
+                follow.changes.changed().await.ok()?;
             }
             follow.first = false;
             if let Err(problem) = follow.read().await {
@@ -383,6 +415,9 @@ struct TicketFollow {
     status: String,
     ready: VecDeque<Event>,
     first: bool,
+    changes: tokio::sync::watch::Receiver<crate::store::ChangeMarker>,
+    /// This page's place among the agent's open live pages.
+    _slot: crate::web::limits::StreamSlot,
 }
 
 impl TicketFollow {
@@ -413,29 +448,35 @@ pub(crate) struct ActionForm {
     to_agent: String,
 }
 
+impl CsrfField for ActionForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Every ticket button: claim, release, transfer, reply, note, resolve, reopen.
 pub(crate) async fn ticket_action(
     State(state): State<ConsoleState>,
-    session: Session,
     Path((id, action)): Path<(i64, String)>,
-    Form(form): Form<ActionForm>,
+    SignedForm { session, form }: SignedForm<ActionForm>,
 ) -> Result<Response> {
-    check_csrf(&session, &form.csrf)?;
     let engine = &state.engine;
     let me = session.agent.name.as_str();
+    let actor = session.agent.actor();
     let outcome: std::result::Result<String, EngineError> = match action.as_str() {
         "claim" => engine.claim(id, me).await.map(|result| match result {
             ClaimResult::Claimed | ClaimResult::AlreadyYours => "claimed".to_owned(),
             ClaimResult::TakenBy(agent) => format!("taken:{agent}"),
             ClaimResult::Closed => "closed".to_owned(),
         }),
-        "release" => engine.release(id).await.map(|()| "released".to_owned()),
+        "release" => engine.release(id, &actor).await.map(|()| "released".to_owned()),
         "transfer" => {
             let to = form.to_agent.trim();
             match state.store.agent_by_name(to).await? {
-                Some(agent) if !agent.disabled => {
-                    engine.transfer(id, &agent.name).await.map(|()| format!("transferred:{}", agent.name))
-                }
+                Some(agent) if !agent.disabled => engine
+                    .transfer(id, &actor, &agent.name)
+                    .await
+                    .map(|()| format!("transferred:{}", agent.name)),
                 _ => Ok("no_agent".to_owned()),
             }
         }
@@ -444,7 +485,7 @@ pub(crate) async fn ticket_action(
             if text.is_empty() {
                 Ok("empty".to_owned())
             } else {
-                engine.agent_reply(id, me, text, Vec::new()).await.map(|()| "replied".to_owned())
+                engine.agent_reply(id, &actor, text, Vec::new()).await.map(|()| "replied".to_owned())
             }
         }
         "note" => {
@@ -455,8 +496,8 @@ pub(crate) async fn ticket_action(
                 engine.add_note(id, me, text).await.map(|_| "noted".to_owned())
             }
         }
-        "resolve" => engine.resolve(id).await.map(|()| "resolved".to_owned()),
-        "reopen" => engine.reopen(id, me).await.map(|()| "reopened".to_owned()),
+        "resolve" => engine.resolve(id, &actor).await.map(|()| "resolved".to_owned()),
+        "reopen" => engine.reopen(id, &actor).await.map(|()| "reopened".to_owned()),
         _ => return Err(ConsoleError::NotFound),
     };
     let notice = match outcome {
@@ -516,6 +557,12 @@ pub(crate) struct CannedForm {
     body: String,
 }
 
+impl CsrfField for CannedForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 fn canned_fields(form: &CannedForm) -> Result<(Lang, String, String)> {
     let lang = Lang::from_code(&form.lang).ok_or_else(|| ConsoleError::BadRequest("language".to_owned()))?;
     let (title, body) = (form.title.trim(), form.body.trim());
@@ -527,11 +574,8 @@ fn canned_fields(form: &CannedForm) -> Result<(Lang, String, String)> {
 
 pub(crate) async fn create_canned(
     State(state): State<ConsoleState>,
-    session: Session,
-    Form(form): Form<CannedForm>,
+    AdminForm(SignedForm { form, .. }): AdminForm<CannedForm>,
 ) -> Result<Response> {
-    check_csrf(&session, &form.csrf)?;
-    require_admin(&session)?;
     let (lang, title, body) = canned_fields(&form)?;
     state.store.create_canned_reply(lang, &title, &body, now_millis()).await?;
     Ok(Redirect::to("/console/canned?notice=saved").into_response())
@@ -539,12 +583,9 @@ pub(crate) async fn create_canned(
 
 pub(crate) async fn update_canned(
     State(state): State<ConsoleState>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<CannedForm>,
+    AdminForm(SignedForm { form, .. }): AdminForm<CannedForm>,
 ) -> Result<Response> {
-    check_csrf(&session, &form.csrf)?;
-    require_admin(&session)?;
     let (lang, title, body) = canned_fields(&form)?;
     if !state.store.update_canned_reply(id, lang, &title, &body, now_millis()).await? {
         return Err(ConsoleError::NotFound);
@@ -554,12 +595,9 @@ pub(crate) async fn update_canned(
 
 pub(crate) async fn delete_canned(
     State(state): State<ConsoleState>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    _: AdminForm<CsrfForm>,
 ) -> Result<Response> {
-    check_csrf(&session, &form.csrf)?;
-    require_admin(&session)?;
     state.store.delete_canned_reply(id).await?;
     Ok(Redirect::to("/console/canned?notice=saved").into_response())
 }
@@ -592,13 +630,16 @@ pub(crate) struct NewAgentForm {
     admin: Option<String>,
 }
 
+impl CsrfField for NewAgentForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 pub(crate) async fn create_agent(
     State(state): State<ConsoleState>,
-    session: Session,
-    Form(form): Form<NewAgentForm>,
+    AdminForm(SignedForm { form, .. }): AdminForm<NewAgentForm>,
 ) -> Result<Response> {
-    check_csrf(&session, &form.csrf)?;
-    require_admin(&session)?;
     let role = if form.admin.is_some() { Role::Admin } else { Role::Agent };
     let notice =
         match agents::create_agent(&*state.store, form.name.trim(), &form.password, role, now_millis()).await
@@ -615,12 +656,9 @@ pub(crate) async fn create_agent(
 
 pub(crate) async fn disable_agent(
     State(state): State<ConsoleState>,
-    session: Session,
     Path(name): Path<String>,
-    Form(form): Form<CsrfForm>,
+    AdminForm(SignedForm { session, .. }): AdminForm<CsrfForm>,
 ) -> Result<Response> {
-    check_csrf(&session, &form.csrf)?;
-    require_admin(&session)?;
     if name == session.agent.name {
         return Err(ConsoleError::BadRequest("admins do not disable themselves".to_owned()));
     }
@@ -685,14 +723,17 @@ pub(crate) struct NewTokenForm {
     agent: String,
 }
 
+impl CsrfField for NewTokenForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Creates a token and shows it once, on this response only.
 pub(crate) async fn create_token(
     State(state): State<ConsoleState>,
-    session: Session,
-    Form(form): Form<NewTokenForm>,
+    AdminForm(SignedForm { session, form }): AdminForm<NewTokenForm>,
 ) -> Result<Response> {
-    check_csrf(&session, &form.csrf)?;
-    require_admin(&session)?;
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ConsoleError::BadRequest("token name".to_owned()));
@@ -707,12 +748,9 @@ pub(crate) async fn create_token(
 
 pub(crate) async fn revoke_token(
     State(state): State<ConsoleState>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    _: AdminForm<CsrfForm>,
 ) -> Result<Response> {
-    check_csrf(&session, &form.csrf)?;
-    require_admin(&session)?;
     state.store.revoke_api_token(id).await?;
     Ok(Redirect::to("/console/tokens").into_response())
 }

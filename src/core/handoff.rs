@@ -48,6 +48,27 @@ pub fn decide_claim(status: TicketStatus, assignee: Option<&str>, agent: &str) -
     }
 }
 
+/// Who asks for a change to a ticket: an agent, and whether they are an admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub admin: bool,
+}
+
+impl Actor {
+    pub fn new(name: &str, admin: bool) -> Actor {
+        Actor { name: name.to_owned(), admin }
+    }
+
+    /// Whether this actor may release, transfer, resolve, reopen or reply to a ticket that
+    /// `holder` holds (or, resolved, last held). Only the holder and admins may: an agent
+    /// cannot take over a colleague's customer without a claim the colleague can see, and a
+    /// ticket nobody holds is claimed before it is worked on.
+    pub fn may_act_on(&self, holder: Option<&str>) -> bool {
+        self.admin || holder == Some(self.name.as_str())
+    }
+}
+
 /// Which transitions an agent may make by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AgentMove {
@@ -55,6 +76,17 @@ pub enum AgentMove {
     Reopen,
     Transfer,
     Release,
+}
+
+impl AgentMove {
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentMove::Resolve => "resolve",
+            AgentMove::Reopen => "reopen",
+            AgentMove::Transfer => "transfer",
+            AgentMove::Release => "release",
+        }
+    }
 }
 
 pub fn move_allowed(status: TicketStatus, agent_move: AgentMove) -> bool {
@@ -107,6 +139,16 @@ mod tests {
         assert!(move_allowed(TicketStatus::Resolved, AgentMove::Reopen));
         assert!(!move_allowed(TicketStatus::Queued, AgentMove::Reopen));
         assert!(!move_allowed(TicketStatus::Queued, AgentMove::Release));
+    }
+
+    #[test]
+    fn only_the_holder_or_an_admin_acts_on_a_ticket() {
+        let (ann, bob, root) = (Actor::new("ann", false), Actor::new("bob", false), Actor::new("root", true));
+        assert!(ann.may_act_on(Some("ann")));
+        assert!(!bob.may_act_on(Some("ann")), "a colleague's ticket");
+        assert!(!bob.may_act_on(None), "a queued ticket is claimed first");
+        assert!(root.may_act_on(Some("ann")) && root.may_act_on(None));
+        assert!(!Actor::new("Ann", false).may_act_on(Some("ann")), "names are exact");
     }
 
     #[test]

@@ -27,6 +27,7 @@ define_keys! {
     UNSUPPORTED_CONTENT = "unsupported-content",
     PHOTO_TOO_LARGE = "photo-too-large",
     PHOTO_NOT_AN_IMAGE = "photo-not-an-image",
+    PHOTO_UNAVAILABLE = "photo-unavailable",
     STALE_BUTTON = "stale-button",
     ASK_ORDER_ID = "ask-order-id",
     ORDER_ID_INVALID = "order-id-invalid",

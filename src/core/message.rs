@@ -308,6 +308,9 @@ pub enum PhotoStep {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
+    /// Low trust: an anonymous visitor who asked for a person and said nothing else. Waits
+    /// behind everyone who did, so a script opening chats cannot push real customers back.
+    Low,
     Normal,
     High,
 }
@@ -315,6 +318,7 @@ pub enum Priority {
 impl Priority {
     pub fn code(self) -> &'static str {
         match self {
+            Priority::Low => "low",
             Priority::Normal => "normal",
             Priority::High => "high",
         }
@@ -322,6 +326,7 @@ impl Priority {
 
     pub fn from_code(code: &str) -> Option<Priority> {
         match code {
+            "low" => Some(Priority::Low),
             "normal" => Some(Priority::Normal),
             "high" => Some(Priority::High),
             _ => None,

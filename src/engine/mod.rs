@@ -15,7 +15,7 @@ use crate::channels::{Accepted, InboundEvent, InboundKind, Intake, IntakeError};
 use crate::core::dialog::{self, Ctx, Effect, Input, QueueSnapshot, State, TicketOutcome, Transition};
 use crate::core::faq::{IntentClassifier, Remembering};
 use crate::core::flood::{FloodRule, FloodVerdict, FloodWindow};
-use crate::core::handoff::{AgentMove, ClaimDecision, TicketStatus, decide_claim, move_allowed};
+use crate::core::handoff::{Actor, AgentMove, ClaimDecision, TicketStatus, decide_claim, move_allowed};
 use crate::core::keys;
 use crate::core::message::{Lang, MediaRef, Outbound, Priority, Reply};
 use crate::core::order_id::OrderIdFormat;
@@ -58,6 +58,9 @@ pub struct EngineSettings {
     pub queue_capacity: usize,
     /// Per-customer flood control (`core::flood`); off unless set.
     pub flood: FloodRule,
+    /// Channels where anyone can start a conversation without an account (the web chat):
+    /// their customers' bare requests for a person queue at low priority (`core::dialog`).
+    pub anonymous_channels: Vec<&'static str>,
 }
 
 impl EngineSettings {
@@ -81,7 +84,13 @@ impl EngineSettings {
             max_batch: 512,
             queue_capacity: 4096,
             flood: FloodRule::per_minute(0),
+            anonymous_channels: Vec::new(),
         }
+    }
+
+    pub fn with_anonymous_channels(mut self, channels: &[&'static str]) -> EngineSettings {
+        self.anonymous_channels = channels.to_vec();
+        self
     }
 
     pub fn with_flood_rule(mut self, flood: FloodRule) -> EngineSettings {
@@ -112,7 +121,8 @@ pub enum EngineError {
     /// The ticket's status does not allow this action (`core::handoff::move_allowed`).
     #[error("ticket {ticket} is {status:?}; {action} is not possible")]
     NotAllowed { ticket: i64, status: TicketStatus, action: &'static str },
-    /// Only the agent who holds a ticket writes to its customer.
+    /// Only the agent who holds a ticket (or an admin) writes to its customer or moves it
+    /// (`core::handoff::Actor::may_act_on`).
     #[error("ticket {ticket} is not assigned to {agent}")]
     NotAssignedTo { ticket: i64, agent: String },
     #[error("an agent message needs text or an attachment")]
@@ -128,8 +138,8 @@ pub enum ClaimResult {
     Closed,
 }
 
-/// Agents appear in these as their login (`agent`, what the ticket and the console record)
-/// and as what customers are shown (`shown`: the display name, or empty, never the login).
+/// Agents appear in these by login (`agent`, `by`: what tickets and the console record) and,
+/// where customers are told something, by `shown`: the display name, or empty, never the login.
 enum AgentOp {
     Claim {
         ticket: i64,
@@ -140,7 +150,7 @@ enum AgentOp {
     Move(TicketMove),
     Reply {
         ticket: i64,
-        agent: String,
+        by: Actor,
         shown: String,
         text: String,
         attachments: Vec<MediaRef>,
@@ -161,56 +171,14 @@ enum AgentOp {
     },
 }
 
-/// What release, transfer, resolve and reopen each do: check the move is allowed from the
-/// ticket's status, change the ticket, then tell its conversation.
+/// What release, transfer, resolve and reopen each do: check who asks and that the move is
+/// allowed from the ticket's status, change the ticket, then tell its conversation.
 struct TicketMove {
     ticket: i64,
+    by: Actor,
     allowed: AgentMove,
-    action: &'static str,
     change: TicketChange,
     input: Input,
-}
-
-impl TicketMove {
-    fn release(ticket: i64) -> TicketMove {
-        TicketMove {
-            ticket,
-            allowed: AgentMove::Release,
-            action: "release",
-            change: TicketChange::Release,
-            input: Input::TicketReleased,
-        }
-    }
-
-    fn transfer(ticket: i64, to_agent: &str, shown: String) -> TicketMove {
-        TicketMove {
-            ticket,
-            allowed: AgentMove::Transfer,
-            action: "transfer",
-            change: TicketChange::Assign { agent: to_agent.to_owned() },
-            input: Input::TicketAssigned { agent: shown },
-        }
-    }
-
-    fn resolve(ticket: i64) -> TicketMove {
-        TicketMove {
-            ticket,
-            allowed: AgentMove::Resolve,
-            action: "resolve",
-            change: TicketChange::Resolve,
-            input: Input::TicketResolved,
-        }
-    }
-
-    fn reopen(ticket: i64, agent: &str, shown: String) -> TicketMove {
-        TicketMove {
-            ticket,
-            allowed: AgentMove::Reopen,
-            action: "reopen",
-            change: TicketChange::Reopen { agent: agent.to_owned() },
-            input: Input::TicketReopened { agent: shown },
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -313,39 +281,59 @@ impl Engine {
     }
 
     /// Puts an assigned ticket back in the queue; the customer is told their position.
-    pub async fn release(&self, ticket: i64) -> Result<(), EngineError> {
-        self.agent(AgentOp::Move(TicketMove::release(ticket))).await.map(drop)
+    pub async fn release(&self, ticket: i64, by: &Actor) -> Result<(), EngineError> {
+        self.move_ticket(ticket, by, AgentMove::Release, TicketChange::Release, Input::TicketReleased).await
     }
 
     /// Hands a ticket to another agent.
-    pub async fn transfer(&self, ticket: i64, to_agent: &str) -> Result<(), EngineError> {
-        let shown = self.shown_name(to_agent).await?;
-        self.agent(AgentOp::Move(TicketMove::transfer(ticket, to_agent, shown))).await.map(drop)
+    pub async fn transfer(&self, ticket: i64, by: &Actor, to_agent: &str) -> Result<(), EngineError> {
+        let change = TicketChange::Assign { agent: to_agent.to_owned() };
+        let input = Input::TicketAssigned { agent: self.shown_name(to_agent).await? };
+        self.move_ticket(ticket, by, AgentMove::Transfer, change, input).await
     }
 
     /// Sends an agent's words to the customer (logged, then delivered through the outbox).
     pub async fn agent_reply(
         &self,
         ticket: i64,
-        agent: &str,
+        by: &Actor,
         text: &str,
         attachments: Vec<MediaRef>,
     ) -> Result<(), EngineError> {
-        let shown = self.shown_name(agent).await?;
-        let op =
-            AgentOp::Reply { ticket, agent: agent.to_owned(), shown, text: text.to_owned(), attachments };
+        let shown = self.shown_name(&by.name).await?;
+        let op = AgentOp::Reply { ticket, by: by.clone(), shown, text: text.to_owned(), attachments };
         self.agent(op).await.map(drop)
     }
 
     /// Resolves a ticket; the bot asks the customer for a rating.
-    pub async fn resolve(&self, ticket: i64) -> Result<(), EngineError> {
-        self.agent(AgentOp::Move(TicketMove::resolve(ticket))).await.map(drop)
+    pub async fn resolve(&self, ticket: i64, by: &Actor) -> Result<(), EngineError> {
+        self.move_ticket(ticket, by, AgentMove::Resolve, TicketChange::Resolve, Input::TicketResolved).await
     }
 
-    /// Reopens a resolved ticket for `agent`.
-    pub async fn reopen(&self, ticket: i64, agent: &str) -> Result<(), EngineError> {
-        let shown = self.shown_name(agent).await?;
-        self.agent(AgentOp::Move(TicketMove::reopen(ticket, agent, shown))).await.map(drop)
+    /// Reopens a resolved ticket for the agent who asks.
+    pub async fn reopen(&self, ticket: i64, by: &Actor) -> Result<(), EngineError> {
+        let change = TicketChange::Reopen { agent: by.name.clone() };
+        let input = Input::TicketReopened { agent: self.shown_name(&by.name).await? };
+        self.move_ticket(ticket, by, AgentMove::Reopen, change, input).await
+    }
+
+    async fn move_ticket(
+        &self,
+        ticket: i64,
+        by: &Actor,
+        allowed: AgentMove,
+        change: TicketChange,
+        input: Input,
+    ) -> Result<(), EngineError> {
+        let step = TicketMove { ticket, by: by.clone(), allowed, change, input };
+        self.agent(AgentOp::Move(step)).await.map(drop)
+    }
+
+    /// What customers are shown of an agent: their display name, or nothing (the dialog then
+    /// speaks of "our support team"); never the login.
+    async fn shown_name(&self, agent: &str) -> Result<String, EngineError> {
+        let found = self.store().agent_by_name(agent).await?;
+        Ok(found.and_then(|agent| agent.display_name).unwrap_or_default())
     }
 
     /// An internal note on a ticket, never shown to the customer. Returns the note id.
@@ -391,13 +379,6 @@ impl Engine {
         if let Some(writer) = writer {
             let _ = writer.await;
         }
-    }
-
-    /// What customers are shown of an agent: their display name, or nothing (the dialog then
-    /// speaks of "our support team"); never the login.
-    async fn shown_name(&self, agent: &str) -> Result<String, EngineError> {
-        let found = self.store().agent_by_name(agent).await?;
-        Ok(found.and_then(|agent| agent.display_name).unwrap_or_default())
     }
 
     async fn agent(&self, op: AgentOp) -> Result<AgentOutcome, EngineError> {
@@ -911,6 +892,7 @@ impl Inner {
             order_ids: self.settings.order_ids.as_ref(),
             faq,
             queue,
+            anonymous: self.settings.anonymous_channels.contains(&conversation.contact.channel.as_str()),
         };
         dialog::step(conversation.state.clone(), input, &ctx)
     }
@@ -943,28 +925,26 @@ impl Inner {
                 }
             }
             AgentOp::Move(step) => {
-                let found = allowed(&mut *tx, step.ticket, step.allowed, step.action).await?;
+                let found = allowed(&mut *tx, step.ticket, &step.by, step.allowed).await?;
                 tx.update_ticket(found.id, &step.change, now).await?;
                 let input = step.input.clone();
                 touched.push(self.drive(&mut *tx, &found, input, &mut queue, now, &mut writes).await?);
                 AgentOutcome::Done
             }
-            AgentOp::Reply { ticket, agent, shown, text, attachments } => {
+            AgentOp::Reply { ticket, by, shown, text, attachments } => {
                 if text.trim().is_empty() && attachments.is_empty() {
                     return Err(EngineError::EmptyMessage);
                 }
                 let found = ticket_for_update(&mut *tx, *ticket).await?;
-                if found.status != TicketStatus::Assigned
-                    || found.assigned_agent.as_deref() != Some(agent.as_str())
-                {
-                    return Err(EngineError::NotAssignedTo { ticket: *ticket, agent: agent.clone() });
+                if found.status != TicketStatus::Assigned || !by.may_act_on(found.assigned_agent.as_deref()) {
+                    return Err(EngineError::NotAssignedTo { ticket: *ticket, agent: by.name.clone() });
                 }
                 let (row, contact) = tx
                     .conversation_for_update(found.conversation_id)
                     .await?
                     .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket} has no conversation")))?;
                 let conversation = Conversation::load(row, contact, now, &mut writes);
-                writes.agent_reply(&conversation, (agent, shown), text, attachments, now);
+                writes.agent_reply(&conversation, (&by.name, shown), text, attachments, now);
                 tx.update_ticket(found.id, &TicketChange::AgentReplied, now).await?;
                 touched.push(conversation);
                 AgentOutcome::Done
@@ -1023,18 +1003,21 @@ async fn ticket_for_update(tx: &mut dyn WriteTx, ticket: i64) -> Result<TicketRo
     tx.ticket_for_update(ticket).await?.ok_or(EngineError::TicketNotFound(ticket))
 }
 
+/// The ticket, locked, when `by` may make `agent_move` on it in its current status.
 async fn allowed(
     tx: &mut dyn WriteTx,
     ticket: i64,
+    by: &Actor,
     agent_move: AgentMove,
-    action: &'static str,
 ) -> Result<TicketRow, EngineError> {
     let found = ticket_for_update(tx, ticket).await?;
-    if move_allowed(found.status, agent_move) {
-        Ok(found)
-    } else {
-        Err(EngineError::NotAllowed { ticket, status: found.status, action })
+    if !by.may_act_on(found.assigned_agent.as_deref()) {
+        return Err(EngineError::NotAssignedTo { ticket, agent: by.name.clone() });
     }
+    if !move_allowed(found.status, agent_move) {
+        return Err(EngineError::NotAllowed { ticket, status: found.status, action: agent_move.name() });
+    }
+    Ok(found)
 }
 
 fn retryable(error: &StoreError) -> bool {
@@ -1116,10 +1099,7 @@ async fn carry_out(
                 at: now,
             });
             if let (TicketStatus::Queued, Some(overview)) = (status, queue.as_mut()) {
-                match priority {
-                    Priority::High => overview.queued_high += 1,
-                    Priority::Normal => overview.queued_normal += 1,
-                }
+                overview.count(priority, true);
             }
         }
         Effect::AttachToTicket { media } => match tickets.open_ticket(tx, conversation.id, now).await? {
@@ -1133,10 +1113,7 @@ async fn carry_out(
             if let Some(ticket) = tickets.open_ticket(tx, conversation.id, now).await? {
                 tickets.change(&ticket, TicketChange::Withdraw);
                 if let (TicketStatus::Queued, Some(overview)) = (ticket.status, queue.as_mut()) {
-                    match ticket.priority {
-                        Priority::High => overview.queued_high = overview.queued_high.saturating_sub(1),
-                        Priority::Normal => overview.queued_normal = overview.queued_normal.saturating_sub(1),
-                    }
+                    overview.count(ticket.priority, false);
                 }
             }
         }
@@ -1259,24 +1236,7 @@ impl Writes {
             event_id: None,
             at: now,
         });
-        self.outbox.push(NewOutbox {
-            conversation_id: conversation.id,
-            contact_id: conversation.contact.id,
-            channel: conversation.contact.channel.clone(),
-            payload: Outbound::Bot(reply),
-            lang,
-            at: now,
-            lease_until: None,
-        });
-        self.note_recipient(&conversation.contact);
-    }
-
-    fn note_recipient(&mut self, contact: &ContactRow) {
-        self.recipients.entry(contact.id).or_insert_with(|| Recipient {
-            external_id: contact.external_id.clone(),
-            contact_data: contact.contact_data.clone(),
-            reachable: contact.reachable,
-        });
+        self.send(conversation, Outbound::Bot(reply), lang, now);
     }
 
     /// Logs the reply under the agent's login and sends it under the name customers see.
@@ -1299,20 +1259,34 @@ impl Writes {
             event_id: None,
             at: now,
         });
+        let payload = Outbound::Agent {
+            agent: shown.to_owned(),
+            text: text.to_owned(),
+            attachments: attachments.to_vec(),
+        };
+        self.send(conversation, payload, conversation.contact.lang, now);
+    }
+
+    /// Queues `payload` for the conversation's contact in the outbox.
+    fn send(&mut self, conversation: &Conversation, payload: Outbound, lang: Lang, now: Millis) {
         self.outbox.push(NewOutbox {
             conversation_id: conversation.id,
             contact_id: conversation.contact.id,
             channel: conversation.contact.channel.clone(),
-            payload: Outbound::Agent {
-                agent: shown.to_owned(),
-                text: text.to_owned(),
-                attachments: attachments.to_vec(),
-            },
-            lang: conversation.contact.lang,
+            payload,
+            lang,
             at: now,
             lease_until: None,
         });
         self.note_recipient(&conversation.contact);
+    }
+
+    fn note_recipient(&mut self, contact: &ContactRow) {
+        self.recipients.entry(contact.id).or_insert_with(|| Recipient {
+            external_id: contact.external_id.clone(),
+            contact_data: contact.contact_data.clone(),
+            reachable: contact.reachable,
+        });
     }
 }
 

@@ -46,6 +46,11 @@ impl Agent {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// This agent as the engine's ticket rules see them.
+    pub fn actor(&self) -> crate::core::handoff::Actor {
+        crate::core::handoff::Actor::new(&self.name, self.is_admin())
+    }
 }
 
 /// A live session as stored: its agent and the session's CSRF token.

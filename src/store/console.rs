@@ -54,7 +54,8 @@ pub struct CannedReply {
 pub struct ChangeMarker {
     pub last_message: i64,
     pub last_ticket_update: i64,
-    pub tickets: i64,
+    /// The newest ticket's id.
+    pub last_ticket: i64,
 }
 
 /// The ticket columns the dashboard reads.

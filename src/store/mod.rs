@@ -170,9 +170,10 @@ pub trait Store: AccountStore + ConsoleStore + PrivacyStore + Send + Sync {
 
     async fn contact(&self, channel: &str, external_id: &str) -> StoreResult<Option<ContactRow>>;
     async fn conversation_of_contact(&self, contact_id: i64) -> StoreResult<Option<ConversationRow>>;
-    /// Tickets with the given status (all when `None`): queued ones in queue order (priority,
-    /// then age), the others newest first.
-    async fn list_tickets(&self, status: Option<TicketStatus>) -> StoreResult<Vec<TicketSummary>>;
+    /// One page of the tickets with the given status (all when `None`): queued ones in queue
+    /// order (priority, then age), the others newest first.
+    async fn list_tickets(&self, status: Option<TicketStatus>, page: Page)
+    -> StoreResult<Vec<TicketSummary>>;
     /// One ticket with its conversation's transcript and the internal notes.
     async fn ticket(&self, ticket_id: i64) -> StoreResult<Option<TicketDetail>>;
     /// A conversation's message log, oldest first.
@@ -535,11 +536,40 @@ pub struct FaqOutcomeRow {
     pub at: Millis,
 }
 
+/// Which rows of a listing to read: `limit` rows after skipping `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl Page {
+    /// Rows per page when a request names none.
+    pub const DEFAULT_SIZE: i64 = 50;
+    /// The most rows one request may ask for.
+    pub const MAX_SIZE: i64 = 200;
+
+    pub fn first(limit: i64) -> Page {
+        Page { offset: 0, limit }
+    }
+
+    /// Page `number` (from 0) of `size` rows, both clamped to what a request may ask.
+    pub fn numbered(number: i64, size: i64) -> Page {
+        let limit = size.clamp(1, Page::MAX_SIZE);
+        Page { offset: number.clamp(0, 1_000_000).saturating_mul(limit), limit }
+    }
+
+    pub fn next(self) -> Page {
+        Page { offset: self.offset.saturating_add(self.limit), limit: self.limit }
+    }
+}
+
 /// Queue figures, read once per batch.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueOverview {
     pub queued_high: u32,
     pub queued_normal: u32,
+    pub queued_low: u32,
     /// Recent waits from creation to first claim, in seconds, newest first.
     pub recent_waits_secs: Vec<i64>,
     /// Agents currently holding a ticket (at least an indication of who is on duty).
@@ -552,7 +582,18 @@ impl QueueOverview {
         match priority {
             Priority::High => self.queued_high,
             Priority::Normal => self.queued_high + self.queued_normal,
+            Priority::Low => self.queued_high + self.queued_normal + self.queued_low,
         }
+    }
+
+    /// A ticket of `priority` joined the queue (`true`) or left it.
+    pub fn count(&mut self, priority: Priority, joined: bool) {
+        let counter = match priority {
+            Priority::High => &mut self.queued_high,
+            Priority::Normal => &mut self.queued_normal,
+            Priority::Low => &mut self.queued_low,
+        };
+        *counter = if joined { counter.saturating_add(1) } else { counter.saturating_sub(1) };
     }
 
     pub fn expected_wait_minutes(&self, ahead: u32) -> Option<u32> {
@@ -802,6 +843,7 @@ fn priority_rank(priority: Priority) -> i64 {
     match priority {
         Priority::High => 1,
         Priority::Normal => 0,
+        Priority::Low => -1,
     }
 }
 

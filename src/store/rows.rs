@@ -247,30 +247,6 @@ pub(super) fn attach_to_summaries(
     }
 }
 
-/// Queued tickets in queue order (`core::handoff::queue_order`), then assigned and resolved
-/// tickets newest first.
-pub(super) fn sort_for_listing(tickets: &mut [TicketSummary]) {
-    use crate::core::handoff::{TicketStatus, queue_order};
-    let group = |status: TicketStatus| match status {
-        TicketStatus::Queued => 0,
-        TicketStatus::Assigned => 1,
-        TicketStatus::Resolved => 2,
-    };
-    tickets.sort_by(|a, b| {
-        group(a.status).cmp(&group(b.status)).then_with(|| {
-            if a.status == TicketStatus::Queued {
-                queue_order(
-                    (a.priority, a.created_at.timestamp_millis()),
-                    (b.priority, b.created_at.timestamp_millis()),
-                )
-                .then(a.id.cmp(&b.id))
-            } else {
-                b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id))
-            }
-        })
-    });
-}
-
 /// Keeps the newest (highest id) ticket of each conversation, as `sql::OPEN_TICKET` does for one.
 pub(super) fn newest_per_conversation(tickets: Vec<TicketRow>) -> Vec<TicketRow> {
     let mut newest: std::collections::HashMap<i64, TicketRow> = std::collections::HashMap::new();

@@ -72,16 +72,25 @@ macro_rules! impl_store {
             async fn list_tickets(
                 &self,
                 status: Option<$crate::core::handoff::TicketStatus>,
+                page: $crate::store::Page,
             ) -> $crate::store::StoreResult<Vec<$crate::store::TicketSummary>> {
                 use $crate::store::{StoreResult, rows, sql};
                 let code = status.map($crate::core::handoff::TicketStatus::code);
-                let found = sqlx::query(sql::TICKET_SUMMARIES).bind(code).fetch_all(&self.pool).await?;
+                let found = sqlx::query(sql::TICKET_SUMMARIES)
+                    .bind(code)
+                    .bind(page.limit)
+                    .bind(page.offset)
+                    .fetch_all(&self.pool)
+                    .await?;
                 let mut tickets = found.iter().map(rows::ticket_summary).collect::<StoreResult<Vec<_>>>()?;
-                let attachments =
-                    sqlx::query(sql::ATTACHMENTS_BY_STATUS).bind(code).fetch_all(&self.pool).await?;
+                let attachments = sqlx::query(sql::ATTACHMENTS_OF_PAGE)
+                    .bind(code)
+                    .bind(page.limit)
+                    .bind(page.offset)
+                    .fetch_all(&self.pool)
+                    .await?;
                 let attachments = attachments.iter().map(rows::attachment).collect::<StoreResult<Vec<_>>>()?;
                 rows::attach_to_summaries(&mut tickets, attachments);
-                rows::sort_for_listing(&mut tickets);
                 Ok(tickets)
             }
 
@@ -949,7 +958,7 @@ macro_rules! impl_store {
                 Ok($crate::store::ChangeMarker {
                     last_message: row.int("last_message")?,
                     last_ticket_update: row.int("last_ticket_update")?,
-                    tickets: row.int("tickets")?,
+                    last_ticket: row.int("last_ticket")?,
                 })
             }
 
@@ -1084,6 +1093,7 @@ macro_rules! impl_store {
             Ok($crate::store::QueueOverview {
                 queued_high: count_u32(counts.int("high")?),
                 queued_normal: count_u32(counts.int("normal")?),
+                queued_low: count_u32(counts.int("low")?),
                 agents_on_duty: count_u32(counts.int("agents")?),
                 recent_waits_secs: waits.iter().map(|row| row.int("wait")).collect::<StoreResult<_>>()?,
             })

@@ -9,7 +9,7 @@ pub(super) const CONVERSATION_OF_CONTACT: &str = "SELECT id, contact_id, state, 
 
 /// The tickets CLI's columns. Followed by a WHERE clause.
 macro_rules! ticket_summary_select {
-    ($where:literal) => {
+    ($where:expr) => {
         concat!(
             "SELECT t.id, t.conversation_id, t.status, t.issue_type, t.order_id, t.priority, t.lang, ",
             "c.channel, c.external_id, c.display_name, t.description, t.rating, t.comment, ",
@@ -44,13 +44,32 @@ macro_rules! due_outbox {
 }
 pub(super) use due_outbox;
 
-pub(super) const TICKET_SUMMARIES: &str =
-    ticket_summary_select!("WHERE (CAST($1 AS TEXT) IS NULL OR t.status = CAST($1 AS TEXT))");
+/// One page of tickets with status `$1` (all when NULL): queued ones first, in queue order
+/// (priority, then age), then assigned and resolved ones newest first. `$2` is the page size,
+/// `$3` the offset.
+macro_rules! ticket_page {
+    () => {
+        concat!(
+            "WHERE (CAST($1 AS TEXT) IS NULL OR t.status = CAST($1 AS TEXT)) ",
+            "ORDER BY CASE t.status WHEN 'queued' THEN 0 WHEN 'assigned' THEN 1 ELSE 2 END, ",
+            "CASE WHEN t.status = 'queued' THEN -t.priority_rank ELSE 0 END, ",
+            "CASE WHEN t.status = 'queued' THEN t.created_at ELSE -t.created_at END, ",
+            "CASE WHEN t.status = 'queued' THEN t.id ELSE -t.id END ",
+            "LIMIT $2 OFFSET $3"
+        )
+    };
+}
+
+pub(super) const TICKET_SUMMARIES: &str = ticket_summary_select!(ticket_page!());
 pub(super) const TICKET_SUMMARY_BY_ID: &str = ticket_summary_select!("WHERE t.id = $1");
 
-pub(super) const ATTACHMENTS_BY_STATUS: &str = "SELECT a.ticket_id, a.sha256, a.content_type, a.bytes \
-     FROM ticket_attachments a JOIN tickets t ON t.id = a.ticket_id \
-     WHERE (CAST($1 AS TEXT) IS NULL OR t.status = CAST($1 AS TEXT)) ORDER BY a.id";
+/// The photos of the tickets on one page of `TICKET_SUMMARIES` (same parameters).
+pub(super) const ATTACHMENTS_OF_PAGE: &str = concat!(
+    "SELECT a.ticket_id, a.sha256, a.content_type, a.bytes FROM ticket_attachments a ",
+    "WHERE a.ticket_id IN (SELECT t.id FROM tickets t ",
+    ticket_page!(),
+    ") ORDER BY a.id"
+);
 pub(super) const ATTACHMENTS_OF_TICKET: &str =
     "SELECT ticket_id, sha256, content_type, bytes FROM ticket_attachments WHERE ticket_id = $1 ORDER BY id";
 
@@ -66,6 +85,7 @@ pub(super) const DEAD_LETTERS: &str = "SELECT o.id, o.conversation_id, o.channel
 pub(super) const QUEUE_COUNTS: &str = "SELECT \
      (SELECT count(*) FROM tickets WHERE status = 'queued' AND priority_rank = 1) AS high, \
      (SELECT count(*) FROM tickets WHERE status = 'queued' AND priority_rank = 0) AS normal, \
+     (SELECT count(*) FROM tickets WHERE status = 'queued' AND priority_rank = -1) AS low, \
      (SELECT count(DISTINCT assigned_agent) FROM tickets WHERE status = 'assigned') AS agents";
 pub(super) const RECENT_WAITS: &str = "SELECT (first_assigned_at - created_at) / 1000 AS wait FROM tickets \
      WHERE first_assigned_at IS NOT NULL ORDER BY first_assigned_at DESC LIMIT 50";
@@ -196,9 +216,11 @@ pub(super) const CONTACT_LANG: &str = "SELECT lang FROM contacts WHERE channel =
 pub(super) const MEDIA_ON_TICKETS: &str =
     "SELECT EXISTS (SELECT 1 FROM ticket_attachments WHERE sha256 = $1) AS found";
 pub(super) const TICKET_STATUS: &str = "SELECT status, assigned_agent FROM tickets WHERE id = $1";
+/// Three index lookups (no scan: `tickets_updated_at` serves the middle one), read every
+/// couple of seconds by the console's one live watcher.
 pub(super) const CHANGE_MARKER: &str = "SELECT (SELECT COALESCE(MAX(id), 0) FROM messages) AS last_message, \
      (SELECT COALESCE(MAX(updated_at), 0) FROM tickets) AS last_ticket_update, \
-     (SELECT COUNT(*) FROM tickets) AS tickets";
+     (SELECT COALESCE(MAX(id), 0) FROM tickets) AS last_ticket";
 pub(super) const TICKET_TIMES: &str = "SELECT created_at, first_agent_reply_at, resolved_at, rating, \
      self_served, withdrawn FROM tickets WHERE created_at >= $1 ORDER BY created_at";
 pub(super) const FAQ_VERDICTS: &str =

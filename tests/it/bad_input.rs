@@ -610,15 +610,9 @@ fn multipart(fields: &[Field]) -> Vec<u8> {
     body
 }
 
-/// A 2x2 PNG made byte by byte (a valid header and IHDR, enough for the format check).
+/// A real 1x1 PNG.
 fn tiny_png() -> Vec<u8> {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(&13u32.to_be_bytes());
-    png.extend_from_slice(b"IHDR");
-    png.extend_from_slice(&2u32.to_be_bytes());
-    png.extend_from_slice(&2u32.to_be_bytes());
-    png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
-    png
+    crate::support::images::png(1, 1, 0)
 }
 
 impl App {

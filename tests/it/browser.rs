@@ -85,7 +85,11 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
     customer.type_into("#sb-input", &format!("{SCRIPT}\n")).await;
     let mut ticket = None;
     for _ in 0..600 {
-        let queued = app.store.list_tickets(Some(TicketStatus::Queued)).await.unwrap();
+        let queued = app
+            .store
+            .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
+            .await
+            .unwrap();
         if let Some(found) = queued.first().filter(|t| t.last_customer_message.as_deref() == Some(SCRIPT)) {
             ticket = Some(found.id);
             break;
@@ -233,7 +237,12 @@ async fn the_transcript_opens_at_the_newest_message_and_replies_and_notes_keep_t
     for number in 1..=40 {
         app.engine.accept(say(number, format!("Message number {number} about my parcel."))).await.unwrap();
     }
-    let ticket = app.store.list_tickets(Some(TicketStatus::Queued)).await.unwrap()[0].id;
+    let ticket = app
+        .store
+        .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100))
+        .await
+        .unwrap()[0]
+        .id;
     app.engine.claim(ticket, "anna").await.unwrap();
 
     let agent = driver.browser().await;

@@ -33,15 +33,9 @@ fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
-/// A 2x1 PNG, built byte by byte: enough for the header check the media store does.
+/// A real 2x1 PNG.
 fn write_png(path: &Path) {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(&13u32.to_be_bytes());
-    png.extend_from_slice(b"IHDR");
-    png.extend_from_slice(&2u32.to_be_bytes());
-    png.extend_from_slice(&1u32.to_be_bytes());
-    png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
-    std::fs::write(path, png).unwrap();
+    std::fs::write(path, crate::support::images::png(2, 1, 0)).unwrap();
 }
 
 #[test]
@@ -173,7 +167,12 @@ fn a_terminal_chat_shows_only_its_own_users_replies_and_keeps_the_rest_for_their
         let engine = crate::support::engine_fixtures::start_engine(&store);
         engine.claim(ticket, "olga").await.unwrap();
         engine
-            .agent_reply(ticket, "olga", "Your parcel leaves the warehouse today.", Vec::new())
+            .agent_reply(
+                ticket,
+                &switchboard::core::handoff::Actor::new("olga", false),
+                "Your parcel leaves the warehouse today.",
+                Vec::new(),
+            )
             .await
             .unwrap();
         engine.shutdown().await;

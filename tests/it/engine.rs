@@ -344,7 +344,7 @@ async fn interleaved_conversations_each_stay_in_order() {
     while worker.deliver_due(now_millis()).await.unwrap().claimed > 0 {}
     assert_eq!(channel.keys_for("ann"), expected);
     assert_eq!(channel.keys_for("bob"), expected);
-    assert_eq!(store.list_tickets(None).await.unwrap().len(), 2);
+    assert_eq!(store.list_tickets(None, switchboard::store::Page::first(100_000)).await.unwrap().len(), 2);
     engine.shutdown().await;
 }
 
@@ -461,7 +461,7 @@ async fn tickets_in_one_group_commit(db: TestDb) {
     let results = engine.accept_batch(batch).await.unwrap();
     assert!(results.iter().all(|result| matches!(result, Accepted::Applied { .. })), "{results:?}");
 
-    let tickets = store.list_tickets(None).await.unwrap();
+    let tickets = store.list_tickets(None, switchboard::store::Page::first(100_000)).await.unwrap();
     let of = |who: &str| {
         let found: Vec<_> = tickets.iter().filter(|ticket| ticket.external_id == who).collect();
         assert_eq!(found.len(), 1, "{who} has one ticket: {tickets:?}");

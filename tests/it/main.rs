@@ -16,6 +16,7 @@
 
 mod support;
 
+mod abuse;
 mod architecture;
 mod bad_input;
 mod browser;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use switchboard::channels::{Accepted, InboundKind, Intake};
 use switchboard::console::Role;
 use switchboard::core::dialog::{Input, State};
-use switchboard::core::handoff::TicketStatus;
+use switchboard::core::handoff::{Actor, TicketStatus};
 use switchboard::core::keys;
 use switchboard::core::message::{Action, IssueType, Lang, MediaRef, Priority};
 use switchboard::engine::{ClaimResult, EngineError};
@@ -88,7 +88,10 @@ async fn story(db: &TestDb) {
     engine.accept(button("bob", "b1", Action::Issue(IssueType::Complaint))).await.unwrap();
     engine.accept(text("bob", "b2", "The courier was rude")).await.unwrap();
 
-    let queued = store.list_tickets(Some(TicketStatus::Queued)).await.unwrap();
+    let queued = store
+        .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
+        .await
+        .unwrap();
     assert_eq!(queued.len(), 2);
     assert_eq!(queued[0].priority, Priority::High);
     assert_eq!(queued[0].issue_type, "complaint");
@@ -139,11 +142,20 @@ async fn story(db: &TestDb) {
     // The state keeps what the customer is shown: no display name was set, so no name at all.
     assert_eq!(state(&store, "ann").await, State::Assigned { agent: String::new() });
 
-    // Only the owner writes to the customer; notes stay internal.
-    let refused = engine.agent_reply(ann_ticket_id, loser, "Hi", Vec::new()).await;
+    // Only the owner writes to the customer or moves the ticket; notes stay internal.
+    let (owner, colleague) = (Actor::new(winner, false), Actor::new(loser, false));
+    let refused = engine.agent_reply(ann_ticket_id, &colleague, "Hi", Vec::new()).await;
     assert!(matches!(refused, Err(EngineError::NotAssignedTo { .. })), "{refused:?}");
+    for refused in [
+        engine.release(ann_ticket_id, &colleague).await,
+        engine.resolve(ann_ticket_id, &colleague).await,
+        engine.transfer(ann_ticket_id, &colleague, loser).await,
+    ] {
+        assert!(matches!(refused, Err(EngineError::NotAssignedTo { .. })), "{refused:?}");
+    }
+    assert_eq!(state(&store, "ann").await, State::Assigned { agent: winner.to_owned() });
     engine
-        .agent_reply(ann_ticket_id, winner, "Sorry! A replacement is on its way.", Vec::new())
+        .agent_reply(ann_ticket_id, &owner, "Sorry! A replacement is on its way.", Vec::new())
         .await
         .unwrap();
     engine.add_note(ann_ticket_id, winner, "Warehouse confirmed stock").await.unwrap();
@@ -153,7 +165,7 @@ async fn story(db: &TestDb) {
         Accepted::Applied { replies: 0 }
     );
 
-    engine.resolve(ann_ticket_id).await.unwrap();
+    engine.resolve(ann_ticket_id, &owner).await.unwrap();
     assert_eq!(state(&store, "ann").await, State::AwaitingRating);
     engine.accept(button("ann", "a8", Action::Rate(4))).await.unwrap();
     engine.accept(text("ann", "a9", "Quick help")).await.unwrap();
@@ -175,7 +187,7 @@ async fn story(db: &TestDb) {
     assert!(detail.messages.iter().any(|m| m.author == Author::Customer && m.attachments == vec![photo()]));
     let show = serde_json::to_value(&detail).unwrap();
     assert!(show["messages"][0].get("author").is_some() && show["messages"][0].get("at").is_some());
-    assert!(matches!(engine.resolve(ann_ticket_id).await, Err(EngineError::NotAllowed { .. })));
+    assert!(matches!(engine.resolve(ann_ticket_id, &owner).await, Err(EngineError::NotAllowed { .. })));
 
     // Everything Ann was sent, in order, agent words included.
     drain(&worker).await;
@@ -203,9 +215,11 @@ async fn story(db: &TestDb) {
     assert!(ann_deliveries.iter().filter(|d| d.external_id == "ann").all(|d| d.lang == Lang::Ru));
 
     // Reopen, then Bob withdraws his complaint himself.
-    engine.reopen(ann_ticket_id, winner).await.unwrap();
+    let refused = engine.reopen(ann_ticket_id, &colleague).await;
+    assert!(matches!(refused, Err(EngineError::NotAssignedTo { .. })), "{refused:?}");
+    engine.reopen(ann_ticket_id, &owner).await.unwrap();
     assert_eq!(store.ticket(ann_ticket_id).await.unwrap().unwrap().ticket.status, TicketStatus::Assigned);
-    engine.resolve(ann_ticket_id).await.unwrap();
+    engine.resolve(ann_ticket_id, &owner).await.unwrap();
     engine.accept(text("bob", "b3", "/cancel")).await.unwrap();
     let bob_ticket = store.ticket(bob_ticket_id).await.unwrap().unwrap().ticket;
     assert_eq!(bob_ticket.status, TicketStatus::Resolved);
@@ -216,16 +230,23 @@ async fn story(db: &TestDb) {
     let carl_conversation = conversation_id(&store, "carl").await;
     assert_eq!(engine.queue_reminders(Duration::ZERO, Duration::from_secs(3600)).await.unwrap(), 1);
     assert_eq!(engine.queue_reminders(Duration::ZERO, Duration::from_secs(3600)).await.unwrap(), 0);
-    let carl_ticket = store.list_tickets(Some(TicketStatus::Queued)).await.unwrap()[0].id;
+    let carl_ticket = store
+        .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
+        .await
+        .unwrap()[0]
+        .id;
+    let refused = engine.resolve(carl_ticket, &Actor::new("alice", false)).await;
+    assert!(matches!(refused, Err(EngineError::NotAssignedTo { .. })), "a queued ticket is claimed first");
     assert_eq!(engine.claim(carl_ticket, "alice").await.unwrap(), ClaimResult::Claimed);
     // Boris has a display name; customers see it (alice has none, so she is the team).
     switchboard::console::agents::create_agent(&*store, "boris", "correct horse battery", Role::Agent, 0)
         .await
         .unwrap();
     switchboard::console::agents::set_profile(&*store, "boris", Some("Boris P."), None).await.unwrap();
-    engine.transfer(carl_ticket, "boris").await.unwrap();
+    engine.transfer(carl_ticket, &Actor::new("alice", false), "boris").await.unwrap();
     assert_eq!(state(&store, "carl").await, State::Assigned { agent: "Boris P.".into() });
-    engine.release(carl_ticket).await.unwrap();
+    // An admin may act on anyone's ticket.
+    engine.release(carl_ticket, &Actor::new("root", true)).await.unwrap();
     assert_eq!(state(&store, "carl").await, State::Queued { acknowledged: false });
     assert_eq!(store.tickets_ahead(carl_ticket).await.unwrap(), Some(0));
     drain(&worker).await;

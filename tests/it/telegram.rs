@@ -141,16 +141,9 @@ fn renderer() -> Renderer {
     })
 }
 
-/// A 1x1 PNG, built byte by byte.
+/// A real 1x1 PNG.
 fn tiny_png() -> Vec<u8> {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(&13u32.to_be_bytes());
-    png.extend_from_slice(b"IHDR");
-    png.extend_from_slice(&1u32.to_be_bytes());
-    png.extend_from_slice(&1u32.to_be_bytes());
-    png.extend_from_slice(&[8, 2, 0, 0, 0]);
-    png.extend_from_slice(&[0, 0, 0, 0]);
-    png
+    crate::support::images::png(1, 1, 0)
 }
 
 type PollingTask = tokio::task::JoinHandle<Result<(), polling::PollingError>>;

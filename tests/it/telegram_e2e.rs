@@ -18,7 +18,7 @@ use std::time::Duration;
 use switchboard::app::Running;
 use switchboard::channel_state::ChannelState;
 use switchboard::config::{Overrides, Settings};
-use switchboard::core::handoff::TicketStatus;
+use switchboard::core::handoff::{Actor, TicketStatus};
 use switchboard::core::message::MediaRef;
 use switchboard::store::{ConnectOptions, Direction, Store, TranscriptEntry};
 
@@ -335,16 +335,9 @@ where
     }
 }
 
-/// A 1x1 PNG, built byte by byte; `seed` makes each one distinct (it goes into a chunk).
+/// A real 1x1 PNG; `seed` makes each one distinct.
 fn tiny_png(seed: u8) -> Vec<u8> {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(&13u32.to_be_bytes());
-    png.extend_from_slice(b"IHDR");
-    png.extend_from_slice(&1u32.to_be_bytes());
-    png.extend_from_slice(&1u32.to_be_bytes());
-    png.extend_from_slice(&[8, 2, 0, 0, 0]);
-    png.extend_from_slice(&[0, 0, 0, seed]);
-    png
+    crate::support::images::png(1, 1, seed)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -392,7 +385,10 @@ async fn order_problem_with_a_photo(bot: Bot) {
     let photo =
         MediaRef { sha256: sha256.clone(), content_type: "image/png".to_owned(), bytes: png.len() as u64 };
     let store = bot.store();
-    let queued = store.list_tickets(Some(TicketStatus::Queued)).await.unwrap();
+    let queued = store
+        .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
+        .await
+        .unwrap();
     assert_eq!(queued.len(), 1, "{queued:#?}");
     let ticket = &queued[0];
     assert_eq!(ticket.channel, "telegram");
@@ -565,11 +561,18 @@ async fn a_blocked_user_is_not_written_to(bot: Bot) {
         bot.contact_reachable(ANN).await == Some(false)
     })
     .await;
-    let ticket = bot.store().list_tickets(Some(TicketStatus::Queued)).await.unwrap();
+    let ticket = bot
+        .store()
+        .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
+        .await
+        .unwrap();
     let ticket = ticket.iter().find(|ticket| ticket.external_id == ANN.to_string()).expect("Ann's ticket").id;
     let engine = &bot.running().app.engine;
     engine.claim(ticket, "anna").await.expect("claim");
-    engine.agent_reply(ticket, "anna", "Hello Ann, I'm looking at it.", Vec::new()).await.expect("reply");
+    engine
+        .agent_reply(ticket, &Actor::new("anna", false), "Hello Ann, I'm looking at it.", Vec::new())
+        .await
+        .expect("reply");
 
     bot.sentinel_is_answered().await;
     assert_eq!(bot.sends_to(BORIS).len(), 1, "only the refused greeting was tried");

@@ -16,7 +16,7 @@ use switchboard::app::{self, Running};
 use switchboard::channels::vk::{callback, longpoll};
 use switchboard::config::vk::VkMode;
 use switchboard::config::{Overrides, Settings};
-use switchboard::core::handoff::TicketStatus;
+use switchboard::core::handoff::{Actor, TicketStatus};
 use switchboard::core::message::Lang;
 use switchboard::outbox::OutboxSettings;
 use switchboard::store::{Author, OutboxRow, OutboxStatus, Store, TicketSummary, now_millis};
@@ -262,7 +262,10 @@ impl Vk {
     }
 
     async fn queued_tickets(&self) -> Vec<TicketSummary> {
-        self.store().list_tickets(Some(TicketStatus::Queued)).await.unwrap()
+        self.store()
+            .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
+            .await
+            .unwrap()
     }
 }
 
@@ -578,7 +581,10 @@ async fn a_customer_who_denies_messages_gets_nothing_until_they_allow_them_or_wr
         // An agent takes the ticket and writes: both replies wait.
         let engine = &vk.running().app.engine;
         engine.claim(ticket, "olga").await.unwrap();
-        engine.agent_reply(ticket, "olga", "Could you send the order number?", Vec::new()).await.unwrap();
+        engine
+            .agent_reply(ticket, &Actor::new("olga", false), "Could you send the order number?", Vec::new())
+            .await
+            .unwrap();
         // Another customer is answered meanwhile: the outbox has gone round since the agent wrote.
         vk.send(text("deny-3", OTHER, "/help")).await;
         vk.wait_shown(OTHER, 1).await;
@@ -597,10 +603,16 @@ async fn a_customer_who_denies_messages_gets_nothing_until_they_allow_them_or_wr
 
         // VK itself refuses (901: messages not allowed): given up, and the contact is flagged.
         vk.fake.fail_next("messages.send", 901);
-        engine.agent_reply(ticket, "olga", "Are you still there?", Vec::new()).await.unwrap();
+        engine
+            .agent_reply(ticket, &Actor::new("olga", false), "Are you still there?", Vec::new())
+            .await
+            .unwrap();
         eventually_async("the contact flagged by error 901", || async { !reachable(&vk, CUSTOMER).await })
             .await;
-        engine.agent_reply(ticket, "olga", "We will wait for your answer.", Vec::new()).await.unwrap();
+        engine
+            .agent_reply(ticket, &Actor::new("olga", false), "We will wait for your answer.", Vec::new())
+            .await
+            .unwrap();
         vk.send(text("deny-5", OTHER, "/menu")).await;
         vk.wait_shown(OTHER, 2).await;
         assert_eq!(vk.shown(CUSTOMER).len(), 3);

@@ -110,8 +110,14 @@ async fn customer_asks_for_human(app: &TestApp, channel: &'static str, who: &str
         };
         app.engine.accept(event).await.unwrap();
     }
-    let queued =
-        app.store.list_tickets(Some(switchboard::core::handoff::TicketStatus::Queued)).await.unwrap();
+    let queued = app
+        .store
+        .list_tickets(
+            Some(switchboard::core::handoff::TicketStatus::Queued),
+            switchboard::store::Page::first(100_000),
+        )
+        .await
+        .unwrap();
     queued.iter().find(|ticket| ticket.external_id == who).expect("a queued ticket").id
 }
 
@@ -687,8 +693,15 @@ async fn console_and_web_chat_queries_work_on_postgres() {
     assert_eq!(send(&app, get(&photo_url, &cookie)).await.status(), StatusCode::OK);
 
     let anna = sign_in(&app, "anna").await;
-    let ticket =
-        app.store.list_tickets(Some(switchboard::core::handoff::TicketStatus::Queued)).await.unwrap()[0].id;
+    let ticket = app
+        .store
+        .list_tickets(
+            Some(switchboard::core::handoff::TicketStatus::Queued),
+            switchboard::store::Page::first(100_000),
+        )
+        .await
+        .unwrap()[0]
+        .id;
     let claim =
         send(&app, form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[("csrf", &anna.csrf)]))
             .await;
@@ -713,7 +726,7 @@ async fn console_and_web_chat_queries_work_on_postgres() {
     assert!(text_of(tokens).await.contains("sbt_"));
     let dashboard = text_of(send(&app, get("/console/dashboard", &anna.cookie)).await).await;
     assert!(dashboard.contains("id=\"fig-tickets\">1<"));
-    assert!(app.store.change_marker().await.unwrap().tickets == 1);
+    assert!(app.store.change_marker().await.unwrap().last_ticket == 1);
     app.stop().await;
 }
 
@@ -821,7 +834,15 @@ async fn customers_see_an_agents_display_name_and_photo_never_the_login() {
     // A Telegram customer: the arrival and the reply carry the display name.
     let ticket = customer_asks_for_human(&app, "telegram", "ann", "my parcel is late").await;
     app.engine.claim(ticket, "olga").await.unwrap();
-    app.engine.agent_reply(ticket, "olga", "It leaves today.", Vec::new()).await.unwrap();
+    app.engine
+        .agent_reply(
+            ticket,
+            &switchboard::core::handoff::Actor::new("olga", false),
+            "It leaves today.",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
     // Bob has no display name: the customer hears of "our support team".
     let other = customer_asks_for_human(&app, "telegram", "cid", "where is my refund").await;
     app.engine.claim(other, "bob").await.unwrap();
@@ -867,11 +888,25 @@ async fn customers_see_an_agents_display_name_and_photo_never_the_login() {
         };
         app.engine.accept(event).await.unwrap();
     }
-    let queued =
-        app.store.list_tickets(Some(switchboard::core::handoff::TicketStatus::Queued)).await.unwrap();
+    let queued = app
+        .store
+        .list_tickets(
+            Some(switchboard::core::handoff::TicketStatus::Queued),
+            switchboard::store::Page::first(100),
+        )
+        .await
+        .unwrap();
     let web_ticket = queued.iter().find(|t| t.external_id == visitor).unwrap().id;
     app.engine.claim(web_ticket, "olga").await.unwrap();
-    app.engine.agent_reply(web_ticket, "olga", "Sending a new one.", Vec::new()).await.unwrap();
+    app.engine
+        .agent_reply(
+            web_ticket,
+            &switchboard::core::handoff::Actor::new("olga", false),
+            "Sending a new one.",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
     let page = app.engine.messages_after("webchat", visitor, 0, 100).await.unwrap();
     let from_agent: Vec<_> =
         page.messages.iter().filter(|m| m.agent.is_some() || m.agent_photo.is_some()).collect();
@@ -889,6 +924,53 @@ async fn customers_see_an_agents_display_name_and_photo_never_the_login() {
 }
 
 #[tokio::test]
+async fn the_queue_and_the_api_are_paged_and_a_bare_web_request_waits_last() {
+    let app = TestApp::start().await;
+    app.add_agent("admin", Role::Admin).await;
+    app.add_agent("crm", Role::Agent).await;
+    // A web visitor who says nothing but "human" comes first; 55 messenger customers follow.
+    let cookie = visitor(&app).await;
+    assert_eq!(chat(&app, &cookie, r#"{"id":"client-0001","text":"human"}"#).await.status(), StatusCode::OK);
+    for n in 0..55 {
+        customer_asks_for_human(&app, "telegram", &format!("70{n:02}"), "my parcel is late").await;
+    }
+    let admin = sign_in(&app, "admin").await;
+
+    let first = text_of(send(&app, get("/console/queue", &admin.cookie)).await).await;
+    assert!(first.contains("Waiting (56)"), "the count is the whole queue's");
+    assert_eq!(first.matches("/claim\"").count(), 50, "one page of 50");
+    assert!(first.contains("rel=\"next\"") && !first.contains("low trust"));
+    let second = text_of(send(&app, get("/console/queue?page=1", &admin.cookie)).await).await;
+    assert_eq!(second.matches("/claim\"").count(), 6);
+    assert!(second.contains("low trust"), "the bare web request is last, and marked");
+    assert!(second.contains("rel=\"prev\"") && !second.contains("rel=\"next\""));
+
+    let created = send(
+        &app,
+        form("/console/tokens", &admin.cookie, &[("csrf", &admin.csrf), ("name", "CRM"), ("agent", "crm")]),
+    )
+    .await;
+    let page = text_of(created).await;
+    let start = page.find("sbt_").expect("the new token is shown once");
+    let auth = format!("Bearer {}", &page[start..start + 68]);
+    let api = |uri: &str| Request::get(uri).header(header::AUTHORIZATION, &auth).body(Body::empty()).unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&text_of(send(&app, api("/api/tickets")).await).await).unwrap();
+    assert_eq!(listed["tickets"].as_array().unwrap().len(), 50);
+    assert_eq!(listed["next_offset"], 50);
+    let rest: serde_json::Value =
+        serde_json::from_str(&text_of(send(&app, api("/api/tickets?offset=50")).await).await).unwrap();
+    assert_eq!(rest["tickets"].as_array().unwrap().len(), 6);
+    assert_eq!(rest["next_offset"], serde_json::Value::Null);
+    assert_eq!(rest["tickets"][5]["priority"], "low");
+    assert_eq!(rest["tickets"][5]["channel"], "webchat");
+    for bad in ["/api/tickets?limit=201", "/api/tickets?limit=0", "/api/tickets?offset=-1"] {
+        assert_eq!(send(&app, api(bad)).await.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn without_javascript_the_ticket_opens_at_its_newest_message() {
     let app = TestApp::start().await;
     app.add_agent("olga", Role::Agent).await;
@@ -902,4 +984,25 @@ async fn without_javascript_the_ticket_opens_at_its_newest_message() {
     let anchor = transcript.find("id=\"latest\"").expect("an anchor for the newest message");
     assert!(anchor > newest, "the anchor follows the newest message");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn one_visitor_may_hold_only_a_few_event_streams() {
+    let app = TestApp::start().await;
+    let cookie = visitor(&app).await;
+    let app = &app;
+    let open = async |cookie: String| send(app, get("/chat/events", &cookie)).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let stream = open(cookie.clone()).await;
+        assert_eq!(stream.status(), StatusCode::OK);
+        held.push(stream);
+    }
+    let refused = open(cookie.clone()).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(text_of(refused).await.contains("too_many_streams"));
+    // Another visitor is not affected, and a closed stream frees its place.
+    assert_eq!(open(visitor(app).await).await.status(), StatusCode::OK);
+    held.pop();
+    assert_eq!(open(cookie).await.status(), StatusCode::OK);
 }

@@ -10,7 +10,7 @@ use super::TelegramChannel;
 use crate::channels::{InboundEvent, InboundKind};
 use crate::core::dialog::{ContentKind, Input, PhotoProblem};
 use crate::core::message::Action;
-use crate::media::MediaError;
+
 use futures::StreamExt;
 use std::sync::Arc;
 use teloxide::net::Download;
@@ -321,11 +321,10 @@ impl TelegramChannel {
         }
         match self.media.store(&bytes).await {
             Ok(media) => Ok(Input::Photo { media, caption }),
-            Err(MediaError::TooLarge { .. }) => Ok(too_large),
-            Err(MediaError::NotAnImage) => Ok(Input::PhotoRejected { problem: PhotoProblem::NotAnImage }),
-            Err(MediaError::Io(error)) => {
-                Err(InboundError::Unavailable(format!("storing an image: {error}")))
-            }
+            Err(refused) => match refused.problem_for_customer(self.media.max_megabytes()) {
+                Some(problem) => Ok(Input::PhotoRejected { problem }),
+                None => Err(InboundError::Unavailable(format!("storing an image: {refused}"))),
+            },
         }
     }
 

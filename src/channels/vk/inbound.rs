@@ -10,7 +10,7 @@ use crate::channels::{InboundEvent, InboundKind};
 use crate::config::vk::VkSettings;
 use crate::core::dialog::{ContentKind, Input, PhotoProblem};
 use crate::core::message::Action;
-use crate::media::{MediaError, MediaStore};
+use crate::media::MediaStore;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -496,9 +496,10 @@ impl VkReceiver {
         }
         match self.media.store(&bytes).await {
             Ok(media) => Ok(Input::Photo { media, caption }),
-            Err(MediaError::TooLarge { .. }) => Ok(too_large()),
-            Err(MediaError::NotAnImage) => Ok(Input::PhotoRejected { problem: PhotoProblem::NotAnImage }),
-            Err(MediaError::Io(error)) => Err(ReceiveError::Unavailable(format!("storing a photo: {error}"))),
+            Err(refused) => match refused.problem_for_customer(self.media.max_megabytes()) {
+                Some(problem) => Ok(Input::PhotoRejected { problem }),
+                None => Err(ReceiveError::Unavailable(format!("storing a photo: {refused}"))),
+            },
         }
     }
 

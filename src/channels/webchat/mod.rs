@@ -14,11 +14,13 @@
 
 pub mod cookie;
 pub mod hub;
+pub mod limits;
 pub mod message;
 mod routes;
 
 pub use cookie::{CookieKey, VISITOR_COOKIE};
 pub use hub::WebChatHub;
+pub use limits::WebChatLimits;
 pub use routes::router;
 
 use crate::channels::{Channel, Delivery, DeliveryError, Intake, Renderer};
@@ -149,4 +151,6 @@ pub struct WebChatState {
     pub render: Renderer,
     pub cookie_key: CookieKey,
     pub settings: WebChatSettings,
+    /// What one visitor or one address may cost: shared by every clone of the state.
+    pub limits: Arc<WebChatLimits>,
 }

@@ -7,6 +7,7 @@ use crate::channels::{Accepted, InboundEvent, InboundKind};
 use crate::core::dialog::{Input, PhotoProblem};
 use crate::core::message::Lang;
 use crate::media::MediaError;
+use crate::web::client::ClientAddress;
 use crate::web::content_type::{self, Declared};
 use crate::web::cookie::request_cookie;
 use axum::Json;
@@ -156,8 +157,14 @@ fn welcome(state: &WebChatState, lang: Lang) -> Vec<WelcomeMessage> {
 }
 
 /// Gives the browser a visitor cookie (keeping a valid one) and tells the widget its language.
-async fn start(State(state): State<WebChatState>, headers: HeaderMap) -> Response {
+/// New visitors per client address and hour are limited (429 `too_many_visitors`): each one
+/// may open a ticket, and a script must not fill the agents' queue with strangers.
+async fn start(State(state): State<WebChatState>, address: ClientAddress, headers: HeaderMap) -> Response {
     let existing = visitor_of(&state, &headers);
+    if existing.is_none() && !state.limits.new_visitor(address) {
+        tracing::warn!("web chat: new-visitor limit reached for an address");
+        return error(StatusCode::TOO_MANY_REQUESTS, "too_many_visitors");
+    }
     let visitor = existing.clone().unwrap_or_else(new_visitor_id);
     let known_lang = match &existing {
         Some(visitor) => match state.log.messages_after(CHANNEL, visitor, i64::MAX, 0).await {
@@ -196,13 +203,17 @@ async fn events(
     let Some(visitor) = visitor_of(&state, &headers) else {
         return error(StatusCode::UNAUTHORIZED, "no_visitor");
     };
+    let Some(slot) = state.limits.open_stream(&visitor) else {
+        return error(StatusCode::TOO_MANY_REQUESTS, "too_many_streams");
+    };
     let resumed_from = headers
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<i64>().ok());
     let after = query.after.unwrap_or(0).max(resumed_from.unwrap_or(0)).max(0);
     let wake = state.hub.subscribe(&visitor);
-    let follow = Follow { state, visitor, last: after, wake, ready: VecDeque::new(), read_now: true };
+    let follow =
+        Follow { state, visitor, last: after, wake, ready: VecDeque::new(), read_now: true, _slot: slot };
     let mut response = Sse::new(follow_log(follow)).keep_alive(KeepAlive::default()).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
@@ -215,6 +226,8 @@ struct Follow {
     wake: broadcast::Receiver<()>,
     ready: VecDeque<Event>,
     read_now: bool,
+    /// Held while the stream lives: the visitor's place among the open streams.
+    _slot: crate::web::limits::StreamSlot,
 }
 
 fn follow_log(follow: Follow) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -371,13 +384,25 @@ async fn accept(
 /// may be (400), a body over the upload limit (413). A photo over the media limit (413) or not
 /// an image (415) is also told to the dialog when its id is known, so the bot explains it in
 /// the customer's language; nothing is written to the media folder for either.
+///
+/// Limits, before anything else is read: more photos this hour than the visitor's or the
+/// address's allowance (429 `too_many_photos`), or every upload slot busy (503 `try_again`);
+/// once the photo is read, more megabytes this hour than allowed (429 `photo_quota`); and
+/// while the media disk is low, 507 `storage_full` (the bot says so; text keeps working).
 async fn upload_photo(
     State(state): State<WebChatState>,
+    address: ClientAddress,
     headers: HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let Some(visitor) = visitor_of(&state, &headers) else {
         return error(StatusCode::UNAUTHORIZED, "no_visitor");
+    };
+    if state.limits.photo(&visitor, address).is_err() {
+        return error(StatusCode::TOO_MANY_REQUESTS, "too_many_photos");
+    }
+    let Some(_turn) = state.limits.upload_turn() else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "try_again");
     };
     let mut form = match form {
         Ok(form) => form,
@@ -429,24 +454,44 @@ async fn upload_photo(
         return error(StatusCode::BAD_REQUEST, "bad_id");
     };
     let Some(photo) = photo else { return error(StatusCode::BAD_REQUEST, "no_photo") };
-    match state.media.store(&photo).await {
-        Ok(media) => accept(&state, &visitor, &client_id, &headers, Input::Photo { media, caption }).await,
-        Err(MediaError::TooLarge { .. }) => {
-            let input = Input::PhotoRejected { problem: PhotoProblem::TooLarge { limit_mb } };
-            let _ = accept(&state, &visitor, &client_id, &headers, input).await;
-            too_large(limit_mb)
-        }
-        Err(MediaError::NotAnImage) => {
-            let input = Input::PhotoRejected { problem: PhotoProblem::NotAnImage };
-            let _ = accept(&state, &visitor, &client_id, &headers, input).await;
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(serde_json::json!({ "error": "not_an_image" })))
-                .into_response()
-        }
-        Err(MediaError::Io(problem)) => {
-            tracing::error!(error = %problem, "web chat: storing a photo failed");
-            error(StatusCode::SERVICE_UNAVAILABLE, "try_again")
-        }
+    if state.limits.photo_bytes(&visitor, address, photo.len()).is_err() {
+        return error(StatusCode::TOO_MANY_REQUESTS, "photo_quota");
     }
+    let refused = match state.media.store(&photo).await {
+        Ok(media) => {
+            return accept(&state, &visitor, &client_id, &headers, Input::Photo { media, caption }).await;
+        }
+        Err(refused) => refused,
+    };
+    let (status, code) = match &refused {
+        MediaError::TooLarge { .. } => {
+            return told(&state, &visitor, &client_id, &headers, &refused, too_large(limit_mb)).await;
+        }
+        MediaError::TooManyPixels { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_pixels"),
+        MediaError::NotAnImage => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_an_image"),
+        MediaError::DiskLow { .. } => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
+        MediaError::Io(problem) => {
+            tracing::error!(error = %problem, "web chat: storing a photo failed");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "try_again");
+        }
+    };
+    told(&state, &visitor, &client_id, &headers, &refused, error(status, code)).await
+}
+
+/// Tells the dialog why a photo was refused (so the bot explains it in the customer's
+/// language), then answers the upload with `response`.
+async fn told(
+    state: &WebChatState,
+    visitor: &str,
+    client_id: &str,
+    headers: &HeaderMap,
+    refused: &MediaError,
+    response: Response,
+) -> Response {
+    if let Some(problem) = refused.problem_for_customer(state.media.max_megabytes()) {
+        let _ = accept(state, visitor, client_id, headers, Input::PhotoRejected { problem }).await;
+    }
+    response
 }
 
 fn too_large(limit_mb: u32) -> Response {

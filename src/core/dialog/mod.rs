@@ -157,8 +157,12 @@ impl ContentKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PhotoProblem {
-    TooLarge { limit_mb: u32 },
+    TooLarge {
+        limit_mb: u32,
+    },
     NotAnImage,
+    /// The photo was fine but could not be kept now (the server is short of disk space).
+    Unavailable,
 }
 
 /// One thing that happened to a conversation: from the customer, or from the support side.
@@ -253,6 +257,8 @@ pub struct Ctx<'a> {
     pub order_ids: &'a dyn OrderIdFormat,
     pub faq: &'a dyn IntentClassifier,
     pub queue: QueueSnapshot,
+    /// The customer writes on a channel anyone can use without an account (the web chat).
+    pub anonymous: bool,
 }
 
 /// What the engine carries out, in the same transaction as the state change.
@@ -349,6 +355,7 @@ pub fn step(state: State, input: Input, ctx: &Ctx<'_>) -> Transition {
                     Reply::new(keys::PHOTO_TOO_LARGE).arg("limit_mb", limit_mb)
                 }
                 PhotoProblem::NotAnImage => Reply::new(keys::PHOTO_NOT_AN_IMAGE),
+                PhotoProblem::Unavailable => Reply::new(keys::PHOTO_UNAVAILABLE),
             };
             refuse(state, refusal, ctx)
         }
@@ -839,7 +846,13 @@ fn finish_flow(draft: TicketDraft, ctx: &Ctx<'_>) -> Transition {
 }
 
 /// Queues a ticket for a human with whatever the flow collected.
-fn handoff(draft: TicketDraft, ctx: &Ctx<'_>) -> Transition {
+fn handoff(mut draft: TicketDraft, ctx: &Ctx<'_>) -> Transition {
+    // An anonymous visitor who asked for a person and gave nothing an agent could work with
+    // waits behind everyone who did: opening chats is free, and a script asking for people in
+    // a loop must not push real customers back in the queue.
+    if ctx.anonymous && only_asks_for_a_person(&draft, ctx) {
+        draft.priority = Priority::Low;
+    }
     let reply = if draft.priority == Priority::High {
         queue_reply(&ctx.queue, keys::COMPLAINT_QUEUED, keys::HANDOFF_QUEUED_AFTER_HOURS)
     } else {
@@ -848,6 +861,17 @@ fn handoff(draft: TicketDraft, ctx: &Ctx<'_>) -> Transition {
     Transition::to(State::Queued { acknowledged: false })
         .effect(Effect::OpenTicket { draft, outcome: TicketOutcome::Queued })
         .reply(reply.row(vec![Button::new(keys::BUTTON_WITHDRAW, Action::WithdrawRequest)]))
+}
+
+/// Nothing but a request for a person: no topic, order number or photo, and no words beyond
+/// the asking.
+fn only_asks_for_a_person(draft: &TicketDraft, ctx: &Ctx<'_>) -> bool {
+    draft.issue == IssueType::Other
+        && draft.order_id.is_none()
+        && draft.photos.is_empty()
+        && draft.description.as_deref().is_none_or(|text| {
+            text.trim().is_empty() || Reading::of(text, ctx).asks_for_person_in_few_words()
+        })
 }
 
 fn queue_reply(queue: &QueueSnapshot, in_hours_key: &str, after_hours_key: &str) -> Reply {

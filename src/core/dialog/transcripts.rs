@@ -70,6 +70,7 @@ fn test_ctx(queue: QueueSnapshot) -> Ctx<'static> {
         order_ids: &MarketplaceFormat,
         faq: &TableClassifier,
         queue,
+        anonymous: false,
     }
 }
 
@@ -78,6 +79,7 @@ struct Script {
     lang: Lang,
     language_chosen: bool,
     queue: QueueSnapshot,
+    anonymous: bool,
 }
 
 fn parse_input(line: &str) -> Input {
@@ -93,6 +95,7 @@ fn parse_input(line: &str) -> Input {
         "voice" => Input::Unsupported { kind: ContentKind::Voice },
         "big" => Input::PhotoRejected { problem: PhotoProblem::TooLarge { limit_mb: 20 } },
         "notimage" => Input::PhotoRejected { problem: PhotoProblem::NotAnImage },
+        "unkept" => Input::PhotoRejected { problem: PhotoProblem::Unavailable },
         "stale" => Input::StaleButton,
         "assigned" => Input::TicketAssigned { agent: rest.to_owned() },
         "released" => Input::TicketReleased,
@@ -115,8 +118,13 @@ fn step_name(state: &State) -> String {
 
 /// Runs a transcript from `start` and checks every expectation in it.
 fn check_from(start: State, script: &str) -> State {
-    let mut run =
-        Script { state: start, lang: Lang::En, language_chosen: false, queue: QueueSnapshot::default() };
+    let mut run = Script {
+        state: start,
+        lang: Lang::En,
+        language_chosen: false,
+        queue: QueueSnapshot::default(),
+        anonymous: false,
+    };
     let mut pending: Option<(String, Transition)> = None;
     let mut effects_checked = true;
 
@@ -144,6 +152,7 @@ fn check_from(start: State, script: &str) -> State {
                         Some(("wait", n)) => run.queue.expected_wait_minutes = Some(n.parse().unwrap()),
                         Some(("back", at)) => run.queue.agents_back_at = Some(at.to_owned()),
                         None if setting == "chosen" => run.language_chosen = true,
+                        None if setting == "anonymous" => run.anonymous = true,
                         _ => panic!("unknown setting {setting}"),
                     }
                 }
@@ -156,6 +165,7 @@ fn check_from(start: State, script: &str) -> State {
                     order_ids: &MarketplaceFormat,
                     faq: &TableClassifier,
                     queue: run.queue.clone(),
+                    anonymous: run.anonymous,
                 };
                 let transition = step(run.state.clone(), parse_input(rest), &ctx);
                 run.state = transition.state.clone();
@@ -374,6 +384,34 @@ fn account_and_other_go_straight_to_the_description() {
          > Do you sell gift cards in bulk for companies
          < handoff-queued
          ! open_ticket",
+    );
+}
+
+#[test]
+fn an_anonymous_bare_request_for_a_person_waits_behind_the_rest() {
+    let bare = |anonymous: bool, script: &str| {
+        let mut ctx = test_ctx(QueueSnapshot::default());
+        ctx.anonymous = anonymous;
+        let transition = step(State::Menu, parse_input(script), &ctx);
+        let Some(Effect::OpenTicket { draft, .. }) = transition.effects.first() else { panic!("no ticket") };
+        draft.priority
+    };
+    assert_eq!(bare(true, "human"), Priority::Low, "a web visitor who only asked for a person");
+    assert_eq!(bare(false, "human"), Priority::Normal, "a messenger account is not anonymous");
+    // A visitor who gave an order number or words is not low trust.
+    let mut ctx = test_ctx(QueueSnapshot::default());
+    ctx.anonymous = true;
+    let state =
+        State::AwaitingOrderId { issue: IssueType::Damaged, note: Some("the box was crushed".into()) };
+    let transition = step(state, Input::Button { action: Action::Human }, &ctx);
+    let Some(Effect::OpenTicket { draft, .. }) = transition.effects.first() else { panic!("no ticket") };
+    assert_ne!(draft.priority, Priority::Low);
+    check(
+        "@ anonymous
+         > [btn human]
+         < handoff-queued
+         ! open_ticket
+         = queued",
     );
 }
 

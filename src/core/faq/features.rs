@@ -116,15 +116,7 @@ fn word_features(lang: Lang, word: &str, chars: &[char], features: &mut Vec<u64>
     if word == "0" {
         return;
     }
-    let mut bounded = Vec::with_capacity(chars.len() + 2);
-    bounded.push('<');
-    bounded.extend_from_slice(chars);
-    bounded.push('>');
-    for n in 2..=4 {
-        for gram in bounded.windows(n) {
-            features.push(hash_chars(Kind::CharGram, gram));
-        }
-    }
+    edge_marked_grams(Kind::CharGram, chars, 4, features);
     if lang == Lang::Ru && chars.len() >= 6 {
         features.push(hash_chars(Kind::Stem, &chars[..5]));
     }
@@ -136,13 +128,18 @@ fn han_features(chars: &[char], features: &mut Vec<u64>) {
     for &c in chars {
         features.push(hash_chars(Kind::HanGram, &[c]));
     }
+    edge_marked_grams(Kind::HanGram, chars, 3, features);
+}
+
+/// The 2..=`longest`-grams of `chars` with `<` and `>` added at its edges.
+fn edge_marked_grams(kind: Kind, chars: &[char], longest: usize, features: &mut Vec<u64>) {
     let mut bounded = Vec::with_capacity(chars.len() + 2);
     bounded.push('<');
     bounded.extend_from_slice(chars);
     bounded.push('>');
-    for n in 2..=3 {
+    for n in 2..=longest {
         for gram in bounded.windows(n) {
-            features.push(hash_chars(Kind::HanGram, gram));
+            features.push(hash_chars(kind, gram));
         }
     }
 }

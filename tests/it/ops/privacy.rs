@@ -32,15 +32,9 @@ impl IntentClassifier for WithReview {
     }
 }
 
-/// A PNG header of the given width: distinct widths are distinct files.
+/// A real PNG of the given width: distinct widths are distinct files.
 fn png(width: u32) -> Vec<u8> {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(&13u32.to_be_bytes());
-    png.extend_from_slice(b"IHDR");
-    png.extend_from_slice(&width.to_be_bytes());
-    png.extend_from_slice(&2u32.to_be_bytes());
-    png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
-    png
+    crate::support::images::png(width, 2, 0)
 }
 
 fn photo(external_id: &str, event_id: &str, media: &MediaRef) -> switchboard::channels::InboundEvent {
@@ -100,7 +94,10 @@ impl World {
         for event in script {
             assert!(matches!(engine.accept(event).await.unwrap(), Accepted::Applied { .. }));
         }
-        let queued = store.list_tickets(Some(TicketStatus::Queued)).await.unwrap();
+        let queued = store
+            .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100_000))
+            .await
+            .unwrap();
         assert_eq!(queued.len(), 2, "ann's and bob's tickets wait for an agent: {queued:#?}");
         let ann_ticket = queued.iter().find(|t| t.external_id == "ann").unwrap().id;
         engine.add_note(ann_ticket, "anna", "She called: the mug was a gift.").await.unwrap();
@@ -147,8 +144,14 @@ async fn erasure_story(db: TestDb) {
     let ann = world.store.contact(CHANNEL, "ann").await.unwrap().unwrap();
     let ann_messages = world.messages_of("ann").await as u64;
     let bob_messages = world.messages_of("bob").await;
-    let ann_ticket =
-        world.store.list_tickets(None).await.unwrap().into_iter().find(|t| t.external_id == "ann").unwrap();
+    let ann_ticket = world
+        .store
+        .list_tickets(None, switchboard::store::Page::first(100_000))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.external_id == "ann")
+        .unwrap();
 
     let report = privacy::erase_contact(&world.engine, &world.media, CHANNEL, "ann")
         .await
@@ -193,8 +196,14 @@ async fn erasure_story(db: TestDb) {
     assert!(!world.has_file(&world.ann_only).await);
     assert!(world.has_file(&world.shared).await);
     assert!(world.has_file(&world.orphan).await);
-    let bob_ticket =
-        world.store.list_tickets(None).await.unwrap().into_iter().find(|t| t.external_id == "bob").unwrap();
+    let bob_ticket = world
+        .store
+        .list_tickets(None, switchboard::store::Page::first(100_000))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.external_id == "bob")
+        .unwrap();
     assert_eq!(bob_ticket.attachments, vec![world.shared.clone()]);
     assert_eq!(bob_ticket.description.as_deref(), Some("Mine too."));
     assert_eq!(world.messages_of("bob").await, bob_messages);
@@ -238,7 +247,10 @@ async fn retention_story(db: TestDb) {
         world.messages_of("ann").await as u64 + world.messages_of("bob").await as u64,
         with_open_ticket
     );
-    assert_eq!(world.store.list_tickets(None).await.unwrap().len(), 2);
+    assert_eq!(
+        world.store.list_tickets(None, switchboard::store::Page::first(100_000)).await.unwrap().len(),
+        2
+    );
     let dan = world.store.contact(CHANNEL, "dan").await.unwrap().unwrap();
     let dan_state = world.store.conversation_of_contact(dan.id).await.unwrap().unwrap().state;
     assert_eq!(serde_json::from_str::<State>(&dan_state).unwrap(), State::Menu, "states stay");

@@ -561,7 +561,10 @@ impl Crowd {
         let store = switchboard::store::connect(database_url, &ConnectOptions::default())
             .await
             .expect("open the store");
-        let tickets = store.list_tickets(None).await.expect("list the tickets");
+        let tickets = store
+            .list_tickets(None, switchboard::store::Page::first(100_000))
+            .await
+            .expect("list the tickets");
         store.close().await;
         let mut tickets_of: HashMap<(String, String), Vec<&TicketSummary>> = HashMap::new();
         for ticket in &tickets {

@@ -7,6 +7,7 @@ pub mod customer_crowd;
 pub mod engine_fixtures;
 pub mod fake_telegram;
 pub mod fake_vk;
+pub mod images;
 pub mod faults;
 pub mod instance;
 pub mod quick_app;

@@ -111,7 +111,8 @@ impl TestApp {
 
     pub async fn start_on(db_file: TestDb, max_bytes: u64) -> TestApp {
         let store = store::connect(&db_file.url, &ConnectOptions::default()).await.expect("store");
-        let engine = Arc::new(Engine::start(Arc::clone(&store), engine_fixtures::settings()));
+        let settings = engine_fixtures::settings().with_anonymous_channels(&[webchat::CHANNEL]);
+        let engine = Arc::new(Engine::start(Arc::clone(&store), settings));
         let media_dir = tempfile::tempdir().unwrap();
         let media = MediaStore::new(media_dir.path(), max_bytes);
         let render = english_renderer();
@@ -143,6 +144,7 @@ impl TestApp {
                 poll_interval: std::time::Duration::from_millis(500),
                 ..WebChatSettings::default()
             },
+            limits: Arc::new(webchat::WebChatLimits::default()),
         };
         let console_settings = ConsoleSettings {
             live_poll_interval: std::time::Duration::from_millis(300),
@@ -180,14 +182,7 @@ impl TestApp {
     }
 }
 
-/// A 2x2 PNG made here byte by byte (valid header and IHDR, enough for format checks).
+/// A real 2x2 PNG.
 pub fn tiny_png() -> Vec<u8> {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(&13u32.to_be_bytes());
-    png.extend_from_slice(b"IHDR");
-    png.extend_from_slice(&2u32.to_be_bytes());
-    png.extend_from_slice(&2u32.to_be_bytes());
-    png.extend_from_slice(&[8, 2, 0, 0, 0]);
-    png.extend_from_slice(&[0, 0, 0, 0]);
-    png
+    super::images::png(2, 2, 0)
 }
