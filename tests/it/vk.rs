@@ -428,19 +428,23 @@ fn texts(intake: &RecordingIntake) -> Vec<String> {
         .collect()
 }
 
+/// Runs the long poll in a task until the returned sender fires.
+fn start_long_poll(
+    vk: &Setup,
+    states: ChannelStates,
+) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), longpoll::LongPollError>>) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    (stop, tokio::spawn(longpoll::run(vk.channel.receiver(), vk.intake.clone(), shutdown, states)))
+}
+
 #[tokio::test]
 async fn long_poll_recovers_from_failed_1_2_3_and_saves_ts_only_after_storing() {
     let vk = setup(VkMode::LongPoll).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     vk.intake.refuse.store(1, Ordering::SeqCst);
-    let poller = tokio::spawn(longpoll::run(
-        vk.channel.receiver(),
-        vk.intake.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-        ChannelStates::default(),
-    ));
+    let (stop, poller) = start_long_poll(&vk, ChannelStates::default());
     // Like VK, the fake only delivers events that arrive after the poller connected.
     eventually("the first poll", || !vk.fake.polls().is_empty()).await;
     vk.fake.push_event(text_event("ev-a", "first"));
@@ -490,15 +494,7 @@ async fn long_poll_resumes_from_the_saved_position() {
     vk.fake.push_event(text_event("ev-old", "already stored"));
     vk.fake.push_event(text_event("ev-new", "missed while down"));
     vk.intake.cursors.lock().unwrap().insert(longpoll::cursor_name(fake_vk::GROUP_ID), "1001".into());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let poller = tokio::spawn(longpoll::run(
-        vk.channel.receiver(),
-        vk.intake.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-        ChannelStates::default(),
-    ));
+    let (stop, poller) = start_long_poll(&vk, ChannelStates::default());
     eventually("the missed event", || !vk.intake.events().is_empty()).await;
     assert_eq!(texts(&vk.intake), ["missed while down"]);
     eventually("the saved position", || vk.intake.saved() == ["1002"]).await;
@@ -512,15 +508,7 @@ async fn an_unreachable_long_poll_server_shows_as_retrying_until_vk_answers() {
     vk.fake.fail_next("groups.getLongPollServer", 10);
     let states = ChannelStates::default();
     states.set("vk", ChannelState::Up);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let poller = tokio::spawn(longpoll::run(
-        vk.channel.receiver(),
-        vk.intake.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-        states.clone(),
-    ));
+    let (stop, poller) = start_long_poll(&vk, states.clone());
     let retrying = states.wait_for("vk", |state| matches!(state, ChannelState::Retrying { attempt: 1, .. }));
     tokio::time::timeout(std::time::Duration::from_secs(20), retrying).await.expect("reported as retrying");
     let up = states.wait_for("vk", |state| *state == ChannelState::Up);

@@ -876,27 +876,7 @@ async fn customers_see_an_agents_display_name_and_photo_never_the_login() {
 
     // A web chat visitor sees the display name and the photo, which they may fetch.
     let visitor = "visitor-1";
-    for (number, text) in ["/agent", "the lid is cracked"].into_iter().enumerate() {
-        let event = InboundEvent {
-            channel: "webchat",
-            event_id: format!("{visitor}:{number}"),
-            external_id: visitor.to_owned(),
-            language_hint: Some("en".to_owned()),
-            display_name: None,
-            contact_data: None,
-            kind: InboundKind::Input(Input::Text { text: text.to_owned() }),
-        };
-        app.engine.accept(event).await.unwrap();
-    }
-    let queued = app
-        .store
-        .list_tickets(
-            Some(switchboard::core::handoff::TicketStatus::Queued),
-            switchboard::store::Page::first(100),
-        )
-        .await
-        .unwrap();
-    let web_ticket = queued.iter().find(|t| t.external_id == visitor).unwrap().id;
+    let web_ticket = customer_asks_for_human(&app, "webchat", visitor, "the lid is cracked").await;
     app.engine.claim(web_ticket, "olga").await.unwrap();
     app.engine
         .agent_reply(
