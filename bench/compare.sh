@@ -150,7 +150,7 @@ switchboard() {
     "SWITCHBOARD_FLOOD_LIMIT=0")
   if [ "$mode" = webhook ]; then
     env+=("SWITCHBOARD_TELEGRAM_WEBHOOK_URL=http://127.0.0.1:$BOT_PORT/webhooks/telegram"
-      "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET=bench_secret")
+      "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET=bench_webhook_secret")
   fi
   run_one "$label" "$seed" "$dir" -- "${env[@]}" "$SWITCHBOARD" serve
   if [ -n "$database" ]; then

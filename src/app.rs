@@ -276,10 +276,7 @@ pub async fn start_with(
         }));
         tasks.push(tokio::spawn(crate::telemetry::run_upkeep(handle, stop.clone().cancelled_owned())));
     }
-    if let Some(password) = crate::console::ensure_admin(&*app.store).await? {
-        println!("Created the agent `admin` with the one-time password: {password}");
-        println!("Sign in at /console and change it.");
-    }
+    let one_time_password_file = hand_over_first_admin(&app).await?;
 
     // The web chat is always on: it is the store's own channel.
     states.set(crate::channels::webchat::CHANNEL, ChannelState::Up);
@@ -304,7 +301,10 @@ pub async fn start_with(
         Arc::clone(&app.engine),
         app.media.clone(),
         app.renderer(),
-        crate::console::ConsoleSettings::new(app.settings.secure_cookies, &app.settings.limits),
+        crate::console::ConsoleSettings {
+            one_time_password_file,
+            ..crate::console::ConsoleSettings::new(app.settings.secure_cookies, &app.settings.limits)
+        },
     )
     .with_channel_states(states.clone());
     let mut router = crate::http::health_router_with(Arc::clone(&app.store), states.clone())
@@ -404,6 +404,27 @@ impl PollReport {
     fn channel(channel: &'static str, states: ChannelStates) -> PollReport {
         PollReport { channel, states }
     }
+}
+
+/// On first start, creates the agent `admin` and writes its one-time password to a file in the
+/// data folder that only this user may read; the log says where, never what. Returns the
+/// file's path, which the console removes once the admin has chosen their own password.
+async fn hand_over_first_admin(app: &App) -> anyhow::Result<Option<std::path::PathBuf>> {
+    use crate::console::agents;
+    let Some(password) = agents::ensure_admin(&*app.store).await? else { return Ok(None) };
+    let path = agents::write_one_time_password(&app.settings.data_dir, &password).with_context(|| {
+        format!(
+            "created the agent `admin`, but cannot write its one-time password into {}; \
+             set one with `switchboard agents passwd admin`",
+            app.settings.data_dir.display()
+        )
+    })?;
+    tracing::warn!(
+        file = %path.display(),
+        "created the agent `admin`; its one-time password is in the file, readable by this user only. \
+         Sign in at /console and choose a new password."
+    );
+    Ok(Some(path))
 }
 
 /// Runs a long-poll loop (Telegram `getUpdates`, VK Bots Long Poll) only while this process

@@ -1,28 +1,53 @@
 //! What support teams are legally asked for: deleting data past its retention period, and
 //! erasing one person's data on request. Retention asks the store to delete rows no
-//! conversation state depends on ([`PrivacyStore`](crate::store::PrivacyStore)); erasure changes a conversation, so it runs
-//! as one of the engine's transactions ([`Engine::erase_contact`]). Both then remove photos
-//! from the media folder.
+//! conversation state depends on ([`PrivacyStore`](crate::store::PrivacyStore)); erasure, and
+//! retention's reset of idle conversations, change conversations, so they run as the engine's
+//! transactions ([`Engine::erase_contact`], [`Engine::reset_idle_conversations`]). Both then
+//! remove photos from the media folder.
 //!
-//! **Retention** ([`apply_retention`]) deletes, older than the cutoff: message-log rows (except
-//! in conversations with an open ticket, which an agent is still working on), outbox rows that
-//! were sent or dead-lettered, processed-event (dedupe) rows, and photos that nothing left in
-//! the database refers to. It never deletes pending outbox rows (replies not yet delivered),
-//! tickets, contacts or conversation states. Dedupe rows are kept for at least
-//! [`MIN_DEDUPE_KEEP`] whatever the cutoff: a platform may redeliver an event for a while
-//! (Meta for 36 hours), and without its row a redelivery would be applied twice. Deletes run
-//! in batches of [`BATCH`] rows, each its own short transaction, so a running server's writers
-//! are never held up for long; running it again finishes whatever an interrupted run left.
+//! **Retention** ([`apply_retention`]) deletes or clears what aged out before the cutoff:
+//! - message-log rows, except in conversations with an open ticket (an agent is still on it);
+//! - outbox rows that were sent or dead-lettered;
+//! - processed-event (dedupe) rows, kept for at least [`MIN_DEDUPE_KEEP`] whatever the cutoff:
+//!   a platform may redeliver an event for a while (Meta for 36 hours), and without its row a
+//!   redelivery would be applied twice;
+//! - on tickets resolved before the cutoff, the customer's words (description, order number,
+//!   rating comment) and the agents' notes; the ticket row stays (issue type, priority, times,
+//!   stars), so the dashboard's figures do not change;
+//! - feedback (reviews) left before the cutoff;
+//! - the display name of a contact with nothing since the cutoff (no message, no conversation
+//!   change, no ticket open or resolved since); a person who writes again gets it back from
+//!   their platform;
+//! - drafts: a conversation with nothing since the cutoff and no open ticket goes back to the
+//!   menu, and what the customer left half-way in it (a description, a caption, a question)
+//!   goes with the old state;
+//! - photos that nothing left in the database refers to.
+//!
+//! It never deletes pending outbox rows (replies not yet delivered), tickets or contacts.
+//! Deletes run in batches of [`BATCH`] rows, each its own short transaction, so a running
+//! server's writers are never held up for long; running it again finishes whatever an
+//! interrupted run left.
 //!
 //! **Erasure** ([`erase_contact`]) removes one person's data in one transaction: their message
 //! log, outbox rows (pending ones too: nothing more is sent), feedback, the photos attached to
-//! their tickets and the agents' internal notes about them. Tickets are **anonymised, not
-//! deleted**: description, order number and rating comment are cleared, open ones are closed
-//! as withdrawn, and the rest (issue type, priority, timestamps, stars) stays, so dashboard
+//! their tickets, the agents' internal notes about them, and the dedupe rows of their events
+//! (whose ids would otherwise say when they wrote; a platform redelivering one of their events
+//! afterwards is taken as a new person writing). Tickets are **anonymised, not deleted**:
+//! description, order number and rating comment are cleared, open ones are closed as
+//! withdrawn, and the rest (issue type, priority, timestamps, stars) stays, so dashboard
 //! counts and response times do not change retroactively. The contact row stays for the same
 //! reason, with its platform id replaced by `erased:<row id>` and name and channel data
 //! cleared; if the person writes again they start as a new contact. Photos are deleted unless
 //! something of another person still refers to the same file (same SHA-256).
+//!
+//! **In the files.** Deleting a row does not by itself remove its text from the database's
+//! files. SQLite runs with `secure_delete` (deleted content is overwritten with zeros), and
+//! after retention or an erasure its write-ahead log, which still holds older copies of the
+//! pages, is copied back and truncated
+//! ([`PrivacyStore::flush_deletions`](crate::store::PrivacyStore::flush_deletions)); the
+//! reports say whether that succeeded (`log_truncated`). On PostgreSQL, deleted rows stay in their pages
+//! until vacuum reclaims them (autovacuum does, or run `VACUUM`); their space is reused, but
+//! the bytes are not zeroed, so the disk and its backups need the protection they always need.
 
 use crate::engine::{Engine, EngineError};
 use crate::media::{MediaError, MediaStore};
@@ -58,22 +83,49 @@ pub struct RetentionReport {
     pub messages: u64,
     pub outbox_rows: u64,
     pub processed_events: u64,
+    /// Agents' notes on tickets resolved before the cutoff.
+    pub ticket_notes: u64,
+    pub feedback: u64,
+    /// Tickets resolved before the cutoff whose description, order number and comment were
+    /// cleared.
+    pub tickets_anonymised: u64,
+    /// Contacts idle since before the cutoff whose display name was cleared.
+    pub contact_names: u64,
+    /// Idle conversations put back at the menu, with whatever the customer left half-way.
+    pub drafts: u64,
     pub media_files: u64,
     pub media_bytes: u64,
+    /// Whether the database's log was cut afterwards, so deleted text is gone from the files
+    /// too (see the module documentation); `false`: run it again later.
+    pub log_truncated: bool,
 }
 
 /// Deletes what is older than `older_than` at `now` (milliseconds since the Unix epoch).
 pub async fn apply_retention(
-    store: &dyn Store,
+    engine: &Engine,
     media: &MediaStore,
     older_than: Duration,
     now: i64,
 ) -> Result<RetentionReport, PrivacyError> {
+    let store = &**engine.store();
     let cutoff = now.saturating_sub(millis(older_than));
     let events_cutoff = cutoff.min(now.saturating_sub(millis(MIN_DEDUPE_KEEP)));
+    // Drafts first: the conversations they are judged by still have their messages then.
+    let mut drafts = 0;
+    loop {
+        let reset = engine.reset_idle_conversations(cutoff, BATCH).await?;
+        drafts += reset;
+        if reset < BATCH as u64 {
+            break;
+        }
+    }
+    let contact_names = delete_in_batches(store, Expired::IdleContactNames, cutoff).await?;
     let messages = delete_in_batches(store, Expired::Messages, cutoff).await?;
     let outbox_rows = delete_in_batches(store, Expired::DeliveredOutbox, cutoff).await?;
     let processed_events = delete_in_batches(store, Expired::ProcessedEvents, events_cutoff).await?;
+    let ticket_notes = delete_in_batches(store, Expired::TicketNotes, cutoff).await?;
+    let feedback = delete_in_batches(store, Expired::Feedback, cutoff).await?;
+    let tickets_anonymised = delete_in_batches(store, Expired::ClosedTicketTexts, cutoff).await?;
 
     // Files are judged after the rows: what the remaining rows refer to stays. Age comes from
     // the file's modification time, which the media store refreshes when a photo is sent again.
@@ -86,9 +138,27 @@ pub async fn apply_retention(
         messages,
         outbox_rows,
         processed_events,
+        ticket_notes,
+        feedback,
+        tickets_anonymised,
+        contact_names,
+        drafts,
         media_files,
         media_bytes,
+        log_truncated: flush(store).await?,
     })
+}
+
+/// [`crate::store::PrivacyStore::flush_deletions`], with a warning when the log could not be cut now.
+async fn flush(store: &dyn Store) -> Result<bool, PrivacyError> {
+    let truncated = store.flush_deletions().await?;
+    if !truncated {
+        tracing::warn!(
+            "the database log could not be truncated now (another process was reading it); \
+             deleted text may stay in it until the next retention run"
+        );
+    }
+    Ok(truncated)
 }
 
 async fn delete_in_batches(store: &dyn Store, kind: Expired, cutoff: i64) -> Result<u64, PrivacyError> {
@@ -114,6 +184,8 @@ pub struct ErasureReport {
     pub media_files: u64,
     /// Photos of this person kept because another person's rows refer to the same file.
     pub media_files_shared: u64,
+    /// Whether the database's log was cut afterwards (see [`RetentionReport::log_truncated`]).
+    pub log_truncated: bool,
 }
 
 /// Erases the data of the person `external_id` on `channel`, through the engine. `None`: no
@@ -137,6 +209,7 @@ pub async fn erase_contact(
         rows: erased.rows,
         media_files: 0,
         media_files_shared: 0,
+        log_truncated: flush(&**engine.store()).await?,
     };
     for sha256 in &candidates {
         if remaining.contains(sha256) {

@@ -1,10 +1,11 @@
-//! `switchboard agents add NAME [--admin]`, `agents list`, `agents disable NAME`,
-//! `agents enable NAME`.
+//! `switchboard agents add NAME [--admin]`, `agents passwd NAME`, `agents list`,
+//! `agents disable NAME`, `agents enable NAME`, `agents profile NAME`.
 //!
-//! `add` reads the password from the first line of standard input, so it never appears in
-//! the shell history or the process list: `printf '%s\n' "$PW" | switchboard agents add anna`.
+//! `add` and `passwd` read the password from the first line of standard input, so it never
+//! appears in the shell history or the process list:
+//! `printf '%s\n' "$PW" | switchboard agents add anna`.
 
-use crate::console::agents::{self, AgentError, Role};
+use crate::console::agents::{self, AgentError, ChosenBy, Role};
 use crate::media::MediaStore;
 use crate::store::{Store, now_millis};
 use std::io::Write;
@@ -27,6 +28,12 @@ pub enum AgentsCommand {
         /// Admins also manage agents, canned replies and API tokens.
         #[arg(long)]
         admin: bool,
+    },
+    /// Set an agent's password, read from standard input; ends their console sessions.
+    /// Refused for a disabled agent.
+    Passwd {
+        /// The agent's login name.
+        name: String,
     },
     /// Show every agent with role and status.
     List,
@@ -57,6 +64,13 @@ pub enum AgentsCommand {
     },
 }
 
+/// The first line of standard input, without its line ending.
+async fn first_line<R: AsyncBufRead + Unpin>(mut stdin: R) -> std::io::Result<String> {
+    let mut line = String::new();
+    stdin.read_line(&mut line).await?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
 /// Runs one `agents` command against the store.
 pub async fn run<R: AsyncBufRead + Unpin>(
     store: &dyn Store,
@@ -67,16 +81,23 @@ pub async fn run<R: AsyncBufRead + Unpin>(
 ) -> anyhow::Result<()> {
     match args.command {
         AgentsCommand::Add { name, admin } => {
-            let mut password = String::new();
-            let mut lines = stdin;
-            lines.read_line(&mut password).await?;
-            let password = password.trim_end_matches(['\n', '\r']);
+            let password = first_line(stdin).await?;
             let role = if admin { Role::Admin } else { Role::Agent };
-            match agents::create_agent(store, &name, password, role, now_millis()).await {
+            match agents::create_agent(store, &name, &password, role, now_millis()).await {
                 Ok(agent) => writeln!(out, "created {} ({})", agent.name, agent.role.code())?,
                 Err(error @ (AgentError::Exists(_) | AgentError::BadName | AgentError::WeakPassword)) => {
                     anyhow::bail!("{error}")
                 }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        AgentsCommand::Passwd { name } => {
+            let password = first_line(stdin).await?;
+            match agents::set_password(store, &name, &password, ChosenBy::TheOperator).await {
+                Ok(()) => writeln!(out, "changed the password of {name}; their console sessions ended")?,
+                Err(
+                    error @ (AgentError::NotFound(_) | AgentError::Disabled(_) | AgentError::WeakPassword),
+                ) => anyhow::bail!("{error}"),
                 Err(error) => return Err(error.into()),
             }
         }
@@ -219,5 +240,29 @@ mod tests {
         let nobody =
             AgentsCommand::Profile { name: "nobody".into(), display_name: None, photo: None, no_photo: true };
         assert!(agents(db, nobody, "").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn passwd_sets_a_password_from_stdin_under_the_same_rules() {
+        let (_dir, store) = fresh_sqlite().await;
+        let db = &*store;
+        let add = AgentsCommand::Add { name: "anna".into(), admin: false };
+        agents(db, add, "correct horse battery\n").await.unwrap();
+        let passwd = |name: &str| AgentsCommand::Passwd { name: name.into() };
+        assert_eq!(
+            agents(db, passwd("anna"), "a fresh long password\r\n").await.unwrap(),
+            "changed the password of anna; their console sessions ended\n"
+        );
+        assert!(agents::authenticate(db, "anna", "a fresh long password").await.unwrap().is_some());
+        assert!(agents::authenticate(db, "anna", "correct horse battery").await.unwrap().is_none());
+        let short = agents(db, passwd("anna"), "short\n").await.unwrap_err().to_string();
+        assert!(short.contains("at least 10"), "{short}");
+        let unknown = agents(db, passwd("nobody"), "a fresh long password\n").await.unwrap_err().to_string();
+        assert!(unknown.contains("no agent named \"nobody\""), "{unknown}");
+        agents(db, AgentsCommand::Disable { name: "anna".into() }, "").await.unwrap();
+        let disabled = agents(db, passwd("anna"), "yet another password\n").await.unwrap_err().to_string();
+        assert!(disabled.contains("disabled"), "{disabled}");
+        let (_, hash) = db.agent_with_password_hash("anna").await.unwrap().unwrap();
+        assert!(agents::verify_password("a fresh long password", &hash), "unchanged");
     }
 }

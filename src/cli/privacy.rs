@@ -2,7 +2,6 @@
 //! `crate::privacy` for what each deletes and keeps).
 
 use crate::config::Settings;
-use crate::media::MediaStore;
 use crate::privacy::{ErasureReport, RetentionReport};
 use clap::{Args, Subcommand};
 use std::io::Write;
@@ -90,11 +89,12 @@ pub fn parse_contact(text: &str) -> Result<ContactKey, String> {
 
 /// Deletes old data and prints what went.
 pub async fn retention(settings: Settings, args: RetentionArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::app::connect_store(&settings).await?;
-    let media = MediaStore::new(settings.media_dir.clone(), settings.media_max_bytes);
+    // Resetting idle conversations changes them, which only the engine does.
+    let app = crate::app::App::build(settings).await?;
     let result =
-        crate::privacy::apply_retention(&*store, &media, args.older_than, crate::store::now_millis()).await;
-    store.close().await;
+        crate::privacy::apply_retention(&app.engine, &app.media, args.older_than, crate::store::now_millis())
+            .await;
+    app.shutdown().await;
     let report = result?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -120,12 +120,34 @@ fn write_retention(
         report.processed_events,
         when(report.processed_events_cutoff_ms)
     )?;
+    writeln!(out, "  agents' notes      {} (on tickets resolved before then)", report.ticket_notes)?;
+    writeln!(out, "  feedback           {}", report.feedback)?;
+    writeln!(
+        out,
+        "  tickets anonymised {} (description, order number and comment of tickets resolved before then)",
+        report.tickets_anonymised
+    )?;
+    writeln!(out, "  contact names      {} (of contacts with nothing since)", report.contact_names)?;
+    writeln!(out, "  drafts             {} (idle conversations back at the menu)", report.drafts)?;
     writeln!(out, "  media files        {} ({} bytes)", report.media_files, report.media_bytes)?;
     writeln!(
         out,
-        "Kept: replies not yet delivered, tickets, conversation states, and the messages of \
-         conversations with an open ticket."
-    )
+        "Kept: replies not yet delivered, tickets (without the customer's words), contacts, and \
+         everything of conversations with an open ticket."
+    )?;
+    write_log_note(out, report.log_truncated)
+}
+
+fn write_log_note(out: &mut impl Write, log_truncated: bool) -> std::io::Result<()> {
+    if log_truncated {
+        Ok(())
+    } else {
+        writeln!(
+            out,
+            "Note: the database log could not be truncated now (another process was reading it), \
+             so deleted text may still be in it; run this again later."
+        )
+    }
 }
 
 fn age(duration: Duration) -> String {
@@ -164,6 +186,7 @@ fn write_erasure(out: &mut impl Write, report: &ErasureReport) -> std::io::Resul
     writeln!(out, "  feedback             {}", report.rows.feedback)?;
     writeln!(out, "  ticket photos        {}", report.rows.ticket_attachments)?;
     writeln!(out, "  agents' notes        {}", report.rows.ticket_notes)?;
+    writeln!(out, "  processed events     {} (the ids of their events)", report.rows.processed_events)?;
     writeln!(
         out,
         "  tickets anonymised   {} ({} open ones closed as withdrawn)",
@@ -174,7 +197,8 @@ fn write_erasure(out: &mut impl Write, report: &ErasureReport) -> std::io::Resul
         "  media files          {} deleted, {} kept (another person's rows use them)",
         report.media_files, report.media_files_shared
     )?;
-    writeln!(out, "The contact remains as erased:{} with no name or platform id.", report.contact_id)
+    writeln!(out, "The contact remains as erased:{} with no name or platform id.", report.contact_id)?;
+    write_log_note(out, report.log_truncated)
 }
 
 #[cfg(test)]

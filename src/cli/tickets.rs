@@ -1,4 +1,10 @@
 //! `switchboard tickets list|show`: the queue and the record, for scripts and for people.
+//!
+//! What customers wrote reaches the operator's terminal, which obeys control characters: an
+//! escape sequence in a description could recolour, retitle or rewrite the screen, or fake a
+//! line of the record. So the plain-text output shows every control character (and the
+//! invisible marks that reorder text) as an escape such as `\u{1b}`; the JSON output is
+//! escaped by the JSON encoder.
 
 use crate::app::connect_store;
 use crate::assets::LocaleSource;
@@ -192,7 +198,7 @@ fn write_list(out: &mut impl std::io::Write, tickets: &[TicketSummary]) -> std::
             ticket.language.code(),
             ticket.channel,
             ticket.assigned_agent.as_deref().unwrap_or("-"),
-            one_line(ticket.description.as_deref().unwrap_or(""), 60),
+            shown(&one_line(ticket.description.as_deref().unwrap_or(""), 60)),
         )?;
     }
     Ok(())
@@ -202,14 +208,20 @@ fn write_detail(out: &mut impl std::io::Write, detail: &TicketDetail) -> std::io
     let ticket = &detail.ticket;
     writeln!(out, "Ticket {} ({}, {} priority)", ticket.id, ticket.status.code(), ticket.priority.code())?;
     writeln!(out, "  type:        {}", ticket.issue_type)?;
-    writeln!(out, "  order:       {}", ticket.order_id.as_deref().unwrap_or("-"))?;
-    writeln!(out, "  customer:    {}:{} ({})", ticket.channel, ticket.external_id, ticket.language.code())?;
+    writeln!(out, "  order:       {}", shown(ticket.order_id.as_deref().unwrap_or("-")))?;
+    writeln!(
+        out,
+        "  customer:    {}:{} ({})",
+        ticket.channel,
+        shown(&ticket.external_id),
+        ticket.language.code()
+    )?;
     writeln!(out, "  created:     {}", ticket.created_at.to_rfc3339())?;
     writeln!(out, "  agent:       {}", ticket.assigned_agent.as_deref().unwrap_or("-"))?;
     if let Some(rating) = ticket.rating {
-        writeln!(out, "  rating:      {rating}/5 {}", ticket.comment.as_deref().unwrap_or(""))?;
+        writeln!(out, "  rating:      {rating}/5 {}", shown(ticket.comment.as_deref().unwrap_or("")))?;
     }
-    writeln!(out, "  description: {}", ticket.description.as_deref().unwrap_or("-"))?;
+    writeln!(out, "  description: {}", shown(ticket.description.as_deref().unwrap_or("-")))?;
     for attachment in &ticket.attachments {
         writeln!(
             out,
@@ -233,11 +245,17 @@ fn write_detail(out: &mut impl std::io::Write, detail: &TicketDetail) -> std::io
             "  {} {:>9}: {}{photos}",
             message.at.format("%Y-%m-%d %H:%M:%S"),
             who,
-            message.text.as_deref().unwrap_or("")
+            shown(message.text.as_deref().unwrap_or(""))
         )?;
     }
     for note in &detail.notes {
-        writeln!(out, "  {} note by {}: {}", note.at.format("%Y-%m-%d %H:%M:%S"), note.agent, note.text)?;
+        writeln!(
+            out,
+            "  {} note by {}: {}",
+            note.at.format("%Y-%m-%d %H:%M:%S"),
+            note.agent,
+            shown(&note.text)
+        )?;
     }
     Ok(())
 }
@@ -253,12 +271,34 @@ fn write_dead_letters(out: &mut impl std::io::Write, dead: &[DeadLetter]) -> std
             row.id,
             row.created_at.format("%Y-%m-%d %H:%M:%S"),
             row.channel,
-            row.external_id,
+            shown(&row.external_id),
             row.attempts,
-            row.last_error.as_deref().unwrap_or("-")
+            shown(row.last_error.as_deref().unwrap_or("-"))
         )?;
     }
     Ok(())
+}
+
+/// Text from the database as it may go to a terminal: control characters (C0, DEL, C1) and the
+/// marks that reorder text (bidirectional overrides and isolates) become visible escapes
+/// (`\n`, `\u{1b}`); everything else is printed as it is.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 /// The first line of a text, cut at `max` characters, for table cells.
@@ -268,5 +308,18 @@ fn one_line(text: &str, max: usize) -> String {
         format!("{}…", line.chars().take(max - 1).collect::<String>())
     } else {
         line.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(shown("plain text, ünïcode ✓"), "plain text, ünïcode ✓");
+        assert_eq!(shown("\u{1b}[2J\u{1b}]0;title\u{7}x"), "\\u{1b}[2J\\u{1b}]0;title\\u{7}x");
+        assert_eq!(shown("line\nfake: note by admin\r"), "line\\nfake: note by admin\\r");
+        assert_eq!(shown("\u{9b}31m \u{202e}gpj.exe \u{7f}"), "\\u{9b}31m \\u{202e}gpj.exe \\u{7f}");
     }
 }

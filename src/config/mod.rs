@@ -76,18 +76,42 @@ impl DatabaseUrl {
         (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
     }
 
-    /// The URL with any password replaced, safe for logs.
+    /// The URL with every password replaced by `***`, safe for logs and messages: the one in
+    /// the user part (`postgres://app:***@db/support`, found by the last `@`, so a password
+    /// with a stray `@`, `/` or `?` is covered whole) and `password`/`sslpassword` parameters.
     pub fn redacted(&self) -> String {
-        match (self.0.find("://"), self.0.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let credentials = &self.0[scheme_end + 3..at];
-                match credentials.split_once(':') {
-                    Some((user, _)) => format!("{}{}:***{}", &self.0[..scheme_end + 3], user, &self.0[at..]),
-                    None => self.0.clone(),
-                }
+        let url = self.0.as_str();
+        let scheme_end = url.find("://").map(|at| at + 3);
+        let (mut shown, rest) = match (scheme_end, url.rfind('@')) {
+            (Some(start), Some(at)) if at > start => {
+                let credentials = &url[start..at];
+                let user = match credentials.split_once(':') {
+                    Some((user, _)) => format!("{user}:***"),
+                    None => credentials.to_owned(),
+                };
+                (format!("{}{user}", &url[..start]), &url[at..])
             }
-            _ => self.0.clone(),
+            _ => (String::new(), url),
+        };
+        let (path, query) = rest.split_once('?').map_or((rest, None), |(path, query)| (path, Some(query)));
+        shown.push_str(path);
+        if let Some(query) = query {
+            let parameters: Vec<String> = query
+                .split('&')
+                .map(|parameter| match parameter.split_once('=') {
+                    Some((name, _))
+                        if name.eq_ignore_ascii_case("password")
+                            || name.eq_ignore_ascii_case("sslpassword") =>
+                    {
+                        format!("{name}=***")
+                    }
+                    _ => parameter.to_owned(),
+                })
+                .collect();
+            shown.push('?');
+            shown.push_str(&parameters.join("&"));
         }
+        shown
     }
 }
 
@@ -119,6 +143,9 @@ pub struct Settings {
     pub order_id_example: String,
     pub media_dir: PathBuf,
     pub media_max_bytes: u64,
+    /// The folder the server's own files go in (the first admin's one-time password): the
+    /// SQLite file's folder, or with PostgreSQL the one holding the media folder.
+    pub data_dir: PathBuf,
     pub default_language: Lang,
     /// Locale files to use instead of the ones built into the binary (for translators).
     pub locales_dir: Option<PathBuf>,
@@ -144,6 +171,9 @@ pub struct Settings {
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
+/// The shortest webhook secret accepted (Telegram's secret token, VK's Callback API secret):
+/// sixteen characters cannot be guessed by trying.
+pub const MIN_WEBHOOK_SECRET_CHARS: usize = 16;
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_FLOOD_LIMIT: u32 = 20;
@@ -276,6 +306,7 @@ impl Settings {
             Some(dir) => PathBuf::from(dir),
             None => default_media_dir(&database_url),
         };
+        let data_dir = data_dir(&database_url, &media_dir);
         let media_max_bytes = number_in(source, "SWITCHBOARD_MEDIA_MAX_MB", 1..=1024, "megabytes")?
             .map_or(crate::media::DEFAULT_MAX_BYTES, |megabytes: u64| megabytes * 1024 * 1024);
 
@@ -385,6 +416,7 @@ impl Settings {
             order_id_example,
             media_dir,
             media_max_bytes,
+            data_dir,
             default_language,
             locales_dir,
             queue_reminder_after,
@@ -405,9 +437,12 @@ pub fn locales_dir(source: &dyn Source) -> Option<PathBuf> {
 }
 
 /// Loads `.env` from the working directory into the environment, if there is one. A missing
-/// file is normal (`Ok`); a broken one is an error worth stopping for.
+/// file is normal (`Ok`); a broken one is an error worth stopping for. Only the working
+/// directory: dotenvy's own search also climbs the parent folders, where a `.env` of another
+/// project (or one a different user could write) would quietly configure this process.
 pub fn load_dotenv() -> Result<(), dotenvy::Error> {
-    match dotenvy::dotenv() {
+    let path = std::env::current_dir().map_err(dotenvy::Error::Io)?.join(".env");
+    match dotenvy::from_path(path) {
         Err(error) if !error.not_found() => Err(error),
         _ => Ok(()),
     }
@@ -452,13 +487,19 @@ pub fn parse_socket(variable: &'static str, value: &str) -> Result<SocketAddr, C
 /// `media/` beside the SQLite file, or in the working directory for PostgreSQL.
 fn default_media_dir(database_url: &DatabaseUrl) -> PathBuf {
     match database_url.sqlite_path() {
-        Some(path) => path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .join("media"),
+        Some(path) => folder_of(&path).join("media"),
         None => PathBuf::from("media"),
     }
+}
+
+/// The SQLite file's folder; with PostgreSQL, the folder that holds the media folder.
+fn data_dir(database_url: &DatabaseUrl, media_dir: &Path) -> PathBuf {
+    folder_of(&database_url.sqlite_path().unwrap_or_else(|| media_dir.to_owned()))
+}
+
+/// The folder a path is in, `.` for a bare name.
+fn folder_of(path: &Path) -> PathBuf {
+    path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
 }
 
 #[cfg(test)]
@@ -485,6 +526,26 @@ mod tests {
         let settings =
             load(&[("SWITCHBOARD_DATABASE_URL", "sqlite:///var/lib/switchboard/data.db")]).unwrap();
         assert_eq!(settings.media_dir, PathBuf::from("/var/lib/switchboard/media"));
+        assert_eq!(settings.data_dir, PathBuf::from("/var/lib/switchboard"));
+    }
+
+    #[test]
+    fn the_data_folder_holds_the_sqlite_file_or_the_media_folder() {
+        assert_eq!(load(&[]).unwrap().data_dir, PathBuf::from("."));
+        let elsewhere = load(&[
+            ("SWITCHBOARD_DATABASE_URL", "sqlite:///srv/db/support.db"),
+            ("SWITCHBOARD_MEDIA_DIR", "/srv/photos/media"),
+        ])
+        .unwrap();
+        assert_eq!(elsewhere.data_dir, PathBuf::from("/srv/db"), "the database's folder wins");
+        let postgres = load(&[
+            ("SWITCHBOARD_DATABASE_URL", "postgres://app@db/support"),
+            ("SWITCHBOARD_MEDIA_DIR", "/var/lib/switchboard/media"),
+        ])
+        .unwrap();
+        assert_eq!(postgres.data_dir, PathBuf::from("/var/lib/switchboard"));
+        let postgres = load(&[("SWITCHBOARD_DATABASE_URL", "postgres://app@db/support")]).unwrap();
+        assert_eq!(postgres.data_dir, PathBuf::from("."));
     }
 
     #[test]
@@ -580,6 +641,33 @@ mod tests {
     }
 
     #[test]
+    fn every_password_in_a_database_url_is_masked() {
+        let cases = [
+            ("postgres://app:hunter2@db:5432/support", "postgres://app:***@db:5432/support"),
+            (
+                "postgres://app:hu@nt/er?2@db/support?sslmode=require",
+                "postgres://app:***@db/support?sslmode=require",
+            ),
+            (
+                "postgres://app@db/support?sslmode=verify-full&password=hunter2&sslpassword=keypass",
+                "postgres://app@db/support?sslmode=verify-full&password=***&sslpassword=***",
+            ),
+            (
+                "postgresql:///support?user=app&PASSWORD=hunter2",
+                "postgresql:///support?user=app&PASSWORD=***",
+            ),
+            ("postgres://db/support", "postgres://db/support"),
+            ("sqlite://data/support.db?mode=rwc", "sqlite://data/support.db?mode=rwc"),
+            ("sqlite:support.db", "sqlite:support.db"),
+        ];
+        for (url, shown) in cases {
+            let url = parse_database_url(url).unwrap();
+            assert_eq!(url.redacted(), shown);
+            assert!(!format!("{url:?}").contains("hunter2") && !format!("{url:?}").contains("keypass"));
+        }
+    }
+
+    #[test]
     fn channels_start_only_when_configured() {
         let settings = load(&[]).unwrap();
         assert!(settings.telegram.is_none() && settings.vk.is_none());
@@ -587,11 +675,11 @@ mod tests {
         let settings = load(&[
             ("SWITCHBOARD_TELEGRAM_TOKEN", token),
             ("SWITCHBOARD_TELEGRAM_WEBHOOK_URL", "https://support.example.org/webhooks/telegram"),
-            ("SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET", "s3cret_value"),
+            ("SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET", "s3cret_value-16chars"),
         ])
         .unwrap();
         let telegram = settings.telegram.as_ref().unwrap();
-        assert_eq!(telegram.webhook_secret.as_deref(), Some("s3cret_value"));
+        assert_eq!(telegram.webhook_secret.as_deref(), Some("s3cret_value-16chars"));
         assert_eq!(telegram.request_timeout, DEFAULT_HTTP_TIMEOUT);
         let debug = format!("{settings:?}");
         assert!(!debug.contains("ABCDEFGHIJ") && !debug.contains("s3cret_value"), "{debug}");

@@ -2,7 +2,7 @@
 //! [`read`] fills it from `SWITCHBOARD_TELEGRAM_*` and [`TelegramSettings::validate`] says what a
 //! valid configuration is.
 
-use super::{ConfigError, Source, number_in};
+use super::{ConfigError, MIN_WEBHOOK_SECRET_CHARS, Source, number_in};
 use std::fmt;
 use std::time::Duration;
 
@@ -233,7 +233,7 @@ pub(super) fn read(
     if settings.webhook_url.is_some() && settings.webhook_secret.is_none() {
         return Err(ConfigError::new(
             "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET",
-            "a webhook needs a secret (1-256 characters of A-Z a-z 0-9 _ -) so forged updates are refused",
+            "a webhook needs a secret (16-256 characters of A-Z a-z 0-9 _ -) so forged updates are refused",
         ));
     }
     if let Some(value) = source.get("SWITCHBOARD_TELEGRAM_RATE_LIMIT") {
@@ -273,10 +273,13 @@ fn bot_id_from_token(token: &str) -> Result<u64, TelegramSettingsError> {
     id.parse().map_err(|_| TelegramSettingsError::Token)
 }
 
-/// Telegram's rule for `secret_token`: 1-256 characters of `A-Za-z0-9_-`.
+/// Telegram's rule for `secret_token` (up to 256 characters of `A-Za-z0-9_-`), and ours: at
+/// least [`MIN_WEBHOOK_SECRET_CHARS`], so it cannot be guessed.
 fn validate_secret(secret: &str) -> Result<(), TelegramSettingsError> {
-    if secret.is_empty() || secret.len() > 256 {
-        return Err(TelegramSettingsError::WebhookSecret("it must be 1 to 256 characters long".to_owned()));
+    if secret.len() < MIN_WEBHOOK_SECRET_CHARS || secret.len() > 256 {
+        return Err(TelegramSettingsError::WebhookSecret(format!(
+            "it must be {MIN_WEBHOOK_SECRET_CHARS} to 256 characters long"
+        )));
     }
     if !secret.bytes().all(is_token_byte) {
         return Err(TelegramSettingsError::WebhookSecret(
@@ -327,9 +330,9 @@ mod tests {
         let mut settings = TelegramSettings::new(TOKEN);
         settings.webhook_url = Some("https://support.example.com/webhooks/telegram".to_owned());
         assert!(matches!(settings.validate(), Err(TelegramSettingsError::WebhookSecret(_))));
-        settings.webhook_secret = Some("s3cret_token-1".to_owned());
+        settings.webhook_secret = Some("s3cret_token-16c".to_owned());
         assert_eq!(settings.validate(), Ok(()));
-        for bad in ["", "with space", "ünïcode", &"a".repeat(257)] {
+        for bad in ["", "s3cret_token-15", "with space and more", "ünïcode-and-longer", &"a".repeat(257)] {
             settings.webhook_secret = Some(bad.to_owned());
             assert!(matches!(settings.validate(), Err(TelegramSettingsError::WebhookSecret(_))), "{bad:?}");
         }

@@ -2,7 +2,7 @@
 //! a callback server without its secret is a clear error instead of a silent failure later.
 //! [`VkSettings`] is plain data the VK channel imports; reading it is this module's job.
 
-use super::{ConfigError, Source};
+use super::{ConfigError, MIN_WEBHOOK_SECRET_CHARS, Source};
 use crate::core::message::Lang;
 use crate::secret::Secret;
 use std::num::NonZeroU32;
@@ -16,6 +16,9 @@ pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 20;
 pub const DEFAULT_LONGPOLL_WAIT_SECS: u32 = 25;
 /// How long one API call may take by default before it counts as lost.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Where VK serves customers' photos (each with its subdomains, such as `sun9-80.userapi.com`):
+/// the only hosts photos are downloaded from, besides the configured API's own address.
+pub const DEFAULT_MEDIA_HOSTS: [&str; 4] = ["userapi.com", "vkuserphoto.ru", "vk.com", "vk.me"];
 
 /// How events reach us from VK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,9 @@ pub struct VkSettings {
     pub requests_per_second: Option<NonZeroU32>,
     /// Seconds one Long Poll request waits for events (clamped to VK's 1 to 90).
     pub longpoll_wait_secs: u32,
+    /// The domains (with their subdomains) customer photos may be downloaded from over HTTPS
+    /// (`SWITCHBOARD_VK_MEDIA_HOSTS`); the API URL's own address is always allowed too.
+    pub media_hosts: Vec<String>,
     /// How long one API call may take before it counts as lost and the outbox retries it
     /// (`SWITCHBOARD_HTTP_TIMEOUT_SECS`).
     pub request_timeout: Duration,
@@ -66,6 +72,7 @@ impl VkSettings {
             default_language: Lang::Ru,
             requests_per_second: NonZeroU32::new(DEFAULT_REQUESTS_PER_SECOND),
             longpoll_wait_secs: DEFAULT_LONGPOLL_WAIT_SECS,
+            media_hosts: DEFAULT_MEDIA_HOSTS.iter().map(|host| (*host).to_owned()).collect(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
@@ -92,6 +99,16 @@ impl VkSettings {
             if self.secret.as_ref().is_none_or(|secret| secret.expose().trim().is_empty()) {
                 return Err(VkSettingsError::SecretMissing);
             }
+        }
+        if self
+            .secret
+            .as_ref()
+            .is_some_and(|secret| secret.expose().chars().count() < MIN_WEBHOOK_SECRET_CHARS)
+        {
+            return Err(VkSettingsError::SecretTooShort);
+        }
+        if let Some(bad) = self.media_hosts.iter().find(|host| !is_domain(host)) {
+            return Err(VkSettingsError::MediaHosts(bad.clone()));
         }
         Ok(())
     }
@@ -125,6 +142,10 @@ pub enum VkSettingsError {
     ConfirmationMissing,
     #[error("callback mode needs the secret key set in the community's Callback API settings")]
     SecretMissing,
+    #[error("the secret key must be at least {MIN_WEBHOOK_SECRET_CHARS} characters, so it cannot be guessed")]
+    SecretTooShort,
+    #[error("expected comma-separated domains such as `userapi.com,vk.com`, got {0:?}")]
+    MediaHosts(String),
 }
 
 impl VkSettingsError {
@@ -141,7 +162,8 @@ impl VkSettingsError {
             VkSettingsError::RateLimit(_) => "SWITCHBOARD_VK_RATE_LIMIT",
             VkSettingsError::RequestTimeout => "SWITCHBOARD_HTTP_TIMEOUT_SECS",
             VkSettingsError::ConfirmationMissing => "SWITCHBOARD_VK_CONFIRMATION",
-            VkSettingsError::SecretMissing => "SWITCHBOARD_VK_SECRET",
+            VkSettingsError::SecretMissing | VkSettingsError::SecretTooShort => "SWITCHBOARD_VK_SECRET",
+            VkSettingsError::MediaHosts(_) => "SWITCHBOARD_VK_MEDIA_HOSTS",
         }
     }
 }
@@ -158,7 +180,7 @@ pub(super) fn read(
     source: &dyn Source,
     request_timeout: Duration,
 ) -> Result<Option<VkSettings>, ConfigError> {
-    const ALL: [&str; 8] = [
+    const ALL: [&str; 9] = [
         "SWITCHBOARD_VK_TOKEN",
         "SWITCHBOARD_VK_GROUP_ID",
         "SWITCHBOARD_VK_MODE",
@@ -167,6 +189,7 @@ pub(super) fn read(
         "SWITCHBOARD_VK_API_URL",
         "SWITCHBOARD_VK_DEFAULT_LANGUAGE",
         "SWITCHBOARD_VK_RATE_LIMIT",
+        "SWITCHBOARD_VK_MEDIA_HOSTS",
     ];
     if ALL.iter().all(|variable| source.get(variable).is_none()) {
         return Ok(None);
@@ -200,9 +223,26 @@ pub(super) fn read(
             Some(parsed.ok_or_else(|| VkSettingsError::RateLimit(limit.clone()))?)
         };
     }
+    if let Some(hosts) = source.get("SWITCHBOARD_VK_MEDIA_HOSTS") {
+        settings.media_hosts = hosts.split(',').map(|host| host.trim().to_ascii_lowercase()).collect();
+    }
     settings.request_timeout = request_timeout;
     settings.validate()?;
     Ok(Some(settings))
+}
+
+/// A host name of at least two labels: letters, digits and inner hyphens, the last one
+/// starting with a letter (`userapi.com`; never an address such as `10.0.0.1`).
+fn is_domain(host: &str) -> bool {
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && labels.last().is_some_and(|top| top.starts_with(|c: char| c.is_ascii_lowercase()))
+        && labels.iter().all(|label| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 fn parse_group_id(raw: &str) -> Result<u64, VkSettingsError> {
@@ -299,6 +339,40 @@ mod tests {
                 ],
                 "SWITCHBOARD_VK_DEFAULT_LANGUAGE",
             ),
+            (
+                &[
+                    ("SWITCHBOARD_VK_TOKEN", "t"),
+                    ("SWITCHBOARD_VK_GROUP_ID", "1"),
+                    ("SWITCHBOARD_VK_MODE", "callback"),
+                    ("SWITCHBOARD_VK_CONFIRMATION", "c0ffee"),
+                    ("SWITCHBOARD_VK_SECRET", "fifteen-chars!!"),
+                ],
+                "SWITCHBOARD_VK_SECRET",
+            ),
+            (
+                &[
+                    ("SWITCHBOARD_VK_TOKEN", "t"),
+                    ("SWITCHBOARD_VK_GROUP_ID", "1"),
+                    ("SWITCHBOARD_VK_MEDIA_HOSTS", "userapi.com,,vk.com"),
+                ],
+                "SWITCHBOARD_VK_MEDIA_HOSTS",
+            ),
+            (
+                &[
+                    ("SWITCHBOARD_VK_TOKEN", "t"),
+                    ("SWITCHBOARD_VK_GROUP_ID", "1"),
+                    ("SWITCHBOARD_VK_MEDIA_HOSTS", "https://userapi.com"),
+                ],
+                "SWITCHBOARD_VK_MEDIA_HOSTS",
+            ),
+            (
+                &[
+                    ("SWITCHBOARD_VK_TOKEN", "t"),
+                    ("SWITCHBOARD_VK_GROUP_ID", "1"),
+                    ("SWITCHBOARD_VK_MEDIA_HOSTS", "10.0.0.1"),
+                ],
+                "SWITCHBOARD_VK_MEDIA_HOSTS",
+            ),
         ];
         for (pairs, variable) in cases {
             let error = load(pairs).unwrap_err();
@@ -317,7 +391,7 @@ mod tests {
             ("SWITCHBOARD_VK_GROUP_ID", "42"),
             ("SWITCHBOARD_VK_MODE", "callback"),
             ("SWITCHBOARD_VK_CONFIRMATION", "c0ffee"),
-            ("SWITCHBOARD_VK_SECRET", "hunter2"),
+            ("SWITCHBOARD_VK_SECRET", "hunter2-hunter2-hunter2"),
             ("SWITCHBOARD_VK_API_URL", "http://127.0.0.1:9/"),
             ("SWITCHBOARD_VK_RATE_LIMIT", "off"),
         ])
@@ -325,8 +399,21 @@ mod tests {
         .unwrap();
         assert_eq!(settings.mode, VkMode::Callback);
         assert_eq!(settings.api_url, "http://127.0.0.1:9");
+        assert_eq!(settings.media_hosts, DEFAULT_MEDIA_HOSTS);
         assert_eq!(settings.requests_per_second, None);
         let debug = format!("{settings:?}");
         assert!(!debug.contains("very-secret") && !debug.contains("hunter2"), "{debug}");
+    }
+
+    #[test]
+    fn media_hosts_can_be_replaced() {
+        let settings = load(&[
+            ("SWITCHBOARD_VK_TOKEN", "t"),
+            ("SWITCHBOARD_VK_GROUP_ID", "1"),
+            ("SWITCHBOARD_VK_MEDIA_HOSTS", " UserAPI.com , cdn.example.org"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(settings.media_hosts, ["userapi.com", "cdn.example.org"]);
     }
 }

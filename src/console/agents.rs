@@ -1,11 +1,13 @@
-//! Agent accounts: argon2 password hashes, roles, and the first-start `admin`.
+//! Agent accounts: argon2 password hashes, roles, password changes, and the first-start
+//! `admin`.
 
 pub use crate::store::{Agent, Role};
 
-use crate::store::{Millis, Store, StoreError, StoreResult};
+use crate::store::{Millis, NewAgent, PasswordChange, Store, StoreError, StoreResult};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rand::Rng;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -19,6 +21,12 @@ pub enum AgentError {
     NotFound(String),
     #[error("display names are 1-64 characters, without line breaks or control characters")]
     BadDisplayName,
+    #[error("{0:?} is disabled; a disabled agent's password is not changed")]
+    Disabled(String),
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("the new password must differ from the current one")]
+    SamePassword,
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error(transparent)]
@@ -26,6 +34,8 @@ pub enum AgentError {
 }
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
+/// The agent the first start creates.
+pub const FIRST_ADMIN: &str = "admin";
 
 /// Agent names appear in chats ("Anna joined"), URLs and logs: keep them plain.
 pub fn valid_name(name: &str) -> bool {
@@ -52,6 +62,11 @@ pub fn random_password() -> String {
     (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
 }
 
+/// The one strength rule, for new agents and every password change.
+fn check_strength(password: &str) -> Result<(), AgentError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS { Err(AgentError::WeakPassword) } else { Ok(()) }
+}
+
 /// Creates an agent with a password that meets the rules.
 pub async fn create_agent(
     store: &dyn Store,
@@ -60,20 +75,31 @@ pub async fn create_agent(
     role: Role,
     now: Millis,
 ) -> Result<Agent, AgentError> {
+    insert(store, name, password, role, false, now).await
+}
+
+async fn insert(
+    store: &dyn Store,
+    name: &str,
+    password: &str,
+    role: Role,
+    must_change_password: bool,
+    now: Millis,
+) -> Result<Agent, AgentError> {
     if !valid_name(name) {
         return Err(AgentError::BadName);
     }
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AgentError::WeakPassword);
-    }
+    check_strength(password)?;
     let owned = password.to_owned();
-    let hash = off_thread(move || hash_password(&owned)).await?;
-    match store.insert_agent(name, &hash, role, now).await? {
+    let password_hash = off_thread(move || hash_password(&owned)).await?;
+    let agent = NewAgent { name, password_hash: &password_hash, role, must_change_password };
+    match store.insert_agent(agent, now).await? {
         Some(id) => Ok(Agent {
             id,
             name: name.to_owned(),
             role,
             disabled: false,
+            must_change_password,
             display_name: None,
             photo_sha256: None,
         }),
@@ -135,17 +161,73 @@ pub async fn enable_agent(store: &dyn Store, name: &str) -> Result<(), AgentErro
     if store.enable_agent(name).await? { Ok(()) } else { Err(AgentError::NotFound(name.to_owned())) }
 }
 
-pub async fn set_password(store: &dyn Store, name: &str, password: &str) -> Result<(), AgentError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AgentError::WeakPassword);
+/// Who chose a new password, which decides what else changes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChosenBy<'a> {
+    /// The agent themselves, signed in with the session whose token hash this is: that
+    /// session stays, every other one ends, and the password counts as their own.
+    TheAgent { session_token_hash: &'a str },
+    /// An admin in the console: the admin knows it, so the agent must choose their own at the
+    /// next sign-in. Every session of the agent ends.
+    AnAdmin,
+    /// The operator on the server (`switchboard agents passwd`): it counts as the agent's own
+    /// (the operator may be setting their own, or handing it over in person). Every session of
+    /// the agent ends.
+    TheOperator,
+}
+
+/// Sets a new password for an enabled agent under the strength rule of [`create_agent`]; see
+/// [`ChosenBy`] for which sessions end. A disabled agent's password is refused
+/// ([`AgentError::Disabled`]): they cannot sign in anyway, so a changed password would only
+/// suggest that access was restored; [`enable_agent`] restores it, with the password they had.
+pub async fn set_password(
+    store: &dyn Store,
+    name: &str,
+    password: &str,
+    chosen_by: ChosenBy<'_>,
+) -> Result<(), AgentError> {
+    check_strength(password)?;
+    match store.agent_by_name(name).await? {
+        None => return Err(AgentError::NotFound(name.to_owned())),
+        Some(agent) if agent.disabled => return Err(AgentError::Disabled(name.to_owned())),
+        Some(_) => {}
     }
     let owned = password.to_owned();
-    let hash = off_thread(move || hash_password(&owned)).await?;
-    if store.set_password_hash(name, &hash).await? {
-        Ok(())
-    } else {
-        Err(AgentError::NotFound(name.to_owned()))
+    let password_hash = off_thread(move || hash_password(&owned)).await?;
+    let (must_change_password, keep_session) = match chosen_by {
+        ChosenBy::TheAgent { session_token_hash } => (false, Some(session_token_hash)),
+        ChosenBy::AnAdmin => (true, None),
+        ChosenBy::TheOperator => (false, None),
+    };
+    let change = PasswordChange { name, password_hash: &password_hash, must_change_password, keep_session };
+    if store.set_password_hash(change).await? { Ok(()) } else { Err(AgentError::NotFound(name.to_owned())) }
+}
+
+/// An agent changing their own password: the current one must be right, and the new one must
+/// differ from it (the first-start `admin` would otherwise keep the password from the file).
+pub async fn change_own_password(
+    store: &dyn Store,
+    name: &str,
+    current: &str,
+    new: &str,
+    session_token_hash: &str,
+) -> Result<(), AgentError> {
+    check_new_password(current, new)?;
+    let Some((_, hash)) = store.agent_with_password_hash(name).await? else {
+        return Err(AgentError::NotFound(name.to_owned()));
+    };
+    let given = current.to_owned();
+    if !off_thread(move || verify_password(&given, &hash)).await {
+        return Err(AgentError::WrongPassword);
     }
+    set_password(store, name, new, ChosenBy::TheAgent { session_token_hash }).await
+}
+
+/// What [`change_own_password`] checks before it looks at the current password: the strength
+/// rule, and that the new one differs. Cheap, and tells nothing about the current password.
+pub fn check_new_password(current: &str, new: &str) -> Result<(), AgentError> {
+    check_strength(new)?;
+    if current == new { Err(AgentError::SamePassword) } else { Ok(()) }
 }
 
 /// A fixed hash to verify against when the name is unknown (made once, lazily).
@@ -155,17 +237,55 @@ fn dummy_hash() -> &'static str {
 }
 
 /// On first start there is nobody to sign in. When no agent exists, this creates `admin`
-/// with a random password and returns it, to be printed once; otherwise `None`.
+/// with a random one-time password and returns it, to be handed to the operator once;
+/// otherwise `None`. The admin must choose their own password at the first sign-in.
 pub async fn ensure_admin(store: &dyn Store) -> Result<Option<String>, AgentError> {
     if store.agent_count().await? > 0 {
         return Ok(None);
     }
     let password = random_password();
-    match create_agent(store, "admin", &password, Role::Admin, crate::store::now_millis()).await {
+    match insert(store, FIRST_ADMIN, &password, Role::Admin, true, crate::store::now_millis()).await {
         Ok(_) => Ok(Some(password)),
-        // Another instance made it in the meantime: its password was printed there.
+        // Another instance made it in the meantime: its password was handed over there.
         Err(AgentError::Exists(_)) => Ok(None),
         Err(error) => Err(error),
+    }
+}
+
+/// Where [`write_one_time_password`] puts the first admin's password, in the data folder.
+pub const ONE_TIME_PASSWORD_FILE: &str = "admin-one-time-password.txt";
+
+/// Writes the first admin's one-time password into [`ONE_TIME_PASSWORD_FILE`] in `data_dir`,
+/// readable by this user only (mode 0600), and returns the file's path: logs are collected,
+/// kept and shipped elsewhere, so the password never goes there.
+pub fn write_one_time_password(data_dir: &Path, password: &str) -> std::io::Result<PathBuf> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join(ONE_TIME_PASSWORD_FILE);
+    // A file left by an earlier database goes first: the mode below applies only to a file this
+    // call creates, and `create_new` never follows a link someone may have put in its place.
+    match std::fs::remove_file(&path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+        _ => {}
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path)?;
+    writeln!(file, "{password}")?;
+    file.sync_all()?;
+    Ok(path)
+}
+
+/// Removes the one-time password file once it is of no use (its admin chose their own).
+pub fn remove_one_time_password(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => tracing::info!(file = %path.display(), "console: removed the used one-time password file"),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            tracing::warn!(%error, file = %path.display(), "console: cannot remove the one-time password file")
+        }
     }
 }
 
@@ -208,5 +328,78 @@ mod tests {
         assert!(matches!(disable_agent(db, "nobody").await, Err(AgentError::NotFound(_))));
         let names: Vec<String> = db.agents().await.unwrap().into_iter().map(|a| a.name).collect();
         assert_eq!(names, ["admin", "anna"]);
+    }
+
+    #[tokio::test]
+    async fn the_first_admin_must_change_the_one_time_password_under_the_same_rules() {
+        let (_dir, store) = fresh_sqlite().await;
+        let db = &*store;
+        let one_time = ensure_admin(db).await.unwrap().unwrap();
+        let admin = authenticate(db, "admin", &one_time).await.unwrap().unwrap();
+        assert!(admin.must_change_password, "someone else chose it");
+        let anna = create_agent(db, "anna", "correct horse battery", Role::Agent, 1).await.unwrap();
+        assert!(!anna.must_change_password);
+        assert!(!db.agent_by_name("anna").await.unwrap().unwrap().must_change_password);
+
+        let keep = "0".repeat(64);
+        assert!(matches!(
+            change_own_password(db, "admin", "wrong password!", "my own password", &keep).await,
+            Err(AgentError::WrongPassword)
+        ));
+        assert!(matches!(
+            change_own_password(db, "admin", &one_time, &one_time, &keep).await,
+            Err(AgentError::SamePassword)
+        ));
+        assert!(matches!(
+            change_own_password(db, "admin", &one_time, "short", &keep).await,
+            Err(AgentError::WeakPassword)
+        ));
+        change_own_password(db, "admin", &one_time, "my own password", &keep).await.unwrap();
+        assert!(authenticate(db, "admin", &one_time).await.unwrap().is_none(), "the old one is gone");
+        let admin = authenticate(db, "admin", "my own password").await.unwrap().unwrap();
+        assert!(!admin.must_change_password, "their own now");
+
+        // An admin's reset makes the agent choose again; the operator's does not.
+        set_password(db, "anna", "the admin chose this", ChosenBy::AnAdmin).await.unwrap();
+        assert!(
+            authenticate(db, "anna", "the admin chose this").await.unwrap().unwrap().must_change_password
+        );
+        set_password(db, "anna", "the operator chose this", ChosenBy::TheOperator).await.unwrap();
+        assert!(
+            !authenticate(db, "anna", "the operator chose this").await.unwrap().unwrap().must_change_password
+        );
+        assert!(matches!(
+            set_password(db, "anna", "short", ChosenBy::TheOperator).await,
+            Err(AgentError::WeakPassword)
+        ));
+        assert!(matches!(
+            set_password(db, "nobody", "long enough password", ChosenBy::TheOperator).await,
+            Err(AgentError::NotFound(_))
+        ));
+        disable_agent(db, "anna").await.unwrap();
+        assert!(matches!(
+            set_password(db, "anna", "long enough password", ChosenBy::TheOperator).await,
+            Err(AgentError::Disabled(_))
+        ));
+    }
+
+    #[test]
+    fn the_one_time_password_file_is_for_its_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join(ONE_TIME_PASSWORD_FILE), "an old one, readable by all").unwrap();
+        let path = write_one_time_password(&data, "Ab3dEf6hJk").unwrap();
+        assert_eq!(path, data.join(ONE_TIME_PASSWORD_FILE));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "Ab3dEf6hJk\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        remove_one_time_password(&path);
+        assert!(!path.exists());
+        remove_one_time_password(&path);
     }
 }

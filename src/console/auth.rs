@@ -54,16 +54,36 @@ impl LoginLimiter {
     }
 }
 
+/// A signed-in agent, even one who must still choose their own password: only for the
+/// password page (and, through [`AccountForm`], its form and signing out). Every other page
+/// takes a [`Session`].
+pub(crate) struct AnySession(pub(crate) Session);
+
+impl FromRequestParts<ConsoleState> for AnySession {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<AnySession, ConsoleError> {
+        let Some(token) = request_cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(ConsoleError::NotSignedIn);
+        };
+        let mut session = sessions::session(&*state.store, token, now_millis()).await?;
+        if let Some(session) = &mut session {
+            session.banners = state.channels.problems();
+        }
+        session.map(AnySession).ok_or(ConsoleError::NotSignedIn)
+    }
+}
+
+/// A signed-in agent who may use the console: one whose password someone else chose (the
+/// first-start `admin`, or after an admin's reset) is sent to the password page instead.
 impl FromRequestParts<ConsoleState> for Session {
     type Rejection = ConsoleError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<Session, ConsoleError> {
-        let Some(token) = request_cookie(&parts.headers, SESSION_COOKIE) else {
-            return Err(ConsoleError::NotSignedIn);
-        };
-        let session = sessions::session(&*state.store, token, now_millis()).await?;
-        let mut session = session.ok_or(ConsoleError::NotSignedIn)?;
-        session.banners = state.channels.problems();
+        let AnySession(session) = AnySession::from_request_parts(parts, state).await?;
+        if session.agent.must_change_password {
+            return Err(ConsoleError::MustChangePassword);
+        }
         Ok(session)
     }
 }
@@ -75,8 +95,9 @@ pub(crate) trait CsrfField {
 
 /// A form posted by a signed-in agent, its CSRF token already checked against the session.
 /// Handlers take this instead of a `Session` and a `Form`, so no form handler can forget the
-/// check. Checks run in a fixed order: signed in, form readable, token, then (for
-/// [`AdminForm`]) the role.
+/// check. Checks run in a fixed order: signed in, form readable, token, then the password's
+/// state (an agent who must choose their own is sent to the password page; see
+/// [`AccountForm`]) and (for [`AdminForm`]) the role.
 pub(crate) struct SignedForm<T> {
     pub session: Session,
     pub form: T,
@@ -86,18 +107,42 @@ impl<T: DeserializeOwned + CsrfField + Send> FromRequest<ConsoleState> for Signe
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &ConsoleState) -> Result<Self, Response> {
-        let (mut parts, body) = request.into_parts();
-        let session =
-            Session::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
-        // The body's own rejections (too large, wrong content type) keep their status codes.
-        let Form(form) = Form::<T>::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        if !session.csrf_matches(form.csrf()) {
-            return Err(ConsoleError::BadCsrf.into_response());
+        let signed = read_signed(request, state).await?;
+        if signed.session.agent.must_change_password {
+            return Err(ConsoleError::MustChangePassword.into_response());
         }
-        Ok(SignedForm { session, form })
+        Ok(signed)
     }
+}
+
+/// A [`SignedForm`] about the agent's own account (the password form, signing out), which an
+/// agent who must still choose their own password may post too.
+pub(crate) struct AccountForm<T>(pub SignedForm<T>);
+
+impl<T: DeserializeOwned + CsrfField + Send> FromRequest<ConsoleState> for AccountForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &ConsoleState) -> Result<Self, Response> {
+        read_signed(request, state).await.map(AccountForm)
+    }
+}
+
+/// Signed in (whatever the password's state), form readable, token right.
+async fn read_signed<T: DeserializeOwned + CsrfField + Send>(
+    request: Request,
+    state: &ConsoleState,
+) -> Result<SignedForm<T>, Response> {
+    let (mut parts, body) = request.into_parts();
+    let AnySession(session) =
+        AnySession::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
+    // The body's own rejections (too large, wrong content type) keep their status codes.
+    let Form(form) = Form::<T>::from_request(Request::from_parts(parts, body), state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    if !session.csrf_matches(form.csrf()) {
+        return Err(ConsoleError::BadCsrf.into_response());
+    }
+    Ok(SignedForm { session, form })
 }
 
 /// A [`SignedForm`] that only an admin may post.
@@ -214,7 +259,7 @@ impl CsrfField for CsrfForm {
 
 pub(crate) async fn logout(
     State(state): State<ConsoleState>,
-    SignedForm { session, .. }: SignedForm<CsrfForm>,
+    AccountForm(SignedForm { session, .. }): AccountForm<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
     sessions::end_session(&*state.store, &session).await?;
     let mut response = Redirect::to("/console/login").into_response();

@@ -12,6 +12,7 @@ mod auth;
 pub mod dashboard;
 mod live;
 mod pages;
+mod password;
 pub mod reminders;
 pub mod sessions;
 
@@ -30,6 +31,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +53,8 @@ pub struct ConsoleSettings {
     pub live_streams_per_agent: usize,
     /// Largest form or JSON body the console and the API accept.
     pub max_body_bytes: usize,
+    /// The first admin's one-time password file, removed once they chose their own.
+    pub one_time_password_file: Option<PathBuf>,
 }
 
 impl ConsoleSettings {
@@ -78,6 +82,7 @@ impl Default for ConsoleSettings {
             max_live_streams: limits.max_event_streams,
             live_streams_per_agent: 16,
             max_body_bytes: 64 * 1024,
+            one_time_password_file: None,
         }
     }
 }
@@ -151,6 +156,8 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/canned/{id}/delete", post(pages::delete_canned))
         .route("/console/agents", get(pages::agents).post(pages::create_agent))
         .route("/console/agents/{name}/disable", post(pages::disable_agent))
+        .route("/console/agents/{name}/password", post(password::reset))
+        .route("/console/password", get(password::show).post(password::change))
         .route("/console/tokens", get(pages::tokens).post(pages::create_token))
         .route("/console/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/console/dashboard", get(pages::dashboard))
@@ -195,6 +202,8 @@ pub struct Nav {
     pub admin: bool,
     pub csrf: String,
     pub notice: Option<String>,
+    /// The agent must choose a password before anything else: the header offers only that.
+    pub must_change_password: bool,
     /// Warnings every page shows (a channel that is down).
     pub banners: Vec<String>,
 }
@@ -210,6 +219,7 @@ impl Nav {
             admin: session.agent.is_admin(),
             csrf: session.csrf.clone(),
             notice,
+            must_change_password: session.agent.must_change_password,
             banners: session.banners.clone(),
         }
     }
@@ -232,6 +242,8 @@ fn render<T: Template>(page: &T) -> Response {
 pub enum ConsoleError {
     #[error("not signed in")]
     NotSignedIn,
+    #[error("the agent must choose a new password first")]
+    MustChangePassword,
     #[error("the form's CSRF token is wrong")]
     BadCsrf,
     #[error("only admins may do this")]
@@ -269,6 +281,7 @@ impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         let (status, title, message) = match &self {
             ConsoleError::NotSignedIn => return Redirect::to("/console/login").into_response(),
+            ConsoleError::MustChangePassword => return Redirect::to("/console/password").into_response(),
             ConsoleError::BadCsrf => (
                 StatusCode::FORBIDDEN,
                 "Form expired",

@@ -45,6 +45,11 @@ fn notice_text(code: &str) -> Option<String> {
         ("agent_exists", _) => "An agent with that name already exists.".to_owned(),
         ("bad_name", _) => "Agent names are letters, digits, '.', '-' or '_'.".to_owned(),
         ("weak_password", _) => "Passwords need at least 10 characters.".to_owned(),
+        ("password_changed", _) => "Password changed. Your other sessions were signed out.".to_owned(),
+        ("password_reset", Some(who)) => {
+            format!("New password set for {who}, who must choose their own at the next sign-in.")
+        }
+        ("agent_disabled", _) => "That agent is disabled.".to_owned(),
         _ => return None,
     })
 }
@@ -677,6 +682,9 @@ pub(crate) struct TokenView {
     name: String,
     agent: String,
     revoked: bool,
+    /// `active`, `expired` or `revoked`.
+    status: &'static str,
+    expires: String,
     last_used: String,
 }
 
@@ -690,6 +698,8 @@ struct TokensPage {
 }
 
 async fn tokens_page(state: &ConsoleState, session: &Session, new_token: Option<String>) -> Result<Response> {
+    let now = now_millis();
+    let when = |at: i64| to_datetime(at).format("%Y-%m-%d %H:%M UTC").to_string();
     let tokens = state
         .store
         .api_tokens()
@@ -700,10 +710,13 @@ async fn tokens_page(state: &ConsoleState, session: &Session, new_token: Option<
             name: token.name,
             agent: token.agent,
             revoked: token.revoked,
-            last_used: token.last_used_at.map_or_else(
-                || "never".to_owned(),
-                |at| to_datetime(at).format("%Y-%m-%d %H:%M UTC").to_string(),
-            ),
+            status: match token.expires_at {
+                _ if token.revoked => "revoked",
+                Some(end) if end <= now => "expired",
+                _ => "active",
+            },
+            expires: token.expires_at.map_or_else(|| "never".to_owned(), when),
+            last_used: token.last_used_at.map_or_else(|| "never".to_owned(), when),
         })
         .collect();
     let agents = state.store.agents().await?.into_iter().filter(|a| !a.disabled).map(|a| a.name).collect();
@@ -721,6 +734,24 @@ pub(crate) struct NewTokenForm {
     csrf: String,
     name: String,
     agent: String,
+    /// Days until the token stops working; empty for never.
+    #[serde(default)]
+    expires_in_days: String,
+}
+
+/// The longest expiry a token form may ask for: ten years.
+const MAX_TOKEN_DAYS: i64 = 3650;
+
+/// When a token made `now` ends: `None` for an empty field, or 1 to [`MAX_TOKEN_DAYS`] days on.
+fn token_expiry(days: &str, now: i64) -> Result<Option<i64>> {
+    let days = days.trim();
+    if days.is_empty() {
+        return Ok(None);
+    }
+    match days.parse::<i64>() {
+        Ok(days) if (1..=MAX_TOKEN_DAYS).contains(&days) => Ok(Some(now.saturating_add(days * 86_400_000))),
+        _ => Err(ConsoleError::BadRequest("token expiry".to_owned())),
+    }
 }
 
 impl CsrfField for NewTokenForm {
@@ -742,7 +773,9 @@ pub(crate) async fn create_token(
         Some(agent) if !agent.disabled => agent,
         _ => return Err(ConsoleError::BadRequest("no such agent".to_owned())),
     };
-    let token = sessions::create_api_token(&*state.store, name, agent.id, now_millis()).await?;
+    let now = now_millis();
+    let expires_at = token_expiry(&form.expires_in_days, now)?;
+    let token = sessions::create_api_token(&*state.store, name, agent.id, now, expires_at).await?;
     tokens_page(&state, &session, Some(token)).await
 }
 

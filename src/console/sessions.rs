@@ -28,6 +28,12 @@ impl Session {
     pub fn csrf_matches(&self, submitted: &str) -> bool {
         tokens_match(&self.csrf, submitted)
     }
+
+    /// The SHA-256 of the cookie token: which session to keep when the agent changes their
+    /// password.
+    pub fn token_hash(&self) -> &str {
+        &self.token_hash
+    }
 }
 
 /// 32 random bytes as hex.
@@ -74,19 +80,22 @@ pub async fn end_session(store: &dyn Store, session: &Session) -> StoreResult<()
     store.delete_session(&session.token_hash).await
 }
 
-/// Creates an API token for an agent; returns the token text, shown once and stored hashed.
+/// Creates an API token for an agent that stops working at `expires_at` (never when `None`);
+/// returns the token text, shown once and stored hashed.
 pub async fn create_api_token(
     store: &dyn Store,
     name: &str,
     agent_id: i64,
     now: Millis,
+    expires_at: Option<Millis>,
 ) -> StoreResult<String> {
     let token = format!("sbt_{}", random_token());
-    store.insert_api_token(name, &hash_token(&token), agent_id, now).await?;
+    store.insert_api_token(name, &hash_token(&token), agent_id, now, expires_at).await?;
     Ok(token)
 }
 
-/// The agent a bearer token acts for, if the token is live and the agent enabled. The
+/// The agent a bearer token acts for, if the token is live (not revoked, not expired) and the
+/// agent enabled. The
 /// token is looked up by its SHA-256, so its text is never compared directly.
 pub async fn agent_for_token(store: &dyn Store, token: &str, now: Millis) -> StoreResult<Option<Agent>> {
     if !token.starts_with("sbt_") || token.len() != 68 {
@@ -98,7 +107,9 @@ pub async fn agent_for_token(store: &dyn Store, token: &str, now: Millis) -> Sto
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::agents::{Role, create_agent, disable_agent};
+    use crate::console::agents::{
+        ChosenBy, Role, change_own_password, create_agent, disable_agent, set_password,
+    };
     use crate::core::message::Lang;
     use crate::store::ChangeMarker;
     use crate::store::tests::fresh_sqlite;
@@ -142,7 +153,7 @@ mod tests {
 
         let agent =
             create_agent(db, "bot-integration", "correct horse battery", Role::Agent, 0).await.unwrap();
-        let token = create_api_token(db, "crm", agent.id, 5).await.unwrap();
+        let token = create_api_token(db, "crm", agent.id, 5, None).await.unwrap();
         assert_eq!(agent_for_token(db, &token, 6).await.unwrap().unwrap().name, "bot-integration");
         assert!(agent_for_token(db, "sbt_nope", 6).await.unwrap().is_none());
         let listed = db.api_tokens().await.unwrap();
@@ -150,5 +161,43 @@ mod tests {
         db.revoke_api_token(listed[0].id).await.unwrap();
         assert!(agent_for_token(db, &token, 7).await.unwrap().is_none());
         assert_eq!(db.change_marker().await.unwrap(), ChangeMarker::default());
+    }
+
+    #[tokio::test]
+    async fn a_token_with_an_expiry_works_until_then_and_not_after() {
+        let (_dir, store) = fresh_sqlite().await;
+        let db = &*store;
+        let agent = create_agent(db, "crm-bot", "correct horse battery", Role::Agent, 0).await.unwrap();
+        let token = create_api_token(db, "nightly sync", agent.id, 1_000, Some(5_000)).await.unwrap();
+        assert_eq!(db.api_tokens().await.unwrap()[0].expires_at, Some(5_000));
+        assert!(agent_for_token(db, &token, 4_999).await.unwrap().is_some(), "before the end");
+        assert!(agent_for_token(db, &token, 5_000).await.unwrap().is_none(), "expired at the end");
+        assert_eq!(
+            db.api_tokens().await.unwrap()[0].last_used_at,
+            Some(4_999),
+            "an expired token is not even noted as used"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_password_change_ends_every_other_session_of_the_agent() {
+        let (_dir, store) = fresh_sqlite().await;
+        let db = &*store;
+        let anna = create_agent(db, "anna", "correct horse battery", Role::Agent, 0).await.unwrap();
+        let bob = create_agent(db, "bob", "another long password", Role::Agent, 0).await.unwrap();
+        let here = create_session(db, anna.id, 1_000, 60_000).await.unwrap();
+        let laptop = create_session(db, anna.id, 1_000, 60_000).await.unwrap();
+        let bobs = create_session(db, bob.id, 1_000, 60_000).await.unwrap();
+        let current = session(db, &here, 2_000).await.unwrap().unwrap();
+
+        change_own_password(db, "anna", "correct horse battery", "a brand new secret", current.token_hash())
+            .await
+            .unwrap();
+        assert!(session(db, &here, 2_000).await.unwrap().is_some(), "the session that changed it stays");
+        assert!(session(db, &laptop, 2_000).await.unwrap().is_none(), "her other sessions end");
+        assert!(session(db, &bobs, 2_000).await.unwrap().is_some(), "nobody else's");
+
+        set_password(db, "anna", "chosen by the admin", ChosenBy::AnAdmin).await.unwrap();
+        assert!(session(db, &here, 2_000).await.unwrap().is_none(), "an admin's reset ends all of them");
     }
 }

@@ -169,6 +169,11 @@ enum AgentOp {
         channel: String,
         external_id: String,
     },
+    /// Retention: conversations idle since before `idle_before` go back to the menu.
+    ResetIdle {
+        idle_before: Millis,
+        limit: i64,
+    },
 }
 
 /// What release, transfer, resolve and reopen each do: check who asks and that the move is
@@ -188,6 +193,7 @@ enum AgentOutcome {
     Note(i64),
     Reminded(usize),
     Erased(Option<ErasedContact>),
+    Reset(u64),
 }
 
 enum Job {
@@ -368,6 +374,21 @@ impl Engine {
         let op = AgentOp::Erase { channel: channel.to_owned(), external_id: external_id.to_owned() };
         match self.agent(op).await? {
             AgentOutcome::Erased(erased) => Ok(erased),
+            other => unreachable_outcome(other),
+        }
+    }
+
+    /// Puts up to `limit` conversations that have had nothing since `idle_before` (no change,
+    /// no message, no open ticket) back at the menu, in one of the writer's transactions, so
+    /// what a customer left half-way in the dialog state does not outlive the retention
+    /// period. Returns how many were reset.
+    pub async fn reset_idle_conversations(
+        &self,
+        idle_before: Millis,
+        limit: i64,
+    ) -> Result<u64, EngineError> {
+        match self.agent(AgentOp::ResetIdle { idle_before, limit }).await? {
+            AgentOutcome::Reset(count) => Ok(count),
             other => unreachable_outcome(other),
         }
     }
@@ -969,6 +990,10 @@ impl Inner {
             AgentOp::Erase { channel, external_id } => {
                 let initial = serde_json::to_string(&State::Menu).map_err(StoreError::from)?;
                 AgentOutcome::Erased(tx.erase_contact(channel, external_id, &initial, now).await?)
+            }
+            AgentOp::ResetIdle { idle_before, limit } => {
+                let initial = serde_json::to_string(&State::Menu).map_err(StoreError::from)?;
+                AgentOutcome::Reset(tx.reset_idle_conversations(*idle_before, &initial, *limit, now).await?)
             }
         };
         let changed: Vec<&Conversation> = touched.iter().filter(|c| c.changed).collect();

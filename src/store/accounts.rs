@@ -36,6 +36,9 @@ pub struct Agent {
     pub name: String,
     pub role: Role,
     pub disabled: bool,
+    /// Someone else chose the password (the first-start `admin`): the console lets the agent
+    /// do nothing else until they choose their own.
+    pub must_change_password: bool,
     /// What customers see; without it they see no name at all.
     pub display_name: Option<String>,
     /// A stored media file (SHA-256) the web chat shows beside the agent's messages.
@@ -70,6 +73,25 @@ pub struct NewSession<'a> {
     pub expires_at: Millis,
 }
 
+/// An agent to store; `password_hash` is the argon2 hash.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAgent<'a> {
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub role: Role,
+    pub must_change_password: bool,
+}
+
+/// A new password hash for agent `name`. The agent's sessions end, all but `keep_session` (the
+/// SHA-256 of the session token of whoever changes their own password).
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordChange<'a> {
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub must_change_password: bool,
+    pub keep_session: Option<&'a str>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApiToken {
     pub id: i64,
@@ -78,19 +100,15 @@ pub struct ApiToken {
     pub revoked: bool,
     pub created_at: Millis,
     pub last_used_at: Option<Millis>,
+    /// When the token stops working; `None` never.
+    pub expires_at: Option<Millis>,
 }
 
 /// Agents, sessions, API tokens and server secrets.
 #[async_trait::async_trait]
 pub trait AccountStore: Send + Sync {
     /// Inserts an agent; `None` when the name is taken.
-    async fn insert_agent(
-        &self,
-        name: &str,
-        password_hash: &str,
-        role: Role,
-        now: Millis,
-    ) -> StoreResult<Option<i64>>;
+    async fn insert_agent(&self, agent: NewAgent<'_>, now: Millis) -> StoreResult<Option<i64>>;
     /// Every agent, by name.
     async fn agents(&self) -> StoreResult<Vec<Agent>>;
     async fn agent_count(&self) -> StoreResult<i64>;
@@ -112,8 +130,10 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Whether an active agent has this photo (the web chat serves only those).
     async fn is_agent_photo(&self, sha256: &str) -> StoreResult<bool>;
+    /// Replaces an agent's password hash and sets whether they must change it, and ends every
+    /// session of theirs except `keep_session` (a session token hash); in one transaction.
     /// `false` when there is no such agent.
-    async fn set_password_hash(&self, name: &str, password_hash: &str) -> StoreResult<bool>;
+    async fn set_password_hash(&self, change: PasswordChange<'_>) -> StoreResult<bool>;
 
     /// Stores a session, first deleting the ones that expired by `session.created_at`.
     async fn insert_session(&self, session: NewSession<'_>) -> StoreResult<()>;
@@ -121,17 +141,20 @@ pub trait AccountStore: Send + Sync {
     async fn session(&self, token_hash: &str, now: Millis) -> StoreResult<Option<SessionRow>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
 
+    /// Stores a token that stops working at `expires_at` (never when `None`).
     async fn insert_api_token(
         &self,
         name: &str,
         token_hash: &str,
         agent_id: i64,
         now: Millis,
+        expires_at: Option<Millis>,
     ) -> StoreResult<()>;
     async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>>;
     /// `false` when there is no such token.
     async fn revoke_api_token(&self, id: i64) -> StoreResult<bool>;
-    /// The enabled agent a live token acts for, noting the token as used at `now`.
+    /// The enabled agent a live (not revoked, not expired by `now`) token acts for, noting the
+    /// token as used at `now`.
     async fn agent_for_token_hash(&self, token_hash: &str, now: Millis) -> StoreResult<Option<Agent>>;
 
     /// A secret the server keeps for itself: `candidate` is stored if there is none yet, and

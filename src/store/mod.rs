@@ -26,7 +26,7 @@ mod sql;
 mod sqlite;
 mod tcp_nodelay;
 
-pub use accounts::{AccountStore, Agent, ApiToken, NewSession, Role, SessionRow};
+pub use accounts::{AccountStore, Agent, ApiToken, NewAgent, NewSession, PasswordChange, Role, SessionRow};
 pub use console::{CannedReply, ChangeMarker, ConsoleStore, ContactLog, FaqVerdict, LogEntry, TicketTimes};
 pub use leader::{Leadership, lock_key as leader_lock_key, wait_for_leadership};
 pub use pg_connect::Unreachable;
@@ -334,6 +334,17 @@ pub trait WriteTx: Send {
         initial_state: &str,
         now: Millis,
     ) -> StoreResult<Option<ErasedContact>>;
+    /// Puts up to `limit` conversations back at `initial_state` (with a new version) that have
+    /// had nothing since `idle_before`: no state change, no message, and no open ticket. What
+    /// a customer left half-way (a description, a caption, a question) goes with the old
+    /// state. Returns how many were reset.
+    async fn reset_idle_conversations(
+        &mut self,
+        idle_before: Millis,
+        initial_state: &str,
+        limit: i64,
+        now: Millis,
+    ) -> StoreResult<u64>;
     /// Records how FAQ answers fared, in one statement for the whole batch.
     async fn record_faq_outcomes(&mut self, outcomes: &[FaqOutcomeRow]) -> StoreResult<()>;
     async fn record_feedback(

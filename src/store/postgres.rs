@@ -202,6 +202,12 @@ impl PostgresStore {
         Ok(0)
     }
 
+    /// Deleted rows stay in their pages until vacuum reclaims them, which PostgreSQL runs on
+    /// its own (autovacuum); there is no log of ours to cut.
+    async fn flush_deletions(&self) -> StoreResult<bool> {
+        Ok(true)
+    }
+
     async fn try_lead(&self, name: &str) -> StoreResult<Option<super::Leadership>> {
         super::leader::try_lead_postgres(&self.pool, name).await
     }
@@ -557,10 +563,20 @@ mod dialect {
          WHERE contact_id = $1 AND strpos(payload::text, 'sha256') > 0";
     pub(super) const RESET_CONVERSATION: &str = "UPDATE conversations SET state = $2::jsonb, \
          version = version + 1, flood_opened_at = 0, flood_count = 0, updated_at = $3 WHERE contact_id = $1";
+    /// See `WriteTx::reset_idle_conversations`: `$1` idle before, `$2` the initial state, `$3`
+    /// now, `$4` the limit.
+    pub(super) const RESET_IDLE_CONVERSATIONS: &str = "UPDATE conversations SET state = $2::jsonb, \
+         version = version + 1, flood_opened_at = 0, flood_count = 0, updated_at = $3 WHERE id IN \
+         (SELECT v.id FROM conversations v WHERE v.updated_at < $1 AND v.state <> $2::jsonb \
+           AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.conversation_id = v.id \
+             AND t.status IN ('queued', 'assigned')) \
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = v.id AND m.created_at >= $1) \
+         ORDER BY v.id LIMIT $4)";
     pub(super) const REFERENCED_MEDIA: &str = "SELECT attachments::text AS refs FROM messages \
          WHERE attachments <> '[]'::jsonb \
          UNION ALL SELECT payload::text AS refs FROM outbox WHERE strpos(payload::text, 'sha256') > 0 \
-         UNION ALL SELECT DISTINCT sha256 AS refs FROM ticket_attachments";
+         UNION ALL SELECT DISTINCT sha256 AS refs FROM ticket_attachments \
+         UNION ALL SELECT photo_sha256 AS refs FROM agents WHERE photo_sha256 IS NOT NULL";
 }
 
 #[cfg(all(test, target_os = "linux"))]

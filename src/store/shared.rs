@@ -619,6 +619,10 @@ macro_rules! impl_store {
                     their_ticket_photos: photos.iter().map(|row| row.text("refs")).collect::<StoreResult<_>>()?,
                     ..ErasedContact::default()
                 };
+                for statement in [sql::ERASE_EVENTS_IN_LOG, sql::ERASE_EVENTS_BY_PREFIX] {
+                    erased.rows.processed_events +=
+                        sqlx::query(statement).bind(contact_id).execute(&mut *self.tx).await?.rows_affected();
+                }
                 for (statement, count) in [
                     (sql::ERASE_MESSAGES, &mut erased.rows.messages),
                     (sql::ERASE_OUTBOX, &mut erased.rows.outbox_rows),
@@ -654,6 +658,23 @@ macro_rules! impl_store {
                 Ok(Some(erased))
             }
 
+            async fn reset_idle_conversations(
+                &mut self,
+                idle_before: $crate::store::Millis,
+                initial_state: &str,
+                limit: i64,
+                now: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<u64> {
+                Ok(sqlx::query(dialect::RESET_IDLE_CONVERSATIONS)
+                    .bind(idle_before)
+                    .bind(initial_state)
+                    .bind(now)
+                    .bind(limit)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected())
+            }
+
             async fn commit(self: Box<Self>) -> $crate::store::StoreResult<()> {
                 <$tx>::commit(self).await
             }
@@ -663,15 +684,14 @@ macro_rules! impl_store {
         impl $crate::store::AccountStore for $store {
             async fn insert_agent(
                 &self,
-                name: &str,
-                password_hash: &str,
-                role: $crate::store::Role,
+                agent: $crate::store::NewAgent<'_>,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<Option<i64>> {
                 let row = sqlx::query($crate::store::sql::INSERT_AGENT)
-                    .bind(name)
-                    .bind(password_hash)
-                    .bind(role.code())
+                    .bind(agent.name)
+                    .bind(agent.password_hash)
+                    .bind(agent.role.code())
+                    .bind(agent.must_change_password)
                     .bind(now)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -738,13 +758,26 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn set_password_hash(&self, name: &str, password_hash: &str) -> $crate::store::StoreResult<bool> {
-                let done = sqlx::query($crate::store::sql::SET_PASSWORD)
-                    .bind(password_hash)
-                    .bind(name)
-                    .execute(&self.pool)
+            async fn set_password_hash(
+                &self,
+                change: $crate::store::PasswordChange<'_>,
+            ) -> $crate::store::StoreResult<bool> {
+                use $crate::store::sql;
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query(sql::SET_PASSWORD)
+                    .bind(change.password_hash)
+                    .bind(change.must_change_password)
+                    .bind(change.name)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() > 0)
+                let Some(id) = row.map(|row| row.int("id")).transpose()? else { return Ok(false) };
+                sqlx::query(sql::END_OTHER_SESSIONS_OF_AGENT)
+                    .bind(id)
+                    .bind(change.keep_session)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn insert_session(
@@ -790,12 +823,14 @@ macro_rules! impl_store {
                 token_hash: &str,
                 agent_id: i64,
                 now: $crate::store::Millis,
+                expires_at: Option<$crate::store::Millis>,
             ) -> $crate::store::StoreResult<()> {
                 sqlx::query($crate::store::sql::INSERT_API_TOKEN)
                     .bind(name)
                     .bind(token_hash)
                     .bind(agent_id)
                     .bind(now)
+                    .bind(expires_at)
                     .execute(&self.pool)
                     .await?;
                 Ok(())
@@ -813,6 +848,7 @@ macro_rules! impl_store {
                             revoked: row.flag("revoked")?,
                             created_at: row.int("created_at")?,
                             last_used_at: row.opt_int("last_used_at")?,
+                            expires_at: row.opt_int("expires_at")?,
                         })
                     })
                     .collect()
@@ -829,7 +865,8 @@ macro_rules! impl_store {
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<Option<$crate::store::Agent>> {
                 use $crate::store::sql;
-                let row = sqlx::query(sql::AGENT_FOR_TOKEN).bind(token_hash).fetch_optional(&self.pool).await?;
+                let row =
+                    sqlx::query(sql::AGENT_FOR_TOKEN).bind(token_hash).bind(now).fetch_optional(&self.pool).await?;
                 let Some(row) = row else { return Ok(None) };
                 sqlx::query(sql::TOKEN_USED).bind(now).bind(token_hash).execute(&self.pool).await?;
                 $crate::store::rows::agent(&row).map(Some)
@@ -1073,8 +1110,16 @@ macro_rules! impl_store {
                     Expired::Messages => sql::DELETE_EXPIRED_MESSAGES,
                     Expired::DeliveredOutbox => sql::DELETE_DELIVERED_OUTBOX,
                     Expired::ProcessedEvents => sql::DELETE_EXPIRED_EVENTS,
+                    Expired::TicketNotes => sql::DELETE_EXPIRED_NOTES,
+                    Expired::Feedback => sql::DELETE_EXPIRED_FEEDBACK,
+                    Expired::ClosedTicketTexts => sql::CLEAR_CLOSED_TICKET_TEXTS,
+                    Expired::IdleContactNames => sql::CLEAR_IDLE_CONTACT_NAMES,
                 };
                 Ok(sqlx::query(statement).bind(cutoff).bind(limit).execute(&self.pool).await?.rows_affected())
+            }
+
+            async fn flush_deletions(&self) -> $crate::store::StoreResult<bool> {
+                <$store>::flush_deletions(self).await
             }
 
             async fn referenced_media(&self) -> $crate::store::StoreResult<Vec<String>> {

@@ -169,41 +169,45 @@ pub(super) const OUTBOX_RELEASE: &str = "UPDATE outbox SET lease_until = NULL WH
 
 // ---- accounts (agents, sessions, API tokens, server secrets) ----
 
-pub(super) const INSERT_AGENT: &str = "INSERT INTO agents (name, password_hash, role, disabled, created_at) \
-     VALUES ($1, $2, $3, FALSE, $4) ON CONFLICT (name) DO NOTHING RETURNING id";
-pub(super) const AGENTS: &str =
-    "SELECT id, name, role, disabled, display_name, photo_sha256 FROM agents ORDER BY name";
+pub(super) const INSERT_AGENT: &str = "INSERT INTO agents (name, password_hash, role, disabled, \
+     must_change_password, created_at) VALUES ($1, $2, $3, FALSE, $4, $5) ON CONFLICT (name) DO NOTHING RETURNING id";
+pub(super) const AGENTS: &str = "SELECT id, name, role, disabled, must_change_password, display_name, photo_sha256 FROM agents ORDER BY name";
 pub(super) const AGENT_COUNT: &str = "SELECT COUNT(*) AS agents FROM agents";
-pub(super) const AGENT_BY_NAME: &str =
-    "SELECT id, name, role, disabled, display_name, photo_sha256 FROM agents WHERE name = $1";
+pub(super) const AGENT_BY_NAME: &str = "SELECT id, name, role, disabled, must_change_password, display_name, photo_sha256 FROM agents \
+     WHERE name = $1";
 pub(super) const SET_AGENT_PROFILE: &str =
     "UPDATE agents SET display_name = $1, photo_sha256 = $2 WHERE name = $3";
 pub(super) const IS_AGENT_PHOTO: &str =
     "SELECT EXISTS (SELECT 1 FROM agents WHERE photo_sha256 = $1 AND disabled = FALSE) AS found";
-pub(super) const AGENT_WITH_PASSWORD: &str =
-    "SELECT id, name, role, disabled, display_name, photo_sha256, password_hash FROM agents WHERE name = $1";
+pub(super) const AGENT_WITH_PASSWORD: &str = "SELECT id, name, role, disabled, must_change_password, display_name, photo_sha256, password_hash \
+     FROM agents WHERE name = $1";
 pub(super) const DISABLE_AGENT: &str = "UPDATE agents SET disabled = TRUE WHERE name = $1 RETURNING id";
 pub(super) const ENABLE_AGENT: &str = "UPDATE agents SET disabled = FALSE WHERE name = $1";
 pub(super) const END_SESSIONS_OF_AGENT: &str = "DELETE FROM agent_sessions WHERE agent_id = $1";
 pub(super) const REVOKE_TOKENS_OF_AGENT: &str = "UPDATE api_tokens SET revoked = TRUE WHERE agent_id = $1";
-pub(super) const SET_PASSWORD: &str = "UPDATE agents SET password_hash = $1 WHERE name = $2";
+pub(super) const SET_PASSWORD: &str =
+    "UPDATE agents SET password_hash = $1, must_change_password = $2 WHERE name = $3 RETURNING id";
+/// Every session of agent `$1` but the one whose hash is `$2` (none when `$2` is NULL).
+pub(super) const END_OTHER_SESSIONS_OF_AGENT: &str = "DELETE FROM agent_sessions WHERE agent_id = $1 \
+     AND (CAST($2 AS TEXT) IS NULL OR token_hash <> CAST($2 AS TEXT))";
 
 pub(super) const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM agent_sessions WHERE expires_at <= $1";
 pub(super) const INSERT_SESSION: &str = "INSERT INTO agent_sessions (token_hash, agent_id, csrf_token, \
      created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
-pub(super) const SESSION: &str = "SELECT a.id, a.name, a.role, a.disabled, a.display_name, a.photo_sha256, \
-     s.csrf_token FROM agent_sessions s \
+pub(super) const SESSION: &str = "SELECT a.id, a.name, a.role, a.disabled, a.must_change_password, a.display_name, \
+     a.photo_sha256, s.csrf_token \
+     FROM agent_sessions s \
      JOIN agents a ON a.id = s.agent_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = FALSE";
 pub(super) const DELETE_SESSION: &str = "DELETE FROM agent_sessions WHERE token_hash = $1";
 
 pub(super) const INSERT_API_TOKEN: &str = "INSERT INTO api_tokens (name, token_hash, agent_id, revoked, \
-     created_at) VALUES ($1, $2, $3, FALSE, $4)";
+     created_at, expires_at) VALUES ($1, $2, $3, FALSE, $4, $5)";
 pub(super) const API_TOKENS: &str = "SELECT t.id, t.name, a.name AS agent, t.revoked, t.created_at, \
-     t.last_used_at FROM api_tokens t JOIN agents a ON a.id = t.agent_id ORDER BY t.id";
+     t.last_used_at, t.expires_at FROM api_tokens t JOIN agents a ON a.id = t.agent_id ORDER BY t.id";
 pub(super) const REVOKE_API_TOKEN: &str = "UPDATE api_tokens SET revoked = TRUE WHERE id = $1";
-pub(super) const AGENT_FOR_TOKEN: &str = "SELECT a.id, a.name, a.role, a.disabled, a.display_name, \
-     a.photo_sha256 FROM api_tokens t \
-     JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = $1 AND t.revoked = FALSE AND a.disabled = FALSE";
+pub(super) const AGENT_FOR_TOKEN: &str = "SELECT a.id, a.name, a.role, a.disabled, a.must_change_password, \
+     a.display_name, a.photo_sha256 FROM api_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = $1 AND t.revoked = FALSE \
+     AND a.disabled = FALSE AND (t.expires_at IS NULL OR t.expires_at > $2)";
 pub(super) const TOKEN_USED: &str = "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2";
 
 pub(super) const INSERT_SERVER_SECRET: &str = "INSERT INTO server_secrets (name, value, created_at) \
@@ -246,6 +250,35 @@ pub(super) const DELETE_DELIVERED_OUTBOX: &str = "DELETE FROM outbox WHERE id IN
      WHERE status IN ('sent', 'dead') AND created_at < $1 ORDER BY id LIMIT $2)";
 pub(super) const DELETE_EXPIRED_EVENTS: &str = "DELETE FROM processed_events WHERE (channel, event_id) IN \
      (SELECT channel, event_id FROM processed_events WHERE processed_at < $1 LIMIT $2)";
+
+pub(super) const DELETE_EXPIRED_NOTES: &str = "DELETE FROM ticket_notes WHERE id IN (SELECT n.id \
+     FROM ticket_notes n JOIN tickets t ON t.id = n.ticket_id \
+     WHERE t.status = 'resolved' AND t.resolved_at < $1 ORDER BY n.id LIMIT $2)";
+pub(super) const DELETE_EXPIRED_FEEDBACK: &str =
+    "DELETE FROM feedback WHERE id IN (SELECT id FROM feedback WHERE created_at < $1 ORDER BY id LIMIT $2)";
+pub(super) const CLEAR_CLOSED_TICKET_TEXTS: &str = "UPDATE tickets SET description = NULL, order_id = NULL, \
+     comment = NULL WHERE id IN (SELECT id FROM tickets WHERE status = 'resolved' AND resolved_at < $1 \
+       AND (description IS NOT NULL OR order_id IS NOT NULL OR comment IS NOT NULL) ORDER BY id LIMIT $2)";
+pub(super) const CLEAR_IDLE_CONTACT_NAMES: &str = "UPDATE contacts SET display_name = NULL WHERE id IN \
+     (SELECT c.id FROM contacts c WHERE c.display_name IS NOT NULL AND c.updated_at < $1 \
+       AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = c.id \
+         AND (t.status IN ('queued', 'assigned') OR t.resolved_at >= $1)) \
+       AND NOT EXISTS (SELECT 1 FROM conversations v WHERE v.contact_id = c.id AND v.updated_at >= $1) \
+       AND NOT EXISTS (SELECT 1 FROM conversations v JOIN messages m ON m.conversation_id = v.id \
+         WHERE v.contact_id = c.id AND m.created_at >= $1) \
+     ORDER BY c.id LIMIT $2)";
+
+/// Dedupe rows of the events contact `$1`'s message log names. Run before the log goes.
+pub(super) const ERASE_EVENTS_IN_LOG: &str = "DELETE FROM processed_events WHERE (channel, event_id) IN \
+     (SELECT c.channel, m.event_id FROM contacts c JOIN conversations v ON v.contact_id = c.id \
+       JOIN messages m ON m.conversation_id = v.id WHERE c.id = $1 AND m.event_id IS NOT NULL)";
+/// Dedupe rows on contact `$1`'s channel whose id starts with its platform id and a colon: web
+/// chat ids are `<visitor>:<message>`, so a visitor's events that left no message are found
+/// too. (Telegram's start with the bot's id, VK's are VK's own: neither is a customer's id.)
+pub(super) const ERASE_EVENTS_BY_PREFIX: &str = "DELETE FROM processed_events \
+     WHERE channel = (SELECT channel FROM contacts WHERE id = $1) \
+     AND substr(event_id, 1, (SELECT length(external_id) + 1 FROM contacts WHERE id = $1)) = \
+       (SELECT external_id || ':' FROM contacts WHERE id = $1)";
 
 pub(super) const THEIR_TICKET_PHOTOS: &str = "SELECT sha256 AS refs FROM ticket_attachments \
      WHERE ticket_id IN (SELECT id FROM tickets WHERE contact_id = $1)";

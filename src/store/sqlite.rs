@@ -96,6 +96,13 @@ impl SqliteStore {
             // batches (conversations, outbox rows, index leaves) are copied back to the database
             // once per checkpoint, so fewer checkpoints mean less copying and fewer fsyncs.
             .pragma("wal_autocheckpoint", "8000")
+            // Deleted content is overwritten with zeros, so text that retention or erasure
+            // removed is not left readable in free space of the file (with
+            // `PrivacyStore::flush_deletions` for the log). On every connection and for every
+            // delete: a page split or an update frees space too, and a copy left there by any
+            // earlier write would outlive the row's erasure. The pages written anyway are
+            // zeroed in place; only freed whole pages cost a write of their own.
+            .pragma("secure_delete", "on")
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(2))
@@ -341,6 +348,16 @@ impl SqliteStore {
         const RELEASE: &str =
             "UPDATE outbox SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL";
         Ok(sqlx::query(RELEASE).execute(&self.pool).await?.rows_affected())
+    }
+
+    /// Copies the write-ahead log into the database file and truncates the log, so the old
+    /// page images it holds (deleted text among them) are gone; see
+    /// `PrivacyStore::flush_deletions`. This process's writers wait meanwhile (the write lock);
+    /// readers and other processes are waited for up to the busy timeout.
+    async fn flush_deletions(&self) -> StoreResult<bool> {
+        let _writers_wait = self.write_lock.lock().await;
+        let outcome = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.bookkeeping).await?;
+        Ok(outcome.int("busy")? == 0)
     }
 
     /// One process owns the file, so it always leads (see `leader`).
@@ -715,9 +732,19 @@ mod dialect {
          UNION ALL SELECT payload AS refs FROM outbox WHERE contact_id = $1 AND instr(payload, 'sha256') > 0";
     pub(super) const RESET_CONVERSATION: &str = "UPDATE conversations SET state = $2, version = version + 1, \
          flood_opened_at = 0, flood_count = 0, updated_at = $3 WHERE contact_id = $1";
+    /// See `WriteTx::reset_idle_conversations`: `$1` idle before, `$2` the initial state, `$3`
+    /// now, `$4` the limit.
+    pub(super) const RESET_IDLE_CONVERSATIONS: &str = "UPDATE conversations SET state = $2, \
+         version = version + 1, flood_opened_at = 0, flood_count = 0, updated_at = $3 WHERE id IN \
+         (SELECT v.id FROM conversations v WHERE v.updated_at < $1 AND v.state <> $2 \
+           AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.conversation_id = v.id \
+             AND t.status IN ('queued', 'assigned')) \
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = v.id AND m.created_at >= $1) \
+         ORDER BY v.id LIMIT $4)";
     pub(super) const REFERENCED_MEDIA: &str = "SELECT attachments AS refs FROM messages WHERE attachments <> '[]' \
          UNION ALL SELECT payload AS refs FROM outbox WHERE instr(payload, 'sha256') > 0 \
-         UNION ALL SELECT DISTINCT sha256 AS refs FROM ticket_attachments";
+         UNION ALL SELECT DISTINCT sha256 AS refs FROM ticket_attachments \
+         UNION ALL SELECT photo_sha256 AS refs FROM agents WHERE photo_sha256 IS NOT NULL";
 }
 
 // ---- one-row batch reads ----

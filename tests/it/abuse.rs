@@ -6,10 +6,11 @@
 //! Figures are printed (`cargo test abuse -- --nocapture`) and asserted against generous
 //! bounds on outcomes (bytes, megabytes, refusals), never on time.
 
+use crate::support::forms::{cookie_of, csrf_in};
 use crate::support::images;
 use crate::support::instance::{Instance, take_turn};
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::COOKIE;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -59,22 +60,6 @@ fn files_under(dir: &Path) -> (usize, u64) {
             (count + 1, bytes + entry.metadata().map_or(0, |meta| meta.len()))
         }
     })
-}
-
-fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with(&format!("{name}=")))
-        .map(|value| value.split(';').next().unwrap_or_default().to_owned())
-}
-
-fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a form with a CSRF field") + marker.len();
-    html[start..start + 64].to_owned()
 }
 
 #[tokio::test]
@@ -323,7 +308,7 @@ async fn a_second_agent_can_neither_move_nor_answer_a_colleagues_ticket() {
     let store = store::connect(&database, &ConnectOptions::default()).await.unwrap();
     let tokens = async |name: &str| {
         let agent = store.agent_by_name(name).await.unwrap().expect("agent");
-        sessions::create_api_token(&*store, name, agent.id, 0).await.unwrap()
+        sessions::create_api_token(&*store, name, agent.id, 0, None).await.unwrap()
     };
     let (anna, boris) = (tokens("anna").await, tokens("boris").await);
     let ticket = client

@@ -138,6 +138,85 @@ fn bad_configuration_is_one_line_naming_the_variable_and_exit_code_2() {
 }
 
 #[test]
+fn tickets_show_prints_what_customers_wrote_without_obeying_its_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("mug.png");
+    write_png(&photo);
+    let hostile = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}[31mThe handle\u{9b}0m came off \u{202e}gnp.exe";
+    let script = format!("/start\n1\n12345678-0001\n/photo {}\n1\n{hostile}\n", photo.display());
+    stdout(&switchboard(dir.path(), &["chat", "--user", "ann"], &script, &[]));
+
+    let shown = stdout(&switchboard(dir.path(), &["tickets", "show", "1"], "", &[]));
+    assert!(!shown.contains(['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}']), "{shown:?}");
+    assert!(
+        shown.contains("description: \\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{1b}[31mThe handle\\u{9b}0m came off \\u{202e}gnp.exe"),
+        "{shown}"
+    );
+    let listed = stdout(&switchboard(dir.path(), &["tickets", "list"], "", &[]));
+    assert!(!listed.contains('\u{1b}') && listed.contains("\\u{1b}[31mThe handle"), "{listed}");
+    let json: Value =
+        serde_json::from_str(&stdout(&switchboard(dir.path(), &["tickets", "show", "1", "--json"], "", &[])))
+            .unwrap();
+    assert_eq!(json["description"], hostile, "the JSON keeps the text exactly, escaped by JSON");
+}
+
+#[test]
+fn a_dotenv_file_is_read_from_the_working_folder_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("nested");
+    std::fs::create_dir(&nested).unwrap();
+    std::fs::write(dir.path().join(".env"), "SWITCHBOARD_LOG_FORMAT=xml\n").unwrap();
+    let below = switchboard(&nested, &["tickets", "list"], "", &[]);
+    assert!(stdout(&below).contains("No tickets."), "a parent folder's .env is not read");
+    let here = switchboard(dir.path(), &["tickets", "list"], "", &[]);
+    assert_eq!(here.status.code(), Some(2), "the working folder's .env is");
+    assert!(String::from_utf8_lossy(&here.stderr).contains("SWITCHBOARD_LOG_FORMAT"));
+}
+
+#[test]
+fn a_database_password_never_reaches_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // The port is no number: opening fails at once, and the error names the database.
+    let url =
+        "postgres://app:Hunter2InTheUser@127.0.0.1:port/support?sslmode=disable&password=Hunter2InTheQuery";
+    for args in [&["migrate"][..], &["tickets", "list"], &["--database-url", url, "migrate"]] {
+        let output = switchboard(dir.path(), args, "", &[("SWITCHBOARD_DATABASE_URL", url)]);
+        assert!(!output.status.success(), "{args:?}");
+        let printed =
+            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(printed.contains("127.0.0.1:port/support"), "the database is named: {printed}");
+        assert!(!printed.contains("Hunter2"), "{args:?}: {printed}");
+    }
+}
+
+#[test]
+fn webhook_secrets_shorter_than_16_characters_are_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let telegram = [
+        ("SWITCHBOARD_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123"),
+        ("SWITCHBOARD_TELEGRAM_WEBHOOK_URL", "https://support.example.org/webhooks/telegram"),
+        ("SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET", "only-15-chars-x"),
+    ];
+    let vk = [
+        ("SWITCHBOARD_VK_TOKEN", "vk1.a.token"),
+        ("SWITCHBOARD_VK_GROUP_ID", "1"),
+        ("SWITCHBOARD_VK_MODE", "callback"),
+        ("SWITCHBOARD_VK_CONFIRMATION", "c0ffee"),
+        ("SWITCHBOARD_VK_SECRET", "only-15-chars-x"),
+    ];
+    for (env, variable) in
+        [(&telegram[..], "SWITCHBOARD_TELEGRAM_WEBHOOK_SECRET"), (&vk[..], "SWITCHBOARD_VK_SECRET")]
+    {
+        let output = switchboard(dir.path(), &["tickets", "list"], "", env);
+        assert_eq!(output.status.code(), Some(2), "{variable}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(variable) && stderr.contains("16"), "{stderr}");
+        assert!(!stderr.contains("only-15-chars-x"), "the secret stays out of the message: {stderr}");
+    }
+}
+
+#[test]
 fn migrate_and_locales_check_succeed() {
     let dir = tempfile::tempdir().unwrap();
     assert!(stdout(&switchboard(dir.path(), &["migrate"], "", &[])).contains("Migrations applied"));

@@ -264,6 +264,36 @@ async fn photos_too_large_missing_or_not_images_are_rejected_politely() {
 }
 
 #[tokio::test]
+async fn photos_come_only_from_vk_hosts_and_redirects_lead_nowhere_else() {
+    let vk = setup(VkMode::LongPoll).await;
+    let photo = png(20, 20);
+    let from_vk = vk.fake.serve_file("ok.png", photo.clone());
+    // The same server under another name: not VK's host, nor the configured API's address.
+    let elsewhere = from_vk.replace("127.0.0.1", "localhost");
+    let redirected = vk.fake.redirect_to(&elsewhere);
+    let receiver = vk.channel.receiver();
+    let receive = |url: String| {
+        let receiver = receiver.clone();
+        async move {
+            let event = json!({"type": "message_new", "event_id": url.clone(), "object": {"message": {
+                "peer_id": 5, "from_id": 5, "text": "", "attachments": [{"type": "photo", "photo": {
+                    "sizes": [{"type": "x", "url": url, "width": 604, "height": 400}]}}]}}});
+            single_input(&receiver.receive_value(&event).await.unwrap())
+        }
+    };
+    for url in [elsewhere, redirected] {
+        assert_eq!(
+            receive(url.clone()).await,
+            Input::PhotoRejected { problem: PhotoProblem::NotAnImage },
+            "{url}"
+        );
+    }
+    assert!(vk.fake.downloads().is_empty(), "nothing was fetched: {:?}", vk.fake.downloads());
+    assert!(matches!(receive(from_vk).await, Input::Photo { .. }));
+    assert_eq!(vk.fake.downloads(), ["ok.png"]);
+}
+
+#[tokio::test]
 async fn the_other_fixtures_become_the_inputs_the_dialog_expects() {
     let vk = setup(VkMode::LongPoll).await;
     let receiver = vk.channel.receiver();
@@ -372,7 +402,7 @@ async fn callback_confirmation_and_secret_cases_from_vksdk() {
         assert_eq!(vk.intake.events().len() - before, case["stored"].as_u64().unwrap() as usize, "{name}");
     }
     // A secret check that compares lengths first would still refuse these; so must we.
-    for secret in ["", "secret_1234567", "SECRET_123456"] {
+    for secret in ["", "secret_123456789", "SECRET_1234567890", "secret_1234567890-and-more"] {
         let body = json!({"type": "confirmation", "group_id": fake_vk::GROUP_ID, "secret": secret});
         assert_eq!(post(&router, body.to_string()).await.0, StatusCode::FORBIDDEN, "{secret:?}");
     }

@@ -1,6 +1,7 @@
 //! Route tests for the web chat and the agent console, without a port (`oneshot`), against
 //! the real engine and a fresh SQLite file per test.
 
+use crate::support::forms::csrf_in;
 use crate::support::web_app::{AGENT_PASSWORD, TestApp, tiny_png};
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
@@ -58,12 +59,6 @@ fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
 }
 
-fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a form with a CSRF field") + marker.len();
-    html[start..start + 64].to_owned()
-}
-
 fn location(response: &Response<Body>) -> String {
     response.headers().get(header::LOCATION).expect("a redirect").to_str().unwrap().to_owned()
 }
@@ -75,25 +70,23 @@ struct Agent {
 }
 
 async fn sign_in(app: &TestApp, name: &str) -> Agent {
-    let page = send(app, get("/console/login", "")).await;
-    let login_cookie = cookie_pair(&set_cookie(&page, "sb_login").unwrap());
-    let csrf = csrf_in(&text_of(page).await);
-    let response = send(
-        app,
-        form(
-            "/console/login",
-            &login_cookie,
-            &[("csrf", &csrf), ("name", name), ("password", AGENT_PASSWORD)],
-        ),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in of {name}");
-    let session = set_cookie(&response, "sb_session").expect("a session cookie");
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"), "{session}");
-    let cookie = cookie_pair(&session);
+    let cookie = sign_in_with(app, name, AGENT_PASSWORD).await;
     let queue = send(app, get("/console/queue", &cookie)).await;
     assert_eq!(queue.status(), StatusCode::OK);
     Agent { csrf: csrf_in(&text_of(queue).await), cookie }
+}
+
+/// Signs in with `password`; returns the session cookie.
+async fn sign_in_with(app: &TestApp, name: &str, password: &str) -> String {
+    let page = send(app, get("/console/login", "")).await;
+    let login_cookie = cookie_pair(&set_cookie(&page, "sb_login").unwrap());
+    let csrf = csrf_in(&text_of(page).await);
+    let fields = [("csrf", csrf.as_str()), ("name", name), ("password", password)];
+    let response = send(app, form("/console/login", &login_cookie, &fields)).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in of {name}");
+    let session = set_cookie(&response, "sb_session").expect("a session cookie");
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"), "{session}");
+    cookie_pair(&session)
 }
 
 /// A customer on a messenger channel who asked for a human; returns the ticket id.
@@ -669,6 +662,189 @@ async fn admin_pages_dashboard_and_canned_replies() {
     app.stop().await;
 }
 
+/// Posts the password form; returns where it redirects.
+async fn change_password(app: &TestApp, agent: &Agent, current: &str, new: &str, repeat: &str) -> String {
+    let fields = [("csrf", agent.csrf.as_str()), ("current", current), ("new", new), ("repeat", repeat)];
+    location(&send(app, form("/console/password", &agent.cookie, &fields)).await)
+}
+
+#[tokio::test]
+async fn an_agent_changes_their_password_and_their_other_sessions_end() {
+    let app = TestApp::start().await;
+    app.add_agent("anna", Role::Agent).await;
+    app.add_agent("boris", Role::Agent).await;
+    let here = sign_in(&app, "anna").await;
+    let laptop = sign_in(&app, "anna").await;
+    let boris = sign_in(&app, "boris").await;
+    let page = text_of(send(&app, get("/console/password", &here.cookie)).await).await;
+    assert!(page.contains("id=\"current\"") && !page.contains("must-change"), "{page}");
+
+    let change = |current, new, repeat| change_password(&app, &here, current, new, repeat);
+    let notice = |code: &str| format!("/console/password?notice={code}");
+    assert_eq!(change("wrong password!", "a new password", "a new password").await, notice("wrong_password"));
+    assert_eq!(change(AGENT_PASSWORD, "a new password", "a new passw0rd").await, notice("passwords_differ"));
+    assert_eq!(change(AGENT_PASSWORD, "short", "short").await, notice("weak_password"));
+    assert_eq!(change(AGENT_PASSWORD, AGENT_PASSWORD, AGENT_PASSWORD).await, notice("same_password"));
+    let forged = Agent { cookie: here.cookie.clone(), csrf: "0".repeat(64) };
+    let fields = [
+        ("csrf", forged.csrf.as_str()),
+        ("current", AGENT_PASSWORD),
+        ("new", "xxxxxxxxxxxx"),
+        ("repeat", "xxxxxxxxxxxx"),
+    ];
+    assert_eq!(
+        send(&app, form("/console/password", &forged.cookie, &fields)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&app, get("/console/queue", &laptop.cookie)).await.status(),
+        StatusCode::OK,
+        "nothing changed yet"
+    );
+
+    assert_eq!(
+        change(AGENT_PASSWORD, "a brand new password", "a brand new password").await,
+        "/console/queue?notice=password_changed"
+    );
+    assert_eq!(
+        send(&app, get("/console/queue", &here.cookie)).await.status(),
+        StatusCode::OK,
+        "this session stays"
+    );
+    let other = send(&app, get("/console/queue", &laptop.cookie)).await;
+    assert_eq!(location(&other), "/console/login", "her other session ended");
+    assert_eq!(
+        send(&app, get("/console/queue", &boris.cookie)).await.status(),
+        StatusCode::OK,
+        "not boris's"
+    );
+    sign_in_with(&app, "anna", "a brand new password").await;
+    // Tries of the current password count with sign-ins against her name's limit (5 a minute:
+    // two sign-ins, two changes and one more sign-in so far), so a session cannot be used to
+    // guess it faster than the sign-in form allows.
+    let guess = change("guess number one", "the next password", "the next password").await;
+    assert_eq!(guess, notice("too_many"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_admin_resets_a_password_and_the_agent_must_choose_their_own() {
+    let app = TestApp::start().await;
+    app.add_agent("admin", Role::Admin).await;
+    app.add_agent("anna", Role::Agent).await;
+    app.add_agent("boris", Role::Agent).await;
+    let admin = sign_in(&app, "admin").await;
+    let anna = sign_in(&app, "anna").await;
+    let agents_page = text_of(send(&app, get("/console/agents", &admin.cookie)).await).await;
+    assert!(agents_page.contains("action=\"/console/agents/anna/password\""), "{agents_page}");
+
+    let reset = |who: &Agent, name: &str, password: &str| {
+        let uri = format!("/console/agents/{name}/password");
+        form(&uri, &who.cookie, &[("csrf", who.csrf.as_str()), ("password", password)])
+    };
+    let by_agent = send(&app, reset(&anna, "boris", "chosen by anna!")).await;
+    assert_eq!(by_agent.status(), StatusCode::FORBIDDEN, "agents reset nobody's password");
+    let own = send(&app, reset(&admin, "admin", "chosen by myself")).await;
+    assert_eq!(own.status(), StatusCode::BAD_REQUEST, "their own goes through the password page");
+    assert_eq!(
+        location(&send(&app, reset(&admin, "anna", "short")).await),
+        "/console/agents?notice=weak_password"
+    );
+    assert_eq!(
+        send(&app, reset(&admin, "nobody", "long enough password")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    sign_in_with(&app, "boris", AGENT_PASSWORD).await;
+
+    let done = send(&app, reset(&admin, "anna", "the admin chose this")).await;
+    assert_eq!(location(&done), "/console/agents?notice=password_reset:anna");
+    let notice =
+        text_of(send(&app, get("/console/agents?notice=password_reset:anna", &admin.cookie)).await).await;
+    assert!(notice.contains("New password set for anna"), "{notice}");
+    assert_eq!(
+        location(&send(&app, get("/console/queue", &anna.cookie)).await),
+        "/console/login",
+        "her sessions ended"
+    );
+    let fresh = sign_in_with(&app, "anna", "the admin chose this").await;
+    assert_eq!(location(&send(&app, get("/console/queue", &fresh)).await), "/console/password");
+    let page = text_of(send(&app, get("/console/password", &fresh)).await).await;
+    assert!(page.contains("id=\"must-change\""), "{page}");
+    let csrf = csrf_in(&page);
+    let own = [
+        ("csrf", csrf.as_str()),
+        ("current", "the admin chose this"),
+        ("new", "anna's own choice"),
+        ("repeat", "anna's own choice"),
+    ];
+    assert_eq!(
+        location(&send(&app, form("/console/password", &fresh, &own)).await),
+        "/console/queue?notice=password_changed"
+    );
+    assert_eq!(send(&app, get("/console/queue", &fresh)).await.status(), StatusCode::OK);
+    // Signing out works before the change too.
+    let boris_fresh = {
+        let done = send(&app, reset(&admin, "boris", "the admin chose that")).await;
+        assert_eq!(location(&done), "/console/agents?notice=password_reset:boris");
+        sign_in_with(&app, "boris", "the admin chose that").await
+    };
+    let csrf = csrf_in(&text_of(send(&app, get("/console/password", &boris_fresh)).await).await);
+    let out = send(&app, form("/console/logout", &boris_fresh, &[("csrf", &csrf)])).await;
+    assert_eq!(location(&out), "/console/login");
+
+    let disable =
+        send(&app, form("/console/agents/boris/disable", &admin.cookie, &[("csrf", &admin.csrf)])).await;
+    assert_eq!(disable.status(), StatusCode::SEE_OTHER);
+    let disabled = send(&app, reset(&admin, "boris", "long enough password")).await;
+    assert_eq!(location(&disabled), "/console/agents?notice=agent_disabled");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn api_tokens_may_expire_and_an_expired_one_is_refused() {
+    let app = TestApp::start().await;
+    app.add_agent("admin", Role::Admin).await;
+    app.add_agent("crm", Role::Agent).await;
+    let admin = sign_in(&app, "admin").await;
+    let create = |days: &str| {
+        let fields =
+            [("csrf", admin.csrf.as_str()), ("name", "nightly"), ("agent", "crm"), ("expires_in_days", days)];
+        form("/console/tokens", &admin.cookie, &fields)
+    };
+    for bad in ["0", "-1", "3651", "soon"] {
+        assert_eq!(send(&app, create(bad)).await.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+    let page = text_of(send(&app, create("30")).await).await;
+    let start = page.find("sbt_").expect("the new token is shown once");
+    let token = page[start..start + 68].to_owned();
+    let in_30_days = chrono::Utc::now() + chrono::Duration::days(30);
+    assert!(page.contains(&in_30_days.format("%Y-%m-%d").to_string()), "the expiry is shown: {page}");
+    let call = |token: &str| {
+        Request::get("/api/tickets")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(send(&app, call(&token)).await.status(), StatusCode::OK);
+
+    // One that ended a moment ago, as the clock would leave the one above in 30 days.
+    let crm = app.store.agent_by_name("crm").await.unwrap().unwrap();
+    let now = switchboard::store::now_millis();
+    let ended =
+        switchboard::console::sessions::create_api_token(&*app.store, "old", crm.id, now - 10, Some(now - 1))
+            .await
+            .unwrap();
+    let refused = send(&app, call(&ended)).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.headers().get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
+    let listed = text_of(send(&app, get("/console/tokens", &admin.cookie)).await).await;
+    assert!(listed.contains("<td>old</td><td>crm</td><td>expired</td>"), "{listed}");
+    assert!(listed.contains("<td>nightly</td><td>crm</td><td>active</td>"), "{listed}");
+    let never = text_of(send(&app, create("")).await).await;
+    assert!(never.contains("<td>never</td>"), "no expiry: {never}");
+    app.stop().await;
+}
+
 /// The console's own SQL in its PostgreSQL dialect: the same walk through both sides.
 #[tokio::test]
 #[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
@@ -727,6 +903,33 @@ async fn console_and_web_chat_queries_work_on_postgres() {
     let dashboard = text_of(send(&app, get("/console/dashboard", &anna.cookie)).await).await;
     assert!(dashboard.contains("id=\"fig-tickets\">1<"));
     assert!(app.store.change_marker().await.unwrap().last_ticket == 1);
+
+    // Token expiry and password changes, in this dialect too.
+    let fields =
+        [("csrf", anna.csrf.as_str()), ("name", "weekly"), ("agent", "anna"), ("expires_in_days", "7")];
+    let page = text_of(send(&app, form("/console/tokens", &anna.cookie, &fields)).await).await;
+    let token = &page[page.find("sbt_").unwrap()..][..68];
+    let call = |token: &str| {
+        let bearer = format!("Bearer {token}");
+        Request::get("/api/tickets").header(header::AUTHORIZATION, bearer).body(Body::empty()).unwrap()
+    };
+    assert_eq!(send(&app, call(token)).await.status(), StatusCode::OK);
+    let now = switchboard::store::now_millis();
+    let anna_id = app.store.agent_by_name("anna").await.unwrap().unwrap().id;
+    let ended =
+        switchboard::console::sessions::create_api_token(&*app.store, "old", anna_id, now, Some(now - 1));
+    assert_eq!(send(&app, call(&ended.await.unwrap())).await.status(), StatusCode::UNAUTHORIZED);
+    let other = sign_in(&app, "anna").await;
+    let changed = change_password(&app, &anna, AGENT_PASSWORD, "anna's new password", "anna's new password");
+    assert_eq!(changed.await, "/console/queue?notice=password_changed");
+    assert_eq!(location(&send(&app, get("/console/queue", &other.cookie)).await), "/console/login");
+    assert_eq!(send(&app, get("/console/queue", &anna.cookie)).await.status(), StatusCode::OK);
+    app.add_agent("boris", Role::Agent).await;
+    let reset = [("csrf", anna.csrf.as_str()), ("password", "chosen by anna")];
+    let done = send(&app, form("/console/agents/boris/password", &anna.cookie, &reset)).await;
+    assert_eq!(location(&done), "/console/agents?notice=password_reset:boris");
+    let boris = sign_in_with(&app, "boris", "chosen by anna").await;
+    assert_eq!(location(&send(&app, get("/console/queue", &boris)).await), "/console/password");
     app.stop().await;
 }
 

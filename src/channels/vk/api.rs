@@ -6,6 +6,7 @@
 //! budget of the community token is counted once, and an auth failure stops both.
 
 use crate::channels::DeliveryError;
+use crate::channels::vk::downloads::DownloadHosts;
 use crate::config::vk::VkSettings;
 use crate::secret::Secret;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -153,6 +154,7 @@ pub struct VkApi {
 
 struct Inner {
     http: reqwest::Client,
+    downloads: DownloadHosts,
     api_url: String,
     token: Secret,
     limiter: Option<DefaultDirectRateLimiter>,
@@ -164,11 +166,16 @@ struct Inner {
 impl VkApi {
     /// A client for the settings' API URL and token, limited to their requests per second.
     pub fn new(settings: &VkSettings) -> Result<VkApi, reqwest::Error> {
-        let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
+        let downloads = DownloadHosts::new(settings);
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(downloads.redirect_policy())
+            .build()?;
         let limiter = settings.requests_per_second.map(|rate| RateLimiter::direct(Quota::per_second(rate)));
         Ok(VkApi {
             inner: Arc::new(Inner {
                 http,
+                downloads,
                 api_url: settings.api_url.trim_end_matches('/').to_owned(),
                 token: settings.token.clone(),
                 limiter,
@@ -178,9 +185,15 @@ impl VkApi {
         })
     }
 
-    /// The HTTP client, for downloads and uploads that are not API methods.
+    /// The HTTP client, for downloads and uploads that are not API methods. It follows a
+    /// redirect only to a URL [`DownloadHosts`] allows.
     pub fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    /// Where customer photos may be downloaded from.
+    pub fn download_hosts(&self) -> &DownloadHosts {
+        &self.inner.downloads
     }
 
     /// True once VK rejected the token: from then on every call fails with [`ApiError::Stopped`].

@@ -471,6 +471,15 @@ impl VkReceiver {
         if declared_bytes.is_some_and(|bytes| bytes > limit) {
             return Ok(too_large());
         }
+        let allowed = reqwest::Url::parse(url).is_ok_and(|url| self.api.download_hosts().allows(&url));
+        if !allowed {
+            let host = reqwest::Url::parse(url).ok().and_then(|url| url.host_str().map(str::to_owned));
+            tracing::warn!(
+                host = host.as_deref().unwrap_or("?"),
+                "a VK photo URL outside VK's hosts; not downloaded"
+            );
+            return Ok(Input::PhotoRejected { problem: PhotoProblem::NotAnImage });
+        }
         let unavailable = |error: reqwest::Error| ReceiveError::Unavailable(error.without_url().to_string());
         let mut response =
             self.api.http().get(url).timeout(DOWNLOAD_TIMEOUT).send().await.map_err(unavailable)?;
@@ -479,8 +488,9 @@ impl VkReceiver {
             return Err(ReceiveError::Unavailable(format!("photo download: HTTP {status}")));
         }
         if !status.is_success() {
-            // The link is gone or forbidden and will not come back: tell the customer the
-            // photo did not arrive rather than retrying forever.
+            // The link is gone or forbidden and will not come back, or it redirected outside
+            // VK's hosts: tell the customer the photo did not arrive rather than retrying
+            // forever.
             tracing::warn!(%status, "a VK photo could not be downloaded");
             return Ok(Input::PhotoRejected { problem: PhotoProblem::NotAnImage });
         }

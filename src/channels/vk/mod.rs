@@ -11,11 +11,13 @@
 //! }
 //! ```
 //!
-//! `api` is the typed HTTP client, `inbound` reads events, `keyboard` lays out buttons,
-//! `outbound` sends, `longpoll` and `callback` are the two ways events arrive.
+//! `api` is the typed HTTP client, `inbound` reads events (downloading photos only from the
+//! hosts `downloads` allows), `keyboard` lays out buttons, `outbound` sends, `longpoll` and
+//! `callback` are the two ways events arrive.
 
 pub mod api;
 pub mod callback;
+pub mod downloads;
 pub mod inbound;
 pub mod keyboard;
 pub mod longpoll;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use switchboard::channels::{Accepted, InboundKind, Intake};
 use switchboard::core::dialog::{Input, State};
 use switchboard::core::faq::{Intent, IntentClassifier, Match};
-use switchboard::core::handoff::TicketStatus;
+use switchboard::core::handoff::{Actor, TicketStatus};
 use switchboard::core::message::{Action, IssueType, Lang, MediaRef};
 use switchboard::engine::{Engine, EngineSettings};
 use switchboard::media::MediaStore;
@@ -39,6 +39,26 @@ fn png(width: u32) -> Vec<u8> {
 
 fn photo(external_id: &str, event_id: &str, media: &MediaRef) -> switchboard::channels::InboundEvent {
     event(external_id, event_id, InboundKind::Input(Input::Photo { media: media.clone(), caption: None }))
+}
+
+fn photo_with_caption(
+    external_id: &str,
+    event_id: &str,
+    media: &MediaRef,
+    caption: &str,
+) -> switchboard::channels::InboundEvent {
+    let input = Input::Photo { media: media.clone(), caption: Some(caption.to_owned()) };
+    event(external_id, event_id, InboundKind::Input(input))
+}
+
+/// Which of `needles` can be read in the SQLite file or its write-ahead log, as raw bytes;
+/// `None` on PostgreSQL, whose files are the server's (its rows are checked through SQL).
+fn readable_in_sqlite_files<'a>(db: &TestDb, needles: &[&'a str]) -> Option<Vec<&'a str>> {
+    let path = db.url.strip_prefix("sqlite://")?;
+    let mut contents = std::fs::read(path).expect("the database file");
+    contents.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+    let found = |needle: &str| contents.windows(needle.len()).any(|window| window == needle.as_bytes());
+    Some(needles.iter().copied().filter(|needle| found(needle)).collect())
 }
 
 /// A database with four customers:
@@ -102,20 +122,37 @@ impl World {
         let ann_ticket = queued.iter().find(|t| t.external_id == "ann").unwrap().id;
         engine.add_note(ann_ticket, "anna", "She called: the mug was a gift.").await.unwrap();
 
-        let channel = RecordingChannel::new();
-        let worker = OutboxWorker::new(
-            Arc::clone(&store),
-            channel.channels(),
-            OutboxSettings::default(),
-            engine.outbox_link(),
-        );
-        while worker.try_deliver_next().await.unwrap() == DeliveryAttempt::Delivered {}
+        let world = World { db, store, engine, media, _media_dir: media_dir, shared, ann_only, orphan };
+        world.deliver_everything().await;
         assert_eq!(
-            engine.accept(text("dan", "d1", "/start")).await.unwrap(),
+            world.engine.accept(text("dan", "d1", "/start")).await.unwrap(),
             Accepted::Applied { replies: 2 }
         );
+        world
+    }
 
-        World { db, store, engine, media, _media_dir: media_dir, shared, ann_only, orphan }
+    /// Delivers every pending reply, as a running server would have by now.
+    async fn deliver_everything(&self) {
+        let channel = RecordingChannel::new();
+        let worker = OutboxWorker::new(
+            Arc::clone(&self.store),
+            channel.channels(),
+            OutboxSettings::default(),
+            self.engine.outbox_link(),
+        );
+        while worker.try_deliver_next().await.unwrap() == DeliveryAttempt::Delivered {}
+    }
+
+    async fn accept_all(&self, script: Vec<switchboard::channels::InboundEvent>) {
+        for event in script {
+            assert!(matches!(self.engine.accept(event).await.unwrap(), Accepted::Applied { .. }));
+        }
+    }
+
+    async fn state_of(&self, external_id: &str) -> State {
+        let contact = self.store.contact(CHANNEL, external_id).await.unwrap().unwrap();
+        let conversation = self.store.conversation_of_contact(contact.id).await.unwrap().unwrap();
+        serde_json::from_str(&conversation.state).unwrap()
     }
 
     async fn count(&self, sql: &'static str) -> i64 {
@@ -152,6 +189,11 @@ async fn erasure_story(db: TestDb) {
         .into_iter()
         .find(|t| t.external_id == "ann")
         .unwrap();
+    let events = world.count("SELECT count(*) FROM processed_events").await as u64;
+    let her_words = ["Great shop, slow courier.", "The handle came off.", "She called: the mug was a gift."];
+    if let Some(found) = readable_in_sqlite_files(&world.db, &her_words) {
+        assert_eq!(found, her_words, "the check below would prove nothing");
+    }
 
     let report = privacy::erase_contact(&world.engine, &world.media, CHANNEL, "ann")
         .await
@@ -168,13 +210,25 @@ async fn erasure_story(db: TestDb) {
                 feedback: 1,
                 ticket_attachments: 2,
                 ticket_notes: 1,
+                processed_events: 8,
                 tickets_anonymised: 1,
                 tickets_closed: 1,
             },
             media_files: 1,
             media_files_shared: 1,
+            log_truncated: true,
         }
     );
+    assert_eq!(
+        world.count("SELECT count(*) FROM processed_events").await as u64,
+        events - 8,
+        "the ids of her eight events are gone, everyone else's stay"
+    );
+    assert_eq!(world.count("SELECT count(*) FROM processed_events WHERE event_id LIKE 'a%'").await, 0);
+    assert_eq!(world.count("SELECT count(*) FROM processed_events WHERE event_id LIKE 'r%'").await, 0);
+    if let Some(found) = readable_in_sqlite_files(&world.db, &her_words) {
+        assert!(found.is_empty(), "erased text is still readable in the database files: {found:?}");
+    }
     assert!(report.rows.outbox_rows >= 8, "every reply ann was sent: {report:?}");
 
     // Nothing of hers is left under her name, and the ticket counts only as a withdrawn request.
@@ -227,20 +281,40 @@ async fn retention_story(db: TestDb) {
     let events = world.count("SELECT count(*) FROM processed_events").await as u64;
     assert_eq!(world.count("SELECT count(*) FROM outbox WHERE status = 'pending'").await, 2, "dan's replies");
 
+    // An agent's photo: nothing in the conversations refers to it, the agents table does.
+    let face = world.media.store(&png(9)).await.unwrap();
+    let agents = switchboard::console::agents::create_agent(
+        &*world.store,
+        "olga",
+        "correct horse battery",
+        switchboard::console::Role::Agent,
+        0,
+    );
+    agents.await.unwrap();
+    switchboard::console::agents::set_profile(&*world.store, "olga", Some("Olga"), Some(&face.sha256))
+        .await
+        .unwrap();
+
     // Two hours from now, everything is older than an hour, except that dedupe rows are
     // always kept for a week.
     let in_two_hours = now_millis() + 2 * 3_600_000;
     let report =
-        privacy::apply_retention(&*world.store, &world.media, Duration::from_secs(3600), in_two_hours)
+        privacy::apply_retention(&world.engine, &world.media, Duration::from_secs(3600), in_two_hours)
             .await
             .unwrap();
     assert_eq!(report.messages, total_messages - with_open_ticket, "open tickets keep their history");
     assert_eq!(report.outbox_rows, sent);
     assert_eq!(report.processed_events, 0);
+    assert_eq!(report.feedback, 1, "ann's review");
+    assert_eq!((report.ticket_notes, report.tickets_anonymised), (0, 0), "both tickets are still open");
+    assert_eq!(report.contact_names, 2, "cat's and dan's; ann and bob have open tickets");
+    assert_eq!(report.drafts, 0, "nobody left anything half-way");
+    assert!(report.log_truncated);
     assert_eq!(report.media_files, 1, "only the photo nothing refers to");
     assert_eq!(report.media_bytes, png(5).len() as u64);
     assert!(!world.has_file(&world.orphan).await);
     assert!(world.has_file(&world.shared).await && world.has_file(&world.ann_only).await);
+    assert!(world.has_file(&face).await, "an agent's photo stays");
     assert_eq!(world.count("SELECT count(*) FROM outbox").await, 2, "pending replies are never deleted");
     assert_eq!(world.messages_of("cat").await, 0);
     assert_eq!(
@@ -258,13 +332,112 @@ async fn retention_story(db: TestDb) {
     // Eight days on, with a one-day age, the dedupe rows go too; nothing else is left to delete.
     let in_eight_days = now_millis() + 8 * 86_400_000;
     let report =
-        privacy::apply_retention(&*world.store, &world.media, Duration::from_secs(86_400), in_eight_days)
+        privacy::apply_retention(&world.engine, &world.media, Duration::from_secs(86_400), in_eight_days)
             .await
             .unwrap();
     assert_eq!(report.processed_events, events);
     assert_eq!((report.messages, report.outbox_rows, report.media_files), (0, 0, 0));
     assert_eq!(world.count("SELECT count(*) FROM processed_events").await, 0);
     world.finish().await;
+}
+
+/// Two more customers: eve's ticket was resolved and rated with a comment, after a review and
+/// an agent's note; fay stopped half-way, with a caption in her conversation's state. An hour
+/// of retention, two hours on, takes their words from the tickets, the notes, the feedback,
+/// the state and the contact names, and leaves them readable nowhere in the SQLite files.
+async fn retention_of_closed_tickets_story(db: TestDb) {
+    let world = World::build(db).await;
+    let eve_photo = world.media.store(&png(6)).await.unwrap();
+    let fay_photo = world.media.store(&png(7)).await.unwrap();
+    world
+        .accept_all(vec![
+            text("eve", "e1", "i want to leave a review"),
+            text("eve", "e2", "REVIEW-KIWI-3344 lovely staff"),
+            button("eve", "e3", Action::Issue(IssueType::Order)),
+            text("eve", "e4", "AB-7731"),
+            photo("eve", "e5", &eve_photo),
+            button("eve", "e6", Action::PhotosDone),
+            text("eve", "e7", "DESCRIPTION-ZEBRA-7731 crushed box"),
+            button("fay", "f1", Action::Issue(IssueType::Order)),
+            text("fay", "f2", "AB-4455"),
+            photo_with_caption("fay", "f3", &fay_photo, "DRAFT-LYCHEE-4455 the lid"),
+        ])
+        .await;
+    let tickets = world.store.list_tickets(None, switchboard::store::Page::first(100)).await.unwrap();
+    let eve_ticket = tickets.iter().find(|t| t.external_id == "eve").expect("eve's ticket").id;
+    let (engine, anna) = (&world.engine, Actor::new("anna", false));
+    engine.claim(eve_ticket, "anna").await.unwrap();
+    engine.add_note(eve_ticket, "anna", "NOTE-QUOKKA-5512 called her back").await.unwrap();
+    engine
+        .agent_reply(eve_ticket, &anna, "REPLY-OTTER-6623 a new one is on its way", Vec::new())
+        .await
+        .unwrap();
+    engine.resolve(eve_ticket, &anna).await.unwrap();
+    world
+        .accept_all(vec![
+            button("eve", "e8", Action::Rate(2)),
+            text("eve", "e9", "COMMENT-MANGO-9921 it took too long"),
+        ])
+        .await;
+    world.deliver_everything().await;
+    let rated = world.store.ticket(eve_ticket).await.unwrap().unwrap().ticket;
+    assert_eq!((rated.status, rated.rating), (TicketStatus::Resolved, Some(2)));
+    assert_eq!(rated.comment.as_deref(), Some("COMMENT-MANGO-9921 it took too long"));
+    assert!(matches!(world.state_of("fay").await, State::AwaitingPhotos { caption: Some(_), .. }));
+    let words = [
+        "REVIEW-KIWI-3344",
+        "DESCRIPTION-ZEBRA-7731",
+        "NOTE-QUOKKA-5512",
+        "REPLY-OTTER-6623",
+        "COMMENT-MANGO-9921",
+        "DRAFT-LYCHEE-4455",
+    ];
+    if let Some(found) = readable_in_sqlite_files(&world.db, &words) {
+        assert_eq!(found, words, "the check below would prove nothing");
+    }
+
+    let in_two_hours = now_millis() + 2 * 3_600_000;
+    let report =
+        privacy::apply_retention(&world.engine, &world.media, Duration::from_secs(3600), in_two_hours)
+            .await
+            .unwrap();
+    assert_eq!(report.tickets_anonymised, 1, "eve's; ann's and bob's are still open");
+    assert_eq!(report.ticket_notes, 1, "the note on eve's ticket; ann's open ticket keeps hers");
+    assert_eq!(report.feedback, 2, "ann's and eve's reviews");
+    assert_eq!(report.drafts, 1, "fay's");
+    assert_eq!(report.contact_names, 4, "cat, dan, eve and fay; ann and bob have open tickets");
+    assert!(report.log_truncated);
+
+    let eve = world.store.ticket(eve_ticket).await.unwrap().unwrap();
+    assert_eq!((eve.ticket.description, eve.ticket.order_id, eve.ticket.comment), (None, None, None));
+    assert_eq!(eve.ticket.rating, Some(2), "the stars stay for the dashboard");
+    assert_eq!(eve.ticket.issue_type, "order");
+    assert!(eve.notes.is_empty() && eve.messages.is_empty());
+    assert_eq!(world.state_of("fay").await, State::Menu, "her draft went with the old state");
+    for (who, name) in [("eve", None), ("fay", None), ("ann", Some("Customer ann".to_owned()))] {
+        let contact = world.store.contact(CHANNEL, who).await.unwrap().unwrap();
+        assert_eq!(contact.display_name, name, "{who}");
+    }
+    let after = world.store.list_tickets(None, switchboard::store::Page::first(100)).await.unwrap();
+    let ann = after.into_iter().find(|t| t.external_id == "ann").unwrap();
+    assert_eq!(ann.description.as_deref(), Some("The handle came off."), "open tickets keep everything");
+    assert_eq!(world.store.ticket(ann.id).await.unwrap().unwrap().notes.len(), 1);
+    assert_eq!(world.count("SELECT count(*) FROM feedback").await, 0);
+    if let Some(found) = readable_in_sqlite_files(&world.db, &words) {
+        assert!(found.is_empty(), "expired text is still readable in the database files: {found:?}");
+    }
+    world.finish().await;
+}
+
+#[tokio::test]
+async fn retention_of_closed_tickets_on_sqlite() {
+    retention_of_closed_tickets_story(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+async fn retention_of_closed_tickets_on_postgres() {
+    retention_of_closed_tickets_story(TestDb::postgres().await).await;
 }
 
 #[tokio::test]

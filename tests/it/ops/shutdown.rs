@@ -207,13 +207,13 @@ async fn a_shutdown_past_its_bound_exits_anyway_with_an_error() {
             ("SWITCHBOARD_VK_GROUP_ID", "123456"),
             ("SWITCHBOARD_VK_MODE", "callback"),
             ("SWITCHBOARD_VK_CONFIRMATION", "confirmation_123456"),
-            ("SWITCHBOARD_VK_SECRET", "secret_123456"),
+            ("SWITCHBOARD_VK_SECRET", "secret_1234567890"),
             ("SWITCHBOARD_VK_API_URL", &api_url),
         ],
     );
     let message = serde_json::json!({
         "type": "message_new", "group_id": 123456, "event_id": "shutdown-1", "v": "5.199",
-        "secret": "secret_123456",
+        "secret": "secret_1234567890",
         "object": {
             "message": {"peer_id": 2000, "from_id": 2000, "out": 0, "date": 1_700_000_000, "text": "/start"},
             "client_info": {"button_actions": ["text"], "keyboard": true, "inline_keyboard": false,

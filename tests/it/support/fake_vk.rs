@@ -36,7 +36,7 @@ pub const TOKEN: &str = "vk1.a.fake-community-token";
 /// The community of the vksdk confirmation and secret cases.
 pub const GROUP_ID: u64 = 123_456;
 pub const CONFIRMATION: &str = "confirmation_123456";
-pub const SECRET: &str = "secret_123456";
+pub const SECRET: &str = "secret_1234567890";
 /// Long Poll positions start here, so a `ts` is never confused with an index.
 const FIRST_TS: u64 = 1000;
 
@@ -90,6 +90,8 @@ struct Fake {
     most_polls_at_once: usize,
     uploads: Vec<Vec<u8>>,
     files: HashMap<String, Vec<u8>>,
+    /// The paths of `/files/` requests, served or not, in order.
+    downloads: Vec<String>,
     /// The opt-in fault plan for send calls.
     plan: Option<Faults>,
 }
@@ -144,6 +146,7 @@ impl FakeVk {
             .route("/longpoll", get(long_poll))
             .route("/upload/photo", post(upload))
             .route("/files/{*path}", get(file))
+            .route("/moved/{*path}", get(moved))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             let listener = CuttableListener::new(listener);
@@ -197,6 +200,17 @@ impl FakeVk {
     pub fn serve_file(&self, path: &str, bytes: Vec<u8>) -> String {
         self.with(|fake| fake.files.insert(path.to_owned(), bytes));
         format!("{}/files/{path}", self.base_url)
+    }
+
+    /// A URL on this fake that redirects (302) to `target`.
+    pub fn redirect_to(&self, target: &str) -> String {
+        let encoded: String = target.bytes().map(|byte| format!("{byte:02x}")).collect();
+        format!("{}/moved/{encoded}", self.base_url)
+    }
+
+    /// The paths asked for under `/files/`, in order.
+    pub fn downloads(&self) -> Vec<String> {
+        self.with(|fake| fake.downloads.clone())
     }
 
     pub fn calls(&self) -> Vec<ApiCall> {
@@ -497,9 +511,23 @@ async fn upload(State(shared): State<Shared>, mut multipart: Multipart) -> Respo
 }
 
 async fn file(State(shared): State<Shared>, Path(path): Path<String>) -> Response {
-    match shared.fake.lock().unwrap().files.get(&path) {
+    let mut fake = shared.fake.lock().unwrap();
+    fake.downloads.push(path.clone());
+    match fake.files.get(&path) {
         Some(bytes) => (StatusCode::OK, bytes.clone()).into_response(),
         None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}
+
+/// `/moved/<hex of a URL>`: a redirect there.
+async fn moved(Path(encoded): Path<String>) -> Response {
+    let bytes: Option<Vec<u8>> = (0..encoded.len())
+        .step_by(2)
+        .map(|at| encoded.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect();
+    match bytes.and_then(|bytes| String::from_utf8(bytes).ok()) {
+        Some(target) => (StatusCode::FOUND, [(axum::http::header::LOCATION, target)]).into_response(),
+        None => (StatusCode::BAD_REQUEST, "not a hex-encoded URL").into_response(),
     }
 }
 
