@@ -179,7 +179,7 @@ fn a_database_password_never_reaches_the_output() {
     // The port is no number: opening fails at once, and the error names the database.
     let url =
         "postgres://app:Hunter2InTheUser@127.0.0.1:port/support?sslmode=disable&password=Hunter2InTheQuery";
-    for args in [&["migrate"][..], &["tickets", "list"], &["--database-url", url, "migrate"]] {
+    for args in [&["migrate"][..], &["tickets", "list"], &["migrate", "--database-url", url]] {
         let output = switchboard(dir.path(), args, "", &[("SWITCHBOARD_DATABASE_URL", url)]);
         assert!(!output.status.success(), "{args:?}");
         let printed =
