@@ -4,6 +4,7 @@
 //! engine). [`serve`] adds the channels, the outbox workers and the HTTP server on top.
 
 use crate::assets::{LocaleFile, LocaleSource};
+use crate::channel_state::{ChannelState, ChannelStates};
 use crate::channels::{Channel, Intake, Renderer};
 use crate::config::{LogFormat, Settings, SqliteSync};
 use crate::core::faq::Classifier;
@@ -107,6 +108,7 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>
             SqliteSync::Full => SqliteDurability::Full,
             SqliteSync::Normal => SqliteDurability::Normal,
         },
+        wait_for_server: settings.database_wait,
         ..ConnectOptions::default()
     };
     store::connect(settings.database_url.as_str(), &options)
@@ -194,6 +196,8 @@ pub struct Running {
     pub address: std::net::SocketAddr,
     /// Where `/metrics` is served, when metrics are on.
     pub metrics_address: Option<std::net::SocketAddr>,
+    /// What each channel is doing (a platform unreachable at start is retried meanwhile).
+    pub channels: ChannelStates,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -256,11 +260,12 @@ pub async fn start_with(
     };
     let app = Arc::new(App::build(settings).await?);
     let stop = CancellationToken::new();
+    let states = ChannelStates::default();
     let mut tasks = Vec::new();
     let mut metrics_address = None;
     if let Some((handle, listener)) = metrics {
         metrics_address = Some(listener.local_addr()?);
-        let router = crate::telemetry::router(handle.clone(), Arc::clone(&app.store));
+        let router = crate::telemetry::router(handle.clone(), Arc::clone(&app.store), states.clone());
         let server_stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             let served =
@@ -274,6 +279,7 @@ pub async fn start_with(
     let one_time_password_file = hand_over_first_admin(&app).await?;
 
     // The web chat is always on: it is the store's own channel.
+    states.set(crate::channels::webchat::CHANNEL, ChannelState::Up);
     let hub = Arc::new(crate::channels::webchat::WebChatHub::new());
     let mut channels: Vec<Arc<dyn Channel>> =
         vec![Arc::new(crate::channels::webchat::WebChatChannel::new(Arc::clone(&hub)))];
@@ -299,8 +305,9 @@ pub async fn start_with(
             one_time_password_file,
             ..crate::console::ConsoleSettings::new(app.settings.secure_cookies, &app.settings.limits)
         },
-    );
-    let mut router = crate::http::health_router(Arc::clone(&app.store))
+    )
+    .with_channel_states(states.clone());
+    let mut router = crate::http::health_router_with(Arc::clone(&app.store), states.clone())
         .merge(crate::channels::webchat::router(chat))
         .merge(crate::console::router(console));
 
@@ -309,26 +316,16 @@ pub async fn start_with(
             telegram::TelegramChannel::new(telegram_settings, app.media.clone(), app.renderer())
                 .context("Telegram settings")?,
         );
-        match channel.setup().await.context("cannot set up the Telegram bot")? {
-            telegram::Mode::Polling => {
-                let (channel, intake) = (Arc::clone(&channel), app.intake());
-                let leadership = format!("telegram:{}", channel.bot_id());
-                let polling =
-                    poll_while_leading(Arc::clone(&app.store), leadership, stop.clone(), move |shutdown| {
-                        telegram::polling::run(Arc::clone(&channel), Arc::clone(&intake), shutdown)
-                    });
-                // Each round waits for the engine's commit of the one before; on SQLite its
-                // wake-ups must not queue behind the deliveries that commit started.
-                let done = crate::own_thread::spawn_for(app.store.backend(), "telegram-poller", polling);
-                tasks.push(tokio::spawn(async move {
-                    let _ = done.await;
-                }));
-            }
-            telegram::Mode::Webhook => {
-                router = router.merge(telegram::webhook::router(Arc::clone(&channel), app.intake()));
-            }
+        if matches!(channel.mode(), telegram::Mode::Webhook) {
+            router = router.merge(telegram::webhook::router(Arc::clone(&channel), app.intake()));
         }
-        tracing::info!(mode = ?channel.mode(), "Telegram channel started");
+        // The Bot API may be unreachable now: the rest serves meanwhile, and this keeps trying.
+        tasks.push(tokio::spawn(start_telegram(
+            Arc::clone(&channel),
+            Arc::clone(&app),
+            stop.clone(),
+            states.clone(),
+        )));
         channels.push(channel);
     }
 
@@ -339,15 +336,26 @@ pub async fn start_with(
             crate::config::vk::VkMode::LongPoll => {
                 let (receiver, intake) = (channel.receiver(), app.intake());
                 let leadership = format!("vk:{}", channel.settings().group_id);
+                let running = PollReport::channel(vk::CHANNEL, states.clone());
+                let poll_states = states.clone();
                 tasks.push(tokio::spawn(poll_while_leading(
                     Arc::clone(&app.store),
                     leadership,
                     stop.clone(),
-                    move |shutdown| vk::longpoll::run(receiver.clone(), Arc::clone(&intake), shutdown),
+                    running,
+                    move |shutdown| {
+                        vk::longpoll::run(
+                            receiver.clone(),
+                            Arc::clone(&intake),
+                            shutdown,
+                            poll_states.clone(),
+                        )
+                    },
                 )));
             }
             crate::config::vk::VkMode::Callback => {
-                router = router.merge(vk::callback::router(channel.receiver(), app.intake()))
+                router = router.merge(vk::callback::router(channel.receiver(), app.intake()));
+                states.set(vk::CHANNEL, ChannelState::Up);
             }
         }
         tracing::info!(mode = ?channel.settings().mode, "VK channel started");
@@ -365,15 +373,17 @@ pub async fn start_with(
                     Arc::clone(&app.store),
                     leadership,
                     stop.clone(),
+                    PollReport::channel(max::CHANNEL, states.clone()),
                     move |shutdown| max::longpoll::run(receiver.clone(), Arc::clone(&intake), shutdown),
                 )));
             }
             crate::config::max::MaxMode::Webhook => {
-                max::subscribe(&channel).await.context("cannot subscribe the MAX webhook")?;
                 router = router.merge(max::webhook::router(channel.receiver(), app.intake()));
+                // MAX may be unreachable now: the rest serves meanwhile, and this keeps trying.
+                tasks.push(tokio::spawn(subscribe_max(channel.clone(), stop.clone(), states.clone())));
             }
         }
-        tracing::info!(mode = ?channel.settings().mode, "MAX channel started");
+        tracing::info!(mode = ?channel.settings().mode, "MAX channel configured");
         channels.push(Arc::new(channel));
     }
 
@@ -406,7 +416,19 @@ pub async fn start_with(
     };
     let server = tokio::spawn(crate::web::server::serve(listener, router, server_limits, stop.clone()));
     tracing::info!(%address, database = %app.settings.database_url.redacted(), "serving");
-    Ok(Running { app, address, metrics_address, stop, tasks, server })
+    Ok(Running { app, address, metrics_address, channels: states, stop, tasks, server })
+}
+
+/// Where a long-poll loop reports its channel's state.
+struct PollReport {
+    channel: &'static str,
+    states: ChannelStates,
+}
+
+impl PollReport {
+    fn channel(channel: &'static str, states: ChannelStates) -> PollReport {
+        PollReport { channel, states }
+    }
 }
 
 /// On first start, creates the agent `admin` and writes its one-time password to a file in the
@@ -434,17 +456,20 @@ async fn hand_over_first_admin(app: &App) -> anyhow::Result<Option<std::path::Pa
 /// leads its source: several processes may share a PostgreSQL database, and a platform must
 /// see one poller per bot. Waits for leadership, polls until shutdown or until leadership is
 /// lost (then waits to lead again), and gives leadership up when it stops. The loop itself
-/// never sees the store: it gets a stop signal that fires on either.
+/// never sees the store: it gets a stop signal that fires on either. The channel counts as up
+/// from here on (a follower is up too: its leader polls), and as stopped if the loop fails.
 async fn poll_while_leading<Poll, Polling, PollError>(
     store: Arc<dyn Store>,
     name: String,
     stop: CancellationToken,
+    running: PollReport,
     mut poll: Poll,
 ) where
     Poll: FnMut(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Polling,
     Polling: std::future::Future<Output = Result<(), PollError>>,
     PollError: std::fmt::Display,
 {
+    running.states.set(running.channel, ChannelState::Up);
     loop {
         let Some(leadership) = store::wait_for_leadership(store.as_ref(), &name, &stop).await else {
             return;
@@ -462,6 +487,7 @@ async fn poll_while_leading<Poll, Polling, PollError>(
         match result {
             Err(error) => {
                 tracing::error!(leadership = %name, %error, "polling stopped");
+                running.states.set(running.channel, ChannelState::Stopped { reason: error.to_string() });
                 return;
             }
             Ok(()) if stop.is_cancelled() => return,
@@ -469,6 +495,100 @@ async fn poll_while_leading<Poll, Polling, PollError>(
             Ok(()) => {
                 tracing::warn!(leadership = %name, "leadership lost; polling stopped until it is regained");
             }
+        }
+    }
+}
+
+/// The first pause after a failed start; it doubles per attempt up to [`MAX_START_PAUSE`].
+const FIRST_START_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+const MAX_START_PAUSE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Subscribes the MAX webhook (`POST /subscriptions`), trying again with backoff while MAX
+/// cannot be reached. A rejected token stops the channel with its reason.
+async fn subscribe_max(
+    channel: crate::channels::max::MaxChannel,
+    stop: CancellationToken,
+    states: ChannelStates,
+) {
+    use crate::channels::max;
+    states.set(max::CHANNEL, ChannelState::Starting);
+    let mut pause = FIRST_START_PAUSE;
+    let mut attempt = 0u32;
+    loop {
+        let error = match max::subscribe(&channel).await {
+            Ok(()) => break,
+            Err(error) => error,
+        };
+        attempt += 1;
+        if error.is_fatal() {
+            tracing::error!(%error, "the MAX channel is stopped; fix its settings and restart");
+            states.set(max::CHANNEL, ChannelState::Stopped { reason: error.to_string() });
+            return;
+        }
+        tracing::warn!(%error, attempt, retry_in = ?pause, "cannot subscribe the MAX webhook; trying again");
+        states.set(max::CHANNEL, ChannelState::Retrying { reason: error.to_string(), attempt });
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(MAX_START_PAUSE);
+    }
+    states.set(max::CHANNEL, ChannelState::Up);
+}
+
+/// Sets the Telegram bot up (`getMe`, then the webhook or its removal), trying again with
+/// backoff while the Bot API cannot be reached, and then starts long polling if that is the
+/// mode. A refusal from the API (a revoked token) stops the channel with its reason.
+async fn start_telegram(
+    channel: Arc<crate::channels::telegram::TelegramChannel>,
+    app: Arc<App>,
+    stop: CancellationToken,
+    states: ChannelStates,
+) {
+    use crate::channels::telegram::{self, Mode, SetupError};
+    let name = telegram::CHANNEL;
+    states.set(name, ChannelState::Starting);
+    let mut pause = FIRST_START_PAUSE;
+    let mut attempt = 0u32;
+    let mode = loop {
+        let error = match channel.setup().await {
+            Ok(mode) => break mode,
+            Err(error) => error,
+        };
+        attempt += 1;
+        if matches!(error, SetupError::Refused(_) | SetupError::WrongBot { .. }) {
+            tracing::error!(%error, "the Telegram channel is stopped; fix its settings and restart");
+            states.set(name, ChannelState::Stopped { reason: error.to_string() });
+            return;
+        }
+        tracing::warn!(%error, attempt, retry_in = ?pause, "cannot set up the Telegram bot; trying again");
+        states.set(name, ChannelState::Retrying { reason: error.to_string(), attempt });
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(MAX_START_PAUSE);
+    };
+    tracing::info!(?mode, "Telegram channel started");
+    match mode {
+        Mode::Webhook => states.set(name, ChannelState::Up),
+        Mode::Polling => {
+            let intake = app.intake();
+            let leadership = format!("telegram:{}", channel.bot_id());
+            let poll_states = states.clone();
+            let polling = poll_while_leading(
+                Arc::clone(&app.store),
+                leadership,
+                stop,
+                PollReport::channel(name, states),
+                move |shutdown| {
+                    let (channel, intake) = (Arc::clone(&channel), Arc::clone(&intake));
+                    telegram::polling::run(channel, intake, shutdown, poll_states.clone())
+                },
+            );
+            // Each round waits for the engine's commit of the one before; on SQLite its
+            // wake-ups must not queue behind the deliveries that commit started.
+            let _ = crate::own_thread::spawn_for(app.store.backend(), "telegram-poller", polling).await;
         }
     }
 }

@@ -1,156 +1,245 @@
-//! Business hours (`SWITCHBOARD_BUSINESS_HOURS`, e.g. `Mon-Fri 09:00-18:00 Europe/Moscow`) and
-//! the "agents are back at ..." text queued customers get outside them. A module of its own:
-//! `config` parses it and the app hands it to the engine, and neither should import the console
-//! for it.
+//! Business hours (`SWITCHBOARD_BUSINESS_HOURS`, e.g. `Mon-Fri 09:00-18:00, Sat 10:00-14:00
+//! Europe/Berlin`), the dates the team is closed (`SWITCHBOARD_HOLIDAYS`), and the "agents are
+//! back at ..." text queued customers get outside them. A module of its own: `config` parses
+//! it and the app hands it to the engine, and neither should import the console for it.
 //!
-//! Time zones are fixed UTC offsets: `UTC`, `UTC+3`, `+03:00`, or one of the IANA names of
-//! zones without daylight saving time listed in [`FIXED_ZONES`]. A zone with daylight saving
-//! time would need the tz database (chrono-tz); until then such names are refused with a
-//! message that says to use an offset.
+//! The time zone is required and comes last: an IANA name, read through the tz database that
+//! chrono-tz carries (so daylight saving time moves the hours with the clocks), or a fixed
+//! offset (`UTC`, `UTC+3`, `+03:00`). Opening times are wall-clock times in that zone.
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono_tz::Tz;
 use std::fmt;
 
-/// IANA zones that keep one offset all year, in seconds east of UTC.
-pub const FIXED_ZONES: &[(&str, i32)] = &[
-    ("UTC", 0),
-    ("Etc/UTC", 0),
-    ("Europe/Moscow", 3 * 3600),
-    ("Europe/Minsk", 3 * 3600),
-    ("Europe/Istanbul", 3 * 3600),
-    ("Asia/Dubai", 4 * 3600),
-    ("Asia/Yekaterinburg", 5 * 3600),
-    ("Asia/Tashkent", 5 * 3600),
-    ("Asia/Almaty", 5 * 3600),
-    ("Asia/Novosibirsk", 7 * 3600),
-    ("Asia/Krasnoyarsk", 7 * 3600),
-    ("Asia/Shanghai", 8 * 3600),
-    ("Asia/Hong_Kong", 8 * 3600),
-    ("Asia/Singapore", 8 * 3600),
-    ("Asia/Tokyo", 9 * 3600),
-    ("Asia/Vladivostok", 10 * 3600),
-];
-
+/// What is wrong with a business-hours value, without the example (the caller adds that once).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "business hours {0}; expected something like `Mon-Fri 09:00-18:00 Europe/Moscow` or `Mon-Sat 10:00-20:00 +03:00`"
-)]
+#[error("{0}")]
 pub struct HoursError(String);
 
-/// When agents work: the same opening hours on the listed weekdays, in one time zone.
+/// Where the opening times are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BusinessHours {
+enum Zone {
+    Iana(Tz),
+    Offset(FixedOffset),
+}
+
+impl Zone {
+    fn parse(text: &str) -> Result<Zone, HoursError> {
+        let named = text.parse::<Tz>().ok().or_else(|| {
+            // `europe/berlin` is meant as Europe/Berlin; chrono-tz matches exact names only.
+            chrono_tz::TZ_VARIANTS.iter().copied().find(|zone| zone.name().eq_ignore_ascii_case(text))
+        });
+        if let Some(zone) = named {
+            return Ok(Zone::Iana(zone));
+        }
+        let signed = text.strip_prefix("UTC").or_else(|| text.strip_prefix("GMT")).unwrap_or(text);
+        let (sign, rest) = match signed.chars().next() {
+            Some('+') => (1, &signed[1..]),
+            Some('-') => (-1, &signed[1..]),
+            _ => {
+                return Err(HoursError(format!(
+                    "{text:?} is not a time zone; end with an IANA name such as Europe/Berlin or an offset such as +03:00"
+                )));
+            }
+        };
+        let bad_offset = || HoursError(format!("{text:?} is not an offset like +03:00"));
+        let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
+        let hours: i32 = hours.parse().map_err(|_| bad_offset())?;
+        let minutes: i32 = minutes.parse().map_err(|_| bad_offset())?;
+        if !(0..60).contains(&minutes) {
+            return Err(bad_offset());
+        }
+        FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).map(Zone::Offset).ok_or_else(bad_offset)
+    }
+
+    /// The wall-clock time in this zone at `now`.
+    fn local(&self, now: DateTime<Utc>) -> NaiveDateTime {
+        match self {
+            Zone::Iana(zone) => now.with_timezone(zone).naive_local(),
+            Zone::Offset(offset) => now.with_timezone(offset).naive_local(),
+        }
+    }
+}
+
+/// Opening hours on some weekdays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Range {
     /// Monday first.
     days: [bool; 7],
     open: NaiveTime,
     close: NaiveTime,
-    offset: FixedOffset,
-    zone: String,
 }
+
+/// When agents work: one or more ranges of weekdays and hours, in one time zone, less the
+/// closed dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusinessHours {
+    ranges: Vec<Range>,
+    zone: Zone,
+    /// As written, for customers to read (`Europe/Berlin`).
+    zone_name: String,
+    holidays: Vec<NaiveDate>,
+}
+
+const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 fn weekday(name: &str) -> Option<usize> {
-    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].iter().position(|day| name.eq_ignore_ascii_case(day))
+    DAY_NAMES.iter().position(|day| name.eq_ignore_ascii_case(day))
 }
 
-fn parse_offset(zone: &str) -> Result<FixedOffset, HoursError> {
-    if let Some((_, seconds)) = FIXED_ZONES.iter().find(|(name, _)| name.eq_ignore_ascii_case(zone)) {
-        return Ok(FixedOffset::east_opt(*seconds).expect("valid offsets"));
+/// `Mon-Fri` or `Sat` (a range may wrap: `Sat-Mon`) into the days it names.
+fn add_days(days: &mut [bool; 7], part: &str) -> Result<(), HoursError> {
+    let (first, last) = part.split_once('-').unwrap_or((part, part));
+    let (Some(first), Some(last)) = (weekday(first), weekday(last)) else {
+        return Err(HoursError(format!("{part:?} is not a weekday like Mon or a range like Mon-Fri")));
+    };
+    let mut day = first;
+    loop {
+        days[day] = true;
+        if day == last {
+            return Ok(());
+        }
+        day = (day + 1) % 7;
     }
-    let signed = zone.strip_prefix("UTC").or_else(|| zone.strip_prefix("GMT")).unwrap_or(zone);
-    let (sign, rest) = match signed.chars().next() {
-        Some('+') => (1, &signed[1..]),
-        Some('-') => (-1, &signed[1..]),
-        _ => {
+}
+
+/// `09:00-18:00`, if the text looks like hours at all.
+fn hours(text: &str) -> Option<Result<(NaiveTime, NaiveTime), HoursError>> {
+    let (open, close) = text.split_once('-')?;
+    if !open.contains(':') || !close.contains(':') {
+        return None;
+    }
+    let time = |value: &str| {
+        NaiveTime::parse_from_str(value, "%H:%M")
+            .map_err(|_| HoursError(format!("{value:?} is not a time like 09:00")))
+    };
+    Some((|| {
+        let (open, close) = (time(open)?, time(close)?);
+        if open >= close {
             return Err(HoursError(format!(
-                "time zone {zone:?} is not a fixed offset; use one like +03:00 (zones with daylight saving time are not supported)"
+                "opening {} is not before closing {}",
+                open.format("%H:%M"),
+                close.format("%H:%M")
             )));
         }
-    };
-    let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
-    let hours: i32 = hours.parse().map_err(|_| HoursError(format!("bad offset {zone:?}")))?;
-    let minutes: i32 = minutes.parse().map_err(|_| HoursError(format!("bad offset {zone:?}")))?;
-    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
-        .ok_or_else(|| HoursError(format!("bad offset {zone:?}")))
+        Ok((open, close))
+    })())
 }
 
 impl BusinessHours {
+    /// Reads `DAYS HOURS[, DAYS HOURS ...] ZONE`, e.g. `Mon-Fri 09:00-18:00, Sat 10:00-14:00
+    /// Europe/Moscow`; days are names, ranges of names or lists (`Mon,Wed`).
     pub fn parse(text: &str) -> Result<BusinessHours, HoursError> {
-        let parts: Vec<&str> = text.split_whitespace().collect();
-        let [days_text, hours_text, rest @ ..] = parts.as_slice() else {
-            return Err(HoursError(format!("{text:?} has no days and hours")));
+        let tokens: Vec<&str> = text.split_whitespace().collect();
+        let Some((zone_name, ranges_text)) = tokens.split_last() else {
+            return Err(HoursError("the value is empty".to_owned()));
         };
-        let zone = if rest.is_empty() { "UTC".to_owned() } else { rest.join(" ") };
+        if hours(zone_name.trim_end_matches(',')).is_some() {
+            return Err(HoursError(
+                "the time zone is missing; end with an IANA name such as Europe/Berlin or an offset such as +03:00"
+                    .to_owned(),
+            ));
+        }
+        let zone = Zone::parse(zone_name)?;
+        let mut ranges = Vec::new();
         let mut days = [false; 7];
-        for part in days_text.split(',') {
-            let (first, last) = part.split_once('-').unwrap_or((part, part));
-            let (Some(first), Some(last)) = (weekday(first), weekday(last)) else {
-                return Err(HoursError(format!("unknown weekday in {part:?}")));
-            };
-            let mut day = first;
-            loop {
-                days[day] = true;
-                if day == last {
-                    break;
+        let mut have_days = false;
+        for token in ranges_text {
+            let token = token.trim_end_matches(',');
+            match hours(token) {
+                Some(times) => {
+                    let (open, close) = times?;
+                    if !have_days {
+                        return Err(HoursError(format!("hours {token:?} have no weekdays before them")));
+                    }
+                    ranges.push(Range { days, open, close });
+                    days = [false; 7];
+                    have_days = false;
                 }
-                day = (day + 1) % 7;
+                None => {
+                    for part in token.split(',').filter(|part| !part.is_empty()) {
+                        add_days(&mut days, part)?;
+                        have_days = true;
+                    }
+                }
             }
         }
-        let (open, close) = hours_text
-            .split_once('-')
-            .ok_or_else(|| HoursError(format!("{hours_text:?} is not like 09:00-18:00")))?;
-        let time = |value: &str| {
-            NaiveTime::parse_from_str(value, "%H:%M")
-                .map_err(|_| HoursError(format!("{value:?} is not a time like 09:00")))
-        };
-        let (open, close) = (time(open)?, time(close)?);
-        if open >= close {
-            return Err(HoursError(format!("opening {open} is not before closing {close}")));
+        if have_days || ranges.is_empty() {
+            return Err(HoursError("weekdays without hours like 09:00-18:00".to_owned()));
         }
-        Ok(BusinessHours { days, open, close, offset: parse_offset(&zone)?, zone })
+        Ok(BusinessHours { ranges, zone, zone_name: (*zone_name).to_owned(), holidays: Vec::new() })
+    }
+
+    /// Adds dates on which nobody works, read as `2026-12-31, 2027-01-01` (dates in the
+    /// business time zone).
+    pub fn with_holidays(mut self, text: &str) -> Result<BusinessHours, HoursError> {
+        for part in text.split([',', ' ']).map(str::trim).filter(|part| !part.is_empty()) {
+            let date = NaiveDate::parse_from_str(part, "%Y-%m-%d")
+                .map_err(|_| HoursError(format!("{part:?} is not a date like 2026-12-31")))?;
+            self.holidays.push(date);
+        }
+        self.holidays.sort_unstable();
+        self.holidays.dedup();
+        Ok(self)
+    }
+
+    fn open_on(&self, date: NaiveDate) -> impl Iterator<Item = &Range> {
+        let day = date.weekday().num_days_from_monday() as usize;
+        let holiday = self.holidays.binary_search(&date).is_ok();
+        self.ranges.iter().filter(move |range| !holiday && range.days[day])
     }
 
     pub fn is_open(&self, now: DateTime<Utc>) -> bool {
-        let local = now.with_timezone(&self.offset);
-        let day = local.weekday().num_days_from_monday() as usize;
-        self.days[day] && local.time() >= self.open && local.time() < self.close
+        let local = self.zone.local(now);
+        self.open_on(local.date()).any(|range| local.time() >= range.open && local.time() < range.close)
     }
 
     /// `None` while agents work; otherwise when they are back, for customers to read
-    /// (`Mon 09:00 (Europe/Moscow)`).
+    /// (`Mon 09:00 (Europe/Moscow)`, or with the date when that is a week or more away).
     pub fn agents_back_at(&self, now: DateTime<Utc>) -> Option<String> {
         if self.is_open(now) {
             return None;
         }
-        let local = now.with_timezone(&self.offset);
-        (0..8).find_map(|ahead| {
-            let date = local.date_naive() + Duration::days(ahead);
-            let opening = date.and_time(self.open);
-            let day = date.weekday().num_days_from_monday() as usize;
-            (self.days[day] && opening > local.naive_local()).then(|| {
-                format!("{} {} ({})", short_day(date.weekday()), self.open.format("%H:%M"), self.zone)
+        let local = self.zone.local(now);
+        // Past every holiday there is an opening within a week.
+        let horizon = 8 + self.holidays.len() as i64;
+        (0..horizon).find_map(|ahead| {
+            let date = local.date() + Duration::days(ahead);
+            let opening = self
+                .open_on(date)
+                .map(|range| range.open)
+                .filter(|open| date.and_time(*open) > local)
+                .min()?;
+            let day = DAY_NAMES[date.weekday().num_days_from_monday() as usize];
+            Some(if ahead < 7 {
+                format!("{day} {} ({})", opening.format("%H:%M"), self.zone_name)
+            } else {
+                format!("{day} {} {} ({})", date.format("%Y-%m-%d"), opening.format("%H:%M"), self.zone_name)
             })
         })
     }
 }
 
-fn short_day(day: Weekday) -> &'static str {
-    ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][day.num_days_from_monday() as usize]
+fn short_day(day: usize) -> &'static str {
+    DAY_NAMES[day]
 }
 
 impl fmt::Display for BusinessHours {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days: Vec<&str> = (0..7)
-            .filter(|d| self.days[*d])
-            .map(|d| ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][d])
+        let ranges: Vec<String> = self
+            .ranges
+            .iter()
+            .map(|range| {
+                let days: Vec<&str> = (0..7).filter(|day| range.days[*day]).map(short_day).collect();
+                format!("{} {}-{}", days.join(","), range.open.format("%H:%M"), range.close.format("%H:%M"))
+            })
             .collect();
-        write!(
-            f,
-            "{} {}-{} {}",
-            days.join(","),
-            self.open.format("%H:%M"),
-            self.close.format("%H:%M"),
-            self.zone
-        )
+        write!(f, "{} {}", ranges.join(", "), self.zone_name)?;
+        if !self.holidays.is_empty() {
+            let dates: Vec<String> = self.holidays.iter().map(|date| date.to_string()).collect();
+            write!(f, " (closed {})", dates.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -176,27 +265,76 @@ mod tests {
     }
 
     #[test]
-    fn offsets_wrapping_day_ranges_and_refusals() {
+    fn zones_with_daylight_saving_time_follow_the_clocks() {
+        let berlin = BusinessHours::parse("Mon-Fri 09:00-18:00 Europe/Berlin").unwrap();
+        // Winter (CET, UTC+1): 09:00 in Berlin is 08:00 UTC.
+        assert!(!berlin.is_open(at("2026-01-14T07:59:00Z")));
+        assert!(berlin.is_open(at("2026-01-14T08:00:00Z")));
+        // Summer (CEST, UTC+2): 09:00 in Berlin is 07:00 UTC.
+        assert!(berlin.is_open(at("2026-07-15T07:00:00Z")));
+        assert!(!berlin.is_open(at("2026-07-15T16:00:00Z")), "18:00 CEST");
+        let new_york = BusinessHours::parse("Mon-Fri 09:00-17:00 America/New_York").unwrap();
+        // 2026-03-09 is the Monday after the clocks went forward: 09:00 EDT is 13:00 UTC.
+        assert!(!new_york.is_open(at("2026-03-09T12:59:00Z")), "08:59 EDT");
+        assert!(new_york.is_open(at("2026-03-09T13:00:00Z")));
+        assert_eq!(
+            new_york.agents_back_at(at("2026-03-07T15:00:00Z")).unwrap(),
+            "Mon 09:00 (America/New_York)",
+            "Saturday"
+        );
+    }
+
+    #[test]
+    fn several_ranges_in_one_value() {
+        let hours = BusinessHours::parse("Mon-Fri 09:00-18:00, Sat 10:00-14:00 Europe/Moscow").unwrap();
+        // Saturday 2026-11-28, 11:00 in Moscow is 08:00 UTC.
+        assert!(hours.is_open(at("2026-11-28T08:00:00Z")));
+        assert!(!hours.is_open(at("2026-11-28T12:00:00Z")), "15:00 on a Saturday");
+        // Friday evening: back on Saturday at ten.
+        assert_eq!(hours.agents_back_at(at("2026-11-27T16:00:00Z")).unwrap(), "Sat 10:00 (Europe/Moscow)");
+        // A lunch break between two ranges on the same day.
+        let split = BusinessHours::parse("Mon-Fri 09:00-13:00, Mon-Fri 14:00-18:00 UTC").unwrap();
+        assert_eq!(split.agents_back_at(at("2026-11-25T13:30:00Z")).unwrap(), "Wed 14:00 (UTC)");
+        assert!(BusinessHours::parse("Mon,Wed 09:00-17:30 UTC-5").is_ok());
+        assert_eq!(split.to_string(), "Mon,Tue,Wed,Thu,Fri 09:00-13:00, Mon,Tue,Wed,Thu,Fri 14:00-18:00 UTC");
+    }
+
+    #[test]
+    fn holidays_are_closed_all_day() {
+        let hours = BusinessHours::parse("Mon-Fri 09:00-18:00 Europe/Moscow")
+            .unwrap()
+            .with_holidays("2026-12-31, 2027-01-01")
+            .unwrap();
+        // Thursday 2026-12-31, noon in Moscow.
+        assert!(!hours.is_open(at("2026-12-31T09:00:00Z")));
+        assert_eq!(hours.agents_back_at(at("2026-12-31T09:00:00Z")).unwrap(), "Mon 09:00 (Europe/Moscow)");
+        assert!(hours.is_open(at("2026-12-30T09:00:00Z")));
+        // Two weeks closed: the answer carries the date.
+        let long = BusinessHours::parse("Mon-Fri 09:00-18:00 UTC")
+            .unwrap()
+            .with_holidays("2027-01-04 2027-01-05 2027-01-06 2027-01-07 2027-01-08 2027-01-11")
+            .unwrap();
+        assert_eq!(long.agents_back_at(at("2027-01-02T12:00:00Z")).unwrap(), "Tue 2027-01-12 09:00 (UTC)");
+        assert!(BusinessHours::parse("Mon 09:00-10:00 UTC").unwrap().with_holidays("31.12.2026").is_err());
+    }
+
+    #[test]
+    fn refusals_say_what_is_wrong() {
         let hours = BusinessHours::parse("Sat-Mon 10:00-12:00 +08:00").unwrap();
         assert!(hours.is_open(at("2026-11-29T02:30:00Z")), "Sunday 10:30 at +08:00");
         assert!(!hours.is_open(at("2026-11-25T02:30:00Z")), "Wednesday");
-        assert!(BusinessHours::parse("Mon,Wed 09:00-17:30 UTC-5").is_ok());
-        assert!(BusinessHours::parse("Mon-Fri 09:00-18:00").is_ok(), "UTC by default");
-        for bad in [
-            "",
-            "Mon-Fri",
-            "Funday 09:00-18:00",
-            "Mon-Fri 18:00-09:00",
-            "Mon-Fri 9-18",
-            "Mon-Fri 09:00-18:00 Europe/Berlin",
+        for (bad, says) in [
+            ("", "empty"),
+            ("Mon-Fri 09:00-18:00", "time zone is missing"),
+            ("Mon-Fri Europe/Berlin", "without hours"),
+            ("09:00-18:00 Europe/Berlin", "no weekdays"),
+            ("Funday 09:00-18:00 UTC", "not a weekday"),
+            ("Mon-Fri 18:00-09:00 UTC", "not before"),
+            ("Mon-Fri 9:0x-18:00 UTC", "not a time"),
+            ("Mon-Fri 09:00-18:00 Mars/Olympus", "not a time zone"),
         ] {
-            assert!(BusinessHours::parse(bad).is_err(), "{bad:?}");
+            let error = BusinessHours::parse(bad).unwrap_err().to_string();
+            assert!(error.contains(says), "{bad:?}: {error}");
         }
-        assert!(
-            BusinessHours::parse("Mon 09:00-18:00 Europe/Berlin")
-                .unwrap_err()
-                .to_string()
-                .contains("daylight saving")
-        );
     }
 }

@@ -2,6 +2,7 @@
 //! and the console contribute, merged by `app::serve`. `/metrics` has an address of its own
 //! (see `telemetry`).
 
+use crate::channel_state::ChannelStates;
 use crate::store::Store;
 use axum::Router;
 use axum::body::Body;
@@ -16,10 +17,32 @@ use tokio_util::sync::CancellationToken;
 /// `/healthz` (the process answers) and `/readyz` (the database answers and its schema is
 /// the one this build expects).
 pub fn health_router(store: Arc<dyn Store>) -> Router {
-    Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(ready)).with_state(store)
+    health_router_with(store, ChannelStates::default())
 }
 
-async fn ready(State(store): State<Arc<dyn Store>>) -> (StatusCode, &'static str) {
+/// [`health_router`] whose `/readyz` also lists each channel's state, one line per channel
+/// after the verdict. A channel that is down does not make the process unready: the web chat
+/// and the console still serve, and taking the instance out of a load balancer would stop
+/// them too.
+pub fn health_router_with(store: Arc<dyn Store>, channels: ChannelStates) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready_with_channels))
+        .with_state((store, channels))
+}
+
+async fn ready_with_channels(
+    State((store, channels)): State<(Arc<dyn Store>, ChannelStates)>,
+) -> (StatusCode, String) {
+    let (status, verdict) = ready(store).await;
+    let mut body = verdict.to_owned();
+    for (name, state) in channels.all() {
+        body.push_str(&format!("\nchannel {name}: {state}"));
+    }
+    (status, body)
+}
+
+async fn ready(store: Arc<dyn Store>) -> (StatusCode, &'static str) {
     if let Err(error) = store.pending_outbox().await {
         tracing::warn!(%error, "readiness check: the database does not answer");
         return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable");

@@ -232,17 +232,30 @@ fn language_id(lang: Lang) -> LanguageIdentifier {
     LanguageIdentifier::from_bytes(lang.code().as_bytes()).unwrap_or_default()
 }
 
+/// A customer's logged text as a person reads it: a button press, logged as its `[data]`,
+/// reads `Pressed: ` and the button's label as the customer saw it (`label` renders a key in
+/// their language); any other text is itself.
+pub fn customer_text(logged: &str, label: impl Fn(&str) -> String) -> String {
+    match crate::core::keys::pressed_button_label(logged) {
+        Some(key) => format!("Pressed: {}", label(&key)),
+        None => logged.to_owned(),
+    }
+}
+
 /// Picks the language for a first contact from the platform's language code (`ru-RU`,
 /// `zh-hans`, `en-US`). Anything we do not speak, and anything that is not a language tag,
 /// gets `default`. A language the customer chose with /language is stored and wins over this.
 pub fn negotiate(hint: Option<&str>, default: Lang) -> Lang {
-    let Some(requested) = hint.and_then(|hint| LanguageIdentifier::from_bytes(hint.trim().as_bytes()).ok())
-    else {
-        return default;
-    };
+    hint.and_then(supported).unwrap_or(default)
+}
+
+/// The language we speak that a language tag asks for, if any (`ru-RU` is Russian; `de` and
+/// `not a tag` are none).
+pub fn supported(hint: &str) -> Option<Lang> {
+    let requested = LanguageIdentifier::from_bytes(hint.trim().as_bytes()).ok()?;
     let available: Vec<LanguageIdentifier> = Lang::ALL.into_iter().map(language_id).collect();
     let supported = negotiate_languages(&[requested], &available, None, NegotiationStrategy::Filtering);
-    supported.first().and_then(|chosen| Lang::from_code(chosen.language.as_str())).unwrap_or(default)
+    supported.first().and_then(|chosen| Lang::from_code(chosen.language.as_str()))
 }
 
 /// A 1-based line and column (in characters) for a byte offset, as editors count them.

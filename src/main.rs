@@ -14,6 +14,9 @@ fn main() -> ExitCode {
     match cli::run(Cli::parse()) {
         Ok(code) => code,
         Err(error) => {
+            if cli::output_closed(&error) {
+                return ExitCode::SUCCESS;
+            }
             if let Some(config_error) = cli::config_error(&error) {
                 eprintln!("switchboard: configuration: {config_error}");
                 return ExitCode::from(2);

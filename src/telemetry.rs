@@ -13,6 +13,7 @@
 //! (outbox depth, handoff queue) are read from it when `/metrics` is scraped, not kept up to
 //! date by the writers.
 
+use crate::channel_state::{ChannelState, ChannelStates};
 use crate::channels::{Accepted, InboundEvent, InboundKind};
 use crate::core::dialog::Input;
 use crate::store::{DeliveryOutcome, OutboxJob, Store};
@@ -41,6 +42,7 @@ pub const OUTBOX_DEAD_LETTERS: &str = "switchboard_outbox_dead_letters_total";
 pub const HANDOFF_QUEUE_LENGTH: &str = "switchboard_handoff_queue_length";
 pub const HANDOFF_WAIT_SECONDS: &str = "switchboard_handoff_wait_seconds";
 pub const WEBHOOK_FAILING_SECONDS: &str = "switchboard_webhook_failing_seconds";
+pub const CHANNEL_STATE: &str = "switchboard_channel_state";
 
 /// Upper bounds for latencies: half a millisecond (a dialog step) to half a minute (a slow
 /// platform or an overloaded database).
@@ -138,6 +140,12 @@ const SERIES: &[(&str, Kind, Unit, &str)] = &[
         Kind::Gauge,
         Unit::Seconds,
         "How long a platform's webhook posts have been refused without a break, by channel; 0 after a success (MAX unsubscribes after 8 hours).",
+    ),
+    (
+        CHANNEL_STATE,
+        Kind::Gauge,
+        Unit::Count,
+        "1 for each channel's current state (starting, up, retrying, stopped), 0 for the others.",
     ),
 ];
 
@@ -273,15 +281,22 @@ pub fn record_delivery(channel: &'static str, took: Duration) {
 struct Scrape {
     handle: PrometheusHandle,
     store: Arc<dyn Store>,
+    channels: ChannelStates,
 }
 
 /// `GET /metrics`, for the separate metrics address.
-pub fn router(handle: PrometheusHandle, store: Arc<dyn Store>) -> Router {
-    Router::new().route("/metrics", get(scrape)).with_state(Scrape { handle, store })
+pub fn router(handle: PrometheusHandle, store: Arc<dyn Store>, channels: ChannelStates) -> Router {
+    Router::new().route("/metrics", get(scrape)).with_state(Scrape { handle, store, channels })
 }
 
 async fn scrape(State(scrape): State<Scrape>) -> Response {
     refresh_gauges(scrape.store.as_ref()).await;
+    for (channel, state) in scrape.channels.all() {
+        for code in ChannelState::CODES {
+            let current = if state.code() == code { 1.0 } else { 0.0 };
+            gauge!(CHANNEL_STATE, "channel" => channel, "state" => code).set(current);
+        }
+    }
     scrape.handle.run_upkeep();
     (
         StatusCode::OK,

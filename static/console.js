@@ -34,10 +34,17 @@
     source.addEventListener("changed", refresh);
   }
 
-  // A ticket: append new transcript lines; when the ticket changes hands or status, reload
-  // unless the agent is in the middle of typing.
+  // Whether the transcript shows its newest line (give or take a few pixels).
+  function atNewest(list) { return list.scrollHeight - list.scrollTop - list.clientHeight < 40; }
+  function showNewest(list) { list.scrollTop = list.scrollHeight; }
+
+  // A ticket: the transcript opens at its newest line; new lines are appended and followed
+  // only when the agent was already looking at the newest (reading back stays put); when the
+  // ticket changes hands or status, reload unless the agent is in the middle of typing.
   function liveTicket(list) {
     var seen = {};
+    var anchor = document.getElementById("latest");
+    showNewest(list);
     Array.prototype.forEach.call(list.querySelectorAll("li[data-id]"), function (item) {
       seen[item.getAttribute("data-id")] = true;
     });
@@ -65,13 +72,70 @@
         link.appendChild(image);
         item.appendChild(link);
       });
-      list.appendChild(item);
-      item.scrollIntoView({ block: "nearest" });
+      var following = atNewest(list);
+      list.insertBefore(item, anchor);
+      if (following) { showNewest(list); }
     });
     source.addEventListener("status", function (event) {
       if (event.data === initialStatus) { return; }
       var typing = document.getElementById("reply-text");
       if (!typing || !typing.value) { window.location.reload(); }
+    });
+  }
+
+  // Shows what the server said about an action, in the page's notice line.
+  function notify(text) {
+    var notice = document.getElementById("notice");
+    if (!notice) {
+      notice = el("p", "notice");
+      notice.id = "notice";
+      notice.setAttribute("role", "status");
+      var main = document.getElementById("main");
+      main.insertBefore(notice, main.firstChild);
+    }
+    notice.textContent = text;
+  }
+
+  // Replies and notes are posted in the background, so the page (and the transcript's
+  // position) stays. The server answers as it does for the plain form: a redirect to the
+  // ticket page with a notice, which is read from the page it leads to. Without JavaScript
+  // the forms post and the page reloads at the newest message (`#latest`).
+  function quietForms() {
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-quiet]"), function (form) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var box = form.querySelector("textarea");
+        var button = form.querySelector("button[type=submit]");
+        var text = box.value;
+        button.disabled = true;
+        fetch(form.action, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams(new FormData(form)).toString()
+        }).then(function (response) {
+          if (!response.ok) { throw new Error("status " + response.status); }
+          var outcome = new URL(response.url).searchParams.get("notice");
+          return response.text().then(function (html) {
+            var page = new DOMParser().parseFromString(html, "text/html");
+            var said = page.getElementById("notice");
+            notify(said ? said.textContent : "");
+            if (outcome === "replied" || outcome === "noted") { box.value = ""; }
+            if (outcome === "noted") {
+              var notes = document.getElementById("notes");
+              var fresh = page.getElementById("notes");
+              if (notes && fresh) {
+                notes.replaceChildren.apply(notes, Array.prototype.slice.call(fresh.childNodes).map(function (node) {
+                  return document.importNode(node, true);
+                }));
+              }
+            }
+          });
+        }).catch(function () {
+          box.value = text;
+          notify("Not sent: the connection failed. Try again.");
+        }).finally(function () { button.disabled = false; });
+      });
     });
   }
 
@@ -91,5 +155,6 @@
     var transcript = document.getElementById("transcript");
     if (transcript && transcript.getAttribute("data-live")) { liveTicket(transcript); }
     cannedReplies();
+    quietForms();
   });
 })();

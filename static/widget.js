@@ -43,6 +43,18 @@
 
   function t(key) { return (TEXTS[lang] || TEXTS.en)[key]; }
 
+  // Until the server says which language the conversation has, the browser's first language
+  // we speak labels the launcher.
+  function browserLanguage() {
+    var tags = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || "en"];
+    for (var i = 0; i < tags.length; i++) {
+      var primary = String(tags[i]).split("-")[0].toLowerCase();
+      if (TEXTS[primary]) { return primary; }
+    }
+    return "en";
+  }
+  lang = browserLanguage();
+
   function el(tag, attributes, text) {
     var node = document.createElement(tag);
     Object.keys(attributes || {}).forEach(function (name) { node.setAttribute(name, attributes[name]); });
@@ -105,7 +117,11 @@
 
   function bubble(message) {
     var item = el("li", { "class": "sb-msg sb-msg-" + message.author });
-    item.appendChild(el("span", { "class": "sb-who" }, authorLabel(message)));
+    var who = el("span", { "class": "sb-who" }, authorLabel(message));
+    if (message.agent_photo) {
+      who.prepend(el("img", { "class": "sb-avatar", src: message.agent_photo, alt: "" }));
+    }
+    item.appendChild(who);
     if (message.text) { item.appendChild(el("p", { "class": "sb-text" }, message.text)); }
     (message.photos || []).forEach(function (url) {
       item.appendChild(el("img", { "class": "sb-photo", src: url, alt: t("photo") }));
@@ -248,6 +264,13 @@
           lang = TEXTS[answer.lang] ? answer.lang : "en";
           maxPhotoBytes = answer.max_photo_bytes || maxPhotoBytes;
           applyTexts();
+          // A new visitor is greeted at once; the conversation starts with what they do next.
+          (answer.welcome || []).forEach(function (message) {
+            var item = bubble(message);
+            item.classList.add("sb-welcome");
+            log.appendChild(item);
+          });
+          scrollDown();
           connect();
         })
         .catch(function () { started = false; setStatus(t("failed")); });

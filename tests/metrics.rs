@@ -110,6 +110,9 @@ async fn a_conversation_shows_up_in_the_metrics() {
         ("SWITCHBOARD_DATABASE_URL", database_url.as_str()),
         ("SWITCHBOARD_MEDIA_DIR", media_dir.as_str()),
         ("SWITCHBOARD_METRICS_BIND", "127.0.0.1:0"),
+        // A Telegram bot whose Bot API nobody answers: its channel keeps retrying.
+        ("SWITCHBOARD_TELEGRAM_TOKEN", "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"),
+        ("SWITCHBOARD_TELEGRAM_API_URL", "http://127.0.0.1:9"),
     ]
     .into_iter()
     .collect();
@@ -189,6 +192,18 @@ async fn a_conversation_shows_up_in_the_metrics() {
     let buckets = samples.iter().filter(|s| s.name == "switchboard_dialog_step_seconds_bucket").count();
     assert!(buckets > 5, "bucketed histogram expected");
     assert_eq!(value(&samples, "switchboard_dialog_step_seconds_bucket", &[("le", "+Inf")]), 3.0);
+
+    // Each channel's state: 1 for the current one, 0 for the others.
+    let retrying = running.channels.wait_for("telegram", |state| state.code() == "retrying");
+    tokio::time::timeout(Duration::from_secs(20), retrying).await.expect("the Telegram channel retries");
+    let samples = scrape(&http, &metrics_url).await;
+    let state = |channel: &str, state: &str| {
+        value(&samples, "switchboard_channel_state", &[("channel", channel), ("state", state)])
+    };
+    assert_eq!(state("telegram", "retrying"), 1.0);
+    assert_eq!(state("telegram", "up"), 0.0);
+    assert_eq!(state("webchat", "up"), 1.0);
+    assert_eq!(state("webchat", "retrying"), 0.0);
 
     running.stop().await;
 }

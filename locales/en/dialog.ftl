@@ -54,6 +54,10 @@ photo-received = { $count ->
         [one] Photo received.
        *[other] { $count } photos received.
     } Send more, or press "Done".
+ask-more-photos = { $count ->
+        [one] You have sent one photo so far.
+       *[other] You have sent { $count } photos so far.
+    } Send more, or press "Done".
 photo-limit-reached = That's { $count } photos, the most I can take for one request.
 ask-description = Please describe what happened in a few sentences.
 ask-complaint = I'm sorry to hear that. Please tell me what happened, and I'll pass it straight to a senior member of our team.
@@ -82,9 +86,12 @@ queue-update-after-hours = You're number { $position } in line. Our agents are o
 request-still-open = Your request is still open with our team. Keep writing here, or withdraw the request if you no longer need help.
 request-withdrawn = Your request has been withdrawn.
 agent-joined = { $agent } from our support team has joined the conversation.
+agent-joined-unnamed = A member of our support team has joined the conversation.
 returned-to-queue = Your request is back in the queue. You're number { $position } in line.
 ticket-reopened = { $agent } has reopened your request.
+ticket-reopened-unnamed = Our support team has reopened your request.
 assigned-reminder = { $agent } is handling your request. Just write here.
+assigned-reminder-unnamed = Our support team is handling your request. Just write here.
 ask-rating = Your request has been resolved. How would you rate our help, from 1 to 5?
 rating-invalid = Please choose a rating from 1 to 5.
 ask-comment = Thank you for your rating! Would you like to add a comment? Type it, or press "Skip".

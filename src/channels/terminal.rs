@@ -63,13 +63,15 @@ impl Channel for TerminalChannel {
 
 /// The inbound half: reads lines, sends events, prints replies.
 pub struct TerminalSession {
-    pub intake: Arc<dyn Intake>,
-    pub media: MediaStore,
-    pub user: String,
-    pub lang_hint: Option<String>,
-    pub replies: mpsc::UnboundedReceiver<Printed>,
+    intake: Arc<dyn Intake>,
+    media: MediaStore,
+    user: String,
+    lang_hint: Option<String>,
+    replies: mpsc::UnboundedReceiver<Printed>,
     /// How long to wait for a reply before giving up on it (the outbox retries on its own).
-    pub reply_timeout: Duration,
+    reply_timeout: Duration,
+    /// What each button number presses: the encoded actions of the last bot message shown.
+    buttons: Vec<String>,
 }
 
 /// What one line of input turns into.
@@ -82,13 +84,47 @@ enum Line {
 }
 
 impl TerminalSession {
-    pub async fn run<R, W>(mut self, input: R, mut output: W, interactive: bool) -> anyhow::Result<()>
+    pub fn new(
+        intake: Arc<dyn Intake>,
+        media: MediaStore,
+        user: String,
+        lang_hint: Option<String>,
+        replies: mpsc::UnboundedReceiver<Printed>,
+        reply_timeout: Duration,
+    ) -> TerminalSession {
+        TerminalSession { intake, media, user, lang_hint, replies, reply_timeout, buttons: Vec::new() }
+    }
+
+    /// Prints one message as if it had just arrived; its buttons become the numbered choices.
+    /// A continued run starts with the bot's last message this way.
+    pub async fn show<W: AsyncWrite + Unpin>(
+        &mut self,
+        output: &mut W,
+        printed: &Printed,
+    ) -> std::io::Result<()> {
+        write_printed(output, printed, &mut self.buttons).await?;
+        output.flush().await
+    }
+
+    /// Prints every message already delivered to this session and not yet shown; returns how
+    /// many there were. Called at the start, for rows that waited for this user, and at the
+    /// end, for rows delivered while the session was closing.
+    pub async fn show_delivered<W: AsyncWrite + Unpin>(&mut self, output: &mut W) -> std::io::Result<usize> {
+        let mut shown = 0;
+        while let Ok(printed) = self.replies.try_recv() {
+            write_printed(output, &printed, &mut self.buttons).await?;
+            shown += 1;
+        }
+        output.flush().await?;
+        Ok(shown)
+    }
+
+    pub async fn run<R, W>(&mut self, input: R, output: &mut W, interactive: bool) -> anyhow::Result<()>
     where
         R: AsyncBufRead + Unpin,
         W: AsyncWrite + Unpin,
     {
         let mut lines = input.lines();
-        let mut buttons: Vec<String> = Vec::new();
         if interactive {
             output
                 .write_all(b"Chatting as a customer. Type a message, a button number, /photo PATH, or Ctrl-D to quit.\n")
@@ -102,7 +138,7 @@ impl TerminalSession {
                 tokio::select! {
                     line = lines.next_line() => line?,
                     Some(printed) = self.replies.recv() => {
-                        write_printed(&mut output, &printed, &mut buttons).await?;
+                        write_printed(output, &printed, &mut self.buttons).await?;
                         output.write_all(b"> ").await?;
                         output.flush().await?;
                         continue;
@@ -112,7 +148,7 @@ impl TerminalSession {
                 lines.next_line().await?
             };
             let Some(line) = line else { break };
-            let expected = match self.parse(&line, &buttons).await {
+            let expected = match self.parse(&line).await {
                 Line::Skip => 0,
                 Line::Local(message) => {
                     output.write_all(format!("{message}\n").as_bytes()).await?;
@@ -125,7 +161,7 @@ impl TerminalSession {
             };
             for _ in 0..expected {
                 match tokio::time::timeout(self.reply_timeout, self.replies.recv()).await {
-                    Ok(Some(printed)) => write_printed(&mut output, &printed, &mut buttons).await?,
+                    Ok(Some(printed)) => write_printed(output, &printed, &mut self.buttons).await?,
                     Ok(None) => anyhow::bail!("the delivery worker stopped"),
                     Err(_) => {
                         output
@@ -145,7 +181,8 @@ impl TerminalSession {
         Ok(())
     }
 
-    async fn parse(&self, line: &str, buttons: &[String]) -> Line {
+    async fn parse(&self, line: &str) -> Line {
+        let buttons = &self.buttons;
         let trimmed = line.trim();
         if let Some(path) = trimmed.strip_prefix("/photo") {
             let path = path.trim();
@@ -213,9 +250,11 @@ async fn write_printed<W: AsyncWrite + Unpin>(
                 }
             }
         }
-        Printed::Agent { agent, text: said } => {
-            text.push_str(&format!("{agent}: {said}\n"));
+        // An agent without a display name is shown as the team, never by login.
+        Printed::Agent { agent, text: said } if agent.is_empty() => {
+            text.push_str(&format!("Support: {said}\n"))
         }
+        Printed::Agent { agent, text: said } => text.push_str(&format!("{agent}: {said}\n")),
     }
     output.write_all(text.as_bytes()).await
 }
@@ -283,19 +322,25 @@ mod tests {
         })
     }
 
+    /// A session for `ann` over an intake that answers every event with a menu.
+    fn session(dir: &std::path::Path, lang_hint: Option<&str>) -> (Arc<EchoIntake>, TerminalSession) {
+        let (channel, receiver) = TerminalChannel::new(render());
+        let intake = Arc::new(EchoIntake { seen: Mutex::new(Vec::new()), channel });
+        let session = TerminalSession::new(
+            intake.clone(),
+            MediaStore::new(dir, 1024),
+            "ann".into(),
+            lang_hint.map(str::to_owned),
+            receiver,
+            Duration::from_secs(5),
+        );
+        (intake, session)
+    }
+
     #[tokio::test]
     async fn scripted_lines_become_events_and_numbers_press_buttons() {
         let dir = tempfile::tempdir().unwrap();
-        let (channel, receiver) = TerminalChannel::new(render());
-        let intake = Arc::new(EchoIntake { seen: Mutex::new(Vec::new()), channel });
-        let session = TerminalSession {
-            intake: intake.clone(),
-            media: MediaStore::new(dir.path(), 1024),
-            user: "ann".into(),
-            lang_hint: Some("ru".into()),
-            replies: receiver,
-            reply_timeout: Duration::from_secs(5),
-        };
+        let (intake, mut session) = session(dir.path(), Some("ru"));
         std::fs::write(dir.path().join("note.txt"), "not a picture").unwrap();
         let script = format!(
             "hello\n2\n9\n/photo {}\n/photo /nonexistent.png\n\n",
@@ -325,5 +370,40 @@ mod tests {
         assert_eq!(seen[0].language_hint.as_deref(), Some("ru"));
         let ids: std::collections::HashSet<&String> = seen.iter().map(|event| &event.event_id).collect();
         assert_eq!(ids.len(), seen.len(), "every line is its own event");
+    }
+
+    #[tokio::test]
+    async fn a_continued_run_shows_the_last_question_and_its_numbers_press_its_buttons() {
+        let dir = tempfile::tempdir().unwrap();
+        let (intake, mut session) = session(dir.path(), None);
+        let last = Reply::new("ask-photo-optional")
+            .row(vec![crate::core::message::Button::new("button-skip", Action::SkipPhoto)]);
+        let mut output = Vec::new();
+        session.show(&mut output, &Printed::Bot(render()(Lang::En, &last))).await.unwrap();
+        session.run("1\n".as_bytes(), &mut output, false).await.unwrap();
+
+        let printed = String::from_utf8(output).unwrap();
+        assert!(printed.starts_with("<ask-photo-optional>\n[1] button-skip\n"), "{printed}");
+        let seen = intake.seen.lock().unwrap();
+        assert_eq!(seen[0].kind, InboundKind::Input(Input::Button { action: Action::SkipPhoto }));
+    }
+
+    #[tokio::test]
+    async fn replies_delivered_before_the_first_line_are_shown_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (intake, mut session) = session(dir.path(), None);
+        for (id, text) in [(1, "first"), (2, "second")] {
+            let delivery = Delivery {
+                outbox_id: id,
+                external_id: "ann".into(),
+                contact_data: None,
+                lang: Lang::En,
+                message: Outbound::Agent { agent: "Olga".into(), text: text.into(), attachments: Vec::new() },
+            };
+            intake.channel.deliver(&delivery).await.unwrap();
+        }
+        let mut output = Vec::new();
+        assert_eq!(session.show_delivered(&mut output).await.unwrap(), 2);
+        assert_eq!(String::from_utf8(output).unwrap(), "Olga: first\nOlga: second\n");
     }
 }

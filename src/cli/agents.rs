@@ -1,11 +1,12 @@
 //! `switchboard agents add NAME [--admin]`, `agents passwd NAME`, `agents list`,
-//! `agents disable NAME`.
+//! `agents disable NAME`, `agents enable NAME`, `agents profile NAME`.
 //!
 //! `add` and `passwd` read the password from the first line of standard input, so it never
 //! appears in the shell history or the process list:
 //! `printf '%s\n' "$PW" | switchboard agents add anna`.
 
 use crate::console::agents::{self, AgentError, ChosenBy, Role};
+use crate::media::MediaStore;
 use crate::store::{Store, now_millis};
 use std::io::Write;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
@@ -14,12 +15,15 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 pub struct AgentsArgs {
     #[command(subcommand)]
     pub command: AgentsCommand,
+    #[command(flatten)]
+    pub database: super::DatabaseArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AgentsCommand {
-    /// Create an agent; the password is read from standard input.
+    /// Create an agent; the password is read from the first line of standard input.
     Add {
+        /// The login name: 1-64 letters, digits, `.`, `-` or `_`.
         name: String,
         /// Admins also manage agents, canned replies and API tokens.
         #[arg(long)]
@@ -27,11 +31,37 @@ pub enum AgentsCommand {
     },
     /// Set an agent's password, read from standard input; ends their console sessions.
     /// Refused for a disabled agent.
-    Passwd { name: String },
+    Passwd {
+        /// The agent's login name.
+        name: String,
+    },
     /// Show every agent with role and status.
     List,
     /// Stop an agent from signing in; ends their sessions and API tokens.
-    Disable { name: String },
+    Disable {
+        /// The agent's login name.
+        name: String,
+    },
+    /// Set what customers see of an agent: a display name and a photo (the login stays
+    /// among staff; without a display name customers see no name at all).
+    Profile {
+        /// The agent's login name.
+        name: String,
+        /// The name customers see, e.g. "Anna K."; an empty value clears it.
+        #[arg(long, value_name = "TEXT")]
+        display_name: Option<String>,
+        /// A JPEG, PNG, GIF or WebP image the web chat shows beside the agent's messages.
+        #[arg(long, value_name = "PATH", conflicts_with = "no_photo")]
+        photo: Option<std::path::PathBuf>,
+        /// Remove the photo.
+        #[arg(long)]
+        no_photo: bool,
+    },
+    /// Let a disabled agent sign in again with their password (API tokens stay revoked).
+    Enable {
+        /// The agent's login name.
+        name: String,
+    },
 }
 
 /// The first line of standard input, without its line ending.
@@ -44,6 +74,7 @@ async fn first_line<R: AsyncBufRead + Unpin>(mut stdin: R) -> std::io::Result<St
 /// Runs one `agents` command against the store.
 pub async fn run<R: AsyncBufRead + Unpin>(
     store: &dyn Store,
+    media: &MediaStore,
     args: AgentsArgs,
     stdin: R,
     out: &mut dyn Write,
@@ -73,12 +104,52 @@ pub async fn run<R: AsyncBufRead + Unpin>(
         AgentsCommand::List => {
             for agent in store.agents().await? {
                 let status = if agent.disabled { "disabled" } else { "active" };
-                writeln!(out, "{}\t{}\t{status}", agent.name, agent.role.code())?;
+                let shown = agent.display_name.as_deref().unwrap_or("-");
+                writeln!(out, "{}\t{}\t{status}\t{shown}", agent.name, agent.role.code())?;
+            }
+        }
+        AgentsCommand::Profile { name, display_name, photo, no_photo } => {
+            let Some(agent) = store.agent_by_name(&name).await? else {
+                anyhow::bail!("{}", AgentError::NotFound(name));
+            };
+            let shown = match display_name {
+                Some(text) if text.trim().is_empty() => None,
+                Some(text) => Some(text),
+                None => agent.display_name,
+            };
+            let photo = match (photo, no_photo) {
+                (_, true) => None,
+                (Some(path), false) => {
+                    let bytes = tokio::fs::read(&path)
+                        .await
+                        .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", path.display()))?;
+                    Some(
+                        media
+                            .store(&bytes)
+                            .await
+                            .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?
+                            .sha256,
+                    )
+                }
+                (None, false) => agent.photo_sha256,
+            };
+            match agents::set_profile(store, &name, shown.as_deref(), photo.as_deref()).await {
+                Ok(()) => writeln!(
+                    out,
+                    "{name} is shown to customers as {}",
+                    shown.as_deref().unwrap_or("(no name)")
+                )?,
+                Err(error @ AgentError::BadDisplayName) => anyhow::bail!("{error}"),
+                Err(error) => return Err(error.into()),
             }
         }
         AgentsCommand::Disable { name } => {
             agents::disable_agent(store, &name).await?;
             writeln!(out, "disabled {name}")?;
+        }
+        AgentsCommand::Enable { name } => {
+            agents::enable_agent(store, &name).await?;
+            writeln!(out, "enabled {name}")?;
         }
     }
     Ok(())
@@ -90,8 +161,11 @@ mod tests {
     use crate::store::tests::fresh_sqlite;
 
     async fn agents(db: &dyn Store, command: AgentsCommand, stdin: &str) -> anyhow::Result<String> {
+        let media_dir = tempfile::tempdir().unwrap();
+        let media = MediaStore::new(media_dir.path(), 1 << 20);
         let mut out = Vec::new();
-        run(db, AgentsArgs { command }, stdin.as_bytes(), &mut out).await?;
+        let args = AgentsArgs { command, database: Default::default() };
+        run(db, &media, args, stdin.as_bytes(), &mut out).await?;
         Ok(String::from_utf8(out).unwrap())
     }
 
@@ -111,11 +185,61 @@ mod tests {
         agents(db, bob, "another long password").await.unwrap();
         assert_eq!(
             agents(db, AgentsCommand::List, "").await.unwrap(),
-            "anna\tadmin\tactive\nbob\tagent\tactive\n"
+            "anna\tadmin\tactive\t-\nbob\tagent\tactive\t-\n"
         );
         agents(db, AgentsCommand::Disable { name: "bob".into() }, "").await.unwrap();
         assert!(agents(db, AgentsCommand::List, "").await.unwrap().contains("bob\tagent\tdisabled"));
         assert!(agents(db, AgentsCommand::Disable { name: "nobody".into() }, "").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_disabled_agent_can_be_enabled_again() {
+        let (_dir, store) = fresh_sqlite().await;
+        let db = &*store;
+        let add = AgentsCommand::Add { name: "bob".into(), admin: false };
+        agents(db, add, "another long password\n").await.unwrap();
+        agents(db, AgentsCommand::Disable { name: "bob".into() }, "").await.unwrap();
+        assert!(agents::authenticate(db, "bob", "another long password").await.unwrap().is_none());
+        assert_eq!(
+            agents(db, AgentsCommand::Enable { name: "bob".into() }, "").await.unwrap(),
+            "enabled bob\n"
+        );
+        assert!(agents(db, AgentsCommand::List, "").await.unwrap().contains("bob\tagent\tactive"));
+        assert!(agents::authenticate(db, "bob", "another long password").await.unwrap().is_some());
+        assert!(agents(db, AgentsCommand::Enable { name: "nobody".into() }, "").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_display_name_is_what_customers_see_and_can_be_cleared() {
+        let (_dir, store) = fresh_sqlite().await;
+        let db = &*store;
+        agents(db, AgentsCommand::Add { name: "olga".into(), admin: false }, "another long password\n")
+            .await
+            .unwrap();
+        let profile = |display_name: Option<&str>| AgentsCommand::Profile {
+            name: "olga".into(),
+            display_name: display_name.map(str::to_owned),
+            photo: None,
+            no_photo: false,
+        };
+        assert_eq!(
+            agents(db, profile(Some("Olga K.")), "").await.unwrap(),
+            "olga is shown to customers as Olga K.\n"
+        );
+        assert!(agents(db, AgentsCommand::List, "").await.unwrap().contains("olga\tagent\tactive\tOlga K."));
+        assert!(
+            agents(db, profile(Some("Olga\nK.")), "")
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("display names")
+        );
+        assert_eq!(db.agent_by_name("olga").await.unwrap().unwrap().display_name.as_deref(), Some("Olga K."));
+        agents(db, profile(Some("")), "").await.unwrap();
+        assert_eq!(db.agent_by_name("olga").await.unwrap().unwrap().display_name, None);
+        let nobody =
+            AgentsCommand::Profile { name: "nobody".into(), display_name: None, photo: None, no_photo: true };
+        assert!(agents(db, nobody, "").await.is_err());
     }
 
     #[tokio::test]

@@ -583,7 +583,7 @@ mod tests {
         let en_label = root.path().join("en").join("dialog.ftl").display().to_string();
         let missing = messages(&report, FindingKind::MissingKey);
         assert!(
-            missing.contains(&format!("{ru_label}: `did-it-help` is missing (see {en_label}:61)")),
+            missing.contains(&format!("{ru_label}: `did-it-help` is missing (see {en_label}:65)")),
             "{missing:#?}"
         );
         assert!(missing.iter().any(|line| line.contains("`button-yes` is missing")), "{missing:#?}");

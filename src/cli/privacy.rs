@@ -16,6 +16,17 @@ pub struct RetentionArgs {
     /// Print the counts as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub database: super::DatabaseArgs,
+}
+
+/// `switchboard contacts ...`
+#[derive(Debug, Args)]
+pub struct ContactsArgs {
+    #[command(subcommand)]
+    pub command: ContactsCommand,
+    #[command(flatten)]
+    pub database: super::DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,52 +10,74 @@ use crate::app::connect_store;
 use crate::assets::LocaleSource;
 use crate::config::Settings;
 use crate::core::handoff::TicketStatus;
+use crate::core::message::Text;
 use crate::i18n::I18n;
-use crate::store::{DeadLetter, Store, TicketDetail, TicketSummary};
-use clap::{Subcommand, ValueEnum};
+use crate::store::{Author, DeadLetter, Store, TicketDetail, TicketSummary};
+use clap::{Args, Subcommand, ValueEnum};
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::process::ExitCode;
+
+/// `switchboard tickets ...`
+#[derive(Debug, Args)]
+pub struct TicketsArgs {
+    #[command(subcommand)]
+    pub command: TicketsCommand,
+    #[command(flatten)]
+    pub database: super::DatabaseArgs,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum TicketsCommand {
     /// Tickets, queued ones in queue order (priority, then waiting time).
     List {
-        #[arg(long, value_enum)]
-        status: Option<StatusArg>,
+        /// Which tickets: queued, assigned or resolved; `all` (the default) lists every one.
+        #[arg(long, value_enum, default_value_t = StatusArg::All)]
+        status: StatusArg,
         /// Print only a JSON array on stdout.
         #[arg(long)]
         json: bool,
     },
     /// One ticket with its whole conversation.
     Show {
+        /// The ticket's number, as `tickets list` shows it.
+        #[arg(value_name = "ID")]
         id: i64,
         /// Print only a JSON object on stdout.
         #[arg(long)]
         json: bool,
     },
-    /// Replies that could not be delivered and were given up on.
+    /// Replies that could not be delivered and were given up on, newest first.
     DeadLetters {
+        /// Show at most this many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// Print only a JSON array on stdout.
         #[arg(long)]
         json: bool,
     },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+/// The `--status` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusArg {
+    /// Waiting for an agent.
     Queued,
+    /// Claimed by an agent.
     Assigned,
+    /// Done.
     Resolved,
+    /// Every ticket, whatever its status.
+    All,
 }
 
-impl From<StatusArg> for TicketStatus {
-    fn from(status: StatusArg) -> Self {
-        match status {
-            StatusArg::Queued => TicketStatus::Queued,
-            StatusArg::Assigned => TicketStatus::Assigned,
-            StatusArg::Resolved => TicketStatus::Resolved,
+impl StatusArg {
+    fn status(self) -> Option<TicketStatus> {
+        match self {
+            StatusArg::Queued => Some(TicketStatus::Queued),
+            StatusArg::Assigned => Some(TicketStatus::Assigned),
+            StatusArg::Resolved => Some(TicketStatus::Resolved),
+            StatusArg::All => None,
         }
     }
 }
@@ -83,7 +105,7 @@ pub async fn run(settings: Settings, command: TicketsCommand) -> anyhow::Result<
     let mut out = std::io::stdout().lock();
     let code = match command {
         TicketsCommand::List { status, json } => {
-            let tickets = all_tickets(&*store, status.map(Into::into)).await?;
+            let tickets = all_tickets(&*store, status.status()).await?;
             if json {
                 serde_json::to_writer_pretty(&mut out, &tickets)?;
                 writeln!(out)?;
@@ -123,8 +145,9 @@ pub async fn run(settings: Settings, command: TicketsCommand) -> anyhow::Result<
     Ok(code)
 }
 
-/// The log keeps the bot's replies structured (message key and arguments); a person reading
-/// the transcript wants the words the customer saw, in the customer's language.
+/// The log keeps the bot's replies structured (message key and arguments) and a button press
+/// as its data (`[i:order]`); a person reading the transcript wants the words the customer
+/// saw, in the customer's language.
 async fn render_bot_messages(
     settings: &Settings,
     store: &dyn Store,
@@ -140,9 +163,15 @@ async fn render_bot_messages(
             entry.reply().map(|reply| (entry.id, i18n.reply(detail.ticket.language, &reply).text))
         })
         .collect();
+    let lang = detail.ticket.language;
     for message in &mut detail.messages {
         if let Some(text) = rendered.get(&message.id) {
             message.text = Some(text.clone());
+        } else if message.author == Author::Customer
+            && let Some(text) = &message.text
+        {
+            let label = |key: &str| i18n.text(lang, &Text::new(key));
+            message.text = Some(crate::i18n::customer_text(text, label));
         }
     }
     Ok(())

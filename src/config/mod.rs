@@ -127,6 +127,9 @@ impl fmt::Debug for DatabaseUrl {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: DatabaseUrl,
+    /// PostgreSQL only: how long a start keeps trying to reach the server before it gives up
+    /// (a database that starts alongside the bot); 0 tries once.
+    pub database_wait: Duration,
     pub sqlite_sync: SqliteSync,
     /// `SWITCHBOARD_LOG`; `None` when unset, so each command may pick its own default.
     pub log_filter: Option<String>,
@@ -178,6 +181,8 @@ pub const MIN_WEBHOOK_SECRET_CHARS: usize = 16;
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_FLOOD_LIMIT: u32 = 20;
+/// `SWITCHBOARD_DATABASE_WAIT_SECS` when unset.
+pub const DEFAULT_DATABASE_WAIT: Duration = Duration::from_secs(30);
 /// `SWITCHBOARD_HTTP_TIMEOUT_SECS` when unset.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -365,11 +370,28 @@ impl Settings {
             Some(text) => Some(BusinessHours::parse(&text).map_err(|error| {
                 ConfigError::new(
                     "SWITCHBOARD_BUSINESS_HOURS",
-                    format!("expected something like `Mon-Fri 09:00-18:00 Europe/Moscow`: {error}"),
+                    format!("{error} (expected something like `Mon-Fri 09:00-18:00, Sat 10:00-14:00 Europe/Berlin`)"),
+                )
+            })?),
+        };
+        let business_hours = match (business_hours, source.get("SWITCHBOARD_HOLIDAYS")) {
+            (hours, None) => hours,
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_HOLIDAYS",
+                    "closed dates need SWITCHBOARD_BUSINESS_HOURS (and its time zone) to be set",
+                ));
+            }
+            (Some(hours), Some(dates)) => Some(hours.with_holidays(&dates).map_err(|error| {
+                ConfigError::new(
+                    "SWITCHBOARD_HOLIDAYS",
+                    format!("{error} (expected dates like `2026-12-31, 2027-01-01`)"),
                 )
             })?),
         };
 
+        let database_wait = number_in(source, "SWITCHBOARD_DATABASE_WAIT_SECS", 0..=3600, "seconds")?
+            .map_or(DEFAULT_DATABASE_WAIT, Duration::from_secs);
         let http_timeout = number_in(source, "SWITCHBOARD_HTTP_TIMEOUT_SECS", 1..=300, "seconds")?
             .map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_secs);
 
@@ -404,6 +426,7 @@ impl Settings {
             default_language,
             locales_dir,
             queue_reminder_after,
+            database_wait,
         })
     }
 
@@ -567,6 +590,8 @@ mod tests {
             ("SWITCHBOARD_WEBCHAT_SECRET", "short"),
             ("SWITCHBOARD_BUSINESS_HOURS", "whenever"),
             ("SWITCHBOARD_HTTP_TIMEOUT_SECS", "0"),
+            ("SWITCHBOARD_DATABASE_WAIT_SECS", "forever"),
+            ("SWITCHBOARD_DATABASE_WAIT_SECS", "3601"),
             ("SWITCHBOARD_HTTP_TIMEOUT_SECS", "301"),
             ("SWITCHBOARD_HTTP_TIMEOUT_SECS", "2s"),
         ];
@@ -603,6 +628,31 @@ mod tests {
         assert_eq!(error.variable, "SWITCHBOARD_VK_TOKEN");
         let error = load(&[("SWITCHBOARD_ORDER_ID_PATTERN", r"[A-Z]{3}\d+")]).unwrap_err();
         assert_eq!(error.variable, "SWITCHBOARD_ORDER_ID_EXAMPLE");
+    }
+
+    #[test]
+    fn business_hours_need_a_zone_take_holidays_and_say_each_problem_once() {
+        let hours = "Mon-Fri 09:00-18:00, Sat 10:00-14:00 Europe/Berlin";
+        let settings = load(&[
+            ("SWITCHBOARD_BUSINESS_HOURS", hours),
+            ("SWITCHBOARD_HOLIDAYS", "2026-12-31, 2027-01-01"),
+        ])
+        .unwrap();
+        let shown = settings.business_hours.unwrap().to_string();
+        assert!(
+            shown.contains("Europe/Berlin") && shown.contains("closed 2026-12-31, 2027-01-01"),
+            "{shown}"
+        );
+        for value in ["Mon-Fri 09:00-18:00", "Mon-Fri 09:00-18:00 Mars/Olympus", "whenever"] {
+            let error = load(&[("SWITCHBOARD_BUSINESS_HOURS", value)]).unwrap_err().to_string();
+            assert_eq!(error.matches("expected").count(), 1, "{error}");
+            assert_eq!(error.lines().count(), 1, "{error}");
+        }
+        let error = load(&[("SWITCHBOARD_HOLIDAYS", "2026-12-31")]).unwrap_err();
+        assert_eq!(error.variable, "SWITCHBOARD_HOLIDAYS");
+        let error =
+            load(&[("SWITCHBOARD_BUSINESS_HOURS", hours), ("SWITCHBOARD_HOLIDAYS", "New Year")]).unwrap_err();
+        assert_eq!(error.variable, "SWITCHBOARD_HOLIDAYS");
     }
 
     #[test]

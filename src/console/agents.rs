@@ -19,6 +19,8 @@ pub enum AgentError {
     Exists(String),
     #[error("no agent named {0:?}")]
     NotFound(String),
+    #[error("display names are 1-64 characters, without line breaks or control characters")]
+    BadDisplayName,
     #[error("{0:?} is disabled; a disabled agent's password is not changed")]
     Disabled(String),
     #[error("the current password is wrong")]
@@ -92,7 +94,15 @@ async fn insert(
     let password_hash = off_thread(move || hash_password(&owned)).await?;
     let agent = NewAgent { name, password_hash: &password_hash, role, must_change_password };
     match store.insert_agent(agent, now).await? {
-        Some(id) => Ok(Agent { id, name: name.to_owned(), role, disabled: false, must_change_password }),
+        Some(id) => Ok(Agent {
+            id,
+            name: name.to_owned(),
+            role,
+            disabled: false,
+            must_change_password,
+            display_name: None,
+            photo_sha256: None,
+        }),
         None => Err(AgentError::Exists(name.to_owned())),
     }
 }
@@ -124,6 +134,33 @@ pub async fn disable_agent(store: &dyn Store, name: &str) -> Result<(), AgentErr
     if store.disable_agent(name).await? { Ok(()) } else { Err(AgentError::NotFound(name.to_owned())) }
 }
 
+/// What customers are shown of an agent: a display name (1-64 characters, no control
+/// characters) and a stored photo. `None` clears either.
+pub async fn set_profile(
+    store: &dyn Store,
+    name: &str,
+    display_name: Option<&str>,
+    photo_sha256: Option<&str>,
+) -> Result<(), AgentError> {
+    let display_name = display_name.map(str::trim);
+    if let Some(shown) = display_name
+        && (!(1..=64).contains(&shown.chars().count()) || shown.chars().any(char::is_control))
+    {
+        return Err(AgentError::BadDisplayName);
+    }
+    if store.set_agent_profile(name, display_name, photo_sha256).await? {
+        Ok(())
+    } else {
+        Err(AgentError::NotFound(name.to_owned()))
+    }
+}
+
+/// Lets a disabled agent sign in again with their password; sessions and API tokens ended by
+/// disabling stay ended.
+pub async fn enable_agent(store: &dyn Store, name: &str) -> Result<(), AgentError> {
+    if store.enable_agent(name).await? { Ok(()) } else { Err(AgentError::NotFound(name.to_owned())) }
+}
+
 /// Who chose a new password, which decides what else changes with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChosenBy<'a> {
@@ -141,8 +178,8 @@ pub enum ChosenBy<'a> {
 
 /// Sets a new password for an enabled agent under the strength rule of [`create_agent`]; see
 /// [`ChosenBy`] for which sessions end. A disabled agent's password is refused
-/// ([`AgentError::Disabled`]): they cannot sign in anyway, and nothing enables them again, so
-/// a changed password would only suggest that access was restored.
+/// ([`AgentError::Disabled`]): they cannot sign in anyway, so a changed password would only
+/// suggest that access was restored; [`enable_agent`] restores it, with the password they had.
 pub async fn set_password(
     store: &dyn Store,
     name: &str,

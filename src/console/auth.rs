@@ -66,7 +66,10 @@ impl FromRequestParts<ConsoleState> for AnySession {
         let Some(token) = request_cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(ConsoleError::NotSignedIn);
         };
-        let session = sessions::session(&*state.store, token, now_millis()).await?;
+        let mut session = sessions::session(&*state.store, token, now_millis()).await?;
+        if let Some(session) = &mut session {
+            session.banners = state.channels.problems();
+        }
         session.map(AnySession).ok_or(ConsoleError::NotSignedIn)
     }
 }

@@ -7,18 +7,25 @@
 //! - self-service rate: conversations the bot settled itself (FAQ answers the customer said
 //!   helped, plus flows whose suggested answer solved it) out of all FAQ answers and tickets.
 
-use crate::store::TicketTimes;
+use crate::store::{FaqVerdict, TicketTimes};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use std::fmt::Write;
 
 const DAY_MILLIS: i64 = 86_400_000;
 
+/// One calendar day (UTC): tickets created that day and what became of them, FAQ verdicts
+/// given that day.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DayFigures {
     pub date: NaiveDate,
     pub tickets: u32,
     pub self_served: u32,
+    /// Tickets resolved that day, whenever they were created.
     pub resolved: u32,
+    pub median_first_response_secs: Option<i64>,
+    pub median_resolve_secs: Option<i64>,
+    pub rating_average: Option<f64>,
+    pub self_service_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,64 +53,120 @@ fn date_of(millis: i64) -> NaiveDate {
     DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or_default().date_naive()
 }
 
+/// What the figures are made of, gathered for a whole period or for one day.
+#[derive(Debug, Default)]
+struct Tally {
+    tickets: i64,
+    self_served: i64,
+    first_responses: Vec<i64>,
+    resolves: Vec<i64>,
+    rating_counts: [u32; 5],
+    faq_helped: i64,
+    faq_total: i64,
+}
+
+impl Tally {
+    fn add_ticket(&mut self, ticket: &TicketTimes) {
+        self.tickets += 1;
+        self.self_served += i64::from(ticket.self_served);
+        if let Some(resolved_at) = ticket.resolved_at
+            && !ticket.self_served
+            && !ticket.withdrawn
+        {
+            self.resolves.push((resolved_at - ticket.created_at) / 1000);
+        }
+        if let Some(replied_at) = ticket.first_agent_reply_at {
+            self.first_responses.push((replied_at - ticket.created_at) / 1000);
+        }
+        if let Some(stars) = ticket.rating.filter(|stars| (1..=5).contains(stars)) {
+            self.rating_counts[(stars - 1) as usize] += 1;
+        }
+    }
+
+    fn add_verdict(&mut self, verdict: &FaqVerdict) {
+        self.faq_total += 1;
+        self.faq_helped += i64::from(verdict.helped);
+    }
+
+    fn median_first_response(&mut self) -> Option<i64> {
+        median(&mut self.first_responses)
+    }
+
+    fn median_resolve(&mut self) -> Option<i64> {
+        median(&mut self.resolves)
+    }
+
+    fn rating_average(&self) -> Option<f64> {
+        let rated: u32 = self.rating_counts.iter().sum();
+        (rated > 0).then(|| {
+            let total: u32 =
+                self.rating_counts.iter().enumerate().map(|(index, count)| (index as u32 + 1) * count).sum();
+            f64::from(total) / f64::from(rated)
+        })
+    }
+
+    /// Conversations the bot settled (helpful FAQ answers and self-served flows) out of all
+    /// FAQ answers and tickets.
+    fn self_service_rate(&self) -> Option<f64> {
+        let settled = self.faq_helped + self.self_served;
+        let asked = self.faq_total + self.tickets;
+        (asked > 0).then(|| settled as f64 / asked as f64)
+    }
+}
+
 impl Dashboard {
-    /// Figures for the `days` calendar days (UTC) up to and including `now`'s.
-    pub fn compute(tickets: &[TicketTimes], faq: (i64, i64), now_millis: i64, days: u32) -> Dashboard {
+    /// Figures for the `days` calendar days (UTC) up to and including `now`'s: for the whole
+    /// period, and for each day from that day's own tickets and verdicts.
+    pub fn compute(tickets: &[TicketTimes], faq: &[FaqVerdict], now_millis: i64, days: u32) -> Dashboard {
         let today = date_of(now_millis);
-        let first_day = today - ChronoDuration::days(i64::from(days.max(1)) - 1);
-        let mut by_day: Vec<DayFigures> = (0..days.max(1))
-            .map(|offset| DayFigures {
-                date: first_day + ChronoDuration::days(i64::from(offset)),
-                tickets: 0,
-                self_served: 0,
-                resolved: 0,
+        let days = days.max(1);
+        let first_day = today - ChronoDuration::days(i64::from(days) - 1);
+        let day_index = |millis: i64| {
+            usize::try_from((date_of(millis) - first_day).num_days())
+                .ok()
+                .filter(|index| *index < days as usize)
+        };
+        let mut whole = Tally::default();
+        let mut per_day: Vec<Tally> = (0..days).map(|_| Tally::default()).collect();
+        let mut resolved_per_day = vec![0u32; days as usize];
+        for ticket in tickets {
+            whole.add_ticket(ticket);
+            if let Some(index) = day_index(ticket.created_at) {
+                per_day[index].add_ticket(ticket);
+            }
+            if let Some(index) = ticket.resolved_at.and_then(day_index) {
+                resolved_per_day[index] += 1;
+            }
+        }
+        for verdict in faq {
+            whole.add_verdict(verdict);
+            if let Some(index) = day_index(verdict.at) {
+                per_day[index].add_verdict(verdict);
+            }
+        }
+        let days = per_day
+            .into_iter()
+            .zip(resolved_per_day)
+            .enumerate()
+            .map(|(offset, (mut tally, resolved))| DayFigures {
+                date: first_day + ChronoDuration::days(offset as i64),
+                tickets: u32::try_from(tally.tickets).unwrap_or(u32::MAX),
+                self_served: u32::try_from(tally.self_served).unwrap_or(u32::MAX),
+                resolved,
+                median_first_response_secs: tally.median_first_response(),
+                median_resolve_secs: tally.median_resolve(),
+                rating_average: tally.rating_average(),
+                self_service_rate: tally.self_service_rate(),
             })
             .collect();
-        let mut first_responses = Vec::new();
-        let mut resolves = Vec::new();
-        let mut rating_counts = [0u32; 5];
-        let mut self_served = 0i64;
-        for ticket in tickets {
-            let index = (date_of(ticket.created_at) - first_day).num_days();
-            if let Some(day) = usize::try_from(index).ok().and_then(|index| by_day.get_mut(index)) {
-                day.tickets += 1;
-                day.self_served += u32::from(ticket.self_served);
-            }
-            if let Some(resolved_at) = ticket.resolved_at {
-                let index = (date_of(resolved_at) - first_day).num_days();
-                if let Some(day) = usize::try_from(index).ok().and_then(|index| by_day.get_mut(index)) {
-                    day.resolved += 1;
-                }
-                if !ticket.self_served && !ticket.withdrawn {
-                    resolves.push((resolved_at - ticket.created_at) / 1000);
-                }
-            }
-            if let Some(replied_at) = ticket.first_agent_reply_at {
-                first_responses.push((replied_at - ticket.created_at) / 1000);
-            }
-            if let Some(stars) = ticket.rating.filter(|stars| (1..=5).contains(stars)) {
-                rating_counts[(stars - 1) as usize] += 1;
-            }
-            self_served += i64::from(ticket.self_served);
-        }
-        let rated: u32 = rating_counts.iter().sum();
-        let rating_average = (rated > 0).then(|| {
-            let total: u32 =
-                rating_counts.iter().enumerate().map(|(index, count)| (index as u32 + 1) * count).sum();
-            f64::from(total) / f64::from(rated)
-        });
-        let (faq_helped, faq_total) = faq;
-        let settled = faq_helped + self_served;
-        let asked = faq_total + tickets.len() as i64;
-        let self_service_rate = (asked > 0).then(|| settled as f64 / asked as f64);
         Dashboard {
-            days: by_day,
-            median_first_response_secs: median(&mut first_responses),
-            median_resolve_secs: median(&mut resolves),
-            rating_average,
-            rating_counts,
-            self_service_rate,
-            tickets_total: u32::try_from(tickets.len()).unwrap_or(u32::MAX),
+            days,
+            median_first_response_secs: whole.median_first_response(),
+            median_resolve_secs: whole.median_resolve(),
+            rating_average: whole.rating_average(),
+            rating_counts: whole.rating_counts,
+            self_service_rate: whole.self_service_rate(),
+            tickets_total: u32::try_from(whole.tickets).unwrap_or(u32::MAX),
         }
     }
 
@@ -130,23 +193,26 @@ impl Dashboard {
         bar_chart("Ratings", &values, 320, 200)
     }
 
-    /// One line per day; the summary figures repeat on every line so a spreadsheet needs no
-    /// second table.
+    /// One line per day, each with that day's own figures; a day without tickets or verdicts
+    /// leaves the medians, the average and the rate empty.
     pub fn csv(&self) -> String {
         let mut csv = String::from(
             "date,tickets,self_served,resolved,median_first_response_secs,median_resolve_secs,rating_average,self_service_rate\n",
         );
         let optional = |value: Option<i64>| value.map(|v| v.to_string()).unwrap_or_default();
-        let summary = format!(
-            "{},{},{},{}",
-            optional(self.median_first_response_secs),
-            optional(self.median_resolve_secs),
-            self.rating_average.map(|v| format!("{v:.2}")).unwrap_or_default(),
-            self.self_service_rate.map(|v| format!("{v:.3}")).unwrap_or_default(),
-        );
         for day in &self.days {
-            let _ =
-                writeln!(csv, "{},{},{},{},{summary}", day.date, day.tickets, day.self_served, day.resolved);
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{},{},{},{}",
+                day.date,
+                day.tickets,
+                day.self_served,
+                day.resolved,
+                optional(day.median_first_response_secs),
+                optional(day.median_resolve_secs),
+                day.rating_average.map(|v| format!("{v:.2}")).unwrap_or_default(),
+                day.self_service_rate.map(|v| format!("{v:.3}")).unwrap_or_default(),
+            );
         }
         csv
     }
@@ -246,7 +312,10 @@ mod tests {
         let old = ticket(day);
         let tickets = [answered, slow, solved_by_bot, old];
 
-        let dashboard = Dashboard::compute(&tickets, (3, 4), now, 7);
+        // Three helpful FAQ answers and one unhelpful, all today.
+        let faq: Vec<FaqVerdict> =
+            [true, true, true, false].map(|helped| FaqVerdict { at: now - 1_000, helped }).to_vec();
+        let dashboard = Dashboard::compute(&tickets, &faq, now, 7);
         assert_eq!(dashboard.days.len(), 7);
         assert_eq!(dashboard.days[6].tickets, 1, "today");
         assert_eq!(dashboard.days[5].tickets, 2, "yesterday");
@@ -258,14 +327,17 @@ mod tests {
         // (3 helpful FAQ answers + 1 self-served flow) / (4 FAQ answers + 4 tickets)
         assert_eq!(dashboard.self_service_rate, Some(0.5));
 
+        // Each CSV row holds its own day's figures: today one ticket answered in 60 s and
+        // rated 5, with the FAQ verdicts; yesterday two tickets; the days before nothing.
         let csv = dashboard.csv();
-        assert_eq!(csv.lines().count(), 8);
-        assert!(
-            csv.lines()
-                .last()
-                .unwrap()
-                .starts_with(&format!("{},1,0,1,120,1200,3.50,0.500", dashboard.days[6].date))
-        );
+        let rows: Vec<&str> = csv.lines().collect();
+        assert_eq!(rows.len(), 8);
+        let dates: Vec<String> = dashboard.days.iter().map(|day| day.date.to_string()).collect();
+        assert_eq!(rows[7], format!("{},1,0,1,60,600,5.00,0.600", dates[6]));
+        assert_eq!(rows[6], format!("{},2,1,2,180,1800,2.00,0.500", dates[5]));
+        for (row, date) in rows[1..6].iter().zip(&dates) {
+            assert_eq!(*row, format!("{date},0,0,0,,,,"), "a day with no tickets has no figures");
+        }
         let chart = dashboard.tickets_chart();
         assert!(chart.starts_with("<svg") && chart.ends_with("</svg>"));
         assert_eq!(chart.matches("<rect").count(), 7);
@@ -274,7 +346,7 @@ mod tests {
 
     #[test]
     fn empty_history_has_no_figures() {
-        let dashboard = Dashboard::compute(&[], (0, 0), 0, 1);
+        let dashboard = Dashboard::compute(&[], &[], 0, 1);
         assert_eq!(dashboard.median_first_response_secs, None);
         assert_eq!(dashboard.rating_average, None);
         assert_eq!(dashboard.self_service_rate, None);

@@ -20,6 +20,7 @@ pub use agents::{AgentError, Role, ensure_admin};
 pub use auth::LoginLimiter;
 pub use reminders::{QueueReminderSettings, run_queue_reminders};
 
+use crate::channel_state::ChannelStates;
 use crate::channels::Renderer;
 use crate::engine::{Engine, EngineError};
 use crate::media::MediaStore;
@@ -100,6 +101,8 @@ pub struct ConsoleState {
     pub live_streams: Arc<crate::web::limits::StreamSlots>,
     /// The one watcher every live page listens to.
     pub live: Arc<live::LiveWatcher>,
+    /// The channels' states, for the banner on every page when one is down.
+    pub channels: ChannelStates,
 }
 
 impl ConsoleState {
@@ -115,7 +118,23 @@ impl ConsoleState {
         ));
         let store = Arc::clone(engine.store());
         let live = Arc::default();
-        ConsoleState { store, engine, media, render, settings, login_limiter, live_streams, live }
+        ConsoleState {
+            store,
+            engine,
+            media,
+            render,
+            settings,
+            login_limiter,
+            live_streams,
+            live,
+            channels: ChannelStates::default(),
+        }
+    }
+
+    /// Shows the channels' states on every page when one is not up.
+    pub fn with_channel_states(mut self, channels: ChannelStates) -> Self {
+        self.channels = channels;
+        self
     }
 }
 
@@ -185,6 +204,8 @@ pub struct Nav {
     pub notice: Option<String>,
     /// The agent must choose a password before anything else: the header offers only that.
     pub must_change_password: bool,
+    /// Warnings every page shows (a channel that is down).
+    pub banners: Vec<String>,
 }
 
 impl Nav {
@@ -199,6 +220,7 @@ impl Nav {
             csrf: session.csrf.clone(),
             notice,
             must_change_password: session.agent.must_change_password,
+            banners: session.banners.clone(),
         }
     }
 }

@@ -6,8 +6,7 @@ use crate::console::dashboard::{Dashboard, human_duration};
 use crate::console::sessions::{self, Session};
 use crate::console::{ConsoleError, ConsoleState, Nav, render};
 use crate::core::handoff::TicketStatus;
-use crate::core::keys;
-use crate::core::message::{Action, Lang, Reply};
+use crate::core::message::{Lang, Reply};
 use crate::engine::{ClaimResult, EngineError};
 use crate::store::{Author, CannedReply, LogEntry, Page, TicketSummary, now_millis, to_datetime};
 use askama::Template;
@@ -110,7 +109,11 @@ pub(crate) struct QueueRow {
 }
 
 impl QueueRow {
-    fn of(ticket: &TicketSummary, now: i64) -> QueueRow {
+    fn of(state: &ConsoleState, ticket: &TicketSummary, now: i64) -> QueueRow {
+        // A press reads as its button's label, as in the transcript.
+        let last_message = ticket.last_customer_message.as_deref().map(|text| {
+            crate::i18n::customer_text(text, |key| (state.render)(ticket.language, &Reply::new(key)).text)
+        });
         QueueRow {
             id: ticket.id,
             issue: ticket.issue_type.clone(),
@@ -118,7 +121,7 @@ impl QueueRow {
             lang: ticket.language.code().to_owned(),
             channel: ticket.channel.clone(),
             waiting: waited(ticket.created_at.timestamp_millis(), now),
-            last_message: short(ticket.last_customer_message.as_deref(), 120),
+            last_message: short(last_message.as_deref(), 120),
             high: ticket.priority == crate::core::message::Priority::High,
             low: ticket.priority == crate::core::message::Priority::Low,
             assignee: ticket.assigned_agent.clone().unwrap_or_default(),
@@ -166,7 +169,7 @@ pub(crate) async fn queue(
         .list_tickets(Some(TicketStatus::Queued), page)
         .await?
         .iter()
-        .map(|t| QueueRow::of(t, now))
+        .map(|t| QueueRow::of(&state, t, now))
         .collect();
     let overview = store.queue_overview().await?;
     let waiting_total = overview.queued_high + overview.queued_normal + overview.queued_low;
@@ -177,8 +180,8 @@ pub(crate) async fn queue(
     let me = session.agent.name.as_str();
     let (mine, others): (Vec<_>, Vec<_>) =
         assigned.iter().partition(|ticket| ticket.assigned_agent.as_deref() == Some(me));
-    let mine = mine.into_iter().map(|t| QueueRow::of(t, now)).collect();
-    let others = others.into_iter().map(|t| QueueRow::of(t, now)).collect();
+    let mine = mine.into_iter().map(|t| QueueRow::of(&state, t, now)).collect();
+    let others = others.into_iter().map(|t| QueueRow::of(&state, t, now)).collect();
     let lists =
         QueueLists { queued, waiting_total, page: page_number, has_next, mine, others, assigned_truncated };
     let nav = nav(&session, &query);
@@ -240,33 +243,13 @@ pub(crate) struct MessageView {
     at: String,
 }
 
-/// The label key of the button a customer pressed, from the `[data]` the engine logs.
-fn pressed_button_label(text: &str) -> Option<String> {
-    let data = text.strip_prefix('[')?.strip_suffix(']')?;
-    Some(match Action::decode(data)? {
-        Action::Issue(issue) => keys::issue_label(issue),
-        Action::Rate(stars) => keys::rating_label(stars),
-        Action::Language(lang) => keys::language_label(lang),
-        Action::SkipPhoto => keys::BUTTON_SKIP.to_owned(),
-        Action::PhotosDone => keys::BUTTON_DONE.to_owned(),
-        Action::Helped => keys::BUTTON_YES.to_owned(),
-        Action::NotHelped => keys::BUTTON_NO.to_owned(),
-        Action::SkipComment => keys::BUTTON_SKIP_COMMENT.to_owned(),
-        Action::Human => keys::BUTTON_HUMAN.to_owned(),
-        Action::Menu => keys::BUTTON_MENU.to_owned(),
-        Action::WithdrawRequest => keys::BUTTON_WITHDRAW.to_owned(),
-        Action::Topic(intent) => intent.topic_key(),
-    })
-}
-
 fn message_view(state: &ConsoleState, lang: Lang, entry: LogEntry) -> MessageView {
     let text = match (entry.reply(), entry.author, entry.text.as_deref()) {
         (Some(reply), _, _) => (state.render)(lang, &reply).text,
         // Button presses read as what the customer saw on the button.
-        (None, Author::Customer, Some(text)) => match pressed_button_label(text) {
-            Some(label) => format!("Pressed: {}", (state.render)(lang, &Reply::new(&label)).text),
-            None => text.to_owned(),
-        },
+        (None, Author::Customer, Some(text)) => {
+            crate::i18n::customer_text(text, |key| (state.render)(lang, &Reply::new(key)).text)
+        }
         (None, _, text) => text.unwrap_or_default().to_owned(),
     };
     let label = match entry.author {
@@ -529,7 +512,8 @@ pub(crate) async fn ticket_action(
         Err(EngineError::EmptyMessage) => "empty".to_owned(),
         Err(other) => return Err(other.into()),
     };
-    Ok(Redirect::to(&format!("/console/tickets/{id}?notice={notice}")).into_response())
+    // `#latest` opens the transcript at its newest message, with or without JavaScript.
+    Ok(Redirect::to(&format!("/console/tickets/{id}?notice={notice}#latest")).into_response())
 }
 
 /// A customer photo, for signed-in agents only.
@@ -816,8 +800,8 @@ async fn dashboard_figures(state: &ConsoleState, days: Option<u32>) -> Result<(D
     let now = now_millis();
     let since = Dashboard::since(now, days);
     let tickets = state.store.ticket_times(since).await?;
-    let faq = state.store.faq_outcomes(since).await?;
-    Ok((Dashboard::compute(&tickets, faq, now, days), days))
+    let faq = state.store.faq_verdicts(since).await?;
+    Ok((Dashboard::compute(&tickets, &faq, now, days), days))
 }
 
 #[derive(Template)]

@@ -18,6 +18,8 @@ pub const LOGIN_CSRF_COOKIE: &str = "sb_login";
 pub struct Session {
     pub agent: Agent,
     pub csrf: String,
+    /// What every page should warn about (a channel that is down), filled in per request.
+    pub banners: Vec<String>,
     token_hash: String,
 }
 
@@ -71,7 +73,7 @@ pub async fn session(store: &dyn Store, token: &str, now: Millis) -> StoreResult
     }
     let token_hash = hash_token(token);
     let found = store.session(&token_hash, now).await?;
-    Ok(found.map(|row| Session { agent: row.agent, csrf: row.csrf, token_hash }))
+    Ok(found.map(|row| Session { agent: row.agent, csrf: row.csrf, banners: Vec::new(), token_hash }))
 }
 
 pub async fn end_session(store: &dyn Store, session: &Session) -> StoreResult<()> {

@@ -36,6 +36,7 @@ define_keys! {
     ASK_PHOTO_OPTIONAL = "ask-photo-optional",
     PHOTO_REQUIRED = "photo-required",
     PHOTO_RECEIVED = "photo-received",
+    ASK_MORE_PHOTOS = "ask-more-photos",
     PHOTO_LIMIT_REACHED = "photo-limit-reached",
     PHOTO_NOT_EXPECTED = "photo-not-expected",
     ASK_DESCRIPTION = "ask-description",
@@ -53,9 +54,13 @@ define_keys! {
     REQUEST_STILL_OPEN = "request-still-open",
     REQUEST_WITHDRAWN = "request-withdrawn",
     AGENT_JOINED = "agent-joined",
+    /// For an agent without a display name.
+    AGENT_JOINED_UNNAMED = "agent-joined-unnamed",
     RETURNED_TO_QUEUE = "returned-to-queue",
     TICKET_REOPENED = "ticket-reopened",
+    TICKET_REOPENED_UNNAMED = "ticket-reopened-unnamed",
     ASSIGNED_REMINDER = "assigned-reminder",
+    ASSIGNED_REMINDER_UNNAMED = "assigned-reminder-unnamed",
     ASK_RATING = "ask-rating",
     RATING_INVALID = "rating-invalid",
     ASK_COMMENT = "ask-comment",
@@ -105,6 +110,27 @@ pub fn rating_label(stars: u8) -> String {
     format!("rating-{stars}")
 }
 
+/// The label key of the button a customer pressed, from the `[data]` the engine logs for a
+/// press; `None` for anything else.
+pub fn pressed_button_label(logged: &str) -> Option<String> {
+    use crate::core::message::Action;
+    let data = logged.strip_prefix('[')?.strip_suffix(']')?;
+    Some(match Action::decode(data)? {
+        Action::Issue(issue) => issue_label(issue),
+        Action::Rate(stars) => rating_label(stars),
+        Action::Language(lang) => language_label(lang),
+        Action::SkipPhoto => BUTTON_SKIP.to_owned(),
+        Action::PhotosDone => BUTTON_DONE.to_owned(),
+        Action::Helped => BUTTON_YES.to_owned(),
+        Action::NotHelped => BUTTON_NO.to_owned(),
+        Action::SkipComment => BUTTON_SKIP_COMMENT.to_owned(),
+        Action::Human => BUTTON_HUMAN.to_owned(),
+        Action::Menu => BUTTON_MENU.to_owned(),
+        Action::WithdrawRequest => BUTTON_WITHDRAW.to_owned(),
+        Action::Topic(intent) => intent.topic_key(),
+    })
+}
+
 /// Every key the code can ask for: the fixed ones and the ones derived from enums.
 pub fn all_keys() -> Vec<String> {
     let mut keys: Vec<String> = STATIC_KEYS.iter().map(|key| (*key).to_owned()).collect();
@@ -120,6 +146,15 @@ pub fn all_keys() -> Vec<String> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn a_logged_press_names_its_button_and_text_does_not() {
+        assert_eq!(pressed_button_label("[i:order]").as_deref(), Some("issue-order"));
+        assert_eq!(pressed_button_label("[r:5]").as_deref(), Some("rating-5"));
+        assert_eq!(pressed_button_label("[no]").as_deref(), Some(BUTTON_NO));
+        assert_eq!(pressed_button_label("[not a button]"), None);
+        assert_eq!(pressed_button_label("no"), None);
+    }
 
     #[test]
     fn keys_are_unique_and_fluent_identifiers() {

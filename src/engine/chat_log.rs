@@ -6,6 +6,7 @@
 use super::Engine;
 use crate::channels::webchat::{ChatAuthor, ChatLog, ChatPage, LoggedMessage};
 use crate::store::{Author, LogEntry};
+use std::collections::HashMap;
 
 #[async_trait::async_trait]
 impl ChatLog for Engine {
@@ -17,7 +18,19 @@ impl ChatLog for Engine {
         limit: i64,
     ) -> anyhow::Result<ChatPage> {
         let log = self.store().contact_log_after(channel, external_id, after, limit).await?;
-        Ok(ChatPage { lang: log.lang, messages: log.messages.into_iter().filter_map(logged).collect() })
+        // The log keeps the agent's login (for staff); the visitor sees their public face.
+        let mut shown: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
+        if log.messages.iter().any(|entry| entry.author == Author::Agent) {
+            for agent in self.store().agents().await? {
+                shown.insert(agent.name, (agent.display_name, agent.photo_sha256));
+            }
+        }
+        let messages = log.messages.into_iter().filter_map(|entry| logged(entry, &shown)).collect();
+        Ok(ChatPage { lang: log.lang, messages })
+    }
+
+    async fn is_agent_photo(&self, sha256: &str) -> anyhow::Result<bool> {
+        Ok(self.store().is_agent_photo(sha256).await?)
     }
 
     async fn conversation_has_media(
@@ -34,8 +47,12 @@ impl ChatLog for Engine {
     }
 }
 
-/// A log row as the widget shows it; Switchboard's own notes are not the visitor's to see.
-fn logged(entry: LogEntry) -> Option<LoggedMessage> {
+/// A log row as the widget shows it; Switchboard's own notes are not the visitor's to see,
+/// and an agent appears by display name and photo (`shown`, by login) or not by name at all.
+fn logged(
+    entry: LogEntry,
+    shown: &HashMap<String, (Option<String>, Option<String>)>,
+) -> Option<LoggedMessage> {
     let author = match entry.author {
         Author::Customer => ChatAuthor::Customer,
         Author::Bot => ChatAuthor::Bot,
@@ -43,10 +60,15 @@ fn logged(entry: LogEntry) -> Option<LoggedMessage> {
         Author::System => return None,
     };
     let reply = entry.reply();
+    let (agent, agent_photo) = match (&entry.agent, author) {
+        (Some(login), ChatAuthor::Agent) => shown.get(login).cloned().unwrap_or((None, None)),
+        _ => (None, None),
+    };
     Some(LoggedMessage {
         id: entry.id,
         author,
-        agent: entry.agent,
+        agent,
+        agent_photo,
         text: entry.text,
         reply,
         structured: author == ChatAuthor::Customer && entry.body.is_some(),

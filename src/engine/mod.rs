@@ -138,16 +138,20 @@ pub enum ClaimResult {
     Closed,
 }
 
+/// Agents appear in these by login (`agent`, `by`: what tickets and the console record) and,
+/// where customers are told something, by `shown`: the display name, or empty, never the login.
 enum AgentOp {
     Claim {
         ticket: i64,
         agent: String,
+        shown: String,
     },
     /// Release, transfer, resolve or reopen.
     Move(TicketMove),
     Reply {
         ticket: i64,
         by: Actor,
+        shown: String,
         text: String,
         attachments: Vec<MediaRef>,
     },
@@ -275,7 +279,8 @@ impl Engine {
 
     /// An agent takes a ticket. Atomic: of two agents claiming at once exactly one wins.
     pub async fn claim(&self, ticket: i64, agent: &str) -> Result<ClaimResult, EngineError> {
-        match self.agent(AgentOp::Claim { ticket, agent: agent.to_owned() }).await? {
+        let shown = self.shown_name(agent).await?;
+        match self.agent(AgentOp::Claim { ticket, agent: agent.to_owned(), shown }).await? {
             AgentOutcome::Claim(result) => Ok(result),
             other => unreachable_outcome(other),
         }
@@ -289,7 +294,7 @@ impl Engine {
     /// Hands a ticket to another agent.
     pub async fn transfer(&self, ticket: i64, by: &Actor, to_agent: &str) -> Result<(), EngineError> {
         let change = TicketChange::Assign { agent: to_agent.to_owned() };
-        let input = Input::TicketAssigned { agent: to_agent.to_owned() };
+        let input = Input::TicketAssigned { agent: self.shown_name(to_agent).await? };
         self.move_ticket(ticket, by, AgentMove::Transfer, change, input).await
     }
 
@@ -301,7 +306,8 @@ impl Engine {
         text: &str,
         attachments: Vec<MediaRef>,
     ) -> Result<(), EngineError> {
-        let op = AgentOp::Reply { ticket, by: by.clone(), text: text.to_owned(), attachments };
+        let shown = self.shown_name(&by.name).await?;
+        let op = AgentOp::Reply { ticket, by: by.clone(), shown, text: text.to_owned(), attachments };
         self.agent(op).await.map(drop)
     }
 
@@ -313,7 +319,7 @@ impl Engine {
     /// Reopens a resolved ticket for the agent who asks.
     pub async fn reopen(&self, ticket: i64, by: &Actor) -> Result<(), EngineError> {
         let change = TicketChange::Reopen { agent: by.name.clone() };
-        let input = Input::TicketReopened { agent: by.name.clone() };
+        let input = Input::TicketReopened { agent: self.shown_name(&by.name).await? };
         self.move_ticket(ticket, by, AgentMove::Reopen, change, input).await
     }
 
@@ -327,6 +333,13 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let step = TicketMove { ticket, by: by.clone(), allowed, change, input };
         self.agent(AgentOp::Move(step)).await.map(drop)
+    }
+
+    /// What customers are shown of an agent: their display name, or nothing (the dialog then
+    /// speaks of "our support team"); never the login.
+    async fn shown_name(&self, agent: &str) -> Result<String, EngineError> {
+        let found = self.store().agent_by_name(agent).await?;
+        Ok(found.and_then(|agent| agent.display_name).unwrap_or_default())
     }
 
     /// An internal note on a ticket, never shown to the customer. Returns the note id.
@@ -915,14 +928,14 @@ impl Inner {
         let mut touched = Vec::new();
         let mut claimed_after: Option<Millis> = None;
         let outcome = match op {
-            AgentOp::Claim { ticket, agent } => {
+            AgentOp::Claim { ticket, agent, shown } => {
                 let found = ticket_for_update(&mut *tx, *ticket).await?;
                 match decide_claim(found.status, found.assigned_agent.as_deref(), agent) {
                     ClaimDecision::Claim => {
                         claimed_after = Some(now.saturating_sub(found.created_at));
                         tx.update_ticket(found.id, &TicketChange::Assign { agent: agent.clone() }, now)
                             .await?;
-                        let input = Input::TicketAssigned { agent: agent.clone() };
+                        let input = Input::TicketAssigned { agent: shown.clone() };
                         touched
                             .push(self.drive(&mut *tx, &found, input, &mut queue, now, &mut writes).await?);
                         AgentOutcome::Claim(ClaimResult::Claimed)
@@ -939,7 +952,7 @@ impl Inner {
                 touched.push(self.drive(&mut *tx, &found, input, &mut queue, now, &mut writes).await?);
                 AgentOutcome::Done
             }
-            AgentOp::Reply { ticket, by, text, attachments } => {
+            AgentOp::Reply { ticket, by, shown, text, attachments } => {
                 if text.trim().is_empty() && attachments.is_empty() {
                     return Err(EngineError::EmptyMessage);
                 }
@@ -952,7 +965,7 @@ impl Inner {
                     .await?
                     .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket} has no conversation")))?;
                 let conversation = Conversation::load(row, contact, now, &mut writes);
-                writes.agent_reply(&conversation, &by.name, text, attachments, now);
+                writes.agent_reply(&conversation, (&by.name, shown), text, attachments, now);
                 tx.update_ticket(found.id, &TicketChange::AgentReplied, now).await?;
                 touched.push(conversation);
                 AgentOutcome::Done
@@ -1251,10 +1264,11 @@ impl Writes {
         self.send(conversation, Outbound::Bot(reply), lang, now);
     }
 
+    /// Logs the reply under the agent's login and sends it under the name customers see.
     fn agent_reply(
         &mut self,
         conversation: &Conversation,
-        agent: &str,
+        (agent, shown): (&str, &str),
         text: &str,
         attachments: &[MediaRef],
         now: Millis,
@@ -1271,7 +1285,7 @@ impl Writes {
             at: now,
         });
         let payload = Outbound::Agent {
-            agent: agent.to_owned(),
+            agent: shown.to_owned(),
             text: text.to_owned(),
             attachments: attachments.to_vec(),
         };

@@ -100,6 +100,8 @@ pub struct OutboxWorker {
     names: Vec<&'static str>,
     settings: OutboxSettings,
     link: OutboxLink,
+    /// When set, the worker claims only this contact's rows (see [`only_for`](Self::only_for)).
+    recipient: Option<(&'static str, String)>,
 }
 
 impl OutboxWorker {
@@ -113,7 +115,24 @@ impl OutboxWorker {
     ) -> OutboxWorker {
         let mut names: Vec<&'static str> = channels.keys().copied().collect();
         names.sort_unstable();
-        OutboxWorker { store, channels, names, settings, link }
+        OutboxWorker { store, channels, names, settings, link, recipient: None }
+    }
+
+    /// Narrows the worker to one contact. `switchboard chat` speaks for one customer: rows of
+    /// other customers of the same channel wait for their own session.
+    pub fn only_for(mut self, channel: &'static str, external_id: String) -> OutboxWorker {
+        self.recipient = Some((channel, external_id));
+        self
+    }
+
+    async fn claim(&self, now: Millis, limit: i64) -> Result<Vec<OutboxJob>, StoreError> {
+        let lease = self.settings.lease;
+        match &self.recipient {
+            Some((channel, external_id)) => {
+                self.store.claim_outbox_of_contact(channel, external_id, now, lease, limit).await
+            }
+            None => self.store.claim_outbox(&self.names, now, lease, limit).await,
+        }
     }
 
     /// Delivers at most one due row, now.
@@ -124,7 +143,7 @@ impl OutboxWorker {
     /// Delivers at most one row that is due at `now`; the attempt happens at `now` (tests drive
     /// time with this).
     pub async fn try_deliver_next_at(&self, now: Millis) -> Result<DeliveryAttempt, StoreError> {
-        let mut jobs = self.store.claim_outbox(&self.names, now, self.settings.lease, 1).await?;
+        let mut jobs = self.claim(now, 1).await?;
         let Some(job) = jobs.pop() else { return Ok(DeliveryAttempt::Empty) };
         let outcome = self.deliver(&job, Clock::Fixed(now)).await;
         let attempt = match &outcome {
@@ -142,8 +161,7 @@ impl OutboxWorker {
     /// parallel and each conversation in order, recording every outcome as it happens. Retry
     /// times count from `now` (tests drive time with this; [`run`](Self::run) reads the clock).
     pub async fn deliver_due(&self, now: Millis) -> Result<RoundReport, StoreError> {
-        let jobs =
-            self.store.claim_outbox(&self.names, now, self.settings.lease, self.settings.batch).await?;
+        let jobs = self.claim(now, self.settings.batch).await?;
         if jobs.is_empty() {
             return Ok(RoundReport::default());
         }
@@ -213,11 +231,7 @@ impl OutboxWorker {
             let room = deliveries.running() < concurrency;
             if claim_due && room && !deliveries.has_waiting() {
                 claim_due = false;
-                match worker
-                    .store
-                    .claim_outbox(&worker.names, now_millis(), worker.settings.lease, worker.settings.batch)
-                    .await
-                {
+                match worker.claim(now_millis(), worker.settings.batch).await {
                     Ok(jobs) if !jobs.is_empty() => {
                         deliveries.admit(jobs, &mut done);
                         claim_due = true;

@@ -32,12 +32,17 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Agent {
     pub id: i64,
+    /// The login: staff see it, customers never do.
     pub name: String,
     pub role: Role,
     pub disabled: bool,
     /// Someone else chose the password (the first-start `admin`): the console lets the agent
     /// do nothing else until they choose their own.
     pub must_change_password: bool,
+    /// What customers see; without it they see no name at all.
+    pub display_name: Option<String>,
+    /// A stored media file (SHA-256) the web chat shows beside the agent's messages.
+    pub photo_sha256: Option<String>,
 }
 
 impl Agent {
@@ -113,6 +118,18 @@ pub trait AccountStore: Send + Sync {
     /// Disables an agent and ends their sessions and API tokens; `false` when there is no such
     /// agent.
     async fn disable_agent(&self, name: &str) -> StoreResult<bool>;
+    /// Lets a disabled agent sign in again (their old sessions and tokens stay ended); `false`
+    /// when there is no such agent.
+    async fn enable_agent(&self, name: &str) -> StoreResult<bool>;
+    /// Sets what customers see of an agent; `false` when there is no such agent.
+    async fn set_agent_profile(
+        &self,
+        name: &str,
+        display_name: Option<&str>,
+        photo_sha256: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Whether an active agent has this photo (the web chat serves only those).
+    async fn is_agent_photo(&self, sha256: &str) -> StoreResult<bool>;
     /// Replaces an agent's password hash and sets whether they must change it, and ends every
     /// session of theirs except `keep_session` (a session token hash); in one transaction.
     /// `false` when there is no such agent.

@@ -69,6 +69,13 @@ pub struct TicketTimes {
     pub withdrawn: bool,
 }
 
+/// A customer's answer to "Did this help?" after an FAQ answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaqVerdict {
+    pub at: Millis,
+    pub helped: bool,
+}
+
 /// The console's and the web chat's reads, and the canned replies agents edit.
 #[async_trait::async_trait]
 pub trait ConsoleStore: Send + Sync {
@@ -83,6 +90,8 @@ pub trait ConsoleStore: Send + Sync {
         after: i64,
         limit: i64,
     ) -> StoreResult<ContactLog>;
+    /// The contact's latest bot message, so a returning customer sees where they stopped.
+    async fn last_bot_message(&self, channel: &str, external_id: &str) -> StoreResult<Option<LogEntry>>;
     /// Whether any ticket carries the image, or any message does (agents may see every photo).
     async fn media_is_known(&self, sha256: &str) -> StoreResult<bool>;
     /// Whether a message of this contact's conversation carries the image.
@@ -92,8 +101,8 @@ pub trait ConsoleStore: Send + Sync {
     async fn change_marker(&self) -> StoreResult<ChangeMarker>;
     /// Ticket timings created at or after `since`, for the dashboard.
     async fn ticket_times(&self, since: Millis) -> StoreResult<Vec<TicketTimes>>;
-    /// FAQ verdicts since `since`: (answers that helped, all answered).
-    async fn faq_outcomes(&self, since: Millis) -> StoreResult<(i64, i64)>;
+    /// The customers' verdicts on FAQ answers since `since`, oldest first.
+    async fn faq_verdicts(&self, since: Millis) -> StoreResult<Vec<FaqVerdict>>;
 
     /// One language's canned replies by title, or every language's.
     async fn canned_replies(&self, lang: Option<Lang>) -> StoreResult<Vec<CannedReply>>;

@@ -17,6 +17,7 @@
 mod accounts;
 mod console;
 mod leader;
+mod pg_connect;
 mod postgres;
 mod privacy;
 mod rows;
@@ -26,8 +27,9 @@ mod sqlite;
 mod tcp_nodelay;
 
 pub use accounts::{AccountStore, Agent, ApiToken, NewAgent, NewSession, PasswordChange, Role, SessionRow};
-pub use console::{CannedReply, ChangeMarker, ConsoleStore, ContactLog, LogEntry, TicketTimes};
+pub use console::{CannedReply, ChangeMarker, ConsoleStore, ContactLog, FaqVerdict, LogEntry, TicketTimes};
 pub use leader::{Leadership, lock_key as leader_lock_key, wait_for_leadership};
+pub use pg_connect::Unreachable;
 pub use postgres::PostgresStore;
 pub use privacy::{ErasedContact, ErasureCounts, Expired, PrivacyStore};
 pub use sqlite::{SqliteDurability, SqliteStore};
@@ -67,6 +69,9 @@ pub enum StoreError {
     Database(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// PostgreSQL could not be reached at start; says why, without credentials.
+    #[error(transparent)]
+    Unreachable(pg_connect::Unreachable),
     /// The URL names no backend we have. Only the scheme is kept, never credentials.
     #[error("unsupported database URL scheme {0:?}: expected sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
@@ -103,11 +108,17 @@ pub struct ConnectOptions {
     pub sqlite_durability: SqliteDurability,
     /// Pool size. SQLite writes are serialised anyway; readers use the rest.
     pub max_connections: u32,
+    /// PostgreSQL only: how long to keep trying to reach the server at start (0: once).
+    pub wait_for_server: Duration,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { sqlite_durability: SqliteDurability::Full, max_connections: 8 }
+        ConnectOptions {
+            sqlite_durability: SqliteDurability::Full,
+            max_connections: 8,
+            wait_for_server: Duration::ZERO,
+        }
     }
 }
 
@@ -185,6 +196,16 @@ pub trait Store: AccountStore + ConsoleStore + PrivacyStore + Send + Sync {
     async fn claim_outbox(
         &self,
         channels: &[&'static str],
+        now: Millis,
+        lease: Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxJob>>;
+    /// As [`claim_outbox`](Self::claim_outbox), for one contact of one channel only: a process
+    /// that speaks for one customer (`switchboard chat`) must never take another's rows.
+    async fn claim_outbox_of_contact(
+        &self,
+        channel: &'static str,
+        external_id: &str,
         now: Millis,
         lease: Duration,
         limit: i64,

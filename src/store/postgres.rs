@@ -51,6 +51,8 @@ pub struct PostgresStore {
 impl PostgresStore {
     pub async fn connect(url: &str, options: &ConnectOptions) -> StoreResult<PostgresStore> {
         let connect: PgConnectOptions = url.parse()?;
+        // A clear reason within seconds, instead of the pool's "timed out" after thirty.
+        super::pg_connect::probe(&connect, options.wait_for_server).await?;
         let pool =
             pool_options(&connect, options.max_connections.max(2)).connect_with(connect.clone()).await?;
         let bookkeeping =
@@ -123,17 +125,28 @@ impl PostgresStore {
     async fn claim_until(
         &self,
         channels: &[&'static str],
+        recipient: Option<&str>,
         now: Millis,
         until: Millis,
         limit: i64,
     ) -> StoreResult<Vec<OutboxJob>> {
         const CANDIDATES: &str =
             concat!(sql::due_outbox!("o.channel = ANY($1)"), " FOR UPDATE OF o SKIP LOCKED");
+        const CANDIDATES_OF_CONTACT: &str = concat!(
+            sql::due_outbox!("o.channel = ANY($1) AND c.external_id = $4"),
+            " FOR UPDATE OF o SKIP LOCKED"
+        );
         const LEASE: &str = "UPDATE outbox SET lease_until = $1 WHERE id = ANY($2)";
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK_KEY).execute(&mut *tx).await?;
         let names: Vec<&str> = channels.to_vec();
-        let found = sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+        let query = match recipient {
+            None => sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit),
+            Some(external_id) => {
+                sqlx::query(CANDIDATES_OF_CONTACT).bind(names).bind(now).bind(limit).bind(external_id)
+            }
+        };
+        let found = query.fetch_all(&mut *tx).await?;
         let jobs = found.iter().map(rows::outbox_job).collect::<StoreResult<Vec<_>>>()?;
         if !jobs.is_empty() {
             let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
@@ -562,7 +575,8 @@ mod dialect {
     pub(super) const REFERENCED_MEDIA: &str = "SELECT attachments::text AS refs FROM messages \
          WHERE attachments <> '[]'::jsonb \
          UNION ALL SELECT payload::text AS refs FROM outbox WHERE strpos(payload::text, 'sha256') > 0 \
-         UNION ALL SELECT DISTINCT sha256 AS refs FROM ticket_attachments";
+         UNION ALL SELECT DISTINCT sha256 AS refs FROM ticket_attachments \
+         UNION ALL SELECT photo_sha256 AS refs FROM agents WHERE photo_sha256 IS NOT NULL";
 }
 
 #[cfg(all(test, target_os = "linux"))]

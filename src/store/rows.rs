@@ -270,6 +270,8 @@ pub(super) fn agent(row: &impl RowExt) -> StoreResult<Agent> {
         role: Role::from_code(&role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?,
         disabled: row.flag("disabled")?,
         must_change_password: row.flag("must_change_password")?,
+        display_name: row.opt_text("display_name")?,
+        photo_sha256: row.opt_text("photo_sha256")?,
     })
 }
 

@@ -173,7 +173,19 @@ macro_rules! impl_store {
                 limit: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::OutboxJob>> {
                 let until = now.saturating_add($crate::store::duration_millis(lease));
-                <$store>::claim_until(self, channels, now, until, limit).await
+                <$store>::claim_until(self, channels, None, now, until, limit).await
+            }
+
+            async fn claim_outbox_of_contact(
+                &self,
+                channel: &'static str,
+                external_id: &str,
+                now: $crate::store::Millis,
+                lease: std::time::Duration,
+                limit: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::OutboxJob>> {
+                let until = now.saturating_add($crate::store::duration_millis(lease));
+                <$store>::claim_until(self, &[channel], Some(external_id), now, until, limit).await
             }
 
             async fn finish_outbox(
@@ -722,6 +734,30 @@ macro_rules! impl_store {
                 Ok(true)
             }
 
+            async fn set_agent_profile(
+                &self,
+                name: &str,
+                display_name: Option<&str>,
+                photo_sha256: Option<&str>,
+            ) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query($crate::store::sql::SET_AGENT_PROFILE)
+                    .bind(display_name)
+                    .bind(photo_sha256)
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn is_agent_photo(&self, sha256: &str) -> $crate::store::StoreResult<bool> {
+                sqlx::query($crate::store::sql::IS_AGENT_PHOTO).bind(sha256).fetch_one(&self.pool).await?.flag("found")
+            }
+
+            async fn enable_agent(&self, name: &str) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query($crate::store::sql::ENABLE_AGENT).bind(name).execute(&self.pool).await?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn set_password_hash(
                 &self,
                 change: $crate::store::PasswordChange<'_>,
@@ -899,6 +935,19 @@ macro_rules! impl_store {
                 Ok(ContactLog { lang, messages })
             }
 
+            async fn last_bot_message(
+                &self,
+                channel: &str,
+                external_id: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::LogEntry>> {
+                let found = sqlx::query($crate::store::sql::LAST_BOT_MESSAGE_OF_CONTACT)
+                    .bind(channel)
+                    .bind(external_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                found.as_ref().map($crate::store::rows::log_entry).transpose()
+            }
+
             async fn media_is_known(&self, sha256: &str) -> $crate::store::StoreResult<bool> {
                 let on_ticket = sqlx::query($crate::store::sql::MEDIA_ON_TICKETS)
                     .bind(sha256)
@@ -970,15 +1019,15 @@ macro_rules! impl_store {
                     .collect()
             }
 
-            async fn faq_outcomes(&self, since: $crate::store::Millis) -> $crate::store::StoreResult<(i64, i64)> {
+            async fn faq_verdicts(
+                &self,
+                since: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::FaqVerdict>> {
                 let found = sqlx::query($crate::store::sql::FAQ_VERDICTS).bind(since).fetch_all(&self.pool).await?;
-                let mut helped = 0;
-                for row in &found {
-                    if row.flag("helped")? {
-                        helped += 1;
-                    }
-                }
-                Ok((helped, found.len() as i64))
+                found
+                    .iter()
+                    .map(|row| Ok($crate::store::FaqVerdict { at: row.int("created_at")?, helped: row.flag("helped")? }))
+                    .collect()
             }
 
             async fn canned_replies(

@@ -24,8 +24,8 @@ macro_rules! ticket_summary_select {
 }
 
 /// Outbox rows due for delivery (see `Store::claim_outbox`), oldest first. `$1` holds the
-/// channels (read by the dialect's `$channels` condition on `o.channel`), `$2` is now and `$3`
-/// the limit.
+/// channels (read by the dialect's `$channels` condition on `o.channel`, which may also name
+/// one contact by `c.external_id = $4`), `$2` is now and `$3` the limit.
 macro_rules! due_outbox {
     ($channels:literal) => {
         concat!(
@@ -171,14 +171,18 @@ pub(super) const OUTBOX_RELEASE: &str = "UPDATE outbox SET lease_until = NULL WH
 
 pub(super) const INSERT_AGENT: &str = "INSERT INTO agents (name, password_hash, role, disabled, \
      must_change_password, created_at) VALUES ($1, $2, $3, FALSE, $4, $5) ON CONFLICT (name) DO NOTHING RETURNING id";
-pub(super) const AGENTS: &str =
-    "SELECT id, name, role, disabled, must_change_password FROM agents ORDER BY name";
+pub(super) const AGENTS: &str = "SELECT id, name, role, disabled, must_change_password, display_name, photo_sha256 FROM agents ORDER BY name";
 pub(super) const AGENT_COUNT: &str = "SELECT COUNT(*) AS agents FROM agents";
-pub(super) const AGENT_BY_NAME: &str =
-    "SELECT id, name, role, disabled, must_change_password FROM agents WHERE name = $1";
-pub(super) const AGENT_WITH_PASSWORD: &str =
-    "SELECT id, name, role, disabled, must_change_password, password_hash FROM agents WHERE name = $1";
+pub(super) const AGENT_BY_NAME: &str = "SELECT id, name, role, disabled, must_change_password, display_name, photo_sha256 FROM agents \
+     WHERE name = $1";
+pub(super) const SET_AGENT_PROFILE: &str =
+    "UPDATE agents SET display_name = $1, photo_sha256 = $2 WHERE name = $3";
+pub(super) const IS_AGENT_PHOTO: &str =
+    "SELECT EXISTS (SELECT 1 FROM agents WHERE photo_sha256 = $1 AND disabled = FALSE) AS found";
+pub(super) const AGENT_WITH_PASSWORD: &str = "SELECT id, name, role, disabled, must_change_password, display_name, photo_sha256, password_hash \
+     FROM agents WHERE name = $1";
 pub(super) const DISABLE_AGENT: &str = "UPDATE agents SET disabled = TRUE WHERE name = $1 RETURNING id";
+pub(super) const ENABLE_AGENT: &str = "UPDATE agents SET disabled = FALSE WHERE name = $1";
 pub(super) const END_SESSIONS_OF_AGENT: &str = "DELETE FROM agent_sessions WHERE agent_id = $1";
 pub(super) const REVOKE_TOKENS_OF_AGENT: &str = "UPDATE api_tokens SET revoked = TRUE WHERE agent_id = $1";
 pub(super) const SET_PASSWORD: &str =
@@ -190,7 +194,8 @@ pub(super) const END_OTHER_SESSIONS_OF_AGENT: &str = "DELETE FROM agent_sessions
 pub(super) const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM agent_sessions WHERE expires_at <= $1";
 pub(super) const INSERT_SESSION: &str = "INSERT INTO agent_sessions (token_hash, agent_id, csrf_token, \
      created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
-pub(super) const SESSION: &str = "SELECT a.id, a.name, a.role, a.disabled, a.must_change_password, s.csrf_token \
+pub(super) const SESSION: &str = "SELECT a.id, a.name, a.role, a.disabled, a.must_change_password, a.display_name, \
+     a.photo_sha256, s.csrf_token \
      FROM agent_sessions s \
      JOIN agents a ON a.id = s.agent_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = FALSE";
 pub(super) const DELETE_SESSION: &str = "DELETE FROM agent_sessions WHERE token_hash = $1";
@@ -200,8 +205,8 @@ pub(super) const INSERT_API_TOKEN: &str = "INSERT INTO api_tokens (name, token_h
 pub(super) const API_TOKENS: &str = "SELECT t.id, t.name, a.name AS agent, t.revoked, t.created_at, \
      t.last_used_at, t.expires_at FROM api_tokens t JOIN agents a ON a.id = t.agent_id ORDER BY t.id";
 pub(super) const REVOKE_API_TOKEN: &str = "UPDATE api_tokens SET revoked = TRUE WHERE id = $1";
-pub(super) const AGENT_FOR_TOKEN: &str = "SELECT a.id, a.name, a.role, a.disabled, a.must_change_password \
-     FROM api_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = $1 AND t.revoked = FALSE \
+pub(super) const AGENT_FOR_TOKEN: &str = "SELECT a.id, a.name, a.role, a.disabled, a.must_change_password, \
+     a.display_name, a.photo_sha256 FROM api_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = $1 AND t.revoked = FALSE \
      AND a.disabled = FALSE AND (t.expires_at IS NULL OR t.expires_at > $2)";
 pub(super) const TOKEN_USED: &str = "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2";
 
@@ -222,7 +227,8 @@ pub(super) const CHANGE_MARKER: &str = "SELECT (SELECT COALESCE(MAX(id), 0) FROM
      (SELECT COALESCE(MAX(id), 0) FROM tickets) AS last_ticket";
 pub(super) const TICKET_TIMES: &str = "SELECT created_at, first_agent_reply_at, resolved_at, rating, \
      self_served, withdrawn FROM tickets WHERE created_at >= $1 ORDER BY created_at";
-pub(super) const FAQ_VERDICTS: &str = "SELECT helped FROM faq_outcomes WHERE created_at >= $1";
+pub(super) const FAQ_VERDICTS: &str =
+    "SELECT helped, created_at FROM faq_outcomes WHERE created_at >= $1 ORDER BY created_at";
 
 pub(super) const CANNED_REPLIES_OF_LANG: &str =
     "SELECT id, lang, title, body FROM canned_replies WHERE lang = $1 ORDER BY title, id";
@@ -301,3 +307,7 @@ pub(super) const CONTACT_LOG_AFTER: &str = "SELECT m.id, m.author, m.agent, m.te
      m.event_id, m.created_at FROM contacts c JOIN conversations v ON v.contact_id = c.id \
      JOIN messages m ON m.conversation_id = v.id \
      WHERE c.channel = $1 AND c.external_id = $2 AND m.id > $3 AND m.author <> 'system' ORDER BY m.id LIMIT $4";
+pub(super) const LAST_BOT_MESSAGE_OF_CONTACT: &str = "SELECT m.id, m.author, m.agent, m.text, m.body, \
+     m.attachments, m.event_id, m.created_at FROM contacts c JOIN conversations v ON v.contact_id = c.id \
+     JOIN messages m ON m.conversation_id = v.id \
+     WHERE c.channel = $1 AND c.external_id = $2 AND m.author = 'bot' ORDER BY m.id DESC LIMIT 1";

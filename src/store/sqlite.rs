@@ -281,6 +281,7 @@ impl SqliteStore {
     async fn claim_until(
         &self,
         channels: &[&'static str],
+        recipient: Option<&str>,
         now: Millis,
         until: Millis,
         limit: i64,
@@ -291,11 +292,23 @@ impl SqliteStore {
             sql::due_outbox!("o.channel IN (SELECT value FROM jsonb_each($1))"),
             ")"
         );
+        const CANDIDATES_OF_CONTACT: &str = concat!(
+            "SELECT json_group_array(json_array(id, conversation_id, contact_id, channel, external_id, ",
+            "contact_data, lang, payload, attempts)) AS due FROM (",
+            sql::due_outbox!("o.channel IN (SELECT value FROM jsonb_each($1)) AND c.external_id = $4"),
+            ")"
+        );
         const LEASE: &str =
             "UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT value FROM jsonb_each($2))";
         let mut tx = self.begin_on(&self.bookkeeping).await?;
         let names = serde_json::to_string(channels)?;
-        let found = sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit).fetch_one(&mut *tx.tx).await?;
+        let query = match recipient {
+            None => sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit),
+            Some(external_id) => {
+                sqlx::query(CANDIDATES_OF_CONTACT).bind(names).bind(now).bind(limit).bind(external_id)
+            }
+        };
+        let found = query.fetch_one(&mut *tx.tx).await?;
         let mut jobs = aggregate::<Vec<OutboxTuple>>(found, "due")?
             .into_iter()
             .map(job_from_tuple)
@@ -730,7 +743,8 @@ mod dialect {
          ORDER BY v.id LIMIT $4)";
     pub(super) const REFERENCED_MEDIA: &str = "SELECT attachments AS refs FROM messages WHERE attachments <> '[]' \
          UNION ALL SELECT payload AS refs FROM outbox WHERE instr(payload, 'sha256') > 0 \
-         UNION ALL SELECT DISTINCT sha256 AS refs FROM ticket_attachments";
+         UNION ALL SELECT DISTINCT sha256 AS refs FROM ticket_attachments \
+         UNION ALL SELECT photo_sha256 AS refs FROM agents WHERE photo_sha256 IS NOT NULL";
 }
 
 // ---- one-row batch reads ----

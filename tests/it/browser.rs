@@ -2,7 +2,7 @@
 //! the console, the real app router on 127.0.0.1 with a fresh SQLite file. Screenshots of
 //! the key pages go to `target/screenshots/`.
 
-use crate::support::browser::{Driver, solid_png};
+use crate::support::browser::{Browser, Driver, solid_png};
 use crate::support::web_app::{AGENT_PASSWORD, TestApp};
 use switchboard::console::Role;
 use switchboard::core::handoff::TicketStatus;
@@ -14,6 +14,22 @@ fn last_bot_button(action: &str) -> String {
     format!(
         "(function(){{var m=document.querySelectorAll('#sb-log .sb-msg-bot');var l=m[m.length-1];\
          return l && l.querySelector('button[data-action=\"{action}\"]:not([disabled])');}})()"
+    )
+}
+
+/// Signs `name` in to the console through its login form.
+async fn sign_in(agent: &Browser, base: &str, name: &str) {
+    agent.goto(&format!("{base}/console")).await;
+    agent.type_into("#name", name).await;
+    agent.type_into("#password", AGENT_PASSWORD).await;
+    agent.click("#sign-in").await;
+}
+
+/// JavaScript: whether any element matching `css` shows exactly `text`.
+fn shows_text(css: &str, text: &str) -> String {
+    format!(
+        "Array.prototype.some.call(document.querySelectorAll('{css}'), function(p){{return p.textContent === {};}})",
+        serde_json::to_string(text).unwrap()
     )
 }
 
@@ -35,15 +51,19 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
     let customer = driver.browser().await;
     customer.goto(&format!("{base}/")).await;
     customer.click("#sb-launcher").await;
-    customer.type_into("#sb-input", "Hello").await;
-    customer.click("#sb-send").await;
+    // The widget opens with the greeting and the topics.
     customer.wait_until("the menu", &last_bot_button("i:order")).await;
     customer.screenshot("01-widget-menu").await;
     customer.click("#sb-log .sb-msg-bot:last-child button[data-action=\"i:order\"]").await;
-    customer.wait_until("the order id question", &last_bot_button("human")).await;
+    customer
+        .wait_until(
+            "the order id question",
+            "document.querySelectorAll('#sb-log .sb-msg-bot:not(.sb-welcome)').length >= 1",
+        )
+        .await;
     customer.type_into("#sb-input", "AB-12345\n").await;
     customer
-        .wait_until("the photo question", "document.querySelectorAll('#sb-log .sb-msg-bot').length >= 4")
+        .wait_until("the photo question", "document.querySelectorAll('#sb-log .sb-msg-bot').length >= 5")
         .await;
     customer.wait_for("#sb-photo").await.send_keys(&photo_path.display().to_string()).await.unwrap();
     customer
@@ -81,10 +101,7 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
 
     // The agent signs in, sees the queue, claims the ticket and sees the photo.
     let agent = driver.browser().await;
-    agent.goto(&format!("{base}/console")).await;
-    agent.type_into("#name", "anna").await;
-    agent.type_into("#password", AGENT_PASSWORD).await;
-    agent.click("#sign-in").await;
+    sign_in(&agent, &base, "anna").await;
     agent.wait_for(&format!("button.claim[data-ticket=\"{ticket}\"]")).await;
     agent.screenshot("03-console-queue").await;
     agent.click(&format!("button.claim[data-ticket=\"{ticket}\"]")).await;
@@ -92,12 +109,7 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
     agent
         .wait_until("the photo thumbnail loaded", "(function(){var i=document.querySelector('img.thumb');return i && i.complete && i.naturalWidth === 96;})()")
         .await;
-    let shown_as_text = agent
-        .value(&format!(
-            "Array.prototype.some.call(document.querySelectorAll('.msg-customer .text'), function(p){{return p.textContent === {};}})",
-            serde_json::to_string(SCRIPT).unwrap()
-        ))
-        .await;
+    let shown_as_text = agent.value(&shows_text(".msg-customer .text", SCRIPT)).await;
     assert_eq!(shown_as_text, serde_json::Value::Bool(true), "the customer's markup is shown as text");
     let injected = agent.value("document.querySelectorAll('#transcript script').length").await;
     assert_eq!(injected, serde_json::json!(0), "and never becomes an element");
@@ -110,13 +122,7 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
     agent.click("#send-reply").await;
     agent.wait_for("#notice").await;
     customer
-        .wait_until(
-            "the agent's reply in the widget",
-            &format!(
-                "Array.prototype.some.call(document.querySelectorAll('#sb-log .sb-msg-agent .sb-text'), function(p){{return p.textContent === {};}})",
-                serde_json::to_string(reply).unwrap()
-            ),
-        )
+        .wait_until("the agent's reply in the widget", &shows_text("#sb-log .sb-msg-agent .sb-text", reply))
         .await;
     customer.screenshot("05-widget-agent-reply").await;
 
@@ -145,6 +151,136 @@ async fn a_customer_is_helped_by_an_agent_from_widget_to_rating() {
     agent.screenshot("08-console-dashboard").await;
 
     customer.close().await;
+    agent.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(switchboard_test_browser),
+    ignore = "needs Chromium: install chromium and chromium-driver, set SWITCHBOARD_TEST_BROWSER=1"
+)]
+async fn a_new_visitor_is_greeted_with_the_topics_in_their_language_and_costs_no_row_until_acting() {
+    let driver = Driver::start().await;
+    let app = TestApp::start().await;
+    let base = app.serve().await;
+    let conversations = "SELECT count(*) FROM conversations";
+
+    let customer = driver.browser_speaking("ru-RU").await;
+    customer.goto(&format!("{base}/")).await;
+    let label = customer.value("document.getElementById('sb-launcher').textContent").await;
+    assert_eq!(label, serde_json::json!("Написать нам"), "the launcher speaks the visitor's language");
+    customer.click("#sb-launcher").await;
+    customer
+        .wait_until(
+            "the greeting and the topics",
+            "document.querySelectorAll('#sb-log .sb-welcome').length === 2",
+        )
+        .await;
+    customer.wait_until("a topic button", &last_bot_button("i:order")).await;
+    let title = customer.value("document.getElementById('sb-title').textContent").await;
+    assert_eq!(title, serde_json::json!("Чат поддержки"));
+    customer.screenshot("09-widget-welcome-ru").await;
+    assert_eq!(app.db_file.scalar(conversations).await, 0, "an idle page view stores nothing");
+
+    // Reopening the page greets again, still without a row.
+    customer.goto(&format!("{base}/")).await;
+    customer.click("#sb-launcher").await;
+    customer
+        .wait_until("the greeting again", "document.querySelectorAll('#sb-log .sb-welcome').length === 2")
+        .await;
+    assert_eq!(app.db_file.scalar(conversations).await, 0);
+
+    // Choosing a topic starts the conversation.
+    customer.click("#sb-log .sb-msg-bot:last-child button[data-action=\"i:order\"]").await;
+    customer
+        .wait_until(
+            "the order id question",
+            "document.querySelectorAll('#sb-log .sb-msg-bot:not(.sb-welcome)').length >= 1",
+        )
+        .await;
+    assert_eq!(app.db_file.scalar(conversations).await, 1);
+    // Once there is a conversation, the log shows it and the welcome is not added again.
+    customer.goto(&format!("{base}/")).await;
+    customer.click("#sb-launcher").await;
+    customer.wait_until("the history", "document.querySelectorAll('#sb-log .sb-msg-bot').length >= 1").await;
+    let welcomes = customer.value("document.querySelectorAll('#sb-log .sb-welcome').length").await;
+    assert_eq!(welcomes, serde_json::json!(0));
+
+    customer.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(switchboard_test_browser),
+    ignore = "needs Chromium: install chromium and chromium-driver, set SWITCHBOARD_TEST_BROWSER=1"
+)]
+async fn the_transcript_opens_at_the_newest_message_and_replies_and_notes_keep_the_page() {
+    use switchboard::channels::{InboundEvent, InboundKind, Intake};
+    use switchboard::core::dialog::Input;
+    let driver = Driver::start().await;
+    let app = TestApp::start().await;
+    app.add_agent("anna", Role::Agent).await;
+    let base = app.serve().await;
+    let say = |number: usize, text: String| InboundEvent {
+        channel: "telegram",
+        event_id: format!("ann-{number}"),
+        external_id: "ann".to_owned(),
+        language_hint: Some("en".to_owned()),
+        display_name: Some("Ann".to_owned()),
+        contact_data: None,
+        kind: InboundKind::Input(Input::Text { text }),
+    };
+    app.engine.accept(say(0, "/agent".to_owned())).await.unwrap();
+    // A long conversation: far more than the transcript box shows at once.
+    for number in 1..=40 {
+        app.engine.accept(say(number, format!("Message number {number} about my parcel."))).await.unwrap();
+    }
+    let ticket = app
+        .store
+        .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(100))
+        .await
+        .unwrap()[0]
+        .id;
+    app.engine.claim(ticket, "anna").await.unwrap();
+
+    let agent = driver.browser().await;
+    sign_in(&agent, &base, "anna").await;
+    agent.wait_for("#queue").await;
+    agent.goto(&format!("{base}/console/tickets/{ticket}")).await;
+    let at_newest = "(function(){var l=document.getElementById('transcript');\
+                     return l.scrollHeight > l.clientHeight + 100 && l.scrollHeight - l.scrollTop - l.clientHeight < 40;})()";
+    agent.wait_until("the transcript shows its newest message", at_newest).await;
+
+    // A reply goes out without reloading the page: a marker set on the page survives it.
+    agent.value("(window.stillHere = true)").await;
+    let reply = "Your parcel is with the courier today.";
+    agent.type_into("#reply-text", reply).await;
+    agent.click("#send-reply").await;
+    agent.wait_until("the reply in the transcript", &shows_text("#transcript .msg-agent .text", reply)).await;
+    agent.wait_until("the reply box emptied", "document.getElementById('reply-text').value === ''").await;
+    assert_eq!(agent.value("window.stillHere === true").await, serde_json::json!(true), "no reload");
+    agent.wait_until("still at the newest message", at_newest).await;
+
+    // A note, the same way.
+    agent.type_into("#note-text", "Called the courier: <b>tomorrow</b>.").await;
+    agent.click("#add-note").await;
+    agent
+        .wait_until("the note in the list", &shows_text("#notes p", "Called the courier: <b>tomorrow</b>."))
+        .await;
+    assert_eq!(agent.value("document.querySelectorAll('#notes b').length").await, serde_json::json!(0));
+    assert_eq!(agent.value("window.stillHere === true").await, serde_json::json!(true), "no reload");
+
+    // Reading back stays put when the customer writes again.
+    agent.value("(document.getElementById('transcript').scrollTop = 0)").await;
+    app.engine.accept(say(41, "Any news?".to_owned())).await.unwrap();
+    agent
+        .wait_until("the customer's new message", &shows_text("#transcript .msg-customer .text", "Any news?"))
+        .await;
+    assert_eq!(agent.value("document.getElementById('transcript').scrollTop").await, serde_json::json!(0));
+    agent.screenshot("10-console-transcript-newest").await;
+
     agent.close().await;
     app.stop().await;
 }

@@ -179,7 +179,7 @@ fn a_database_password_never_reaches_the_output() {
     // The port is no number: opening fails at once, and the error names the database.
     let url =
         "postgres://app:Hunter2InTheUser@127.0.0.1:port/support?sslmode=disable&password=Hunter2InTheQuery";
-    for args in [&["migrate"][..], &["tickets", "list"], &["--database-url", url, "migrate"]] {
+    for args in [&["migrate"][..], &["tickets", "list"], &["migrate", "--database-url", url]] {
         let output = switchboard(dir.path(), args, "", &[("SWITCHBOARD_DATABASE_URL", url)]);
         assert!(!output.status.success(), "{args:?}");
         let printed =
@@ -222,4 +222,188 @@ fn migrate_and_locales_check_succeed() {
     assert!(stdout(&switchboard(dir.path(), &["migrate"], "", &[])).contains("Migrations applied"));
     assert!(dir.path().join("support.db").exists());
     assert!(stdout(&switchboard(dir.path(), &["locales", "check"], "", &[])).contains("OK"));
+}
+
+fn only_ticket_id(dir: &Path) -> i64 {
+    let list: Value =
+        serde_json::from_str(&stdout(&switchboard(dir, &["tickets", "list", "--json"], "", &[]))).unwrap();
+    let tickets = list.as_array().expect("a JSON array");
+    assert_eq!(tickets.len(), 1, "{list}");
+    tickets[0]["id"].as_i64().unwrap()
+}
+
+#[test]
+fn a_terminal_chat_shows_only_its_own_users_replies_and_keeps_the_rest_for_their_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&switchboard(dir.path(), &["chat", "--user", "ivan"], "/agent\n", &[]));
+    let ticket = only_ticket_id(dir.path());
+
+    // An agent claims ivan's ticket and answers while no chat of ivan's runs.
+    let url = format!("sqlite://{}", dir.path().join("support.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store =
+            switchboard::store::connect(&url, &switchboard::store::ConnectOptions::default()).await.unwrap();
+        let engine = crate::support::engine_fixtures::start_engine(&store);
+        engine.claim(ticket, "olga").await.unwrap();
+        engine
+            .agent_reply(
+                ticket,
+                &switchboard::core::handoff::Actor::new("olga", false),
+                "Your parcel leaves the warehouse today.",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        engine.shutdown().await;
+        store.close().await;
+    });
+
+    let kate =
+        stdout(&switchboard(dir.path(), &["chat", "--user", "kate"], "how long does delivery take\n", &[]));
+    assert!(!kate.contains("parcel leaves"), "kate sees ivan's reply: {kate}");
+    assert!(!kate.contains("olga"), "kate sees ivan's agent: {kate}");
+    assert!(kate.to_lowercase().contains("deliver"), "kate gets her own answer: {kate}");
+
+    let ivan = stdout(&switchboard(dir.path(), &["chat", "--user", "ivan"], "", &[]));
+    assert!(ivan.contains("Support: Your parcel leaves the warehouse today."), "{ivan}");
+    assert!(!ivan.contains("olga"), "the login stays private: {ivan}");
+    let joined = ivan.find("joined").expect("the agent's arrival is shown");
+    assert!(joined < ivan.find("parcel leaves").unwrap(), "in the order they were written: {ivan}");
+
+    let dead: Value = serde_json::from_str(&stdout(&switchboard(
+        dir.path(),
+        &["tickets", "dead-letters", "--json"],
+        "",
+        &[],
+    )))
+    .unwrap();
+    assert_eq!(dead, Value::Array(vec![]), "no reply is given up on");
+}
+
+#[test]
+fn a_continued_chat_starts_with_the_last_question_and_its_numbers_press_its_buttons() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("broken-mug.png");
+    write_png(&photo);
+    let first = format!("/start\n1\n12345678-0001\n/photo {}\n", photo.display());
+    let first = stdout(&switchboard(dir.path(), &["chat", "--user", "ann"], &first, &[]));
+    assert!(first.contains("[1] Done"), "{first}");
+
+    let second =
+        stdout(&switchboard(dir.path(), &["chat", "--user", "ann"], "1\nThe handle came off.\n", &[]));
+    let resumed = second.lines().take(3).collect::<Vec<_>>().join("\n");
+    assert!(resumed.contains("Photo received") && resumed.contains("[1] Done"), "{second}");
+    assert!(second.contains("describe what happened"), "`1` pressed Done: {second}");
+    let list: Value =
+        serde_json::from_str(&stdout(&switchboard(dir.path(), &["tickets", "list", "--json"], "", &[])))
+            .unwrap();
+    assert_eq!(list[0]["description"], "The handle came off.", "{list}");
+}
+
+#[test]
+fn a_rejected_file_is_not_called_a_received_photo() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("broken-mug.png");
+    write_png(&photo);
+    let note = dir.path().join("note.txt");
+    std::fs::write(&note, "not a picture").unwrap();
+    let script = format!("/start\n1\n12345678-0001\n/photo {}\n/photo {}\n", photo.display(), note.display());
+    let out = stdout(&switchboard(dir.path(), &["chat", "--user", "ann"], &script, &[]));
+    let after = &out[out.find("doesn't look like a picture").expect("the file is refused")..];
+    assert!(!after.contains("received"), "{after}");
+    assert!(after.contains("one photo so far"), "{after}");
+}
+
+#[test]
+fn chat_refuses_a_language_it_does_not_speak() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = switchboard(dir.path(), &["chat", "--lang", "de", "--user", "hans"], "hallo\n", &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("en, ru, zh"), "{stderr}");
+}
+
+#[test]
+fn a_reader_that_stops_early_is_a_normal_end() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&switchboard(dir.path(), &["chat", "--user", "ann"], "/start\n1\n12345678-0001\n/agent\n", &[]));
+    let id = only_ticket_id(dir.path()).to_string();
+    // `tickets show 1 | head -0`: the reading end is closed before anything is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["tickets", "show", &id])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("SWITCHBOARD_DATABASE_URL", format!("sqlite://{}", dir.path().join("support.db").display()))
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn tickets_show_prints_pressed_buttons_by_their_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&switchboard(dir.path(), &["chat", "--user", "ann"], "/start\n1\n12345678-0001\n/agent\n", &[]));
+    let id = only_ticket_id(dir.path()).to_string();
+    let shown = stdout(&switchboard(dir.path(), &["tickets", "show", &id], "", &[]));
+    assert!(!shown.contains("[i:"), "{shown}");
+    assert!(shown.contains("Pressed: Problem with an order"), "{shown}");
+    let json: Value =
+        serde_json::from_str(&stdout(&switchboard(dir.path(), &["tickets", "show", &id, "--json"], "", &[])))
+            .unwrap();
+    let texts: Vec<&str> =
+        json["messages"].as_array().unwrap().iter().filter_map(|m| m["text"].as_str()).collect();
+    assert!(texts.contains(&"Pressed: Problem with an order"), "{texts:?}");
+}
+
+#[test]
+fn an_unreachable_postgresql_is_retried_with_a_line_per_attempt_and_then_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("SWITCHBOARD_DATABASE_URL", "postgres://shop:secret@127.0.0.1:9/shop"),
+        ("SWITCHBOARD_DATABASE_WAIT_SECS", "1"),
+    ];
+    let output = switchboard(dir.path(), &["tickets", "list"], "", &env);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let retries = stderr.lines().filter(|line| line.contains("trying again")).count();
+    assert!(retries >= 1, "a line per attempt: {stderr}");
+    let last = stderr.lines().last().unwrap();
+    assert!(last.contains("127.0.0.1:9") && last.contains("connection refused"), "{stderr}");
+    assert!(!stderr.contains("pool timed out") && !stderr.contains("secret"), "{stderr}");
+}
+
+/// `SWITCHBOARD_TEST_POSTGRES` with its user and database replaced.
+fn postgres_url(user: &str, database: &str) -> String {
+    let admin = std::env::var("SWITCHBOARD_TEST_POSTGRES").expect("SWITCHBOARD_TEST_POSTGRES names a server");
+    let rest = admin.split_once("://").expect("a URL").1;
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    let host = host.split_once('/').map_or(host, |(host, _)| host);
+    format!("postgres://{user}@{host}/{database}")
+}
+
+#[test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+fn an_unknown_postgresql_database_or_user_is_said_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, says) in [
+        (
+            postgres_url("postgres", "no_such_database_for_switchboard"),
+            "does not exist (create it, or fix the URL)",
+        ),
+        (postgres_url("no_such_user_for_switchboard", "postgres"), "authentication failed"),
+    ] {
+        let env = [("SWITCHBOARD_DATABASE_URL", url.as_str()), ("SWITCHBOARD_DATABASE_WAIT_SECS", "30")];
+        let output = switchboard(dir.path(), &["tickets", "list"], "", &env);
+        assert_eq!(output.status.code(), Some(1), "{url}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(!stderr.contains("trying again"), "a lasting failure is not retried: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
 }

@@ -524,6 +524,8 @@ async fn a_customer_who_stopped_the_bot_gets_nothing_until_they_write_again() {
 #[tokio::test]
 async fn webhook_mode_subscribes_and_refuses_posts_with_a_wrong_secret_storing_nothing() {
     let max = Max::start(MaxMode::Webhook).await;
+    // The subscription is made in the background, so the app serves while MAX is unreachable.
+    eventually("the webhook subscribed", || !max.fake.calls_to("subscriptions").is_empty()).await;
     let subscriptions = max.fake.calls_to("subscriptions");
     assert_eq!(subscriptions.len(), 1, "{subscriptions:#?}");
     let subscription = &subscriptions[0].body;

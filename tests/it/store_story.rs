@@ -7,6 +7,7 @@ use crate::support::engine_fixtures::{self, RecordingChannel, TestDb, button, ev
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::channels::{Accepted, InboundKind, Intake};
+use switchboard::console::Role;
 use switchboard::core::dialog::{Input, State};
 use switchboard::core::handoff::{Actor, TicketStatus};
 use switchboard::core::keys;
@@ -138,7 +139,8 @@ async fn story(db: &TestDb) {
     second_engine.shutdown().await;
     second_store.close().await;
     assert_eq!(engine.claim(ann_ticket_id, winner).await.unwrap(), ClaimResult::AlreadyYours);
-    assert_eq!(state(&store, "ann").await, State::Assigned { agent: winner.to_owned() });
+    // The state keeps what the customer is shown: no display name was set, so no name at all.
+    assert_eq!(state(&store, "ann").await, State::Assigned { agent: String::new() });
 
     // Only the owner writes to the customer or moves the ticket; notes stay internal.
     let (owner, colleague) = (Actor::new(winner, false), Actor::new(loser, false));
@@ -151,7 +153,7 @@ async fn story(db: &TestDb) {
     ] {
         assert!(matches!(refused, Err(EngineError::NotAssignedTo { .. })), "{refused:?}");
     }
-    assert_eq!(state(&store, "ann").await, State::Assigned { agent: winner.to_owned() });
+    assert_eq!(state(&store, "ann").await, State::Assigned { agent: String::new() });
     engine
         .agent_reply(ann_ticket_id, &owner, "Sorry! A replacement is on its way.", Vec::new())
         .await
@@ -200,7 +202,8 @@ async fn story(db: &TestDb) {
             keys::PHOTO_RECEIVED,
             keys::ASK_DESCRIPTION,
             keys::HANDOFF_QUEUED,
-            keys::AGENT_JOINED,
+            // The agents of this story have no display name.
+            keys::AGENT_JOINED_UNNAMED,
             "agent:Sorry! A replacement is on its way.",
             keys::ASK_RATING,
             keys::ASK_COMMENT,
@@ -235,8 +238,13 @@ async fn story(db: &TestDb) {
     let refused = engine.resolve(carl_ticket, &Actor::new("alice", false)).await;
     assert!(matches!(refused, Err(EngineError::NotAssignedTo { .. })), "a queued ticket is claimed first");
     assert_eq!(engine.claim(carl_ticket, "alice").await.unwrap(), ClaimResult::Claimed);
+    // Boris has a display name; customers see it (alice has none, so she is the team).
+    switchboard::console::agents::create_agent(&*store, "boris", "correct horse battery", Role::Agent, 0)
+        .await
+        .unwrap();
+    switchboard::console::agents::set_profile(&*store, "boris", Some("Boris P."), None).await.unwrap();
     engine.transfer(carl_ticket, &Actor::new("alice", false), "boris").await.unwrap();
-    assert_eq!(state(&store, "carl").await, State::Assigned { agent: "boris".into() });
+    assert_eq!(state(&store, "carl").await, State::Assigned { agent: "Boris P.".into() });
     // An admin may act on anyone's ticket.
     engine.release(carl_ticket, &Actor::new("root", true)).await.unwrap();
     assert_eq!(state(&store, "carl").await, State::Queued { acknowledged: false });
@@ -247,7 +255,7 @@ async fn story(db: &TestDb) {
         vec![
             keys::HANDOFF_QUEUED,
             keys::QUEUE_UPDATE,
-            keys::AGENT_JOINED,
+            keys::AGENT_JOINED_UNNAMED,
             keys::AGENT_JOINED,
             keys::RETURNED_TO_QUEUE
         ]

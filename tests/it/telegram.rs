@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use switchboard::channel_state::{ChannelState, ChannelStates};
 use switchboard::channels::telegram::{Mode, Renderer, TelegramChannel, polling, webhook};
 use switchboard::channels::{
     Accepted, Channel, Delivery, DeliveryError, InboundEvent, InboundKind, Intake, IntakeError,
@@ -155,6 +156,8 @@ struct TestBot {
     _media_dir: tempfile::TempDir,
     webhook_url: Option<String>,
     polling: Option<(oneshot::Sender<()>, PollingTask)>,
+    /// What the polling loop reports about the channel.
+    states: ChannelStates,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -190,15 +193,22 @@ async fn start_bot(start: Start, tweak: impl FnOnce(&mut TelegramSettings)) -> T
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         assert_eq!(channel.setup().await.unwrap(), Mode::Webhook);
     }
-    TestBot { fake, channel, intake, media, _media_dir: media_dir, webhook_url, polling: None }
+    let states = ChannelStates::default();
+    TestBot { fake, channel, intake, media, _media_dir: media_dir, webhook_url, polling: None, states }
 }
 
 impl TestBot {
     fn start_polling(&mut self) {
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(polling::run(self.channel.clone(), self.intake.clone(), async move {
+        let shutdown = async move {
             let _ = stopped.await;
-        }));
+        };
+        let task = tokio::spawn(polling::run(
+            self.channel.clone(),
+            self.intake.clone(),
+            shutdown,
+            self.states.clone(),
+        ));
         self.polling = Some((stop, task));
     }
 
@@ -531,6 +541,22 @@ async fn polling_confirms_the_offset_only_after_the_batch_is_stored() {
 }
 
 #[tokio::test]
+async fn failing_get_updates_shows_the_channel_as_retrying_until_telegram_answers() {
+    let mut bot = start_bot(Start::Plain, |_| {}).await;
+    bot.states.set("telegram", ChannelState::Up);
+    bot.fake.fail_next("getUpdates", Fault::ServerError);
+    bot.fake.fail_next("getUpdates", Fault::ServerError);
+    bot.start_polling();
+    let retrying =
+        bot.states.wait_for("telegram", |state| matches!(state, ChannelState::Retrying { attempt: 2, .. }));
+    tokio::time::timeout(Duration::from_secs(20), retrying).await.expect("two failures are reported");
+    assert!(!bot.states.problems()[0].contains(TOKEN), "the token stays out of the reason");
+    let up = bot.states.wait_for("telegram", |state| *state == ChannelState::Up);
+    tokio::time::timeout(Duration::from_secs(20), up).await.expect("up again once getUpdates answers");
+    bot.stop_polling().await;
+}
+
+#[tokio::test]
 async fn polling_resumes_from_the_saved_offset_and_acknowledges_unknown_kinds() {
     let mut bot = start_bot(Start::Plain, |_| {}).await;
     bot.intake.cursors.lock().unwrap().insert(format!("telegram:{BOT_ID}:offset"), "10001".to_owned());
@@ -753,7 +779,8 @@ async fn setup_checks_the_token_belongs_to_the_bot() {
     assert!(channel.setup().await.is_err());
     // Polling with a token Telegram refuses stops with an error instead of spinning.
     let intake = Arc::new(RecordingIntake::default());
-    let result = polling::run(Arc::new(channel), intake, std::future::pending()).await;
+    let result =
+        polling::run(Arc::new(channel), intake, std::future::pending(), ChannelStates::default()).await;
     assert!(matches!(result, Err(polling::PollingError::InvalidToken)), "{result:?}");
 
     let bad = TelegramSettings::new("not-a-token");

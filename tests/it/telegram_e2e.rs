@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::app::Running;
+use switchboard::channel_state::ChannelState;
 use switchboard::config::{Overrides, Settings};
 use switchboard::core::handoff::{Actor, TicketStatus};
 use switchboard::core::message::MediaRef;
@@ -98,6 +99,7 @@ impl Bot {
         let running = crate::support::quick_app::start(settings, listener).await;
         match self.mode {
             Mode::Webhook => {
+                settled(|| self.fake.webhook().is_some()).await;
                 let (url, secret) = self.fake.webhook().expect("start-up registered the webhook");
                 assert_eq!(url, webhook_url);
                 assert_eq!(secret.as_deref(), Some(SECRET));
@@ -108,7 +110,10 @@ impl Bot {
                 let connections = connections.as_u64().or_else(|| connections.as_str()?.parse().ok());
                 assert_eq!(connections, Some(100), "{:?}", registered.params);
             }
-            Mode::Polling => assert!(self.fake.webhook().is_none(), "start-up removed any webhook"),
+            Mode::Polling => {
+                settled(|| self.fake.webhook().is_none()).await;
+                assert!(self.fake.webhook().is_none(), "start-up removed any webhook");
+            }
         }
         self.running = Some(running);
     }
@@ -579,7 +584,8 @@ async fn a_blocked_user_is_not_written_to(bot: Bot) {
 
     // Unblocking releases what waited, in order.
     bot.deliver(bot.membership(ANN, "my_chat_member_member")).await;
-    bot.expect_replies(ANN, seen, &["anna", "Hello Ann, I'm looking at it."]).await;
+    // `anna` has no display name: Ann hears of the team, never the login.
+    bot.expect_replies(ANN, seen, &["A member of our support team", "Hello Ann, I'm looking at it."]).await;
     bot.finish().await;
 }
 
@@ -612,4 +618,97 @@ async fn a_webhook_with_a_wrong_secret_gets_401_and_stores_nothing() {
     assert_eq!(bot.fake.post_to_webhook(&update).await, 200);
     bot.expect_replies(ANN, 0, &["Hello!", "What can I help you with?"]).await;
     bot.finish().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. A Bot API that cannot be reached, or refuses the token, at start
+
+/// Starts the app against `fake` with `token`, long polling, without waiting for the Telegram
+/// channel: the rest of the app must serve while it sets itself up.
+async fn start_without_waiting(fake: &FakeTelegram, token: &str) -> (Running, tempfile::TempDir, TestDb) {
+    let db = TestDb::sqlite();
+    let media_dir = tempfile::tempdir().expect("a media folder");
+    let api_url = fake.api_url();
+    let media = media_dir.path().display().to_string();
+    let env: HashMap<&str, &str> = HashMap::from([
+        ("SWITCHBOARD_DATABASE_URL", db.url.as_str()),
+        ("SWITCHBOARD_MEDIA_DIR", media.as_str()),
+        ("SWITCHBOARD_TELEGRAM_TOKEN", token),
+        ("SWITCHBOARD_TELEGRAM_API_URL", api_url.as_str()),
+    ]);
+    let settings = Settings::from_env(&env, &Overrides::default()).expect("valid settings");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the app");
+    let running = switchboard::app::start_with(settings, listener, crate::support::quick_app::outbox())
+        .await
+        .expect("the app starts whatever the Bot API says");
+    (running, media_dir, db)
+}
+
+async fn get_text(url: String) -> (u16, String) {
+    let response = reqwest::get(url).await.expect("the app answers");
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn channel_becomes(running: &Running, wanted: fn(&ChannelState) -> bool) {
+    let waiting = running.channels.wait_for(switchboard::channels::telegram::CHANNEL, wanted);
+    tokio::time::timeout(DEADLINE, waiting).await.expect("the Telegram channel reaches the state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_bot_api_is_retried_while_the_web_chat_and_console_serve() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    fake.fail_next("getMe", Fault::ServerError);
+    fake.fail_next("getMe", Fault::ServerError);
+    let (running, _media, _db) = start_without_waiting(&fake, TOKEN).await;
+    let base = format!("http://{}", running.address);
+
+    channel_becomes(&running, |state| matches!(state, ChannelState::Retrying { .. })).await;
+    let (status, body) = get_text(format!("{base}/readyz")).await;
+    assert_eq!(status, 200, "a channel that is down does not make the app unready: {body}");
+    assert!(body.starts_with("ready\n"), "{body}");
+    assert!(body.contains("channel telegram: retrying after"), "{body}");
+    assert!(body.contains("channel webchat: up"), "{body}");
+    assert!(!body.contains(TOKEN), "{body}");
+    assert_eq!(get_text(format!("{base}/")).await.0, 200, "the store page with the web chat");
+    assert_eq!(get_text(format!("{base}/console/login")).await.0, 200, "the console");
+
+    // The Bot API answers again: the channel sets itself up and polls.
+    channel_becomes(&running, |state| *state == ChannelState::Up).await;
+    assert!(get_text(format!("{base}/readyz")).await.1.contains("channel telegram: up"));
+    let mut update = fixture("text");
+    update["message"]["text"] = json!("/start");
+    customer(&mut update["message"], ANN, "en");
+    fake.push_update(update);
+    let sent = fake.wait_for_calls("sendMessage", 1).await;
+    assert_eq!(sent[0].params["chat_id"], json!(ANN));
+    assert_eq!(fake.calls("getMe").len(), 3, "two failures, then success");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_the_bot_api_refuses_stops_the_channel_and_the_rest_serves() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let refused = "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq";
+    let (running, _media, _db) = start_without_waiting(&fake, refused).await;
+    let base = format!("http://{}", running.address);
+
+    channel_becomes(&running, |state| matches!(state, ChannelState::Stopped { .. })).await;
+    let (status, body) = get_text(format!("{base}/readyz")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("channel telegram: stopped: Telegram refused"), "{body}");
+    assert!(!body.contains(refused), "the token stays out of it: {body}");
+    assert_eq!(get_text(format!("{base}/")).await.0, 200);
+    running.stop().await;
+}
+
+/// Waits (boundedly) until `done` holds: the channel sets itself up in the background, so a
+/// platform that does not answer never holds up the rest, and its calls may come just after
+/// the start. The caller asserts afterwards.
+async fn settled(done: impl Fn() -> bool) {
+    for _ in 0..1500 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

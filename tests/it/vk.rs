@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use switchboard::channel_state::{ChannelState, ChannelStates};
 use switchboard::channels::vk::{VkChannel, callback, inbound::Received, longpoll};
 use switchboard::channels::{
     Accepted, Channel, Delivery, DeliveryError, InboundEvent, InboundKind, Intake, IntakeError, Renderer,
@@ -457,14 +458,23 @@ fn texts(intake: &RecordingIntake) -> Vec<String> {
         .collect()
 }
 
+/// Runs the long poll in a task until the returned sender fires.
+fn start_long_poll(
+    vk: &Setup,
+    states: ChannelStates,
+) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), longpoll::LongPollError>>) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    (stop, tokio::spawn(longpoll::run(vk.channel.receiver(), vk.intake.clone(), shutdown, states)))
+}
+
 #[tokio::test]
 async fn long_poll_recovers_from_failed_1_2_3_and_saves_ts_only_after_storing() {
     let vk = setup(VkMode::LongPoll).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     vk.intake.refuse.store(1, Ordering::SeqCst);
-    let poller = tokio::spawn(longpoll::run(vk.channel.receiver(), vk.intake.clone(), async move {
-        let _ = stopped.await;
-    }));
+    let (stop, poller) = start_long_poll(&vk, ChannelStates::default());
     // Like VK, the fake only delivers events that arrive after the poller connected.
     eventually("the first poll", || !vk.fake.polls().is_empty()).await;
     vk.fake.push_event(text_event("ev-a", "first"));
@@ -514,13 +524,25 @@ async fn long_poll_resumes_from_the_saved_position() {
     vk.fake.push_event(text_event("ev-old", "already stored"));
     vk.fake.push_event(text_event("ev-new", "missed while down"));
     vk.intake.cursors.lock().unwrap().insert(longpoll::cursor_name(fake_vk::GROUP_ID), "1001".into());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let poller = tokio::spawn(longpoll::run(vk.channel.receiver(), vk.intake.clone(), async move {
-        let _ = stopped.await;
-    }));
+    let (stop, poller) = start_long_poll(&vk, ChannelStates::default());
     eventually("the missed event", || !vk.intake.events().is_empty()).await;
     assert_eq!(texts(&vk.intake), ["missed while down"]);
     eventually("the saved position", || vk.intake.saved() == ["1002"]).await;
+    stop.send(()).unwrap();
+    assert!(poller.await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn an_unreachable_long_poll_server_shows_as_retrying_until_vk_answers() {
+    let vk = setup(VkMode::LongPoll).await;
+    vk.fake.fail_next("groups.getLongPollServer", 10);
+    let states = ChannelStates::default();
+    states.set("vk", ChannelState::Up);
+    let (stop, poller) = start_long_poll(&vk, states.clone());
+    let retrying = states.wait_for("vk", |state| matches!(state, ChannelState::Retrying { attempt: 1, .. }));
+    tokio::time::timeout(std::time::Duration::from_secs(20), retrying).await.expect("reported as retrying");
+    let up = states.wait_for("vk", |state| *state == ChannelState::Up);
+    tokio::time::timeout(std::time::Duration::from_secs(20), up).await.expect("up again once VK answers");
     stop.send(()).unwrap();
     assert!(poller.await.unwrap().is_ok());
 }
@@ -531,7 +553,9 @@ async fn a_rejected_token_stops_polling_and_sending() {
         settings.token = switchboard::secret::Secret::new("revoked")
     })
     .await;
-    let result = longpoll::run(vk.channel.receiver(), vk.intake.clone(), std::future::pending()).await;
+    let states = ChannelStates::default();
+    let result =
+        longpoll::run(vk.channel.receiver(), vk.intake.clone(), std::future::pending(), states).await;
     assert!(result.is_err(), "{result:?}");
     assert!(vk.channel.is_stopped());
     let calls = vk.fake.calls().len();

@@ -250,12 +250,13 @@ async fn two_agents_claim_at_once_and_exactly_one_wins() {
     notices.sort();
     let winner = app.store.ticket(ticket).await.unwrap().unwrap().ticket.assigned_agent.unwrap();
     let loser = if winner == "anna" { "boris" } else { "anna" };
-    let claimed = format!("/console/tickets/{ticket}?notice=claimed");
-    let taken = format!("/console/tickets/{ticket}?notice=taken:{winner}");
+    let claimed = format!("/console/tickets/{ticket}?notice=claimed#latest");
+    let taken = format!("/console/tickets/{ticket}?notice=taken:{winner}#latest");
     assert!(notices.contains(&claimed) && notices.contains(&taken), "{notices:?}");
 
     let loser_agent = if loser == "anna" { &anna } else { &boris };
-    let page = text_of(send(&app, get(&taken, &loser_agent.cookie)).await).await;
+    // A browser keeps the fragment to itself; the request carries the path and the query.
+    let page = text_of(send(&app, get(taken.trim_end_matches("#latest"), &loser_agent.cookie)).await).await;
     assert!(
         page.contains(&format!("Already taken: {winner} has this ticket.")),
         "the other agent is told who has it"
@@ -267,6 +268,8 @@ async fn two_agents_claim_at_once_and_exactly_one_wins() {
 async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
     let app = TestApp::start().await;
     app.add_agent("anna", Role::Agent).await;
+    // Customers see the display name, never the login.
+    switchboard::console::agents::set_profile(&*app.store, "anna", Some("Anna"), None).await.unwrap();
     app.add_agent("boris", Role::Agent).await;
     let ticket = customer_asks_for_human(&app, "telegram", "3003", "<script>alert(1)</script>").await;
     let anna = sign_in(&app, "anna").await;
@@ -279,7 +282,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
     let claim =
         send(&app, form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[("csrf", &anna.csrf)]))
             .await;
-    assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed"));
+    assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed#latest"));
     let reply_text = "Hello, I am looking at your order now.";
     let reply = send(
         &app,
@@ -290,11 +293,11 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
         ),
     )
     .await;
-    assert_eq!(location(&reply), format!("/console/tickets/{ticket}?notice=replied"));
+    assert_eq!(location(&reply), format!("/console/tickets/{ticket}?notice=replied#latest"));
     let delivered_reply = || async {
         app.telegram.delivered.lock().unwrap().iter().any(|delivery| {
             delivery.external_id == "3003"
-                && matches!(&delivery.message, Outbound::Agent { agent, text, .. } if agent == "anna" && text == reply_text)
+                && matches!(&delivery.message, Outbound::Agent { agent, text, .. } if agent == "Anna" && text == reply_text)
         })
     };
     until(delivered_reply).await;
@@ -310,7 +313,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
         ),
     )
     .await;
-    assert_eq!(location(&not_yours), format!("/console/tickets/{ticket}?notice=not_yours"));
+    assert_eq!(location(&not_yours), format!("/console/tickets/{ticket}?notice=not_yours#latest"));
     let note = send(
         &app,
         form(
@@ -320,7 +323,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
         ),
     )
     .await;
-    assert_eq!(location(&note), format!("/console/tickets/{ticket}?notice=noted"));
+    assert_eq!(location(&note), format!("/console/tickets/{ticket}?notice=noted#latest"));
     let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
     assert!(shows_script_as_text(&page) && !page.contains("<script>alert(1)"));
     assert!(page.contains(reply_text) && page.contains("VIP customer") && page.contains("anna (agent)"));
@@ -330,7 +333,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
         form(&format!("/console/tickets/{ticket}/resolve"), &anna.cookie, &[("csrf", &anna.csrf)]),
     )
     .await;
-    assert_eq!(location(&resolve), format!("/console/tickets/{ticket}?notice=resolved"));
+    assert_eq!(location(&resolve), format!("/console/tickets/{ticket}?notice=resolved#latest"));
     let asked_rating = || async {
         app.telegram.delivered.lock().unwrap().iter().any(|delivery| {
             matches!(&delivery.message, Outbound::Bot(reply) if reply.key() == switchboard::core::keys::ASK_RATING)
@@ -346,7 +349,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
     let reopen =
         send(&app, form(&format!("/console/tickets/{ticket}/reopen"), &anna.cookie, &[("csrf", &anna.csrf)]))
             .await;
-    assert_eq!(location(&reopen), format!("/console/tickets/{ticket}?notice=reopened"));
+    assert_eq!(location(&reopen), format!("/console/tickets/{ticket}?notice=reopened#latest"));
     let transfer = send(
         &app,
         form(
@@ -356,7 +359,7 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
         ),
     )
     .await;
-    assert_eq!(location(&transfer), format!("/console/tickets/{ticket}?notice=transferred:boris"));
+    assert_eq!(location(&transfer), format!("/console/tickets/{ticket}?notice=transferred:boris#latest"));
     assert_eq!(
         app.store.ticket(ticket).await.unwrap().unwrap().ticket.assigned_agent.as_deref(),
         Some("boris")
@@ -579,9 +582,10 @@ async fn the_agent_api_lists_reads_replies_and_resolves_with_a_bearer_token() {
         .body(Body::from(r#"{"text":"Your refund is on its way."}"#))
         .unwrap();
     assert_eq!(send(&app, reply).await.status(), StatusCode::OK);
+    // The API agent `crm` has no display name: the customer is not told the login.
     until(|| async {
         app.telegram.delivered.lock().unwrap().iter().any(|d| {
-            matches!(&d.message, Outbound::Agent { agent, text, .. } if agent == "crm" && text == "Your refund is on its way.")
+            matches!(&d.message, Outbound::Agent { agent, text, .. } if agent.is_empty() && text == "Your refund is on its way.")
         })
     })
     .await;
@@ -877,7 +881,7 @@ async fn console_and_web_chat_queries_work_on_postgres() {
     let claim =
         send(&app, form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[("csrf", &anna.csrf)]))
             .await;
-    assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed"));
+    assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed#latest"));
     let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
     assert!(page.contains("AB-12345") && page.contains("/console/media/"));
     let sha = photo_url.rsplit('/').next().unwrap();
@@ -973,6 +977,136 @@ async fn live_updates_reach_the_console() {
 }
 
 #[tokio::test]
+async fn every_console_page_warns_while_a_channel_is_down() {
+    let app = TestApp::start().await;
+    app.add_agent("olga", Role::Agent).await;
+    let agent = sign_in(&app, "olga").await;
+    let channels = &app.channels;
+    channels.set("webchat", switchboard::channel_state::ChannelState::Up);
+    let quiet = text_of(send(&app, get("/console/queue", &agent.cookie)).await).await;
+    assert!(!quiet.contains("class=\"banner\""), "no banner while every channel is up");
+
+    let reason = "Telegram: error sending request <GetMe>".to_owned();
+    channels.set("telegram", switchboard::channel_state::ChannelState::Retrying { reason, attempt: 2 });
+    for page in ["/console/queue", "/console/dashboard", "/console/canned"] {
+        let html = text_of(send(&app, get(page, &agent.cookie)).await).await;
+        assert!(html.contains("class=\"banner\" role=\"alert\""), "{page}: {html}");
+        assert!(html.contains("telegram: retrying after 2 failed attempt(s)"), "{page}");
+        assert!(html.contains("&lt;GetMe&gt;") || html.contains("&#60;GetMe&#62;"), "escaped: {page}");
+    }
+    channels.set("telegram", switchboard::channel_state::ChannelState::Up);
+    let quiet = text_of(send(&app, get("/console/queue", &agent.cookie)).await).await;
+    assert!(!quiet.contains("class=\"banner\""), "the banner goes when the channel is back");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_queue_shows_a_pressed_button_by_its_label() {
+    let app = TestApp::start().await;
+    app.add_agent("olga", Role::Agent).await;
+    customer_asks_for_human(&app, "telegram", "ann", "my parcel is late").await;
+    let press = InboundEvent {
+        channel: "telegram",
+        event_id: "ann-press".to_owned(),
+        external_id: "ann".to_owned(),
+        language_hint: Some("en".to_owned()),
+        display_name: Some("ann".to_owned()),
+        contact_data: None,
+        kind: InboundKind::Input(Input::Button { action: switchboard::core::message::Action::NotHelped }),
+    };
+    app.engine.accept(press).await.unwrap();
+    let agent = sign_in(&app, "olga").await;
+    let queue = text_of(send(&app, get("/console/queue", &agent.cookie)).await).await;
+    assert!(!queue.contains("[no]"), "{queue}");
+    assert!(queue.contains("Pressed: No"), "{queue}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn customers_see_an_agents_display_name_and_photo_never_the_login() {
+    use switchboard::channels::webchat::ChatLog;
+    use switchboard::core::message::Arg;
+    let app = TestApp::start().await;
+    app.add_agent("olga", Role::Agent).await;
+    app.add_agent("bob", Role::Agent).await;
+    let photo = app.media.store(&tiny_png()).await.unwrap().sha256;
+    switchboard::console::agents::set_profile(&*app.store, "olga", Some("Olga K."), Some(&photo))
+        .await
+        .unwrap();
+
+    // A Telegram customer: the arrival and the reply carry the display name.
+    let ticket = customer_asks_for_human(&app, "telegram", "ann", "my parcel is late").await;
+    app.engine.claim(ticket, "olga").await.unwrap();
+    app.engine
+        .agent_reply(
+            ticket,
+            &switchboard::core::handoff::Actor::new("olga", false),
+            "It leaves today.",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    // Bob has no display name: the customer hears of "our support team".
+    let other = customer_asks_for_human(&app, "telegram", "cid", "where is my refund").await;
+    app.engine.claim(other, "bob").await.unwrap();
+    until(|| async {
+        let delivered = app.telegram.delivered.lock().unwrap();
+        let unnamed = delivered.iter().any(|delivery| {
+            matches!(&delivery.message, Outbound::Bot(reply) if reply.key() == "agent-joined-unnamed")
+        });
+        unnamed && delivered.iter().any(|delivery| matches!(delivery.message, Outbound::Agent { .. }))
+    })
+    .await;
+    let delivered = app.telegram.delivered.lock().unwrap().clone();
+    let joined: Vec<(String, Vec<(String, Arg)>)> = delivered
+        .iter()
+        .filter_map(|delivery| match &delivery.message {
+            Outbound::Bot(reply) if reply.key().starts_with("agent-joined") => {
+                Some((reply.key().to_owned(), reply.text.args.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(joined.contains(&("agent-joined".into(), vec![("agent".into(), Arg::Text("Olga K.".into()))])));
+    assert!(joined.contains(&("agent-joined-unnamed".into(), Vec::new())), "{joined:?}");
+    let said = delivered.iter().find_map(|delivery| match &delivery.message {
+        Outbound::Agent { agent, text, .. } => Some((agent.clone(), text.clone())),
+        _ => None,
+    });
+    assert_eq!(said, Some(("Olga K.".to_owned(), "It leaves today.".to_owned())));
+    let payloads = format!("{delivered:?}");
+    assert!(!payloads.contains("\"olga\"") && !payloads.contains("\"bob\""), "no login reaches a customer");
+
+    // A web chat visitor sees the display name and the photo, which they may fetch.
+    let visitor = "visitor-1";
+    let web_ticket = customer_asks_for_human(&app, "webchat", visitor, "the lid is cracked").await;
+    app.engine.claim(web_ticket, "olga").await.unwrap();
+    app.engine
+        .agent_reply(
+            web_ticket,
+            &switchboard::core::handoff::Actor::new("olga", false),
+            "Sending a new one.",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let page = app.engine.messages_after("webchat", visitor, 0, 100).await.unwrap();
+    let from_agent: Vec<_> =
+        page.messages.iter().filter(|m| m.agent.is_some() || m.agent_photo.is_some()).collect();
+    assert_eq!(from_agent.len(), 1);
+    assert_eq!(from_agent[0].agent.as_deref(), Some("Olga K."));
+    assert_eq!(from_agent[0].agent_photo.as_deref(), Some(photo.as_str()));
+    let shown = send(&app, get(&format!("/chat/agent-photos/{photo}"), "")).await;
+    assert_eq!(shown.status(), StatusCode::OK);
+    let other_image = "ab".repeat(32);
+    assert_eq!(
+        send(&app, get(&format!("/chat/agent-photos/{other_image}"), "")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_queue_and_the_api_are_paged_and_a_bare_web_request_waits_last() {
     let app = TestApp::start().await;
     app.add_agent("admin", Role::Admin).await;
@@ -1016,6 +1150,22 @@ async fn the_queue_and_the_api_are_paged_and_a_bare_web_request_waits_last() {
     for bad in ["/api/tickets?limit=201", "/api/tickets?limit=0", "/api/tickets?offset=-1"] {
         assert_eq!(send(&app, api(bad)).await.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_javascript_the_ticket_opens_at_its_newest_message() {
+    let app = TestApp::start().await;
+    app.add_agent("olga", Role::Agent).await;
+    let ticket = customer_asks_for_human(&app, "telegram", "ann", "my parcel is late").await;
+    let agent = sign_in(&app, "olga").await;
+    let queue = text_of(send(&app, get("/console/queue", &agent.cookie)).await).await;
+    assert!(queue.contains(&format!("href=\"/console/tickets/{ticket}#latest\"")), "{queue}");
+    let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &agent.cookie)).await).await;
+    let transcript = &page[page.find("id=\"transcript\"").unwrap()..page.find("</ol>").unwrap()];
+    let newest = transcript.rfind("my parcel is late").expect("the customer's last message");
+    let anchor = transcript.find("id=\"latest\"").expect("an anchor for the newest message");
+    assert!(anchor > newest, "the anchor follows the newest message");
     app.stop().await;
 }
 

@@ -5,15 +5,11 @@
 //! Only teloxide's Bot API client and types are used here, never its dispatcher, webhook
 //! listener or storage: those acknowledge updates before Switchboard has stored them.
 //!
-//! Wiring, in the composition root:
-//! ```text
-//! let channel = Arc::new(TelegramChannel::new(settings, media, renderer)?);
-//! match channel.setup().await? {
-//!     Mode::Polling => spawn(polling::run(channel.clone(), intake, shutdown)),
-//!     Mode::Webhook => app_router = app_router.merge(webhook::router(channel.clone(), intake)),
-//! }
-//! outbox.register(channel);
-//! ```
+//! Wiring, in the composition root: the channel is built from its settings at start (a bad
+//! token is a configuration error), the webhook route is mounted when the settings ask for
+//! one, and [`TelegramChannel::setup`] runs in the background, tried again while the Bot API
+//! cannot be reached; long polling starts once it succeeds. Deliveries meanwhile fail as
+//! transient and the outbox retries them.
 
 pub mod api;
 pub mod inbound;
@@ -60,8 +56,13 @@ pub enum Mode {
 /// Start-up failed; the message never contains the token.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// The Bot API could not be reached or did not answer: worth trying again.
     #[error("Telegram: {0}")]
     Telegram(String),
+    /// The Bot API answered with a refusal (an unknown or revoked token, a webhook URL it will
+    /// not take): trying again cannot help.
+    #[error("Telegram refused: {0}")]
+    Refused(String),
     #[error("the Telegram token belongs to bot {actual}, but its prefix says {expected}")]
     WrongBot { expected: u64, actual: u64 },
 }
@@ -173,7 +174,7 @@ impl TelegramChannel {
     /// configured, or removes any webhook so that long polling works. Pending updates are
     /// kept either way.
     pub async fn setup(&self) -> Result<Mode, SetupError> {
-        let me = self.bot.get_me().send().await.map_err(|error| SetupError::Telegram(self.redact(&error)))?;
+        let me = self.bot.get_me().send().await.map_err(|error| self.setup_error(&error))?;
         if me.user.id.0 != self.bot_id {
             return Err(SetupError::WrongBot { expected: self.bot_id, actual: me.user.id.0 });
         }
@@ -189,7 +190,7 @@ impl TelegramChannel {
                     .drop_pending_updates(false)
                     .send()
                     .await
-                    .map_err(|error| SetupError::Telegram(self.redact(&error)))?;
+                    .map_err(|error| self.setup_error(&error))?;
                 tracing::info!(bot_id = self.bot_id, "Telegram webhook set");
                 Ok(Mode::Webhook)
             }
@@ -199,10 +200,25 @@ impl TelegramChannel {
                     .drop_pending_updates(false)
                     .send()
                     .await
-                    .map_err(|error| SetupError::Telegram(self.redact(&error)))?;
+                    .map_err(|error| self.setup_error(&error))?;
                 tracing::info!(bot_id = self.bot_id, "Telegram webhook removed; long polling");
                 Ok(Mode::Polling)
             }
+        }
+    }
+
+    /// A failed setup call: the API's own refusals are lasting, the rest may pass.
+    fn setup_error(&self, error: &teloxide::RequestError) -> SetupError {
+        use teloxide::ApiError;
+        match error {
+            // An unknown or revoked token, or a request the API will never take (a webhook
+            // URL it refuses); a 5xx answer is left to the next attempt.
+            teloxide::RequestError::Api(api)
+                if matches!(api, ApiError::InvalidToken) || api.to_string().starts_with("Bad Request") =>
+            {
+                SetupError::Refused(self.redact(error))
+            }
+            _ => SetupError::Telegram(self.redact(error)),
         }
     }
 

@@ -5,6 +5,7 @@
 //! `event_id` makes the repeat harmless.
 
 use super::TelegramChannel;
+use crate::channel_state::{ChannelStates, Reporter};
 use crate::channels::Intake;
 use std::future::Future;
 use std::sync::Arc;
@@ -25,14 +26,17 @@ pub enum PollingError {
 }
 
 /// Polls until `shutdown` completes, handing each batch to `intake`. Failures (network,
-/// Telegram, storage) are logged and retried with backoff; only an invalid token ends the loop
-/// with an error. A batch being stored when `shutdown` fires is finished first.
+/// Telegram, storage) are logged and retried with backoff, and while `getUpdates` fails
+/// `states` says the channel is retrying; only an invalid token ends the loop with an error.
+/// A batch being stored when `shutdown` fires is finished first.
 pub async fn run(
     channel: Arc<TelegramChannel>,
     intake: Arc<dyn Intake>,
     shutdown: impl Future<Output = ()> + Send,
+    states: ChannelStates,
 ) -> Result<(), PollingError> {
     tokio::pin!(shutdown);
+    let health = Reporter::new(super::CHANNEL, states);
     let cursor_name = channel.cursor_name();
     let mut backoff = Backoff::default();
 
@@ -55,7 +59,10 @@ pub async fn run(
             result = get_updates(&channel, offset) => result,
         };
         let updates = match updates {
-            Ok(updates) => updates,
+            Ok(updates) => {
+                health.answered();
+                updates
+            }
             Err(RequestError::Api(ApiError::InvalidToken)) => return Err(PollingError::InvalidToken),
             Err(RequestError::RetryAfter(seconds)) => {
                 tracing::warn!(seconds = seconds.seconds(), "getUpdates rate limited");
@@ -65,7 +72,9 @@ pub async fn run(
                 continue;
             }
             Err(error) => {
-                tracing::warn!(error = %channel.redact(&error), "getUpdates failed; retrying");
+                let reason = channel.redact(&error);
+                tracing::warn!(error = %reason, "getUpdates failed; retrying");
+                health.failed(&reason);
                 if backoff.wait_or_shutdown(&mut shutdown).await {
                     return Ok(());
                 }

@@ -6,6 +6,7 @@
 
 use super::api::{ApiError, PollAnswer};
 use super::inbound::VkReceiver;
+use crate::channel_state::{ChannelStates, Reporter};
 use crate::channels::{Intake, take_in_round};
 use std::future::Future;
 use std::sync::Arc;
@@ -27,18 +28,21 @@ pub enum LongPollError {
 }
 
 /// Polls until `shutdown` completes (`Ok`) or VK rejects the token (`Err`). Every other failure
-/// is logged and retried with a growing pause.
+/// is logged and retried with a growing pause; while VK cannot be reached, `states` says the
+/// channel is retrying, and why.
 pub async fn run(
     receiver: VkReceiver,
     intake: Arc<dyn Intake>,
     shutdown: impl Future<Output = ()> + Send,
+    states: ChannelStates,
 ) -> Result<(), LongPollError> {
+    let health = Reporter::new(super::CHANNEL, states);
     tokio::select! {
         () = shutdown => {
             tracing::info!("VK long poll stopped");
             Ok(())
         }
-        result = poll_forever(&receiver, intake.as_ref()) => result,
+        result = poll_forever(&receiver, intake.as_ref(), &health) => result,
     }
 }
 
@@ -67,7 +71,11 @@ struct Session {
     key: String,
 }
 
-async fn poll_forever(receiver: &VkReceiver, intake: &dyn Intake) -> Result<(), LongPollError> {
+async fn poll_forever(
+    receiver: &VkReceiver,
+    intake: &dyn Intake,
+    health: &Reporter,
+) -> Result<(), LongPollError> {
     let settings = receiver.settings();
     let cursor = cursor_name(settings.group_id);
     let mut backoff = Backoff::new();
@@ -85,6 +93,7 @@ async fn poll_forever(receiver: &VkReceiver, intake: &dyn Intake) -> Result<(), 
         let Some(current) = &session else {
             match receiver.api().get_long_poll_server(settings.group_id).await {
                 Ok(server) => {
+                    health.answered();
                     // A saved position wins: it is where the stored events end.
                     ts.get_or_insert(server.ts);
                     session = Some(Session { server: server.server, key: server.key });
@@ -93,6 +102,7 @@ async fn poll_forever(receiver: &VkReceiver, intake: &dyn Intake) -> Result<(), 
                 Err(error) if error.is_fatal() => return Err(LongPollError::Fatal(error)),
                 Err(error) => {
                     tracing::warn!(%error, "could not get a VK long poll server; retrying");
+                    health.failed(&error);
                     backoff.pause().await;
                 }
             }
@@ -140,6 +150,7 @@ async fn poll_forever(receiver: &VkReceiver, intake: &dyn Intake) -> Result<(), 
             Err(error) if error.is_fatal() => return Err(LongPollError::Fatal(error)),
             Err(error) => {
                 tracing::warn!(%error, "VK long poll request failed; retrying");
+                health.failed(&error);
                 // The server may be gone; a fresh one is cheap to ask for.
                 session = None;
                 backoff.pause().await;

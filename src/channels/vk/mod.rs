@@ -6,7 +6,7 @@
 //! let Some(settings) = settings.vk else { return };   // None: VK not configured (config::vk)
 //! let vk = VkChannel::new(settings, media, renderer)?;           // outbound: impl Channel
 //! match vk.settings().mode {
-//!     VkMode::LongPoll => spawn(longpoll::run(vk.receiver(), intake, shutdown)),
+//!     VkMode::LongPoll => spawn(longpoll::run(vk.receiver(), intake, shutdown, channel_states)),
 //!     VkMode::Callback => router.merge(callback::router(vk.receiver(), intake)),
 //! }
 //! ```

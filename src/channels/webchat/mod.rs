@@ -72,7 +72,10 @@ pub enum ChatAuthor {
 pub struct LoggedMessage {
     pub id: i64,
     pub author: ChatAuthor,
+    /// The agent as customers are shown them (their display name), never their login.
     pub agent: Option<String>,
+    /// The agent's photo (SHA-256 of a stored image), when they have one.
+    pub agent_photo: Option<String>,
     pub text: Option<String>,
     /// The bot's structured reply, rendered for the visitor's language when sent.
     pub reply: Option<Reply>,
@@ -102,6 +105,8 @@ pub trait ChatLog: Send + Sync {
         after: i64,
         limit: i64,
     ) -> anyhow::Result<ChatPage>;
+    /// Whether the image is an active agent's photo (any visitor may see those).
+    async fn is_agent_photo(&self, sha256: &str) -> anyhow::Result<bool>;
     /// Whether the image was sent in this visitor's conversation (so only they may fetch it).
     async fn conversation_has_media(
         &self,

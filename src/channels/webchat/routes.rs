@@ -45,6 +45,7 @@ pub fn router(state: WebChatState) -> axum::Router {
         .route("/chat/messages", post(send_message))
         .route("/chat/photos", post(upload_photo).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/chat/media/{sha256}", get(media))
+        .route("/chat/agent-photos/{sha256}", get(agent_photo))
         .layer(DefaultBodyLimit::max(message_limit))
         .with_state(state)
 }
@@ -119,6 +120,40 @@ fn hinted_lang(headers: &HeaderMap, default: Lang) -> Lang {
 struct StartAnswer {
     lang: Lang,
     max_photo_bytes: u64,
+    /// For a visitor without a conversation: the greeting and the topics, rendered but not
+    /// stored, so a page view that goes no further costs no row. The conversation begins
+    /// with whatever the visitor does next (a topic's button or a message).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    welcome: Vec<WelcomeMessage>,
+}
+
+/// A bot message shown before the conversation exists: no id, never in the log.
+#[derive(Serialize)]
+struct WelcomeMessage {
+    author: ChatAuthor,
+    text: String,
+    buttons: Vec<Vec<WireButton>>,
+}
+
+fn wire_buttons(rendered: Vec<Vec<crate::i18n::RenderedButton>>) -> Vec<Vec<WireButton>> {
+    rendered
+        .into_iter()
+        .map(|row| row.into_iter().map(|b| WireButton { label: b.label, data: b.data }).collect())
+        .collect()
+}
+
+fn welcome(state: &WebChatState, lang: Lang) -> Vec<WelcomeMessage> {
+    crate::core::dialog::welcome()
+        .iter()
+        .map(|reply| {
+            let rendered = (state.render)(lang, reply);
+            WelcomeMessage {
+                author: ChatAuthor::Bot,
+                text: rendered.text,
+                buttons: wire_buttons(rendered.buttons),
+            }
+        })
+        .collect()
 }
 
 /// Gives the browser a visitor cookie (keeping a valid one) and tells the widget its language.
@@ -141,8 +176,13 @@ async fn start(State(state): State<WebChatState>, address: ClientAddress, header
         },
         None => None,
     };
+    let welcome = if known_lang.is_none() {
+        welcome(&state, hinted_lang(&headers, state.settings.default_lang))
+    } else {
+        Vec::new()
+    };
     let lang = known_lang.unwrap_or_else(|| hinted_lang(&headers, state.settings.default_lang));
-    let answer = Json(StartAnswer { lang, max_photo_bytes: state.media.max_bytes() });
+    let answer = Json(StartAnswer { lang, max_photo_bytes: state.media.max_bytes(), welcome });
     let mut response = answer.into_response();
     response.headers_mut().insert(header::SET_COOKIE, visitor_cookie(&state, &visitor));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -238,6 +278,9 @@ struct WireMessage {
     author: ChatAuthor,
     #[serde(skip_serializing_if = "Option::is_none")]
     agent: Option<String>,
+    /// The agent's photo, as a URL under `/chat/agent-photos/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_photo: Option<String>,
     text: String,
     buttons: Vec<Vec<WireButton>>,
     photos: Vec<String>,
@@ -255,12 +298,7 @@ fn wire_message(
     let (text, buttons, attachments) = match (&message.author, &message.reply) {
         (ChatAuthor::Bot, Some(reply)) => {
             let rendered = (state.render)(lang, reply);
-            let buttons = rendered
-                .buttons
-                .into_iter()
-                .map(|row| row.into_iter().map(|b| WireButton { label: b.label, data: b.data }).collect())
-                .collect();
-            (rendered.text, buttons, rendered.attachments)
+            (rendered.text, wire_buttons(rendered.buttons), rendered.attachments)
         }
         // A bot row without its structured reply cannot be rendered: leave it out.
         (ChatAuthor::Bot, None) => return None,
@@ -276,6 +314,7 @@ fn wire_message(
         id: message.id,
         author: message.author,
         agent: message.agent,
+        agent_photo: message.agent_photo.map(|sha256| format!("/chat/agent-photos/{sha256}")),
         text,
         buttons,
         photos: attachments.iter().map(|media| format!("/chat/media/{}", media.sha256)).collect(),
@@ -478,6 +517,18 @@ async fn upload_failed(
         let _ = accept(state, visitor, &client_id, headers, input).await;
     }
     too_large(limit_mb)
+}
+
+/// An agent's photo: public to visitors, but only for images that are an active agent's photo.
+async fn agent_photo(State(state): State<WebChatState>, Path(sha256): Path<String>) -> Response {
+    match state.log.is_agent_photo(&sha256).await {
+        Ok(true) => crate::web::media::media_response(&state.media, &sha256).await,
+        Ok(false) => error(StatusCode::NOT_FOUND, "not_found"),
+        Err(problem) => {
+            tracing::warn!(error = %problem, "web chat: agent photo lookup failed");
+            error(StatusCode::SERVICE_UNAVAILABLE, "try_again")
+        }
+    }
 }
 
 /// A photo from the visitor's own conversation, and only from it.

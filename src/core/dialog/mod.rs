@@ -363,13 +363,13 @@ pub fn step(state: State, input: Input, ctx: &Ctx<'_>) -> Transition {
             refuse(state, Reply::new(keys::UNSUPPORTED_CONTENT).arg("kind", kind.code()), ctx)
         }
         Input::TicketAssigned { agent } => {
-            let joined = Reply::new(keys::AGENT_JOINED).arg("agent", agent.as_str());
+            let joined = about_agent(keys::AGENT_JOINED, keys::AGENT_JOINED_UNNAMED, &agent);
             Transition::to(State::Assigned { agent }).reply(joined)
         }
         Input::TicketReleased => Transition::to(State::Queued { acknowledged: false })
             .reply(Reply::new(keys::RETURNED_TO_QUEUE).arg("position", ctx.queue.ahead + 1)),
         Input::TicketReopened { agent } => {
-            let reopened = Reply::new(keys::TICKET_REOPENED).arg("agent", agent.as_str());
+            let reopened = about_agent(keys::TICKET_REOPENED, keys::TICKET_REOPENED_UNNAMED, &agent);
             Transition::to(State::Assigned { agent }).reply(reopened)
         }
         Input::TicketResolved => Transition::to(State::AwaitingRating).reply(rating_prompt()),
@@ -1094,7 +1094,9 @@ fn on_command(state: State, command: Command, ctx: &Ctx<'_>) -> Transition {
                 .row(vec![Button::new(keys::BUTTON_WITHDRAW, Action::WithdrawRequest)]);
             Transition::stay(state).reply(still_open)
         }
-        Command::Start => Transition::to(State::Menu).reply(Reply::new(keys::GREETING)).reply(menu()),
+        Command::Start => welcome()
+            .into_iter()
+            .fold(Transition::to(State::Menu), |transition, reply| transition.reply(reply)),
         Command::Menu => Transition::to(State::Menu).reply(menu()),
         Command::Cancel if ticket_open => withdraw(),
         Command::Cancel => match state {
@@ -1152,6 +1154,18 @@ fn on_command(state: State, command: Command, ctx: &Ctx<'_>) -> Transition {
     }
 }
 
+/// A message about the agent on the ticket: by the name customers are shown, or, for an agent
+/// without a display name, about "our support team" (their login is never shown).
+fn about_agent(named: &str, unnamed: &str, agent: &str) -> Reply {
+    if agent.is_empty() { Reply::new(unnamed) } else { Reply::new(named).arg("agent", agent) }
+}
+
+/// What a new customer is greeted with: the greeting and the menu of topics. `/start` answers
+/// with it, and the web chat shows it when the widget opens, before any conversation exists.
+pub fn welcome() -> Vec<Reply> {
+    vec![Reply::new(keys::GREETING), menu()]
+}
+
 /// The question the conversation is waiting on, asked again after an interruption.
 pub fn prompt(state: &State, ctx: &Ctx<'_>) -> Reply {
     match state {
@@ -1168,7 +1182,9 @@ pub fn prompt(state: &State, ctx: &Ctx<'_>) -> Reply {
         State::AwaitingFeedback => Reply::new(keys::ASK_FEEDBACK),
         State::Queued { .. } => queue_reply(&ctx.queue, keys::QUEUE_UPDATE, keys::QUEUE_UPDATE_AFTER_HOURS)
             .row(vec![Button::new(keys::BUTTON_WITHDRAW, Action::WithdrawRequest)]),
-        State::Assigned { agent } => Reply::new(keys::ASSIGNED_REMINDER).arg("agent", agent.as_str()),
+        State::Assigned { agent } => {
+            about_agent(keys::ASSIGNED_REMINDER, keys::ASSIGNED_REMINDER_UNNAMED, agent)
+        }
         State::AwaitingRating => rating_prompt(),
         State::AwaitingComment { stars } => Reply::new(keys::ASK_COMMENT)
             .arg("stars", u32::from(*stars))
@@ -1212,9 +1228,13 @@ fn order_id_prompt(issue: IssueType, ctx: &Ctx<'_>) -> Reply {
         .row(person_or_menu())
 }
 
+/// The photo question asked again: once some photos are in, it counts them without saying
+/// one was just received (the interruption may have been a refused file).
 fn photo_prompt(issue: IssueType, count: usize) -> Reply {
     if count > 0 {
-        return photo_prompt_after(count);
+        return Reply::new(keys::ASK_MORE_PHOTOS)
+            .arg("count", count)
+            .row(vec![Button::new(keys::BUTTON_DONE, Action::PhotosDone)]);
     }
     match issue.photo_step() {
         PhotoStep::Required => Reply::new(keys::ASK_PHOTO_REQUIRED),

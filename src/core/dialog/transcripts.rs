@@ -318,6 +318,24 @@ fn a_required_photo_cannot_be_skipped() {
 }
 
 #[test]
+fn a_refused_file_after_a_photo_does_not_read_as_received() {
+    check(
+        "> [btn i:order]
+         < ask-order-id
+         > 12345678-0001
+         < order-id-accepted ask-photo-required
+         > [photo]
+         < photo-received
+         > [notimage]
+         < photo-not-an-image ask-more-photos
+         = awaiting_photos
+         > [big]
+         < photo-too-large ask-more-photos
+         = awaiting_photos",
+    );
+}
+
+#[test]
 fn a_caption_becomes_the_description() {
     check(
         "> [btn i:return]
@@ -746,6 +764,21 @@ fn queue_reminders_tell_the_position_and_wait() {
         "> [reminder]
          < -
          = menu",
+    );
+}
+
+#[test]
+fn an_agent_without_a_display_name_is_our_support_team() {
+    in_step(
+        State::Queued { acknowledged: false },
+        "> [assigned]
+         < agent-joined-unnamed
+         = assigned
+         > [resolved]
+         < ask-rating
+         > [reopened]
+         < ticket-reopened-unnamed
+         = assigned",
     );
 }
 

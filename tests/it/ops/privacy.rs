@@ -281,6 +281,20 @@ async fn retention_story(db: TestDb) {
     let events = world.count("SELECT count(*) FROM processed_events").await as u64;
     assert_eq!(world.count("SELECT count(*) FROM outbox WHERE status = 'pending'").await, 2, "dan's replies");
 
+    // An agent's photo: nothing in the conversations refers to it, the agents table does.
+    let face = world.media.store(&png(9)).await.unwrap();
+    let agents = switchboard::console::agents::create_agent(
+        &*world.store,
+        "olga",
+        "correct horse battery",
+        switchboard::console::Role::Agent,
+        0,
+    );
+    agents.await.unwrap();
+    switchboard::console::agents::set_profile(&*world.store, "olga", Some("Olga"), Some(&face.sha256))
+        .await
+        .unwrap();
+
     // Two hours from now, everything is older than an hour, except that dedupe rows are
     // always kept for a week.
     let in_two_hours = now_millis() + 2 * 3_600_000;
@@ -300,6 +314,7 @@ async fn retention_story(db: TestDb) {
     assert_eq!(report.media_bytes, png(5).len() as u64);
     assert!(!world.has_file(&world.orphan).await);
     assert!(world.has_file(&world.shared).await && world.has_file(&world.ann_only).await);
+    assert!(world.has_file(&face).await, "an agent's photo stays");
     assert_eq!(world.count("SELECT count(*) FROM outbox").await, 2, "pending replies are never deleted");
     assert_eq!(world.messages_of("cat").await, 0);
     assert_eq!(

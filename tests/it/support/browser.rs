@@ -63,8 +63,15 @@ impl Driver {
 
     /// A new browser with an empty profile.
     pub async fn browser(&self) -> Browser {
+        self.browser_speaking("en-US").await
+    }
+
+    /// A new browser whose user prefers `language` (`ru-RU`): its `navigator.languages` and
+    /// its `Accept-Language` header.
+    pub async fn browser_speaking(&self, language: &str) -> Browser {
         let profile = tempfile::tempdir().expect("a profile folder");
         let args = vec![
+            format!("--lang={language}"),
             "--headless".to_owned(),
             "--no-sandbox".to_owned(),
             "--disable-gpu".to_owned(),
@@ -79,7 +86,11 @@ impl Driver {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".to_owned(),
-            serde_json::json!({ "binary": self.chromium.display().to_string(), "args": args }),
+            serde_json::json!({
+                "binary": self.chromium.display().to_string(),
+                "args": args,
+                "prefs": { "intl.accept_languages": language },
+            }),
         );
         // Two crypto providers are compiled in (ring and aws-lc-rs); rustls wants one chosen.
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -15,8 +15,12 @@ pub fn outbox() -> OutboxSettings {
     }
 }
 
+/// Starts the app and waits until its channels have set themselves up (they do that in the
+/// background, so that an unreachable platform does not hold the rest).
 pub async fn start(settings: Settings, listener: tokio::net::TcpListener) -> Running {
-    switchboard::app::start_with(settings, listener, outbox()).await.expect("the app starts")
+    let running = switchboard::app::start_with(settings, listener, outbox()).await.expect("the app starts");
+    running.channels.settled().await;
+    running
 }
 
 /// The app on a test's own database, which the test may stop and start again (a restart keeps

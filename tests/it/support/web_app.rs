@@ -7,6 +7,7 @@ use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use switchboard::channel_state::ChannelStates;
 use switchboard::channels::webchat::{self, WebChatChannel, WebChatHub, WebChatSettings, WebChatState};
 use switchboard::channels::{Channel, Delivery, DeliveryError, Renderer};
 use switchboard::console::{self, ConsoleSettings, ConsoleState, Role};
@@ -87,6 +88,9 @@ pub struct TestApp {
     pub router: axum::Router,
     pub telegram: Arc<RecordingChannel>,
     /// Kept for its `Drop`, which deletes the media folder after the test.
+    /// What the console's banner reports; tests set a channel's state here.
+    pub channels: ChannelStates,
+    pub media: MediaStore,
     _media_dir: tempfile::TempDir,
     stop: watch::Sender<bool>,
 }
@@ -146,9 +150,11 @@ impl TestApp {
             live_poll_interval: std::time::Duration::from_millis(300),
             ..ConsoleSettings::default()
         };
-        let console_state = ConsoleState::new(Arc::clone(&engine), media.clone(), render, console_settings);
+        let channels = ChannelStates::default();
+        let console_state = ConsoleState::new(Arc::clone(&engine), media.clone(), render, console_settings)
+            .with_channel_states(channels.clone());
         let router = webchat::router(chat).merge(console::router(console_state));
-        TestApp { db_file, store, engine, router, telegram, _media_dir: media_dir, stop }
+        TestApp { db_file, store, engine, router, telegram, channels, media, _media_dir: media_dir, stop }
     }
 
     pub async fn add_agent(&self, name: &str, role: Role) {
