@@ -299,7 +299,7 @@ async fn full_conversation(max: &Max) {
     let engine = &max.app.running().app.engine;
     engine.claim(ticket.id, "olga").await.unwrap();
     let shown = max.wait_shown(CUSTOMER, 9).await;
-    assert_eq!(shown[8].text, "olga from our support team has joined the conversation.");
+    assert_eq!(shown[8].text, "A member of our support team has joined the conversation.");
     max.fake.fail_next("messages", Failure::AttachmentNotReady);
     engine
         .agent_reply(ticket.id, &Actor::new("olga", false), "Is this the crack?", vec![stored])
@@ -496,7 +496,7 @@ async fn a_customer_who_stopped_the_bot_gets_nothing_until_they_write_again() {
         max.send(bot_event("bot_started", CUSTOMER, TIMESTAMP + 2)).await;
         eventually("what waited shown", || max.shown(CUSTOMER).len() >= 3).await;
         let shown = max.shown(CUSTOMER);
-        assert_eq!(shown[1].text, "olga from our support team has joined the conversation.");
+        assert_eq!(shown[1].text, "A member of our support team has joined the conversation.");
         assert_eq!(shown[2].text, "Could you send the order number?");
         assert!(max.reachable(CUSTOMER).await);
 
