@@ -71,6 +71,7 @@ impl FromRequestParts<ConsoleState> for AnySession {
         if let Some(session) = &mut session {
             session.banners = state.channels.problems();
             session.tr = Tr::new(texts::agent_language(session.agent.console_lang, &parts.headers));
+            texts::set_page_language(session.tr.lang);
         }
         session.map(AnySession).ok_or(ConsoleError::NotSignedIn)
     }

@@ -166,6 +166,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/dashboard.csv", get(pages::dashboard_csv))
         .route("/console/static/console.css", get(|| asset("text/css; charset=utf-8", CONSOLE_CSS)))
         .route("/console/static/console.js", get(|| asset("text/javascript; charset=utf-8", CONSOLE_JS)))
+        .layer(axum::middleware::from_fn(texts::with_page_language))
         .layer(axum::middleware::map_response(console_headers));
     let api = Router::new()
         .route("/api/tickets", get(api::list))
@@ -327,8 +328,8 @@ impl IntoResponse for ConsoleError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "console-error-internal", "console-error-internal-text")
             }
         };
-        // An error response knows no request, so no agent's language: the page is in English.
-        let tr = texts::Tr::default();
+        // An error response has no request at hand: the language was noted for it.
+        let tr = texts::Tr::new(texts::page_language());
         let page = ErrorPage {
             nav: Nav::anonymous(tr),
             title: error_text(tr, title),

@@ -121,7 +121,7 @@ impl QueueRow {
         });
         QueueRow {
             id: ticket.id,
-            issue: ticket.issue_type.clone(),
+            issue: tr.issue_name(&ticket.issue_type),
             order_id: ticket.order_id.clone().unwrap_or_else(|| "—".to_owned()),
             lang: ticket.language.code().to_owned(),
             lang_name: tr.language_name(&ticket.language),
@@ -344,7 +344,7 @@ pub(crate) async fn ticket(
         id: summary.id,
         status: summary.status.code().to_owned(),
         status_name: status_name(session.tr, summary.status),
-        issue: summary.issue_type.clone(),
+        issue: session.tr.issue_name(&summary.issue_type),
         high: summary.priority == crate::core::message::Priority::High,
         order_id: summary.order_id.clone().unwrap_or_else(|| "—".to_owned()),
         customer: summary.display_name.clone().unwrap_or_else(|| summary.external_id.clone()),

@@ -6,9 +6,13 @@
 //! asks for are listed in `core::keys::CONSOLE_KEYS`, so `locales check` proves each exists in
 //! every language; a test here proves the pages ask for no key outside that list.
 
+use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 
+use axum::extract::Request;
 use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::Response;
 
 use crate::assets::LocaleSource;
 use crate::core::message::{Arg, Lang, Text};
@@ -108,6 +112,15 @@ impl Tr {
         at.format(pattern).to_string()
     }
 
+    /// A ticket's issue type as the menu button names it ("Problem with an order"), from the
+    /// dialog's labels; a code this build does not know is shown as it is.
+    pub fn issue_name(&self, code: &str) -> String {
+        match crate::core::message::IssueType::ALL.into_iter().find(|issue| issue.code() == code) {
+            Some(issue) => self.t(&crate::core::keys::issue_label(issue)),
+            None => code.to_owned(),
+        }
+    }
+
     /// The name of a language in its own script (`Русский`), from the dialog's labels.
     pub fn language_name(&self, lang: &Lang) -> String {
         self.t(&crate::core::keys::language_label(*lang))
@@ -174,6 +187,29 @@ pub fn browser_language(headers: &HeaderMap) -> Lang {
     wanted.into_iter().find_map(|(_, _, tag)| crate::i18n::supported(tag)).unwrap_or(Lang::En)
 }
 
+tokio::task_local! {
+    /// The language of the page this request will show, for the error page, which is
+    /// rendered where no request is at hand (`ConsoleError::into_response`).
+    static PAGE_LANGUAGE: Cell<Lang>;
+}
+
+/// Middleware around the console: each request's page language starts as the browser's;
+/// the session extractor then sets the agent's (see [`set_page_language`]).
+pub async fn with_page_language(request: Request, next: Next) -> Response {
+    let lang = browser_language(request.headers());
+    PAGE_LANGUAGE.scope(Cell::new(lang), next.run(request)).await
+}
+
+/// The signed-in agent's language, for an error page later in the same request.
+pub fn set_page_language(lang: Lang) {
+    let _ = PAGE_LANGUAGE.try_with(|page| page.set(lang));
+}
+
+/// The language of this request's page; English outside a console request.
+pub fn page_language() -> Lang {
+    PAGE_LANGUAGE.try_with(Cell::get).unwrap_or(Lang::En)
+}
+
 /// The console's language of a signed-in agent: their choice, else their browser's.
 pub fn agent_language(chosen: Option<Lang>, headers: &HeaderMap) -> Lang {
     chosen.unwrap_or_else(|| browser_language(headers))
@@ -214,6 +250,8 @@ mod tests {
         assert_eq!(Tr::new(Lang::En).date_time(at), "2025-12-06 05:46 UTC");
         assert_eq!(Tr::new(Lang::Ru).date_time(at), "06.12.2025 05:46 UTC");
         assert_eq!(Tr::new(Lang::Zh).date_time(at), "2025年12月06日 05:46 UTC");
+        assert_eq!(Tr::new(Lang::En).issue_name("wrong_item"), "Wrong item received");
+        assert_eq!(Tr::new(Lang::En).issue_name("from_a_newer_version"), "from_a_newer_version");
     }
 
     /// Every `tr.t("…")`, `t1`/`t2` in the templates and the console's

@@ -1280,10 +1280,12 @@ async fn a_russian_speaking_agent_sees_the_console_in_russian_then_in_the_langua
         StatusCode::BAD_REQUEST
     );
     let forged = [("csrf", "forged"), ("console_lang", "zh")];
-    assert_eq!(
-        send(&app, form("/console/profile", &olga.cookie, &forged)).await.status(),
-        StatusCode::FORBIDDEN
-    );
+    let mut forged = form("/console/profile", &olga.cookie, &forged);
+    forged.headers_mut().insert(header::ACCEPT_LANGUAGE, "ru".parse().unwrap());
+    let refused = send(&app, forged).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let refused = text_of(refused).await;
+    assert!(refused.contains("Форма устарела") && refused.contains("Вернуться к очереди"), "{refused}");
     let stored = app.store.agent_by_name("olga").await.unwrap().unwrap();
     assert_eq!(stored.console_lang, None);
     assert_eq!(stored.languages, Vec::<switchboard::core::message::Lang>::new(), "the last form ticked none");
