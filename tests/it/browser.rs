@@ -291,27 +291,23 @@ async fn the_transcript_opens_at_the_newest_message_and_replies_and_notes_keep_t
     ignore = "needs Chromium: install chromium and chromium-driver, set SWITCHBOARD_TEST_BROWSER=1"
 )]
 async fn the_console_speaks_russian_and_chinese_and_keeps_to_an_agents_languages() {
-    use switchboard::channels::{InboundEvent, InboundKind, Intake};
-    use switchboard::core::dialog::Input;
+    use switchboard::channels::{InboundEvent, Intake};
     let driver = Driver::start().await;
     let app = TestApp::start().await;
     app.add_agent("olga", Role::Agent).await;
     app.add_agent("wei", Role::Agent).await;
     let base = app.serve().await;
+    // Customer `who`'s `number`th message, from a messenger set to `lang`.
+    let say = |who: &str, lang: &str, number: usize, words: &str| InboundEvent {
+        channel: "telegram",
+        language_hint: Some(lang.to_owned()),
+        ..crate::support::engine_fixtures::text(who, &format!("{who}-{number}"), words)
+    };
     let customers =
         [("ivan", "ru", "Посылка не пришла, заказ 12345678"), ("li", "zh", "包裹还没到，订单号 12345678")];
     for (who, lang, words) in customers {
         for (number, text) in ["/agent", words].into_iter().enumerate() {
-            let event = InboundEvent {
-                channel: "telegram",
-                event_id: format!("{who}-{number}"),
-                external_id: who.to_owned(),
-                language_hint: Some(lang.to_owned()),
-                display_name: Some(who.to_owned()),
-                contact_data: None,
-                kind: InboundKind::Input(Input::Text { text: text.to_owned() }),
-            };
-            app.engine.accept(event).await.unwrap();
+            app.engine.accept(say(who, lang, number, text)).await.unwrap();
         }
     }
     let queued = app.store.list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(10));
@@ -331,16 +327,7 @@ async fn the_console_speaks_russian_and_chinese_and_keeps_to_an_agents_languages
     olga.click(&format!("button.claim[data-ticket=\"{ivan}\"]")).await;
     olga.wait_until("the notice in Russian", &shows_text("#notice", "Обращение теперь ваше.")).await;
     // The live transcript labels new lines in her language too.
-    let more = InboundEvent {
-        channel: "telegram",
-        event_id: "ivan-2".to_owned(),
-        external_id: "ivan".to_owned(),
-        language_hint: Some("ru".to_owned()),
-        display_name: Some("ivan".to_owned()),
-        contact_data: None,
-        kind: InboundKind::Input(Input::Text { text: "Есть новости?".to_owned() }),
-    };
-    app.engine.accept(more).await.unwrap();
+    app.engine.accept(say("ivan", "ru", 2, "Есть новости?")).await.unwrap();
     olga.wait_until("the live line", &shows_text("#transcript .msg-customer .text", "Есть новости?")).await;
     let label = "(function(){var m=document.querySelectorAll('#transcript .msg-customer .who');return m[m.length-1].textContent;})()";
     assert_eq!(olga.value(label).await, serde_json::json!("Клиент"));
