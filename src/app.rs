@@ -297,6 +297,8 @@ pub async fn start_with(
         },
         limits: Arc::new(crate::channels::webchat::WebChatLimits::new(&app.settings.limits)),
     };
+    // The console speaks from the same files as the bot (`SWITCHBOARD_LOCALES_DIR` included).
+    crate::console::texts::use_texts(Arc::clone(&app.i18n));
     let console = crate::console::ConsoleState::new(
         Arc::clone(&app.engine),
         app.media.clone(),

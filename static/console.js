@@ -68,7 +68,7 @@
         link.rel = "noopener";
         var image = el("img", "thumb");
         image.src = "/console/media/" + sha;
-        image.alt = "Photo from the customer";
+        image.alt = document.body.getAttribute("data-text-photo") || "";
         link.appendChild(image);
         item.appendChild(link);
       });
@@ -133,7 +133,8 @@
           });
         }).catch(function () {
           box.value = text;
-          notify("Not sent: the connection failed. Try again.");
+          // The page carries this text in its language (`data-text-not-sent` on <body>).
+          notify(document.body.getAttribute("data-text-not-sent") || "");
         }).finally(function () { button.disabled = false; });
       });
     });

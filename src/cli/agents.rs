@@ -6,6 +6,7 @@
 //! `printf '%s\n' "$PW" | switchboard agents add anna`.
 
 use crate::console::agents::{self, AgentError, ChosenBy, Role};
+use crate::core::message::Lang;
 use crate::media::MediaStore;
 use crate::store::{Store, now_millis};
 use std::io::Write;
@@ -56,12 +57,38 @@ pub enum AgentsCommand {
         /// Remove the photo.
         #[arg(long)]
         no_photo: bool,
+        /// The languages the agent answers customers in, e.g. `ru,zh` (of en, ru, zh); the
+        /// console's queue can keep to them. An empty value clears them.
+        #[arg(long, value_name = "CODES")]
+        languages: Option<String>,
     },
     /// Let a disabled agent sign in again with their password (API tokens stay revoked).
     Enable {
         /// The agent's login name.
         name: String,
     },
+}
+
+/// `ru,zh` -> the languages, each once, in the order given; empty -> none.
+fn parse_languages(codes: &str) -> anyhow::Result<Vec<Lang>> {
+    let mut languages = Vec::new();
+    for code in codes.split(',').map(str::trim).filter(|code| !code.is_empty()) {
+        let Some(lang) = Lang::from_code(code) else {
+            anyhow::bail!("unknown language `{code}`: use codes of en, ru, zh, e.g. --languages ru,zh");
+        };
+        if !languages.contains(&lang) {
+            languages.push(lang);
+        }
+    }
+    Ok(languages)
+}
+
+/// `ru,zh`, or `-` for none.
+fn language_list(languages: &[Lang]) -> String {
+    if languages.is_empty() {
+        return "-".to_owned();
+    }
+    languages.iter().map(|lang| lang.code()).collect::<Vec<_>>().join(",")
 }
 
 /// The first line of standard input, without its line ending.
@@ -105,13 +132,15 @@ pub async fn run<R: AsyncBufRead + Unpin>(
             for agent in store.agents().await? {
                 let status = if agent.disabled { "disabled" } else { "active" };
                 let shown = agent.display_name.as_deref().unwrap_or("-");
-                writeln!(out, "{}\t{}\t{status}\t{shown}", agent.name, agent.role.code())?;
+                let speaks = language_list(&agent.languages);
+                writeln!(out, "{}\t{}\t{status}\t{shown}\t{speaks}", agent.name, agent.role.code())?;
             }
         }
-        AgentsCommand::Profile { name, display_name, photo, no_photo } => {
+        AgentsCommand::Profile { name, display_name, photo, no_photo, languages } => {
             let Some(agent) = store.agent_by_name(&name).await? else {
                 anyhow::bail!("{}", AgentError::NotFound(name));
             };
+            let languages = languages.as_deref().map(parse_languages).transpose()?;
             let shown = match display_name {
                 Some(text) if text.trim().is_empty() => None,
                 Some(text) => Some(text),
@@ -141,6 +170,10 @@ pub async fn run<R: AsyncBufRead + Unpin>(
                 )?,
                 Err(error @ AgentError::BadDisplayName) => anyhow::bail!("{error}"),
                 Err(error) => return Err(error.into()),
+            }
+            if let Some(languages) = languages {
+                store.set_agent_languages(&name, agent.console_lang, &languages).await?;
+                writeln!(out, "{name} answers in {}", language_list(&languages))?;
             }
         }
         AgentsCommand::Disable { name } => {
@@ -185,7 +218,7 @@ mod tests {
         agents(db, bob, "another long password").await.unwrap();
         assert_eq!(
             agents(db, AgentsCommand::List, "").await.unwrap(),
-            "anna\tadmin\tactive\t-\nbob\tagent\tactive\t-\n"
+            "anna\tadmin\tactive\t-\t-\nbob\tagent\tactive\t-\t-\n"
         );
         agents(db, AgentsCommand::Disable { name: "bob".into() }, "").await.unwrap();
         assert!(agents(db, AgentsCommand::List, "").await.unwrap().contains("bob\tagent\tdisabled"));
@@ -221,6 +254,7 @@ mod tests {
             display_name: display_name.map(str::to_owned),
             photo: None,
             no_photo: false,
+            languages: None,
         };
         assert_eq!(
             agents(db, profile(Some("Olga K.")), "").await.unwrap(),
@@ -237,9 +271,43 @@ mod tests {
         assert_eq!(db.agent_by_name("olga").await.unwrap().unwrap().display_name.as_deref(), Some("Olga K."));
         agents(db, profile(Some("")), "").await.unwrap();
         assert_eq!(db.agent_by_name("olga").await.unwrap().unwrap().display_name, None);
-        let nobody =
-            AgentsCommand::Profile { name: "nobody".into(), display_name: None, photo: None, no_photo: true };
+        let nobody = AgentsCommand::Profile {
+            name: "nobody".into(),
+            display_name: None,
+            photo: None,
+            no_photo: true,
+            languages: None,
+        };
         assert!(agents(db, nobody, "").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_languages_an_agent_answers_in_are_set_listed_checked_and_cleared() {
+        let (_dir, store) = fresh_sqlite().await;
+        let db = &*store;
+        agents(db, AgentsCommand::Add { name: "wei".into(), admin: false }, "another long password\n")
+            .await
+            .unwrap();
+        let speaks = |codes: &str| AgentsCommand::Profile {
+            name: "wei".into(),
+            display_name: None,
+            photo: None,
+            no_photo: false,
+            languages: Some(codes.to_owned()),
+        };
+        let said = agents(db, speaks("zh, ru,zh"), "").await.unwrap();
+        assert!(said.ends_with("wei answers in zh,ru\n"), "{said}");
+        assert_eq!(db.agent_by_name("wei").await.unwrap().unwrap().languages, [Lang::Zh, Lang::Ru]);
+        assert!(agents(db, AgentsCommand::List, "").await.unwrap().contains("wei\tagent\tactive\t-\tzh,ru"));
+        let refused = agents(db, speaks("ru,de"), "").await.unwrap_err().to_string();
+        assert!(refused.contains("unknown language `de`"), "{refused}");
+        assert_eq!(
+            db.agent_by_name("wei").await.unwrap().unwrap().languages,
+            [Lang::Zh, Lang::Ru],
+            "unchanged"
+        );
+        agents(db, speaks(""), "").await.unwrap();
+        assert!(db.agent_by_name("wei").await.unwrap().unwrap().languages.is_empty());
     }
 
     #[tokio::test]

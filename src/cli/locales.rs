@@ -486,12 +486,12 @@ mod tests {
         write(root, &format!("{lang}/intents.toml"), &phrases);
     }
 
-    /// The shipped dialog and topic files plus complete FAQ files: a locale tree that must
+    /// The shipped dialog, topic and console files plus complete FAQ files: a locale tree that must
     /// check clean.
     fn complete_tree() -> tempfile::TempDir {
         let root = tempfile::tempdir().expect("temp dir");
         for file in LocaleSource::Embedded.files().expect("embedded") {
-            if file.name == "dialog.ftl" || file.name == "topics.ftl" {
+            if ["dialog.ftl", "topics.ftl", "console.ftl"].contains(&file.name.as_str()) {
                 write(root.path(), &format!("{}/{}", file.lang, file.name), &file.contents);
             }
         }
@@ -515,9 +515,9 @@ mod tests {
         let report = check_dir(root.path());
         assert!(report.findings.is_empty(), "{report}");
         assert!(!report.has_errors());
-        assert_eq!((report.languages, report.files), (3, 12));
+        assert_eq!((report.languages, report.files), (3, 15));
         assert!(
-            report.to_string().starts_with("locales check OK: 3 languages, 12 files, 0 errors, 0 warnings")
+            report.to_string().starts_with("locales check OK: 3 languages, 15 files, 0 errors, 0 warnings")
         );
     }
 
@@ -685,12 +685,46 @@ mod tests {
         assert!(report.has_errors());
     }
 
+    /// Rewrites one language's `console.ftl` without the message `key`.
+    fn drop_console_text(root: &Path, lang: &str, key: &str) {
+        let path = root.join(lang).join("console.ftl");
+        let kept: String = fs::read_to_string(&path)
+            .expect("read")
+            .lines()
+            .filter(|line| !line.starts_with(&format!("{key} =")))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        fs::write(path, kept).expect("write");
+    }
+
+    #[test]
+    fn a_console_text_missing_in_one_language_or_in_all_is_reported() {
+        let root = complete_tree();
+        drop_console_text(root.path(), "zh", "console-nav-queue");
+        let report = check_dir(root.path());
+        let missing = messages(&report, FindingKind::MissingKey);
+        assert_eq!(missing.len(), 1, "{report}");
+        assert!(missing[0].contains("zh") && missing[0].contains("`console-nav-queue`"), "{missing:#?}");
+        assert!(report.has_errors());
+
+        for lang in Lang::ALL {
+            drop_console_text(root.path(), lang.code(), "console-claim");
+        }
+        let report = check_dir(root.path());
+        let unknown = messages(&report, FindingKind::MissingCodeKey);
+        assert_eq!(unknown.len(), 1, "{report}");
+        assert!(
+            unknown[0].ends_with("the code asks for `console-claim`, but no locale defines it"),
+            "{unknown:#?}"
+        );
+    }
+
     #[test]
     fn duplicates_missing_languages_and_new_languages_are_reported() {
         let root = complete_tree();
         write(root.path(), "ru/more.ftl", "greeting = Ещё раз здравствуйте\n");
         fs::remove_dir_all(root.path().join("zh")).expect("remove");
-        for file in ["dialog.ftl", "faq.ftl", "intents.toml", "topics.ftl"] {
+        for file in ["dialog.ftl", "faq.ftl", "intents.toml", "topics.ftl", "console.ftl"] {
             let contents = fs::read_to_string(root.path().join("en").join(file)).expect("read");
             write(root.path(), &format!("de/{file}"), &contents);
         }

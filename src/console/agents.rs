@@ -102,6 +102,8 @@ async fn insert(
             must_change_password,
             display_name: None,
             photo_sha256: None,
+            console_lang: None,
+            languages: Vec::new(),
         }),
         None => Err(AgentError::Exists(name.to_owned())),
     }

@@ -2,6 +2,7 @@
 
 use crate::console::agents;
 use crate::console::sessions::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, random_token};
+use crate::console::texts::{self, Tr};
 use crate::console::{ConsoleError, ConsoleState, Nav, render};
 use crate::store::now_millis;
 use crate::web::client::ClientAddress;
@@ -69,6 +70,8 @@ impl FromRequestParts<ConsoleState> for AnySession {
         let mut session = sessions::session(&*state.store, token, now_millis()).await?;
         if let Some(session) = &mut session {
             session.banners = state.channels.problems();
+            session.tr = Tr::new(texts::agent_language(session.agent.console_lang, &parts.headers));
+            texts::set_page_language(session.tr.lang);
         }
         session.map(AnySession).ok_or(ConsoleError::NotSignedIn)
     }
@@ -177,16 +180,22 @@ fn login_cookie(state: &ConsoleState, token: &str) -> HeaderValue {
     .expect("ASCII cookie")
 }
 
-fn login_page(state: &ConsoleState, status: StatusCode, error: Option<String>, name: String) -> Response {
+fn login_page(
+    state: &ConsoleState,
+    tr: Tr,
+    status: StatusCode,
+    error: Option<String>,
+    name: String,
+) -> Response {
     let csrf = random_token();
-    let page = LoginPage { nav: Nav::anonymous(), csrf: csrf.clone(), error, name };
+    let page = LoginPage { nav: Nav::anonymous(tr), csrf: csrf.clone(), error, name };
     let mut response = (status, render(&page)).into_response();
     response.headers_mut().append(header::SET_COOKIE, login_cookie(state, &csrf));
     response
 }
 
-pub(crate) async fn show_login(State(state): State<ConsoleState>) -> Response {
-    login_page(&state, StatusCode::OK, None, String::new())
+pub(crate) async fn show_login(State(state): State<ConsoleState>, headers: HeaderMap) -> Response {
+    login_page(&state, Tr::new(texts::browser_language(&headers)), StatusCode::OK, None, String::new())
 }
 
 /// Longer passwords are not hashed: no agent has one (the console's forms cap them too).
@@ -211,20 +220,21 @@ pub(crate) async fn login(
         return Err(ConsoleError::BadCsrf);
     }
     let name = form.name.trim().to_owned();
+    let tr = Tr::new(texts::browser_language(&headers));
     // A name no agent could have is refused before anything is counted or hashed: nothing a
     // stranger makes up becomes a key in the limiter or costs a password check.
     if !agents::valid_name(&name) || form.password.len() > MAX_PASSWORD_BYTES {
-        let message = "Wrong name or password.".to_owned();
-        return Ok(login_page(&state, StatusCode::UNAUTHORIZED, Some(message), String::new()));
+        let message = tr.t("console-login-wrong");
+        return Ok(login_page(&state, tr, StatusCode::UNAUTHORIZED, Some(message), String::new()));
     }
     if !state.login_limiter.allow(&name, address) {
         tracing::warn!("console: login rate limit reached");
-        let message = "Too many sign-in attempts. Wait a minute and try again.".to_owned();
-        return Ok(login_page(&state, StatusCode::TOO_MANY_REQUESTS, Some(message), name));
+        let message = tr.t("console-login-too-many");
+        return Ok(login_page(&state, tr, StatusCode::TOO_MANY_REQUESTS, Some(message), name));
     }
     let Some(agent) = agents::authenticate(&*state.store, &name, &form.password).await? else {
-        let message = "Wrong name or password.".to_owned();
-        return Ok(login_page(&state, StatusCode::UNAUTHORIZED, Some(message), name));
+        let message = tr.t("console-login-wrong");
+        return Ok(login_page(&state, tr, StatusCode::UNAUTHORIZED, Some(message), name));
     };
     let ttl = i64::try_from(state.settings.session_ttl.as_millis()).unwrap_or(i64::MAX);
     let token = sessions::create_session(&*state.store, agent.id, now_millis(), ttl).await?;

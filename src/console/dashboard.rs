@@ -7,6 +7,7 @@
 //! - self-service rate: conversations the bot settled itself (FAQ answers the customer said
 //!   helped, plus flows whose suggested answer solved it) out of all FAQ answers and tickets.
 
+use crate::console::texts::Tr;
 use crate::store::{FaqVerdict, TicketTimes};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use std::fmt::Write;
@@ -177,20 +178,20 @@ impl Dashboard {
     }
 
     /// Tickets per day as an SVG bar chart. Only numbers and dates go into it.
-    pub fn tickets_chart(&self) -> String {
+    pub fn tickets_chart(&self, title: &str) -> String {
         let values: Vec<(String, u32)> =
             self.days.iter().map(|day| (day.date.format("%m-%d").to_string(), day.tickets)).collect();
-        bar_chart("Tickets per day", &values, 640, 200)
+        bar_chart(title, &values, 640, 200)
     }
 
-    pub fn ratings_chart(&self) -> String {
+    pub fn ratings_chart(&self, title: &str) -> String {
         let values: Vec<(String, u32)> = self
             .rating_counts
             .iter()
             .enumerate()
             .map(|(index, count)| (format!("{}★", index + 1), *count))
             .collect();
-        bar_chart("Ratings", &values, 320, 200)
+        bar_chart(title, &values, 320, 200)
     }
 
     /// One line per day, each with that day's own figures; a day without tickets or verdicts
@@ -218,8 +219,8 @@ impl Dashboard {
     }
 }
 
-/// A labelled bar chart. `title` and labels are fixed strings or numbers made here, escaped
-/// anyway in case that ever changes.
+/// A labelled bar chart. `title` is a console text and the labels are numbers made here;
+/// both are escaped.
 fn bar_chart(title: &str, values: &[(String, u32)], width: u32, height: u32) -> String {
     let max = values.iter().map(|(_, value)| *value).max().unwrap_or(0).max(1);
     let (left, bottom, top) = (30u32, 30u32, 20u32);
@@ -269,19 +270,22 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// `95` -> `1 min 35 s`, for people.
-pub fn human_duration(secs: Option<i64>) -> String {
+/// `95` -> `1 min 35 s`, for people, in the agent's language.
+pub fn human_duration(tr: Tr, secs: Option<i64>) -> String {
     match secs {
-        None => "n/a".to_owned(),
-        Some(secs) if secs < 60 => format!("{secs} s"),
-        Some(secs) if secs < 3600 => format!("{} min {} s", secs / 60, secs % 60),
-        Some(secs) => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+        None => tr.t("console-dashboard-none"),
+        Some(secs) if secs < 60 => tr.t1("console-duration-seconds", "seconds", secs),
+        Some(secs) if secs < 3600 => {
+            tr.t2("console-duration-minutes-seconds", "minutes", secs / 60, "seconds", secs % 60)
+        }
+        Some(secs) => tr.t2("console-duration-hours", "hours", secs / 3600, "minutes", secs % 3600 / 60),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::message::Lang;
 
     fn ticket(created_secs: i64) -> TicketTimes {
         TicketTimes {
@@ -338,7 +342,7 @@ mod tests {
         for (row, date) in rows[1..6].iter().zip(&dates) {
             assert_eq!(*row, format!("{date},0,0,0,,,,"), "a day with no tickets has no figures");
         }
-        let chart = dashboard.tickets_chart();
+        let chart = dashboard.tickets_chart("Tickets per day");
         assert!(chart.starts_with("<svg") && chart.ends_with("</svg>"));
         assert_eq!(chart.matches("<rect").count(), 7);
         assert_eq!(Dashboard::since(now, 7), 4 * day * 1000);
@@ -350,8 +354,10 @@ mod tests {
         assert_eq!(dashboard.median_first_response_secs, None);
         assert_eq!(dashboard.rating_average, None);
         assert_eq!(dashboard.self_service_rate, None);
-        assert_eq!(human_duration(None), "n/a");
-        assert_eq!(human_duration(Some(95)), "1 min 35 s");
-        assert_eq!(human_duration(Some(7260)), "2 h 1 min");
+        let tr = Tr::default();
+        assert_eq!(human_duration(tr, None), "n/a");
+        assert_eq!(human_duration(tr, Some(95)), "1 min 35 s");
+        assert_eq!(human_duration(tr, Some(7260)), "2 h 1 min");
+        assert_eq!(human_duration(Tr::new(Lang::Zh), Some(95)), "1 分 35 秒");
     }
 }

@@ -15,6 +15,7 @@ mod pages;
 mod password;
 pub mod reminders;
 pub mod sessions;
+pub mod texts;
 
 pub use agents::{AgentError, Role, ensure_admin};
 pub use auth::LoginLimiter;
@@ -158,12 +159,14 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/agents/{name}/disable", post(pages::disable_agent))
         .route("/console/agents/{name}/password", post(password::reset))
         .route("/console/password", get(password::show).post(password::change))
+        .route("/console/profile", post(password::save_profile))
         .route("/console/tokens", get(pages::tokens).post(pages::create_token))
         .route("/console/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/console/dashboard", get(pages::dashboard))
         .route("/console/dashboard.csv", get(pages::dashboard_csv))
         .route("/console/static/console.css", get(|| asset("text/css; charset=utf-8", CONSOLE_CSS)))
         .route("/console/static/console.js", get(|| asset("text/javascript; charset=utf-8", CONSOLE_JS)))
+        .layer(axum::middleware::from_fn(texts::with_page_language))
         .layer(axum::middleware::map_response(console_headers));
     let api = Router::new()
         .route("/api/tickets", get(api::list))
@@ -206,11 +209,13 @@ pub struct Nav {
     pub must_change_password: bool,
     /// Warnings every page shows (a channel that is down).
     pub banners: Vec<String>,
+    /// The page's language and its texts.
+    pub tr: texts::Tr,
 }
 
 impl Nav {
-    fn anonymous() -> Nav {
-        Nav::default()
+    fn anonymous(tr: texts::Tr) -> Nav {
+        Nav { tr, ..Nav::default() }
     }
 
     fn of(session: &sessions::Session, notice: Option<String>) -> Nav {
@@ -221,6 +226,7 @@ impl Nav {
             notice,
             must_change_password: session.agent.must_change_password,
             banners: session.banners.clone(),
+            tr: session.tr,
         }
     }
 }
@@ -269,6 +275,24 @@ impl From<EngineError> for ConsoleError {
     }
 }
 
+/// The registered error texts (listed as literal calls, so the key check sees them).
+fn error_text(tr: texts::Tr, key: &str) -> String {
+    match key {
+        "console-error-form-expired" => tr.t("console-error-form-expired"),
+        "console-error-form-expired-text" => tr.t("console-error-form-expired-text"),
+        "console-error-admins-only" => tr.t("console-error-admins-only"),
+        "console-error-admins-only-text" => tr.t("console-error-admins-only-text"),
+        "console-error-not-found" => tr.t("console-error-not-found"),
+        "console-error-not-found-text" => tr.t("console-error-not-found-text"),
+        "console-error-too-many-pages" => tr.t("console-error-too-many-pages"),
+        "console-error-too-many-pages-text" => tr.t("console-error-too-many-pages-text"),
+        "console-error-bad-request" => tr.t("console-error-bad-request"),
+        "console-error-bad-request-text" => tr.t("console-error-bad-request-text"),
+        "console-error-internal" => tr.t("console-error-internal"),
+        _ => tr.t("console-error-internal-text"),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "console/error.html")]
 struct ErrorPage {
@@ -282,31 +306,35 @@ impl IntoResponse for ConsoleError {
         let (status, title, message) = match &self {
             ConsoleError::NotSignedIn => return Redirect::to("/console/login").into_response(),
             ConsoleError::MustChangePassword => return Redirect::to("/console/password").into_response(),
-            ConsoleError::BadCsrf => (
-                StatusCode::FORBIDDEN,
-                "Form expired",
-                "The form was not sent from this console session. Reload the page and try again.",
-            ),
-            ConsoleError::AdminOnly => (StatusCode::FORBIDDEN, "Admins only", "Only admins may do this."),
-            ConsoleError::NotFound => (StatusCode::NOT_FOUND, "Not found", "There is nothing here."),
+            ConsoleError::BadCsrf => {
+                (StatusCode::FORBIDDEN, "console-error-form-expired", "console-error-form-expired-text")
+            }
+            ConsoleError::AdminOnly => {
+                (StatusCode::FORBIDDEN, "console-error-admins-only", "console-error-admins-only-text")
+            }
+            ConsoleError::NotFound => {
+                (StatusCode::NOT_FOUND, "console-error-not-found", "console-error-not-found-text")
+            }
             ConsoleError::TooManyStreams => (
                 StatusCode::TOO_MANY_REQUESTS,
-                "Too many live pages",
-                "Close some console tabs; this one stops updating by itself.",
+                "console-error-too-many-pages",
+                "console-error-too-many-pages-text",
             ),
             ConsoleError::BadRequest(_) => {
-                (StatusCode::BAD_REQUEST, "Bad request", "The request could not be understood.")
+                (StatusCode::BAD_REQUEST, "console-error-bad-request", "console-error-bad-request-text")
             }
             ConsoleError::Store(_) | ConsoleError::Engine(_) => {
                 tracing::error!(error = %self, "console request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong",
-                    "The error was logged. Try again.",
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, "console-error-internal", "console-error-internal-text")
             }
         };
-        let page = ErrorPage { nav: Nav::anonymous(), title: title.to_owned(), message: message.to_owned() };
+        // An error response has no request at hand: the language was noted for it.
+        let tr = texts::Tr::new(texts::page_language());
+        let page = ErrorPage {
+            nav: Nav::anonymous(tr),
+            title: error_text(tr, title),
+            message: error_text(tr, message),
+        };
         (status, render(&page)).into_response()
     }
 }

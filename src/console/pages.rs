@@ -4,6 +4,7 @@ use crate::console::agents::{self, Agent, AgentError, Role, valid_name};
 use crate::console::auth::{AdminForm, CsrfField, CsrfForm, SignedForm};
 use crate::console::dashboard::{Dashboard, human_duration};
 use crate::console::sessions::{self, Session};
+use crate::console::texts::Tr;
 use crate::console::{ConsoleError, ConsoleState, Nav, render};
 use crate::core::handoff::TicketStatus;
 use crate::core::message::{Lang, Reply};
@@ -22,34 +23,30 @@ type Result<T, E = ConsoleError> = std::result::Result<T, E>;
 
 /// The notice an action leaves for the next page, from a fixed list (never free text from
 /// the query string, except an agent name checked against the name rules).
-fn notice_text(code: &str) -> Option<String> {
+fn notice_text(tr: Tr, code: &str) -> Option<String> {
     let (code, who) = code.split_once(':').map_or((code, None), |(code, who)| (code, Some(who)));
     let who = who.filter(|who| valid_name(who));
     Some(match (code, who) {
-        ("claimed", _) => "You have claimed this ticket.".to_owned(),
-        ("taken", Some(who)) => format!("Already taken: {who} has this ticket."),
-        ("closed", _) => "This ticket is already resolved.".to_owned(),
-        ("replied", _) => "Reply sent.".to_owned(),
-        ("resolved", _) => "Ticket resolved. The customer is asked for a rating.".to_owned(),
-        ("reopened", _) => "Ticket reopened and assigned to you.".to_owned(),
-        ("released", _) => "The ticket is back in the queue.".to_owned(),
-        ("transferred", Some(who)) => format!("Assigned to {who}."),
-        ("noted", _) => "Note added.".to_owned(),
-        ("not_yours", _) => {
-            "Only the agent who holds this ticket, or an admin, can do that. Claim it first.".to_owned()
-        }
-        ("not_allowed", _) => "That is not possible in the ticket's current state.".to_owned(),
-        ("empty", _) => "Write something first.".to_owned(),
-        ("saved", _) => "Saved.".to_owned(),
-        ("no_agent", _) => "There is no active agent with that name.".to_owned(),
-        ("agent_exists", _) => "An agent with that name already exists.".to_owned(),
-        ("bad_name", _) => "Agent names are letters, digits, '.', '-' or '_'.".to_owned(),
-        ("weak_password", _) => "Passwords need at least 10 characters.".to_owned(),
-        ("password_changed", _) => "Password changed. Your other sessions were signed out.".to_owned(),
-        ("password_reset", Some(who)) => {
-            format!("New password set for {who}, who must choose their own at the next sign-in.")
-        }
-        ("agent_disabled", _) => "That agent is disabled.".to_owned(),
+        ("claimed", _) => tr.t("console-notice-claimed"),
+        ("taken", Some(who)) => tr.t1("console-notice-taken", "agent", who),
+        ("closed", _) => tr.t("console-notice-closed"),
+        ("replied", _) => tr.t("console-notice-replied"),
+        ("resolved", _) => tr.t("console-notice-resolved"),
+        ("reopened", _) => tr.t("console-notice-reopened"),
+        ("released", _) => tr.t("console-notice-released"),
+        ("transferred", Some(who)) => tr.t1("console-notice-transferred", "agent", who),
+        ("noted", _) => tr.t("console-notice-noted"),
+        ("not_yours", _) => tr.t("console-notice-not-yours"),
+        ("not_allowed", _) => tr.t("console-notice-not-allowed"),
+        ("empty", _) => tr.t("console-notice-empty"),
+        ("saved", _) => tr.t("console-notice-saved"),
+        ("no_agent", _) => tr.t("console-notice-no-agent"),
+        ("agent_exists", _) => tr.t("console-notice-agent-exists"),
+        ("bad_name", _) => tr.t("console-notice-bad-name"),
+        ("weak_password", _) => tr.t("console-notice-weak-password"),
+        ("password_changed", _) => tr.t("console-notice-password-changed"),
+        ("password_reset", Some(who)) => tr.t1("console-notice-password-reset", "agent", who),
+        ("agent_disabled", _) => tr.t("console-notice-agent-disabled"),
         _ => return None,
     })
 }
@@ -62,24 +59,30 @@ pub(crate) struct NoticeQuery {
     /// The page of the waiting list, from 0.
     #[serde(default)]
     page: Option<i64>,
+    /// `mine`: only tickets in the languages the agent speaks.
+    #[serde(default)]
+    langs: Option<String>,
 }
 
 fn nav(session: &Session, query: &NoticeQuery) -> Nav {
-    Nav::of(session, query.notice.as_deref().and_then(notice_text))
+    Nav::of(session, query.notice.as_deref().and_then(|code| notice_text(session.tr, code)))
 }
 
 fn require_admin(session: &Session) -> Result<()> {
     if session.agent.is_admin() { Ok(()) } else { Err(ConsoleError::AdminOnly) }
 }
 
-/// `3 min`, `2 h 5 min`, `1 d 4 h`: how long someone has waited.
-fn waited(since_millis: i64, now_millis: i64) -> String {
-    let minutes = (now_millis - since_millis).max(0) / 60_000;
-    match minutes {
-        0 => "under a minute".to_owned(),
-        1..=59 => format!("{minutes} min"),
-        60..=1439 => format!("{} h {} min", minutes / 60, minutes % 60),
-        _ => format!("{} d {} h", minutes / 1440, minutes % 1440 / 60),
+/// `3 min`, `2 h 5 min`, `1 d 4 h` (in the agent's language): how long someone has waited.
+fn waited(tr: Tr, since_millis: i64, now_millis: i64) -> String {
+    tr.duration(now_millis - since_millis)
+}
+
+/// A ticket's status in the agent's language.
+fn status_name(tr: Tr, status: TicketStatus) -> String {
+    match status {
+        TicketStatus::Queued => tr.t("console-status-queued"),
+        TicketStatus::Assigned => tr.t("console-status-assigned"),
+        TicketStatus::Resolved => tr.t("console-status-resolved"),
     }
 }
 
@@ -99,6 +102,8 @@ pub(crate) struct QueueRow {
     issue: String,
     order_id: String,
     lang: String,
+    /// The ticket's language by name, in its own script.
+    lang_name: String,
     channel: String,
     waiting: String,
     last_message: String,
@@ -109,18 +114,19 @@ pub(crate) struct QueueRow {
 }
 
 impl QueueRow {
-    fn of(state: &ConsoleState, ticket: &TicketSummary, now: i64) -> QueueRow {
+    fn of(state: &ConsoleState, tr: Tr, ticket: &TicketSummary, now: i64) -> QueueRow {
         // A press reads as its button's label, as in the transcript.
         let last_message = ticket.last_customer_message.as_deref().map(|text| {
             crate::i18n::customer_text(text, |key| (state.render)(ticket.language, &Reply::new(key)).text)
         });
         QueueRow {
             id: ticket.id,
-            issue: ticket.issue_type.clone(),
+            issue: tr.issue_name(&ticket.issue_type),
             order_id: ticket.order_id.clone().unwrap_or_else(|| "—".to_owned()),
             lang: ticket.language.code().to_owned(),
+            lang_name: tr.language_name(&ticket.language),
             channel: ticket.channel.clone(),
-            waiting: waited(ticket.created_at.timestamp_millis(), now),
+            waiting: waited(tr, ticket.created_at.timestamp_millis(), now),
             last_message: short(last_message.as_deref(), 120),
             high: ticket.priority == crate::core::message::Priority::High,
             low: ticket.priority == crate::core::message::Priority::Low,
@@ -140,6 +146,10 @@ pub(crate) struct QueueLists {
     others: Vec<QueueRow>,
     /// More assigned tickets than the lists show.
     assigned_truncated: bool,
+    /// The waiting list shows only tickets in the agent's languages.
+    mine_only: bool,
+    /// The agent's languages by name ("Русский, 中文"); empty when they listed none.
+    my_languages: String,
 }
 
 #[derive(Template)]
@@ -165,14 +175,17 @@ pub(crate) async fn queue(
     let now = now_millis();
     let page_number = query.page.unwrap_or(0).clamp(0, 100_000);
     let page = Page::numbered(page_number, Page::DEFAULT_SIZE);
+    // The filter keeps to the agent's languages; with none listed it has nothing to keep to.
+    let speaks = &session.agent.languages;
+    let mine_only = query.langs.as_deref() == Some("mine") && !speaks.is_empty();
+    let languages = mine_only.then_some(speaks.as_slice());
     let queued: Vec<QueueRow> = store
-        .list_tickets(Some(TicketStatus::Queued), page)
+        .list_tickets_in_languages(Some(TicketStatus::Queued), languages, page)
         .await?
         .iter()
-        .map(|t| QueueRow::of(&state, t, now))
+        .map(|t| QueueRow::of(&state, session.tr, t, now))
         .collect();
-    let overview = store.queue_overview().await?;
-    let waiting_total = overview.queued_high + overview.queued_normal + overview.queued_low;
+    let waiting_total = store.queued_in_languages(languages).await?;
     let has_next = page.offset + (queued.len() as i64) < i64::from(waiting_total);
     let assigned_page = Page::first(Page::MAX_SIZE);
     let assigned = store.list_tickets(Some(TicketStatus::Assigned), assigned_page).await?;
@@ -180,10 +193,21 @@ pub(crate) async fn queue(
     let me = session.agent.name.as_str();
     let (mine, others): (Vec<_>, Vec<_>) =
         assigned.iter().partition(|ticket| ticket.assigned_agent.as_deref() == Some(me));
-    let mine = mine.into_iter().map(|t| QueueRow::of(&state, t, now)).collect();
-    let others = others.into_iter().map(|t| QueueRow::of(&state, t, now)).collect();
-    let lists =
-        QueueLists { queued, waiting_total, page: page_number, has_next, mine, others, assigned_truncated };
+    let mine = mine.into_iter().map(|t| QueueRow::of(&state, session.tr, t, now)).collect();
+    let others = others.into_iter().map(|t| QueueRow::of(&state, session.tr, t, now)).collect();
+    let my_languages =
+        speaks.iter().map(|lang| session.tr.language_name(lang)).collect::<Vec<_>>().join(", ");
+    let lists = QueueLists {
+        queued,
+        waiting_total,
+        page: page_number,
+        has_next,
+        mine,
+        others,
+        assigned_truncated,
+        mine_only,
+        my_languages,
+    };
     let nav = nav(&session, &query);
     Ok(if query.fragment == Some(1) {
         render(&QueueFragment { nav, lists })
@@ -214,6 +238,8 @@ pub(crate) async fn queue_live(State(state): State<ConsoleState>, session: Sessi
 pub(crate) struct TicketView {
     id: i64,
     status: String,
+    /// The status in the agent's language.
+    status_name: String,
     issue: String,
     high: bool,
     order_id: String,
@@ -243,7 +269,7 @@ pub(crate) struct MessageView {
     at: String,
 }
 
-fn message_view(state: &ConsoleState, lang: Lang, entry: LogEntry) -> MessageView {
+fn message_view(state: &ConsoleState, tr: Tr, lang: Lang, entry: LogEntry) -> MessageView {
     let text = match (entry.reply(), entry.author, entry.text.as_deref()) {
         (Some(reply), _, _) => (state.render)(lang, &reply).text,
         // Button presses read as what the customer saw on the button.
@@ -253,10 +279,10 @@ fn message_view(state: &ConsoleState, lang: Lang, entry: LogEntry) -> MessageVie
         (None, _, text) => text.unwrap_or_default().to_owned(),
     };
     let label = match entry.author {
-        Author::Customer => "Customer".to_owned(),
-        Author::Bot => "Bot".to_owned(),
-        Author::Agent => format!("{} (agent)", entry.agent.as_deref().unwrap_or("agent")),
-        Author::System => "System".to_owned(),
+        Author::Customer => tr.t("console-author-customer"),
+        Author::Bot => tr.t("console-author-bot"),
+        Author::Agent => tr.t1("console-author-agent", "agent", entry.agent.as_deref().unwrap_or_default()),
+        Author::System => tr.t("console-author-system"),
     };
     MessageView {
         id: entry.id,
@@ -264,7 +290,7 @@ fn message_view(state: &ConsoleState, lang: Lang, entry: LogEntry) -> MessageVie
         label,
         text,
         photos: entry.attachments.into_iter().map(|media| media.sha256).collect(),
-        at: to_datetime(entry.at).format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        at: tr.date_time(to_datetime(entry.at)),
     }
 }
 
@@ -305,7 +331,7 @@ pub(crate) async fn ticket(
     let entries = state.store.log_after(summary.conversation_id, 0, TRANSCRIPT_LIMIT).await?;
     let last_id = entries.last().map_or(0, |entry| entry.id);
     let messages: Vec<MessageView> =
-        entries.into_iter().map(|entry| message_view(&state, lang, entry)).collect();
+        entries.into_iter().map(|entry| message_view(&state, session.tr, lang, entry)).collect();
     let agents: Vec<String> = state
         .store
         .agents()
@@ -317,15 +343,16 @@ pub(crate) async fn ticket(
     let ticket = TicketView {
         id: summary.id,
         status: summary.status.code().to_owned(),
-        issue: summary.issue_type.clone(),
+        status_name: status_name(session.tr, summary.status),
+        issue: session.tr.issue_name(&summary.issue_type),
         high: summary.priority == crate::core::message::Priority::High,
         order_id: summary.order_id.clone().unwrap_or_else(|| "—".to_owned()),
         customer: summary.display_name.clone().unwrap_or_else(|| summary.external_id.clone()),
         channel: summary.channel.clone(),
-        lang: lang.code().to_owned(),
-        created: summary.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        waiting: waited(summary.created_at.timestamp_millis(), now),
-        assignee: summary.assigned_agent.clone().unwrap_or_else(|| "nobody yet".to_owned()),
+        lang: session.tr.language_name(&lang),
+        created: session.tr.date_time(summary.created_at),
+        waiting: waited(session.tr, summary.created_at.timestamp_millis(), now),
+        assignee: summary.assigned_agent.clone().unwrap_or_else(|| session.tr.t("console-ticket-nobody")),
         live_status: format!(
             "{}|{}",
             summary.status.code(),
@@ -342,7 +369,7 @@ pub(crate) async fn ticket(
         .map(|note| NoteView {
             agent: note.agent.clone(),
             text: note.text.clone(),
-            at: note.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            at: session.tr.date_time(note.at),
         })
         .collect();
     let page = TicketPage {
@@ -386,6 +413,7 @@ pub(crate) async fn ticket_live(
         ticket: id,
         conversation: detail.ticket.conversation_id,
         lang: detail.ticket.language,
+        tr: session.tr,
         last: query.after.max(resumed.unwrap_or(0)),
         status: String::new(),
         ready: VecDeque::new(),
@@ -416,6 +444,8 @@ struct TicketFollow {
     ticket: i64,
     conversation: i64,
     lang: Lang,
+    /// The agent's language, for the transcript's labels and times.
+    tr: Tr,
     last: i64,
     status: String,
     ready: VecDeque<Event>,
@@ -429,7 +459,7 @@ impl TicketFollow {
     async fn read(&mut self) -> Result<()> {
         for entry in self.state.store.log_after(self.conversation, self.last, 200).await? {
             self.last = entry.id;
-            let view = message_view(&self.state, self.lang, entry);
+            let view = message_view(&self.state, self.tr, self.lang, entry);
             let data = serde_json::to_string(&view).unwrap_or_default();
             self.ready.push_back(Event::default().id(view.id.to_string()).event("message").data(data));
         }
@@ -682,8 +712,8 @@ pub(crate) struct TokenView {
     name: String,
     agent: String,
     revoked: bool,
-    /// `active`, `expired` or `revoked`.
-    status: &'static str,
+    /// Active, expired or revoked, in the agent's language.
+    status: String,
     expires: String,
     last_used: String,
 }
@@ -699,7 +729,8 @@ struct TokensPage {
 
 async fn tokens_page(state: &ConsoleState, session: &Session, new_token: Option<String>) -> Result<Response> {
     let now = now_millis();
-    let when = |at: i64| to_datetime(at).format("%Y-%m-%d %H:%M UTC").to_string();
+    let tr = session.tr;
+    let when = |at: i64| tr.date_time(to_datetime(at));
     let tokens = state
         .store
         .api_tokens()
@@ -711,12 +742,12 @@ async fn tokens_page(state: &ConsoleState, session: &Session, new_token: Option<
             agent: token.agent,
             revoked: token.revoked,
             status: match token.expires_at {
-                _ if token.revoked => "revoked",
-                Some(end) if end <= now => "expired",
-                _ => "active",
+                _ if token.revoked => tr.t("console-tokens-revoked"),
+                Some(end) if end <= now => tr.t("console-tokens-expired"),
+                _ => tr.t("console-tokens-active"),
             },
-            expires: token.expires_at.map_or_else(|| "never".to_owned(), when),
-            last_used: token.last_used_at.map_or_else(|| "never".to_owned(), when),
+            expires: token.expires_at.map_or_else(|| tr.t("console-tokens-never"), when),
+            last_used: token.last_used_at.map_or_else(|| tr.t("console-tokens-never"), when),
         })
         .collect();
     let agents = state.store.agents().await?.into_iter().filter(|a| !a.disabled).map(|a| a.name).collect();
@@ -825,18 +856,21 @@ pub(crate) async fn dashboard(
     Query(query): Query<DashboardQuery>,
 ) -> Result<Response> {
     let (figures, days) = dashboard_figures(&state, query.days).await?;
+    let tr = session.tr;
     let page = DashboardPage {
         nav: Nav::of(&session, None),
         days,
         tickets_total: figures.tickets_total,
-        first_response: human_duration(figures.median_first_response_secs),
-        resolve: human_duration(figures.median_resolve_secs),
-        rating_average: figures.rating_average.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2} / 5")),
+        first_response: human_duration(tr, figures.median_first_response_secs),
+        resolve: human_duration(tr, figures.median_resolve_secs),
+        rating_average: figures
+            .rating_average
+            .map_or_else(|| tr.t("console-dashboard-none"), |v| format!("{v:.2} / 5")),
         self_service: figures
             .self_service_rate
-            .map_or_else(|| "n/a".to_owned(), |v| format!("{:.0}%", v * 100.0)),
-        tickets_chart: figures.tickets_chart(),
-        ratings_chart: figures.ratings_chart(),
+            .map_or_else(|| tr.t("console-dashboard-none"), |v| format!("{:.0}%", v * 100.0)),
+        tickets_chart: figures.tickets_chart(&tr.t("console-dashboard-tickets-chart")),
+        ratings_chart: figures.ratings_chart(&tr.t("console-dashboard-ratings-chart")),
     };
     Ok(render(&page))
 }

@@ -1,11 +1,14 @@
 //! The password page, where an agent changes their own password (the current one is asked for),
 //! and an admin's reset of another agent's. An agent whose password someone else chose lands on
 //! the page after signing in and can use nothing else until they have chosen their own (the
-//! session extractor sends them here).
+//! session extractor sends them here). The same page is the agent's profile: the console's
+//! language and the languages they speak.
 
 use crate::console::agents::{self, AgentError, ChosenBy, FIRST_ADMIN};
 use crate::console::auth::{AccountForm, AdminForm, AnySession, CsrfField, SignedForm};
+use crate::console::texts::Tr;
 use crate::console::{ConsoleError, ConsoleState, Nav, render};
+use crate::core::message::Lang;
 use crate::web::client::ClientAddress;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -19,6 +22,20 @@ type Result<T, E = ConsoleError> = std::result::Result<T, E>;
 struct PasswordPage {
     nav: Nav,
     must_change: bool,
+    /// The console language follows the browser (none chosen).
+    follows_browser: bool,
+    choices: Vec<LanguageChoice>,
+}
+
+/// One language on the profile form.
+struct LanguageChoice {
+    code: &'static str,
+    /// In its own script.
+    name: String,
+    /// The console's language.
+    chosen: bool,
+    /// The agent speaks it.
+    speaks: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -27,25 +44,80 @@ pub(crate) struct PasswordQuery {
 }
 
 /// What the last attempt came to, from a fixed list.
-fn notice_text(code: &str) -> Option<String> {
-    Some(
-        match code {
-            "wrong_password" => "The current password is wrong.",
-            "passwords_differ" => "The two new passwords differ.",
-            "same_password" => "Choose a password different from the current one.",
-            "weak_password" => "Passwords need at least 10 characters.",
-            "too_many" => "Too many attempts. Wait a minute and try again.",
-            _ => return None,
-        }
-        .to_owned(),
-    )
+fn notice_text(tr: Tr, code: &str) -> Option<String> {
+    Some(match code {
+        "wrong_password" => tr.t("console-password-wrong"),
+        "passwords_differ" => tr.t("console-password-differ"),
+        "same_password" => tr.t("console-password-same"),
+        "weak_password" => tr.t("console-notice-weak-password"),
+        "too_many" => tr.t("console-password-too-many"),
+        "profile_saved" => tr.t("console-profile-saved"),
+        _ => return None,
+    })
 }
 
 pub(crate) async fn show(AnySession(session): AnySession, Query(query): Query<PasswordQuery>) -> Response {
-    let notice = query.notice.as_deref().and_then(notice_text);
-    let page =
-        PasswordPage { must_change: session.agent.must_change_password, nav: Nav::of(&session, notice) };
+    let notice = query.notice.as_deref().and_then(|code| notice_text(session.tr, code));
+    let page = PasswordPage {
+        must_change: session.agent.must_change_password,
+        follows_browser: session.agent.console_lang.is_none(),
+        choices: Lang::ALL
+            .iter()
+            .map(|lang| LanguageChoice {
+                code: lang.code(),
+                name: session.tr.language_name(lang),
+                chosen: session.agent.console_lang == Some(*lang),
+                speaks: session.agent.languages.contains(lang),
+            })
+            .collect(),
+        nav: Nav::of(&session, notice),
+    };
     render(&page)
+}
+
+/// The profile form: the console's language (empty: the browser's) and one checkbox per
+/// language the agent speaks.
+#[derive(Deserialize)]
+pub(crate) struct ProfileForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    console_lang: String,
+    #[serde(default)]
+    speaks_en: Option<String>,
+    #[serde(default)]
+    speaks_ru: Option<String>,
+    #[serde(default)]
+    speaks_zh: Option<String>,
+}
+
+impl CsrfField for ProfileForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Saves the signed-in agent's console language and the languages they speak.
+pub(crate) async fn save_profile(
+    State(state): State<ConsoleState>,
+    SignedForm { session, form }: SignedForm<ProfileForm>,
+) -> Result<Response> {
+    let chosen = match form.console_lang.as_str() {
+        "" => None,
+        code => Some(
+            Lang::from_code(code).ok_or_else(|| ConsoleError::BadRequest("unknown language".to_owned()))?,
+        ),
+    };
+    let speaks: Vec<Lang> =
+        [(Lang::En, &form.speaks_en), (Lang::Ru, &form.speaks_ru), (Lang::Zh, &form.speaks_zh)]
+            .into_iter()
+            .filter(|(_, ticked)| ticked.is_some())
+            .map(|(lang, _)| lang)
+            .collect();
+    if !state.store.set_agent_languages(&session.agent.name, chosen, &speaks).await? {
+        return Err(ConsoleError::NotFound);
+    }
+    Ok(Redirect::to("/console/password?notice=profile_saved").into_response())
 }
 
 #[derive(Deserialize)]

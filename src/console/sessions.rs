@@ -20,6 +20,9 @@ pub struct Session {
     pub csrf: String,
     /// What every page should warn about (a channel that is down), filled in per request.
     pub banners: Vec<String>,
+    /// The console's language for this request (the agent's choice, else the browser's),
+    /// filled in per request.
+    pub tr: crate::console::texts::Tr,
     token_hash: String,
 }
 
@@ -73,7 +76,13 @@ pub async fn session(store: &dyn Store, token: &str, now: Millis) -> StoreResult
     }
     let token_hash = hash_token(token);
     let found = store.session(&token_hash, now).await?;
-    Ok(found.map(|row| Session { agent: row.agent, csrf: row.csrf, banners: Vec::new(), token_hash }))
+    Ok(found.map(|row| Session {
+        agent: row.agent,
+        csrf: row.csrf,
+        banners: Vec::new(),
+        tr: Default::default(),
+        token_hash,
+    }))
 }
 
 pub async fn end_session(store: &dyn Store, session: &Session) -> StoreResult<()> {

@@ -3,6 +3,7 @@
 //! arrive here already hashed (the console hashes them); the store never sees them in clear.
 
 use super::{Millis, StoreResult};
+use crate::core::message::Lang;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,6 +44,10 @@ pub struct Agent {
     pub display_name: Option<String>,
     /// A stored media file (SHA-256) the web chat shows beside the agent's messages.
     pub photo_sha256: Option<String>,
+    /// The console's language the agent chose; `None` follows the browser.
+    pub console_lang: Option<Lang>,
+    /// The languages the agent speaks (the queue can show only tickets in them).
+    pub languages: Vec<Lang>,
 }
 
 impl Agent {
@@ -127,6 +132,14 @@ pub trait AccountStore: Send + Sync {
         name: &str,
         display_name: Option<&str>,
         photo_sha256: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Sets the console language an agent chose (`None`: the browser's) and the languages
+    /// they speak; `false` when there is no such agent.
+    async fn set_agent_languages(
+        &self,
+        name: &str,
+        console_lang: Option<Lang>,
+        languages: &[Lang],
     ) -> StoreResult<bool>;
     /// Whether an active agent has this photo (the web chat serves only those).
     async fn is_agent_photo(&self, sha256: &str) -> StoreResult<bool>;

@@ -174,6 +174,16 @@ pub trait Store: AccountStore + ConsoleStore + PrivacyStore + Send + Sync {
     /// order (priority, then age), the others newest first.
     async fn list_tickets(&self, status: Option<TicketStatus>, page: Page)
     -> StoreResult<Vec<TicketSummary>>;
+    /// [`Store::list_tickets`] narrowed to tickets in these languages (all when `None`).
+    async fn list_tickets_in_languages(
+        &self,
+        status: Option<TicketStatus>,
+        languages: Option<&[crate::core::message::Lang]>,
+        page: Page,
+    ) -> StoreResult<Vec<TicketSummary>>;
+    /// How many tickets wait in the queue in these languages (all when `None`).
+    async fn queued_in_languages(&self, languages: Option<&[crate::core::message::Lang]>)
+    -> StoreResult<u32>;
     /// One ticket with its conversation's transcript and the internal notes.
     async fn ticket(&self, ticket_id: i64) -> StoreResult<Option<TicketDetail>>;
     /// A conversation's message log, oldest first.
@@ -872,6 +882,11 @@ fn count_u32(count: i64) -> u32 {
 
 fn rating_u8(rating: Option<i64>) -> Option<u8> {
     rating.and_then(|stars| u8::try_from(stars).ok())
+}
+
+/// Languages as the store keeps them: comma-separated codes (`ru,zh`).
+pub(crate) fn language_codes(languages: &[crate::core::message::Lang]) -> String {
+    languages.iter().map(|lang| lang.code()).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::{
     parse_lang, parse_outbox_status, parse_payload, parse_priority, parse_status, rating_u8, to_datetime,
 };
 use crate::core::flood::FloodWindow;
+use crate::core::message::Lang;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{ColumnIndex, Decode, Row, Type};
@@ -272,6 +273,9 @@ pub(super) fn agent(row: &impl RowExt) -> StoreResult<Agent> {
         must_change_password: row.flag("must_change_password")?,
         display_name: row.opt_text("display_name")?,
         photo_sha256: row.opt_text("photo_sha256")?,
+        // A code this build does not know (a newer version wrote it) is skipped, not an error.
+        console_lang: row.opt_text("console_lang")?.as_deref().and_then(Lang::from_code),
+        languages: row.text("languages")?.split(',').filter_map(Lang::from_code).collect(),
     })
 }
 

@@ -74,12 +74,23 @@ macro_rules! impl_store {
                 status: Option<$crate::core::handoff::TicketStatus>,
                 page: $crate::store::Page,
             ) -> $crate::store::StoreResult<Vec<$crate::store::TicketSummary>> {
+                self.list_tickets_in_languages(status, None, page).await
+            }
+
+            async fn list_tickets_in_languages(
+                &self,
+                status: Option<$crate::core::handoff::TicketStatus>,
+                languages: Option<&[$crate::core::message::Lang]>,
+                page: $crate::store::Page,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::TicketSummary>> {
                 use $crate::store::{StoreResult, rows, sql};
                 let code = status.map($crate::core::handoff::TicketStatus::code);
+                let languages = languages.map($crate::store::language_codes);
                 let found = sqlx::query(sql::TICKET_SUMMARIES)
                     .bind(code)
                     .bind(page.limit)
                     .bind(page.offset)
+                    .bind(languages.as_deref())
                     .fetch_all(&self.pool)
                     .await?;
                 let mut tickets = found.iter().map(rows::ticket_summary).collect::<StoreResult<Vec<_>>>()?;
@@ -87,11 +98,24 @@ macro_rules! impl_store {
                     .bind(code)
                     .bind(page.limit)
                     .bind(page.offset)
+                    .bind(languages.as_deref())
                     .fetch_all(&self.pool)
                     .await?;
                 let attachments = attachments.iter().map(rows::attachment).collect::<StoreResult<Vec<_>>>()?;
                 rows::attach_to_summaries(&mut tickets, attachments);
                 Ok(tickets)
+            }
+
+            async fn queued_in_languages(
+                &self,
+                languages: Option<&[$crate::core::message::Lang]>,
+            ) -> $crate::store::StoreResult<u32> {
+                let languages = languages.map($crate::store::language_codes);
+                let row = sqlx::query($crate::store::sql::QUEUED_IN_LANGUAGES)
+                    .bind(languages.as_deref())
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(u32::try_from(row.int("waiting")?).unwrap_or(u32::MAX))
             }
 
             async fn ticket(
@@ -743,6 +767,21 @@ macro_rules! impl_store {
                 let done = sqlx::query($crate::store::sql::SET_AGENT_PROFILE)
                     .bind(display_name)
                     .bind(photo_sha256)
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn set_agent_languages(
+                &self,
+                name: &str,
+                console_lang: Option<$crate::core::message::Lang>,
+                languages: &[$crate::core::message::Lang],
+            ) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query($crate::store::sql::SET_AGENT_LANGUAGES)
+                    .bind(console_lang.map(|lang| lang.code()))
+                    .bind($crate::store::language_codes(languages))
                     .bind(name)
                     .execute(&self.pool)
                     .await?;

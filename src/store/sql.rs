@@ -44,13 +44,30 @@ macro_rules! due_outbox {
 }
 pub(super) use due_outbox;
 
+/// Tickets whose language is among the comma-separated codes of parameter `$n` (all when
+/// NULL). Codes are letters only, so the commas delimit them exactly.
+macro_rules! in_languages {
+    ($n:literal) => {
+        concat!(
+            "AND (CAST(",
+            $n,
+            " AS TEXT) IS NULL OR ",
+            "(',' || CAST(",
+            $n,
+            " AS TEXT) || ',') LIKE ('%,' || t.lang || ',%'))"
+        )
+    };
+}
+
 /// One page of tickets with status `$1` (all when NULL): queued ones first, in queue order
 /// (priority, then age), then assigned and resolved ones newest first. `$2` is the page size,
-/// `$3` the offset.
+/// `$3` the offset, `$4` the languages as comma-separated codes (all when NULL).
 macro_rules! ticket_page {
     () => {
         concat!(
             "WHERE (CAST($1 AS TEXT) IS NULL OR t.status = CAST($1 AS TEXT)) ",
+            in_languages!("$4"),
+            " ",
             "ORDER BY CASE t.status WHEN 'queued' THEN 0 WHEN 'assigned' THEN 1 ELSE 2 END, ",
             "CASE WHEN t.status = 'queued' THEN -t.priority_rank ELSE 0 END, ",
             "CASE WHEN t.status = 'queued' THEN t.created_at ELSE -t.created_at END, ",
@@ -59,6 +76,10 @@ macro_rules! ticket_page {
         )
     };
 }
+
+/// How many tickets wait in the queue in the languages of `$1` (all when NULL).
+pub(super) const QUEUED_IN_LANGUAGES: &str =
+    concat!("SELECT COUNT(*) AS waiting FROM tickets t WHERE t.status = 'queued' ", in_languages!("$1"));
 
 pub(super) const TICKET_SUMMARIES: &str = ticket_summary_select!(ticket_page!());
 pub(super) const TICKET_SUMMARY_BY_ID: &str = ticket_summary_select!("WHERE t.id = $1");
@@ -171,15 +192,17 @@ pub(super) const OUTBOX_RELEASE: &str = "UPDATE outbox SET lease_until = NULL WH
 
 pub(super) const INSERT_AGENT: &str = "INSERT INTO agents (name, password_hash, role, disabled, \
      must_change_password, created_at) VALUES ($1, $2, $3, FALSE, $4, $5) ON CONFLICT (name) DO NOTHING RETURNING id";
-pub(super) const AGENTS: &str = "SELECT id, name, role, disabled, must_change_password, display_name, photo_sha256 FROM agents ORDER BY name";
+pub(super) const AGENTS: &str = "SELECT id, name, role, disabled, must_change_password, display_name, photo_sha256, console_lang, languages FROM agents ORDER BY name";
 pub(super) const AGENT_COUNT: &str = "SELECT COUNT(*) AS agents FROM agents";
-pub(super) const AGENT_BY_NAME: &str = "SELECT id, name, role, disabled, must_change_password, display_name, photo_sha256 FROM agents \
+pub(super) const AGENT_BY_NAME: &str = "SELECT id, name, role, disabled, must_change_password, display_name, photo_sha256, console_lang, languages FROM agents \
      WHERE name = $1";
 pub(super) const SET_AGENT_PROFILE: &str =
     "UPDATE agents SET display_name = $1, photo_sha256 = $2 WHERE name = $3";
+pub(super) const SET_AGENT_LANGUAGES: &str =
+    "UPDATE agents SET console_lang = $1, languages = $2 WHERE name = $3";
 pub(super) const IS_AGENT_PHOTO: &str =
     "SELECT EXISTS (SELECT 1 FROM agents WHERE photo_sha256 = $1 AND disabled = FALSE) AS found";
-pub(super) const AGENT_WITH_PASSWORD: &str = "SELECT id, name, role, disabled, must_change_password, display_name, photo_sha256, password_hash \
+pub(super) const AGENT_WITH_PASSWORD: &str = "SELECT id, name, role, disabled, must_change_password, display_name, photo_sha256, console_lang, languages, password_hash \
      FROM agents WHERE name = $1";
 pub(super) const DISABLE_AGENT: &str = "UPDATE agents SET disabled = TRUE WHERE name = $1 RETURNING id";
 pub(super) const ENABLE_AGENT: &str = "UPDATE agents SET disabled = FALSE WHERE name = $1";
@@ -195,7 +218,7 @@ pub(super) const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM agent_sessions WHE
 pub(super) const INSERT_SESSION: &str = "INSERT INTO agent_sessions (token_hash, agent_id, csrf_token, \
      created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
 pub(super) const SESSION: &str = "SELECT a.id, a.name, a.role, a.disabled, a.must_change_password, a.display_name, \
-     a.photo_sha256, s.csrf_token \
+     a.photo_sha256, a.console_lang, a.languages, s.csrf_token \
      FROM agent_sessions s \
      JOIN agents a ON a.id = s.agent_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = FALSE";
 pub(super) const DELETE_SESSION: &str = "DELETE FROM agent_sessions WHERE token_hash = $1";
@@ -206,7 +229,7 @@ pub(super) const API_TOKENS: &str = "SELECT t.id, t.name, a.name AS agent, t.rev
      t.last_used_at, t.expires_at FROM api_tokens t JOIN agents a ON a.id = t.agent_id ORDER BY t.id";
 pub(super) const REVOKE_API_TOKEN: &str = "UPDATE api_tokens SET revoked = TRUE WHERE id = $1";
 pub(super) const AGENT_FOR_TOKEN: &str = "SELECT a.id, a.name, a.role, a.disabled, a.must_change_password, \
-     a.display_name, a.photo_sha256 FROM api_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = $1 AND t.revoked = FALSE \
+     a.display_name, a.photo_sha256, a.console_lang, a.languages FROM api_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = $1 AND t.revoked = FALSE \
      AND a.disabled = FALSE AND (t.expires_at IS NULL OR t.expires_at > $2)";
 pub(super) const TOKEN_USED: &str = "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2";
 

@@ -284,3 +284,78 @@ async fn the_transcript_opens_at_the_newest_message_and_replies_and_notes_keep_t
     agent.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(switchboard_test_browser),
+    ignore = "needs Chromium: install chromium and chromium-driver, set SWITCHBOARD_TEST_BROWSER=1"
+)]
+async fn the_console_speaks_russian_and_chinese_and_keeps_to_an_agents_languages() {
+    use switchboard::channels::{InboundEvent, Intake};
+    let driver = Driver::start().await;
+    let app = TestApp::start().await;
+    app.add_agent("olga", Role::Agent).await;
+    app.add_agent("wei", Role::Agent).await;
+    let base = app.serve().await;
+    // Customer `who`'s `number`th message, from a messenger set to `lang`.
+    let say = |who: &str, lang: &str, number: usize, words: &str| InboundEvent {
+        channel: "telegram",
+        language_hint: Some(lang.to_owned()),
+        ..crate::support::engine_fixtures::text(who, &format!("{who}-{number}"), words)
+    };
+    let customers =
+        [("ivan", "ru", "Посылка не пришла, заказ 12345678"), ("li", "zh", "包裹还没到，订单号 12345678")];
+    for (who, lang, words) in customers {
+        for (number, text) in ["/agent", words].into_iter().enumerate() {
+            app.engine.accept(say(who, lang, number, text)).await.unwrap();
+        }
+    }
+    let queued = app.store.list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(10));
+    let queued = queued.await.unwrap();
+    let ticket_of = |who: &str| queued.iter().find(|ticket| ticket.external_id == who).unwrap().id;
+    let (ivan, li) = (ticket_of("ivan"), ticket_of("li"));
+
+    // A Russian browser: the sign-in page and then the console speak Russian.
+    let olga = driver.browser_speaking("ru-RU").await;
+    olga.goto(&format!("{base}/console")).await;
+    olga.wait_until("a Russian sign-in page", &shows_text("label[for=name]", "Имя оператора")).await;
+    sign_in(&olga, &base, "olga").await;
+    olga.wait_for(&format!("button.claim[data-ticket=\"{ivan}\"]")).await;
+    assert_eq!(olga.value("document.documentElement.lang").await, serde_json::json!("ru"));
+    assert_eq!(olga.value(&shows_text("h1", "Очередь")).await, serde_json::json!(true));
+    olga.screenshot("11-console-queue-ru").await;
+    olga.click(&format!("button.claim[data-ticket=\"{ivan}\"]")).await;
+    olga.wait_until("the notice in Russian", &shows_text("#notice", "Обращение теперь ваше.")).await;
+    // The live transcript labels new lines in her language too.
+    app.engine.accept(say("ivan", "ru", 2, "Есть новости?")).await.unwrap();
+    olga.wait_until("the live line", &shows_text("#transcript .msg-customer .text", "Есть новости?")).await;
+    let label = "(function(){var m=document.querySelectorAll('#transcript .msg-customer .who');return m[m.length-1].textContent;})()";
+    assert_eq!(olga.value(label).await, serde_json::json!("Клиент"));
+    olga.screenshot("12-console-ticket-ru").await;
+    olga.close().await;
+
+    // An English browser whose agent picks Chinese and the languages she answers in.
+    let wei = driver.browser_speaking("en-US").await;
+    sign_in(&wei, &base, "wei").await;
+    wei.wait_for("#queue").await;
+    wei.goto(&format!("{base}/console/password")).await;
+    wei.wait_for("#save-profile").await;
+    wei.value("(document.getElementById('console-lang').value = 'zh')").await;
+    wei.click("#speaks-zh").await;
+    wei.click("#save-profile").await;
+    wei.wait_until("the profile saved, in Chinese", &shows_text("#notice", "语言设置已保存。")).await;
+    wei.goto(&format!("{base}/console/queue")).await;
+    wei.wait_for("#show-my-languages").await;
+    wei.click("#show-my-languages").await;
+    wei.wait_for("#show-all-languages").await;
+    assert_eq!(wei.value("location.search").await, serde_json::json!("?langs=mine"));
+    let claims = "document.querySelectorAll('button.claim').length";
+    assert_eq!(wei.value(claims).await, serde_json::json!(1), "only the Chinese customer's ticket");
+    wei.wait_for(&format!("button.claim[data-ticket=\"{li}\"]")).await;
+    wei.screenshot("13-console-queue-zh").await;
+    wei.click(&format!("button.claim[data-ticket=\"{li}\"]")).await;
+    wei.wait_until("the notice in Chinese", &shows_text("#notice", "您已接下这个工单。")).await;
+    wei.screenshot("14-console-ticket-zh").await;
+    wei.close().await;
+    app.stop().await;
+}

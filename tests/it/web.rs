@@ -91,12 +91,23 @@ async fn sign_in_with(app: &TestApp, name: &str, password: &str) -> String {
 
 /// A customer on a messenger channel who asked for a human; returns the ticket id.
 async fn customer_asks_for_human(app: &TestApp, channel: &'static str, who: &str, words: &str) -> i64 {
+    customer_in_language_asks_for_human(app, channel, who, words, "en").await
+}
+
+/// As [`customer_asks_for_human`], from a customer whose messenger speaks `lang`.
+async fn customer_in_language_asks_for_human(
+    app: &TestApp,
+    channel: &'static str,
+    who: &str,
+    words: &str,
+    lang: &str,
+) -> i64 {
     for (number, text) in ["/agent", words].into_iter().enumerate() {
         let event = InboundEvent {
             channel,
             event_id: format!("{who}-{number}"),
             external_id: who.to_owned(),
-            language_hint: Some("en".to_owned()),
+            language_hint: Some(lang.to_owned()),
             display_name: Some(who.to_owned()),
             contact_data: None,
             kind: InboundKind::Input(Input::Text { text: text.to_owned() }),
@@ -869,6 +880,15 @@ async fn console_and_web_chat_queries_work_on_postgres() {
     assert_eq!(send(&app, get(&photo_url, &cookie)).await.status(), StatusCode::OK);
 
     let anna = sign_in(&app, "anna").await;
+    // The agents' languages and the queue's language filter, in this dialect too.
+    let speaks_ru = [("csrf", anna.csrf.as_str()), ("console_lang", ""), ("speaks_ru", "1")];
+    send(&app, form("/console/profile", &anna.cookie, &speaks_ru)).await;
+    let filtered = text_of(send(&app, get("/console/queue?langs=mine", &anna.cookie)).await).await;
+    assert!(filtered.contains("Waiting (0)"), "the web visitor wrote in English");
+    let speaks_en = [("csrf", anna.csrf.as_str()), ("console_lang", "ru"), ("speaks_en", "1")];
+    send(&app, form("/console/profile", &anna.cookie, &speaks_en)).await;
+    let filtered = text_of(send(&app, get("/console/queue?langs=mine", &anna.cookie)).await).await;
+    assert!(filtered.contains("Ожидают (1)"), "{filtered}");
     let ticket = app
         .store
         .list_tickets(
@@ -1188,4 +1208,127 @@ async fn one_visitor_may_hold_only_a_few_event_streams() {
     assert_eq!(open(visitor(app).await).await.status(), StatusCode::OK);
     held.pop();
     assert_eq!(open(cookie).await.status(), StatusCode::OK);
+}
+
+/// A GET from a browser that asks for `languages` (an `Accept-Language` value).
+fn get_in(uri: &str, cookie: &str, languages: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(header::COOKIE, cookie)
+        .header(header::ACCEPT_LANGUAGE, languages)
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_russian_speaking_agent_sees_the_console_in_russian_then_in_the_language_they_chose() {
+    let app = TestApp::start().await;
+    app.add_agent("olga", Role::Agent).await;
+    let ticket = customer_asks_for_human(&app, "telegram", "ann", "my parcel is late").await;
+
+    // Before sign-in the browser decides.
+    let login = text_of(send(&app, get_in("/console/login", "", "ru-RU,ru;q=0.9,en;q=0.5")).await).await;
+    assert!(login.contains("<html lang=\"ru\">") && login.contains("Имя оператора"), "{login}");
+    assert!(!login.contains("Agent name"));
+    let login = text_of(send(&app, get_in("/console/login", "", "zh-CN,zh;q=0.9")).await).await;
+    assert!(login.contains("客服账号"), "{login}");
+    let login = text_of(send(&app, get_in("/console/login", "", "de-DE")).await).await;
+    assert!(login.contains("<html lang=\"en\">") && login.contains("Agent name"));
+
+    // Signed in, with no choice made, the browser still decides.
+    let olga = sign_in(&app, "olga").await;
+    let queue = text_of(send(&app, get_in("/console/queue", &olga.cookie, "ru")).await).await;
+    assert!(queue.contains("Очередь") && queue.contains("Ожидают (1)") && queue.contains("Взять"), "{queue}");
+    assert!(queue.contains("English"), "the ticket's language by name: {queue}");
+    assert!(!queue.contains("Waiting ("));
+
+    // Her choice wins over the browser, on every page and in the notices after an action.
+    let choose = [("csrf", olga.csrf.as_str()), ("console_lang", "ru"), ("speaks_ru", "1")];
+    let saved = send(&app, form("/console/profile", &olga.cookie, &choose)).await;
+    assert_eq!(location(&saved), "/console/password?notice=profile_saved");
+    let profile = text_of(send(&app, get(&location(&saved), &olga.cookie)).await).await;
+    assert!(profile.contains("Языки сохранены.") && profile.contains("Смена пароля"), "{profile}");
+    assert!(profile.contains("value=\"ru\" lang=\"ru\" selected"), "{profile}");
+    assert!(profile.contains("id=\"speaks-ru\" value=\"1\" checked"), "{profile}");
+    let queue = text_of(send(&app, get_in("/console/queue", &olga.cookie, "en-US")).await).await;
+    assert!(queue.contains("<html lang=\"ru\">") && queue.contains("Ожидают (1)"), "{queue}");
+    let claim =
+        send(&app, form(&format!("/console/tickets/{ticket}/claim"), &olga.cookie, &[("csrf", &olga.csrf)]));
+    assert_eq!(location(&claim.await), format!("/console/tickets/{ticket}?notice=claimed#latest"));
+    let page = get(&format!("/console/tickets/{ticket}?notice=claimed"), &olga.cookie);
+    let page = text_of(send(&app, page).await).await;
+    assert!(page.contains("Обращение теперь ваше."), "{page}");
+    assert!(page.contains(&format!("Обращение №{ticket}")) && page.contains("в работе"), "{page}");
+    assert!(page.contains("Клиент") && page.contains("Ответ клиенту"), "{page}");
+    assert!(page.contains("data-text-not-sent=\"Не отправлено"), "console.js's texts: {page}");
+    let today = chrono::Utc::now().format("%d.%m.%Y").to_string();
+    assert!(page.contains(&today), "dates as Russians write them: {page}");
+
+    // Chinese, and back to following the browser.
+    let choose = [("csrf", olga.csrf.as_str()), ("console_lang", "zh")];
+    send(&app, form("/console/profile", &olga.cookie, &choose)).await;
+    let dashboard = text_of(send(&app, get_in("/console/dashboard", &olga.cookie, "ru")).await).await;
+    assert!(dashboard.contains("数据概览") && dashboard.contains("最近 30 天"), "{dashboard}");
+    let follow = [("csrf", olga.csrf.as_str()), ("console_lang", "")];
+    send(&app, form("/console/profile", &olga.cookie, &follow)).await;
+    let queue = text_of(send(&app, get("/console/queue", &olga.cookie)).await).await;
+    assert!(queue.contains("<html lang=\"en\">") && queue.contains("Queue"), "{queue}");
+
+    // A made-up language and a wrong form token change nothing.
+    let bad = [("csrf", olga.csrf.as_str()), ("console_lang", "de")];
+    assert_eq!(
+        send(&app, form("/console/profile", &olga.cookie, &bad)).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let forged = [("csrf", "forged"), ("console_lang", "zh")];
+    let mut forged = form("/console/profile", &olga.cookie, &forged);
+    forged.headers_mut().insert(header::ACCEPT_LANGUAGE, "ru".parse().unwrap());
+    let refused = send(&app, forged).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let refused = text_of(refused).await;
+    assert!(refused.contains("Форма устарела") && refused.contains("Вернуться к очереди"), "{refused}");
+    let stored = app.store.agent_by_name("olga").await.unwrap().unwrap();
+    assert_eq!(stored.console_lang, None);
+    assert_eq!(stored.languages, Vec::<switchboard::core::message::Lang>::new(), "the last form ticked none");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_queue_can_keep_to_the_agents_languages_and_the_live_fragment_keeps_the_filter() {
+    let app = TestApp::start().await;
+    app.add_agent("wei", Role::Agent).await;
+    let russian =
+        customer_in_language_asks_for_human(&app, "telegram", "ivan", "посылка не пришла", "ru").await;
+    let chinese = customer_in_language_asks_for_human(&app, "telegram", "li", "包裹没到", "zh").await;
+    let english = customer_asks_for_human(&app, "telegram", "ann", "my parcel is late").await;
+    let wei = sign_in(&app, "wei").await;
+    let claim_link = |id: i64| format!("/console/tickets/{id}/claim\"");
+
+    // Without languages listed there is nothing to keep to: every ticket, and a pointer.
+    let queue = text_of(send(&app, get("/console/queue?langs=mine", &wei.cookie)).await).await;
+    assert!(queue.contains("Waiting (3)") && queue.contains("List the languages you speak"), "{queue}");
+
+    let speaks =
+        [("csrf", wei.csrf.as_str()), ("console_lang", "zh"), ("speaks_ru", "1"), ("speaks_zh", "1")];
+    send(&app, form("/console/profile", &wei.cookie, &speaks)).await;
+    let all = text_of(send(&app, get("/console/queue", &wei.cookie)).await).await;
+    assert!(all.contains("等待中（3）"), "{all}");
+    assert!(all.contains("href=\"/console/queue?langs=mine\"") && all.contains("Русский, 中文"), "{all}");
+    for id in [russian, chinese, english] {
+        assert!(all.contains(&claim_link(id)));
+    }
+    assert!(
+        all.contains("lang=\"ru\">Русский</span>") && all.contains("lang=\"en\">English</span>"),
+        "{all}"
+    );
+
+    let mine = text_of(send(&app, get("/console/queue?langs=mine", &wei.cookie)).await).await;
+    assert!(mine.contains("等待中（2）") && mine.contains("id=\"show-all-languages\""), "{mine}");
+    assert!(mine.contains(&claim_link(russian)) && mine.contains(&claim_link(chinese)));
+    assert!(!mine.contains(&claim_link(english)));
+    assert!(mine.contains("data-fragment=\"/console/queue?fragment=1&amp;page=0&amp;langs=mine\""), "{mine}");
+    let fragment =
+        text_of(send(&app, get("/console/queue?fragment=1&page=0&langs=mine", &wei.cookie)).await).await;
+    assert!(!fragment.contains("<html") && fragment.contains(&claim_link(chinese)));
+    assert!(!fragment.contains(&claim_link(english)), "{fragment}");
+    app.stop().await;
 }
