@@ -14,6 +14,7 @@ pub mod store;
 pub mod web;
 pub mod message_split;
 pub mod channels;
+pub mod orders;
 pub mod channel_state;
 pub mod telemetry;
 pub mod own_thread;
