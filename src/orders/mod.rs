@@ -11,11 +11,16 @@
 //! `Input::OrderLooked`. A crash in between leaves the request stored, and the worker takes
 //! it up again after the restart.
 
+pub mod guard;
+pub mod http;
+pub mod signing;
+pub mod worker;
+
+use crate::core::message::Lang;
 pub use crate::core::order::{
     LookupOutcome, LookupPurpose, Order, OrderItem, OrderLookup, OrderStatus, Refund, Shipment, Verifier,
     VerifierKind,
 };
-use crate::core::message::Lang;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -44,6 +49,14 @@ pub struct OrderQuery {
     pub contact: ContactRef,
     pub customer: Option<CustomerRef>,
     pub locale: Lang,
+}
+
+/// A lookup as the engine stores it (`order_lookups.query`): the question, and why the
+/// dialog asked it, which the answer is fed back with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredLookup {
+    pub purpose: LookupPurpose,
+    pub query: OrderQuery,
 }
 
 /// Why a source gave no answer. Every variant reaches the customer as "the store cannot be

@@ -60,6 +60,8 @@ pub struct ErasureCounts {
     pub tickets_anonymised: u64,
     /// Open tickets closed as withdrawn (part of `tickets_anonymised`).
     pub tickets_closed: u64,
+    /// Order lookups the person asked for (numbers, verifiers, the orders found).
+    pub order_lookups: u64,
 }
 
 /// Retention's deletes and the photo references they leave.

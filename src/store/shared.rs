@@ -653,6 +653,7 @@ macro_rules! impl_store {
                     (sql::ERASE_FEEDBACK, &mut erased.rows.feedback),
                     (sql::ERASE_TICKET_PHOTOS, &mut erased.rows.ticket_attachments),
                     (sql::ERASE_NOTES, &mut erased.rows.ticket_notes),
+                    (sql::ERASE_ORDER_LOOKUPS, &mut erased.rows.order_lookups),
                 ] {
                     *count = sqlx::query(statement).bind(contact_id).execute(&mut *self.tx).await?.rows_affected();
                 }

@@ -317,9 +317,11 @@ pub(super) const ERASE_NOTES: &str =
 pub(super) const CLOSE_OPEN_TICKETS: &str = "UPDATE tickets SET status = 'resolved', withdrawn = TRUE, \
      resolved_at = $2, updated_at = $2 WHERE contact_id = $1 AND status IN ('queued', 'assigned')";
 pub(super) const ANONYMISE_TICKETS: &str = "UPDATE tickets SET description = NULL, order_id = NULL, \
-     comment = NULL, updated_at = $2 WHERE contact_id = $1";
+     comment = NULL, order_snapshot = NULL, updated_at = $2 WHERE contact_id = $1";
+/// The contact's order lookups: the numbers and verifiers they typed, and the orders found.
+pub(super) const ERASE_ORDER_LOOKUPS: &str = "DELETE FROM order_lookups WHERE contact_id = $1";
 pub(super) const ANONYMISE_CONTACT: &str = "UPDATE contacts SET external_id = 'erased:' || id, \
-     display_name = NULL, contact_data = NULL, reachable = FALSE, updated_at = $2 WHERE id = $1";
+     display_name = NULL, contact_data = NULL, reachable = FALSE, customer_id = NULL, updated_at = $2 WHERE id = $1";
 
 pub(super) const CONTACT_BY_ID: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, \
      display_name, contact_data FROM contacts WHERE id = $1";
