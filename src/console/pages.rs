@@ -256,6 +256,71 @@ pub(crate) struct TicketView {
     comment: String,
     /// SHA-256 names of the ticket's photos.
     photos: Vec<String>,
+    /// The order as the store reported it when it was looked up.
+    order: Option<OrderView>,
+    /// The store's customer behind the contact, and their other contacts.
+    linked: Option<LinkedView>,
+}
+
+/// A looked-up order on the ticket page.
+pub(crate) struct OrderView {
+    /// The normalised status in the agent's language.
+    status: String,
+    /// The store's own words for it.
+    store_label: String,
+    /// `2 × Blue mug`.
+    items: Vec<String>,
+    tracking_url: Option<String>,
+    /// Carrier and tracking number, as the link's text.
+    tracking_text: String,
+}
+
+/// The linked customer on the ticket page.
+pub(crate) struct LinkedView {
+    /// The store's customer id, with the email when known.
+    who: String,
+    /// Every contact of theirs, `channel: name or id`.
+    contacts: Vec<String>,
+}
+
+fn order_view(tr: Tr, order: &crate::core::order::Order) -> OrderView {
+    let shipment = order.tracked_shipment();
+    let tracking_text = shipment
+        .map(|shipment| {
+            [shipment.carrier.as_deref(), shipment.tracking_number.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    OrderView {
+        status: tr.t1("console-order-status", "status", order.status.code()),
+        store_label: order.status_label.clone().unwrap_or_default(),
+        items: order
+            .items
+            .iter()
+            .map(|item| tr.t2("console-order-item", "qty", item.qty, "title", item.title.as_str()))
+            .collect(),
+        tracking_url: shipment.and_then(|shipment| shipment.tracking_url.clone()),
+        tracking_text,
+    }
+}
+
+fn linked_view(customer: &crate::store::LinkedCustomer) -> LinkedView {
+    let who = match &customer.email {
+        Some(email) => format!("{} <{email}>", customer.store_id),
+        None => customer.store_id.clone(),
+    };
+    let contacts = customer
+        .contacts
+        .iter()
+        .map(|contact| {
+            let name = contact.display_name.as_deref().unwrap_or(contact.external_id.as_str());
+            format!("{}: {name}", contact.channel)
+        })
+        .collect();
+    LinkedView { who, contacts }
 }
 
 /// One transcript line, as both the page and the live stream show it.
@@ -362,6 +427,8 @@ pub(crate) async fn ticket(
         rating: summary.rating,
         comment: summary.comment.clone().unwrap_or_default(),
         photos: summary.attachments.iter().map(|media| media.sha256.clone()).collect(),
+        order: detail.order.as_ref().map(|order| order_view(session.tr, order)),
+        linked: detail.customer.as_ref().map(linked_view),
     };
     let notes = detail
         .notes

@@ -728,6 +728,10 @@ pub struct TicketDetail {
     pub ticket: TicketSummary,
     pub messages: Vec<TranscriptEntry>,
     pub notes: Vec<Note>,
+    /// The order as it was looked up for this ticket's conversation (with an order source).
+    pub order: Option<crate::core::order::Order>,
+    /// The store's customer the contact is linked to, with every contact of theirs.
+    pub customer: Option<LinkedCustomer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

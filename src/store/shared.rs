@@ -139,7 +139,11 @@ macro_rules! impl_store {
                     <Self as $crate::store::Store>::transcript(self, ticket.conversation_id).await?;
                 let notes = sqlx::query(sql::NOTES_OF_TICKET).bind(ticket_id).fetch_all(&self.pool).await?;
                 let notes = notes.iter().map(rows::note).collect::<StoreResult<Vec<_>>>()?;
-                Ok(Some(TicketDetail { ticket, messages, notes }))
+                let (order, customer) =
+                    <Self as $crate::store::OrderStore>::ticket_order_and_customer(self, ticket_id).await?;
+                // A snapshot that no longer reads (an older shape) is left out rather than failing the page.
+                let order = order.and_then(|json| serde_json::from_str(&json).ok());
+                Ok(Some(TicketDetail { ticket, messages, notes, order, customer }))
             }
 
             async fn transcript(
