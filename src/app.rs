@@ -51,7 +51,8 @@ impl App {
         let engine_settings = engine_settings
             .with_flood_rule(crate::core::flood::FloodRule::per_minute(settings.flood_limit))
             .with_anonymous_channels(&[crate::channels::webchat::CHANNEL])
-            .with_orders(settings.orders.is_some());
+            .with_orders(settings.orders.is_some())
+            .with_identity_secret(settings.identity.as_ref().map(|identity| identity.secret.clone()));
         let engine_settings = match settings.business_hours.clone() {
             Some(hours) => engine_settings.with_agents_back_at(Arc::new(move |now| {
                 hours.agents_back_at(crate::store::to_datetime(now))
@@ -334,6 +335,7 @@ pub async fn start_with(
         app.renderer(),
         crate::console::ConsoleSettings {
             one_time_password_file,
+            identity_secret: app.settings.identity.as_ref().map(|identity| identity.secret.clone()),
             ..crate::console::ConsoleSettings::new(app.settings.secure_cookies, &app.settings.limits)
         },
     )

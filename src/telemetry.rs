@@ -201,6 +201,7 @@ pub fn inbound_kind(kind: &InboundKind) -> &'static str {
         InboundKind::Edited { .. } => "edited",
         InboundKind::Reachability { .. } => "reachability",
         InboundKind::GroupChat => "group_chat",
+        InboundKind::Identify { .. } => "identify",
     }
 }
 

@@ -37,8 +37,13 @@ CREATE TABLE customers (
 ALTER TABLE contacts ADD COLUMN customer_id BIGINT REFERENCES customers (id);
 CREATE INDEX contacts_customer ON contacts (customer_id) WHERE customer_id IS NOT NULL;
 
--- Link tokens already used (their SHA-256), kept until they expire: a token works once.
-CREATE TABLE used_link_tokens (
+-- One-time account-link tokens the store asked for (`POST /api/link-tokens`), by their SHA-256:
+-- the customer they link to, until when, and when they were used (a token works once).
+CREATE TABLE link_tokens (
     token_hash  TEXT    PRIMARY KEY,
-    expires_at  BIGINT  NOT NULL
+    store_id    TEXT    NOT NULL,
+    email       TEXT,
+    expires_at  BIGINT  NOT NULL,
+    used_at     BIGINT
 );
+CREATE INDEX link_tokens_expiry ON link_tokens (expires_at);

@@ -10,6 +10,7 @@ pub mod agents;
 mod api;
 mod auth;
 pub mod dashboard;
+mod link_tokens;
 mod live;
 mod pages;
 mod password;
@@ -56,6 +57,9 @@ pub struct ConsoleSettings {
     pub max_body_bytes: usize,
     /// The first admin's one-time password file, removed once they chose their own.
     pub one_time_password_file: Option<PathBuf>,
+    /// `SWITCHBOARD_IDENTITY_SECRET`: `POST /api/link-tokens` answers only requests signed
+    /// with it (and 404 without one).
+    pub identity_secret: Option<crate::secret::Secret>,
 }
 
 impl ConsoleSettings {
@@ -84,6 +88,7 @@ impl Default for ConsoleSettings {
             live_streams_per_agent: 16,
             max_body_bytes: 64 * 1024,
             one_time_password_file: None,
+            identity_secret: None,
         }
     }
 }
@@ -172,7 +177,8 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/api/tickets", get(api::list))
         .route("/api/tickets/{id}", get(api::read))
         .route("/api/tickets/{id}/reply", post(api::reply))
-        .route("/api/tickets/{id}/resolve", post(api::resolve));
+        .route("/api/tickets/{id}/resolve", post(api::resolve))
+        .route("/api/link-tokens", post(link_tokens::create));
     console.merge(api).layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
 

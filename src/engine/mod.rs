@@ -68,6 +68,9 @@ pub struct EngineSettings {
     pub anonymous_channels: Vec<&'static str>,
     /// An order source is configured: the dialog looks order numbers up (`crate::orders`).
     pub orders_enabled: bool,
+    /// `SWITCHBOARD_IDENTITY_SECRET`: signed identities and link tokens are accepted
+    /// (`crate::customers`).
+    pub identity_secret: Option<crate::secret::Secret>,
 }
 
 impl EngineSettings {
@@ -93,7 +96,14 @@ impl EngineSettings {
             flood: FloodRule::per_minute(0),
             anonymous_channels: Vec::new(),
             orders_enabled: false,
+            identity_secret: None,
         }
+    }
+
+    /// Signed-in customers: identities signed with this secret, and link tokens.
+    pub fn with_identity_secret(mut self, secret: Option<crate::secret::Secret>) -> EngineSettings {
+        self.identity_secret = secret;
+        self
     }
 
     /// Order numbers are looked up (an order source runs beside the engine).
@@ -840,6 +850,24 @@ impl Inner {
                     conversation.contact.reachable = true;
                     writes.wake_outbox = true;
                 }
+                // A deep link's `/start <token>`: the contact is linked to the store's customer
+                // the token names, once; the dialog does not see the token.
+                if let Input::Text { text } = input
+                    && self.settings.identity_secret.is_some()
+                    && let Some(token) = crate::customers::link_token_in_start(text)
+                {
+                    let hash = crate::customers::link_token_hash(token);
+                    let key = match tx.use_link_token(&hash, now).await? {
+                        Some((store_id, email)) => {
+                            tx.link_contact(conversation.contact.id, &store_id, email.as_deref(), now).await?;
+                            keys::ACCOUNT_LINKED
+                        }
+                        None => keys::ACCOUNT_LINK_INVALID,
+                    };
+                    let lang = conversation.contact.lang;
+                    writes.bot_reply(conversation, Reply::new(key), lang, now);
+                    return Ok(1);
+                }
                 // Flood control: over the limit, the message stays in the log (written above)
                 // but skips the dialog; the first one over gets a notice.
                 let rule = self.settings.flood;
@@ -881,6 +909,23 @@ impl Inner {
                 tx.set_contact_reachable(conversation.contact.id, *reachable, now).await?;
                 conversation.contact.reachable = *reachable;
                 writes.wake_outbox |= *reachable;
+                Ok(0)
+            }
+            InboundKind::Identify { identity } => {
+                let Some(secret) = &self.settings.identity_secret else { return Ok(0) };
+                let verified =
+                    identity.verify(secret.expose(), crate::customers::Purpose::Webchat, now.div_euclid(1000));
+                match verified {
+                    Ok(()) => {
+                        let current = tx.customer_of_contact(conversation.contact.id).await?;
+                        if current.is_none_or(|customer| customer.store_id != identity.customer_id) {
+                            let email = identity.email.as_deref();
+                            tx.link_contact(conversation.contact.id, &identity.customer_id, email, now).await?;
+                        }
+                    }
+                    // The conversation goes on as a guest's.
+                    Err(problem) => tracing::info!(channel = event.channel, %problem, "ignored a signed identity"),
+                }
                 Ok(0)
             }
             InboundKind::GroupChat => {

@@ -104,9 +104,13 @@ pub(super) const UPSERT_CUSTOMER: &str = "INSERT INTO customers (store_id, email
 
 pub(super) const LINK_CONTACT: &str = "UPDATE contacts SET customer_id = $2, updated_at = $3 WHERE id = $1";
 
-pub(super) const FORGET_EXPIRED_TOKENS: &str = "DELETE FROM used_link_tokens WHERE expires_at < $1";
-pub(super) const USE_TOKEN: &str = "INSERT INTO used_link_tokens (token_hash, expires_at) VALUES ($1, $2) \
-     ON CONFLICT (token_hash) DO NOTHING RETURNING token_hash";
+/// Tokens a day past their expiry: nobody can use them, and nothing refers to them.
+pub(super) const FORGET_EXPIRED_TOKENS: &str = "DELETE FROM link_tokens WHERE expires_at < $1";
+pub(super) const INSERT_TOKEN: &str =
+    "INSERT INTO link_tokens (token_hash, store_id, email, expires_at) VALUES ($1, $2, $3, $4)";
+/// Uses token `$1` if it is unused and unexpired at `$2`: once, whoever asks first.
+pub(super) const USE_TOKEN: &str = "UPDATE link_tokens SET used_at = $2 \
+     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING store_id, email";
 
 pub(super) const CUSTOMER_OF_TICKET: &str = "SELECT cu.id, cu.store_id, cu.email FROM customers cu \
      JOIN contacts c ON c.customer_id = cu.id JOIN tickets t ON t.contact_id = c.id WHERE t.id = $1";
@@ -148,13 +152,13 @@ pub trait OrderTx: Send {
         email: Option<&str>,
         now: Millis,
     ) -> super::StoreResult<i64>;
-    /// Records a link token (its hash) as used; `false` if it was used before.
+    /// Uses the link token with this hash, if it is unused and unexpired: the store's
+    /// customer id and email it links to. `None`: unknown, used or expired.
     async fn use_link_token(
         &mut self,
         token_hash: &str,
-        expires_at: Millis,
         now: Millis,
-    ) -> super::StoreResult<bool>;
+    ) -> super::StoreResult<Option<(String, Option<String>)>>;
 }
 
 /// Order reads and claims outside the engine's transactions.
@@ -172,6 +176,16 @@ pub trait OrderStore: Send + Sync {
         &self,
         ticket_id: i64,
     ) -> super::StoreResult<(Option<String>, Option<LinkedCustomer>)>;
+    /// Stores a new link token (its hash) for the store's customer, and forgets tokens that
+    /// expired a day ago.
+    async fn insert_link_token(
+        &self,
+        token_hash: &str,
+        store_id: &str,
+        email: Option<&str>,
+        expires_at: Millis,
+        now: Millis,
+    ) -> super::StoreResult<()>;
     /// Every contact linked to the store's customer `store_id`.
     async fn contacts_of_customer(&self, store_id: &str) -> super::StoreResult<Vec<LinkedContact>>;
     /// Unlinks every contact of the customer and forgets the customer; `false` if unknown.
@@ -298,19 +312,14 @@ macro_rules! impl_orders {
             async fn use_link_token(
                 &mut self,
                 token_hash: &str,
-                expires_at: $crate::store::Millis,
                 now: $crate::store::Millis,
-            ) -> $crate::store::StoreResult<bool> {
-                sqlx::query($crate::store::orders::FORGET_EXPIRED_TOKENS)
-                    .bind(now)
-                    .execute(&mut *self.tx)
-                    .await?;
+            ) -> $crate::store::StoreResult<Option<(String, Option<String>)>> {
                 let row = sqlx::query($crate::store::orders::USE_TOKEN)
                     .bind(token_hash)
-                    .bind(expires_at)
+                    .bind(now)
                     .fetch_optional(&mut *self.tx)
                     .await?;
-                Ok(row.is_some())
+                row.map(|row| Ok((row.text("store_id")?, row.opt_text("email")?))).transpose()
             }
         }
 
@@ -365,6 +374,29 @@ macro_rules! impl_orders {
                     }
                 };
                 Ok((order, customer))
+            }
+
+            async fn insert_link_token(
+                &self,
+                token_hash: &str,
+                store_id: &str,
+                email: Option<&str>,
+                expires_at: $crate::store::Millis,
+                now: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<()> {
+                let day = 24 * 60 * 60 * 1000;
+                sqlx::query($crate::store::orders::FORGET_EXPIRED_TOKENS)
+                    .bind(now.saturating_sub(day))
+                    .execute(&self.pool)
+                    .await?;
+                sqlx::query($crate::store::orders::INSERT_TOKEN)
+                    .bind(token_hash)
+                    .bind(store_id)
+                    .bind(email)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn contacts_of_customer(
