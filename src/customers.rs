@@ -159,7 +159,10 @@ mod tests {
         let mut other = identity(now);
         other.customer_id = "cust-43".into();
         assert_eq!(other.verify(SECRET, Purpose::Webchat, now), Err(IdentityError::Mismatch));
-        assert_eq!(identity(now).verify("another-secret-of-at-least-32-chars!", Purpose::Webchat, now), Err(IdentityError::Mismatch));
+        assert_eq!(
+            identity(now).verify("another-secret-of-at-least-32-chars!", Purpose::Webchat, now),
+            Err(IdentityError::Mismatch)
+        );
         // A web page's identity is no link-token request.
         assert_eq!(identity(now).verify(SECRET, Purpose::LinkToken, now), Err(IdentityError::Mismatch));
     }
@@ -167,8 +170,14 @@ mod tests {
     #[test]
     fn identities_expire() {
         let now = 1_800_000_000;
-        assert_eq!(identity(now - WEBCHAT_MAX_AGE_SECS - 1).verify(SECRET, Purpose::Webchat, now), Err(IdentityError::Expired));
-        assert_eq!(identity(now + CLOCK_SKEW_SECS + 1).verify(SECRET, Purpose::Webchat, now), Err(IdentityError::Expired));
+        assert_eq!(
+            identity(now - WEBCHAT_MAX_AGE_SECS - 1).verify(SECRET, Purpose::Webchat, now),
+            Err(IdentityError::Expired)
+        );
+        assert_eq!(
+            identity(now + CLOCK_SKEW_SECS + 1).verify(SECRET, Purpose::Webchat, now),
+            Err(IdentityError::Expired)
+        );
         let mut request = identity(now - CLOCK_SKEW_SECS - 1);
         request.sig = sign(SECRET, Purpose::LinkToken, request.ts, "cust-42", Some("ann@example.com"));
         assert_eq!(request.verify(SECRET, Purpose::LinkToken, now), Err(IdentityError::Expired));

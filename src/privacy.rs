@@ -190,6 +190,35 @@ pub struct ErasureReport {
 
 /// Erases the data of the person `external_id` on `channel`, through the engine. `None`: no
 /// such contact.
+/// Unlinks every contact of the store's customer `store_id` and forgets the customer (their
+/// conversations stay, as guests'). Returns how many contacts were linked; `None` when the
+/// customer is unknown.
+pub async fn unlink_customer(engine: &Engine, store_id: &str) -> Result<Option<usize>, PrivacyError> {
+    let store = &**engine.store();
+    let contacts = store.contacts_of_customer(store_id).await?;
+    let known = store.forget_customer(store_id).await?;
+    Ok(known.then_some(contacts.len()))
+}
+
+/// Erases every contact linked to the store's customer `store_id` (as [`erase_contact`]
+/// does for one), then forgets the customer. `None` when the customer is unknown.
+pub async fn erase_customer(
+    engine: &Engine,
+    media: &MediaStore,
+    store_id: &str,
+) -> Result<Option<Vec<ErasureReport>>, PrivacyError> {
+    let store = &**engine.store();
+    let contacts = store.contacts_of_customer(store_id).await?;
+    let mut reports = Vec::with_capacity(contacts.len());
+    for contact in &contacts {
+        if let Some(report) = erase_contact(engine, media, &contact.channel, &contact.external_id).await? {
+            reports.push(report);
+        }
+    }
+    let known = store.forget_customer(store_id).await?;
+    Ok((known || !reports.is_empty()).then_some(reports))
+}
+
 pub async fn erase_contact(
     engine: &Engine,
     media: &MediaStore,

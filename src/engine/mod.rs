@@ -859,7 +859,8 @@ impl Inner {
                     let hash = crate::customers::link_token_hash(token);
                     let key = match tx.use_link_token(&hash, now).await? {
                         Some((store_id, email)) => {
-                            tx.link_contact(conversation.contact.id, &store_id, email.as_deref(), now).await?;
+                            tx.link_contact(conversation.contact.id, &store_id, email.as_deref(), now)
+                                .await?;
                             keys::ACCOUNT_LINKED
                         }
                         None => keys::ACCOUNT_LINK_INVALID,
@@ -913,18 +914,24 @@ impl Inner {
             }
             InboundKind::Identify { identity } => {
                 let Some(secret) = &self.settings.identity_secret else { return Ok(0) };
-                let verified =
-                    identity.verify(secret.expose(), crate::customers::Purpose::Webchat, now.div_euclid(1000));
+                let verified = identity.verify(
+                    secret.expose(),
+                    crate::customers::Purpose::Webchat,
+                    now.div_euclid(1000),
+                );
                 match verified {
                     Ok(()) => {
                         let current = tx.customer_of_contact(conversation.contact.id).await?;
                         if current.is_none_or(|customer| customer.store_id != identity.customer_id) {
                             let email = identity.email.as_deref();
-                            tx.link_contact(conversation.contact.id, &identity.customer_id, email, now).await?;
+                            tx.link_contact(conversation.contact.id, &identity.customer_id, email, now)
+                                .await?;
                         }
                     }
                     // The conversation goes on as a guest's.
-                    Err(problem) => tracing::info!(channel = event.channel, %problem, "ignored a signed identity"),
+                    Err(problem) => {
+                        tracing::info!(channel = event.channel, %problem, "ignored a signed identity")
+                    }
                 }
                 Ok(0)
             }

@@ -42,7 +42,10 @@ async fn the_same_event_twice_changes_and_sends_once() {
     let first = engine.accept(button("ann", "u1", Action::Issue(IssueType::Delivery))).await.unwrap();
     assert_eq!(first, Accepted::Applied { replies: 1 });
     let after_first = state_of(&store, "ann").await;
-    assert_eq!(after_first.0, State::AwaitingOrderId { issue: IssueType::Delivery, note: None, lookup: None });
+    assert_eq!(
+        after_first.0,
+        State::AwaitingOrderId { issue: IssueType::Delivery, note: None, lookup: None }
+    );
 
     let again = engine.accept(button("ann", "u1", Action::Issue(IssueType::Delivery))).await.unwrap();
     assert_eq!(again, Accepted::Duplicate);

@@ -13,9 +13,12 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use switchboard::app::Running;
 use switchboard::config::{Overrides, Settings};
-use switchboard::store::{Page, Store};
+use switchboard::customers::{self, Purpose};
+use switchboard::store::{Author, Page, Store};
 
 const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq";
+/// `SWITCHBOARD_IDENTITY_SECRET`, which the store signs customers with.
+const IDENTITY_SECRET: &str = "the-store-and-switchboard-share-this-secret";
 const DEADLINE: Duration = Duration::from_secs(20);
 const ORDER: &str = "12345678-0001";
 
@@ -66,6 +69,7 @@ impl Shop {
             ("SWITCHBOARD_TELEGRAM_API_URL", api_url.as_str()),
             ("SWITCHBOARD_ORDERS_URL", self.store.url.as_str()),
             ("SWITCHBOARD_ORDERS_SECRET", fake_store::SECRET),
+            ("SWITCHBOARD_IDENTITY_SECRET", IDENTITY_SECRET),
         ]);
         Settings::from_env(&env, &Overrides::default()).expect("valid settings")
     }
@@ -93,7 +97,8 @@ impl Shop {
     fn say(&self, chat: i64, text: &str) {
         let mut update = fixture("text");
         let message = &mut update["message"];
-        message["message_id"] = json!(self.next_message_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        message["message_id"] =
+            json!(self.next_message_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         message["text"] = json!(text);
         message["from"]["id"] = json!(chat);
         message["from"]["language_code"] = json!("en");
@@ -104,7 +109,8 @@ impl Shop {
     fn press(&self, chat: i64, data: &str) {
         let mut update = fixture("callback_query");
         let query = &mut update["callback_query"];
-        query["id"] = json!(format!("cbq-{}", self.next_message_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+        query["id"] =
+            json!(format!("cbq-{}", self.next_message_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
         query["data"] = json!(data);
         query["from"]["id"] = json!(chat);
         query["from"]["language_code"] = json!("en");
@@ -134,12 +140,18 @@ async fn agent_views(shop: &Shop, id: i64) -> (Value, String) {
     use switchboard::console::sessions;
     use switchboard::store::{NewAgent, Role, now_millis};
     let store = shop.app_store();
-    let agent = NewAgent { name: "olga", password_hash: "not used here", role: Role::Agent, must_change_password: false };
+    let agent = NewAgent {
+        name: "olga",
+        password_hash: "not used here",
+        role: Role::Agent,
+        must_change_password: false,
+    };
     let agent_id = match store.insert_agent(agent, now_millis()).await.unwrap() {
         Some(id) => id,
         None => store.agent_by_name("olga").await.unwrap().expect("olga").id,
     };
-    let token = sessions::create_api_token(&**store, "orders-test", agent_id, now_millis(), None).await.unwrap();
+    let token =
+        sessions::create_api_token(&**store, "orders-test", agent_id, now_millis(), None).await.unwrap();
     let session = sessions::create_session(&**store, agent_id, now_millis(), 3_600_000).await.unwrap();
     let address = shop.running.as_ref().unwrap().address;
     let client = reqwest::Client::new();
@@ -160,6 +172,77 @@ async fn agent_views(shop: &Shop, id: i64) -> (Value, String) {
         .unwrap();
     assert_eq!(page.status(), 200);
     (api, page.text().await.unwrap())
+}
+
+/// A customer as the store signs them, for `purpose`, now.
+fn signed(purpose: Purpose, customer: &str, email: &str) -> Value {
+    let ts = chrono::Utc::now().timestamp();
+    let sig = customers::sign(IDENTITY_SECRET, purpose, ts, customer, Some(email));
+    json!({"customer_id": customer, "email": email, "ts": ts, "sig": sig})
+}
+
+/// A web chat visitor (the widget's cookie) on the running app.
+struct Visitor {
+    client: reqwest::Client,
+    base: String,
+    cookie: String,
+    next: u32,
+}
+
+impl Visitor {
+    async fn arrive(shop: &Shop) -> Visitor {
+        let base = format!("http://{}", shop.running.as_ref().unwrap().address);
+        let client = reqwest::Client::new();
+        let started = client.post(format!("{base}/chat/start")).send().await.unwrap();
+        assert_eq!(started.status(), 200);
+        let cookie = crate::support::forms::cookie_of(&started, "sb_visitor").expect("a visitor cookie");
+        Visitor { client, base, cookie, next: 1 }
+    }
+
+    /// Sends `text` as the widget does, with the page's signed identity when there is one.
+    async fn say(&mut self, text: &str, identity: Option<Value>) {
+        let mut body = json!({"id": format!("message-{:04}", self.next), "text": text});
+        self.next += 1;
+        if let Some(identity) = identity {
+            body["identity"] = identity;
+        }
+        let said = self
+            .client
+            .post(format!("{}/chat/messages", self.base))
+            .header("cookie", &self.cookie)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(said.status(), 200, "{}", said.text().await.unwrap_or_default());
+    }
+}
+
+/// The bot's replies (the stored `Reply` JSON) in the conversation of the store's customer
+/// on `channel`, once there are at least `count`.
+async fn bot_replies(shop: &Shop, customer: &str, channel: &str, count: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let mut replies = Vec::new();
+        let contacts = shop.app_store().contacts_of_customer(customer).await.unwrap();
+        if let Some(contact) = contacts.iter().find(|contact| contact.channel == channel) {
+            let row = shop.app_store().contact(channel, &contact.external_id).await.unwrap().unwrap();
+            let conversation = shop.app_store().conversation_of_contact(row.id).await.unwrap().unwrap();
+            for entry in shop.app_store().log_after(conversation.id, 0, 200).await.unwrap() {
+                if entry.author == Author::Bot {
+                    replies.push(serde_json::from_str(entry.body.as_deref().unwrap_or("null")).unwrap());
+                }
+            }
+        }
+        if replies.len() >= count {
+            return replies;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {count} replies to {customer}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn fixture(name: &str) -> Value {
@@ -250,7 +333,10 @@ async fn a_guest_with_a_wrong_verifier_is_refused_and_stopped_after_five_tries_e
     let asked = shop.store.requests().len();
     assert_eq!(asked, 2, "{:#?}", shop.store.requests());
     assert!(
-        shop.store.requests().iter().all(|request| request["order_ref"] == ORDER && request["customer"].is_null()),
+        shop.store
+            .requests()
+            .iter()
+            .all(|request| request["order_ref"] == ORDER && request["customer"].is_null()),
         "nothing else was asked"
     );
 
@@ -279,7 +365,11 @@ async fn the_store_down_gets_a_polite_answer_and_a_person_within_the_timeout() {
     shop.say(LI, "Where is my order 12345678-0001?");
     let seen = shop.expect(LI, 0, &["Sorry, I can't reach our order system right now"]).await;
     let took = asked.elapsed();
-    println!("polite answer while the store stalled: {} ms (timeout {} ms)", took.as_millis(), timeout.as_millis());
+    println!(
+        "polite answer while the store stalled: {} ms (timeout {} ms)",
+        took.as_millis(),
+        timeout.as_millis()
+    );
     let offer = shop.telegram.sent().into_iter().rfind(|call| chat_of(call) == Some(LI)).expect("the answer");
     let buttons = offer.params["reply_markup"].to_string();
     assert!(buttons.contains("\"human\""), "a person is offered: {buttons}");
@@ -288,5 +378,125 @@ async fn the_store_down_gets_a_polite_answer_and_a_person_within_the_timeout() {
     shop.store.set_mode(Mode::Down);
     shop.say(LI, "Where is my order 12345678-0001?");
     shop.expect(LI, seen, &["Sorry, I can't reach our order system right now"]).await;
+    shop.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_web_chat_customer_gets_status_and_tracking_without_typing_a_number() {
+    let shop = Shop::open().await;
+    let mut visitor = Visitor::arrive(&shop).await;
+    visitor.say("Where is my order?", Some(signed(Purpose::Webchat, "cust-ann", "ann@example.com"))).await;
+    let replies = bot_replies(&shop, "cust-ann", "webchat", 3).await;
+    let keys: Vec<&str> = replies.iter().map(|reply| reply["text"]["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["order-status", "order-tracking", "did-it-help"], "{replies:#?}");
+    let tracking = replies[1]["text"]["args"].to_string();
+    assert!(tracking.contains("https://track.example/1234567890"), "{tracking}");
+    let requests = shop.store.requests();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert!(requests[0]["order_ref"].is_null(), "no number was typed");
+    assert_eq!(requests[0]["customer"], json!({"id": "cust-ann", "email": "ann@example.com"}));
+
+    // A forged identity links nobody: that visitor is a guest and is asked for a number.
+    let mut forger = Visitor::arrive(&shop).await;
+    let mut forged = signed(Purpose::Webchat, "cust-ann", "ann@example.com");
+    forged["customer_id"] = json!("cust-boris");
+    forger.say("Where is my order?", Some(forged)).await;
+    wait_until("the forger's message to be handled", || shop.store.requests().len() == 1).await;
+    assert!(shop.app_store().contacts_of_customer("cust-boris").await.unwrap().is_empty());
+    shop.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_contact_links_through_the_deep_link_and_the_agent_sees_one_customer_across_channels() {
+    let shop = Shop::open().await;
+    let base = format!("http://{}", shop.running.as_ref().unwrap().address);
+    let client = reqwest::Client::new();
+
+    // The store asks for a token on its account page; a wrong signature gets nothing.
+    let mut forged = signed(Purpose::LinkToken, "cust-ann", "ann@example.com");
+    forged["customer_id"] = json!("cust-boris");
+    let refused = client.post(format!("{base}/api/link-tokens")).json(&forged).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let webchat_identity = signed(Purpose::Webchat, "cust-ann", "ann@example.com");
+    let refused =
+        client.post(format!("{base}/api/link-tokens")).json(&webchat_identity).send().await.unwrap();
+    assert_eq!(refused.status(), 401, "a web page's identity mints no link token");
+    let minted = client
+        .post(format!("{base}/api/link-tokens"))
+        .json(&signed(Purpose::LinkToken, "cust-ann", "ann@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(minted.status(), 201);
+    let minted: Value = minted.json().await.unwrap();
+    let token = minted["token"].as_str().expect("a token").to_owned();
+
+    // t.me/<bot>?start=<token> makes Telegram send `/start <token>`.
+    shop.say(ANN, &format!("/start {token}"));
+    let mut seen = shop.expect(ANN, 0, &["Your account is connected"]).await;
+    shop.say(ANN, "Where is my order?");
+    seen = shop
+        .expect(
+            ANN,
+            seen,
+            &[
+                "Order 12345678-0001 is on its way",
+                "Track it here: https://track.example/1234567890",
+                "Did this help?",
+            ],
+        )
+        .await;
+    // The token works once.
+    shop.say(BORIS, &format!("/start {token}"));
+    shop.expect(BORIS, 0, &["This link has expired or has already been used"]).await;
+
+    // The same customer on the web chat: one customer, two contacts, on every ticket.
+    let mut visitor = Visitor::arrive(&shop).await;
+    visitor.say("hello", Some(webchat_identity)).await;
+    wait_until("the web chat contact to be linked", || {
+        futures::executor::block_on(shop.app_store().contacts_of_customer("cust-ann")).unwrap().len() == 2
+    })
+    .await;
+    shop.press(ANN, "no");
+    shop.expect(ANN, seen, &["I've passed your request to our team"]).await;
+    let tickets = shop.app_store().list_tickets(None, Page::first(10)).await.unwrap();
+    let ticket = tickets.iter().find(|ticket| ticket.external_id == ANN.to_string()).expect("a ticket");
+    let (api, page) = agent_views(&shop, ticket.id).await;
+    assert_eq!(api["customer"]["store_id"], "cust-ann", "{api:#}");
+    let channels: Vec<&str> = api["customer"]["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels, ["telegram", "webchat"]);
+    assert!(page.contains("cust-ann &#60;ann@example.com&#62;"), "escaped: {page}");
+    assert!(page.contains("<li>telegram: ") && page.contains("<li>webchat: "), "{page}");
+
+    // Unlinking works per customer: every contact at once.
+    let engine = &shop.running.as_ref().unwrap().app.engine;
+    assert_eq!(switchboard::privacy::unlink_customer(engine, "cust-ann").await.unwrap(), Some(2));
+    let (api, _) = agent_views(&shop, ticket.id).await;
+    assert!(api["customer"].is_null(), "{api:#}");
+    assert_eq!(switchboard::privacy::unlink_customer(engine, "cust-ann").await.unwrap(), None);
+    shop.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasing_a_customer_erases_every_linked_contact() {
+    let shop = Shop::open().await;
+    let mut visitor = Visitor::arrive(&shop).await;
+    visitor.say("Where is my order?", Some(signed(Purpose::Webchat, "cust-ann", "ann@example.com"))).await;
+    bot_replies(&shop, "cust-ann", "webchat", 3).await;
+    let contact = shop.app_store().contacts_of_customer("cust-ann").await.unwrap().remove(0);
+    let running = shop.running.as_ref().unwrap();
+    let reports = switchboard::privacy::erase_customer(&running.app.engine, &running.app.media, "cust-ann")
+        .await
+        .unwrap()
+        .expect("a known customer");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].rows.order_lookups, 1, "the lookup (and the order found) went too");
+    assert!(shop.app_store().contact("webchat", &contact.external_id).await.unwrap().is_none());
+    assert!(shop.app_store().contacts_of_customer("cust-ann").await.unwrap().is_empty());
     shop.finish().await;
 }

@@ -346,7 +346,9 @@ async fn send_message(
     match parse_message(&body) {
         Ok(message) => match message.identity {
             None => accept(&state, &visitor, &message.client_id, &headers, message.input).await,
-            Some(identity) => identified(&state, &visitor, &message.client_id, &headers, identity, message.input).await,
+            Some(identity) => {
+                identified(&state, &visitor, &message.client_id, &headers, identity, message.input).await
+            }
         },
         Err(problem) => error(problem.status(), problem.code()),
     }
@@ -372,10 +374,13 @@ async fn identified(
         contact_data: None,
         kind,
     };
-    let events = vec![event(":identity", InboundKind::Identify { identity }), event("", InboundKind::Input(input))];
+    let events =
+        vec![event(":identity", InboundKind::Identify { identity }), event("", InboundKind::Input(input))];
     match state.intake.accept_batch(events).await {
         Ok(accepted) => match accepted.last() {
-            Some(Accepted::Applied { .. }) => Json(serde_json::json!({ "status": "applied" })).into_response(),
+            Some(Accepted::Applied { .. }) => {
+                Json(serde_json::json!({ "status": "applied" })).into_response()
+            }
             _ => Json(serde_json::json!({ "status": "duplicate" })).into_response(),
         },
         Err(problem) => {

@@ -109,10 +109,14 @@ pub fn order_in_transit(id: &str) -> Value {
 
 async fn lookup(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> Response {
     let key = SigningKey::from_secret(SECRET).expect("the fake's secret decodes");
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
+    let header =
+        |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
     let id = header(signing::HEADER_ID);
     let now = chrono::Utc::now().timestamp();
-    if key.verify(&id, &header(signing::HEADER_TIMESTAMP), &header(signing::HEADER_SIGNATURE), &body, now).is_err() {
+    if key
+        .verify(&id, &header(signing::HEADER_TIMESTAMP), &header(signing::HEADER_SIGNATURE), &body, now)
+        .is_err()
+    {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
@@ -161,7 +165,9 @@ fn answer(orders: &HashMap<String, StoredOrder>, request: &Value) -> Value {
         return json!({"found": false, "verifier_required": "email"});
     };
     match orders.get(order_ref) {
-        Some(stored) if stored.email.eq_ignore_ascii_case(email) => json!({"found": true, "order": stored.order}),
+        Some(stored) if stored.email.eq_ignore_ascii_case(email) => {
+            json!({"found": true, "order": stored.order})
+        }
         _ => json!({"found": false}),
     }
 }
