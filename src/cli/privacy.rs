@@ -138,6 +138,7 @@ fn write_retention(
     )?;
     writeln!(out, "  agents' notes      {} (on tickets resolved before then)", report.ticket_notes)?;
     writeln!(out, "  feedback           {}", report.feedback)?;
+    writeln!(out, "  order lookups      {}", report.order_lookups)?;
     writeln!(
         out,
         "  tickets anonymised {} (description, order number and comment of tickets resolved before then)",

@@ -22,6 +22,8 @@ pub enum Expired {
     TicketNotes,
     /// Feedback (reviews) left before the cutoff.
     Feedback,
+    /// Order lookups answered before the cutoff (numbers, verifiers, the orders found).
+    OrderLookups,
     /// The customer's words on tickets resolved before the cutoff: description, order number
     /// and rating comment are cleared; the ticket row stays for the dashboard (one row per
     /// ticket cleared).

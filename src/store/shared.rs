@@ -1152,6 +1152,7 @@ macro_rules! impl_store {
                 use $crate::store::{Expired, sql};
                 let statement = match kind {
                     Expired::Messages => sql::DELETE_EXPIRED_MESSAGES,
+                    Expired::OrderLookups => sql::DELETE_EXPIRED_LOOKUPS,
                     Expired::DeliveredOutbox => sql::DELETE_DELIVERED_OUTBOX,
                     Expired::ProcessedEvents => sql::DELETE_EXPIRED_EVENTS,
                     Expired::TicketNotes => sql::DELETE_EXPIRED_NOTES,
