@@ -17,9 +17,9 @@ use tokio::sync::{Notify, Semaphore};
 
 /// How many lookups one claim takes, and how many run at once.
 pub const BATCH: i64 = 32;
-/// How long a claimed lookup is ours before another worker may take it: the timeout, plus
-/// room for the engine's transaction.
-pub const LEASE: Duration = Duration::from_secs(30);
+/// How long a claimed lookup is ours beyond the sources' timeout before another worker (or
+/// this process after a restart) may take it: room for the engine's transaction.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// How often the table is looked at without a wake-up (lookups of another instance, leases
 /// that ran out).
 pub const POLL: Duration = Duration::from_secs(2);
@@ -36,6 +36,7 @@ pub struct LookupWorker {
     done: Arc<dyn LookupDone>,
     wake: Arc<Notify>,
     running: Arc<Semaphore>,
+    lease: Duration,
 }
 
 impl LookupWorker {
@@ -46,7 +47,8 @@ impl LookupWorker {
         wake: Arc<Notify>,
     ) -> LookupWorker {
         let running = Arc::new(Semaphore::new(usize::try_from(BATCH).unwrap_or(32)));
-        LookupWorker { store, sources, done, wake, running }
+        let lease = sources.timeout() + LEASE_MARGIN;
+        LookupWorker { store, sources, done, wake, running, lease }
     }
 
     /// Runs until `stop` resolves. Lookups already started finish on their own tasks; one
@@ -77,7 +79,7 @@ impl LookupWorker {
             return 0;
         }
         let now = now_millis();
-        let until: Millis = now.saturating_add(duration_millis(LEASE));
+        let until: Millis = now.saturating_add(duration_millis(self.lease));
         let limit = i64::try_from(free).unwrap_or(BATCH).min(BATCH);
         let claimed = match self.store.claim_order_lookups(now, until, limit).await {
             Ok(claimed) => claimed,

@@ -38,6 +38,10 @@ struct Shop {
 
 impl Shop {
     async fn open() -> Shop {
+        Shop::open_on(TestDb::sqlite()).await
+    }
+
+    async fn open_on(db: TestDb) -> Shop {
         let store = FakeStore::start().await;
         store.add_order(
             ORDER,
@@ -50,7 +54,7 @@ impl Shop {
         let mut shop = Shop {
             telegram: FakeTelegram::start(TOKEN).await,
             store,
-            db: TestDb::sqlite(),
+            db,
             media_dir: tempfile::tempdir().expect("a media folder"),
             running: None,
             next_message_id: std::sync::atomic::AtomicI64::new(9000),
@@ -319,7 +323,16 @@ async fn a_guest_proves_the_order_is_theirs_gets_status_and_tracking_and_the_tic
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_with_a_wrong_verifier_is_refused_and_stopped_after_five_tries_even_across_a_restart() {
-    let mut shop = Shop::open().await;
+    five_wrong_tries(Shop::open().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+async fn five_wrong_tries_on_postgres() {
+    five_wrong_tries(Shop::open_on(TestDb::postgres().await).await).await;
+}
+
+async fn five_wrong_tries(mut shop: Shop) {
     let mut seen = 0;
     for attempt in 1..=5 {
         shop.say(BORIS, if attempt == 1 { "Where is my order 12345678-0001?" } else { ORDER });
@@ -408,7 +421,16 @@ async fn a_signed_in_web_chat_customer_gets_status_and_tracking_without_typing_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_telegram_contact_links_through_the_deep_link_and_the_agent_sees_one_customer_across_channels() {
-    let shop = Shop::open().await;
+    deep_link(Shop::open().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+async fn the_deep_link_and_one_customer_across_channels_on_postgres() {
+    deep_link(Shop::open_on(TestDb::postgres().await).await).await;
+}
+
+async fn deep_link(shop: Shop) {
     let base = format!("http://{}", shop.running.as_ref().unwrap().address);
     let client = reqwest::Client::new();
 
@@ -498,5 +520,32 @@ async fn erasing_a_customer_erases_every_linked_contact() {
     assert_eq!(reports[0].rows.order_lookups, 1, "the lookup (and the order found) went too");
     assert!(shop.app_store().contact("webchat", &contact.external_id).await.unwrap().is_none());
     assert!(shop.app_store().contacts_of_customer("cust-ann").await.unwrap().is_empty());
+    shop.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_cut_short_by_a_restart_is_asked_again_and_answered_once() {
+    let mut shop = Shop::open().await;
+    shop.store.set_mode(Mode::Stalled(Duration::from_secs(30)));
+    shop.say(LI, "Where is my order 12345678-0001?");
+    wait_until("the store to be asked", || shop.store.requests().len() == 1).await;
+    // The process goes away while the store is still thinking; the lookup stays stored.
+    shop.stop().await;
+    shop.store.set_mode(Mode::Up);
+    shop.launch().await;
+    // Once the lease (timeout + 5 s) has run out, the lookup is asked again and answered.
+    let seen = shop.expect(LI, 0, &[ASKS_FOR_EMAIL]).await;
+    assert_eq!(shop.store.requests().len(), 2, "asked again after the restart");
+    shop.say(LI, "li@example.com");
+    let seen = shop.expect(LI, seen, &[NOT_FOUND]).await;
+    // A late answer to the first lookup (the first process's, had it lived) finds it done and
+    // changes nothing: the next reply is the one to the next message.
+    let engine = &shop.running.as_ref().unwrap().app.engine;
+    engine.complete_lookup(1, switchboard::core::order::LookupOutcome::Unavailable).await.unwrap();
+    shop.say(LI, ORDER);
+    shop.expect(LI, seen, &[ASKS_FOR_EMAIL]).await;
+    let texts = shop.texts_to(LI);
+    assert!(!texts.iter().any(|text| text.contains("can't reach our order system")), "{texts:#?}");
+    assert_eq!(texts.iter().filter(|text| text.contains(ASKS_FOR_EMAIL)).count(), 2, "{texts:#?}");
     shop.finish().await;
 }
