@@ -31,7 +31,10 @@ pub(crate) fn key_renderer() -> Renderer {
             .iter()
             .map(|row| {
                 row.iter()
-                    .map(|b| crate::i18n::RenderedButton { label: b.label.key.clone(), data: b.action.encode() })
+                    .map(|b| crate::i18n::RenderedButton {
+                        label: b.label.key.clone(),
+                        data: b.action.encode(),
+                    })
                     .collect()
             })
             .collect(),

@@ -28,8 +28,8 @@ pub fn numbered_text(render: &Renderer, lang: Lang, reply: &Reply) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::choices;
     use crate::channels::key_renderer;
+    use crate::core::choices;
     use crate::core::message::{Action, Button, IssueType};
 
     #[test]
