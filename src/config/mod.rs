@@ -14,6 +14,7 @@
 pub mod limits;
 pub mod max;
 pub mod telegram;
+pub mod translate;
 pub mod vk;
 
 use crate::business_hours::BusinessHours;
@@ -170,6 +171,8 @@ pub struct Settings {
     pub vk: Option<VkSettings>,
     /// Present when any `SWITCHBOARD_MAX_*` variable is set (then all required ones must be).
     pub max: Option<MaxSettings>,
+    /// Present when `SWITCHBOARD_TRANSLATE` names a provider: machine translation in the console.
+    pub translate: Option<translate::TranslateSettings>,
     /// What strangers on the public surface may cost: connections, streams, uploads, sign-ins.
     pub limits: limits::PublicLimits,
 }
@@ -399,9 +402,11 @@ impl Settings {
         let vk = vk::read(source, http_timeout)?;
         let max = max::read(source, http_timeout)?;
         let limits = limits::read(source)?;
+        let translate = translate::read(source)?;
 
         Ok(Settings {
             limits,
+            translate,
             login_name: source.get("USER"),
             secure_cookies,
             webchat_secret,
