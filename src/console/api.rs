@@ -153,7 +153,10 @@ pub(crate) async fn read(
         .iter()
         .filter(|message| message.author == Author::Customer)
         .filter_map(|message| {
-            let text = message.text.as_deref().filter(|text| !text.trim().is_empty() && !is_press(text))?;
+            let text = message
+                .text
+                .as_deref()
+                .filter(|text| crate::console::translation::worth_translating(text))?;
             Some(MessageToTranslate { id: message.id, text: text.to_owned(), source: customer })
         })
         .collect();
@@ -172,11 +175,6 @@ pub(crate) async fn read(
         }
     }
     Ok(Json(body).into_response())
-}
-
-/// Whether a logged customer text is a button press or a refusal (`[...]`), not typed words.
-fn is_press(text: &str) -> bool {
-    text.starts_with('[') && text.ends_with(']')
 }
 
 #[derive(Deserialize)]

@@ -35,8 +35,17 @@ pub(crate) fn reading_language(state: &ConsoleState, agent: &Agent, tr: Tr, cust
 /// machine may translate; button presses and refusals are shown by their labels instead.
 fn typed_by_customer(entry: &LogEntry) -> bool {
     entry.author == Author::Customer
-        && entry.text.as_deref().is_some_and(|text| !text.trim().is_empty())
+        && entry.text.as_deref().is_some_and(worth_translating)
         && (entry.body.is_none() || !entry.attachments.is_empty())
+}
+
+/// Whether a customer's logged text is words: not empty, not a command (`/agent`), not a
+/// press or refusal the log writes in brackets.
+pub(crate) fn worth_translating(text: &str) -> bool {
+    let text = text.trim();
+    !text.is_empty()
+        && crate::core::dialog::Command::parse(text).is_none()
+        && !(text.starts_with('[') && text.ends_with(']'))
 }
 
 /// The customer's typed messages among `entries`, in `target`: stored translations, or made

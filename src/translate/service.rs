@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// After a call failed twice, the provider is left alone this long: a page with many messages
-/// would otherwise wait for every one of them to time out.
-const REST_AFTER_FAILURE: Duration = Duration::from_secs(30);
+/// After a call failed twice, the provider is left alone for this many timeouts (30 s with
+/// the default 5 s): a page with many messages would otherwise wait for each to time out.
+const REST_AFTER_FAILURE_IN_TIMEOUTS: u32 = 6;
 /// The most messages one page asks the provider for (the newest win); the rest show their
 /// original until the next look. Stored translations are not counted.
 const MAX_NEW_PER_READ: usize = 40;
@@ -75,7 +75,7 @@ impl Translation {
             Err(problem) if problem.is_transient() => {
                 tracing::warn!(provider = self.provider(), error = %problem, "translate: the provider failed; resting it");
                 *self.resting_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    Some(Instant::now() + REST_AFTER_FAILURE);
+                    Some(Instant::now() + self.timeout * REST_AFTER_FAILURE_IN_TIMEOUTS);
             }
             Err(problem) => {
                 tracing::warn!(provider = self.provider(), error = %problem, "translate: the provider refused");

@@ -31,6 +31,7 @@ mod ops;
 mod store_story;
 mod telegram;
 mod telegram_e2e;
+mod translation;
 mod vk;
 mod vk_e2e;
 mod web;
