@@ -26,12 +26,15 @@ use std::sync::{Arc, Mutex};
 
 pub const KEY: &str = "0b5f7c2e-deepl-fake-key:fx";
 
+/// One glossary: (source, target) → its entries (source term, target term).
+type Dictionaries = HashMap<(String, String), Vec<(String, String)>>;
+
 #[derive(Default)]
 struct Fake {
     phrasebook: Phrasebook,
     faults: VecDeque<Fault>,
     /// Glossary id → (source, target) → entries.
-    glossaries: HashMap<String, HashMap<(String, String), Vec<(String, String)>>>,
+    glossaries: HashMap<String, Dictionaries>,
     translate_calls: Vec<Value>,
     glossary_calls: Vec<Value>,
 }
