@@ -374,7 +374,10 @@ async fn a_chinese_speaking_agent_helps_a_russian_customer_from_first_message_to
     assert_eq!(world.post(&wei, &format!("/console/tickets/{ticket}/claim"), &[]).await.0, 303);
     let page = world.page(&wei, &format!("/console/tickets/{ticket}")).await;
     assert!(page.contains("id=\"translation-hint\""), "the page says replies are translated");
-    assert!(page.contains(&format!("action=\"/console/tickets/{ticket}/preview\"")), "replies go through the preview");
+    assert!(
+        page.contains(&format!("action=\"/console/tickets/{ticket}/preview\"")),
+        "replies go through the preview"
+    );
     let (status, preview) =
         world.post(&wei, &format!("/console/tickets/{ticket}/preview"), &[("text", ANSWER_ZH)]).await;
     assert_eq!(status, 200);
