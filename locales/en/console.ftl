@@ -150,6 +150,9 @@ console-ticket-send = Send reply
 console-ticket-claim-to-reply = Claim the ticket to reply.
 console-ticket-notes = Internal notes
 console-ticket-notes-hint = Only agents see these.
+console-ticket-undelivered = Not delivered
+console-ticket-undelivered-hint = The customer did not get these replies. The reason is the platform's answer.
+console-ticket-undelivered-bot = (a message from the bot)
 console-ticket-note-label = Add a note
 console-ticket-add-note = Add note
 console-author-customer = Customer
@@ -215,6 +218,7 @@ console-tokens-create = Create token
 console-channel-telegram = Telegram
 console-channel-vk = VK
 console-channel-max = MAX
+console-channel-ozon = Ozon chat
 console-channel-webchat = Web chat
 console-channel-terminal = Terminal
 

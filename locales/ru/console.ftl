@@ -149,6 +149,9 @@ console-ticket-send = Отправить ответ
 console-ticket-claim-to-reply = Чтобы ответить, возьмите обращение.
 console-ticket-notes = Внутренние заметки
 console-ticket-notes-hint = Их видят только операторы.
+console-ticket-undelivered = Не доставлено
+console-ticket-undelivered-hint = Клиент не получил эти ответы. Причина — ответ платформы.
+console-ticket-undelivered-bot = (сообщение бота)
 console-ticket-note-label = Новая заметка
 console-ticket-add-note = Добавить заметку
 console-author-customer = Клиент
@@ -215,6 +218,7 @@ console-tokens-create = Создать токен
 console-channel-telegram = Telegram
 console-channel-vk = ВКонтакте
 console-channel-max = MAX
+console-channel-ozon = Чат Ozon
 console-channel-webchat = Чат на сайте
 console-channel-terminal = Терминал
 

@@ -149,6 +149,9 @@ console-ticket-send = 发送回复
 console-ticket-claim-to-reply = 接单后才能回复。
 console-ticket-notes = 内部备注
 console-ticket-notes-hint = 只有客服能看到。
+console-ticket-undelivered = 未送达
+console-ticket-undelivered-hint = 客户没有收到这些回复。原因来自平台的答复。
+console-ticket-undelivered-bot = （机器人的消息）
 console-ticket-note-label = 添加备注
 console-ticket-add-note = 添加备注
 console-author-customer = 客户
@@ -211,6 +214,7 @@ console-tokens-create = 创建令牌
 console-channel-telegram = Telegram
 console-channel-vk = VK
 console-channel-max = MAX
+console-channel-ozon = Ozon 聊天
 console-channel-webchat = 网站聊天
 console-channel-terminal = 终端
 

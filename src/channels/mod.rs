@@ -3,6 +3,8 @@
 //! knows a platform's wire format.
 
 pub mod max;
+pub mod numbered;
+pub mod ozon;
 pub mod telegram;
 pub mod terminal;
 pub mod vk;

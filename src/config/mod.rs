@@ -1,7 +1,7 @@
 //! Settings from the environment (and `.env`, loaded through [`load_dotenv`]).
 //!
 //! Every variable is read in this module and nowhere else: the process-wide settings here, each
-//! channel's in a file of its own (`telegram`, `vk`, `max`) with its own error type, whose values are
+//! channel's in a file of its own (`telegram`, `vk`, `max`, `ozon`) with its own error type, whose values are
 //! plain data the channel imports. Configuration imports no channel and not the console. Every
 //! bad value becomes a [`ConfigError`] naming the variable and what was expected; `main` prints
 //! it as one line and exits with 2. Secrets are wrapped in [`Secret`], whose `Debug` never shows
@@ -13,6 +13,7 @@
 
 pub mod limits;
 pub mod max;
+pub mod ozon;
 pub mod telegram;
 pub mod translate;
 pub mod vk;
@@ -22,6 +23,7 @@ use crate::core::message::Lang;
 use crate::order_format::{self, RegexOrderIdFormat};
 use crate::secret::Secret;
 use max::MaxSettings;
+use ozon::OzonSettings;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -173,6 +175,8 @@ pub struct Settings {
     pub max: Option<MaxSettings>,
     /// Present when `SWITCHBOARD_TRANSLATE` names a provider: machine translation in the console.
     pub translate: Option<translate::TranslateSettings>,
+    /// Present when any `SWITCHBOARD_OZON_*` variable is set: the seller's Ozon buyer chats.
+    pub ozon: Option<OzonSettings>,
     /// What strangers on the public surface may cost: connections, streams, uploads, sign-ins.
     pub limits: limits::PublicLimits,
 }
@@ -401,6 +405,7 @@ impl Settings {
         let telegram = telegram::read(source, http_timeout)?;
         let vk = vk::read(source, http_timeout)?;
         let max = max::read(source, http_timeout)?;
+        let ozon = ozon::read(source, http_timeout)?;
         let limits = limits::read(source)?;
         let translate = translate::read(source)?;
 
@@ -415,6 +420,7 @@ impl Settings {
             telegram,
             vk,
             max,
+            ozon,
             database_url,
             sqlite_sync,
             log_filter,

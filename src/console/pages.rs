@@ -97,6 +97,7 @@ fn channel_name(tr: Tr, code: &str) -> String {
         "telegram" => tr.t("console-channel-telegram"),
         "vk" => tr.t("console-channel-vk"),
         "max" => tr.t("console-channel-max"),
+        "ozon" => tr.t("console-channel-ozon"),
         "webchat" => tr.t("console-channel-webchat"),
         "terminal" => tr.t("console-channel-terminal"),
         other => other.to_owned(),
@@ -388,6 +389,8 @@ struct TicketPage {
     messages: Vec<MessageView>,
     last_id: i64,
     notes: Vec<NoteView>,
+    /// Replies the customer never got (dead letters), with the platform's reason.
+    undelivered: Vec<UndeliveredView>,
     /// One version of each canned reply set, in the language the agent would send it in.
     canned: Vec<CannedReply>,
     agents: Vec<String>,
@@ -397,6 +400,12 @@ struct TicketPage {
     translation_hint: String,
     /// The translation of a reply the agent is about to send.
     preview: Option<Preview>,
+}
+
+pub(crate) struct UndeliveredView {
+    /// The agent's words, or a line saying it was the bot's message.
+    what: String,
+    reason: String,
 }
 
 /// The longest transcript one page shows (the newest messages win).
@@ -489,6 +498,20 @@ async fn ticket_page(
             session.tr.language_name(&lang).as_str(),
         )
     });
+    let undelivered = state
+        .store
+        .outbox_of_conversation(summary.conversation_id)
+        .await?
+        .into_iter()
+        .filter(|row| row.status == crate::store::OutboxStatus::Dead)
+        .map(|row| UndeliveredView {
+            what: match row.payload {
+                crate::core::message::Outbound::Agent { text, .. } => text,
+                crate::core::message::Outbound::Bot(_) => session.tr.t("console-ticket-undelivered-bot"),
+            },
+            reason: row.last_error.unwrap_or_default(),
+        })
+        .collect();
     let page = TicketPage {
         nav,
         mine: summary.assigned_agent.as_deref() == Some(session.agent.name.as_str()),
@@ -497,6 +520,7 @@ async fn ticket_page(
         messages,
         last_id,
         notes,
+        undelivered,
         canned,
         agents,
         translating: target.is_some(),
