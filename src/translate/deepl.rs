@@ -26,9 +26,24 @@ pub struct DeepL {
     url: String,
     key: Secret,
     glossary: Glossary,
-    /// The id of the glossary made from [`DeepL::glossary`], once DeepL has one.
-    glossary_id: tokio::sync::Mutex<Option<String>>,
+    /// The glossary made from [`DeepL::glossary`]: its id once DeepL has one, or when making it
+    /// last failed.
+    glossary_state: tokio::sync::Mutex<GlossaryState>,
 }
+
+#[derive(Default)]
+enum GlossaryState {
+    #[default]
+    NotMade,
+    Made(String),
+    /// DeepL refused or failed; asked again after [`GLOSSARY_RETRY`].
+    FailedAt(std::time::Instant),
+}
+
+/// How long terms are protected by markup after DeepL failed to make the glossary, before it
+/// is asked again: a refusal (a plan without glossaries) should not cost every translation a
+/// second call.
+const GLOSSARY_RETRY: Duration = Duration::from_secs(600);
 
 #[derive(Deserialize)]
 struct Translations {
@@ -82,7 +97,7 @@ impl DeepL {
             url: url.trim_end_matches('/').to_owned(),
             key,
             glossary,
-            glossary_id: tokio::sync::Mutex::new(None),
+            glossary_state: tokio::sync::Mutex::new(GlossaryState::NotMade),
         })
     }
 
@@ -95,16 +110,23 @@ impl DeepL {
     /// The glossary's id, made now if DeepL has none yet. `None` when the glossary cannot be
     /// made at the moment: the caller protects the terms itself.
     async fn glossary_id(&self) -> Option<String> {
-        let mut known = self.glossary_id.lock().await;
-        if known.is_none() {
-            match self.create_glossary().await {
-                Ok(id) => *known = Some(id),
-                Err(problem) => {
-                    tracing::warn!(error = %problem, "translate: DeepL did not make the glossary; protecting terms instead");
-                }
+        let mut state = self.glossary_state.lock().await;
+        match &*state {
+            GlossaryState::Made(id) => return Some(id.clone()),
+            GlossaryState::FailedAt(when) if when.elapsed() < GLOSSARY_RETRY => return None,
+            GlossaryState::NotMade | GlossaryState::FailedAt(_) => {}
+        }
+        match self.create_glossary().await {
+            Ok(id) => {
+                *state = GlossaryState::Made(id.clone());
+                Some(id)
+            }
+            Err(problem) => {
+                tracing::warn!(error = %problem, "translate: DeepL did not make the glossary; protecting terms instead");
+                *state = GlossaryState::FailedAt(std::time::Instant::now());
+                None
             }
         }
-        known.clone()
     }
 
     async fn create_glossary(&self) -> Result<String, TranslateError> {

@@ -79,7 +79,10 @@ impl LibreTranslate {
             .map_err(|error| TranslateError::from_transport(&error))?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
-            return Err(TranslateError::from_status(status, "GET /languages failed".to_owned()));
+            let problem = TranslateError::from_status(status, "GET /languages failed".to_owned());
+            // A server that will not list its languages (an old release, a proxy in front)
+            // most likely says `zh`; one that failed may answer later.
+            return if problem.is_transient() { Err(problem) } else { Ok("zh".to_owned()) };
         }
         let languages: Vec<Language> =
             response.json().await.map_err(|error| TranslateError::Malformed(kind_of(&error)))?;

@@ -158,6 +158,83 @@ async fn deepl_gets_the_store_glossary_once_and_its_failures_are_told_apart() {
     assert_eq!(fake.translate_calls().len(), before + 2);
 }
 
+#[tokio::test]
+async fn without_its_glossary_deepl_gets_the_terms_in_an_element_it_leaves_alone() {
+    let fake = FakeDeepL::start().await;
+    let timeout = Duration::from_secs(2);
+    let client = DeepL::new(&fake.url, Secret::new(fake_deepl::KEY), glossary(), timeout).unwrap();
+    let translation = Translation::new(Arc::new(client), timeout);
+    fake.fail_next(Fault::Status(503));
+    let translated =
+        translation.text("Заказ на Ozon, пункт выдачи <рядом> & близко", Lang::Ru, Lang::Zh).await.unwrap();
+    let call = fake.translate_calls().pop().unwrap();
+    assert_eq!(call["tag_handling"], "xml");
+    assert_eq!(call["ignore_tags"], json!(["keep"]));
+    let sent = call["text"][0].as_str().unwrap();
+    assert!(
+        sent.contains("<keep>Ozon</keep>")
+            && sent.contains("<keep>取货点</keep>")
+            && sent.contains("&lt;рядом&gt; &amp;"),
+        "{sent}"
+    );
+    assert!(
+        translated.contains("Ozon") && translated.contains("取货点") && translated.contains("<рядом> &"),
+        "{translated}"
+    );
+    assert!(!translated.contains("<keep>"), "{translated}");
+    // The refusal is remembered for a while: the next text does not ask for the glossary again.
+    translation.text("Где Ozon?", Lang::Ru, Lang::Zh).await.unwrap();
+    assert_eq!(fake.glossary_calls().len(), 1);
+}
+
+#[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+async fn translations_and_canned_versions_are_stored_and_erased_on_postgres() {
+    use crate::support::engine_fixtures::{start_engine, text};
+    use switchboard::channels::Intake;
+    let db = TestDb::postgres().await;
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    engine.accept(text("anna", "anna-1", ASKS)).await.unwrap();
+    let contact = store.contact(crate::support::engine_fixtures::CHANNEL, "anna").await.unwrap().unwrap();
+    let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap().id;
+    let message = store.transcript(conversation).await.unwrap()[0].id;
+    assert!(store.save_translation(message, Lang::Zh, ASKS_ZH, "libretranslate", 1).await.unwrap());
+    assert!(
+        !store.save_translation(message, Lang::Zh, "again", "libretranslate", 2).await.unwrap(),
+        "once per language"
+    );
+    assert!(
+        !store.save_translation(message + 1000, Lang::Zh, "gone", "libretranslate", 2).await.unwrap(),
+        "no message, no row"
+    );
+    assert_eq!(
+        store.translations(conversation, Lang::Zh).await.unwrap().get(&message).map(String::as_str),
+        Some(ASKS_ZH)
+    );
+
+    let first = store.create_canned_reply(Lang::En, "Refund", "On its way.", None, 0).await.unwrap().unwrap();
+    let version =
+        store.create_canned_reply(Lang::Ru, "Возврат", "Уже в пути.", Some(first), 0).await.unwrap();
+    assert!(version.is_some());
+    assert_eq!(
+        store.create_canned_reply(Lang::Zh, "退款", "在路上。", Some(first + 1000), 0).await.unwrap(),
+        None
+    );
+    let sets: Vec<i64> = store.canned_replies(None).await.unwrap().iter().map(|reply| reply.set_id).collect();
+    assert_eq!(sets, vec![first, first]);
+
+    engine
+        .erase_contact(crate::support::engine_fixtures::CHANNEL, "anna")
+        .await
+        .unwrap()
+        .expect("anna is known");
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM message_translations").await, 0);
+    engine.shutdown().await;
+    store.close().await;
+    db.drop_database().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The whole app
 

@@ -12,7 +12,8 @@
 //!
 //! Translations come from the same [`Phrasebook`] as the fake LibreTranslate's; glossary
 //! entries are put in first and left alone, as are elements named in `ignore_tags` with
-//! `tag_handling: xml`. Faults: a status per call (429, 456 quota, 503) or a stall.
+//! `tag_handling: xml`. Faults: a status per call (429, 456 quota, 503; glossary creation
+//! takes a status too) or a stall.
 
 use super::fake_libretranslate::{Fault, Phrasebook};
 use axum::Router;
@@ -116,6 +117,10 @@ async fn create_glossary(
     let Ok(body) = serde_json::from_slice::<Value>(&body) else { return refuse(400, "Invalid JSON") };
     let mut fake = shared.0.lock().unwrap();
     fake.glossary_calls.push(body.clone());
+    if let Some(Fault::Status(status)) = fake.faults.front().copied() {
+        fake.faults.pop_front();
+        return refuse(status, "Service temporarily unavailable");
+    }
     let Some(dictionaries) = body["dictionaries"].as_array().filter(|list| !list.is_empty()) else {
         return refuse(400, "Missing or invalid argument: dictionaries");
     };
