@@ -235,6 +235,26 @@ async fn translations_and_canned_versions_are_stored_and_erased_on_postgres() {
     db.drop_database().await;
 }
 
+#[tokio::test]
+async fn retention_takes_translations_with_their_messages() {
+    use crate::support::engine_fixtures::{CHANNEL, start_engine, text};
+    use switchboard::channels::Intake;
+    use switchboard::store::Expired;
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    engine.accept(text("anna", "anna-1", ASKS)).await.unwrap();
+    let contact = store.contact(CHANNEL, "anna").await.unwrap().unwrap();
+    let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap().id;
+    let message = store.transcript(conversation).await.unwrap()[0].id;
+    assert!(store.save_translation(message, Lang::Zh, ASKS_ZH, "libretranslate", 1).await.unwrap());
+    let far_future = switchboard::store::now_millis() + 86_400_000;
+    assert!(store.delete_expired(Expired::Messages, far_future, 10_000).await.unwrap() > 0);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM message_translations").await, 0);
+    engine.shutdown().await;
+    store.close().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The whole app
 
