@@ -393,6 +393,8 @@ struct TicketPage {
     undelivered: Vec<UndeliveredView>,
     /// One version of each canned reply set, in the language the agent would send it in.
     canned: Vec<CannedReply>,
+    /// That language, by name.
+    canned_language: String,
     agents: Vec<String>,
     /// The transcript is translated for this agent: replies go through the preview step.
     translating: bool,
@@ -522,6 +524,7 @@ async fn ticket_page(
         notes,
         undelivered,
         canned,
+        canned_language: session.tr.language_name(&chain[0]),
         agents,
         translating: target.is_some(),
         translation_hint,
