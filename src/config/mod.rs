@@ -15,6 +15,7 @@ pub mod limits;
 pub mod max;
 pub mod ozon;
 pub mod telegram;
+pub mod translate;
 pub mod vk;
 
 use crate::business_hours::BusinessHours;
@@ -172,6 +173,8 @@ pub struct Settings {
     pub vk: Option<VkSettings>,
     /// Present when any `SWITCHBOARD_MAX_*` variable is set (then all required ones must be).
     pub max: Option<MaxSettings>,
+    /// Present when `SWITCHBOARD_TRANSLATE` names a provider: machine translation in the console.
+    pub translate: Option<translate::TranslateSettings>,
     /// Present when any `SWITCHBOARD_OZON_*` variable is set: the seller's Ozon buyer chats.
     pub ozon: Option<OzonSettings>,
     /// What strangers on the public surface may cost: connections, streams, uploads, sign-ins.
@@ -404,9 +407,11 @@ impl Settings {
         let max = max::read(source, http_timeout)?;
         let ozon = ozon::read(source, http_timeout)?;
         let limits = limits::read(source)?;
+        let translate = translate::read(source)?;
 
         Ok(Settings {
             limits,
+            translate,
             login_name: source.get("USER"),
             secure_cookies,
             webchat_secret,
