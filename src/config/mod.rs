@@ -16,6 +16,7 @@ pub mod max;
 pub mod orders;
 pub mod ozon;
 pub mod telegram;
+pub mod translate;
 pub mod vk;
 
 use crate::business_hours::BusinessHours;
@@ -173,6 +174,8 @@ pub struct Settings {
     pub vk: Option<VkSettings>,
     /// Present when any `SWITCHBOARD_MAX_*` variable is set (then all required ones must be).
     pub max: Option<MaxSettings>,
+    /// Present when `SWITCHBOARD_TRANSLATE` names a provider: machine translation in the console.
+    pub translate: Option<translate::TranslateSettings>,
     /// Present when any `SWITCHBOARD_OZON_*` variable is set: the seller's Ozon buyer chats.
     pub ozon: Option<OzonSettings>,
     /// What strangers on the public surface may cost: connections, streams, uploads, sign-ins.
@@ -411,11 +414,13 @@ impl Settings {
         let limits = limits::read(source)?;
         let orders = orders::read(source)?;
         let identity = orders::read_identity(source)?;
+        let translate = translate::read(source)?;
 
         Ok(Settings {
             limits,
             orders,
             identity,
+            translate,
             login_name: source.get("USER"),
             secure_cookies,
             webchat_secret,
