@@ -131,6 +131,10 @@ console-ticket-customer = Customer
 console-ticket-customer-on = { $customer } on { $channel }
 console-ticket-linked-customer = Store account
 console-ticket-linked-contacts = Their contacts
+console-ticket-unlink-customer = Unlink all their contacts
+console-ticket-erase-customer = Erase all their data
+console-notice-customer-unlinked = The customer's contacts are unlinked.
+console-notice-customer-erased = Everything of this customer's contacts was erased.
 console-ticket-order-status = Order status
 console-order-status = { $status ->
         [pending] Waiting for payment

@@ -130,6 +130,10 @@ console-ticket-customer = Клиент
 console-ticket-customer-on = { $customer }, канал { $channel }
 console-ticket-linked-customer = Аккаунт в магазине
 console-ticket-linked-contacts = Все контакты клиента
+console-ticket-unlink-customer = Отвязать все контакты клиента
+console-ticket-erase-customer = Удалить все данные клиента
+console-notice-customer-unlinked = Контакты клиента отвязаны.
+console-notice-customer-erased = Все данные контактов клиента удалены.
 console-ticket-order-status = Статус заказа
 console-order-status = { $status ->
         [pending] Ожидает оплаты

@@ -130,6 +130,10 @@ console-ticket-customer = 客户
 console-ticket-customer-on = { $customer }（{ $channel }）
 console-ticket-linked-customer = 商店账户
 console-ticket-linked-contacts = 客户的所有联系方式
+console-ticket-unlink-customer = 解除该客户所有联系方式的关联
+console-ticket-erase-customer = 删除该客户的全部数据
+console-notice-customer-unlinked = 已解除该客户联系方式的关联。
+console-notice-customer-erased = 该客户所有联系方式的数据已删除。
 console-ticket-order-status = 订单状态
 console-order-status = { $status ->
         [pending] 待付款

@@ -168,6 +168,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/tickets/{id}/live", get(pages::ticket_live))
         .route("/console/tickets/{id}/preview", post(pages::preview_reply))
         .route("/console/tickets/{id}/{action}", post(pages::ticket_action))
+        .route("/console/tickets/{id}/customer/{action}", post(pages::customer_action))
         .route("/console/media/{sha256}", get(pages::media))
         .route("/console/canned", get(pages::canned).post(pages::create_canned))
         .route("/console/canned/{id}", post(pages::update_canned))
@@ -282,6 +283,9 @@ pub enum ConsoleError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Engine(EngineError),
+    /// Unlinking or erasing a customer failed (the database or the media folder).
+    #[error(transparent)]
+    Privacy(#[from] crate::privacy::PrivacyError),
 }
 
 impl From<EngineError> for ConsoleError {
@@ -341,7 +345,7 @@ impl IntoResponse for ConsoleError {
             ConsoleError::BadRequest(_) => {
                 (StatusCode::BAD_REQUEST, "console-error-bad-request", "console-error-bad-request-text")
             }
-            ConsoleError::Store(_) | ConsoleError::Engine(_) => {
+            ConsoleError::Store(_) | ConsoleError::Engine(_) | ConsoleError::Privacy(_) => {
                 tracing::error!(error = %self, "console request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "console-error-internal", "console-error-internal-text")
             }

@@ -51,6 +51,8 @@ fn notice_text(tr: Tr, code: &str) -> Option<String> {
         ("password_changed", _) => tr.t("console-notice-password-changed"),
         ("password_reset", Some(who)) => tr.t1("console-notice-password-reset", "agent", who),
         ("agent_disabled", _) => tr.t("console-notice-agent-disabled"),
+        ("customer_unlinked", _) => tr.t("console-notice-customer-unlinked"),
+        ("customer_erased", _) => tr.t("console-notice-customer-erased"),
         _ => return None,
     })
 }
@@ -926,6 +928,29 @@ pub(crate) async fn delete_canned(
 ) -> Result<Response> {
     state.store.delete_canned_reply(id).await?;
     Ok(Redirect::to("/console/canned?notice=saved").into_response())
+}
+
+/// `POST /console/tickets/{id}/customer/unlink|erase` (admins): unlinks every contact of the
+/// ticket's store customer, or erases them all (see `crate::privacy`), and forgets the customer.
+pub(crate) async fn customer_action(
+    State(state): State<ConsoleState>,
+    Path((id, action)): Path<(i64, String)>,
+    _: AdminForm<CsrfForm>,
+) -> Result<Response> {
+    let (_, customer) = state.store.ticket_order_and_customer(id).await?;
+    let customer = customer.ok_or(ConsoleError::NotFound)?;
+    let notice = match action.as_str() {
+        "unlink" => {
+            crate::privacy::unlink_customer(&state.engine, &customer.store_id).await?;
+            "customer_unlinked"
+        }
+        "erase" => {
+            crate::privacy::erase_customer(&state.engine, &state.media, &customer.store_id).await?;
+            "customer_erased"
+        }
+        _ => return Err(ConsoleError::NotFound),
+    };
+    Ok(Redirect::to(&format!("/console/tickets/{id}?notice={notice}")).into_response())
 }
 
 // ---- agents ----

@@ -249,6 +249,43 @@ async fn bot_replies(shop: &Shop, customer: &str, channel: &str, count: usize) -
     }
 }
 
+/// An admin presses "Unlink all their contacts" on ticket `id`'s page.
+async fn unlink_as_admin(shop: &Shop, id: i64) {
+    use switchboard::console::sessions;
+    use switchboard::store::{NewAgent, Role, now_millis};
+    let store = shop.app_store();
+    let admin = NewAgent {
+        name: "vera",
+        password_hash: "not used here",
+        role: Role::Admin,
+        must_change_password: false,
+    };
+    let admin_id = store.insert_agent(admin, now_millis()).await.unwrap().expect("a new admin");
+    let session = sessions::create_session(&**store, admin_id, now_millis(), 3_600_000).await.unwrap();
+    let cookie = format!("{}={session}", sessions::SESSION_COOKIE);
+    let address = shop.running.as_ref().unwrap().address;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = client
+        .get(format!("http://{address}/console/tickets/{id}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("customer/unlink"), "an admin is offered it: {page}");
+    let csrf = crate::support::forms::csrf_in(&page);
+    let pressed = client
+        .post(format!("http://{address}/console/tickets/{id}/customer/unlink"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pressed.status(), 303, "{}", pressed.text().await.unwrap_or_default());
+}
+
 fn fixture(name: &str) -> Value {
     let path = format!("{}/tests/fixtures/telegram/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let mut value: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -495,10 +532,11 @@ async fn deep_link(shop: Shop) {
     assert!(page.contains("cust-ann &#60;ann@example.com&#62;"), "escaped: {page}");
     assert!(page.contains("<li>telegram: ") && page.contains("<li>webchat: "), "{page}");
 
-    // Unlinking works per customer: every contact at once.
-    let engine = &shop.running.as_ref().unwrap().app.engine;
-    assert_eq!(switchboard::privacy::unlink_customer(engine, "cust-ann").await.unwrap(), Some(2));
+    // Unlinking works per customer, from the console (an admin's button): every contact at once.
+    assert!(!page.contains("customer/unlink"), "only admins are offered it");
+    unlink_as_admin(&shop, ticket.id).await;
     let (api, _) = agent_views(&shop, ticket.id).await;
+    let engine = &shop.running.as_ref().unwrap().app.engine;
     assert!(api["customer"].is_null(), "{api:#}");
     assert_eq!(switchboard::privacy::unlink_customer(engine, "cust-ann").await.unwrap(), None);
     shop.finish().await;
