@@ -51,7 +51,9 @@ impl App {
         let engine_settings = engine_settings
             .with_flood_rule(crate::core::flood::FloodRule::per_minute(settings.flood_limit))
             .with_anonymous_channels(&[crate::channels::webchat::CHANNEL])
-            .with_numbered_channels(&[crate::channels::ozon::CHANNEL]);
+            .with_numbered_channels(&[crate::channels::ozon::CHANNEL])
+            .with_orders(settings.orders.is_some())
+            .with_identity_secret(settings.identity.as_ref().map(|identity| identity.secret.clone()));
         let engine_settings = match settings.business_hours.clone() {
             Some(hours) => engine_settings.with_agents_back_at(Arc::new(move |now| {
                 hours.agents_back_at(crate::store::to_datetime(now))
@@ -77,6 +79,34 @@ impl App {
         let channels: HashMap<&'static str, Arc<dyn Channel>> =
             channels.into_iter().map(|channel| (channel.name(), channel)).collect();
         OutboxWorker::new(Arc::clone(&self.store), channels, settings, self.engine.outbox_link())
+    }
+
+    /// The configured order sources behind their guard (timeout, cache, circuit breaker);
+    /// `None` without any.
+    pub fn order_sources(&self) -> anyhow::Result<Option<Arc<crate::orders::guard::GuardedSources>>> {
+        let Some(orders) = &self.settings.orders else { return Ok(None) };
+        let http =
+            crate::orders::http::HttpOrderSource::new(orders).context("cannot set up the order lookups")?;
+        let sources = crate::orders::Sources::new(vec![Arc::new(http)]);
+        let settings =
+            crate::orders::guard::GuardSettings { timeout: orders.timeout, cache_ttl: orders.cache_ttl };
+        Ok(Some(Arc::new(crate::orders::guard::GuardedSources::new(sources, settings))))
+    }
+
+    /// Runs the order-lookup worker until `stop` is cancelled, when an order source is
+    /// configured. Lookups happen here, never in the engine's writer.
+    pub fn spawn_lookup_worker(
+        &self,
+        stop: CancellationToken,
+    ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+        let Some(sources) = self.order_sources()? else { return Ok(None) };
+        let worker = crate::orders::worker::LookupWorker::new(
+            Arc::clone(&self.store) as _,
+            sources,
+            Arc::clone(&self.engine) as _,
+            self.engine.lookup_wake(),
+        );
+        Ok(Some(tokio::spawn(worker.run(stop.cancelled_owned()))))
     }
 
     /// Lets the engine finish what it has accepted, then closes the database.
@@ -306,6 +336,7 @@ pub async fn start_with(
         app.renderer(),
         crate::console::ConsoleSettings {
             one_time_password_file,
+            identity_secret: app.settings.identity.as_ref().map(|identity| identity.secret.clone()),
             ..crate::console::ConsoleSettings::new(app.settings.secure_cookies, &app.settings.limits)
         },
     )
@@ -434,6 +465,9 @@ pub async fn start_with(
     let worker = app.outbox_worker(channels, outbox);
     let worker_stop = stop.clone();
     tasks.push(tokio::spawn(async move { worker.run(worker_stop.cancelled_owned()).await }));
+    if let Some(lookups) = app.spawn_lookup_worker(stop.clone())? {
+        tasks.push(lookups);
+    }
     let reminders = crate::console::QueueReminderSettings::new(app.settings.queue_reminder_after);
     tasks.push(tokio::spawn(crate::console::run_queue_reminders(
         Arc::clone(&app.engine),

@@ -306,6 +306,44 @@ mod tests {
     }
 
     #[test]
+    fn order_texts_name_the_status_in_words_with_the_store_label_and_the_link() {
+        let i18n = shipped();
+        let status = Text::new(keys::ORDER_STATUS)
+            .arg("order_id", "12345678-0001")
+            .arg("status", "in_transit")
+            .arg("store_label", "With the courier")
+            .arg("labelled", 1_i64);
+        assert_eq!(
+            i18n.text(Lang::En, &status),
+            "Order 12345678-0001 is on its way (the store says: With the courier)."
+        );
+        assert_eq!(
+            i18n.text(Lang::Ru, &status),
+            "Заказ 12345678-0001 в пути (в магазине: «With the courier»)."
+        );
+        assert_eq!(
+            i18n.text(Lang::Zh, &status),
+            "订单 12345678-0001：运输中（商家状态：With the courier）。"
+        );
+        let tracking = Text::new(keys::ORDER_TRACKING)
+            .arg("carrier", "CDEK")
+            .arg("has_carrier", 1_i64)
+            .arg("tracking_number", "")
+            .arg("has_number", 0_i64)
+            .arg("tracking_url", "https://t.example/1")
+            .arg("has_url", 1_i64)
+            .arg("eta", "")
+            .arg("has_eta", 0_i64);
+        assert_eq!(i18n.text(Lang::En, &tracking), "Carrier: CDEK. Track it here: https://t.example/1");
+        let refund = Text::new(keys::ORDER_REFUND)
+            .arg("known", 1_i64)
+            .arg("eligible", 1_i64)
+            .arg("has_until", 1_i64)
+            .arg("until", "2026-12-31");
+        assert_eq!(i18n.text(Lang::En, &refund), "This order can be refunded until 2026-12-31.");
+    }
+
+    #[test]
     fn renders_arguments_without_isolation_marks() {
         let i18n = shipped();
         let text = Text::new(keys::ORDER_ID_ACCEPTED).arg("order_id", "12345678-0001");

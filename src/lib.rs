@@ -15,6 +15,8 @@ pub mod translate;
 pub mod web;
 pub mod message_split;
 pub mod channels;
+pub mod orders;
+pub mod customers;
 pub mod channel_state;
 pub mod telemetry;
 pub mod own_thread;

@@ -16,6 +16,8 @@
 //!   rating comment) and the agents' notes; the ticket row stays (issue type, priority, times,
 //!   stars), so the dashboard's figures do not change;
 //! - feedback (reviews) left before the cutoff;
+//! - answered order lookups (the numbers and verifiers customers typed, the orders found), and
+//!   the looked-up order on tickets resolved before the cutoff;
 //! - the display name of a contact with nothing since the cutoff (no message, no conversation
 //!   change, no ticket open or resolved since); a person who writes again gets it back from
 //!   their platform;
@@ -33,13 +35,18 @@
 //! log (and the machine translations stored with it, through the foreign key), outbox rows (pending ones too: nothing more is sent), feedback, the photos attached to
 //! their tickets, the agents' internal notes about them, and the dedupe rows of their events
 //! (whose ids would otherwise say when they wrote; a platform redelivering one of their events
-//! afterwards is taken as a new person writing). Tickets are **anonymised, not deleted**:
-//! description, order number and rating comment are cleared, open ones are closed as
+//! afterwards is taken as a new person writing), and their order lookups. The contact is
+//! unlinked from the store's customer. Tickets are **anonymised, not deleted**:
+//! description, order number, rating comment and looked-up order are cleared, open ones are closed as
 //! withdrawn, and the rest (issue type, priority, timestamps, stars) stays, so dashboard
 //! counts and response times do not change retroactively. The contact row stays for the same
 //! reason, with its platform id replaced by `erased:<row id>` and name and channel data
 //! cleared; if the person writes again they start as a new contact. Photos are deleted unless
 //! something of another person still refers to the same file (same SHA-256).
+//!
+//! **Per customer** ([`unlink_customer`], [`erase_customer`]): a store customer's contacts
+//! (signed-in web chat, linked messengers; see `crate::customers`) are unlinked, or each erased
+//! as above, and the customer row is deleted.
 //!
 //! **In the files.** Deleting a row does not by itself remove its text from the database's
 //! files. SQLite runs with `secure_delete` (deleted content is overwritten with zeros), and
@@ -87,8 +94,10 @@ pub struct RetentionReport {
     /// Agents' notes on tickets resolved before the cutoff.
     pub ticket_notes: u64,
     pub feedback: u64,
-    /// Tickets resolved before the cutoff whose description, order number and comment were
-    /// cleared.
+    /// Order lookups answered before the cutoff.
+    pub order_lookups: u64,
+    /// Tickets resolved before the cutoff whose description, order number, comment and looked-up
+    /// order were cleared.
     pub tickets_anonymised: u64,
     /// Contacts idle since before the cutoff whose display name was cleared.
     pub contact_names: u64,
@@ -126,6 +135,7 @@ pub async fn apply_retention(
     let processed_events = delete_in_batches(store, Expired::ProcessedEvents, events_cutoff).await?;
     let ticket_notes = delete_in_batches(store, Expired::TicketNotes, cutoff).await?;
     let feedback = delete_in_batches(store, Expired::Feedback, cutoff).await?;
+    let order_lookups = delete_in_batches(store, Expired::OrderLookups, cutoff).await?;
     let tickets_anonymised = delete_in_batches(store, Expired::ClosedTicketTexts, cutoff).await?;
 
     // Files are judged after the rows: what the remaining rows refer to stays. Age comes from
@@ -141,6 +151,7 @@ pub async fn apply_retention(
         processed_events,
         ticket_notes,
         feedback,
+        order_lookups,
         tickets_anonymised,
         contact_names,
         drafts,
@@ -191,6 +202,35 @@ pub struct ErasureReport {
 
 /// Erases the data of the person `external_id` on `channel`, through the engine. `None`: no
 /// such contact.
+/// Unlinks every contact of the store's customer `store_id` and forgets the customer (their
+/// conversations stay, as guests'). Returns how many contacts were linked; `None` when the
+/// customer is unknown.
+pub async fn unlink_customer(engine: &Engine, store_id: &str) -> Result<Option<usize>, PrivacyError> {
+    let store = &**engine.store();
+    let contacts = store.contacts_of_customer(store_id).await?;
+    let known = store.forget_customer(store_id).await?;
+    Ok(known.then_some(contacts.len()))
+}
+
+/// Erases every contact linked to the store's customer `store_id` (as [`erase_contact`]
+/// does for one), then forgets the customer. `None` when the customer is unknown.
+pub async fn erase_customer(
+    engine: &Engine,
+    media: &MediaStore,
+    store_id: &str,
+) -> Result<Option<Vec<ErasureReport>>, PrivacyError> {
+    let store = &**engine.store();
+    let contacts = store.contacts_of_customer(store_id).await?;
+    let mut reports = Vec::with_capacity(contacts.len());
+    for contact in &contacts {
+        if let Some(report) = erase_contact(engine, media, &contact.channel, &contact.external_id).await? {
+            reports.push(report);
+        }
+    }
+    let known = store.forget_customer(store_id).await?;
+    Ok((known || !reports.is_empty()).then_some(reports))
+}
+
 pub async fn erase_contact(
     engine: &Engine,
     media: &MediaStore,

@@ -195,11 +195,13 @@ pub fn inbound_kind(kind: &InboundKind) -> &'static str {
             | Input::TicketReleased
             | Input::TicketResolved
             | Input::TicketReopened { .. }
-            | Input::QueueReminder => "refused",
+            | Input::QueueReminder
+            | Input::OrderLooked { .. } => "refused",
         },
         InboundKind::Edited { .. } => "edited",
         InboundKind::Reachability { .. } => "reachability",
         InboundKind::GroupChat => "group_chat",
+        InboundKind::Identify { .. } => "identify",
     }
 }
 

@@ -41,6 +41,21 @@
   var source = null;
   var started = false;
 
+  // A signed-in customer: the store's page signs who they are into the script tag's data-
+  // attributes (see docs/order-lookup.md). Sent with the first message of the page; the
+  // server checks the signature.
+  var script = document.currentScript;
+  var identity = null;
+  var identitySent = false;
+  if (script && script.getAttribute("data-customer-id")) {
+    identity = {
+      customer_id: script.getAttribute("data-customer-id"),
+      email: script.getAttribute("data-customer-email") || undefined,
+      ts: Number(script.getAttribute("data-customer-ts")),
+      sig: script.getAttribute("data-customer-sig") || ""
+    };
+  }
+
   function t(key) { return (TEXTS[lang] || TEXTS.en)[key]; }
 
   // Until the server says which language the conversation has, the browser's first language
@@ -198,6 +213,10 @@
   }
 
   function sendJson(payload) {
+    if (identity && !identitySent) {
+      payload.identity = identity;
+      identitySent = true;
+    }
     return post("/chat/messages", JSON.stringify(payload), true).then(function (response) {
       if (!response.ok) { throw new Error("status " + response.status); }
       setStatus("");

@@ -129,6 +129,27 @@ console-ticket-title = Ticket #{ $id }
 console-ticket-high = high priority
 console-ticket-customer = Customer
 console-ticket-customer-on = { $customer } on { $channel }
+console-ticket-linked-customer = Store account
+console-ticket-linked-contacts = Their contacts
+console-ticket-unlink-customer = Unlink all their contacts
+console-ticket-erase-customer = Erase all their data
+console-notice-customer-unlinked = The customer's contacts are unlinked.
+console-notice-customer-erased = Everything of this customer's contacts was erased.
+console-ticket-order-status = Order status
+console-order-status = { $status ->
+        [pending] Waiting for payment
+        [paid] Paid
+        [packing] Being packed
+        [shipped] Shipped
+        [in_transit] In transit
+        [ready_for_pickup] Ready for pickup
+        [delivered] Delivered
+        [cancelled] Cancelled
+       *[returned] Returned
+    }
+console-ticket-order-items = Items
+console-order-item = { $qty } × { $title }
+console-ticket-order-tracking = Tracking
 console-ticket-opened = Opened
 console-ticket-opened-at = { $at } ({ $waited } ago)
 console-ticket-agent = Agent

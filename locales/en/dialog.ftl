@@ -144,3 +144,61 @@ rating-2 = 2
 rating-3 = 3
 rating-4 = 4
 rating-5 = 5
+
+## Orders (an order source is configured: see docs/order-lookup.md)
+
+order-status-label = { $status ->
+        [pending] waiting for payment
+        [paid] paid and waiting to be packed
+        [packing] being packed
+        [shipped] shipped
+        [in_transit] on its way
+        [ready_for_pickup] ready for pickup
+        [delivered] delivered
+        [cancelled] cancelled
+       *[returned] returned
+    }
+order-status = Order { $order_id } is { order-status-label }{ $labelled ->
+        [1] {" "}(the store says: { $store_label })
+       *[0] {""}
+    }.
+order-tracking = { $has_carrier ->
+        [1] Carrier: { $carrier }.
+       *[0] Your parcel is on its way.
+    }{ $has_number ->
+        [1] {" "}Tracking number: { $tracking_number }.
+       *[0] {""}
+    }{ $has_eta ->
+        [1] {" "}Expected delivery: { $eta }.
+       *[0] {""}
+    }{ $has_url ->
+        [1] {" "}Track it here: { $tracking_url }
+       *[0] {""}
+    }
+order-refund = { $known ->
+        [1] { $eligible ->
+                [1] This order can be refunded{ $has_until ->
+                        [1] {" "}until { $until }
+                       *[0] {""}
+                    }.
+               *[0] This order can no longer be refunded.
+            }
+       *[0] The store has not said whether this order can be refunded.
+    }
+order-found-for-problem = I found order { $order_id }: it is { order-status-label }.
+order-not-found = I couldn't find order { $order_id }. Please check the number (it looks like { $example }) and send it again, or ask for a person.
+order-none-for-customer = I can't see any orders in your account. If you have an order number, please send it (it looks like { $example }).
+ask-order-verifier = To show this order I need to make sure it's yours. Please send the { $kind ->
+        [phone] phone number
+       *[email] email address
+    } the order was placed with.
+order-verifier-invalid = That doesn't look like { $kind ->
+        [phone] a phone number
+       *[email] an email address
+    }. Please send it again, or ask for a person.
+order-lookup-limit = Several order numbers in a row didn't match, so to keep everyone's orders private I'll stop checking for now. A person from our team can help you.
+order-store-unavailable = Sorry, I can't reach our order system right now, so I can't check your order. Please try again a little later, or ask for a person.
+order-not-checked = I couldn't check the order right now, but I'll pass it on with your request.
+order-still-checking = I'm still checking your order, one moment please.
+account-linked = Your account is connected. I can see your orders now, so just ask "where is my order?".
+account-link-invalid = This link has expired or has already been used. Please open a new one from your account page on our site.

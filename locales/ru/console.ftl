@@ -128,6 +128,27 @@ console-ticket-title = Обращение №{ $id }
 console-ticket-high = высокий приоритет
 console-ticket-customer = Клиент
 console-ticket-customer-on = { $customer }, канал { $channel }
+console-ticket-linked-customer = Аккаунт в магазине
+console-ticket-linked-contacts = Все контакты клиента
+console-ticket-unlink-customer = Отвязать все контакты клиента
+console-ticket-erase-customer = Удалить все данные клиента
+console-notice-customer-unlinked = Контакты клиента отвязаны.
+console-notice-customer-erased = Все данные контактов клиента удалены.
+console-ticket-order-status = Статус заказа
+console-order-status = { $status ->
+        [pending] Ожидает оплаты
+        [paid] Оплачен
+        [packing] Собирается
+        [shipped] Отправлен
+        [in_transit] В пути
+        [ready_for_pickup] Ждёт в пункте выдачи
+        [delivered] Доставлен
+        [cancelled] Отменён
+       *[returned] Возвращён
+    }
+console-ticket-order-items = Состав заказа
+console-order-item = { $qty } × { $title }
+console-ticket-order-tracking = Отслеживание
 console-ticket-opened = Создано
 console-ticket-opened-at = { $at } ({ $waited } назад)
 console-ticket-agent = Оператор

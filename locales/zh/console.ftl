@@ -128,6 +128,27 @@ console-ticket-title = 工单 #{ $id }
 console-ticket-high = 高优先级
 console-ticket-customer = 客户
 console-ticket-customer-on = { $customer }（{ $channel }）
+console-ticket-linked-customer = 商店账户
+console-ticket-linked-contacts = 客户的所有联系方式
+console-ticket-unlink-customer = 解除该客户所有联系方式的关联
+console-ticket-erase-customer = 删除该客户的全部数据
+console-notice-customer-unlinked = 已解除该客户联系方式的关联。
+console-notice-customer-erased = 该客户所有联系方式的数据已删除。
+console-ticket-order-status = 订单状态
+console-order-status = { $status ->
+        [pending] 待付款
+        [paid] 已付款
+        [packing] 打包中
+        [shipped] 已发货
+        [in_transit] 运输中
+        [ready_for_pickup] 待自提
+        [delivered] 已签收
+        [cancelled] 已取消
+       *[returned] 已退货
+    }
+console-ticket-order-items = 商品
+console-order-item = { $qty } × { $title }
+console-ticket-order-tracking = 物流跟踪
 console-ticket-opened = 创建时间
 console-ticket-opened-at = { $at }（{ $waited }前）
 console-ticket-agent = 客服

@@ -135,3 +135,61 @@ rating-2 = 2
 rating-3 = 3
 rating-4 = 4
 rating-5 = 5
+
+## 订单（已接入订单查询：见 docs/order-lookup.md）
+
+order-status-label = { $status ->
+        [pending] 待付款
+        [paid] 已付款，等待打包
+        [packing] 正在打包
+        [shipped] 已发货
+        [in_transit] 运输中
+        [ready_for_pickup] 已到自提点，等待取件
+        [delivered] 已签收
+        [cancelled] 已取消
+       *[returned] 已退货
+    }
+order-status = 订单 { $order_id }：{ order-status-label }{ $labelled ->
+        [1] （商家状态：{ $store_label }）
+       *[0] {""}
+    }。
+order-tracking = { $has_carrier ->
+        [1] 承运商：{ $carrier }。
+       *[0] 您的包裹正在运输中。
+    }{ $has_number ->
+        [1] 运单号：{ $tracking_number }。
+       *[0] {""}
+    }{ $has_eta ->
+        [1] 预计送达：{ $eta }。
+       *[0] {""}
+    }{ $has_url ->
+        [1] 查看物流：{ $tracking_url }
+       *[0] {""}
+    }
+order-refund = { $known ->
+        [1] { $eligible ->
+                [1] 该订单可以退款{ $has_until ->
+                        [1] ，截止日期为 { $until }
+                       *[0] {""}
+                    }。
+               *[0] 该订单已超过退款期限。
+            }
+       *[0] 商家未说明该订单是否可以退款。
+    }
+order-found-for-problem = 已找到订单 { $order_id }：{ order-status-label }。
+order-not-found = 找不到订单 { $order_id }。请核对订单号（格式如 { $example }）后重新发送，或者联系人工客服。
+order-none-for-customer = 您的账户中暂无订单。如果您有订单号，请直接发送（格式如 { $example }）。
+ask-order-verifier = 为确认这是您的订单，请发送下单时填写的{ $kind ->
+        [phone] 手机号码
+       *[email] 电子邮箱
+    }。
+order-verifier-invalid = 这看起来不像{ $kind ->
+        [phone] 手机号码
+       *[email] 电子邮箱地址
+    }。请重新发送，或者联系人工客服。
+order-lookup-limit = 您连续输入的几个订单号都未能匹配。为保护其他顾客的订单信息，我暂时不再查询订单，人工客服可以为您提供帮助。
+order-store-unavailable = 抱歉，目前无法连接订单系统，暂时查不到您的订单。请稍后再试，或者联系人工客服。
+order-not-checked = 暂时无法核对该订单，我会把订单号和您的问题一起转交给客服。
+order-still-checking = 正在查询您的订单，请稍候。
+account-linked = 账户已关联。现在我可以看到您的订单，直接问“我的订单到哪了？”即可。
+account-link-invalid = 此链接已过期或已被使用。请在网站的个人中心重新获取链接。

@@ -74,6 +74,9 @@ pub enum InboundKind {
     Reachability { reachable: bool },
     /// A message in a group chat: the bot asks, once per event, to write privately.
     GroupChat,
+    /// The store says who this contact is (the web chat's signed identity): the engine checks
+    /// the signature and links the contact to the store's customer. Nothing is said.
+    Identify { identity: crate::customers::SignedIdentity },
 }
 
 /// One outbox row, ready for a channel.

@@ -80,6 +80,8 @@ pub async fn run(settings: Settings, args: ChatArgs) -> anyhow::Result<()> {
 
     let stop = CancellationToken::new();
     let worker_task = tokio::spawn(worker.run(stop.clone().cancelled_owned()));
+    // With an order source, this process answers the lookups its own conversation asks for.
+    let lookups = app.spawn_lookup_worker(stop.clone())?;
     let interactive = std::io::stdin().is_terminal();
     let result = session.run(tokio::io::BufReader::new(tokio::io::stdin()), &mut output, interactive).await;
 
@@ -87,6 +89,9 @@ pub async fn run(settings: Settings, args: ChatArgs) -> anyhow::Result<()> {
     // marked sent is never sent again, so it must not be lost on the way out.
     stop.cancel();
     let _ = worker_task.await;
+    if let Some(lookups) = lookups {
+        let _ = lookups.await;
+    }
     let shown = session.show_delivered(&mut output).await;
     app.shutdown().await;
     result?;

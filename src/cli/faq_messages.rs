@@ -93,6 +93,7 @@ fn first_issue(message: &Message, classifier: &Classifier, orders: &RegexOrderId
         faq: classifier,
         queue: QueueSnapshot::default(),
         anonymous: false,
+        orders: Default::default(),
     };
     let transition = dialog::step(State::Menu, Input::Text { text: message.text.clone() }, &ctx);
     let from_effects = transition.effects.iter().find_map(|effect| match effect {

@@ -40,6 +40,22 @@ pub enum ContactsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Unlink every contact of a store customer (signed-in web chat, linked messengers) and
+    /// forget the customer; the conversations stay, as a guest's.
+    UnlinkCustomer {
+        /// The store's own customer id.
+        #[arg(value_name = "STORE_CUSTOMER_ID")]
+        customer: String,
+    },
+    /// Erase every contact linked to a store customer, then forget the customer.
+    EraseCustomer {
+        /// The store's own customer id.
+        #[arg(value_name = "STORE_CUSTOMER_ID")]
+        customer: String,
+        /// Print the summaries as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A contact named on the command line.
@@ -122,6 +138,7 @@ fn write_retention(
     )?;
     writeln!(out, "  agents' notes      {} (on tickets resolved before then)", report.ticket_notes)?;
     writeln!(out, "  feedback           {}", report.feedback)?;
+    writeln!(out, "  order lookups      {}", report.order_lookups)?;
     writeln!(
         out,
         "  tickets anonymised {} (description, order number and comment of tickets resolved before then)",
@@ -157,7 +174,13 @@ fn age(duration: Duration) -> String {
 
 /// Runs a `contacts` subcommand.
 pub async fn contacts(settings: Settings, command: ContactsCommand) -> anyhow::Result<ExitCode> {
-    let ContactsCommand::Erase { contact, json } = command;
+    let (contact, json) = match command {
+        ContactsCommand::Erase { contact, json } => (contact, json),
+        ContactsCommand::UnlinkCustomer { customer } => return unlink_customer(settings, &customer).await,
+        ContactsCommand::EraseCustomer { customer, json } => {
+            return erase_customer(settings, &customer, json).await;
+        }
+    };
     // Erasure resets the person's conversation, which only the engine does.
     let app = crate::app::App::build(settings).await?;
     let result =
@@ -179,6 +202,46 @@ pub async fn contacts(settings: Settings, command: ContactsCommand) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
+async fn unlink_customer(settings: Settings, customer: &str) -> anyhow::Result<ExitCode> {
+    let app = crate::app::App::build(settings).await?;
+    let result = crate::privacy::unlink_customer(&app.engine, customer).await;
+    app.shutdown().await;
+    match result? {
+        Some(contacts) => {
+            println!("Unlinked customer {customer} from {contacts} contact(s); the customer is forgotten.");
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("switchboard: no customer {customer} in this database; nothing was unlinked");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn erase_customer(settings: Settings, customer: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let app = crate::app::App::build(settings).await?;
+    let result = crate::privacy::erase_customer(&app.engine, &app.media, customer).await;
+    app.shutdown().await;
+    let Some(reports) = result? else {
+        eprintln!("switchboard: no customer {customer} in this database; nothing was erased");
+        return Ok(ExitCode::FAILURE);
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&reports)?)?;
+    } else {
+        writeln!(
+            out,
+            "Customer {customer}: {} contact(s) erased; the customer is forgotten.",
+            reports.len()
+        )?;
+        for report in &reports {
+            write_erasure(&mut out, report)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn write_erasure(out: &mut impl Write, report: &ErasureReport) -> std::io::Result<()> {
     writeln!(out, "Erased {}:", report.contact)?;
     writeln!(out, "  message log rows     {}", report.rows.messages)?;
@@ -187,6 +250,7 @@ fn write_erasure(out: &mut impl Write, report: &ErasureReport) -> std::io::Resul
     writeln!(out, "  ticket photos        {}", report.rows.ticket_attachments)?;
     writeln!(out, "  agents' notes        {}", report.rows.ticket_notes)?;
     writeln!(out, "  processed events     {} (the ids of their events)", report.rows.processed_events)?;
+    writeln!(out, "  order lookups        {}", report.rows.order_lookups)?;
     writeln!(
         out,
         "  tickets anonymised   {} ({} open ones closed as withdrawn)",

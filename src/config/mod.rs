@@ -13,6 +13,7 @@
 
 pub mod limits;
 pub mod max;
+pub mod orders;
 pub mod ozon;
 pub mod telegram;
 pub mod translate;
@@ -179,6 +180,10 @@ pub struct Settings {
     pub ozon: Option<OzonSettings>,
     /// What strangers on the public surface may cost: connections, streams, uploads, sign-ins.
     pub limits: limits::PublicLimits,
+    /// The store's order-lookup endpoint (`SWITCHBOARD_ORDERS_URL` and `_SECRET`), if any.
+    pub orders: Option<orders::OrdersSettings>,
+    /// The key signed-in customers' identities and link tokens are signed with.
+    pub identity: Option<orders::IdentitySettings>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
@@ -407,10 +412,14 @@ impl Settings {
         let max = max::read(source, http_timeout)?;
         let ozon = ozon::read(source, http_timeout)?;
         let limits = limits::read(source)?;
+        let orders = orders::read(source)?;
+        let identity = orders::read_identity(source)?;
         let translate = translate::read(source)?;
 
         Ok(Settings {
             limits,
+            orders,
+            identity,
             translate,
             login_name: source.get("USER"),
             secure_cookies,

@@ -10,6 +10,7 @@ pub mod agents;
 mod api;
 mod auth;
 pub mod dashboard;
+mod link_tokens;
 mod live;
 mod pages;
 mod password;
@@ -57,6 +58,9 @@ pub struct ConsoleSettings {
     pub max_body_bytes: usize,
     /// The first admin's one-time password file, removed once they chose their own.
     pub one_time_password_file: Option<PathBuf>,
+    /// `SWITCHBOARD_IDENTITY_SECRET`: `POST /api/link-tokens` answers only requests signed
+    /// with it (and 404 without one).
+    pub identity_secret: Option<crate::secret::Secret>,
 }
 
 impl ConsoleSettings {
@@ -85,6 +89,7 @@ impl Default for ConsoleSettings {
             live_streams_per_agent: 16,
             max_body_bytes: 64 * 1024,
             one_time_password_file: None,
+            identity_secret: None,
         }
     }
 }
@@ -163,6 +168,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/tickets/{id}/live", get(pages::ticket_live))
         .route("/console/tickets/{id}/preview", post(pages::preview_reply))
         .route("/console/tickets/{id}/{action}", post(pages::ticket_action))
+        .route("/console/tickets/{id}/customer/{action}", post(pages::customer_action))
         .route("/console/media/{sha256}", get(pages::media))
         .route("/console/canned", get(pages::canned).post(pages::create_canned))
         .route("/console/canned/{id}", post(pages::update_canned))
@@ -184,7 +190,8 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/api/tickets", get(api::list))
         .route("/api/tickets/{id}", get(api::read))
         .route("/api/tickets/{id}/reply", post(api::reply))
-        .route("/api/tickets/{id}/resolve", post(api::resolve));
+        .route("/api/tickets/{id}/resolve", post(api::resolve))
+        .route("/api/link-tokens", post(link_tokens::create));
     console.merge(api).layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
 
@@ -276,6 +283,9 @@ pub enum ConsoleError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Engine(EngineError),
+    /// Unlinking or erasing a customer failed (the database or the media folder).
+    #[error(transparent)]
+    Privacy(#[from] crate::privacy::PrivacyError),
 }
 
 impl From<EngineError> for ConsoleError {
@@ -335,7 +345,7 @@ impl IntoResponse for ConsoleError {
             ConsoleError::BadRequest(_) => {
                 (StatusCode::BAD_REQUEST, "console-error-bad-request", "console-error-bad-request-text")
             }
-            ConsoleError::Store(_) | ConsoleError::Engine(_) => {
+            ConsoleError::Store(_) | ConsoleError::Engine(_) | ConsoleError::Privacy(_) => {
                 tracing::error!(error = %self, "console request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "console-error-internal", "console-error-internal-text")
             }

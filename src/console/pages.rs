@@ -51,6 +51,8 @@ fn notice_text(tr: Tr, code: &str) -> Option<String> {
         ("password_changed", _) => tr.t("console-notice-password-changed"),
         ("password_reset", Some(who)) => tr.t1("console-notice-password-reset", "agent", who),
         ("agent_disabled", _) => tr.t("console-notice-agent-disabled"),
+        ("customer_unlinked", _) => tr.t("console-notice-customer-unlinked"),
+        ("customer_erased", _) => tr.t("console-notice-customer-erased"),
         _ => return None,
     })
 }
@@ -274,6 +276,71 @@ pub(crate) struct TicketView {
     comment: String,
     /// SHA-256 names of the ticket's photos.
     photos: Vec<String>,
+    /// The order as the store reported it when it was looked up.
+    order: Option<OrderView>,
+    /// The store's customer behind the contact, and their other contacts.
+    linked: Option<LinkedView>,
+}
+
+/// A looked-up order on the ticket page.
+pub(crate) struct OrderView {
+    /// The normalised status in the agent's language.
+    status: String,
+    /// The store's own words for it.
+    store_label: String,
+    /// `2 × Blue mug`.
+    items: Vec<String>,
+    tracking_url: Option<String>,
+    /// Carrier and tracking number, as the link's text.
+    tracking_text: String,
+}
+
+/// The linked customer on the ticket page.
+pub(crate) struct LinkedView {
+    /// The store's customer id, with the email when known.
+    who: String,
+    /// Every contact of theirs, `channel: name or id`.
+    contacts: Vec<String>,
+}
+
+fn order_view(tr: Tr, order: &crate::core::order::Order) -> OrderView {
+    let shipment = order.tracked_shipment();
+    let tracking_text = shipment
+        .map(|shipment| {
+            [shipment.carrier.as_deref(), shipment.tracking_number.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    OrderView {
+        status: tr.t1("console-order-status", "status", order.status.code()),
+        store_label: order.status_label.clone().unwrap_or_default(),
+        items: order
+            .items
+            .iter()
+            .map(|item| tr.t2("console-order-item", "qty", item.qty, "title", item.title.as_str()))
+            .collect(),
+        tracking_url: shipment.and_then(|shipment| shipment.tracking_url.clone()),
+        tracking_text,
+    }
+}
+
+fn linked_view(customer: &crate::store::LinkedCustomer) -> LinkedView {
+    let who = match &customer.email {
+        Some(email) => format!("{} <{email}>", customer.store_id),
+        None => customer.store_id.clone(),
+    };
+    let contacts = customer
+        .contacts
+        .iter()
+        .map(|contact| {
+            let name = contact.display_name.as_deref().unwrap_or(contact.external_id.as_str());
+            format!("{}: {name}", contact.channel)
+        })
+        .collect();
+    LinkedView { who, contacts }
 }
 
 /// One transcript line, as both the page and the live stream show it.
@@ -473,6 +540,8 @@ async fn ticket_page(
         rating: summary.rating,
         comment: summary.comment.clone().unwrap_or_default(),
         photos: summary.attachments.iter().map(|media| media.sha256.clone()).collect(),
+        order: detail.order.as_ref().map(|order| order_view(session.tr, order)),
+        linked: detail.customer.as_ref().map(linked_view),
     };
     let notes = detail
         .notes
@@ -859,6 +928,29 @@ pub(crate) async fn delete_canned(
 ) -> Result<Response> {
     state.store.delete_canned_reply(id).await?;
     Ok(Redirect::to("/console/canned?notice=saved").into_response())
+}
+
+/// `POST /console/tickets/{id}/customer/unlink|erase` (admins): unlinks every contact of the
+/// ticket's store customer, or erases them all (see `crate::privacy`), and forgets the customer.
+pub(crate) async fn customer_action(
+    State(state): State<ConsoleState>,
+    Path((id, action)): Path<(i64, String)>,
+    _: AdminForm<CsrfForm>,
+) -> Result<Response> {
+    let (_, customer) = state.store.ticket_order_and_customer(id).await?;
+    let customer = customer.ok_or(ConsoleError::NotFound)?;
+    let notice = match action.as_str() {
+        "unlink" => {
+            crate::privacy::unlink_customer(&state.engine, &customer.store_id).await?;
+            "customer_unlinked"
+        }
+        "erase" => {
+            crate::privacy::erase_customer(&state.engine, &state.media, &customer.store_id).await?;
+            "customer_erased"
+        }
+        _ => return Err(ConsoleError::NotFound),
+    };
+    Ok(Redirect::to(&format!("/console/tickets/{id}?notice={notice}")).into_response())
 }
 
 // ---- agents ----

@@ -86,6 +86,36 @@ define_keys! {
     GROUP_CHAT_NOT_SUPPORTED = "group-chat-not-supported",
     /// Sent once when a customer goes over the flood limit (see `core::flood`).
     FLOOD_NOTICE = "flood-notice",
+    /// An order's status, carrier and tracking link, as the order source reported them.
+    ORDER_STATUS = "order-status",
+    /// The normalised status as words, selected by `$status` (referenced by the order texts).
+    ORDER_STATUS_LABEL = "order-status-label",
+    /// The order's parcel: carrier, tracking number and link, expected date.
+    ORDER_TRACKING = "order-tracking",
+    /// Whether an order can be refunded, and until when.
+    ORDER_REFUND = "order-refund",
+    /// A problem flow's order, looked up: its status in one line, then the flow goes on.
+    ORDER_FOUND_FOR_PROBLEM = "order-found-for-problem",
+    /// The source knows no such order (for this customer): retype it, or ask a person.
+    ORDER_NOT_FOUND = "order-not-found",
+    /// A signed-in customer asked about "my order" and the store has none for them.
+    ORDER_NONE_FOR_CUSTOMER = "order-none-for-customer",
+    /// The store wants the email or phone number the order was placed with.
+    ASK_ORDER_VERIFIER = "ask-order-verifier",
+    /// What the customer sent is not an email (a phone number).
+    ORDER_VERIFIER_INVALID = "order-verifier-invalid",
+    /// Too many failed lookups this hour: no more, a person can help.
+    ORDER_LOOKUP_LIMIT = "order-lookup-limit",
+    /// The store could not be asked (down, slow, paused): a person can help.
+    ORDER_STORE_UNAVAILABLE = "order-store-unavailable",
+    /// In a problem flow, the store could not be asked: the request goes on without it.
+    ORDER_NOT_CHECKED = "order-not-checked",
+    /// A message while the lookup runs.
+    ORDER_STILL_CHECKING = "order-still-checking",
+    /// A messenger contact was linked to their account on the store's site.
+    ACCOUNT_LINKED = "account-linked",
+    /// A link that is expired, used or forged.
+    ACCOUNT_LINK_INVALID = "account-link-invalid",
     BUTTON_SKIP = "button-skip",
     BUTTON_DONE = "button-done",
     BUTTON_YES = "button-yes",
@@ -211,6 +241,17 @@ pub const CONSOLE_KEYS: &[&str] = &[
     "console-ticket-title",
     "console-ticket-high",
     "console-ticket-customer",
+    "console-ticket-linked-customer",
+    "console-ticket-linked-contacts",
+    "console-ticket-unlink-customer",
+    "console-ticket-erase-customer",
+    "console-notice-customer-unlinked",
+    "console-notice-customer-erased",
+    "console-ticket-order-status",
+    "console-order-status",
+    "console-ticket-order-items",
+    "console-order-item",
+    "console-ticket-order-tracking",
     "console-ticket-customer-on",
     "console-ticket-opened",
     "console-ticket-opened-at",

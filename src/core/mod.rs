@@ -13,5 +13,6 @@ pub mod flood;
 pub mod handoff;
 pub mod keys;
 pub mod message;
+pub mod order;
 pub mod order_id;
 pub mod understanding;

@@ -13,18 +13,23 @@
 
 use crate::channels::{Accepted, InboundEvent, InboundKind, Intake, IntakeError};
 use crate::core::choices;
-use crate::core::dialog::{self, Ctx, Effect, Input, QueueSnapshot, State, TicketOutcome, Transition};
+use crate::core::dialog::{
+    self, Ctx, Effect, Input, OrderAccess, QueueSnapshot, State, TicketOutcome, Transition,
+};
 use crate::core::faq::{IntentClassifier, Remembering};
 use crate::core::flood::{FloodRule, FloodVerdict, FloodWindow};
 use crate::core::handoff::{Actor, AgentMove, ClaimDecision, TicketStatus, decide_claim, move_allowed};
 use crate::core::keys;
 use crate::core::message::{Action, Lang, MediaRef, Outbound, Priority, Reply};
+use crate::core::order::{self, LookupOutcome, OrderLookup};
 use crate::core::order_id::OrderIdFormat;
+use crate::orders::{ContactRef, CustomerRef, OrderQuery, StoredLookup};
 use crate::outbox::OutboxLink;
 use crate::store::{
     AgentOriginal, Author, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, Direction,
-    ErasedContact, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob,
-    QueueOverview, Store, StoreError, TicketChange, TicketRow, WriteTx, duration_millis, now_millis,
+    ErasedContact, EventKey, FaqOutcomeRow, LookupAnswer, Millis, NewMessage, NewOrderLookup, NewOutbox,
+    NewTicket, OutboxJob, QueueOverview, Store, StoreError, TicketChange, TicketRow, WriteTx,
+    duration_millis, now_millis,
 };
 use crate::telemetry::{self, EngineMetrics};
 use std::collections::HashMap;
@@ -62,6 +67,11 @@ pub struct EngineSettings {
     /// Channels where anyone can start a conversation without an account (the web chat):
     /// their customers' bare requests for a person queue at low priority (`core::dialog`).
     pub anonymous_channels: Vec<&'static str>,
+    /// An order source is configured: the dialog looks order numbers up (`crate::orders`).
+    pub orders_enabled: bool,
+    /// `SWITCHBOARD_IDENTITY_SECRET`: signed identities and link tokens are accepted
+    /// (`crate::customers`).
+    pub identity_secret: Option<crate::secret::Secret>,
     /// Channels without buttons (email, Ozon's chat): replies offer their buttons as numbered
     /// lines, and a message that is one of those numbers presses the button (`core::choices`).
     pub numbered_channels: Vec<&'static str>,
@@ -89,8 +99,22 @@ impl EngineSettings {
             queue_capacity: 4096,
             flood: FloodRule::per_minute(0),
             anonymous_channels: Vec::new(),
+            orders_enabled: false,
+            identity_secret: None,
             numbered_channels: Vec::new(),
         }
+    }
+
+    /// Signed-in customers: identities signed with this secret, and link tokens.
+    pub fn with_identity_secret(mut self, secret: Option<crate::secret::Secret>) -> EngineSettings {
+        self.identity_secret = secret;
+        self
+    }
+
+    /// Order numbers are looked up (an order source runs beside the engine).
+    pub fn with_orders(mut self, enabled: bool) -> EngineSettings {
+        self.orders_enabled = enabled;
+        self
     }
 
     pub fn with_numbered_channels(mut self, channels: &[&'static str]) -> EngineSettings {
@@ -190,6 +214,11 @@ enum AgentOp {
         idle_before: Millis,
         limit: i64,
     },
+    /// The order source answered lookup `id` (see `crate::orders::worker`).
+    CompleteLookup {
+        id: i64,
+        outcome: LookupOutcome,
+    },
 }
 
 /// What release, transfer, resolve and reopen each do: check who asks and that the move is
@@ -243,6 +272,8 @@ struct Inner {
     settings: EngineSettings,
     outbox: OutboxLink,
     metrics: EngineMetrics,
+    /// Wakes the order-lookup worker when a transaction stored a lookup.
+    lookups: Arc<tokio::sync::Notify>,
 }
 
 impl Engine {
@@ -256,6 +287,7 @@ impl Engine {
             settings,
             outbox: OutboxLink::default(),
             metrics,
+            lookups: Arc::new(tokio::sync::Notify::new()),
         });
         let runs = Arc::clone(&inner);
         // On a thread of its own (see `own_thread`): the writer's many short waits on the
@@ -272,6 +304,18 @@ impl Engine {
     /// direct delivery of rows to send at once. Give it to the [`crate::outbox::OutboxWorker`].
     pub fn outbox_link(&self) -> OutboxLink {
         self.inner.outbox.clone()
+    }
+
+    /// Notified after each commit that stored an order lookup: give it to the
+    /// [`crate::orders::worker::LookupWorker`].
+    pub fn lookup_wake(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.inner.lookups)
+    }
+
+    /// Feeds the order source's answer to lookup `id` to its conversation, once: a second
+    /// answer to the same lookup (a worker that lost its lease) changes nothing.
+    pub async fn complete_lookup(&self, id: i64, outcome: LookupOutcome) -> Result<(), EngineError> {
+        self.agent(AgentOp::CompleteLookup { id, outcome }).await.map(drop)
     }
 
     /// The engine's one inbound entry, behind every [`Intake`] method: applies `events` in
@@ -745,6 +789,14 @@ impl Inner {
         now: Millis,
     ) -> Result<(), EngineError> {
         writes.tickets.flush(&mut *tx, now).await?;
+        if self.settings.orders_enabled {
+            writes.order_snapshots.sort_unstable();
+            writes.order_snapshots.dedup();
+            let since = now.saturating_sub(ORDER_ON_TICKET_MILLIS);
+            for &conversation in &writes.order_snapshots {
+                tx.snapshot_order_on_tickets(conversation, since, now).await?;
+            }
+        }
         let mut updates = Vec::with_capacity(changed.len());
         for conversation in changed {
             updates.push(ConversationUpdate {
@@ -772,6 +824,9 @@ impl Inner {
         }
         if !stored.is_empty() || writes.wake_outbox {
             self.outbox.wake.notify_one();
+        }
+        if writes.wake_lookups {
+            self.lookups.notify_one();
         }
         Ok(())
     }
@@ -840,6 +895,25 @@ impl Inner {
                     conversation.contact.reachable = true;
                     writes.wake_outbox = true;
                 }
+                // A deep link's `/start <token>`: the contact is linked to the store's customer
+                // the token names, once; the dialog does not see the token.
+                if let Input::Text { text } = input
+                    && self.settings.identity_secret.is_some()
+                    && let Some(token) = crate::customers::link_token_in_start(text)
+                {
+                    let hash = crate::customers::link_token_hash(token);
+                    let key = match tx.use_link_token(&hash, now).await? {
+                        Some((store_id, email)) => {
+                            tx.link_contact(conversation.contact.id, &store_id, email.as_deref(), now)
+                                .await?;
+                            keys::ACCOUNT_LINKED
+                        }
+                        None => keys::ACCOUNT_LINK_INVALID,
+                    };
+                    let lang = conversation.contact.lang;
+                    writes.bot_reply(conversation, Reply::new(key), lang, now);
+                    return Ok(1);
+                }
                 // Flood control: over the limit, the message stays in the log (written above)
                 // but skips the dialog; the first one over gets a notice.
                 let rule = self.settings.flood;
@@ -894,6 +968,29 @@ impl Inner {
                 writes.wake_outbox |= *reachable;
                 Ok(0)
             }
+            InboundKind::Identify { identity } => {
+                let Some(secret) = &self.settings.identity_secret else { return Ok(0) };
+                let verified = identity.verify(
+                    secret.expose(),
+                    crate::customers::Purpose::Webchat,
+                    now.div_euclid(1000),
+                );
+                match verified {
+                    Ok(()) => {
+                        let current = tx.customer_of_contact(conversation.contact.id).await?;
+                        if current.is_none_or(|customer| customer.store_id != identity.customer_id) {
+                            let email = identity.email.as_deref();
+                            tx.link_contact(conversation.contact.id, &identity.customer_id, email, now)
+                                .await?;
+                        }
+                    }
+                    // The conversation goes on as a guest's.
+                    Err(problem) => {
+                        tracing::info!(channel = event.channel, %problem, "ignored a signed identity")
+                    }
+                }
+                Ok(0)
+            }
             InboundKind::GroupChat => {
                 let lang = conversation.contact.lang;
                 writes.bot_reply(conversation, Reply::new(keys::GROUP_CHAT_NOT_SUPPORTED), lang, now);
@@ -923,16 +1020,19 @@ impl Inner {
         };
         // Every run of this step asks the model about the same text; it answers once.
         let faq = Remembering::new(self.settings.faq.as_ref());
-        let mut transition = self.step(conversation, input.clone(), probe(0, None), now, &faq);
-        if transition != self.step(conversation, input.clone(), probe(1, Some(1)), now, &faq) {
+        let possible =
+            self.settings.orders_enabled && self.lookup_possible(conversation, &input, now, &faq, GENEROUS);
+        let orders = self.order_access(tx, conversation, possible, now).await?;
+        let mut transition = self.step(conversation, input.clone(), probe(0, None), now, &faq, orders);
+        if transition != self.step(conversation, input.clone(), probe(1, Some(1)), now, &faq, orders) {
             let queue_now = snapshot(tx, conversation, queue, Priority::Normal, writes, now).await?;
-            transition = self.step(conversation, input.clone(), queue_now, now, &faq);
+            transition = self.step(conversation, input.clone(), queue_now, now, &faq, orders);
             // A new ticket's position depends on its priority, which only the step knows.
             if let Some(priority) = opened_priority(&transition)
                 && priority != Priority::Normal
             {
                 let queue_now = snapshot(tx, conversation, queue, priority, writes, now).await?;
-                transition = self.step(conversation, input, queue_now, now, &faq);
+                transition = self.step(conversation, input, queue_now, now, &faq, orders);
             }
         }
 
@@ -959,6 +1059,51 @@ impl Inner {
         Ok(count)
     }
 
+    /// What the step may do with order numbers. Whether the contact is linked and how many
+    /// failed lookups it has left cost two reads, so, like the queue, they are read only when
+    /// they can matter: for a lookup's answer, and when a step run with the most generous
+    /// values (linked, every try left) asks for a lookup. Less generous values only ever
+    /// take lookups away, so a step that asks for none with these asks for none with the
+    /// real ones.
+    async fn order_access(
+        &self,
+        tx: &mut dyn WriteTx,
+        conversation: &Conversation,
+        possible: bool,
+        now: Millis,
+    ) -> Result<OrderAccess, EngineError> {
+        if !self.settings.orders_enabled {
+            return Ok(OrderAccess::default());
+        }
+        if !possible {
+            return Ok(GENEROUS);
+        }
+        let contact = conversation.contact.id;
+        let linked = tx.customer_of_contact(contact).await?.is_some();
+        let since = now.saturating_sub(order::FAILED_LOOKUP_WINDOW_MILLIS);
+        let failures = tx.failed_lookups_since(contact, since).await?;
+        Ok(OrderAccess {
+            enabled: true,
+            linked,
+            tries_left: order::FAILED_LOOKUPS_PER_HOUR.saturating_sub(failures),
+        })
+    }
+
+    /// Whether this input is a lookup's answer, or asks for a lookup with `generous` access.
+    fn lookup_possible(
+        &self,
+        conversation: &Conversation,
+        input: &Input,
+        now: Millis,
+        faq: &dyn IntentClassifier,
+        generous: OrderAccess,
+    ) -> bool {
+        matches!(input, Input::OrderLooked { .. }) || {
+            let trial = self.step(conversation, input.clone(), QueueSnapshot::default(), now, faq, generous);
+            trial.effects.iter().any(|effect| matches!(effect, Effect::LookupOrder { .. }))
+        }
+    }
+
     fn step(
         &self,
         conversation: &Conversation,
@@ -966,6 +1111,7 @@ impl Inner {
         mut queue: QueueSnapshot,
         now: Millis,
         faq: &dyn IntentClassifier,
+        orders: OrderAccess,
     ) -> Transition {
         // Business hours change what the queue messages say, not where the customer stands, so
         // they are added to every snapshot, the probes included.
@@ -977,6 +1123,7 @@ impl Inner {
             faq,
             queue,
             anonymous: self.settings.anonymous_channels.contains(&conversation.contact.channel.as_str()),
+            orders,
         };
         dialog::step(conversation.state.clone(), input, &ctx)
     }
@@ -1064,6 +1211,14 @@ impl Inner {
                 let initial = serde_json::to_string(&State::Menu).map_err(StoreError::from)?;
                 AgentOutcome::Reset(tx.reset_idle_conversations(*idle_before, &initial, *limit, now).await?)
             }
+            AgentOp::CompleteLookup { id, outcome } => {
+                if let Some(conversation) =
+                    self.complete_lookup(&mut *tx, *id, outcome, &mut queue, now, &mut writes).await?
+                {
+                    touched.push(conversation);
+                }
+                AgentOutcome::Done
+            }
         };
         let changed: Vec<&Conversation> = touched.iter().filter(|c| c.changed).collect();
         self.finish(tx, changed, writes, now).await?;
@@ -1071,6 +1226,52 @@ impl Inner {
             self.metrics.handoff_wait.record(Duration::from_millis(u64::try_from(waited).unwrap_or(0)));
         }
         Ok(outcome)
+    }
+
+    /// Records the answer to lookup `id` and feeds it to its conversation, if the lookup was
+    /// still open (else `None`: it was answered before, and nothing changes).
+    async fn complete_lookup(
+        &self,
+        tx: &mut dyn WriteTx,
+        id: i64,
+        outcome: &LookupOutcome,
+        queue: &mut Option<QueueOverview>,
+        now: Millis,
+        writes: &mut Writes,
+    ) -> Result<Option<Conversation>, EngineError> {
+        let found = match outcome {
+            LookupOutcome::Answered { lookup: OrderLookup::Found { order } } => Some(order),
+            _ => None,
+        };
+        let outcome_json = serde_json::to_string(outcome).map_err(StoreError::from)?;
+        let order_json = found.map(serde_json::to_string).transpose().map_err(StoreError::from)?;
+        let answer = LookupAnswer {
+            id,
+            outcome: &outcome_json,
+            order: found.zip(order_json.as_deref()).map(|(order, json)| (order.id.as_str(), json)),
+            at: now,
+        };
+        let Some(done) = tx.complete_order_lookup(&answer).await? else { return Ok(None) };
+        let stored: StoredLookup = serde_json::from_str(&done.query).map_err(StoreError::from)?;
+        let (row, contact) = tx
+            .conversation_for_update(done.conversation_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("lookup {id} has no conversation")))?;
+        let mut conversation = Conversation::load(row, contact, now, writes);
+        let order_ref = stored.query.order_ref.clone();
+        let input = Input::OrderLooked { purpose: stored.purpose, order_ref, outcome: outcome.clone() };
+        // The step sees the allowance as it was before this answer, which may be the failure
+        // that uses it up.
+        self.run_step(tx, &mut conversation, input, queue, now, writes).await?;
+        if let LookupOutcome::Answered { lookup } = outcome
+            && order::is_failure(lookup, stored.query.order_ref.is_some(), stored.query.verifier.is_some())
+        {
+            tx.mark_lookup_failed(id).await?;
+        }
+        if found.is_some() {
+            writes.order_snapshots.push(conversation.id);
+        }
+        Ok(Some(conversation))
     }
 
     /// Feeds a support-side input to the ticket's conversation.
@@ -1126,6 +1327,7 @@ fn is_support_side(input: &Input) -> bool {
             | Input::TicketResolved
             | Input::TicketReopened { .. }
             | Input::QueueReminder
+            | Input::OrderLooked { .. }
     )
 }
 
@@ -1178,6 +1380,8 @@ async fn carry_out(
     let tickets = &mut writes.tickets;
     match effect {
         Effect::OpenTicket { draft, outcome } => {
+            // The order looked up in this conversation goes on the ticket (see `finish`).
+            writes.order_snapshots.push(conversation.id);
             let (status, self_served) = match outcome {
                 TicketOutcome::Queued => (TicketStatus::Queued, false),
                 TicketOutcome::SelfServed => (TicketStatus::Resolved, true),
@@ -1238,9 +1442,42 @@ async fn carry_out(
         Effect::Feedback { text } => {
             tx.record_feedback(conversation.id, &text, conversation.contact.lang, now).await?;
         }
+        Effect::LookupOrder { purpose, order_ref, verifier } => {
+            let customer = tx
+                .customer_of_contact(conversation.contact.id)
+                .await?
+                .map(|customer| CustomerRef { id: customer.store_id, email: customer.email });
+            let query = OrderQuery {
+                order_ref: order_ref.map(|id| id.as_str().to_owned()),
+                verifier,
+                contact: ContactRef {
+                    channel: conversation.contact.channel.clone(),
+                    id: conversation.contact.external_id.clone(),
+                },
+                customer,
+                locale: conversation.contact.lang,
+            };
+            let query = serde_json::to_string(&StoredLookup { purpose, query }).map_err(StoreError::from)?;
+            let lookup = NewOrderLookup {
+                conversation_id: conversation.id,
+                contact_id: conversation.contact.id,
+                query,
+                at: now,
+            };
+            tx.insert_order_lookup(&lookup).await?;
+            writes.wake_lookups = true;
+        }
     }
     Ok(())
 }
+
+/// The most a step may do with order numbers: linked, every failed lookup still allowed. See
+/// `Inner::order_access`.
+const GENEROUS: OrderAccess =
+    OrderAccess { enabled: true, linked: true, tries_left: order::FAILED_LOOKUPS_PER_HOUR };
+
+/// How long a looked-up order stays relevant for a ticket opened in the same conversation.
+const ORDER_ON_TICKET_MILLIS: Millis = 24 * 60 * 60 * 1000;
 
 /// A conversation as the writer holds it during one transaction.
 struct Conversation {
@@ -1318,6 +1555,10 @@ struct Writes {
     tickets: TicketBook,
     faq_outcomes: Vec<FaqOutcomeRow>,
     wake_outbox: bool,
+    /// A lookup was stored: wake the lookup worker after the commit.
+    wake_lookups: bool,
+    /// Conversations whose tickets get the newest looked-up order (with an order source).
+    order_snapshots: Vec<i64>,
 }
 
 struct Recipient {
@@ -1433,5 +1674,12 @@ fn customer_message(conversation_id: i64, event_id: &str, input: &Input, now: Mi
         attachments,
         event_id: Some(event_id.to_owned()),
         at: now,
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::orders::worker::LookupDone for Engine {
+    async fn lookup_done(&self, id: i64, outcome: LookupOutcome) -> Result<(), String> {
+        self.complete_lookup(id, outcome).await.map_err(|error| error.to_string())
     }
 }

@@ -17,6 +17,7 @@
 mod accounts;
 mod console;
 mod leader;
+pub(crate) mod orders;
 mod pg_connect;
 mod postgres;
 mod privacy;
@@ -29,6 +30,10 @@ mod tcp_nodelay;
 pub use accounts::{AccountStore, Agent, ApiToken, NewAgent, NewSession, PasswordChange, Role, SessionRow};
 pub use console::{CannedReply, ChangeMarker, ConsoleStore, ContactLog, FaqVerdict, LogEntry, TicketTimes};
 pub use leader::{Leadership, lock_key as leader_lock_key, wait_for_leadership};
+pub use orders::{
+    ClaimedLookup, CompletedLookup, CustomerRow, LinkedContact, LinkedCustomer, LookupAnswer, NewOrderLookup,
+    OrderStore, OrderTx,
+};
 pub use pg_connect::Unreachable;
 pub use postgres::PostgresStore;
 pub use privacy::{ErasedContact, ErasureCounts, Expired, PrivacyStore};
@@ -144,7 +149,7 @@ pub enum Backend {
 
 /// The storage interface of the engine, the outbox, the CLI and the console.
 #[async_trait::async_trait]
-pub trait Store: AccountStore + ConsoleStore + PrivacyStore + Send + Sync {
+pub trait Store: AccountStore + ConsoleStore + PrivacyStore + OrderStore + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations (also done by [`connect`]).
@@ -245,7 +250,7 @@ pub trait Store: AccountStore + ConsoleStore + PrivacyStore + Send + Sync {
 
 /// One write transaction. Dropping it without [`WriteTx::commit`] rolls back.
 #[async_trait::async_trait]
-pub trait WriteTx: Send {
+pub trait WriteTx: OrderTx + Send {
     /// Records events as processed. Returns, per key, whether it was new (`false`: a
     /// redelivery). Keys must be distinct.
     async fn record_events(&mut self, keys: &[EventKey], now: Millis) -> StoreResult<Vec<bool>>;
@@ -723,6 +728,10 @@ pub struct TicketDetail {
     pub ticket: TicketSummary,
     pub messages: Vec<TranscriptEntry>,
     pub notes: Vec<Note>,
+    /// The order as it was looked up for this ticket's conversation (with an order source).
+    pub order: Option<crate::core::order::Order>,
+    /// The store's customer the contact is linked to, with every contact of theirs.
+    pub customer: Option<LinkedCustomer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

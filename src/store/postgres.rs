@@ -543,6 +543,7 @@ impl PostgresTx {
 }
 
 super::shared::impl_store!(PostgresStore, PostgresTx, Postgres, Backend::Postgres);
+super::orders::impl_orders!(PostgresStore, PostgresTx);
 
 /// The statements of `shared` that PostgreSQL reads differently: JSON columns are JSONB (cast
 /// to text to search them), and rows a transaction changes are locked first.

@@ -22,6 +22,8 @@ pub enum Expired {
     TicketNotes,
     /// Feedback (reviews) left before the cutoff.
     Feedback,
+    /// Order lookups answered before the cutoff (numbers, verifiers, the orders found).
+    OrderLookups,
     /// The customer's words on tickets resolved before the cutoff: description, order number
     /// and rating comment are cleared; the ticket row stays for the dashboard (one row per
     /// ticket cleared).
@@ -60,6 +62,8 @@ pub struct ErasureCounts {
     pub tickets_anonymised: u64,
     /// Open tickets closed as withdrawn (part of `tickets_anonymised`).
     pub tickets_closed: u64,
+    /// Order lookups the person asked for (numbers, verifiers, the orders found).
+    pub order_lookups: u64,
 }
 
 /// Retention's deletes and the photo references they leave.

@@ -139,7 +139,11 @@ macro_rules! impl_store {
                     <Self as $crate::store::Store>::transcript(self, ticket.conversation_id).await?;
                 let notes = sqlx::query(sql::NOTES_OF_TICKET).bind(ticket_id).fetch_all(&self.pool).await?;
                 let notes = notes.iter().map(rows::note).collect::<StoreResult<Vec<_>>>()?;
-                Ok(Some(TicketDetail { ticket, messages, notes }))
+                let (order, customer) =
+                    <Self as $crate::store::OrderStore>::ticket_order_and_customer(self, ticket_id).await?;
+                // A snapshot that no longer reads (an older shape) is left out rather than failing the page.
+                let order = order.and_then(|json| serde_json::from_str(&json).ok());
+                Ok(Some(TicketDetail { ticket, messages, notes, order, customer }))
             }
 
             async fn transcript(
@@ -653,6 +657,7 @@ macro_rules! impl_store {
                     (sql::ERASE_FEEDBACK, &mut erased.rows.feedback),
                     (sql::ERASE_TICKET_PHOTOS, &mut erased.rows.ticket_attachments),
                     (sql::ERASE_NOTES, &mut erased.rows.ticket_notes),
+                    (sql::ERASE_ORDER_LOOKUPS, &mut erased.rows.order_lookups),
                 ] {
                     *count = sqlx::query(statement).bind(contact_id).execute(&mut *self.tx).await?.rows_affected();
                 }
@@ -1183,6 +1188,7 @@ macro_rules! impl_store {
                 use $crate::store::{Expired, sql};
                 let statement = match kind {
                     Expired::Messages => sql::DELETE_EXPIRED_MESSAGES,
+                    Expired::OrderLookups => sql::DELETE_EXPIRED_LOOKUPS,
                     Expired::DeliveredOutbox => sql::DELETE_DELIVERED_OUTBOX,
                     Expired::ProcessedEvents => sql::DELETE_EXPIRED_EVENTS,
                     Expired::TicketNotes => sql::DELETE_EXPIRED_NOTES,

@@ -294,8 +294,12 @@ pub(super) const DELETE_EXPIRED_NOTES: &str = "DELETE FROM ticket_notes WHERE id
 pub(super) const DELETE_EXPIRED_FEEDBACK: &str =
     "DELETE FROM feedback WHERE id IN (SELECT id FROM feedback WHERE created_at < $1 ORDER BY id LIMIT $2)";
 pub(super) const CLEAR_CLOSED_TICKET_TEXTS: &str = "UPDATE tickets SET description = NULL, order_id = NULL, \
-     comment = NULL WHERE id IN (SELECT id FROM tickets WHERE status = 'resolved' AND resolved_at < $1 \
-       AND (description IS NOT NULL OR order_id IS NOT NULL OR comment IS NOT NULL) ORDER BY id LIMIT $2)";
+     comment = NULL, order_snapshot = NULL WHERE id IN (SELECT id FROM tickets WHERE status = 'resolved' \
+       AND resolved_at < $1 AND (description IS NOT NULL OR order_id IS NOT NULL OR comment IS NOT NULL \
+       OR order_snapshot IS NOT NULL) ORDER BY id LIMIT $2)";
+/// Answered order lookups: the numbers and verifiers customers typed, and the orders found.
+pub(super) const DELETE_EXPIRED_LOOKUPS: &str = "DELETE FROM order_lookups WHERE id IN \
+     (SELECT id FROM order_lookups WHERE done_at IS NOT NULL AND done_at < $1 ORDER BY id LIMIT $2)";
 pub(super) const CLEAR_IDLE_CONTACT_NAMES: &str = "UPDATE contacts SET display_name = NULL WHERE id IN \
      (SELECT c.id FROM contacts c WHERE c.display_name IS NOT NULL AND c.updated_at < $1 \
        AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = c.id \
@@ -331,9 +335,11 @@ pub(super) const ERASE_NOTES: &str =
 pub(super) const CLOSE_OPEN_TICKETS: &str = "UPDATE tickets SET status = 'resolved', withdrawn = TRUE, \
      resolved_at = $2, updated_at = $2 WHERE contact_id = $1 AND status IN ('queued', 'assigned')";
 pub(super) const ANONYMISE_TICKETS: &str = "UPDATE tickets SET description = NULL, order_id = NULL, \
-     comment = NULL, updated_at = $2 WHERE contact_id = $1";
+     comment = NULL, order_snapshot = NULL, updated_at = $2 WHERE contact_id = $1";
+/// The contact's order lookups: the numbers and verifiers they typed, and the orders found.
+pub(super) const ERASE_ORDER_LOOKUPS: &str = "DELETE FROM order_lookups WHERE contact_id = $1";
 pub(super) const ANONYMISE_CONTACT: &str = "UPDATE contacts SET external_id = 'erased:' || id, \
-     display_name = NULL, contact_data = NULL, reachable = FALSE, updated_at = $2 WHERE id = $1";
+     display_name = NULL, contact_data = NULL, reachable = FALSE, customer_id = NULL, updated_at = $2 WHERE id = $1";
 
 pub(super) const CONTACT_BY_ID: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, \
      display_name, contact_data FROM contacts WHERE id = $1";

@@ -714,6 +714,7 @@ impl SqliteTx {
 }
 
 super::shared::impl_store!(SqliteStore, SqliteTx, Sqlite, Backend::Sqlite);
+super::orders::impl_orders!(SqliteStore, SqliteTx);
 
 /// The statements of `shared` that SQLite reads differently: JSON columns are TEXT, and there
 /// are no row locks (the one write lock serialises writers).

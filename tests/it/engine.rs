@@ -42,7 +42,10 @@ async fn the_same_event_twice_changes_and_sends_once() {
     let first = engine.accept(button("ann", "u1", Action::Issue(IssueType::Delivery))).await.unwrap();
     assert_eq!(first, Accepted::Applied { replies: 1 });
     let after_first = state_of(&store, "ann").await;
-    assert_eq!(after_first.0, State::AwaitingOrderId { issue: IssueType::Delivery, note: None });
+    assert_eq!(
+        after_first.0,
+        State::AwaitingOrderId { issue: IssueType::Delivery, note: None, lookup: None }
+    );
 
     let again = engine.accept(button("ann", "u1", Action::Issue(IssueType::Delivery))).await.unwrap();
     assert_eq!(again, Accepted::Duplicate);
@@ -703,7 +706,10 @@ async fn numbered_choices(db: TestDb) {
     let fourth = IssueType::MENU[3];
     assert_eq!(fourth, IssueType::Delivery, "the menu's order changed: pick another number below");
     engine.accept(text("nina", "n4", " 4. ")).await.unwrap();
-    assert_eq!(state_of(&store, "nina").await.0, State::AwaitingOrderId { issue: fourth, note: None });
+    assert_eq!(
+        state_of(&store, "nina").await.0,
+        State::AwaitingOrderId { issue: fourth, note: None, lookup: None }
+    );
     engine.accept(text("nina", "n5", "AB-1234")).await.unwrap();
     assert!(matches!(state_of(&store, "nina").await.0, State::AwaitingPhotos { .. }));
     // The photo request offers "skip" as its only choice.

@@ -27,6 +27,7 @@ mod faults;
 mod max;
 mod max_e2e;
 mod multi_instance;
+mod orders;
 mod ops;
 mod ozon_e2e;
 mod store_story;

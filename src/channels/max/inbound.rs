@@ -302,9 +302,15 @@ impl MaxReceiver {
                 None,
                 InboundKind::Reachability { reachable: false },
             ))),
-            MaxUpdate::Started { dedupe_id, user_id, locale, .. } => {
-                // Pressing Start is how a MAX customer says hello: the dialog greets them.
-                let input = Input::Text { text: "/start".to_owned() };
+            MaxUpdate::Started { dedupe_id, user_id, locale, payload } => {
+                // Pressing Start is how a MAX customer says hello: the dialog greets them. A
+                // deep link's account-link token goes along as Telegram's does (`/start <token>`),
+                // so the engine links the contact; any other payload is not passed on.
+                let text = match payload.as_deref().filter(|p| crate::customers::looks_like_link_token(p)) {
+                    Some(token) => format!("/start {token}"),
+                    None => "/start".to_owned(),
+                };
+                let input = Input::Text { text };
                 Ok(one(self.event(
                     dedupe_id,
                     user_id.to_string(),

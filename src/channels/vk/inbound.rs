@@ -110,6 +110,9 @@ pub struct IncomingMessage {
     pub items: Vec<Item>,
     /// `client_info`: which keyboards the client shows, and its language.
     pub client_info: Option<Value>,
+    /// `ref`: the parameter of the `vk.me/<community>?ref=...` link the customer came by,
+    /// when it is an account-link token (`crate::customers`).
+    pub link_token: Option<String>,
 }
 
 /// An attachment, as far as the dialog cares.
@@ -162,6 +165,11 @@ pub fn parse_update(envelope: &Envelope) -> Result<VkUpdate, MalformedEvent> {
                 payload,
                 items,
                 client_info: object.get("client_info").filter(|info| info.is_object()).cloned(),
+                link_token: message
+                    .get("ref")
+                    .and_then(Value::as_str)
+                    .filter(|link| crate::customers::looks_like_link_token(link))
+                    .map(str::to_owned),
             }))
         }
         "message_edit" => {
@@ -409,13 +417,17 @@ impl VkReceiver {
     }
 
     async fn inputs(&self, message: &IncomingMessage) -> Result<Vec<Input>, ReceiveError> {
+        // A `vk.me/...?ref=<token>` link: the token goes first, as Telegram's `/start <token>`,
+        // so the contact is linked before the message is answered.
+        let mut inputs: Vec<Input> =
+            message.link_token.iter().map(|token| Input::Text { text: format!("/start {token}") }).collect();
         if let Some(payload) = &message.payload {
-            return Ok(vec![match keyboard::read_payload(payload) {
+            inputs.push(match keyboard::read_payload(payload) {
                 PayloadMeaning::Start => Input::Text { text: "/start".to_owned() },
                 _ => button_input(Some(payload)),
-            }]);
+            });
+            return Ok(inputs);
         }
-        let mut inputs = Vec::new();
         let text = message.text.trim();
         let mut captioned = false;
         for item in &message.items {
@@ -546,6 +558,22 @@ mod tests {
         let update = parse_update(&Envelope::parse(&event).unwrap()).unwrap();
         let VkUpdate::Message(message) = update else { panic!("a message: {update:?}") };
         assert_eq!(message.items, [Item::Photo { url: "w".into(), declared_bytes: None }]);
+    }
+
+    #[test]
+    fn a_ref_that_is_a_link_token_is_kept_and_anything_else_is_not() {
+        let token = "Q2xpY2tIZXJlVG9MaW5rWW91ckFjY28";
+        assert!(crate::customers::looks_like_link_token(&format!("{token}x")));
+        let read = |reference: &str| {
+            let event = json!({"type": "message_new", "object": {"message": {"peer_id": 1, "from_id": 1,
+                "text": "hi", "ref": reference}}});
+            let VkUpdate::Message(message) = parse_update(&Envelope::parse(&event).unwrap()).unwrap() else {
+                panic!("a message")
+            };
+            message.link_token
+        };
+        assert_eq!(read(&format!("{token}x")), Some(format!("{token}x")));
+        assert_eq!(read("summer-sale"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::core::dialog::Input;
 use crate::core::message::Action;
+use crate::customers::SignedIdentity;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
@@ -13,6 +14,9 @@ pub struct ChatMessage {
     /// The widget's id for this message; a resend carries the same one.
     pub client_id: String,
     pub input: Input,
+    /// The signed-in customer, as the store's page signed them (the widget's `data-`
+    /// attributes); checked by the engine.
+    pub identity: Option<SignedIdentity>,
 }
 
 /// Why a body is not a message. Each maps to one status and one code the widget can act on.
@@ -58,6 +62,8 @@ struct Body {
     /// A button's data, as the widget received it.
     #[serde(default)]
     button: Option<String>,
+    #[serde(default)]
+    identity: Option<SignedIdentity>,
 }
 
 /// Reads a message body. A button whose data does not decode (an old page, a forged press) is
@@ -78,7 +84,7 @@ pub fn parse_message(body: &[u8]) -> Result<ChatMessage, MessageError> {
         },
         _ => return Err(MessageError::Empty),
     };
-    Ok(ChatMessage { client_id: body.id, input })
+    Ok(ChatMessage { client_id: body.id, input, identity: body.identity })
 }
 
 /// Client message ids: what the widget makes (a UUID), bounded so they fit the dedupe key.

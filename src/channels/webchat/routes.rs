@@ -344,8 +344,49 @@ async fn send_message(
         return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected_json");
     }
     match parse_message(&body) {
-        Ok(message) => accept(&state, &visitor, &message.client_id, &headers, message.input).await,
+        Ok(message) => match message.identity {
+            None => accept(&state, &visitor, &message.client_id, &headers, message.input).await,
+            Some(identity) => {
+                identified(&state, &visitor, &message.client_id, &headers, identity, message.input).await
+            }
+        },
         Err(problem) => error(problem.status(), problem.code()),
+    }
+}
+
+/// A message from a signed-in customer: the identity (checked by the engine, which links the
+/// contact to the store's customer) and the message, stored in one transaction, so the
+/// message is already answered as the customer's.
+async fn identified(
+    state: &WebChatState,
+    visitor: &str,
+    client_id: &str,
+    headers: &HeaderMap,
+    identity: crate::customers::SignedIdentity,
+    input: Input,
+) -> Response {
+    let event = |suffix: &str, kind: InboundKind| InboundEvent {
+        channel: CHANNEL,
+        event_id: format!("{visitor}:{client_id}{suffix}"),
+        external_id: visitor.to_owned(),
+        language_hint: language_hint(headers),
+        display_name: None,
+        contact_data: None,
+        kind,
+    };
+    let events =
+        vec![event(":identity", InboundKind::Identify { identity }), event("", InboundKind::Input(input))];
+    match state.intake.accept_batch(events).await {
+        Ok(accepted) => match accepted.last() {
+            Some(Accepted::Applied { .. }) => {
+                Json(serde_json::json!({ "status": "applied" })).into_response()
+            }
+            _ => Json(serde_json::json!({ "status": "duplicate" })).into_response(),
+        },
+        Err(problem) => {
+            tracing::warn!(error = %problem, "web chat: the engine did not store a message");
+            error(StatusCode::SERVICE_UNAVAILABLE, "try_again")
+        }
     }
 }
 

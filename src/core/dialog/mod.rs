@@ -5,11 +5,13 @@
 //! and the effects for the engine to carry out in the same transaction. It never sends,
 //! stores, reads the clock or draws random numbers, so every behaviour is a transcript test.
 
+mod orders;
 mod reading;
 
 use crate::core::faq::{FaqAction, Intent, IntentClassifier};
 use crate::core::keys;
 use crate::core::message::{Action, Button, IssueType, Lang, MediaRef, PhotoStep, Priority, Reply};
+use crate::core::order::{LookupOutcome, LookupPurpose, Verifier, VerifierKind};
 use crate::core::order_id::{OrderId, OrderIdFormat};
 use reading::Reading;
 use serde::{Deserialize, Serialize};
@@ -55,6 +57,42 @@ pub enum State {
     AwaitingOrderId {
         issue: IssueType,
         /// What the customer already wrote about the problem: it becomes the description.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// With an order source: what the number is looked up for once it comes (tracking a
+        /// refund is a `Return` whose lookup answers with the refund).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lookup: Option<LookupPurpose>,
+    },
+    /// The order source is being asked (`Effect::LookupOrder`); its answer comes as
+    /// `Input::OrderLooked`.
+    LookingUpOrder {
+        purpose: LookupPurpose,
+        issue: IssueType,
+        /// `None`: a signed-in customer's latest order.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order_id: Option<OrderId>,
+        /// The customer proved ownership with an email or phone number in this lookup.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        verifier_given: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// The store shows this order only to whoever knows its email or phone number.
+    AwaitingVerifier {
+        purpose: LookupPurpose,
+        issue: IssueType,
+        order_id: OrderId,
+        kind: VerifierKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// The order's status was told (or the store could not be asked): "did this help?", and a
+    /// person is one button away, with the order on the ticket.
+    OrderAnswered {
+        issue: IssueType,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order_id: Option<OrderId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
@@ -205,6 +243,14 @@ pub enum Input {
     },
     /// Nobody claimed the ticket within the configured time: tell the customer where they stand.
     QueueReminder,
+    /// The order source answered a lookup the dialog asked for (`Effect::LookupOrder`). Only
+    /// the engine produces it, from a stored lookup request.
+    OrderLooked {
+        purpose: LookupPurpose,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order_ref: Option<String>,
+        outcome: LookupOutcome,
+    },
 }
 
 /// The global commands, available at every step.
@@ -259,6 +305,21 @@ pub struct Ctx<'a> {
     pub queue: QueueSnapshot,
     /// The customer writes on a channel anyone can use without an account (the web chat).
     pub anonymous: bool,
+    /// Whether order numbers can be looked up, and for this customer how.
+    pub orders: OrderAccess,
+}
+
+/// What the dialog may do with order numbers (see `crate::orders`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OrderAccess {
+    /// An order source is configured.
+    pub enabled: bool,
+    /// The contact is linked to a customer the store vouched for: "my order" needs no number
+    /// and no verifier.
+    pub linked: bool,
+    /// Failed lookups this contact may still make this hour
+    /// (`core::order::FAILED_LOOKUPS_PER_HOUR`); at 0 the dialog offers a person instead.
+    pub tries_left: u32,
 }
 
 /// What the engine carries out, in the same transaction as the state change.
@@ -297,6 +358,15 @@ pub enum Effect {
     },
     Feedback {
         text: String,
+    },
+    /// Ask the order source about this order, outside the transaction; the answer comes back
+    /// as `Input::OrderLooked`. `order_ref: None` asks for a linked customer's latest order.
+    LookupOrder {
+        purpose: LookupPurpose,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order_ref: Option<OrderId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        verifier: Option<Verifier>,
     },
 }
 
@@ -373,6 +443,9 @@ pub fn step(state: State, input: Input, ctx: &Ctx<'_>) -> Transition {
             Transition::to(State::Assigned { agent }).reply(reopened)
         }
         Input::TicketResolved => Transition::to(State::AwaitingRating).reply(rating_prompt()),
+        Input::OrderLooked { purpose, order_ref, outcome } => {
+            orders::on_looked(state, purpose, order_ref, outcome, ctx)
+        }
         Input::QueueReminder => match state {
             State::Queued { .. } => {
                 let update = queue_reply(&ctx.queue, keys::QUEUE_UPDATE, keys::QUEUE_UPDATE_AFTER_HOURS);
@@ -445,7 +518,10 @@ fn on_plain_text(state: State, text: String, ctx: &Ctx<'_>) -> Transition {
         State::ChoosingIssue { order_id, note, missed } => {
             choosing_issue_text(order_id, note, missed, text, ctx)
         }
-        State::AwaitingOrderId { issue, note } => order_id_text(issue, note, text, ctx),
+        State::AwaitingOrderId { issue, note, lookup } => order_id_text(issue, note, lookup, text, ctx),
+        State::LookingUpOrder { .. } | State::AwaitingVerifier { .. } | State::OrderAnswered { .. } => {
+            orders::on_text(state, text, ctx)
+        }
         State::AwaitingPhotos { issue, order_id, photos, caption } => {
             photos_text(issue, order_id, photos, caption, text, ctx)
         }
@@ -498,7 +574,13 @@ fn on_plain_text(state: State, text: String, ctx: &Ctx<'_>) -> Transition {
 }
 
 /// Text while the dialog waits for an order number.
-fn order_id_text(issue: IssueType, note: Option<String>, text: String, ctx: &Ctx<'_>) -> Transition {
+fn order_id_text(
+    issue: IssueType,
+    note: Option<String>,
+    lookup: Option<LookupPurpose>,
+    text: String,
+    ctx: &Ctx<'_>,
+) -> Transition {
     let reading = Reading::of(&text, ctx);
     if reading.wants_person() {
         return handoff(draft(issue, None, Vec::new(), note), ctx);
@@ -506,9 +588,13 @@ fn order_id_text(issue: IssueType, note: Option<String>, text: String, ctx: &Ctx
     if let Some(order_id) = reading.order_id() {
         // "it's 12345678-0001, the box was crushed": the number, and the words for the ticket.
         let note = if reading.only_order_number() { note } else { Some(join_note(note, text)) };
+        if ctx.orders.enabled {
+            let purpose = lookup.unwrap_or_else(|| orders::purpose_of(issue));
+            return orders::look_up(purpose, issue, Some(order_id), None, note, ctx);
+        }
         return after_order_id(issue, order_id, note, ctx);
     }
-    let state = State::AwaitingOrderId { issue, note };
+    let state = State::AwaitingOrderId { issue, note, lookup };
     if let Some(answered) = answer_in_passing(&state, &reading, ctx) {
         return answered;
     }
@@ -639,9 +725,17 @@ fn on_intent(
             .reply(Reply::new(&intent.answer_key()))
             .reply(helpfulness_prompt()),
         FaqAction::StartFlow(issue) => {
-            let accepted =
-                order_id.as_ref().filter(|_| order_is_new && issue.needs_order_id()).map(order_accepted);
-            let transition = open_flow(issue, order_id, Some(text), ctx);
+            // With an order source the lookup's answer confirms the number.
+            let accepted = order_id
+                .as_ref()
+                .filter(|_| order_is_new && issue.needs_order_id() && !ctx.orders.enabled)
+                .map(order_accepted);
+            let purpose = match intent {
+                Intent::TrackOrder => LookupPurpose::Track,
+                Intent::TrackRefund => LookupPurpose::Refund,
+                _ => orders::purpose_of(issue),
+            };
+            let transition = open_flow_for(purpose, issue, order_id, Some(text), ctx);
             match accepted {
                 Some(accepted) => transition.prepend(accepted),
                 None => transition,
@@ -788,9 +882,31 @@ fn start_flow(issue: IssueType, ctx: &Ctx<'_>) -> Transition {
 /// rest: the order number if it is needed and missing, then the photos, then a description
 /// unless `note` already says enough.
 fn open_flow(issue: IssueType, order_id: Option<OrderId>, note: Option<String>, ctx: &Ctx<'_>) -> Transition {
+    open_flow_for(orders::purpose_of(issue), issue, order_id, note, ctx)
+}
+
+/// [`open_flow`] for a lookup of `purpose` once the number is known (with an order source).
+fn open_flow_for(
+    purpose: LookupPurpose,
+    issue: IssueType,
+    order_id: Option<OrderId>,
+    note: Option<String>,
+    ctx: &Ctx<'_>,
+) -> Transition {
+    if ctx.orders.enabled && issue.needs_order_id() {
+        match order_id {
+            Some(order_id) => return orders::look_up(purpose, issue, Some(order_id), None, note, ctx),
+            // A signed-in customer asking about "my order" needs no number.
+            None if ctx.orders.linked && purpose != LookupPurpose::Problem => {
+                return orders::look_up(purpose, issue, None, None, note, ctx);
+            }
+            None => {}
+        }
+    }
     match order_id {
         None if issue.needs_order_id() => {
-            let state = State::AwaitingOrderId { issue, note };
+            let lookup = ctx.orders.enabled.then_some(purpose);
+            let state = State::AwaitingOrderId { issue, note, lookup };
             Transition::to(state).reply(order_id_prompt(issue, ctx))
         }
         order_id => continue_flow(issue, order_id, note, ctx),
@@ -969,7 +1085,11 @@ fn on_button(state: State, action: Action, ctx: &Ctx<'_>) -> Transition {
 
         (
             Action::Issue(issue),
-            State::Menu | State::NotUnderstood | State::FaqAnswered { .. } | State::Clarifying { .. },
+            State::Menu
+            | State::NotUnderstood
+            | State::FaqAnswered { .. }
+            | State::Clarifying { .. }
+            | State::OrderAnswered { .. },
         ) => start_flow(issue, ctx),
         // The order number is known: go straight to what this problem needs next.
         (Action::Issue(issue), State::ChoosingIssue { order_id, note, .. }) => {
@@ -1000,6 +1120,12 @@ fn on_button(state: State, action: Action, ctx: &Ctx<'_>) -> Transition {
             let issue = issue_for_intent(intent);
             let transition = handoff(draft(issue, order_id, Vec::new(), Some(question)), ctx);
             transition.effect(Effect::FaqOutcome { intent, helped: false })
+        }
+        (Action::Helped, State::OrderAnswered { .. }) => {
+            Transition::to(State::Menu).reply(Reply::new(keys::GLAD_IT_HELPED)).reply(menu())
+        }
+        (Action::NotHelped, State::OrderAnswered { issue, order_id, note }) => {
+            handoff(draft(issue, order_id, Vec::new(), note), ctx)
         }
         (Action::Helped, State::SuggestionOffered { draft, .. }) => Transition::to(State::AwaitingRating)
             .effect(Effect::OpenTicket { draft, outcome: TicketOutcome::SelfServed })
@@ -1120,7 +1246,14 @@ fn on_command(state: State, command: Command, ctx: &Ctx<'_>) -> Transition {
                 keys::ALREADY_QUEUED,
                 keys::ALREADY_QUEUED,
             )),
-            State::AwaitingOrderId { issue, note } => handoff(draft(issue, None, Vec::new(), note), ctx),
+            State::AwaitingOrderId { issue, note, .. } => handoff(draft(issue, None, Vec::new(), note), ctx),
+            State::LookingUpOrder { issue, order_id, note, .. }
+            | State::OrderAnswered { issue, order_id, note } => {
+                handoff(draft(issue, order_id, Vec::new(), note), ctx)
+            }
+            State::AwaitingVerifier { issue, order_id, note, .. } => {
+                handoff(draft(issue, Some(order_id), Vec::new(), note), ctx)
+            }
             State::ChoosingIssue { order_id, note, .. } => {
                 handoff(draft(IssueType::Other, Some(order_id), Vec::new(), note), ctx)
             }
@@ -1173,6 +1306,9 @@ pub fn prompt(state: &State, ctx: &Ctx<'_>) -> Reply {
         State::ChoosingIssue { .. } => choose_issue_prompt(state),
         State::Clarifying { .. } => clarify_prompt(state),
         State::AwaitingOrderId { issue, .. } => order_id_prompt(*issue, ctx),
+        State::LookingUpOrder { .. } => Reply::new(keys::ORDER_STILL_CHECKING),
+        State::AwaitingVerifier { kind, .. } => orders::ask_verifier(*kind),
+        State::OrderAnswered { .. } => helpfulness_prompt(),
         State::AwaitingPhotos { issue, photos, .. } => photo_prompt(*issue, photos.len()),
         State::AwaitingDescription { issue, .. } => match issue {
             IssueType::Complaint => Reply::new(keys::ASK_COMPLAINT),

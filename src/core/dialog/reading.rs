@@ -35,6 +35,14 @@ impl Reading {
         self.understanding.entities.order_ids.first().cloned()
     }
 
+    pub(super) fn email(&self) -> Option<String> {
+        self.understanding.entities.emails.first().cloned()
+    }
+
+    pub(super) fn phone(&self) -> Option<String> {
+        self.understanding.entities.phones.first().cloned()
+    }
+
     pub(super) fn only_order_number(&self) -> bool {
         self.understanding.only_order_number
     }

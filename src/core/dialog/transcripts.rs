@@ -13,6 +13,9 @@
 use super::*;
 use crate::core::faq::Match;
 use crate::core::message::Arg;
+use crate::core::order::{
+    FAILED_LOOKUPS_PER_HOUR, LookupOutcome, Order, OrderItem, OrderLookup, OrderStatus, Refund, Shipment,
+};
 use crate::core::order_id::testing::MarketplaceFormat;
 
 /// A fixed table instead of a trained model: the dialog's tests are about the dialog.
@@ -39,7 +42,10 @@ impl IntentClassifier for TableClassifier {
             }
             (Lang::En, "damaged") => Intent::DamagedItem,
             (Lang::En, "wrong colour, order 12345678-0001") => Intent::WrongItem,
-            (Lang::En, "where is my order 12345678-0001?") => Intent::TrackOrder,
+            (Lang::En, "where is my order 12345678-0001?")
+            | (Lang::En, "where is my order?")
+            | (Lang::En, "track my parcel 12345678-0001") => Intent::TrackOrder,
+            (Lang::En, "where is my refund for 12345678-0001?") => Intent::TrackRefund,
             (Lang::En, "it is late, it should have come last week") => Intent::LateDelivery,
             (Lang::En, "how long does a refund take?") => Intent::CheckRefundPolicy,
             (Lang::En, "how do i return order 12345678-0002?") => Intent::CheckRefundPolicy,
@@ -71,6 +77,7 @@ fn test_ctx(queue: QueueSnapshot) -> Ctx<'static> {
         faq: &TableClassifier,
         queue,
         anonymous: false,
+        orders: Default::default(),
     }
 }
 
@@ -80,6 +87,7 @@ struct Script {
     language_chosen: bool,
     queue: QueueSnapshot,
     anonymous: bool,
+    orders: OrderAccess,
 }
 
 fn parse_input(line: &str) -> Input {
@@ -104,7 +112,50 @@ fn parse_input(line: &str) -> Input {
         "reminder" => Input::QueueReminder,
         "long" => Input::Text { text: "a".repeat(MAX_TEXT_CHARS + 1) },
         "exactly-max" => Input::Text { text: "a".repeat(MAX_TEXT_CHARS) },
+        // [looked <purpose> <order ref or -> <found:status | notfound | verifier:email | down>]
+        "looked" => looked(rest),
         other => panic!("unknown input [{other}]"),
+    }
+}
+
+/// An order source's answer, as the engine feeds it in.
+fn looked(spec: &str) -> Input {
+    let parts: Vec<&str> = spec.split_whitespace().collect();
+    let [purpose, order_ref, outcome] = parts[..] else { panic!("[looked purpose ref outcome], got {spec}") };
+    let purpose: LookupPurpose = serde_json::from_value(serde_json::json!(purpose)).expect("a purpose");
+    let order_ref = (order_ref != "-").then(|| order_ref.to_owned());
+    let lookup = match outcome.split_once(':') {
+        Some(("found", status)) => OrderLookup::Found {
+            order: test_order(
+                order_ref.as_deref().unwrap_or("87654321-0009"),
+                OrderStatus::from_code(status).expect("a status"),
+            ),
+        },
+        Some(("verifier", "email")) => OrderLookup::VerifierRequired { kind: VerifierKind::Email },
+        Some(("verifier", "phone")) => OrderLookup::VerifierRequired { kind: VerifierKind::Phone },
+        None if outcome == "notfound" => OrderLookup::NotFound,
+        None if outcome == "down" => {
+            return Input::OrderLooked { purpose, order_ref, outcome: LookupOutcome::Unavailable };
+        }
+        _ => panic!("unknown lookup outcome {outcome}"),
+    };
+    Input::OrderLooked { purpose, order_ref, outcome: LookupOutcome::Answered { lookup } }
+}
+
+fn test_order(id: &str, status: OrderStatus) -> Order {
+    Order {
+        id: id.to_owned(),
+        status,
+        status_label: Some("Handed to the courier".into()),
+        placed_at: Some("2026-12-01T10:00:00Z".into()),
+        items: vec![OrderItem { title: "Blue mug".into(), qty: 2 }],
+        shipments: vec![Shipment {
+            carrier: Some("CDEK".into()),
+            tracking_number: Some("1234567890".into()),
+            tracking_url: Some("https://track.example/1234567890".into()),
+            eta: Some("2026-12-10".into()),
+        }],
+        refund: Some(Refund { eligible: true, until: Some("2026-12-31".into()) }),
     }
 }
 
@@ -124,6 +175,7 @@ fn check_from(start: State, script: &str) -> State {
         language_chosen: false,
         queue: QueueSnapshot::default(),
         anonymous: false,
+        orders: Default::default(),
     };
     let mut pending: Option<(String, Transition)> = None;
     let mut effects_checked = true;
@@ -153,6 +205,13 @@ fn check_from(start: State, script: &str) -> State {
                         Some(("back", at)) => run.queue.agents_back_at = Some(at.to_owned()),
                         None if setting == "chosen" => run.language_chosen = true,
                         None if setting == "anonymous" => run.anonymous = true,
+                        // An order source is configured, with the full allowance of failures.
+                        None if setting == "orders" => {
+                            run.orders.enabled = true;
+                            run.orders.tries_left = FAILED_LOOKUPS_PER_HOUR;
+                        }
+                        None if setting == "linked" => run.orders.linked = true,
+                        Some(("tries", n)) => run.orders.tries_left = n.parse().unwrap(),
                         _ => panic!("unknown setting {setting}"),
                     }
                 }
@@ -166,6 +225,7 @@ fn check_from(start: State, script: &str) -> State {
                     faq: &TableClassifier,
                     queue: run.queue.clone(),
                     anonymous: run.anonymous,
+                    orders: run.orders,
                 };
                 let transition = step(run.state.clone(), parse_input(rest), &ctx);
                 run.state = transition.state.clone();
@@ -401,8 +461,11 @@ fn an_anonymous_bare_request_for_a_person_waits_behind_the_rest() {
     // A visitor who gave an order number or words is not low trust.
     let mut ctx = test_ctx(QueueSnapshot::default());
     ctx.anonymous = true;
-    let state =
-        State::AwaitingOrderId { issue: IssueType::Damaged, note: Some("the box was crushed".into()) };
+    let state = State::AwaitingOrderId {
+        issue: IssueType::Damaged,
+        note: Some("the box was crushed".into()),
+        lookup: None,
+    };
     let transition = step(state, Input::Button { action: Action::Human }, &ctx);
     let Some(Effect::OpenTicket { draft, .. }) = transition.effects.first() else { panic!("no ticket") };
     assert_ne!(draft.priority, Priority::Low);
@@ -639,7 +702,7 @@ fn language_can_be_chosen_at_any_step() {
 #[test]
 fn commands_work_at_every_step() {
     let flow_states = [
-        State::AwaitingOrderId { issue: IssueType::Order, note: None },
+        State::AwaitingOrderId { issue: IssueType::Order, note: None, lookup: None },
         State::AwaitingPhotos {
             issue: IssueType::Order,
             order_id: order_id(),
@@ -694,7 +757,7 @@ fn commands_work_at_every_step() {
 #[test]
 fn help_and_unknown_commands_reprompt() {
     in_step(
-        State::AwaitingOrderId { issue: IssueType::Order, note: None },
+        State::AwaitingOrderId { issue: IssueType::Order, note: None, lookup: None },
         "> /help
          < help ask-order-id
          > /pizza
@@ -854,7 +917,7 @@ fn a_resolved_ticket_can_be_reopened() {
 fn every_customer_facing_state() -> Vec<State> {
     vec![
         State::Menu,
-        State::AwaitingOrderId { issue: IssueType::Order, note: None },
+        State::AwaitingOrderId { issue: IssueType::Order, note: None, lookup: None },
         State::AwaitingPhotos {
             issue: IssueType::Order,
             order_id: order_id(),
@@ -949,7 +1012,7 @@ fn buttons_from_earlier_steps_are_refused_politely() {
 fn a_photo_where_none_is_asked_for_is_kept_in_the_log_only() {
     for state in [
         State::Menu,
-        State::AwaitingOrderId { issue: IssueType::Order, note: None },
+        State::AwaitingOrderId { issue: IssueType::Order, note: None, lookup: None },
         State::AwaitingRating,
         State::AwaitingFeedback,
     ] {
@@ -1182,7 +1245,7 @@ fn asking_for_a_language_by_name_switches_to_it_for_good() {
     assert_eq!(switched.effects, vec![Effect::SetLanguage { lang: Lang::En, chosen: true }]);
     assert_eq!(switched.replies.iter().map(Reply::key).collect::<Vec<_>>(), ["language-set", "menu-prompt"]);
     // In the middle of a request, the request goes on.
-    let state = State::AwaitingOrderId { issue: IssueType::Damaged, note: None };
+    let state = State::AwaitingOrderId { issue: IssueType::Damaged, note: None, lookup: None };
     let switched = step(state.clone(), Input::Text { text: "说中文".into() }, &ctx);
     assert_eq!(switched.state, state);
     assert_eq!(switched.language(Lang::En), Lang::Zh);
@@ -1213,7 +1276,7 @@ fn a_question_while_a_photo_is_expected_is_answered_and_the_request_repeated() {
          ! open_ticket",
     );
     in_step(
-        State::AwaitingOrderId { issue: IssueType::Damaged, note: None },
+        State::AwaitingOrderId { issue: IssueType::Damaged, note: None, lookup: None },
         "> how long does a refund take?
          < faq-check-refund-policy ask-order-id
          = awaiting_order_id",
@@ -1253,7 +1316,11 @@ fn asking_for_a_person_works_in_any_language_at_any_step() {
     let steps = [
         State::Menu,
         State::NotUnderstood,
-        State::AwaitingOrderId { issue: IssueType::Damaged, note: Some("the mug is damaged".into()) },
+        State::AwaitingOrderId {
+            issue: IssueType::Damaged,
+            note: Some("the mug is damaged".into()),
+            lookup: None,
+        },
         State::AwaitingPhotos {
             issue: IssueType::Damaged,
             order_id: order_id(),
@@ -1280,7 +1347,11 @@ fn asking_for_a_person_works_in_any_language_at_any_step() {
     }
     // The words written before reach the ticket.
     let transition = step(
-        State::AwaitingOrderId { issue: IssueType::Damaged, note: Some("the mug is damaged".into()) },
+        State::AwaitingOrderId {
+            issue: IssueType::Damaged,
+            note: Some("the mug is damaged".into()),
+            lookup: None,
+        },
         Input::Text { text: "operator".into() },
         &test_ctx(QueueSnapshot::default()),
     );
@@ -1350,9 +1421,12 @@ fn the_words_collected_before_the_order_number_are_bounded() {
     // bound, the new words stay in the log but no longer grow the stored note.
     let ctx = test_ctx(QueueSnapshot::default());
     let full = "z".repeat(MAX_NOTE_CHARS - 10);
-    let state = State::AwaitingOrderId { issue: IssueType::LateDelivery, note: Some(full.clone()) };
+    let state =
+        State::AwaitingOrderId { issue: IssueType::LateDelivery, note: Some(full.clone()), lookup: None };
     let next = step(state, Input::Text { text: "the mug is damaged".into() }, &ctx);
-    let State::AwaitingOrderId { issue, note: Some(note) } = &next.state else { panic!("{:?}", next.state) };
+    let State::AwaitingOrderId { issue, note: Some(note), .. } = &next.state else {
+        panic!("{:?}", next.state)
+    };
     assert_eq!(*issue, IssueType::Damaged, "the subject still changes");
     assert_eq!(*note, full, "the note is full: the old words are kept, the new ones left out");
     assert_eq!(join_note(Some("a".into()), "b".into()), "a\nb");
@@ -1361,7 +1435,7 @@ fn the_words_collected_before_the_order_number_are_bounded() {
 #[test]
 fn states_stored_before_these_fields_existed_still_load() {
     let old: State = serde_json::from_str(r#"{"step":"awaiting_order_id","issue":"order"}"#).unwrap();
-    assert_eq!(old, State::AwaitingOrderId { issue: IssueType::Order, note: None });
+    assert_eq!(old, State::AwaitingOrderId { issue: IssueType::Order, note: None, lookup: None });
     let old: State =
         serde_json::from_str(r#"{"step":"faq_answered","intent":"track_order","question":"where?"}"#)
             .unwrap();
@@ -1371,4 +1445,216 @@ fn states_stored_before_these_fields_existed_still_load() {
     );
     let old: Effect = serde_json::from_str(r#"{"effect":"set_language","lang":"ru"}"#).unwrap();
     assert_eq!(old, Effect::SetLanguage { lang: Lang::Ru, chosen: false });
+}
+
+// ---- Orders (issue 20) ----------------------------------------------------------------------
+
+#[test]
+fn where_is_my_order_is_looked_up_and_answered_with_status_and_tracking() {
+    check(
+        "@ orders
+         > where is my order 12345678-0001?
+         < -
+         ! lookup_order
+         = looking_up_order
+         > is it there yet?
+         < order-still-checking
+         = looking_up_order
+         > [looked track 12345678-0001 found:in_transit]
+         < order-status order-tracking did-it-help
+         = order_answered
+         > [btn yes]
+         < glad-it-helped menu-prompt
+         = menu",
+    );
+}
+
+#[test]
+fn the_order_status_reply_carries_the_store_label_and_the_tracking_link() {
+    let mut ctx = test_ctx(QueueSnapshot::default());
+    ctx.orders = OrderAccess { enabled: true, linked: false, tries_left: 5 };
+    let state = State::LookingUpOrder {
+        purpose: LookupPurpose::Track,
+        issue: IssueType::Delivery,
+        order_id: order_id(),
+        verifier_given: false,
+        note: None,
+    };
+    let Input::OrderLooked { purpose, order_ref, outcome } = looked("track 12345678-0001 found:shipped")
+    else {
+        unreachable!()
+    };
+    let transition = step(state, Input::OrderLooked { purpose, order_ref, outcome }, &ctx);
+    let args = |index: usize| transition.replies[index].text.args.clone();
+    assert!(args(0).contains(&("status".into(), Arg::Text("shipped".into()))));
+    assert!(args(0).contains(&("store_label".into(), Arg::Text("Handed to the courier".into()))));
+    assert!(args(1).contains(&("tracking_url".into(), Arg::Text("https://track.example/1234567890".into()))));
+    assert!(args(1).contains(&("carrier".into(), Arg::Text("CDEK".into()))));
+}
+
+#[test]
+fn a_signed_in_customer_gets_their_latest_order_without_typing_a_number() {
+    let end = check(
+        "@ orders linked
+         > where is my order?
+         < -
+         ! lookup_order
+         = looking_up_order
+         > [looked track - found:delivered]
+         < order-status order-tracking did-it-help
+         = order_answered
+         > [btn no]
+         < handoff-queued
+         ! open_ticket
+         = queued",
+    );
+    assert_eq!(end, State::Queued { acknowledged: false });
+}
+
+#[test]
+fn an_unknown_order_is_said_so_with_retype_or_a_person_and_five_failures_stop_the_lookups() {
+    check(
+        "@ orders tries=2
+         > where is my order 12345678-0001?
+         ! lookup_order
+         > [looked track 12345678-0001 notfound]
+         < order-not-found
+         = awaiting_order_id
+         > 12345678-0002
+         ! lookup_order
+         = looking_up_order
+         @ tries=1
+         > [looked track 12345678-0002 notfound]
+         < order-lookup-limit
+         = awaiting_order_id",
+    );
+    // With no tries left a number is not even looked up.
+    check(
+        "@ orders tries=0
+         > where is my order 12345678-0001?
+         < order-lookup-limit
+         = awaiting_order_id
+         > [btn human]
+         < handoff-queued
+         ! open_ticket
+         = queued",
+    );
+}
+
+#[test]
+fn a_guest_is_asked_for_the_verifier_the_store_wants() {
+    let end = check(
+        "@ orders
+         > track my parcel 12345678-0001
+         ! lookup_order
+         > [looked track 12345678-0001 verifier:email]
+         < ask-order-verifier
+         = awaiting_verifier
+         > it's me
+         < order-verifier-invalid
+         = awaiting_verifier
+         > buyer@example.com
+         ! lookup_order
+         = looking_up_order
+         > [looked track 12345678-0001 notfound]
+         < order-not-found
+         = awaiting_order_id",
+    );
+    assert!(matches!(end, State::AwaitingOrderId { lookup: Some(LookupPurpose::Track), .. }));
+}
+
+#[test]
+fn the_verifier_goes_with_the_lookup() {
+    let mut ctx = test_ctx(QueueSnapshot::default());
+    ctx.orders = OrderAccess { enabled: true, linked: false, tries_left: 5 };
+    let state = State::AwaitingVerifier {
+        purpose: LookupPurpose::Track,
+        issue: IssueType::Delivery,
+        order_id: order_id().unwrap(),
+        kind: VerifierKind::Email,
+        note: None,
+    };
+    let transition = step(state, Input::Text { text: "it is Buyer@Example.com".into() }, &ctx);
+    let Some(Effect::LookupOrder { verifier: Some(Verifier::Email(email)), .. }) = transition.effects.first()
+    else {
+        panic!("{:?}", transition.effects)
+    };
+    assert_eq!(email.to_lowercase(), "buyer@example.com");
+}
+
+#[test]
+fn the_store_down_is_said_politely_with_a_person_one_press_away() {
+    check(
+        "@ orders
+         > where is my order 12345678-0001?
+         ! lookup_order
+         > [looked track 12345678-0001 down]
+         < order-store-unavailable
+         = order_answered
+         > [btn human]
+         < handoff-queued
+         ! open_ticket
+         = queued",
+    );
+}
+
+#[test]
+fn refund_tracking_answers_with_the_refund() {
+    check(
+        "@ orders
+         > where is my refund for 12345678-0001?
+         ! lookup_order
+         > [looked refund 12345678-0001 found:returned]
+         < order-status order-refund did-it-help
+         = order_answered",
+    );
+}
+
+#[test]
+fn a_problem_flow_checks_the_order_and_goes_on() {
+    check(
+        "@ orders
+         > [btn i:order]
+         < ask-order-id
+         = awaiting_order_id
+         > 12345678-0001
+         < -
+         ! lookup_order
+         = looking_up_order
+         > [looked problem 12345678-0001 found:delivered]
+         < order-found-for-problem ask-photo-required
+         = awaiting_photos",
+    );
+    check(
+        "@ orders
+         > [btn i:order]
+         > 12345678-0001
+         ! lookup_order
+         > [looked problem 12345678-0001 down]
+         < order-not-checked ask-photo-required
+         = awaiting_photos",
+    );
+}
+
+#[test]
+fn an_answer_the_conversation_no_longer_waits_for_changes_nothing() {
+    check(
+        "@ orders
+         > where is my order 12345678-0001?
+         ! lookup_order
+         > /menu
+         < menu-prompt
+         = menu
+         > [looked track 12345678-0001 found:shipped]
+         < -
+         = menu",
+    );
+}
+
+#[test]
+fn without_an_order_source_nothing_is_looked_up() {
+    let ctx = test_ctx(QueueSnapshot::default());
+    let transition = step(State::Menu, Input::Text { text: "where is my order 12345678-0001?".into() }, &ctx);
+    assert!(!transition.effects.iter().any(|effect| matches!(effect, Effect::LookupOrder { .. })));
+    assert_eq!(transition.replies.first().map(Reply::key), Some(keys::ORDER_ID_ACCEPTED));
 }

@@ -55,7 +55,7 @@ async fn customer_lines(store: &Arc<dyn Store>, external_id: &str) -> Vec<String
 }
 
 async fn one_notice_then_quiet_until_the_window_passes(db: TestDb) {
-    let awaiting = State::AwaitingOrderId { issue: IssueType::Delivery, note: None };
+    let awaiting = State::AwaitingOrderId { issue: IssueType::Delivery, note: None, lookup: None };
     {
         let store = db.connect().await;
         let engine = engine(&store, 3, HOUR_MILLIS);

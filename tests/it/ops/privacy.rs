@@ -213,6 +213,7 @@ async fn erasure_story(db: TestDb) {
                 processed_events: 8,
                 tickets_anonymised: 1,
                 tickets_closed: 1,
+                order_lookups: 0,
             },
             media_files: 1,
             media_files_shared: 1,

@@ -10,6 +10,7 @@ pub mod fake_deepl;
 pub mod fake_libretranslate;
 pub mod fake_max;
 pub mod fake_ozon;
+pub mod fake_store;
 pub mod fake_telegram;
 pub mod fake_vk;
 pub mod faults;
