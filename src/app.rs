@@ -246,7 +246,7 @@ pub async fn start_with(
     listener: tokio::net::TcpListener,
     outbox: OutboxSettings,
 ) -> anyhow::Result<Running> {
-    use crate::channels::{max, telegram, vk};
+    use crate::channels::{email, max, telegram, vk};
 
     // The recorder goes in before the engine starts: the engine binds its histograms to it.
     let metrics = match settings.metrics_bind {
@@ -386,6 +386,26 @@ pub async fn start_with(
             }
         }
         tracing::info!(mode = ?channel.settings().mode, "MAX channel configured");
+        channels.push(Arc::new(channel));
+    }
+
+    if let Some(email_settings) = app.settings.email.clone() {
+        let channel = email::EmailChannel::new(email_settings, app.media.clone(), app.renderer())
+            .context("email settings")?;
+        let (receiver, intake) = (channel.receiver(), app.intake());
+        // One watcher per mailbox, as one poller per bot.
+        let leadership = format!("email:{}", channel.settings().mailbox_key());
+        let poll_states = states.clone();
+        tasks.push(tokio::spawn(poll_while_leading(
+            Arc::clone(&app.store),
+            leadership,
+            stop.clone(),
+            PollReport::channel(email::CHANNEL, states.clone()),
+            move |shutdown| {
+                email::imap::run(receiver.clone(), Arc::clone(&intake), shutdown, poll_states.clone())
+            },
+        )));
+        tracing::info!("email channel configured");
         channels.push(Arc::new(channel));
     }
 

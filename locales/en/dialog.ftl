@@ -143,3 +143,10 @@ rating-2 = 2
 rating-3 = 3
 rating-4 = 4
 rating-5 = 5
+
+## Email: a letter is answered with one letter.
+email-received = Thank you for your email: we have received it.
+email-received-order = Thank you for your email: we have received it and noted order { $order_id }.
+email-reply-human = If this didn't help, reply "human" to this email and a person from our team will answer.
+email-added-to-request = Thank you: your email has been added to your request, and the agent will see it.
+email-subject-default = Your request

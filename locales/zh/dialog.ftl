@@ -134,3 +134,10 @@ rating-2 = 2
 rating-3 = 3
 rating-4 = 4
 rating-5 = 5
+
+## 电子邮件：每封来信只回复一封邮件。
+email-received = 感谢您的来信，我们已经收到。
+email-received-order = 感谢您的来信，我们已经收到，并记下了订单号 { $order_id }。
+email-reply-human = 如果这没有帮助，请回复本邮件“人工”，我们的客服人员会为您解答。
+email-added-to-request = 谢谢，您的邮件已添加到您的请求中，客服人员会看到。
+email-subject-default = 您的请求

@@ -2,6 +2,7 @@
 //! outbox rows back through the platform. Channels never touch the store; the engine never
 //! knows a platform's wire format.
 
+pub mod email;
 pub mod max;
 pub mod telegram;
 pub mod terminal;

@@ -12,6 +12,7 @@
 //! setting comes from (`tests/architecture.rs` checks this).
 
 pub mod limits;
+pub mod email;
 pub mod max;
 pub mod telegram;
 pub mod vk;
@@ -170,6 +171,7 @@ pub struct Settings {
     pub vk: Option<VkSettings>,
     /// Present when any `SWITCHBOARD_MAX_*` variable is set (then all required ones must be).
     pub max: Option<MaxSettings>,
+    pub email: Option<email::EmailSettings>,
     /// What strangers on the public surface may cost: connections, streams, uploads, sign-ins.
     pub limits: limits::PublicLimits,
 }
@@ -398,6 +400,7 @@ impl Settings {
         let telegram = telegram::read(source, http_timeout)?;
         let vk = vk::read(source, http_timeout)?;
         let max = max::read(source, http_timeout)?;
+        let email = email::read(source, http_timeout)?;
         let limits = limits::read(source)?;
 
         Ok(Settings {
@@ -410,6 +413,7 @@ impl Settings {
             telegram,
             vk,
             max,
+            email,
             database_url,
             sqlite_sync,
             log_filter,
