@@ -28,6 +28,8 @@ pub struct MailServers {
     pub smtp_port: u16,
     dovecot: Option<Child>,
     smtp: Child,
+    /// Logins per user already waited for in Dovecot's log.
+    logins: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
 
 fn free_port() -> u16 {
@@ -83,6 +85,7 @@ impl MailServers {
             .args([smtp_port.to_string().as_str(), PASSWORD, conf.to_str().unwrap(), LDA])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("smtp.log")).unwrap())
             .kill_on_drop(true)
             .spawn()
             .expect("the SMTP server starts (python3-aiosmtpd)");
@@ -93,7 +96,8 @@ impl MailServers {
             "the SMTP server did not start: {line:?}"
         );
 
-        let mut servers = MailServers { dir, conf, imap_port, smtp_port, dovecot: None, smtp };
+        let mut servers =
+            MailServers { dir, conf, imap_port, smtp_port, dovecot: None, smtp, logins: Default::default() };
         servers.start_imap().await;
         servers
     }
@@ -125,6 +129,26 @@ impl MailServers {
         }
     }
 
+    /// Waits until `user` logged in once more than when this was last called: the app's
+    /// watcher is connected (its IDLE follows at once).
+    pub async fn wait_for_login(&self, user: &str) {
+        let seen = self.logins.lock().unwrap().get(user).copied().unwrap_or(0);
+        let needle = format!("Login: user=<{user}>");
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default();
+            let count = log.matches(&needle).count();
+            if count > seen {
+                self.logins.lock().unwrap().insert(user.to_owned(), count);
+                // The folder is selected and IDLE issued right after the login.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return;
+            }
+            assert!(tokio::time::Instant::now() < give_up, "{user} never logged in:\n{log}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops Dovecot as an administrator would (SIGTERM): every IMAP connection is cut.
     pub async fn stop_imap(&mut self) {
         let mut child = self.dovecot.take().expect("Dovecot is running");
@@ -148,6 +172,20 @@ impl MailServers {
         drop(stdin);
         let output = lda.wait_with_output().await.unwrap();
         assert!(output.status.success(), "dovecot-lda: {}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// Delivers a letter while Dovecot is stopped (its delivery agent needs the running
+    /// server's user lookup): written into the maildir the way a delivery agent writes it,
+    /// under `tmp/` and then renamed into `new/`, owned by the mail user.
+    pub fn deliver_into_maildir(&self, user: &str, raw: &[u8]) {
+        let maildir = self.dir.path().join("mail").join(user);
+        let owner = std::fs::metadata(&maildir).expect("the mailbox exists");
+        let name = format!("{}.test{}.localhost", std::process::id(), rand_suffix());
+        let (tmp, new) = (maildir.join("tmp").join(&name), maildir.join("new").join(&name));
+        std::fs::write(&tmp, raw).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        std::os::unix::fs::chown(&tmp, Some(owner.uid()), Some(owner.gid())).unwrap();
+        std::fs::rename(&tmp, &new).unwrap();
     }
 
     /// Every letter in `user`'s inbox, oldest first, read over IMAP.
@@ -180,6 +218,10 @@ impl MailServers {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }
 
 impl Drop for MailServers {
