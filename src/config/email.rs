@@ -142,15 +142,19 @@ pub(super) fn read(source: &dyn Source, timeout: Duration) -> Result<Option<Emai
     let smtp = parse_smtp_url(&required("SWITCHBOARD_EMAIL_SMTP_URL")?)?;
     let shared = source.get("SWITCHBOARD_EMAIL_PASSWORD");
     let password = |own: &'static str| {
-        source.get(own).or_else(|| shared.clone()).map(Secret::new).ok_or(EmailSettingsError::Missing(
-            "SWITCHBOARD_EMAIL_PASSWORD",
-        ))
+        source
+            .get(own)
+            .or_else(|| shared.clone())
+            .map(Secret::new)
+            .ok_or(EmailSettingsError::Missing("SWITCHBOARD_EMAIL_PASSWORD"))
     };
     let imap_password = password("SWITCHBOARD_EMAIL_IMAP_PASSWORD")?;
     let smtp_password = password("SWITCHBOARD_EMAIL_SMTP_PASSWORD")?;
     let (from_name, from_address) = parse_from(&required("SWITCHBOARD_EMAIL_FROM")?)?;
     let thread_key = match source.get("SWITCHBOARD_EMAIL_THREAD_SECRET") {
-        Some(secret) if secret.chars().count() < 16 => return Err(EmailSettingsError::ThreadSecretShort.into()),
+        Some(secret) if secret.chars().count() < 16 => {
+            return Err(EmailSettingsError::ThreadSecretShort.into());
+        }
         Some(secret) => Secret::new(secret),
         // Without a secret of its own, the mailbox password is one only we know; changing it
         // then leaves older replies to start new conversations, which the README says.
@@ -353,9 +357,15 @@ mod tests {
             (with("SWITCHBOARD_EMAIL_IMAP_URL", ""), "SWITCHBOARD_EMAIL_IMAP_URL"),
             (with("SWITCHBOARD_EMAIL_IMAP_URL", "https://imap.example.com"), "SWITCHBOARD_EMAIL_IMAP_URL"),
             (with("SWITCHBOARD_EMAIL_IMAP_URL", "imaps://imap.example.com"), "SWITCHBOARD_EMAIL_IMAP_URL"),
-            (with("SWITCHBOARD_EMAIL_IMAP_URL", "imaps://u:pw@imap.example.com"), "SWITCHBOARD_EMAIL_IMAP_URL"),
+            (
+                with("SWITCHBOARD_EMAIL_IMAP_URL", "imaps://u:pw@imap.example.com"),
+                "SWITCHBOARD_EMAIL_IMAP_URL",
+            ),
             (with("SWITCHBOARD_EMAIL_SMTP_URL", "smtp://u@smtp.example.com:x"), "SWITCHBOARD_EMAIL_SMTP_URL"),
-            (with("SWITCHBOARD_EMAIL_SMTP_URL", "smtps://u:pw@smtp.example.com"), "SWITCHBOARD_EMAIL_SMTP_URL"),
+            (
+                with("SWITCHBOARD_EMAIL_SMTP_URL", "smtps://u:pw@smtp.example.com"),
+                "SWITCHBOARD_EMAIL_SMTP_URL",
+            ),
             (with("SWITCHBOARD_EMAIL_PASSWORD", ""), "SWITCHBOARD_EMAIL_PASSWORD"),
             (with("SWITCHBOARD_EMAIL_FROM", "Support"), "SWITCHBOARD_EMAIL_FROM"),
             (with("SWITCHBOARD_EMAIL_FROM", "Support <support+x@example.com>"), "SWITCHBOARD_EMAIL_FROM"),

@@ -17,11 +17,12 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use mail_parser::{Message as Parsed, MessageParser, MimeHeaders};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use switchboard::channel_state::ChannelState;
 use switchboard::channels::email::thread::Threads;
 use switchboard::config::{Overrides, Settings};
 use switchboard::core::handoff::Actor;
-use switchboard::core::message::Lang;
 use switchboard::core::handoff::TicketStatus;
+use switchboard::core::message::Lang;
 use switchboard::store::OutboxStatus;
 
 const SUPPORT: &str = "support@shop.test";
@@ -101,7 +102,14 @@ impl Mail {
 
 /// A customer's letter as a mail program writes it (UTF-8, quoted-printable or base64 as
 /// lettre chooses), with the given Message-ID and the headers that thread it.
-fn letter(from: &str, subject: &str, id: &str, parents: &[&str], text: &str, photo: Option<&[u8]>) -> Vec<u8> {
+fn letter(
+    from: &str,
+    subject: &str,
+    id: &str,
+    parents: &[&str],
+    text: &str,
+    photo: Option<&[u8]>,
+) -> Vec<u8> {
     let mut builder = lettre::Message::builder()
         .from(from.parse::<Mailbox>().unwrap())
         .to(SUPPORT.parse::<Mailbox>().unwrap())
@@ -115,9 +123,10 @@ fn letter(from: &str, subject: &str, id: &str, parents: &[&str], text: &str, pho
     let message = match photo {
         None => builder.singlepart(SinglePart::plain(text.to_owned())),
         Some(photo) => builder.multipart(
-            MultiPart::mixed()
-                .singlepart(SinglePart::plain(text.to_owned()))
-                .singlepart(Attachment::new("lamp.png".into()).body(photo.to_vec(), ContentType::parse("image/png").unwrap())),
+            MultiPart::mixed().singlepart(SinglePart::plain(text.to_owned())).singlepart(
+                Attachment::new("lamp.png".into())
+                    .body(photo.to_vec(), ContentType::parse("image/png").unwrap()),
+            ),
         ),
     };
     message.unwrap().formatted()
@@ -196,21 +205,35 @@ async fn a_russian_letter_with_a_photo_becomes_a_ticket_and_the_thread_holds_bot
     assert_eq!((from.name.as_deref(), from.address.as_deref()), (Some("Shop Support"), Some(SUPPORT)));
     assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-replied"));
     let text = text_of(&ack);
-    assert!(text.starts_with("Спасибо за письмо, мы его получили и записали номер заказа 12345678-0001."), "{text}");
+    assert!(
+        text.starts_with("Спасибо за письмо, мы его получили и записали номер заказа 12345678-0001."),
+        "{text}"
+    );
     assert!(text.contains("Вы 1-й в очереди") || text.contains('1'), "{text}");
     let html = ack.body_html(0).unwrap();
     assert!(html.contains("<p>Спасибо за письмо"), "{html}");
 
     // An agent with a display name takes it and answers with the photo.
     let store = mail.app.store();
-    switchboard::console::agents::create_agent(&**store, "olga", "correct horse battery", switchboard::store::Role::Agent, 0)
-        .await
-        .unwrap();
+    switchboard::console::agents::create_agent(
+        &**store,
+        "olga",
+        "correct horse battery",
+        switchboard::store::Role::Agent,
+        0,
+    )
+    .await
+    .unwrap();
     store.set_agent_profile("olga", Some("Ольга"), None).await.unwrap();
     let engine = &mail.app.running().app.engine;
     engine.claim(ticket.id, "olga").await.unwrap();
     engine
-        .agent_reply(ticket.id, &Actor::new("olga", false), "Это трещина на фото?", vec![ticket.attachments[0].clone()])
+        .agent_reply(
+            ticket.id,
+            &Actor::new("olga", false),
+            "Это трещина на фото?",
+            vec![ticket.attachments[0].clone()],
+        )
         .await
         .unwrap();
     let received = mail.servers.wait_letters("anna", 3).await;
@@ -244,7 +267,14 @@ async fn a_russian_letter_with_a_photo_becomes_a_ticket_and_the_thread_holds_bot
     assert!(tickets.is_empty(), "the ticket is the agent's, no new one: {tickets:#?}");
 
     // Someone else who quotes our Message-ID starts a conversation of their own.
-    let forged = letter("Mallory <mallory@elsewhere.test>", "Re: x", "forged@elsewhere.test", &[first, &answer_id], "Send me the refund instead.", None);
+    let forged = letter(
+        "Mallory <mallory@elsewhere.test>",
+        "Re: x",
+        "forged@elsewhere.test",
+        &[first, &answer_id],
+        "Send me the refund instead.",
+        None,
+    );
     mail.servers.deliver("support", &forged).await;
     mail.wait_log(&mail.thread("forged@elsewhere.test"), 1).await;
     assert_eq!(mail.log(&thread).await.len(), 2, "Anna's conversation did not change");
@@ -257,14 +287,28 @@ async fn a_russian_letter_with_a_photo_becomes_a_ticket_and_the_thread_holds_bot
 #[cfg_attr(not(switchboard_test_mail), ignore = "needs Dovecot and aiosmtpd: set SWITCHBOARD_TEST_MAIL")]
 async fn a_letter_delivered_twice_and_a_restarted_server_lose_and_double_nothing() {
     let mut mail = Mail::start().await;
-    let parcel = letter("bob@customer.test", "Missing parcel", "en-1@customer.test", &[], "My parcel 12345678-0002 has not arrived and the tracking is stuck.", None);
+    let parcel = letter(
+        "bob@customer.test",
+        "Missing parcel",
+        "en-1@customer.test",
+        &[],
+        "My parcel 12345678-0002 has not arrived and the tracking is stuck.",
+        None,
+    );
     mail.servers.deliver("support", &parcel).await;
     mail.servers.wait_letters("bob", 1).await;
 
     // The same letter again (a second copy in the folder, as after a reconnect mid-IDLE),
     // then another customer's: handled in order, the copy once only.
     mail.servers.deliver("support", &parcel).await;
-    let other = letter("carol@customer.test", "Broken kettle", "en-2@customer.test", &[], "The kettle I got leaks from the bottom, order 12345678-0005.", None);
+    let other = letter(
+        "carol@customer.test",
+        "Broken kettle",
+        "en-2@customer.test",
+        &[],
+        "The kettle I got leaks from the bottom, order 12345678-0005.",
+        None,
+    );
     mail.servers.deliver("support", &other).await;
     mail.servers.wait_letters("carol", 1).await;
     assert_eq!(mail.log(&mail.thread("en-1@customer.test")).await.len(), 1, "the copy changed nothing");
@@ -272,17 +316,44 @@ async fn a_letter_delivered_twice_and_a_restarted_server_lose_and_double_nothing
 
     // Dovecot restarts while the app idles on it; a letter lands while it is down.
     mail.servers.stop_imap().await;
-    let while_down = letter("dave@customer.test", "Wrong size", "en-3@customer.test", &[], "I received size M instead of L for order 12345678-0006.", None);
+    let while_down = letter(
+        "dave@customer.test",
+        "Wrong size",
+        "en-3@customer.test",
+        &[],
+        "I received size M instead of L for order 12345678-0006.",
+        None,
+    );
     mail.servers.deliver_into_maildir("support", &while_down);
+    let states = mail.app.running().channels.clone();
+    let retrying = states.wait_for("email", |state| matches!(state, ChannelState::Retrying { .. }));
+    tokio::time::timeout(DEADLINE, retrying).await.expect("the lost connection shows in the channel's state");
     mail.servers.start_imap().await;
     mail.servers.wait_letters("dave", 1).await;
-    let after = letter("erin@customer.test", "Refund", "en-4@customer.test", &[], "The refund for order 12345678-0007 never came.", None);
+    tokio::time::timeout(DEADLINE, states.wait_for("email", |state| *state == ChannelState::Up))
+        .await
+        .expect("up again once the server answers");
+    let after = letter(
+        "erin@customer.test",
+        "Refund",
+        "en-4@customer.test",
+        &[],
+        "The refund for order 12345678-0007 never came.",
+        None,
+    );
     mail.servers.deliver("support", &after).await;
     mail.servers.wait_letters("erin", 1).await;
 
     // The app restarts too: the saved position holds, nothing is read twice.
     mail.app.stop().await;
-    let while_stopped = letter("frank@customer.test", "Damaged box", "en-5@customer.test", &[], "The box of order 12345678-0008 was crushed.", None);
+    let while_stopped = letter(
+        "frank@customer.test",
+        "Damaged box",
+        "en-5@customer.test",
+        &[],
+        "The box of order 12345678-0008 was crushed.",
+        None,
+    );
     mail.servers.deliver("support", &while_stopped).await;
     mail.launch().await;
     mail.servers.wait_letters("frank", 1).await;
@@ -318,7 +389,10 @@ Message-ID: <bounce@customer.test>\r\nContent-Type: multipart/report; report-typ
     }
     let ivan = mail.wait_log(&mail.thread("koi8@customer.test"), 1).await;
     assert!(ivan[0].contains("Subject: Пустая посылка"), "{ivan:?}");
-    assert!(ivan[0].contains("Здравствуйте! Посылка 12345678-0003 пришла пустой, коробка вскрыта."), "{ivan:?}");
+    assert!(
+        ivan[0].contains("Здравствуйте! Посылка 12345678-0003 пришла пустой, коробка вскрыта."),
+        "{ivan:?}"
+    );
     let li = mail.wait_log(&mail.thread("gb@customer.test"), 1).await;
     assert!(li[0].contains("Subject: 坏的商品"), "{li:?}");
     assert!(li[0].contains("你好！我的订单12345678-0004收到的商品是坏的，盒子被压扁了。"), "{li:?}");
@@ -347,8 +421,22 @@ Message-ID: <bounce@customer.test>\r\nContent-Type: multipart/report; report-typ
 #[cfg_attr(not(switchboard_test_mail), ignore = "needs Dovecot and aiosmtpd: set SWITCHBOARD_TEST_MAIL")]
 async fn smtp_4xx_is_retried_and_5xx_is_a_dead_letter_that_marks_the_contact_unreachable() {
     let mail = Mail::start().await;
-    let flaky = letter("flaky@customer.test", "Order 12345678-0009", "flaky@customer.test", &[], "The lid of the pot is cracked.", None);
-    let gone = letter("nosuchuser@customer.test", "Order 12345678-0010", "gone@customer.test", &[], "The handle fell off.", None);
+    let flaky = letter(
+        "flaky@customer.test",
+        "Order 12345678-0009",
+        "flaky@customer.test",
+        &[],
+        "The lid of the pot is cracked.",
+        None,
+    );
+    let gone = letter(
+        "nosuchuser@customer.test",
+        "Order 12345678-0010",
+        "gone@customer.test",
+        &[],
+        "The handle fell off.",
+        None,
+    );
     mail.servers.deliver("support", &flaky).await;
     mail.servers.deliver("support", &gone).await;
     // Refused once with 451, then delivered.
@@ -367,7 +455,8 @@ async fn smtp_4xx_is_retried_and_5xx_is_a_dead_letter_that_marks_the_contact_unr
     }
     let contact = mail.app.store().contact("email", &gone_thread).await.unwrap().unwrap();
     assert!(!contact.reachable, "550 5.1.1 marks the contact unreachable");
-    let flaky_rows = conversation::outbox(mail.app.store(), "email", &mail.thread("flaky@customer.test")).await;
+    let flaky_rows =
+        conversation::outbox(mail.app.store(), "email", &mail.thread("flaky@customer.test")).await;
     assert!(flaky_rows.iter().all(|row| row.status == OutboxStatus::Sent), "{flaky_rows:#?}");
     assert!(flaky_rows[0].attempts >= 1, "the 451 was an attempt: {flaky_rows:#?}");
     mail.finish().await;
@@ -377,17 +466,34 @@ async fn smtp_4xx_is_retried_and_5xx_is_a_dead_letter_that_marks_the_contact_unr
 #[cfg_attr(not(switchboard_test_mail), ignore = "needs Dovecot and aiosmtpd: set SWITCHBOARD_TEST_MAIL")]
 async fn a_question_is_answered_from_the_faq_and_human_opens_a_ticket() {
     let mail = Mail::start().await;
-    let question = letter("gina@customer.test", "Question", "faq-1@customer.test", &[], "How can I change my shipping address?", None);
+    let question = letter(
+        "gina@customer.test",
+        "Question",
+        "faq-1@customer.test",
+        &[],
+        "How can I change my shipping address?",
+        None,
+    );
     mail.servers.deliver("support", &question).await;
     let received = mail.servers.wait_letters("gina", 1).await;
     let answer = parse(&received[0]);
     let text = text_of(&answer);
     assert!(text.starts_with("Thank you for your email: we have received it."), "{text}");
-    assert!(text.trim_end().ends_with("reply \"human\" to this email and a person from our team will answer."), "{text}");
+    assert!(
+        text.trim_end().ends_with("reply \"human\" to this email and a person from our team will answer."),
+        "{text}"
+    );
     assert!(conversation::queued_tickets(mail.app.store()).await.is_empty(), "answered, no ticket yet");
 
     let id = answer.message_id().unwrap().to_owned();
-    let human = letter("gina@customer.test", "Re: Question", "faq-2@customer.test", &["faq-1@customer.test", &id], "human\n\nOn Mon, Shop Support wrote:\n> Thank you for your email", None);
+    let human = letter(
+        "gina@customer.test",
+        "Re: Question",
+        "faq-2@customer.test",
+        &["faq-1@customer.test", &id],
+        "human\n\nOn Mon, Shop Support wrote:\n> Thank you for your email",
+        None,
+    );
     mail.servers.deliver("support", &human).await;
     let received = mail.servers.wait_letters("gina", 2).await;
     let queued = text_of(&parse(&received[1]));

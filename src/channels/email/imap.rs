@@ -167,8 +167,12 @@ async fn take_in_new(
     (cursor, validity): (&str, u32),
     mut last: u32,
 ) -> Result<u32, ImapError> {
-    let mut uids: Vec<u32> =
-        session.uid_search(format!("UID {}:*", last + 1)).await?.into_iter().filter(|uid| *uid > last).collect();
+    let mut uids: Vec<u32> = session
+        .uid_search(format!("UID {}:*", last + 1))
+        .await?
+        .into_iter()
+        .filter(|uid| *uid > last)
+        .collect();
     uids.sort_unstable();
     for batch in uids.chunks(BATCH) {
         let letters = fetch(session, batch).await?;
@@ -203,7 +207,8 @@ async fn fetch(session: &mut Session, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)
         .iter()
         .filter_map(|fetch| Some((fetch.uid?, fetch.size.unwrap_or(0))))
         .collect();
-    let (whole, too_large): (Vec<_>, Vec<_>) = sizes.into_iter().partition(|(_, size)| *size <= MAX_LETTER_BYTES);
+    let (whole, too_large): (Vec<_>, Vec<_>) =
+        sizes.into_iter().partition(|(_, size)| *size <= MAX_LETTER_BYTES);
     let mut letters = Vec::new();
     if !whole.is_empty() {
         let set = whole.iter().map(|(uid, _)| uid.to_string()).collect::<Vec<_>>().join(",");
@@ -215,8 +220,11 @@ async fn fetch(session: &mut Session, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)
         }
     }
     for (uid, size) in too_large {
-        let fetched =
-            session.uid_fetch(uid.to_string(), "(UID BODY.PEEK[HEADER])").await?.try_collect::<Vec<_>>().await?;
+        let fetched = session
+            .uid_fetch(uid.to_string(), "(UID BODY.PEEK[HEADER])")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await?;
         if let Some(header) = fetched.iter().find_map(|fetch| fetch.header()) {
             let mut raw = header.to_vec();
             raw.extend_from_slice(
@@ -266,11 +274,12 @@ async fn tls_connect(
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ImapError> {
     let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     // The provider is named: the dependency tree enables two, and rustls refuses to guess.
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|error| ImapError::Connect(error.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|error| ImapError::Connect(error.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|error| ImapError::Connect(format!("{host:?} is not a host name: {error}")))?;
     tokio_rustls::TlsConnector::from(Arc::new(config))

@@ -47,7 +47,11 @@ pub struct EmailChannel {
 }
 
 impl EmailChannel {
-    pub fn new(settings: EmailSettings, media: MediaStore, render: Renderer) -> Result<EmailChannel, EmailSetupError> {
+    pub fn new(
+        settings: EmailSettings,
+        media: MediaStore,
+        render: Renderer,
+    ) -> Result<EmailChannel, EmailSetupError> {
         let endpoint = &settings.smtp;
         let builder = match endpoint.security {
             Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&endpoint.host),
@@ -61,7 +65,10 @@ impl EmailChannel {
             .timeout(Some(settings.timeout))
             .pool_config(PoolConfig::new().max_size(POOL_SIZE))
             .build();
-        settings.from_address.parse::<lettre::Address>().map_err(|error| EmailSetupError::From(error.to_string()))?;
+        settings
+            .from_address
+            .parse::<lettre::Address>()
+            .map_err(|error| EmailSetupError::From(error.to_string()))?;
         let threads = Threads::new(settings.thread_key.expose().as_bytes(), &settings.from_address);
         Ok(EmailChannel { smtp, media, render, threads, settings: Arc::new(settings) })
     }
@@ -85,8 +92,9 @@ impl EmailChannel {
         let data = delivery.contact_data.as_ref();
         let field = |name: &str| data.and_then(|data| data.get(name)).and_then(serde_json::Value::as_str);
         let address = field("address").ok_or_else(|| permanent("the contact has no email address".into()))?;
-        let to_address: lettre::Address =
-            address.parse().map_err(|error| permanent(format!("the contact's address does not read: {error}")))?;
+        let to_address: lettre::Address = address
+            .parse()
+            .map_err(|error| permanent(format!("the contact's address does not read: {error}")))?;
         let to = Mailbox::new(field("name").map(str::to_owned), to_address);
 
         let (text, sender_name, attachments, automatic) = match &delivery.message {
@@ -144,8 +152,9 @@ impl EmailChannel {
         let letter = if files.is_empty() {
             builder.multipart(body)
         } else {
-            let mixed =
-                files.into_iter().fold(MultiPart::mixed().multipart(body), |mixed, file| mixed.singlepart(file));
+            let mixed = files
+                .into_iter()
+                .fold(MultiPart::mixed().multipart(body), |mixed, file| mixed.singlepart(file));
             builder.multipart(mixed)
         };
         letter.map_err(|error| permanent(format!("the letter could not be built: {error}")))
@@ -162,7 +171,9 @@ impl EmailChannel {
                     tracing::warn!(sha256 = %photo.sha256, "an image for a letter is no longer stored");
                     continue;
                 }
-                Err(error) => return Err(DeliveryError::Transient(format!("reading a stored image: {error}"))),
+                Err(error) => {
+                    return Err(DeliveryError::Transient(format!("reading a stored image: {error}")));
+                }
             };
             let extension = if photo.content_type == "image/jpeg" { "jpg" } else { "png" };
             let content_type = ContentType::parse(&photo.content_type)
@@ -214,7 +225,10 @@ fn delivery_error(error: &lettre::transport::smtp::Error) -> DeliveryError {
         // 550, 551 and 553: the mailbox does not exist or is not accepted; more letters to it
         // would only bounce too.
         let unreachable = matches!(code.as_str(), "550" | "551" | "553");
-        DeliveryError::Permanent { reason: format!("the SMTP server refused the letter: {error}"), unreachable }
+        DeliveryError::Permanent {
+            reason: format!("the SMTP server refused the letter: {error}"),
+            unreachable,
+        }
     } else {
         DeliveryError::Transient(format!("SMTP: {error}"))
     }

@@ -63,7 +63,8 @@ pub fn parse(raw: &[u8]) -> Option<ParsedLetter> {
         return None;
     }
     let from = message.from().and_then(Address::first);
-    let from_address = from.and_then(|addr| addr.address.as_deref()).map(|address| address.trim().to_lowercase());
+    let from_address =
+        from.and_then(|addr| addr.address.as_deref()).map(|address| address.trim().to_lowercase());
     let from_name = from.and_then(|addr| addr.name.as_deref()).map(str::trim).filter(|name| !name.is_empty());
 
     let mut parents = ids(message.in_reply_to());
@@ -173,12 +174,13 @@ fn automatic(message: &mail_parser::Message<'_>) -> Option<Automatic> {
         kind.ctype().eq_ignore_ascii_case("multipart")
             && kind.subtype().is_some_and(|subtype| subtype.eq_ignore_ascii_case("report"))
     });
-    let from_daemon = message.from().and_then(Address::first).and_then(|addr| addr.address.as_deref()).is_some_and(
-        |address| {
-            let local = address.split('@').next().unwrap_or("").to_ascii_lowercase();
-            local == "mailer-daemon" || local == "postmaster"
-        },
-    );
+    let from_daemon =
+        message.from().and_then(Address::first).and_then(|addr| addr.address.as_deref()).is_some_and(
+            |address| {
+                let local = address.split('@').next().unwrap_or("").to_ascii_lowercase();
+                local == "mailer-daemon" || local == "postmaster"
+            },
+        );
     let null_sender = header("Return-Path").is_some_and(|path| path == "<>");
     if report || from_daemon || null_sender {
         return Some(Automatic::Bounce);

@@ -99,7 +99,9 @@ impl Threads {
     /// Whether the id is one of ours (a letter we sent, seen again in the mailbox).
     pub fn is_ours(&self, message_id: &str) -> bool {
         message_id.starts_with("sb.")
-            && message_id.rsplit_once('@').is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(&self.domain))
+            && message_id
+                .rsplit_once('@')
+                .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(&self.domain))
     }
 }
 

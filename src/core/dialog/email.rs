@@ -68,11 +68,7 @@ fn step_letter(state: State, letter: Letter, ctx: &Ctx<'_>) -> Transition {
         // attached); the customer hears once that it did.
         State::Queued { acknowledged } => {
             let transition = attach_photos(Transition::stay(State::Queued { acknowledged: true }), &letter);
-            if acknowledged {
-                transition
-            } else {
-                transition.reply(Reply::new(keys::EMAIL_ADDED_TO_REQUEST))
-            }
+            if acknowledged { transition } else { transition.reply(Reply::new(keys::EMAIL_ADDED_TO_REQUEST)) }
         }
         // The agent reads the letter in the log and answers; the bot keeps out of the way.
         state @ State::Assigned { .. } => attach_photos(Transition::stay(state), &letter),
@@ -89,7 +85,11 @@ fn step_letter(state: State, letter: Letter, ctx: &Ctx<'_>) -> Transition {
                 let order_id = reading.order_id().or(order_id);
                 let description = join_note(Some(question), letter.subject_and_text());
                 let draft = draft(issue_for_intent(intent), order_id, letter.photos, Some(description));
-                return handoff(draft, ctx).prepend(Reply::new(keys::EMAIL_RECEIVED));
+                let mut transition = handoff(draft, ctx)
+                    .prepend(Reply::new(keys::EMAIL_RECEIVED))
+                    .effect(Effect::FaqOutcome { intent, helped: false });
+                transition.state = State::Queued { acknowledged: true };
+                return transition;
             }
             first_letter(letter, ctx).effect(Effect::FaqOutcome { intent, helped: false })
         }

@@ -198,7 +198,8 @@ impl MailServers {
         let mailbox = session.select("INBOX").await.unwrap();
         let mut letters = Vec::new();
         if mailbox.exists > 0 {
-            let fetched: Vec<_> = session.fetch("1:*", "BODY.PEEK[]").await.unwrap().try_collect().await.unwrap();
+            let fetched: Vec<_> =
+                session.fetch("1:*", "BODY.PEEK[]").await.unwrap().try_collect().await.unwrap();
             letters = fetched.iter().filter_map(|fetch| fetch.body().map(<[u8]>::to_vec)).collect();
         }
         session.logout().await.unwrap();
