@@ -1,7 +1,7 @@
 //! Settings from the environment (and `.env`, loaded through [`load_dotenv`]).
 //!
 //! Every variable is read in this module and nowhere else: the process-wide settings here, each
-//! channel's in a file of its own (`telegram`, `vk`, `max`) with its own error type, whose values are
+//! channel's in a file of its own (`telegram`, `vk`, `max`, `email`) with its own error type, whose values are
 //! plain data the channel imports. Configuration imports no channel and not the console. Every
 //! bad value becomes a [`ConfigError`] naming the variable and what was expected; `main` prints
 //! it as one line and exits with 2. Secrets are wrapped in [`Secret`], whose `Debug` never shows

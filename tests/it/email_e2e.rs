@@ -364,6 +364,30 @@ async fn a_letter_delivered_twice_and_a_restarted_server_lose_and_double_nothing
         assert_eq!(mail.log(&mail.thread(&format!("{id}@customer.test"))).await.len(), 1, "{customer}: once");
     }
     assert_eq!(conversation::queued_tickets(mail.app.store()).await.len(), 5);
+
+    // The folder is rebuilt with a new UIDVALIDITY (its index files lost): every letter is
+    // read again, and each is recognised by its Message-ID.
+    let cursor = format!("email:support@127.0.0.1:{}/INBOX:uid", mail.servers.imap_port);
+    let before = mail.app.store().cursor(&cursor).await.unwrap().expect("a saved position");
+    mail.servers.stop_imap().await;
+    mail.servers.forget_uids("support");
+    mail.servers.start_imap().await;
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    let after = loop {
+        let now = mail.app.store().cursor(&cursor).await.unwrap().unwrap();
+        if now.split(':').next() != before.split(':').next() {
+            break now;
+        }
+        assert!(tokio::time::Instant::now() < give_up, "the new UIDVALIDITY was never saved");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(after.ends_with(":6"), "all six letters (the copy too) read again: {before} -> {after}");
+    for (customer, id) in
+        [("bob", "en-1"), ("carol", "en-2"), ("dave", "en-3"), ("erin", "en-4"), ("frank", "en-5")]
+    {
+        assert_eq!(mail.servers.letters(customer).await.len(), 1, "{customer}: still one letter back");
+        assert_eq!(mail.log(&mail.thread(&format!("{id}@customer.test"))).await.len(), 1, "{customer}");
+    }
     mail.finish().await;
 }
 

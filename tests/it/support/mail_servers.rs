@@ -188,6 +188,19 @@ impl MailServers {
         std::fs::rename(&tmp, &new).unwrap();
     }
 
+    /// Loses Dovecot's record of `user`'s UIDs (its `dovecot-uidlist` and indexes), as a
+    /// rebuilt or migrated mailbox does: the folder comes back with a new UIDVALIDITY. Only
+    /// while Dovecot is stopped.
+    pub fn forget_uids(&self, user: &str) {
+        assert!(self.dovecot.is_none(), "stop Dovecot first");
+        for entry in std::fs::read_dir(self.dir.path().join("mail").join(user)).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("dovecot") {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+    }
+
     /// Every letter in `user`'s inbox, oldest first, read over IMAP.
     pub async fn letters(&self, user: &str) -> Vec<Vec<u8>> {
         use futures::TryStreamExt;
