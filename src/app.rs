@@ -50,7 +50,8 @@ impl App {
         .with_negotiate(Arc::new(move |hint: Option<&str>| crate::i18n::negotiate(hint, default_language)));
         let engine_settings = engine_settings
             .with_flood_rule(crate::core::flood::FloodRule::per_minute(settings.flood_limit))
-            .with_anonymous_channels(&[crate::channels::webchat::CHANNEL]);
+            .with_anonymous_channels(&[crate::channels::webchat::CHANNEL])
+            .with_numbered_channels(&[crate::channels::ozon::CHANNEL, crate::channels::email::CHANNEL]);
         let engine_settings = match settings.business_hours.clone() {
             Some(hours) => engine_settings.with_agents_back_at(Arc::new(move |now| {
                 hours.agents_back_at(crate::store::to_datetime(now))
@@ -246,7 +247,7 @@ pub async fn start_with(
     listener: tokio::net::TcpListener,
     outbox: OutboxSettings,
 ) -> anyhow::Result<Running> {
-    use crate::channels::{email, max, telegram, vk};
+    use crate::channels::{email, max, ozon, telegram, vk};
 
     // The recorder goes in before the engine starts: the engine binds its histograms to it.
     let metrics = match settings.metrics_bind {
@@ -406,6 +407,25 @@ pub async fn start_with(
             },
         )));
         tracing::info!("email channel configured");
+        channels.push(Arc::new(channel));
+    }
+
+    if let Some(ozon_settings) = app.settings.ozon.clone() {
+        let channel = ozon::OzonChannel::new(ozon_settings, app.media.clone(), app.renderer())
+            .context("Ozon settings")?;
+        if channel.settings().push_secret.is_some() {
+            router = router.merge(ozon::push::router(channel.receiver(), app.intake()));
+        }
+        // The history is read whether or not pushes come: it is how missed ones arrive.
+        let (receiver, intake) = (channel.receiver(), app.intake());
+        tasks.push(tokio::spawn(poll_while_leading(
+            Arc::clone(&app.store),
+            ozon::leadership(&channel.settings().client_id),
+            stop.clone(),
+            PollReport::channel(ozon::CHANNEL, states.clone()),
+            move |shutdown| ozon::history::run(receiver.clone(), Arc::clone(&intake), shutdown),
+        )));
+        tracing::info!(push = channel.settings().push_secret.is_some(), "Ozon channel configured");
         channels.push(Arc::new(channel));
     }
 

@@ -35,6 +35,7 @@ photo-not-an-image = That file doesn't look like a picture. Please send a JPEG, 
 photo-unavailable = We can't accept photos right now. Please describe what you see in words, or send the photo again later.
 photo-not-expected = Thanks for the photo. I'll keep it with our conversation, but I'm not asking for one right now.
 stale-button = That button belongs to an earlier question.
+choices-hint = Reply with the number of your choice.
 ask-order-id = { $issue ->
         [payment] Which order is the payment for? Please send the order number, for example { $example }.
         [delivery] Which order are you waiting for? Please send the order number, for example { $example }.

@@ -35,6 +35,7 @@ photo-not-an-image = 这个文件看起来不是图片。请发送 JPEG、PNG、
 photo-unavailable = 我们暂时无法接收照片。请用文字描述您看到的情况，或稍后再发送照片。
 photo-not-expected = 谢谢您的照片，它会保存在对话记录中，不过现在还不需要照片。
 stale-button = 这个按钮属于之前的问题。
+choices-hint = 请回复您所选选项的数字。
 ask-order-id = { $issue ->
         [payment] 这笔付款是哪个订单的？请发送订单号，例如 { $example }。
         [delivery] 您在等哪个订单？请发送订单号，例如 { $example }。

@@ -4,6 +4,8 @@
 
 pub mod email;
 pub mod max;
+pub mod numbered;
+pub mod ozon;
 pub mod telegram;
 pub mod terminal;
 pub mod vk;

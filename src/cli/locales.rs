@@ -581,9 +581,11 @@ mod tests {
 
         let ru_label = root.path().join("ru").join("dialog.ftl").display().to_string();
         let en_label = root.path().join("en").join("dialog.ftl").display().to_string();
+        let en = fs::read_to_string(root.path().join("en/dialog.ftl")).expect("read");
+        let line = en.lines().position(|line| line.starts_with("did-it-help =")).expect("in English") + 1;
         let missing = messages(&report, FindingKind::MissingKey);
         assert!(
-            missing.contains(&format!("{ru_label}: `did-it-help` is missing (see {en_label}:65)")),
+            missing.contains(&format!("{ru_label}: `did-it-help` is missing (see {en_label}:{line})")),
             "{missing:#?}"
         );
         assert!(missing.iter().any(|line| line.contains("`button-yes` is missing")), "{missing:#?}");

@@ -64,7 +64,7 @@ pub(super) fn read(source: &dyn Source) -> Result<PublicLimits, ConfigError> {
     let default = PublicLimits::default();
     let trusted_proxies = match source.get("SWITCHBOARD_TRUSTED_PROXIES") {
         None => Vec::new(),
-        Some(list) => parse_networks(&list)?,
+        Some(list) => parse_networks("SWITCHBOARD_TRUSTED_PROXIES", &list)?,
     };
     let seconds = |variable, range, fallback: Duration| -> Result<Duration, ConfigError> {
         Ok(number_in(source, variable, range, "seconds")?.map_or(fallback, Duration::from_secs))
@@ -112,7 +112,7 @@ pub(super) fn read(source: &dyn Source) -> Result<PublicLimits, ConfigError> {
 }
 
 /// `10.0.0.1, 192.168.0.0/16, ::1`: addresses or networks, comma- or space-separated.
-fn parse_networks(list: &str) -> Result<Vec<IpNet>, ConfigError> {
+pub(super) fn parse_networks(variable: &'static str, list: &str) -> Result<Vec<IpNet>, ConfigError> {
     list.split([',', ' '])
         .map(str::trim)
         .filter(|item| !item.is_empty())
@@ -120,7 +120,7 @@ fn parse_networks(list: &str) -> Result<Vec<IpNet>, ConfigError> {
             item.parse::<IpNet>().or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(
                 |_| {
                     ConfigError::new(
-                        "SWITCHBOARD_TRUSTED_PROXIES",
+                        variable,
                         format!(
                             "expected addresses or networks such as 10.0.0.1 or 10.0.0.0/8, got {item:?}"
                         ),

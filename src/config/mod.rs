@@ -1,7 +1,7 @@
 //! Settings from the environment (and `.env`, loaded through [`load_dotenv`]).
 //!
 //! Every variable is read in this module and nowhere else: the process-wide settings here, each
-//! channel's in a file of its own (`telegram`, `vk`, `max`, `email`) with its own error type, whose values are
+//! channel's in a file of its own (`telegram`, `vk`, `max`, `ozon`, `email`) with its own error type, whose values are
 //! plain data the channel imports. Configuration imports no channel and not the console. Every
 //! bad value becomes a [`ConfigError`] naming the variable and what was expected; `main` prints
 //! it as one line and exits with 2. Secrets are wrapped in [`Secret`], whose `Debug` never shows
@@ -14,6 +14,7 @@
 pub mod limits;
 pub mod email;
 pub mod max;
+pub mod ozon;
 pub mod telegram;
 pub mod vk;
 
@@ -22,6 +23,7 @@ use crate::core::message::Lang;
 use crate::order_format::{self, RegexOrderIdFormat};
 use crate::secret::Secret;
 use max::MaxSettings;
+use ozon::OzonSettings;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -171,6 +173,9 @@ pub struct Settings {
     pub vk: Option<VkSettings>,
     /// Present when any `SWITCHBOARD_MAX_*` variable is set (then all required ones must be).
     pub max: Option<MaxSettings>,
+    /// Present when any `SWITCHBOARD_OZON_*` variable is set: the seller's Ozon buyer chats.
+    pub ozon: Option<OzonSettings>,
+    /// Present when any `SWITCHBOARD_EMAIL_*` variable is set: the support mailbox.
     pub email: Option<email::EmailSettings>,
     /// What strangers on the public surface may cost: connections, streams, uploads, sign-ins.
     pub limits: limits::PublicLimits,
@@ -400,6 +405,7 @@ impl Settings {
         let telegram = telegram::read(source, http_timeout)?;
         let vk = vk::read(source, http_timeout)?;
         let max = max::read(source, http_timeout)?;
+        let ozon = ozon::read(source, http_timeout)?;
         let email = email::read(source, http_timeout)?;
         let limits = limits::read(source)?;
 
@@ -413,6 +419,7 @@ impl Settings {
             telegram,
             vk,
             max,
+            ozon,
             email,
             database_url,
             sqlite_sync,

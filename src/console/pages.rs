@@ -311,8 +311,16 @@ struct TicketPage {
     messages: Vec<MessageView>,
     last_id: i64,
     notes: Vec<NoteView>,
+    /// Replies the customer never got (dead letters), with the platform's reason.
+    undelivered: Vec<UndeliveredView>,
     canned: Vec<CannedReply>,
     agents: Vec<String>,
+}
+
+pub(crate) struct UndeliveredView {
+    /// The agent's words, or a line saying it was the bot's message.
+    what: String,
+    reason: String,
 }
 
 /// The longest transcript one page shows (the newest messages win).
@@ -372,6 +380,20 @@ pub(crate) async fn ticket(
             at: session.tr.date_time(note.at),
         })
         .collect();
+    let undelivered = state
+        .store
+        .outbox_of_conversation(summary.conversation_id)
+        .await?
+        .into_iter()
+        .filter(|row| row.status == crate::store::OutboxStatus::Dead)
+        .map(|row| UndeliveredView {
+            what: match row.payload {
+                crate::core::message::Outbound::Agent { text, .. } => text,
+                crate::core::message::Outbound::Bot(_) => session.tr.t("console-ticket-undelivered-bot"),
+            },
+            reason: row.last_error.unwrap_or_default(),
+        })
+        .collect();
     let page = TicketPage {
         nav: nav(&session, &query),
         mine: summary.assigned_agent.as_deref() == Some(session.agent.name.as_str()),
@@ -380,6 +402,7 @@ pub(crate) async fn ticket(
         messages,
         last_id,
         notes,
+        undelivered,
         canned: state.store.canned_replies(Some(lang)).await?,
         agents,
     };

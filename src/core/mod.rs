@@ -5,6 +5,7 @@
 //! (see [`dialog::Ctx`]) and carries out what comes back ([`dialog::Transition`]).
 //! `tests/it/architecture.rs` enforces that this module imports only `std` and `serde`.
 
+pub mod choices;
 pub mod dialog;
 pub mod entities;
 pub mod faq;

@@ -12,12 +12,13 @@
 //! (claim, reply, resolve, ...) go through the same writer, each in its own transaction.
 
 use crate::channels::{Accepted, InboundEvent, InboundKind, Intake, IntakeError};
+use crate::core::choices;
 use crate::core::dialog::{self, Ctx, Effect, Input, QueueSnapshot, State, TicketOutcome, Transition};
 use crate::core::faq::{IntentClassifier, Remembering};
 use crate::core::flood::{FloodRule, FloodVerdict, FloodWindow};
 use crate::core::handoff::{Actor, AgentMove, ClaimDecision, TicketStatus, decide_claim, move_allowed};
 use crate::core::keys;
-use crate::core::message::{Lang, MediaRef, Outbound, Priority, Reply};
+use crate::core::message::{Action, Lang, MediaRef, Outbound, Priority, Reply};
 use crate::core::order_id::OrderIdFormat;
 use crate::outbox::OutboxLink;
 use crate::store::{
@@ -61,6 +62,9 @@ pub struct EngineSettings {
     /// Channels where anyone can start a conversation without an account (the web chat):
     /// their customers' bare requests for a person queue at low priority (`core::dialog`).
     pub anonymous_channels: Vec<&'static str>,
+    /// Channels without buttons (email, Ozon's chat): replies offer their buttons as numbered
+    /// lines, and a message that is one of those numbers presses the button (`core::choices`).
+    pub numbered_channels: Vec<&'static str>,
 }
 
 impl EngineSettings {
@@ -85,7 +89,17 @@ impl EngineSettings {
             queue_capacity: 4096,
             flood: FloodRule::per_minute(0),
             anonymous_channels: Vec::new(),
+            numbered_channels: Vec::new(),
         }
+    }
+
+    pub fn with_numbered_channels(mut self, channels: &[&'static str]) -> EngineSettings {
+        self.numbered_channels = channels.to_vec();
+        self
+    }
+
+    fn numbered(&self, channel: &str) -> bool {
+        self.numbered_channels.contains(&channel)
     }
 
     pub fn with_anonymous_channels(mut self, channels: &[&'static str]) -> EngineSettings {
@@ -704,7 +718,7 @@ impl Inner {
         for conversation in changed {
             updates.push(ConversationUpdate {
                 id: conversation.id,
-                state: serde_json::to_string(&conversation.state).map_err(StoreError::from)?,
+                state: StoredState::to_json(&conversation.state, &conversation.choices)?,
                 expected_version: conversation.version,
                 flood: conversation.flood,
             });
@@ -813,8 +827,26 @@ impl Inner {
                         }
                     }
                 }
+                // On a channel without buttons, "2" presses the second button on offer; the log
+                // above keeps what the customer typed.
+                let input = match input {
+                    Input::Text { text } if self.settings.numbered(event.channel) => {
+                        match choices::pick(text, &conversation.choices) {
+                            Some(action) => Input::Button { action },
+                            None => input.clone(),
+                        }
+                    }
+                    // A letter whose own words (quotes and signature trimmed) are only the number.
+                    Input::Email(letter) if self.settings.numbered(event.channel) && letter.photos.is_empty() => {
+                        match choices::pick(&letter.text, &conversation.choices) {
+                            Some(action) => Input::Button { action },
+                            None => input.clone(),
+                        }
+                    }
+                    _ => input.clone(),
+                };
                 let started = Instant::now();
-                let replies = self.run_step(tx, conversation, input.clone(), queue, now, writes).await;
+                let replies = self.run_step(tx, conversation, input, queue, now, writes).await;
                 self.metrics.dialog_step.record(started.elapsed());
                 replies
             }
@@ -886,6 +918,13 @@ impl Inner {
             carry_out(tx, conversation, effect, queue, writes, now).await?;
         }
         let count = replies.len();
+        if self.settings.numbered(&conversation.contact.channel)
+            && let Some(offered) = choices::offered(&replies)
+            && offered != conversation.choices
+        {
+            conversation.choices = offered;
+            conversation.changed = true;
+        }
         for reply in replies {
             writes.bot_reply(conversation, reply, lang, now);
         }
@@ -1178,6 +1217,8 @@ struct Conversation {
     id: i64,
     contact: ContactRow,
     state: State,
+    /// What a number typed as a message picks, on channels without buttons (`core::choices`).
+    choices: Vec<Action>,
     /// The version as loaded; the save checks it has not moved.
     version: i64,
     /// Flood control's window, saved with the state.
@@ -1190,8 +1231,9 @@ impl Conversation {
     /// variant) restarts the conversation at the menu; the old text is kept in the log for
     /// whoever investigates.
     fn load(row: ConversationRow, contact: ContactRow, now: Millis, writes: &mut Writes) -> Conversation {
-        let (state, changed) = match serde_json::from_str::<State>(&row.state) {
-            Ok(state) => (state, false),
+        let (StoredState { state, choices }, changed) = match serde_json::from_str::<StoredState>(&row.state)
+        {
+            Ok(stored) => (stored, false),
             Err(error) => {
                 tracing::warn!(conversation = row.id, %error, "unreadable dialog state; restarting at the menu");
                 writes.messages.push(NewMessage {
@@ -1205,10 +1247,34 @@ impl Conversation {
                     event_id: None,
                     at: now,
                 });
-                (State::Menu, true)
+                (StoredState { state: State::Menu, choices: Vec::new() }, true)
             }
         };
-        Conversation { id: row.id, contact, state, version: row.version, flood: row.flood, changed }
+        Conversation { id: row.id, contact, state, choices, version: row.version, flood: row.flood, changed }
+    }
+}
+
+/// What `conversations.state` holds: the dialog's state and, beside its fields, the choices on
+/// offer by number (absent when there are none, so rows of channels with buttons, and rows
+/// written before choices existed, read and write exactly as before).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredState {
+    #[serde(flatten)]
+    state: State,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    choices: Vec<Action>,
+}
+
+impl StoredState {
+    fn to_json(state: &State, choices: &[Action]) -> Result<String, StoreError> {
+        #[derive(serde::Serialize)]
+        struct Borrowed<'a> {
+            #[serde(flatten)]
+            state: &'a State,
+            #[serde(skip_serializing_if = "<[Action]>::is_empty")]
+            choices: &'a [Action],
+        }
+        Ok(serde_json::to_string(&Borrowed { state, choices })?)
     }
 }
 

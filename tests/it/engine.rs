@@ -673,3 +673,63 @@ async fn the_sqlite_log_is_checkpointed_in_the_background() {
     engine.shutdown().await;
     store.close().await;
 }
+
+/// On a channel without buttons (`core::choices`), "1" presses the first button of the last
+/// question, across a restart of the engine, and a channel with buttons reads "1" as text.
+#[tokio::test]
+async fn numbers_press_the_buttons_on_offer_on_a_channel_without_buttons() {
+    numbered_choices(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+async fn numbers_press_the_buttons_on_offer_on_a_channel_without_buttons_on_postgres() {
+    numbered_choices(TestDb::postgres().await).await;
+}
+
+async fn numbered_choices(db: TestDb) {
+    let store = db.connect().await;
+    let numbered = || engine_fixtures::settings().with_numbered_channels(&[engine_fixtures::CHANNEL]);
+    let engine = Engine::start(Arc::clone(&store), numbered());
+    engine.accept(text("nina", "n1", "/menu")).await.unwrap();
+    engine.shutdown().await;
+
+    // What the numbers mean is stored with the conversation, not held by the process.
+    let engine = Engine::start(Arc::clone(&store), numbered());
+    // The menu has fewer than nine choices: "9" is text, read as a question.
+    engine.accept(text("nina", "n2", "9")).await.unwrap();
+    assert!(matches!(state_of(&store, "nina").await.0, State::Menu | State::NotUnderstood));
+    engine.accept(text("nina", "n3", "/menu")).await.unwrap();
+    let fourth = IssueType::MENU[3];
+    assert_eq!(fourth, IssueType::Delivery, "the menu's order changed: pick another number below");
+    engine.accept(text("nina", "n4", " 4. ")).await.unwrap();
+    assert_eq!(state_of(&store, "nina").await.0, State::AwaitingOrderId { issue: fourth, note: None });
+    engine.accept(text("nina", "n5", "AB-1234")).await.unwrap();
+    assert!(matches!(state_of(&store, "nina").await.0, State::AwaitingPhotos { .. }));
+    // The photo request offers "skip" as its only choice.
+    engine.accept(text("nina", "n6", "1")).await.unwrap();
+    let state = state_of(&store, "nina").await.0;
+    assert!(matches!(state, State::AwaitingDescription { .. }), "{state:?}");
+
+    let contact = store.contact(engine_fixtures::CHANNEL, "nina").await.unwrap().unwrap();
+    let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
+    let transcript = store.transcript(conversation.id).await.unwrap();
+    let typed: Vec<&str> = transcript
+        .iter()
+        .filter(|entry| entry.author == switchboard::store::Author::Customer)
+        .filter_map(|entry| entry.text.as_deref())
+        .collect();
+    assert_eq!(typed, vec!["/menu", "9", "/menu", " 4. ", "AB-1234", "1"], "the log keeps what was typed");
+    engine.shutdown().await;
+
+    // The same conversation read by an engine for a channel with buttons: "1" is only text.
+    let engine = Engine::start(Arc::clone(&store), engine_fixtures::settings());
+    engine.accept(text("otto", "o1", "/menu")).await.unwrap();
+    engine.accept(text("otto", "o2", "1")).await.unwrap();
+    assert!(!matches!(state_of(&store, "otto").await.0, State::AwaitingOrderId { .. }));
+    let contact = store.contact(engine_fixtures::CHANNEL, "otto").await.unwrap().unwrap();
+    let stored = store.conversation_of_contact(contact.id).await.unwrap().unwrap().state;
+    assert!(!stored.contains("choices"), "channels with buttons store the state as before: {stored}");
+    engine.shutdown().await;
+    db.drop_database().await;
+}

@@ -29,6 +29,7 @@ mod max;
 mod max_e2e;
 mod multi_instance;
 mod ops;
+mod ozon_e2e;
 mod store_story;
 mod telegram;
 mod telegram_e2e;

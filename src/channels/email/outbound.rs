@@ -12,6 +12,7 @@
 
 use super::CHANNEL;
 use super::thread::Threads;
+use crate::channels::numbered::numbered_text;
 use crate::channels::{Channel, Delivery, DeliveryError, Renderer};
 use crate::config::email::{EmailSettings, Security};
 use crate::core::keys;
@@ -98,9 +99,11 @@ impl EmailChannel {
         let to = Mailbox::new(field("name").map(str::to_owned), to_address);
 
         let (text, sender_name, attachments, automatic) = match &delivery.message {
+            // Buttons become numbered lines; a reply with the number presses one (the engine
+            // reads it back through `core::choices`).
             Outbound::Bot(reply) => {
-                let rendered = (self.render)(delivery.lang, reply);
-                (rendered.text, self.settings.from_name.clone(), rendered.attachments, true)
+                let text = numbered_text(&self.render, delivery.lang, reply);
+                (text, self.settings.from_name.clone(), reply.attachments.clone(), true)
             }
             // An agent's words go out exactly as written, under the agent's name.
             Outbound::Agent { agent, text, attachments } => {

@@ -7,6 +7,7 @@ pub mod conversation;
 pub mod customer_crowd;
 pub mod engine_fixtures;
 pub mod fake_max;
+pub mod fake_ozon;
 pub mod fake_telegram;
 pub mod fake_vk;
 pub mod faults;
