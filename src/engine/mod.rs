@@ -837,11 +837,13 @@ impl Inner {
                         }
                     }
                     // A letter whose own words (quotes and signature trimmed) are only the number.
-                    Input::Email(letter) if self.settings.numbered(event.channel) && letter.photos.is_empty() => {
-                        match choices::pick(&letter.text, &conversation.choices) {
-                            Some(action) => Input::Button { action },
-                            None => input.clone(),
-                        }
+                    // It stays a letter, so that its answer is still one letter.
+                    Input::Email(letter)
+                        if self.settings.numbered(event.channel) && letter.photos.is_empty() =>
+                    {
+                        let mut letter = letter.clone();
+                        letter.pressed = choices::pick(&letter.text, &conversation.choices);
+                        Input::Email(letter)
                     }
                     _ => input.clone(),
                 };

@@ -141,7 +141,7 @@ fn header<'a>(letter: &'a Parsed<'_>, name: &str) -> Option<&'a str> {
 }
 
 fn text_of(letter: &Parsed<'_>) -> String {
-    letter.body_text(0).unwrap_or_default().into_owned()
+    letter.body_text(0).unwrap_or_default().replace("\r\n", "\n")
 }
 
 /// Checks that `reply` answers the letter `parent` in its thread, and returns its Message-ID.
@@ -527,5 +527,32 @@ async fn a_question_is_answered_from_the_faq_and_human_opens_a_ticket() {
     assert_eq!(tickets[0].status, TicketStatus::Queued);
     let description = tickets[0].description.clone().unwrap();
     assert!(description.contains("shipping address"), "the first question reaches the ticket: {description}");
+
+    // Resolved: the rating question's buttons are numbered lines, and a letter with a number
+    // presses one ("4" rates, then "1" skips the comment, which would otherwise be the text "1").
+    let ticket = tickets[0].id;
+    let engine = &mail.app.running().app.engine;
+    engine.claim(ticket, "olga").await.unwrap();
+    engine.resolve(ticket, &Actor::new("olga", true)).await.unwrap();
+    let received = mail.servers.wait_letters("gina", 4).await;
+    let rating = text_of(&parse(&received[3]));
+    assert!(rating.contains("\n1. 1\n") && rating.contains("\n5. 5\n"), "{rating}");
+    assert!(rating.trim_end().ends_with("Reply with the number of your choice."), "{rating}");
+    let mut parents = vec!["faq-1@customer.test".to_owned(), id.clone(), "faq-2@customer.test".to_owned()];
+    let mut send = |n: usize, words: &str, last: &[u8]| {
+        parents.push(parse(last).message_id().unwrap().to_owned());
+        let refs: Vec<&str> = parents.iter().map(String::as_str).collect();
+        letter("gina@customer.test", "Re: Question", &format!("faq-{n}@customer.test"), &refs, words, None)
+    };
+    let four = send(4, "4\n\nOn Mon, Shop Support wrote:\n> 5. 5", &received[3]);
+    mail.servers.deliver("support", &four).await;
+    let received = mail.servers.wait_letters("gina", 5).await;
+    let comment = text_of(&parse(&received[4]));
+    assert!(comment.contains("\n1. Skip"), "{comment}");
+    let skip = send(5, "1", &received[4]);
+    mail.servers.deliver("support", &skip).await;
+    mail.servers.wait_letters("gina", 6).await;
+    let detail = mail.app.store().ticket(ticket).await.unwrap().unwrap();
+    assert_eq!((detail.ticket.rating, detail.ticket.comment.clone()), (Some(4), None), "{detail:#?}");
     mail.finish().await;
 }

@@ -84,6 +84,7 @@ impl EmailReceiver {
             photos,
             refused_photos,
             other_attachments,
+            pressed: None,
         }));
         Ok(Ok(InboundEvent {
             channel: CHANNEL,

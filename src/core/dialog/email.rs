@@ -7,11 +7,12 @@
 
 use super::reading::Reading;
 use super::{
-    Ctx, Effect, PhotoProblem, State, Transition, draft, handoff, issue_for_intent, join_note, on_text,
+    Ctx, Effect, PhotoProblem, State, Transition, draft, handoff, issue_for_intent, join_note, on_button,
+    on_text,
 };
 use crate::core::faq::FaqAction;
 use crate::core::keys;
-use crate::core::message::{IssueType, MediaRef, Reply};
+use crate::core::message::{Action, IssueType, MediaRef, Reply};
 use serde::{Deserialize, Serialize};
 
 /// One letter as the email channel read it.
@@ -33,6 +34,10 @@ pub struct Letter {
     /// 120 KB`); they are not stored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_attachments: Vec<String>,
+    /// The choice the letter's words picked by number (`core::choices`), set by the engine,
+    /// which remembers what the numbers meant: the letter then presses that button.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressed: Option<Action>,
 }
 
 impl Letter {
@@ -49,7 +54,10 @@ impl Letter {
 /// Runs one letter through the dialog; the step's replies leave as one.
 pub(super) fn on_letter(state: State, mut letter: Letter, ctx: &Ctx<'_>) -> Transition {
     let refused = std::mem::take(&mut letter.refused_photos);
-    let mut transition = step_letter(state, letter, ctx);
+    let mut transition = match letter.pressed.take() {
+        Some(action) => on_button(state, action, ctx),
+        None => step_letter(state, letter, ctx),
+    };
     // Images that were not kept are named after the answer, once per kind of problem.
     let mut problems: Vec<PhotoProblem> = Vec::new();
     for problem in refused {

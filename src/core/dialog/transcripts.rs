@@ -1389,6 +1389,7 @@ fn a_letter(subject: &str, text: &str, photos: usize) -> Input {
         photos: (0..photos).map(photo).collect(),
         refused_photos: Vec::new(),
         other_attachments: Vec::new(),
+        pressed: None,
     }))
 }
 
