@@ -483,6 +483,27 @@ async fn smtp_4xx_is_retried_and_5xx_is_a_dead_letter_that_marks_the_contact_unr
         conversation::outbox(mail.app.store(), "email", &mail.thread("flaky@customer.test")).await;
     assert!(flaky_rows.iter().all(|row| row.status == OutboxStatus::Sent), "{flaky_rows:#?}");
     assert!(flaky_rows[0].attempts >= 1, "the 451 was an attempt: {flaky_rows:#?}");
+
+    // Later the customer's server reports our letter undeliverable for good (RFC 3464): the
+    // customer is unreachable until they write again.
+    let ours = parse(&received[0]).message_id().unwrap().to_owned();
+    let report = format!(
+        "From: MAILER-DAEMON@customer.test\r\nTo: {SUPPORT}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Message-ID: <dsn-1@customer.test>\r\nAuto-Submitted: auto-replied\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=r\r\n\r\n\
+         --r\r\nContent-Type: text/plain\r\n\r\nThe mailbox is full and has been closed.\r\n\
+         --r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\n\r\n\
+         Final-Recipient: rfc822; flaky@customer.test\r\nAction: failed\r\nStatus: 5.2.1\r\n\
+         --r\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {SUPPORT}\r\nMessage-ID: <{ours}>\r\n--r--\r\n"
+    );
+    mail.servers.deliver("support", report.as_bytes()).await;
+    let flaky_thread = mail.thread("flaky@customer.test");
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    while mail.app.store().contact("email", &flaky_thread).await.unwrap().unwrap().reachable {
+        assert!(tokio::time::Instant::now() < give_up, "the bounce did not mark the contact unreachable");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(mail.servers.letters("flaky").await.len(), 1, "a bounce is never answered");
     mail.finish().await;
 }
 

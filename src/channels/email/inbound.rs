@@ -51,6 +51,22 @@ impl EmailReceiver {
         {
             return Ok(Err(Skipped::Ours));
         }
+        // A report that one of our letters cannot be delivered, for good: the customer is
+        // unreachable until they write again (their rows wait, as on every channel).
+        if let Some(bounce) = letter.bounce.as_ref().filter(|bounce| bounce.permanent)
+            && let Some(thread) = self.threads.thread_of_id(&bounce.message_id, &bounce.recipient)
+        {
+            let key = format!("bounce:{}:{}", bounce.message_id, letter.message_id.as_deref().unwrap_or(""));
+            return Ok(Ok(InboundEvent {
+                channel: CHANNEL,
+                event_id: hex::encode(&Sha256::digest(key.as_bytes())[..16]),
+                external_id: thread,
+                language_hint: None,
+                display_name: None,
+                contact_data: None,
+                kind: InboundKind::Reachability { reachable: false },
+            }));
+        }
         if let Some(automatic) = letter.automatic {
             return Ok(Err(Skipped::Automatic(automatic)));
         }

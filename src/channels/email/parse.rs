@@ -27,6 +27,17 @@ pub enum Automatic {
     Bulk,
 }
 
+/// What a delivery status notification (RFC 3464) says about one of our letters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounce {
+    /// The Message-ID of the letter that was not delivered (from the report's copy of it).
+    pub message_id: String,
+    /// `Final-Recipient`, lower-cased.
+    pub recipient: String,
+    /// `Action: failed` with a `5.x.x` status: the address does not take mail.
+    pub permanent: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
     pub name: Option<String>,
@@ -49,6 +60,8 @@ pub struct ParsedLetter {
     /// The first tag of `Content-Language`, if any.
     pub content_language: Option<String>,
     pub automatic: Option<Automatic>,
+    /// For a delivery report about a letter: which one, to whom, and whether for good.
+    pub bounce: Option<Bounce>,
     /// The whole text of the letter.
     pub text: String,
     pub images: Vec<Image>,
@@ -134,6 +147,7 @@ pub fn parse(raw: &[u8]) -> Option<ParsedLetter> {
         subject: message.subject().map(str::trim).unwrap_or_default().chars().take(500).collect(),
         content_language,
         automatic: automatic(&message),
+        bounce: bounce(&message),
         text,
         images,
         other_attachments,
@@ -189,6 +203,45 @@ fn automatic(message: &mail_parser::Message<'_>) -> Option<Automatic> {
         return Some(Automatic::Bulk);
     }
     None
+}
+
+/// Reads a delivery report: its `message/delivery-status` part and the copy of the original
+/// letter's headers (`text/rfc822-headers` or `message/rfc822`).
+fn bounce(message: &mail_parser::Message<'_>) -> Option<Bounce> {
+    let mut status: Option<&str> = None;
+    let mut original: Option<String> = None;
+    for part in &message.parts {
+        let Some(kind) = part.content_type() else { continue };
+        let subtype = kind.subtype().unwrap_or("").to_ascii_lowercase();
+        match (kind.ctype().to_ascii_lowercase().as_str(), subtype.as_str()) {
+            ("message", "delivery-status") => status = part.text_contents(),
+            ("message", "rfc822" | "global") => {
+                original = part.message().and_then(|inner| inner.message_id()).map(str::to_owned);
+            }
+            ("text", "rfc822-headers") => {
+                // The last header line may end where the part does, without its line break.
+                let mut headers = part.contents().to_vec();
+                headers.extend_from_slice(b"\r\n\r\n");
+                let headers = MessageParser::default().parse(&headers);
+                original = headers.as_ref().and_then(|inner| inner.message_id()).map(str::to_owned);
+            }
+            _ => {}
+        }
+    }
+    let status = status?;
+    let field = |name: &str| {
+        status.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+        })
+    };
+    // `Final-Recipient: rfc822; anna@example.org`
+    let recipient =
+        field("Final-Recipient")?.rsplit(';').next()?.trim().trim_matches(['<', '>']).to_lowercase();
+    let failed = field("Action").is_some_and(|action| action.eq_ignore_ascii_case("failed"));
+    let permanent = failed && field("Status").is_some_and(|code| code.starts_with('5'));
+    let message_id = original?.trim().trim_matches(['<', '>']).to_owned();
+    Some(Bounce { message_id, recipient, permanent })
 }
 
 fn size(bytes: usize) -> String {
@@ -253,6 +306,26 @@ Content-Type: text/plain; charset=utf-8\r\n\r\n\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\
         assert_eq!(parse(bounce).unwrap().automatic, Some(Automatic::Bounce));
         let bulk = b"From: news@example.org\r\nPrecedence: bulk\r\n\r\nsale";
         assert_eq!(parse(bulk).unwrap().automatic, Some(Automatic::Bulk));
+    }
+
+    #[test]
+    fn a_delivery_report_names_the_letter_and_the_recipient() {
+        let raw = b"From: MAILER-DAEMON@mx.example.org\r\nTo: support@shop.example\r\nSubject: Undelivered\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n\
+Final-Recipient: rfc822; Anna@Example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+--b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@shop.example\r\nMessage-ID: <sb.x.y.1@shop.example>\r\n--b--\r\n";
+        let letter = parse(raw).unwrap();
+        assert_eq!(letter.automatic, Some(Automatic::Bounce));
+        assert_eq!(
+            letter.bounce,
+            Some(Bounce {
+                message_id: "sb.x.y.1@shop.example".into(),
+                recipient: "anna@example.org".into(),
+                permanent: true
+            })
+        );
     }
 
     fn base64_of(bytes: &[u8]) -> String {

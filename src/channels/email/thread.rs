@@ -69,14 +69,6 @@ impl Threads {
     /// parents, or through our reply address among its recipients. Only a mac made for `from`
     /// counts.
     pub fn thread_of(&self, letter: &ParsedLetter, from: &str) -> Option<String> {
-        let from_ids = letter.parents.iter().filter_map(|id| {
-            let (local, domain) = id.rsplit_once('@')?;
-            if !domain.eq_ignore_ascii_case(&self.domain) {
-                return None;
-            }
-            let mut pieces = local.strip_prefix("sb.")?.split('.');
-            Some((pieces.next()?, pieces.next()?))
-        });
         let from_addresses = letter.recipients.iter().filter_map(|address| {
             let (local, domain) = address.rsplit_once('@')?;
             if domain != self.domain {
@@ -88,12 +80,36 @@ impl Threads {
             }
             tag.split_once('.')
         });
-        from_ids.chain(from_addresses).find_map(|(token, mac)| {
-            let well_formed = token.len() == TOKEN_HEX && token.bytes().all(|b| b.is_ascii_hexdigit());
-            let expected = self.mac(token, from);
-            (well_formed && bool::from(expected.as_bytes().ct_eq(mac.to_ascii_lowercase().as_bytes())))
-                .then(|| token.to_ascii_lowercase())
+        self.ours(&letter.parents)
+            .chain(from_addresses)
+            .find_map(|(token, mac)| self.verified(token, mac, from))
+    }
+
+    /// The thread of one of our Message-IDs, when it was made for `address` (a bounce names
+    /// the letter and the address it could not reach).
+    pub fn thread_of_id(&self, message_id: &str, address: &str) -> Option<String> {
+        let ids = [message_id.to_owned()];
+        self.ours(&ids).find_map(|(token, mac)| self.verified(token, mac, address))
+    }
+
+    /// `(token, mac)` of each of our Message-IDs among `ids`.
+    fn ours<'a>(&self, ids: &'a [String]) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let domain = self.domain.clone();
+        ids.iter().filter_map(move |id| {
+            let (local, at) = id.rsplit_once('@')?;
+            if !at.eq_ignore_ascii_case(&domain) {
+                return None;
+            }
+            let mut pieces = local.strip_prefix("sb.")?.split('.');
+            Some((pieces.next()?, pieces.next()?))
         })
+    }
+
+    fn verified(&self, token: &str, mac: &str, address: &str) -> Option<String> {
+        let well_formed = token.len() == TOKEN_HEX && token.bytes().all(|b| b.is_ascii_hexdigit());
+        let expected = self.mac(token, address);
+        (well_formed && bool::from(expected.as_bytes().ct_eq(mac.to_ascii_lowercase().as_bytes())))
+            .then(|| token.to_ascii_lowercase())
     }
 
     /// Whether the id is one of ours (a letter we sent, seen again in the mailbox).
@@ -119,6 +135,7 @@ mod tests {
             subject: String::new(),
             content_language: None,
             automatic: None,
+            bounce: None,
             text: String::new(),
             images: Vec::new(),
             other_attachments: Vec::new(),
@@ -143,5 +160,7 @@ mod tests {
         let other_key = Threads::new(b"another key", "support@shop.example");
         assert_eq!(other_key.thread_of(&reply, "anna@example.org"), None);
         assert_eq!(threads.thread_of(&letter(&["sb.zz.yy.1@shop.example"], &[]), "anna@example.org"), None);
+        assert_eq!(threads.thread_of_id(&ours, "anna@example.org"), Some(token.clone()));
+        assert_eq!(threads.thread_of_id(&ours, "mallory@example.org"), None);
     }
 }
