@@ -48,6 +48,8 @@ pub struct EmailChannel {
 }
 
 impl EmailChannel {
+    /// Validates the sender and builds the SMTP pool. Call it inside a Tokio runtime: the pool
+    /// starts its task that closes idle connections.
     pub fn new(
         settings: EmailSettings,
         media: MediaStore,
@@ -254,6 +256,41 @@ impl Channel for EmailChannel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::email::Endpoint;
+    use crate::secret::Secret;
+
+    fn settings(security: Security) -> EmailSettings {
+        let endpoint =
+            |host: &str| Endpoint { host: host.into(), port: 465, user: "support".into(), security };
+        EmailSettings {
+            imap: endpoint("imap.example.com"),
+            mailbox: "INBOX".into(),
+            imap_password: Secret::new("pw"),
+            smtp: endpoint("smtp.example.com"),
+            smtp_password: Secret::new("pw"),
+            from_address: "support@example.com".into(),
+            from_name: Some("Support".into()),
+            thread_key: Secret::new("a thread key of some length"),
+            idle_refresh: crate::config::email::DEFAULT_IDLE_REFRESH,
+            timeout: std::time::Duration::from_secs(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn tls_and_starttls_clients_build_with_our_crypto_provider() {
+        // Building sets up rustls without a connection: a provider that cannot be chosen
+        // would fail here rather than at the first reply.
+        let folder = tempfile::tempdir().unwrap();
+        let render: Renderer = Arc::new(|_, reply: &Reply| crate::i18n::RenderedReply {
+            text: reply.key().to_owned(),
+            buttons: Vec::new(),
+            attachments: Vec::new(),
+        });
+        for security in [Security::Tls, Security::StartTls, Security::Plain] {
+            let media = MediaStore::new(folder.path(), 1024);
+            assert!(EmailChannel::new(settings(security), media, render.clone()).is_ok(), "{security:?}");
+        }
+    }
 
     #[test]
     fn the_html_part_is_the_same_text_escaped() {
