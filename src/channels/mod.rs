@@ -21,6 +21,28 @@ use std::time::Duration;
 /// their own. Channels lay the rendered text and buttons out natively.
 pub type Renderer = Arc<dyn Fn(Lang, &Reply) -> RenderedReply + Send + Sync>;
 
+/// A renderer for unit tests: a reply's text is its key in angle brackets (`<menu-prompt>`),
+/// a button's label its key, so tests read what the dialog chose, not how it is worded.
+#[cfg(test)]
+pub(crate) fn key_renderer() -> Renderer {
+    Arc::new(|_lang, reply: &Reply| RenderedReply {
+        text: format!("<{}>", reply.key()),
+        buttons: reply
+            .buttons
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|b| crate::i18n::RenderedButton {
+                        label: b.label.key.clone(),
+                        data: b.action.encode(),
+                    })
+                    .collect()
+            })
+            .collect(),
+        attachments: reply.attachments.clone(),
+    })
+}
+
 /// One event from a platform, normalised. The engine stores it durably before the platform
 /// is told it arrived.
 #[derive(Debug, Clone, PartialEq)]

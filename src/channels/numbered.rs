@@ -28,26 +28,9 @@ pub fn numbered_text(render: &Renderer, lang: Lang, reply: &Reply) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::key_renderer;
     use crate::core::choices;
     use crate::core::message::{Action, Button, IssueType};
-    use crate::i18n::{RenderedButton, RenderedReply};
-    use std::sync::Arc;
-
-    fn render() -> Renderer {
-        Arc::new(|_lang: Lang, reply: &Reply| RenderedReply {
-            text: format!("<{}>", reply.key()),
-            buttons: reply
-                .buttons
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .map(|b| RenderedButton { label: b.label.key.clone(), data: b.action.encode() })
-                        .collect()
-                })
-                .collect(),
-            attachments: Vec::new(),
-        })
-    }
 
     #[test]
     fn buttons_become_numbered_lines_in_the_order_the_engine_reads_them() {
@@ -57,7 +40,7 @@ mod tests {
                 Button::new("button-late", Action::Issue(IssueType::LateDelivery)),
             ])
             .row(vec![Button::new("button-human", Action::Human)]);
-        let text = numbered_text(&render(), Lang::En, &reply);
+        let text = numbered_text(&key_renderer(), Lang::En, &reply);
         assert_eq!(
             text,
             "<menu-prompt>\n\n1. button-damaged\n2. button-late\n3. button-human\n\n<choices-hint>"
@@ -69,6 +52,6 @@ mod tests {
 
     #[test]
     fn a_reply_without_buttons_is_its_text() {
-        assert_eq!(numbered_text(&render(), Lang::Ru, &Reply::new("thanks")), "<thanks>");
+        assert_eq!(numbered_text(&key_renderer(), Lang::Ru, &Reply::new("thanks")), "<thanks>");
     }
 }

@@ -262,9 +262,8 @@ async fn write_printed<W: AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::IntakeError;
+    use crate::channels::{IntakeError, key_renderer};
     use crate::core::message::{Lang, Reply};
-    use crate::i18n::RenderedButton;
     use std::sync::Mutex;
 
     /// Records events and answers each with one canned reply, like an engine with one reply.
@@ -306,25 +305,9 @@ mod tests {
         }
     }
 
-    fn render() -> Renderer {
-        Arc::new(|_lang, reply: &Reply| RenderedReply {
-            text: format!("<{}>", reply.key()),
-            buttons: reply
-                .buttons
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .map(|b| RenderedButton { label: b.label.key.clone(), data: b.action.encode() })
-                        .collect()
-                })
-                .collect(),
-            attachments: reply.attachments.clone(),
-        })
-    }
-
     /// A session for `ann` over an intake that answers every event with a menu.
     fn session(dir: &std::path::Path, lang_hint: Option<&str>) -> (Arc<EchoIntake>, TerminalSession) {
-        let (channel, receiver) = TerminalChannel::new(render());
+        let (channel, receiver) = TerminalChannel::new(key_renderer());
         let intake = Arc::new(EchoIntake { seen: Mutex::new(Vec::new()), channel });
         let session = TerminalSession::new(
             intake.clone(),
@@ -379,7 +362,7 @@ mod tests {
         let last = Reply::new("ask-photo-optional")
             .row(vec![crate::core::message::Button::new("button-skip", Action::SkipPhoto)]);
         let mut output = Vec::new();
-        session.show(&mut output, &Printed::Bot(render()(Lang::En, &last))).await.unwrap();
+        session.show(&mut output, &Printed::Bot(key_renderer()(Lang::En, &last))).await.unwrap();
         session.run("1\n".as_bytes(), &mut output, false).await.unwrap();
 
         let printed = String::from_utf8(output).unwrap();

@@ -10,5 +10,6 @@ pub mod cookie;
 pub mod downloads;
 pub mod limits;
 pub mod media;
+pub mod platform;
 pub mod server;
 pub mod token;

@@ -8,13 +8,13 @@
 use crate::channels::DeliveryError;
 use crate::config::max::MaxSettings;
 use crate::secret::Secret;
-use crate::web::downloads::DownloadHosts;
+use crate::web::platform::{PlatformClient, PlatformClientError, PlatformOptions, transport_error};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// MAX answers 429 without saying for how long; its limits are per second, so a delivery that
@@ -142,23 +142,11 @@ pub struct MaxApi {
 }
 
 struct Inner {
-    http: reqwest::Client,
-    downloads: DownloadHosts,
-    api_url: String,
+    client: PlatformClient,
     token: Secret,
     per_bot: Option<DefaultDirectRateLimiter>,
     per_chat: Option<DefaultKeyedRateLimiter<Recipient>>,
     acquisitions: AtomicU64,
-    request_timeout: Duration,
-    stopped: AtomicBool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("SWITCHBOARD_MAX_EXTRA_ROOT_PEM: the certificate does not parse: {0}")]
-    RootCertificate(reqwest::Error),
-    #[error("the HTTP client for MAX could not be built: {0}")]
-    Build(reqwest::Error),
 }
 
 fn per_second(rate: u32) -> Quota {
@@ -168,17 +156,14 @@ fn per_second(rate: u32) -> Quota {
 impl MaxApi {
     /// A client for the settings' API URL and token, trusting the extra root certificate if
     /// one is configured (in addition to the built-in roots; verification stays on).
-    pub fn new(settings: &MaxSettings) -> Result<MaxApi, ClientError> {
-        let downloads = DownloadHosts::new(&settings.media_hosts, &settings.api_url);
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(downloads.redirect_policy());
-        if let Some(pem) = &settings.extra_root_pem {
-            let certificate =
-                reqwest::Certificate::from_pem(pem.as_bytes()).map_err(ClientError::RootCertificate)?;
-            builder = builder.add_root_certificate(certificate);
-        }
-        let http = builder.build().map_err(ClientError::Build)?;
+    pub fn new(settings: &MaxSettings) -> Result<MaxApi, PlatformClientError> {
+        let client = PlatformClient::new(PlatformOptions {
+            api_url: &settings.api_url,
+            media_hosts: &settings.media_hosts,
+            extra_root_pem: settings.extra_root_pem.as_deref(),
+            default_headers: Default::default(),
+            request_timeout: settings.request_timeout,
+        })?;
         let (per_bot, per_chat) = if settings.rate_limits {
             (
                 Some(RateLimiter::direct(per_second(BOT_PER_SECOND))),
@@ -189,33 +174,18 @@ impl MaxApi {
         };
         Ok(MaxApi {
             inner: Arc::new(Inner {
-                http,
-                downloads,
-                api_url: settings.api_url.trim_end_matches('/').to_owned(),
+                client,
                 token: settings.token.clone(),
                 per_bot,
                 per_chat,
                 acquisitions: AtomicU64::new(0),
-                request_timeout: settings.request_timeout,
-                stopped: AtomicBool::new(false),
             }),
         })
     }
 
-    /// The HTTP client, for downloading customers' images and uploading ours. It follows a
-    /// redirect only to a URL [`DownloadHosts`] allows.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.inner.http
-    }
-
-    /// Where customer images may be downloaded from.
-    pub fn download_hosts(&self) -> &DownloadHosts {
-        &self.inner.downloads
-    }
-
-    /// True once MAX rejected the token: from then on every call fails with [`ApiError::Stopped`].
-    pub fn is_stopped(&self) -> bool {
-        self.inner.stopped.load(Ordering::SeqCst)
+    /// The shared HTTP client: downloads of customers' images, the stop switch.
+    pub fn client(&self) -> &PlatformClient {
+        &self.inner.client
     }
 
     /// Waits until one more message may go to `recipient` (2 a second per chat).
@@ -238,16 +208,17 @@ impl MaxApi {
         body: Option<&Value>,
         timeout: Duration,
     ) -> Result<Value, ApiError> {
-        if self.is_stopped() {
+        if self.inner.client.is_stopped() {
             return Err(ApiError::Stopped);
         }
         if let Some(per_bot) = &self.inner.per_bot {
             per_bot.until_ready().await;
         }
-        let url = format!("{}/{path}", self.inner.api_url);
+        let url = format!("{}/{path}", self.inner.client.api_url());
         let mut request = self
             .inner
-            .http
+            .client
+            .http()
             .request(method, &url)
             .header(reqwest::header::AUTHORIZATION, self.inner.token.expose())
             .query(query)
@@ -255,8 +226,7 @@ impl MaxApi {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response =
-            request.send().await.map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+        let response = request.send().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -264,8 +234,7 @@ impl MaxApi {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes =
-            response.bytes().await.map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+        let bytes = response.bytes().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
         if !status.is_success() {
             let error = ApiError::from_answer(status.as_u16(), &bytes, retry_after);
             if let ApiError::Auth { message } = &error {
@@ -278,7 +247,7 @@ impl MaxApi {
 
     fn stop(&self, message: &str) {
         // Log once, loudly: every later call would fail the same way.
-        if !self.inner.stopped.swap(true, Ordering::SeqCst) {
+        if self.inner.client.stop() {
             tracing::error!(
                 max_error = message,
                 "MAX rejected the bot token (HTTP 401); the MAX channel stops sending and polling. \
@@ -309,7 +278,7 @@ impl MaxApi {
 
     /// `POST /messages`: one message (text, attachments) to `recipient`.
     pub async fn send_message(&self, recipient: Recipient, body: &Value) -> Result<(), ApiError> {
-        let timeout = self.inner.request_timeout;
+        let timeout = self.inner.client.request_timeout();
         self.call(reqwest::Method::POST, "messages", &[recipient.query()], Some(body), timeout).await?;
         Ok(())
     }
@@ -317,7 +286,8 @@ impl MaxApi {
     /// `POST /answers`: answers a pressed button (stopping its spinner) with `body`.
     pub async fn answer_callback(&self, callback_id: &str, body: &Value) -> Result<(), ApiError> {
         let query = [("callback_id", callback_id.to_owned())];
-        self.call(reqwest::Method::POST, "answers", &query, Some(body), self.inner.request_timeout).await?;
+        self.call(reqwest::Method::POST, "answers", &query, Some(body), self.inner.client.request_timeout())
+            .await?;
         Ok(())
     }
 
@@ -325,7 +295,13 @@ impl MaxApi {
     pub async fn subscribe(&self, url: &str, types: &[&str], secret: &str) -> Result<(), ApiError> {
         let body = json!({"url": url, "update_types": types, "secret": secret});
         let answer = self
-            .call(reqwest::Method::POST, "subscriptions", &[], Some(&body), self.inner.request_timeout)
+            .call(
+                reqwest::Method::POST,
+                "subscriptions",
+                &[],
+                Some(&body),
+                self.inner.client.request_timeout(),
+            )
             .await?;
         if answer.get("success").and_then(Value::as_bool) == Some(false) {
             let message = answer.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -347,7 +323,7 @@ impl MaxApi {
                 "uploads",
                 &[("type", "image".to_owned())],
                 None,
-                self.inner.request_timeout,
+                self.inner.client.request_timeout(),
             )
             .await?;
         let endpoint: Endpoint = serde_json::from_value(answer)
@@ -364,7 +340,8 @@ impl MaxApi {
             .map_err(|error| ApiError::Unexpected(format!("content type {content_type:?}: {error}")))?;
         let response = self
             .inner
-            .http
+            .client
+            .http()
             .post(&endpoint.url)
             // The upload URL is signed by MAX; the token stays with the API host.
             .multipart(reqwest::multipart::Form::new().part("data", part))
@@ -372,10 +349,9 @@ impl MaxApi {
             .send()
             .await
             // The upload URL carries a signature: never let it into an error message.
-            .map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+            .map_err(|error| ApiError::Transport(transport_error(error)))?;
         let status = response.status();
-        let body =
-            response.bytes().await.map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+        let body = response.bytes().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
         if !status.is_success() {
             return Err(ApiError::from_answer(status.as_u16(), &body, None));
         }

@@ -381,8 +381,10 @@ impl MaxReceiver {
     /// Downloads one image from MAX's hosts within the size limit and stores it through the
     /// media checks.
     async fn photo(&self, url: &str, caption: Option<String>) -> Result<Input, ReceiveError> {
-        let fetched =
-            self.media.fetch(self.api.http(), self.api.download_hosts(), url, DOWNLOAD_TIMEOUT).await;
+        let fetched = self
+            .media
+            .fetch(self.api.client().http(), self.api.client().download_hosts(), url, DOWNLOAD_TIMEOUT)
+            .await;
         Ok(fetched.map_err(|error| ReceiveError::Unavailable(error.0))?.into_input(caption))
     }
 

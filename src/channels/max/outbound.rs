@@ -31,7 +31,7 @@ pub enum MaxSetupError {
     #[error(transparent)]
     Settings(#[from] crate::config::ConfigError),
     #[error(transparent)]
-    Client(#[from] super::api::ClientError),
+    Client(#[from] crate::web::platform::PlatformClientError),
 }
 
 /// The MAX channel: delivers outbox rows, and hands out the inbound half ([`MaxReceiver`]) for
@@ -67,7 +67,7 @@ impl MaxChannel {
 
     /// True once MAX rejected the token; nothing is sent or polled any more.
     pub fn is_stopped(&self) -> bool {
-        self.api.is_stopped()
+        self.api.client().is_stopped()
     }
 
     /// Uploads the images; each becomes one `image` attachment.
@@ -114,7 +114,7 @@ impl Channel for MaxChannel {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
-        if self.api.is_stopped() {
+        if self.api.client().is_stopped() {
             return Err(ApiError::Stopped.into());
         }
         let recipient = recipient_of(&delivery.external_id).ok_or_else(|| DeliveryError::Permanent {

@@ -8,13 +8,12 @@
 
 use crate::channels::DeliveryError;
 use crate::config::ozon::OzonSettings;
-use crate::web::downloads::DownloadHosts;
+use crate::web::platform::{PlatformClient, PlatformClientError, PlatformOptions, transport_error};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Ozon answers 429 with `code` 8 (resource exhausted) past the seller's per-`Client-Id` limit
@@ -181,20 +180,16 @@ pub struct OzonApi {
 }
 
 struct Inner {
-    http: reqwest::Client,
-    downloads: DownloadHosts,
-    api_url: String,
+    client: PlatformClient,
     pace: Option<DefaultDirectRateLimiter>,
-    request_timeout: Duration,
-    stopped: AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("SWITCHBOARD_OZON_CLIENT_ID / SWITCHBOARD_OZON_API_KEY cannot be sent as HTTP headers")]
     Header,
-    #[error("the HTTP client for Ozon could not be built: {0}")]
-    Build(reqwest::Error),
+    #[error(transparent)]
+    Client(#[from] PlatformClientError),
 }
 
 impl OzonApi {
@@ -202,7 +197,6 @@ impl OzonApi {
         use reqwest::header::{HeaderMap, HeaderValue};
         // Chat files are served by the API host itself and need the same headers, so the
         // client carries them; it only ever talks to (and downloads from) that host.
-        let downloads = DownloadHosts::new(&[], &settings.api_url);
         let mut headers = HeaderMap::new();
         headers.insert(
             "client-id",
@@ -211,65 +205,46 @@ impl OzonApi {
         let mut key = HeaderValue::from_str(settings.api_key.expose()).map_err(|_| ClientError::Header)?;
         key.set_sensitive(true);
         headers.insert("api-key", key);
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(downloads.redirect_policy())
-            .build()
-            .map_err(ClientError::Build)?;
+        let client = PlatformClient::new(PlatformOptions {
+            api_url: &settings.api_url,
+            media_hosts: &[],
+            extra_root_pem: None,
+            default_headers: headers,
+            request_timeout: settings.request_timeout,
+        })?;
         let pace = settings.rate_limits.then(|| {
             RateLimiter::direct(Quota::per_second(NonZeroU32::new(REQUESTS_PER_SECOND).expect("positive")))
         });
-        Ok(OzonApi {
-            inner: Arc::new(Inner {
-                http,
-                downloads,
-                api_url: settings.api_url.trim_end_matches('/').to_owned(),
-                pace,
-                request_timeout: settings.request_timeout,
-                stopped: AtomicBool::new(false),
-            }),
-        })
+        Ok(OzonApi { inner: Arc::new(Inner { client, pace }) })
     }
 
-    /// The HTTP client (with the seller's headers), for downloading chat files from the API host.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.inner.http
-    }
-
-    pub fn download_hosts(&self) -> &DownloadHosts {
-        &self.inner.downloads
-    }
-
-    pub fn request_timeout(&self) -> Duration {
-        self.inner.request_timeout
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        self.inner.stopped.load(Ordering::SeqCst)
+    /// The shared HTTP client (with the seller's headers): chat files from the API host, the
+    /// stop switch.
+    pub fn client(&self) -> &PlatformClient {
+        &self.inner.client
     }
 
     /// One call: `POST {api_url}{path}` with a JSON body; the JSON answer.
     async fn call(&self, path: &str, body: &Value) -> Result<Value, ApiError> {
-        if self.is_stopped() {
+        if self.inner.client.is_stopped() {
             return Err(ApiError::Stopped);
         }
         if let Some(pace) = &self.inner.pace {
             pace.until_ready().await;
         }
-        let url = format!("{}{path}", self.inner.api_url);
+        let url = format!("{}{path}", self.inner.client.api_url());
         let response = self
             .inner
-            .http
+            .client
+            .http()
             .post(&url)
             .json(body)
-            .timeout(self.inner.request_timeout)
+            .timeout(self.inner.client.request_timeout())
             .send()
             .await
-            .map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+            .map_err(|error| ApiError::Transport(transport_error(error)))?;
         let status = response.status();
-        let bytes =
-            response.bytes().await.map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+        let bytes = response.bytes().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
         if !status.is_success() {
             let error = ApiError::from_answer(status.as_u16(), &bytes);
             if let ApiError::Auth { message, .. } = &error {
@@ -281,7 +256,7 @@ impl OzonApi {
     }
 
     fn stop(&self, message: &str) {
-        if !self.inner.stopped.swap(true, Ordering::SeqCst) {
+        if self.inner.client.stop() {
             tracing::error!(
                 ozon_error = message,
                 "Ozon rejected the seller's credentials; the Ozon channel stops. Check \

@@ -175,7 +175,12 @@ impl OzonReceiver {
         for (index, url) in images.iter().take(MAX_IMAGES).enumerate() {
             let fetched = self
                 .media
-                .fetch(self.api.http(), self.api.download_hosts(), url, self.api.request_timeout())
+                .fetch(
+                    self.api.client().http(),
+                    self.api.client().download_hosts(),
+                    url,
+                    self.api.client().request_timeout(),
+                )
                 .await
                 .map_err(|error| ReceiveError::Unavailable(error.0))?;
             events.push(event(index, fetched.into_input(caption.take())));

@@ -103,7 +103,7 @@ impl Channel for OzonChannel {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
-        if self.api.is_stopped() {
+        if self.api.client().is_stopped() {
             return Err(ApiError::Stopped.into());
         }
         let chat_id = delivery.external_id.as_str();

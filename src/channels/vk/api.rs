@@ -8,12 +8,11 @@
 use crate::channels::DeliveryError;
 use crate::config::vk::VkSettings;
 use crate::secret::Secret;
-use crate::web::downloads::DownloadHosts;
+use crate::web::platform::{PlatformClient, PlatformClientError, PlatformOptions, transport_error};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub const API_VERSION: &str = "5.199";
@@ -153,52 +152,29 @@ pub struct VkApi {
 }
 
 struct Inner {
-    http: reqwest::Client,
-    downloads: DownloadHosts,
-    api_url: String,
+    client: PlatformClient,
     token: Secret,
     limiter: Option<DefaultDirectRateLimiter>,
-    /// A plain API call that takes longer than this is treated as lost (and a delivery retried).
-    request_timeout: Duration,
-    stopped: AtomicBool,
 }
 
 impl VkApi {
     /// A client for the settings' API URL and token, limited to their requests per second.
-    pub fn new(settings: &VkSettings) -> Result<VkApi, reqwest::Error> {
-        let downloads = DownloadHosts::new(&settings.media_hosts, &settings.api_url);
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(downloads.redirect_policy())
-            .build()?;
+    pub fn new(settings: &VkSettings) -> Result<VkApi, PlatformClientError> {
+        let client = PlatformClient::new(PlatformOptions {
+            api_url: &settings.api_url,
+            media_hosts: &settings.media_hosts,
+            extra_root_pem: None,
+            default_headers: Default::default(),
+            // A plain API call that takes longer is treated as lost (and a delivery retried).
+            request_timeout: settings.request_timeout,
+        })?;
         let limiter = settings.requests_per_second.map(|rate| RateLimiter::direct(Quota::per_second(rate)));
-        Ok(VkApi {
-            inner: Arc::new(Inner {
-                http,
-                downloads,
-                api_url: settings.api_url.trim_end_matches('/').to_owned(),
-                token: settings.token.clone(),
-                limiter,
-                request_timeout: settings.request_timeout,
-                stopped: AtomicBool::new(false),
-            }),
-        })
+        Ok(VkApi { inner: Arc::new(Inner { client, token: settings.token.clone(), limiter }) })
     }
 
-    /// The HTTP client, for downloads and uploads that are not API methods. It follows a
-    /// redirect only to a URL [`DownloadHosts`] allows.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.inner.http
-    }
-
-    /// Where customer photos may be downloaded from.
-    pub fn download_hosts(&self) -> &DownloadHosts {
-        &self.inner.downloads
-    }
-
-    /// True once VK rejected the token: from then on every call fails with [`ApiError::Stopped`].
-    pub fn is_stopped(&self) -> bool {
-        self.inner.stopped.load(Ordering::SeqCst)
+    /// The shared HTTP client: downloads and uploads that are not API methods, the stop switch.
+    pub fn client(&self) -> &PlatformClient {
+        &self.inner.client
     }
 
     /// Calls one API method and returns its `response`.
@@ -207,7 +183,7 @@ impl VkApi {
         method: &str,
         params: &[(&str, String)],
     ) -> Result<T, ApiError> {
-        if self.is_stopped() {
+        if self.inner.client.is_stopped() {
             return Err(ApiError::Stopped);
         }
         if let Some(limiter) = &self.inner.limiter {
@@ -217,22 +193,22 @@ impl VkApi {
             params.iter().map(|(name, value)| (*name, value.as_str())).collect();
         form.push(("access_token", self.inner.token.expose()));
         form.push(("v", API_VERSION));
-        let url = format!("{}/method/{method}", self.inner.api_url);
+        let url = format!("{}/method/{method}", self.inner.client.api_url());
         let response = self
             .inner
-            .http
+            .client
+            .http()
             .post(&url)
             .form(&form)
-            .timeout(self.inner.request_timeout)
+            .timeout(self.inner.client.request_timeout())
             .send()
             .await
-            .map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+            .map_err(|error| ApiError::Transport(transport_error(error)))?;
         let status = response.status();
         if !status.is_success() {
             return Err(ApiError::Transport(format!("{method}: HTTP {status}")));
         }
-        let body =
-            response.bytes().await.map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+        let body = response.bytes().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
         let answer = parse_answer(method, &body);
         if let Err(ApiError::Auth { message }) = &answer {
             self.stop(message);
@@ -242,7 +218,7 @@ impl VkApi {
 
     fn stop(&self, message: &str) {
         // Log once, loudly: every later send would fail the same way.
-        if !self.inner.stopped.swap(true, Ordering::SeqCst) {
+        if self.inner.client.stop() {
             tracing::error!(
                 vk_error = message,
                 "VK rejected the community access token (error 5); the VK channel stops sending and \
@@ -264,13 +240,14 @@ impl VkApi {
         ts: &str,
         wait_secs: u32,
     ) -> Result<PollAnswer, ApiError> {
-        if self.is_stopped() {
+        if self.inner.client.is_stopped() {
             return Err(ApiError::Stopped);
         }
         let wait = wait_secs.clamp(1, 90);
         let response = self
             .inner
-            .http
+            .client
+            .http()
             .get(server)
             .query(&[("act", "a_check"), ("key", key), ("ts", ts), ("wait", &wait.to_string())])
             // The server holds the request for `wait` seconds; give it room before calling it lost.
@@ -278,13 +255,12 @@ impl VkApi {
             .send()
             .await
             // The URL carries the key: never let it into an error message.
-            .map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+            .map_err(|error| ApiError::Transport(transport_error(error)))?;
         let status = response.status();
         if !status.is_success() {
             return Err(ApiError::Transport(format!("long poll: HTTP {status}")));
         }
-        let body =
-            response.bytes().await.map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+        let body = response.bytes().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
         parse_poll_answer(&body)
     }
 
@@ -366,18 +342,18 @@ impl VkApi {
         let form = reqwest::multipart::Form::new().part("photo", part);
         let response = self
             .inner
-            .http
+            .client
+            .http()
             .post(&server.upload_url)
             .multipart(form)
             .timeout(Duration::from_secs(60))
             .send()
             .await
-            .map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+            .map_err(|error| ApiError::Transport(transport_error(error)))?;
         if !response.status().is_success() {
             return Err(ApiError::Transport(format!("photo upload: HTTP {}", response.status())));
         }
-        let body =
-            response.bytes().await.map_err(|error| ApiError::Transport(error.without_url().to_string()))?;
+        let body = response.bytes().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
         let value: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|error| ApiError::Unexpected(format!("photo upload answer: {error}")))?;
         if let Some(error) = value.get("error") {

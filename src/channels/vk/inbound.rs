@@ -452,8 +452,10 @@ impl VkReceiver {
             let limit_mb = self.media.max_megabytes();
             return Ok(Input::PhotoRejected { problem: PhotoProblem::TooLarge { limit_mb } });
         }
-        let fetched =
-            self.media.fetch(self.api.http(), self.api.download_hosts(), url, DOWNLOAD_TIMEOUT).await;
+        let fetched = self
+            .media
+            .fetch(self.api.client().http(), self.api.client().download_hosts(), url, DOWNLOAD_TIMEOUT)
+            .await;
         Ok(fetched.map_err(|error| ReceiveError::Unavailable(error.0))?.into_input(caption))
     }
 

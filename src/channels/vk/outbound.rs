@@ -25,8 +25,8 @@ pub const MAX_ATTACHMENTS: usize = 10;
 pub enum VkSetupError {
     #[error(transparent)]
     Settings(#[from] crate::config::ConfigError),
-    #[error("the HTTP client for VK could not be built: {0}")]
-    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Client(#[from] crate::web::platform::PlatformClientError),
 }
 
 /// The VK channel: delivers outbox rows, and hands out the inbound half ([`VkReceiver`]) for the
@@ -58,7 +58,7 @@ impl VkChannel {
 
     /// True once VK rejected the token; nothing is sent or polled any more.
     pub fn is_stopped(&self) -> bool {
-        self.api.is_stopped()
+        self.api.client().is_stopped()
     }
 
     async fn upload(&self, peer_id: i64, attachments: &[MediaRef]) -> Result<Option<String>, DeliveryError> {
@@ -88,7 +88,7 @@ impl Channel for VkChannel {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
-        if self.api.is_stopped() {
+        if self.api.client().is_stopped() {
             return Err(ApiError::Stopped.into());
         }
         let peer_id: i64 = delivery.external_id.parse().map_err(|_| DeliveryError::Permanent {
