@@ -328,6 +328,36 @@ Final-Recipient: rfc822; Anna@Example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n
         );
     }
 
+    #[test]
+    fn damaged_letters_never_panic_and_stay_bounded() {
+        use rand::{Rng, SeedableRng};
+        let sample: &[u8] = b"From: \"A\" <a@example.org>\r\nTo: support+0123456789abcdef0123.x@shop.example\r\n\
+Subject: =?koi8-r?B?8NXT1MHRINDP09nMy8E=?=\r\nMessage-ID: <m@x>\r\nIn-Reply-To: <p@x>\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html; charset=gb18030\r\n\r\n\
+<p>\xc4\xe3\xba\xc3</p>\r\n--b\r\nContent-Type: image/png; name=a.png\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+iVBORw0KGgo=\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; x\r\n--b--\r\n";
+        let mut rng = rand::rngs::StdRng::seed_from_u64(22);
+        for _ in 0..3000 {
+            let mut bytes = sample.to_vec();
+            for _ in 0..rng.random_range(1..8) {
+                let at = rng.random_range(0..bytes.len());
+                match rng.random_range(0..3) {
+                    0 => bytes[at] = rng.random(),
+                    1 => bytes.truncate(at.max(1)),
+                    _ => bytes.insert(at, rng.random()),
+                }
+            }
+            if let Some(letter) = parse(&bytes) {
+                assert!(letter.parents.len() <= MAX_PARENTS && letter.images.len() <= MAX_IMAGES);
+                assert!(
+                    letter.other_attachments.len() <= MAX_LISTED && letter.recipients.len() <= MAX_LISTED
+                );
+                assert!(letter.text.chars().count() <= MAX_TEXT_CHARS);
+                let _ = super::super::trim::own_words(&letter.text);
+            }
+        }
+    }
+
     fn base64_of(bytes: &[u8]) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::new();
