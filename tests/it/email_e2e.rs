@@ -208,7 +208,8 @@ async fn a_russian_letter_with_a_photo_becomes_a_ticket_and_the_thread_holds_bot
     let received = mail.servers.wait_letters("anna", 1).await;
     let ack = parse(&received[0]);
     threaded_under(&ack, first, first);
-    assert_eq!(ack.subject(), Some(format!("Re: {subject}").as_str()));
+    let numbered = format!("Re: {subject} [#{}]", ticket.id);
+    assert_eq!(ack.subject(), Some(numbered.as_str()), "the subject kept, with the ticket's number");
     let from = ack.from().and_then(|from| from.first()).unwrap();
     assert_eq!((from.name.as_deref(), from.address.as_deref()), (Some("Shop Support"), Some(SUPPORT)));
     assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-replied"));
@@ -251,6 +252,7 @@ async fn a_russian_letter_with_a_photo_becomes_a_ticket_and_the_thread_holds_bot
     assert_eq!(from.name.as_deref(), Some("Ольга"), "the agent's display name as the sender's");
     assert_eq!(header(&answer, "Auto-Submitted"), None, "a person wrote this one");
     assert_eq!(text_of(&answer).trim(), "Это трещина на фото?");
+    assert_eq!(answer.subject(), Some(numbered.as_str()));
     assert_eq!(answer.attachment_count(), 1, "the agent's photo");
     assert_eq!(answer.attachment(0).unwrap().content_type().unwrap().ctype(), "image");
 

@@ -126,6 +126,7 @@ impl EmailChannel {
             Some(subject) => format!("Re: {subject}"),
             None => (self.render)(delivery.lang, &Reply::new(keys::EMAIL_SUBJECT_DEFAULT)).text,
         };
+        let subject = with_ticket_number(subject, delivery.ticket);
         let message_id = self.threads.message_id(&delivery.external_id, address, delivery.outbox_id);
         let mut builder = Message::builder()
             .from(Mailbox::new(sender_name, from_address))
@@ -195,6 +196,15 @@ fn has_reply_prefix(subject: &str) -> bool {
     ["re:", "re :", "ответ:", "回复：", "回复:", "答复："].iter().any(|prefix| lowered.starts_with(prefix))
 }
 
+/// The subject with the ticket's number (`[#42]`) at its end, once: a customer's reply keeps
+/// it, and it is not added again.
+fn with_ticket_number(subject: String, ticket: Option<i64>) -> String {
+    match ticket {
+        Some(ticket) if !subject.contains(&format!("[#{ticket}]")) => format!("{subject} [#{ticket}]"),
+        _ => subject,
+    }
+}
+
 /// The simple HTML part: the same text, escaped, paragraphs as `<p>`, line breaks kept.
 pub fn html_of(text: &str) -> String {
     let mut html = String::from("<!DOCTYPE html><html><body>");
@@ -243,6 +253,10 @@ fn delivery_error(error: &lettre::transport::smtp::Error) -> DeliveryError {
 impl Channel for EmailChannel {
     fn name(&self) -> &'static str {
         CHANNEL
+    }
+
+    fn shows_ticket_number(&self) -> bool {
+        true
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
@@ -299,6 +313,9 @@ mod tests {
             "<!DOCTYPE html><html><body><p>Hello &lt;b&gt;Anna&lt;/b&gt; &amp; co.<br>Line two</p><p>Second</p></body></html>"
         );
         assert!(has_reply_prefix("RE: order"));
+        assert_eq!(with_ticket_number("Re: Order".into(), Some(42)), "Re: Order [#42]");
+        assert_eq!(with_ticket_number("Re: Order [#42]".into(), Some(42)), "Re: Order [#42]");
+        assert_eq!(with_ticket_number("Re: Order".into(), None), "Re: Order");
         assert!(!has_reply_prefix("Order 12345678"));
     }
 }
