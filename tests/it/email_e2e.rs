@@ -45,11 +45,15 @@ impl Mail {
     }
 
     async fn start_idling(idle_secs: Option<&'static str>) -> Mail {
+        Mail::start_on(TestDb::sqlite(), idle_secs).await
+    }
+
+    async fn start_on(db: TestDb, idle_secs: Option<&'static str>) -> Mail {
         let servers = MailServers::start().await;
         let mut mail = Mail {
             servers,
             idle_secs,
-            app: Restartable::new(TestDb::sqlite()),
+            app: Restartable::new(db),
             media_dir: tempfile::tempdir().unwrap(),
             threads: Threads::new(THREAD_SECRET.as_bytes(), SUPPORT),
         };
@@ -588,5 +592,30 @@ async fn a_question_is_answered_from_the_faq_and_human_opens_a_ticket() {
     mail.servers.wait_letters("gina", 6).await;
     let detail = mail.app.store().ticket(ticket).await.unwrap().unwrap();
     assert_eq!((detail.ticket.rating, detail.ticket.comment.clone()), (Some(4), None), "{detail:#?}");
+    mail.finish().await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(switchboard_test_mail), ignore = "needs Dovecot and aiosmtpd: set SWITCHBOARD_TEST_MAIL")]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+async fn a_letter_becomes_a_numbered_ticket_on_postgresql() {
+    let mail = Mail::start_on(TestDb::postgres().await, None).await;
+    let raw = letter(
+        "hana@customer.test",
+        "Order 12345678-0011",
+        "pg-1@customer.test",
+        &[],
+        "The chair has a broken leg.",
+        None,
+    );
+    mail.servers.deliver("support", &raw).await;
+    let received = mail.servers.wait_letters("hana", 1).await;
+    let ack = parse(&received[0]);
+    threaded_under(&ack, "pg-1@customer.test", "pg-1@customer.test");
+    let tickets = conversation::queued_tickets(mail.app.store()).await;
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(tickets[0].order_id.as_deref(), Some("12345678-0011"));
+    let numbered = format!("Re: Order 12345678-0011 [#{}]", tickets[0].id);
+    assert_eq!(ack.subject(), Some(numbered.as_str()));
     mail.finish().await;
 }
