@@ -310,6 +310,20 @@ pub async fn start_with(
         },
     )
     .with_channel_states(states.clone());
+    // Machine translation for agents, off unless configured; nothing of it runs on the writer.
+    let console = match &app.settings.translate {
+        Some(settings) => {
+            let translator = crate::translate::from_settings(settings).context("translation settings")?;
+            tracing::info!(
+                provider = translator.name(),
+                glossary_terms = settings.glossary.len(),
+                "machine translation on"
+            );
+            console
+                .with_translation(Arc::new(crate::translate::Translation::new(translator, settings.timeout)))
+        }
+        None => console,
+    };
     let mut router = crate::http::health_router_with(Arc::clone(&app.store), states.clone())
         .merge(crate::channels::webchat::router(chat))
         .merge(crate::console::router(console));

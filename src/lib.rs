@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod faq_phrases;
 pub mod media;
 pub mod store;
+pub mod translate;
 pub mod web;
 pub mod message_split;
 pub mod channels;

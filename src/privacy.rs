@@ -6,7 +6,8 @@
 //! remove photos from the media folder.
 //!
 //! **Retention** ([`apply_retention`]) deletes or clears what aged out before the cutoff:
-//! - message-log rows, except in conversations with an open ticket (an agent is still on it);
+//! - message-log rows, except in conversations with an open ticket (an agent is still on it),
+//!   with their stored machine translations (the foreign key deletes them with the message);
 //! - outbox rows that were sent or dead-lettered;
 //! - processed-event (dedupe) rows, kept for at least [`MIN_DEDUPE_KEEP`] whatever the cutoff:
 //!   a platform may redeliver an event for a while (Meta for 36 hours), and without its row a
@@ -29,7 +30,7 @@
 //! interrupted run left.
 //!
 //! **Erasure** ([`erase_contact`]) removes one person's data in one transaction: their message
-//! log, outbox rows (pending ones too: nothing more is sent), feedback, the photos attached to
+//! log (and the machine translations stored with it, through the foreign key), outbox rows (pending ones too: nothing more is sent), feedback, the photos attached to
 //! their tickets, the agents' internal notes about them, and the dedupe rows of their events
 //! (whose ids would otherwise say when they wrote; a platform redelivering one of their events
 //! afterwards is taken as a new person writing). Tickets are **anonymised, not deleted**:

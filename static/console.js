@@ -61,6 +61,14 @@
       item.appendChild(document.createTextNode(" "));
       item.appendChild(el("time", "", message.at));
       if (message.text) { item.appendChild(el("p", "text", message.text)); }
+      if (message.note) { item.appendChild(el("p", "translation-note", message.note)); }
+      if (message.aside) {
+        // The other side of a translation, one click away, as the page renders it.
+        var aside = el("details", "aside");
+        aside.appendChild(el("summary", "", message.aside_label));
+        aside.appendChild(el("p", "text", message.aside));
+        item.appendChild(aside);
+      }
       message.photos.forEach(function (sha) {
         var link = el("a");
         link.href = "/console/media/" + sha;

@@ -213,3 +213,27 @@ console-tokens-revoke = Revoke
 console-tokens-create-heading = Create a token
 console-tokens-expiry = Expires after (days; empty: never)
 console-tokens-create = Create token
+
+## Channels
+console-channel-telegram = Telegram
+console-channel-vk = VK
+console-channel-max = MAX
+console-channel-ozon = Ozon chat
+console-channel-webchat = Web chat
+console-channel-terminal = Terminal
+
+## Machine translation
+console-translation-hint = Messages are shown in { $language }. Your reply is translated into { $customer } and shown to you before it goes.
+console-translation-original = Original ({ $language })
+console-translation-unavailable = Translation unavailable: shown as the customer wrote it.
+console-translation-received = What the customer received ({ $language })
+console-translation-written = As the agent wrote it ({ $language })
+console-preview-button = Translate and check
+console-preview-title = Check the translation before it goes
+console-preview-yours = You wrote
+console-preview-translation = The customer will receive ({ $language }); you can change it
+console-preview-human = A person's translation from the canned replies: no machine translation was used.
+console-preview-unavailable = Translation unavailable. Write the reply in the customer's language here, or send your text as it is.
+console-preview-send = Send
+console-canned-language-versions = A reply can have a version in each language: add one under the reply. Customers then get their language's version, written by a person, without machine translation.
+console-canned-add-version = Add a version in another language

@@ -213,3 +213,27 @@ console-tokens-revoke = Отозвать
 console-tokens-create-heading = Новый токен
 console-tokens-expiry = Срок действия (в днях; пусто — бессрочно)
 console-tokens-create = Создать токен
+
+## Каналы
+console-channel-telegram = Telegram
+console-channel-vk = ВКонтакте
+console-channel-max = MAX
+console-channel-ozon = Чат Ozon
+console-channel-webchat = Чат на сайте
+console-channel-terminal = Терминал
+
+## Машинный перевод
+console-translation-hint = Сообщения показаны на языке: { $language }. Ваш ответ будет переведён ({ $customer }), и перед отправкой вы увидите перевод.
+console-translation-original = Оригинал ({ $language })
+console-translation-unavailable = Перевод недоступен: показано так, как написал клиент.
+console-translation-received = Что получил клиент ({ $language })
+console-translation-written = Как написал сотрудник ({ $language })
+console-preview-button = Перевести и проверить
+console-preview-title = Проверьте перевод перед отправкой
+console-preview-yours = Вы написали
+console-preview-translation = Клиент получит ({ $language }); текст можно исправить
+console-preview-human = Перевод из шаблонов ответов, сделанный человеком: машинный перевод не понадобился.
+console-preview-unavailable = Перевод недоступен. Напишите ответ на языке клиента здесь или отправьте свой текст как есть.
+console-preview-send = Отправить
+console-canned-language-versions = У шаблона может быть версия на каждом языке: добавьте её под шаблоном. Тогда клиент получит версию на своём языке, написанную человеком, без машинного перевода.
+console-canned-add-version = Добавить версию на другом языке

@@ -209,3 +209,27 @@ console-tokens-revoke = 撤销
 console-tokens-create-heading = 创建令牌
 console-tokens-expiry = 有效期（天；留空表示永久）
 console-tokens-create = 创建令牌
+
+## 渠道
+console-channel-telegram = Telegram
+console-channel-vk = VK
+console-channel-max = MAX
+console-channel-ozon = Ozon 聊天
+console-channel-webchat = 网站聊天
+console-channel-terminal = 终端
+
+## 机器翻译
+console-translation-hint = 消息以{ $language }显示。您的回复会被翻译成{ $customer }，发送前会先给您确认。
+console-translation-original = 原文（{ $language }）
+console-translation-unavailable = 翻译暂不可用：显示的是客户的原文。
+console-translation-received = 客户收到的内容（{ $language }）
+console-translation-written = 客服的原话（{ $language }）
+console-preview-button = 翻译并确认
+console-preview-title = 发送前请确认译文
+console-preview-yours = 您写的内容
+console-preview-translation = 客户将收到（{ $language }），可以修改
+console-preview-human = 这是快捷回复中的人工译文，没有使用机器翻译。
+console-preview-unavailable = 翻译暂不可用。请在这里用客户的语言写回复，或者按原文发送。
+console-preview-send = 发送
+console-canned-language-versions = 每条快捷回复可以有各语言的版本：在回复下方添加。客户会收到用其语言人工撰写的版本，无需机器翻译。
+console-canned-add-version = 添加其他语言的版本

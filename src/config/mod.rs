@@ -16,6 +16,7 @@ pub mod email;
 pub mod max;
 pub mod ozon;
 pub mod telegram;
+pub mod translate;
 pub mod vk;
 
 use crate::business_hours::BusinessHours;
@@ -173,6 +174,8 @@ pub struct Settings {
     pub vk: Option<VkSettings>,
     /// Present when any `SWITCHBOARD_MAX_*` variable is set (then all required ones must be).
     pub max: Option<MaxSettings>,
+    /// Present when `SWITCHBOARD_TRANSLATE` names a provider: machine translation in the console.
+    pub translate: Option<translate::TranslateSettings>,
     /// Present when any `SWITCHBOARD_OZON_*` variable is set: the seller's Ozon buyer chats.
     pub ozon: Option<OzonSettings>,
     /// Present when any `SWITCHBOARD_EMAIL_*` variable is set: the support mailbox.
@@ -408,9 +411,11 @@ impl Settings {
         let ozon = ozon::read(source, http_timeout)?;
         let email = email::read(source, http_timeout)?;
         let limits = limits::read(source)?;
+        let translate = translate::read(source)?;
 
         Ok(Settings {
             limits,
+            translate,
             login_name: source.get("USER"),
             secure_cookies,
             webchat_secret,

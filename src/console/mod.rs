@@ -16,6 +16,7 @@ mod password;
 pub mod reminders;
 pub mod sessions;
 pub mod texts;
+pub(crate) mod translation;
 
 pub use agents::{AgentError, Role, ensure_admin};
 pub use auth::LoginLimiter;
@@ -104,6 +105,8 @@ pub struct ConsoleState {
     pub live: Arc<live::LiveWatcher>,
     /// The channels' states, for the banner on every page when one is down.
     pub channels: ChannelStates,
+    /// Machine translation, when configured (`SWITCHBOARD_TRANSLATE`).
+    pub translation: Option<Arc<crate::translate::Translation>>,
 }
 
 impl ConsoleState {
@@ -129,7 +132,15 @@ impl ConsoleState {
             live_streams,
             live,
             channels: ChannelStates::default(),
+            translation: None,
         }
+    }
+
+    /// Shows customers' messages translated to agents who do not speak their language, and
+    /// translates agents' replies.
+    pub fn with_translation(mut self, translation: Arc<crate::translate::Translation>) -> Self {
+        self.translation = Some(translation);
+        self
     }
 
     /// Shows the channels' states on every page when one is not up.
@@ -150,6 +161,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/live", get(pages::queue_live))
         .route("/console/tickets/{id}", get(pages::ticket))
         .route("/console/tickets/{id}/live", get(pages::ticket_live))
+        .route("/console/tickets/{id}/preview", post(pages::preview_reply))
         .route("/console/tickets/{id}/{action}", post(pages::ticket_action))
         .route("/console/media/{sha256}", get(pages::media))
         .route("/console/canned", get(pages::canned).post(pages::create_canned))

@@ -5,11 +5,15 @@ use crate::console::auth::{AdminForm, CsrfField, CsrfForm, SignedForm};
 use crate::console::dashboard::{Dashboard, human_duration};
 use crate::console::sessions::{self, Session};
 use crate::console::texts::Tr;
+use crate::console::translation::{self, Preview, Reading};
 use crate::console::{ConsoleError, ConsoleState, Nav, render};
 use crate::core::handoff::TicketStatus;
 use crate::core::message::{Lang, Reply};
 use crate::engine::{ClaimResult, EngineError};
-use crate::store::{Author, CannedReply, LogEntry, Page, TicketSummary, now_millis, to_datetime};
+use crate::store::{
+    AgentOriginal, Author, CannedReply, LogEntry, Page, TicketSummary, now_millis, to_datetime,
+};
+use crate::translate::Outcome;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -86,6 +90,20 @@ fn status_name(tr: Tr, status: TicketStatus) -> String {
     }
 }
 
+/// A channel by the name agents know it by, in their language; a code this build does not
+/// know is shown as it is.
+fn channel_name(tr: Tr, code: &str) -> String {
+    match code {
+        "telegram" => tr.t("console-channel-telegram"),
+        "vk" => tr.t("console-channel-vk"),
+        "max" => tr.t("console-channel-max"),
+        "ozon" => tr.t("console-channel-ozon"),
+        "webchat" => tr.t("console-channel-webchat"),
+        "terminal" => tr.t("console-channel-terminal"),
+        other => other.to_owned(),
+    }
+}
+
 fn short(text: Option<&str>, chars: usize) -> String {
     let text = text.unwrap_or_default();
     let mut cut: String = text.chars().take(chars).collect();
@@ -125,7 +143,7 @@ impl QueueRow {
             order_id: ticket.order_id.clone().unwrap_or_else(|| "—".to_owned()),
             lang: ticket.language.code().to_owned(),
             lang_name: tr.language_name(&ticket.language),
-            channel: ticket.channel.clone(),
+            channel: channel_name(tr, &ticket.channel),
             waiting: waited(tr, ticket.created_at.timestamp_millis(), now),
             last_message: short(last_message.as_deref(), 120),
             high: ticket.priority == crate::core::message::Priority::High,
@@ -264,17 +282,74 @@ pub(crate) struct MessageView {
     id: i64,
     author: String,
     label: String,
+    /// What the agent reads: the text, or its translation into their language.
     text: String,
+    /// The other side of a translation (the customer's original, or what the customer
+    /// received), one click away; empty when there is none.
+    aside: String,
+    aside_label: String,
+    /// A note under the text ("translation unavailable"); empty for none.
+    note: String,
     photos: Vec<String>,
     at: String,
 }
 
-fn message_view(state: &ConsoleState, tr: Tr, lang: Lang, entry: LogEntry) -> MessageView {
+fn message_view(
+    state: &ConsoleState,
+    tr: Tr,
+    lang: Lang,
+    entry: LogEntry,
+    reading: Option<&Reading>,
+) -> MessageView {
+    let (mut aside, mut aside_label, mut note) = (String::new(), String::new(), String::new());
     let text = match (entry.reply(), entry.author, entry.text.as_deref()) {
-        (Some(reply), _, _) => (state.render)(lang, &reply).text,
-        // Button presses read as what the customer saw on the button.
+        (Some(reply), _, _) => match reading {
+            // The bot's words are people's texts in every language: no machine needed.
+            Some(reading) => {
+                aside = (state.render)(lang, &reply).text;
+                aside_label =
+                    tr.t1("console-translation-received", "language", tr.language_name(&lang).as_str());
+                (state.render)(reading.target, &reply).text
+            }
+            None => (state.render)(lang, &reply).text,
+        },
         (None, Author::Customer, Some(text)) => {
-            crate::i18n::customer_text(text, |key| (state.render)(lang, &Reply::new(key)).text)
+            // Button presses read as what the customer saw on the button.
+            let shown = crate::i18n::customer_text(text, |key| (state.render)(lang, &Reply::new(key)).text);
+            match reading.and_then(|reading| reading.outcomes.get(&entry.id)) {
+                Some(Outcome::Translated(translated)) => {
+                    aside = shown;
+                    aside_label =
+                        tr.t1("console-translation-original", "language", tr.language_name(&lang).as_str());
+                    translated.clone()
+                }
+                Some(Outcome::Unavailable) => {
+                    note = tr.t("console-translation-unavailable");
+                    shown
+                }
+                None => shown,
+            }
+        }
+        (None, Author::Agent, text) => {
+            let sent = text.unwrap_or_default().to_owned();
+            match AgentOriginal::of_body(entry.body.as_deref()) {
+                Some(original) if Some(original.lang) == reading.map(|reading| reading.target) => {
+                    aside = sent;
+                    aside_label =
+                        tr.t1("console-translation-received", "language", tr.language_name(&lang).as_str());
+                    original.text
+                }
+                Some(original) => {
+                    aside = original.text;
+                    aside_label = tr.t1(
+                        "console-translation-written",
+                        "language",
+                        tr.language_name(&original.lang).as_str(),
+                    );
+                    sent
+                }
+                None => sent,
+            }
         }
         (None, _, text) => text.unwrap_or_default().to_owned(),
     };
@@ -289,6 +364,9 @@ fn message_view(state: &ConsoleState, tr: Tr, lang: Lang, entry: LogEntry) -> Me
         author: entry.author.code().to_owned(),
         label,
         text,
+        aside,
+        aside_label,
+        note,
         photos: entry.attachments.into_iter().map(|media| media.sha256).collect(),
         at: tr.date_time(to_datetime(entry.at)),
     }
@@ -313,8 +391,17 @@ struct TicketPage {
     notes: Vec<NoteView>,
     /// Replies the customer never got (dead letters), with the platform's reason.
     undelivered: Vec<UndeliveredView>,
+    /// One version of each canned reply set, in the language the agent would send it in.
     canned: Vec<CannedReply>,
+    /// That language, by name.
+    canned_language: String,
     agents: Vec<String>,
+    /// The transcript is translated for this agent: replies go through the preview step.
+    translating: bool,
+    /// "Messages are shown in …; your reply is translated into …" when `translating`.
+    translation_hint: String,
+    /// The translation of a reply the agent is about to send.
+    preview: Option<Preview>,
 }
 
 pub(crate) struct UndeliveredView {
@@ -332,14 +419,30 @@ pub(crate) async fn ticket(
     Path(id): Path<i64>,
     Query(query): Query<NoticeQuery>,
 ) -> Result<Response> {
+    let nav = nav(&session, &query);
+    ticket_page(&state, &session, id, nav, None).await
+}
+
+/// The ticket page, with a reply's preview when the agent asked for one.
+async fn ticket_page(
+    state: &ConsoleState,
+    session: &Session,
+    id: i64,
+    nav: Nav,
+    preview: Option<Preview>,
+) -> Result<Response> {
     let detail = state.store.ticket(id).await?.ok_or(ConsoleError::NotFound)?;
     let summary = &detail.ticket;
     let now = now_millis();
     let lang = summary.language;
     let entries = state.store.log_after(summary.conversation_id, 0, TRANSCRIPT_LIMIT).await?;
     let last_id = entries.last().map_or(0, |entry| entry.id);
-    let messages: Vec<MessageView> =
-        entries.into_iter().map(|entry| message_view(&state, session.tr, lang, entry)).collect();
+    let target = translation::reading_language(state, &session.agent, session.tr, lang);
+    let reading = translation::read_in(state, summary.conversation_id, &entries, lang, target).await;
+    let messages: Vec<MessageView> = entries
+        .into_iter()
+        .map(|entry| message_view(state, session.tr, lang, entry, reading.as_ref()))
+        .collect();
     let agents: Vec<String> = state
         .store
         .agents()
@@ -356,7 +459,7 @@ pub(crate) async fn ticket(
         high: summary.priority == crate::core::message::Priority::High,
         order_id: summary.order_id.clone().unwrap_or_else(|| "—".to_owned()),
         customer: summary.display_name.clone().unwrap_or_else(|| summary.external_id.clone()),
-        channel: summary.channel.clone(),
+        channel: channel_name(session.tr, &summary.channel),
         lang: session.tr.language_name(&lang),
         created: session.tr.date_time(summary.created_at),
         waiting: waited(session.tr, summary.created_at.timestamp_millis(), now),
@@ -380,6 +483,23 @@ pub(crate) async fn ticket(
             at: session.tr.date_time(note.at),
         })
         .collect();
+    // A canned reply is offered in the language the agent writes in when the transcript is
+    // translated (its customer's version then goes out through the preview), else in the
+    // customer's; then English, then whatever version the set has.
+    let chain = match target {
+        Some(target) => [target, lang, Lang::En],
+        None => [lang, session.tr.lang, Lang::En],
+    };
+    let canned = translation::pick_versions(&state.store.canned_replies(None).await?, &chain);
+    let translation_hint = target.map_or_else(String::new, |target| {
+        session.tr.t2(
+            "console-translation-hint",
+            "language",
+            session.tr.language_name(&target).as_str(),
+            "customer",
+            session.tr.language_name(&lang).as_str(),
+        )
+    });
     let undelivered = state
         .store
         .outbox_of_conversation(summary.conversation_id)
@@ -395,7 +515,7 @@ pub(crate) async fn ticket(
         })
         .collect();
     let page = TicketPage {
-        nav: nav(&session, &query),
+        nav,
         mine: summary.assigned_agent.as_deref() == Some(session.agent.name.as_str()),
         may_act: session.agent.actor().may_act_on(summary.assigned_agent.as_deref()),
         ticket,
@@ -403,10 +523,33 @@ pub(crate) async fn ticket(
         last_id,
         notes,
         undelivered,
-        canned: state.store.canned_replies(Some(lang)).await?,
+        canned,
+        canned_language: session.tr.language_name(&chain[0]),
         agents,
+        translating: target.is_some(),
+        translation_hint,
+        preview,
     };
     Ok(render(&page))
+}
+
+/// The preview step of a translated reply: the agent's text in the customer's language (a
+/// canned reply's human version, or the provider's), editable, with a button that sends it.
+/// Nothing is sent here.
+pub(crate) async fn preview_reply(
+    State(state): State<ConsoleState>,
+    Path(id): Path<i64>,
+    SignedForm { session, form }: SignedForm<ActionForm>,
+) -> Result<Response> {
+    let text = form.text.trim();
+    if text.is_empty() || text.chars().count() > 4000 {
+        let nav = Nav::of(&session, notice_text(session.tr, "empty"));
+        return ticket_page(&state, &session, id, nav, None).await;
+    }
+    let customer = state.store.ticket(id).await?.ok_or(ConsoleError::NotFound)?.ticket.language;
+    let preview = translation::preview(&state, text, session.tr.lang, customer).await?;
+    let nav = Nav::of(&session, None);
+    ticket_page(&state, &session, id, nav, Some(preview)).await
 }
 
 #[derive(Deserialize)]
@@ -431,11 +574,13 @@ pub(crate) async fn ticket_live(
     let changes = state.live.subscribe(&state.store, state.settings.live_poll_interval);
     let resumed =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let target = translation::reading_language(&state, &session.agent, session.tr, detail.ticket.language);
     let follow = TicketFollow {
         state,
         ticket: id,
         conversation: detail.ticket.conversation_id,
         lang: detail.ticket.language,
+        target,
         tr: session.tr,
         last: query.after.max(resumed.unwrap_or(0)),
         status: String::new(),
@@ -467,6 +612,8 @@ struct TicketFollow {
     ticket: i64,
     conversation: i64,
     lang: Lang,
+    /// The language the agent reads the ticket in, when it is translated for them.
+    target: Option<Lang>,
     /// The agent's language, for the transcript's labels and times.
     tr: Tr,
     last: i64,
@@ -480,9 +627,13 @@ struct TicketFollow {
 
 impl TicketFollow {
     async fn read(&mut self) -> Result<()> {
-        for entry in self.state.store.log_after(self.conversation, self.last, 200).await? {
+        let entries = self.state.store.log_after(self.conversation, self.last, 200).await?;
+        // Translating happens here, in this page's own stream, never on the engine's writer.
+        let reading =
+            translation::read_in(&self.state, self.conversation, &entries, self.lang, self.target).await;
+        for entry in entries {
             self.last = entry.id;
-            let view = message_view(&self.state, self.tr, self.lang, entry);
+            let view = message_view(&self.state, self.tr, self.lang, entry, reading.as_ref());
             let data = serde_json::to_string(&view).unwrap_or_default();
             self.ready.push_back(Event::default().id(view.id.to_string()).event("message").data(data));
         }
@@ -504,6 +655,9 @@ pub(crate) struct ActionForm {
     text: String,
     #[serde(default)]
     to_agent: String,
+    /// With a translated reply: the agent's own words, which `text` translates.
+    #[serde(default)]
+    original: String,
 }
 
 impl CsrfField for ActionForm {
@@ -540,10 +694,15 @@ pub(crate) async fn ticket_action(
         }
         "reply" => {
             let text = form.text.trim();
-            if text.is_empty() {
+            let original = form.original.trim();
+            if text.is_empty() || text.chars().count() > 4000 || original.chars().count() > 4000 {
                 Ok("empty".to_owned())
-            } else {
+            } else if original.is_empty() || original == text {
                 engine.agent_reply(id, &actor, text, Vec::new()).await.map(|()| "replied".to_owned())
+            } else {
+                // The preview's form: the agent wrote in their console language.
+                let original = AgentOriginal { lang: session.tr.lang, text: original.to_owned() };
+                engine.agent_reply_translated(id, &actor, text, original).await.map(|()| "replied".to_owned())
             }
         }
         "note" => {
@@ -585,12 +744,26 @@ pub(crate) async fn media(
 
 // ---- canned replies ----
 
+/// A canned reply as its page shows it.
+pub(crate) struct CannedView {
+    id: i64,
+    lang: String,
+    /// The language by name, in its own script.
+    lang_name: String,
+    title: String,
+    body: String,
+    set_id: i64,
+    /// The first version of its set: the set's "add a version" form goes after the last.
+    last_in_set: bool,
+}
+
 #[derive(Template)]
 #[template(path = "console/canned.html")]
 struct CannedPage {
     nav: Nav,
-    canned: Vec<CannedReply>,
-    langs: Vec<String>,
+    canned: Vec<CannedView>,
+    /// (code, name) of every language.
+    langs: Vec<(String, String)>,
 }
 
 pub(crate) async fn canned(
@@ -598,12 +771,24 @@ pub(crate) async fn canned(
     session: Session,
     Query(query): Query<NoticeQuery>,
 ) -> Result<Response> {
-    let langs = Lang::ALL.iter().map(|lang| lang.code().to_owned()).collect();
-    Ok(render(&CannedPage {
-        nav: nav(&session, &query),
-        canned: state.store.canned_replies(None).await?,
-        langs,
-    }))
+    let tr = session.tr;
+    let langs = Lang::ALL.iter().map(|lang| (lang.code().to_owned(), tr.language_name(lang))).collect();
+    let replies = state.store.canned_replies(None).await?;
+    let canned = replies
+        .iter()
+        .enumerate()
+        .map(|(at, reply)| CannedView {
+            id: reply.id,
+            lang_name: Lang::from_code(&reply.lang)
+                .map_or_else(|| reply.lang.clone(), |lang| tr.language_name(&lang)),
+            lang: reply.lang.clone(),
+            title: reply.title.clone(),
+            body: reply.body.clone(),
+            set_id: reply.set_id,
+            last_in_set: replies.get(at + 1).is_none_or(|next| next.set_id != reply.set_id),
+        })
+        .collect();
+    Ok(render(&CannedPage { nav: nav(&session, &query), canned, langs }))
 }
 
 #[derive(Deserialize)]
@@ -613,6 +798,9 @@ pub(crate) struct CannedForm {
     lang: String,
     title: String,
     body: String,
+    /// A new version of this set (another language); empty for a reply of its own.
+    #[serde(default)]
+    set: String,
 }
 
 impl CsrfField for CannedForm {
@@ -635,7 +823,20 @@ pub(crate) async fn create_canned(
     AdminForm(SignedForm { form, .. }): AdminForm<CannedForm>,
 ) -> Result<Response> {
     let (lang, title, body) = canned_fields(&form)?;
-    state.store.create_canned_reply(lang, &title, &body, now_millis()).await?;
+    let set = match form.set.trim() {
+        "" => None,
+        set => Some(set.parse::<i64>().map_err(|_| ConsoleError::BadRequest("canned reply set".to_owned()))?),
+    };
+    if let Some(set) = set {
+        // One version per language: a second one in a language replaces nothing silently.
+        let existing = state.store.canned_replies(Some(lang)).await?;
+        if existing.iter().any(|reply| reply.set_id == set) {
+            return Err(ConsoleError::BadRequest("the set has a version in this language".to_owned()));
+        }
+    }
+    if state.store.create_canned_reply(lang, &title, &body, set, now_millis()).await?.is_none() {
+        return Err(ConsoleError::NotFound);
+    }
     Ok(Redirect::to("/console/canned?notice=saved").into_response())
 }
 

@@ -152,8 +152,12 @@ mod tests {
     async fn canned_replies_and_tokens() {
         let (_dir, store) = fresh_sqlite().await;
         let db = &*store;
-        let id = db.create_canned_reply(Lang::En, "Refund", "Your refund is on its way.", 1).await.unwrap();
-        db.create_canned_reply(Lang::Ru, "Возврат", "Деньги вернутся.", 1).await.unwrap();
+        let id = db
+            .create_canned_reply(Lang::En, "Refund", "Your refund is on its way.", None, 1)
+            .await
+            .unwrap()
+            .unwrap();
+        db.create_canned_reply(Lang::Ru, "Возврат", "Деньги вернутся.", None, 1).await.unwrap();
         assert_eq!(db.canned_replies(Some(Lang::En)).await.unwrap().len(), 1);
         assert!(db.update_canned_reply(id, Lang::En, "Refund sent", "Sent today.", 2).await.unwrap());
         assert_eq!(db.canned_replies(None).await.unwrap()[0].title, "Refund sent");

@@ -22,9 +22,9 @@ use crate::core::message::{Action, Lang, MediaRef, Outbound, Priority, Reply};
 use crate::core::order_id::OrderIdFormat;
 use crate::outbox::OutboxLink;
 use crate::store::{
-    Author, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, Direction, ErasedContact,
-    EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, QueueOverview, Store,
-    StoreError, TicketChange, TicketRow, WriteTx, duration_millis, now_millis,
+    AgentOriginal, Author, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, Direction,
+    ErasedContact, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob,
+    QueueOverview, Store, StoreError, TicketChange, TicketRow, WriteTx, duration_millis, now_millis,
 };
 use crate::telemetry::{self, EngineMetrics};
 use std::collections::HashMap;
@@ -168,6 +168,8 @@ enum AgentOp {
         shown: String,
         text: String,
         attachments: Vec<MediaRef>,
+        /// The agent's own words when `text` is their translation.
+        original: Option<AgentOriginal>,
     },
     Note {
         ticket: i64,
@@ -321,7 +323,36 @@ impl Engine {
         attachments: Vec<MediaRef>,
     ) -> Result<(), EngineError> {
         let shown = self.shown_name(&by.name).await?;
-        let op = AgentOp::Reply { ticket, by: by.clone(), shown, text: text.to_owned(), attachments };
+        let op = AgentOp::Reply {
+            ticket,
+            by: by.clone(),
+            shown,
+            text: text.to_owned(),
+            attachments,
+            original: None,
+        };
+        self.agent(op).await.map(drop)
+    }
+
+    /// Sends `sent`, the translation of an agent's words, to the customer; the log keeps both
+    /// (the customer's text, and the agent's original in the row's body). Translating happens
+    /// before this is called, never on the writer.
+    pub async fn agent_reply_translated(
+        &self,
+        ticket: i64,
+        by: &Actor,
+        sent: &str,
+        original: AgentOriginal,
+    ) -> Result<(), EngineError> {
+        let shown = self.shown_name(&by.name).await?;
+        let op = AgentOp::Reply {
+            ticket,
+            by: by.clone(),
+            shown,
+            text: sent.to_owned(),
+            attachments: Vec::new(),
+            original: Some(original),
+        };
         self.agent(op).await.map(drop)
     }
 
@@ -993,7 +1024,7 @@ impl Inner {
                 touched.push(self.drive(&mut *tx, &found, input, &mut queue, now, &mut writes).await?);
                 AgentOutcome::Done
             }
-            AgentOp::Reply { ticket, by, shown, text, attachments } => {
+            AgentOp::Reply { ticket, by, shown, text, attachments, original } => {
                 if text.trim().is_empty() && attachments.is_empty() {
                     return Err(EngineError::EmptyMessage);
                 }
@@ -1006,7 +1037,13 @@ impl Inner {
                     .await?
                     .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket} has no conversation")))?;
                 let conversation = Conversation::load(row, contact, now, &mut writes);
-                writes.agent_reply(&conversation, (&by.name, shown), text, attachments, now);
+                writes.agent_reply(
+                    &conversation,
+                    (&by.name, shown),
+                    (text, original.as_ref()),
+                    attachments,
+                    now,
+                );
                 tx.update_ticket(found.id, &TicketChange::AgentReplied, now).await?;
                 touched.push(conversation);
                 AgentOutcome::Done
@@ -1337,7 +1374,7 @@ impl Writes {
         &mut self,
         conversation: &Conversation,
         (agent, shown): (&str, &str),
-        text: &str,
+        (text, original): (&str, Option<&AgentOriginal>),
         attachments: &[MediaRef],
         now: Millis,
     ) {
@@ -1347,7 +1384,7 @@ impl Writes {
             author: Author::Agent,
             agent: Some(agent.to_owned()),
             text: Some(text.to_owned()),
-            body: None,
+            body: original.map(AgentOriginal::body),
             attachments: attachments.to_vec(),
             event_id: None,
             at: now,

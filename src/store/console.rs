@@ -5,6 +5,7 @@
 use super::{Author, Millis, StoreResult};
 use crate::core::message::{Lang, MediaRef, Reply};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// One message of a conversation's log, with its structured original kept, so a bot reply
 /// can be shown as the customer saw it, in their language.
@@ -47,6 +48,8 @@ pub struct CannedReply {
     pub lang: String,
     pub title: String,
     pub body: String,
+    /// The set of versions (one per language) this reply belongs to: its first version's id.
+    pub set_id: i64,
 }
 
 /// Everything that changes what the queue page shows, cheap to read every few seconds.
@@ -104,10 +107,18 @@ pub trait ConsoleStore: Send + Sync {
     /// The customers' verdicts on FAQ answers since `since`, oldest first.
     async fn faq_verdicts(&self, since: Millis) -> StoreResult<Vec<FaqVerdict>>;
 
-    /// One language's canned replies by title, or every language's.
+    /// One language's canned replies by title, or every language's (sets together).
     async fn canned_replies(&self, lang: Option<Lang>) -> StoreResult<Vec<CannedReply>>;
-    async fn create_canned_reply(&self, lang: Lang, title: &str, body: &str, now: Millis)
-    -> StoreResult<i64>;
+    /// A new canned reply, a version of the set `set` or (with `None`) a set of its own.
+    /// `None` back when the set does not exist.
+    async fn create_canned_reply(
+        &self,
+        lang: Lang,
+        title: &str,
+        body: &str,
+        set: Option<i64>,
+        now: Millis,
+    ) -> StoreResult<Option<i64>>;
     /// `false` when there is no such reply.
     async fn update_canned_reply(
         &self,
@@ -119,4 +130,17 @@ pub trait ConsoleStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// `false` when there is no such reply.
     async fn delete_canned_reply(&self, id: i64) -> StoreResult<bool>;
+
+    /// The stored machine translations into `lang` of a conversation's messages, by message id.
+    async fn translations(&self, conversation_id: i64, lang: Lang) -> StoreResult<HashMap<i64, String>>;
+    /// Keeps the translation of a message into `lang`. `false` when the message is gone (erased
+    /// since it was read) or a translation was kept already: a message is translated once.
+    async fn save_translation(
+        &self,
+        message_id: i64,
+        lang: Lang,
+        text: &str,
+        provider: &str,
+        now: Millis,
+    ) -> StoreResult<bool>;
 }

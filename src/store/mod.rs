@@ -734,9 +734,37 @@ pub struct TranscriptEntry {
     pub direction: Direction,
     pub author: Author,
     pub agent: Option<String>,
+    /// What the customer read (or wrote).
     pub text: Option<String>,
+    /// An agent's reply as the agent wrote it, when `text` is its translation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original: Option<AgentOriginal>,
     pub attachments: Vec<MediaRef>,
     pub at: DateTime<Utc>,
+}
+
+/// An agent's words in the language they wrote them, kept beside the translation the customer
+/// got (the log row's `text`), in the row's structured body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AgentOriginal {
+    pub lang: Lang,
+    pub text: String,
+}
+
+impl AgentOriginal {
+    /// The structured body of an agent's log row that carries its original.
+    pub fn body(&self) -> String {
+        serde_json::json!({ "original": self }).to_string()
+    }
+
+    /// The original in an agent row's body, if it has one.
+    pub fn of_body(body: Option<&str>) -> Option<AgentOriginal> {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            original: AgentOriginal,
+        }
+        serde_json::from_str::<Body>(body?).ok().map(|body| body.original)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -169,6 +169,7 @@ pub(super) fn transcript_entry(row: &impl RowExt) -> StoreResult<TranscriptEntry
         author: parse_author(&row.text("author")?)?,
         agent: row.opt_text("agent")?,
         text: row.opt_text("text")?,
+        original: super::AgentOriginal::of_body(row.opt_json_text("body")?.as_deref()),
         attachments: parse_attachments(&row.json_text("attachments")?)?,
         at: to_datetime(row.int("created_at")?),
     })

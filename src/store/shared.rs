@@ -1096,6 +1096,7 @@ macro_rules! impl_store {
                             lang: row.text("lang")?,
                             title: row.text("title")?,
                             body: row.text("body")?,
+                            set_id: row.int("set_id")?,
                         })
                     })
                     .collect()
@@ -1106,16 +1107,19 @@ macro_rules! impl_store {
                 lang: $crate::core::message::Lang,
                 title: &str,
                 body: &str,
+                set: Option<i64>,
                 now: $crate::store::Millis,
-            ) -> $crate::store::StoreResult<i64> {
+            ) -> $crate::store::StoreResult<Option<i64>> {
                 sqlx::query($crate::store::sql::INSERT_CANNED_REPLY)
                     .bind(lang.code())
                     .bind(title)
                     .bind(body)
                     .bind(now)
-                    .fetch_one(&self.pool)
+                    .bind(set)
+                    .fetch_optional(&self.pool)
                     .await?
-                    .int("id")
+                    .map(|row| row.int("id"))
+                    .transpose()
             }
 
             async fn update_canned_reply(
@@ -1140,6 +1144,38 @@ macro_rules! impl_store {
             async fn delete_canned_reply(&self, id: i64) -> $crate::store::StoreResult<bool> {
                 let done =
                     sqlx::query($crate::store::sql::DELETE_CANNED_REPLY).bind(id).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn translations(
+                &self,
+                conversation_id: i64,
+                lang: $crate::core::message::Lang,
+            ) -> $crate::store::StoreResult<std::collections::HashMap<i64, String>> {
+                let found = sqlx::query($crate::store::sql::TRANSLATIONS_OF_CONVERSATION)
+                    .bind(conversation_id)
+                    .bind(lang.code())
+                    .fetch_all(&self.pool)
+                    .await?;
+                found.iter().map(|row| Ok((row.int("message_id")?, row.text("text")?))).collect()
+            }
+
+            async fn save_translation(
+                &self,
+                message_id: i64,
+                lang: $crate::core::message::Lang,
+                text: &str,
+                provider: &str,
+                now: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query($crate::store::sql::SAVE_TRANSLATION)
+                    .bind(message_id)
+                    .bind(lang.code())
+                    .bind(text)
+                    .bind(provider)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(done.rows_affected() == 1)
             }
         }

@@ -96,7 +96,7 @@ pub(super) const ATTACHMENTS_OF_PAGE: &str = concat!(
 pub(super) const ATTACHMENTS_OF_TICKET: &str =
     "SELECT ticket_id, sha256, content_type, bytes FROM ticket_attachments WHERE ticket_id = $1 ORDER BY id";
 
-pub(super) const TRANSCRIPT: &str = "SELECT id, direction, author, agent, text, attachments, created_at \
+pub(super) const TRANSCRIPT: &str = "SELECT id, direction, author, agent, text, body, attachments, created_at \
      FROM messages WHERE conversation_id = $1 ORDER BY id";
 pub(super) const NOTES_OF_TICKET: &str =
     "SELECT id, agent, text, created_at FROM ticket_notes WHERE ticket_id = $1 ORDER BY id";
@@ -255,12 +255,26 @@ pub(super) const TICKET_TIMES: &str = "SELECT created_at, first_agent_reply_at, 
 pub(super) const FAQ_VERDICTS: &str =
     "SELECT helped, created_at FROM faq_outcomes WHERE created_at >= $1 ORDER BY created_at";
 
-pub(super) const CANNED_REPLIES_OF_LANG: &str =
-    "SELECT id, lang, title, body FROM canned_replies WHERE lang = $1 ORDER BY title, id";
-pub(super) const CANNED_REPLIES: &str =
-    "SELECT id, lang, title, body FROM canned_replies ORDER BY lang, title, id";
+pub(super) const CANNED_REPLIES_OF_LANG: &str = "SELECT id, lang, title, body, COALESCE(set_id, id) AS set_id \
+     FROM canned_replies WHERE lang = $1 ORDER BY title, id";
+/// Sets together (by their first version's id), and within a set by language.
+pub(super) const CANNED_REPLIES: &str = "SELECT id, lang, title, body, COALESCE(set_id, id) AS set_id \
+     FROM canned_replies ORDER BY COALESCE(set_id, id), lang, id";
+/// A new reply joins the set `$5` (which must exist) or, with NULL, is a set of its own.
 pub(super) const INSERT_CANNED_REPLY: &str = "INSERT INTO canned_replies (lang, title, body, created_at, \
-     updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id";
+     updated_at, set_id) SELECT $1, $2, $3, $4, $4, $5 \
+     WHERE $5 IS NULL OR EXISTS (SELECT 1 FROM canned_replies WHERE COALESCE(set_id, id) = $5) RETURNING id";
+
+// ---- translations ----
+
+/// The stored translations into `$2` of conversation `$1`'s messages.
+pub(super) const TRANSLATIONS_OF_CONVERSATION: &str = "SELECT t.message_id, t.text FROM message_translations t \
+     JOIN messages m ON m.id = t.message_id WHERE m.conversation_id = $1 AND t.lang = $2";
+/// Keeps a translation only while its message exists (an erasure may have removed it since it
+/// was read), and keeps the first one made.
+pub(super) const SAVE_TRANSLATION: &str = "INSERT INTO message_translations (message_id, lang, text, provider, \
+     created_at) SELECT id, $2, $3, $4, $5 FROM messages WHERE id = $1 \
+     ON CONFLICT (message_id, lang) DO NOTHING";
 pub(super) const UPDATE_CANNED_REPLY: &str =
     "UPDATE canned_replies SET lang = $1, title = $2, body = $3, updated_at = $4 WHERE id = $5";
 pub(super) const DELETE_CANNED_REPLY: &str = "DELETE FROM canned_replies WHERE id = $1";

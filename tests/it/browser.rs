@@ -359,3 +359,119 @@ async fn the_console_speaks_russian_and_chinese_and_keeps_to_an_agents_languages
     wei.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(switchboard_test_browser),
+    ignore = "needs Chromium: install chromium and chromium-driver, set SWITCHBOARD_TEST_BROWSER=1"
+)]
+async fn agents_read_and_answer_customers_in_their_own_language_through_machine_translation() {
+    use crate::support::fake_libretranslate::FakeLibreTranslate;
+    use switchboard::channels::{InboundEvent, Intake};
+    use switchboard::core::message::Lang;
+    let driver = Driver::start().await;
+    let provider = FakeLibreTranslate::start(None).await;
+    let ivan_says = "Посылка пришла разбитой. Что делать?";
+    let li_says = "包裹还没到，订单号 12345678，已经等了两周。";
+    let wei_writes = "您好！很抱歉。请发一张包裹的照片。";
+    provider.teach("ru", "zh", ivan_says, "包裹到的时候已经摔坏了。怎么办？");
+    provider.teach("ru", "zh", "Вот фото, смотрите.", "这是照片，请看。");
+    provider.teach("zh", "ru", li_says, "Посылка ещё не пришла, заказ 12345678, жду уже две недели.");
+    provider.teach(
+        "zh",
+        "ru",
+        wei_writes,
+        "Здравствуйте! Нам очень жаль. Пришлите, пожалуйста, фото посылки.",
+    );
+    let translator = switchboard::translate::libretranslate::LibreTranslate::new(
+        &provider.url,
+        None,
+        switchboard::translate::glossary::Glossary::default(),
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let translation = switchboard::translate::Translation::new(
+        std::sync::Arc::new(translator),
+        std::time::Duration::from_secs(5),
+    );
+    let app = TestApp::start_translating(std::sync::Arc::new(translation)).await;
+    for (name, lang) in [("wei", Lang::Zh), ("olga", Lang::Ru)] {
+        app.add_agent(name, Role::Agent).await;
+        app.store.set_agent_languages(name, Some(lang), &[lang]).await.unwrap();
+    }
+    let base = app.serve().await;
+    let say = |who: &str, lang: &str, number: usize, words: &str| InboundEvent {
+        channel: "telegram",
+        language_hint: Some(lang.to_owned()),
+        ..crate::support::engine_fixtures::text(who, &format!("{who}-{number}"), words)
+    };
+    for (who, lang, words) in [("ivan", "ru", ivan_says), ("li", "zh", li_says)] {
+        for (number, text) in ["/agent", words].into_iter().enumerate() {
+            app.engine.accept(say(who, lang, number, text)).await.unwrap();
+        }
+    }
+    let queued = app.store.list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(10));
+    let queued = queued.await.unwrap();
+    let ticket_of = |who: &str| queued.iter().find(|ticket| ticket.external_id == who).unwrap().id;
+    let (ivan, li) = (ticket_of("ivan"), ticket_of("li"));
+
+    // Wei reads Chinese only: Ivan's Russian is shown in Chinese, the original one click away.
+    let wei = driver.browser_speaking("zh-CN").await;
+    sign_in(&wei, &base, "wei").await;
+    wei.wait_for("#queue").await;
+    wei.goto(&format!("{base}/console/tickets/{ivan}")).await;
+    wei.click("#claim").await;
+    wei.wait_for("#translation-hint").await;
+    wei.wait_until(
+        "Ivan in Chinese",
+        &shows_text("#transcript .msg-customer > .text", "包裹到的时候已经摔坏了。怎么办？"),
+    )
+    .await;
+    wei.value("document.querySelector('#transcript .msg-customer details.aside').open = true").await;
+    // A new message arrives live, translated too.
+    app.engine.accept(say("ivan", "ru", 2, "Вот фото, смотрите.")).await.unwrap();
+    wei.wait_until(
+        "the live line in Chinese",
+        &shows_text("#transcript .msg-customer > .text", "这是照片，请看。"),
+    )
+    .await;
+    wei.screenshot("15-console-translated-zh").await;
+    // She writes Chinese; the preview shows the Russian Ivan will get, which she can change.
+    wei.type_into("#reply-text", wei_writes).await;
+    wei.click("#send-reply").await;
+    wei.wait_for("#preview").await;
+    let shown = wei.value("document.getElementById('reply-text').value").await;
+    assert_eq!(shown, serde_json::json!("Здравствуйте! Нам очень жаль. Пришлите, пожалуйста, фото посылки."));
+    wei.value("document.getElementById('preview').scrollIntoView()").await;
+    wei.screenshot("16-console-preview-zh").await;
+    wei.click("#send-reply").await;
+    wei.wait_until("sent", &shows_text("#notice", "回复已发送。")).await;
+    wei.close().await;
+    let delivered_to_ivan = || {
+        let delivered = app.telegram.delivered.lock().unwrap();
+        delivered.iter().any(|delivery| format!("{delivery:?}").contains("Пришлите, пожалуйста, фото"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !delivered_to_ivan() {
+        assert!(std::time::Instant::now() < deadline, "Ivan got the Russian reply");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Olga reads Russian only: Li's Chinese is shown in Russian.
+    let olga = driver.browser_speaking("ru-RU").await;
+    sign_in(&olga, &base, "olga").await;
+    olga.wait_for("#queue").await;
+    olga.goto(&format!("{base}/console/tickets/{li}")).await;
+    olga.wait_until(
+        "Li in Russian",
+        &shows_text(
+            "#transcript .msg-customer > .text",
+            "Посылка ещё не пришла, заказ 12345678, жду уже две недели.",
+        ),
+    )
+    .await;
+    olga.value("document.querySelector('#transcript .msg-customer details.aside').open = true").await;
+    olga.screenshot("17-console-translated-ru").await;
+    olga.close().await;
+    app.stop().await;
+}

@@ -33,6 +33,7 @@ mod ozon_e2e;
 mod store_story;
 mod telegram;
 mod telegram_e2e;
+mod translation;
 mod vk;
 mod vk_e2e;
 mod web;

@@ -6,6 +6,8 @@ pub mod browser;
 pub mod conversation;
 pub mod customer_crowd;
 pub mod engine_fixtures;
+pub mod fake_deepl;
+pub mod fake_libretranslate;
 pub mod fake_max;
 pub mod fake_ozon;
 pub mod fake_telegram;

@@ -110,12 +110,37 @@ impl TestApp {
     }
 
     pub async fn start_on(db_file: TestDb, max_bytes: u64) -> TestApp {
+        TestApp::start_with(db_file, max_bytes, english_renderer(), None).await
+    }
+
+    /// The app with machine translation in the console, through `translation`, and the bot's
+    /// replies rendered in every language (agents read them in their own).
+    pub async fn start_translating(translation: Arc<switchboard::translate::Translation>) -> TestApp {
+        let i18n = Arc::new(
+            switchboard::i18n::I18n::load(&switchboard::assets::LocaleSource::Embedded)
+                .expect("the built-in texts"),
+        );
+        let render: Renderer = Arc::new(move |lang: Lang, reply: &Reply| i18n.reply(lang, reply));
+        TestApp::start_with(
+            TestDb::sqlite(),
+            switchboard::media::DEFAULT_MAX_BYTES,
+            render,
+            Some(translation),
+        )
+        .await
+    }
+
+    async fn start_with(
+        db_file: TestDb,
+        max_bytes: u64,
+        render: Renderer,
+        translation: Option<Arc<switchboard::translate::Translation>>,
+    ) -> TestApp {
         let store = store::connect(&db_file.url, &ConnectOptions::default()).await.expect("store");
         let settings = engine_fixtures::settings().with_anonymous_channels(&[webchat::CHANNEL]);
         let engine = Arc::new(Engine::start(Arc::clone(&store), settings));
         let media_dir = tempfile::tempdir().unwrap();
         let media = MediaStore::new(media_dir.path(), max_bytes);
-        let render = english_renderer();
         let hub = Arc::new(WebChatHub::new());
         let telegram = Arc::new(RecordingChannel { name: "telegram", delivered: Mutex::new(Vec::new()) });
 
@@ -151,8 +176,12 @@ impl TestApp {
             ..ConsoleSettings::default()
         };
         let channels = ChannelStates::default();
-        let console_state = ConsoleState::new(Arc::clone(&engine), media.clone(), render, console_settings)
-            .with_channel_states(channels.clone());
+        let mut console_state =
+            ConsoleState::new(Arc::clone(&engine), media.clone(), render, console_settings)
+                .with_channel_states(channels.clone());
+        if let Some(translation) = translation {
+            console_state = console_state.with_translation(translation);
+        }
         let router = webchat::router(chat).merge(console::router(console_state));
         TestApp { db_file, store, engine, router, telegram, channels, media, _media_dir: media_dir, stop }
     }
