@@ -30,6 +30,9 @@ const TEST_SERVICES: &[(&str, &str)] = &[
     ("switchboard_test_postgres", "SWITCHBOARD_TEST_POSTGRES"),
     // Any non-empty value: Chromium and chromedriver are installed and on PATH.
     ("switchboard_test_browser", "SWITCHBOARD_TEST_BROWSER"),
+    // Any non-empty value: Dovecot (`dovecot-imapd`) and Debian's `python3-aiosmtpd` are
+    // installed, for the email tests' real IMAP and SMTP servers.
+    ("switchboard_test_mail", "SWITCHBOARD_TEST_MAIL"),
 ];
 
 fn declare_test_services() {

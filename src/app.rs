@@ -51,7 +51,7 @@ impl App {
         let engine_settings = engine_settings
             .with_flood_rule(crate::core::flood::FloodRule::per_minute(settings.flood_limit))
             .with_anonymous_channels(&[crate::channels::webchat::CHANNEL])
-            .with_numbered_channels(&[crate::channels::ozon::CHANNEL])
+            .with_numbered_channels(&[crate::channels::ozon::CHANNEL, crate::channels::email::CHANNEL])
             .with_orders(settings.orders.is_some())
             .with_identity_secret(settings.identity.as_ref().map(|identity| identity.secret.clone()));
         let engine_settings = match settings.business_hours.clone() {
@@ -277,7 +277,7 @@ pub async fn start_with(
     listener: tokio::net::TcpListener,
     outbox: OutboxSettings,
 ) -> anyhow::Result<Running> {
-    use crate::channels::{max, ozon, telegram, vk};
+    use crate::channels::{email, max, ozon, telegram, vk};
 
     // The recorder goes in before the engine starts: the engine binds its histograms to it.
     let metrics = match settings.metrics_bind {
@@ -432,6 +432,26 @@ pub async fn start_with(
             }
         }
         tracing::info!(mode = ?channel.settings().mode, "MAX channel configured");
+        channels.push(Arc::new(channel));
+    }
+
+    if let Some(email_settings) = app.settings.email.clone() {
+        let channel = email::EmailChannel::new(email_settings, app.media.clone(), app.renderer())
+            .context("email settings")?;
+        let (receiver, intake) = (channel.receiver(), app.intake());
+        // One watcher per mailbox, as one poller per bot.
+        let leadership = format!("email:{}", channel.settings().mailbox_key());
+        let poll_states = states.clone();
+        tasks.push(tokio::spawn(poll_while_leading(
+            Arc::clone(&app.store),
+            leadership,
+            stop.clone(),
+            PollReport::channel(email::CHANNEL, states.clone()),
+            move |shutdown| {
+                email::imap::run(receiver.clone(), Arc::clone(&intake), shutdown, poll_states.clone())
+            },
+        )));
+        tracing::info!("email channel configured");
         channels.push(Arc::new(channel));
     }
 

@@ -167,7 +167,7 @@ impl I18n {
     /// the attachments unchanged.
     pub fn reply(&self, lang: Lang, reply: &Reply) -> RenderedReply {
         RenderedReply {
-            text: self.text(lang, &reply.text),
+            text: reply.texts().map(|text| self.text(lang, text)).collect::<Vec<_>>().join("\n\n"),
             buttons: reply
                 .buttons
                 .iter()

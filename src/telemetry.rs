@@ -190,6 +190,7 @@ pub fn inbound_kind(kind: &InboundKind) -> &'static str {
             Input::Photo { .. } => "photo",
             Input::PhotoRejected { .. } => "photo_rejected",
             Input::Unsupported { .. } => "unsupported",
+            Input::Email(_) => "email",
             // Support-side inputs from a channel are refused by the engine.
             Input::TicketAssigned { .. }
             | Input::TicketReleased

@@ -202,3 +202,9 @@ order-not-checked = I couldn't check the order right now, but I'll pass it on wi
 order-still-checking = I'm still checking your order, one moment please.
 account-linked = Your account is connected. I can see your orders now, so just ask "where is my order?".
 account-link-invalid = This link has expired or has already been used. Please open a new one from your account page on our site.
+## Email: a letter is answered with one letter.
+email-received = Thank you for your email: we have received it.
+email-received-order = Thank you for your email: we have received it and noted order { $order_id }.
+email-reply-human = If this didn't help, reply "human" to this email and a person from our team will answer.
+email-added-to-request = Thank you: your email has been added to your request, and the agent will see it.
+email-subject-default = Your request

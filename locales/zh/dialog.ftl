@@ -193,3 +193,9 @@ order-not-checked = 暂时无法核对该订单，我会把订单号和您的问
 order-still-checking = 正在查询您的订单，请稍候。
 account-linked = 账户已关联。现在我可以看到您的订单，直接问“我的订单到哪了？”即可。
 account-link-invalid = 此链接已过期或已被使用。请在网站的个人中心重新获取链接。
+## 电子邮件：每封来信只回复一封邮件。
+email-received = 感谢您的来信，我们已经收到。
+email-received-order = 感谢您的来信，我们已经收到，并记下了订单号 { $order_id }。
+email-reply-human = 如果这没有帮助，请回复本邮件“人工”，我们的客服人员会为您解答。
+email-added-to-request = 谢谢，您的邮件已添加到您的请求中，客服人员会看到。
+email-subject-default = 您的请求

@@ -2,6 +2,7 @@
 //! outbox rows back through the platform. Channels never touch the store; the engine never
 //! knows a platform's wire format.
 
+pub mod email;
 pub mod max;
 pub mod numbered;
 pub mod ozon;
@@ -89,6 +90,9 @@ pub struct Delivery {
     pub contact_data: Option<serde_json::Value>,
     pub lang: Lang,
     pub message: Outbound,
+    /// The conversation's newest ticket number, for a channel that shows it
+    /// ([`Channel::shows_ticket_number`]); `None` for the others, and while there is none.
+    pub ticket: Option<i64>,
 }
 
 /// What a failed delivery means for the outbox. Callers act on the variant, never on text.
@@ -111,6 +115,11 @@ pub enum DeliveryError {
 pub trait Channel: Send + Sync {
     /// The same name as [`InboundEvent::channel`].
     fn name(&self) -> &'static str;
+    /// Whether deliveries should carry the conversation's ticket number (one more read per
+    /// delivery, so only a channel that shows it asks: email, in its subjects).
+    fn shows_ticket_number(&self) -> bool {
+        false
+    }
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError>;
 }
 

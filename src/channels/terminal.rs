@@ -286,6 +286,7 @@ mod tests {
                 contact_data: None,
                 lang: Lang::En,
                 message: Outbound::Bot(reply),
+                ticket: None,
             };
             self.channel.deliver(&delivery).await.unwrap();
             Ok(Accepted::Applied { replies: 1 })
@@ -382,6 +383,7 @@ mod tests {
                 contact_data: None,
                 lang: Lang::En,
                 message: Outbound::Agent { agent: "Olga".into(), text: text.into(), attachments: Vec::new() },
+                ticket: None,
             };
             intake.channel.deliver(&delivery).await.unwrap();
         }

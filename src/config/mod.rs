@@ -1,7 +1,7 @@
 //! Settings from the environment (and `.env`, loaded through [`load_dotenv`]).
 //!
 //! Every variable is read in this module and nowhere else: the process-wide settings here, each
-//! channel's in a file of its own (`telegram`, `vk`, `max`, `ozon`) with its own error type, whose values are
+//! channel's in a file of its own (`telegram`, `vk`, `max`, `ozon`, `email`) with its own error type, whose values are
 //! plain data the channel imports. Configuration imports no channel and not the console. Every
 //! bad value becomes a [`ConfigError`] naming the variable and what was expected; `main` prints
 //! it as one line and exits with 2. Secrets are wrapped in [`Secret`], whose `Debug` never shows
@@ -12,6 +12,7 @@
 //! setting comes from (`tests/architecture.rs` checks this).
 
 pub mod limits;
+pub mod email;
 pub mod max;
 pub mod orders;
 pub mod ozon;
@@ -178,6 +179,8 @@ pub struct Settings {
     pub translate: Option<translate::TranslateSettings>,
     /// Present when any `SWITCHBOARD_OZON_*` variable is set: the seller's Ozon buyer chats.
     pub ozon: Option<OzonSettings>,
+    /// Present when any `SWITCHBOARD_EMAIL_*` variable is set: the support mailbox.
+    pub email: Option<email::EmailSettings>,
     /// What strangers on the public surface may cost: connections, streams, uploads, sign-ins.
     pub limits: limits::PublicLimits,
     /// The store's order-lookup endpoint (`SWITCHBOARD_ORDERS_URL` and `_SECRET`), if any.
@@ -411,6 +414,7 @@ impl Settings {
         let vk = vk::read(source, http_timeout)?;
         let max = max::read(source, http_timeout)?;
         let ozon = ozon::read(source, http_timeout)?;
+        let email = email::read(source, http_timeout)?;
         let limits = limits::read(source)?;
         let orders = orders::read(source)?;
         let identity = orders::read_identity(source)?;
@@ -430,6 +434,7 @@ impl Settings {
             vk,
             max,
             ozon,
+            email,
             database_url,
             sqlite_sync,
             log_filter,

@@ -116,6 +116,16 @@ define_keys! {
     ACCOUNT_LINKED = "account-linked",
     /// A link that is expired, used or forged.
     ACCOUNT_LINK_INVALID = "account-link-invalid",
+    /// The first line of the one letter that answers a customer's letter (email).
+    EMAIL_RECEIVED = "email-received",
+    /// The same, naming the order number found in the subject or the body.
+    EMAIL_RECEIVED_ORDER = "email-received-order",
+    /// Under an FAQ answer by email: how to reach a person if it did not help.
+    EMAIL_REPLY_HUMAN = "email-reply-human",
+    /// A further letter while the request waits: it reached the request.
+    EMAIL_ADDED_TO_REQUEST = "email-added-to-request",
+    /// The subject of our reply to a letter that had none.
+    EMAIL_SUBJECT_DEFAULT = "email-subject-default",
     BUTTON_SKIP = "button-skip",
     BUTTON_DONE = "button-done",
     BUTTON_YES = "button-yes",

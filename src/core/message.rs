@@ -363,11 +363,34 @@ pub struct Reply {
     pub buttons: Vec<Vec<Button>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<MediaRef>,
+    /// Further paragraphs after `text`, in order: a channel that answers a letter with one
+    /// letter (email) gets everything the dialog says in one reply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<Text>,
 }
 
 impl Reply {
     pub fn new(key: &str) -> Self {
-        Reply { text: Text::new(key), buttons: Vec::new(), attachments: Vec::new() }
+        Reply { text: Text::new(key), buttons: Vec::new(), attachments: Vec::new(), more: Vec::new() }
+    }
+
+    /// Joins several replies into one: the first's text, then every other text as a further
+    /// paragraph; buttons and attachments of all of them, in order. `None` for no replies.
+    pub fn joined(replies: Vec<Reply>) -> Option<Reply> {
+        let mut replies = replies.into_iter();
+        let mut first = replies.next()?;
+        for reply in replies {
+            first.more.push(reply.text);
+            first.more.extend(reply.more);
+            first.buttons.extend(reply.buttons);
+            first.attachments.extend(reply.attachments);
+        }
+        Some(first)
+    }
+
+    /// Every text of the reply: `text`, then `more`.
+    pub fn texts(&self) -> impl Iterator<Item = &Text> {
+        std::iter::once(&self.text).chain(&self.more)
     }
 
     pub fn arg(mut self, name: &str, value: impl Into<Arg>) -> Self {

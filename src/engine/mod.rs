@@ -941,6 +941,15 @@ impl Inner {
                             None => input.clone(),
                         }
                     }
+                    // A letter whose own words (quotes and signature trimmed) are only the number.
+                    // It stays a letter, so that its answer is still one letter.
+                    Input::Email(letter)
+                        if self.settings.numbered(event.channel) && letter.photos.is_empty() =>
+                    {
+                        let mut letter = letter.clone();
+                        letter.pressed = choices::pick(&letter.text, &conversation.choices);
+                        Input::Email(letter)
+                    }
                     _ => input.clone(),
                 };
                 let started = Instant::now();
@@ -1652,6 +1661,23 @@ impl Writes {
     }
 }
 
+/// A letter as the agent reads it in the log: its subject, its whole text, and the
+/// attachments that were not kept as photos.
+fn letter_for_agents(letter: &crate::core::dialog::Letter) -> String {
+    let mut text = String::new();
+    if !letter.subject.trim().is_empty() {
+        text.push_str(&format!("Subject: {}\n\n", letter.subject.trim()));
+    }
+    text.push_str(letter.original.trim_end());
+    if !letter.other_attachments.is_empty() {
+        text.push_str(&format!("\n\n[attachments not kept: {}]", letter.other_attachments.join("; ")));
+    }
+    if !letter.refused_photos.is_empty() {
+        text.push_str(&format!("\n\n[images refused: {}]", letter.refused_photos.len()));
+    }
+    text
+}
+
 /// The log row for what a customer sent. Button presses and refusals get a short bracketed
 /// text so a transcript reads naturally; the structured input is kept beside it.
 fn customer_message(conversation_id: i64, event_id: &str, input: &Input, now: Millis) -> NewMessage {
@@ -1662,6 +1688,8 @@ fn customer_message(conversation_id: i64, event_id: &str, input: &Input, now: Mi
         Input::Photo { media, caption } => (caption.clone(), vec![media.clone()], true),
         Input::PhotoRejected { .. } => (Some("[photo refused]".to_owned()), Vec::new(), true),
         Input::Unsupported { kind } => (Some(format!("[{}]", kind.code())), Vec::new(), true),
+        // The whole letter, as received: the dialog read a trimmed copy, the agent reads this.
+        Input::Email(letter) => (Some(letter_for_agents(letter)), letter.photos.clone(), false),
         other => (None, Vec::new(), !matches!(other, Input::Text { .. })),
     };
     NewMessage {

@@ -314,12 +314,22 @@ impl OutboxWorker {
             // Not claimable by construction (we only claim our channels); release it anyway.
             return DeliveryOutcome::Released;
         };
+        let ticket = if channel.shows_ticket_number() {
+            // A number is a courtesy: without it the message still goes.
+            self.store.latest_ticket_id(job.conversation_id).await.unwrap_or_else(|error| {
+                tracing::warn!(%error, "could not read the ticket number for a delivery");
+                None
+            })
+        } else {
+            None
+        };
         let delivery = Delivery {
             outbox_id: job.id,
             external_id: job.external_id.clone(),
             contact_data: job.contact_data.clone(),
             lang: job.lang,
             message: job.payload.clone(),
+            ticket,
         };
         let started = std::time::Instant::now();
         let result = channel.deliver(&delivery).await;

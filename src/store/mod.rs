@@ -174,6 +174,9 @@ pub trait Store: AccountStore + ConsoleStore + PrivacyStore + OrderStore + Send 
     // ---- reads ----
 
     async fn contact(&self, channel: &str, external_id: &str) -> StoreResult<Option<ContactRow>>;
+    /// The newest ticket of a conversation, whatever its status: the number a channel that
+    /// shows one (email, in its subjects) puts on the conversation's messages.
+    async fn latest_ticket_id(&self, conversation_id: i64) -> StoreResult<Option<i64>>;
     async fn conversation_of_contact(&self, contact_id: i64) -> StoreResult<Option<ConversationRow>>;
     /// One page of the tickets with the given status (all when `None`): queued ones in queue
     /// order (priority, then age), the others newest first.

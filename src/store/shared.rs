@@ -58,6 +58,14 @@ macro_rules! impl_store {
                 row.as_ref().map($crate::store::rows::contact).transpose()
             }
 
+            async fn latest_ticket_id(&self, conversation_id: i64) -> $crate::store::StoreResult<Option<i64>> {
+                let id: Option<i64> = sqlx::query_scalar($crate::store::sql::LATEST_TICKET_ID)
+                    .bind(conversation_id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(id)
+            }
+
             async fn conversation_of_contact(
                 &self,
                 contact_id: i64,

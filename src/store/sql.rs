@@ -5,6 +5,8 @@
 pub(super) const CONTACT_BY_KEY: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, \
      display_name, contact_data FROM contacts WHERE channel = $1 AND external_id = $2";
 
+pub(super) const LATEST_TICKET_ID: &str = "SELECT MAX(id) FROM tickets WHERE conversation_id = $1";
+
 pub(super) const CONVERSATION_OF_CONTACT: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count FROM conversations WHERE contact_id = $1";
 
 /// The tickets CLI's columns. Followed by a WHERE clause.

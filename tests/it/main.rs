@@ -22,6 +22,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod crash;
+mod email_e2e;
 mod engine;
 mod faults;
 mod max;

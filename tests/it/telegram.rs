@@ -256,7 +256,14 @@ fn input(event: &InboundEvent) -> &Input {
 }
 
 fn delivery(outbox_id: i64, chat: i64, message: Outbound) -> Delivery {
-    Delivery { outbox_id, external_id: chat.to_string(), contact_data: None, lang: Lang::En, message }
+    Delivery {
+        outbox_id,
+        external_id: chat.to_string(),
+        contact_data: None,
+        lang: Lang::En,
+        message,
+        ticket: None,
+    }
 }
 
 fn agent_says(text: &str, attachments: Vec<MediaRef>) -> Outbound {

@@ -183,7 +183,7 @@ fn single_input(received: &Received) -> Input {
 }
 
 fn delivery(outbox_id: i64, contact_data: Option<Value>, message: Outbound) -> Delivery {
-    Delivery { outbox_id, external_id: "564321".into(), contact_data, lang: Lang::Ru, message }
+    Delivery { outbox_id, external_id: "564321".into(), contact_data, lang: Lang::Ru, message, ticket: None }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -6,7 +6,10 @@
 //! stores, reads the clock or draws random numbers, so every behaviour is a transcript test.
 
 mod orders;
+mod email;
 mod reading;
+
+pub use email::Letter;
 
 use crate::core::faq::{FaqAction, Intent, IntentClassifier};
 use crate::core::keys;
@@ -251,6 +254,8 @@ pub enum Input {
         order_ref: Option<String>,
         outcome: LookupOutcome,
     },
+    /// A whole letter (email): its words, photos and the rest, answered with one letter.
+    Email(Box<Letter>),
 }
 
 /// The global commands, available at every step.
@@ -419,16 +424,8 @@ pub fn step(state: State, input: Input, ctx: &Ctx<'_>) -> Transition {
             Transition::stay(state).reply(Reply::new(keys::STALE_BUTTON)).reply(prompt)
         }
         Input::Photo { media, caption } => on_photo(state, media, caption, ctx),
-        Input::PhotoRejected { problem } => {
-            let refusal = match problem {
-                PhotoProblem::TooLarge { limit_mb } => {
-                    Reply::new(keys::PHOTO_TOO_LARGE).arg("limit_mb", limit_mb)
-                }
-                PhotoProblem::NotAnImage => Reply::new(keys::PHOTO_NOT_AN_IMAGE),
-                PhotoProblem::Unavailable => Reply::new(keys::PHOTO_UNAVAILABLE),
-            };
-            refuse(state, refusal, ctx)
-        }
+        Input::PhotoRejected { problem } => refuse(state, photo_refusal(problem), ctx),
+        Input::Email(letter) => email::on_letter(state, *letter, ctx),
         Input::Unsupported { kind } => {
             refuse(state, Reply::new(keys::UNSUPPORTED_CONTENT).arg("kind", kind.code()), ctx)
         }
@@ -453,6 +450,15 @@ pub fn step(state: State, input: Input, ctx: &Ctx<'_>) -> Transition {
             }
             other => Transition::stay(other),
         },
+    }
+}
+
+/// What the customer is told about an image that was not stored.
+fn photo_refusal(problem: PhotoProblem) -> Reply {
+    match problem {
+        PhotoProblem::TooLarge { limit_mb } => Reply::new(keys::PHOTO_TOO_LARGE).arg("limit_mb", limit_mb),
+        PhotoProblem::NotAnImage => Reply::new(keys::PHOTO_NOT_AN_IMAGE),
+        PhotoProblem::Unavailable => Reply::new(keys::PHOTO_UNAVAILABLE),
     }
 }
 

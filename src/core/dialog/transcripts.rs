@@ -1658,3 +1658,103 @@ fn without_an_order_source_nothing_is_looked_up() {
     assert!(!transition.effects.iter().any(|effect| matches!(effect, Effect::LookupOrder { .. })));
     assert_eq!(transition.replies.first().map(Reply::key), Some(keys::ORDER_ID_ACCEPTED));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Letters (email): one letter back per letter.
+
+fn a_letter(subject: &str, text: &str, photos: usize) -> Input {
+    let photo = |shade: usize| MediaRef {
+        sha256: format!("{shade:064x}"),
+        content_type: "image/png".into(),
+        bytes: 10,
+    };
+    Input::Email(Box::new(Letter {
+        subject: subject.into(),
+        text: text.into(),
+        original: format!("{text}\n\n> quoted history"),
+        photos: (0..photos).map(photo).collect(),
+        refused_photos: Vec::new(),
+        other_attachments: Vec::new(),
+        pressed: None,
+    }))
+}
+
+fn keys_of(transition: &Transition) -> Vec<Vec<String>> {
+    transition.replies.iter().map(|reply| reply.texts().map(|text| text.key.clone()).collect()).collect()
+}
+
+#[test]
+fn a_letter_with_a_question_the_faq_knows_is_answered_in_one_letter_and_human_opens_a_ticket() {
+    let ctx = test_ctx(QueueSnapshot::default());
+    let answered = step(State::Menu, a_letter("", "How do I reset my password", 0), &ctx);
+    assert_eq!(
+        keys_of(&answered),
+        [[keys::EMAIL_RECEIVED, "faq-recover-password", keys::EMAIL_REPLY_HUMAN].map(String::from).to_vec()]
+    );
+    assert!(matches!(answered.state, State::FaqAnswered { intent: Intent::RecoverPassword, .. }));
+
+    let human = step(answered.state, a_letter("Re: Password", "let me talk to a human", 0), &ctx);
+    assert_eq!(keys_of(&human), [[keys::EMAIL_RECEIVED, keys::HANDOFF_QUEUED].map(String::from).to_vec()]);
+    let Some(Effect::OpenTicket { draft, .. }) = human.effects.first() else { panic!("{human:?}") };
+    let description = draft.description.clone().unwrap();
+    assert!(description.contains("How do I reset my password"), "{description}");
+    assert!(human.effects.contains(&Effect::FaqOutcome { intent: Intent::RecoverPassword, helped: false }));
+    assert_eq!(human.state, State::Queued { acknowledged: true });
+}
+
+#[test]
+fn a_letter_with_a_problem_opens_a_ticket_with_the_order_number_photos_and_the_whole_letter() {
+    let ctx = test_ctx(QueueSnapshot::default());
+    let opened = step(State::Menu, a_letter("", "My order 12345678-0001 arrived broken", 2), &ctx);
+    assert_eq!(
+        keys_of(&opened),
+        [[keys::EMAIL_RECEIVED_ORDER, keys::HANDOFF_QUEUED].map(String::from).to_vec()],
+        "one letter: the acknowledgement and where the request stands"
+    );
+    let Some(Effect::OpenTicket { draft, outcome: TicketOutcome::Queued }) = opened.effects.first() else {
+        panic!("{opened:?}")
+    };
+    assert_eq!(draft.issue, IssueType::Damaged);
+    assert_eq!(draft.order_id.as_ref().map(OrderId::as_str), Some("12345678-0001"));
+    assert_eq!(draft.photos.len(), 2);
+    assert_eq!(draft.description.as_deref(), Some("My order 12345678-0001 arrived broken"));
+    assert_eq!(opened.state, State::Queued { acknowledged: true });
+
+    // Later letters reach the ticket: photos attached, and nothing more said.
+    let more = step(opened.state, a_letter("Re: Order", "one more photo", 1), &ctx);
+    assert!(more.replies.is_empty(), "{more:?}");
+    assert!(matches!(more.effects.as_slice(), [Effect::AttachToTicket { .. }]), "{more:?}");
+
+    // The number only in the subject; words the model does not know: a person reads the letter.
+    let unknown =
+        step(State::Menu, a_letter("Order 12345678-0002", "Something odd happened with it", 0), &ctx);
+    let Some(Effect::OpenTicket { draft, .. }) = unknown.effects.first() else { panic!("{unknown:?}") };
+    assert_eq!(draft.issue, IssueType::Other);
+    assert_eq!(draft.order_id.as_ref().map(OrderId::as_str), Some("12345678-0002"), "from the subject");
+    assert_eq!(draft.description.as_deref(), Some("Order 12345678-0002\nSomething odd happened with it"));
+    assert_eq!(
+        keys_of(&unknown),
+        [[keys::EMAIL_RECEIVED_ORDER, keys::HANDOFF_QUEUED].map(String::from).to_vec()]
+    );
+}
+
+#[test]
+fn a_letter_to_a_waiting_request_is_acknowledged_once_and_refused_images_are_named_in_the_same_letter() {
+    let ctx = test_ctx(QueueSnapshot::default());
+    let first = step(State::Queued { acknowledged: false }, a_letter("Re: x", "any news?", 0), &ctx);
+    assert_eq!(keys_of(&first), [[keys::EMAIL_ADDED_TO_REQUEST].map(String::from).to_vec()]);
+    let again = step(first.state, a_letter("Re: x", "hello?", 0), &ctx);
+    assert!(again.replies.is_empty());
+
+    let Input::Email(mut letter) = a_letter("", "My order 12345678-0001 arrived broken", 0) else {
+        unreachable!()
+    };
+    letter.refused_photos = vec![PhotoProblem::NotAnImage, PhotoProblem::NotAnImage];
+    let refused = step(State::Menu, Input::Email(letter), &ctx);
+    assert_eq!(
+        keys_of(&refused),
+        [[keys::EMAIL_RECEIVED_ORDER, keys::HANDOFF_QUEUED, keys::PHOTO_NOT_AN_IMAGE]
+            .map(String::from)
+            .to_vec()]
+    );
+}

@@ -1,6 +1,6 @@
 //! Test support shared by the integration tests: fake platform servers with fault injection,
 //! fresh databases and engine fixtures, the app started in-process or as a real process, the
-//! scripted customer crowd, and a headless browser.
+//! scripted customer crowd, a headless browser, and real mail servers (Dovecot, aiosmtpd).
 
 pub mod browser;
 pub mod conversation;
@@ -17,5 +17,6 @@ pub mod faults;
 pub mod forms;
 pub mod images;
 pub mod instance;
+pub mod mail_servers;
 pub mod quick_app;
 pub mod web_app;
