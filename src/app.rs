@@ -52,7 +52,7 @@ impl App {
             .with_flood_rule(crate::core::flood::FloodRule::per_minute(settings.flood_limit))
             .with_anonymous_channels(&[crate::channels::webchat::CHANNEL])
             .with_numbered_channels(&[crate::channels::ozon::CHANNEL, crate::channels::email::CHANNEL])
-            .with_orders(settings.orders.is_some())
+            .with_orders(settings.orders.is_some() || settings.ozon.is_some())
             .with_identity_secret(settings.identity.as_ref().map(|identity| identity.secret.clone()));
         let engine_settings = match settings.business_hours.clone() {
             Some(hours) => engine_settings.with_agents_back_at(Arc::new(move |now| {
@@ -84,13 +84,35 @@ impl App {
     /// The configured order sources behind their guard (timeout, cache, circuit breaker);
     /// `None` without any.
     pub fn order_sources(&self) -> anyhow::Result<Option<Arc<crate::orders::guard::GuardedSources>>> {
-        let Some(orders) = &self.settings.orders else { return Ok(None) };
-        let http =
-            crate::orders::http::HttpOrderSource::new(orders).context("cannot set up the order lookups")?;
-        let sources = crate::orders::Sources::new(vec![Arc::new(http)]);
-        let settings =
-            crate::orders::guard::GuardSettings { timeout: orders.timeout, cache_ttl: orders.cache_ttl };
-        Ok(Some(Arc::new(crate::orders::guard::GuardedSources::new(sources, settings))))
+        use crate::config::orders::{DEFAULT_CACHE_TTL, DEFAULT_TIMEOUT};
+        use crate::orders::OrderSource;
+        let mut sources: Vec<Arc<dyn OrderSource>> = Vec::new();
+        // Ozon's postings first: it takes only posting numbers from buyers in Ozon's chat, and
+        // the store's own source answers everything else.
+        if let Some(ozon) = &self.settings.ozon {
+            let api = crate::channels::ozon::api::OzonApi::new(ozon).context("Ozon settings")?;
+            sources.push(Arc::new(crate::orders::ozon::OzonPostings::new(api)));
+        }
+        if let Some(orders) = &self.settings.orders {
+            let http = crate::orders::http::HttpOrderSource::new(orders)
+                .context("cannot set up the order lookups")?;
+            sources.push(Arc::new(http));
+        }
+        if sources.is_empty() {
+            return Ok(None);
+        }
+        let settings = match &self.settings.orders {
+            Some(orders) => {
+                crate::orders::guard::GuardSettings { timeout: orders.timeout, cache_ttl: orders.cache_ttl }
+            }
+            None => {
+                crate::orders::guard::GuardSettings { timeout: DEFAULT_TIMEOUT, cache_ttl: DEFAULT_CACHE_TTL }
+            }
+        };
+        Ok(Some(Arc::new(crate::orders::guard::GuardedSources::new(
+            crate::orders::Sources::new(sources),
+            settings,
+        ))))
     }
 
     /// Runs the order-lookup worker until `stop` is cancelled, when an order source is

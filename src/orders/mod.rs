@@ -1,8 +1,8 @@
 //! Order lookups: asking a store (or a marketplace) what state one order is in.
 //!
 //! An [`OrderSource`] answers one question, "what is the state of this order, for this
-//! customer?". `http` is the store contract (`docs/order-lookup.md`); other sources (Ozon's
-//! postings) sit beside it. [`Sources`] asks the first source that takes a query.
+//! customer?". `http` is the store contract (`docs/order-lookup.md`); `ozon` reads Ozon's postings
+//! for buyers in Ozon's chat. [`Sources`] asks the first source that takes a query.
 //!
 //! Lookups never run inside the engine's write transaction: the dialog asks for one with
 //! `Effect::LookupOrder`, the engine stores the request in the same transaction as the step
@@ -13,6 +13,7 @@
 
 pub mod guard;
 pub mod http;
+pub mod ozon;
 pub mod signing;
 pub mod worker;
 

@@ -321,3 +321,28 @@ impl Ozon {
         page.text().await.unwrap()
     }
 }
+
+#[tokio::test]
+async fn a_buyer_asking_about_a_posting_gets_its_status_from_ozon() {
+    let ozon = Ozon::start().await;
+    let postings: Value =
+        serde_json::from_str(include_str!("../fixtures/ozon/postings.json")).expect("fixture reads");
+    ozon.fake.add_posting("fbs", postings["fbs_delivering"].clone());
+    ozon.fake.add_posting("fbo", postings["fbo_at_pickup_point"].clone());
+
+    ozon.buyer_pushes(CHAT, "Где мой заказ 57195475-0050-3?").await;
+    // The status, the parcel, and "did this help?" with its choices numbered.
+    let answer = ozon.wait_seller(CHAT, 3).await.join("\n");
+    assert!(answer.contains("57195475-0050-3 в пути"), "{answer}");
+    assert!(answer.contains("OZN-57195475") && answer.contains("Ozon Логистика"), "{answer}");
+    assert!(answer.ends_with(HINT_RU), "{answer}");
+    assert_eq!(ozon.fake.calls_to("/v3/posting/fbs/get").len(), 1);
+    assert!(ozon.fake.calls_to("/v2/posting/fbo/get").is_empty(), "found as FBS, FBO not asked");
+
+    // An FBO posting: not an FBS one, so the second method answers.
+    ozon.buyer_pushes(OTHER_CHAT, "где заказ 16965409-0014-1").await;
+    let answer = ozon.wait_seller(OTHER_CHAT, 2).await.join("\n");
+    assert!(answer.contains("16965409-0014-1"), "{answer}");
+    assert_eq!(ozon.fake.calls_to("/v2/posting/fbo/get").len(), 1);
+    ozon.app.finish().await;
+}

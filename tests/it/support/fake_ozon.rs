@@ -2,7 +2,8 @@
 //! `Client-Id` and `Api-Key` headers (401 with gRPC code 16 otherwise), buyer chats with their
 //! history (`POST /v3/chat/list` with `unread_only` and a cursor, `POST /v3/chat/history` in
 //! both directions), `POST /v1/chat/send/message` (1 to 1000 characters, and only within 48
-//! hours of the buyer's last message), `POST /v1/chat/send/file`, `POST /v2/chat/read`. Errors are Ozon's
+//! hours of the buyer's last message), `POST /v1/chat/send/file`, `POST /v2/chat/read`, and postings
+//! (`POST /v3/posting/fbs/get`, `POST /v2/posting/fbo/get`, from tests/fixtures/ozon/postings.json). Errors are Ozon's
 //! `{code, message, details}`, shaped after tests/fixtures/ozon/errors.json.
 //!
 //! A test plays the buyer by adding messages to a chat ([`FakeOzon::buyer_writes`]) and, when
@@ -65,6 +66,8 @@ struct Fake {
     injected: HashMap<String, VecDeque<Failure>>,
     /// Refusals of sends, with Ozon's message, in order.
     refused: Vec<(String, String)>,
+    /// Postings by number: `fbs` or `fbo`, and the posting object.
+    postings: HashMap<String, (String, Value)>,
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -102,6 +105,8 @@ impl FakeOzon {
             .route("/v1/chat/send/message", post(send_message))
             .route("/v1/chat/send/file", post(send_file))
             .route("/v2/chat/read", post(mark_read))
+            .route("/v3/posting/fbs/get", post(posting_fbs))
+            .route("/v2/posting/fbo/get", post(posting_fbo))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -182,6 +187,12 @@ impl FakeOzon {
 
     pub fn refused(&self) -> Vec<(String, String)> {
         self.with(|fake| fake.refused.clone())
+    }
+
+    /// `get` answers for the posting's number: `scheme` is `fbs` or `fbo`.
+    pub fn add_posting(&self, scheme: &str, posting: Value) {
+        let number = posting["posting_number"].as_str().expect("a posting number").to_owned();
+        self.with(|fake| fake.postings.insert(number, (scheme.to_owned(), posting)));
     }
 
     pub fn fail_next(&self, path: &str, failure: Failure) {
@@ -343,4 +354,26 @@ async fn mark_read(State(shared): State<Shared>, headers: HeaderMap, Json(body):
     }
     let unread = chat.messages.iter().filter(|m| m.kind == "Customer" && m.id > chat.read_up_to).count();
     Json(json!({"unread_count": unread})).into_response()
+}
+
+fn posting(shared: &Shared, scheme: &str, body: &Value) -> Response {
+    let fake = shared.lock().unwrap();
+    match body["posting_number"].as_str().and_then(|number| fake.postings.get(number)) {
+        Some((found, posting)) if found == scheme => Json(json!({"result": posting})).into_response(),
+        _ => ozon_error(StatusCode::NOT_FOUND, 5, "Posting not found"),
+    }
+}
+
+async fn posting_fbs(State(shared): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    if let Some(refused) = admit(&shared, &headers, "/v3/posting/fbs/get", &body) {
+        return refused;
+    }
+    posting(&shared, "fbs", &body)
+}
+
+async fn posting_fbo(State(shared): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    if let Some(refused) = admit(&shared, &headers, "/v2/posting/fbo/get", &body) {
+        return refused;
+    }
+    posting(&shared, "fbo", &body)
 }
