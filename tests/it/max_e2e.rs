@@ -31,6 +31,8 @@ const ORDER_ID: &str = "12345678-0001";
 /// A description the FAQ model does not recognise, so the flow ends in a queued ticket.
 const DESCRIPTION: &str = "The lamp arrived with a cracked base.";
 const DEADLINE: Duration = Duration::from_secs(20);
+/// `SWITCHBOARD_IDENTITY_SECRET`: the store signs its link-token requests with it.
+const IDENTITY_SECRET: &str = "the-store-and-switchboard-share-this-secret";
 /// MAX's timestamps are milliseconds; the stabs' one.
 const TIMESTAMP: i64 = 1_775_025_604_499;
 
@@ -120,6 +122,7 @@ impl Max {
             ("SWITCHBOARD_MAX_WEBHOOK_URL", webhook_url.as_str()),
             ("SWITCHBOARD_MAX_WEBHOOK_SECRET", fake_max::SECRET),
             ("SWITCHBOARD_MAX_API_URL", self.fake.base_url.as_str()),
+            ("SWITCHBOARD_IDENTITY_SECRET", IDENTITY_SECRET),
         ]
         .into_iter()
         .collect();
@@ -577,5 +580,43 @@ async fn long_polling_saves_the_marker_with_the_batch_and_resumes_from_it() {
     max.wait_shown(CUSTOMER, 4).await;
     assert!(max.fake.polls().contains(&Some(saved.parse().unwrap())), "{:?}", max.fake.polls());
     assert_eq!(max.customer_log(CUSTOMER).await, ["/start", "/help", "/menu"]);
+    max.app.finish().await;
+}
+
+/// The store's account page offers a MAX deep link whose start payload is a one-time token:
+/// the `bot_started` update carrying it links the MAX contact to the store's customer, once.
+#[tokio::test]
+async fn a_deep_links_start_payload_links_the_contact_to_the_stores_customer_once() {
+    use switchboard::customers::{Purpose, sign};
+    let max = Max::start(MaxMode::Webhook).await;
+    let ts = chrono::Utc::now().timestamp();
+    let request = json!({"customer_id": "cust-max", "email": "ann@example.com", "ts": ts,
+        "sig": sign(IDENTITY_SECRET, Purpose::LinkToken, ts, "cust-max", Some("ann@example.com"))});
+    let minted = max
+        .http
+        .post(format!("http://{}/api/link-tokens", max.app.running().address))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(minted.status(), 201);
+    let token = minted.json::<Value>().await.unwrap()["token"].as_str().expect("a token").to_owned();
+
+    let mut started = bot_event("bot_started", CUSTOMER, TIMESTAMP);
+    started["payload"] = json!(token);
+    max.send(started.clone()).await;
+    let shown = max.wait_shown(CUSTOMER, 1).await;
+    assert!(shown[0].text.starts_with("Your account is connected"), "{}", shown[0].text);
+    let linked = max.app.store().contacts_of_customer("cust-max").await.unwrap();
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!((linked[0].channel.as_str(), linked[0].external_id.as_str()), ("max", "123456789"));
+
+    // Someone else who got hold of the link later: the token has been used.
+    let mut again = bot_event("bot_started", OTHER, TIMESTAMP + 1);
+    again["payload"] = json!(token);
+    max.send(again).await;
+    let shown = max.wait_shown(OTHER, 1).await;
+    assert!(shown[0].text.starts_with("This link has expired or has already been used"), "{}", shown[0].text);
+    assert_eq!(max.app.store().contacts_of_customer("cust-max").await.unwrap().len(), 1);
     max.app.finish().await;
 }

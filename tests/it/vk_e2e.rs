@@ -53,6 +53,9 @@ impl Client {
     }
 }
 
+/// `SWITCHBOARD_IDENTITY_SECRET`: the store signs its link-token requests with it.
+const IDENTITY_SECRET: &str = "the-store-and-switchboard-share-this-secret";
+
 // ---------------------------------------------------------------------------------------------
 // Events as VK sends them
 
@@ -155,6 +158,7 @@ impl Vk {
             ("SWITCHBOARD_VK_CONFIRMATION", fake_vk::CONFIRMATION),
             ("SWITCHBOARD_VK_SECRET", fake_vk::SECRET),
             ("SWITCHBOARD_VK_API_URL", self.fake.base_url.as_str()),
+            ("SWITCHBOARD_IDENTITY_SECRET", IDENTITY_SECRET),
         ]
         .into_iter()
         .collect();
@@ -682,5 +686,39 @@ async fn long_poll_key_expiry_loses_and_doubles_nothing() {
     let mut log = log.to_vec();
     log.push("/menu");
     assert_eq!(vk.customer_log(CUSTOMER).await, log);
+    vk.app.finish().await;
+}
+
+/// The store's account page offers `vk.me/<community>?ref=<token>`: the first message from it
+/// carries the one-time token as `ref`, which links the VK contact to the store's customer.
+#[tokio::test]
+async fn a_deep_links_ref_links_the_contact_to_the_stores_customer() {
+    use switchboard::customers::{Purpose, sign};
+    let vk = Vk::start(VkMode::Callback).await;
+    let ts = chrono::Utc::now().timestamp();
+    let request = json!({"customer_id": "cust-vk", "email": "ann@example.com", "ts": ts,
+        "sig": sign(IDENTITY_SECRET, Purpose::LinkToken, ts, "cust-vk", Some("ann@example.com"))});
+    let minted = vk
+        .http
+        .post(format!("http://{}/api/link-tokens", vk.app.running().address))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(minted.status(), 201);
+    let token = minted.json::<Value>().await.unwrap()["token"].as_str().expect("a token").to_owned();
+
+    // VK's "Start" button sends its label with the start payload, and `ref` from the link.
+    let start = json!({"text": "Начать", "payload": r#"{"command":"start"}"#, "ref": token});
+    vk.send(message_new("ref-1", CUSTOMER, Client::TextButtons, start)).await;
+    let shown = vk.wait_shown(CUSTOMER, 3).await;
+    assert!(shown[0].text.starts_with("Your account is connected"), "{}", shown[0].text);
+    assert!(shown[2].keyboard.is_some(), "then the greeting and the topics: {shown:?}");
+    let linked = vk.app.store().contacts_of_customer("cust-vk").await.unwrap();
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(
+        (linked[0].channel.as_str(), linked[0].external_id.as_str()),
+        ("vk", CUSTOMER.to_string().as_str())
+    );
     vk.app.finish().await;
 }
