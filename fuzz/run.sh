@@ -20,7 +20,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 export RUSTC_BOOTSTRAP="${RUSTC_BOOTSTRAP:-1}"
 
-targets=(telegram_update vk_event max_update ozon_push webchat_message order_id)
+targets=(telegram_update vk_event max_update ozon_push email_letter webchat_message order_id)
 crashed=()
 echo "==> building ${targets[*]}"
 cargo fuzz build
