@@ -13,6 +13,7 @@ use crate::support::fake_max::{self, ApiCall, Failure, FakeMax, Shown};
 use crate::support::images::png;
 use crate::support::quick_app;
 use crate::support::quick_app::Restartable;
+use crate::support::store_identity::{IDENTITY_SECRET, mint_link_token};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -31,8 +32,6 @@ const ORDER_ID: &str = "12345678-0001";
 /// A description the FAQ model does not recognise, so the flow ends in a queued ticket.
 const DESCRIPTION: &str = "The lamp arrived with a cracked base.";
 const DEADLINE: Duration = Duration::from_secs(20);
-/// `SWITCHBOARD_IDENTITY_SECRET`: the store signs its link-token requests with it.
-const IDENTITY_SECRET: &str = "the-store-and-switchboard-share-this-secret";
 /// MAX's timestamps are milliseconds; the stabs' one.
 const TIMESTAMP: i64 = 1_775_025_604_499;
 
@@ -587,24 +586,13 @@ async fn long_polling_saves_the_marker_with_the_batch_and_resumes_from_it() {
 /// the `bot_started` update carrying it links the MAX contact to the store's customer, once.
 #[tokio::test]
 async fn a_deep_links_start_payload_links_the_contact_to_the_stores_customer_once() {
-    use switchboard::customers::{Purpose, sign};
     let max = Max::start(MaxMode::Webhook).await;
-    let ts = chrono::Utc::now().timestamp();
-    let request = json!({"customer_id": "cust-max", "email": "ann@example.com", "ts": ts,
-        "sig": sign(IDENTITY_SECRET, Purpose::LinkToken, ts, "cust-max", Some("ann@example.com"))});
-    let minted = max
-        .http
-        .post(format!("http://{}/api/link-tokens", max.app.running().address))
-        .json(&request)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(minted.status(), 201);
-    let token = minted.json::<Value>().await.unwrap()["token"].as_str().expect("a token").to_owned();
+    let base = format!("http://{}", max.app.running().address);
+    let token = mint_link_token(&max.http, &base, "cust-max", "ann@example.com").await;
 
     let mut started = bot_event("bot_started", CUSTOMER, TIMESTAMP);
     started["payload"] = json!(token);
-    max.send(started.clone()).await;
+    max.send(started).await;
     let shown = max.wait_shown(CUSTOMER, 1).await;
     assert!(shown[0].text.starts_with("Your account is connected"), "{}", shown[0].text);
     let linked = max.app.store().contacts_of_customer("cust-max").await.unwrap();

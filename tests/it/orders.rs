@@ -7,18 +7,17 @@
 
 use crate::support::engine_fixtures::TestDb;
 use crate::support::fake_store::{self, FakeStore, Mode, StoredOrder};
-use crate::support::fake_telegram::{Call, FakeTelegram};
+use crate::support::fake_telegram::{Call, FakeTelegram, fixture};
+use crate::support::store_identity::{IDENTITY_SECRET, mint_link_token, signed};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use switchboard::app::Running;
 use switchboard::config::{Overrides, Settings};
-use switchboard::customers::{self, Purpose};
+use switchboard::customers::Purpose;
 use switchboard::store::{Author, Page, Store};
 
 const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq";
-/// `SWITCHBOARD_IDENTITY_SECRET`, which the store signs customers with.
-const IDENTITY_SECRET: &str = "the-store-and-switchboard-share-this-secret";
 const DEADLINE: Duration = Duration::from_secs(20);
 const ORDER: &str = "12345678-0001";
 
@@ -123,7 +122,7 @@ impl Shop {
     }
 
     fn texts_to(&self, chat: i64) -> Vec<String> {
-        self.telegram.sent().iter().filter(|call| chat_of(call) == Some(chat)).map(text_of).collect()
+        self.telegram.sent().iter().filter(|call| call.chat() == Some(chat)).map(text_of).collect()
     }
 
     /// Waits for `expected.len()` more messages to `chat` after the first `already`, each
@@ -176,13 +175,6 @@ async fn agent_views(shop: &Shop, id: i64) -> (Value, String) {
         .unwrap();
     assert_eq!(page.status(), 200);
     (api, page.text().await.unwrap())
-}
-
-/// A customer as the store signs them, for `purpose`, now.
-fn signed(purpose: Purpose, customer: &str, email: &str) -> Value {
-    let ts = chrono::Utc::now().timestamp();
-    let sig = customers::sign(IDENTITY_SECRET, purpose, ts, customer, Some(email));
-    json!({"customer_id": customer, "email": email, "ts": ts, "sig": sig})
 }
 
 /// A web chat visitor (the widget's cookie) on the running app.
@@ -284,18 +276,6 @@ async fn unlink_as_admin(shop: &Shop, id: i64) {
         .await
         .unwrap();
     assert_eq!(pressed.status(), 303, "{}", pressed.text().await.unwrap_or_default());
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/telegram/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let mut value: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    value.as_object_mut().unwrap().remove("_source").expect("fixtures say where they come from");
-    value
-}
-
-fn chat_of(call: &Call) -> Option<i64> {
-    let chat = &call.params["chat_id"];
-    chat.as_i64().or_else(|| chat.as_str().and_then(|text| text.parse().ok()))
 }
 
 fn text_of(call: &Call) -> String {
@@ -420,7 +400,7 @@ async fn the_store_down_gets_a_polite_answer_and_a_person_within_the_timeout() {
         took.as_millis(),
         timeout.as_millis()
     );
-    let offer = shop.telegram.sent().into_iter().rfind(|call| chat_of(call) == Some(LI)).expect("the answer");
+    let offer = shop.telegram.sent().into_iter().rfind(|call| call.chat() == Some(LI)).expect("the answer");
     let buttons = offer.params["reply_markup"].to_string();
     assert!(buttons.contains("\"human\""), "a person is offered: {buttons}");
 
@@ -480,15 +460,7 @@ async fn deep_link(shop: Shop) {
     let refused =
         client.post(format!("{base}/api/link-tokens")).json(&webchat_identity).send().await.unwrap();
     assert_eq!(refused.status(), 401, "a web page's identity mints no link token");
-    let minted = client
-        .post(format!("{base}/api/link-tokens"))
-        .json(&signed(Purpose::LinkToken, "cust-ann", "ann@example.com"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(minted.status(), 201);
-    let minted: Value = minted.json().await.unwrap();
-    let token = minted["token"].as_str().expect("a token").to_owned();
+    let token = mint_link_token(&client, &base, "cust-ann", "ann@example.com").await;
 
     // t.me/<bot>?start=<token> makes Telegram send `/start <token>`.
     shop.say(ANN, &format!("/start {token}"));

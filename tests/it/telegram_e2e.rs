@@ -9,7 +9,7 @@
 //! reply wrongly sent to the first customer would have gone out before it.
 
 use crate::support::engine_fixtures::TestDb;
-use crate::support::fake_telegram::{Call, FakeTelegram, Fault};
+use crate::support::fake_telegram::{Call, FakeTelegram, Fault, fixture};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -234,7 +234,7 @@ impl Bot {
 
     /// Every sendMessage/sendPhoto call to `chat`, including ones the fake failed.
     fn sends_to(&self, chat: i64) -> Vec<Call> {
-        self.fake.sent().into_iter().filter(|call| chat_of(call) == Some(chat)).collect()
+        self.fake.sent().into_iter().filter(|call| call.chat() == Some(chat)).collect()
     }
 
     /// Waits until `chat` has been sent at least `count` messages; returns all their texts.
@@ -283,19 +283,6 @@ fn customer(message: &mut Value, chat: i64, lang: &str) {
     message["from"]["id"] = json!(chat);
     message["from"]["language_code"] = json!(lang);
     message["chat"]["id"] = json!(chat);
-}
-
-/// A fixture's update, without its `_source` note.
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/telegram/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let mut value: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    value.as_object_mut().unwrap().remove("_source").expect("fixtures say where they come from");
-    value
-}
-
-fn chat_of(call: &Call) -> Option<i64> {
-    let chat = &call.params["chat_id"];
-    chat.as_i64().or_else(|| chat.as_str().and_then(|text| text.parse().ok()))
 }
 
 fn text_of(call: &Call) -> String {

@@ -10,6 +10,7 @@ use crate::support::conversation;
 use crate::support::engine_fixtures::TestDb;
 use crate::support::fake_vk::{self, FakeVk, VisibleMessage, png};
 use crate::support::quick_app::Restartable;
+use crate::support::store_identity::{IDENTITY_SECRET, mint_link_token};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -52,9 +53,6 @@ impl Client {
         }
     }
 }
-
-/// `SWITCHBOARD_IDENTITY_SECRET`: the store signs its link-token requests with it.
-const IDENTITY_SECRET: &str = "the-store-and-switchboard-share-this-secret";
 
 // ---------------------------------------------------------------------------------------------
 // Events as VK sends them
@@ -693,20 +691,9 @@ async fn long_poll_key_expiry_loses_and_doubles_nothing() {
 /// carries the one-time token as `ref`, which links the VK contact to the store's customer.
 #[tokio::test]
 async fn a_deep_links_ref_links_the_contact_to_the_stores_customer() {
-    use switchboard::customers::{Purpose, sign};
     let vk = Vk::start(VkMode::Callback).await;
-    let ts = chrono::Utc::now().timestamp();
-    let request = json!({"customer_id": "cust-vk", "email": "ann@example.com", "ts": ts,
-        "sig": sign(IDENTITY_SECRET, Purpose::LinkToken, ts, "cust-vk", Some("ann@example.com"))});
-    let minted = vk
-        .http
-        .post(format!("http://{}/api/link-tokens", vk.app.running().address))
-        .json(&request)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(minted.status(), 201);
-    let token = minted.json::<Value>().await.unwrap()["token"].as_str().expect("a token").to_owned();
+    let base = format!("http://{}", vk.app.running().address);
+    let token = mint_link_token(&vk.http, &base, "cust-vk", "ann@example.com").await;
 
     // VK's "Start" button sends its label with the start payload, and `ref` from the link.
     let start = json!({"text": "Начать", "payload": r#"{"command":"start"}"#, "ref": token});

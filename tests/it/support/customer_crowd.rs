@@ -16,7 +16,7 @@
 //! repeated reply per chat per kill.
 
 use crate::support::fake_max::{self, FakeMax};
-use crate::support::fake_telegram::{Call, FakeTelegram};
+use crate::support::fake_telegram::FakeTelegram;
 use crate::support::fake_vk::{self, FakeVk};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -683,7 +683,7 @@ impl Crowd {
                     let expected: Vec<String> = expected.iter().map(|line| line.render(&i18n)).collect();
                     let arrived: Vec<String> = telegram_sends
                         .iter()
-                        .filter(|call| chat_of(call) == Some(customer.id))
+                        .filter(|call| call.chat() == Some(customer.id))
                         .map(|call| call.params["text"].as_str().unwrap_or("<not text>").to_owned())
                         .collect();
                     match repeats_in_order(&expected, &arrived) {
@@ -704,7 +704,7 @@ impl Crowd {
                             customer.id,
                             telegram_sends
                                 .iter()
-                                .filter(|call| chat_of(call) == Some(customer.id))
+                                .filter(|call| call.chat() == Some(customer.id))
                                 .map(|call| {
                                     let at = call.at.duration_since(self.started).as_secs_f64();
                                     format!("{at:.2} {}", shorten(call.params["text"].as_str().unwrap_or("")))
@@ -884,11 +884,6 @@ impl Findings {
 /// The first words of a text, to print sequences readably.
 fn shorten(text: &str) -> String {
     text.chars().take(24).collect()
-}
-
-fn chat_of(call: &Call) -> Option<i64> {
-    let chat = &call.params["chat_id"];
-    chat.as_i64().or_else(|| chat.as_str().and_then(|text| text.parse().ok()))
 }
 
 fn photo_file_id(seed: u8) -> String {

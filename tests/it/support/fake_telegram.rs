@@ -44,6 +44,22 @@ pub struct Call {
     pub at: Instant,
 }
 
+impl Call {
+    /// The chat the call was for; Telegram takes `chat_id` as a number or as its text.
+    pub fn chat(&self) -> Option<i64> {
+        let chat = &self.params["chat_id"];
+        chat.as_i64().or_else(|| chat.as_str().and_then(|text| text.parse().ok()))
+    }
+}
+
+/// An update of `tests/fixtures/telegram/<name>.json`, without its `_source` note.
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/telegram/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let mut value: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    value.as_object_mut().unwrap().remove("_source").expect("fixtures say where they come from");
+    value
+}
+
 /// A message the customer sees (a `sendMessage` or `sendPhoto` that Telegram carried out).
 #[derive(Debug, Clone)]
 pub struct Shown {

@@ -19,4 +19,5 @@ pub mod images;
 pub mod instance;
 pub mod mail_servers;
 pub mod quick_app;
+pub mod store_identity;
 pub mod web_app;
