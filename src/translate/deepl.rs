@@ -101,10 +101,26 @@ impl DeepL {
         })
     }
 
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http
+    /// One call: `body` posted to `path` with the key; the answer read as `T`, or the error
+    /// DeepL's status and message mean (`what` names the expected answer when it does not read).
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        what: &str,
+    ) -> Result<T, TranslateError> {
+        let response = self
+            .http
             .post(format!("{}{path}", self.url))
             .header(reqwest::header::AUTHORIZATION, format!("DeepL-Auth-Key {}", self.key.expose()))
+            .json(body)
+            .send()
+            .await
+            .map_err(|error| TranslateError::from_transport(&error))?;
+        if !response.status().is_success() {
+            return Err(failure(response).await);
+        }
+        response.json().await.map_err(|_| TranslateError::Malformed(format!("not {what}")))
     }
 
     /// The glossary's id, made now if DeepL has none yet. `None` when the glossary cannot be
@@ -150,17 +166,7 @@ impl DeepL {
             }
         }
         let body = json!({ "name": "Switchboard store glossary", "dictionaries": dictionaries });
-        let response = self
-            .post("/v3/glossaries")
-            .json(&body)
-            .send()
-            .await
-            .map_err(|error| TranslateError::from_transport(&error))?;
-        if !response.status().is_success() {
-            return Err(failure(response).await);
-        }
-        let created: CreatedGlossary =
-            response.json().await.map_err(|_| TranslateError::Malformed("not a glossary".to_owned()))?;
+        let created: CreatedGlossary = self.call("/v3/glossaries", &body, "a glossary").await?;
         Ok(created.glossary_id)
     }
 }
@@ -202,17 +208,7 @@ impl Translator for DeepL {
         } else {
             body["text"] = json!([request.text]);
         }
-        let response = self
-            .post("/v2/translate")
-            .json(&body)
-            .send()
-            .await
-            .map_err(|error| TranslateError::from_transport(&error))?;
-        if !response.status().is_success() {
-            return Err(failure(response).await);
-        }
-        let answer: Translations =
-            response.json().await.map_err(|_| TranslateError::Malformed("not a translation".to_owned()))?;
+        let answer: Translations = self.call("/v2/translate", &body, "a translation").await?;
         let text = answer
             .translations
             .into_iter()
