@@ -291,29 +291,15 @@ async fn the_transcript_opens_at_the_newest_message_and_replies_and_notes_keep_t
     ignore = "needs Chromium: install chromium and chromium-driver, set SWITCHBOARD_TEST_BROWSER=1"
 )]
 async fn the_console_speaks_russian_and_chinese_and_keeps_to_an_agents_languages() {
-    use switchboard::channels::{InboundEvent, Intake};
+    use switchboard::channels::Intake;
     let driver = Driver::start().await;
     let app = TestApp::start().await;
     app.add_agent("olga", Role::Agent).await;
     app.add_agent("wei", Role::Agent).await;
     let base = app.serve().await;
-    // Customer `who`'s `number`th message, from a messenger set to `lang`.
-    let say = |who: &str, lang: &str, number: usize, words: &str| InboundEvent {
-        channel: "telegram",
-        language_hint: Some(lang.to_owned()),
-        ..crate::support::engine_fixtures::text(who, &format!("{who}-{number}"), words)
-    };
     let customers =
         [("ivan", "ru", "Посылка не пришла, заказ 12345678"), ("li", "zh", "包裹还没到，订单号 12345678")];
-    for (who, lang, words) in customers {
-        for (number, text) in ["/agent", words].into_iter().enumerate() {
-            app.engine.accept(say(who, lang, number, text)).await.unwrap();
-        }
-    }
-    let queued = app.store.list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(10));
-    let queued = queued.await.unwrap();
-    let ticket_of = |who: &str| queued.iter().find(|ticket| ticket.external_id == who).unwrap().id;
-    let (ivan, li) = (ticket_of("ivan"), ticket_of("li"));
+    let [ivan, li] = queue_telegram_customers(&app, customers).await;
 
     // A Russian browser: the sign-in page and then the console speak Russian.
     let olga = driver.browser_speaking("ru-RU").await;
@@ -327,7 +313,7 @@ async fn the_console_speaks_russian_and_chinese_and_keeps_to_an_agents_languages
     olga.click(&format!("button.claim[data-ticket=\"{ivan}\"]")).await;
     olga.wait_until("the notice in Russian", &shows_text("#notice", "Обращение теперь ваше.")).await;
     // The live transcript labels new lines in her language too.
-    app.engine.accept(say("ivan", "ru", 2, "Есть новости?")).await.unwrap();
+    app.engine.accept(telegram_says("ivan", "ru", 2, "Есть новости?")).await.unwrap();
     olga.wait_until("the live line", &shows_text("#transcript .msg-customer .text", "Есть новости?")).await;
     let label = "(function(){var m=document.querySelectorAll('#transcript .msg-customer .who');return m[m.length-1].textContent;})()";
     assert_eq!(olga.value(label).await, serde_json::json!("Клиент"));
@@ -367,7 +353,7 @@ async fn the_console_speaks_russian_and_chinese_and_keeps_to_an_agents_languages
 )]
 async fn agents_read_and_answer_customers_in_their_own_language_through_machine_translation() {
     use crate::support::fake_libretranslate::FakeLibreTranslate;
-    use switchboard::channels::{InboundEvent, Intake};
+    use switchboard::channels::Intake;
     use switchboard::core::message::Lang;
     let driver = Driver::start().await;
     let provider = FakeLibreTranslate::start(None).await;
@@ -400,20 +386,7 @@ async fn agents_read_and_answer_customers_in_their_own_language_through_machine_
         app.store.set_agent_languages(name, Some(lang), &[lang]).await.unwrap();
     }
     let base = app.serve().await;
-    let say = |who: &str, lang: &str, number: usize, words: &str| InboundEvent {
-        channel: "telegram",
-        language_hint: Some(lang.to_owned()),
-        ..crate::support::engine_fixtures::text(who, &format!("{who}-{number}"), words)
-    };
-    for (who, lang, words) in [("ivan", "ru", ivan_says), ("li", "zh", li_says)] {
-        for (number, text) in ["/agent", words].into_iter().enumerate() {
-            app.engine.accept(say(who, lang, number, text)).await.unwrap();
-        }
-    }
-    let queued = app.store.list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(10));
-    let queued = queued.await.unwrap();
-    let ticket_of = |who: &str| queued.iter().find(|ticket| ticket.external_id == who).unwrap().id;
-    let (ivan, li) = (ticket_of("ivan"), ticket_of("li"));
+    let [ivan, li] = queue_telegram_customers(&app, [("ivan", "ru", ivan_says), ("li", "zh", li_says)]).await;
 
     // Wei reads Chinese only: Ivan's Russian is shown in Chinese, the original one click away.
     let wei = driver.browser_speaking("zh-CN").await;
@@ -429,7 +402,7 @@ async fn agents_read_and_answer_customers_in_their_own_language_through_machine_
     .await;
     wei.value("document.querySelector('#transcript .msg-customer details.aside').open = true").await;
     // A new message arrives live, translated too.
-    app.engine.accept(say("ivan", "ru", 2, "Вот фото, смотрите.")).await.unwrap();
+    app.engine.accept(telegram_says("ivan", "ru", 2, "Вот фото, смотрите.")).await.unwrap();
     wei.wait_until(
         "the live line in Chinese",
         &shows_text("#transcript .msg-customer > .text", "这是照片，请看。"),
@@ -474,4 +447,35 @@ async fn agents_read_and_answer_customers_in_their_own_language_through_machine_
     olga.screenshot("17-console-translated-ru").await;
     olga.close().await;
     app.stop().await;
+}
+
+/// Customer `who`'s `number`th message on Telegram, from an app set to `lang`.
+fn telegram_says(who: &str, lang: &str, number: usize, words: &str) -> switchboard::channels::InboundEvent {
+    switchboard::channels::InboundEvent {
+        channel: "telegram",
+        language_hint: Some(lang.to_owned()),
+        ..crate::support::engine_fixtures::text(who, &format!("{who}-{number}"), words)
+    }
+}
+
+/// Each `(who, lang, words)` customer asks for a person and then says `words`; their queued
+/// tickets, in the same order.
+async fn queue_telegram_customers<const N: usize>(
+    app: &TestApp,
+    customers: [(&str, &str, &str); N],
+) -> [i64; N] {
+    use switchboard::channels::Intake;
+    for (who, lang, words) in customers {
+        for (number, text) in ["/agent", words].into_iter().enumerate() {
+            app.engine.accept(telegram_says(who, lang, number, text)).await.unwrap();
+        }
+    }
+    let queued = app
+        .store
+        .list_tickets(Some(TicketStatus::Queued), switchboard::store::Page::first(10))
+        .await
+        .unwrap();
+    customers.map(|(who, _, _)| {
+        queued.iter().find(|ticket| ticket.external_id == who).expect("a queued ticket").id
+    })
 }
