@@ -80,6 +80,8 @@ pub struct BenchReport {
     pub max: Duration,
     /// Time from the start until the outbox was empty (every reply handed to the channel).
     pub delivered_after: Duration,
+    /// Where the group commits' time went.
+    pub timeline: crate::engine::timeline::Totals,
 }
 
 impl BenchReport {
@@ -113,7 +115,8 @@ impl fmt::Display for BenchReport {
             millis(self.p99),
             millis(self.max)
         )?;
-        write!(f, "  outbox drained after {:.2} s", self.delivered_after.as_secs_f64())
+        writeln!(f, "  outbox drained after {:.2} s", self.delivered_after.as_secs_f64())?;
+        write!(f, "{}", self.timeline)
     }
 }
 
@@ -173,6 +176,7 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         replies += queued;
     }
     let elapsed = started.elapsed();
+    let timeline = engine.timeline();
 
     while store.pending_outbox().await? > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -199,6 +203,7 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         p99: percentile(0.99),
         max: latencies.last().copied().unwrap_or_default(),
         delivered_after,
+        timeline,
     })
 }
 

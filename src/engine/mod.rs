@@ -39,8 +39,10 @@ use tokio::sync::{mpsc, oneshot};
 
 mod chat_log;
 mod tickets;
+pub mod timeline;
 
 use tickets::TicketBook;
+use timeline::{CommitClock, Stage, Timeline};
 
 /// Outside business hours, when agents are back (already formatted for customers); `None`
 /// while agents are on duty. Takes the current time in milliseconds since the Unix epoch.
@@ -274,6 +276,8 @@ struct Inner {
     metrics: EngineMetrics,
     /// Wakes the order-lookup worker when a transaction stored a lookup.
     lookups: Arc<tokio::sync::Notify>,
+    /// Where the group commits' time goes.
+    timeline: Timeline,
 }
 
 impl Engine {
@@ -288,6 +292,7 @@ impl Engine {
             outbox: OutboxLink::default(),
             metrics,
             lookups: Arc::new(tokio::sync::Notify::new()),
+            timeline: Timeline::default(),
         });
         let runs = Arc::clone(&inner);
         // On a thread of its own (see `own_thread`): the writer's many short waits on the
@@ -298,6 +303,11 @@ impl Engine {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// Where the inbound group commits' time went so far, stage by stage (see [`timeline`]).
+    pub fn timeline(&self) -> timeline::Totals {
+        self.inner.timeline.totals()
     }
 
     /// How commits reach this process's outbox worker: a wake-up for rows to claim, and the
@@ -332,7 +342,7 @@ impl Engine {
         }
         let cursor = cursor.map(|(name, position)| (name.to_owned(), position.to_owned()));
         let (reply, answer) = oneshot::channel();
-        let batch = Inbound { events, cursor };
+        let batch = Inbound { events, cursor, submitted: Instant::now() };
         self.jobs.send(Job::Inbound { batch, reply }).await.map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
@@ -581,6 +591,7 @@ async fn process_jobs(inner: &Inner, queue: &mut mpsc::Receiver<Job>) {
         if inner.process(jobs).await {
             break;
         }
+        inner.timeline.log_now_and_then();
     }
 }
 
@@ -591,6 +602,8 @@ struct Inbound {
     events: Vec<InboundEvent>,
     /// (cursor name, position)
     cursor: Option<(String, String)>,
+    /// When the caller handed it to the writer.
+    submitted: Instant,
 }
 
 impl Inner {
@@ -627,7 +640,12 @@ impl Inner {
         let all: Vec<InboundEvent> = run.iter().flat_map(|(batch, _)| batch.events.iter().cloned()).collect();
         let cursors: Vec<&(String, String)> =
             run.iter().filter_map(|(batch, _)| batch.cursor.as_ref()).collect();
-        match self.inbound_with_retry(&all, &cursors).await {
+        let started = Instant::now();
+        let waited = run
+            .iter()
+            .map(|(batch, _)| started.duration_since(batch.submitted) * batch.events.len() as u32)
+            .sum();
+        match self.inbound_with_retry(&all, &cursors, waited).await {
             Ok(mut results) => {
                 for (batch, reply) in run.into_iter().rev() {
                     let mine = results.split_off(results.len() - batch.events.len());
@@ -645,26 +663,31 @@ impl Inner {
                 tracing::warn!(%error, jobs = run.len(), "group commit failed; applying its jobs one by one");
                 for (batch, reply) in run {
                     let cursor: Vec<&(String, String)> = batch.cursor.iter().collect();
-                    let _ = reply.send(self.inbound_with_retry(&batch.events, &cursor).await);
+                    let waited = batch.submitted.elapsed() * batch.events.len() as u32;
+                    let _ = reply.send(self.inbound_with_retry(&batch.events, &cursor, waited).await);
                 }
             }
         }
     }
 
+    /// `waited`: how long the events waited for the writer, summed over them.
     async fn inbound_with_retry(
         &self,
         events: &[InboundEvent],
         cursors: &[&(String, String)],
+        waited: Duration,
     ) -> Result<Vec<Accepted>, EngineError> {
         let started = Instant::now();
         let mut attempt = 1;
         loop {
-            match self.apply_inbound(events, cursors).await {
+            let mut clock = CommitClock::start(events.len(), waited);
+            match self.apply_inbound(events, cursors, &mut clock).await {
                 Err(EngineError::Store(error)) if attempt < ATTEMPTS && retryable(&error) => {
                     tracing::debug!(%error, attempt, "retrying a batch after a concurrent change");
                     attempt += 1;
                 }
                 Ok(results) => {
+                    self.timeline.record(&clock);
                     self.metrics.commit_seconds.record(started.elapsed());
                     self.metrics.commit_events.record(events.len() as f64);
                     telemetry::count_inbound(events, &results);
@@ -690,8 +713,10 @@ impl Inner {
         &self,
         events: &[InboundEvent],
         cursors: &[&(String, String)],
+        clock: &mut CommitClock,
     ) -> Result<Vec<Accepted>, EngineError> {
         let mut tx = self.write_store().begin().await?;
+        clock.lap(Stage::Begin, tx.round_trips());
         // Read once the transaction has begun (it may have waited for the write lock), so that
         // batches are stamped in the order they commit.
         let now = now_millis();
@@ -713,10 +738,13 @@ impl Inner {
             }
         }
         let fresh = tx.record_events(&keys, now).await?;
+        clock.lap(Stage::Dedupe, tx.round_trips());
         let fresh: Vec<usize> =
             key_event.into_iter().zip(fresh).filter_map(|(index, is_new)| is_new.then_some(index)).collect();
         if fresh.is_empty() {
+            let round_trips = tx.round_trips() + tx.commit_round_trips();
             tx.commit().await?;
+            clock.lap(Stage::Commit, round_trips);
             return Ok(results);
         }
 
@@ -743,9 +771,11 @@ impl Inner {
         let mut upserts: Vec<ContactUpsert> = upserts.into_values().collect();
         upserts.sort_by(|a, b| (&a.channel, &a.external_id).cmp(&(&b.channel, &b.external_id)));
         let contacts = tx.upsert_contacts(&upserts, now).await?;
+        clock.lap(Stage::Contacts, tx.round_trips());
         let contact_ids: Vec<i64> = contacts.iter().map(|contact| contact.id).collect();
         let initial = serde_json::to_string(&State::Menu).map_err(StoreError::from)?;
         let rows = tx.load_conversations(&contact_ids, &initial, now).await?;
+        clock.lap(Stage::Conversations, tx.round_trips());
 
         let mut writes = Writes::default();
         let mut by_contact: HashMap<i64, ConversationRow> =
@@ -762,6 +792,7 @@ impl Inner {
 
         let ids: Vec<i64> = conversations.values().map(|conversation| conversation.id).collect();
         writes.tickets.prefetch(&mut *tx, &ids).await?;
+        clock.lap(Stage::Prefetch, tx.round_trips());
 
         let mut queue = None;
         for index in fresh {
@@ -775,8 +806,9 @@ impl Inner {
             results[index] = Accepted::Applied { replies };
         }
 
+        clock.lap(Stage::Steps, tx.round_trips());
         let changed: Vec<&Conversation> = conversations.values().filter(|c| c.changed).collect();
-        self.finish(tx, changed, writes, now).await?;
+        self.finish(tx, changed, writes, now, clock).await?;
         Ok(results)
     }
 
@@ -787,6 +819,7 @@ impl Inner {
         changed: Vec<&Conversation>,
         mut writes: Writes,
         now: Millis,
+        clock: &mut CommitClock,
     ) -> Result<(), EngineError> {
         writes.tickets.flush(&mut *tx, now).await?;
         if self.settings.orders_enabled {
@@ -807,12 +840,18 @@ impl Inner {
             });
         }
         updates.sort_by_key(|update| update.id);
+        clock.lap(Stage::Tickets, tx.round_trips());
         tx.append_messages(&writes.messages).await?;
         tx.record_faq_outcomes(&writes.faq_outcomes).await?;
+        clock.lap(Stage::Writes, tx.round_trips());
         self.lease_for_direct_delivery(&mut *tx, &mut writes.outbox, &writes.recipients, now).await?;
+        clock.lap(Stage::HandOver, tx.round_trips());
         let ids = tx.enqueue(&writes.outbox).await?;
         tx.save_conversations(&updates, now).await?;
+        clock.lap(Stage::Writes, tx.round_trips());
+        let round_trips = tx.round_trips() + tx.commit_round_trips();
         tx.commit().await?;
+        clock.lap(Stage::Commit, round_trips);
 
         let (handed, stored): (Vec<_>, Vec<_>) =
             writes.outbox.into_iter().zip(ids).partition(|(row, _)| row.lease_until.is_some());
@@ -1230,7 +1269,8 @@ impl Inner {
             }
         };
         let changed: Vec<&Conversation> = touched.iter().filter(|c| c.changed).collect();
-        self.finish(tx, changed, writes, now).await?;
+        // Agent actions are not part of the inbound timeline: their clock is not recorded.
+        self.finish(tx, changed, writes, now, &mut CommitClock::start(0, Duration::ZERO)).await?;
         if let Some(waited) = claimed_after {
             self.metrics.handoff_wait.record(Duration::from_millis(u64::try_from(waited).unwrap_or(0)));
         }

@@ -16,6 +16,7 @@
 
 mod accounts;
 mod console;
+mod counted;
 mod leader;
 pub(crate) mod orders;
 mod pg_connect;
@@ -374,6 +375,14 @@ pub trait WriteTx: OrderTx + Send {
     ) -> StoreResult<()>;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    /// Database round trips so far (on SQLite, statements: nothing crosses a network), for
+    /// the engine's timeline. `BEGIN` and, on a pooled PostgreSQL connection, the pool's
+    /// check of the connection are counted from the start.
+    fn round_trips(&self) -> u64;
+    /// The round trips [`WriteTx::commit`] will add: `COMMIT`, and what giving the connection
+    /// back costs.
+    fn commit_round_trips(&self) -> u64;
 }
 
 // ---- write-side records ----

@@ -5,6 +5,7 @@
 //! commit, so two instances never interleave one conversation; outbox rows are claimed with
 //! `FOR UPDATE SKIP LOCKED` and a lease.
 
+use super::counted::Counted;
 use super::rows::{self, RowExt};
 use super::sql;
 use super::tcp_nodelay;
@@ -61,10 +62,15 @@ impl PostgresStore {
     }
 }
 
+/// The server's TCP port, unless the connection goes through a Unix socket.
+fn server_port(connect: &PgConnectOptions) -> Option<u16> {
+    connect.get_socket().is_none().then(|| connect.get_port())
+}
+
 /// Pool settings shared by every pool: over TCP, each new connection gets Nagle's algorithm
 /// turned off (see `tcp_nodelay`).
 fn pool_options(connect: &PgConnectOptions, max_connections: u32) -> PgPoolOptions {
-    let server_port = connect.get_socket().is_none().then(|| connect.get_port());
+    let server_port = server_port(connect);
     PgPoolOptions::new().max_connections(max_connections).after_connect(move |conn, _| {
         Box::pin(async move {
             if let Some(server_port) = server_port {
@@ -102,7 +108,8 @@ fn codes(values: impl Iterator<Item = Option<String>>) -> Vec<Option<String>> {
 /// What only PostgreSQL does; the rest of [`Store`] is `shared`.
 impl PostgresStore {
     async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
-        Ok(Box::new(PostgresTx { tx: self.pool.begin().await? }))
+        // Two round trips: sqlx checks a pooled connection before handing it out, then BEGIN.
+        Ok(Box::new(PostgresTx { tx: Counted::new(self.pool.begin().await?, 2) }))
     }
 
     /// One connection for the engine's writer (it runs one transaction at a time), opened now
@@ -222,11 +229,14 @@ impl PostgresStore {
 }
 
 struct PostgresTx {
-    tx: Transaction<'static, Postgres>,
+    tx: Counted<Transaction<'static, Postgres>>,
 }
 
 /// What only PostgreSQL does; the rest of [`WriteTx`] is `shared`.
 impl PostgresTx {
+    /// `COMMIT`, and the check sqlx makes of a connection given back to its pool.
+    const COMMIT_ROUND_TRIPS: u64 = 2;
+
     async fn record_events(&mut self, keys: &[EventKey], now: Millis) -> StoreResult<Vec<bool>> {
         // Sorted, so two instances inserting overlapping keys wait on each other instead of
         // deadlocking.
@@ -537,7 +547,7 @@ impl PostgresTx {
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await?;
+        self.tx.into_inner().commit().await?;
         Ok(())
     }
 }

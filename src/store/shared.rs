@@ -715,6 +715,14 @@ macro_rules! impl_store {
             async fn commit(self: Box<Self>) -> $crate::store::StoreResult<()> {
                 <$tx>::commit(self).await
             }
+
+            fn round_trips(&self) -> u64 {
+                self.tx.count()
+            }
+
+            fn commit_round_trips(&self) -> u64 {
+                <$tx>::COMMIT_ROUND_TRIPS
+            }
         }
 
         #[async_trait::async_trait]
@@ -1217,13 +1225,13 @@ macro_rules! impl_store {
             }
         }
 
-        /// Queue figures, read on any connection of the backend.
+        /// Queue figures, read on any connection of the backend (or a transaction on one).
         async fn queue_overview(
-            conn: &mut <$db as sqlx::Database>::Connection,
+            conn: &mut (impl std::ops::DerefMut<Target = <$db as sqlx::Database>::Connection> + Send),
         ) -> $crate::store::StoreResult<$crate::store::QueueOverview> {
             use $crate::store::{StoreResult, count_u32, sql};
-            let counts = sqlx::query(sql::QUEUE_COUNTS).fetch_one(&mut *conn).await?;
-            let waits = sqlx::query(sql::RECENT_WAITS).fetch_all(&mut *conn).await?;
+            let counts = sqlx::query(sql::QUEUE_COUNTS).fetch_one(&mut **conn).await?;
+            let waits = sqlx::query(sql::RECENT_WAITS).fetch_all(&mut **conn).await?;
             Ok($crate::store::QueueOverview {
                 queued_high: count_u32(counts.int("high")?),
                 queued_normal: count_u32(counts.int("normal")?),
@@ -1235,7 +1243,7 @@ macro_rules! impl_store {
 
         /// Records every outcome but "sent" (which each backend marks its own way) in `tx`.
         async fn record_failures(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut (impl std::ops::DerefMut<Target = <$db as sqlx::Database>::Connection> + Send),
             outcomes: &[($crate::store::OutboxJob, $crate::store::DeliveryOutcome)],
             now: $crate::store::Millis,
         ) -> $crate::store::StoreResult<()> {

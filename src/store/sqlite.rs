@@ -6,6 +6,7 @@
 //! field without parsing the element's text again for every column.) Batch reads on the write
 //! path fold their rows into one JSON array, so sqlx hands over one row instead of hundreds.
 
+use super::counted::Counted;
 use super::rows::{self, RowExt};
 use super::sql;
 use super::{
@@ -158,7 +159,7 @@ impl SqliteStore {
     async fn begin_with(&self, pool: &SqlitePool, begin: &'static str) -> StoreResult<SqliteTx> {
         let guard = Arc::clone(&self.write_lock).lock_owned().await;
         let tx = pool.begin_with(begin).await?;
-        Ok(SqliteTx { tx, marks: None, _guard: guard })
+        Ok(SqliteTx { tx: Counted::new(tx, 1), marks: None, _guard: guard })
     }
 
     /// Marks delivered rows sent. The marks wait for the write lock, and whoever gets it first
@@ -273,7 +274,7 @@ impl SqliteStore {
     async fn set_cursor(&self, name: &str, value: &str, now: Millis) -> StoreResult<()> {
         let mut tx = self.begin_immediate().await?;
         sqlx::query(sql::SET_CURSOR).bind(name).bind(value).bind(now).execute(&mut *tx.tx).await?;
-        tx.tx.commit().await?;
+        tx.tx.into_inner().commit().await?;
         Ok(())
     }
 
@@ -318,7 +319,7 @@ impl SqliteStore {
             let ids = serde_json::to_string(&jobs.iter().map(|job| job.id).collect::<Vec<_>>())?;
             sqlx::query(LEASE).bind(until).bind(ids).execute(&mut *tx.tx).await?;
         }
-        tx.tx.commit().await?;
+        tx.tx.into_inner().commit().await?;
         Ok(jobs)
     }
 
@@ -336,7 +337,7 @@ impl SqliteStore {
             sqlx::query(SENT).bind(now).bind(serde_json::to_string(sent)?).execute(&mut *tx.tx).await?;
         }
         record_failures(&mut tx.tx, outcomes, now).await?;
-        tx.tx.commit().await?;
+        tx.tx.into_inner().commit().await?;
         Ok(())
     }
 
@@ -374,7 +375,7 @@ impl SqliteStore {
 }
 
 struct SqliteTx {
-    tx: Transaction<'static, Sqlite>,
+    tx: Counted<Transaction<'static, Sqlite>>,
     /// On the writer connection: the store's waiting "sent" marks, taken into the commit.
     marks: Option<Arc<std::sync::Mutex<Vec<PendingMark>>>>,
     _guard: OwnedMutexGuard<()>,
@@ -382,6 +383,8 @@ struct SqliteTx {
 
 /// What only SQLite does; the rest of [`WriteTx`] is `shared`.
 impl SqliteTx {
+    const COMMIT_ROUND_TRIPS: u64 = 1;
+
     async fn record_events(&mut self, keys: &[EventKey], now: Millis) -> StoreResult<Vec<bool>> {
         // One result row naming the redeliveries, then a plain insert of the rest: cheaper than
         // a RETURNING row per key, and safe because `BEGIN IMMEDIATE` holds the write lock.
@@ -675,7 +678,8 @@ impl SqliteTx {
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let SqliteTx { mut tx, marks, _guard } = *self;
+        let SqliteTx { tx, marks, _guard } = *self;
+        let mut tx = tx.into_inner();
         // Marks that queued for the write lock while this transaction ran go in with it; their
         // writers learn the outcome here and write nothing themselves.
         let Some(queue) = marks else {
