@@ -26,13 +26,13 @@ use crate::core::order_id::OrderIdFormat;
 use crate::orders::{ContactRef, CustomerRef, OrderQuery, StoredLookup};
 use crate::outbox::OutboxLink;
 use crate::store::{
-    AgentOriginal, Author, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, Direction,
-    ErasedContact, EventKey, FaqOutcomeRow, LookupAnswer, Millis, NewMessage, NewOrderLookup, NewOutbox,
-    NewTicket, OutboxJob, QueueOverview, Store, StoreError, TicketChange, TicketRow, WriteTx,
+    AgentOriginal, Author, BatchWrites, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate,
+    Direction, ErasedContact, EventKey, FaqOutcomeRow, LookupAnswer, Millis, NewMessage, NewOrderLookup,
+    NewOutbox, NewTicket, OutboxJob, QueueOverview, Store, StoreError, TicketChange, TicketRow, WriteTx,
     duration_millis, now_millis,
 };
 use crate::telemetry::{self, EngineMetrics};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -722,9 +722,8 @@ impl Inner {
         let now = now_millis();
         let mut results = vec![Accepted::Duplicate; events.len()];
         // In arrival order, so a later position of the same cursor wins.
-        for (name, position) in cursors {
-            tx.set_cursor(name, position, now).await?;
-        }
+        let cursors: Vec<(&str, &str)> =
+            cursors.iter().map(|(name, position)| (name.as_str(), position.as_str())).collect();
 
         // Dedupe: within the batch first (a platform may resend while we are still working),
         // then against everything stored before.
@@ -737,7 +736,7 @@ impl Inner {
                 key_event.push(index);
             }
         }
-        let fresh = tx.record_events(&keys, now).await?;
+        let fresh = tx.record_events_at(&keys, &cursors, now).await?;
         clock.lap(Stage::Dedupe, tx.round_trips());
         let fresh: Vec<usize> =
             key_event.into_iter().zip(fresh).filter_map(|(index, is_new)| is_new.then_some(index)).collect();
@@ -770,11 +769,8 @@ impl Inner {
         }
         let mut upserts: Vec<ContactUpsert> = upserts.into_values().collect();
         upserts.sort_by(|a, b| (&a.channel, &a.external_id).cmp(&(&b.channel, &b.external_id)));
-        let contacts = tx.upsert_contacts(&upserts, now).await?;
-        clock.lap(Stage::Contacts, tx.round_trips());
-        let contact_ids: Vec<i64> = contacts.iter().map(|contact| contact.id).collect();
         let initial = serde_json::to_string(&State::Menu).map_err(StoreError::from)?;
-        let rows = tx.load_conversations(&contact_ids, &initial, now).await?;
+        let (contacts, rows) = tx.contacts_and_conversations(&upserts, &initial, now).await?;
         clock.lap(Stage::Conversations, tx.round_trips());
 
         let mut writes = Writes::default();
@@ -790,8 +786,7 @@ impl Inner {
             conversations.insert(key, Conversation::load(row, contact, now, &mut writes));
         }
 
-        let ids: Vec<i64> = conversations.values().map(|conversation| conversation.id).collect();
-        writes.tickets.prefetch(&mut *tx, &ids).await?;
+        self.prefetch(&mut *tx, conversations.values(), &mut writes).await?;
         clock.lap(Stage::Prefetch, tx.round_trips());
 
         let mut queue = None;
@@ -812,6 +807,36 @@ impl Inner {
         Ok(results)
     }
 
+    /// Reads, in one go, what the batch's steps and its direct delivery need of these
+    /// conversations: their open tickets, and which of them may have their new rows handed
+    /// over (see [`Inner::lease_for_direct_delivery`]). That second question is answered
+    /// here, right after the conversations were locked, rather than when the rows exist:
+    /// from the lock to the commit nobody else adds rows to them, and a held row that fails
+    /// meanwhile puts its conversation on direct delivery's failed list, whose new rows are
+    /// given back when handed over. Answered any later, a reply marked sent in between
+    /// would make its conversation look as if it had rows the worker does not hold.
+    async fn prefetch(
+        &self,
+        tx: &mut dyn WriteTx,
+        conversations: impl Iterator<Item = &Conversation>,
+        writes: &mut Writes,
+    ) -> Result<(), EngineError> {
+        let direct = &self.outbox.direct;
+        let attached = direct.lease().is_some();
+        let mut ids = Vec::new();
+        let mut candidates = Vec::new();
+        for conversation in conversations {
+            ids.push(conversation.id);
+            if attached && direct.accepts(&conversation.contact.channel) {
+                candidates.push(conversation.id);
+            }
+        }
+        let (open, pending) = tx.open_tickets_and_pending_outbox(&ids, &candidates).await?;
+        writes.tickets.know(&ids, open);
+        writes.handed_over = Some(direct.holding_all(&candidates, &pending));
+        Ok(())
+    }
+
     /// Writes the log, the outbox and the new states, commits, and wakes the outbox.
     async fn finish(
         &self,
@@ -821,8 +846,9 @@ impl Inner {
         now: Millis,
         clock: &mut CommitClock,
     ) -> Result<(), EngineError> {
-        writes.tickets.flush(&mut *tx, now).await?;
-        if self.settings.orders_enabled {
+        if self.settings.orders_enabled && !writes.order_snapshots.is_empty() {
+            // The snapshots go on tickets this batch may have opened.
+            writes.tickets.flush(&mut *tx, now).await?;
             writes.order_snapshots.sort_unstable();
             writes.order_snapshots.dedup();
             let since = now.saturating_sub(ORDER_ON_TICKET_MILLIS);
@@ -841,13 +867,20 @@ impl Inner {
         }
         updates.sort_by_key(|update| update.id);
         clock.lap(Stage::Tickets, tx.round_trips());
-        tx.append_messages(&writes.messages).await?;
-        tx.record_faq_outcomes(&writes.faq_outcomes).await?;
-        clock.lap(Stage::Writes, tx.round_trips());
-        self.lease_for_direct_delivery(&mut *tx, &mut writes.outbox, &writes.recipients, now).await?;
+        let handed_over = writes.handed_over.take();
+        self.lease_for_direct_delivery(&mut *tx, &mut writes.outbox, &writes.recipients, handed_over, now)
+            .await?;
         clock.lap(Stage::HandOver, tx.round_trips());
-        let ids = tx.enqueue(&writes.outbox).await?;
-        tx.save_conversations(&updates, now).await?;
+        let (tickets, ticket_changes) = writes.tickets.take_unwritten();
+        let batch = BatchWrites {
+            tickets: &tickets,
+            ticket_changes: &ticket_changes,
+            messages: &writes.messages,
+            faq_outcomes: &writes.faq_outcomes,
+            outbox: &writes.outbox,
+            states: &updates,
+        };
+        let ids = tx.write_batch(&batch, now).await?;
         clock.lap(Stage::Writes, tx.round_trips());
         let round_trips = tx.round_trips() + tx.commit_round_trips();
         tx.commit().await?;
@@ -874,11 +907,14 @@ impl Inner {
     /// of conversations whose every pending row the worker already holds. No other transaction
     /// can add rows to these conversations while we compare: on SQLite this one holds the
     /// write lock, on PostgreSQL it has locked their conversation rows (`FOR UPDATE`).
+    /// `handed_over`: the conversations [`Inner::prefetch`] found so, if it ran; otherwise they
+    /// are looked up now.
     async fn lease_for_direct_delivery(
         &self,
         tx: &mut dyn WriteTx,
         rows: &mut [NewOutbox],
         recipients: &HashMap<i64, Recipient>,
+        handed_over: Option<HashSet<i64>>,
         now: Millis,
     ) -> Result<(), EngineError> {
         if rows.is_empty() {
@@ -890,15 +926,20 @@ impl Inner {
         let deliverable = |row: &NewOutbox| {
             direct.accepts(&row.channel) && recipients.get(&row.contact_id).is_some_and(|r| r.reachable)
         };
-        let mut candidates: Vec<i64> =
-            rows.iter().filter(|row| deliverable(row)).map(|row| row.conversation_id).collect();
-        if candidates.is_empty() {
-            return Ok(());
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
-        let pending = tx.pending_outbox(&candidates).await?;
-        let fast = direct.holding_all(&candidates, &pending);
+        let fast = match handed_over {
+            Some(fast) => fast,
+            None => {
+                let mut candidates: Vec<i64> =
+                    rows.iter().filter(|row| deliverable(row)).map(|row| row.conversation_id).collect();
+                if candidates.is_empty() {
+                    return Ok(());
+                }
+                candidates.sort_unstable();
+                candidates.dedup();
+                let pending = tx.pending_outbox(&candidates).await?;
+                direct.holding_all(&candidates, &pending)
+            }
+        };
         let until = now.saturating_add(duration_millis(lease));
         for row in rows.iter_mut().filter(|row| deliverable(row)) {
             if fast.contains(&row.conversation_id) {
@@ -1608,6 +1649,9 @@ struct Writes {
     wake_lookups: bool,
     /// Conversations whose tickets get the newest looked-up order (with an order source).
     order_snapshots: Vec<i64>,
+    /// Conversations whose new rows may be handed over to this process's worker, when
+    /// [`Inner::prefetch`] found out; `None`: look it up when the rows are written.
+    handed_over: Option<HashSet<i64>>,
 }
 
 struct Recipient {

@@ -27,16 +27,14 @@ enum Open {
 }
 
 impl TicketBook {
-    /// Reads the open tickets of these conversations in one statement.
-    pub(super) async fn prefetch(&mut self, tx: &mut dyn WriteTx, conversations: &[i64]) -> StoreResult<()> {
-        let found = tx.open_tickets(conversations).await?;
+    /// Learns the open tickets of these conversations (`found`, read in one statement).
+    pub(super) fn know(&mut self, conversations: &[i64], found: Vec<TicketRow>) {
         for &conversation in conversations {
             self.open.entry(conversation).or_insert(None);
         }
         for ticket in found {
             self.open.insert(ticket.conversation_id, Some(Open::Stored(ticket)));
         }
-        Ok(())
     }
 
     /// The conversation's open ticket.
@@ -77,7 +75,13 @@ impl TicketBook {
         self.changes.push((ticket.id, change));
     }
 
-    /// Writes everything queued. Call before reading tickets from the store and before commit.
+    /// Hands over everything queued and not written yet, for the transaction's last writes
+    /// (`WriteTx::write_batch`); the book is done with them.
+    pub(super) fn take_unwritten(&mut self) -> (Vec<NewTicket>, Vec<(i64, TicketChange)>) {
+        (std::mem::take(&mut self.inserts), std::mem::take(&mut self.changes))
+    }
+
+    /// Writes everything queued. Call before reading tickets from the store.
     pub(super) async fn flush(&mut self, tx: &mut dyn WriteTx, now: Millis) -> StoreResult<()> {
         if !self.inserts.is_empty() {
             let inserts = std::mem::take(&mut self.inserts);

@@ -21,6 +21,10 @@ impl<T> Counted<T> {
         self.count
     }
 
+    pub(super) fn inner(&self) -> &T {
+        &self.inner
+    }
+
     pub(super) fn into_inner(self) -> T {
         self.inner
     }

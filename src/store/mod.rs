@@ -15,6 +15,7 @@
 //! backend keeps only its dialect.
 
 mod accounts;
+mod composed;
 mod console;
 mod counted;
 mod leader;
@@ -258,6 +259,15 @@ pub trait WriteTx: OrderTx + Send {
     /// Records events as processed. Returns, per key, whether it was new (`false`: a
     /// redelivery). Keys must be distinct.
     async fn record_events(&mut self, keys: &[EventKey], now: Millis) -> StoreResult<Vec<bool>>;
+    /// [`WriteTx::set_cursor`] for each of `cursors` (name, position; of two positions of one
+    /// name the later wins), then [`WriteTx::record_events`]: what a group commit starts
+    /// with, in one round trip on PostgreSQL.
+    async fn record_events_at(
+        &mut self,
+        keys: &[EventKey],
+        cursors: &[(&str, &str)],
+        now: Millis,
+    ) -> StoreResult<Vec<bool>>;
     /// Creates contacts that do not exist yet (with `lang_if_new`), updates name and channel
     /// data when given, and returns every contact, in no particular order.
     async fn upsert_contacts(
@@ -273,6 +283,15 @@ pub trait WriteTx: OrderTx + Send {
         initial_state: &str,
         now: Millis,
     ) -> StoreResult<Vec<ConversationRow>>;
+    /// [`WriteTx::upsert_contacts`], then [`WriteTx::load_conversations`] of those contacts:
+    /// on PostgreSQL, contacts that have a conversation are read with it, locked, in one
+    /// round trip, so only new contacts and changed ones cost more.
+    async fn contacts_and_conversations(
+        &mut self,
+        contacts: &[ContactUpsert],
+        initial_state: &str,
+        now: Millis,
+    ) -> StoreResult<(Vec<ContactRow>, Vec<ConversationRow>)>;
     /// One conversation with its contact, locked like [`WriteTx::load_conversations`].
     async fn conversation_for_update(
         &mut self,
@@ -297,6 +316,13 @@ pub trait WriteTx: OrderTx + Send {
     async fn open_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<TicketRow>>;
     /// The queued or assigned ticket of each of these conversations that has one.
     async fn open_tickets(&mut self, conversation_ids: &[i64]) -> StoreResult<Vec<TicketRow>>;
+    /// [`WriteTx::open_tickets`] of `conversation_ids` and [`WriteTx::pending_outbox`] of
+    /// `pending_of`, in one round trip on PostgreSQL.
+    async fn open_tickets_and_pending_outbox(
+        &mut self,
+        conversation_ids: &[i64],
+        pending_of: &[i64],
+    ) -> StoreResult<(Vec<TicketRow>, HashMap<i64, Vec<i64>>)>;
     async fn latest_resolved_ticket(&mut self, conversation_id: i64) -> StoreResult<Option<i64>>;
     /// A ticket, locked until commit on PostgreSQL.
     async fn ticket_for_update(&mut self, ticket_id: i64) -> StoreResult<Option<TicketRow>>;
@@ -366,6 +392,12 @@ pub trait WriteTx: OrderTx + Send {
     ) -> StoreResult<u64>;
     /// Records how FAQ answers fared, in one statement for the whole batch.
     async fn record_faq_outcomes(&mut self, outcomes: &[FaqOutcomeRow]) -> StoreResult<()>;
+    /// A group commit's last writes, in this order: new tickets (with their photos), ticket
+    /// changes, the message log, FAQ outcomes, outbox rows, new states. Returns the outbox
+    /// rows' ids (see [`WriteTx::enqueue`]); a state whose version moved on is
+    /// [`StoreError::Conflict`]. One round trip on PostgreSQL when no new ticket has photos
+    /// and every ticket change is a withdrawal.
+    async fn write_batch(&mut self, batch: &BatchWrites<'_>, now: Millis) -> StoreResult<Vec<i64>>;
     async fn record_feedback(
         &mut self,
         conversation_id: i64,
@@ -386,6 +418,18 @@ pub trait WriteTx: OrderTx + Send {
 }
 
 // ---- write-side records ----
+
+/// What [`WriteTx::write_batch`] writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchWrites<'a> {
+    pub tickets: &'a [NewTicket],
+    pub ticket_changes: &'a [(i64, TicketChange)],
+    pub messages: &'a [NewMessage],
+    pub faq_outcomes: &'a [FaqOutcomeRow],
+    pub outbox: &'a [NewOutbox],
+    /// Sorted by conversation id.
+    pub states: &'a [ConversationUpdate],
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EventKey {

@@ -4,24 +4,36 @@
 //! are static. Conversations are locked (`FOR UPDATE`, in id order) for the whole group
 //! commit, so two instances never interleave one conversation; outbox rows are claimed with
 //! `FOR UPDATE SKIP LOCKED` and a lease.
+//!
+//! A group commit waits for the server at every statement, so the write path sends as few
+//! as it can, each doing a table's (or several tables') work for the whole batch: on the
+//! engine writer's own connection (`writer`, which saves the pool's checks) an inbound batch
+//! is `BEGIN`; the long-poll positions with the dedupe of event ids; the contacts with their
+//! conversations, locked; their open tickets with their pending outbox rows; every write of
+//! the batch in one statement of data-modifying `WITH` parts ([`WRITE_BATCH`]); `COMMIT`.
+//! Only new contacts, queue figures the steps ask for, and rarer changes add statements. The
+//! writes of one statement run in one snapshot and never touch a row twice (new tickets and
+//! withdrawn ones are different rows), so splitting them would not change what they do.
 
 use super::counted::Counted;
 use super::rows::{self, RowExt};
 use super::sql;
 use super::tcp_nodelay;
 use super::{
-    Backend, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, DeliveryOutcome,
-    EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, Store, StoreResult,
-    TicketRow, WriteTx, priority_rank,
+    Backend, BatchWrites, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate,
+    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, Store,
+    StoreError, StoreResult, TicketChange, TicketRow, WriteTx, priority_rank,
 };
 use crate::core::handoff::TicketStatus;
 use crate::core::message::MediaRef;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
+
+mod writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -46,6 +58,9 @@ pub struct PostgresStore {
     /// next synchronous commit flushes every record before it. (SQLite's bookkeeping
     /// connection is the same idea.)
     bookkeeping: PgPool,
+    /// The engine writer's own connection, in the store [`Store::writer_for_this_runtime`]
+    /// returns; `None` in the shared store, whose transactions come from `pool`.
+    writer: Option<Arc<writer::WriterConnection>>,
     listeners: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -58,7 +73,7 @@ impl PostgresStore {
             pool_options(&connect, options.max_connections.max(2)).connect_with(connect.clone()).await?;
         let bookkeeping =
             pool_options(&connect, 4).connect_with(connect.options([("synchronous_commit", "off")])).await?;
-        Ok(PostgresStore { pool, bookkeeping, listeners: Mutex::new(Vec::new()) })
+        Ok(PostgresStore { pool, bookkeeping, writer: None, listeners: Mutex::new(Vec::new()) })
     }
 }
 
@@ -108,19 +123,30 @@ fn codes(values: impl Iterator<Item = Option<String>>) -> Vec<Option<String>> {
 /// What only PostgreSQL does; the rest of [`Store`] is `shared`.
 impl PostgresStore {
     async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
-        // Two round trips: sqlx checks a pooled connection before handing it out, then BEGIN.
-        Ok(Box::new(PostgresTx { tx: Counted::new(self.pool.begin().await?, 2) }))
+        let tx = match &self.writer {
+            // One round trip: BEGIN.
+            Some(writer) => {
+                PostgresTx { tx: Counted::new(Conn::Own(writer.begin().await?), 1), plain_scans: true }
+            }
+            // Two: sqlx checks a pooled connection before handing it out, then BEGIN.
+            None => {
+                PostgresTx { tx: Counted::new(Conn::Pooled(self.pool.begin().await?), 2), plain_scans: false }
+            }
+        };
+        Ok(Box::new(tx))
     }
 
-    /// One connection for the engine's writer (it runs one transaction at a time), opened now
-    /// so that a server that refuses it is an error at start. Its bookkeeping pool opens
-    /// nothing unless used.
+    /// The engine's writer runs one transaction at a time on a connection of its own (see
+    /// `writer`), opened now so that a server that refuses it is an error at start. The
+    /// pools of this store open nothing unless used.
     async fn writer_for_this_runtime(&self) -> StoreResult<Option<Box<dyn Store>>> {
         let connect = self.pool.connect_options();
-        let pool = pool_options(&connect, 1).connect_with((*connect).clone()).await?;
+        let writer = writer::WriterConnection::open(&connect).await?;
+        let pool = pool_options(&connect, 1).connect_lazy_with((*connect).clone());
         let bookkeeping =
             pool_options(&connect, 1).connect_lazy_with(self.bookkeeping.connect_options().as_ref().clone());
-        Ok(Some(Box::new(PostgresStore { pool, bookkeeping, listeners: Mutex::new(Vec::new()) })))
+        let listeners = Mutex::new(Vec::new());
+        Ok(Some(Box::new(PostgresStore { pool, bookkeeping, writer: Some(writer), listeners })))
     }
 
     async fn set_cursor(&self, name: &str, value: &str, now: Millis) -> StoreResult<()> {
@@ -223,34 +249,168 @@ impl PostgresStore {
         for task in self.listeners.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
             task.abort();
         }
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.bookkeeping.close().await;
         self.pool.close().await;
     }
 }
 
 struct PostgresTx {
-    tx: Counted<Transaction<'static, Postgres>>,
+    tx: Counted<Conn>,
+    /// Bitmap scans are off for the rest of the transaction (on the writer's own connection,
+    /// for all of it): see [`PostgresTx::open_tickets_and_pending_outbox`].
+    plain_scans: bool,
+}
+
+/// A transaction's connection: the writer's own, or one of the pool.
+enum Conn {
+    Own(writer::OwnTransaction),
+    Pooled(Transaction<'static, Postgres>),
+}
+
+impl std::ops::Deref for Conn {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        match self {
+            Conn::Own(tx) => tx,
+            Conn::Pooled(tx) => tx,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            Conn::Own(tx) => tx,
+            Conn::Pooled(tx) => tx,
+        }
+    }
+}
+
+/// Every write of a group commit in one statement (see the module documentation and
+/// `WriteTx::write_batch`), one array per column: new tickets ($1-$12, in slice order),
+/// withdrawn tickets ($14), the message log ($15-$23), FAQ outcomes ($24-$28), new states
+/// ($29-$33, saved where the version still matches), outbox rows ($34-$40, in slice order);
+/// $13 is the time. An empty part writes nothing. Rows out: `('ticket', id)` per new ticket,
+/// `('outbox', id)` per outbox row, and `('saved', n)`, the states saved. `$notify` adds a
+/// NOTIFY to the outbox's channel ($41), delivered at commit.
+macro_rules! write_batch {
+    ($notify:literal, $notified:literal) => {
+        concat!(
+            "WITH new_tickets AS (INSERT INTO tickets (conversation_id, contact_id, status, issue_type, \
+               order_id, priority, priority_rank, description, lang, self_served, created_at, updated_at, \
+               resolved_at) \
+             SELECT u.conversation_id, u.contact_id, u.status, u.issue_type, u.order_id, u.priority, \
+               u.priority_rank, u.description, u.lang, u.self_served, u.created_at, u.created_at, u.resolved_at \
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], \
+               $7::bigint[], $8::text[], $9::text[], $10::boolean[], $11::bigint[], $12::bigint[]) WITH ORDINALITY \
+               AS u(conversation_id, contact_id, status, issue_type, order_id, priority, priority_rank, \
+               description, lang, self_served, created_at, resolved_at, n) \
+             ORDER BY u.n RETURNING id), \
+           withdrawn AS (UPDATE tickets SET status = 'resolved', withdrawn = TRUE, resolved_at = $13::bigint, \
+             updated_at = $13::bigint WHERE id = ANY($14::bigint[])), \
+           logged AS (INSERT INTO messages (conversation_id, direction, author, agent, text, body, attachments, \
+               event_id, created_at) \
+             SELECT u.conversation_id, u.direction, u.author, u.agent, u.text, u.body::jsonb, u.attachments::jsonb, \
+               u.event_id, u.created_at \
+             FROM UNNEST($15::bigint[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], \
+               $21::text[], $22::text[], $23::bigint[]) WITH ORDINALITY \
+               AS u(conversation_id, direction, author, agent, text, body, attachments, event_id, created_at, n) \
+             ORDER BY u.n), \
+           faq AS (INSERT INTO faq_outcomes (conversation_id, intent, helped, lang, created_at) \
+             SELECT u.conversation_id, u.intent, u.helped, u.lang, u.created_at \
+             FROM UNNEST($24::bigint[], $25::text[], $26::boolean[], $27::text[], $28::bigint[]) WITH ORDINALITY \
+               AS u(conversation_id, intent, helped, lang, created_at, n) ORDER BY u.n), \
+           saved AS (UPDATE conversations c SET state = u.state::jsonb, version = c.version + 1, \
+               updated_at = $13::bigint, flood_opened_at = u.flood_opened_at, flood_count = u.flood_count \
+             FROM UNNEST($29::bigint[], $30::text[], $31::bigint[], $32::bigint[], $33::bigint[]) \
+               AS u(id, state, version, flood_opened_at, flood_count) \
+             WHERE c.id = u.id AND c.version = u.version RETURNING c.id), \
+           queued AS (INSERT INTO outbox (conversation_id, contact_id, channel, payload, lang, status, attempts, \
+               next_attempt_at, lease_until, created_at) \
+             SELECT u.conversation_id, u.contact_id, u.channel, u.payload::jsonb, u.lang, 'pending', 0, u.at, \
+               u.lease_until, u.at \
+             FROM UNNEST($34::bigint[], $35::bigint[], $36::text[], $37::text[], $38::text[], $39::bigint[], \
+               $40::bigint[]) WITH ORDINALITY AS u(conversation_id, contact_id, channel, payload, lang, at, \
+               lease_until, n) \
+             ORDER BY u.n RETURNING id)",
+            $notify,
+            " SELECT 'ticket' AS kind, id FROM new_tickets UNION ALL SELECT 'outbox', id FROM queued \
+             UNION ALL SELECT 'saved', count(*) FROM saved",
+            $notified
+        )
+    };
+}
+
+const WRITE_BATCH: &str = write_batch!("", "");
+const WRITE_BATCH_AND_NOTIFY: &str = write_batch!(
+    ", notified AS (SELECT pg_notify($41, '') AS sent)",
+    " UNION ALL SELECT 'notified', 0 FROM notified"
+);
+
+/// What [`WRITE_BATCH`] wrote.
+#[derive(Default)]
+struct Written {
+    /// In slice order.
+    tickets: Vec<i64>,
+    /// In slice order.
+    outbox: Vec<i64>,
+    saved: u64,
 }
 
 /// What only PostgreSQL does; the rest of [`WriteTx`] is `shared`.
 impl PostgresTx {
-    /// `COMMIT`, and the check sqlx makes of a connection given back to its pool.
-    const COMMIT_ROUND_TRIPS: u64 = 2;
+    fn commit_round_trips(&self) -> u64 {
+        match self.tx.inner() {
+            // COMMIT.
+            Conn::Own(_) => 1,
+            // COMMIT, and the check sqlx makes of a connection given back to its pool.
+            Conn::Pooled(_) => 2,
+        }
+    }
 
     async fn record_events(&mut self, keys: &[EventKey], now: Millis) -> StoreResult<Vec<bool>> {
-        // Sorted, so two instances inserting overlapping keys wait on each other instead of
-        // deadlocking.
-        const RECORD: &str = "INSERT INTO processed_events (channel, event_id, processed_at) \
+        self.record_events_at(keys, &[], now).await
+    }
+
+    /// The positions and the dedupe in one statement.
+    async fn record_events_at(
+        &mut self,
+        keys: &[EventKey],
+        cursors: &[(&str, &str)],
+        now: Millis,
+    ) -> StoreResult<Vec<bool>> {
+        // Events sorted, so two instances inserting overlapping keys wait on each other
+        // instead of deadlocking.
+        const RECORD: &str = "WITH positions AS (INSERT INTO cursors (name, value, updated_at) \
+               SELECT p.name, p.value, $3 FROM UNNEST($4::text[], $5::text[]) AS p(name, value) \
+               ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at) \
+             INSERT INTO processed_events (channel, event_id, processed_at) \
              SELECT u.channel, u.event_id, $3 FROM UNNEST($1::text[], $2::text[]) AS u(channel, event_id) \
              ORDER BY u.channel, u.event_id \
              ON CONFLICT DO NOTHING RETURNING channel, event_id";
-        if keys.is_empty() {
+        if keys.is_empty() && cursors.is_empty() {
             return Ok(Vec::new());
         }
-        let channels: Vec<&str> = keys.iter().map(|key| key.channel.as_str()).collect();
-        let events: Vec<&str> = keys.iter().map(|key| key.event_id.as_str()).collect();
-        let inserted =
-            sqlx::query(RECORD).bind(channels).bind(events).bind(now).fetch_all(&mut *self.tx).await?;
+        // One statement cannot change a row twice: of one cursor's positions, the last.
+        let mut last: Vec<(&str, &str)> = Vec::with_capacity(cursors.len());
+        for &(name, position) in cursors {
+            match last.iter_mut().find(|(known, _)| *known == name) {
+                Some(entry) => entry.1 = position,
+                None => last.push((name, position)),
+            }
+        }
+        let inserted = sqlx::query(RECORD)
+            .bind(keys.iter().map(|key| key.channel.as_str()).collect::<Vec<_>>())
+            .bind(keys.iter().map(|key| key.event_id.as_str()).collect::<Vec<_>>())
+            .bind(now)
+            .bind(last.iter().map(|(name, _)| *name).collect::<Vec<_>>())
+            .bind(last.iter().map(|(_, position)| *position).collect::<Vec<_>>())
+            .fetch_all(&mut *self.tx)
+            .await?;
         let mut fresh = HashSet::with_capacity(inserted.len());
         for row in &inserted {
             fresh.insert((row.text("channel")?, row.text("event_id")?));
@@ -258,7 +418,56 @@ impl PostgresTx {
         Ok(keys.iter().map(|key| fresh.contains(&(key.channel.clone(), key.event_id.clone()))).collect())
     }
 
-    /// The stored contacts among these keys.
+    /// Contacts that have a conversation come with it, locked, in one statement; contacts to
+    /// write (new ones, changed names or data) and conversations to create cost more.
+    /// Conversations are locked before contacts are written, as the steps do when they
+    /// change a contact's language; erasure takes the contact first, and the server breaks
+    /// the rare deadlock between the two, which the engine retries (`StoreError::Conflict`).
+    async fn contacts_and_conversations(
+        &mut self,
+        contacts: &[ContactUpsert],
+        initial_state: &str,
+        now: Millis,
+    ) -> StoreResult<(Vec<ContactRow>, Vec<ConversationRow>)> {
+        const LOCKED: &str = "SELECT c.id, c.channel, c.external_id, c.lang, c.language_chosen, c.reachable, \
+             c.display_name, c.contact_data, v.id AS conversation_id, v.state, v.version, v.flood_opened_at, \
+             v.flood_count FROM contacts c JOIN conversations v ON v.contact_id = c.id \
+             WHERE (c.channel, c.external_id) IN (SELECT * FROM UNNEST($1::text[], $2::text[])) \
+             ORDER BY v.id FOR UPDATE OF v";
+        if contacts.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let found = sqlx::query(LOCKED)
+            .bind(contacts.iter().map(|c| c.channel.as_str()).collect::<Vec<_>>())
+            .bind(contacts.iter().map(|c| c.external_id.as_str()).collect::<Vec<_>>())
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mut known = HashMap::with_capacity(found.len());
+        let mut conversations = Vec::with_capacity(contacts.len());
+        for row in &found {
+            let (contact, conversation) = rows::contact_with_conversation(row)?;
+            known.insert(contact.key(), contact);
+            conversations.push(conversation);
+        }
+        let writes = super::contacts_to_write(contacts, &known);
+        if !writes.is_empty() {
+            for row in self.write_contacts(&writes, now).await? {
+                known.insert(row.key(), row);
+            }
+        }
+        if conversations.len() < known.len() {
+            // Contacts without a conversation (new ones): another instance may be creating
+            // the same, which the insert skips and the load then finds.
+            let have: HashSet<i64> = conversations.iter().map(|c| c.contact_id).collect();
+            let mut missing: Vec<i64> =
+                known.values().map(|c| c.id).filter(|id| !have.contains(id)).collect();
+            missing.sort_unstable();
+            self.create_conversations(&missing, initial_state, now).await?;
+            conversations.extend(self.conversations_of(&missing).await?);
+        }
+        Ok((known.into_values().collect(), conversations))
+    }
+
     async fn find_contacts(&mut self, contacts: &[ContactUpsert]) -> StoreResult<Vec<ContactRow>> {
         const FIND: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, display_name, \
              contact_data FROM contacts WHERE (channel, external_id) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))";
@@ -329,124 +538,193 @@ impl PostgresTx {
 
     /// Writes new states where the version still matches; returns how many rows it changed.
     async fn write_states(&mut self, updates: &[ConversationUpdate], now: Millis) -> StoreResult<u64> {
-        const SAVE: &str = "UPDATE conversations c SET state = u.state::jsonb, version = c.version + 1, \
-             updated_at = $4, flood_opened_at = u.flood_opened_at, flood_count = u.flood_count \
-             FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $5::bigint[], $6::bigint[]) \
-               AS u(id, state, version, flood_opened_at, flood_count) \
-             WHERE c.id = u.id AND c.version = u.version";
-        let ids: Vec<i64> = updates.iter().map(|u| u.id).collect();
-        let states: Vec<&str> = updates.iter().map(|u| u.state.as_str()).collect();
-        let versions: Vec<i64> = updates.iter().map(|u| u.expected_version).collect();
-        let flood_opened: Vec<i64> = updates.iter().map(|u| u.flood.opened_at).collect();
-        let flood_counts: Vec<i64> = updates.iter().map(|u| i64::from(u.flood.count)).collect();
-        let done = sqlx::query(SAVE)
-            .bind(ids)
-            .bind(states)
-            .bind(versions)
-            .bind(now)
-            .bind(flood_opened)
-            .bind(flood_counts)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(done.rows_affected())
+        let batch = BatchWrites { states: updates, ..BatchWrites::default() };
+        Ok(self.write(&batch, now).await?.saved)
     }
 
     async fn append_messages(&mut self, messages: &[NewMessage]) -> StoreResult<()> {
-        const APPEND: &str = "INSERT INTO messages (conversation_id, direction, author, agent, text, body, \
-             attachments, event_id, created_at) \
-             SELECT u.conversation_id, u.direction, u.author, u.agent, u.text, u.body::jsonb, \
-             u.attachments::jsonb, u.event_id, u.created_at \
-             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-               $8::text[], $9::bigint[]) WITH ORDINALITY \
-               AS u(conversation_id, direction, author, agent, text, body, attachments, event_id, created_at, n) \
-             ORDER BY u.n";
-        if messages.is_empty() {
-            return Ok(());
+        if !messages.is_empty() {
+            self.write(&BatchWrites { messages, ..BatchWrites::default() }, 0).await?;
         }
-        let mut bodies = Vec::with_capacity(messages.len());
-        let mut attachments = Vec::with_capacity(messages.len());
-        for message in messages {
-            bodies.push(message.body.clone());
-            attachments.push(serde_json::to_string(&message.attachments)?);
-        }
-        sqlx::query(APPEND)
-            .bind(messages.iter().map(|m| m.conversation_id).collect::<Vec<_>>())
-            .bind(messages.iter().map(|m| m.direction.code()).collect::<Vec<_>>())
-            .bind(messages.iter().map(|m| m.author.code()).collect::<Vec<_>>())
-            .bind(codes(messages.iter().map(|m| m.agent.clone())))
-            .bind(codes(messages.iter().map(|m| m.text.clone())))
-            .bind(bodies)
-            .bind(attachments)
-            .bind(codes(messages.iter().map(|m| m.event_id.clone())))
-            .bind(messages.iter().map(|m| m.at).collect::<Vec<_>>())
-            .execute(&mut *self.tx)
-            .await?;
         Ok(())
     }
 
     async fn enqueue(&mut self, outbox: &[NewOutbox]) -> StoreResult<Vec<i64>> {
-        const ENQUEUE: &str = "INSERT INTO outbox (conversation_id, contact_id, channel, payload, lang, status, \
-             attempts, next_attempt_at, lease_until, created_at) \
-             SELECT u.conversation_id, u.contact_id, u.channel, u.payload::jsonb, u.lang, 'pending', 0, u.at, \
-             u.lease_until, u.at \
-             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], \
-               $7::bigint[]) WITH ORDINALITY AS u(conversation_id, contact_id, channel, payload, lang, at, \
-               lease_until, n) \
-             ORDER BY u.n RETURNING id";
         if outbox.is_empty() {
             return Ok(Vec::new());
         }
+        Ok(self.write(&BatchWrites { outbox, ..BatchWrites::default() }, 0).await?.outbox)
+    }
+
+    async fn insert_tickets(&mut self, tickets: &[NewTicket]) -> StoreResult<Vec<i64>> {
+        if tickets.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.write(&BatchWrites { tickets, ..BatchWrites::default() }, 0).await?.tickets)
+    }
+
+    async fn record_faq_outcomes(&mut self, faq_outcomes: &[FaqOutcomeRow]) -> StoreResult<()> {
+        if !faq_outcomes.is_empty() {
+            self.write(&BatchWrites { faq_outcomes, ..BatchWrites::default() }, 0).await?;
+        }
+        Ok(())
+    }
+
+    /// Withdraws tickets in one statement (see `WriteTx::update_tickets`).
+    async fn withdraw_tickets(&mut self, ids: &[i64], now: Millis) -> StoreResult<()> {
+        let changes: Vec<(i64, TicketChange)> = ids.iter().map(|&id| (id, TicketChange::Withdraw)).collect();
+        self.write(&BatchWrites { ticket_changes: &changes, ..BatchWrites::default() }, now).await?;
+        Ok(())
+    }
+
+    /// In one statement, unless a new ticket has photos (their rows need the ticket's id) or
+    /// a ticket change is not a withdrawal: then the tickets go first, one by one.
+    async fn write_batch(&mut self, batch: &BatchWrites<'_>, now: Millis) -> StoreResult<Vec<i64>> {
+        let one_statement = batch.tickets.iter().all(|ticket| ticket.draft.photos.is_empty())
+            && batch.ticket_changes.iter().all(|(_, change)| *change == TicketChange::Withdraw);
+        let rest = if one_statement {
+            *batch
+        } else {
+            super::composed::write_tickets(self, batch, now).await?;
+            BatchWrites { tickets: &[], ticket_changes: &[], ..*batch }
+        };
+        let written = self.write(&rest, now).await?;
+        if written.saved != batch.states.len() as u64 {
+            return Err(StoreError::Conflict);
+        }
+        Ok(written.outbox)
+    }
+
+    /// Runs [`WRITE_BATCH`]. Ticket changes must all be withdrawals; photos are not written.
+    async fn write(&mut self, batch: &BatchWrites<'_>, now: Millis) -> StoreResult<Written> {
+        let tickets = batch.tickets;
+        let drafts = || tickets.iter().map(|ticket| &ticket.draft);
+        let withdrawn: Vec<i64> = batch.ticket_changes.iter().map(|(id, _)| *id).collect();
+        let messages = batch.messages;
+        let mut bodies = Vec::with_capacity(messages.len());
+        let mut attachments = Vec::with_capacity(messages.len());
+        for message in messages {
+            bodies.push(message.body.as_deref());
+            attachments.push(serde_json::to_string(&message.attachments)?);
+        }
+        let faq = batch.faq_outcomes;
+        let states = batch.states;
+        let outbox = batch.outbox;
         let mut payloads = Vec::with_capacity(outbox.len());
         for row in outbox {
             payloads.push(serde_json::to_string(&row.payload)?);
         }
-        // The sequence is drawn row by row in the ORDER BY's order, so sorted ids are in slice
-        // order.
-        let mut ids: Vec<i64> = sqlx::query_scalar(ENQUEUE)
+        // Delivered at commit, to every instance's workers; rows handed to this process's
+        // worker (stored leased) need nobody.
+        let notify = outbox.iter().any(|row| row.lease_until.is_none());
+        let query = sqlx::query(if notify { WRITE_BATCH_AND_NOTIFY } else { WRITE_BATCH })
+            .bind(tickets.iter().map(|t| t.conversation_id).collect::<Vec<_>>())
+            .bind(tickets.iter().map(|t| t.contact_id).collect::<Vec<_>>())
+            .bind(tickets.iter().map(|t| t.status.code()).collect::<Vec<_>>())
+            .bind(drafts().map(|d| d.issue.code()).collect::<Vec<_>>())
+            .bind(drafts().map(|d| d.order_id.as_ref().map(|id| id.as_str())).collect::<Vec<_>>())
+            .bind(drafts().map(|d| d.priority.code()).collect::<Vec<_>>())
+            .bind(drafts().map(|d| priority_rank(d.priority)).collect::<Vec<_>>())
+            .bind(drafts().map(|d| d.description.as_deref()).collect::<Vec<_>>())
+            .bind(tickets.iter().map(|t| t.lang.code()).collect::<Vec<_>>())
+            .bind(tickets.iter().map(|t| t.self_served).collect::<Vec<_>>())
+            .bind(tickets.iter().map(|t| t.at).collect::<Vec<_>>())
+            .bind(
+                tickets
+                    .iter()
+                    .map(|t| (t.status == TicketStatus::Resolved).then_some(t.at))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(now)
+            .bind(withdrawn)
+            .bind(messages.iter().map(|m| m.conversation_id).collect::<Vec<_>>())
+            .bind(messages.iter().map(|m| m.direction.code()).collect::<Vec<_>>())
+            .bind(messages.iter().map(|m| m.author.code()).collect::<Vec<_>>())
+            .bind(messages.iter().map(|m| m.agent.as_deref()).collect::<Vec<_>>())
+            .bind(messages.iter().map(|m| m.text.as_deref()).collect::<Vec<_>>())
+            .bind(bodies)
+            .bind(attachments)
+            .bind(messages.iter().map(|m| m.event_id.as_deref()).collect::<Vec<_>>())
+            .bind(messages.iter().map(|m| m.at).collect::<Vec<_>>())
+            .bind(faq.iter().map(|o| o.conversation_id).collect::<Vec<_>>())
+            .bind(faq.iter().map(|o| o.intent.name()).collect::<Vec<_>>())
+            .bind(faq.iter().map(|o| o.helped).collect::<Vec<_>>())
+            .bind(faq.iter().map(|o| o.lang.code()).collect::<Vec<_>>())
+            .bind(faq.iter().map(|o| o.at).collect::<Vec<_>>())
+            .bind(states.iter().map(|u| u.id).collect::<Vec<_>>())
+            .bind(states.iter().map(|u| u.state.as_str()).collect::<Vec<_>>())
+            .bind(states.iter().map(|u| u.expected_version).collect::<Vec<_>>())
+            .bind(states.iter().map(|u| u.flood.opened_at).collect::<Vec<_>>())
+            .bind(states.iter().map(|u| i64::from(u.flood.count)).collect::<Vec<_>>())
             .bind(outbox.iter().map(|r| r.conversation_id).collect::<Vec<_>>())
             .bind(outbox.iter().map(|r| r.contact_id).collect::<Vec<_>>())
             .bind(outbox.iter().map(|r| r.channel.as_str()).collect::<Vec<_>>())
             .bind(payloads)
             .bind(outbox.iter().map(|r| r.lang.code()).collect::<Vec<_>>())
             .bind(outbox.iter().map(|r| r.at).collect::<Vec<_>>())
-            .bind(outbox.iter().map(|r| r.lease_until).collect::<Vec<_>>())
-            .fetch_all(&mut *self.tx)
-            .await?;
-        ids.sort_unstable();
-        // Delivered at commit, to every instance's workers; rows handed to this process's
-        // worker (stored leased) need nobody.
-        if outbox.iter().any(|row| row.lease_until.is_none()) {
-            sqlx::query("SELECT pg_notify($1, '')").bind(OUTBOX_CHANNEL).execute(&mut *self.tx).await?;
+            .bind(outbox.iter().map(|r| r.lease_until).collect::<Vec<_>>());
+        let query = if notify { query.bind(OUTBOX_CHANNEL) } else { query };
+        let rows = query.fetch_all(&mut *self.tx).await?;
+        let mut written = Written::default();
+        for row in &rows {
+            let id = row.int("id")?;
+            match row.text("kind")?.as_str() {
+                "ticket" => written.tickets.push(id),
+                "outbox" => written.outbox.push(id),
+                "saved" => written.saved = u64::try_from(id).unwrap_or(0),
+                _ => {}
+            }
         }
-        Ok(ids)
+        // Each part draws its sequence's values row by row in slice order (its ORDER BY), so
+        // sorted ids are in slice order.
+        written.tickets = super::ticket_ids_in_slice_order(written.tickets, tickets.len())?;
+        written.outbox.sort_unstable();
+        Ok(written)
     }
 
     async fn pending_outbox(&mut self, conversation_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<i64>>> {
-        const PENDING: &str = "SELECT conversation_id, id FROM outbox \
-             WHERE status = 'pending' AND conversation_id = ANY($1)";
-        if conversation_ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        // A plain index scan, not the bitmap scan the planner picks: the partial index keeps
-        // an entry for every row since sent until VACUUM removes it, and only index scans
-        // mark those entries dead as they pass them. With a bitmap scan each lookup walked
-        // all of them again (one run: 20,000 entries and 5,400 heap pages to find 20 rows).
-        sqlx::query("SET LOCAL enable_bitmapscan = off").execute(&mut *self.tx).await?;
-        let rows: Vec<(i64, i64)> =
-            sqlx::query_as(PENDING).bind(conversation_ids).fetch_all(&mut *self.tx).await?;
-        sqlx::query("SET LOCAL enable_bitmapscan = on").execute(&mut *self.tx).await?;
-        Ok(super::group_ids(rows))
+        Ok(self.open_tickets_and_pending_outbox(&[], conversation_ids).await?.1)
     }
 
     async fn open_tickets(&mut self, conversation_ids: &[i64]) -> StoreResult<Vec<TicketRow>> {
-        const OPEN: &str = "SELECT id, conversation_id, contact_id, status, assigned_agent, priority, created_at \
-             FROM tickets WHERE conversation_id = ANY($1) AND status IN ('queued', 'assigned')";
-        if conversation_ids.is_empty() {
-            return Ok(Vec::new());
+        Ok(self.open_tickets_and_pending_outbox(conversation_ids, &[]).await?.0)
+    }
+
+    /// One statement for both. The pending rows are read by a plain index scan, never the
+    /// bitmap scan the planner would pick: the partial index keeps an entry for every row
+    /// since sent until VACUUM removes it, and only index scans mark those entries dead as
+    /// they pass them. With a bitmap scan each lookup walked all of them again (one run:
+    /// 20,000 entries and 5,400 heap pages to find 20 rows). The writer's own connection has
+    /// bitmap scans off for good (`writer`); a pooled one turns them off for the rest of the
+    /// transaction, which reads by key from here on too.
+    async fn open_tickets_and_pending_outbox(
+        &mut self,
+        conversation_ids: &[i64],
+        pending_of: &[i64],
+    ) -> StoreResult<(Vec<TicketRow>, HashMap<i64, Vec<i64>>)> {
+        const BOTH: &str = "SELECT 'ticket' AS kind, id, conversation_id, contact_id, status, assigned_agent, \
+             priority, created_at FROM tickets WHERE conversation_id = ANY($1) AND status IN ('queued', 'assigned') \
+             UNION ALL SELECT 'outbox', id, conversation_id, NULL, NULL, NULL, NULL, NULL FROM outbox \
+             WHERE status = 'pending' AND conversation_id = ANY($2)";
+        if conversation_ids.is_empty() && pending_of.is_empty() {
+            return Ok((Vec::new(), HashMap::new()));
         }
-        let found = sqlx::query(OPEN).bind(conversation_ids).fetch_all(&mut *self.tx).await?;
-        let tickets = found.iter().map(rows::ticket).collect::<StoreResult<Vec<_>>>()?;
-        Ok(rows::newest_per_conversation(tickets))
+        if !pending_of.is_empty() && !self.plain_scans {
+            sqlx::query("SET LOCAL enable_bitmapscan = off").execute(&mut *self.tx).await?;
+            self.plain_scans = true;
+        }
+        let found =
+            sqlx::query(BOTH).bind(conversation_ids).bind(pending_of).fetch_all(&mut *self.tx).await?;
+        let mut tickets = Vec::new();
+        let mut pending = Vec::new();
+        for row in &found {
+            if row.text("kind")? == "ticket" {
+                tickets.push(rows::ticket(row)?);
+            } else {
+                pending.push((row.int("conversation_id")?, row.int("id")?));
+            }
+        }
+        Ok((rows::newest_per_conversation(tickets), super::group_ids(pending)))
     }
 
     /// Locks the ticket's conversation first, then the ticket: the order the inbound path
@@ -459,45 +737,6 @@ impl PostgresTx {
         sqlx::query(CONVERSATION).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
         let row = sqlx::query(TICKET).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
         row.as_ref().map(rows::ticket).transpose()
-    }
-
-    async fn insert_tickets(&mut self, tickets: &[NewTicket]) -> StoreResult<Vec<i64>> {
-        const INSERT: &str = "INSERT INTO tickets (conversation_id, contact_id, status, issue_type, order_id, \
-             priority, priority_rank, description, lang, self_served, created_at, updated_at, resolved_at) \
-             SELECT u.conversation_id, u.contact_id, u.status, u.issue_type, u.order_id, u.priority, \
-             u.priority_rank, u.description, u.lang, u.self_served, u.created_at, u.created_at, u.resolved_at \
-             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], \
-               $8::text[], $9::text[], $10::boolean[], $11::bigint[], $12::bigint[]) WITH ORDINALITY \
-               AS u(conversation_id, contact_id, status, issue_type, order_id, priority, priority_rank, \
-               description, lang, self_served, created_at, resolved_at, n) \
-             ORDER BY u.n RETURNING id";
-        if tickets.is_empty() {
-            return Ok(Vec::new());
-        }
-        let drafts = || tickets.iter().map(|ticket| &ticket.draft);
-        let rows = sqlx::query(INSERT)
-            .bind(tickets.iter().map(|t| t.conversation_id).collect::<Vec<_>>())
-            .bind(tickets.iter().map(|t| t.contact_id).collect::<Vec<_>>())
-            .bind(tickets.iter().map(|t| t.status.code()).collect::<Vec<_>>())
-            .bind(drafts().map(|d| d.issue.code()).collect::<Vec<_>>())
-            .bind(drafts().map(|d| d.order_id.as_ref().map(|id| id.as_str().to_owned())).collect::<Vec<_>>())
-            .bind(drafts().map(|d| d.priority.code()).collect::<Vec<_>>())
-            .bind(drafts().map(|d| priority_rank(d.priority)).collect::<Vec<_>>())
-            .bind(drafts().map(|d| d.description.clone()).collect::<Vec<_>>())
-            .bind(tickets.iter().map(|t| t.lang.code()).collect::<Vec<_>>())
-            .bind(tickets.iter().map(|t| t.self_served).collect::<Vec<_>>())
-            .bind(tickets.iter().map(|t| t.at).collect::<Vec<_>>())
-            .bind(
-                tickets
-                    .iter()
-                    .map(|t| (t.status == TicketStatus::Resolved).then_some(t.at))
-                    .collect::<Vec<_>>(),
-            )
-            .fetch_all(&mut *self.tx)
-            .await?;
-        // The rows go in in slice order and each takes the sequence's next value as it goes in.
-        let ids = rows.iter().map(|row| row.int("id")).collect::<StoreResult<Vec<_>>>()?;
-        super::ticket_ids_in_slice_order(ids, tickets.len())
     }
 
     async fn attach(&mut self, ticket_id: i64, media: &[MediaRef], now: Millis) -> StoreResult<()> {
@@ -519,36 +758,11 @@ impl PostgresTx {
         Ok(())
     }
 
-    async fn record_faq_outcomes(&mut self, outcomes: &[FaqOutcomeRow]) -> StoreResult<()> {
-        const RECORD: &str = "INSERT INTO faq_outcomes (conversation_id, intent, helped, lang, created_at) \
-             SELECT u.conversation_id, u.intent, u.helped, u.lang, u.created_at \
-             FROM UNNEST($1::bigint[], $2::text[], $3::boolean[], $4::text[], $5::bigint[]) WITH ORDINALITY \
-               AS u(conversation_id, intent, helped, lang, created_at, n) ORDER BY u.n";
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        sqlx::query(RECORD)
-            .bind(outcomes.iter().map(|o| o.conversation_id).collect::<Vec<_>>())
-            .bind(outcomes.iter().map(|o| o.intent.name()).collect::<Vec<_>>())
-            .bind(outcomes.iter().map(|o| o.helped).collect::<Vec<_>>())
-            .bind(outcomes.iter().map(|o| o.lang.code()).collect::<Vec<_>>())
-            .bind(outcomes.iter().map(|o| o.at).collect::<Vec<_>>())
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    /// Withdraws tickets in one statement (see `WriteTx::update_tickets`).
-    async fn withdraw_tickets(&mut self, ids: &[i64], now: Millis) -> StoreResult<()> {
-        const WITHDRAW: &str = "UPDATE tickets SET status = 'resolved', withdrawn = TRUE, resolved_at = $1, \
-             updated_at = $1 WHERE id = ANY($2)";
-        sqlx::query(WITHDRAW).bind(now).bind(ids).execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.into_inner().commit().await?;
-        Ok(())
+        match self.tx.into_inner() {
+            Conn::Own(tx) => tx.commit().await,
+            Conn::Pooled(tx) => Ok(tx.commit().await?),
+        }
     }
 }
 

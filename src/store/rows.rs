@@ -100,10 +100,28 @@ pub(super) fn conversation(row: &impl RowExt) -> StoreResult<ConversationRow> {
         contact_id: row.int("contact_id")?,
         state: row.json_text("state")?,
         version: row.int("version")?,
-        flood: FloodWindow {
-            opened_at: row.int("flood_opened_at")?,
-            count: u32::try_from(row.int("flood_count")?.max(0)).unwrap_or(u32::MAX),
-        },
+        flood: flood_window(row)?,
+    })
+}
+
+/// A contact's columns (see [`contact`]) with its conversation's: conversation_id, state,
+/// version, flood_opened_at, flood_count.
+pub(super) fn contact_with_conversation(row: &impl RowExt) -> StoreResult<(ContactRow, ConversationRow)> {
+    let contact = contact(row)?;
+    let conversation = ConversationRow {
+        id: row.int("conversation_id")?,
+        contact_id: contact.id,
+        state: row.json_text("state")?,
+        version: row.int("version")?,
+        flood: flood_window(row)?,
+    };
+    Ok((contact, conversation))
+}
+
+fn flood_window(row: &impl RowExt) -> StoreResult<FloodWindow> {
+    Ok(FloodWindow {
+        opened_at: row.int("flood_opened_at")?,
+        count: u32::try_from(row.int("flood_count")?.max(0)).unwrap_or(u32::MAX),
     })
 }
 

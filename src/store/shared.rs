@@ -295,6 +295,43 @@ macro_rules! impl_store {
                 <$tx>::record_events(self, keys, now).await
             }
 
+            async fn record_events_at(
+                &mut self,
+                keys: &[$crate::store::EventKey],
+                cursors: &[(&str, &str)],
+                now: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<Vec<bool>> {
+                <$tx>::record_events_at(self, keys, cursors, now).await
+            }
+
+            async fn contacts_and_conversations(
+                &mut self,
+                contacts: &[$crate::store::ContactUpsert],
+                initial_state: &str,
+                now: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<(Vec<$crate::store::ContactRow>, Vec<$crate::store::ConversationRow>)> {
+                <$tx>::contacts_and_conversations(self, contacts, initial_state, now).await
+            }
+
+            async fn open_tickets_and_pending_outbox(
+                &mut self,
+                conversation_ids: &[i64],
+                pending_of: &[i64],
+            ) -> $crate::store::StoreResult<(
+                Vec<$crate::store::TicketRow>,
+                std::collections::HashMap<i64, Vec<i64>>,
+            )> {
+                <$tx>::open_tickets_and_pending_outbox(self, conversation_ids, pending_of).await
+            }
+
+            async fn write_batch(
+                &mut self,
+                batch: &$crate::store::BatchWrites<'_>,
+                now: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<Vec<i64>> {
+                <$tx>::write_batch(self, batch, now).await
+            }
+
             async fn upsert_contacts(
                 &mut self,
                 contacts: &[$crate::store::ContactUpsert],
@@ -721,7 +758,7 @@ macro_rules! impl_store {
             }
 
             fn commit_round_trips(&self) -> u64 {
-                <$tx>::COMMIT_ROUND_TRIPS
+                <$tx>::commit_round_trips(self)
             }
         }
 

@@ -6,13 +6,14 @@
 //! field without parsing the element's text again for every column.) Batch reads on the write
 //! path fold their rows into one JSON array, so sqlx hands over one row instead of hundreds.
 
+use super::composed;
 use super::counted::Counted;
 use super::rows::{self, RowExt};
 use super::sql;
 use super::{
-    Backend, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate, DeliveryOutcome,
-    EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, Store, StoreError,
-    StoreResult, TicketRow, WriteTx, priority_rank,
+    Backend, BatchWrites, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate,
+    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, Store,
+    StoreError, StoreResult, TicketRow, WriteTx, priority_rank,
 };
 use crate::core::handoff::TicketStatus;
 use crate::core::message::MediaRef;
@@ -383,7 +384,39 @@ struct SqliteTx {
 
 /// What only SQLite does; the rest of [`WriteTx`] is `shared`.
 impl SqliteTx {
-    const COMMIT_ROUND_TRIPS: u64 = 1;
+    fn commit_round_trips(&self) -> u64 {
+        1
+    }
+
+    async fn record_events_at(
+        &mut self,
+        keys: &[EventKey],
+        cursors: &[(&str, &str)],
+        now: Millis,
+    ) -> StoreResult<Vec<bool>> {
+        composed::record_events_at(self, keys, cursors, now).await
+    }
+
+    async fn contacts_and_conversations(
+        &mut self,
+        contacts: &[ContactUpsert],
+        initial_state: &str,
+        now: Millis,
+    ) -> StoreResult<(Vec<ContactRow>, Vec<ConversationRow>)> {
+        composed::contacts_and_conversations(self, contacts, initial_state, now).await
+    }
+
+    async fn open_tickets_and_pending_outbox(
+        &mut self,
+        conversation_ids: &[i64],
+        pending_of: &[i64],
+    ) -> StoreResult<(Vec<TicketRow>, HashMap<i64, Vec<i64>>)> {
+        composed::open_tickets_and_pending_outbox(self, conversation_ids, pending_of).await
+    }
+
+    async fn write_batch(&mut self, batch: &BatchWrites<'_>, now: Millis) -> StoreResult<Vec<i64>> {
+        composed::write_batch(self, batch, now).await
+    }
 
     async fn record_events(&mut self, keys: &[EventKey], now: Millis) -> StoreResult<Vec<bool>> {
         // One result row naming the redeliveries, then a plain insert of the rest: cheaper than

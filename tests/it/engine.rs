@@ -579,7 +579,19 @@ async fn hand_over_and_retry(db: TestDb) {
 
 #[tokio::test]
 async fn a_long_poll_batch_and_its_position_are_stored_together() {
-    let db = TestDb::sqlite();
+    long_poll_batch_and_position(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+async fn a_long_poll_batch_and_its_position_are_stored_together_on_postgres() {
+    long_poll_batch_and_position(TestDb::postgres().await).await;
+}
+
+/// PostgreSQL stores the positions with the dedupe, and the contacts with their
+/// conversations, in one statement each: a batch repeating an event, mixing new and known
+/// customers, and two callers' positions of one cursor in (likely) one group commit.
+async fn long_poll_batch_and_position(db: TestDb) {
     let store = db.connect().await;
     let engine = start_engine(&store);
     assert_eq!(store.cursor("telegram:1").await.unwrap(), None);
@@ -599,7 +611,34 @@ async fn a_long_poll_batch_and_its_position_are_stored_together() {
     assert!(engine.accept_batch_at(Vec::new(), "telegram:1", "5").await.unwrap().is_empty());
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("5"));
     assert_eq!(store.pending_outbox().await.unwrap(), 4, "the redelivery queued nothing");
+
+    // An event twice in one batch counts once; a known customer and a new one side by side.
+    let mixed = vec![text("ann", "p6", "/start"), text("ann", "p6", "/start"), text("cid", "p7", "/start")];
+    let results = engine.accept_batch_at(mixed, "telegram:1", "8").await.unwrap();
+    assert_eq!(
+        results,
+        vec![Accepted::Applied { replies: 2 }, Accepted::Duplicate, Accepted::Applied { replies: 2 }]
+    );
+    // Two callers at once: whether their batches share a group commit or not, the position
+    // of the one that came second stands.
+    let (first, second) = tokio::join!(
+        engine.accept_batch_at(vec![text("bob", "p9", "/start")], "telegram:1", "10"),
+        engine.accept_batch_at(vec![text("dan", "p11", "/start")], "telegram:1", "12"),
+    );
+    assert_eq!(first.unwrap(), vec![Accepted::Applied { replies: 2 }]);
+    assert_eq!(second.unwrap(), vec![Accepted::Applied { replies: 2 }]);
+    assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("12"));
+    assert_eq!(store.pending_outbox().await.unwrap(), 12);
+    // Each applied /start logged once with its two replies; the repeat logged nothing.
+    for (customer, starts) in [("ann", 2), ("bob", 2), ("cid", 1), ("dan", 1)] {
+        let contact = store.contact(engine_fixtures::CHANNEL, customer).await.unwrap().expect("a contact");
+        let conversation = store.conversation_of_contact(contact.id).await.unwrap().expect("a conversation");
+        let logged = store.transcript(conversation.id).await.unwrap();
+        assert_eq!(logged.len(), 3 * starts, "{customer}");
+    }
     engine.shutdown().await;
+    store.close().await;
+    db.drop_database().await;
 }
 
 /// On SQLite a "sent" mark that finds a write transaction under way goes into that
