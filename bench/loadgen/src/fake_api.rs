@@ -56,6 +56,9 @@ struct Webhook {
     secret: Option<String>,
 }
 
+/// Timeline entries: (microseconds since start, event, chat or count).
+type Trace = Vec<(u64, &'static str, i64)>;
+
 pub struct FakeApi {
     token: String,
     bot_id: i64,
@@ -72,7 +75,7 @@ pub struct FakeApi {
     pub counters: Counters,
     /// With `--trace`: (microseconds since start, event, chat or count), for finding where a
     /// bot's time goes.
-    trace: Option<Mutex<Vec<(u64, &'static str, i64)>>>,
+    trace: Option<Mutex<Trace>>,
     started: Instant,
 }
 
