@@ -257,12 +257,60 @@ mod tests {
         );
     }
 
+    /// `locales/<lang>/dialog.ftl`, the file `dialog_texts.json` was copied from.
+    fn dialog_ftl(lang: &str) -> String {
+        let path = format!("{}/../../locales/{lang}/dialog.ftl", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
+    }
+
+    /// A one-line message of a Fluent file, as written.
+    fn message_value(ftl: &str, key: &str) -> Option<String> {
+        ftl.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(" = ").map(str::to_owned))
+    }
+
+    /// One variant of a selector message plus the text after the selector's closing brace.
+    fn variant_value(ftl: &str, key: &str, variant: &str) -> Option<String> {
+        let mut lines = ftl.lines().skip_while(|line| !line.starts_with(&format!("{key} =")));
+        let chosen = lines.by_ref().find_map(|line| line.trim().strip_prefix(&format!("[{variant}] ")))?;
+        let after = lines.find_map(|line| line.trim_start().strip_prefix('}'))?;
+        Some(format!("{chosen}{after}"))
+    }
+
+    /// The turn ends are only as good as these texts: if Switchboard's change, the driver would
+    /// wait for a message that never comes, so they must be Switchboard's own.
     #[test]
-    fn every_language_has_its_turn_end_texts() {
-        for (lang, texts) in labels() {
-            assert!(texts.issues.contains_key("delivery"), "{lang}");
-            assert!(texts.ask_order_id_delivery.contains("{ $example }"), "{lang}");
-            assert!(!texts.ask_description.is_empty(), "{lang}");
+    fn the_texts_file_holds_switchboards_own_texts() {
+        let json: serde_json::Value = serde_json::from_str(include_str!("../../dialog_texts.json")).unwrap();
+        for lang in LANGS {
+            let ftl = dialog_ftl(lang);
+            let texts = &json[lang];
+            for key in [
+                "greeting",
+                "menu_prompt",
+                "button_skip",
+                "button_yes",
+                "button_no",
+                "button_withdraw",
+                "button_human",
+                "button_menu",
+                "ask_photo_optional",
+                "ask_description",
+                "suggestion_intro",
+                "did_it_help",
+                "order_id_accepted",
+                "request_withdrawn",
+                "glad_it_helped",
+            ] {
+                let expected = message_value(&ftl, &key.replace('_', "-"));
+                assert_eq!(texts[key].as_str().map(str::to_owned), expected, "{lang} {key}");
+            }
+            for (issue, label) in texts["issues"].as_object().unwrap() {
+                let expected = message_value(&ftl, &format!("issue-{issue}"));
+                assert_eq!(label.as_str().map(str::to_owned), expected, "{lang} issue {issue}");
+            }
+            let expected = variant_value(&ftl, "ask-order-id", "delivery");
+            let copied = texts["ask_order_id_delivery"].as_str().map(str::to_owned);
+            assert_eq!(copied, expected, "{lang} ask_order_id_delivery");
         }
     }
 }
