@@ -140,12 +140,14 @@ pub fn cycle(lang: &str, labels: &LangTexts, customer: usize, cycle: usize) -> V
 }
 
 /// A delivery description that an FAQ answer fits (how long delivery takes), so the bot
-/// suggests it and asks "did this help?".
+/// suggests it and asks "did this help?". A complaint that the parcel is late ("a week and
+/// still nothing") is a late delivery for Switchboard's classifier, which goes to a person
+/// without a suggestion; these are questions about the delivery period in each language.
 fn description(lang: &str) -> &'static str {
     match lang {
-        "ru" => "Прошла уже неделя, а посылки нет. Сколько обычно идёт доставка?",
-        "zh" => "已经一个星期了还没收到包裹，配送一般需要多久？",
-        _ => "It has been a week and the parcel is still not here. How long does delivery usually take?",
+        "ru" => "Сколько дней обычно идёт доставка в мой регион?",
+        "zh" => "配送到我所在的地区一般需要多久？",
+        _ => "How long does delivery usually take to my region?",
     }
 }
 
