@@ -208,12 +208,7 @@ mod tests {
     use super::*;
 
     fn message(text: &str, buttons: &[&str]) -> BotMessage {
-        BotMessage {
-            message_id: 1,
-            text: text.to_owned(),
-            buttons: buttons.iter().map(|label| ((*label).to_owned(), String::new())).collect(),
-            at: Instant::now(),
-        }
+        BotMessage::for_test(text, buttons)
     }
 
     #[tokio::test]

@@ -31,6 +31,19 @@ pub struct BotMessage {
     pub at: Instant,
 }
 
+#[cfg(test)]
+impl BotMessage {
+    /// A message with these button labels (each button's data is `data:<label>`), sent now.
+    pub fn for_test(text: &str, buttons: &[&str]) -> BotMessage {
+        BotMessage {
+            message_id: 1,
+            text: text.to_owned(),
+            buttons: buttons.iter().map(|label| ((*label).to_owned(), format!("data:{label}"))).collect(),
+            at: Instant::now(),
+        }
+    }
+}
+
 /// Calls counted by method, for the report.
 #[derive(Default)]
 pub struct Counters {

@@ -162,15 +162,9 @@ fn faq_questions(lang: &str) -> &'static [&'static str] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
 
     fn message(text: &str, buttons: &[&str]) -> BotMessage {
-        BotMessage {
-            message_id: 1,
-            text: text.to_owned(),
-            buttons: buttons.iter().map(|label| ((*label).to_owned(), format!("data:{label}"))).collect(),
-            at: Instant::now(),
-        }
+        BotMessage::for_test(text, buttons)
     }
 
     fn english() -> LangTexts {
