@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// What the test taught the fakes: (source, target, text) → translation, by our own
@@ -56,18 +56,41 @@ pub enum Fault {
     Stall(Duration),
 }
 
+/// What a test scripts for either translation fake: the phrases it taught, and the faults
+/// the next calls meet.
+#[derive(Default)]
+pub struct Script {
+    pub phrasebook: Phrasebook,
+    pub faults: VecDeque<Fault>,
+}
+
+/// What a test does to either translation fake.
+pub trait ScriptedTranslator {
+    fn script(&self) -> MutexGuard<'_, Script>;
+
+    fn teach(&self, source: &str, target: &str, text: &str, translation: &str) {
+        self.script().phrasebook.teach(source, target, text, translation);
+    }
+
+    /// The next call meets `fault`.
+    fn fail_next(&self, fault: Fault) {
+        self.script().faults.push_back(fault);
+    }
+}
+
 #[derive(Default)]
 struct Fake {
-    phrasebook: Phrasebook,
     api_key: Option<String>,
-    faults: VecDeque<Fault>,
     down: bool,
     /// Every `/translate` body as it arrived.
     calls: Vec<Value>,
 }
 
-#[derive(Clone)]
-struct Shared(Arc<Mutex<Fake>>);
+#[derive(Clone, Default)]
+struct Shared {
+    fake: Arc<Mutex<Fake>>,
+    script: Arc<Mutex<Script>>,
+}
 
 pub struct FakeLibreTranslate {
     pub url: String,
@@ -79,8 +102,8 @@ impl FakeLibreTranslate {
     /// A server that wants `api_key` in every request, if given.
     pub async fn start(api_key: Option<&str>) -> FakeLibreTranslate {
         let (listener, url) = local_listener().await;
-        let shared =
-            Shared(Arc::new(Mutex::new(Fake { api_key: api_key.map(str::to_owned), ..Fake::default() })));
+        let shared = Shared::default();
+        shared.fake.lock().unwrap().api_key = api_key.map(str::to_owned);
         let app = Router::new()
             .route("/translate", post(translate))
             .route("/languages", get(languages))
@@ -89,16 +112,7 @@ impl FakeLibreTranslate {
     }
 
     fn with<T>(&self, action: impl FnOnce(&mut Fake) -> T) -> T {
-        action(&mut self.shared.0.lock().unwrap())
-    }
-
-    pub fn teach(&self, source: &str, target: &str, text: &str, translation: &str) {
-        self.with(|fake| fake.phrasebook.teach(source, target, text, translation));
-    }
-
-    /// The next call meets `fault`.
-    pub fn fail_next(&self, fault: Fault) {
-        self.with(|fake| fake.faults.push_back(fault));
+        action(&mut self.shared.fake.lock().unwrap())
     }
 
     /// Every call answers 503 until [`FakeLibreTranslate::set_down`] with `false`.
@@ -131,6 +145,12 @@ fn ours(code: &str) -> Option<&'static str> {
     }
 }
 
+impl ScriptedTranslator for FakeLibreTranslate {
+    fn script(&self) -> MutexGuard<'_, Script> {
+        self.shared.script.lock().unwrap()
+    }
+}
+
 async fn languages() -> Response {
     axum::Json(json!([
         { "code": "en", "name": "English", "targets": ["en", "ru", "zh-Hans"] },
@@ -143,9 +163,10 @@ async fn languages() -> Response {
 async fn translate(State(shared): State<Shared>, body: axum::body::Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else { return error(400, "Invalid JSON format") };
     let (fault, down, phrasebook, api_key) = {
-        let mut fake = shared.0.lock().unwrap();
+        let mut fake = shared.fake.lock().unwrap();
         fake.calls.push(body.clone());
-        (fake.faults.pop_front(), fake.down, fake.phrasebook.clone(), fake.api_key.clone())
+        let mut script = shared.script.lock().unwrap();
+        (script.faults.pop_front(), fake.down, script.phrasebook.clone(), fake.api_key.clone())
     };
     if down {
         return error(503, "Service Unavailable");
