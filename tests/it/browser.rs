@@ -352,7 +352,7 @@ async fn the_console_speaks_russian_and_chinese_and_keeps_to_an_agents_languages
     ignore = "needs Chromium: install chromium and chromium-driver, set SWITCHBOARD_TEST_BROWSER=1"
 )]
 async fn agents_read_and_answer_customers_in_their_own_language_through_machine_translation() {
-    use crate::support::fake_libretranslate::FakeLibreTranslate;
+    use crate::support::fake_libretranslate::{FakeLibreTranslate, ScriptedTranslator};
     use switchboard::channels::Intake;
     use switchboard::core::message::Lang;
     let driver = Driver::start().await;
