@@ -23,6 +23,7 @@ use crate::core::keys;
 use crate::core::message::{Action, Lang, MediaRef, Outbound, Priority, Reply};
 use crate::core::order::{self, LookupOutcome, OrderLookup};
 use crate::core::order_id::OrderIdFormat;
+use crate::core::turn;
 use crate::orders::{ContactRef, CustomerRef, OrderQuery, StoredLookup};
 use crate::outbox::OutboxLink;
 use crate::store::{
@@ -1050,6 +1051,8 @@ impl Inner {
         for effect in effects {
             carry_out(tx, conversation, effect, queue, writes, now).await?;
         }
+        // One message per turn where it can be one (`core::turn`): one outbox row, one log row.
+        let replies = turn::messages(replies);
         let count = replies.len();
         if self.settings.numbered(&conversation.contact.channel)
             && let Some(offered) = choices::offered(&replies)
