@@ -1602,7 +1602,9 @@ impl Writes {
             direction: Direction::Out,
             author: Author::Bot,
             agent: None,
-            text: Some(reply.key().to_owned()),
+            // The keys of its paragraphs, as the rendered text separates them: a reader of the
+            // bare log (the JSON API's transcript) sees every text of a joined turn.
+            text: Some(reply.texts().map(|text| text.key.as_str()).collect::<Vec<_>>().join("\n\n")),
             // The whole reply, buttons included: the web chat replays the log to a reconnecting
             // widget, and the console shows which button a customer pressed by its label.
             body: serde_json::to_string(&reply).ok(),

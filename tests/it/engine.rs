@@ -164,6 +164,7 @@ async fn abandoned_leases(db: TestDb, released_at_start: bool) {
         let store = db.connect().await;
         let engine = start_engine(&store);
         engine.accept(text("dee", "d1", "/start")).await.unwrap();
+        engine.accept(button("dee", "d2", Action::Issue(IssueType::Delivery))).await.unwrap();
         engine.shutdown().await;
         let claimed = store.claim_outbox(&[engine_fixtures::CHANNEL], now_millis(), lease, 10).await.unwrap();
         assert_eq!(claimed.len(), 2);
@@ -330,7 +331,7 @@ async fn interleaved_conversations_each_stay_in_order() {
             .unwrap()
             .into_iter()
             .filter(|entry| entry.author == switchboard::store::Author::Bot)
-            .map(|entry| entry.reply().expect("a bot row").texts().map(|text| text.key.clone()).collect())
+            .map(|entry| entry.text.expect("a bot row").split("\n\n").map(str::to_owned).collect())
             .collect();
         assert_eq!(bot_lines, expected, "log order for {who}");
     }
@@ -587,7 +588,7 @@ async fn a_long_poll_batch_and_its_position_are_stored_together() {
         .accept_batch_at(vec![text("ann", "p1", "/start"), text("bob", "p2", "/start")], "telegram:1", "3")
         .await
         .unwrap();
-    assert_eq!(results, vec![Accepted::Applied { replies: 2 }, Accepted::Applied { replies: 2 }]);
+    assert_eq!(results, vec![Accepted::Applied { replies: 1 }, Accepted::Applied { replies: 1 }]);
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("3"));
 
     // A batch of redeliveries only (the early return inside the transaction) still moves the
@@ -597,7 +598,7 @@ async fn a_long_poll_batch_and_its_position_are_stored_together() {
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("4"));
     assert!(engine.accept_batch_at(Vec::new(), "telegram:1", "5").await.unwrap().is_empty());
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("5"));
-    assert_eq!(store.pending_outbox().await.unwrap(), 4, "the redelivery queued nothing");
+    assert_eq!(store.pending_outbox().await.unwrap(), 2, "the redelivery queued nothing");
     engine.shutdown().await;
 }
 
@@ -611,8 +612,9 @@ async fn sent_marks_ride_along_with_the_write_transaction_under_way() {
     let db = TestDb::sqlite();
     let store = db.connect().await;
     let engine = start_engine(&store);
-    engine.accept(text("eve", "e1", "/start")).await.unwrap();
-    engine.accept(text("fay", "f1", "/start")).await.unwrap();
+    for who in ["eve", "fay", "gus", "hal"] {
+        engine.accept(text(who, &format!("{who}-1"), "/start")).await.unwrap();
+    }
     engine.shutdown().await;
     let jobs = store
         .claim_outbox(&[engine_fixtures::CHANNEL], now_millis(), Duration::from_secs(60), 10)
@@ -737,4 +739,71 @@ async fn numbered_choices(db: TestDb) {
     assert!(!stored.contains("choices"), "channels with buttons store the state as before: {stored}");
     engine.shutdown().await;
     db.drop_database().await;
+}
+
+/// Issue 24's dialog: /start, the delivery button, an order number, the photo skipped, a
+/// description an FAQ answer fits, "no, that didn't help". Each of the six turns is one
+/// message (one outbox row, one log row) with the buttons of its last question; sent a reply
+/// at a time, the same texts were ten messages.
+#[tokio::test]
+async fn the_delivery_dialog_sends_one_message_per_turn() {
+    use switchboard::core::faq::Intent;
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let channel = RecordingChannel::new();
+    let worker = worker(&store, &channel, &engine);
+
+    let turns = [
+        text("ivy", "i1", "/start"),
+        button("ivy", "i2", Action::Issue(IssueType::Delivery)),
+        text("ivy", "i3", "AB-1234"),
+        button("ivy", "i4", Action::SkipPhoto),
+        text("ivy", "i5", "How do I get an invoice"),
+        button("ivy", "i6", Action::NotHelped),
+    ];
+    for event in turns {
+        assert_eq!(engine.accept(event).await.unwrap(), Accepted::Applied { replies: 1 });
+    }
+    assert_eq!(drain(&worker).await, 6);
+    let answer = Intent::GetInvoice.answer_key();
+    let expected = vec![
+        vec![keys::GREETING, keys::MENU_PROMPT],
+        vec![keys::ASK_ORDER_ID],
+        vec![keys::ORDER_ID_ACCEPTED, keys::ASK_PHOTO_OPTIONAL],
+        vec![keys::ASK_DESCRIPTION],
+        vec![keys::SUGGESTION_INTRO, answer.as_str(), keys::DID_IT_HELP],
+        vec![keys::HANDOFF_QUEUED],
+    ];
+    assert_eq!(channel.keys_for("ivy"), expected);
+    let paragraphs: usize = expected.iter().map(Vec::len).sum();
+    assert_eq!(paragraphs, 10, "the texts that were a message each");
+
+    // Each message carries the buttons of its last question: the menu, "skip", yes and no.
+    let delivered: Vec<_> = channel.delivered().into_iter().filter(|d| d.external_id == "ivy").collect();
+    let actions = |index: usize| -> Vec<Action> {
+        match &delivered[index].message {
+            switchboard::core::message::Outbound::Bot(reply) => {
+                reply.all_buttons().map(|b| b.action).collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(actions(0).contains(&Action::Issue(IssueType::Delivery)), "{:?}", actions(0));
+    assert_eq!(actions(2), [Action::SkipPhoto]);
+    assert_eq!(actions(4), [Action::Helped, Action::NotHelped]);
+
+    // One row per turn in the outbox and in the log.
+    let contact = store.contact(engine_fixtures::CHANNEL, "ivy").await.unwrap().unwrap();
+    let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap().id;
+    assert_eq!(store.outbox_of_conversation(conversation).await.unwrap().len(), 6);
+    let bot_rows = store
+        .transcript(conversation)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.author == switchboard::store::Author::Bot)
+        .count();
+    assert_eq!(bot_rows, 6);
+    engine.shutdown().await;
 }

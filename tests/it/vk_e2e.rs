@@ -465,6 +465,7 @@ async fn a_retried_send_reuses_its_random_id_and_is_shown_once() {
         let shown = vk.wait_shown(CUSTOMER, 1).await;
         assert!(shown[0].text.starts_with("Hello!"));
         assert!(shown[0].text.contains("\n\nWhat can I help you with?"), "the menu still comes second");
+        eventually("the retry", DEADLINE, || vk.sends_to(CUSTOMER).len() >= 2).await;
         let sends = vk.sends_to(CUSTOMER);
         assert_eq!(sends.len(), 2, "{sends:#?}");
         assert_eq!(sends[0]["random_id"], sends[1]["random_id"], "the retry reuses the random_id");

@@ -145,8 +145,12 @@ async fn instances_share_the_window(db: TestDb) {
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 
     let messages = delivered_keys(&first_store, &first, "gus").await;
-    assert_eq!(messages.iter().filter(|message| *message == [keys::HELP]).count(), 4, "{messages:?}");
-    assert_eq!(messages.iter().filter(|message| *message == [keys::FLOOD_NOTICE]).count(), 1, "{messages:?}");
+    assert_eq!(messages.iter().filter(|message| **message == [keys::HELP]).count(), 4, "{messages:?}");
+    assert_eq!(
+        messages.iter().filter(|message| **message == [keys::FLOOD_NOTICE]).count(),
+        1,
+        "{messages:?}"
+    );
     assert_eq!(messages.len(), 5, "{messages:?}");
     assert_eq!(customer_lines(&first_store, "gus").await.len(), 12);
     first.shutdown().await;
