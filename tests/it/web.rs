@@ -275,6 +275,37 @@ async fn two_agents_claim_at_once_and_exactly_one_wins() {
     app.stop().await;
 }
 
+/// A bot turn is one log row: the console shows the greeting and the menu as one message,
+/// paragraph after paragraph, not as two.
+#[tokio::test]
+async fn the_console_shows_a_bot_turn_as_one_message_with_its_paragraphs() {
+    let app = TestApp::start().await;
+    app.add_agent("anna", Role::Agent).await;
+    let start = InboundEvent {
+        channel: "telegram",
+        event_id: "5005-start".to_owned(),
+        external_id: "5005".to_owned(),
+        language_hint: Some("en".to_owned()),
+        display_name: Some("5005".to_owned()),
+        contact_data: None,
+        kind: InboundKind::Input(Input::Text { text: "/start".to_owned() }),
+    };
+    app.engine.accept(start).await.unwrap();
+    let ticket = customer_asks_for_human(&app, "telegram", "5005", "Where is my parcel?").await;
+    let anna = sign_in(&app, "anna").await;
+    let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
+    let texts: Vec<&str> =
+        page.split("<p class=\"text\">").skip(1).filter_map(|rest| rest.split("</p>").next()).collect();
+    assert!(
+        texts.iter().any(|text| text.starts_with("Hello!")
+            && text
+                .ends_with("\n\nWhat can I help you with? Pick a topic below or just type your question.")),
+        "{texts:#?}"
+    );
+    assert!(!texts.iter().any(|text| text.starts_with("What can I help you with?")), "{texts:#?}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
     let app = TestApp::start().await;
