@@ -131,16 +131,7 @@ impl Shop {
     async fn expect(&self, chat: i64, already: usize, expected: &[&[&str]]) -> usize {
         let total = already + expected.len();
         wait_until(&format!("{total} messages to {chat}"), || self.texts_to(chat).len() >= total).await;
-        let texts = self.texts_to(chat);
-        for (text, phrases) in texts[already..].iter().zip(expected) {
-            let mut rest = text.as_str();
-            for phrase in *phrases {
-                let at = rest.find(phrase).unwrap_or_else(|| {
-                    panic!("expected {phrase:?} (in the order {phrases:?}) in {text:?}; everything sent: {texts:#?}")
-                });
-                rest = &rest[at + phrase.len()..];
-            }
-        }
+        crate::support::turns::check_messages(&self.texts_to(chat)[already..], expected);
         total
     }
 }

@@ -249,15 +249,7 @@ impl Bot {
     async fn expect_replies(&self, chat: i64, already: usize, expected: &[&[&str]]) -> usize {
         let total = already + expected.len();
         let texts = self.wait_for_sends(chat, total).await;
-        for (text, phrases) in texts[already..].iter().zip(expected) {
-            let mut rest = text.as_str();
-            for phrase in *phrases {
-                let at = rest.find(phrase).unwrap_or_else(|| {
-                    panic!("expected {phrase:?} (in the order {phrases:?}) in {text:?}; everything sent: {texts:#?}")
-                });
-                rest = &rest[at + phrase.len()..];
-            }
-        }
+        crate::support::turns::check_messages(&texts[already..], expected);
         total
     }
 

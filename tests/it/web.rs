@@ -94,6 +94,25 @@ async fn customer_asks_for_human(app: &TestApp, channel: &'static str, who: &str
     customer_in_language_asks_for_human(app, channel, who, words, "en").await
 }
 
+/// What `who` sends on `channel`, from a messenger that speaks `lang`.
+fn customer_event(
+    channel: &'static str,
+    who: &str,
+    event_id: &str,
+    lang: &str,
+    input: Input,
+) -> InboundEvent {
+    InboundEvent {
+        channel,
+        event_id: event_id.to_owned(),
+        external_id: who.to_owned(),
+        language_hint: Some(lang.to_owned()),
+        display_name: Some(who.to_owned()),
+        contact_data: None,
+        kind: InboundKind::Input(input),
+    }
+}
+
 /// As [`customer_asks_for_human`], from a customer whose messenger speaks `lang`.
 async fn customer_in_language_asks_for_human(
     app: &TestApp,
@@ -103,16 +122,11 @@ async fn customer_in_language_asks_for_human(
     lang: &str,
 ) -> i64 {
     for (number, text) in ["/agent", words].into_iter().enumerate() {
-        let event = InboundEvent {
-            channel,
-            event_id: format!("{who}-{number}"),
-            external_id: who.to_owned(),
-            language_hint: Some(lang.to_owned()),
-            display_name: Some(who.to_owned()),
-            contact_data: None,
-            kind: InboundKind::Input(Input::Text { text: text.to_owned() }),
-        };
-        app.engine.accept(event).await.unwrap();
+        let input = Input::Text { text: text.to_owned() };
+        app.engine
+            .accept(customer_event(channel, who, &format!("{who}-{number}"), lang, input))
+            .await
+            .unwrap();
     }
     let queued = app
         .store
@@ -281,16 +295,8 @@ async fn two_agents_claim_at_once_and_exactly_one_wins() {
 async fn the_console_shows_a_bot_turn_as_one_message_with_its_paragraphs() {
     let app = TestApp::start().await;
     app.add_agent("anna", Role::Agent).await;
-    let start = InboundEvent {
-        channel: "telegram",
-        event_id: "5005-start".to_owned(),
-        external_id: "5005".to_owned(),
-        language_hint: Some("en".to_owned()),
-        display_name: Some("5005".to_owned()),
-        contact_data: None,
-        kind: InboundKind::Input(Input::Text { text: "/start".to_owned() }),
-    };
-    app.engine.accept(start).await.unwrap();
+    let start = Input::Text { text: "/start".to_owned() };
+    app.engine.accept(customer_event("telegram", "5005", "5005-start", "en", start)).await.unwrap();
     let ticket = customer_asks_for_human(&app, "telegram", "5005", "Where is my parcel?").await;
     let anna = sign_in(&app, "anna").await;
     let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
@@ -1064,16 +1070,8 @@ async fn the_queue_shows_a_pressed_button_by_its_label() {
     let app = TestApp::start().await;
     app.add_agent("olga", Role::Agent).await;
     customer_asks_for_human(&app, "telegram", "ann", "my parcel is late").await;
-    let press = InboundEvent {
-        channel: "telegram",
-        event_id: "ann-press".to_owned(),
-        external_id: "ann".to_owned(),
-        language_hint: Some("en".to_owned()),
-        display_name: Some("ann".to_owned()),
-        contact_data: None,
-        kind: InboundKind::Input(Input::Button { action: switchboard::core::message::Action::NotHelped }),
-    };
-    app.engine.accept(press).await.unwrap();
+    let press = Input::Button { action: switchboard::core::message::Action::NotHelped };
+    app.engine.accept(customer_event("telegram", "ann", "ann-press", "en", press)).await.unwrap();
     let agent = sign_in(&app, "olga").await;
     let queue = text_of(send(&app, get("/console/queue", &agent.cookie)).await).await;
     assert!(!queue.contains("[no]"), "{queue}");

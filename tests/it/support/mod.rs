@@ -20,4 +20,5 @@ pub mod instance;
 pub mod mail_servers;
 pub mod quick_app;
 pub mod store_identity;
+pub mod turns;
 pub mod web_app;
