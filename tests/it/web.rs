@@ -1147,7 +1147,7 @@ async fn customers_see_an_agents_display_name_and_photo_never_the_login() {
         )
         .await
         .unwrap();
-    let page = app.engine.messages_after("webchat", visitor, 0, 100).await.unwrap();
+    let page = app.engine.messages_after(visitor, 0, 100).await.unwrap();
     let from_agent: Vec<_> =
         page.messages.iter().filter(|m| m.agent.is_some() || m.agent_photo.is_some()).collect();
     assert_eq!(from_agent.len(), 1);

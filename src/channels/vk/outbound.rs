@@ -7,6 +7,7 @@ use super::CHANNEL;
 use super::api::{ApiError, OutgoingMessage, VkApi};
 use super::inbound::VkReceiver;
 use super::keyboard::{self, ClientCapabilities};
+use crate::channels::platform_receiver::PlatformApi;
 use crate::channels::{Channel, Delivery, DeliveryError, Renderer};
 use crate::config::vk::VkSettings;
 use crate::core::message::{MediaRef, Outbound};
@@ -51,7 +52,7 @@ impl VkChannel {
 
     /// The inbound half, sharing this channel's client, request budget and media store.
     pub fn receiver(&self) -> VkReceiver {
-        VkReceiver { api: self.api.clone(), media: self.media.clone(), settings: self.settings.clone() }
+        VkReceiver::new(self.api.clone(), self.media.clone(), self.settings.clone())
     }
 
     pub fn settings(&self) -> &VkSettings {
@@ -60,7 +61,7 @@ impl VkChannel {
 
     /// True once VK rejected the token; nothing is sent or polled any more.
     pub fn is_stopped(&self) -> bool {
-        self.api.client().is_stopped()
+        self.api.platform().is_stopped()
     }
 
     async fn upload(&self, peer_id: i64, attachments: &[MediaRef]) -> Result<Option<String>, DeliveryError> {
@@ -90,7 +91,7 @@ impl Channel for VkChannel {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
-        if self.api.client().is_stopped() {
+        if self.api.platform().is_stopped() {
             return Err(ApiError::Stopped.into());
         }
         let peer_id: i64 = delivery.external_id.parse().map_err(|_| DeliveryError::Permanent {

@@ -16,6 +16,7 @@
 //! takes a status too) or a stall.
 
 use super::fake_libretranslate::{Fault, Phrasebook};
+use super::local_server::{ServerTask, local_listener, serve};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -46,28 +47,18 @@ struct Shared(Arc<Mutex<Fake>>);
 pub struct FakeDeepL {
     pub url: String,
     shared: Shared,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeDeepL {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: ServerTask,
 }
 
 impl FakeDeepL {
     pub async fn start() -> FakeDeepL {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, url) = local_listener().await;
         let shared = Shared(Arc::new(Mutex::new(Fake::default())));
         let app = Router::new()
             .route("/v2/translate", post(translate))
             .route("/v3/glossaries", post(create_glossary))
             .with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        FakeDeepL { url, shared, server }
+        FakeDeepL { url, shared, _server: serve(listener, app) }
     }
 
     fn with<T>(&self, action: impl FnOnce(&mut Fake) -> T) -> T {

@@ -13,6 +13,7 @@
 //! `translatehtml` does. Faults are injected per call: a status (5xx, 429) or a stall longer
 //! than the client waits; or the whole server is down (503) until it is brought back.
 
+use super::local_server::{ServerTask, local_listener, serve};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -71,30 +72,20 @@ struct Shared(Arc<Mutex<Fake>>);
 pub struct FakeLibreTranslate {
     pub url: String,
     shared: Shared,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeLibreTranslate {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: ServerTask,
 }
 
 impl FakeLibreTranslate {
     /// A server that wants `api_key` in every request, if given.
     pub async fn start(api_key: Option<&str>) -> FakeLibreTranslate {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, url) = local_listener().await;
         let shared =
             Shared(Arc::new(Mutex::new(Fake { api_key: api_key.map(str::to_owned), ..Fake::default() })));
         let app = Router::new()
             .route("/translate", post(translate))
             .route("/languages", get(languages))
             .with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        FakeLibreTranslate { url, shared, server }
+        FakeLibreTranslate { url, shared, _server: serve(listener, app) }
     }
 
     fn with<T>(&self, action: impl FnOnce(&mut Fake) -> T) -> T {

@@ -17,6 +17,7 @@ pub mod faults;
 pub mod forms;
 pub mod images;
 pub mod instance;
+pub mod local_server;
 pub mod mail_servers;
 pub mod quick_app;
 pub mod store_identity;
