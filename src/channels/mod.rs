@@ -22,12 +22,13 @@ use std::time::Duration;
 /// their own. Channels lay the rendered text and buttons out natively.
 pub type Renderer = Arc<dyn Fn(Lang, &Reply) -> RenderedReply + Send + Sync>;
 
-/// A renderer for unit tests: a reply's text is its key in angle brackets (`<menu-prompt>`),
-/// a button's label its key, so tests read what the dialog chose, not how it is worded.
+/// A renderer for unit tests: a reply's text is its key in angle brackets (`<menu-prompt>`,
+/// paragraphs apart as `I18n::reply` sets them), a button's label its key, so tests read what
+/// the dialog chose, not how it is worded.
 #[cfg(test)]
 pub(crate) fn key_renderer() -> Renderer {
     Arc::new(|_lang, reply: &Reply| RenderedReply {
-        text: format!("<{}>", reply.key()),
+        text: reply.texts().map(|text| format!("<{}>", text.key)).collect::<Vec<_>>().join("\n\n"),
         buttons: reply
             .buttons
             .iter()

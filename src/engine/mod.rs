@@ -23,6 +23,7 @@ use crate::core::keys;
 use crate::core::message::{Action, Lang, MediaRef, Outbound, Priority, Reply};
 use crate::core::order::{self, LookupOutcome, OrderLookup};
 use crate::core::order_id::OrderIdFormat;
+use crate::core::turn;
 use crate::orders::{ContactRef, CustomerRef, OrderQuery, StoredLookup};
 use crate::outbox::OutboxLink;
 use crate::store::{
@@ -1053,6 +1054,8 @@ impl Inner {
         for effect in effects {
             carry_out(tx, conversation, effect, queue, writes, now).await?;
         }
+        // One message per turn where it can be one (`core::turn`): one outbox row, one log row.
+        let replies = turn::messages(replies);
         let count = replies.len();
         if self.settings.numbered(&conversation.contact.channel)
             && let Some(offered) = choices::offered(&replies)
@@ -1602,7 +1605,9 @@ impl Writes {
             direction: Direction::Out,
             author: Author::Bot,
             agent: None,
-            text: Some(reply.key().to_owned()),
+            // The keys of its paragraphs, as the rendered text separates them: a reader of the
+            // bare log (the JSON API's transcript) sees every text of a joined turn.
+            text: Some(reply.texts().map(|text| text.key.as_str()).collect::<Vec<_>>().join("\n\n")),
             // The whole reply, buttons included: the web chat replays the log to a reconnecting
             // widget, and the console shows which button a customer pressed by its label.
             body: serde_json::to_string(&reply).ok(),

@@ -142,8 +142,9 @@ fn wire_buttons(rendered: Vec<Vec<crate::i18n::RenderedButton>>) -> Vec<Vec<Wire
         .collect()
 }
 
+/// The greeting and the topics as one message, as `/start` gets them on every channel.
 fn welcome(state: &WebChatState, lang: Lang) -> Vec<WelcomeMessage> {
-    crate::core::dialog::welcome()
+    crate::core::turn::messages(crate::core::dialog::welcome())
         .iter()
         .map(|reply| {
             let rendered = (state.render)(lang, reply);

@@ -22,4 +22,5 @@ pub mod local_server;
 pub mod mail_servers;
 pub mod quick_app;
 pub mod store_identity;
+pub mod turns;
 pub mod web_app;
