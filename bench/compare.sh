@@ -15,7 +15,9 @@
 #   SWITCHBOARD_BIN=path  measure this switchboard binary instead of building one (before/after)
 #
 # Needs: cargo, python3 (with venv), PostgreSQL and Redis for those configurations. Builds
-# everything in release mode; aiogram goes into bench/.venv. Results: bench/results/<time>/.
+# Switchboard and teloxide with the `dist` profile (fat LTO, one codegen unit: what the
+# Dockerfile ships), the load driver in release mode; aiogram goes into bench/.venv.
+# Results: bench/results/<time>/.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,7 +56,7 @@ log() { printf '%s\n' "$*" >&2; }
 # ---------------------------------------------------------------------------------------------
 # Build what is needed
 
-log "== building (release)"
+log "== building (dist)"
 cargo build --release --quiet --manifest-path "$BENCH/loadgen/Cargo.toml" --target-dir "$BENCH/target"
 LOADGEN=$BENCH/target/release/switchboard-loadgen
 needs() { case " ${CONFIGS[*]} " in *" $1"*) return 0 ;; *) return 1 ;; esac; }
@@ -62,14 +64,14 @@ if [ -n "${SWITCHBOARD_BIN:-}" ]; then
   SWITCHBOARD=$SWITCHBOARD_BIN
 else
   if needs switchboard; then
-    cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bin switchboard
+    cargo build --profile dist --quiet --manifest-path "$ROOT/Cargo.toml" --bin switchboard
   fi
-  SWITCHBOARD=$ROOT/target/release/switchboard
+  SWITCHBOARD=$ROOT/target/dist/switchboard
 fi
 if needs teloxide; then
-  cargo build --release --quiet --manifest-path "$BENCH/teloxide_bot/Cargo.toml" --target-dir "$BENCH/target"
+  cargo build --profile dist --quiet --manifest-path "$BENCH/teloxide_bot/Cargo.toml" --target-dir "$BENCH/target"
 fi
-TELOXIDE=$BENCH/target/release/teloxide-baseline-bot
+TELOXIDE=$BENCH/target/dist/teloxide-baseline-bot
 if needs aiogram; then
   if [ ! -x "$BENCH/.venv/bin/python" ]; then python3 -m venv "$BENCH/.venv"; fi
   "$BENCH/.venv/bin/python" -c 'import aiogram, redis' 2>/dev/null ||

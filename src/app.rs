@@ -5,7 +5,7 @@
 
 use crate::assets::{LocaleFile, LocaleSource};
 use crate::channel_state::{ChannelState, ChannelStates};
-use crate::channels::{Channel, Intake, Renderer};
+use crate::channels::{Channel, Intake, PlatformError, Renderer};
 use crate::config::{LogFormat, Settings, SqliteSync};
 use crate::core::faq::Classifier;
 use crate::core::message::Lang;

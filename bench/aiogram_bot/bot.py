@@ -4,8 +4,10 @@ Written the way an aiogram user would write it: a Router with FSM states, long p
 either MemoryStorage or RedisStorage for the dialog state. Each handler saves the next state
 before it replies: aiogram handles updates concurrently, and a customer who answers at once
 must find the new state. It sends Switchboard's own texts
-(from bench/dialog_texts.json) with the same buttons, so the load driver sees the same dialog.
-FAQ questions are answered from a keyword table instead of a trained classifier.
+(from bench/dialog_texts.json) with the same buttons, so the load driver sees the same dialog,
+and like Switchboard it answers each update with one message: a turn's texts joined by blank
+lines, the keyboard on it. FAQ questions are answered from a keyword table instead of a trained
+classifier.
 
 Configuration (environment):
   BENCH_TOKEN     the bot token
@@ -33,6 +35,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 ISSUES = ["order", "payment", "account", "delivery", "return", "complaint", "other"]
 NEEDS_ORDER_ID = {"order", "payment", "delivery", "return"}
 ORDER_ID_EXAMPLE = "12345678-0001"
+MESSAGE_LIMIT = 4096  # Telegram's limit on a message's text, in UTF-16 code units
 
 TEXTS = json.loads((Path(__file__).resolve().parent.parent / "dialog_texts.json").read_text("utf-8"))
 TEXTS.pop("_source", None)
@@ -97,15 +100,25 @@ def valid_order_id(text):
     return order_id
 
 
-async def show_menu(bot, chat_id, texts):
-    await bot.send_message(chat_id, texts["menu_prompt"], reply_markup=menu_keyboard(texts))
+async def say(bot, chat_id, *parts, keyboard=None):
+    """One bot turn as one message: the texts joined by blank lines, the keyboard under them
+    (one message per text only when together they are too long for one)."""
+    joined = "\n\n".join(parts)
+    messages = [joined] if len(joined.encode("utf-16-le")) // 2 <= MESSAGE_LIMIT else list(parts)
+    for index, text in enumerate(messages):
+        last = index == len(messages) - 1
+        await bot.send_message(chat_id, text, reply_markup=keyboard if last else None)
+
+
+async def with_menu(bot, chat_id, texts, *before):
+    await say(bot, chat_id, *before, texts["menu_prompt"], keyboard=menu_keyboard(texts))
 
 
 async def handoff(bot, chat_id, state, texts):
     position = next(QUEUE)
     text = texts["handoff_queued"].replace("{ $position }", str(position))
     await state.set_state(Support.queued)
-    await bot.send_message(chat_id, text, reply_markup=one_button(texts["button_withdraw"], "withdraw"))
+    await say(bot, chat_id, text, keyboard=one_button(texts["button_withdraw"], "withdraw"))
 
 
 async def finish(bot, chat_id, state, texts, description):
@@ -116,9 +129,7 @@ async def finish(bot, chat_id, state, texts, description):
         await handoff(bot, chat_id, state, texts)
         return
     await state.set_state(Support.suggestion_offered)
-    await bot.send_message(chat_id, texts["suggestion_intro"])
-    await bot.send_message(chat_id, answer)
-    await bot.send_message(chat_id, texts["did_it_help"], reply_markup=helpfulness_keyboard(texts))
+    await say(bot, chat_id, texts["suggestion_intro"], answer, texts["did_it_help"], keyboard=helpfulness_keyboard(texts))
 
 
 @router.message(CommandStart())
@@ -128,8 +139,7 @@ async def start(message: Message, state: FSMContext):
         await message.answer(texts["request_still_open"], reply_markup=one_button(texts["button_withdraw"], "withdraw"))
         return
     await state.clear()
-    await message.answer(texts["greeting"])
-    await show_menu(message.bot, message.chat.id, texts)
+    await with_menu(message.bot, message.chat.id, texts, texts["greeting"])
 
 
 @router.message(Command("cancel"))
@@ -137,8 +147,7 @@ async def cancel(message: Message, state: FSMContext):
     texts = texts_for(message.from_user)
     queued = await state.get_state() == Support.queued.state
     await state.clear()
-    await message.answer(texts["request_withdrawn"] if queued else texts["cancelled"])
-    await show_menu(message.bot, message.chat.id, texts)
+    await with_menu(message.bot, message.chat.id, texts, texts["request_withdrawn"] if queued else texts["cancelled"])
 
 
 @router.message(Support.awaiting_order_id, F.text)
@@ -150,8 +159,10 @@ async def order_id(message: Message, state: FSMContext):
         return
     await state.update_data(order_id=found)
     await state.set_state(Support.awaiting_photo)
-    await message.answer(texts["order_id_accepted"].replace("{ $order_id }", found))
-    await message.answer(texts["ask_photo_optional"], reply_markup=one_button(texts["button_skip"], "skip"))
+    accepted = texts["order_id_accepted"].replace("{ $order_id }", found)
+    await say(
+        message.bot, message.chat.id, accepted, texts["ask_photo_optional"], keyboard=one_button(texts["button_skip"], "skip")
+    )
 
 
 @router.message(StateFilter(Support.awaiting_photo, Support.awaiting_description), F.text)
@@ -175,13 +186,11 @@ async def free_text(message: Message, state: FSMContext):
     texts = texts_for(message.from_user)
     answer = faq_answer(texts, message.text)
     if answer is None:
-        await message.answer(texts["not_understood"])
-        await show_menu(message.bot, message.chat.id, texts)
+        await with_menu(message.bot, message.chat.id, texts, texts["not_understood"])
         return
     await state.update_data(question=message.text)
     await state.set_state(Support.faq_answered)
-    await message.answer(answer)
-    await message.answer(texts["did_it_help"], reply_markup=helpfulness_keyboard(texts))
+    await say(message.bot, message.chat.id, answer, texts["did_it_help"], keyboard=helpfulness_keyboard(texts))
 
 
 @router.callback_query()
@@ -214,17 +223,15 @@ async def pressed(query: CallbackQuery, state: FSMContext):
         await handoff(bot, chat_id, state, texts)
     elif data == "yes" and current in (Support.suggestion_offered.state, Support.faq_answered.state):
         await state.clear()
-        await bot.send_message(chat_id, texts["glad_it_helped"])
-        await show_menu(bot, chat_id, texts)
+        await with_menu(bot, chat_id, texts, texts["glad_it_helped"])
     elif data == "withdraw" and current == Support.queued.state:
         await state.clear()
-        await bot.send_message(chat_id, texts["request_withdrawn"])
-        await show_menu(bot, chat_id, texts)
+        await with_menu(bot, chat_id, texts, texts["request_withdrawn"])
     elif data == "human" and current != Support.queued.state:
         await handoff(bot, chat_id, state, texts)
     elif current != Support.queued.state:
         await state.clear()
-        await show_menu(bot, chat_id, texts)
+        await with_menu(bot, chat_id, texts)
 
 
 async def housekeeping(query: CallbackQuery):

@@ -6,6 +6,7 @@ pub mod email;
 pub mod max;
 pub mod numbered;
 pub mod ozon;
+pub mod platform_receiver;
 pub mod telegram;
 pub mod terminal;
 pub mod vk;
@@ -21,12 +22,13 @@ use std::time::Duration;
 /// their own. Channels lay the rendered text and buttons out natively.
 pub type Renderer = Arc<dyn Fn(Lang, &Reply) -> RenderedReply + Send + Sync>;
 
-/// A renderer for unit tests: a reply's text is its key in angle brackets (`<menu-prompt>`),
-/// a button's label its key, so tests read what the dialog chose, not how it is worded.
+/// A renderer for unit tests: a reply's text is its key in angle brackets (`<menu-prompt>`,
+/// paragraphs apart as `I18n::reply` sets them), a button's label its key, so tests read what
+/// the dialog chose, not how it is worded.
 #[cfg(test)]
 pub(crate) fn key_renderer() -> Renderer {
     Arc::new(|_lang, reply: &Reply| RenderedReply {
-        text: format!("<{}>", reply.key()),
+        text: reply.texts().map(|text| format!("<{}>", text.key)).collect::<Vec<_>>().join("\n\n"),
         buttons: reply
             .buttons
             .iter()
@@ -41,6 +43,24 @@ pub(crate) fn key_renderer() -> Renderer {
             .collect(),
         attachments: reply.attachments.clone(),
     })
+}
+
+/// Rows of rendered buttons of the given widths, numbered across rows (`B1`/`d1`, `B2`/`d2`,
+/// ...), for the keyboard layout tests of the channels.
+#[cfg(test)]
+pub(crate) fn numbered_buttons(widths: &[usize]) -> Vec<Vec<crate::i18n::RenderedButton>> {
+    let mut number = 0;
+    widths
+        .iter()
+        .map(|width| {
+            (0..*width)
+                .map(|_| {
+                    number += 1;
+                    crate::i18n::RenderedButton { label: format!("B{number}"), data: format!("d{number}") }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// One event from a platform, normalised. The engine stores it durably before the platform
@@ -108,6 +128,48 @@ pub enum DeliveryError {
     /// messages denied) so nothing more is sent until they come back.
     #[error("permanent delivery failure: {reason}")]
     Permanent { reason: String, unreachable: bool },
+}
+
+/// What a platform client's error means, apart from its wording: each client (VK, MAX, Ozon)
+/// sorts its own errors into these, and the outbox and the receive loops act on the sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformFailure {
+    /// Too many requests: wait this long, then try again.
+    RetryAfter(Duration),
+    /// Worth retrying with backoff: the platform or the network failed.
+    Transient,
+    /// This customer cannot be written to any more (blocked, gone, messages denied).
+    Unreachable,
+    /// This request was refused; retrying it cannot help, other requests may go on.
+    Refused,
+    /// Our credentials were refused: the whole channel stops until restarted.
+    CredentialsRefused,
+}
+
+/// A platform client's error type: what each error means, and its wording for logs and reasons.
+pub trait PlatformError: std::fmt::Display {
+    fn failure(&self) -> PlatformFailure;
+
+    /// Whether the channel cannot go on at all (credentials rejected).
+    fn is_fatal(&self) -> bool {
+        self.failure() == PlatformFailure::CredentialsRefused
+    }
+}
+
+impl DeliveryError {
+    /// The delivery outcome for a platform error, its text as the reason.
+    pub fn from_platform(error: &impl PlatformError) -> DeliveryError {
+        match error.failure() {
+            PlatformFailure::RetryAfter(pause) => DeliveryError::RetryAfter(pause),
+            PlatformFailure::Transient => DeliveryError::Transient(error.to_string()),
+            PlatformFailure::Unreachable => {
+                DeliveryError::Permanent { reason: error.to_string(), unreachable: true }
+            }
+            PlatformFailure::Refused | PlatformFailure::CredentialsRefused => {
+                DeliveryError::Permanent { reason: error.to_string(), unreachable: false }
+            }
+        }
+    }
 }
 
 /// Outbound half of a channel.
@@ -212,10 +274,25 @@ pub enum RoundError {
 /// The inbound half of a long-poll channel, as a round needs it: one raw update read into
 /// events (photos fetched on the way).
 #[async_trait::async_trait]
-pub trait ReadUpdate: Sync {
+pub trait ReadUpdate: Clone + Send + Sync + 'static {
     type Update: Sync;
-    type Press: Send;
+    type Press: Send + Sync + 'static;
     async fn read_update(&self, update: &Self::Update) -> Result<Received<Self::Press>, ReceiveError>;
+
+    /// Answers pressed buttons once they are stored, so the platform's spinner stops. A
+    /// failure only leaves a spinner turning, so it is logged and not retried.
+    async fn answer_presses(&self, presses: &[Self::Press]);
+
+    /// [`answer_presses`](Self::answer_presses) in a task of its own: the answers are best
+    /// effort and may wait out a stalled API (up to the request timeout), which must hold up
+    /// neither a webhook's answer nor the next long poll.
+    fn answer_presses_later(&self, presses: Vec<Self::Press>) {
+        if presses.is_empty() {
+            return;
+        }
+        let reader = self.clone();
+        tokio::spawn(async move { reader.answer_presses(&presses).await });
+    }
 }
 
 /// Takes one long-poll round in: every update read (one that does not read is logged and

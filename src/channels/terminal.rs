@@ -63,10 +63,11 @@ impl Channel for TerminalChannel {
 
 /// The inbound half: reads lines, sends events, prints replies.
 pub struct TerminalSession {
-    intake: Arc<dyn Intake>,
-    media: MediaStore,
+    /// Who types: the contact's external id, and the language they asked for.
     user: String,
     lang_hint: Option<String>,
+    intake: Arc<dyn Intake>,
+    media: MediaStore,
     replies: mpsc::UnboundedReceiver<Printed>,
     /// How long to wait for a reply before giving up on it (the outbox retries on its own).
     reply_timeout: Duration,

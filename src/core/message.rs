@@ -375,14 +375,20 @@ impl Reply {
     }
 
     /// Joins several replies into one: the first's text, then every other text as a further
-    /// paragraph; buttons and attachments of all of them, in order. `None` for no replies.
+    /// paragraph, and the attachments of all of them, in order. The buttons are those of the
+    /// last reply that has any: that reply asks what the customer answers next, and earlier
+    /// buttons (a menu before "a photo is needed") would offer a step the turn has moved past.
+    /// These are also the buttons `choices::offered` numbers for the separate replies, so a
+    /// number means the same whether a turn was joined or not. `None` for no replies.
     pub fn joined(replies: Vec<Reply>) -> Option<Reply> {
         let mut replies = replies.into_iter();
         let mut first = replies.next()?;
         for reply in replies {
             first.more.push(reply.text);
             first.more.extend(reply.more);
-            first.buttons.extend(reply.buttons);
+            if !reply.buttons.is_empty() {
+                first.buttons = reply.buttons;
+            }
             first.attachments.extend(reply.attachments);
         }
         Some(first)

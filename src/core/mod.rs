@@ -15,4 +15,5 @@ pub mod keys;
 pub mod message;
 pub mod order;
 pub mod order_id;
+pub mod turn;
 pub mod understanding;

@@ -4,20 +4,14 @@
 //! defines itself.
 
 use super::Engine;
-use crate::channels::webchat::{ChatAuthor, ChatLog, ChatPage, LoggedMessage};
+use crate::channels::webchat::{self, ChatAuthor, ChatLog, ChatPage, LoggedMessage};
 use crate::store::{Author, LogEntry};
 use std::collections::HashMap;
 
 #[async_trait::async_trait]
 impl ChatLog for Engine {
-    async fn messages_after(
-        &self,
-        channel: &str,
-        external_id: &str,
-        after: i64,
-        limit: i64,
-    ) -> anyhow::Result<ChatPage> {
-        let log = self.store().contact_log_after(channel, external_id, after, limit).await?;
+    async fn messages_after(&self, visitor: &str, after: i64, limit: i64) -> anyhow::Result<ChatPage> {
+        let log = self.store().contact_log_after(webchat::CHANNEL, visitor, after, limit).await?;
         // The log keeps the agent's login (for staff); the visitor sees their public face.
         let mut shown: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
         if log.messages.iter().any(|entry| entry.author == Author::Agent) {

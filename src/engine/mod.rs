@@ -23,6 +23,7 @@ use crate::core::keys;
 use crate::core::message::{Action, Lang, MediaRef, Outbound, Priority, Reply};
 use crate::core::order::{self, LookupOutcome, OrderLookup};
 use crate::core::order_id::OrderIdFormat;
+use crate::core::turn;
 use crate::orders::{ContactRef, CustomerRef, OrderQuery, StoredLookup};
 use crate::outbox::OutboxLink;
 use crate::store::{
@@ -350,10 +351,7 @@ impl Engine {
     /// An agent takes a ticket. Atomic: of two agents claiming at once exactly one wins.
     pub async fn claim(&self, ticket: i64, agent: &str) -> Result<ClaimResult, EngineError> {
         let shown = self.shown_name(agent).await?;
-        match self.agent(AgentOp::Claim { ticket, agent: agent.to_owned(), shown }).await? {
-            AgentOutcome::Claim(result) => Ok(result),
-            other => unreachable_outcome(other),
-        }
+        self.agent_outcome(AgentOp::Claim { ticket, agent: agent.to_owned(), shown }).await
     }
 
     /// Puts an assigned ticket back in the queue; the customer is told their position.
@@ -376,16 +374,7 @@ impl Engine {
         text: &str,
         attachments: Vec<MediaRef>,
     ) -> Result<(), EngineError> {
-        let shown = self.shown_name(&by.name).await?;
-        let op = AgentOp::Reply {
-            ticket,
-            by: by.clone(),
-            shown,
-            text: text.to_owned(),
-            attachments,
-            original: None,
-        };
-        self.agent(op).await.map(drop)
+        self.send_agent_words(ticket, by, text.to_owned(), attachments, None).await
     }
 
     /// Sends `sent`, the translation of an agent's words, to the customer; the log keeps both
@@ -398,15 +387,19 @@ impl Engine {
         sent: &str,
         original: AgentOriginal,
     ) -> Result<(), EngineError> {
+        self.send_agent_words(ticket, by, sent.to_owned(), Vec::new(), Some(original)).await
+    }
+
+    async fn send_agent_words(
+        &self,
+        ticket: i64,
+        by: &Actor,
+        text: String,
+        attachments: Vec<MediaRef>,
+        original: Option<AgentOriginal>,
+    ) -> Result<(), EngineError> {
         let shown = self.shown_name(&by.name).await?;
-        let op = AgentOp::Reply {
-            ticket,
-            by: by.clone(),
-            shown,
-            text: sent.to_owned(),
-            attachments: Vec::new(),
-            original: Some(original),
-        };
+        let op = AgentOp::Reply { ticket, by: by.clone(), shown, text, attachments, original };
         self.agent(op).await.map(drop)
     }
 
@@ -443,10 +436,7 @@ impl Engine {
 
     /// An internal note on a ticket, never shown to the customer. Returns the note id.
     pub async fn add_note(&self, ticket: i64, agent: &str, text: &str) -> Result<i64, EngineError> {
-        match self.agent(AgentOp::Note { ticket, agent: agent.to_owned(), text: text.to_owned() }).await? {
-            AgentOutcome::Note(id) => Ok(id),
-            other => unreachable_outcome(other),
-        }
+        self.agent_outcome(AgentOp::Note { ticket, agent: agent.to_owned(), text: text.to_owned() }).await
     }
 
     /// Tells customers whose ticket has waited longer than `older_than` where they stand, at
@@ -456,10 +446,7 @@ impl Engine {
         older_than: Duration,
         interval: Duration,
     ) -> Result<usize, EngineError> {
-        match self.agent(AgentOp::Reminders { older_than, interval }).await? {
-            AgentOutcome::Reminded(count) => Ok(count),
-            other => unreachable_outcome(other),
-        }
+        self.agent_outcome(AgentOp::Reminders { older_than, interval }).await
     }
 
     /// Erases the person `external_id` on `channel` in one of the writer's transactions, so
@@ -471,10 +458,7 @@ impl Engine {
         external_id: &str,
     ) -> Result<Option<ErasedContact>, EngineError> {
         let op = AgentOp::Erase { channel: channel.to_owned(), external_id: external_id.to_owned() };
-        match self.agent(op).await? {
-            AgentOutcome::Erased(erased) => Ok(erased),
-            other => unreachable_outcome(other),
-        }
+        self.agent_outcome(op).await
     }
 
     /// Puts up to `limit` conversations that have had nothing since `idle_before` (no change,
@@ -486,10 +470,7 @@ impl Engine {
         idle_before: Millis,
         limit: i64,
     ) -> Result<u64, EngineError> {
-        match self.agent(AgentOp::ResetIdle { idle_before, limit }).await? {
-            AgentOutcome::Reset(count) => Ok(count),
-            other => unreachable_outcome(other),
-        }
+        self.agent_outcome(AgentOp::ResetIdle { idle_before, limit }).await
     }
 
     /// Lets the writer finish the jobs already queued, then stops it.
@@ -506,6 +487,11 @@ impl Engine {
         self.jobs.send(Job::Agent { op, reply }).await.map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
+
+    /// [`agent`](Self::agent) for an operation whose outcome carries a value.
+    async fn agent_outcome<T: FromOutcome>(&self, op: AgentOp) -> Result<T, EngineError> {
+        T::from_outcome(self.agent(op).await?).ok_or(EngineError::Stopped)
+    }
 }
 
 /// What a channel learns of an event the engine could not apply: it was not stored.
@@ -513,12 +499,30 @@ fn not_stored(error: EngineError) -> IntakeError {
     IntakeError::NotStored(error.to_string())
 }
 
-fn unreachable_outcome<T>(outcome: AgentOutcome) -> Result<T, EngineError> {
-    // Each operation has exactly one outcome kind; anything else is a bug in this file, and
-    // an error is kinder to the console than a panic.
-    tracing::error!(?outcome, "agent operation returned an unexpected outcome");
-    Err(EngineError::Stopped)
+/// The value an agent operation's one kind of outcome carries.
+trait FromOutcome: Sized {
+    fn from_outcome(outcome: AgentOutcome) -> Option<Self>;
 }
+
+macro_rules! from_outcome {
+    ($($variant:ident => $value:ty),* $(,)?) => {$(
+        impl FromOutcome for $value {
+            fn from_outcome(outcome: AgentOutcome) -> Option<$value> {
+                match outcome {
+                    AgentOutcome::$variant(value) => Some(value),
+                    // Each operation has exactly one outcome kind; anything else is a bug in
+                    // this file, and an error is kinder to the console than a panic.
+                    other => {
+                        tracing::error!(outcome = ?other, "agent operation returned an unexpected outcome");
+                        None
+                    }
+                }
+            }
+        }
+    )*};
+}
+
+from_outcome!(Claim => ClaimResult, Note => i64, Reminded => usize, Erased => Option<ErasedContact>, Reset => u64);
 
 #[async_trait::async_trait]
 impl Intake for Engine {
@@ -1130,6 +1134,8 @@ impl Inner {
         for effect in effects {
             carry_out(tx, conversation, effect, queue, writes, now).await?;
         }
+        // One message per turn where it can be one (`core::turn`): one outbox row, one log row.
+        let replies = turn::messages(replies);
         let count = replies.len();
         if self.settings.numbered(&conversation.contact.channel)
             && let Some(offered) = choices::offered(&replies)
@@ -1683,7 +1689,9 @@ impl Writes {
             direction: Direction::Out,
             author: Author::Bot,
             agent: None,
-            text: Some(reply.key().to_owned()),
+            // The keys of its paragraphs, as the rendered text separates them: a reader of the
+            // bare log (the JSON API's transcript) sees every text of a joined turn.
+            text: Some(reply.texts().map(|text| text.key.as_str()).collect::<Vec<_>>().join("\n\n")),
             // The whole reply, buttons included: the web chat replays the log to a reconnecting
             // widget, and the console shows which button a customer pressed by its label.
             body: serde_json::to_string(&reply).ok(),

@@ -54,12 +54,12 @@ async fn the_same_event_twice_changes_and_sends_once() {
     // A redelivery inside one long-poll batch is caught too.
     let batch = vec![text("ann", "u2", "AB-1234"), text("ann", "u2", "AB-1234")];
     let results = engine.accept_batch(batch).await.unwrap();
-    assert_eq!(results, vec![Accepted::Applied { replies: 2 }, Accepted::Duplicate]);
+    assert_eq!(results, vec![Accepted::Applied { replies: 1 }, Accepted::Duplicate]);
 
-    assert_eq!(drain(&worker).await, 3);
+    assert_eq!(drain(&worker).await, 2);
     assert_eq!(
         channel.keys_for("ann"),
-        vec![keys::ASK_ORDER_ID, keys::ORDER_ID_ACCEPTED, keys::ASK_PHOTO_OPTIONAL]
+        vec![vec![keys::ASK_ORDER_ID], vec![keys::ORDER_ID_ACCEPTED, keys::ASK_PHOTO_OPTIONAL]]
     );
     let contact = store.contact(engine_fixtures::CHANNEL, "ann").await.unwrap().unwrap();
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
@@ -76,7 +76,7 @@ async fn a_reply_committed_before_a_crash_is_delivered_after_restart() {
         let store = db.connect().await;
         let engine = start_engine(&store);
         let handled = engine.accept(text("bob", "u1", "/start")).await.unwrap();
-        assert_eq!(handled, Accepted::Applied { replies: 2 });
+        assert_eq!(handled, Accepted::Applied { replies: 1 });
         // The process dies here: no worker ever ran.
         drop(engine);
         store.close().await;
@@ -85,8 +85,8 @@ async fn a_reply_committed_before_a_crash_is_delivered_after_restart() {
     let engine = start_engine(&store);
     let channel = RecordingChannel::new();
     let worker = worker(&store, &channel, &engine);
-    assert_eq!(drain(&worker).await, 2);
-    assert_eq!(channel.keys_for("bob"), vec![keys::GREETING, keys::MENU_PROMPT]);
+    assert_eq!(drain(&worker).await, 1);
+    assert_eq!(channel.keys_for("bob"), vec![vec![keys::GREETING, keys::MENU_PROMPT]]);
     // And the event is still known after the restart.
     assert_eq!(engine.accept(text("bob", "u1", "/start")).await.unwrap(), Accepted::Duplicate);
     engine.shutdown().await;
@@ -146,10 +146,10 @@ async fn each_reply_is_recorded_as_sent_before_the_next_one_of_its_conversation_
     )]);
     let worker =
         OutboxWorker::new(Arc::clone(&store), channels, OutboxSettings::default(), engine.outbox_link());
-    // One round takes all fifteen rows: three conversations side by side, five rows each.
+    // One round takes all nine rows: three conversations side by side, three rows each.
     let report = worker.deliver_due(now_millis()).await.unwrap();
-    assert_eq!((report.claimed, report.delivered), (15, 15));
-    assert_eq!(channel.delivered.load(std::sync::atomic::Ordering::SeqCst), 15);
+    assert_eq!((report.claimed, report.delivered), (9, 9));
+    assert_eq!(channel.delivered.load(std::sync::atomic::Ordering::SeqCst), 9);
     assert_eq!(*channel.sent_before_recorded.lock().unwrap(), Vec::<i64>::new());
     assert_eq!(store.pending_outbox().await.unwrap(), 0);
     engine.shutdown().await;
@@ -164,6 +164,7 @@ async fn abandoned_leases(db: TestDb, released_at_start: bool) {
         let store = db.connect().await;
         let engine = start_engine(&store);
         engine.accept(text("dee", "d1", "/start")).await.unwrap();
+        engine.accept(button("dee", "d2", Action::Issue(IssueType::Delivery))).await.unwrap();
         engine.shutdown().await;
         let claimed = store.claim_outbox(&[engine_fixtures::CHANNEL], now_millis(), lease, 10).await.unwrap();
         assert_eq!(claimed.len(), 2);
@@ -222,8 +223,8 @@ async fn a_permanent_failure_dead_letters_and_holds_the_contact() {
     // VK lets a community reply to whoever wrote to it): their message clears the flag.
     engine.accept(text("cat", "u2", "/help")).await.unwrap();
     assert!(store.contact(engine_fixtures::CHANNEL, "cat").await.unwrap().unwrap().reachable);
-    assert_eq!(drain(&worker).await, 2);
-    assert_eq!(channel.keys_for("cat"), vec![keys::HELP, keys::ASK_DESCRIPTION]);
+    assert_eq!(drain(&worker).await, 1);
+    assert_eq!(channel.keys_for("cat"), vec![vec![keys::HELP, keys::ASK_DESCRIPTION]]);
     engine.shutdown().await;
 }
 
@@ -315,24 +316,22 @@ async fn interleaved_conversations_each_stay_in_order() {
     }
 
     let expected = vec![
-        keys::GREETING,
-        keys::MENU_PROMPT,
-        keys::ASK_ORDER_ID,
-        keys::ORDER_ID_ACCEPTED,
-        keys::ASK_PHOTO_OPTIONAL,
-        keys::ASK_DESCRIPTION,
-        keys::HANDOFF_QUEUED,
+        vec![keys::GREETING, keys::MENU_PROMPT],
+        vec![keys::ASK_ORDER_ID],
+        vec![keys::ORDER_ID_ACCEPTED, keys::ASK_PHOTO_OPTIONAL],
+        vec![keys::ASK_DESCRIPTION],
+        vec![keys::HANDOFF_QUEUED],
     ];
     for who in ["ann", "bob"] {
         let contact = store.contact(engine_fixtures::CHANNEL, who).await.unwrap().unwrap();
         let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap();
-        let bot_lines: Vec<String> = store
+        let bot_lines: Vec<Vec<String>> = store
             .transcript(conversation.id)
             .await
             .unwrap()
             .into_iter()
             .filter(|entry| entry.author == switchboard::store::Author::Bot)
-            .filter_map(|entry| entry.text)
+            .map(|entry| entry.text.expect("a bot row").split("\n\n").map(str::to_owned).collect())
             .collect();
         assert_eq!(bot_lines, expected, "log order for {who}");
     }
@@ -359,18 +358,21 @@ async fn a_held_row_blocks_the_rest_of_its_conversation_only() {
     let channel = RecordingChannel::new();
     let worker = worker(&store, &channel, &engine);
 
-    engine.accept(text("fay", "u1", "/start")).await.unwrap();
-    engine.accept(text("gus", "u2", "/start")).await.unwrap();
+    for (who, id) in [("fay", "f"), ("gus", "g")] {
+        engine.accept(text(who, &format!("{id}1"), "/start")).await.unwrap();
+        engine.accept(button(who, &format!("{id}2"), Action::Issue(IssueType::Delivery))).await.unwrap();
+    }
     channel.fail_next("fay", DeliveryError::RetryAfter(Duration::from_secs(60)));
     let now = now_millis();
     let report = worker.deliver_due(now).await.unwrap();
     assert_eq!(report.retried, 1);
-    // gus got both replies; fay got nothing, not even her second reply.
-    assert_eq!(channel.keys_for("gus"), vec![keys::GREETING, keys::MENU_PROMPT]);
+    // gus got both messages; fay got nothing, not even her second message.
+    let both = vec![vec![keys::GREETING, keys::MENU_PROMPT], vec![keys::ASK_ORDER_ID]];
+    assert_eq!(channel.keys_for("gus"), both);
     assert!(channel.keys_for("fay").is_empty());
     assert_eq!(worker.deliver_due(now + 1).await.unwrap().claimed, 0);
     assert_eq!(worker.deliver_due(now + 60_000).await.unwrap().delivered, 2);
-    assert_eq!(channel.keys_for("fay"), vec![keys::GREETING, keys::MENU_PROMPT]);
+    assert_eq!(channel.keys_for("fay"), both);
     engine.shutdown().await;
 }
 
@@ -410,7 +412,7 @@ async fn group_chats_edits_and_unreadable_states_are_handled_without_the_dialog(
     assert!(transcript.iter().any(|entry| entry.text.as_deref() == Some("/help me")));
 
     drain(&worker).await;
-    assert_eq!(channel.keys_for("group-1"), vec![keys::GROUP_CHAT_NOT_SUPPORTED]);
+    assert_eq!(channel.keys_for("group-1"), vec![vec![keys::GROUP_CHAT_NOT_SUPPORTED]]);
     engine.shutdown().await;
 }
 
@@ -531,18 +533,18 @@ async fn hand_over_and_retry(db: TestDb) {
     let contact = store.contact(engine_fixtures::CHANNEL, "ann").await.unwrap().unwrap();
     let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap().id;
     let rows = store.outbox_of_conversation(conversation).await.unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 1, "the greeting and the menu are one message: {rows:?}");
     assert!(
         rows.iter().all(|row| row.status == OutboxStatus::Pending && row.lease_until.is_some()),
         "{rows:?}"
     );
-    assert_eq!(direct.held([conversation])[&conversation], 2);
+    assert_eq!(direct.held([conversation])[&conversation], 1);
     channel.open_gate();
     eventually("the greeting is delivered and recorded", async || {
         store.pending_outbox().await.unwrap() == 0 && direct.held([conversation])[&conversation] == 0
     })
     .await;
-    assert_eq!(channel.keys_for("ann"), vec![keys::GREETING, keys::MENU_PROMPT]);
+    assert_eq!(channel.keys_for("ann"), vec![vec![keys::GREETING, keys::MENU_PROMPT]]);
 
     // The next reply fails and waits for its retry; replies committed meanwhile must not
     // overtake it, whichever path they take.
@@ -551,22 +553,20 @@ async fn hand_over_and_retry(db: TestDb) {
     engine.accept(text("ann", "a3", "AB-1234")).await.unwrap();
     engine.accept(button("bob", "b1", Action::Issue(IssueType::Delivery))).await.unwrap();
     eventually("every reply is delivered", async || {
-        channel.keys_for("ann").len() == 5 && store.pending_outbox().await.unwrap() == 0
+        channel.keys_for("ann").len() == 3 && store.pending_outbox().await.unwrap() == 0
     })
     .await;
     assert_eq!(
         channel.keys_for("ann"),
         vec![
-            keys::GREETING,
-            keys::MENU_PROMPT,
-            keys::ASK_ORDER_ID,
-            keys::ORDER_ID_ACCEPTED,
-            keys::ASK_PHOTO_OPTIONAL
+            vec![keys::GREETING, keys::MENU_PROMPT],
+            vec![keys::ASK_ORDER_ID],
+            vec![keys::ORDER_ID_ACCEPTED, keys::ASK_PHOTO_OPTIONAL]
         ]
     );
-    assert_eq!(channel.keys_for("bob"), vec![keys::ASK_ORDER_ID]);
+    assert_eq!(channel.keys_for("bob"), vec![vec![keys::ASK_ORDER_ID]]);
     let retried = store.outbox_of_conversation(conversation).await.unwrap();
-    assert_eq!(retried[2].attempts, 1, "the failed reply was tried twice: {retried:?}");
+    assert_eq!(retried[1].attempts, 1, "the failed reply was tried twice: {retried:?}");
     assert_eq!(direct.held([conversation])[&conversation], 0);
 
     stop.send(()).unwrap();
@@ -600,7 +600,7 @@ async fn long_poll_batch_and_position(db: TestDb) {
         .accept_batch_at(vec![text("ann", "p1", "/start"), text("bob", "p2", "/start")], "telegram:1", "3")
         .await
         .unwrap();
-    assert_eq!(results, vec![Accepted::Applied { replies: 2 }, Accepted::Applied { replies: 2 }]);
+    assert_eq!(results, vec![Accepted::Applied { replies: 1 }, Accepted::Applied { replies: 1 }]);
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("3"));
 
     // A batch of redeliveries only (the early return inside the transaction) still moves the
@@ -610,14 +610,14 @@ async fn long_poll_batch_and_position(db: TestDb) {
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("4"));
     assert!(engine.accept_batch_at(Vec::new(), "telegram:1", "5").await.unwrap().is_empty());
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("5"));
-    assert_eq!(store.pending_outbox().await.unwrap(), 4, "the redelivery queued nothing");
+    assert_eq!(store.pending_outbox().await.unwrap(), 2, "the redelivery queued nothing");
 
     // An event twice in one batch counts once; a known customer and a new one side by side.
     let mixed = vec![text("ann", "p6", "/start"), text("ann", "p6", "/start"), text("cid", "p7", "/start")];
     let results = engine.accept_batch_at(mixed, "telegram:1", "8").await.unwrap();
     assert_eq!(
         results,
-        vec![Accepted::Applied { replies: 2 }, Accepted::Duplicate, Accepted::Applied { replies: 2 }]
+        vec![Accepted::Applied { replies: 1 }, Accepted::Duplicate, Accepted::Applied { replies: 1 }]
     );
     // Two callers at once: whether their batches share a group commit or not, the position
     // of the one that came second stands.
@@ -625,16 +625,16 @@ async fn long_poll_batch_and_position(db: TestDb) {
         engine.accept_batch_at(vec![text("bob", "p9", "/start")], "telegram:1", "10"),
         engine.accept_batch_at(vec![text("dan", "p11", "/start")], "telegram:1", "12"),
     );
-    assert_eq!(first.unwrap(), vec![Accepted::Applied { replies: 2 }]);
-    assert_eq!(second.unwrap(), vec![Accepted::Applied { replies: 2 }]);
+    assert_eq!(first.unwrap(), vec![Accepted::Applied { replies: 1 }]);
+    assert_eq!(second.unwrap(), vec![Accepted::Applied { replies: 1 }]);
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("12"));
-    assert_eq!(store.pending_outbox().await.unwrap(), 12);
-    // Each applied /start logged once with its two replies; the repeat logged nothing.
+    assert_eq!(store.pending_outbox().await.unwrap(), 6);
+    // Each applied /start logged once with its reply; the repeat logged nothing.
     for (customer, starts) in [("ann", 2), ("bob", 2), ("cid", 1), ("dan", 1)] {
         let contact = store.contact(engine_fixtures::CHANNEL, customer).await.unwrap().expect("a contact");
         let conversation = store.conversation_of_contact(contact.id).await.unwrap().expect("a conversation");
         let logged = store.transcript(conversation.id).await.unwrap();
-        assert_eq!(logged.len(), 3 * starts, "{customer}");
+        assert_eq!(logged.len(), 2 * starts, "{customer}");
     }
     engine.shutdown().await;
     store.close().await;
@@ -651,8 +651,9 @@ async fn sent_marks_ride_along_with_the_write_transaction_under_way() {
     let db = TestDb::sqlite();
     let store = db.connect().await;
     let engine = start_engine(&store);
-    engine.accept(text("eve", "e1", "/start")).await.unwrap();
-    engine.accept(text("fay", "f1", "/start")).await.unwrap();
+    for who in ["eve", "fay", "gus", "hal"] {
+        engine.accept(text(who, &format!("{who}-1"), "/start")).await.unwrap();
+    }
     engine.shutdown().await;
     let jobs = store
         .claim_outbox(&[engine_fixtures::CHANNEL], now_millis(), Duration::from_secs(60), 10)
@@ -777,4 +778,71 @@ async fn numbered_choices(db: TestDb) {
     assert!(!stored.contains("choices"), "channels with buttons store the state as before: {stored}");
     engine.shutdown().await;
     db.drop_database().await;
+}
+
+/// Issue 24's dialog: /start, the delivery button, an order number, the photo skipped, a
+/// description an FAQ answer fits, "no, that didn't help". Each of the six turns is one
+/// message (one outbox row, one log row) with the buttons of its last question; sent a reply
+/// at a time, the same texts were ten messages.
+#[tokio::test]
+async fn the_delivery_dialog_sends_one_message_per_turn() {
+    use switchboard::core::faq::Intent;
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let engine = start_engine(&store);
+    let channel = RecordingChannel::new();
+    let worker = worker(&store, &channel, &engine);
+
+    let turns = [
+        text("ivy", "i1", "/start"),
+        button("ivy", "i2", Action::Issue(IssueType::Delivery)),
+        text("ivy", "i3", "AB-1234"),
+        button("ivy", "i4", Action::SkipPhoto),
+        text("ivy", "i5", "How do I get an invoice"),
+        button("ivy", "i6", Action::NotHelped),
+    ];
+    for event in turns {
+        assert_eq!(engine.accept(event).await.unwrap(), Accepted::Applied { replies: 1 });
+    }
+    assert_eq!(drain(&worker).await, 6);
+    let answer = Intent::GetInvoice.answer_key();
+    let expected = vec![
+        vec![keys::GREETING, keys::MENU_PROMPT],
+        vec![keys::ASK_ORDER_ID],
+        vec![keys::ORDER_ID_ACCEPTED, keys::ASK_PHOTO_OPTIONAL],
+        vec![keys::ASK_DESCRIPTION],
+        vec![keys::SUGGESTION_INTRO, answer.as_str(), keys::DID_IT_HELP],
+        vec![keys::HANDOFF_QUEUED],
+    ];
+    assert_eq!(channel.keys_for("ivy"), expected);
+    let paragraphs: usize = expected.iter().map(Vec::len).sum();
+    assert_eq!(paragraphs, 10, "the texts that were a message each");
+
+    // Each message carries the buttons of its last question: the menu, "skip", yes and no.
+    let delivered: Vec<_> = channel.delivered().into_iter().filter(|d| d.external_id == "ivy").collect();
+    let actions = |index: usize| -> Vec<Action> {
+        match &delivered[index].message {
+            switchboard::core::message::Outbound::Bot(reply) => {
+                reply.all_buttons().map(|b| b.action).collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(actions(0).contains(&Action::Issue(IssueType::Delivery)), "{:?}", actions(0));
+    assert_eq!(actions(2), [Action::SkipPhoto]);
+    assert_eq!(actions(4), [Action::Helped, Action::NotHelped]);
+
+    // One row per turn in the outbox and in the log.
+    let contact = store.contact(engine_fixtures::CHANNEL, "ivy").await.unwrap().unwrap();
+    let conversation = store.conversation_of_contact(contact.id).await.unwrap().unwrap().id;
+    assert_eq!(store.outbox_of_conversation(conversation).await.unwrap().len(), 6);
+    let bot_rows = store
+        .transcript(conversation)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.author == switchboard::store::Author::Bot)
+        .count();
+    assert_eq!(bot_rows, 6);
+    engine.shutdown().await;
 }

@@ -53,10 +53,11 @@ const STEP_DEADLINE: Duration = Duration::from_secs(60);
 /// How long the whole dialog of every customer may take.
 const RUN_DEADLINE: Duration = Duration::from_secs(150);
 
-/// What the customer does at one step, and the beginnings of the bot's replies it waits for.
+/// What the customer does at one step, and the bot's answer it waits for: one message, given
+/// by the beginnings of its paragraphs.
 struct Step {
     input: Input,
-    replies: Vec<String>,
+    reply: Vec<String>,
 }
 
 enum Input {
@@ -65,13 +66,13 @@ enum Input {
     Press(&'static str),
 }
 
-/// A payment problem from `/start` to a queued ticket and a follow-up message: nine replies,
-/// two button presses. The order number differs per customer.
+/// A payment problem from `/start` to a queued ticket and a follow-up message: seven messages
+/// (nine texts), two button presses. The order number differs per customer.
 fn script(customer: i64) -> Vec<Step> {
     let order = format!("12345678-{:04}", customer % 10_000);
-    let step = |input: Input, replies: &[&str]| Step {
+    let step = |input: Input, paragraphs: &[&str]| Step {
         input,
-        replies: replies.iter().map(|reply| (*reply).to_owned()).collect(),
+        reply: paragraphs.iter().map(|paragraph| (*paragraph).to_owned()).collect(),
     };
     vec![
         step(
@@ -82,10 +83,7 @@ fn script(customer: i64) -> Vec<Step> {
         step(Input::Text("1234".to_owned()), &["That doesn't look like an order number."]),
         Step {
             input: Input::Text(order.clone()),
-            replies: vec![
-                format!("Got it: order {order}."),
-                "If you have a photo or a screenshot".to_owned(),
-            ],
+            reply: vec![format!("Got it: order {order}."), "If you have a photo or a screenshot".to_owned()],
         },
         step(Input::Press("Skip"), &["Please describe what happened"]),
         step(
@@ -97,8 +95,8 @@ fn script(customer: i64) -> Vec<Step> {
     ]
 }
 
-fn expected_replies(customer: i64) -> Vec<String> {
-    script(customer).into_iter().flat_map(|step| step.replies).collect()
+fn expected_replies(customer: i64) -> Vec<Vec<String>> {
+    script(customer).into_iter().map(|step| step.reply).collect()
 }
 
 fn telegram_chat(customer: i64) -> i64 {
@@ -187,7 +185,7 @@ impl Run {
             };
             let update = self.telegram.number_update(update);
             assert_eq!(self.telegram.post_to_webhook(&update).await, 200, "the webhook took {update}");
-            expected += step.replies.len();
+            expected += 1;
             let what = format!("{expected} replies in Telegram chat {chat}");
             eventually(&what, || self.telegram_answered(chat).len() >= expected).await;
         }
@@ -219,7 +217,7 @@ impl Run {
             let response = self.http.post(url).json(&event).send().await.expect("the app answers VK");
             let status = response.status().as_u16();
             assert_eq!((status, response.text().await.unwrap().as_str()), (200, "ok"), "VK event {event}");
-            expected += step.replies.len();
+            expected += 1;
             eventually(&format!("{expected} replies to VK peer {peer}"), || {
                 self.vk_shown(peer).len() >= expected
             })
@@ -350,14 +348,19 @@ fn vk_payload(message: &VisibleMessage, label: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Checks
 
-/// Each reply begins with its expected phrase, in order, and nothing else was delivered.
-fn assert_replies(platform: &str, chat: i64, texts: &[String], expected: &[String]) {
+/// Each message has its expected paragraphs, each beginning with its phrase, in order, and
+/// nothing else was delivered.
+fn assert_replies(platform: &str, chat: i64, texts: &[String], expected: &[Vec<String>]) {
     assert_eq!(texts.len(), expected.len(), "{platform} {chat}: {texts:#?}");
-    for (text, phrase) in texts.iter().zip(expected) {
-        assert!(
-            text.starts_with(phrase.as_str()),
-            "{platform} {chat}: expected {phrase:?} first in {texts:#?}"
-        );
+    for (text, phrases) in texts.iter().zip(expected) {
+        let paragraphs: Vec<&str> = text.split("\n\n").collect();
+        assert_eq!(paragraphs.len(), phrases.len(), "{platform} {chat}: {text:?} in {texts:#?}");
+        for (paragraph, phrase) in paragraphs.iter().zip(phrases) {
+            assert!(
+                paragraph.starts_with(phrase.as_str()),
+                "{platform} {chat}: expected {phrase:?} first in {paragraph:?}, in {texts:#?}"
+            );
+        }
     }
 }
 

@@ -241,41 +241,45 @@ fn modes() -> [MaxMode; 2] {
 /// then an agent answers with the photo, uploaded to MAX while it says the image is not ready.
 async fn full_conversation(max: &Max) {
     max.send(bot_event("bot_started", CUSTOMER, TIMESTAMP)).await;
-    let shown = max.wait_shown(CUSTOMER, 2).await;
-    assert!(shown[0].text.starts_with("Hello! I'm the store's support assistant."), "{}", shown[0].text);
-    assert_eq!(shown[1].text, "What can I help you with? Pick a topic below or just type your question.");
+    // The greeting and the menu are one message, the menu's keyboard under it.
+    let shown = max.wait_shown(CUSTOMER, 1).await;
+    crate::support::turns::check_greeting_then_menu(&shown[0].text);
 
-    let order = button_payload(&shown[1], "Problem with an order");
-    max.send(press("cb-order", CUSTOMER, &order, &shown[1])).await;
-    let shown = max.wait_shown(CUSTOMER, 3).await;
-    assert!(shown[2].text.starts_with("Please send your order number, for example 12345678-0001."));
+    let order = button_payload(&shown[0], "Problem with an order");
+    max.send(press("cb-order", CUSTOMER, &order, &shown[0])).await;
+    let shown = max.wait_shown(CUSTOMER, 2).await;
+    assert!(shown[1].text.starts_with("Please send your order number, for example 12345678-0001."));
     // The press is answered: the spinner stops and the menu keeps its text without its buttons.
     eventually("the press answered", || !max.fake.calls_to("answers").is_empty()).await;
     let answer = &max.fake.calls_to("answers")[0];
     assert_eq!(answer.query["callback_id"], "cb-order");
-    assert_eq!(answer.body, json!({"message": {"text": shown[1].text, "attachments": []}}));
+    assert_eq!(answer.body, json!({"message": {"text": shown[0].text, "attachments": []}}));
 
     max.send(text("mid.3", CUSTOMER, ORDER_ID)).await;
-    let shown = max.wait_shown(CUSTOMER, 5).await;
-    assert_eq!(shown[3].text, format!("Got it: order {ORDER_ID}."));
-    assert_eq!(shown[4].text, "Please send a photo of the item and of the problem. You can send several.");
+    let shown = max.wait_shown(CUSTOMER, 3).await;
+    assert_eq!(
+        shown[2].text,
+        format!(
+            "Got it: order {ORDER_ID}.\n\nPlease send a photo of the item and of the problem. You can send several."
+        )
+    );
 
     let photo = png(640, 480, 7);
     let url = max.fake.serve_file("i/lamp.png", photo.clone());
     let image = json!([{"type": "image", "payload": {"photo_id": 4_520_001, "token": "tok.1", "url": url}}]);
     max.send(message_created("mid.4", CUSTOMER, "", image)).await;
-    let shown = max.wait_shown(CUSTOMER, 6).await;
-    assert_eq!(shown[5].text, "Photo received. Send more, or press \"Done\".");
+    let shown = max.wait_shown(CUSTOMER, 4).await;
+    assert_eq!(shown[3].text, "Photo received. Send more, or press \"Done\".");
 
-    let done = button_payload(&shown[5], "Done");
-    max.send(press("cb-done", CUSTOMER, &done, &shown[5])).await;
-    let shown = max.wait_shown(CUSTOMER, 7).await;
-    assert_eq!(shown[6].text, "Please describe what happened in a few sentences.");
+    let done = button_payload(&shown[3], "Done");
+    max.send(press("cb-done", CUSTOMER, &done, &shown[3])).await;
+    let shown = max.wait_shown(CUSTOMER, 5).await;
+    assert_eq!(shown[4].text, "Please describe what happened in a few sentences.");
 
     max.send(text("mid.6", CUSTOMER, DESCRIPTION)).await;
-    let shown = max.wait_shown(CUSTOMER, 8).await;
-    assert!(shown[7].text.starts_with("I've passed your request to our team. You're number 1 in line."));
-    button_payload(&shown[7], "Withdraw request");
+    let shown = max.wait_shown(CUSTOMER, 6).await;
+    assert!(shown[5].text.starts_with("I've passed your request to our team. You're number 1 in line."));
+    button_payload(&shown[5], "Withdraw request");
     assert_eq!(max.sends_to(CUSTOMER).len(), shown.len(), "each reply sent once");
 
     let tickets = conversation::queued_tickets(max.app.store()).await;
@@ -300,16 +304,16 @@ async fn full_conversation(max: &Max) {
     // An agent answers with the photo: uploaded, then sent once MAX has processed it.
     let engine = &max.app.running().app.engine;
     engine.claim(ticket.id, "olga").await.unwrap();
-    let shown = max.wait_shown(CUSTOMER, 9).await;
-    assert_eq!(shown[8].text, "A member of our support team has joined the conversation.");
+    let shown = max.wait_shown(CUSTOMER, 7).await;
+    assert_eq!(shown[6].text, "A member of our support team has joined the conversation.");
     max.fake.fail_next("messages", Failure::AttachmentNotReady);
     engine
         .agent_reply(ticket.id, &Actor::new("olga", false), "Is this the crack?", vec![stored])
         .await
         .unwrap();
-    let shown = max.wait_shown(CUSTOMER, 10).await;
-    assert_eq!(shown[9].text, "Is this the crack?");
-    assert_eq!(shown[9].images, [1]);
+    let shown = max.wait_shown(CUSTOMER, 8).await;
+    assert_eq!(shown[7].text, "Is this the crack?");
+    assert_eq!(shown[7].images, [1]);
     assert_eq!(max.fake.uploads(), [photo], "the stored image went up once");
 }
 
@@ -339,25 +343,25 @@ async fn the_same_update_delivered_twice_has_one_effect_and_one_reply() {
         let max = Max::start(mode).await;
         let start = text("mid.twice-1", CUSTOMER, "/start");
         max.send(start.clone()).await;
-        let shown = max.wait_shown(CUSTOMER, 2).await;
+        let shown = max.wait_shown(CUSTOMER, 1).await;
         // MAX delivers it again (no 200 reached it, or the marker was not saved).
         max.send(start).await;
 
         // A button press delivered twice starts the flow once.
-        let order = button_payload(&shown[1], "Problem with an order");
-        let pressed = press("cb-twice", CUSTOMER, &order, &shown[1]);
+        let order = button_payload(&shown[0], "Problem with an order");
+        let pressed = press("cb-twice", CUSTOMER, &order, &shown[0]);
         max.send(pressed.clone()).await;
         max.send(pressed).await;
 
         // Updates are taken in order, so once the next one is answered the repeats are done.
         max.send(text("mid.twice-3", CUSTOMER, "/help")).await;
-        let shown = max.wait_shown(CUSTOMER, 5).await;
+        let shown = max.wait_shown(CUSTOMER, 3).await;
         let texts = texts(&shown);
-        assert!(texts[2].starts_with("Please send your order number"), "{texts:?}");
-        assert!(texts[3].starts_with("I can help with orders"), "{texts:?}");
-        assert_eq!(max.sends_to(CUSTOMER).len(), 5);
+        assert!(texts[1].starts_with("Please send your order number"), "{texts:?}");
+        assert!(texts[2].starts_with("I can help with orders"), "{texts:?}");
+        assert_eq!(max.sends_to(CUSTOMER).len(), 3);
         assert_eq!(max.customer_log(CUSTOMER).await, ["/start", "[i:order]", "/help"]);
-        assert_eq!(max.outbox(CUSTOMER).await.len(), 5, "no reply was queued for a repeat");
+        assert_eq!(max.outbox(CUSTOMER).await.len(), 3, "no reply was queued for a repeat");
         max.app.finish().await;
     }
 }
@@ -395,7 +399,7 @@ async fn an_update_whose_photo_cannot_be_fetched_yet_is_not_acknowledged_until_i
         if mode == MaxMode::Webhook {
             max.send(update).await;
         }
-        let shown = max.wait_shown(CUSTOMER, 2).await;
+        let shown = max.wait_shown(CUSTOMER, 1).await;
         assert!(shown[0].text.starts_with("Thanks for the photo."), "{}", shown[0].text);
         assert_eq!(max.customer_log(CUSTOMER).await, ["the base is cracked"], "stored once");
         max.app.finish().await;
@@ -411,7 +415,7 @@ async fn an_image_url_outside_maxs_hosts_is_never_fetched() {
     let image =
         json!([{"type": "image", "payload": {"photo_id": 4_520_003, "token": "tok.3", "url": elsewhere}}]);
     max.send(message_created("mid.elsewhere", CUSTOMER, "", image)).await;
-    let shown = max.wait_shown(CUSTOMER, 2).await;
+    let shown = max.wait_shown(CUSTOMER, 1).await;
     assert!(shown[0].text.starts_with("That file doesn't look like a picture."), "{}", shown[0].text);
     // A download would have connected before the answer was written; nothing is waiting.
     let listener = listener.into_std().unwrap();
@@ -552,7 +556,7 @@ async fn webhook_mode_subscribes_and_refuses_posts_with_a_wrong_secret_storing_n
 
     // The genuine update with the same mid is not shadowed by the forgeries.
     max.send(forged).await;
-    max.wait_shown(CUSTOMER, 2).await;
+    max.wait_shown(CUSTOMER, 1).await;
     assert_eq!(max.customer_log(CUSTOMER).await, ["/start"]);
     max.app.finish().await;
 }
@@ -564,7 +568,7 @@ async fn long_polling_saves_the_marker_with_the_batch_and_resumes_from_it() {
     let cursor = longpoll::cursor_name(&max_channel::bot_key(&settings));
     max.send(text("mid.lp-1", CUSTOMER, "/start")).await;
     max.send(text("mid.lp-2", CUSTOMER, "/help")).await;
-    max.wait_shown(CUSTOMER, 3).await;
+    max.wait_shown(CUSTOMER, 2).await;
     let saved = max.fake.current_marker().to_string();
     let give_up = tokio::time::Instant::now() + DEADLINE;
     while max.app.store().cursor(&cursor).await.unwrap().as_deref() != Some(saved.as_str()) {
@@ -576,7 +580,7 @@ async fn long_polling_saves_the_marker_with_the_batch_and_resumes_from_it() {
     max.app.stop().await;
     max.fake.push_update(text("mid.lp-3", CUSTOMER, "/menu"));
     max.launch().await;
-    max.wait_shown(CUSTOMER, 4).await;
+    max.wait_shown(CUSTOMER, 3).await;
     assert!(max.fake.polls().contains(&Some(saved.parse().unwrap())), "{:?}", max.fake.polls());
     assert_eq!(max.customer_log(CUSTOMER).await, ["/start", "/help", "/menu"]);
     max.app.finish().await;

@@ -22,7 +22,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const RUN_LIMIT: Duration = Duration::from_secs(420);
 /// How long a takeover may take before the test fails: the lock is free once PostgreSQL sees
 /// the dead leader's connection close, and the other process tries every one to two seconds.
 const TAKEOVER_DEADLINE: Duration = Duration::from_secs(60);
@@ -93,10 +92,7 @@ async fn three_instances_share_the_traffic_and_one_dies() {
         findings.print(label);
         findings.assert_all_kept();
     };
-    tokio::time::timeout(RUN_LIMIT, run)
-        .await
-        .unwrap_or_else(|_| panic!("{label} did not finish within {RUN_LIMIT:?}"));
-    println!("{label}: finished in {:.1} s", started.elapsed().as_secs_f64());
+    instance::run_scenario(label, started, run).await;
     db.drop_database().await;
 }
 
@@ -264,7 +260,8 @@ async fn eventually(what: &str, deadline: Duration, mut check: impl FnMut() -> b
 
 /// `/start` is answered with a greeting and the menu.
 async fn answered(poller: &Poller, customer: i64) {
-    eventually(&format!("both replies to {customer}"), REPLY_DEADLINE, || poller.replies_to(customer) >= 2)
+    // The greeting and the menu, one message.
+    eventually(&format!("the answer to {customer}"), REPLY_DEADLINE, || poller.replies_to(customer) >= 1)
         .await;
 }
 
@@ -344,13 +341,10 @@ async fn one_leader(telegram: bool) {
         );
         assert_eq!(poller.most_polls_at_once(), 1, "never two pollers at once");
         for customer in [900_001, 900_002, 900_003, 900_004, 900_005] {
-            assert_eq!(poller.replies_to(customer), 2, "customer {customer} was answered exactly once");
+            assert_eq!(poller.replies_to(customer), 1, "customer {customer} was answered exactly once");
         }
     };
-    tokio::time::timeout(RUN_LIMIT, run)
-        .await
-        .unwrap_or_else(|_| panic!("{label} did not finish within {RUN_LIMIT:?}"));
-    println!("{label}: finished in {:.1} s", started.elapsed().as_secs_f64());
+    instance::run_scenario(label, started, run).await;
     db.drop_database().await;
 }
 

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use switchboard::app::Running;
 use switchboard::config::{Overrides, Settings};
+use switchboard::core::message::{Action, Reply};
 use switchboard::customers::Purpose;
 use switchboard::store::{Author, Page, Store};
 
@@ -126,14 +127,11 @@ impl Shop {
     }
 
     /// Waits for `expected.len()` more messages to `chat` after the first `already`, each
-    /// containing its phrase. Returns the new total.
-    async fn expect(&self, chat: i64, already: usize, expected: &[&str]) -> usize {
+    /// containing its phrases in that order (a bot turn is one message). Returns the new total.
+    async fn expect(&self, chat: i64, already: usize, expected: &[&[&str]]) -> usize {
         let total = already + expected.len();
         wait_until(&format!("{total} messages to {chat}"), || self.texts_to(chat).len() >= total).await;
-        let texts = self.texts_to(chat);
-        for (text, phrase) in texts[already..].iter().zip(expected) {
-            assert!(text.contains(phrase), "expected {phrase:?} in {text:?}; everything sent: {texts:#?}");
-        }
+        crate::support::turns::check_messages(&self.texts_to(chat)[already..], expected);
         total
     }
 }
@@ -214,9 +212,9 @@ impl Visitor {
     }
 }
 
-/// The bot's replies (the stored `Reply` JSON) in the conversation of the store's customer
-/// on `channel`, once there are at least `count`.
-async fn bot_replies(shop: &Shop, customer: &str, channel: &str, count: usize) -> Vec<Value> {
+/// The bot's messages (as stored in the log) in the conversation of the store's customer on
+/// `channel`, once there are at least `count`.
+async fn bot_replies(shop: &Shop, customer: &str, channel: &str, count: usize) -> Vec<Reply> {
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
         let mut replies = Vec::new();
@@ -226,7 +224,7 @@ async fn bot_replies(shop: &Shop, customer: &str, channel: &str, count: usize) -
             let conversation = shop.app_store().conversation_of_contact(row.id).await.unwrap().unwrap();
             for entry in shop.app_store().log_after(conversation.id, 0, 200).await.unwrap() {
                 if entry.author == Author::Bot {
-                    replies.push(serde_json::from_str(entry.body.as_deref().unwrap_or("null")).unwrap());
+                    replies.push(entry.reply().expect("a bot row holds its reply"));
                 }
             }
         }
@@ -299,18 +297,18 @@ async fn a_guest_proves_the_order_is_theirs_gets_status_and_tracking_and_the_tic
     let shop = Shop::open().await;
 
     shop.say(ANN, "Where is my order 12345678-0001?");
-    let mut seen = shop.expect(ANN, 0, &[ASKS_FOR_EMAIL]).await;
+    let mut seen = shop.expect(ANN, 0, &[&[ASKS_FOR_EMAIL]]).await;
     shop.say(ANN, "it's ann@example.com");
     seen = shop
         .expect(
             ANN,
             seen,
-            &[
+            &[&[
                 "Order 12345678-0001 is on its way (the store says: Handed to the courier).",
                 "Carrier: CDEK. Tracking number: 1234567890. Expected delivery: 2026-12-10. \
                  Track it here: https://track.example/1234567890",
                 "Did this help?",
-            ],
+            ]],
         )
         .await;
 
@@ -325,7 +323,7 @@ async fn a_guest_proves_the_order_is_theirs_gets_status_and_tracking_and_the_tic
 
     // Not helped: a person takes it, and the ticket carries the order without asking again.
     shop.press(ANN, "no");
-    shop.expect(ANN, seen, &["I've passed your request to our team"]).await;
+    shop.expect(ANN, seen, &[&["I've passed your request to our team"]]).await;
     let tickets = shop.app_store().list_tickets(None, Page::first(10)).await.unwrap();
     let ticket = tickets.iter().find(|ticket| ticket.external_id == ANN.to_string()).expect("a ticket");
     assert_eq!(ticket.order_id.as_deref(), Some(ORDER));
@@ -353,10 +351,10 @@ async fn five_wrong_tries(mut shop: Shop) {
     let mut seen = 0;
     for attempt in 1..=5 {
         shop.say(BORIS, if attempt == 1 { "Where is my order 12345678-0001?" } else { ORDER });
-        seen = shop.expect(BORIS, seen, &[ASKS_FOR_EMAIL]).await;
+        seen = shop.expect(BORIS, seen, &[&[ASKS_FOR_EMAIL]]).await;
         shop.say(BORIS, "boris@example.com");
         let expected = if attempt < 5 { NOT_FOUND } else { STOPPED };
-        seen = shop.expect(BORIS, seen, &[expected]).await;
+        seen = shop.expect(BORIS, seen, &[&[expected]]).await;
         println!("attempt {attempt}: {}", shop.texts_to(BORIS).last().unwrap());
     }
     // The same two questions five times: the store answered each once, the cache the rest.
@@ -374,12 +372,12 @@ async fn five_wrong_tries(mut shop: Shop) {
     shop.stop().await;
     shop.launch().await;
     shop.say(BORIS, ORDER);
-    seen = shop.expect(BORIS, seen, &[STOPPED]).await;
+    seen = shop.expect(BORIS, seen, &[&[STOPPED]]).await;
     assert_eq!(shop.store.requests().len(), asked, "no lookup once the tries are used up");
 
     // A person is one press away, and the ticket says which order it was about.
     shop.press(BORIS, "human");
-    shop.expect(BORIS, seen, &["I've passed your request to our team"]).await;
+    shop.expect(BORIS, seen, &[&["I've passed your request to our team"]]).await;
     shop.finish().await;
 }
 
@@ -393,7 +391,7 @@ async fn the_store_down_gets_a_polite_answer_and_a_person_within_the_timeout() {
     shop.store.set_mode(Mode::Stalled(Duration::from_secs(15)));
     let asked = Instant::now();
     shop.say(LI, "Where is my order 12345678-0001?");
-    let seen = shop.expect(LI, 0, &["Sorry, I can't reach our order system right now"]).await;
+    let seen = shop.expect(LI, 0, &[&["Sorry, I can't reach our order system right now"]]).await;
     let took = asked.elapsed();
     println!(
         "polite answer while the store stalled: {} ms (timeout {} ms)",
@@ -407,7 +405,7 @@ async fn the_store_down_gets_a_polite_answer_and_a_person_within_the_timeout() {
     // Down (503): the same answer.
     shop.store.set_mode(Mode::Down);
     shop.say(LI, "Where is my order 12345678-0001?");
-    shop.expect(LI, seen, &["Sorry, I can't reach our order system right now"]).await;
+    shop.expect(LI, seen, &[&["Sorry, I can't reach our order system right now"]]).await;
     shop.finish().await;
 }
 
@@ -416,10 +414,12 @@ async fn a_signed_in_web_chat_customer_gets_status_and_tracking_without_typing_a
     let shop = Shop::open().await;
     let mut visitor = Visitor::arrive(&shop).await;
     visitor.say("Where is my order?", Some(signed(Purpose::Webchat, "cust-ann", "ann@example.com"))).await;
-    let replies = bot_replies(&shop, "cust-ann", "webchat", 3).await;
-    let keys: Vec<&str> = replies.iter().map(|reply| reply["text"]["key"].as_str().unwrap()).collect();
+    // One message: the status, the tracking, and "did this help?" with its buttons.
+    let replies = bot_replies(&shop, "cust-ann", "webchat", 1).await;
+    let keys: Vec<&str> = replies[0].texts().map(|text| text.key.as_str()).collect();
     assert_eq!(keys, ["order-status", "order-tracking", "did-it-help"], "{replies:#?}");
-    let tracking = replies[1]["text"]["args"].to_string();
+    assert!(replies[0].all_buttons().any(|button| button.action == Action::NotHelped), "{replies:#?}");
+    let tracking = serde_json::to_string(&replies[0].more[0].args).unwrap();
     assert!(tracking.contains("https://track.example/1234567890"), "{tracking}");
     let requests = shop.store.requests();
     assert_eq!(requests.len(), 1, "{requests:#?}");
@@ -464,22 +464,22 @@ async fn deep_link(shop: Shop) {
 
     // t.me/<bot>?start=<token> makes Telegram send `/start <token>`.
     shop.say(ANN, &format!("/start {token}"));
-    let mut seen = shop.expect(ANN, 0, &["Your account is connected"]).await;
+    let mut seen = shop.expect(ANN, 0, &[&["Your account is connected"]]).await;
     shop.say(ANN, "Where is my order?");
     seen = shop
         .expect(
             ANN,
             seen,
-            &[
+            &[&[
                 "Order 12345678-0001 is on its way",
                 "Track it here: https://track.example/1234567890",
                 "Did this help?",
-            ],
+            ]],
         )
         .await;
     // The token works once.
     shop.say(BORIS, &format!("/start {token}"));
-    shop.expect(BORIS, 0, &["This link has expired or has already been used"]).await;
+    shop.expect(BORIS, 0, &[&["This link has expired or has already been used"]]).await;
 
     // The same customer on the web chat: one customer, two contacts, on every ticket.
     let mut visitor = Visitor::arrive(&shop).await;
@@ -489,7 +489,7 @@ async fn deep_link(shop: Shop) {
     })
     .await;
     shop.press(ANN, "no");
-    shop.expect(ANN, seen, &["I've passed your request to our team"]).await;
+    shop.expect(ANN, seen, &[&["I've passed your request to our team"]]).await;
     let tickets = shop.app_store().list_tickets(None, Page::first(10)).await.unwrap();
     let ticket = tickets.iter().find(|ticket| ticket.external_id == ANN.to_string()).expect("a ticket");
     let (api, page) = agent_views(&shop, ticket.id).await;
@@ -519,7 +519,7 @@ async fn erasing_a_customer_erases_every_linked_contact() {
     let shop = Shop::open().await;
     let mut visitor = Visitor::arrive(&shop).await;
     visitor.say("Where is my order?", Some(signed(Purpose::Webchat, "cust-ann", "ann@example.com"))).await;
-    bot_replies(&shop, "cust-ann", "webchat", 3).await;
+    bot_replies(&shop, "cust-ann", "webchat", 1).await;
     let contact = shop.app_store().contacts_of_customer("cust-ann").await.unwrap().remove(0);
     let running = shop.running.as_ref().unwrap();
     let reports = switchboard::privacy::erase_customer(&running.app.engine, &running.app.media, "cust-ann")
@@ -544,16 +544,16 @@ async fn a_lookup_cut_short_by_a_restart_is_asked_again_and_answered_once() {
     shop.store.set_mode(Mode::Up);
     shop.launch().await;
     // Once the lease (timeout + 5 s) has run out, the lookup is asked again and answered.
-    let seen = shop.expect(LI, 0, &[ASKS_FOR_EMAIL]).await;
+    let seen = shop.expect(LI, 0, &[&[ASKS_FOR_EMAIL]]).await;
     assert_eq!(shop.store.requests().len(), 2, "asked again after the restart");
     shop.say(LI, "li@example.com");
-    let seen = shop.expect(LI, seen, &[NOT_FOUND]).await;
+    let seen = shop.expect(LI, seen, &[&[NOT_FOUND]]).await;
     // A late answer to the first lookup (the first process's, had it lived) finds it done and
     // changes nothing: the next reply is the one to the next message.
     let engine = &shop.running.as_ref().unwrap().app.engine;
     engine.complete_lookup(1, switchboard::core::order::LookupOutcome::Unavailable).await.unwrap();
     shop.say(LI, ORDER);
-    shop.expect(LI, seen, &[ASKS_FOR_EMAIL]).await;
+    shop.expect(LI, seen, &[&[ASKS_FOR_EMAIL]]).await;
     let texts = shop.texts_to(LI);
     assert!(!texts.iter().any(|text| text.contains("can't reach our order system")), "{texts:#?}");
     assert_eq!(texts.iter().filter(|text| text.contains(ASKS_FOR_EMAIL)).count(), 2, "{texts:#?}");

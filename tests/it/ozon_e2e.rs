@@ -145,8 +145,10 @@ async fn a_pushed_message_is_answered_in_the_chat_with_numbered_choices_and_a_nu
 
     let (status, _) = ozon.post(SECRET, &ozon.fake.push_of(CHAT, id)).await;
     assert_eq!(status, 200);
-    // The greeting, then the topics as numbered lines.
-    let menu = ozon.wait_seller(CHAT, 2).await.remove(1);
+    // One message: the greeting, then the topics as numbered lines.
+    let menu = ozon.wait_seller(CHAT, 1).await.remove(0);
+    assert!(menu.starts_with("Здравствуйте!"), "the greeting comes first: {menu}");
+    assert!(menu.contains("\n\nЧем могу помочь?"), "then the question: {menu}");
     assert!(menu.contains("\n1. ") && menu.ends_with(HINT_RU), "a Russian menu with numbers: {menu}");
     eventually("the chat marked read up to the buyer's message", || ozon.fake.read_up_to(CHAT) == id).await;
 
@@ -155,7 +157,7 @@ async fn a_pushed_message_is_answered_in_the_chat_with_numbered_choices_and_a_nu
 
     // "4" picks the fourth topic (delivery), which asks for the order number.
     ozon.buyer_pushes(CHAT, "4").await;
-    let asked = ozon.wait_seller(CHAT, 3).await.remove(2);
+    let asked = ozon.wait_seller(CHAT, 2).await.remove(1);
     assert!(asked.contains("номер заказа"), "{asked}");
     assert_eq!(ozon.customer_log(CHAT).await, ["Здравствуйте", "4"]);
     ozon.app.finish().await;
@@ -331,17 +333,18 @@ async fn a_buyer_asking_about_a_posting_gets_its_status_from_ozon() {
     ozon.fake.add_posting("fbo", postings["fbo_at_pickup_point"].clone());
 
     ozon.buyer_pushes(CHAT, "Где мой заказ 57195475-0050-3?").await;
-    // The status, the parcel, and "did this help?" with its choices numbered.
-    let answer = ozon.wait_seller(CHAT, 3).await.join("\n");
-    assert!(answer.contains("57195475-0050-3 в пути"), "{answer}");
-    assert!(answer.contains("OZN-57195475") && answer.contains("Ozon Логистика"), "{answer}");
+    // One message: the status, the parcel, and "did this help?" with its choices numbered.
+    let answer = ozon.wait_seller(CHAT, 1).await.remove(0);
+    let status = answer.find("57195475-0050-3 в пути").unwrap_or_else(|| panic!("the status: {answer}"));
+    let parcel = answer.find("OZN-57195475").unwrap_or_else(|| panic!("the parcel: {answer}"));
+    assert!(status < parcel && answer.contains("Ozon Логистика"), "{answer}");
     assert!(answer.ends_with(HINT_RU), "{answer}");
     assert_eq!(ozon.fake.calls_to("/v3/posting/fbs/get").len(), 1);
     assert!(ozon.fake.calls_to("/v2/posting/fbo/get").is_empty(), "found as FBS, FBO not asked");
 
     // An FBO posting: not an FBS one, so the second method answers.
     ozon.buyer_pushes(OTHER_CHAT, "где заказ 16965409-0014-1").await;
-    let answer = ozon.wait_seller(OTHER_CHAT, 2).await.join("\n");
+    let answer = ozon.wait_seller(OTHER_CHAT, 1).await.remove(0);
     assert!(answer.contains("16965409-0014-1"), "{answer}");
     assert_eq!(ozon.fake.calls_to("/v2/posting/fbo/get").len(), 1);
     ozon.app.finish().await;

@@ -3,6 +3,7 @@
 //! Telegram's errors. The engine is stood in for by a recording `Intake`.
 
 use crate::support::fake_telegram::{FakeTelegram, Fault};
+use crate::support::key_buttons::key_buttons;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +17,7 @@ use switchboard::channels::{
 use switchboard::config::telegram::TelegramSettings;
 use switchboard::core::dialog::{ContentKind, Input, PhotoProblem};
 use switchboard::core::message::{Action, Button, IssueType, Lang, MediaRef, Outbound, Reply};
-use switchboard::i18n::{RenderedButton, RenderedReply};
+use switchboard::i18n::RenderedReply;
 use switchboard::media::MediaStore;
 use teloxide::types::Update;
 use tokio::sync::{Notify, oneshot};
@@ -122,22 +123,7 @@ fn renderer() -> Renderer {
                 &serde_json::to_value(value).unwrap().as_str().map(str::to_owned).unwrap_or_default(),
             );
         }
-        RenderedReply {
-            text,
-            buttons: reply
-                .buttons
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .map(|button| RenderedButton {
-                            label: button.label.key.clone(),
-                            data: button.action.encode(),
-                        })
-                        .collect()
-                })
-                .collect(),
-            attachments: reply.attachments.clone(),
-        }
+        RenderedReply { text, buttons: key_buttons(reply), attachments: reply.attachments.clone() }
     })
 }
 

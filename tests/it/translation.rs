@@ -5,7 +5,7 @@
 
 use crate::support::engine_fixtures::TestDb;
 use crate::support::fake_deepl::{self, FakeDeepL};
-use crate::support::fake_libretranslate::{FakeLibreTranslate, Fault};
+use crate::support::fake_libretranslate::{FakeLibreTranslate, Fault, ScriptedTranslator};
 use crate::support::fake_telegram::{Call, FakeTelegram};
 use crate::support::forms::{cookie_of, csrf_in};
 use serde_json::{Value, json};

@@ -6,6 +6,7 @@
 //! promises (acknowledge only after storing, save `ts` only after storing) are checked here.
 
 use crate::support::fake_vk::{self, FakeVk, png};
+use crate::support::key_buttons::key_buttons;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -23,7 +24,7 @@ use switchboard::channels::{
 use switchboard::config::vk::{VkMode, VkSettings};
 use switchboard::core::dialog::{ContentKind, Input, PhotoProblem};
 use switchboard::core::message::{Action, Button, IssueType, Lang, MediaRef, Outbound, Reply};
-use switchboard::i18n::{RenderedButton, RenderedReply};
+use switchboard::i18n::RenderedReply;
 use switchboard::media::MediaStore;
 use tower::ServiceExt;
 
@@ -103,22 +104,7 @@ fn renderer() -> Renderer {
                 text = value.clone();
             }
         }
-        RenderedReply {
-            text,
-            buttons: reply
-                .buttons
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .map(|button| RenderedButton {
-                            label: button.label.key.clone(),
-                            data: button.action.encode(),
-                        })
-                        .collect()
-                })
-                .collect(),
-            attachments: reply.attachments.clone(),
-        }
+        RenderedReply { text, buttons: key_buttons(reply), attachments: reply.attachments.clone() }
     })
 }
 

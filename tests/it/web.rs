@@ -94,6 +94,25 @@ async fn customer_asks_for_human(app: &TestApp, channel: &'static str, who: &str
     customer_in_language_asks_for_human(app, channel, who, words, "en").await
 }
 
+/// What `who` sends on `channel`, from a messenger that speaks `lang`.
+fn customer_event(
+    channel: &'static str,
+    who: &str,
+    event_id: &str,
+    lang: &str,
+    input: Input,
+) -> InboundEvent {
+    InboundEvent {
+        channel,
+        event_id: event_id.to_owned(),
+        external_id: who.to_owned(),
+        language_hint: Some(lang.to_owned()),
+        display_name: Some(who.to_owned()),
+        contact_data: None,
+        kind: InboundKind::Input(input),
+    }
+}
+
 /// As [`customer_asks_for_human`], from a customer whose messenger speaks `lang`.
 async fn customer_in_language_asks_for_human(
     app: &TestApp,
@@ -103,16 +122,11 @@ async fn customer_in_language_asks_for_human(
     lang: &str,
 ) -> i64 {
     for (number, text) in ["/agent", words].into_iter().enumerate() {
-        let event = InboundEvent {
-            channel,
-            event_id: format!("{who}-{number}"),
-            external_id: who.to_owned(),
-            language_hint: Some(lang.to_owned()),
-            display_name: Some(who.to_owned()),
-            contact_data: None,
-            kind: InboundKind::Input(Input::Text { text: text.to_owned() }),
-        };
-        app.engine.accept(event).await.unwrap();
+        let input = Input::Text { text: text.to_owned() };
+        app.engine
+            .accept(customer_event(channel, who, &format!("{who}-{number}"), lang, input))
+            .await
+            .unwrap();
     }
     let queued = app
         .store
@@ -272,6 +286,29 @@ async fn two_agents_claim_at_once_and_exactly_one_wins() {
         page.contains(&format!("Already taken: {winner} has this ticket.")),
         "the other agent is told who has it"
     );
+    app.stop().await;
+}
+
+/// A bot turn is one log row: the console shows the greeting and the menu as one message,
+/// paragraph after paragraph, not as two.
+#[tokio::test]
+async fn the_console_shows_a_bot_turn_as_one_message_with_its_paragraphs() {
+    let app = TestApp::start().await;
+    app.add_agent("anna", Role::Agent).await;
+    let start = Input::Text { text: "/start".to_owned() };
+    app.engine.accept(customer_event("telegram", "5005", "5005-start", "en", start)).await.unwrap();
+    let ticket = customer_asks_for_human(&app, "telegram", "5005", "Where is my parcel?").await;
+    let anna = sign_in(&app, "anna").await;
+    let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
+    let texts: Vec<&str> =
+        page.split("<p class=\"text\">").skip(1).filter_map(|rest| rest.split("</p>").next()).collect();
+    assert!(
+        texts.iter().any(|text| text.starts_with("Hello!")
+            && text
+                .ends_with("\n\nWhat can I help you with? Pick a topic below or just type your question.")),
+        "{texts:#?}"
+    );
+    assert!(!texts.iter().any(|text| text.starts_with("What can I help you with?")), "{texts:#?}");
     app.stop().await;
 }
 
@@ -446,20 +483,28 @@ async fn the_web_chat_streams_the_log_resumes_after_the_last_id_and_dedupes_rese
 
     let stream = send(&app, get("/chat/events?after=0", &cookie)).await;
     assert_eq!(stream.headers().get(header::CONTENT_TYPE).unwrap(), "text/event-stream");
-    let events = read_events(stream, 3).await;
+    let events = read_events(stream, 2).await;
     assert_eq!(events[0]["author"], "customer");
     assert_eq!(events[0]["text"], "/start");
     assert_eq!(events[0]["client_id"], "client-0001");
+    // The greeting and the menu are one message: two paragraphs, the menu's buttons under them.
     assert_eq!(events[1]["author"], "bot");
-    assert_eq!(events.len(), 3, "the resend added nothing");
-    let buttons = events[2]["buttons"].as_array().expect("the menu has buttons");
+    let paragraphs: Vec<&str> = events[1]["text"].as_str().unwrap().split("\n\n").collect();
+    assert!(
+        paragraphs.len() == 2
+            && paragraphs[0].starts_with("Hello!")
+            && paragraphs[1].starts_with("What can I"),
+        "{paragraphs:?}"
+    );
+    let buttons = events[1]["buttons"].as_array().expect("the menu has buttons");
     assert!(
         buttons.iter().filter_map(|row| row.as_array()).flatten().any(|button| button["data"] == "i:order"),
         "{buttons:?}"
     );
-    let bot_id = events[2]["id"].as_i64().unwrap();
+    let bot_id = events[1]["id"].as_i64().unwrap();
 
-    // Resume after the bot's message (a reconnect): only what came later, live.
+    // Resume after the bot's message (a reconnect): only what came later, live. The press comes
+    // first, so the resend added nothing after the answer to /start.
     let press = chat(&app, &cookie, r#"{"id":"client-0002","button":"i:order"}"#).await;
     assert_eq!(press.status(), StatusCode::OK);
     let resumed = Request::get("/chat/events")
@@ -1025,16 +1070,8 @@ async fn the_queue_shows_a_pressed_button_by_its_label() {
     let app = TestApp::start().await;
     app.add_agent("olga", Role::Agent).await;
     customer_asks_for_human(&app, "telegram", "ann", "my parcel is late").await;
-    let press = InboundEvent {
-        channel: "telegram",
-        event_id: "ann-press".to_owned(),
-        external_id: "ann".to_owned(),
-        language_hint: Some("en".to_owned()),
-        display_name: Some("ann".to_owned()),
-        contact_data: None,
-        kind: InboundKind::Input(Input::Button { action: switchboard::core::message::Action::NotHelped }),
-    };
-    app.engine.accept(press).await.unwrap();
+    let press = Input::Button { action: switchboard::core::message::Action::NotHelped };
+    app.engine.accept(customer_event("telegram", "ann", "ann-press", "en", press)).await.unwrap();
     let agent = sign_in(&app, "olga").await;
     let queue = text_of(send(&app, get("/console/queue", &agent.cookie)).await).await;
     assert!(!queue.contains("[no]"), "{queue}");
@@ -1110,7 +1147,7 @@ async fn customers_see_an_agents_display_name_and_photo_never_the_login() {
         )
         .await
         .unwrap();
-    let page = app.engine.messages_after("webchat", visitor, 0, 100).await.unwrap();
+    let page = app.engine.messages_after(visitor, 0, 100).await.unwrap();
     let from_agent: Vec<_> =
         page.messages.iter().filter(|m| m.agent.is_some() || m.agent_photo.is_some()).collect();
     assert_eq!(from_agent.len(), 1);

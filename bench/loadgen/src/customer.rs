@@ -2,7 +2,7 @@
 //! previous one has fully arrived, so the load follows what the bot can take.
 
 use crate::fake_api::{BotMessage, FakeApi};
-use crate::script::{self, Input, LangTexts};
+use crate::script::{self, Input, LangTexts, TurnEnd};
 use crate::updates;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ pub const SEED_CHAT_BASE: i64 = 500_000_000;
 
 pub struct Run {
     pub api: Arc<FakeApi>,
-    pub labels: HashMap<String, LangTexts>,
+    pub labels: Arc<HashMap<String, LangTexts>>,
     /// Steps that finish inside [measure_from, measure_until] are counted.
     pub measure_from: Instant,
     pub measure_until: Instant,
@@ -30,7 +30,11 @@ pub struct Report {
     pub latencies_us: Vec<u32>,
     /// Latencies of the same steps by step name.
     pub by_step: HashMap<&'static str, Vec<u32>>,
-    /// Messages beyond what a step expects (they arrived before the next update).
+    /// Messages the bot sent in those steps, whole turns (including any extra replies).
+    pub replies: u64,
+    /// The same by step name.
+    pub replies_by_step: HashMap<&'static str, u64>,
+    /// Messages that arrived after the message ending their turn (before the next update).
     pub extra_replies: u64,
     pub error: Option<String>,
 }
@@ -45,6 +49,8 @@ pub async fn run(run: Arc<Run>, index: usize) -> Report {
     let mut report = Report::default();
     let mut last: Option<BotMessage> = None;
     let mut previous_texts: Vec<String> = Vec::new();
+    // The measured step before this one, whose late messages still count as its replies.
+    let mut measured_before: Option<&'static str> = None;
     let mut message_id = 1;
     'dialog: for cycle in 0.. {
         for step in script::cycle(lang, labels, index, cycle) {
@@ -53,6 +59,10 @@ pub async fn run(run: Arc<Run>, index: usize) -> Report {
             }
             while replies.try_recv().is_ok() {
                 report.extra_replies += 1;
+                if let Some(name) = measured_before {
+                    report.replies += 1;
+                    *report.replies_by_step.entry(name).or_default() += 1;
+                }
             }
             let update: Box<dyn FnOnce(i64) -> String + Send> = match &step.input {
                 Input::Text(text) => {
@@ -84,42 +94,68 @@ pub async fn run(run: Arc<Run>, index: usize) -> Report {
             run.api.trace("publish_chat", chat);
             run.api.publish(update);
             let deadline = tokio::time::Instant::from_std(available + run.step_timeout);
-            let mut final_reply = None;
-            let mut texts = Vec::new();
-            for received in 0..step.replies {
-                match tokio::time::timeout_at(deadline, replies.recv()).await {
-                    Ok(Some(message)) => {
-                        texts.push(preview(&message.text));
-                        final_reply = Some(message);
-                    }
-                    _ => {
-                        report.error = Some(format!(
-                            "step {} ({lang}): {received} of {} replies within {:?}: {texts:?}",
-                            step.name, step.replies, run.step_timeout
-                        ));
-                        break 'dialog;
-                    }
+            let turn = match await_turn(&mut replies, &step.end, deadline).await {
+                Ok(turn) => turn,
+                Err(texts) => {
+                    report.error = Some(format!(
+                        "step {} ({lang}): the turn did not end ({:?}) within {:?}; it brought {texts:?}",
+                        step.name, step.end, run.step_timeout
+                    ));
+                    break 'dialog;
                 }
-            }
-            let reply = final_reply.expect("every step expects at least one reply");
+            };
+            let reply = turn.last;
+            measured_before = None;
             if reply.at >= run.measure_from && reply.at <= run.measure_until {
                 let micros =
                     u32::try_from(reply.at.duration_since(available).as_micros()).unwrap_or(u32::MAX);
                 report.latencies_us.push(micros);
                 report.by_step.entry(step.name).or_default().push(micros);
+                report.replies += turn.texts.len() as u64;
+                *report.replies_by_step.entry(step.name).or_default() += turn.texts.len() as u64;
+                measured_before = Some(step.name);
             }
             last = Some(reply);
-            previous_texts = texts;
+            previous_texts = turn.texts;
         }
     }
     run.api.unregister(chat);
     report
 }
 
+/// A bot turn as the customer saw it: the message that ended it, and the start of every
+/// message in it, in order.
+struct Turn {
+    last: BotMessage,
+    texts: Vec<String>,
+}
+
+/// Receives the bot's messages until one ends the turn; on a timeout (or a closed channel),
+/// the starts of what did arrive.
+async fn await_turn(
+    replies: &mut mpsc::UnboundedReceiver<BotMessage>,
+    end: &TurnEnd,
+    deadline: tokio::time::Instant,
+) -> Result<Turn, Vec<String>> {
+    let mut texts = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, replies.recv()).await {
+            Ok(Some(message)) => {
+                texts.push(preview(&message.text));
+                if end.ends_with(&message) {
+                    return Ok(Turn { last: message, texts });
+                }
+            }
+            _ => return Err(texts),
+        }
+    }
+}
+
 /// Stores `count` conversations before the measurement: that many new customers say /start
-/// (two replies each), `concurrency` at a time.
+/// and wait for the menu, `concurrency` at a time.
 pub async fn seed(
     api: Arc<FakeApi>,
+    labels: Arc<HashMap<String, LangTexts>>,
     count: usize,
     concurrency: usize,
     timeout: Duration,
@@ -129,6 +165,7 @@ pub async fn seed(
     let mut workers = Vec::new();
     for _ in 0..concurrency.max(1) {
         let (api, next, done) = (Arc::clone(&api), Arc::clone(&next), Arc::clone(&done));
+        let labels = Arc::clone(&labels);
         workers.push(tokio::spawn(async move {
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
@@ -140,13 +177,12 @@ pub async fn seed(
                 let (sender, mut replies) = mpsc::unbounded_channel();
                 api.register(chat, sender);
                 api.publish(|update_id| updates::text(update_id, 1, chat, lang, "/start"));
-                for _ in 0..2 {
-                    match tokio::time::timeout(timeout, replies.recv()).await {
-                        Ok(Some(_)) => {}
-                        _ => anyhow::bail!(
-                            "seeding: customer {index} got no answer to /start within {timeout:?}"
-                        ),
-                    }
+                let end = script::start(&labels[lang]).end;
+                let deadline = tokio::time::Instant::now() + timeout;
+                if let Err(texts) = await_turn(&mut replies, &end, deadline).await {
+                    anyhow::bail!(
+                        "seeding: customer {index} got no menu after /start within {timeout:?}: {texts:?}"
+                    );
                 }
                 api.unregister(chat);
                 let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -165,4 +201,39 @@ pub async fn seed(
 /// The start of a reply, for error messages.
 fn preview(text: &str) -> String {
     text.chars().take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(text: &str, buttons: &[&str]) -> BotMessage {
+        BotMessage::for_test(text, buttons)
+    }
+
+    #[tokio::test]
+    async fn a_turn_takes_every_message_up_to_its_end_and_leaves_the_rest() {
+        let (sender, mut replies) = mpsc::unbounded_channel();
+        for sent in [message("Hello!", &[]), message("Pick a topic", &["Delivery"]), message("late", &[])] {
+            sender.send(sent).unwrap();
+        }
+        let end = TurnEnd::Button("Delivery".to_owned());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let turn = await_turn(&mut replies, &end, deadline).await.expect("the menu arrived");
+        assert_eq!(turn.texts, ["Hello!", "Pick a topic"]);
+        assert_eq!(turn.last.text, "Pick a topic");
+        // What came after the end is left for the next step to count as an extra reply.
+        assert_eq!(replies.try_recv().map(|left| left.text).ok().as_deref(), Some("late"));
+    }
+
+    #[tokio::test]
+    async fn a_turn_that_never_ends_reports_what_came() {
+        let (sender, mut replies) = mpsc::unbounded_channel();
+        sender.send(message("Hello!", &[])).unwrap();
+        let end = TurnEnd::Button("Delivery".to_owned());
+        // Nothing else is ever sent, so the deadline's length changes nothing but the wait.
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
+        let texts = await_turn(&mut replies, &end, deadline).await.err().expect("no menu came");
+        assert_eq!(texts, ["Hello!"]);
+    }
 }

@@ -31,6 +31,19 @@ pub struct BotMessage {
     pub at: Instant,
 }
 
+#[cfg(test)]
+impl BotMessage {
+    /// A message with these button labels (each button's data is `data:<label>`), sent now.
+    pub fn for_test(text: &str, buttons: &[&str]) -> BotMessage {
+        BotMessage {
+            message_id: 1,
+            text: text.to_owned(),
+            buttons: buttons.iter().map(|label| ((*label).to_owned(), format!("data:{label}"))).collect(),
+            at: Instant::now(),
+        }
+    }
+}
+
 /// Calls counted by method, for the report.
 #[derive(Default)]
 pub struct Counters {
@@ -56,6 +69,9 @@ struct Webhook {
     secret: Option<String>,
 }
 
+/// Timeline entries: (microseconds since start, event, chat or count).
+type Trace = Vec<(u64, &'static str, i64)>;
+
 pub struct FakeApi {
     token: String,
     bot_id: i64,
@@ -72,7 +88,7 @@ pub struct FakeApi {
     pub counters: Counters,
     /// With `--trace`: (microseconds since start, event, chat or count), for finding where a
     /// bot's time goes.
-    trace: Option<Mutex<Vec<(u64, &'static str, i64)>>>,
+    trace: Option<Mutex<Trace>>,
     started: Instant,
 }
 

@@ -65,11 +65,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("loadgen: fake Bot API on http://{}; waiting for the bot", args.listen);
     api.wait_ready(Duration::from_secs(args.ready_timeout)).await?;
 
+    let labels = Arc::new(script::labels());
     let mut seed_report = serde_json::Value::Null;
     if args.seed > 0 {
         let started = Instant::now();
         customer::seed(
             Arc::clone(&api),
+            Arc::clone(&labels),
             args.seed,
             args.seed_concurrency,
             Duration::from_secs(args.step_timeout),
@@ -85,7 +87,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let start = Instant::now();
     let run = Arc::new(customer::Run {
         api: Arc::clone(&api),
-        labels: script::labels(),
+        labels,
         measure_from: start + Duration::from_secs(args.warmup),
         measure_until: start + Duration::from_secs(args.warmup + args.duration),
         step_timeout: Duration::from_secs(args.step_timeout),
@@ -101,6 +103,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut errors = 0;
     let mut first_error = None;
     let mut extra_replies = 0;
+    let mut replies = 0;
+    let mut replies_by_step: BTreeMap<&'static str, u64> = BTreeMap::new();
     for handle in customers {
         let report = handle.await?;
         latencies.extend_from_slice(&report.latencies_us);
@@ -108,6 +112,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             by_step.entry(step).or_default().extend(values);
         }
         extra_replies += report.extra_replies;
+        replies += report.replies;
+        for (step, count) in report.replies_by_step {
+            *replies_by_step.entry(step).or_default() += count;
+        }
         if let Some(error) = report.error {
             errors += 1;
             first_error.get_or_insert(error);
@@ -120,9 +128,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .into_iter()
         .map(|(step, mut values)| {
             values.sort_unstable();
+            let replies = replies_by_step.get(step).copied().unwrap_or(0);
             (
                 step.to_owned(),
-                json!({"p50_ms": percentile(&values, 0.50), "p99_ms": percentile(&values, 0.99)}),
+                json!({
+                    "p50_ms": percentile(&values, 0.50),
+                    "p99_ms": percentile(&values, 0.99),
+                    "replies_per_update": per(replies, values.len()),
+                }),
             )
         })
         .collect();
@@ -132,6 +145,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "window_s": window,
         "updates": latencies.len(),
         "updates_per_s": round(latencies.len() as f64 / window),
+        "replies": replies,
+        "replies_per_s": round(replies as f64 / window),
+        "replies_per_update": per(replies, latencies.len()),
         "p50_ms": percentile(&latencies, 0.50),
         "p90_ms": percentile(&latencies, 0.90),
         "p99_ms": percentile(&latencies, 0.99),
@@ -175,6 +191,11 @@ fn percentile(sorted: &[u32], fraction: f64) -> Option<f64> {
     }
     let index = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len()) - 1;
     Some((f64::from(sorted[index]) / 100.0).round() / 10.0)
+}
+
+/// `count` per update, to two decimals (replies per update sit between 1 and 3).
+fn per(count: u64, updates: usize) -> Option<f64> {
+    (updates > 0).then(|| (count as f64 / updates as f64 * 100.0).round() / 100.0)
 }
 
 fn round(value: f64) -> f64 {

@@ -3,8 +3,9 @@
 //! dialogue. Nothing is durable: a restart forgets every conversation.
 //!
 //! It sends Switchboard's own texts (from `bench/dialog_texts.json`) with the same buttons, so
-//! the load driver sees the same dialog. FAQ questions are answered from a keyword table
-//! instead of a trained classifier.
+//! the load driver sees the same dialog, and like Switchboard it answers each update with one
+//! message: a turn's texts joined by blank lines, the keyboard on it. FAQ questions are
+//! answered from a keyword table instead of a trained classifier.
 //!
 //! Configuration: `BENCH_TOKEN` (the bot token) and `BENCH_API_URL` (the fake Bot API).
 
@@ -191,17 +192,22 @@ fn valid_order_id(text: &str) -> Option<String> {
     ok.then_some(id)
 }
 
-/// What a handler decided: the next state (if it changes) and the messages to send, in order.
-/// The state is saved before anything is sent, so a customer who answers at once finds it.
+/// Telegram's limit on a message's text, in UTF-16 code units.
+const MESSAGE_LIMIT: usize = 4096;
+
+/// What a handler decided: the next state (if it changes), the texts of its turn in order and
+/// the keyboard that goes under them. The state is saved before anything is sent, so a
+/// customer who answers at once finds it.
 #[derive(Default)]
 struct Answer {
     state: Option<State>,
-    messages: Vec<(String, Option<InlineKeyboardMarkup>)>,
+    texts: Vec<String>,
+    keyboard: Option<InlineKeyboardMarkup>,
 }
 
 impl Answer {
     fn to(state: State) -> Answer {
-        Answer { state: Some(state), messages: Vec::new() }
+        Answer { state: Some(state), ..Answer::default() }
     }
 
     fn stay() -> Answer {
@@ -209,12 +215,14 @@ impl Answer {
     }
 
     fn say(mut self, text: impl Into<String>) -> Answer {
-        self.messages.push((text.into(), None));
+        self.texts.push(text.into());
         self
     }
 
+    /// The turn's last text, with the keyboard the customer answers on.
     fn ask(mut self, text: impl Into<String>, keyboard: InlineKeyboardMarkup) -> Answer {
-        self.messages.push((text.into(), Some(keyboard)));
+        self.texts.push(text.into());
+        self.keyboard = Some(keyboard);
         self
     }
 
@@ -226,11 +234,18 @@ impl Answer {
         if let Some(state) = self.state {
             dialogue.update(state).await?;
         }
-        for (text, keyboard) in self.messages {
+        if self.texts.is_empty() {
+            return Ok(());
+        }
+        let joined = self.texts.join("\n\n");
+        // One message per turn, unless the texts together are too long for one.
+        let messages = if joined.encode_utf16().count() <= MESSAGE_LIMIT { vec![joined] } else { self.texts };
+        let count = messages.len();
+        for (index, text) in messages.into_iter().enumerate() {
             let request = bot.send_message(dialogue.chat_id(), text);
-            match keyboard {
-                Some(keyboard) => request.reply_markup(keyboard).await?,
-                None => request.await?,
+            match &self.keyboard {
+                Some(keyboard) if index + 1 == count => request.reply_markup(keyboard.clone()).await?,
+                _ => request.await?,
             };
         }
         Ok(())

@@ -5,10 +5,11 @@
 //! One [`MaxApi`] is shared by the inbound and outbound halves, so the bot's request budget is
 //! counted once, and a rejected token stops both.
 
-use crate::channels::DeliveryError;
+use crate::channels::platform_receiver::{PlatformApi, platform_error_conversions};
+use crate::channels::{PlatformError, PlatformFailure};
 use crate::config::max::MaxSettings;
 use crate::secret::Secret;
-use crate::web::platform::{PlatformClient, PlatformClientError, PlatformOptions, transport_error};
+use crate::web::platform::{PlatformClient, PlatformClientError, PlatformOptions};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -82,32 +83,26 @@ impl ApiError {
             _ => ApiError::Other { status, code, message },
         }
     }
-
-    /// Whether the channel cannot go on at all (token rejected).
-    pub fn is_fatal(&self) -> bool {
-        matches!(self, ApiError::Auth { .. } | ApiError::Stopped)
-    }
 }
 
-impl From<ApiError> for DeliveryError {
-    fn from(error: ApiError) -> DeliveryError {
-        match error {
+impl PlatformError for ApiError {
+    fn failure(&self) -> PlatformFailure {
+        match self {
+            ApiError::Auth { .. } | ApiError::Stopped => PlatformFailure::CredentialsRefused,
             ApiError::TooManyRequests { retry_after } => {
-                DeliveryError::RetryAfter(retry_after.unwrap_or(TOO_MANY_REQUESTS_PAUSE))
+                PlatformFailure::RetryAfter(retry_after.unwrap_or(TOO_MANY_REQUESTS_PAUSE))
             }
             ApiError::Unavailable { .. }
             | ApiError::AttachmentNotReady
             | ApiError::Transport(_)
-            | ApiError::Unexpected(_) => DeliveryError::Transient(error.to_string()),
-            ApiError::Forbidden { .. } => {
-                DeliveryError::Permanent { reason: error.to_string(), unreachable: true }
-            }
-            ApiError::Auth { .. } | ApiError::Stopped | ApiError::Other { .. } => {
-                DeliveryError::Permanent { reason: error.to_string(), unreachable: false }
-            }
+            | ApiError::Unexpected(_) => PlatformFailure::Transient,
+            ApiError::Forbidden { .. } => PlatformFailure::Unreachable,
+            ApiError::Other { .. } => PlatformFailure::Refused,
         }
     }
 }
+
+platform_error_conversions!(ApiError);
 
 /// Who a message goes to: a user's dialog with the bot, or a group chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -153,6 +148,13 @@ fn per_second(rate: u32) -> Quota {
     Quota::per_second(NonZeroU32::new(rate).expect("a positive rate"))
 }
 
+/// The shared HTTP client: downloads and uploads that are not API methods, the stop switch.
+impl PlatformApi for MaxApi {
+    fn platform(&self) -> &PlatformClient {
+        &self.inner.client
+    }
+}
+
 impl MaxApi {
     /// A client for the settings' API URL and token, trusting the extra root certificate if
     /// one is configured (in addition to the built-in roots; verification stays on).
@@ -181,11 +183,6 @@ impl MaxApi {
                 acquisitions: AtomicU64::new(0),
             }),
         })
-    }
-
-    /// The shared HTTP client: downloads of customers' images, the stop switch.
-    pub fn client(&self) -> &PlatformClient {
-        &self.inner.client
     }
 
     /// Waits until one more message may go to `recipient` (2 a second per chat).
@@ -226,7 +223,7 @@ impl MaxApi {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
+        let response = request.send().await?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -234,7 +231,7 @@ impl MaxApi {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
+        let bytes = response.bytes().await?;
         if !status.is_success() {
             let error = ApiError::from_answer(status.as_u16(), &bytes, retry_after);
             if let ApiError::Auth { message } = &error {
@@ -349,9 +346,9 @@ impl MaxApi {
             .send()
             .await
             // The upload URL carries a signature: never let it into an error message.
-            .map_err(|error| ApiError::Transport(transport_error(error)))?;
+            ?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
+        let body = response.bytes().await?;
         if !status.is_success() {
             return Err(ApiError::from_answer(status.as_u16(), &body, None));
         }
@@ -369,6 +366,7 @@ impl MaxApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::DeliveryError;
 
     #[test]
     fn errors_become_variants_that_say_what_to_do() {

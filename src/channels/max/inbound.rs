@@ -10,16 +10,13 @@
 use super::CHANNEL;
 use super::api::{MaxApi, Recipient};
 use super::keyboard;
+use crate::channels::platform_receiver::PlatformReceiver;
 use crate::channels::{InboundEvent, InboundKind};
 use crate::config::max::MaxSettings;
 use crate::core::dialog::{ContentKind, Input};
 use crate::core::message::Action;
-use crate::media::MediaStore;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::time::Duration;
 
-const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// MAX's message ids and callback ids are well under this. A longer one is not from MAX, and
 /// an unbounded dedupe key is not something a stranger may hand the database.
 pub const MAX_ID_LEN: usize = 256;
@@ -245,28 +242,9 @@ impl From<MalformedUpdate> for ReceiveError {
 }
 
 /// The inbound half of the MAX channel, shared by the long-poll loop and the webhook route.
-#[derive(Clone)]
-pub struct MaxReceiver {
-    pub(super) api: MaxApi,
-    pub(super) media: MediaStore,
-    pub(super) settings: Arc<MaxSettings>,
-}
+pub type MaxReceiver = PlatformReceiver<MaxApi, MaxSettings>;
 
 impl MaxReceiver {
-    pub fn settings(&self) -> &MaxSettings {
-        &self.settings
-    }
-
-    /// The client shared with the outbound half.
-    pub fn api(&self) -> &MaxApi {
-        &self.api
-    }
-
-    /// Reads a raw update and turns it into events.
-    pub async fn receive_value(&self, value: &Value) -> Result<Received, ReceiveError> {
-        self.receive(parse_update(value)?).await
-    }
-
     fn event(
         &self,
         event_id: String,
@@ -365,7 +343,7 @@ impl MaxReceiver {
             if let Item::Photo { url } = item {
                 let caption = (!captioned && !text.is_empty()).then(|| message.text.clone());
                 captioned = true;
-                inputs.push(self.photo(url, caption).await?);
+                inputs.push(self.photo_input(url, caption).await?);
             }
         }
         if !captioned && !text.is_empty() {
@@ -383,32 +361,21 @@ impl MaxReceiver {
         }
         Ok(inputs)
     }
+}
 
-    /// Downloads one image from MAX's hosts within the size limit and stores it through the
-    /// media checks.
-    async fn photo(&self, url: &str, caption: Option<String>) -> Result<Input, ReceiveError> {
-        let fetched = self
-            .media
-            .fetch(self.api.client().http(), self.api.client().download_hosts(), url, DOWNLOAD_TIMEOUT)
-            .await;
-        Ok(fetched.map_err(|error| ReceiveError::Unavailable(error.0))?.into_input(caption))
+#[async_trait::async_trait]
+impl crate::channels::ReadUpdate for MaxReceiver {
+    type Update = Value;
+    type Press = ButtonPress;
+
+    /// A raw update (a webhook body or one element of `GET /updates`) into events.
+    async fn read_update(&self, update: &Value) -> Result<Received, ReceiveError> {
+        self.receive(parse_update(update)?).await
     }
 
-    /// [`answer_presses`](Self::answer_presses) in a task of its own: the answers are best
-    /// effort and may wait out a stalled API, which must hold up neither the webhook's 200 nor
-    /// the next long poll.
-    pub fn answer_presses_later(&self, presses: Vec<ButtonPress>) {
-        if presses.is_empty() {
-            return;
-        }
-        let receiver = self.clone();
-        tokio::spawn(async move { receiver.answer_presses(&presses).await });
-    }
-
-    /// Answers pressed buttons after they are stored: the spinner stops, and the message keeps
-    /// its text but loses its keyboard, so an old choice cannot be pressed again. A failure
-    /// only leaves a spinner turning, so it is logged and not retried.
-    pub async fn answer_presses(&self, presses: &[ButtonPress]) {
+    async fn answer_presses(&self, presses: &[ButtonPress]) {
+        // Each answer stops the spinner and takes the keyboard off the message, keeping its
+        // text, so an old choice cannot be pressed again.
         for press in presses {
             // Without the message (deleted meanwhile) there is no keyboard and no spinner left.
             let Some(text) = &press.message_text else { continue };
@@ -417,16 +384,6 @@ impl MaxReceiver {
                 tracing::warn!(%error, "could not answer a MAX button press");
             }
         }
-    }
-}
-
-#[async_trait::async_trait]
-impl crate::channels::ReadUpdate for MaxReceiver {
-    type Update = Value;
-    type Press = ButtonPress;
-
-    async fn read_update(&self, update: &Value) -> Result<Received, ReceiveError> {
-        self.receive_value(update).await
     }
 }
 

@@ -56,21 +56,7 @@ pub fn build(rows: &[Vec<RenderedButton>]) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn buttons(widths: &[usize]) -> Vec<Vec<RenderedButton>> {
-        let mut number = 0;
-        widths
-            .iter()
-            .map(|width| {
-                (0..*width)
-                    .map(|_| {
-                        number += 1;
-                        RenderedButton { label: format!("B{number}"), data: format!("d{number}") }
-                    })
-                    .collect()
-            })
-            .collect()
-    }
+    use crate::channels::numbered_buttons;
 
     fn shape(keyboard: &Value) -> Vec<usize> {
         keyboard["payload"]["buttons"]
@@ -83,10 +69,10 @@ mod tests {
 
     #[test]
     fn layout_respects_row_width_rows_and_total() {
-        assert_eq!(shape(&build(&buttons(&[2, 1])).unwrap()), [2, 1]);
-        assert_eq!(shape(&build(&buttons(&[16])).unwrap()), [7, 7, 2]);
-        assert_eq!(shape(&build(&buttons(&[1; 40])).unwrap()), [1; 30]);
-        let full = build(&buttons(&[7; 31])).unwrap();
+        assert_eq!(shape(&build(&numbered_buttons(&[2, 1])).unwrap()), [2, 1]);
+        assert_eq!(shape(&build(&numbered_buttons(&[16])).unwrap()), [7, 7, 2]);
+        assert_eq!(shape(&build(&numbered_buttons(&[1; 40])).unwrap()), [1; 30]);
+        let full = build(&numbered_buttons(&[7; 31])).unwrap();
         assert_eq!(shape(&full), [7; 30]);
         assert_eq!(shape(&full).iter().sum::<usize>(), MAX_BUTTONS);
         assert_eq!(build(&[]), None);
@@ -95,7 +81,7 @@ mod tests {
 
     #[test]
     fn buttons_are_callbacks_whose_payloads_round_trip() {
-        let keyboard = build(&buttons(&[1])).unwrap();
+        let keyboard = build(&numbered_buttons(&[1])).unwrap();
         assert_eq!(keyboard["type"], "inline_keyboard");
         let button = &keyboard["payload"]["buttons"][0][0];
         assert_eq!((button["type"].as_str(), button["text"].as_str()), (Some("callback"), Some("B1")));

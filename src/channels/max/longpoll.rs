@@ -7,7 +7,7 @@
 use super::UPDATE_TYPES;
 use super::api::ApiError;
 use super::inbound::MaxReceiver;
-use crate::channels::{Intake, take_in_round};
+use crate::channels::{Intake, PlatformError, ReadUpdate, take_in_round};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,6 +8,7 @@ use super::CHANNEL;
 use super::api::{ApiError, MaxApi, Recipient};
 use super::inbound::{MaxReceiver, recipient_of};
 use super::keyboard;
+use crate::channels::platform_receiver::PlatformApi;
 use crate::channels::{Channel, Delivery, DeliveryError, Renderer};
 use crate::config::max::MaxSettings;
 use crate::core::message::{MediaRef, Outbound};
@@ -58,7 +59,7 @@ impl MaxChannel {
 
     /// The inbound half, sharing this channel's client, request budget and media store.
     pub fn receiver(&self) -> MaxReceiver {
-        MaxReceiver { api: self.api.clone(), media: self.media.clone(), settings: self.settings.clone() }
+        MaxReceiver::new(self.api.clone(), self.media.clone(), self.settings.clone())
     }
 
     pub fn settings(&self) -> &MaxSettings {
@@ -67,7 +68,7 @@ impl MaxChannel {
 
     /// True once MAX rejected the token; nothing is sent or polled any more.
     pub fn is_stopped(&self) -> bool {
-        self.api.client().is_stopped()
+        self.api.platform().is_stopped()
     }
 
     /// Uploads the images; each becomes one `image` attachment.
@@ -114,7 +115,7 @@ impl Channel for MaxChannel {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
-        if self.api.client().is_stopped() {
+        if self.api.platform().is_stopped() {
             return Err(ApiError::Stopped.into());
         }
         let recipient = recipient_of(&delivery.external_id).ok_or_else(|| DeliveryError::Permanent {

@@ -10,7 +10,7 @@
 
 use super::CHANNEL;
 use super::inbound::{MaxReceiver, ReceiveError, parse_update};
-use crate::channels::Intake;
+use crate::channels::{Intake, ReadUpdate};
 use crate::web::content_type;
 use crate::web::token::tokens_match;
 use axum::Router;

@@ -6,9 +6,10 @@
 //! Shapes follow Ozon's Seller API reference (chat methods v1-v3, postings v2/v3), checked
 //! against the MIT-licensed diPhantxm/ozon-api-client's types.
 
-use crate::channels::DeliveryError;
+use crate::channels::platform_receiver::{PlatformApi, platform_error_conversions};
+use crate::channels::{PlatformError, PlatformFailure};
 use crate::config::ozon::OzonSettings;
-use crate::web::platform::{PlatformClient, PlatformClientError, PlatformOptions, transport_error};
+use crate::web::platform::{PlatformClient, PlatformClientError, PlatformOptions};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -76,30 +77,24 @@ impl ApiError {
             _ => ApiError::Refused { status, code, message },
         }
     }
-
-    /// Whether the channel cannot go on at all (credentials refused).
-    pub fn is_fatal(&self) -> bool {
-        matches!(self, ApiError::Auth { .. } | ApiError::Stopped)
-    }
 }
 
-impl From<ApiError> for DeliveryError {
-    fn from(error: ApiError) -> DeliveryError {
-        match error {
-            ApiError::TooManyRequests => DeliveryError::RetryAfter(TOO_MANY_REQUESTS_PAUSE),
+impl PlatformError for ApiError {
+    fn failure(&self) -> PlatformFailure {
+        match self {
+            ApiError::Auth { .. } | ApiError::Stopped => PlatformFailure::CredentialsRefused,
+            ApiError::TooManyRequests => PlatformFailure::RetryAfter(TOO_MANY_REQUESTS_PAUSE),
             ApiError::Unavailable { .. } | ApiError::Transport(_) | ApiError::Unexpected(_) => {
-                DeliveryError::Transient(error.to_string())
+                PlatformFailure::Transient
             }
             // The chat is gone: nothing more can reach this buyer there.
-            ApiError::NotFound { .. } => {
-                DeliveryError::Permanent { reason: error.to_string(), unreachable: true }
-            }
-            ApiError::Auth { .. } | ApiError::Stopped | ApiError::Refused { .. } => {
-                DeliveryError::Permanent { reason: error.to_string(), unreachable: false }
-            }
+            ApiError::NotFound { .. } => PlatformFailure::Unreachable,
+            ApiError::Refused { .. } => PlatformFailure::Refused,
         }
     }
 }
+
+platform_error_conversions!(ApiError);
 
 /// One chat of `POST /v3/chat/list`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -192,6 +187,13 @@ pub enum ClientError {
     Client(#[from] PlatformClientError),
 }
 
+/// The shared HTTP client: downloads and uploads that are not API methods, the stop switch.
+impl PlatformApi for OzonApi {
+    fn platform(&self) -> &PlatformClient {
+        &self.inner.client
+    }
+}
+
 impl OzonApi {
     pub fn new(settings: &OzonSettings) -> Result<OzonApi, ClientError> {
         use reqwest::header::{HeaderMap, HeaderValue};
@@ -218,12 +220,6 @@ impl OzonApi {
         Ok(OzonApi { inner: Arc::new(Inner { client, pace }) })
     }
 
-    /// The shared HTTP client (with the seller's headers): chat files from the API host, the
-    /// stop switch.
-    pub fn client(&self) -> &PlatformClient {
-        &self.inner.client
-    }
-
     /// One call: `POST {api_url}{path}` with a JSON body; the JSON answer.
     async fn call(&self, path: &str, body: &Value) -> Result<Value, ApiError> {
         if self.inner.client.is_stopped() {
@@ -241,10 +237,9 @@ impl OzonApi {
             .json(body)
             .timeout(self.inner.client.request_timeout())
             .send()
-            .await
-            .map_err(|error| ApiError::Transport(transport_error(error)))?;
+            .await?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
+        let bytes = response.bytes().await?;
         if !status.is_success() {
             let error = ApiError::from_answer(status.as_u16(), &bytes);
             if let ApiError::Auth { message, .. } = &error {
@@ -350,6 +345,7 @@ fn message_id_json(id: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::DeliveryError;
 
     #[test]
     fn errors_become_variants_that_say_what_to_do() {

@@ -14,7 +14,7 @@
 
 use super::api::{ApiError, ChatHistory, ChatMessage};
 use super::inbound::{BUYER_CHAT, OzonReceiver, created_millis, is_buyer};
-use crate::channels::{Intake, IntakeError, ReceiveError};
+use crate::channels::{Intake, IntakeError, PlatformError, ReceiveError};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

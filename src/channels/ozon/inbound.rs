@@ -9,10 +9,10 @@
 
 use super::CHANNEL;
 use super::api::{ChatMessage, ChatUser, OzonApi};
+use crate::channels::platform_receiver::PlatformReceiver;
 use crate::channels::{InboundEvent, InboundKind, ReceiveError};
 use crate::config::ozon::OzonSettings;
 use crate::core::dialog::Input;
-use crate::media::MediaStore;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -119,26 +119,9 @@ pub fn created_millis(created_at: &str) -> Option<i64> {
 }
 
 /// Turns buyers' messages into events, downloading their images on the way.
-#[derive(Clone)]
-pub struct OzonReceiver {
-    api: OzonApi,
-    media: MediaStore,
-    settings: OzonSettings,
-}
+pub type OzonReceiver = PlatformReceiver<OzonApi, OzonSettings>;
 
 impl OzonReceiver {
-    pub fn new(api: OzonApi, media: MediaStore, settings: OzonSettings) -> OzonReceiver {
-        OzonReceiver { api, media, settings }
-    }
-
-    pub fn api(&self) -> &OzonApi {
-        &self.api
-    }
-
-    pub fn settings(&self) -> &OzonSettings {
-        &self.settings
-    }
-
     /// The events of one buyer's message: its text, or one photo event per image (the text
     /// as the first one's caption). An image that cannot be fetched right now fails the whole
     /// message, so it is not acknowledged and comes again.
@@ -173,17 +156,7 @@ impl OzonReceiver {
         let mut events = Vec::new();
         let mut caption = (!text.is_empty()).then_some(text);
         for (index, url) in images.iter().take(MAX_IMAGES).enumerate() {
-            let fetched = self
-                .media
-                .fetch(
-                    self.api.client().http(),
-                    self.api.client().download_hosts(),
-                    url,
-                    self.api.client().request_timeout(),
-                )
-                .await
-                .map_err(|error| ReceiveError::Unavailable(error.0))?;
-            events.push(event(index, fetched.into_input(caption.take())));
+            events.push(event(index, self.photo_input(url, caption.take()).await?));
         }
         Ok(events)
     }

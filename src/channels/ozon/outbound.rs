@@ -13,11 +13,13 @@ use super::api::{ApiError, OzonApi};
 use super::inbound::OzonReceiver;
 use super::window;
 use crate::channels::numbered::numbered_text;
+use crate::channels::platform_receiver::PlatformApi;
 use crate::channels::{Channel, Delivery, DeliveryError, Renderer};
 use crate::config::ozon::OzonSettings;
 use crate::core::message::{MediaRef, Outbound};
 use crate::media::MediaStore;
 use crate::message_split::split_message;
+use std::sync::Arc;
 
 /// Ozon's limit for one message's text, in characters (UTF-16 units never undercount them).
 pub const OZON_MESSAGE_CHARS: usize = 1000;
@@ -45,7 +47,7 @@ pub struct OzonChannel {
     api: OzonApi,
     media: MediaStore,
     render: Renderer,
-    settings: OzonSettings,
+    settings: Arc<OzonSettings>,
 }
 
 impl OzonChannel {
@@ -56,7 +58,7 @@ impl OzonChannel {
     ) -> Result<OzonChannel, OzonSetupError> {
         settings.validate().map_err(crate::config::ConfigError::from)?;
         let api = OzonApi::new(&settings)?;
-        Ok(OzonChannel { api, media, render, settings })
+        Ok(OzonChannel { api, media, render, settings: Arc::new(settings) })
     }
 
     pub fn receiver(&self) -> OzonReceiver {
@@ -103,7 +105,7 @@ impl Channel for OzonChannel {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
-        if self.api.client().is_stopped() {
+        if self.api.platform().is_stopped() {
             return Err(ApiError::Stopped.into());
         }
         let chat_id = delivery.external_id.as_str();

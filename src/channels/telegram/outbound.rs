@@ -276,6 +276,46 @@ mod tests {
     }
 
     #[test]
+    fn a_turn_too_long_for_one_message_is_split_between_its_paragraphs_in_russian_and_chinese() {
+        use crate::core::faq::{FaqAction, Intent};
+        use crate::core::message::{Action, Button, Lang, Reply};
+        let i18n = crate::i18n::I18n::load(&crate::assets::LocaleSource::Embedded).expect("shipped locales");
+        // Every FAQ answer four times, then a question with buttons: far longer than one message.
+        let answers = Intent::ALL.into_iter().filter(|intent| intent.action() == FaqAction::Answer);
+        let keys: Vec<String> = answers.map(Intent::answer_key).collect();
+        let mut replies: Vec<Reply> =
+            std::iter::repeat_n(&keys, 4).flatten().map(|key| Reply::new(key)).collect();
+        replies.push(Reply::new(crate::core::keys::DID_IT_HELP).row(vec![
+            Button::new("button-yes", Action::Helped),
+            Button::new("button-no", Action::NotHelped),
+        ]));
+        let [turn] = crate::core::turn::messages(replies).try_into().expect("one message");
+        for lang in [Lang::Ru, Lang::Zh] {
+            let rendered = i18n.reply(lang, &turn);
+            assert!(crate::message_split::utf16_len(&rendered.text) > MAX_MESSAGE_UTF16, "{lang}");
+            let paragraphs: Vec<String> = turn.texts().map(|text| i18n.text(lang, text)).collect();
+            let steps = plan(&rendered.text, &rendered.buttons, &[]).unwrap();
+            let parts: Vec<&str> = steps
+                .iter()
+                .map(|step| match step {
+                    Step::Text { text, .. } => text.as_str(),
+                    Step::Photo { .. } => panic!("no photos in {lang}"),
+                })
+                .collect();
+            assert!(parts.len() >= 2, "{lang}: {} parts", parts.len());
+            assert!(parts.iter().all(|part| crate::message_split::utf16_len(part) <= MAX_MESSAGE_UTF16));
+            // Cut only between paragraphs: each part is whole paragraphs, and together they
+            // are every paragraph in order.
+            let rejoined: Vec<&str> = parts.iter().flat_map(|part| part.split("\n\n")).collect();
+            assert_eq!(rejoined, paragraphs.iter().map(|p| p.trim()).collect::<Vec<_>>(), "{lang}");
+            let (last, earlier) = steps.split_last().expect("parts");
+            assert!(earlier.iter().all(|step| matches!(step, Step::Text { keyboard: None, .. })), "{lang}");
+            let Step::Text { keyboard: Some(keyboard), .. } = last else { panic!("{lang}: {last:?}") };
+            assert_eq!(keyboard.inline_keyboard[0].len(), 2, "{lang}");
+        }
+    }
+
+    #[test]
     fn refuses_callback_data_telegram_would_reject() {
         let too_long = vec![vec![button("x", &"a".repeat(65))]];
         assert!(matches!(

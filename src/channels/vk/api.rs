@@ -5,10 +5,11 @@
 //! One [`VkApi`] is shared by the inbound and outbound halves, so the 20 requests per second
 //! budget of the community token is counted once, and an auth failure stops both.
 
-use crate::channels::DeliveryError;
+use crate::channels::platform_receiver::{PlatformApi, platform_error_conversions};
+use crate::channels::{PlatformError, PlatformFailure};
 use crate::config::vk::VkSettings;
 use crate::secret::Secret;
-use crate::web::platform::{PlatformClient, PlatformClientError, PlatformOptions, transport_error};
+use crate::web::platform::{PlatformClient, PlatformClientError, PlatformOptions};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -81,30 +82,24 @@ impl ApiError {
             ApiError::Stopped | ApiError::Transport(_) | ApiError::Unexpected(_) => None,
         }
     }
-
-    /// Whether the channel cannot go on at all (token rejected).
-    pub fn is_fatal(&self) -> bool {
-        matches!(self, ApiError::Auth { .. } | ApiError::Stopped)
-    }
 }
 
-impl From<ApiError> for DeliveryError {
-    fn from(error: ApiError) -> DeliveryError {
-        match error {
-            ApiError::TooManyRequests => DeliveryError::RetryAfter(TOO_MANY_REQUESTS_PAUSE),
-            ApiError::FloodControl { .. } => DeliveryError::RetryAfter(FLOOD_CONTROL_PAUSE),
+impl PlatformError for ApiError {
+    fn failure(&self) -> PlatformFailure {
+        match self {
+            ApiError::Auth { .. } | ApiError::Stopped => PlatformFailure::CredentialsRefused,
+            ApiError::TooManyRequests => PlatformFailure::RetryAfter(TOO_MANY_REQUESTS_PAUSE),
+            ApiError::FloodControl { .. } => PlatformFailure::RetryAfter(FLOOD_CONTROL_PAUSE),
             ApiError::Internal { .. } | ApiError::Transport(_) | ApiError::Unexpected(_) => {
-                DeliveryError::Transient(error.to_string())
+                PlatformFailure::Transient
             }
-            ApiError::MessagesDenied { .. } => {
-                DeliveryError::Permanent { reason: error.to_string(), unreachable: true }
-            }
-            ApiError::Auth { .. } | ApiError::Stopped | ApiError::Other { .. } => {
-                DeliveryError::Permanent { reason: error.to_string(), unreachable: false }
-            }
+            ApiError::MessagesDenied { .. } => PlatformFailure::Unreachable,
+            ApiError::Other { .. } => PlatformFailure::Refused,
         }
     }
 }
+
+platform_error_conversions!(ApiError);
 
 /// `groups.getLongPollServer`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -157,6 +152,13 @@ struct Inner {
     limiter: Option<DefaultDirectRateLimiter>,
 }
 
+/// The shared HTTP client: downloads and uploads that are not API methods, the stop switch.
+impl PlatformApi for VkApi {
+    fn platform(&self) -> &PlatformClient {
+        &self.inner.client
+    }
+}
+
 impl VkApi {
     /// A client for the settings' API URL and token, limited to their requests per second.
     pub fn new(settings: &VkSettings) -> Result<VkApi, PlatformClientError> {
@@ -170,11 +172,6 @@ impl VkApi {
         })?;
         let limiter = settings.requests_per_second.map(|rate| RateLimiter::direct(Quota::per_second(rate)));
         Ok(VkApi { inner: Arc::new(Inner { client, token: settings.token.clone(), limiter }) })
-    }
-
-    /// The shared HTTP client: downloads and uploads that are not API methods, the stop switch.
-    pub fn client(&self) -> &PlatformClient {
-        &self.inner.client
     }
 
     /// Calls one API method and returns its `response`.
@@ -202,13 +199,12 @@ impl VkApi {
             .form(&form)
             .timeout(self.inner.client.request_timeout())
             .send()
-            .await
-            .map_err(|error| ApiError::Transport(transport_error(error)))?;
+            .await?;
         let status = response.status();
         if !status.is_success() {
             return Err(ApiError::Transport(format!("{method}: HTTP {status}")));
         }
-        let body = response.bytes().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
+        let body = response.bytes().await?;
         let answer = parse_answer(method, &body);
         if let Err(ApiError::Auth { message }) = &answer {
             self.stop(message);
@@ -255,12 +251,12 @@ impl VkApi {
             .send()
             .await
             // The URL carries the key: never let it into an error message.
-            .map_err(|error| ApiError::Transport(transport_error(error)))?;
+            ?;
         let status = response.status();
         if !status.is_success() {
             return Err(ApiError::Transport(format!("long poll: HTTP {status}")));
         }
-        let body = response.bytes().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
+        let body = response.bytes().await?;
         parse_poll_answer(&body)
     }
 
@@ -348,12 +344,11 @@ impl VkApi {
             .multipart(form)
             .timeout(Duration::from_secs(60))
             .send()
-            .await
-            .map_err(|error| ApiError::Transport(transport_error(error)))?;
+            .await?;
         if !response.status().is_success() {
             return Err(ApiError::Transport(format!("photo upload: HTTP {}", response.status())));
         }
-        let body = response.bytes().await.map_err(|error| ApiError::Transport(transport_error(error)))?;
+        let body = response.bytes().await?;
         let value: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|error| ApiError::Unexpected(format!("photo upload answer: {error}")))?;
         if let Some(error) = value.get("error") {
@@ -448,6 +443,7 @@ fn optional_string_or_number<'de, D: serde::Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::DeliveryError;
 
     #[test]
     fn errors_become_variants_that_say_what_to_do() {

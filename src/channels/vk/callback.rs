@@ -8,7 +8,7 @@
 //! stored: VK would otherwise retry them and, after several errors, stop calling us.
 
 use super::inbound::{Envelope, MalformedEvent, ReceiveError, VkReceiver, parse_update};
-use crate::channels::Intake;
+use crate::channels::{Intake, ReadUpdate};
 use crate::web::content_type;
 use crate::web::token::tokens_match;
 use axum::Router;

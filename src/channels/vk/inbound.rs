@@ -6,19 +6,16 @@
 use super::CHANNEL;
 use super::api::VkApi;
 use super::keyboard::{self, PayloadMeaning};
+use crate::channels::platform_receiver::PlatformReceiver;
 use crate::channels::{InboundEvent, InboundKind};
 use crate::config::vk::VkSettings;
 use crate::core::dialog::{ContentKind, Input, PhotoProblem};
 use crate::core::message::Action;
-use crate::media::MediaStore;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Peer ids from here up are group chats, not private conversations.
 const FIRST_CHAT_PEER_ID: i64 = 2_000_000_000;
-const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// VK's `doc.type` for images sent as files.
 const DOC_TYPE_IMAGE: i64 = 4;
 /// VK's event ids are 40 hexadecimal digits. A longer one is not from VK, and it would become
@@ -305,23 +302,9 @@ impl From<MalformedEvent> for ReceiveError {
 }
 
 /// The inbound half of the VK channel, shared by the Long Poll loop and the Callback API route.
-#[derive(Clone)]
-pub struct VkReceiver {
-    pub(super) api: VkApi,
-    pub(super) media: MediaStore,
-    pub(super) settings: Arc<VkSettings>,
-}
+pub type VkReceiver = PlatformReceiver<VkApi, VkSettings>;
 
 impl VkReceiver {
-    pub fn settings(&self) -> &VkSettings {
-        &self.settings
-    }
-
-    /// The client shared with the outbound half.
-    pub fn api(&self) -> &VkApi {
-        &self.api
-    }
-
     /// Reads a raw event (a Callback API body or one Long Poll update) and turns it into events.
     pub async fn receive_value(&self, value: &Value) -> Result<Received, ReceiveError> {
         let envelope = Envelope::parse(value)?;
@@ -464,34 +447,7 @@ impl VkReceiver {
             let limit_mb = self.media.max_megabytes();
             return Ok(Input::PhotoRejected { problem: PhotoProblem::TooLarge { limit_mb } });
         }
-        let fetched = self
-            .media
-            .fetch(self.api.client().http(), self.api.client().download_hosts(), url, DOWNLOAD_TIMEOUT)
-            .await;
-        Ok(fetched.map_err(|error| ReceiveError::Unavailable(error.0))?.into_input(caption))
-    }
-
-    /// [`answer_presses`](Self::answer_presses) in a task of its own: the answers are best
-    /// effort and may wait out a stalled API (up to the request timeout), which must hold up
-    /// neither the Callback API's `ok` nor the next long poll.
-    pub fn answer_presses_later(&self, presses: Vec<ButtonPress>) {
-        if presses.is_empty() {
-            return;
-        }
-        let receiver = self.clone();
-        tokio::spawn(async move { receiver.answer_presses(&presses).await });
-    }
-
-    /// Stops the spinners of pressed callback buttons. Called after the presses are stored;
-    /// a failure here only leaves a spinner turning, so it is logged and not retried.
-    pub async fn answer_presses(&self, presses: &[ButtonPress]) {
-        for press in presses {
-            if let Err(error) =
-                self.api.send_message_event_answer(&press.press_id, press.user_id, press.peer_id).await
-            {
-                tracing::warn!(%error, "could not answer a VK callback button press");
-            }
-        }
+        self.photo_input(url, caption).await
     }
 }
 
@@ -502,6 +458,16 @@ impl crate::channels::ReadUpdate for VkReceiver {
 
     async fn read_update(&self, update: &Value) -> Result<Received, ReceiveError> {
         self.receive_value(update).await
+    }
+
+    async fn answer_presses(&self, presses: &[ButtonPress]) {
+        for press in presses {
+            if let Err(error) =
+                self.api.send_message_event_answer(&press.press_id, press.user_id, press.peer_id).await
+            {
+                tracing::warn!(%error, "could not answer a VK callback button press");
+            }
+        }
     }
 }
 

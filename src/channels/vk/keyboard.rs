@@ -177,20 +177,7 @@ fn shorten(label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn buttons(rows: &[usize]) -> Vec<Vec<RenderedButton>> {
-        let mut number = 0;
-        rows.iter()
-            .map(|width| {
-                (0..*width)
-                    .map(|_| {
-                        number += 1;
-                        RenderedButton { label: format!("B{number}"), data: format!("d{number}") }
-                    })
-                    .collect()
-            })
-            .collect()
-    }
+    use crate::channels::numbered_buttons;
 
     fn shape(rows: &[Vec<&RenderedButton>]) -> Vec<usize> {
         rows.iter().map(Vec::len).collect()
@@ -199,7 +186,7 @@ mod tests {
     #[test]
     fn layout_respects_row_width_rows_and_total() {
         let check = |rows: &[usize], limits: Limits, expected: &[usize]| {
-            let input = buttons(rows);
+            let input = numbered_buttons(rows);
             assert_eq!(shape(&lay_out(&input, limits)), expected, "{rows:?} in {limits:?}");
         };
         check(&[2, 2], INLINE_LIMITS, &[2, 2]);

@@ -7,7 +7,7 @@
 use super::api::{ApiError, PollAnswer};
 use super::inbound::VkReceiver;
 use crate::channel_state::{ChannelStates, Reporter};
-use crate::channels::{Intake, take_in_round};
+use crate::channels::{Intake, PlatformError, ReadUpdate, take_in_round};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

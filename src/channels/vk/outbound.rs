@@ -1,16 +1,19 @@
-//! Delivering outbox rows through `messages.send`: rendered text split within VK's limit,
-//! keyboards laid out for the customer's client, photos uploaded first, and a `random_id` per
-//! message part derived from the outbox row, so a retried delivery is never shown twice.
+//! Delivering outbox rows through `messages.send`: rendered text split within VK's limit (at
+//! paragraph breaks first), keyboards laid out for the customer's client under the last part,
+//! photos uploaded first, and a `random_id` per message part derived from the outbox row, so a
+//! retried delivery is never shown twice.
 
 use super::CHANNEL;
 use super::api::{ApiError, OutgoingMessage, VkApi};
 use super::inbound::VkReceiver;
 use super::keyboard::{self, ClientCapabilities};
+use crate::channels::platform_receiver::PlatformApi;
 use crate::channels::{Channel, Delivery, DeliveryError, Renderer};
 use crate::config::vk::VkSettings;
 use crate::core::message::{MediaRef, Outbound};
 use crate::i18n::RenderedButton;
 use crate::media::MediaStore;
+use crate::message_split::split_message;
 use std::sync::Arc;
 
 /// VK's limit for one message is 4096 characters; we count UTF-16 units, the stricter reading.
@@ -49,7 +52,7 @@ impl VkChannel {
 
     /// The inbound half, sharing this channel's client, request budget and media store.
     pub fn receiver(&self) -> VkReceiver {
-        VkReceiver { api: self.api.clone(), media: self.media.clone(), settings: self.settings.clone() }
+        VkReceiver::new(self.api.clone(), self.media.clone(), self.settings.clone())
     }
 
     pub fn settings(&self) -> &VkSettings {
@@ -58,7 +61,7 @@ impl VkChannel {
 
     /// True once VK rejected the token; nothing is sent or polled any more.
     pub fn is_stopped(&self) -> bool {
-        self.api.client().is_stopped()
+        self.api.platform().is_stopped()
     }
 
     async fn upload(&self, peer_id: i64, attachments: &[MediaRef]) -> Result<Option<String>, DeliveryError> {
@@ -88,7 +91,7 @@ impl Channel for VkChannel {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
-        if self.api.client().is_stopped() {
+        if self.api.platform().is_stopped() {
             return Err(ApiError::Stopped.into());
         }
         let peer_id: i64 = delivery.external_id.parse().map_err(|_| DeliveryError::Permanent {
@@ -104,7 +107,8 @@ impl Channel for VkChannel {
                 // An agent's words go out exactly as written.
                 Outbound::Agent { text, attachments, .. } => (text.clone(), Vec::new(), attachments.clone()),
             };
-        let parts = split_text(&text, MAX_MESSAGE_UNITS);
+        let mut parts = split_message(&text, MAX_MESSAGE_UNITS);
+        parts.retain(|part| !part.is_empty());
         if parts.len() > MAX_PARTS {
             return Err(DeliveryError::Permanent {
                 reason: format!(
@@ -148,39 +152,6 @@ pub fn random_id(outbox_id: i64, part: usize) -> i32 {
     i32::try_from(id).expect("rem_euclid keeps the id below i32::MAX")
 }
 
-/// Splits text into parts of at most `max_units` UTF-16 units, preferring to break after a
-/// newline, then after a space, and only then inside a word.
-pub fn split_text(text: &str, max_units: usize) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut rest = text.trim_end();
-    while !rest.is_empty() {
-        if rest.encode_utf16().count() <= max_units {
-            parts.push(rest.to_owned());
-            break;
-        }
-        // The longest prefix within the limit, in bytes.
-        let mut units = 0;
-        let mut fits = 0;
-        for (index, character) in rest.char_indices() {
-            units += character.len_utf16();
-            if units > max_units {
-                break;
-            }
-            fits = index + character.len_utf8();
-        }
-        let window = &rest[..fits];
-        let cut = window
-            .rfind('\n')
-            .or_else(|| window.rfind(' '))
-            .filter(|position| *position > 0)
-            .map_or(fits, |position| position + 1);
-        parts.push(rest[..cut].trim_end().to_owned());
-        rest = rest[cut..].trim_start_matches('\n');
-    }
-    parts.retain(|part| !part.is_empty());
-    parts
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,21 +166,5 @@ mod tests {
                 assert!(random_id(outbox_id, part) > 0, "{outbox_id}/{part}");
             }
         }
-    }
-
-    #[test]
-    fn long_text_is_split_at_line_or_word_boundaries_within_the_limit() {
-        assert_eq!(split_text("", 10), Vec::<String>::new());
-        assert_eq!(split_text("short", 10), vec!["short"]);
-        assert_eq!(split_text("one two three four", 10), vec!["one two", "three four"]);
-        assert_eq!(split_text("line one\nline two", 12), vec!["line one", "line two"]);
-        assert_eq!(split_text("abcdefghijkl", 5), vec!["abcde", "fghij", "kl"]);
-        // Emoji take two UTF-16 units: four of them fill eight.
-        assert_eq!(split_text("😀😀😀😀😀", 8), vec!["😀😀😀😀", "😀"]);
-        let long = "слово ".repeat(2000);
-        let parts = split_text(&long, MAX_MESSAGE_UNITS);
-        assert_eq!(parts.len(), 3);
-        assert!(parts.iter().all(|part| part.encode_utf16().count() <= MAX_MESSAGE_UNITS));
-        assert_eq!(parts.join(" "), long.trim_end());
     }
 }

@@ -97,14 +97,9 @@ pub struct ChatPage {
 /// channel never touches the store itself.
 #[async_trait::async_trait]
 pub trait ChatLog: Send + Sync {
-    /// Messages of the visitor's conversation with an id above `after`, oldest first.
-    async fn messages_after(
-        &self,
-        channel: &str,
-        external_id: &str,
-        after: i64,
-        limit: i64,
-    ) -> anyhow::Result<ChatPage>;
+    /// Messages of the visitor's conversation (`visitor` is their web chat contact id) with an
+    /// id above `after`, oldest first.
+    async fn messages_after(&self, visitor: &str, after: i64, limit: i64) -> anyhow::Result<ChatPage>;
     /// Whether the image is an active agent's photo (any visitor may see those).
     async fn is_agent_photo(&self, sha256: &str) -> anyhow::Result<bool>;
     /// Whether the image was sent in this visitor's conversation (so only they may fetch it).

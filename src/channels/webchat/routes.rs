@@ -142,8 +142,9 @@ fn wire_buttons(rendered: Vec<Vec<crate::i18n::RenderedButton>>) -> Vec<Vec<Wire
         .collect()
 }
 
+/// The greeting and the topics as one message, as `/start` gets them on every channel.
 fn welcome(state: &WebChatState, lang: Lang) -> Vec<WelcomeMessage> {
-    crate::core::dialog::welcome()
+    crate::core::turn::messages(crate::core::dialog::welcome())
         .iter()
         .map(|reply| {
             let rendered = (state.render)(lang, reply);
@@ -167,7 +168,7 @@ async fn start(State(state): State<WebChatState>, address: ClientAddress, header
     }
     let visitor = existing.clone().unwrap_or_else(new_visitor_id);
     let known_lang = match &existing {
-        Some(visitor) => match state.log.messages_after(CHANNEL, visitor, i64::MAX, 0).await {
+        Some(visitor) => match state.log.messages_after(visitor, i64::MAX, 0).await {
             Ok(page) => page.lang,
             Err(problem) => {
                 tracing::warn!(error = %problem, "web chat: reading the visitor's language failed");
@@ -241,7 +242,7 @@ fn follow_log(follow: Follow) -> impl Stream<Item = Result<Event, Infallible>> {
                 let _ = tokio::time::timeout(follow.state.settings.poll_interval, follow.wake.recv()).await;
             }
             follow.read_now = false;
-            match follow.state.log.messages_after(CHANNEL, &follow.visitor, follow.last, PAGE).await {
+            match follow.state.log.messages_after(&follow.visitor, follow.last, PAGE).await {
                 Ok(page) => {
                     let lang = page.lang.unwrap_or(follow.state.settings.default_lang);
                     follow.read_now = page.messages.len() as i64 == PAGE;

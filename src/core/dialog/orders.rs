@@ -66,34 +66,34 @@ pub(super) fn on_looked(
             note,
         });
     }
+    let asked = Asked { purpose, issue, order_id, note };
     match outcome {
-        LookupOutcome::Answered { lookup: OrderLookup::Found { order } } => {
-            found(purpose, issue, order_id, note, &order, ctx)
-        }
+        LookupOutcome::Answered { lookup: OrderLookup::Found { order } } => found(asked, &order, ctx),
         LookupOutcome::Answered { lookup: OrderLookup::VerifierRequired { kind } } if !verifier_given => {
-            match order_id {
+            match asked.order_id {
                 Some(order_id) => {
+                    let Asked { purpose, issue, note, .. } = asked;
                     let state = State::AwaitingVerifier { purpose, issue, order_id, kind, note };
                     Transition::to(state).reply(ask_verifier(kind))
                 }
-                None => not_found(purpose, issue, None, note, ctx),
+                None => not_found(asked, ctx),
             }
         }
-        LookupOutcome::Answered { .. } => not_found(purpose, issue, order_id, note, ctx),
-        LookupOutcome::Unavailable | LookupOutcome::NotConfigured => {
-            unavailable(purpose, issue, order_id, note, ctx)
-        }
+        LookupOutcome::Answered { .. } => not_found(asked, ctx),
+        LookupOutcome::Unavailable | LookupOutcome::NotConfigured => unavailable(asked, ctx),
     }
 }
 
-fn found(
+/// The lookup an answer is for: what was asked, and the request it belongs to.
+struct Asked {
     purpose: LookupPurpose,
     issue: IssueType,
     order_id: Option<OrderId>,
     note: Option<String>,
-    order: &Order,
-    ctx: &Ctx<'_>,
-) -> Transition {
+}
+
+fn found(asked: Asked, order: &Order, ctx: &Ctx<'_>) -> Transition {
+    let Asked { purpose, issue, order_id, note } = asked;
     // A signed-in customer's latest order has no number typed: the ticket gets the store's.
     let order_id = order_id.or_else(|| Some(OrderId::from_trusted(order.id.clone())));
     match purpose {
@@ -120,13 +120,8 @@ fn found(
 
 /// No such order, or a verifier that did not match: say so, offer to retype or a person; on
 /// the last allowed failure, only a person.
-fn not_found(
-    purpose: LookupPurpose,
-    issue: IssueType,
-    order_id: Option<OrderId>,
-    note: Option<String>,
-    ctx: &Ctx<'_>,
-) -> Transition {
+fn not_found(asked: Asked, ctx: &Ctx<'_>) -> Transition {
+    let Asked { purpose, issue, order_id, note } = asked;
     let example = ctx.order_ids.example();
     let Some(order_id) = order_id else {
         // A signed-in customer the store has no order for: ask for a number like anyone else.
@@ -148,13 +143,8 @@ fn not_found(
 
 /// The store could not be asked. Tracking questions get the apology and a person one button
 /// away; a problem request goes on without the check (an agent reads it anyway).
-fn unavailable(
-    purpose: LookupPurpose,
-    issue: IssueType,
-    order_id: Option<OrderId>,
-    note: Option<String>,
-    ctx: &Ctx<'_>,
-) -> Transition {
+fn unavailable(asked: Asked, ctx: &Ctx<'_>) -> Transition {
+    let Asked { purpose, issue, order_id, note } = asked;
     match purpose {
         LookupPurpose::Problem => {
             continue_flow(issue, order_id, note, ctx).prepend(Reply::new(keys::ORDER_NOT_CHECKED))

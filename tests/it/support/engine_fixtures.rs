@@ -204,14 +204,17 @@ impl RecordingChannel {
         self.delivered.lock().unwrap().clone()
     }
 
-    /// The message keys (bot) or `agent:TEXT` delivered to one contact, in order.
-    pub fn keys_for(&self, external_id: &str) -> Vec<String> {
+    /// The messages delivered to one contact, in order: each a bot message's keys (its texts,
+    /// in order) or an agent's `agent:TEXT`.
+    pub fn keys_for(&self, external_id: &str) -> Vec<Vec<String>> {
         self.delivered()
             .iter()
             .filter(|delivery| delivery.external_id == external_id)
             .map(|delivery| match &delivery.message {
-                switchboard::core::message::Outbound::Bot(reply) => reply.key().to_owned(),
-                switchboard::core::message::Outbound::Agent { text, .. } => format!("agent:{text}"),
+                switchboard::core::message::Outbound::Bot(reply) => {
+                    reply.texts().map(|text| text.key.clone()).collect()
+                }
+                switchboard::core::message::Outbound::Agent { text, .. } => vec![format!("agent:{text}")],
             })
             .collect()
     }

@@ -15,15 +15,16 @@
 //! `tag_handling: xml`. Faults: a status per call (429, 456 quota, 503; glossary creation
 //! takes a status too) or a stall.
 
-use super::fake_libretranslate::{Fault, Phrasebook};
+use super::fake_libretranslate::{Fault, Phrasebook, Script, ScriptedTranslator};
+use super::local_server::{ServerTask, local_listener, serve};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 pub const KEY: &str = "0b5f7c2e-deepl-fake-key:fx";
 
@@ -32,54 +33,37 @@ type Dictionaries = HashMap<(String, String), Vec<(String, String)>>;
 
 #[derive(Default)]
 struct Fake {
-    phrasebook: Phrasebook,
-    faults: VecDeque<Fault>,
     /// Glossary id → (source, target) → entries.
     glossaries: HashMap<String, Dictionaries>,
     translate_calls: Vec<Value>,
     glossary_calls: Vec<Value>,
 }
 
-#[derive(Clone)]
-struct Shared(Arc<Mutex<Fake>>);
+#[derive(Clone, Default)]
+struct Shared {
+    fake: Arc<Mutex<Fake>>,
+    script: Arc<Mutex<Script>>,
+}
 
 pub struct FakeDeepL {
     pub url: String,
     shared: Shared,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeDeepL {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: ServerTask,
 }
 
 impl FakeDeepL {
     pub async fn start() -> FakeDeepL {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let shared = Shared(Arc::new(Mutex::new(Fake::default())));
+        let (listener, url) = local_listener().await;
+        let shared = Shared::default();
         let app = Router::new()
             .route("/v2/translate", post(translate))
             .route("/v3/glossaries", post(create_glossary))
             .with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        FakeDeepL { url, shared, server }
+        FakeDeepL { url, shared, _server: serve(listener, app) }
     }
 
     fn with<T>(&self, action: impl FnOnce(&mut Fake) -> T) -> T {
-        action(&mut self.shared.0.lock().unwrap())
-    }
-
-    pub fn teach(&self, source: &str, target: &str, text: &str, translation: &str) {
-        self.with(|fake| fake.phrasebook.teach(source, target, text, translation));
-    }
-
-    pub fn fail_next(&self, fault: Fault) {
-        self.with(|fake| fake.faults.push_back(fault));
+        action(&mut self.shared.fake.lock().unwrap())
     }
 
     pub fn translate_calls(&self) -> Vec<Value> {
@@ -106,6 +90,12 @@ fn ours(code: &str) -> Option<String> {
     ["en", "ru", "zh"].contains(&root.as_str()).then_some(root)
 }
 
+impl ScriptedTranslator for FakeDeepL {
+    fn script(&self) -> MutexGuard<'_, Script> {
+        self.shared.script.lock().unwrap()
+    }
+}
+
 async fn create_glossary(
     State(shared): State<Shared>,
     headers: HeaderMap,
@@ -115,10 +105,11 @@ async fn create_glossary(
         return refuse(403, "Authorization failure, check auth_key");
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else { return refuse(400, "Invalid JSON") };
-    let mut fake = shared.0.lock().unwrap();
+    let mut fake = shared.fake.lock().unwrap();
     fake.glossary_calls.push(body.clone());
-    if let Some(Fault::Status(status)) = fake.faults.front().copied() {
-        fake.faults.pop_front();
+    let mut script = shared.script.lock().unwrap();
+    if let Some(Fault::Status(status)) = script.faults.front().copied() {
+        script.faults.pop_front();
         return refuse(status, "Service temporarily unavailable");
     }
     let Some(dictionaries) = body["dictionaries"].as_array().filter(|list| !list.is_empty()) else {
@@ -166,10 +157,11 @@ async fn translate(State(shared): State<Shared>, headers: HeaderMap, body: axum:
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else { return refuse(400, "Invalid JSON") };
     let (fault, phrasebook, glossary) = {
-        let mut fake = shared.0.lock().unwrap();
+        let mut fake = shared.fake.lock().unwrap();
         fake.translate_calls.push(body.clone());
         let glossary = body["glossary_id"].as_str().map(|id| fake.glossaries.get(id).cloned());
-        (fake.faults.pop_front(), fake.phrasebook.clone(), glossary)
+        let mut script = shared.script.lock().unwrap();
+        (script.faults.pop_front(), script.phrasebook.clone(), glossary)
     };
     match fault {
         Some(Fault::Status(456)) => return refuse(456, "Quota exceeded"),

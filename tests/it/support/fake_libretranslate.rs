@@ -13,6 +13,7 @@
 //! `translatehtml` does. Faults are injected per call: a status (5xx, 429) or a stall longer
 //! than the client waits; or the whole server is down (503) until it is brought back.
 
+use super::local_server::{ServerTask, local_listener, serve};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// What the test taught the fakes: (source, target, text) → translation, by our own
@@ -55,59 +56,63 @@ pub enum Fault {
     Stall(Duration),
 }
 
+/// What a test scripts for either translation fake: the phrases it taught, and the faults
+/// the next calls meet.
+#[derive(Default)]
+pub struct Script {
+    pub phrasebook: Phrasebook,
+    pub faults: VecDeque<Fault>,
+}
+
+/// What a test does to either translation fake.
+pub trait ScriptedTranslator {
+    fn script(&self) -> MutexGuard<'_, Script>;
+
+    fn teach(&self, source: &str, target: &str, text: &str, translation: &str) {
+        self.script().phrasebook.teach(source, target, text, translation);
+    }
+
+    /// The next call meets `fault`.
+    fn fail_next(&self, fault: Fault) {
+        self.script().faults.push_back(fault);
+    }
+}
+
 #[derive(Default)]
 struct Fake {
-    phrasebook: Phrasebook,
     api_key: Option<String>,
-    faults: VecDeque<Fault>,
     down: bool,
     /// Every `/translate` body as it arrived.
     calls: Vec<Value>,
 }
 
-#[derive(Clone)]
-struct Shared(Arc<Mutex<Fake>>);
+#[derive(Clone, Default)]
+struct Shared {
+    fake: Arc<Mutex<Fake>>,
+    script: Arc<Mutex<Script>>,
+}
 
 pub struct FakeLibreTranslate {
     pub url: String,
     shared: Shared,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeLibreTranslate {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: ServerTask,
 }
 
 impl FakeLibreTranslate {
     /// A server that wants `api_key` in every request, if given.
     pub async fn start(api_key: Option<&str>) -> FakeLibreTranslate {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let shared =
-            Shared(Arc::new(Mutex::new(Fake { api_key: api_key.map(str::to_owned), ..Fake::default() })));
+        let (listener, url) = local_listener().await;
+        let shared = Shared::default();
+        shared.fake.lock().unwrap().api_key = api_key.map(str::to_owned);
         let app = Router::new()
             .route("/translate", post(translate))
             .route("/languages", get(languages))
             .with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        FakeLibreTranslate { url, shared, server }
+        FakeLibreTranslate { url, shared, _server: serve(listener, app) }
     }
 
     fn with<T>(&self, action: impl FnOnce(&mut Fake) -> T) -> T {
-        action(&mut self.shared.0.lock().unwrap())
-    }
-
-    pub fn teach(&self, source: &str, target: &str, text: &str, translation: &str) {
-        self.with(|fake| fake.phrasebook.teach(source, target, text, translation));
-    }
-
-    /// The next call meets `fault`.
-    pub fn fail_next(&self, fault: Fault) {
-        self.with(|fake| fake.faults.push_back(fault));
+        action(&mut self.shared.fake.lock().unwrap())
     }
 
     /// Every call answers 503 until [`FakeLibreTranslate::set_down`] with `false`.
@@ -140,6 +145,12 @@ fn ours(code: &str) -> Option<&'static str> {
     }
 }
 
+impl ScriptedTranslator for FakeLibreTranslate {
+    fn script(&self) -> MutexGuard<'_, Script> {
+        self.shared.script.lock().unwrap()
+    }
+}
+
 async fn languages() -> Response {
     axum::Json(json!([
         { "code": "en", "name": "English", "targets": ["en", "ru", "zh-Hans"] },
@@ -152,9 +163,10 @@ async fn languages() -> Response {
 async fn translate(State(shared): State<Shared>, body: axum::body::Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else { return error(400, "Invalid JSON format") };
     let (fault, down, phrasebook, api_key) = {
-        let mut fake = shared.0.lock().unwrap();
+        let mut fake = shared.fake.lock().unwrap();
         fake.calls.push(body.clone());
-        (fake.faults.pop_front(), fake.down, fake.phrasebook.clone(), fake.api_key.clone())
+        let mut script = shared.script.lock().unwrap();
+        (script.faults.pop_front(), fake.down, script.phrasebook.clone(), fake.api_key.clone())
     };
     if down {
         return error(503, "Service Unavailable");

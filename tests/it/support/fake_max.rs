@@ -9,6 +9,7 @@
 //! an image token the fake never handed out is refused, so a test proves the upload happened.
 //! Both the raw calls and the messages a customer would see are recorded.
 
+use super::local_server::{ServerTask, local_listener, serve};
 use axum::Router;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -84,19 +85,12 @@ struct Shared {
 pub struct FakeMax {
     pub base_url: String,
     shared: Shared,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeMax {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: ServerTask,
 }
 
 impl FakeMax {
     pub async fn start() -> FakeMax {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, base_url) = local_listener().await;
         let fake = Fake { base_url: base_url.clone(), next_mid: 1, ..Fake::default() };
         let (updates, _) = watch::channel(0);
         let shared = Shared { fake: Arc::new(Mutex::new(fake)), updates };
@@ -109,10 +103,7 @@ impl FakeMax {
             .route("/upload/{number}", post(upload))
             .route("/files/{*path}", get(file))
             .with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        FakeMax { base_url, shared, server }
+        FakeMax { base_url, shared, _server: serve(listener, app) }
     }
 
     fn with<T>(&self, action: impl FnOnce(&mut Fake) -> T) -> T {

@@ -10,6 +10,7 @@
 //! it wants them pushed, by posting [`FakeOzon::push_of`] to the app's push route, as Ozon
 //! would. Failures are injected per path, in order: 429 (code 8).
 
+use super::local_server::{ServerTask, local_listener, serve};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -75,13 +76,7 @@ type Shared = Arc<Mutex<Fake>>;
 pub struct FakeOzon {
     pub base_url: String,
     shared: Shared,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeOzon {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: ServerTask,
 }
 
 fn now_millis() -> i64 {
@@ -96,8 +91,7 @@ fn rfc3339(millis: i64) -> String {
 
 impl FakeOzon {
     pub async fn start() -> FakeOzon {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, base_url) = local_listener().await;
         let shared: Shared = Arc::new(Mutex::new(Fake { next_id: FIRST_MESSAGE_ID, ..Fake::default() }));
         let app = Router::new()
             .route("/v3/chat/list", post(chat_list))
@@ -108,10 +102,7 @@ impl FakeOzon {
             .route("/v3/posting/fbs/get", post(posting_fbs))
             .route("/v2/posting/fbo/get", post(posting_fbo))
             .with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        FakeOzon { base_url, shared, server }
+        FakeOzon { base_url, shared, _server: serve(listener, app) }
     }
 
     fn with<T>(&self, action: impl FnOnce(&mut Fake) -> T) -> T {

@@ -13,6 +13,7 @@
 //! Tests can take the store down (503), make it stall past any timeout, and read every request
 //! it got.
 
+use super::local_server::{ServerTask, local_listener, serve};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -61,18 +62,16 @@ struct Inner {
 pub struct FakeStore {
     inner: Arc<Mutex<Inner>>,
     pub url: String,
+    /// Shared by the clones; the server stops with the last of them.
+    _server: Arc<ServerTask>,
 }
 
 impl FakeStore {
     pub async fn start() -> FakeStore {
         let inner = Arc::new(Mutex::new(Inner { mode: Some(Mode::Up), ..Inner::default() }));
         let app = Router::new().route(PATH, post(lookup)).with_state(Arc::clone(&inner));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake store");
-        let url = format!("http://{}{PATH}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("the fake store serves");
-        });
-        FakeStore { inner, url }
+        let (listener, base_url) = local_listener().await;
+        FakeStore { inner, url: format!("{base_url}{PATH}"), _server: Arc::new(serve(listener, app)) }
     }
 
     pub fn add_order(&self, order_ref: &str, stored: StoredOrder) {

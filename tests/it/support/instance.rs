@@ -10,7 +10,7 @@ use std::fs::OpenOptions;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a start may take before the test gives up (a debug build trains its FAQ model on a
 /// busy machine).
@@ -23,6 +23,19 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 /// Held by a test for as long as it runs processes.
 pub async fn take_turn() -> tokio::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().await
+}
+
+/// How long a scenario of real processes (a crash run, several instances) may take, start to
+/// checks, before it counts as hung; it normally takes a fraction.
+pub const SCENARIO_LIMIT: Duration = Duration::from_secs(420);
+
+/// Runs a scenario of real processes within [`SCENARIO_LIMIT`], and prints how long it took
+/// (these runs are the slow part of the suite, worth watching).
+pub async fn run_scenario(label: &str, started: Instant, run: impl Future<Output = ()>) {
+    tokio::time::timeout(SCENARIO_LIMIT, run)
+        .await
+        .unwrap_or_else(|_| panic!("{label} did not finish within {SCENARIO_LIMIT:?}"));
+    println!("{label}: finished in {:.1} s", started.elapsed().as_secs_f64());
 }
 
 pub struct Instance {

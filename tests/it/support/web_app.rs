@@ -45,7 +45,12 @@ pub fn english_renderer() -> Renderer {
         bundle.format_pattern(pattern, Some(&fluent_args), &mut errors).into_owned()
     };
     Arc::new(move |_lang: Lang, reply: &Reply| RenderedReply {
-        text: text(&reply.text.key, &reply.text.args),
+        // Paragraphs apart, as `I18n::reply` renders them.
+        text: reply
+            .texts()
+            .map(|paragraph| text(&paragraph.key, &paragraph.args))
+            .collect::<Vec<_>>()
+            .join("\n\n"),
         buttons: reply
             .buttons
             .iter()
