@@ -200,3 +200,26 @@ fn the_store_imports_neither_channels_nor_the_console() {
         }
     }
 }
+
+/// On PostgreSQL the message log's and the outbox's references to their conversation and
+/// contact are not checked by the server (migration 20261207000300, for the group commit's
+/// speed). That is safe only while nothing deletes a conversation or a contact: erasure and
+/// retention clear what a contact said and who they are, but keep the rows themselves.
+#[test]
+fn nothing_deletes_a_conversation_or_a_contact() {
+    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let sql_files = ["postgres", "sqlite"].into_iter().flat_map(|dialect| {
+        fs::read_dir(migrations.join(dialect)).unwrap().map(|entry| entry.unwrap().path()).collect::<Vec<_>>()
+    });
+    for file in rust_files(&src()).into_iter().chain(sql_files) {
+        let text = fs::read_to_string(&file).unwrap().to_ascii_uppercase();
+        let squeezed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for table in ["CONTACTS", "CONVERSATIONS"] {
+            assert!(
+                !squeezed.contains(&format!("DELETE FROM {table}")),
+                "{} deletes from {table}; the log and outbox would be left pointing at nothing",
+                file.display()
+            );
+        }
+    }
+}
