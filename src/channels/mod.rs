@@ -130,6 +130,29 @@ pub enum DeliveryError {
     Permanent { reason: String, unreachable: bool },
 }
 
+/// At most this many platform messages for one outbox row (VK, MAX, Ozon): a text that needs
+/// more is refused rather than flooding the customer's chat.
+pub const MAX_PARTS: usize = 32;
+
+/// A text as the messages of a platform that takes at most `max_units` UTF-16 units each: split
+/// at paragraph breaks first ([`split_message`](crate::message_split::split_message)), no part
+/// empty (a blank text gives none), and refused when it would take more than [`MAX_PARTS`]
+/// messages of `platform`.
+pub fn message_parts(text: &str, max_units: usize, platform: &str) -> Result<Vec<String>, DeliveryError> {
+    let mut parts = crate::message_split::split_message(text, max_units);
+    parts.retain(|part| !part.is_empty());
+    if parts.len() > MAX_PARTS {
+        return Err(DeliveryError::Permanent {
+            reason: format!(
+                "the message needs {} {platform} messages; at most {MAX_PARTS} are sent",
+                parts.len()
+            ),
+            unreachable: false,
+        });
+    }
+    Ok(parts)
+}
+
 /// What a platform client's error means, apart from its wording: each client (VK, MAX, Ozon)
 /// sorts its own errors into these, and the outbox and the receive loops act on the sort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

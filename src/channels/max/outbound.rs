@@ -9,19 +9,16 @@ use super::api::{ApiError, MaxApi, Recipient};
 use super::inbound::{MaxReceiver, recipient_of};
 use super::keyboard;
 use crate::channels::platform_receiver::PlatformApi;
-use crate::channels::{Channel, Delivery, DeliveryError, Renderer};
+use crate::channels::{Channel, Delivery, DeliveryError, Renderer, message_parts};
 use crate::config::max::MaxSettings;
 use crate::core::message::{MediaRef, Outbound};
 use crate::media::MediaStore;
-use crate::message_split::split_message;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// MAX's limit for one message's text.
 pub const MAX_MESSAGE_UTF16: usize = 4000;
-/// At most this many messages per outbox row (about 128,000 characters).
-pub const MAX_PARTS: usize = 32;
 /// How long to wait, try after try, for MAX to finish processing an uploaded image before the
 /// delivery goes back to the outbox (which then uploads it again).
 const NOT_READY_PAUSES: [Duration; 4] =
@@ -130,17 +127,7 @@ impl Channel for MaxChannel {
             // An agent's words go out exactly as written.
             Outbound::Agent { text, attachments, .. } => (text.clone(), Vec::new(), attachments.clone()),
         };
-        let mut parts = split_message(&text, MAX_MESSAGE_UTF16);
-        parts.retain(|part| !part.is_empty());
-        if parts.len() > MAX_PARTS {
-            return Err(DeliveryError::Permanent {
-                reason: format!(
-                    "the message needs {} MAX messages; at most {MAX_PARTS} are sent",
-                    parts.len()
-                ),
-                unreachable: false,
-            });
-        }
+        let mut parts = message_parts(&text, MAX_MESSAGE_UTF16, "MAX")?;
         let images = self.upload(&attachments).await?;
         if parts.is_empty() && images.is_empty() {
             tracing::warn!(outbox_id = delivery.outbox_id, "nothing to send to MAX: empty text, no images");

@@ -14,17 +14,14 @@ use super::inbound::OzonReceiver;
 use super::window;
 use crate::channels::numbered::numbered_text;
 use crate::channels::platform_receiver::PlatformApi;
-use crate::channels::{Channel, Delivery, DeliveryError, Renderer};
+use crate::channels::{Channel, Delivery, DeliveryError, Renderer, message_parts};
 use crate::config::ozon::OzonSettings;
 use crate::core::message::{MediaRef, Outbound};
 use crate::media::MediaStore;
-use crate::message_split::split_message;
 use std::sync::Arc;
 
 /// Ozon's limit for one message's text, in characters (UTF-16 units never undercount them).
 pub const OZON_MESSAGE_CHARS: usize = 1000;
-/// At most this many messages per outbox row (about 32,000 characters).
-pub const MAX_PARTS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OzonSetupError {
@@ -127,17 +124,7 @@ impl Channel for OzonChannel {
             // An agent's words go out exactly as written.
             Outbound::Agent { text, attachments, .. } => (text.clone(), attachments.clone()),
         };
-        let mut parts = split_message(&text, OZON_MESSAGE_CHARS);
-        parts.retain(|part| !part.trim().is_empty());
-        if parts.len() > MAX_PARTS {
-            return Err(DeliveryError::Permanent {
-                reason: format!(
-                    "the message needs {} Ozon messages; at most {MAX_PARTS} are sent",
-                    parts.len()
-                ),
-                unreachable: false,
-            });
-        }
+        let parts = message_parts(&text, OZON_MESSAGE_CHARS, "Ozon")?;
         self.send_files(chat_id, &attachments).await.map_err(|error| match error {
             Sent::Api(error) => explain(error),
             Sent::Delivery(error) => error,

@@ -8,12 +8,11 @@ use super::api::{ApiError, OutgoingMessage, VkApi};
 use super::inbound::VkReceiver;
 use super::keyboard::{self, ClientCapabilities};
 use crate::channels::platform_receiver::PlatformApi;
-use crate::channels::{Channel, Delivery, DeliveryError, Renderer};
+use crate::channels::{Channel, Delivery, DeliveryError, Renderer, message_parts};
 use crate::config::vk::VkSettings;
 use crate::core::message::{MediaRef, Outbound};
 use crate::i18n::RenderedButton;
 use crate::media::MediaStore;
-use crate::message_split::split_message;
 use std::sync::Arc;
 
 /// VK's limit for one message is 4096 characters; we count UTF-16 units, the stricter reading.
@@ -107,17 +106,7 @@ impl Channel for VkChannel {
                 // An agent's words go out exactly as written.
                 Outbound::Agent { text, attachments, .. } => (text.clone(), Vec::new(), attachments.clone()),
             };
-        let mut parts = split_message(&text, MAX_MESSAGE_UNITS);
-        parts.retain(|part| !part.is_empty());
-        if parts.len() > MAX_PARTS {
-            return Err(DeliveryError::Permanent {
-                reason: format!(
-                    "the message needs {} VK messages; at most {MAX_PARTS} are sent",
-                    parts.len()
-                ),
-                unreachable: false,
-            });
-        }
+        let parts = message_parts(&text, MAX_MESSAGE_UNITS, "VK")?;
         let attachment = self.upload(peer_id, &attachments).await?;
         if parts.is_empty() && attachment.is_none() {
             tracing::warn!(outbox_id = delivery.outbox_id, "nothing to send to VK: empty text, no images");
