@@ -537,8 +537,8 @@ fn on_plain_text(state: State, text: String, ctx: &Ctx<'_>) -> Transition {
                 return handoff(draft(issue, order_id, photos, note), ctx);
             }
             if reading.only_order_number() {
-                let state = State::AwaitingDescription { issue, order_id: order_id.clone(), photos, note };
-                return replace_order_id(state, order_id, reading.order_id(), ctx);
+                let state = State::AwaitingDescription { issue, order_id, photos, note };
+                return replace_order_id(state, reading.order_id(), ctx);
             }
             finish_flow(draft(issue, order_id, photos, Some(join_note(note, text))), ctx)
         }
@@ -630,8 +630,8 @@ fn photos_text(
         return handoff(draft(issue, order_id, photos, caption), ctx);
     }
     if reading.only_order_number() {
-        let state = State::AwaitingPhotos { issue, order_id: order_id.clone(), photos, caption };
-        return replace_order_id(state, order_id, reading.order_id(), ctx);
+        let state = State::AwaitingPhotos { issue, order_id, photos, caption };
+        return replace_order_id(state, reading.order_id(), ctx);
     }
     let state = State::AwaitingPhotos { issue, order_id, photos, caption };
     if let Some(answered) = answer_in_passing(&state, &reading, ctx) {
@@ -780,22 +780,18 @@ fn answer_in_passing(state: &State, reading: &Reading, ctx: &Ctx<'_>) -> Option<
     Some(Transition::stay(state.clone()).reply(reply).reply(again))
 }
 
-/// A bare order number in the middle of a flow: the new number replaces the old one.
-fn replace_order_id(state: State, old: Option<OrderId>, new: Option<OrderId>, ctx: &Ctx<'_>) -> Transition {
+/// A bare order number at the photo or description step: the new number replaces the one the
+/// step holds.
+fn replace_order_id(mut state: State, new: Option<OrderId>, ctx: &Ctx<'_>) -> Transition {
     let Some(new) = new else { return Transition::stay(state) };
-    let confirmation = if old.as_ref() == Some(&new) {
+    let (State::AwaitingPhotos { order_id, .. } | State::AwaitingDescription { order_id, .. }) = &mut state
+    else {
+        unreachable!("only the photo and description steps hold an order number to replace")
+    };
+    let confirmation = if order_id.replace(new.clone()).as_ref() == Some(&new) {
         order_accepted(&new)
     } else {
         Reply::new(keys::ORDER_ID_CHANGED).arg("order_id", new.as_str())
-    };
-    let state = match state {
-        State::AwaitingPhotos { issue, photos, caption, .. } => {
-            State::AwaitingPhotos { issue, order_id: Some(new), photos, caption }
-        }
-        State::AwaitingDescription { issue, photos, note, .. } => {
-            State::AwaitingDescription { issue, order_id: Some(new), photos, note }
-        }
-        other => other,
     };
     let again = prompt(&state, ctx);
     Transition::to(state).reply(confirmation).reply(again)
