@@ -1,4 +1,6 @@
-//! Transcript tests for the dialog: every case is a script run through [`check`].
+//! Transcript tests for the dialog: every case is a script run from the menu ([`check`]), from a
+//! given step ([`in_step`]), or after openings many cases share ([`check_after`]; the openings
+//! are the constants below, scripts themselves, so their lines are checked like the rest).
 //!
 //! A script is a sequence of lines:
 //! - `> INPUT`: what arrives. Plain text is a customer message; `[btn DATA]` presses a button
@@ -81,24 +83,14 @@ fn test_ctx(queue: QueueSnapshot) -> Ctx<'static> {
     }
 }
 
-struct Script {
-    state: State,
-    lang: Lang,
-    language_chosen: bool,
-    queue: QueueSnapshot,
-    anonymous: bool,
-    orders: OrderAccess,
-}
-
 fn parse_input(line: &str) -> Input {
     let Some(inner) = line.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) else {
         return Input::Text { text: line.to_owned() };
     };
     let (word, rest) = inner.split_once(' ').unwrap_or((inner, ""));
-    let media = MediaRef { sha256: "ab".repeat(32), content_type: "image/jpeg".into(), bytes: 1000 };
     match word {
         "btn" => Input::Button { action: Action::decode(rest).expect("test buttons are valid") },
-        "photo" => Input::Photo { media, caption: (!rest.is_empty()).then(|| rest.to_owned()) },
+        "photo" => Input::Photo { media: photo(), caption: (!rest.is_empty()).then(|| rest.to_owned()) },
         "sticker" => Input::Unsupported { kind: ContentKind::Sticker },
         "voice" => Input::Unsupported { kind: ContentKind::Voice },
         "big" => Input::PhotoRejected { problem: PhotoProblem::TooLarge { limit_mb: 20 } },
@@ -168,15 +160,9 @@ fn step_name(state: &State) -> String {
 }
 
 /// Runs a transcript from `start` and checks every expectation in it.
-fn check_from(start: State, script: &str) -> State {
-    let mut run = Script {
-        state: start,
-        lang: Lang::En,
-        language_chosen: false,
-        queue: QueueSnapshot::default(),
-        anonymous: false,
-        orders: Default::default(),
-    };
+fn in_step(start: State, script: &str) -> State {
+    let mut state = start;
+    let mut ctx = test_ctx(QueueSnapshot::default());
     let mut pending: Option<(String, Transition)> = None;
     let mut effects_checked = true;
 
@@ -199,37 +185,24 @@ fn check_from(start: State, script: &str) -> State {
             "@" => {
                 for setting in rest.split_whitespace() {
                     match setting.split_once('=') {
-                        Some(("lang", code)) => run.lang = Lang::from_code(code).expect("test language"),
-                        Some(("ahead", n)) => run.queue.ahead = n.parse().unwrap(),
-                        Some(("wait", n)) => run.queue.expected_wait_minutes = Some(n.parse().unwrap()),
-                        Some(("back", at)) => run.queue.agents_back_at = Some(at.to_owned()),
-                        None if setting == "chosen" => run.language_chosen = true,
-                        None if setting == "anonymous" => run.anonymous = true,
-                        // An order source is configured, with the full allowance of failures.
-                        None if setting == "orders" => {
-                            run.orders.enabled = true;
-                            run.orders.tries_left = FAILED_LOOKUPS_PER_HOUR;
-                        }
-                        None if setting == "linked" => run.orders.linked = true,
-                        Some(("tries", n)) => run.orders.tries_left = n.parse().unwrap(),
+                        Some(("lang", code)) => ctx.lang = Lang::from_code(code).expect("test language"),
+                        Some(("ahead", n)) => ctx.queue.ahead = n.parse().unwrap(),
+                        Some(("wait", n)) => ctx.queue.expected_wait_minutes = Some(n.parse().unwrap()),
+                        Some(("back", at)) => ctx.queue.agents_back_at = Some(at.to_owned()),
+                        None if setting == "chosen" => ctx.language_chosen = true,
+                        None if setting == "anonymous" => ctx.anonymous = true,
+                        None if setting == "orders" => ctx.orders = order_source(),
+                        None if setting == "linked" => ctx.orders.linked = true,
+                        Some(("tries", n)) => ctx.orders.tries_left = n.parse().unwrap(),
                         _ => panic!("unknown setting {setting}"),
                     }
                 }
             }
             ">" => {
                 finish_input(&mut pending, effects_checked);
-                let ctx = Ctx {
-                    lang: run.lang,
-                    language_chosen: run.language_chosen,
-                    order_ids: &MarketplaceFormat,
-                    faq: &TableClassifier,
-                    queue: run.queue.clone(),
-                    anonymous: run.anonymous,
-                    orders: run.orders,
-                };
-                let transition = step(run.state.clone(), parse_input(rest), &ctx);
-                run.state = transition.state.clone();
-                run.lang = transition.language(run.lang);
+                let transition = step(state.clone(), parse_input(rest), &ctx);
+                state = transition.state.clone();
+                ctx.lang = transition.language(ctx.lang);
                 pending = Some((rest.to_owned(), transition));
                 effects_checked = false;
             }
@@ -248,21 +221,29 @@ fn check_from(start: State, script: &str) -> State {
             }
             "=" => {
                 let (input, _) = pending.as_ref().expect("`=` follows an input");
-                assert_eq!(step_name(&run.state), rest, "state after `{input}`");
+                assert_eq!(step_name(&state), rest, "state after `{input}`");
             }
             _ => panic!("unknown transcript line: {raw}"),
         }
     }
     finish_input(&mut pending, effects_checked);
-    run.state
+    state
 }
 
+/// Runs a transcript from the menu.
 fn check(script: &str) -> State {
-    check_from(State::Menu, script)
+    in_step(State::Menu, script)
 }
 
-fn in_step(state: State, script: &str) -> State {
-    check_from(state, script)
+/// Runs the openings one after the other, then `script`, from the menu: every line of each is
+/// checked as if the whole transcript were written out in one piece.
+fn check_after(openings: &[&str], script: &str) -> State {
+    check(&[openings, &[script]].concat().join("\n"))
+}
+
+/// An order source is configured, with the full allowance of failed lookups.
+fn order_source() -> OrderAccess {
+    OrderAccess { enabled: true, linked: false, tries_left: FAILED_LOOKUPS_PER_HOUR }
 }
 
 fn photo() -> MediaRef {
@@ -273,18 +254,79 @@ fn order_id() -> Option<OrderId> {
     Some(OrderId::from_trusted("12345678-0001".into()))
 }
 
+fn at_order_id(issue: IssueType) -> State {
+    State::AwaitingOrderId { issue, note: None, lookup: None }
+}
+
+/// The photo step, with the test's order number and no caption.
+fn at_photos(issue: IssueType, photos: Vec<MediaRef>) -> State {
+    State::AwaitingPhotos { issue, order_id: order_id(), photos, caption: None }
+}
+
+/// The description step, before any photo or words.
+fn at_description(issue: IssueType, order_id: Option<OrderId>) -> State {
+    State::AwaitingDescription { issue, order_id, photos: vec![], note: None }
+}
+
+// ---- Openings: how many transcripts begin, written once ---------------------------------------
+
+const START: &str = "
+    > /start
+    < greeting menu-prompt
+    = menu";
+
+const ORDER_BUTTON: &str = "
+    > [btn i:order]
+    < ask-order-id
+    = awaiting_order_id";
+
+/// The number, for a problem whose photos are required.
+const NUMBER_FOR_PHOTOS: &str = "
+    > 12345678-0001
+    < order-id-accepted ask-photo-required
+    = awaiting_photos";
+
+/// An order problem up to its photos.
+const ORDER_AT_PHOTOS: &[&str] = &[ORDER_BUTTON, NUMBER_FOR_PHOTOS];
+
+const ACCOUNT_BUTTON: &str = "
+    > [btn i:account]
+    < ask-description
+    = awaiting_description";
+
+/// A question the FAQ knows, written as the description: the answer is offered before a ticket.
+const PASSWORD_AS_DESCRIPTION: &str = "
+    > how do i reset my password
+    < suggestion-intro faq-recover-password did-it-help
+    = suggestion_offered";
+
+/// The same question written at the menu: the answer, and whether it helped.
+const PASSWORD_QUESTION: &str = "
+    > how do I reset my password
+    < faq-recover-password did-it-help
+    = faq_answered";
+
+/// With an order source (`@ orders`), nothing is said until the lookup answers.
+const WHERE_IS_MY_ORDER: &str = "
+    > where is my order 12345678-0001?
+    < -
+    ! lookup_order
+    = looking_up_order";
+
+/// With an order source (`@ orders`), a problem's number is looked up before the flow goes on.
+const NUMBER_LOOKED_UP: &str = "
+    > 12345678-0001
+    < -
+    ! lookup_order
+    = looking_up_order";
+
 // ---- The main flows -------------------------------------------------------------------------
 
 #[test]
 fn order_problem_with_photos_ends_in_a_queued_ticket() {
-    let end = check(
-        "> /start
-         < greeting menu-prompt
-         = menu
-         > [btn i:order]
-         < ask-order-id
-         = awaiting_order_id
-         > 1234
+    let end = check_after(
+        &[START, ORDER_BUTTON],
+        "> 1234
          < order-id-invalid
          = awaiting_order_id
          > 12345678-0001
@@ -360,12 +402,7 @@ fn optional_photo_can_be_skipped_or_replaced_by_text() {
 #[test]
 fn a_required_photo_cannot_be_skipped() {
     in_step(
-        State::AwaitingPhotos {
-            issue: IssueType::Order,
-            order_id: order_id(),
-            photos: vec![],
-            caption: None,
-        },
+        at_photos(IssueType::Order, vec![]),
         "> [btn skip]
          < stale-button ask-photo-required
          = awaiting_photos
@@ -379,12 +416,9 @@ fn a_required_photo_cannot_be_skipped() {
 
 #[test]
 fn a_refused_file_after_a_photo_does_not_read_as_received() {
-    check(
-        "> [btn i:order]
-         < ask-order-id
-         > 12345678-0001
-         < order-id-accepted ask-photo-required
-         > [photo]
+    check_after(
+        ORDER_AT_PHOTOS,
+        "> [photo]
          < photo-received
          > [notimage]
          < photo-not-an-image ask-more-photos
@@ -407,6 +441,7 @@ fn a_caption_becomes_the_description() {
          = awaiting_photos
          > [photo]
          < photo-received
+         = awaiting_photos
          > [btn done]
          < handoff-queued
          ! open_ticket
@@ -418,7 +453,7 @@ fn a_caption_becomes_the_description() {
 fn photos_stop_at_the_limit() {
     let photos = vec![photo(); MAX_PHOTOS - 1];
     in_step(
-        State::AwaitingPhotos { issue: IssueType::Order, order_id: order_id(), photos, caption: None },
+        at_photos(IssueType::Order, photos),
         "> [photo]
          < photo-limit-reached ask-description
          = awaiting_description
@@ -430,11 +465,9 @@ fn photos_stop_at_the_limit() {
 
 #[test]
 fn account_and_other_go_straight_to_the_description() {
-    check(
-        "> [btn i:account]
-         < ask-description
-         = awaiting_description
-         > My account was locked after I changed my phone number
+    check_after(
+        &[ACCOUNT_BUTTON],
+        "> My account was locked after I changed my phone number
          < handoff-queued
          ! open_ticket",
     );
@@ -481,12 +514,7 @@ fn an_anonymous_bare_request_for_a_person_waits_behind_the_rest() {
 #[test]
 fn a_complaint_is_queued_with_high_priority_and_no_suggestion() {
     let ctx = test_ctx(QueueSnapshot::default());
-    let state = State::AwaitingDescription {
-        issue: IssueType::Complaint,
-        order_id: None,
-        photos: vec![],
-        note: None,
-    };
+    let state = at_description(IssueType::Complaint, None);
     // This text would match an FAQ answer, but complaints always go to a person.
     let transition = step(state, Input::Text { text: "how do i reset my password".into() }, &ctx);
     assert_eq!(transition.replies[0].key(), keys::COMPLAINT_QUEUED);
@@ -504,13 +532,9 @@ fn a_complaint_is_queued_with_high_priority_and_no_suggestion() {
 
 #[test]
 fn a_fitting_answer_is_suggested_before_queueing() {
-    check(
-        "> [btn i:account]
-         < ask-description
-         > how do i reset my password
-         < suggestion-intro faq-recover-password did-it-help
-         = suggestion_offered
-         > [btn yes]
+    check_after(
+        &[ACCOUNT_BUTTON, PASSWORD_AS_DESCRIPTION],
+        "> [btn yes]
          < glad-it-helped ask-rating
          ! open_ticket
          = awaiting_rating
@@ -522,12 +546,9 @@ fn a_fitting_answer_is_suggested_before_queueing() {
          < thanks-for-rating menu-prompt
          = menu",
     );
-    check(
-        "> [btn i:account]
-         < ask-description
-         > how do i reset my password
-         < suggestion-intro faq-recover-password did-it-help
-         > something else
+    check_after(
+        &[ACCOUNT_BUTTON, PASSWORD_AS_DESCRIPTION],
+        "> something else
          < did-it-help
          = suggestion_offered
          > [btn no]
@@ -550,19 +571,16 @@ fn self_served_tickets_are_marked_so() {
 
 #[test]
 fn free_text_faq_answers_and_asks_whether_it_helped() {
-    check(
-        "> how do I reset my password
-         < faq-recover-password did-it-help
-         = faq_answered
-         > [btn yes]
+    check_after(
+        &[PASSWORD_QUESTION],
+        "> [btn yes]
          < glad-it-helped menu-prompt
          ! faq_outcome
          = menu",
     );
-    check(
-        "> how do I reset my password
-         < faq-recover-password did-it-help
-         > [btn no]
+    check_after(
+        &[PASSWORD_QUESTION],
+        "> [btn no]
          < handoff-queued
          ! open_ticket faq_outcome
          = queued",
@@ -571,10 +589,9 @@ fn free_text_faq_answers_and_asks_whether_it_helped() {
 
 #[test]
 fn a_new_question_after_an_answer_is_answered_too() {
-    check(
-        "> how do I reset my password
-         < faq-recover-password did-it-help
-         > what is the weather like
+    check_after(
+        &[PASSWORD_QUESTION],
+        "> what is the weather like
          < not-understood menu-prompt
          = not_understood",
     );
@@ -625,21 +642,15 @@ fn out_of_scope_text_offers_the_menu() {
 
 #[test]
 fn asking_for_a_human_works_inside_a_flow() {
-    check(
-        "> [btn i:order]
-         < ask-order-id
-         > let me talk to a human
+    check_after(
+        &[ORDER_BUTTON],
+        "> let me talk to a human
          < handoff-queued
          ! open_ticket
          = queued",
     );
     in_step(
-        State::AwaitingPhotos {
-            issue: IssueType::Order,
-            order_id: order_id(),
-            photos: vec![photo()],
-            caption: None,
-        },
+        at_photos(IssueType::Order, vec![photo()]),
         "> [btn human]
          < handoff-queued
          ! open_ticket
@@ -681,10 +692,9 @@ fn a_chosen_language_is_kept() {
 
 #[test]
 fn language_can_be_chosen_at_any_step() {
-    check(
-        "> [btn i:order]
-         < ask-order-id
-         > /language
+    check_after(
+        &[ORDER_BUTTON],
+        "> /language
          < choose-language
          = awaiting_order_id
          > [btn l:ru]
@@ -699,17 +709,12 @@ fn language_can_be_chosen_at_any_step() {
 
 // ---- Global commands --------------------------------------------------------------------------
 
-#[test]
-fn commands_work_at_every_step() {
-    let flow_states = [
-        State::AwaitingOrderId { issue: IssueType::Order, note: None, lookup: None },
-        State::AwaitingPhotos {
-            issue: IssueType::Order,
-            order_id: order_id(),
-            photos: vec![],
-            caption: None,
-        },
-        State::AwaitingDescription { issue: IssueType::Account, order_id: None, photos: vec![], note: None },
+/// The steps of a flow under way: a command leaves each of them, or keeps it, the same way.
+fn flow_steps() -> Vec<State> {
+    vec![
+        at_order_id(IssueType::Order),
+        at_photos(IssueType::Order, vec![]),
+        at_description(IssueType::Account, None),
         State::SuggestionOffered {
             draft: draft(IssueType::Account, None, vec![], Some("x".into())),
             intent: Intent::RecoverPassword,
@@ -718,20 +723,19 @@ fn commands_work_at_every_step() {
         State::AwaitingFeedback,
         State::AwaitingRating,
         State::AwaitingComment { stars: 4 },
-    ];
-    for state in flow_states {
+    ]
+}
+
+#[test]
+fn commands_work_at_every_step() {
+    for state in flow_steps() {
         in_step(
             state.clone(),
             "> /cancel
              < cancelled menu-prompt
              = menu",
         );
-        in_step(
-            state.clone(),
-            "> /start
-             < greeting menu-prompt
-             = menu",
-        );
+        in_step(state.clone(), START);
         in_step(
             state.clone(),
             "> /MENU@SupportBot
@@ -757,7 +761,7 @@ fn commands_work_at_every_step() {
 #[test]
 fn help_and_unknown_commands_reprompt() {
     in_step(
-        State::AwaitingOrderId { issue: IssueType::Order, note: None, lookup: None },
+        at_order_id(IssueType::Order),
         "> /help
          < help ask-order-id
          > /pizza
@@ -915,42 +919,20 @@ fn a_resolved_ticket_can_be_reopened() {
 // ---- Bad input at every step ------------------------------------------------------------------
 
 fn every_customer_facing_state() -> Vec<State> {
-    vec![
-        State::Menu,
-        State::AwaitingOrderId { issue: IssueType::Order, note: None, lookup: None },
-        State::AwaitingPhotos {
-            issue: IssueType::Order,
-            order_id: order_id(),
-            photos: vec![],
-            caption: None,
-        },
+    let mut states = vec![State::Menu];
+    states.extend(flow_steps());
+    states.extend([
         State::AwaitingPhotos {
             issue: IssueType::Return,
             order_id: order_id(),
             photos: vec![photo()],
             caption: Some("c".into()),
         },
-        State::AwaitingDescription {
-            issue: IssueType::Delivery,
-            order_id: order_id(),
-            photos: vec![],
-            note: None,
-        },
-        State::AwaitingDescription {
-            issue: IssueType::Complaint,
-            order_id: None,
-            photos: vec![],
-            note: None,
-        },
-        State::SuggestionOffered {
-            draft: draft(IssueType::Account, None, vec![], Some("x".into())),
-            intent: Intent::RecoverPassword,
-        },
-        State::FaqAnswered { intent: Intent::RecoverPassword, question: "q".into(), order_id: None },
-        State::AwaitingFeedback,
-        State::AwaitingRating,
+        at_description(IssueType::Delivery, order_id()),
+        at_description(IssueType::Complaint, None),
         State::AwaitingComment { stars: 2 },
-    ]
+    ]);
+    states
 }
 
 #[test]
@@ -980,10 +962,9 @@ fn unusable_input_changes_nothing_at_any_step() {
 
 #[test]
 fn text_at_the_length_limit_is_accepted() {
-    check(
-        "> [btn i:account]
-         < ask-description
-         > [exactly-max]
+    check_after(
+        &[ACCOUNT_BUTTON],
+        "> [exactly-max]
          < handoff-queued
          ! open_ticket",
     );
@@ -1010,12 +991,8 @@ fn buttons_from_earlier_steps_are_refused_politely() {
 
 #[test]
 fn a_photo_where_none_is_asked_for_is_kept_in_the_log_only() {
-    for state in [
-        State::Menu,
-        State::AwaitingOrderId { issue: IssueType::Order, note: None, lookup: None },
-        State::AwaitingRating,
-        State::AwaitingFeedback,
-    ] {
+    for state in [State::Menu, at_order_id(IssueType::Order), State::AwaitingRating, State::AwaitingFeedback]
+    {
         let ctx = test_ctx(QueueSnapshot::default());
         let transition = step(state.clone(), parse_input("[photo]"), &ctx);
         assert_eq!(transition.state, state);
@@ -1245,7 +1222,7 @@ fn asking_for_a_language_by_name_switches_to_it_for_good() {
     assert_eq!(switched.effects, vec![Effect::SetLanguage { lang: Lang::En, chosen: true }]);
     assert_eq!(switched.replies.iter().map(Reply::key).collect::<Vec<_>>(), ["language-set", "menu-prompt"]);
     // In the middle of a request, the request goes on.
-    let state = State::AwaitingOrderId { issue: IssueType::Damaged, note: None, lookup: None };
+    let state = at_order_id(IssueType::Damaged);
     let switched = step(state.clone(), Input::Text { text: "说中文".into() }, &ctx);
     assert_eq!(switched.state, state);
     assert_eq!(switched.language(Lang::En), Lang::Zh);
@@ -1255,12 +1232,7 @@ fn asking_for_a_language_by_name_switches_to_it_for_good() {
 #[test]
 fn a_question_while_a_photo_is_expected_is_answered_and_the_request_repeated() {
     in_step(
-        State::AwaitingPhotos {
-            issue: IssueType::Damaged,
-            order_id: order_id(),
-            photos: vec![],
-            caption: None,
-        },
+        at_photos(IssueType::Damaged, vec![]),
         "> How long does a refund take?
          < faq-check-refund-policy ask-photo-required
          = awaiting_photos
@@ -1276,7 +1248,7 @@ fn a_question_while_a_photo_is_expected_is_answered_and_the_request_repeated() {
          ! open_ticket",
     );
     in_step(
-        State::AwaitingOrderId { issue: IssueType::Damaged, note: None, lookup: None },
+        at_order_id(IssueType::Damaged),
         "> how long does a refund take?
          < faq-check-refund-policy ask-order-id
          = awaiting_order_id",
@@ -1286,12 +1258,7 @@ fn a_question_while_a_photo_is_expected_is_answered_and_the_request_repeated() {
 #[test]
 fn a_new_order_number_replaces_the_old_one_with_a_confirmation() {
     let end = in_step(
-        State::AwaitingPhotos {
-            issue: IssueType::Damaged,
-            order_id: order_id(),
-            photos: vec![],
-            caption: None,
-        },
+        at_photos(IssueType::Damaged, vec![]),
         "> sorry, it's order 87654321-0002
          < order-id-changed ask-photo-required
          = awaiting_photos",
@@ -1299,12 +1266,7 @@ fn a_new_order_number_replaces_the_old_one_with_a_confirmation() {
     let State::AwaitingPhotos { order_id: changed, .. } = end else { panic!("{end:?}") };
     assert_eq!(changed.as_ref().map(OrderId::as_str), Some("87654321-0002"));
     in_step(
-        State::AwaitingDescription {
-            issue: IssueType::Delivery,
-            order_id: order_id(),
-            photos: vec![],
-            note: None,
-        },
+        at_description(IssueType::Delivery, order_id()),
         "> 12345678-0001
          < order-id-accepted ask-description
          = awaiting_description",
@@ -1321,13 +1283,8 @@ fn asking_for_a_person_works_in_any_language_at_any_step() {
             note: Some("the mug is damaged".into()),
             lookup: None,
         },
-        State::AwaitingPhotos {
-            issue: IssueType::Damaged,
-            order_id: order_id(),
-            photos: vec![photo()],
-            caption: None,
-        },
-        State::AwaitingDescription { issue: IssueType::Other, order_id: None, photos: vec![], note: None },
+        at_photos(IssueType::Damaged, vec![photo()]),
+        at_description(IssueType::Other, None),
         State::ChoosingIssue {
             order_id: OrderId::from_trusted("12345678-0001".into()),
             note: None,
@@ -1451,13 +1408,9 @@ fn states_stored_before_these_fields_existed_still_load() {
 
 #[test]
 fn where_is_my_order_is_looked_up_and_answered_with_status_and_tracking() {
-    check(
-        "@ orders
-         > where is my order 12345678-0001?
-         < -
-         ! lookup_order
-         = looking_up_order
-         > is it there yet?
+    check_after(
+        &["@ orders", WHERE_IS_MY_ORDER],
+        "> is it there yet?
          < order-still-checking
          = looking_up_order
          > [looked track 12345678-0001 found:in_transit]
@@ -1472,7 +1425,7 @@ fn where_is_my_order_is_looked_up_and_answered_with_status_and_tracking() {
 #[test]
 fn the_order_status_reply_carries_the_store_label_and_the_tracking_link() {
     let mut ctx = test_ctx(QueueSnapshot::default());
-    ctx.orders = OrderAccess { enabled: true, linked: false, tries_left: 5 };
+    ctx.orders = order_source();
     let state = State::LookingUpOrder {
         purpose: LookupPurpose::Track,
         issue: IssueType::Delivery,
@@ -1480,11 +1433,7 @@ fn the_order_status_reply_carries_the_store_label_and_the_tracking_link() {
         verifier_given: false,
         note: None,
     };
-    let Input::OrderLooked { purpose, order_ref, outcome } = looked("track 12345678-0001 found:shipped")
-    else {
-        unreachable!()
-    };
-    let transition = step(state, Input::OrderLooked { purpose, order_ref, outcome }, &ctx);
+    let transition = step(state, looked("track 12345678-0001 found:shipped"), &ctx);
     let args = |index: usize| transition.replies[index].text.args.clone();
     assert!(args(0).contains(&("status".into(), Arg::Text("shipped".into()))));
     assert!(args(0).contains(&("store_label".into(), Arg::Text("Handed to the courier".into()))));
@@ -1513,11 +1462,9 @@ fn a_signed_in_customer_gets_their_latest_order_without_typing_a_number() {
 
 #[test]
 fn an_unknown_order_is_said_so_with_retype_or_a_person_and_five_failures_stop_the_lookups() {
-    check(
-        "@ orders tries=2
-         > where is my order 12345678-0001?
-         ! lookup_order
-         > [looked track 12345678-0001 notfound]
+    check_after(
+        &["@ orders tries=2", WHERE_IS_MY_ORDER],
+        "> [looked track 12345678-0001 notfound]
          < order-not-found
          = awaiting_order_id
          > 12345678-0002
@@ -1566,7 +1513,7 @@ fn a_guest_is_asked_for_the_verifier_the_store_wants() {
 #[test]
 fn the_verifier_goes_with_the_lookup() {
     let mut ctx = test_ctx(QueueSnapshot::default());
-    ctx.orders = OrderAccess { enabled: true, linked: false, tries_left: 5 };
+    ctx.orders = order_source();
     let state = State::AwaitingVerifier {
         purpose: LookupPurpose::Track,
         issue: IssueType::Delivery,
@@ -1584,11 +1531,9 @@ fn the_verifier_goes_with_the_lookup() {
 
 #[test]
 fn the_store_down_is_said_politely_with_a_person_one_press_away() {
-    check(
-        "@ orders
-         > where is my order 12345678-0001?
-         ! lookup_order
-         > [looked track 12345678-0001 down]
+    check_after(
+        &["@ orders", WHERE_IS_MY_ORDER],
+        "> [looked track 12345678-0001 down]
          < order-store-unavailable
          = order_answered
          > [btn human]
@@ -1612,25 +1557,15 @@ fn refund_tracking_answers_with_the_refund() {
 
 #[test]
 fn a_problem_flow_checks_the_order_and_goes_on() {
-    check(
-        "@ orders
-         > [btn i:order]
-         < ask-order-id
-         = awaiting_order_id
-         > 12345678-0001
-         < -
-         ! lookup_order
-         = looking_up_order
-         > [looked problem 12345678-0001 found:delivered]
+    check_after(
+        &["@ orders", ORDER_BUTTON, NUMBER_LOOKED_UP],
+        "> [looked problem 12345678-0001 found:delivered]
          < order-found-for-problem ask-photo-required
          = awaiting_photos",
     );
-    check(
-        "@ orders
-         > [btn i:order]
-         > 12345678-0001
-         ! lookup_order
-         > [looked problem 12345678-0001 down]
+    check_after(
+        &["@ orders", ORDER_BUTTON, NUMBER_LOOKED_UP],
+        "> [looked problem 12345678-0001 down]
          < order-not-checked ask-photo-required
          = awaiting_photos",
     );
@@ -1638,11 +1573,9 @@ fn a_problem_flow_checks_the_order_and_goes_on() {
 
 #[test]
 fn an_answer_the_conversation_no_longer_waits_for_changes_nothing() {
-    check(
-        "@ orders
-         > where is my order 12345678-0001?
-         ! lookup_order
-         > /menu
+    check_after(
+        &["@ orders", WHERE_IS_MY_ORDER],
+        "> /menu
          < menu-prompt
          = menu
          > [looked track 12345678-0001 found:shipped]
