@@ -528,7 +528,7 @@ impl Author {
 }
 
 /// One row of the message log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
     pub conversation_id: i64,
     pub direction: Direction,

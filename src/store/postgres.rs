@@ -16,7 +16,7 @@
 //! withdrawn ones are different rows), so splitting them would not change what they do.
 
 use super::counted::Counted;
-use super::rows::{self, RowExt};
+use super::rows::{self, ReadRows, RowExt};
 use super::sql;
 use super::tcp_nodelay;
 use super::{
@@ -180,7 +180,7 @@ impl PostgresStore {
             }
         };
         let found = query.fetch_all(&mut *tx).await?;
-        let jobs = found.iter().map(rows::outbox_job).collect::<StoreResult<Vec<_>>>()?;
+        let jobs = found.read(rows::outbox_job)?;
         if !jobs.is_empty() {
             let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
             sqlx::query(LEASE).bind(until).bind(ids).execute(&mut *tx).await?;
@@ -403,7 +403,7 @@ impl PostgresTx {
                 None => last.push((name, position)),
             }
         }
-        let inserted = sqlx::query(RECORD)
+        let inserted: Vec<(String, String)> = sqlx::query_as(RECORD)
             .bind(keys.iter().map(|key| key.channel.as_str()).collect::<Vec<_>>())
             .bind(keys.iter().map(|key| key.event_id.as_str()).collect::<Vec<_>>())
             .bind(now)
@@ -411,10 +411,7 @@ impl PostgresTx {
             .bind(last.iter().map(|(_, position)| *position).collect::<Vec<_>>())
             .fetch_all(&mut *self.tx)
             .await?;
-        let mut fresh = HashSet::with_capacity(inserted.len());
-        for row in &inserted {
-            fresh.insert((row.text("channel")?, row.text("event_id")?));
-        }
+        let fresh: HashSet<(String, String)> = inserted.into_iter().collect();
         Ok(keys.iter().map(|key| fresh.contains(&(key.channel.clone(), key.event_id.clone()))).collect())
     }
 
@@ -476,7 +473,7 @@ impl PostgresTx {
             .bind(contacts.iter().map(|c| c.external_id.as_str()).collect::<Vec<_>>())
             .fetch_all(&mut *self.tx)
             .await?;
-        found.iter().map(rows::contact).collect()
+        found.read(rows::contact)
     }
 
     /// Inserts new contacts and updates the name and data of known ones; returns their rows.
@@ -510,15 +507,14 @@ impl PostgresTx {
             .bind(now)
             .fetch_all(&mut *self.tx)
             .await?;
-        written.iter().map(rows::contact).collect()
+        written.read(rows::contact)
     }
 
     /// The conversations of these contacts that exist, locked (in id order) until commit.
     async fn conversations_of(&mut self, contact_ids: &[i64]) -> StoreResult<Vec<ConversationRow>> {
         const LOAD: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count \
              FROM conversations WHERE contact_id = ANY($1) ORDER BY id FOR UPDATE";
-        let found = sqlx::query(LOAD).bind(contact_ids).fetch_all(&mut *self.tx).await?;
-        found.iter().map(rows::conversation).collect()
+        sqlx::query(LOAD).bind(contact_ids).fetch_all(&mut *self.tx).await?.read(rows::conversation)
     }
 
     /// Creates conversations at `initial_state` for contacts that have none. One created
@@ -617,7 +613,7 @@ impl PostgresTx {
         // Delivered at commit, to every instance's workers; rows handed to this process's
         // worker (stored leased) need nobody.
         let notify = outbox.iter().any(|row| row.lease_until.is_none());
-        let query = sqlx::query(if notify { WRITE_BATCH_AND_NOTIFY } else { WRITE_BATCH })
+        let query = sqlx::query_as(if notify { WRITE_BATCH_AND_NOTIFY } else { WRITE_BATCH })
             .bind(tickets.iter().map(|t| t.conversation_id).collect::<Vec<_>>())
             .bind(tickets.iter().map(|t| t.contact_id).collect::<Vec<_>>())
             .bind(tickets.iter().map(|t| t.status.code()).collect::<Vec<_>>())
@@ -664,11 +660,10 @@ impl PostgresTx {
             .bind(outbox.iter().map(|r| r.at).collect::<Vec<_>>())
             .bind(outbox.iter().map(|r| r.lease_until).collect::<Vec<_>>());
         let query = if notify { query.bind(OUTBOX_CHANNEL) } else { query };
-        let rows = query.fetch_all(&mut *self.tx).await?;
+        let rows: Vec<(String, i64)> = query.fetch_all(&mut *self.tx).await?;
         let mut written = Written::default();
-        for row in &rows {
-            let id = row.int("id")?;
-            match row.text("kind")?.as_str() {
+        for (kind, id) in rows {
+            match kind.as_str() {
                 "ticket" => written.tickets.push(id),
                 "outbox" => written.outbox.push(id),
                 "saved" => written.saved = u64::try_from(id).unwrap_or(0),
@@ -735,8 +730,7 @@ impl PostgresTx {
         const TICKET: &str = "SELECT id, conversation_id, contact_id, status, assigned_agent, priority, \
              created_at FROM tickets WHERE id = $1 FOR UPDATE";
         sqlx::query(CONVERSATION).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
-        let row = sqlx::query(TICKET).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
-        row.as_ref().map(rows::ticket).transpose()
+        sqlx::query(TICKET).bind(ticket_id).fetch_optional(&mut *self.tx).await?.read(rows::ticket)
     }
 
     async fn attach(&mut self, ticket_id: i64, media: &[MediaRef], now: Millis) -> StoreResult<()> {

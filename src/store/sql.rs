@@ -346,13 +346,14 @@ pub(super) const ANONYMISE_CONTACT: &str = "UPDATE contacts SET external_id = 'e
 pub(super) const CONTACT_BY_ID: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, \
      display_name, contact_data FROM contacts WHERE id = $1";
 
-pub(super) const LOG_AFTER: &str = "SELECT id, author, agent, text, body, attachments, event_id, created_at \
+pub(super) const LOG_AFTER: &str = "SELECT id, conversation_id, direction, author, agent, text, body, \
+     attachments, event_id, created_at \
      FROM messages WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3";
-pub(super) const CONTACT_LOG_AFTER: &str = "SELECT m.id, m.author, m.agent, m.text, m.body, m.attachments, \
-     m.event_id, m.created_at FROM contacts c JOIN conversations v ON v.contact_id = c.id \
-     JOIN messages m ON m.conversation_id = v.id \
+pub(super) const CONTACT_LOG_AFTER: &str = "SELECT m.id, m.conversation_id, m.direction, m.author, m.agent, \
+     m.text, m.body, m.attachments, m.event_id, m.created_at \
+     FROM contacts c JOIN conversations v ON v.contact_id = c.id JOIN messages m ON m.conversation_id = v.id \
      WHERE c.channel = $1 AND c.external_id = $2 AND m.id > $3 AND m.author <> 'system' ORDER BY m.id LIMIT $4";
-pub(super) const LAST_BOT_MESSAGE_OF_CONTACT: &str = "SELECT m.id, m.author, m.agent, m.text, m.body, \
-     m.attachments, m.event_id, m.created_at FROM contacts c JOIN conversations v ON v.contact_id = c.id \
-     JOIN messages m ON m.conversation_id = v.id \
+pub(super) const LAST_BOT_MESSAGE_OF_CONTACT: &str = "SELECT m.id, m.conversation_id, m.direction, m.author, \
+     m.agent, m.text, m.body, m.attachments, m.event_id, m.created_at \
+     FROM contacts c JOIN conversations v ON v.contact_id = c.id JOIN messages m ON m.conversation_id = v.id \
      WHERE c.channel = $1 AND c.external_id = $2 AND m.author = 'bot' ORDER BY m.id DESC LIMIT 1";

@@ -8,7 +8,7 @@
 
 use super::composed;
 use super::counted::Counted;
-use super::rows::{self, RowExt};
+use super::rows::{self, ReadRows, RowExt};
 use super::sql;
 use super::{
     Backend, BatchWrites, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate,
@@ -358,8 +358,9 @@ impl SqliteStore {
     /// readers and other processes are waited for up to the busy timeout.
     async fn flush_deletions(&self) -> StoreResult<bool> {
         let _writers_wait = self.write_lock.lock().await;
-        let outcome = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.bookkeeping).await?;
-        Ok(outcome.int("busy")? == 0)
+        let busy: i64 =
+            sqlx::query_scalar("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.bookkeeping).await?;
+        Ok(busy == 0)
     }
 
     /// One process owns the file, so it always leads (see `leader`).
@@ -494,7 +495,7 @@ impl SqliteTx {
             .bind(serde_json::to_string(&batch)?)
             .fetch_all(&mut *self.tx)
             .await?;
-        written.iter().map(rows::contact).collect()
+        written.read(rows::contact)
     }
 
     /// The conversations of these contacts that exist.
@@ -628,9 +629,8 @@ impl SqliteTx {
     }
 
     async fn ticket_for_update(&mut self, ticket_id: i64) -> StoreResult<Option<TicketRow>> {
-        let row =
-            sqlx::query(sql::TICKET_COLUMNS_BY_ID).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
-        row.as_ref().map(rows::ticket).transpose()
+        let query = sqlx::query(sql::TICKET_COLUMNS_BY_ID).bind(ticket_id);
+        query.fetch_optional(&mut *self.tx).await?.read(rows::ticket)
     }
 
     async fn insert_tickets(&mut self, tickets: &[NewTicket]) -> StoreResult<Vec<i64>> {
@@ -662,11 +662,10 @@ impl SqliteTx {
                 )
             })
             .collect();
-        let inserted =
-            sqlx::query(INSERT).bind(serde_json::to_string(&batch)?).fetch_all(&mut *self.tx).await?;
+        let ids =
+            sqlx::query_scalar(INSERT).bind(serde_json::to_string(&batch)?).fetch_all(&mut *self.tx).await?;
         // Rows are inserted in slice order under the write lock, and a rowid table gives each
         // new row the next id.
-        let ids = inserted.iter().map(|row| row.int("id")).collect::<StoreResult<Vec<_>>>()?;
         super::ticket_ids_in_slice_order(ids, tickets.len())
     }
 

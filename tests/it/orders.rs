@@ -223,7 +223,7 @@ async fn bot_replies(shop: &Shop, customer: &str, channel: &str, count: usize) -
             let row = shop.app_store().contact(channel, &contact.external_id).await.unwrap().unwrap();
             let conversation = shop.app_store().conversation_of_contact(row.id).await.unwrap().unwrap();
             for entry in shop.app_store().log_after(conversation.id, 0, 200).await.unwrap() {
-                if entry.author == Author::Bot {
+                if entry.message.author == Author::Bot {
                     replies.push(entry.reply().expect("a bot row holds its reply"));
                 }
             }
