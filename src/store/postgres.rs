@@ -21,8 +21,8 @@ use super::sql;
 use super::tcp_nodelay;
 use super::{
     Backend, BatchWrites, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate,
-    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, Store,
-    StoreError, StoreResult, TicketChange, TicketRow, WriteTx, priority_rank,
+    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxClaim,
+    OutboxJob, Store, StoreError, StoreResult, TicketChange, TicketRow, WriteTx, priority_rank,
 };
 use crate::core::handoff::TicketStatus;
 use crate::core::message::MediaRef;
@@ -154,15 +154,8 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Leases the due rows until `until`; see `Store::claim_outbox`.
-    async fn claim_until(
-        &self,
-        channels: &[&'static str],
-        recipient: Option<&str>,
-        now: Millis,
-        until: Millis,
-        limit: i64,
-    ) -> StoreResult<Vec<OutboxJob>> {
+    /// Leases the rows of `claim`; see `Store::claim_outbox`.
+    async fn claim(&self, claim: OutboxClaim<'_>) -> StoreResult<Vec<OutboxJob>> {
         const CANDIDATES: &str =
             concat!(sql::due_outbox!("o.channel = ANY($1)"), " FOR UPDATE OF o SKIP LOCKED");
         const CANDIDATES_OF_CONTACT: &str = concat!(
@@ -172,18 +165,13 @@ impl PostgresStore {
         const LEASE: &str = "UPDATE outbox SET lease_until = $1 WHERE id = ANY($2)";
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK_KEY).execute(&mut *tx).await?;
-        let names: Vec<&str> = channels.to_vec();
-        let query = match recipient {
-            None => sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit),
-            Some(external_id) => {
-                sqlx::query(CANDIDATES_OF_CONTACT).bind(names).bind(now).bind(limit).bind(external_id)
-            }
-        };
+        let names: Vec<&str> = claim.channels.to_vec();
+        let query = claim.due_rows(CANDIDATES, CANDIDATES_OF_CONTACT, names);
         let found = query.fetch_all(&mut *tx).await?;
         let jobs = found.read(rows::outbox_job)?;
         if !jobs.is_empty() {
             let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
-            sqlx::query(LEASE).bind(until).bind(ids).execute(&mut *tx).await?;
+            sqlx::query(LEASE).bind(claim.until).bind(ids).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(jobs)
@@ -483,17 +471,12 @@ impl PostgresTx {
         writes: &[&ContactUpsert],
         now: Millis,
     ) -> StoreResult<Vec<ContactRow>> {
-        const UPSERT: &str = "INSERT INTO contacts (channel, external_id, lang, display_name, contact_data, \
-             created_at, updated_at) \
-             SELECT u.channel, u.external_id, u.lang, u.display_name, u.contact_data::jsonb, $6, $6 \
+        const UPSERT: &str = sql::upsert_contacts!(
+            "SELECT u.channel, u.external_id, u.lang, u.display_name, u.contact_data::jsonb, $6, $6 \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
                AS u(channel, external_id, lang, display_name, contact_data) \
-             ORDER BY u.channel, u.external_id \
-             ON CONFLICT (channel, external_id) DO UPDATE SET \
-               display_name = coalesce(EXCLUDED.display_name, contacts.display_name), \
-               contact_data = coalesce(EXCLUDED.contact_data, contacts.contact_data), \
-               updated_at = EXCLUDED.updated_at \
-             RETURNING id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data";
+             ORDER BY u.channel, u.external_id"
+        );
         let mut data = Vec::with_capacity(writes.len());
         for contact in writes {
             data.push(contact.contact_data.as_ref().map(serde_json::to_string).transpose()?);

@@ -173,8 +173,7 @@ macro_rules! impl_store {
                 lease: std::time::Duration,
                 limit: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::OutboxJob>> {
-                let until = now.saturating_add($crate::store::duration_millis(lease));
-                <$store>::claim_until(self, channels, None, now, until, limit).await
+                <$store>::claim(self, $crate::store::OutboxClaim::new(channels, None, now, lease, limit)).await
             }
 
             async fn claim_outbox_of_contact(
@@ -185,8 +184,9 @@ macro_rules! impl_store {
                 lease: std::time::Duration,
                 limit: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::OutboxJob>> {
-                let until = now.saturating_add($crate::store::duration_millis(lease));
-                <$store>::claim_until(self, &[channel], Some(external_id), now, until, limit).await
+                let channels = [channel];
+                let claim = $crate::store::OutboxClaim::new(&channels, Some(external_id), now, lease, limit);
+                <$store>::claim(self, claim).await
             }
 
             async fn finish_outbox(
@@ -692,11 +692,12 @@ macro_rules! impl_store {
                 agent: $crate::store::NewAgent<'_>,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<Option<i64>> {
+                let credentials = agent.credentials;
                 let id = sqlx::query_scalar(sql::INSERT_AGENT)
-                    .bind(agent.name)
-                    .bind(agent.password_hash)
+                    .bind(credentials.name)
+                    .bind(credentials.password_hash)
                     .bind(agent.role.code())
-                    .bind(agent.must_change_password)
+                    .bind(credentials.must_change_password)
                     .bind(now)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -776,10 +777,11 @@ macro_rules! impl_store {
                 change: $crate::store::PasswordChange<'_>,
             ) -> $crate::store::StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
+                let credentials = change.credentials;
                 let query = sqlx::query_scalar(sql::SET_PASSWORD)
-                    .bind(change.password_hash)
-                    .bind(change.must_change_password)
-                    .bind(change.name);
+                    .bind(credentials.password_hash)
+                    .bind(credentials.must_change_password)
+                    .bind(credentials.name);
                 let Some(id): Option<i64> = query.fetch_optional(&mut *tx).await? else { return Ok(false) };
                 sqlx::query(sql::END_OTHER_SESSIONS_OF_AGENT)
                     .bind(id)

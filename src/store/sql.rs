@@ -46,6 +46,25 @@ macro_rules! due_outbox {
 }
 pub(super) use due_outbox;
 
+/// Inserts the contacts `$rows` selects (channel, external_id, lang, display_name,
+/// contact_data, created_at, updated_at); a known contact keeps its name and data unless the
+/// row brings new ones. Returns every contact's columns, as [`super::rows::contact`] reads them.
+macro_rules! upsert_contacts {
+    ($rows:literal) => {
+        concat!(
+            "INSERT INTO contacts (channel, external_id, lang, display_name, contact_data, created_at, ",
+            "updated_at) ",
+            $rows,
+            " ON CONFLICT (channel, external_id) DO UPDATE SET ",
+            "display_name = coalesce(excluded.display_name, contacts.display_name), ",
+            "contact_data = coalesce(excluded.contact_data, contacts.contact_data), ",
+            "updated_at = excluded.updated_at ",
+            "RETURNING id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data"
+        )
+    };
+}
+pub(super) use upsert_contacts;
+
 /// Tickets whose language is among the comma-separated codes of parameter `$n` (all when
 /// NULL). Codes are letters only, so the commas delimit them exactly.
 macro_rules! in_languages {

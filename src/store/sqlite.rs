@@ -12,8 +12,8 @@ use super::rows::{self, ReadRows, RowExt};
 use super::sql;
 use super::{
     Backend, BatchWrites, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate,
-    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, Store,
-    StoreError, StoreResult, TicketRow, WriteTx, priority_rank,
+    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxClaim,
+    OutboxJob, Store, StoreError, StoreResult, TicketRow, WriteTx, priority_rank,
 };
 use crate::core::handoff::TicketStatus;
 use crate::core::message::MediaRef;
@@ -274,20 +274,13 @@ impl SqliteStore {
 
     async fn set_cursor(&self, name: &str, value: &str, now: Millis) -> StoreResult<()> {
         let mut tx = self.begin_immediate().await?;
-        sqlx::query(sql::SET_CURSOR).bind(name).bind(value).bind(now).execute(&mut *tx.tx).await?;
+        WriteTx::set_cursor(&mut tx, name, value, now).await?;
         tx.tx.into_inner().commit().await?;
         Ok(())
     }
 
-    /// Leases the due rows until `until`; see `Store::claim_outbox`.
-    async fn claim_until(
-        &self,
-        channels: &[&'static str],
-        recipient: Option<&str>,
-        now: Millis,
-        until: Millis,
-        limit: i64,
-    ) -> StoreResult<Vec<OutboxJob>> {
+    /// Leases the rows of `claim`; see `Store::claim_outbox`.
+    async fn claim(&self, claim: OutboxClaim<'_>) -> StoreResult<Vec<OutboxJob>> {
         const CANDIDATES: &str = concat!(
             "SELECT json_group_array(json_array(id, conversation_id, contact_id, channel, external_id, ",
             "contact_data, lang, payload, attempts)) AS due FROM (",
@@ -303,13 +296,8 @@ impl SqliteStore {
         const LEASE: &str =
             "UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT value FROM jsonb_each($2))";
         let mut tx = self.begin_on(&self.bookkeeping).await?;
-        let names = serde_json::to_string(channels)?;
-        let query = match recipient {
-            None => sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit),
-            Some(external_id) => {
-                sqlx::query(CANDIDATES_OF_CONTACT).bind(names).bind(now).bind(limit).bind(external_id)
-            }
-        };
+        let names = serde_json::to_string(claim.channels)?;
+        let query = claim.due_rows(CANDIDATES, CANDIDATES_OF_CONTACT, names);
         let found = query.fetch_one(&mut *tx.tx).await?;
         let mut jobs = aggregate::<Vec<OutboxTuple>>(found, "due")?
             .into_iter()
@@ -318,7 +306,7 @@ impl SqliteStore {
         jobs.sort_by_key(|job| job.id);
         if !jobs.is_empty() {
             let ids = serde_json::to_string(&jobs.iter().map(|job| job.id).collect::<Vec<_>>())?;
-            sqlx::query(LEASE).bind(until).bind(ids).execute(&mut *tx.tx).await?;
+            sqlx::query(LEASE).bind(claim.until).bind(ids).execute(&mut *tx.tx).await?;
         }
         tx.tx.into_inner().commit().await?;
         Ok(jobs)
@@ -470,15 +458,10 @@ impl SqliteTx {
         writes: &[&ContactUpsert],
         now: Millis,
     ) -> StoreResult<Vec<ContactRow>> {
-        const UPSERT: &str = "INSERT INTO contacts (channel, external_id, lang, display_name, contact_data, \
-             created_at, updated_at) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, $1, $1 \
-             FROM jsonb_each($2) WHERE true \
-             ON CONFLICT (channel, external_id) DO UPDATE SET \
-               display_name = coalesce(excluded.display_name, contacts.display_name), \
-               contact_data = coalesce(excluded.contact_data, contacts.contact_data), \
-               updated_at = excluded.updated_at \
-             RETURNING id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data";
+        const UPSERT: &str = sql::upsert_contacts!(
+            "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, $1, $1 \
+             FROM jsonb_each($2) WHERE true"
+        );
         let mut batch = Vec::with_capacity(writes.len());
         for contact in writes {
             let data = contact.contact_data.as_ref().map(serde_json::to_string).transpose()?;
