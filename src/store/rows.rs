@@ -3,7 +3,9 @@
 //! hand them over, numbers, text and flags (it derives `sqlx::FromRow` and is read with
 //! `sqlx::query_as`). A record with a JSON column (TEXT on SQLite, JSONB on PostgreSQL), a
 //! stored code or a time to convert has its mapping here, over [`RowExt`], which each backend
-//! implements, and is read through [`ReadRows`].
+//! implements, and is read through [`ReadRows`]. (SQLite's batch reads on the write path are
+//! the one exception: they fold their rows into one JSON array, which `sqlite.rs` decodes
+//! straight into tuples, to cross sqlx's worker thread once.)
 
 use super::{
     Agent, ContactRow, ConversationRow, DeadLetter, LogEntry, NewMessage, Note, OutboxJob, OutboxRow, Role,
