@@ -3,7 +3,7 @@
 
 pub use crate::store::{Agent, Role};
 
-use crate::store::{Millis, NewAgent, PasswordChange, Store, StoreError, StoreResult};
+use crate::store::{Credentials, Millis, NewAgent, PasswordChange, Store, StoreError, StoreResult};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rand::Rng;
@@ -92,7 +92,8 @@ async fn insert(
     check_strength(password)?;
     let owned = password.to_owned();
     let password_hash = off_thread(move || hash_password(&owned)).await?;
-    let agent = NewAgent { name, password_hash: &password_hash, role, must_change_password };
+    let credentials = Credentials { name, password_hash: &password_hash, must_change_password };
+    let agent = NewAgent { credentials, role };
     match store.insert_agent(agent, now).await? {
         Some(id) => Ok(Agent {
             id,
@@ -201,7 +202,8 @@ pub async fn set_password(
         ChosenBy::AnAdmin => (true, None),
         ChosenBy::TheOperator => (false, None),
     };
-    let change = PasswordChange { name, password_hash: &password_hash, must_change_password, keep_session };
+    let credentials = Credentials { name, password_hash: &password_hash, must_change_password };
+    let change = PasswordChange { credentials, keep_session };
     if store.set_password_hash(change).await? { Ok(()) } else { Err(AgentError::NotFound(name.to_owned())) }
 }
 

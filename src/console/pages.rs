@@ -369,7 +369,9 @@ fn message_view(
     reading: Option<&Reading>,
 ) -> MessageView {
     let (mut aside, mut aside_label, mut note) = (String::new(), String::new(), String::new());
-    let text = match (entry.reply(), entry.author, entry.text.as_deref()) {
+    let reply = entry.reply();
+    let LogEntry { id, message } = entry;
+    let text = match (reply, message.author, message.text.as_deref()) {
         (Some(reply), _, _) => match reading {
             // The bot's words are people's texts in every language: no machine needed.
             Some(reading) => {
@@ -383,7 +385,7 @@ fn message_view(
         (None, Author::Customer, Some(text)) => {
             // Button presses read as what the customer saw on the button.
             let shown = crate::i18n::customer_text(text, |key| (state.render)(lang, &Reply::new(key)).text);
-            match reading.and_then(|reading| reading.outcomes.get(&entry.id)) {
+            match reading.and_then(|reading| reading.outcomes.get(&id)) {
                 Some(Outcome::Translated(translated)) => {
                     aside = shown;
                     aside_label =
@@ -399,7 +401,7 @@ fn message_view(
         }
         (None, Author::Agent, text) => {
             let sent = text.unwrap_or_default().to_owned();
-            match AgentOriginal::of_body(entry.body.as_deref()) {
+            match AgentOriginal::of_body(message.body.as_deref()) {
                 Some(original) if Some(original.lang) == reading.map(|reading| reading.target) => {
                     aside = sent;
                     aside_label =
@@ -420,22 +422,22 @@ fn message_view(
         }
         (None, _, text) => text.unwrap_or_default().to_owned(),
     };
-    let label = match entry.author {
+    let label = match message.author {
         Author::Customer => tr.t("console-author-customer"),
         Author::Bot => tr.t("console-author-bot"),
-        Author::Agent => tr.t1("console-author-agent", "agent", entry.agent.as_deref().unwrap_or_default()),
+        Author::Agent => tr.t1("console-author-agent", "agent", message.agent.as_deref().unwrap_or_default()),
         Author::System => tr.t("console-author-system"),
     };
     MessageView {
-        id: entry.id,
-        author: entry.author.code().to_owned(),
+        id,
+        author: message.author.code().to_owned(),
         label,
         text,
         aside,
         aside_label,
         note,
-        photos: entry.attachments.into_iter().map(|media| media.sha256).collect(),
-        at: tr.date_time(to_datetime(entry.at)),
+        photos: message.attachments.into_iter().map(|media| media.sha256).collect(),
+        at: tr.date_time(to_datetime(message.at)),
     }
 }
 

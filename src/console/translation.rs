@@ -34,9 +34,10 @@ pub(crate) fn reading_language(state: &ConsoleState, agent: &Agent, tr: Tr, cust
 /// Whether a log row is words a customer typed (a message or a photo's caption), which a
 /// machine may translate; button presses and refusals are shown by their labels instead.
 fn typed_by_customer(entry: &LogEntry) -> bool {
-    entry.author == Author::Customer
-        && entry.text.as_deref().is_some_and(worth_translating)
-        && (entry.body.is_none() || !entry.attachments.is_empty())
+    let message = &entry.message;
+    message.author == Author::Customer
+        && message.text.as_deref().is_some_and(worth_translating)
+        && (message.body.is_none() || !message.attachments.is_empty())
 }
 
 /// Whether a customer's logged text is words: not empty, not a command (`/agent`), not a
@@ -64,7 +65,7 @@ pub(crate) async fn read_in(
         .filter(|entry| typed_by_customer(entry))
         .map(|entry| MessageToTranslate {
             id: entry.id,
-            text: entry.text.clone().unwrap_or_default(),
+            text: entry.message.text.clone().unwrap_or_default(),
             source: customer,
         })
         .collect();

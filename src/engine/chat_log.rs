@@ -14,7 +14,7 @@ impl ChatLog for Engine {
         let log = self.store().contact_log_after(webchat::CHANNEL, visitor, after, limit).await?;
         // The log keeps the agent's login (for staff); the visitor sees their public face.
         let mut shown: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
-        if log.messages.iter().any(|entry| entry.author == Author::Agent) {
+        if log.messages.iter().any(|entry| entry.message.author == Author::Agent) {
             for agent in self.store().agents().await? {
                 shown.insert(agent.name, (agent.display_name, agent.photo_sha256));
             }
@@ -47,26 +47,27 @@ fn logged(
     entry: LogEntry,
     shown: &HashMap<String, (Option<String>, Option<String>)>,
 ) -> Option<LoggedMessage> {
-    let author = match entry.author {
+    let reply = entry.reply();
+    let LogEntry { id, message } = entry;
+    let author = match message.author {
         Author::Customer => ChatAuthor::Customer,
         Author::Bot => ChatAuthor::Bot,
         Author::Agent => ChatAuthor::Agent,
         Author::System => return None,
     };
-    let reply = entry.reply();
-    let (agent, agent_photo) = match (&entry.agent, author) {
+    let (agent, agent_photo) = match (&message.agent, author) {
         (Some(login), ChatAuthor::Agent) => shown.get(login).cloned().unwrap_or((None, None)),
         _ => (None, None),
     };
     Some(LoggedMessage {
-        id: entry.id,
+        id,
         author,
         agent,
         agent_photo,
-        text: entry.text,
+        text: message.text,
         reply,
-        structured: author == ChatAuthor::Customer && entry.body.is_some(),
-        attachments: entry.attachments,
-        event_id: entry.event_id,
+        structured: author == ChatAuthor::Customer && message.body.is_some(),
+        attachments: message.attachments,
+        event_id: message.event_id,
     })
 }

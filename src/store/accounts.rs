@@ -78,26 +78,31 @@ pub struct NewSession<'a> {
     pub expires_at: Millis,
 }
 
-/// An agent to store; `password_hash` is the argon2 hash.
+/// How agent `name` signs in: `password_hash` is the argon2 hash, and whether they must choose
+/// a password of their own first.
 #[derive(Debug, Clone, Copy)]
-pub struct NewAgent<'a> {
+pub struct Credentials<'a> {
     pub name: &'a str,
     pub password_hash: &'a str,
-    pub role: Role,
     pub must_change_password: bool,
 }
 
-/// A new password hash for agent `name`. The agent's sessions end, all but `keep_session` (the
+/// An agent to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAgent<'a> {
+    pub credentials: Credentials<'a>,
+    pub role: Role,
+}
+
+/// New credentials for an existing agent. The agent's sessions end, all but `keep_session` (the
 /// SHA-256 of the session token of whoever changes their own password).
 #[derive(Debug, Clone, Copy)]
 pub struct PasswordChange<'a> {
-    pub name: &'a str,
-    pub password_hash: &'a str,
-    pub must_change_password: bool,
+    pub credentials: Credentials<'a>,
     pub keep_session: Option<&'a str>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct ApiToken {
     pub id: i64,
     pub name: String,

@@ -2,31 +2,25 @@
 //! bot's replies kept structured, pages "after id N" for live updates, a change marker for the
 //! queue, dashboard figures and canned replies.
 
-use super::{Author, Millis, StoreResult};
-use crate::core::message::{Lang, MediaRef, Reply};
+use super::{Author, Millis, NewMessage, StoreResult};
+use crate::core::message::{Lang, Reply};
 use serde::Serialize;
 use std::collections::HashMap;
 
-/// One message of a conversation's log, with its structured original kept, so a bot reply
+/// One message of a conversation's log: the message as it was appended
+/// ([`super::WriteTx::append_messages`]), with its structured original kept, so a bot reply
 /// can be shown as the customer saw it, in their language.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEntry {
     pub id: i64,
-    pub author: Author,
-    pub agent: Option<String>,
-    pub text: Option<String>,
-    /// The structured original as JSON text (`Input` or `Reply`), when there is one.
-    pub body: Option<String>,
-    pub attachments: Vec<MediaRef>,
-    pub event_id: Option<String>,
-    pub at: Millis,
+    pub message: NewMessage,
 }
 
 impl LogEntry {
     /// The bot's reply as it was sent, if this is one whose body still reads as a `Reply`
     /// (otherwise it is shown by its text alone).
     pub fn reply(&self) -> Option<Reply> {
-        match (self.author, &self.body) {
+        match (self.message.author, &self.message.body) {
             (Author::Bot, Some(body)) => serde_json::from_str(body).ok(),
             _ => None,
         }
@@ -42,7 +36,7 @@ pub struct ContactLog {
 }
 
 /// A canned reply: a ready answer in one language that agents paste and adapt.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct CannedReply {
     pub id: i64,
     pub lang: String,
@@ -53,7 +47,7 @@ pub struct CannedReply {
 }
 
 /// Everything that changes what the queue page shows, cheap to read every few seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, sqlx::FromRow)]
 pub struct ChangeMarker {
     pub last_message: i64,
     pub last_ticket_update: i64,
@@ -62,7 +56,7 @@ pub struct ChangeMarker {
 }
 
 /// The ticket columns the dashboard reads.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct TicketTimes {
     pub created_at: Millis,
     pub first_agent_reply_at: Option<Millis>,
@@ -73,8 +67,9 @@ pub struct TicketTimes {
 }
 
 /// A customer's answer to "Did this help?" after an FAQ answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct FaqVerdict {
+    #[sqlx(rename = "created_at")]
     pub at: Millis,
     pub helped: bool,
 }

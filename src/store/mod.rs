@@ -29,7 +29,9 @@ mod sql;
 mod sqlite;
 mod tcp_nodelay;
 
-pub use accounts::{AccountStore, Agent, ApiToken, NewAgent, NewSession, PasswordChange, Role, SessionRow};
+pub use accounts::{
+    AccountStore, Agent, ApiToken, Credentials, NewAgent, NewSession, PasswordChange, Role, SessionRow,
+};
 pub use console::{CannedReply, ChangeMarker, ConsoleStore, ContactLog, FaqVerdict, LogEntry, TicketTimes};
 pub use leader::{Leadership, lock_key as leader_lock_key, wait_for_leadership};
 pub use orders::{
@@ -528,7 +530,7 @@ impl Author {
 }
 
 /// One row of the message log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
     pub conversation_id: i64,
     pub direction: Direction,
@@ -697,6 +699,50 @@ pub struct OutboxJob {
     pub lang: Lang,
     pub payload: Outbound,
     pub attempts: i64,
+}
+
+/// The rows one outbox claim takes (see [`Store::claim_outbox`]): the due rows of `channels`,
+/// only those of the contact `recipient` when there is one, at most `limit`, leased `until`.
+#[derive(Debug, Clone, Copy)]
+struct OutboxClaim<'a> {
+    channels: &'a [&'static str],
+    recipient: Option<&'a str>,
+    now: Millis,
+    until: Millis,
+    limit: i64,
+}
+
+impl<'a> OutboxClaim<'a> {
+    fn new(
+        channels: &'a [&'static str],
+        recipient: Option<&'a str>,
+        now: Millis,
+        lease: Duration,
+        limit: i64,
+    ) -> OutboxClaim<'a> {
+        OutboxClaim { channels, recipient, now, until: now.saturating_add(duration_millis(lease)), limit }
+    }
+
+    /// The backend's statement that reads the due rows, with the claim's parameters: `every`
+    /// reads those of all the channels' contacts, `of_recipient` those of the recipient (`$4`);
+    /// `channels` is the channel list as the backend passes a list (`$1`).
+    fn due_rows<'t, DB: sqlx::Database>(
+        &self,
+        every: &'static str,
+        of_recipient: &'static str,
+        channels: impl sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    ) -> sqlx::query::Query<'static, DB, DB::Arguments>
+    where
+        i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+        &'a str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    {
+        let statement = if self.recipient.is_some() { of_recipient } else { every };
+        let query = sqlx::query(statement).bind(channels).bind(self.now).bind(self.limit);
+        match self.recipient {
+            Some(external_id) => query.bind(external_id),
+            None => query,
+        }
+    }
 }
 
 /// What happened to one claimed row.

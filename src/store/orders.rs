@@ -19,14 +19,14 @@ pub struct NewOrderLookup {
 }
 
 /// A lookup the worker claimed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ClaimedLookup {
     pub id: i64,
     pub query: String,
 }
 
 /// A lookup the engine completed just now (it was still open).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct CompletedLookup {
     pub conversation_id: i64,
     pub contact_id: i64,
@@ -45,7 +45,7 @@ pub struct LookupAnswer<'a> {
 }
 
 /// A customer the store vouched for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct CustomerRow {
     pub id: i64,
     /// The store's own id for the customer.
@@ -61,7 +61,7 @@ pub struct LinkedCustomer {
     pub contacts: Vec<LinkedContact>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct LinkedContact {
     pub channel: String,
     pub external_id: String,
@@ -202,21 +202,21 @@ macro_rules! impl_orders {
                 &mut self,
                 lookup: &$crate::store::NewOrderLookup,
             ) -> $crate::store::StoreResult<i64> {
-                let row = sqlx::query($crate::store::orders::INSERT_LOOKUP)
+                let id = sqlx::query_scalar($crate::store::orders::INSERT_LOOKUP)
                     .bind(lookup.conversation_id)
                     .bind(lookup.contact_id)
                     .bind(&lookup.query)
                     .bind(lookup.at)
                     .fetch_one(&mut *self.tx)
                     .await?;
-                row.int("id")
+                Ok(id)
             }
 
             async fn complete_order_lookup(
                 &mut self,
                 answer: &$crate::store::LookupAnswer<'_>,
             ) -> $crate::store::StoreResult<Option<$crate::store::CompletedLookup>> {
-                let row = sqlx::query($crate::store::orders::COMPLETE_LOOKUP)
+                let completed = sqlx::query_as($crate::store::orders::COMPLETE_LOOKUP)
                     .bind(answer.id)
                     .bind(answer.at)
                     .bind(answer.outcome)
@@ -224,12 +224,7 @@ macro_rules! impl_orders {
                     .bind(answer.order.map(|(_, json)| json))
                     .fetch_optional(&mut *self.tx)
                     .await?;
-                let Some(row) = row else { return Ok(None) };
-                Ok(Some($crate::store::CompletedLookup {
-                    conversation_id: row.int("conversation_id")?,
-                    contact_id: row.int("contact_id")?,
-                    query: row.text("query")?,
-                }))
+                Ok(completed)
             }
 
             async fn mark_lookup_failed(&mut self, id: i64) -> $crate::store::StoreResult<()> {
@@ -245,12 +240,12 @@ macro_rules! impl_orders {
                 contact_id: i64,
                 since: $crate::store::Millis,
             ) -> $crate::store::StoreResult<u32> {
-                let row = sqlx::query($crate::store::orders::FAILED_LOOKUPS_SINCE)
+                let failures: i64 = sqlx::query_scalar($crate::store::orders::FAILED_LOOKUPS_SINCE)
                     .bind(contact_id)
                     .bind(since)
                     .fetch_one(&mut *self.tx)
                     .await?;
-                Ok(u32::try_from(row.int("failures")?).unwrap_or(u32::MAX))
+                Ok(u32::try_from(failures).unwrap_or(u32::MAX))
             }
 
             async fn snapshot_order_on_tickets(
@@ -272,18 +267,8 @@ macro_rules! impl_orders {
                 &mut self,
                 contact_id: i64,
             ) -> $crate::store::StoreResult<Option<$crate::store::CustomerRow>> {
-                let row = sqlx::query($crate::store::orders::CUSTOMER_OF_CONTACT)
-                    .bind(contact_id)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                row.map(|row| {
-                    Ok($crate::store::CustomerRow {
-                        id: row.int("id")?,
-                        store_id: row.text("store_id")?,
-                        email: row.opt_text("email")?,
-                    })
-                })
-                .transpose()
+                let query = sqlx::query_as($crate::store::orders::CUSTOMER_OF_CONTACT).bind(contact_id);
+                Ok(query.fetch_optional(&mut *self.tx).await?)
             }
 
             async fn link_contact(
@@ -293,13 +278,12 @@ macro_rules! impl_orders {
                 email: Option<&str>,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<i64> {
-                let row = sqlx::query($crate::store::orders::UPSERT_CUSTOMER)
+                let customer: i64 = sqlx::query_scalar($crate::store::orders::UPSERT_CUSTOMER)
                     .bind(store_id)
                     .bind(email)
                     .bind(now)
                     .fetch_one(&mut *self.tx)
                     .await?;
-                let customer = row.int("id")?;
                 sqlx::query($crate::store::orders::LINK_CONTACT)
                     .bind(contact_id)
                     .bind(customer)
@@ -314,12 +298,8 @@ macro_rules! impl_orders {
                 token_hash: &str,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<Option<(String, Option<String>)>> {
-                let row = sqlx::query($crate::store::orders::USE_TOKEN)
-                    .bind(token_hash)
-                    .bind(now)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                row.map(|row| Ok((row.text("store_id")?, row.opt_text("email")?))).transpose()
+                let query = sqlx::query_as($crate::store::orders::USE_TOKEN).bind(token_hash).bind(now);
+                Ok(query.fetch_optional(&mut *self.tx).await?)
             }
         }
 
@@ -331,49 +311,33 @@ macro_rules! impl_orders {
                 lease_until: $crate::store::Millis,
                 limit: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::ClaimedLookup>> {
-                let rows = sqlx::query($crate::store::orders::CLAIM_LOOKUPS)
+                let claimed = sqlx::query_as($crate::store::orders::CLAIM_LOOKUPS)
                     .bind(now)
                     .bind(lease_until)
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok($crate::store::ClaimedLookup { id: row.int("id")?, query: row.text("query")? })
-                    })
-                    .collect()
+                Ok(claimed)
             }
 
             async fn ticket_order_and_customer(
                 &self,
                 ticket_id: i64,
             ) -> $crate::store::StoreResult<(Option<String>, Option<$crate::store::LinkedCustomer>)> {
-                let order = sqlx::query($crate::store::orders::ORDER_OF_TICKET)
-                    .bind(ticket_id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .map(|row| row.opt_text("order_snapshot"))
-                    .transpose()?
-                    .flatten();
-                let customer = sqlx::query($crate::store::orders::CUSTOMER_OF_TICKET)
-                    .bind(ticket_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
+                let query = sqlx::query_scalar($crate::store::orders::ORDER_OF_TICKET).bind(ticket_id);
+                let order: Option<Option<String>> = query.fetch_optional(&self.pool).await?;
+                let query = sqlx::query_as($crate::store::orders::CUSTOMER_OF_TICKET).bind(ticket_id);
+                let customer: Option<$crate::store::CustomerRow> = query.fetch_optional(&self.pool).await?;
                 let customer = match customer {
                     None => None,
-                    Some(row) => {
-                        let store_id = row.text("store_id")?;
+                    Some($crate::store::CustomerRow { store_id, email, .. }) => {
                         let contacts =
                             <Self as $crate::store::OrderStore>::contacts_of_customer(self, &store_id)
                                 .await?;
-                        Some($crate::store::LinkedCustomer {
-                            store_id,
-                            email: row.opt_text("email")?,
-                            contacts,
-                        })
+                        Some($crate::store::LinkedCustomer { store_id, email, contacts })
                     }
                 };
-                Ok((order, customer))
+                Ok((order.flatten(), customer))
             }
 
             async fn insert_link_token(
@@ -403,19 +367,8 @@ macro_rules! impl_orders {
                 &self,
                 store_id: &str,
             ) -> $crate::store::StoreResult<Vec<$crate::store::LinkedContact>> {
-                let rows = sqlx::query($crate::store::orders::CONTACTS_OF_CUSTOMER)
-                    .bind(store_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok($crate::store::LinkedContact {
-                            channel: row.text("channel")?,
-                            external_id: row.text("external_id")?,
-                            display_name: row.opt_text("display_name")?,
-                        })
-                    })
-                    .collect()
+                let query = sqlx::query_as($crate::store::orders::CONTACTS_OF_CUSTOMER).bind(store_id);
+                Ok(query.fetch_all(&self.pool).await?)
             }
 
             async fn forget_customer(&self, store_id: &str) -> $crate::store::StoreResult<bool> {

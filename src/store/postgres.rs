@@ -16,13 +16,13 @@
 //! withdrawn ones are different rows), so splitting them would not change what they do.
 
 use super::counted::Counted;
-use super::rows::{self, RowExt};
+use super::rows::{self, ReadRows, RowExt};
 use super::sql;
 use super::tcp_nodelay;
 use super::{
     Backend, BatchWrites, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate,
-    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, Store,
-    StoreError, StoreResult, TicketChange, TicketRow, WriteTx, priority_rank,
+    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxClaim,
+    OutboxJob, Store, StoreError, StoreResult, TicketChange, TicketRow, WriteTx, priority_rank,
 };
 use crate::core::handoff::TicketStatus;
 use crate::core::message::MediaRef;
@@ -154,15 +154,8 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Leases the due rows until `until`; see `Store::claim_outbox`.
-    async fn claim_until(
-        &self,
-        channels: &[&'static str],
-        recipient: Option<&str>,
-        now: Millis,
-        until: Millis,
-        limit: i64,
-    ) -> StoreResult<Vec<OutboxJob>> {
+    /// Leases the rows of `claim`; see `Store::claim_outbox`.
+    async fn claim(&self, claim: OutboxClaim<'_>) -> StoreResult<Vec<OutboxJob>> {
         const CANDIDATES: &str =
             concat!(sql::due_outbox!("o.channel = ANY($1)"), " FOR UPDATE OF o SKIP LOCKED");
         const CANDIDATES_OF_CONTACT: &str = concat!(
@@ -172,18 +165,13 @@ impl PostgresStore {
         const LEASE: &str = "UPDATE outbox SET lease_until = $1 WHERE id = ANY($2)";
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK_KEY).execute(&mut *tx).await?;
-        let names: Vec<&str> = channels.to_vec();
-        let query = match recipient {
-            None => sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit),
-            Some(external_id) => {
-                sqlx::query(CANDIDATES_OF_CONTACT).bind(names).bind(now).bind(limit).bind(external_id)
-            }
-        };
+        let names: Vec<&str> = claim.channels.to_vec();
+        let query = claim.due_rows(CANDIDATES, CANDIDATES_OF_CONTACT, names);
         let found = query.fetch_all(&mut *tx).await?;
-        let jobs = found.iter().map(rows::outbox_job).collect::<StoreResult<Vec<_>>>()?;
+        let jobs = found.read(rows::outbox_job)?;
         if !jobs.is_empty() {
             let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
-            sqlx::query(LEASE).bind(until).bind(ids).execute(&mut *tx).await?;
+            sqlx::query(LEASE).bind(claim.until).bind(ids).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(jobs)
@@ -403,7 +391,7 @@ impl PostgresTx {
                 None => last.push((name, position)),
             }
         }
-        let inserted = sqlx::query(RECORD)
+        let inserted: Vec<(String, String)> = sqlx::query_as(RECORD)
             .bind(keys.iter().map(|key| key.channel.as_str()).collect::<Vec<_>>())
             .bind(keys.iter().map(|key| key.event_id.as_str()).collect::<Vec<_>>())
             .bind(now)
@@ -411,10 +399,7 @@ impl PostgresTx {
             .bind(last.iter().map(|(_, position)| *position).collect::<Vec<_>>())
             .fetch_all(&mut *self.tx)
             .await?;
-        let mut fresh = HashSet::with_capacity(inserted.len());
-        for row in &inserted {
-            fresh.insert((row.text("channel")?, row.text("event_id")?));
-        }
+        let fresh: HashSet<(String, String)> = inserted.into_iter().collect();
         Ok(keys.iter().map(|key| fresh.contains(&(key.channel.clone(), key.event_id.clone()))).collect())
     }
 
@@ -476,7 +461,7 @@ impl PostgresTx {
             .bind(contacts.iter().map(|c| c.external_id.as_str()).collect::<Vec<_>>())
             .fetch_all(&mut *self.tx)
             .await?;
-        found.iter().map(rows::contact).collect()
+        found.read(rows::contact)
     }
 
     /// Inserts new contacts and updates the name and data of known ones; returns their rows.
@@ -486,17 +471,12 @@ impl PostgresTx {
         writes: &[&ContactUpsert],
         now: Millis,
     ) -> StoreResult<Vec<ContactRow>> {
-        const UPSERT: &str = "INSERT INTO contacts (channel, external_id, lang, display_name, contact_data, \
-             created_at, updated_at) \
-             SELECT u.channel, u.external_id, u.lang, u.display_name, u.contact_data::jsonb, $6, $6 \
+        const UPSERT: &str = sql::upsert_contacts!(
+            "SELECT u.channel, u.external_id, u.lang, u.display_name, u.contact_data::jsonb, $6, $6 \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
                AS u(channel, external_id, lang, display_name, contact_data) \
-             ORDER BY u.channel, u.external_id \
-             ON CONFLICT (channel, external_id) DO UPDATE SET \
-               display_name = coalesce(EXCLUDED.display_name, contacts.display_name), \
-               contact_data = coalesce(EXCLUDED.contact_data, contacts.contact_data), \
-               updated_at = EXCLUDED.updated_at \
-             RETURNING id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data";
+             ORDER BY u.channel, u.external_id"
+        );
         let mut data = Vec::with_capacity(writes.len());
         for contact in writes {
             data.push(contact.contact_data.as_ref().map(serde_json::to_string).transpose()?);
@@ -510,15 +490,14 @@ impl PostgresTx {
             .bind(now)
             .fetch_all(&mut *self.tx)
             .await?;
-        written.iter().map(rows::contact).collect()
+        written.read(rows::contact)
     }
 
     /// The conversations of these contacts that exist, locked (in id order) until commit.
     async fn conversations_of(&mut self, contact_ids: &[i64]) -> StoreResult<Vec<ConversationRow>> {
         const LOAD: &str = "SELECT id, contact_id, state, version, flood_opened_at, flood_count \
              FROM conversations WHERE contact_id = ANY($1) ORDER BY id FOR UPDATE";
-        let found = sqlx::query(LOAD).bind(contact_ids).fetch_all(&mut *self.tx).await?;
-        found.iter().map(rows::conversation).collect()
+        sqlx::query(LOAD).bind(contact_ids).fetch_all(&mut *self.tx).await?.read(rows::conversation)
     }
 
     /// Creates conversations at `initial_state` for contacts that have none. One created
@@ -617,7 +596,7 @@ impl PostgresTx {
         // Delivered at commit, to every instance's workers; rows handed to this process's
         // worker (stored leased) need nobody.
         let notify = outbox.iter().any(|row| row.lease_until.is_none());
-        let query = sqlx::query(if notify { WRITE_BATCH_AND_NOTIFY } else { WRITE_BATCH })
+        let query = sqlx::query_as(if notify { WRITE_BATCH_AND_NOTIFY } else { WRITE_BATCH })
             .bind(tickets.iter().map(|t| t.conversation_id).collect::<Vec<_>>())
             .bind(tickets.iter().map(|t| t.contact_id).collect::<Vec<_>>())
             .bind(tickets.iter().map(|t| t.status.code()).collect::<Vec<_>>())
@@ -664,11 +643,10 @@ impl PostgresTx {
             .bind(outbox.iter().map(|r| r.at).collect::<Vec<_>>())
             .bind(outbox.iter().map(|r| r.lease_until).collect::<Vec<_>>());
         let query = if notify { query.bind(OUTBOX_CHANNEL) } else { query };
-        let rows = query.fetch_all(&mut *self.tx).await?;
+        let rows: Vec<(String, i64)> = query.fetch_all(&mut *self.tx).await?;
         let mut written = Written::default();
-        for row in &rows {
-            let id = row.int("id")?;
-            match row.text("kind")?.as_str() {
+        for (kind, id) in rows {
+            match kind.as_str() {
                 "ticket" => written.tickets.push(id),
                 "outbox" => written.outbox.push(id),
                 "saved" => written.saved = u64::try_from(id).unwrap_or(0),
@@ -735,8 +713,7 @@ impl PostgresTx {
         const TICKET: &str = "SELECT id, conversation_id, contact_id, status, assigned_agent, priority, \
              created_at FROM tickets WHERE id = $1 FOR UPDATE";
         sqlx::query(CONVERSATION).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
-        let row = sqlx::query(TICKET).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
-        row.as_ref().map(rows::ticket).transpose()
+        sqlx::query(TICKET).bind(ticket_id).fetch_optional(&mut *self.tx).await?.read(rows::ticket)
     }
 
     async fn attach(&mut self, ticket_id: i64, media: &[MediaRef], now: Millis) -> StoreResult<()> {

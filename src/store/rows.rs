@@ -1,13 +1,20 @@
-//! Reading rows into domain records, once for both backends. Each backend says how to read a
-//! column of each basic kind ([`RowExt`]); the mapping from columns to records is shared.
+//! Reading rows into domain records, once for both backends. sqlx reads what it can: a single
+//! column (`sqlx::query_scalar`), and a record whose columns are its fields as both backends
+//! hand them over, numbers, text and flags (it derives `sqlx::FromRow` and is read with
+//! `sqlx::query_as`). A record with a JSON column (TEXT on SQLite, JSONB on PostgreSQL), a
+//! stored code or a time to convert has its mapping here, over [`RowExt`], which each backend
+//! implements, and is read through [`ReadRows`]. (SQLite's batch reads on the write path are
+//! the one exception: they fold their rows into one JSON array, which `sqlite.rs` decodes
+//! straight into tuples, to cross sqlx's worker thread once.)
 
 use super::{
-    Agent, ContactRow, ConversationRow, DeadLetter, LogEntry, Note, OutboxJob, OutboxRow, Role, StoreError,
-    StoreResult, TicketRow, TicketSummary, TranscriptEntry, parse_attachments, parse_author, parse_direction,
-    parse_lang, parse_outbox_status, parse_payload, parse_priority, parse_status, rating_u8, to_datetime,
+    Agent, ContactRow, ConversationRow, DeadLetter, LogEntry, NewMessage, Note, OutboxJob, OutboxRow, Role,
+    SessionRow, StoreError, StoreResult, TicketRow, TicketSummary, TranscriptEntry, parse_attachments,
+    parse_author, parse_direction, parse_lang, parse_outbox_status, parse_payload, parse_priority,
+    parse_status, rating_u8, to_datetime,
 };
 use crate::core::flood::FloodWindow;
-use crate::core::message::Lang;
+use crate::core::message::{Lang, MediaRef};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{ColumnIndex, Decode, Row, Type};
@@ -24,6 +31,28 @@ pub(super) trait RowExt {
 
     fn json_text(&self, column: &str) -> StoreResult<String> {
         self.opt_json_text(column)?.ok_or_else(|| StoreError::Corrupt(format!("{column} is NULL")))
+    }
+}
+
+/// Reading fetched rows through a mapping of this module, as many as were fetched:
+/// `.fetch_all(..).await?.read(rows::ticket)` gives every ticket, `.fetch_optional(..)` the one
+/// if there is one.
+pub(super) trait ReadRows<R> {
+    type Records<T>;
+    fn read<T>(self, read: impl Fn(&R) -> StoreResult<T>) -> StoreResult<Self::Records<T>>;
+}
+
+impl<R> ReadRows<R> for Vec<R> {
+    type Records<T> = Vec<T>;
+    fn read<T>(self, read: impl Fn(&R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+        self.iter().map(read).collect()
+    }
+}
+
+impl<R> ReadRows<R> for Option<R> {
+    type Records<T> = Option<T>;
+    fn read<T>(self, read: impl Fn(&R) -> StoreResult<T>) -> StoreResult<Option<T>> {
+        self.as_ref().map(read).transpose()
     }
 }
 
@@ -77,10 +106,6 @@ where
 
 /// Columns: id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data.
 pub(super) fn contact(row: &impl RowExt) -> StoreResult<ContactRow> {
-    let contact_data = match row.opt_json_text("contact_data")? {
-        Some(text) => Some(serde_json::from_str(&text)?),
-        None => None,
-    };
     Ok(ContactRow {
         id: row.int("id")?,
         channel: row.text("channel")?,
@@ -89,11 +114,16 @@ pub(super) fn contact(row: &impl RowExt) -> StoreResult<ContactRow> {
         language_chosen: row.flag("language_chosen")?,
         reachable: row.flag("reachable")?,
         display_name: row.opt_text("display_name")?,
-        contact_data,
+        contact_data: contact_data(row)?,
     })
 }
 
-/// Columns: id, contact_id, state, version.
+/// The channel's data about a contact (the `contact_data` column), if it has any.
+fn contact_data(row: &impl RowExt) -> StoreResult<Option<serde_json::Value>> {
+    Ok(row.opt_json_text("contact_data")?.map(|text| serde_json::from_str(&text)).transpose()?)
+}
+
+/// Columns: id, contact_id, state, version, flood_opened_at, flood_count.
 pub(super) fn conversation(row: &impl RowExt) -> StoreResult<ConversationRow> {
     Ok(ConversationRow {
         id: row.int("id")?,
@@ -166,17 +196,18 @@ pub(super) fn ticket_summary(row: &impl RowExt) -> StoreResult<TicketSummary> {
     })
 }
 
-/// Columns: ticket_id, sha256, content_type, bytes.
-pub(super) fn attachment(row: &impl RowExt) -> StoreResult<(i64, crate::core::message::MediaRef)> {
-    let bytes = row.int("bytes")?;
-    Ok((
-        row.int("ticket_id")?,
-        crate::core::message::MediaRef {
-            sha256: row.text("sha256")?,
-            content_type: row.text("content_type")?,
-            bytes: u64::try_from(bytes).unwrap_or_default(),
-        },
-    ))
+/// Columns: ticket_id and those of [`media`].
+pub(super) fn attachment(row: &impl RowExt) -> StoreResult<(i64, MediaRef)> {
+    Ok((row.int("ticket_id")?, media(row)?))
+}
+
+/// Columns: sha256, content_type, bytes.
+pub(super) fn media(row: &impl RowExt) -> StoreResult<MediaRef> {
+    Ok(MediaRef {
+        sha256: row.text("sha256")?,
+        content_type: row.text("content_type")?,
+        bytes: u64::try_from(row.int("bytes")?).unwrap_or_default(),
+    })
 }
 
 /// Columns: id, direction, author, agent, text, attachments, created_at.
@@ -206,17 +237,13 @@ pub(super) fn note(row: &impl RowExt) -> StoreResult<Note> {
 /// Columns: id, conversation_id, contact_id, channel, external_id, contact_data, lang, payload,
 /// attempts.
 pub(super) fn outbox_job(row: &impl RowExt) -> StoreResult<OutboxJob> {
-    let contact_data = match row.opt_json_text("contact_data")? {
-        Some(text) => Some(serde_json::from_str(&text)?),
-        None => None,
-    };
     Ok(OutboxJob {
         id: row.int("id")?,
         conversation_id: row.int("conversation_id")?,
         contact_id: row.int("contact_id")?,
         channel: row.text("channel")?,
         external_id: row.text("external_id")?,
-        contact_data,
+        contact_data: contact_data(row)?,
         lang: parse_lang(&row.text("lang")?)?,
         payload: parse_payload(&row.json_text("payload")?)?,
         attempts: row.int("attempts")?,
@@ -251,12 +278,8 @@ pub(super) fn dead_letter(row: &impl RowExt) -> StoreResult<DeadLetter> {
 }
 
 /// Puts attachments (ticket id, media) on their tickets, keeping attachment order.
-pub(super) fn attach_to_summaries(
-    tickets: &mut [TicketSummary],
-    attachments: Vec<(i64, crate::core::message::MediaRef)>,
-) {
-    let mut by_ticket: std::collections::HashMap<i64, Vec<crate::core::message::MediaRef>> =
-        std::collections::HashMap::new();
+pub(super) fn attach_to_summaries(tickets: &mut [TicketSummary], attachments: Vec<(i64, MediaRef)>) {
+    let mut by_ticket: std::collections::HashMap<i64, Vec<MediaRef>> = std::collections::HashMap::new();
     for (ticket_id, media) in attachments {
         by_ticket.entry(ticket_id).or_default().push(media);
     }
@@ -281,7 +304,8 @@ pub(super) fn newest_per_conversation(tickets: Vec<TicketRow>) -> Vec<TicketRow>
     newest.into_values().collect()
 }
 
-/// Columns: id, name, role, disabled.
+/// Columns: id, name, role, disabled, must_change_password, display_name, photo_sha256,
+/// console_lang, languages.
 pub(super) fn agent(row: &impl RowExt) -> StoreResult<Agent> {
     let role = row.text("role")?;
     Ok(Agent {
@@ -298,16 +322,31 @@ pub(super) fn agent(row: &impl RowExt) -> StoreResult<Agent> {
     })
 }
 
-/// Columns: id, author, agent, text, body, attachments, event_id, created_at.
+/// An [`agent`]'s columns and password_hash.
+pub(super) fn agent_with_password_hash(row: &impl RowExt) -> StoreResult<(Agent, String)> {
+    Ok((agent(row)?, row.text("password_hash")?))
+}
+
+/// An [`agent`]'s columns and the session's csrf_token.
+pub(super) fn session(row: &impl RowExt) -> StoreResult<SessionRow> {
+    Ok(SessionRow { agent: agent(row)?, csrf: row.text("csrf_token")? })
+}
+
+/// Columns: id, conversation_id, direction, author, agent, text, body, attachments, event_id,
+/// created_at.
 pub(super) fn log_entry(row: &impl RowExt) -> StoreResult<LogEntry> {
     Ok(LogEntry {
         id: row.int("id")?,
-        author: parse_author(&row.text("author")?)?,
-        agent: row.opt_text("agent")?,
-        text: row.opt_text("text")?,
-        body: row.opt_json_text("body")?,
-        attachments: parse_attachments(&row.json_text("attachments")?)?,
-        event_id: row.opt_text("event_id")?,
-        at: row.int("created_at")?,
+        message: NewMessage {
+            conversation_id: row.int("conversation_id")?,
+            direction: parse_direction(&row.text("direction")?)?,
+            author: parse_author(&row.text("author")?)?,
+            agent: row.opt_text("agent")?,
+            text: row.opt_text("text")?,
+            body: row.opt_json_text("body")?,
+            attachments: parse_attachments(&row.json_text("attachments")?)?,
+            event_id: row.opt_text("event_id")?,
+            at: row.int("created_at")?,
+        },
     })
 }

@@ -10,9 +10,13 @@
 //! connections) stays in an inherent method of its store or transaction type, which the
 //! expansion calls by the trait method's name.
 //!
-//! The expansion expects in scope: `MIGRATOR`, a module `dialect` with the dialect-specific
-//! statements, `RowExt`, and a store type with a `pool` field and a transaction type with a
-//! `tx` field.
+//! A read is a statement, its binds and how its rows become records (see `rows`): a single
+//! column through `sqlx::query_scalar`, a record sqlx reads itself through `sqlx::query_as`, the
+//! others by their mapping in `rows` ([`ReadRows`](super::rows::ReadRows)).
+//!
+//! The expansion expects in scope: `MIGRATOR`, the modules `sql` and `rows`, a module `dialect`
+//! with the dialect-specific statements, `ReadRows`, and a store type with a `pool` field and a
+//! transaction type with a `tx` field.
 
 /// `impl_store!(StoreType, TxType, sqlx database type, Backend variant)`; see the module
 /// documentation.
@@ -30,8 +34,7 @@ macro_rules! impl_store {
             }
 
             async fn migrations_applied(&self) -> $crate::store::StoreResult<bool> {
-                let applied: Vec<i64> =
-                    sqlx::query_scalar($crate::store::sql::APPLIED_MIGRATIONS).fetch_all(&self.pool).await?;
+                let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS).fetch_all(&self.pool).await?;
                 Ok($crate::store::all_applied(&MIGRATOR, &applied))
             }
 
@@ -50,31 +53,21 @@ macro_rules! impl_store {
                 channel: &str,
                 external_id: &str,
             ) -> $crate::store::StoreResult<Option<$crate::store::ContactRow>> {
-                let row = sqlx::query($crate::store::sql::CONTACT_BY_KEY)
-                    .bind(channel)
-                    .bind(external_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.as_ref().map($crate::store::rows::contact).transpose()
+                let query = sqlx::query(sql::CONTACT_BY_KEY).bind(channel).bind(external_id);
+                query.fetch_optional(&self.pool).await?.read(rows::contact)
             }
 
             async fn latest_ticket_id(&self, conversation_id: i64) -> $crate::store::StoreResult<Option<i64>> {
-                let id: Option<i64> = sqlx::query_scalar($crate::store::sql::LATEST_TICKET_ID)
-                    .bind(conversation_id)
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(id)
+                let query = sqlx::query_scalar(sql::LATEST_TICKET_ID).bind(conversation_id);
+                Ok(query.fetch_one(&self.pool).await?)
             }
 
             async fn conversation_of_contact(
                 &self,
                 contact_id: i64,
             ) -> $crate::store::StoreResult<Option<$crate::store::ConversationRow>> {
-                let row = sqlx::query($crate::store::sql::CONVERSATION_OF_CONTACT)
-                    .bind(contact_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.as_ref().map($crate::store::rows::conversation).transpose()
+                let query = sqlx::query(sql::CONVERSATION_OF_CONTACT).bind(contact_id);
+                query.fetch_optional(&self.pool).await?.read(rows::conversation)
             }
 
             async fn list_tickets(
@@ -91,26 +84,16 @@ macro_rules! impl_store {
                 languages: Option<&[$crate::core::message::Lang]>,
                 page: $crate::store::Page,
             ) -> $crate::store::StoreResult<Vec<$crate::store::TicketSummary>> {
-                use $crate::store::{StoreResult, rows, sql};
                 let code = status.map($crate::core::handoff::TicketStatus::code);
                 let languages = languages.map($crate::store::language_codes);
-                let found = sqlx::query(sql::TICKET_SUMMARIES)
-                    .bind(code)
-                    .bind(page.limit)
-                    .bind(page.offset)
-                    .bind(languages.as_deref())
-                    .fetch_all(&self.pool)
-                    .await?;
-                let mut tickets = found.iter().map(rows::ticket_summary).collect::<StoreResult<Vec<_>>>()?;
-                let attachments = sqlx::query(sql::ATTACHMENTS_OF_PAGE)
-                    .bind(code)
-                    .bind(page.limit)
-                    .bind(page.offset)
-                    .bind(languages.as_deref())
-                    .fetch_all(&self.pool)
-                    .await?;
-                let attachments = attachments.iter().map(rows::attachment).collect::<StoreResult<Vec<_>>>()?;
-                rows::attach_to_summaries(&mut tickets, attachments);
+                // Both statements read the same page: the tickets, then their photos.
+                let page_of = |statement: &'static str| {
+                    sqlx::query(statement).bind(code).bind(page.limit).bind(page.offset).bind(languages.as_deref())
+                };
+                let tickets = page_of(sql::TICKET_SUMMARIES).fetch_all(&self.pool).await?;
+                let mut tickets = tickets.read(rows::ticket_summary)?;
+                let attachments = page_of(sql::ATTACHMENTS_OF_PAGE).fetch_all(&self.pool).await?;
+                rows::attach_to_summaries(&mut tickets, attachments.read(rows::attachment)?);
                 Ok(tickets)
             }
 
@@ -119,59 +102,45 @@ macro_rules! impl_store {
                 languages: Option<&[$crate::core::message::Lang]>,
             ) -> $crate::store::StoreResult<u32> {
                 let languages = languages.map($crate::store::language_codes);
-                let row = sqlx::query($crate::store::sql::QUEUED_IN_LANGUAGES)
-                    .bind(languages.as_deref())
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(u32::try_from(row.int("waiting")?).unwrap_or(u32::MAX))
+                let query = sqlx::query_scalar(sql::QUEUED_IN_LANGUAGES).bind(languages);
+                let waiting: i64 = query.fetch_one(&self.pool).await?;
+                Ok(u32::try_from(waiting).unwrap_or(u32::MAX))
             }
 
             async fn ticket(
                 &self,
                 ticket_id: i64,
             ) -> $crate::store::StoreResult<Option<$crate::store::TicketDetail>> {
-                use $crate::store::{StoreResult, TicketDetail, rows, sql};
-                let Some(row) =
-                    sqlx::query(sql::TICKET_SUMMARY_BY_ID).bind(ticket_id).fetch_optional(&self.pool).await?
-                else {
-                    return Ok(None);
-                };
+                let query = sqlx::query(sql::TICKET_SUMMARY_BY_ID).bind(ticket_id);
+                let Some(row) = query.fetch_optional(&self.pool).await? else { return Ok(None) };
                 let mut ticket = rows::ticket_summary(&row)?;
-                let attachments =
-                    sqlx::query(sql::ATTACHMENTS_OF_TICKET).bind(ticket_id).fetch_all(&self.pool).await?;
-                ticket.attachments = attachments
-                    .iter()
-                    .map(|row| rows::attachment(row).map(|(_, media)| media))
-                    .collect::<StoreResult<Vec<_>>>()?;
+                let query = sqlx::query(sql::ATTACHMENTS_OF_TICKET).bind(ticket_id);
+                ticket.attachments = query.fetch_all(&self.pool).await?.read(rows::media)?;
                 let messages =
                     <Self as $crate::store::Store>::transcript(self, ticket.conversation_id).await?;
-                let notes = sqlx::query(sql::NOTES_OF_TICKET).bind(ticket_id).fetch_all(&self.pool).await?;
-                let notes = notes.iter().map(rows::note).collect::<StoreResult<Vec<_>>>()?;
+                let notes = sqlx::query(sql::NOTES_OF_TICKET).bind(ticket_id);
+                let notes = notes.fetch_all(&self.pool).await?.read(rows::note)?;
                 let (order, customer) =
                     <Self as $crate::store::OrderStore>::ticket_order_and_customer(self, ticket_id).await?;
                 // A snapshot that no longer reads (an older shape) is left out rather than failing the page.
                 let order = order.and_then(|json| serde_json::from_str(&json).ok());
-                Ok(Some(TicketDetail { ticket, messages, notes, order, customer }))
+                Ok(Some($crate::store::TicketDetail { ticket, messages, notes, order, customer }))
             }
 
             async fn transcript(
                 &self,
                 conversation_id: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::TranscriptEntry>> {
-                let found = sqlx::query($crate::store::sql::TRANSCRIPT)
-                    .bind(conversation_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                found.iter().map($crate::store::rows::transcript_entry).collect()
+                let query = sqlx::query(sql::TRANSCRIPT).bind(conversation_id);
+                query.fetch_all(&self.pool).await?.read(rows::transcript_entry)
             }
 
             async fn dead_letters(
                 &self,
                 limit: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::DeadLetter>> {
-                let found =
-                    sqlx::query($crate::store::sql::DEAD_LETTERS).bind(limit).fetch_all(&self.pool).await?;
-                found.iter().map($crate::store::rows::dead_letter).collect()
+                let query = sqlx::query(sql::DEAD_LETTERS).bind(limit);
+                query.fetch_all(&self.pool).await?.read(rows::dead_letter)
             }
 
             async fn queue_overview(&self) -> $crate::store::StoreResult<$crate::store::QueueOverview> {
@@ -180,16 +149,12 @@ macro_rules! impl_store {
             }
 
             async fn tickets_ahead(&self, ticket_id: i64) -> $crate::store::StoreResult<Option<u32>> {
-                let row = sqlx::query($crate::store::sql::TICKETS_AHEAD_OF_TICKET)
-                    .bind(ticket_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(row.map(|row| row.int("ahead")).transpose()?.map($crate::store::count_u32))
+                let query = sqlx::query_scalar(sql::TICKETS_AHEAD_OF_TICKET).bind(ticket_id);
+                Ok(query.fetch_optional(&self.pool).await?.map($crate::store::count_u32))
             }
 
             async fn cursor(&self, name: &str) -> $crate::store::StoreResult<Option<String>> {
-                let row = sqlx::query($crate::store::sql::CURSOR).bind(name).fetch_optional(&self.pool).await?;
-                row.map(|row| row.text("value")).transpose()
+                Ok(sqlx::query_scalar(sql::CURSOR).bind(name).fetch_optional(&self.pool).await?)
             }
 
             async fn set_cursor(
@@ -208,8 +173,7 @@ macro_rules! impl_store {
                 lease: std::time::Duration,
                 limit: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::OutboxJob>> {
-                let until = now.saturating_add($crate::store::duration_millis(lease));
-                <$store>::claim_until(self, channels, None, now, until, limit).await
+                <$store>::claim(self, $crate::store::OutboxClaim::new(channels, None, now, lease, limit)).await
             }
 
             async fn claim_outbox_of_contact(
@@ -220,8 +184,9 @@ macro_rules! impl_store {
                 lease: std::time::Duration,
                 limit: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::OutboxJob>> {
-                let until = now.saturating_add($crate::store::duration_millis(lease));
-                <$store>::claim_until(self, &[channel], Some(external_id), now, until, limit).await
+                let channels = [channel];
+                let claim = $crate::store::OutboxClaim::new(&channels, Some(external_id), now, lease, limit);
+                <$store>::claim(self, claim).await
             }
 
             async fn finish_outbox(
@@ -245,24 +210,20 @@ macro_rules! impl_store {
             }
 
             async fn outbox_row(&self, id: i64) -> $crate::store::StoreResult<Option<$crate::store::OutboxRow>> {
-                let row = sqlx::query($crate::store::sql::OUTBOX_ROW).bind(id).fetch_optional(&self.pool).await?;
-                row.as_ref().map($crate::store::rows::outbox_row).transpose()
+                let query = sqlx::query(sql::OUTBOX_ROW).bind(id);
+                query.fetch_optional(&self.pool).await?.read(rows::outbox_row)
             }
 
             async fn outbox_of_conversation(
                 &self,
                 conversation_id: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::OutboxRow>> {
-                let found = sqlx::query($crate::store::sql::OUTBOX_OF_CONVERSATION)
-                    .bind(conversation_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                found.iter().map($crate::store::rows::outbox_row).collect()
+                let query = sqlx::query(sql::OUTBOX_OF_CONVERSATION).bind(conversation_id);
+                query.fetch_all(&self.pool).await?.read(rows::outbox_row)
             }
 
             async fn pending_outbox(&self) -> $crate::store::StoreResult<i64> {
-                let row = sqlx::query($crate::store::sql::PENDING_OUTBOX).fetch_one(&self.pool).await?;
-                row.int("pending")
+                Ok(sqlx::query_scalar(sql::PENDING_OUTBOX).fetch_one(&self.pool).await?)
             }
 
             async fn release_abandoned_leases(&self) -> $crate::store::StoreResult<u64> {
@@ -379,14 +340,8 @@ macro_rules! impl_store {
                 conversation_id: i64,
             ) -> $crate::store::StoreResult<Option<($crate::store::ConversationRow, $crate::store::ContactRow)>>
             {
-                use $crate::store::{rows, sql};
-                let Some(row) = sqlx::query(dialect::CONVERSATION_FOR_UPDATE)
-                    .bind(conversation_id)
-                    .fetch_optional(&mut *self.tx)
-                    .await?
-                else {
-                    return Ok(None);
-                };
+                let query = sqlx::query(dialect::CONVERSATION_FOR_UPDATE).bind(conversation_id);
+                let Some(row) = query.fetch_optional(&mut *self.tx).await? else { return Ok(None) };
                 let conversation = rows::conversation(&row)?;
                 let contact =
                     sqlx::query(sql::CONTACT_BY_ID).bind(conversation.contact_id).fetch_one(&mut *self.tx).await?;
@@ -417,12 +372,7 @@ macro_rules! impl_store {
                 value: &str,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<()> {
-                sqlx::query($crate::store::sql::SET_CURSOR)
-                    .bind(name)
-                    .bind(value)
-                    .bind(now)
-                    .execute(&mut *self.tx)
-                    .await?;
+                sqlx::query(sql::SET_CURSOR).bind(name).bind(value).bind(now).execute(&mut *self.tx).await?;
                 Ok(())
             }
 
@@ -445,22 +395,16 @@ macro_rules! impl_store {
                 &mut self,
                 conversation_id: i64,
             ) -> $crate::store::StoreResult<Option<u32>> {
-                let row = sqlx::query($crate::store::sql::TICKETS_AHEAD_OF_CONVERSATION)
-                    .bind(conversation_id)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                Ok(row.map(|row| row.int("ahead")).transpose()?.map($crate::store::count_u32))
+                let query = sqlx::query_scalar(sql::TICKETS_AHEAD_OF_CONVERSATION).bind(conversation_id);
+                Ok(query.fetch_optional(&mut *self.tx).await?.map($crate::store::count_u32))
             }
 
             async fn open_ticket(
                 &mut self,
                 conversation_id: i64,
             ) -> $crate::store::StoreResult<Option<$crate::store::TicketRow>> {
-                let row = sqlx::query($crate::store::sql::OPEN_TICKET)
-                    .bind(conversation_id)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                row.as_ref().map($crate::store::rows::ticket).transpose()
+                let query = sqlx::query(sql::OPEN_TICKET).bind(conversation_id);
+                query.fetch_optional(&mut *self.tx).await?.read(rows::ticket)
             }
 
             async fn open_tickets(
@@ -471,11 +415,8 @@ macro_rules! impl_store {
             }
 
             async fn latest_resolved_ticket(&mut self, conversation_id: i64) -> $crate::store::StoreResult<Option<i64>> {
-                let row = sqlx::query($crate::store::sql::LATEST_RESOLVED_TICKET)
-                    .bind(conversation_id)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                row.map(|row| row.int("id")).transpose()
+                let query = sqlx::query_scalar(sql::LATEST_RESOLVED_TICKET).bind(conversation_id);
+                Ok(query.fetch_optional(&mut *self.tx).await?)
             }
 
             async fn ticket_for_update(
@@ -489,7 +430,7 @@ macro_rules! impl_store {
                 let draft = &ticket.draft;
                 let resolved =
                     (ticket.status == $crate::core::handoff::TicketStatus::Resolved).then_some(ticket.at);
-                let row = sqlx::query($crate::store::sql::INSERT_TICKET)
+                let id = sqlx::query_scalar(sql::INSERT_TICKET)
                     .bind(ticket.conversation_id)
                     .bind(ticket.contact_id)
                     .bind(ticket.status.code())
@@ -504,7 +445,7 @@ macro_rules! impl_store {
                     .bind(resolved)
                     .fetch_one(&mut *self.tx)
                     .await?;
-                row.int("id")
+                Ok(id)
             }
 
             async fn insert_tickets(
@@ -529,7 +470,7 @@ macro_rules! impl_store {
                 change: &$crate::store::TicketChange,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<()> {
-                use $crate::store::{TicketChange, sql};
+                use $crate::store::TicketChange;
                 let query = match change {
                     TicketChange::Assign { agent } => {
                         sqlx::query(sql::TICKET_ASSIGN).bind(ticket_id).bind(agent).bind(now)
@@ -586,14 +527,8 @@ macro_rules! impl_store {
                 text: &str,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<i64> {
-                let row = sqlx::query($crate::store::sql::INSERT_NOTE)
-                    .bind(ticket_id)
-                    .bind(agent)
-                    .bind(text)
-                    .bind(now)
-                    .fetch_one(&mut *self.tx)
-                    .await?;
-                row.int("id")
+                let query = sqlx::query_scalar(sql::INSERT_NOTE).bind(ticket_id).bind(agent).bind(text).bind(now);
+                Ok(query.fetch_one(&mut *self.tx).await?)
             }
 
             async fn tickets_due_reminder(
@@ -602,13 +537,9 @@ macro_rules! impl_store {
                 reminded_before: $crate::store::Millis,
                 limit: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::TicketRow>> {
-                let found = sqlx::query($crate::store::sql::TICKETS_DUE_REMINDER)
-                    .bind(waiting_since)
-                    .bind(reminded_before)
-                    .bind(limit)
-                    .fetch_all(&mut *self.tx)
-                    .await?;
-                found.iter().map($crate::store::rows::ticket).collect()
+                let query =
+                    sqlx::query(sql::TICKETS_DUE_REMINDER).bind(waiting_since).bind(reminded_before).bind(limit);
+                query.fetch_all(&mut *self.tx).await?.read(rows::ticket)
             }
 
             async fn set_contact_language(
@@ -618,7 +549,7 @@ macro_rules! impl_store {
                 chosen: bool,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<()> {
-                sqlx::query($crate::store::sql::SET_CONTACT_LANGUAGE)
+                sqlx::query(sql::SET_CONTACT_LANGUAGE)
                     .bind(contact_id)
                     .bind(lang.code())
                     .bind(chosen)
@@ -634,7 +565,7 @@ macro_rules! impl_store {
                 reachable: bool,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<()> {
-                sqlx::query($crate::store::sql::SET_CONTACT_REACHABLE)
+                sqlx::query(sql::SET_CONTACT_REACHABLE)
                     .bind(contact_id)
                     .bind(reachable)
                     .bind(now)
@@ -657,7 +588,7 @@ macro_rules! impl_store {
                 lang: $crate::core::message::Lang,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<()> {
-                sqlx::query($crate::store::sql::INSERT_FEEDBACK)
+                sqlx::query(sql::INSERT_FEEDBACK)
                     .bind(conversation_id)
                     .bind(text)
                     .bind(lang.code())
@@ -674,24 +605,17 @@ macro_rules! impl_store {
                 initial_state: &str,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<Option<$crate::store::ErasedContact>> {
-                use $crate::store::{ErasedContact, StoreResult, sql};
-                let found = sqlx::query(dialect::CONTACT_TO_ERASE)
-                    .bind(channel)
-                    .bind(external_id)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                let Some(found) = found else { return Ok(None) };
-                let contact_id = found.int("id")?;
-                let documents =
-                    sqlx::query(dialect::THEIR_DOCUMENTS).bind(contact_id).fetch_all(&mut *self.tx).await?;
-                let photos =
-                    sqlx::query(sql::THEIR_TICKET_PHOTOS).bind(contact_id).fetch_all(&mut *self.tx).await?;
-                let mut erased = ErasedContact {
-                    contact_id,
-                    their_documents: documents.iter().map(|row| row.text("refs")).collect::<StoreResult<_>>()?,
-                    their_ticket_photos: photos.iter().map(|row| row.text("refs")).collect::<StoreResult<_>>()?,
-                    ..ErasedContact::default()
+                use $crate::store::ErasedContact;
+                let query = sqlx::query_scalar(dialect::CONTACT_TO_ERASE).bind(channel).bind(external_id);
+                let Some(contact_id): Option<i64> = query.fetch_optional(&mut *self.tx).await? else {
+                    return Ok(None);
                 };
+                let query = sqlx::query_scalar(dialect::THEIR_DOCUMENTS).bind(contact_id);
+                let their_documents = query.fetch_all(&mut *self.tx).await?;
+                let query = sqlx::query_scalar(sql::THEIR_TICKET_PHOTOS).bind(contact_id);
+                let their_ticket_photos = query.fetch_all(&mut *self.tx).await?;
+                let mut erased =
+                    ErasedContact { contact_id, their_documents, their_ticket_photos, ..ErasedContact::default() };
                 for statement in [sql::ERASE_EVENTS_IN_LOG, sql::ERASE_EVENTS_BY_PREFIX] {
                     erased.rows.processed_events +=
                         sqlx::query(statement).bind(contact_id).execute(&mut *self.tx).await?.rows_affected();
@@ -727,8 +651,7 @@ macro_rules! impl_store {
                     .await?;
                 sqlx::query(sql::ANONYMISE_CONTACT).bind(contact_id).bind(now).execute(&mut *self.tx).await?;
                 // Read after the deletes: exactly what remains once this commits.
-                let remaining = sqlx::query(dialect::REFERENCED_MEDIA).fetch_all(&mut *self.tx).await?;
-                erased.remaining = remaining.iter().map(|row| row.text("refs")).collect::<StoreResult<_>>()?;
+                erased.remaining = sqlx::query_scalar(dialect::REFERENCED_MEDIA).fetch_all(&mut *self.tx).await?;
                 Ok(Some(erased))
             }
 
@@ -769,48 +692,42 @@ macro_rules! impl_store {
                 agent: $crate::store::NewAgent<'_>,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<Option<i64>> {
-                let row = sqlx::query($crate::store::sql::INSERT_AGENT)
-                    .bind(agent.name)
-                    .bind(agent.password_hash)
+                let credentials = agent.credentials;
+                let id = sqlx::query_scalar(sql::INSERT_AGENT)
+                    .bind(credentials.name)
+                    .bind(credentials.password_hash)
                     .bind(agent.role.code())
-                    .bind(agent.must_change_password)
+                    .bind(credentials.must_change_password)
                     .bind(now)
                     .fetch_optional(&self.pool)
                     .await?;
-                row.map(|row| row.int("id")).transpose()
+                Ok(id)
             }
 
             async fn agents(&self) -> $crate::store::StoreResult<Vec<$crate::store::Agent>> {
-                let found = sqlx::query($crate::store::sql::AGENTS).fetch_all(&self.pool).await?;
-                found.iter().map($crate::store::rows::agent).collect()
+                sqlx::query(sql::AGENTS).fetch_all(&self.pool).await?.read(rows::agent)
             }
 
             async fn agent_count(&self) -> $crate::store::StoreResult<i64> {
-                sqlx::query($crate::store::sql::AGENT_COUNT).fetch_one(&self.pool).await?.int("agents")
+                Ok(sqlx::query_scalar(sql::AGENT_COUNT).fetch_one(&self.pool).await?)
             }
 
             async fn agent_by_name(&self, name: &str) -> $crate::store::StoreResult<Option<$crate::store::Agent>> {
-                let row =
-                    sqlx::query($crate::store::sql::AGENT_BY_NAME).bind(name).fetch_optional(&self.pool).await?;
-                row.as_ref().map($crate::store::rows::agent).transpose()
+                let query = sqlx::query(sql::AGENT_BY_NAME).bind(name);
+                query.fetch_optional(&self.pool).await?.read(rows::agent)
             }
 
             async fn agent_with_password_hash(
                 &self,
                 name: &str,
             ) -> $crate::store::StoreResult<Option<($crate::store::Agent, String)>> {
-                let row = sqlx::query($crate::store::sql::AGENT_WITH_PASSWORD)
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                let Some(row) = row else { return Ok(None) };
-                Ok(Some(($crate::store::rows::agent(&row)?, row.text("password_hash")?)))
+                let query = sqlx::query(sql::AGENT_WITH_PASSWORD).bind(name);
+                query.fetch_optional(&self.pool).await?.read(rows::agent_with_password_hash)
             }
 
             async fn disable_agent(&self, name: &str) -> $crate::store::StoreResult<bool> {
-                use $crate::store::sql;
-                let row = sqlx::query(sql::DISABLE_AGENT).bind(name).fetch_optional(&self.pool).await?;
-                let Some(id) = row.map(|row| row.int("id")).transpose()? else { return Ok(false) };
+                let query = sqlx::query_scalar(sql::DISABLE_AGENT).bind(name);
+                let Some(id): Option<i64> = query.fetch_optional(&self.pool).await? else { return Ok(false) };
                 sqlx::query(sql::END_SESSIONS_OF_AGENT).bind(id).execute(&self.pool).await?;
                 sqlx::query(sql::REVOKE_TOKENS_OF_AGENT).bind(id).execute(&self.pool).await?;
                 Ok(true)
@@ -822,7 +739,7 @@ macro_rules! impl_store {
                 display_name: Option<&str>,
                 photo_sha256: Option<&str>,
             ) -> $crate::store::StoreResult<bool> {
-                let done = sqlx::query($crate::store::sql::SET_AGENT_PROFILE)
+                let done = sqlx::query(sql::SET_AGENT_PROFILE)
                     .bind(display_name)
                     .bind(photo_sha256)
                     .bind(name)
@@ -837,7 +754,7 @@ macro_rules! impl_store {
                 console_lang: Option<$crate::core::message::Lang>,
                 languages: &[$crate::core::message::Lang],
             ) -> $crate::store::StoreResult<bool> {
-                let done = sqlx::query($crate::store::sql::SET_AGENT_LANGUAGES)
+                let done = sqlx::query(sql::SET_AGENT_LANGUAGES)
                     .bind(console_lang.map(|lang| lang.code()))
                     .bind($crate::store::language_codes(languages))
                     .bind(name)
@@ -847,11 +764,11 @@ macro_rules! impl_store {
             }
 
             async fn is_agent_photo(&self, sha256: &str) -> $crate::store::StoreResult<bool> {
-                sqlx::query($crate::store::sql::IS_AGENT_PHOTO).bind(sha256).fetch_one(&self.pool).await?.flag("found")
+                Ok(sqlx::query_scalar(sql::IS_AGENT_PHOTO).bind(sha256).fetch_one(&self.pool).await?)
             }
 
             async fn enable_agent(&self, name: &str) -> $crate::store::StoreResult<bool> {
-                let done = sqlx::query($crate::store::sql::ENABLE_AGENT).bind(name).execute(&self.pool).await?;
+                let done = sqlx::query(sql::ENABLE_AGENT).bind(name).execute(&self.pool).await?;
                 Ok(done.rows_affected() > 0)
             }
 
@@ -859,15 +776,13 @@ macro_rules! impl_store {
                 &self,
                 change: $crate::store::PasswordChange<'_>,
             ) -> $crate::store::StoreResult<bool> {
-                use $crate::store::sql;
                 let mut tx = self.pool.begin().await?;
-                let row = sqlx::query(sql::SET_PASSWORD)
-                    .bind(change.password_hash)
-                    .bind(change.must_change_password)
-                    .bind(change.name)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(id) = row.map(|row| row.int("id")).transpose()? else { return Ok(false) };
+                let credentials = change.credentials;
+                let query = sqlx::query_scalar(sql::SET_PASSWORD)
+                    .bind(credentials.password_hash)
+                    .bind(credentials.must_change_password)
+                    .bind(credentials.name);
+                let Some(id): Option<i64> = query.fetch_optional(&mut *tx).await? else { return Ok(false) };
                 sqlx::query(sql::END_OTHER_SESSIONS_OF_AGENT)
                     .bind(id)
                     .bind(change.keep_session)
@@ -881,7 +796,6 @@ macro_rules! impl_store {
                 &self,
                 session: $crate::store::NewSession<'_>,
             ) -> $crate::store::StoreResult<()> {
-                use $crate::store::sql;
                 sqlx::query(sql::DELETE_EXPIRED_SESSIONS).bind(session.created_at).execute(&self.pool).await?;
                 sqlx::query(sql::INSERT_SESSION)
                     .bind(session.token_hash)
@@ -899,18 +813,12 @@ macro_rules! impl_store {
                 token_hash: &str,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<Option<$crate::store::SessionRow>> {
-                let row = sqlx::query($crate::store::sql::SESSION)
-                    .bind(token_hash)
-                    .bind(now)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                let Some(row) = row else { return Ok(None) };
-                let agent = $crate::store::rows::agent(&row)?;
-                Ok(Some($crate::store::SessionRow { agent, csrf: row.text("csrf_token")? }))
+                let query = sqlx::query(sql::SESSION).bind(token_hash).bind(now);
+                query.fetch_optional(&self.pool).await?.read(rows::session)
             }
 
             async fn delete_session(&self, token_hash: &str) -> $crate::store::StoreResult<()> {
-                sqlx::query($crate::store::sql::DELETE_SESSION).bind(token_hash).execute(&self.pool).await?;
+                sqlx::query(sql::DELETE_SESSION).bind(token_hash).execute(&self.pool).await?;
                 Ok(())
             }
 
@@ -922,7 +830,7 @@ macro_rules! impl_store {
                 now: $crate::store::Millis,
                 expires_at: Option<$crate::store::Millis>,
             ) -> $crate::store::StoreResult<()> {
-                sqlx::query($crate::store::sql::INSERT_API_TOKEN)
+                sqlx::query(sql::INSERT_API_TOKEN)
                     .bind(name)
                     .bind(token_hash)
                     .bind(agent_id)
@@ -934,25 +842,11 @@ macro_rules! impl_store {
             }
 
             async fn api_tokens(&self) -> $crate::store::StoreResult<Vec<$crate::store::ApiToken>> {
-                let found = sqlx::query($crate::store::sql::API_TOKENS).fetch_all(&self.pool).await?;
-                found
-                    .iter()
-                    .map(|row| {
-                        Ok($crate::store::ApiToken {
-                            id: row.int("id")?,
-                            name: row.text("name")?,
-                            agent: row.text("agent")?,
-                            revoked: row.flag("revoked")?,
-                            created_at: row.int("created_at")?,
-                            last_used_at: row.opt_int("last_used_at")?,
-                            expires_at: row.opt_int("expires_at")?,
-                        })
-                    })
-                    .collect()
+                Ok(sqlx::query_as(sql::API_TOKENS).fetch_all(&self.pool).await?)
             }
 
             async fn revoke_api_token(&self, id: i64) -> $crate::store::StoreResult<bool> {
-                let done = sqlx::query($crate::store::sql::REVOKE_API_TOKEN).bind(id).execute(&self.pool).await?;
+                let done = sqlx::query(sql::REVOKE_API_TOKEN).bind(id).execute(&self.pool).await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -961,12 +855,11 @@ macro_rules! impl_store {
                 token_hash: &str,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<Option<$crate::store::Agent>> {
-                use $crate::store::sql;
-                let row =
-                    sqlx::query(sql::AGENT_FOR_TOKEN).bind(token_hash).bind(now).fetch_optional(&self.pool).await?;
-                let Some(row) = row else { return Ok(None) };
+                let query = sqlx::query(sql::AGENT_FOR_TOKEN).bind(token_hash).bind(now);
+                let Some(row) = query.fetch_optional(&self.pool).await? else { return Ok(None) };
+                let agent = rows::agent(&row)?;
                 sqlx::query(sql::TOKEN_USED).bind(now).bind(token_hash).execute(&self.pool).await?;
-                $crate::store::rows::agent(&row).map(Some)
+                Ok(Some(agent))
             }
 
             async fn server_secret(
@@ -975,14 +868,13 @@ macro_rules! impl_store {
                 candidate: &str,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<String> {
-                use $crate::store::sql;
                 sqlx::query(sql::INSERT_SERVER_SECRET)
                     .bind(name)
                     .bind(candidate)
                     .bind(now)
                     .execute(&self.pool)
                     .await?;
-                sqlx::query(sql::SERVER_SECRET).bind(name).fetch_one(&self.pool).await?.text("value")
+                Ok(sqlx::query_scalar(sql::SERVER_SECRET).bind(name).fetch_one(&self.pool).await?)
             }
         }
 
@@ -994,13 +886,8 @@ macro_rules! impl_store {
                 after: i64,
                 limit: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::LogEntry>> {
-                let found = sqlx::query($crate::store::sql::LOG_AFTER)
-                    .bind(conversation_id)
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                found.iter().map($crate::store::rows::log_entry).collect()
+                let query = sqlx::query(sql::LOG_AFTER).bind(conversation_id).bind(after).bind(limit);
+                query.fetch_all(&self.pool).await?.read(rows::log_entry)
             }
 
             async fn contact_log_after(
@@ -1010,25 +897,17 @@ macro_rules! impl_store {
                 after: i64,
                 limit: i64,
             ) -> $crate::store::StoreResult<$crate::store::ContactLog> {
-                use $crate::store::{ContactLog, StoreResult, rows, sql};
-                let lang = sqlx::query(sql::CONTACT_LANG)
-                    .bind(channel)
-                    .bind(external_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                let Some(lang) = lang else { return Ok(ContactLog { lang: None, messages: Vec::new() }) };
-                let lang = $crate::core::message::Lang::from_code(&lang.text("lang")?);
+                use $crate::store::ContactLog;
+                let query = sqlx::query_scalar(sql::CONTACT_LANG).bind(channel).bind(external_id);
+                let Some(code): Option<String> = query.fetch_optional(&self.pool).await? else {
+                    return Ok(ContactLog { lang: None, messages: Vec::new() });
+                };
+                let lang = $crate::core::message::Lang::from_code(&code);
                 if limit <= 0 {
                     return Ok(ContactLog { lang, messages: Vec::new() });
                 }
-                let found = sqlx::query(sql::CONTACT_LOG_AFTER)
-                    .bind(channel)
-                    .bind(external_id)
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                let messages = found.iter().map(rows::log_entry).collect::<StoreResult<_>>()?;
+                let query = sqlx::query(sql::CONTACT_LOG_AFTER).bind(channel).bind(external_id).bind(after).bind(limit);
+                let messages = query.fetch_all(&self.pool).await?.read(rows::log_entry)?;
                 Ok(ContactLog { lang, messages })
             }
 
@@ -1037,28 +916,18 @@ macro_rules! impl_store {
                 channel: &str,
                 external_id: &str,
             ) -> $crate::store::StoreResult<Option<$crate::store::LogEntry>> {
-                let found = sqlx::query($crate::store::sql::LAST_BOT_MESSAGE_OF_CONTACT)
-                    .bind(channel)
-                    .bind(external_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                found.as_ref().map($crate::store::rows::log_entry).transpose()
+                let query = sqlx::query(sql::LAST_BOT_MESSAGE_OF_CONTACT).bind(channel).bind(external_id);
+                query.fetch_optional(&self.pool).await?.read(rows::log_entry)
             }
 
             async fn media_is_known(&self, sha256: &str) -> $crate::store::StoreResult<bool> {
-                let on_ticket = sqlx::query($crate::store::sql::MEDIA_ON_TICKETS)
-                    .bind(sha256)
-                    .fetch_one(&self.pool)
-                    .await?
-                    .flag("found")?;
+                let on_ticket: bool =
+                    sqlx::query_scalar(sql::MEDIA_ON_TICKETS).bind(sha256).fetch_one(&self.pool).await?;
                 if on_ticket {
                     return Ok(true);
                 }
-                sqlx::query(dialect::MEDIA_IN_MESSAGES)
-                    .bind(format!("\"{sha256}\""))
-                    .fetch_one(&self.pool)
-                    .await?
-                    .flag("found")
+                let query = sqlx::query_scalar(dialect::MEDIA_IN_MESSAGES).bind(format!("\"{sha256}\""));
+                Ok(query.fetch_one(&self.pool).await?)
             }
 
             async fn contact_has_media(
@@ -1067,89 +936,46 @@ macro_rules! impl_store {
                 external_id: &str,
                 sha256: &str,
             ) -> $crate::store::StoreResult<bool> {
-                sqlx::query(dialect::CONTACT_HAS_MEDIA)
+                let query = sqlx::query_scalar(dialect::CONTACT_HAS_MEDIA)
                     .bind(channel)
                     .bind(external_id)
-                    .bind(format!("\"{sha256}\""))
-                    .fetch_one(&self.pool)
-                    .await?
-                    .flag("found")
+                    .bind(format!("\"{sha256}\""));
+                Ok(query.fetch_one(&self.pool).await?)
             }
 
             async fn ticket_status(&self, ticket_id: i64) -> $crate::store::StoreResult<Option<String>> {
-                let row = sqlx::query($crate::store::sql::TICKET_STATUS)
-                    .bind(ticket_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                let Some(row) = row else { return Ok(None) };
-                let status = row.text("status")?;
-                let agent = row.opt_text("assigned_agent")?;
-                Ok(Some(format!("{status}|{}", agent.unwrap_or_default())))
+                let query = sqlx::query_as(sql::TICKET_STATUS).bind(ticket_id);
+                let found: Option<(String, Option<String>)> = query.fetch_optional(&self.pool).await?;
+                Ok(found.map(|(status, agent)| format!("{status}|{}", agent.unwrap_or_default())))
             }
 
             async fn change_marker(&self) -> $crate::store::StoreResult<$crate::store::ChangeMarker> {
-                let row = sqlx::query($crate::store::sql::CHANGE_MARKER).fetch_one(&self.pool).await?;
-                Ok($crate::store::ChangeMarker {
-                    last_message: row.int("last_message")?,
-                    last_ticket_update: row.int("last_ticket_update")?,
-                    last_ticket: row.int("last_ticket")?,
-                })
+                Ok(sqlx::query_as(sql::CHANGE_MARKER).fetch_one(&self.pool).await?)
             }
 
             async fn ticket_times(
                 &self,
                 since: $crate::store::Millis,
             ) -> $crate::store::StoreResult<Vec<$crate::store::TicketTimes>> {
-                let found = sqlx::query($crate::store::sql::TICKET_TIMES).bind(since).fetch_all(&self.pool).await?;
-                found
-                    .iter()
-                    .map(|row| {
-                        Ok($crate::store::TicketTimes {
-                            created_at: row.int("created_at")?,
-                            first_agent_reply_at: row.opt_int("first_agent_reply_at")?,
-                            resolved_at: row.opt_int("resolved_at")?,
-                            rating: row.opt_int("rating")?,
-                            self_served: row.flag("self_served")?,
-                            withdrawn: row.flag("withdrawn")?,
-                        })
-                    })
-                    .collect()
+                Ok(sqlx::query_as(sql::TICKET_TIMES).bind(since).fetch_all(&self.pool).await?)
             }
 
             async fn faq_verdicts(
                 &self,
                 since: $crate::store::Millis,
             ) -> $crate::store::StoreResult<Vec<$crate::store::FaqVerdict>> {
-                let found = sqlx::query($crate::store::sql::FAQ_VERDICTS).bind(since).fetch_all(&self.pool).await?;
-                found
-                    .iter()
-                    .map(|row| Ok($crate::store::FaqVerdict { at: row.int("created_at")?, helped: row.flag("helped")? }))
-                    .collect()
+                Ok(sqlx::query_as(sql::FAQ_VERDICTS).bind(since).fetch_all(&self.pool).await?)
             }
 
             async fn canned_replies(
                 &self,
                 lang: Option<$crate::core::message::Lang>,
             ) -> $crate::store::StoreResult<Vec<$crate::store::CannedReply>> {
-                use $crate::store::sql;
-                let found = match lang {
-                    Some(lang) => {
-                        sqlx::query(sql::CANNED_REPLIES_OF_LANG).bind(lang.code()).fetch_all(&self.pool).await?
-                    }
-                    None => sqlx::query(sql::CANNED_REPLIES).fetch_all(&self.pool).await?,
+                let query = match lang {
+                    Some(lang) => sqlx::query_as(sql::CANNED_REPLIES_OF_LANG).bind(lang.code()),
+                    None => sqlx::query_as(sql::CANNED_REPLIES),
                 };
-                found
-                    .iter()
-                    .map(|row| {
-                        Ok($crate::store::CannedReply {
-                            id: row.int("id")?,
-                            lang: row.text("lang")?,
-                            title: row.text("title")?,
-                            body: row.text("body")?,
-                            set_id: row.int("set_id")?,
-                        })
-                    })
-                    .collect()
+                Ok(query.fetch_all(&self.pool).await?)
             }
 
             async fn create_canned_reply(
@@ -1160,16 +986,15 @@ macro_rules! impl_store {
                 set: Option<i64>,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<Option<i64>> {
-                sqlx::query($crate::store::sql::INSERT_CANNED_REPLY)
+                let id = sqlx::query_scalar(sql::INSERT_CANNED_REPLY)
                     .bind(lang.code())
                     .bind(title)
                     .bind(body)
                     .bind(now)
                     .bind(set)
                     .fetch_optional(&self.pool)
-                    .await?
-                    .map(|row| row.int("id"))
-                    .transpose()
+                    .await?;
+                Ok(id)
             }
 
             async fn update_canned_reply(
@@ -1180,7 +1005,7 @@ macro_rules! impl_store {
                 body: &str,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<bool> {
-                let done = sqlx::query($crate::store::sql::UPDATE_CANNED_REPLY)
+                let done = sqlx::query(sql::UPDATE_CANNED_REPLY)
                     .bind(lang.code())
                     .bind(title)
                     .bind(body)
@@ -1193,7 +1018,7 @@ macro_rules! impl_store {
 
             async fn delete_canned_reply(&self, id: i64) -> $crate::store::StoreResult<bool> {
                 let done =
-                    sqlx::query($crate::store::sql::DELETE_CANNED_REPLY).bind(id).execute(&self.pool).await?;
+                    sqlx::query(sql::DELETE_CANNED_REPLY).bind(id).execute(&self.pool).await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -1202,12 +1027,9 @@ macro_rules! impl_store {
                 conversation_id: i64,
                 lang: $crate::core::message::Lang,
             ) -> $crate::store::StoreResult<std::collections::HashMap<i64, String>> {
-                let found = sqlx::query($crate::store::sql::TRANSLATIONS_OF_CONVERSATION)
-                    .bind(conversation_id)
-                    .bind(lang.code())
-                    .fetch_all(&self.pool)
-                    .await?;
-                found.iter().map(|row| Ok((row.int("message_id")?, row.text("text")?))).collect()
+                let query = sqlx::query_as(sql::TRANSLATIONS_OF_CONVERSATION).bind(conversation_id).bind(lang.code());
+                let found: Vec<(i64, String)> = query.fetch_all(&self.pool).await?;
+                Ok(found.into_iter().collect())
             }
 
             async fn save_translation(
@@ -1218,7 +1040,7 @@ macro_rules! impl_store {
                 provider: &str,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<bool> {
-                let done = sqlx::query($crate::store::sql::SAVE_TRANSLATION)
+                let done = sqlx::query(sql::SAVE_TRANSLATION)
                     .bind(message_id)
                     .bind(lang.code())
                     .bind(text)
@@ -1238,7 +1060,7 @@ macro_rules! impl_store {
                 cutoff: $crate::store::Millis,
                 limit: i64,
             ) -> $crate::store::StoreResult<u64> {
-                use $crate::store::{Expired, sql};
+                use $crate::store::Expired;
                 let statement = match kind {
                     Expired::Messages => sql::DELETE_EXPIRED_MESSAGES,
                     Expired::OrderLookups => sql::DELETE_EXPIRED_LOOKUPS,
@@ -1257,8 +1079,7 @@ macro_rules! impl_store {
             }
 
             async fn referenced_media(&self) -> $crate::store::StoreResult<Vec<String>> {
-                let found = sqlx::query(dialect::REFERENCED_MEDIA).fetch_all(&self.pool).await?;
-                found.iter().map(|row| row.text("refs")).collect()
+                Ok(sqlx::query_scalar(dialect::REFERENCED_MEDIA).fetch_all(&self.pool).await?)
             }
         }
 
@@ -1266,15 +1087,15 @@ macro_rules! impl_store {
         async fn queue_overview(
             conn: &mut (impl std::ops::DerefMut<Target = <$db as sqlx::Database>::Connection> + Send),
         ) -> $crate::store::StoreResult<$crate::store::QueueOverview> {
-            use $crate::store::{StoreResult, count_u32, sql};
-            let counts = sqlx::query(sql::QUEUE_COUNTS).fetch_one(&mut **conn).await?;
-            let waits = sqlx::query(sql::RECENT_WAITS).fetch_all(&mut **conn).await?;
+            use $crate::store::count_u32;
+            let (high, normal, low, agents): (i64, i64, i64, i64) =
+                sqlx::query_as(sql::QUEUE_COUNTS).fetch_one(&mut **conn).await?;
             Ok($crate::store::QueueOverview {
-                queued_high: count_u32(counts.int("high")?),
-                queued_normal: count_u32(counts.int("normal")?),
-                queued_low: count_u32(counts.int("low")?),
-                agents_on_duty: count_u32(counts.int("agents")?),
-                recent_waits_secs: waits.iter().map(|row| row.int("wait")).collect::<StoreResult<_>>()?,
+                queued_high: count_u32(high),
+                queued_normal: count_u32(normal),
+                queued_low: count_u32(low),
+                agents_on_duty: count_u32(agents),
+                recent_waits_secs: sqlx::query_scalar(sql::RECENT_WAITS).fetch_all(&mut **conn).await?,
             })
         }
 
@@ -1284,7 +1105,7 @@ macro_rules! impl_store {
             outcomes: &[($crate::store::OutboxJob, $crate::store::DeliveryOutcome)],
             now: $crate::store::Millis,
         ) -> $crate::store::StoreResult<()> {
-            use $crate::store::{DeliveryOutcome, sql};
+            use $crate::store::DeliveryOutcome;
             for (job, outcome) in outcomes {
                 match outcome {
                     DeliveryOutcome::Sent => {}

@@ -46,6 +46,25 @@ macro_rules! due_outbox {
 }
 pub(super) use due_outbox;
 
+/// Inserts the contacts `$rows` selects (channel, external_id, lang, display_name,
+/// contact_data, created_at, updated_at); a known contact keeps its name and data unless the
+/// row brings new ones. Returns every contact's columns, as [`super::rows::contact`] reads them.
+macro_rules! upsert_contacts {
+    ($rows:literal) => {
+        concat!(
+            "INSERT INTO contacts (channel, external_id, lang, display_name, contact_data, created_at, ",
+            "updated_at) ",
+            $rows,
+            " ON CONFLICT (channel, external_id) DO UPDATE SET ",
+            "display_name = coalesce(excluded.display_name, contacts.display_name), ",
+            "contact_data = coalesce(excluded.contact_data, contacts.contact_data), ",
+            "updated_at = excluded.updated_at ",
+            "RETURNING id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data"
+        )
+    };
+}
+pub(super) use upsert_contacts;
+
 /// Tickets whose language is among the comma-separated codes of parameter `$n` (all when
 /// NULL). Codes are letters only, so the commas delimit them exactly.
 macro_rules! in_languages {
@@ -346,13 +365,14 @@ pub(super) const ANONYMISE_CONTACT: &str = "UPDATE contacts SET external_id = 'e
 pub(super) const CONTACT_BY_ID: &str = "SELECT id, channel, external_id, lang, language_chosen, reachable, \
      display_name, contact_data FROM contacts WHERE id = $1";
 
-pub(super) const LOG_AFTER: &str = "SELECT id, author, agent, text, body, attachments, event_id, created_at \
+pub(super) const LOG_AFTER: &str = "SELECT id, conversation_id, direction, author, agent, text, body, \
+     attachments, event_id, created_at \
      FROM messages WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3";
-pub(super) const CONTACT_LOG_AFTER: &str = "SELECT m.id, m.author, m.agent, m.text, m.body, m.attachments, \
-     m.event_id, m.created_at FROM contacts c JOIN conversations v ON v.contact_id = c.id \
-     JOIN messages m ON m.conversation_id = v.id \
+pub(super) const CONTACT_LOG_AFTER: &str = "SELECT m.id, m.conversation_id, m.direction, m.author, m.agent, \
+     m.text, m.body, m.attachments, m.event_id, m.created_at \
+     FROM contacts c JOIN conversations v ON v.contact_id = c.id JOIN messages m ON m.conversation_id = v.id \
      WHERE c.channel = $1 AND c.external_id = $2 AND m.id > $3 AND m.author <> 'system' ORDER BY m.id LIMIT $4";
-pub(super) const LAST_BOT_MESSAGE_OF_CONTACT: &str = "SELECT m.id, m.author, m.agent, m.text, m.body, \
-     m.attachments, m.event_id, m.created_at FROM contacts c JOIN conversations v ON v.contact_id = c.id \
-     JOIN messages m ON m.conversation_id = v.id \
+pub(super) const LAST_BOT_MESSAGE_OF_CONTACT: &str = "SELECT m.id, m.conversation_id, m.direction, m.author, \
+     m.agent, m.text, m.body, m.attachments, m.event_id, m.created_at \
+     FROM contacts c JOIN conversations v ON v.contact_id = c.id JOIN messages m ON m.conversation_id = v.id \
      WHERE c.channel = $1 AND c.external_id = $2 AND m.author = 'bot' ORDER BY m.id DESC LIMIT 1";

@@ -8,12 +8,12 @@
 
 use super::composed;
 use super::counted::Counted;
-use super::rows::{self, RowExt};
+use super::rows::{self, ReadRows, RowExt};
 use super::sql;
 use super::{
     Backend, BatchWrites, ConnectOptions, ContactRow, ContactUpsert, ConversationRow, ConversationUpdate,
-    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxJob, Store,
-    StoreError, StoreResult, TicketRow, WriteTx, priority_rank,
+    DeliveryOutcome, EventKey, FaqOutcomeRow, Millis, NewMessage, NewOutbox, NewTicket, OutboxClaim,
+    OutboxJob, Store, StoreError, StoreResult, TicketRow, WriteTx, priority_rank,
 };
 use crate::core::handoff::TicketStatus;
 use crate::core::message::MediaRef;
@@ -274,20 +274,13 @@ impl SqliteStore {
 
     async fn set_cursor(&self, name: &str, value: &str, now: Millis) -> StoreResult<()> {
         let mut tx = self.begin_immediate().await?;
-        sqlx::query(sql::SET_CURSOR).bind(name).bind(value).bind(now).execute(&mut *tx.tx).await?;
+        WriteTx::set_cursor(&mut tx, name, value, now).await?;
         tx.tx.into_inner().commit().await?;
         Ok(())
     }
 
-    /// Leases the due rows until `until`; see `Store::claim_outbox`.
-    async fn claim_until(
-        &self,
-        channels: &[&'static str],
-        recipient: Option<&str>,
-        now: Millis,
-        until: Millis,
-        limit: i64,
-    ) -> StoreResult<Vec<OutboxJob>> {
+    /// Leases the rows of `claim`; see `Store::claim_outbox`.
+    async fn claim(&self, claim: OutboxClaim<'_>) -> StoreResult<Vec<OutboxJob>> {
         const CANDIDATES: &str = concat!(
             "SELECT json_group_array(json_array(id, conversation_id, contact_id, channel, external_id, ",
             "contact_data, lang, payload, attempts)) AS due FROM (",
@@ -303,13 +296,8 @@ impl SqliteStore {
         const LEASE: &str =
             "UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT value FROM jsonb_each($2))";
         let mut tx = self.begin_on(&self.bookkeeping).await?;
-        let names = serde_json::to_string(channels)?;
-        let query = match recipient {
-            None => sqlx::query(CANDIDATES).bind(names).bind(now).bind(limit),
-            Some(external_id) => {
-                sqlx::query(CANDIDATES_OF_CONTACT).bind(names).bind(now).bind(limit).bind(external_id)
-            }
-        };
+        let names = serde_json::to_string(claim.channels)?;
+        let query = claim.due_rows(CANDIDATES, CANDIDATES_OF_CONTACT, names);
         let found = query.fetch_one(&mut *tx.tx).await?;
         let mut jobs = aggregate::<Vec<OutboxTuple>>(found, "due")?
             .into_iter()
@@ -318,7 +306,7 @@ impl SqliteStore {
         jobs.sort_by_key(|job| job.id);
         if !jobs.is_empty() {
             let ids = serde_json::to_string(&jobs.iter().map(|job| job.id).collect::<Vec<_>>())?;
-            sqlx::query(LEASE).bind(until).bind(ids).execute(&mut *tx.tx).await?;
+            sqlx::query(LEASE).bind(claim.until).bind(ids).execute(&mut *tx.tx).await?;
         }
         tx.tx.into_inner().commit().await?;
         Ok(jobs)
@@ -358,8 +346,9 @@ impl SqliteStore {
     /// readers and other processes are waited for up to the busy timeout.
     async fn flush_deletions(&self) -> StoreResult<bool> {
         let _writers_wait = self.write_lock.lock().await;
-        let outcome = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.bookkeeping).await?;
-        Ok(outcome.int("busy")? == 0)
+        let busy: i64 =
+            sqlx::query_scalar("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.bookkeeping).await?;
+        Ok(busy == 0)
     }
 
     /// One process owns the file, so it always leads (see `leader`).
@@ -469,15 +458,10 @@ impl SqliteTx {
         writes: &[&ContactUpsert],
         now: Millis,
     ) -> StoreResult<Vec<ContactRow>> {
-        const UPSERT: &str = "INSERT INTO contacts (channel, external_id, lang, display_name, contact_data, \
-             created_at, updated_at) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, $1, $1 \
-             FROM jsonb_each($2) WHERE true \
-             ON CONFLICT (channel, external_id) DO UPDATE SET \
-               display_name = coalesce(excluded.display_name, contacts.display_name), \
-               contact_data = coalesce(excluded.contact_data, contacts.contact_data), \
-               updated_at = excluded.updated_at \
-             RETURNING id, channel, external_id, lang, language_chosen, reachable, display_name, contact_data";
+        const UPSERT: &str = sql::upsert_contacts!(
+            "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, $1, $1 \
+             FROM jsonb_each($2) WHERE true"
+        );
         let mut batch = Vec::with_capacity(writes.len());
         for contact in writes {
             let data = contact.contact_data.as_ref().map(serde_json::to_string).transpose()?;
@@ -494,7 +478,7 @@ impl SqliteTx {
             .bind(serde_json::to_string(&batch)?)
             .fetch_all(&mut *self.tx)
             .await?;
-        written.iter().map(rows::contact).collect()
+        written.read(rows::contact)
     }
 
     /// The conversations of these contacts that exist.
@@ -628,9 +612,8 @@ impl SqliteTx {
     }
 
     async fn ticket_for_update(&mut self, ticket_id: i64) -> StoreResult<Option<TicketRow>> {
-        let row =
-            sqlx::query(sql::TICKET_COLUMNS_BY_ID).bind(ticket_id).fetch_optional(&mut *self.tx).await?;
-        row.as_ref().map(rows::ticket).transpose()
+        let query = sqlx::query(sql::TICKET_COLUMNS_BY_ID).bind(ticket_id);
+        query.fetch_optional(&mut *self.tx).await?.read(rows::ticket)
     }
 
     async fn insert_tickets(&mut self, tickets: &[NewTicket]) -> StoreResult<Vec<i64>> {
@@ -662,11 +645,10 @@ impl SqliteTx {
                 )
             })
             .collect();
-        let inserted =
-            sqlx::query(INSERT).bind(serde_json::to_string(&batch)?).fetch_all(&mut *self.tx).await?;
+        let ids =
+            sqlx::query_scalar(INSERT).bind(serde_json::to_string(&batch)?).fetch_all(&mut *self.tx).await?;
         // Rows are inserted in slice order under the write lock, and a rowid table gives each
         // new row the next id.
-        let ids = inserted.iter().map(|row| row.int("id")).collect::<StoreResult<Vec<_>>>()?;
         super::ticket_ids_in_slice_order(ids, tickets.len())
     }
 

@@ -139,14 +139,11 @@ impl Shop {
 /// What an agent sees of ticket `id`: the JSON API's answer and the console's ticket page.
 async fn agent_views(shop: &Shop, id: i64) -> (Value, String) {
     use switchboard::console::sessions;
-    use switchboard::store::{NewAgent, Role, now_millis};
+    use switchboard::store::{Credentials, NewAgent, Role, now_millis};
     let store = shop.app_store();
-    let agent = NewAgent {
-        name: "olga",
-        password_hash: "not used here",
-        role: Role::Agent,
-        must_change_password: false,
-    };
+    let credentials =
+        Credentials { name: "olga", password_hash: "not used here", must_change_password: false };
+    let agent = NewAgent { credentials, role: Role::Agent };
     let agent_id = match store.insert_agent(agent, now_millis()).await.unwrap() {
         Some(id) => id,
         None => store.agent_by_name("olga").await.unwrap().expect("olga").id,
@@ -223,7 +220,7 @@ async fn bot_replies(shop: &Shop, customer: &str, channel: &str, count: usize) -
             let row = shop.app_store().contact(channel, &contact.external_id).await.unwrap().unwrap();
             let conversation = shop.app_store().conversation_of_contact(row.id).await.unwrap().unwrap();
             for entry in shop.app_store().log_after(conversation.id, 0, 200).await.unwrap() {
-                if entry.author == Author::Bot {
+                if entry.message.author == Author::Bot {
                     replies.push(entry.reply().expect("a bot row holds its reply"));
                 }
             }
@@ -242,14 +239,11 @@ async fn bot_replies(shop: &Shop, customer: &str, channel: &str, count: usize) -
 /// An admin presses "Unlink all their contacts" on ticket `id`'s page.
 async fn unlink_as_admin(shop: &Shop, id: i64) {
     use switchboard::console::sessions;
-    use switchboard::store::{NewAgent, Role, now_millis};
+    use switchboard::store::{Credentials, NewAgent, Role, now_millis};
     let store = shop.app_store();
-    let admin = NewAgent {
-        name: "vera",
-        password_hash: "not used here",
-        role: Role::Admin,
-        must_change_password: false,
-    };
+    let credentials =
+        Credentials { name: "vera", password_hash: "not used here", must_change_password: false };
+    let admin = NewAgent { credentials, role: Role::Admin };
     let admin_id = store.insert_agent(admin, now_millis()).await.unwrap().expect("a new admin");
     let session = sessions::create_session(&**store, admin_id, now_millis(), 3_600_000).await.unwrap();
     let cookie = format!("{}={session}", sessions::SESSION_COOKIE);
