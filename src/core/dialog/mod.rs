@@ -786,7 +786,9 @@ fn replace_order_id(mut state: State, new: Option<OrderId>, ctx: &Ctx<'_>) -> Tr
     let Some(new) = new else { return Transition::stay(state) };
     let (State::AwaitingPhotos { order_id, .. } | State::AwaitingDescription { order_id, .. }) = &mut state
     else {
-        unreachable!("only the photo and description steps hold an order number to replace")
+        // Only the photo and description steps hold a number to replace; elsewhere a bare
+        // number changes nothing.
+        return Transition::stay(state);
     };
     let confirmation = if order_id.replace(new.clone()).as_ref() == Some(&new) {
         order_accepted(&new)
