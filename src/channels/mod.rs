@@ -225,24 +225,23 @@ pub enum IntakeError {
     NotStored(String),
 }
 
+/// What became of a batch of events, one answer each in order, or why none was stored.
+pub type AcceptedBatch = Result<Vec<Accepted>, IntakeError>;
+
 /// Inbound half of the engine, as channels see it. An `Ok` means the event is durably stored:
 /// only then may a channel acknowledge it to the platform.
 #[async_trait::async_trait]
 pub trait Intake: Send + Sync {
     async fn accept(&self, event: InboundEvent) -> Result<Accepted, IntakeError>;
     /// A long-poll batch, applied in order; all of it is stored when this returns `Ok`.
-    async fn accept_batch(&self, events: Vec<InboundEvent>) -> Result<Vec<Accepted>, IntakeError>;
-    /// A long-poll batch together with the position after it: when this returns `Ok`, both
-    /// are stored. The engine writes them in one transaction, so a poll round costs one
-    /// commit; this default stores the events first and then the position, which is as safe
-    /// (a crash in between only reads the batch again) but costs two.
-    async fn accept_batch_at(
-        &self,
-        events: Vec<InboundEvent>,
-        cursor: &str,
-        position: &str,
-    ) -> Result<Vec<Accepted>, IntakeError> {
+    async fn accept_batch(&self, events: Vec<InboundEvent>) -> AcceptedBatch;
+    /// A long-poll batch together with the position after it, `(cursor name, position)`: when
+    /// this returns `Ok`, both are stored. The engine writes them in one transaction, so a poll
+    /// round costs one commit; this default stores the events first and then the position,
+    /// which is as safe (a crash in between only reads the batch again) but costs two.
+    async fn accept_batch_at(&self, events: Vec<InboundEvent>, at: (&str, &str)) -> AcceptedBatch {
         let accepted = if events.is_empty() { Vec::new() } else { self.accept_batch(events).await? };
+        let (cursor, position) = at;
         self.save_cursor(cursor, position).await?;
         Ok(accepted)
     }
@@ -326,7 +325,7 @@ pub async fn take_in_round<Reader: ReadUpdate>(
     intake: &dyn Intake,
     reader: &Reader,
     updates: &[Reader::Update],
-    (cursor, position): (&str, &str),
+    at: (&str, &str),
 ) -> Result<Received<Reader::Press>, RoundError> {
     let mut received = Received::default();
     for update in updates {
@@ -336,6 +335,6 @@ pub async fn take_in_round<Reader: ReadUpdate>(
             Err(error) => return Err(RoundError::Receive(error)),
         }
     }
-    intake.accept_batch_at(received.events.clone(), cursor, position).await.map_err(RoundError::Intake)?;
+    intake.accept_batch_at(received.events.clone(), at).await.map_err(RoundError::Intake)?;
     Ok(received)
 }

@@ -187,7 +187,7 @@ async fn take_in_new(
         let next = batch.last().copied().unwrap_or(last);
         let position = format!("{validity}:{next}");
         intake
-            .accept_batch_at(events, cursor, &position)
+            .accept_batch_at(events, (cursor, &position))
             .await
             .map_err(|error| ImapError::NotStored(error.to_string()))?;
         // Stored, with the position after them: only now does the watcher move on.

@@ -139,7 +139,7 @@ async fn read_chat(
             events.extend(receiver.events_for(chat_id, message).await?);
         }
         taken += events.len();
-        intake.accept_batch_at(events, &name, &last).await?;
+        intake.accept_batch_at(events, (&name, &last)).await?;
         after = Some(last);
         // A first read starts from the latest page: there is nothing newer to page to.
         if !has_next || first_read {
