@@ -6,6 +6,7 @@ pub mod email;
 pub mod max;
 pub mod numbered;
 pub mod ozon;
+pub mod platform_api;
 pub mod platform_receiver;
 pub mod telegram;
 pub mod terminal;

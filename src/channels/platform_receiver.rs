@@ -3,40 +3,15 @@
 //! and the channel's settings. Each channel adds its own way of reading updates on top.
 
 use crate::channels::ReceiveError;
+use crate::channels::platform_api::PlatformApi;
 use crate::core::dialog::Input;
 use crate::media::MediaStore;
-use crate::web::platform::PlatformClient;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How long one customer photo's download may take: photos are large, and a slow platform
 /// host is better waited for than the update refused and sent again.
 const PHOTO_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The two conversions every platform client's `ApiError` has: a `reqwest` failure is a call
-/// that did not complete (its text without the URL, which may carry secrets), and a delivery
-/// fails the way [`PlatformError::failure`](crate::channels::PlatformError::failure) sorts it.
-macro_rules! platform_error_conversions {
-    ($error:ty) => {
-        impl From<reqwest::Error> for $error {
-            fn from(error: reqwest::Error) -> $error {
-                <$error>::Transport(crate::web::platform::transport_error(error))
-            }
-        }
-
-        impl From<$error> for crate::channels::DeliveryError {
-            fn from(error: $error) -> crate::channels::DeliveryError {
-                crate::channels::DeliveryError::from_platform(&error)
-            }
-        }
-    };
-}
-pub(crate) use platform_error_conversions;
-
-/// A platform's API client, as the receiver needs it.
-pub trait PlatformApi {
-    fn platform(&self) -> &PlatformClient;
-}
 
 pub struct PlatformReceiver<Api, Settings> {
     pub(crate) api: Api,

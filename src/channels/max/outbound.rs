@@ -8,7 +8,7 @@ use super::CHANNEL;
 use super::api::{ApiError, MaxApi, Recipient};
 use super::inbound::{MaxReceiver, recipient_of};
 use super::keyboard;
-use crate::channels::platform_receiver::PlatformApi;
+use crate::channels::platform_api::PlatformApi;
 use crate::channels::{Channel, Delivery, DeliveryError, Renderer, message_parts};
 use crate::config::max::MaxSettings;
 use crate::core::message::{MediaRef, Outbound};

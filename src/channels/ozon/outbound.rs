@@ -13,7 +13,7 @@ use super::api::{ApiError, OzonApi};
 use super::inbound::OzonReceiver;
 use super::window;
 use crate::channels::numbered::numbered_text;
-use crate::channels::platform_receiver::PlatformApi;
+use crate::channels::platform_api::PlatformApi;
 use crate::channels::{Channel, Delivery, DeliveryError, Renderer, message_parts};
 use crate::config::ozon::OzonSettings;
 use crate::core::message::{MediaRef, Outbound};

@@ -7,7 +7,7 @@ use super::CHANNEL;
 use super::api::{ApiError, OutgoingMessage, VkApi};
 use super::inbound::VkReceiver;
 use super::keyboard::{self, ClientCapabilities};
-use crate::channels::platform_receiver::PlatformApi;
+use crate::channels::platform_api::PlatformApi;
 use crate::channels::{Channel, Delivery, DeliveryError, Renderer, message_parts};
 use crate::config::vk::VkSettings;
 use crate::core::message::{MediaRef, Outbound};
