@@ -86,6 +86,45 @@ pub struct InboundEvent {
     pub kind: InboundKind,
 }
 
+impl InboundEvent {
+    /// An event with what every event has; a channel adds the facts it knows (a language, a
+    /// name, contact data) with struct update syntax.
+    pub fn new(
+        channel: &'static str,
+        event_id: String,
+        external_id: String,
+        kind: InboundKind,
+    ) -> InboundEvent {
+        InboundEvent {
+            channel,
+            event_id,
+            external_id,
+            language_hint: None,
+            display_name: None,
+            contact_data: None,
+            kind,
+        }
+    }
+}
+
+/// The events of one platform message, one per kind in order: the first under the message's
+/// dedupe id, each further one under `<id>#<n>`, so the ids stay the same on a redelivery (one
+/// message can carry several images, and each is an event of its own).
+pub fn message_events(
+    dedupe_id: &str,
+    kinds: Vec<InboundKind>,
+    mut event: impl FnMut(String, InboundKind) -> InboundEvent,
+) -> Vec<InboundEvent> {
+    kinds
+        .into_iter()
+        .enumerate()
+        .map(|(index, kind)| {
+            let event_id = if index == 0 { dedupe_id.to_owned() } else { format!("{dedupe_id}#{index}") };
+            event(event_id, kind)
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum InboundKind {
     /// Something for the dialog.
@@ -266,6 +305,21 @@ impl<Press> Default for Received<Press> {
 }
 
 impl<Press> Received<Press> {
+    /// One event and nothing to answer.
+    pub fn one(event: InboundEvent) -> Received<Press> {
+        Received { events: vec![event], presses: Vec::new() }
+    }
+
+    /// The event of a button press, and the press to answer once it is stored.
+    pub fn press(event: InboundEvent, press: Press) -> Received<Press> {
+        Received { events: vec![event], presses: vec![press] }
+    }
+
+    /// Events and nothing to answer.
+    pub fn events(events: Vec<InboundEvent>) -> Received<Press> {
+        Received { events, presses: Vec::new() }
+    }
+
     /// Appends another update's results, keeping the order.
     pub fn extend(&mut self, other: Received<Press>) {
         self.events.extend(other.events);
@@ -283,6 +337,13 @@ pub enum ReceiveError {
     /// so that the platform delivers it again.
     #[error("the update cannot be taken in right now: {0}")]
     Unavailable(String),
+}
+
+impl ReceiveError {
+    /// A platform's parse error (which names the platform) as a refusal of the update.
+    pub fn malformed(error: impl std::fmt::Display) -> ReceiveError {
+        ReceiveError::Malformed(error.to_string())
+    }
 }
 
 /// Why a long-poll round was not stored; the round is polled again.
