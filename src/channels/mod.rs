@@ -7,6 +7,7 @@ pub mod max;
 pub mod numbered;
 pub mod ozon;
 pub mod platform_api;
+pub mod platform_channel;
 pub mod platform_receiver;
 pub mod telegram;
 pub mod terminal;
@@ -191,6 +192,24 @@ pub fn message_parts(text: &str, max_units: usize, platform: &str) -> Result<Vec
         });
     }
     Ok(parts)
+}
+
+/// The stored bytes of an image an outgoing message carries, or `None` when retention erased
+/// it (the text still goes out; `message` names the message in the warning, "a MAX message").
+/// Failing to read it is worth a retry.
+pub async fn stored_image(
+    media: &crate::media::MediaStore,
+    image: &crate::core::message::MediaRef,
+    message: &str,
+) -> Result<Option<Vec<u8>>, DeliveryError> {
+    match media.read(&image.sha256).await {
+        Ok(Some(bytes)) => Ok(Some(bytes)),
+        Ok(None) => {
+            tracing::warn!(sha256 = %image.sha256, "an image for {message} is no longer stored");
+            Ok(None)
+        }
+        Err(error) => Err(DeliveryError::Transient(format!("reading a stored image: {error}"))),
+    }
 }
 
 /// What a platform client's error means, apart from its wording: each client (VK, MAX, Ozon)
