@@ -398,6 +398,47 @@ pub trait ReadUpdate: Clone + Send + Sync + 'static {
     }
 }
 
+/// Runs a channel's receiving loop until `shutdown` completes, which `stopped` then reports
+/// (`Ok`), or until the loop gives up on its own (its error: the platform refused our
+/// credentials).
+pub async fn until_shutdown<Error>(
+    shutdown: impl Future<Output = ()>,
+    receiving: impl Future<Output = Result<(), Error>>,
+    stopped: impl FnOnce(),
+) -> Result<(), Error> {
+    tokio::select! {
+        () = shutdown => {
+            stopped();
+            Ok(())
+        }
+        result = receiving => result,
+    }
+}
+
+/// A pause between failed attempts of a receiving loop: `first`, doubled after each failure up
+/// to `longest`, and `first` again after a success.
+pub struct Backoff {
+    first: Duration,
+    longest: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, longest: Duration) -> Backoff {
+        Backoff { first, longest, next: first }
+    }
+
+    /// Waits out the current pause; the next one is twice as long.
+    pub async fn pause(&mut self) {
+        tokio::time::sleep(self.next).await;
+        self.next = (self.next * 2).min(self.longest);
+    }
+
+    pub fn reset(&mut self) {
+        self.next = self.first;
+    }
+}
+
 /// Takes one long-poll round in: every update read (one that does not read is logged and
 /// skipped, so it cannot hold up the rest forever), then all the events stored together with
 /// the position after them (`(cursor name, position)`) in one [`Intake::accept_batch_at`].
