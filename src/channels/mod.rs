@@ -6,6 +6,8 @@ pub mod email;
 pub mod max;
 pub mod numbered;
 pub mod ozon;
+pub mod platform_api;
+pub mod platform_channel;
 pub mod platform_receiver;
 pub mod telegram;
 pub mod terminal;
@@ -85,6 +87,45 @@ pub struct InboundEvent {
     pub kind: InboundKind,
 }
 
+impl InboundEvent {
+    /// An event with what every event has; a channel adds the facts it knows (a language, a
+    /// name, contact data) with struct update syntax.
+    pub fn new(
+        channel: &'static str,
+        event_id: String,
+        external_id: String,
+        kind: InboundKind,
+    ) -> InboundEvent {
+        InboundEvent {
+            channel,
+            event_id,
+            external_id,
+            language_hint: None,
+            display_name: None,
+            contact_data: None,
+            kind,
+        }
+    }
+}
+
+/// The events of one platform message, one per kind in order: the first under the message's
+/// dedupe id, each further one under `<id>#<n>`, so the ids stay the same on a redelivery (one
+/// message can carry several images, and each is an event of its own).
+pub fn message_events(
+    dedupe_id: &str,
+    kinds: Vec<InboundKind>,
+    mut event: impl FnMut(String, InboundKind) -> InboundEvent,
+) -> Vec<InboundEvent> {
+    kinds
+        .into_iter()
+        .enumerate()
+        .map(|(index, kind)| {
+            let event_id = if index == 0 { dedupe_id.to_owned() } else { format!("{dedupe_id}#{index}") };
+            event(event_id, kind)
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum InboundKind {
     /// Something for the dialog.
@@ -151,6 +192,24 @@ pub fn message_parts(text: &str, max_units: usize, platform: &str) -> Result<Vec
         });
     }
     Ok(parts)
+}
+
+/// The stored bytes of an image an outgoing message carries, or `None` when retention erased
+/// it (the text still goes out; `message` names the message in the warning, "a MAX message").
+/// Failing to read it is worth a retry.
+pub async fn stored_image(
+    media: &crate::media::MediaStore,
+    image: &crate::core::message::MediaRef,
+    message: &str,
+) -> Result<Option<Vec<u8>>, DeliveryError> {
+    match media.read(&image.sha256).await {
+        Ok(Some(bytes)) => Ok(Some(bytes)),
+        Ok(None) => {
+            tracing::warn!(sha256 = %image.sha256, "an image for {message} is no longer stored");
+            Ok(None)
+        }
+        Err(error) => Err(DeliveryError::Transient(format!("reading a stored image: {error}"))),
+    }
 }
 
 /// What a platform client's error means, apart from its wording: each client (VK, MAX, Ozon)
@@ -225,24 +284,23 @@ pub enum IntakeError {
     NotStored(String),
 }
 
+/// What became of a batch of events, one answer each in order, or why none was stored.
+pub type AcceptedBatch = Result<Vec<Accepted>, IntakeError>;
+
 /// Inbound half of the engine, as channels see it. An `Ok` means the event is durably stored:
 /// only then may a channel acknowledge it to the platform.
 #[async_trait::async_trait]
 pub trait Intake: Send + Sync {
     async fn accept(&self, event: InboundEvent) -> Result<Accepted, IntakeError>;
     /// A long-poll batch, applied in order; all of it is stored when this returns `Ok`.
-    async fn accept_batch(&self, events: Vec<InboundEvent>) -> Result<Vec<Accepted>, IntakeError>;
-    /// A long-poll batch together with the position after it: when this returns `Ok`, both
-    /// are stored. The engine writes them in one transaction, so a poll round costs one
-    /// commit; this default stores the events first and then the position, which is as safe
-    /// (a crash in between only reads the batch again) but costs two.
-    async fn accept_batch_at(
-        &self,
-        events: Vec<InboundEvent>,
-        cursor: &str,
-        position: &str,
-    ) -> Result<Vec<Accepted>, IntakeError> {
+    async fn accept_batch(&self, events: Vec<InboundEvent>) -> AcceptedBatch;
+    /// A long-poll batch together with the position after it, `(cursor name, position)`: when
+    /// this returns `Ok`, both are stored. The engine writes them in one transaction, so a poll
+    /// round costs one commit; this default stores the events first and then the position,
+    /// which is as safe (a crash in between only reads the batch again) but costs two.
+    async fn accept_batch_at(&self, events: Vec<InboundEvent>, at: (&str, &str)) -> AcceptedBatch {
         let accepted = if events.is_empty() { Vec::new() } else { self.accept_batch(events).await? };
+        let (cursor, position) = at;
         self.save_cursor(cursor, position).await?;
         Ok(accepted)
     }
@@ -266,6 +324,21 @@ impl<Press> Default for Received<Press> {
 }
 
 impl<Press> Received<Press> {
+    /// One event and nothing to answer.
+    pub fn one(event: InboundEvent) -> Received<Press> {
+        Received { events: vec![event], presses: Vec::new() }
+    }
+
+    /// The event of a button press, and the press to answer once it is stored.
+    pub fn press(event: InboundEvent, press: Press) -> Received<Press> {
+        Received { events: vec![event], presses: vec![press] }
+    }
+
+    /// Events and nothing to answer.
+    pub fn events(events: Vec<InboundEvent>) -> Received<Press> {
+        Received { events, presses: Vec::new() }
+    }
+
     /// Appends another update's results, keeping the order.
     pub fn extend(&mut self, other: Received<Press>) {
         self.events.extend(other.events);
@@ -283,6 +356,13 @@ pub enum ReceiveError {
     /// so that the platform delivers it again.
     #[error("the update cannot be taken in right now: {0}")]
     Unavailable(String),
+}
+
+impl ReceiveError {
+    /// A platform's parse error (which names the platform) as a refusal of the update.
+    pub fn malformed(error: impl std::fmt::Display) -> ReceiveError {
+        ReceiveError::Malformed(error.to_string())
+    }
 }
 
 /// Why a long-poll round was not stored; the round is polled again.
@@ -318,6 +398,47 @@ pub trait ReadUpdate: Clone + Send + Sync + 'static {
     }
 }
 
+/// Runs a channel's receiving loop until `shutdown` completes, which `stopped` then reports
+/// (`Ok`), or until the loop gives up on its own (its error: the platform refused our
+/// credentials).
+pub async fn until_shutdown<Error>(
+    shutdown: impl Future<Output = ()>,
+    receiving: impl Future<Output = Result<(), Error>>,
+    stopped: impl FnOnce(),
+) -> Result<(), Error> {
+    tokio::select! {
+        () = shutdown => {
+            stopped();
+            Ok(())
+        }
+        result = receiving => result,
+    }
+}
+
+/// A pause between failed attempts of a receiving loop: `first`, doubled after each failure up
+/// to `longest`, and `first` again after a success.
+pub struct Backoff {
+    first: Duration,
+    longest: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, longest: Duration) -> Backoff {
+        Backoff { first, longest, next: first }
+    }
+
+    /// Waits out the current pause; the next one is twice as long.
+    pub async fn pause(&mut self) {
+        tokio::time::sleep(self.next).await;
+        self.next = (self.next * 2).min(self.longest);
+    }
+
+    pub fn reset(&mut self) {
+        self.next = self.first;
+    }
+}
+
 /// Takes one long-poll round in: every update read (one that does not read is logged and
 /// skipped, so it cannot hold up the rest forever), then all the events stored together with
 /// the position after them (`(cursor name, position)`) in one [`Intake::accept_batch_at`].
@@ -326,7 +447,7 @@ pub async fn take_in_round<Reader: ReadUpdate>(
     intake: &dyn Intake,
     reader: &Reader,
     updates: &[Reader::Update],
-    (cursor, position): (&str, &str),
+    at: (&str, &str),
 ) -> Result<Received<Reader::Press>, RoundError> {
     let mut received = Received::default();
     for update in updates {
@@ -336,6 +457,6 @@ pub async fn take_in_round<Reader: ReadUpdate>(
             Err(error) => return Err(RoundError::Receive(error)),
         }
     }
-    intake.accept_batch_at(received.events.clone(), cursor, position).await.map_err(RoundError::Intake)?;
+    intake.accept_batch_at(received.events.clone(), at).await.map_err(RoundError::Intake)?;
     Ok(received)
 }

@@ -3,9 +3,9 @@
 //! and the channel's settings. Each channel adds its own way of reading updates on top.
 
 use crate::channels::ReceiveError;
-use crate::core::dialog::Input;
+use crate::channels::platform_api::PlatformApi;
+use crate::core::dialog::{ContentKind, Input, PhotoProblem};
 use crate::media::MediaStore;
-use crate::web::platform::PlatformClient;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,29 +13,15 @@ use std::time::Duration;
 /// host is better waited for than the update refused and sent again.
 const PHOTO_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The two conversions every platform client's `ApiError` has: a `reqwest` failure is a call
-/// that did not complete (its text without the URL, which may carry secrets), and a delivery
-/// fails the way [`PlatformError::failure`](crate::channels::PlatformError::failure) sorts it.
-macro_rules! platform_error_conversions {
-    ($error:ty) => {
-        impl From<reqwest::Error> for $error {
-            fn from(error: reqwest::Error) -> $error {
-                <$error>::Transport(crate::web::platform::transport_error(error))
-            }
-        }
-
-        impl From<$error> for crate::channels::DeliveryError {
-            fn from(error: $error) -> crate::channels::DeliveryError {
-                crate::channels::DeliveryError::from_platform(&error)
-            }
-        }
-    };
-}
-pub(crate) use platform_error_conversions;
-
-/// A platform's API client, as the receiver needs it.
-pub trait PlatformApi {
-    fn platform(&self) -> &PlatformClient;
+/// An attachment of a customer's message, as far as the dialog cares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// An image to download, with the size the platform declares for it, if it does.
+    Photo {
+        url: String,
+        declared_bytes: Option<u64>,
+    },
+    Unsupported(ContentKind),
 }
 
 pub struct PlatformReceiver<Api, Settings> {
@@ -68,6 +54,56 @@ impl<Api: PlatformApi, Settings> PlatformReceiver<Api, Settings> {
         let fetched =
             self.media.fetch(client.http(), client.download_hosts(), url, PHOTO_DOWNLOAD_TIMEOUT).await;
         Ok(fetched.map_err(|error| ReceiveError::Unavailable(error.0))?.into_input(caption))
+    }
+
+    /// The dialog's inputs for one message, after `inputs` the channel put first: a photo input
+    /// per image (the text as the first one's caption), the text alone when no image carried
+    /// it, one `Unsupported` for whatever else came along, and `Unsupported(Other)` for a
+    /// message that leaves nothing at all.
+    pub async fn message_inputs(
+        &self,
+        mut inputs: Vec<Input>,
+        text: &str,
+        items: &[Item],
+    ) -> Result<Vec<Input>, ReceiveError> {
+        let trimmed = text.trim();
+        let mut captioned = false;
+        for item in items {
+            if let Item::Photo { url, declared_bytes } = item {
+                let caption = (!captioned && !trimmed.is_empty()).then(|| text.to_owned());
+                captioned = true;
+                inputs.push(self.photo(url, *declared_bytes, caption).await?);
+            }
+        }
+        if !captioned && !trimmed.is_empty() {
+            inputs.push(Input::Text { text: text.to_owned() });
+        }
+        // One polite answer per message is enough, however many stickers it carried.
+        if let Some(kind) = items.iter().find_map(|item| match item {
+            Item::Unsupported(kind) => Some(*kind),
+            Item::Photo { .. } => None,
+        }) {
+            inputs.push(Input::Unsupported { kind });
+        }
+        if inputs.is_empty() {
+            inputs.push(Input::Unsupported { kind: ContentKind::Other });
+        }
+        Ok(inputs)
+    }
+
+    /// One photo: refused without a download when the platform declares it over the size
+    /// limit, otherwise [`photo_input`](Self::photo_input).
+    async fn photo(
+        &self,
+        url: &str,
+        declared_bytes: Option<u64>,
+        caption: Option<String>,
+    ) -> Result<Input, ReceiveError> {
+        if declared_bytes.is_some_and(|bytes| bytes > self.media.max_bytes()) {
+            let limit_mb = self.media.max_megabytes();
+            return Ok(Input::PhotoRejected { problem: PhotoProblem::TooLarge { limit_mb } });
+        }
+        self.photo_input(url, caption).await
     }
 }
 

@@ -3,6 +3,7 @@
 //! error instead of a silent failure later. [`EmailSettings`] is plain data the email channel
 //! imports; reading it is this module's job.
 
+use super::variables::{SettingsError, none_set};
 use super::{ConfigError, Source};
 use crate::secret::Secret;
 use std::time::Duration;
@@ -97,9 +98,8 @@ pub enum EmailSettingsError {
     ThreadSecretShort,
 }
 
-impl EmailSettingsError {
-    /// The variable an operator has to change.
-    pub fn variable(&self) -> &'static str {
+impl SettingsError for EmailSettingsError {
+    fn variable(&self) -> &'static str {
         match self {
             EmailSettingsError::Missing(variable) | EmailSettingsError::PasswordInUrl(variable) => variable,
             EmailSettingsError::ImapUrl(_) => "SWITCHBOARD_EMAIL_IMAP_URL",
@@ -108,12 +108,6 @@ impl EmailSettingsError {
             EmailSettingsError::IdleRefresh(_) => "SWITCHBOARD_EMAIL_IDLE_SECS",
             EmailSettingsError::ThreadSecretShort => "SWITCHBOARD_EMAIL_THREAD_SECRET",
         }
-    }
-}
-
-impl From<EmailSettingsError> for ConfigError {
-    fn from(error: EmailSettingsError) -> ConfigError {
-        ConfigError::new(error.variable(), error.to_string())
     }
 }
 
@@ -133,7 +127,7 @@ const ALL: [&str; 9] = [
 /// Reads `SWITCHBOARD_EMAIL_*`. `Ok(None)` when none of them is set: email is simply not used.
 /// Each connection step may take `timeout` (`SWITCHBOARD_HTTP_TIMEOUT_SECS`).
 pub(super) fn read(source: &dyn Source, timeout: Duration) -> Result<Option<EmailSettings>, ConfigError> {
-    if ALL.iter().all(|variable| source.get(variable).is_none()) {
+    if none_set(source, &ALL) {
         return Ok(None);
     }
     let required = |variable: &'static str| source.get(variable).ok_or(EmailSettingsError::Missing(variable));

@@ -3,6 +3,7 @@
 //! clear error instead of a silent failure later. [`MaxSettings`] is plain data the MAX channel
 //! imports; reading it is this module's job.
 
+use super::variables::{SettingsError, api_url, host_list, language, none_set, on_off, one_of};
 use super::{ConfigError, MIN_WEBHOOK_SECRET_CHARS, Source};
 use crate::core::message::Lang;
 use crate::secret::Secret;
@@ -152,9 +153,8 @@ pub enum MaxSettingsError {
     RequestTimeout,
 }
 
-impl MaxSettingsError {
-    /// The variable an operator has to change.
-    pub fn variable(&self) -> &'static str {
+impl SettingsError for MaxSettingsError {
+    fn variable(&self) -> &'static str {
         match self {
             MaxSettingsError::TokenMissing | MaxSettingsError::TokenEmpty => "SWITCHBOARD_MAX_TOKEN",
             MaxSettingsError::Mode(_) => "SWITCHBOARD_MAX_MODE",
@@ -176,12 +176,6 @@ impl MaxSettingsError {
     }
 }
 
-impl From<MaxSettingsError> for ConfigError {
-    fn from(error: MaxSettingsError) -> ConfigError {
-        ConfigError::new(error.variable(), error.to_string())
-    }
-}
-
 /// Reads `SWITCHBOARD_MAX_*`. `Ok(None)` when none of them is set: MAX is simply not used.
 /// Every API call may take `request_timeout` (`SWITCHBOARD_HTTP_TIMEOUT_SECS`).
 pub(super) fn read(
@@ -199,39 +193,26 @@ pub(super) fn read(
         "SWITCHBOARD_MAX_RATE_LIMIT",
         "SWITCHBOARD_MAX_MEDIA_HOSTS",
     ];
-    if ALL.iter().all(|variable| source.get(variable).is_none()) {
+    if none_set(source, &ALL) {
         return Ok(None);
     }
     let token = source.get("SWITCHBOARD_MAX_TOKEN").ok_or(MaxSettingsError::TokenMissing)?;
-    let mode = match source.get("SWITCHBOARD_MAX_MODE").as_deref() {
-        None => MaxMode::LongPoll,
-        Some(value) if value.eq_ignore_ascii_case("longpoll") => MaxMode::LongPoll,
-        Some(value) if value.eq_ignore_ascii_case("webhook") => MaxMode::Webhook,
-        Some(other) => return Err(MaxSettingsError::Mode(other.to_owned()).into()),
-    };
+    let modes = [("longpoll", MaxMode::LongPoll), ("webhook", MaxMode::Webhook)];
+    let mode =
+        one_of(source, "SWITCHBOARD_MAX_MODE", &modes, MaxMode::LongPoll).map_err(MaxSettingsError::Mode)?;
     let mut settings = MaxSettings::new(token, mode);
     settings.webhook_url = source.get("SWITCHBOARD_MAX_WEBHOOK_URL");
     settings.webhook_secret = source.get("SWITCHBOARD_MAX_WEBHOOK_SECRET").map(Secret::new);
-    if let Some(url) = source.get("SWITCHBOARD_MAX_API_URL") {
-        settings.api_url = url.trim_end_matches('/').to_owned();
-    }
+    settings.api_url = api_url(source, "SWITCHBOARD_MAX_API_URL").unwrap_or(settings.api_url);
     if let Some(path) = source.get("SWITCHBOARD_MAX_EXTRA_ROOT_PEM") {
         settings.extra_root_pem = Some(read_root_pem(&path)?);
     }
-    if let Some(code) = source.get("SWITCHBOARD_MAX_DEFAULT_LANGUAGE") {
-        settings.default_language =
-            Lang::from_code(&code).ok_or_else(|| MaxSettingsError::DefaultLanguage(code.clone()))?;
-    }
-    if let Some(limit) = source.get("SWITCHBOARD_MAX_RATE_LIMIT") {
-        settings.rate_limits = match limit.to_ascii_lowercase().as_str() {
-            "on" => true,
-            "off" => false,
-            _ => return Err(MaxSettingsError::RateLimit(limit).into()),
-        };
-    }
-    if let Some(hosts) = source.get("SWITCHBOARD_MAX_MEDIA_HOSTS") {
-        settings.media_hosts = super::host_list(&hosts);
-    }
+    settings.default_language =
+        language(source, "SWITCHBOARD_MAX_DEFAULT_LANGUAGE", settings.default_language)
+            .map_err(MaxSettingsError::DefaultLanguage)?;
+    settings.rate_limits = on_off(source, "SWITCHBOARD_MAX_RATE_LIMIT", settings.rate_limits)
+        .map_err(MaxSettingsError::RateLimit)?;
+    settings.media_hosts = host_list(source, "SWITCHBOARD_MAX_MEDIA_HOSTS").unwrap_or(settings.media_hosts);
     settings.request_timeout = request_timeout;
     settings.validate()?;
     Ok(Some(settings))

@@ -2,7 +2,7 @@
 //!
 //! Every variable is read in this module and nowhere else: the process-wide settings here, each
 //! channel's in a file of its own (`telegram`, `vk`, `max`, `ozon`, `email`) with its own error type, whose values are
-//! plain data the channel imports. Configuration imports no channel and not the console. Every
+//! plain data the channel imports; the steps they share are in `variables`. Configuration imports no channel and not the console. Every
 //! bad value becomes a [`ConfigError`] naming the variable and what was expected; `main` prints
 //! it as one line and exits with 2. Secrets are wrapped in [`Secret`], whose `Debug` never shows
 //! them.
@@ -18,6 +18,7 @@ pub mod orders;
 pub mod ozon;
 pub mod telegram;
 pub mod translate;
+pub mod variables;
 pub mod vk;
 
 use crate::business_hours::BusinessHours;
@@ -545,11 +546,6 @@ fn is_domain(host: &str) -> bool {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
-}
-
-/// A comma-separated list of host names, trimmed and lowercased (`SWITCHBOARD_*_MEDIA_HOSTS`).
-fn host_list(raw: &str) -> Vec<String> {
-    raw.split(',').map(|host| host.trim().to_ascii_lowercase()).collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! web chat identities and account-link tokens with). Checked once at start-up; the values are
 //! plain data `crate::orders` and the channels import.
 
-use super::{ConfigError, Source};
+use super::{ConfigError, Source, variables::SettingsError};
 use crate::secret::Secret;
 use base64::Engine as _;
 use std::time::Duration;
@@ -56,9 +56,8 @@ pub enum OrdersSettingsError {
     IdentitySecretShort,
 }
 
-impl OrdersSettingsError {
-    /// The variable an operator has to change.
-    pub fn variable(&self) -> &'static str {
+impl SettingsError for OrdersSettingsError {
+    fn variable(&self) -> &'static str {
         match self {
             OrdersSettingsError::UrlMissing | OrdersSettingsError::Url(_) => "SWITCHBOARD_ORDERS_URL",
             OrdersSettingsError::SecretMissing | OrdersSettingsError::SecretShape => {
@@ -67,12 +66,6 @@ impl OrdersSettingsError {
             OrdersSettingsError::Timeout(_) => "SWITCHBOARD_ORDERS_TIMEOUT_MS",
             OrdersSettingsError::IdentitySecretShort => "SWITCHBOARD_IDENTITY_SECRET",
         }
-    }
-}
-
-impl From<OrdersSettingsError> for ConfigError {
-    fn from(error: OrdersSettingsError) -> ConfigError {
-        ConfigError::new(error.variable(), error.to_string())
     }
 }
 

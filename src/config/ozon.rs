@@ -3,6 +3,7 @@
 //! secret (Ozon does not sign its pushes), optionally only from listed addresses, and the chat
 //! history is read as a fallback. [`OzonSettings`] is plain data the channel imports.
 
+use super::variables::{SettingsError, api_url, language, none_set, on_off};
 use super::{ConfigError, MIN_WEBHOOK_SECRET_CHARS, Source};
 use crate::core::message::Lang;
 use crate::secret::Secret;
@@ -106,9 +107,8 @@ pub enum OzonSettingsError {
     RequestTimeout,
 }
 
-impl OzonSettingsError {
-    /// The variable an operator has to change.
-    pub fn variable(&self) -> &'static str {
+impl SettingsError for OzonSettingsError {
+    fn variable(&self) -> &'static str {
         match self {
             OzonSettingsError::ClientIdMissing | OzonSettingsError::ClientId => "SWITCHBOARD_OZON_CLIENT_ID",
             OzonSettingsError::ApiKeyMissing | OzonSettingsError::ApiKeyEmpty => "SWITCHBOARD_OZON_API_KEY",
@@ -118,12 +118,6 @@ impl OzonSettingsError {
             OzonSettingsError::RateLimit(_) => "SWITCHBOARD_OZON_RATE_LIMIT",
             OzonSettingsError::RequestTimeout => "SWITCHBOARD_HTTP_TIMEOUT_SECS",
         }
-    }
-}
-
-impl From<OzonSettingsError> for ConfigError {
-    fn from(error: OzonSettingsError) -> ConfigError {
-        ConfigError::new(error.variable(), error.to_string())
     }
 }
 
@@ -142,15 +136,13 @@ pub(super) fn read(
         "SWITCHBOARD_OZON_DEFAULT_LANGUAGE",
         "SWITCHBOARD_OZON_RATE_LIMIT",
     ];
-    if ALL.iter().all(|variable| source.get(variable).is_none()) {
+    if none_set(source, &ALL) {
         return Ok(None);
     }
     let client_id = source.get("SWITCHBOARD_OZON_CLIENT_ID").ok_or(OzonSettingsError::ClientIdMissing)?;
     let api_key = source.get("SWITCHBOARD_OZON_API_KEY").ok_or(OzonSettingsError::ApiKeyMissing)?;
     let mut settings = OzonSettings::new(client_id.trim(), api_key);
-    if let Some(url) = source.get("SWITCHBOARD_OZON_API_URL") {
-        settings.api_url = url.trim_end_matches('/').to_owned();
-    }
+    settings.api_url = api_url(source, "SWITCHBOARD_OZON_API_URL").unwrap_or(settings.api_url);
     settings.push_secret = source.get("SWITCHBOARD_OZON_PUSH_SECRET").map(Secret::new);
     if let Some(list) = source.get("SWITCHBOARD_OZON_PUSH_ALLOW") {
         settings.push_allow = super::limits::parse_networks("SWITCHBOARD_OZON_PUSH_ALLOW", &list)?;
@@ -160,17 +152,11 @@ pub(super) fn read(
     {
         settings.history_poll = Duration::from_secs(seconds);
     }
-    if let Some(code) = source.get("SWITCHBOARD_OZON_DEFAULT_LANGUAGE") {
-        settings.default_language =
-            Lang::from_code(&code).ok_or_else(|| OzonSettingsError::DefaultLanguage(code.clone()))?;
-    }
-    if let Some(limit) = source.get("SWITCHBOARD_OZON_RATE_LIMIT") {
-        settings.rate_limits = match limit.to_ascii_lowercase().as_str() {
-            "on" => true,
-            "off" => false,
-            _ => return Err(OzonSettingsError::RateLimit(limit).into()),
-        };
-    }
+    settings.default_language =
+        language(source, "SWITCHBOARD_OZON_DEFAULT_LANGUAGE", settings.default_language)
+            .map_err(OzonSettingsError::DefaultLanguage)?;
+    settings.rate_limits = on_off(source, "SWITCHBOARD_OZON_RATE_LIMIT", settings.rate_limits)
+        .map_err(OzonSettingsError::RateLimit)?;
     settings.request_timeout = request_timeout;
     settings.validate()?;
     Ok(Some(settings))

@@ -2,7 +2,7 @@
 //! [`read`] fills it from `SWITCHBOARD_TELEGRAM_*` and [`TelegramSettings::validate`] says what a
 //! valid configuration is.
 
-use super::{ConfigError, MIN_WEBHOOK_SECRET_CHARS, Source, number_in};
+use super::{ConfigError, MIN_WEBHOOK_SECRET_CHARS, Source, number_in, variables::SettingsError};
 use std::fmt;
 use std::time::Duration;
 
@@ -180,9 +180,8 @@ pub enum TelegramSettingsError {
     ApiConnections,
 }
 
-impl TelegramSettingsError {
-    /// The variable an operator has to change.
-    pub fn variable(&self) -> &'static str {
+impl SettingsError for TelegramSettingsError {
+    fn variable(&self) -> &'static str {
         match self {
             TelegramSettingsError::Token => "SWITCHBOARD_TELEGRAM_TOKEN",
             TelegramSettingsError::ApiUrl(_) => "SWITCHBOARD_TELEGRAM_API_URL",
@@ -195,12 +194,6 @@ impl TelegramSettingsError {
             }
             TelegramSettingsError::RequestTimeout => "SWITCHBOARD_HTTP_TIMEOUT_SECS",
         }
-    }
-}
-
-impl From<TelegramSettingsError> for ConfigError {
-    fn from(error: TelegramSettingsError) -> ConfigError {
-        ConfigError::new(error.variable(), error.to_string())
     }
 }
 

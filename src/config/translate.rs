@@ -2,7 +2,7 @@
 //! Translation is off unless `SWITCHBOARD_TRANSLATE` names a provider. [`TranslateSettings`]
 //! is plain data the `translate` module imports; reading it is this module's job.
 
-use super::{ConfigError, Source};
+use super::{ConfigError, Source, variables::SettingsError};
 use crate::core::message::Lang;
 use crate::secret::Secret;
 use std::time::Duration;
@@ -90,9 +90,8 @@ pub enum TranslateSettingsError {
     GlossaryLine { line: usize, problem: String },
 }
 
-impl TranslateSettingsError {
-    /// The variable an operator has to change.
-    pub fn variable(&self) -> &'static str {
+impl SettingsError for TranslateSettingsError {
+    fn variable(&self) -> &'static str {
         match self {
             TranslateSettingsError::Provider(_) | TranslateSettingsError::ProviderMissing => {
                 "SWITCHBOARD_TRANSLATE"
@@ -105,12 +104,6 @@ impl TranslateSettingsError {
             TranslateSettingsError::GlossaryUnreadable { .. }
             | TranslateSettingsError::GlossaryLine { .. } => "SWITCHBOARD_TRANSLATE_GLOSSARY",
         }
-    }
-}
-
-impl From<TranslateSettingsError> for ConfigError {
-    fn from(error: TranslateSettingsError) -> ConfigError {
-        ConfigError::new(error.variable(), error.to_string())
     }
 }
 

@@ -2,6 +2,7 @@
 //! a callback server without its secret is a clear error instead of a silent failure later.
 //! [`VkSettings`] is plain data the VK channel imports; reading it is this module's job.
 
+use super::variables::{SettingsError, api_url, host_list, language, none_set, one_of};
 use super::{ConfigError, MIN_WEBHOOK_SECRET_CHARS, Source};
 use crate::core::message::Lang;
 use crate::secret::Secret;
@@ -148,9 +149,8 @@ pub enum VkSettingsError {
     MediaHosts(String),
 }
 
-impl VkSettingsError {
-    /// The variable an operator has to change.
-    pub fn variable(&self) -> &'static str {
+impl SettingsError for VkSettingsError {
+    fn variable(&self) -> &'static str {
         match self {
             VkSettingsError::TokenMissing | VkSettingsError::TokenEmpty => "SWITCHBOARD_VK_TOKEN",
             VkSettingsError::GroupIdMissing
@@ -165,12 +165,6 @@ impl VkSettingsError {
             VkSettingsError::SecretMissing | VkSettingsError::SecretTooShort => "SWITCHBOARD_VK_SECRET",
             VkSettingsError::MediaHosts(_) => "SWITCHBOARD_VK_MEDIA_HOSTS",
         }
-    }
-}
-
-impl From<VkSettingsError> for ConfigError {
-    fn from(error: VkSettingsError) -> ConfigError {
-        ConfigError::new(error.variable(), error.to_string())
     }
 }
 
@@ -191,7 +185,7 @@ pub(super) fn read(
         "SWITCHBOARD_VK_RATE_LIMIT",
         "SWITCHBOARD_VK_MEDIA_HOSTS",
     ];
-    if ALL.iter().all(|variable| source.get(variable).is_none()) {
+    if none_set(source, &ALL) {
         return Ok(None);
     }
     let token = source.get("SWITCHBOARD_VK_TOKEN").ok_or(VkSettingsError::TokenMissing)?;
@@ -199,22 +193,16 @@ pub(super) fn read(
         None => return Err(VkSettingsError::GroupIdMissing.into()),
         Some(raw) => parse_group_id(&raw)?,
     };
-    let mode = match source.get("SWITCHBOARD_VK_MODE").as_deref() {
-        None => VkMode::LongPoll,
-        Some(value) if value.eq_ignore_ascii_case("longpoll") => VkMode::LongPoll,
-        Some(value) if value.eq_ignore_ascii_case("callback") => VkMode::Callback,
-        Some(other) => return Err(VkSettingsError::Mode(other.to_owned()).into()),
-    };
+    let modes = [("longpoll", VkMode::LongPoll), ("callback", VkMode::Callback)];
+    let mode =
+        one_of(source, "SWITCHBOARD_VK_MODE", &modes, VkMode::LongPoll).map_err(VkSettingsError::Mode)?;
     let mut settings = VkSettings::new(token, group_id, mode);
     settings.confirmation = source.get("SWITCHBOARD_VK_CONFIRMATION");
     settings.secret = source.get("SWITCHBOARD_VK_SECRET").map(Secret::new);
-    if let Some(url) = source.get("SWITCHBOARD_VK_API_URL") {
-        settings.api_url = url.trim_end_matches('/').to_owned();
-    }
-    if let Some(code) = source.get("SWITCHBOARD_VK_DEFAULT_LANGUAGE") {
-        settings.default_language =
-            Lang::from_code(&code).ok_or_else(|| VkSettingsError::DefaultLanguage(code.clone()))?;
-    }
+    settings.api_url = api_url(source, "SWITCHBOARD_VK_API_URL").unwrap_or(settings.api_url);
+    settings.default_language =
+        language(source, "SWITCHBOARD_VK_DEFAULT_LANGUAGE", settings.default_language)
+            .map_err(VkSettingsError::DefaultLanguage)?;
     if let Some(limit) = source.get("SWITCHBOARD_VK_RATE_LIMIT") {
         settings.requests_per_second = if limit.eq_ignore_ascii_case("off") {
             None
@@ -223,9 +211,7 @@ pub(super) fn read(
             Some(parsed.ok_or_else(|| VkSettingsError::RateLimit(limit.clone()))?)
         };
     }
-    if let Some(hosts) = source.get("SWITCHBOARD_VK_MEDIA_HOSTS") {
-        settings.media_hosts = super::host_list(&hosts);
-    }
+    settings.media_hosts = host_list(source, "SWITCHBOARD_VK_MEDIA_HOSTS").unwrap_or(settings.media_hosts);
     settings.request_timeout = request_timeout;
     settings.validate()?;
     Ok(Some(settings))

@@ -11,7 +11,7 @@
 //! `core::dialog::step` -> ticket changes, message log, outbox rows, new state. Agent actions
 //! (claim, reply, resolve, ...) go through the same writer, each in its own transaction.
 
-use crate::channels::{Accepted, InboundEvent, InboundKind, Intake, IntakeError};
+use crate::channels::{Accepted, AcceptedBatch, InboundEvent, InboundKind, Intake, IntakeError};
 use crate::core::choices;
 use crate::core::dialog::{
     self, Ctx, Effect, Input, OrderAccess, QueueSnapshot, State, TicketOutcome, Transition,
@@ -531,17 +531,12 @@ impl Intake for Engine {
         accepted.pop().ok_or_else(|| not_stored(EngineError::Stopped))
     }
 
-    async fn accept_batch(&self, events: Vec<InboundEvent>) -> Result<Vec<Accepted>, IntakeError> {
+    async fn accept_batch(&self, events: Vec<InboundEvent>) -> AcceptedBatch {
         self.submit(events, None).await.map_err(not_stored)
     }
 
-    async fn accept_batch_at(
-        &self,
-        events: Vec<InboundEvent>,
-        cursor: &str,
-        position: &str,
-    ) -> Result<Vec<Accepted>, IntakeError> {
-        self.submit(events, Some((cursor, position))).await.map_err(not_stored)
+    async fn accept_batch_at(&self, events: Vec<InboundEvent>, at: (&str, &str)) -> AcceptedBatch {
+        self.submit(events, Some(at)).await.map_err(not_stored)
     }
 
     async fn cursor(&self, name: &str) -> Result<Option<String>, IntakeError> {

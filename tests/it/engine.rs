@@ -597,7 +597,7 @@ async fn long_poll_batch_and_position(db: TestDb) {
     assert_eq!(store.cursor("telegram:1").await.unwrap(), None);
 
     let results = engine
-        .accept_batch_at(vec![text("ann", "p1", "/start"), text("bob", "p2", "/start")], "telegram:1", "3")
+        .accept_batch_at(vec![text("ann", "p1", "/start"), text("bob", "p2", "/start")], ("telegram:1", "3"))
         .await
         .unwrap();
     assert_eq!(results, vec![Accepted::Applied { replies: 1 }, Accepted::Applied { replies: 1 }]);
@@ -605,16 +605,16 @@ async fn long_poll_batch_and_position(db: TestDb) {
 
     // A batch of redeliveries only (the early return inside the transaction) still moves the
     // position, and so does a batch with no events left after parsing.
-    let again = engine.accept_batch_at(vec![text("ann", "p1", "/start")], "telegram:1", "4").await.unwrap();
+    let again = engine.accept_batch_at(vec![text("ann", "p1", "/start")], ("telegram:1", "4")).await.unwrap();
     assert_eq!(again, vec![Accepted::Duplicate]);
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("4"));
-    assert!(engine.accept_batch_at(Vec::new(), "telegram:1", "5").await.unwrap().is_empty());
+    assert!(engine.accept_batch_at(Vec::new(), ("telegram:1", "5")).await.unwrap().is_empty());
     assert_eq!(store.cursor("telegram:1").await.unwrap().as_deref(), Some("5"));
     assert_eq!(store.pending_outbox().await.unwrap(), 2, "the redelivery queued nothing");
 
     // An event twice in one batch counts once; a known customer and a new one side by side.
     let mixed = vec![text("ann", "p6", "/start"), text("ann", "p6", "/start"), text("cid", "p7", "/start")];
-    let results = engine.accept_batch_at(mixed, "telegram:1", "8").await.unwrap();
+    let results = engine.accept_batch_at(mixed, ("telegram:1", "8")).await.unwrap();
     assert_eq!(
         results,
         vec![Accepted::Applied { replies: 1 }, Accepted::Duplicate, Accepted::Applied { replies: 1 }]
@@ -622,8 +622,8 @@ async fn long_poll_batch_and_position(db: TestDb) {
     // Two callers at once: whether their batches share a group commit or not, the position
     // of the one that came second stands.
     let (first, second) = tokio::join!(
-        engine.accept_batch_at(vec![text("bob", "p9", "/start")], "telegram:1", "10"),
-        engine.accept_batch_at(vec![text("dan", "p11", "/start")], "telegram:1", "12"),
+        engine.accept_batch_at(vec![text("bob", "p9", "/start")], ("telegram:1", "10")),
+        engine.accept_batch_at(vec![text("dan", "p11", "/start")], ("telegram:1", "12")),
     );
     assert_eq!(first.unwrap(), vec![Accepted::Applied { replies: 1 }]);
     assert_eq!(second.unwrap(), vec![Accepted::Applied { replies: 1 }]);

@@ -89,7 +89,10 @@ fn messages_are_keyed_by_mid_with_images_and_unsupported_kinds_told_apart() {
     assert_eq!(
         message.items,
         [
-            Item::Photo { url: "https://i.oneme.ru/i?r=BTGBPUwtwgYUeoFhO7rESmr8".into() },
+            Item::Photo {
+                url: "https://i.oneme.ru/i?r=BTGBPUwtwgYUeoFhO7rESmr8".into(),
+                declared_bytes: None
+            },
             Item::Unsupported(ContentKind::Sticker)
         ]
     );

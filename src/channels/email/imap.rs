@@ -16,7 +16,7 @@
 
 use super::inbound::{EmailReceiver, Skipped};
 use crate::channel_state::{ChannelStates, Reporter};
-use crate::channels::{InboundEvent, Intake, ReceiveError};
+use crate::channels::{Backoff, InboundEvent, Intake, ReceiveError, until_shutdown};
 use crate::config::email::{EmailSettings, Security};
 use async_imap::extensions::idle::IdleResponse;
 use futures::TryStreamExt;
@@ -79,26 +79,24 @@ pub async fn run(
     states: ChannelStates,
 ) -> Result<(), std::convert::Infallible> {
     let reporter = Reporter::new(super::CHANNEL, states);
-    tokio::select! {
-        () = shutdown => {
-            tracing::info!("email: stopped watching the mailbox");
-            Ok(())
-        }
-        () = watch_forever(&receiver, intake.as_ref(), &reporter) => Ok(()),
-    }
+    let stopped = || tracing::info!("email: stopped watching the mailbox");
+    until_shutdown(shutdown, watch_forever(&receiver, intake.as_ref(), &reporter), stopped).await
 }
 
-async fn watch_forever(receiver: &EmailReceiver, intake: &dyn Intake, reporter: &Reporter) {
-    let mut pause = FIRST_PAUSE;
+async fn watch_forever(
+    receiver: &EmailReceiver,
+    intake: &dyn Intake,
+    reporter: &Reporter,
+) -> Result<(), std::convert::Infallible> {
+    let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_PAUSE);
     loop {
-        let error = match watch(receiver, intake, reporter, &mut pause).await {
+        let error = match watch(receiver, intake, reporter, &mut backoff).await {
             Ok(never) => match never {},
             Err(error) => error,
         };
         tracing::warn!(%error, "email: the mailbox connection failed; reconnecting");
         reporter.failed(&error);
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(LONGEST_PAUSE);
+        backoff.pause().await;
     }
 }
 
@@ -107,7 +105,7 @@ async fn watch(
     receiver: &EmailReceiver,
     intake: &dyn Intake,
     reporter: &Reporter,
-    pause: &mut Duration,
+    backoff: &mut Backoff,
 ) -> Result<std::convert::Infallible, ImapError> {
     let settings = receiver.settings();
     let mut session = connect(settings).await?;
@@ -126,7 +124,7 @@ async fn watch(
     };
     tracing::info!(mailbox = %settings.mailbox, idle = has_idle, "email: watching the mailbox");
     reporter.answered();
-    *pause = FIRST_PAUSE;
+    backoff.reset();
     loop {
         last = take_in_new(&mut session, receiver, intake, (&cursor, validity), last).await?;
         while session.unsolicited_responses.try_recv().is_ok() {}
@@ -187,7 +185,7 @@ async fn take_in_new(
         let next = batch.last().copied().unwrap_or(last);
         let position = format!("{validity}:{next}");
         intake
-            .accept_batch_at(events, cursor, &position)
+            .accept_batch_at(events, (cursor, &position))
             .await
             .map_err(|error| ImapError::NotStored(error.to_string()))?;
         // Stored, with the position after them: only now does the watcher move on.

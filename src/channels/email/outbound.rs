@@ -13,7 +13,7 @@
 use super::CHANNEL;
 use super::thread::Threads;
 use crate::channels::numbered::numbered_text;
-use crate::channels::{Channel, Delivery, DeliveryError, Renderer};
+use crate::channels::{Channel, Delivery, DeliveryError, Renderer, stored_image};
 use crate::config::email::{EmailSettings, Security};
 use crate::core::keys;
 use crate::core::message::{MediaRef, Outbound, Reply};
@@ -170,17 +170,7 @@ impl EmailChannel {
     async fn attachments(&self, media: &[MediaRef]) -> Result<Vec<SinglePart>, DeliveryError> {
         let mut parts = Vec::new();
         for (index, photo) in media.iter().enumerate() {
-            let bytes = match self.media.read(&photo.sha256).await {
-                Ok(Some(bytes)) => bytes,
-                // Erased under retention: the text still goes out.
-                Ok(None) => {
-                    tracing::warn!(sha256 = %photo.sha256, "an image for a letter is no longer stored");
-                    continue;
-                }
-                Err(error) => {
-                    return Err(DeliveryError::Transient(format!("reading a stored image: {error}")));
-                }
-            };
+            let Some(bytes) = stored_image(&self.media, photo, "a letter").await? else { continue };
             let extension = if photo.content_type == "image/jpeg" { "jpg" } else { "png" };
             let content_type = ContentType::parse(&photo.content_type)
                 .map_err(|error| DeliveryError::Transient(format!("the image's type: {error}")))?;

@@ -5,15 +5,16 @@
 //! One [`MaxApi`] is shared by the inbound and outbound halves, so the bot's request budget is
 //! counted once, and a rejected token stops both.
 
-use crate::channels::platform_receiver::{PlatformApi, platform_error_conversions};
+use crate::channels::platform_api::{
+    ApiCore, PlatformApi, image_part, per_second, platform_api_error, read_answer,
+};
 use crate::channels::{PlatformError, PlatformFailure};
 use crate::config::max::MaxSettings;
 use crate::secret::Secret;
 use crate::web::platform::{PlatformClient, PlatformClientError, PlatformOptions};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -102,7 +103,16 @@ impl PlatformError for ApiError {
     }
 }
 
-platform_error_conversions!(ApiError);
+/// The one line a rejected token gets: the channel stops, and what to check.
+fn announce_stop(message: &str) {
+    tracing::error!(
+        max_error = message,
+        "MAX rejected the bot token (HTTP 401); the MAX channel stops sending and polling. \
+         Check SWITCHBOARD_MAX_TOKEN and restart."
+    );
+}
+
+platform_api_error!(ApiError, announce_stop);
 
 /// Who a message goes to: a user's dialog with the bot, or a group chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,21 +147,16 @@ pub struct MaxApi {
 }
 
 struct Inner {
-    client: PlatformClient,
+    /// The HTTP client, the stop switch and the pace of the whole bot.
+    core: ApiCore,
     token: Secret,
-    per_bot: Option<DefaultDirectRateLimiter>,
     per_chat: Option<DefaultKeyedRateLimiter<Recipient>>,
     acquisitions: AtomicU64,
 }
 
-fn per_second(rate: u32) -> Quota {
-    Quota::per_second(NonZeroU32::new(rate).expect("a positive rate"))
-}
-
-/// The shared HTTP client: downloads and uploads that are not API methods, the stop switch.
 impl PlatformApi for MaxApi {
     fn platform(&self) -> &PlatformClient {
-        &self.inner.client
+        self.inner.core.client()
     }
 }
 
@@ -166,20 +171,12 @@ impl MaxApi {
             default_headers: Default::default(),
             request_timeout: settings.request_timeout,
         })?;
-        let (per_bot, per_chat) = if settings.rate_limits {
-            (
-                Some(RateLimiter::direct(per_second(BOT_PER_SECOND))),
-                Some(RateLimiter::keyed(per_second(CHAT_PER_SECOND))),
-            )
-        } else {
-            (None, None)
-        };
+        let limits = settings.rate_limits;
         Ok(MaxApi {
             inner: Arc::new(Inner {
-                client,
+                core: ApiCore::new(client, limits.then(|| per_second(BOT_PER_SECOND))),
                 token: settings.token.clone(),
-                per_bot,
-                per_chat,
+                per_chat: limits.then(|| RateLimiter::keyed(per_second(CHAT_PER_SECOND))),
                 acquisitions: AtomicU64::new(0),
             }),
         })
@@ -205,16 +202,11 @@ impl MaxApi {
         body: Option<&Value>,
         timeout: Duration,
     ) -> Result<Value, ApiError> {
-        if self.inner.client.is_stopped() {
-            return Err(ApiError::Stopped);
-        }
-        if let Some(per_bot) = &self.inner.per_bot {
-            per_bot.until_ready().await;
-        }
-        let url = format!("{}/{path}", self.inner.client.api_url());
-        let mut request = self
-            .inner
-            .client
+        let core = &self.inner.core;
+        core.ready::<ApiError>().await?;
+        let url = format!("{}/{path}", core.client().api_url());
+        let mut request = core
+            .client()
             .http()
             .request(method, &url)
             .header(reqwest::header::AUTHORIZATION, self.inner.token.expose())
@@ -223,34 +215,11 @@ impl MaxApi {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let bytes = response.bytes().await?;
-        if !status.is_success() {
-            let error = ApiError::from_answer(status.as_u16(), &bytes, retry_after);
-            if let ApiError::Auth { message } = &error {
-                self.stop(message);
-            }
-            return Err(error);
-        }
-        serde_json::from_slice(&bytes).map_err(|error| ApiError::Unexpected(format!("{path}: {error}")))
+        core.json_answer(path, request.send().await?, ApiError::from_answer).await
     }
 
-    fn stop(&self, message: &str) {
-        // Log once, loudly: every later call would fail the same way.
-        if self.inner.client.stop() {
-            tracing::error!(
-                max_error = message,
-                "MAX rejected the bot token (HTTP 401); the MAX channel stops sending and polling. \
-                 Check SWITCHBOARD_MAX_TOKEN and restart."
-            );
-        }
+    fn request_timeout(&self) -> Duration {
+        self.inner.core.client().request_timeout()
     }
 
     /// `GET /updates`: waits up to `timeout_secs` for updates after `marker`.
@@ -269,13 +238,12 @@ impl MaxApi {
         }
         // MAX holds the request for `timeout_secs`; give it room before calling it lost.
         let wait = Duration::from_secs(u64::from(timeout_secs) + 15);
-        let answer = self.call(reqwest::Method::GET, "updates", &query, None, wait).await?;
-        serde_json::from_value(answer).map_err(|error| ApiError::Unexpected(format!("updates: {error}")))
+        read_answer("updates", self.call(reqwest::Method::GET, "updates", &query, None, wait).await?)
     }
 
     /// `POST /messages`: one message (text, attachments) to `recipient`.
     pub async fn send_message(&self, recipient: Recipient, body: &Value) -> Result<(), ApiError> {
-        let timeout = self.inner.client.request_timeout();
+        let timeout = self.request_timeout();
         self.call(reqwest::Method::POST, "messages", &[recipient.query()], Some(body), timeout).await?;
         Ok(())
     }
@@ -283,23 +251,15 @@ impl MaxApi {
     /// `POST /answers`: answers a pressed button (stopping its spinner) with `body`.
     pub async fn answer_callback(&self, callback_id: &str, body: &Value) -> Result<(), ApiError> {
         let query = [("callback_id", callback_id.to_owned())];
-        self.call(reqwest::Method::POST, "answers", &query, Some(body), self.inner.client.request_timeout())
-            .await?;
+        self.call(reqwest::Method::POST, "answers", &query, Some(body), self.request_timeout()).await?;
         Ok(())
     }
 
     /// `POST /subscriptions`: asks MAX to post `types` of updates to `url` with `secret`.
     pub async fn subscribe(&self, url: &str, types: &[&str], secret: &str) -> Result<(), ApiError> {
         let body = json!({"url": url, "update_types": types, "secret": secret});
-        let answer = self
-            .call(
-                reqwest::Method::POST,
-                "subscriptions",
-                &[],
-                Some(&body),
-                self.inner.client.request_timeout(),
-            )
-            .await?;
+        let timeout = self.request_timeout();
+        let answer = self.call(reqwest::Method::POST, "subscriptions", &[], Some(&body), timeout).await?;
         if answer.get("success").and_then(Value::as_bool) == Some(false) {
             let message = answer.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
             return Err(ApiError::Other { status: 200, code: "subscriptions".to_owned(), message });
@@ -314,30 +274,15 @@ impl MaxApi {
         struct Endpoint {
             url: String,
         }
-        let answer = self
-            .call(
-                reqwest::Method::POST,
-                "uploads",
-                &[("type", "image".to_owned())],
-                None,
-                self.inner.client.request_timeout(),
-            )
-            .await?;
-        let endpoint: Endpoint = serde_json::from_value(answer)
-            .map_err(|error| ApiError::Unexpected(format!("uploads: {error}")))?;
-        let extension = match content_type {
-            "image/png" => "png",
-            "image/gif" => "gif",
-            "image/webp" => "webp",
-            _ => "jpg",
-        };
-        let part = reqwest::multipart::Part::bytes(bytes)
-            .file_name(format!("photo.{extension}"))
-            .mime_str(content_type)
-            .map_err(|error| ApiError::Unexpected(format!("content type {content_type:?}: {error}")))?;
+        let query = [("type", "image".to_owned())];
+        let timeout = self.request_timeout();
+        let answer = self.call(reqwest::Method::POST, "uploads", &query, None, timeout).await?;
+        let endpoint = read_answer::<Endpoint, ApiError>("uploads", answer)?;
+        let part = image_part::<ApiError>(bytes, content_type)?;
         let response = self
             .inner
-            .client
+            .core
+            .client()
             .http()
             .post(&endpoint.url)
             // The upload URL is signed by MAX; the token stays with the API host.

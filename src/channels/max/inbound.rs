@@ -10,8 +10,9 @@
 use super::CHANNEL;
 use super::api::{MaxApi, Recipient};
 use super::keyboard;
+pub use crate::channels::platform_receiver::Item;
 use crate::channels::platform_receiver::PlatformReceiver;
-use crate::channels::{InboundEvent, InboundKind};
+use crate::channels::{InboundEvent, InboundKind, message_events};
 use crate::config::max::MaxSettings;
 use crate::core::dialog::{ContentKind, Input};
 use crate::core::message::Action;
@@ -61,16 +62,6 @@ pub struct IncomingMessage {
     pub items: Vec<Item>,
     pub locale: Option<String>,
     pub display_name: Option<String>,
-}
-
-/// An attachment, as far as the dialog cares.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Item {
-    /// An image to download (MAX gives the full-size URL).
-    Photo {
-        url: String,
-    },
-    Unsupported(ContentKind),
 }
 
 /// `message_callback`.
@@ -200,14 +191,14 @@ fn bounded_id(value: &Value, field: &str) -> Result<String, MalformedUpdate> {
 }
 
 /// One attachment. Link previews (`share`) are dropped, as their URL is already in the text,
-/// and keyboards are the bot's own.
+/// and keyboards are the bot's own. MAX gives an image's full-size URL, not its size.
 fn item(attachment: &Value) -> Option<Item> {
     let kind = attachment.get("type").and_then(Value::as_str)?;
     let unsupported = |kind| Some(Item::Unsupported(kind));
     match kind {
         "image" => {
             match attachment.get("payload").and_then(|payload| payload.get("url")).and_then(Value::as_str) {
-                Some(url) => Some(Item::Photo { url: url.to_owned() }),
+                Some(url) => Some(Item::Photo { url: url.to_owned(), declared_bytes: None }),
                 None => unsupported(ContentKind::Other),
             }
         }
@@ -235,12 +226,6 @@ pub type Received = crate::channels::Received<ButtonPress>;
 
 pub use crate::channels::ReceiveError;
 
-impl From<MalformedUpdate> for ReceiveError {
-    fn from(error: MalformedUpdate) -> ReceiveError {
-        ReceiveError::Malformed(error.to_string())
-    }
-}
-
 /// The inbound half of the MAX channel, shared by the long-poll loop and the webhook route.
 pub type MaxReceiver = PlatformReceiver<MaxApi, MaxSettings>;
 
@@ -252,29 +237,27 @@ impl MaxReceiver {
         locale: Option<&str>,
         kind: InboundKind,
     ) -> InboundEvent {
+        let language = locale.unwrap_or(self.settings.default_language.code());
         InboundEvent {
-            channel: CHANNEL,
-            event_id,
-            external_id,
-            language_hint: Some(locale.unwrap_or(self.settings.default_language.code()).to_owned()),
-            display_name: None,
-            contact_data: None,
-            kind,
+            language_hint: Some(language.to_owned()),
+            ..InboundEvent::new(CHANNEL, event_id, external_id, kind)
         }
     }
 
     /// Turns one update into inbound events, downloading images on the way.
     pub async fn receive(&self, update: MaxUpdate) -> Result<Received, ReceiveError> {
-        let one = |event| Received { events: vec![event], presses: Vec::new() };
         match update {
             MaxUpdate::Ignored { kind } => {
                 tracing::debug!(kind, "MAX update type not handled; acknowledged");
                 Ok(Received::default())
             }
-            MaxUpdate::Edited { dedupe_id, user_id, text } => {
-                Ok(one(self.event(dedupe_id, user_id.to_string(), None, InboundKind::Edited { text })))
-            }
-            MaxUpdate::Stopped { dedupe_id, user_id } => Ok(one(self.event(
+            MaxUpdate::Edited { dedupe_id, user_id, text } => Ok(Received::one(self.event(
+                dedupe_id,
+                user_id.to_string(),
+                None,
+                InboundKind::Edited { text },
+            ))),
+            MaxUpdate::Stopped { dedupe_id, user_id } => Ok(Received::one(self.event(
                 dedupe_id,
                 user_id.to_string(),
                 None,
@@ -289,7 +272,7 @@ impl MaxReceiver {
                     None => "/start".to_owned(),
                 };
                 let input = Input::Text { text };
-                Ok(one(self.event(
+                Ok(Received::one(self.event(
                     dedupe_id,
                     user_id.to_string(),
                     locale.as_deref(),
@@ -303,7 +286,7 @@ impl MaxReceiver {
                     press.locale.as_deref(),
                     InboundKind::Input(button_input(press.payload.as_deref())),
                 );
-                Ok(Received { events: vec![event], presses: vec![press] })
+                Ok(Received::press(event, press))
             }
             MaxUpdate::Message(message) => self.message(message).await,
         }
@@ -313,53 +296,14 @@ impl MaxReceiver {
         let kinds: Vec<InboundKind> = if message.group_chat {
             vec![InboundKind::GroupChat]
         } else {
-            self.inputs(&message).await?.into_iter().map(InboundKind::Input).collect()
+            let inputs = self.message_inputs(Vec::new(), &message.text, &message.items).await?;
+            inputs.into_iter().map(InboundKind::Input).collect()
         };
-        let events = kinds
-            .into_iter()
-            .enumerate()
-            .map(|(index, kind)| {
-                // One message can carry several images; each becomes its own event with a
-                // stable id derived from the message's.
-                let event_id = if index == 0 {
-                    message.dedupe_id.clone()
-                } else {
-                    format!("{}#{index}", message.dedupe_id)
-                };
-                let mut event =
-                    self.event(event_id, message.external_id.clone(), message.locale.as_deref(), kind);
-                event.display_name = message.display_name.clone();
-                event
-            })
-            .collect();
-        Ok(Received { events, presses: Vec::new() })
-    }
-
-    async fn inputs(&self, message: &IncomingMessage) -> Result<Vec<Input>, ReceiveError> {
-        let mut inputs = Vec::new();
-        let text = message.text.trim();
-        let mut captioned = false;
-        for item in &message.items {
-            if let Item::Photo { url } = item {
-                let caption = (!captioned && !text.is_empty()).then(|| message.text.clone());
-                captioned = true;
-                inputs.push(self.photo_input(url, caption).await?);
-            }
-        }
-        if !captioned && !text.is_empty() {
-            inputs.push(Input::Text { text: message.text.clone() });
-        }
-        // One polite answer per message is enough, however many stickers it carried.
-        if let Some(kind) = message.items.iter().find_map(|item| match item {
-            Item::Unsupported(kind) => Some(*kind),
-            Item::Photo { .. } => None,
-        }) {
-            inputs.push(Input::Unsupported { kind });
-        }
-        if inputs.is_empty() {
-            inputs.push(Input::Unsupported { kind: ContentKind::Other });
-        }
-        Ok(inputs)
+        let events = message_events(&message.dedupe_id, kinds, |event_id, kind| InboundEvent {
+            display_name: message.display_name.clone(),
+            ..self.event(event_id, message.external_id.clone(), message.locale.as_deref(), kind)
+        });
+        Ok(Received::events(events))
     }
 }
 
@@ -370,7 +314,7 @@ impl crate::channels::ReadUpdate for MaxReceiver {
 
     /// A raw update (a webhook body or one element of `GET /updates`) into events.
     async fn read_update(&self, update: &Value) -> Result<Received, ReceiveError> {
-        self.receive(parse_update(update)?).await
+        self.receive(parse_update(update).map_err(ReceiveError::malformed)?).await
     }
 
     async fn answer_presses(&self, presses: &[ButtonPress]) {
@@ -407,7 +351,7 @@ mod tests {
         };
         check(
             json!({"type": "image", "payload": {"photo_id": 1, "token": "t", "url": "https://i/1.jpg"}}),
-            Some(Item::Photo { url: "https://i/1.jpg".into() }),
+            Some(Item::Photo { url: "https://i/1.jpg".into(), declared_bytes: None }),
         );
         check(json!({"type": "image", "payload": {}}), Some(Item::Unsupported(ContentKind::Other)));
         check(

@@ -7,7 +7,7 @@
 use super::UPDATE_TYPES;
 use super::api::ApiError;
 use super::inbound::MaxReceiver;
-use crate::channels::{Intake, PlatformError, ReadUpdate, take_in_round};
+use crate::channels::{Backoff, Intake, PlatformError, ReadUpdate, take_in_round, until_shutdown};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,23 +34,13 @@ pub async fn run(
     intake: Arc<dyn Intake>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), LongPollError> {
-    tokio::select! {
-        () = shutdown => {
-            tracing::info!("MAX long polling stopped");
-            Ok(())
-        }
-        result = poll_forever(&receiver, intake.as_ref()) => result,
-    }
-}
-
-async fn pause(next: &mut Duration) {
-    tokio::time::sleep(*next).await;
-    *next = (*next * 2).min(LONGEST_PAUSE);
+    let stopped = || tracing::info!("MAX long polling stopped");
+    until_shutdown(shutdown, poll_forever(&receiver, intake.as_ref()), stopped).await
 }
 
 async fn poll_forever(receiver: &MaxReceiver, intake: &dyn Intake) -> Result<(), LongPollError> {
     let cursor = cursor_name(&super::bot_key(receiver.settings()));
-    let mut backoff = FIRST_PAUSE;
+    let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_PAUSE);
     let mut marker: Option<i64> = loop {
         match intake.cursor(&cursor).await {
             // A saved marker that does not read as a number is treated as none: MAX then hands
@@ -58,7 +48,7 @@ async fn poll_forever(receiver: &MaxReceiver, intake: &dyn Intake) -> Result<(),
             Ok(saved) => break saved.and_then(|saved| saved.parse().ok()),
             Err(error) => {
                 tracing::warn!(%error, "could not read the saved MAX marker; retrying");
-                pause(&mut backoff).await;
+                backoff.pause().await;
             }
         }
     };
@@ -70,7 +60,7 @@ async fn poll_forever(receiver: &MaxReceiver, intake: &dyn Intake) -> Result<(),
                 let next = list.marker.or(marker);
                 if list.updates.is_empty() {
                     marker = next;
-                    backoff = FIRST_PAUSE;
+                    backoff.reset();
                     continue;
                 }
                 let position = next.map(|next| next.to_string()).unwrap_or_default();
@@ -78,19 +68,19 @@ async fn poll_forever(receiver: &MaxReceiver, intake: &dyn Intake) -> Result<(),
                     Ok(received) => {
                         // Stored, with the marker after them: only now may polling move on.
                         marker = next;
-                        backoff = FIRST_PAUSE;
+                        backoff.reset();
                         receiver.answer_presses_later(received.presses);
                     }
                     Err(error) => {
                         tracing::warn!(%error, "MAX updates could not be stored; polling them again");
-                        pause(&mut backoff).await;
+                        backoff.pause().await;
                     }
                 }
             }
             Err(error) if error.is_fatal() => return Err(LongPollError::Fatal(error)),
             Err(error) => {
                 tracing::warn!(%error, "MAX long poll request failed; retrying");
-                pause(&mut backoff).await;
+                backoff.pause().await;
             }
         }
     }

@@ -28,7 +28,7 @@ use crate::config::max::MaxSettings;
 use sha2::{Digest, Sha256};
 
 pub use inbound::MaxReceiver;
-pub use outbound::{MaxChannel, MaxSetupError};
+pub use outbound::MaxChannel;
 
 /// The channel name in events, contacts and outbox rows.
 pub const CHANNEL: &str = "max";

@@ -6,15 +6,14 @@
 
 use super::CHANNEL;
 use super::api::{ApiError, MaxApi, Recipient};
-use super::inbound::{MaxReceiver, recipient_of};
+use super::inbound::recipient_of;
 use super::keyboard;
-use crate::channels::platform_receiver::PlatformApi;
-use crate::channels::{Channel, Delivery, DeliveryError, Renderer, message_parts};
+use crate::channels::platform_channel::{PlatformChannel, SetupError};
+use crate::channels::{Channel, Delivery, DeliveryError, Renderer, message_parts, stored_image};
 use crate::config::max::MaxSettings;
 use crate::core::message::{MediaRef, Outbound};
 use crate::media::MediaStore;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// MAX's limit for one message's text.
@@ -24,66 +23,24 @@ pub const MAX_MESSAGE_UTF16: usize = 4000;
 const NOT_READY_PAUSES: [Duration; 4] =
     [Duration::from_millis(250), Duration::from_millis(500), Duration::from_secs(1), Duration::from_secs(2)];
 
-#[derive(Debug, thiserror::Error)]
-pub enum MaxSetupError {
-    #[error(transparent)]
-    Settings(#[from] crate::config::ConfigError),
-    #[error(transparent)]
-    Client(#[from] crate::web::platform::PlatformClientError),
-}
-
-/// The MAX channel: delivers outbox rows, and hands out the inbound half ([`MaxReceiver`]) for
-/// the long-poll loop or the webhook route. Cheap to clone; clones share the request budget.
-#[derive(Clone)]
-pub struct MaxChannel {
-    api: MaxApi,
-    media: MediaStore,
-    render: Renderer,
-    settings: Arc<MaxSettings>,
-}
+/// The MAX channel: delivers outbox rows, and hands out the inbound half
+/// ([`MaxReceiver`](super::MaxReceiver)) for the long-poll loop or the webhook route.
+pub type MaxChannel = PlatformChannel<MaxApi, MaxSettings>;
 
 impl MaxChannel {
     /// Validates the settings and builds the client.
-    pub fn new(
-        settings: MaxSettings,
-        media: MediaStore,
-        render: Renderer,
-    ) -> Result<MaxChannel, MaxSetupError> {
+    pub fn new(settings: MaxSettings, media: MediaStore, render: Renderer) -> Result<MaxChannel, SetupError> {
         settings.validate().map_err(crate::config::ConfigError::from)?;
         let api = MaxApi::new(&settings)?;
-        Ok(MaxChannel { api, media, render, settings: Arc::new(settings) })
-    }
-
-    /// The inbound half, sharing this channel's client, request budget and media store.
-    pub fn receiver(&self) -> MaxReceiver {
-        MaxReceiver::new(self.api.clone(), self.media.clone(), self.settings.clone())
-    }
-
-    pub fn settings(&self) -> &MaxSettings {
-        &self.settings
-    }
-
-    /// True once MAX rejected the token; nothing is sent or polled any more.
-    pub fn is_stopped(&self) -> bool {
-        self.api.platform().is_stopped()
+        Ok(MaxChannel::with(api, media, render, settings))
     }
 
     /// Uploads the images; each becomes one `image` attachment.
     async fn upload(&self, attachments: &[MediaRef]) -> Result<Vec<Value>, DeliveryError> {
         let mut uploaded = Vec::new();
         for media in attachments {
-            let bytes = match self.media.read(&media.sha256).await {
-                Ok(Some(bytes)) => bytes,
-                // Erased under retention: the text still goes out.
-                Ok(None) => {
-                    tracing::warn!(sha256 = %media.sha256, "an image for a MAX message is no longer stored");
-                    continue;
-                }
-                Err(error) => {
-                    return Err(DeliveryError::Transient(format!("reading a stored image: {error}")));
-                }
-            };
-            let payload = self.api.upload_image(bytes, &media.content_type).await?;
+            let Some(bytes) = stored_image(self.media(), media, "a MAX message").await? else { continue };
+            let payload = self.api().upload_image(bytes, &media.content_type).await?;
             uploaded.push(json!({"type": "image", "payload": payload}));
         }
         Ok(uploaded)
@@ -93,8 +50,8 @@ impl MaxChannel {
     async fn send(&self, recipient: Recipient, body: &Value) -> Result<(), ApiError> {
         let mut pauses = NOT_READY_PAUSES.iter();
         loop {
-            self.api.pace_chat(recipient).await;
-            match self.api.send_message(recipient, body).await {
+            self.api().pace_chat(recipient).await;
+            match self.api().send_message(recipient, body).await {
                 Err(ApiError::AttachmentNotReady) => match pauses.next() {
                     Some(pause) => tokio::time::sleep(*pause).await,
                     None => return Err(ApiError::AttachmentNotReady),
@@ -112,9 +69,7 @@ impl Channel for MaxChannel {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
-        if self.api.platform().is_stopped() {
-            return Err(ApiError::Stopped.into());
-        }
+        self.refuse_when_stopped::<ApiError>()?;
         let recipient = recipient_of(&delivery.external_id).ok_or_else(|| DeliveryError::Permanent {
             reason: format!("{:?} is not a MAX user or chat id", delivery.external_id),
             unreachable: false,

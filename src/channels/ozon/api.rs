@@ -6,14 +6,12 @@
 //! Shapes follow Ozon's Seller API reference (chat methods v1-v3, postings v2/v3), checked
 //! against the MIT-licensed diPhantxm/ozon-api-client's types.
 
-use crate::channels::platform_receiver::{PlatformApi, platform_error_conversions};
+use crate::channels::platform_api::{ApiCore, PlatformApi, per_second, platform_api_error, read_answer};
 use crate::channels::{PlatformError, PlatformFailure};
 use crate::config::ozon::OzonSettings;
 use crate::web::platform::{PlatformClient, PlatformClientError, PlatformOptions};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,7 +92,16 @@ impl PlatformError for ApiError {
     }
 }
 
-platform_error_conversions!(ApiError);
+/// The one line rejected credentials get: the channel stops, and what to check.
+fn announce_stop(message: &str) {
+    tracing::error!(
+        ozon_error = message,
+        "Ozon rejected the seller's credentials; the Ozon channel stops. Check \
+         SWITCHBOARD_OZON_CLIENT_ID and SWITCHBOARD_OZON_API_KEY and restart."
+    );
+}
+
+platform_api_error!(ApiError, announce_stop);
 
 /// One chat of `POST /v3/chat/list`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -171,12 +178,8 @@ fn id_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, 
 /// The Ozon client for one seller. Cheap to clone; clones share the pace and the stopped flag.
 #[derive(Clone)]
 pub struct OzonApi {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    client: PlatformClient,
-    pace: Option<DefaultDirectRateLimiter>,
+    /// The HTTP client (with the seller's headers), the stop switch and the pace.
+    core: Arc<ApiCore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,10 +190,9 @@ pub enum ClientError {
     Client(#[from] PlatformClientError),
 }
 
-/// The shared HTTP client: downloads and uploads that are not API methods, the stop switch.
 impl PlatformApi for OzonApi {
     fn platform(&self) -> &PlatformClient {
-        &self.inner.client
+        self.core.client()
     }
 }
 
@@ -214,54 +216,18 @@ impl OzonApi {
             default_headers: headers,
             request_timeout: settings.request_timeout,
         })?;
-        let pace = settings.rate_limits.then(|| {
-            RateLimiter::direct(Quota::per_second(NonZeroU32::new(REQUESTS_PER_SECOND).expect("positive")))
-        });
-        Ok(OzonApi { inner: Arc::new(Inner { client, pace }) })
+        let pace = settings.rate_limits.then(|| per_second(REQUESTS_PER_SECOND));
+        Ok(OzonApi { core: Arc::new(ApiCore::new(client, pace)) })
     }
 
     /// One call: `POST {api_url}{path}` with a JSON body; the JSON answer.
     async fn call(&self, path: &str, body: &Value) -> Result<Value, ApiError> {
-        if self.inner.client.is_stopped() {
-            return Err(ApiError::Stopped);
-        }
-        if let Some(pace) = &self.inner.pace {
-            pace.until_ready().await;
-        }
-        let url = format!("{}{path}", self.inner.client.api_url());
-        let response = self
-            .inner
-            .client
-            .http()
-            .post(&url)
-            .json(body)
-            .timeout(self.inner.client.request_timeout())
-            .send()
-            .await?;
-        let status = response.status();
-        let bytes = response.bytes().await?;
-        if !status.is_success() {
-            let error = ApiError::from_answer(status.as_u16(), &bytes);
-            if let ApiError::Auth { message, .. } = &error {
-                self.stop(message);
-            }
-            return Err(error);
-        }
-        serde_json::from_slice(&bytes).map_err(|error| ApiError::Unexpected(format!("{path}: {error}")))
-    }
-
-    fn stop(&self, message: &str) {
-        if self.inner.client.stop() {
-            tracing::error!(
-                ozon_error = message,
-                "Ozon rejected the seller's credentials; the Ozon channel stops. Check \
-                 SWITCHBOARD_OZON_CLIENT_ID and SWITCHBOARD_OZON_API_KEY and restart."
-            );
-        }
-    }
-
-    fn parse<T: serde::de::DeserializeOwned>(path: &str, answer: Value) -> Result<T, ApiError> {
-        serde_json::from_value(answer).map_err(|error| ApiError::Unexpected(format!("{path}: {error}")))
+        self.core.ready::<ApiError>().await?;
+        let client = self.core.client();
+        let url = format!("{}{path}", client.api_url());
+        let response = client.http().post(&url).json(body).timeout(client.request_timeout()).send().await?;
+        // Ozon says nothing of when to come back; its limits are per second.
+        self.core.json_answer(path, response, |status, body, _| ApiError::from_answer(status, body)).await
     }
 
     /// `POST /v3/chat/list`: chats with unread messages, a page at a time.
@@ -270,7 +236,7 @@ impl OzonApi {
         if !cursor.is_empty() {
             body["cursor"] = json!(cursor);
         }
-        Self::parse("/v3/chat/list", self.call("/v3/chat/list", &body).await?)
+        read_answer("/v3/chat/list", self.call("/v3/chat/list", &body).await?)
     }
 
     /// `POST /v3/chat/history`: messages after `after` (oldest first), or the latest page when
@@ -284,7 +250,7 @@ impl OzonApi {
             }
             None => body["direction"] = json!("Backward"),
         }
-        Self::parse("/v3/chat/history", self.call("/v3/chat/history", &body).await?)
+        read_answer("/v3/chat/history", self.call("/v3/chat/history", &body).await?)
     }
 
     /// `POST /v1/chat/send/message`: plain text, 1 to 1000 characters.

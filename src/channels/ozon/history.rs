@@ -14,7 +14,7 @@
 
 use super::api::{ApiError, ChatHistory, ChatMessage};
 use super::inbound::{BUYER_CHAT, OzonReceiver, created_millis, is_buyer};
-use crate::channels::{Intake, IntakeError, PlatformError, ReceiveError};
+use crate::channels::{Intake, IntakeError, PlatformError, ReceiveError, until_shutdown};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,13 +60,8 @@ pub async fn run(
     intake: Arc<dyn Intake>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HistoryError> {
-    tokio::select! {
-        () = shutdown => {
-            tracing::info!("Ozon history reading stopped");
-            Ok(())
-        }
-        result = read_forever(&receiver, intake.as_ref()) => result,
-    }
+    let stopped = || tracing::info!("Ozon history reading stopped");
+    until_shutdown(shutdown, read_forever(&receiver, intake.as_ref()), stopped).await
 }
 
 async fn read_forever(receiver: &OzonReceiver, intake: &dyn Intake) -> Result<(), HistoryError> {
@@ -139,7 +134,7 @@ async fn read_chat(
             events.extend(receiver.events_for(chat_id, message).await?);
         }
         taken += events.len();
-        intake.accept_batch_at(events, &name, &last).await?;
+        intake.accept_batch_at(events, (&name, &last)).await?;
         after = Some(last);
         // A first read starts from the latest page: there is nothing newer to page to.
         if !has_next || first_read {

@@ -137,18 +137,16 @@ impl OzonReceiver {
             "last_message_id": message.message_id,
             "last_customer_at": created_millis(&message.created_at),
         });
-        let event = |suffix: usize, input: Input| InboundEvent {
-            channel: CHANNEL,
-            event_id: if suffix == 0 {
-                message.message_id.clone()
-            } else {
-                format!("{}:{suffix}", message.message_id)
-            },
-            external_id: chat_id.to_owned(),
-            language_hint: Some(self.settings.default_language.code().to_owned()),
-            display_name: None,
-            contact_data: Some(contact_data.clone()),
-            kind: InboundKind::Input(input),
+        let event = |suffix: usize, input: Input| {
+            let event_id = match suffix {
+                0 => message.message_id.clone(),
+                _ => format!("{}:{suffix}", message.message_id),
+            };
+            InboundEvent {
+                language_hint: Some(self.settings.default_language.code().to_owned()),
+                contact_data: Some(contact_data.clone()),
+                ..InboundEvent::new(CHANNEL, event_id, chat_id.to_owned(), InboundKind::Input(input))
+            }
         };
         if images.is_empty() {
             return Ok(vec![event(0, Input::Text { text })]);

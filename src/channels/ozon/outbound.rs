@@ -10,15 +10,13 @@
 
 use super::CHANNEL;
 use super::api::{ApiError, OzonApi};
-use super::inbound::OzonReceiver;
 use super::window;
 use crate::channels::numbered::numbered_text;
-use crate::channels::platform_receiver::PlatformApi;
-use crate::channels::{Channel, Delivery, DeliveryError, Renderer, message_parts};
+use crate::channels::platform_channel::PlatformChannel;
+use crate::channels::{Channel, Delivery, DeliveryError, Renderer, message_parts, stored_image};
 use crate::config::ozon::OzonSettings;
 use crate::core::message::{MediaRef, Outbound};
 use crate::media::MediaStore;
-use std::sync::Arc;
 
 /// Ozon's limit for one message's text, in characters (UTF-16 units never undercount them).
 pub const OZON_MESSAGE_CHARS: usize = 1000;
@@ -37,15 +35,9 @@ enum Sent {
     Delivery(DeliveryError),
 }
 
-/// The Ozon channel: delivers outbox rows, and hands out the inbound half ([`OzonReceiver`])
-/// for the push route and the history fallback. Cheap to clone.
-#[derive(Clone)]
-pub struct OzonChannel {
-    api: OzonApi,
-    media: MediaStore,
-    render: Renderer,
-    settings: Arc<OzonSettings>,
-}
+/// The Ozon channel: delivers outbox rows, and hands out the inbound half
+/// ([`OzonReceiver`](super::inbound::OzonReceiver)) for the push route and the history fallback.
+pub type OzonChannel = PlatformChannel<OzonApi, OzonSettings>;
 
 impl OzonChannel {
     pub fn new(
@@ -55,38 +47,16 @@ impl OzonChannel {
     ) -> Result<OzonChannel, OzonSetupError> {
         settings.validate().map_err(crate::config::ConfigError::from)?;
         let api = OzonApi::new(&settings)?;
-        Ok(OzonChannel { api, media, render, settings: Arc::new(settings) })
-    }
-
-    pub fn receiver(&self) -> OzonReceiver {
-        OzonReceiver::new(self.api.clone(), self.media.clone(), self.settings.clone())
-    }
-
-    pub fn settings(&self) -> &OzonSettings {
-        &self.settings
-    }
-
-    pub fn api(&self) -> &OzonApi {
-        &self.api
+        Ok(OzonChannel::with(api, media, render, settings))
     }
 
     async fn send_files(&self, chat_id: &str, attachments: &[MediaRef]) -> Result<(), Sent> {
         for (index, media) in attachments.iter().enumerate() {
-            let bytes = match self.media.read(&media.sha256).await {
-                Ok(Some(bytes)) => bytes,
-                // Erased under retention: the text still goes out.
-                Ok(None) => {
-                    tracing::warn!(sha256 = %media.sha256, "an image for an Ozon message is no longer stored");
-                    continue;
-                }
-                Err(error) => {
-                    return Err(Sent::Delivery(DeliveryError::Transient(format!(
-                        "reading a stored image: {error}"
-                    ))));
-                }
-            };
+            let stored =
+                stored_image(self.media(), media, "an Ozon message").await.map_err(Sent::Delivery)?;
+            let Some(bytes) = stored else { continue };
             let extension = if media.content_type == "image/png" { "png" } else { "jpg" };
-            self.api
+            self.api()
                 .send_file(chat_id, &format!("photo-{}.{extension}", index + 1), &bytes)
                 .await
                 .map_err(Sent::Api)?;
@@ -102,9 +72,7 @@ impl Channel for OzonChannel {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
-        if self.api.platform().is_stopped() {
-            return Err(ApiError::Stopped.into());
-        }
+        self.refuse_when_stopped::<ApiError>()?;
         let chat_id = delivery.external_id.as_str();
         let facts = window::ChatFacts::from_contact_data(delivery.contact_data.as_ref());
         // Ozon's refusal of a reply after the window says little; the agent is told why.
@@ -130,12 +98,12 @@ impl Channel for OzonChannel {
             Sent::Delivery(error) => error,
         })?;
         for part in &parts {
-            self.api.send_message(chat_id, part).await.map_err(explain)?;
+            self.api().send_message(chat_id, part).await.map_err(explain)?;
         }
         // Best effort: the answer is out; an unread mark left behind costs the seller nothing
         // but a badge, and the next answer clears it.
         if let Some(last) = &facts.last_message_id
-            && let Err(error) = self.api.mark_read(chat_id, last).await
+            && let Err(error) = self.api().mark_read(chat_id, last).await
         {
             tracing::warn!(%error, "could not mark an Ozon chat read");
         }

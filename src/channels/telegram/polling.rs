@@ -131,7 +131,7 @@ async fn store_batch(
     }
     let next = updates.iter().map(|update| update.id.as_offset()).max().expect("the batch is not empty");
     intake
-        .accept_batch_at(events, cursor_name, &next.to_string())
+        .accept_batch_at(events, (cursor_name, &next.to_string()))
         .await
         .map_err(|error| error.to_string())?;
     Ok(next)

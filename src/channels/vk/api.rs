@@ -5,12 +5,12 @@
 //! One [`VkApi`] is shared by the inbound and outbound halves, so the 20 requests per second
 //! budget of the community token is counted once, and an auth failure stops both.
 
-use crate::channels::platform_receiver::{PlatformApi, platform_error_conversions};
+use crate::channels::platform_api::{ApiCore, PlatformApi, image_part, platform_api_error};
 use crate::channels::{PlatformError, PlatformFailure};
 use crate::config::vk::VkSettings;
 use crate::secret::Secret;
 use crate::web::platform::{PlatformClient, PlatformClientError, PlatformOptions};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::Quota;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -99,7 +99,16 @@ impl PlatformError for ApiError {
     }
 }
 
-platform_error_conversions!(ApiError);
+/// The one line a rejected token gets: the channel stops, and what to check.
+fn announce_stop(message: &str) {
+    tracing::error!(
+        vk_error = message,
+        "VK rejected the community access token (error 5); the VK channel stops sending and \
+         polling. Check SWITCHBOARD_VK_TOKEN and restart."
+    );
+}
+
+platform_api_error!(ApiError, announce_stop);
 
 /// `groups.getLongPollServer`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -147,15 +156,14 @@ pub struct VkApi {
 }
 
 struct Inner {
-    client: PlatformClient,
+    /// The HTTP client, the stop switch and the request budget.
+    core: ApiCore,
     token: Secret,
-    limiter: Option<DefaultDirectRateLimiter>,
 }
 
-/// The shared HTTP client: downloads and uploads that are not API methods, the stop switch.
 impl PlatformApi for VkApi {
     fn platform(&self) -> &PlatformClient {
-        &self.inner.client
+        self.inner.core.client()
     }
 }
 
@@ -170,8 +178,8 @@ impl VkApi {
             // A plain API call that takes longer is treated as lost (and a delivery retried).
             request_timeout: settings.request_timeout,
         })?;
-        let limiter = settings.requests_per_second.map(|rate| RateLimiter::direct(Quota::per_second(rate)));
-        Ok(VkApi { inner: Arc::new(Inner { client, token: settings.token.clone(), limiter }) })
+        let core = ApiCore::new(client, settings.requests_per_second.map(Quota::per_second));
+        Ok(VkApi { inner: Arc::new(Inner { core, token: settings.token.clone() }) })
     }
 
     /// Calls one API method and returns its `response`.
@@ -180,47 +188,25 @@ impl VkApi {
         method: &str,
         params: &[(&str, String)],
     ) -> Result<T, ApiError> {
-        if self.inner.client.is_stopped() {
-            return Err(ApiError::Stopped);
-        }
-        if let Some(limiter) = &self.inner.limiter {
-            limiter.until_ready().await;
-        }
+        let core = &self.inner.core;
+        core.ready::<ApiError>().await?;
         let mut form: Vec<(&str, &str)> =
             params.iter().map(|(name, value)| (*name, value.as_str())).collect();
         form.push(("access_token", self.inner.token.expose()));
         form.push(("v", API_VERSION));
-        let url = format!("{}/method/{method}", self.inner.client.api_url());
-        let response = self
-            .inner
-            .client
-            .http()
-            .post(&url)
-            .form(&form)
-            .timeout(self.inner.client.request_timeout())
-            .send()
-            .await?;
+        let client = core.client();
+        let url = format!("{}/method/{method}", client.api_url());
+        let response = client.http().post(&url).form(&form).timeout(client.request_timeout()).send().await?;
         let status = response.status();
         if !status.is_success() {
             return Err(ApiError::Transport(format!("{method}: HTTP {status}")));
         }
         let body = response.bytes().await?;
         let answer = parse_answer(method, &body);
-        if let Err(ApiError::Auth { message }) = &answer {
-            self.stop(message);
+        if let Err(error) = &answer {
+            core.stop_on(error);
         }
         answer
-    }
-
-    fn stop(&self, message: &str) {
-        // Log once, loudly: every later send would fail the same way.
-        if self.inner.client.stop() {
-            tracing::error!(
-                vk_error = message,
-                "VK rejected the community access token (error 5); the VK channel stops sending and \
-                 polling. Check SWITCHBOARD_VK_TOKEN and restart."
-            );
-        }
     }
 
     /// `groups.getLongPollServer`: where to poll, with which key, from which position.
@@ -236,13 +222,12 @@ impl VkApi {
         ts: &str,
         wait_secs: u32,
     ) -> Result<PollAnswer, ApiError> {
-        if self.inner.client.is_stopped() {
+        let client = self.inner.core.client();
+        if client.is_stopped() {
             return Err(ApiError::Stopped);
         }
         let wait = wait_secs.clamp(1, 90);
-        let response = self
-            .inner
-            .client
+        let response = client
             .http()
             .get(server)
             .query(&[("act", "a_check"), ("key", key), ("ts", ts), ("wait", &wait.to_string())])
@@ -325,20 +310,12 @@ impl VkApi {
 
         let server: UploadServer =
             self.call("photos.getMessagesUploadServer", &[("peer_id", peer_id.to_string())]).await?;
-        let extension = match content_type {
-            "image/png" => "png",
-            "image/gif" => "gif",
-            "image/webp" => "webp",
-            _ => "jpg",
-        };
-        let part = reqwest::multipart::Part::bytes(bytes)
-            .file_name(format!("photo.{extension}"))
-            .mime_str(content_type)
-            .map_err(|error| ApiError::Unexpected(format!("content type {content_type:?}: {error}")))?;
-        let form = reqwest::multipart::Form::new().part("photo", part);
+        let form =
+            reqwest::multipart::Form::new().part("photo", image_part::<ApiError>(bytes, content_type)?);
         let response = self
             .inner
-            .client
+            .core
+            .client()
             .http()
             .post(&server.upload_url)
             .multipart(form)

@@ -6,10 +6,11 @@
 use super::CHANNEL;
 use super::api::VkApi;
 use super::keyboard::{self, PayloadMeaning};
+pub use crate::channels::platform_receiver::Item;
 use crate::channels::platform_receiver::PlatformReceiver;
-use crate::channels::{InboundEvent, InboundKind};
+use crate::channels::{InboundEvent, InboundKind, message_events};
 use crate::config::vk::VkSettings;
-use crate::core::dialog::{ContentKind, Input, PhotoProblem};
+use crate::core::dialog::{ContentKind, Input};
 use crate::core::message::Action;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -112,17 +113,6 @@ pub struct IncomingMessage {
     pub link_token: Option<String>,
 }
 
-/// An attachment, as far as the dialog cares.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Item {
-    /// An image to download: the largest size VK offers.
-    Photo {
-        url: String,
-        declared_bytes: Option<u64>,
-    },
-    Unsupported(ContentKind),
-}
-
 /// `message_event`: a callback button was pressed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ButtonPress {
@@ -206,7 +196,8 @@ fn integer(object: &Value, field: &str) -> Result<i64, MalformedEvent> {
     object.get(field).and_then(Value::as_i64).ok_or_else(|| MalformedEvent(format!("no numeric `{field}`")))
 }
 
-/// One attachment. Links are dropped: VK adds them for URLs that are already in the text.
+/// One attachment. Links are dropped: VK adds them for URLs that are already in the text. A
+/// photo is its largest size; an image sent as a file comes with its declared size.
 fn item(attachment: &Value) -> Option<Item> {
     let kind = attachment.get("type").and_then(Value::as_str)?;
     let body = attachment.get(kind).unwrap_or(&Value::Null);
@@ -295,20 +286,14 @@ pub type Received = crate::channels::Received<ButtonPress>;
 
 pub use crate::channels::ReceiveError;
 
-impl From<MalformedEvent> for ReceiveError {
-    fn from(error: MalformedEvent) -> ReceiveError {
-        ReceiveError::Malformed(error.to_string())
-    }
-}
-
 /// The inbound half of the VK channel, shared by the Long Poll loop and the Callback API route.
 pub type VkReceiver = PlatformReceiver<VkApi, VkSettings>;
 
 impl VkReceiver {
     /// Reads a raw event (a Callback API body or one Long Poll update) and turns it into events.
     pub async fn receive_value(&self, value: &Value) -> Result<Received, ReceiveError> {
-        let envelope = Envelope::parse(value)?;
-        self.receive(parse_update(&envelope)?).await
+        let update = Envelope::parse(value).and_then(|envelope| parse_update(&envelope));
+        self.receive(update.map_err(ReceiveError::malformed)?).await
     }
 
     /// Turns one event into inbound events, downloading photos on the way.
@@ -318,42 +303,19 @@ impl VkReceiver {
                 tracing::debug!(kind, "VK event type not handled; acknowledged");
                 Ok(Received::default())
             }
-            VkUpdate::Edited { dedupe_id, peer_id, text } => Ok(Received {
-                events: vec![InboundEvent {
-                    channel: CHANNEL,
-                    event_id: dedupe_id,
-                    external_id: peer_id.to_string(),
-                    language_hint: None,
-                    display_name: None,
-                    contact_data: None,
-                    kind: InboundKind::Edited { text },
-                }],
-                presses: Vec::new(),
-            }),
-            VkUpdate::Reachability { dedupe_id, user_id, reachable } => Ok(Received {
-                events: vec![InboundEvent {
-                    channel: CHANNEL,
-                    event_id: dedupe_id,
-                    external_id: user_id.to_string(),
-                    language_hint: None,
-                    display_name: None,
-                    contact_data: None,
-                    kind: InboundKind::Reachability { reachable },
-                }],
-                presses: Vec::new(),
-            }),
+            VkUpdate::Edited { dedupe_id, peer_id, text } => {
+                let kind = InboundKind::Edited { text };
+                Ok(Received::one(InboundEvent::new(CHANNEL, dedupe_id, peer_id.to_string(), kind)))
+            }
+            VkUpdate::Reachability { dedupe_id, user_id, reachable } => {
+                let kind = InboundKind::Reachability { reachable };
+                Ok(Received::one(InboundEvent::new(CHANNEL, dedupe_id, user_id.to_string(), kind)))
+            }
             VkUpdate::ButtonPress(press) => {
-                let input = button_input(press.payload.as_ref());
-                let event = InboundEvent {
-                    channel: CHANNEL,
-                    event_id: press.dedupe_id.clone(),
-                    external_id: press.peer_id.to_string(),
-                    language_hint: None,
-                    display_name: None,
-                    contact_data: None,
-                    kind: InboundKind::Input(input),
-                };
-                Ok(Received { events: vec![event], presses: vec![press] })
+                let kind = InboundKind::Input(button_input(press.payload.as_ref()));
+                let event =
+                    InboundEvent::new(CHANNEL, press.dedupe_id.clone(), press.peer_id.to_string(), kind);
+                Ok(Received::press(event, press))
             }
             VkUpdate::Message(message) => self.message(message).await,
         }
@@ -377,26 +339,12 @@ impl VkReceiver {
         } else {
             self.inputs(&message).await?.into_iter().map(InboundKind::Input).collect()
         };
-        let events = kinds
-            .into_iter()
-            .enumerate()
-            .map(|(index, kind)| InboundEvent {
-                channel: CHANNEL,
-                // One VK message can carry several photos; each becomes its own event with a
-                // stable id derived from the message's.
-                event_id: if index == 0 {
-                    message.dedupe_id.clone()
-                } else {
-                    format!("{}#{index}", message.dedupe_id)
-                },
-                external_id: message.peer_id.to_string(),
-                language_hint: Some(language_hint.clone()),
-                display_name: None,
-                contact_data: contact_data.clone(),
-                kind,
-            })
-            .collect();
-        Ok(Received { events, presses: Vec::new() })
+        let events = message_events(&message.dedupe_id, kinds, |event_id, kind| InboundEvent {
+            language_hint: Some(language_hint.clone()),
+            contact_data: contact_data.clone(),
+            ..InboundEvent::new(CHANNEL, event_id, message.peer_id.to_string(), kind)
+        });
+        Ok(Received::events(events))
     }
 
     async fn inputs(&self, message: &IncomingMessage) -> Result<Vec<Input>, ReceiveError> {
@@ -411,43 +359,7 @@ impl VkReceiver {
             });
             return Ok(inputs);
         }
-        let text = message.text.trim();
-        let mut captioned = false;
-        for item in &message.items {
-            if let Item::Photo { url, declared_bytes } = item {
-                let caption = (!captioned && !text.is_empty()).then(|| message.text.clone());
-                captioned = true;
-                inputs.push(self.photo(url, *declared_bytes, caption).await?);
-            }
-        }
-        if !captioned && !text.is_empty() {
-            inputs.push(Input::Text { text: message.text.clone() });
-        }
-        // One polite answer per message is enough, however many stickers it carried.
-        if let Some(kind) = message.items.iter().find_map(|item| match item {
-            Item::Unsupported(kind) => Some(*kind),
-            Item::Photo { .. } => None,
-        }) {
-            inputs.push(Input::Unsupported { kind });
-        }
-        if inputs.is_empty() {
-            inputs.push(Input::Unsupported { kind: ContentKind::Other });
-        }
-        Ok(inputs)
-    }
-
-    /// Downloads one photo within the size limit and stores it.
-    async fn photo(
-        &self,
-        url: &str,
-        declared_bytes: Option<u64>,
-        caption: Option<String>,
-    ) -> Result<Input, ReceiveError> {
-        if declared_bytes.is_some_and(|bytes| bytes > self.media.max_bytes()) {
-            let limit_mb = self.media.max_megabytes();
-            return Ok(Input::PhotoRejected { problem: PhotoProblem::TooLarge { limit_mb } });
-        }
-        self.photo_input(url, caption).await
+        self.message_inputs(inputs, &message.text, &message.items).await
     }
 }
 

@@ -7,7 +7,7 @@
 use super::api::{ApiError, PollAnswer};
 use super::inbound::VkReceiver;
 use crate::channel_state::{ChannelStates, Reporter};
-use crate::channels::{Intake, PlatformError, ReadUpdate, take_in_round};
+use crate::channels::{Backoff, Intake, PlatformError, ReadUpdate, take_in_round, until_shutdown};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,33 +37,8 @@ pub async fn run(
     states: ChannelStates,
 ) -> Result<(), LongPollError> {
     let health = Reporter::new(super::CHANNEL, states);
-    tokio::select! {
-        () = shutdown => {
-            tracing::info!("VK long poll stopped");
-            Ok(())
-        }
-        result = poll_forever(&receiver, intake.as_ref(), &health) => result,
-    }
-}
-
-/// A doubling pause between failed attempts, reset by a success.
-struct Backoff {
-    next: Duration,
-}
-
-impl Backoff {
-    fn new() -> Backoff {
-        Backoff { next: FIRST_PAUSE }
-    }
-
-    async fn pause(&mut self) {
-        tokio::time::sleep(self.next).await;
-        self.next = (self.next * 2).min(LONGEST_PAUSE);
-    }
-
-    fn reset(&mut self) {
-        self.next = FIRST_PAUSE;
-    }
+    let stopped = || tracing::info!("VK long poll stopped");
+    until_shutdown(shutdown, poll_forever(&receiver, intake.as_ref(), &health), stopped).await
 }
 
 struct Session {
@@ -78,7 +53,7 @@ async fn poll_forever(
 ) -> Result<(), LongPollError> {
     let settings = receiver.settings();
     let cursor = cursor_name(settings.group_id);
-    let mut backoff = Backoff::new();
+    let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_PAUSE);
     let mut ts = loop {
         match intake.cursor(&cursor).await {
             Ok(saved) => break saved,

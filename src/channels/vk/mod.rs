@@ -23,7 +23,7 @@ pub mod longpoll;
 pub mod outbound;
 
 pub use inbound::VkReceiver;
-pub use outbound::{VkChannel, VkSetupError};
+pub use outbound::VkChannel;
 
 /// The channel name in events, contacts and outbox rows.
 pub const CHANNEL: &str = "vk";

@@ -5,15 +5,13 @@
 
 use super::CHANNEL;
 use super::api::{ApiError, OutgoingMessage, VkApi};
-use super::inbound::VkReceiver;
 use super::keyboard::{self, ClientCapabilities};
-use crate::channels::platform_receiver::PlatformApi;
-use crate::channels::{Channel, Delivery, DeliveryError, Renderer, message_parts};
+use crate::channels::platform_channel::{PlatformChannel, SetupError};
+use crate::channels::{Channel, Delivery, DeliveryError, Renderer, message_parts, stored_image};
 use crate::config::vk::VkSettings;
 use crate::core::message::{MediaRef, Outbound};
 use crate::i18n::RenderedButton;
 use crate::media::MediaStore;
-use std::sync::Arc;
 
 /// VK's limit for one message is 4096 characters; we count UTF-16 units, the stricter reading.
 pub const MAX_MESSAGE_UNITS: usize = 4096;
@@ -23,61 +21,23 @@ pub const MAX_PARTS: usize = 32;
 /// VK accepts at most 10 attachments per message.
 pub const MAX_ATTACHMENTS: usize = 10;
 
-#[derive(Debug, thiserror::Error)]
-pub enum VkSetupError {
-    #[error(transparent)]
-    Settings(#[from] crate::config::ConfigError),
-    #[error(transparent)]
-    Client(#[from] crate::web::platform::PlatformClientError),
-}
-
-/// The VK channel: delivers outbox rows, and hands out the inbound half ([`VkReceiver`]) for the
-/// Long Poll loop or the Callback API route. Cheap to clone; clones share the request budget.
-#[derive(Clone)]
-pub struct VkChannel {
-    api: VkApi,
-    media: MediaStore,
-    render: Renderer,
-    settings: Arc<VkSettings>,
-}
+/// The VK channel: delivers outbox rows, and hands out the inbound half
+/// ([`VkReceiver`](super::inbound::VkReceiver)) for the Long Poll loop or the Callback API route.
+pub type VkChannel = PlatformChannel<VkApi, VkSettings>;
 
 impl VkChannel {
     /// Validates the settings and builds the client.
-    pub fn new(settings: VkSettings, media: MediaStore, render: Renderer) -> Result<VkChannel, VkSetupError> {
+    pub fn new(settings: VkSettings, media: MediaStore, render: Renderer) -> Result<VkChannel, SetupError> {
         settings.validate().map_err(crate::config::ConfigError::from)?;
         let api = VkApi::new(&settings)?;
-        Ok(VkChannel { api, media, render, settings: Arc::new(settings) })
-    }
-
-    /// The inbound half, sharing this channel's client, request budget and media store.
-    pub fn receiver(&self) -> VkReceiver {
-        VkReceiver::new(self.api.clone(), self.media.clone(), self.settings.clone())
-    }
-
-    pub fn settings(&self) -> &VkSettings {
-        &self.settings
-    }
-
-    /// True once VK rejected the token; nothing is sent or polled any more.
-    pub fn is_stopped(&self) -> bool {
-        self.api.platform().is_stopped()
+        Ok(VkChannel::with(api, media, render, settings))
     }
 
     async fn upload(&self, peer_id: i64, attachments: &[MediaRef]) -> Result<Option<String>, DeliveryError> {
         let mut uploaded = Vec::new();
         for media in attachments.iter().take(MAX_ATTACHMENTS) {
-            let bytes = match self.media.read(&media.sha256).await {
-                Ok(Some(bytes)) => bytes,
-                // Erased under retention: the text still goes out.
-                Ok(None) => {
-                    tracing::warn!(sha256 = %media.sha256, "an image for a VK message is no longer stored");
-                    continue;
-                }
-                Err(error) => {
-                    return Err(DeliveryError::Transient(format!("reading a stored image: {error}")));
-                }
-            };
-            uploaded.push(self.api.upload_message_photo(peer_id, bytes, &media.content_type).await?);
+            let Some(bytes) = stored_image(self.media(), media, "a VK message").await? else { continue };
+            uploaded.push(self.api().upload_message_photo(peer_id, bytes, &media.content_type).await?);
         }
         Ok((!uploaded.is_empty()).then(|| uploaded.join(",")))
     }
@@ -90,9 +50,7 @@ impl Channel for VkChannel {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
-        if self.api.platform().is_stopped() {
-            return Err(ApiError::Stopped.into());
-        }
+        self.refuse_when_stopped::<ApiError>()?;
         let peer_id: i64 = delivery.external_id.parse().map_err(|_| DeliveryError::Permanent {
             reason: format!("{:?} is not a VK peer id", delivery.external_id),
             unreachable: false,
@@ -125,7 +83,7 @@ impl Channel for VkChannel {
                 attachment: if index == 0 { attachment.clone() } else { None },
                 keyboard: if index == last { keyboard.clone() } else { None },
             };
-            self.api.send_message(&message).await?;
+            self.api().send_message(&message).await?;
         }
         tracing::debug!(outbox_id = delivery.outbox_id, peer_id, "delivered to VK");
         Ok(())
