@@ -69,6 +69,15 @@ struct Agent {
     csrf: String,
 }
 
+impl Agent {
+    /// Posts a console form as this agent, with the session's CSRF token before `fields`.
+    async fn post(&self, app: &TestApp, uri: &str, fields: &[(&str, &str)]) -> Response<Body> {
+        let fields: Vec<(&str, &str)> =
+            [("csrf", self.csrf.as_str())].into_iter().chain(fields.iter().copied()).collect();
+        send(app, form(uri, &self.cookie, &fields)).await
+    }
+}
+
 async fn sign_in(app: &TestApp, name: &str) -> Agent {
     let cookie = sign_in_with(app, name, AGENT_PASSWORD).await;
     let queue = send(app, get("/console/queue", &cookie)).await;
@@ -252,7 +261,7 @@ async fn a_wrong_csrf_token_changes_nothing_and_sign_out_ends_the_session() {
     let detail = app.store.ticket(ticket).await.unwrap().unwrap();
     assert_eq!(detail.ticket.assigned_agent, None, "nothing was claimed");
 
-    let logout = send(&app, form("/console/logout", &anna.cookie, &[("csrf", &anna.csrf)])).await;
+    let logout = anna.post(&app, "/console/logout", &[]).await;
     assert_eq!(logout.status(), StatusCode::SEE_OTHER);
     assert_eq!(send(&app, get("/console/queue", &anna.cookie)).await.status(), StatusCode::SEE_OTHER);
     app.stop().await;
@@ -327,20 +336,10 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
     assert!(shows_script_as_text(&queue), "the queue escapes customer text: {queue}");
     assert!(!queue.contains("<script>alert(1)"));
 
-    let claim =
-        send(&app, form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[("csrf", &anna.csrf)]))
-            .await;
+    let claim = anna.post(&app, &format!("/console/tickets/{ticket}/claim"), &[]).await;
     assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed#latest"));
     let reply_text = "Hello, I am looking at your order now.";
-    let reply = send(
-        &app,
-        form(
-            &format!("/console/tickets/{ticket}/reply"),
-            &anna.cookie,
-            &[("csrf", &anna.csrf), ("text", reply_text)],
-        ),
-    )
-    .await;
+    let reply = anna.post(&app, &format!("/console/tickets/{ticket}/reply"), &[("text", reply_text)]).await;
     assert_eq!(location(&reply), format!("/console/tickets/{ticket}?notice=replied#latest"));
     let delivered_reply = || async {
         app.telegram.delivered.lock().unwrap().iter().any(|delivery| {
@@ -352,35 +351,15 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
 
     // Only the holder replies; a note stays internal; the page escapes what the customer wrote.
     let boris = sign_in(&app, "boris").await;
-    let not_yours = send(
-        &app,
-        form(
-            &format!("/console/tickets/{ticket}/reply"),
-            &boris.cookie,
-            &[("csrf", &boris.csrf), ("text", "hi")],
-        ),
-    )
-    .await;
+    let not_yours = boris.post(&app, &format!("/console/tickets/{ticket}/reply"), &[("text", "hi")]).await;
     assert_eq!(location(&not_yours), format!("/console/tickets/{ticket}?notice=not_yours#latest"));
-    let note = send(
-        &app,
-        form(
-            &format!("/console/tickets/{ticket}/note"),
-            &anna.cookie,
-            &[("csrf", &anna.csrf), ("text", "VIP customer")],
-        ),
-    )
-    .await;
+    let note = anna.post(&app, &format!("/console/tickets/{ticket}/note"), &[("text", "VIP customer")]).await;
     assert_eq!(location(&note), format!("/console/tickets/{ticket}?notice=noted#latest"));
     let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
     assert!(shows_script_as_text(&page) && !page.contains("<script>alert(1)"));
     assert!(page.contains(reply_text) && page.contains("VIP customer") && page.contains("anna (agent)"));
 
-    let resolve = send(
-        &app,
-        form(&format!("/console/tickets/{ticket}/resolve"), &anna.cookie, &[("csrf", &anna.csrf)]),
-    )
-    .await;
+    let resolve = anna.post(&app, &format!("/console/tickets/{ticket}/resolve"), &[]).await;
     assert_eq!(location(&resolve), format!("/console/tickets/{ticket}?notice=resolved#latest"));
     let asked_rating = || async {
         app.telegram.delivered.lock().unwrap().iter().any(|delivery| {
@@ -394,19 +373,10 @@ async fn an_agent_reply_reaches_a_telegram_customer_through_the_outbox() {
         );
     assert!(!notes_to_customer, "notes never reach the customer");
 
-    let reopen =
-        send(&app, form(&format!("/console/tickets/{ticket}/reopen"), &anna.cookie, &[("csrf", &anna.csrf)]))
-            .await;
+    let reopen = anna.post(&app, &format!("/console/tickets/{ticket}/reopen"), &[]).await;
     assert_eq!(location(&reopen), format!("/console/tickets/{ticket}?notice=reopened#latest"));
-    let transfer = send(
-        &app,
-        form(
-            &format!("/console/tickets/{ticket}/transfer"),
-            &anna.cookie,
-            &[("csrf", &anna.csrf), ("to_agent", "boris")],
-        ),
-    )
-    .await;
+    let transfer =
+        anna.post(&app, &format!("/console/tickets/{ticket}/transfer"), &[("to_agent", "boris")]).await;
     assert_eq!(location(&transfer), format!("/console/tickets/{ticket}?notice=transferred:boris#latest"));
     assert_eq!(
         app.store.ticket(ticket).await.unwrap().unwrap().ticket.assigned_agent.as_deref(),
@@ -606,11 +576,7 @@ async fn the_agent_api_lists_reads_replies_and_resolves_with_a_bearer_token() {
     app.add_agent("crm", Role::Agent).await;
     let ticket = customer_asks_for_human(&app, "telegram", "4004", "refund please").await;
     let admin = sign_in(&app, "admin").await;
-    let created = send(
-        &app,
-        form("/console/tokens", &admin.cookie, &[("csrf", &admin.csrf), ("name", "CRM"), ("agent", "crm")]),
-    )
-    .await;
+    let created = admin.post(&app, "/console/tokens", &[("name", "CRM"), ("agent", "crm")]).await;
     let page = text_of(created).await;
     let start = page.find("sbt_").expect("the new token is shown once");
     let token = page[start..start + 68].to_owned();
@@ -691,8 +657,7 @@ async fn admin_pages_dashboard_and_canned_replies() {
         location(&send(&app, form("/console/agents", &admin.cookie, &new_agent)).await),
         "/console/agents?notice=saved"
     );
-    let disable =
-        send(&app, form("/console/agents/anna/disable", &admin.cookie, &[("csrf", &admin.csrf)])).await;
+    let disable = admin.post(&app, "/console/agents/anna/disable", &[]).await;
     assert_eq!(disable.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         send(&app, get("/console/queue", &anna.cookie)).await.status(),
@@ -848,8 +813,7 @@ async fn an_admin_resets_a_password_and_the_agent_must_choose_their_own() {
     let out = send(&app, form("/console/logout", &boris_fresh, &[("csrf", &csrf)])).await;
     assert_eq!(location(&out), "/console/login");
 
-    let disable =
-        send(&app, form("/console/agents/boris/disable", &admin.cookie, &[("csrf", &admin.csrf)])).await;
+    let disable = admin.post(&app, "/console/agents/boris/disable", &[]).await;
     assert_eq!(disable.status(), StatusCode::SEE_OTHER);
     let disabled = send(&app, reset(&admin, "boris", "long enough password")).await;
     assert_eq!(location(&disabled), "/console/agents?notice=agent_disabled");
@@ -943,9 +907,7 @@ async fn console_and_web_chat_queries_work_on_postgres() {
         .await
         .unwrap()[0]
         .id;
-    let claim =
-        send(&app, form(&format!("/console/tickets/{ticket}/claim"), &anna.cookie, &[("csrf", &anna.csrf)]))
-            .await;
+    let claim = anna.post(&app, &format!("/console/tickets/{ticket}/claim"), &[]).await;
     assert_eq!(location(&claim), format!("/console/tickets/{ticket}?notice=claimed#latest"));
     let page = text_of(send(&app, get(&format!("/console/tickets/{ticket}"), &anna.cookie)).await).await;
     assert!(page.contains("AB-12345") && page.contains("/console/media/"));
@@ -959,11 +921,7 @@ async fn console_and_web_chat_queries_work_on_postgres() {
         send(&app, form("/console/canned", &anna.cookie, &canned)).await.status(),
         StatusCode::SEE_OTHER
     );
-    let tokens = send(
-        &app,
-        form("/console/tokens", &anna.cookie, &[("csrf", &anna.csrf), ("name", "x"), ("agent", "anna")]),
-    )
-    .await;
+    let tokens = anna.post(&app, "/console/tokens", &[("name", "x"), ("agent", "anna")]).await;
     assert!(text_of(tokens).await.contains("sbt_"));
     let dashboard = text_of(send(&app, get("/console/dashboard", &anna.cookie)).await).await;
     assert!(dashboard.contains("id=\"fig-tickets\">1<"));
@@ -1185,11 +1143,7 @@ async fn the_queue_and_the_api_are_paged_and_a_bare_web_request_waits_last() {
     assert!(second.contains("low trust"), "the bare web request is last, and marked");
     assert!(second.contains("rel=\"prev\"") && !second.contains("rel=\"next\""));
 
-    let created = send(
-        &app,
-        form("/console/tokens", &admin.cookie, &[("csrf", &admin.csrf), ("name", "CRM"), ("agent", "crm")]),
-    )
-    .await;
+    let created = admin.post(&app, "/console/tokens", &[("name", "CRM"), ("agent", "crm")]).await;
     let page = text_of(created).await;
     let start = page.find("sbt_").expect("the new token is shown once");
     let auth = format!("Bearer {}", &page[start..start + 68]);
