@@ -5,7 +5,7 @@
 
 use crate::assets::{LocaleFile, LocaleSource};
 use crate::channel_state::{ChannelState, ChannelStates};
-use crate::channels::{Channel, Intake, PlatformError, Renderer};
+use crate::channels::{Backoff, Channel, Intake, PlatformError, Renderer};
 use crate::config::{LogFormat, Settings, SqliteSync};
 use crate::core::faq::Classifier;
 use crate::core::message::Lang;
@@ -624,7 +624,7 @@ async fn subscribe_max(
 ) {
     use crate::channels::max;
     states.set(max::CHANNEL, ChannelState::Starting);
-    let mut pause = FIRST_START_PAUSE;
+    let mut backoff = Backoff::new(FIRST_START_PAUSE, MAX_START_PAUSE);
     let mut attempt = 0u32;
     loop {
         let error = match max::subscribe(&channel).await {
@@ -637,13 +637,11 @@ async fn subscribe_max(
             states.set(max::CHANNEL, ChannelState::Stopped { reason: error.to_string() });
             return;
         }
-        tracing::warn!(%error, attempt, retry_in = ?pause, "cannot subscribe the MAX webhook; trying again");
+        tracing::warn!(%error, attempt, retry_in = ?backoff.next_pause(), "cannot subscribe the MAX webhook; trying again");
         states.set(max::CHANNEL, ChannelState::Retrying { reason: error.to_string(), attempt });
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(pause) => {}
+        if backoff.pause_unless(stop.cancelled()).await {
+            return;
         }
-        pause = (pause * 2).min(MAX_START_PAUSE);
     }
     states.set(max::CHANNEL, ChannelState::Up);
 }
@@ -660,7 +658,7 @@ async fn start_telegram(
     use crate::channels::telegram::{self, Mode, SetupError};
     let name = telegram::CHANNEL;
     states.set(name, ChannelState::Starting);
-    let mut pause = FIRST_START_PAUSE;
+    let mut backoff = Backoff::new(FIRST_START_PAUSE, MAX_START_PAUSE);
     let mut attempt = 0u32;
     let mode = loop {
         let error = match channel.setup().await {
@@ -673,13 +671,11 @@ async fn start_telegram(
             states.set(name, ChannelState::Stopped { reason: error.to_string() });
             return;
         }
-        tracing::warn!(%error, attempt, retry_in = ?pause, "cannot set up the Telegram bot; trying again");
+        tracing::warn!(%error, attempt, retry_in = ?backoff.next_pause(), "cannot set up the Telegram bot; trying again");
         states.set(name, ChannelState::Retrying { reason: error.to_string(), attempt });
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(pause) => {}
+        if backoff.pause_unless(stop.cancelled()).await {
+            return;
         }
-        pause = (pause * 2).min(MAX_START_PAUSE);
     };
     tracing::info!(?mode, "Telegram channel started");
     match mode {

@@ -434,6 +434,19 @@ impl Backoff {
         self.next = (self.next * 2).min(self.longest);
     }
 
+    /// [`Backoff::pause`], unless `stop` completes first: `true` then.
+    pub async fn pause_unless(&mut self, stop: impl Future<Output = ()>) -> bool {
+        tokio::select! {
+            () = stop => true,
+            () = self.pause() => false,
+        }
+    }
+
+    /// How long the next pause will be, for the log.
+    pub fn next_pause(&self) -> Duration {
+        self.next
+    }
+
     pub fn reset(&mut self) {
         self.next = self.first;
     }

@@ -6,7 +6,7 @@
 
 use super::TelegramChannel;
 use crate::channel_state::{ChannelStates, Reporter};
-use crate::channels::Intake;
+use crate::channels::{Backoff, Intake};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,14 +38,14 @@ pub async fn run(
     tokio::pin!(shutdown);
     let health = Reporter::new(super::CHANNEL, states);
     let cursor_name = channel.cursor_name();
-    let mut backoff = Backoff::default();
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
 
     let mut offset: Option<i32> = loop {
         match intake.cursor(&cursor_name).await {
             Ok(stored) => break stored.and_then(|value| value.parse().ok()),
             Err(error) => {
                 tracing::warn!(%error, "reading the Telegram offset failed; retrying");
-                if backoff.wait_or_shutdown(&mut shutdown).await {
+                if backoff.pause_unless(&mut shutdown).await {
                     return Ok(());
                 }
             }
@@ -75,7 +75,7 @@ pub async fn run(
                 let reason = channel.redact(&error);
                 tracing::warn!(error = %reason, "getUpdates failed; retrying");
                 health.failed(&reason);
-                if backoff.wait_or_shutdown(&mut shutdown).await {
+                if backoff.pause_unless(&mut shutdown).await {
                     return Ok(());
                 }
                 continue;
@@ -94,7 +94,7 @@ pub async fn run(
             Err(reason) => {
                 // The offset stays: Telegram sends the same batch again.
                 tracing::warn!(%reason, "a Telegram batch was not stored; it will be fetched again");
-                if backoff.wait_or_shutdown(&mut shutdown).await {
+                if backoff.pause_unless(&mut shutdown).await {
                     return Ok(());
                 }
             }
@@ -135,24 +135,6 @@ async fn store_batch(
         .await
         .map_err(|error| error.to_string())?;
     Ok(next)
-}
-
-#[derive(Default)]
-struct Backoff {
-    next: Option<Duration>,
-}
-
-impl Backoff {
-    fn reset(&mut self) {
-        self.next = None;
-    }
-
-    /// Waits the next backoff step; `true` if shutdown came first.
-    async fn wait_or_shutdown(&mut self, shutdown: &mut (impl Future<Output = ()> + Unpin)) -> bool {
-        let wait = self.next.unwrap_or(FIRST_BACKOFF);
-        self.next = Some((wait * 2).min(MAX_BACKOFF));
-        wait_or_shutdown(wait, shutdown).await
-    }
 }
 
 async fn wait_or_shutdown(wait: Duration, shutdown: &mut (impl Future<Output = ()> + Unpin)) -> bool {
