@@ -239,17 +239,16 @@ impl Settings {
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let database_url = parse_database_url(&database_url)?;
 
-        let sqlite_sync = match source.get("SWITCHBOARD_SQLITE_SYNCHRONOUS").as_deref() {
-            None => SqliteSync::Full,
-            Some(value) if value.eq_ignore_ascii_case("full") => SqliteSync::Full,
-            Some(value) if value.eq_ignore_ascii_case("normal") => SqliteSync::Normal,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_SQLITE_SYNCHRONOUS",
-                    format!("expected `full` or `normal`, got {other:?}"),
-                ));
-            }
-        };
+        let syncs = [("full", SqliteSync::Full), ("normal", SqliteSync::Normal)];
+        let sqlite_sync =
+            variables::one_of(source, "SWITCHBOARD_SQLITE_SYNCHRONOUS", &syncs, SqliteSync::Full).map_err(
+                |other| {
+                    ConfigError::new(
+                        "SWITCHBOARD_SQLITE_SYNCHRONOUS",
+                        format!("expected `full` or `normal`, got {other:?}"),
+                    )
+                },
+            )?;
 
         let log_filter = source.get("SWITCHBOARD_LOG");
         if let Some(filter) = &log_filter {
