@@ -694,9 +694,8 @@ async fn start_telegram(
                     telegram::polling::run(channel, intake, shutdown, poll_states.clone())
                 },
             );
-            // Each round waits for the engine's commit of the one before; on SQLite its
-            // wake-ups must not queue behind the deliveries that commit started.
-            let _ = crate::own_thread::spawn_for(app.store.backend(), "telegram-poller", polling).await;
+            // The loop itself runs on a thread of its own (see `polling::run`).
+            polling.await;
         }
     }
 }

@@ -8,26 +8,12 @@
 //! on sqlx's own threads, and Tokio channels work across runtimes. Sockets belong to the
 //! runtime that opened them and die with it. The engine's writer therefore runs on its own
 //! thread on both backends, and on PostgreSQL opens its own connection there
-//! (`Store::writer_for_this_runtime`). The long-poll loop takes its leadership lock and its
-//! cursor from the store's shared pool, and a PostgreSQL connection that pool opened on the
-//! loop's runtime would die with it, so on PostgreSQL [`spawn_for`] keeps the loop on the
-//! shared runtime.
+//! (`Store::writer_for_this_runtime`). The Telegram long-poll loop runs on its own thread on
+//! both backends too: it reads its stored offset (through the store's pool) before it moves
+//! there, and its batches reach the writer through a channel.
 
-use crate::store::Backend;
 use std::future::Future;
 use tokio::sync::oneshot;
-
-/// Runs `work` to completion: on SQLite on a new thread called `name`, on PostgreSQL on the
-/// caller's runtime. The receiver resolves once it has finished.
-pub fn spawn_for<Work>(backend: Backend, name: &str, work: Work) -> oneshot::Receiver<()>
-where
-    Work: Future<Output = ()> + Send + 'static,
-{
-    match backend {
-        Backend::Sqlite => spawn(name, work),
-        Backend::Postgres => on_shared_runtime(work),
-    }
-}
 
 /// Runs `work` on a new thread called `name`. If no thread (or no runtime on it) can be
 /// started, that is logged and `work` runs on the caller's runtime instead, so it is never lost.
@@ -74,26 +60,15 @@ where
 mod tests {
     use super::*;
 
-    async fn thread_name_seen_by(backend: Backend) -> Option<String> {
+    #[tokio::test]
+    async fn work_runs_on_its_own_named_thread_and_reports_when_done() {
         let (seen, name) = oneshot::channel();
-        let done = spawn_for(backend, "own-thread-test", async move {
+        let done = spawn("own-thread-test", async move {
             // A timer proves the runtime the work runs on has its drivers enabled.
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             let _ = seen.send(std::thread::current().name().map(str::to_owned));
         });
-        let name = name.await.expect("the work ran");
+        assert_eq!(name.await.expect("the work ran").as_deref(), Some("own-thread-test"));
         done.await.expect("the work finished and said so");
-        name
-    }
-
-    #[tokio::test]
-    async fn sqlite_work_runs_on_its_own_named_thread_and_reports_when_done() {
-        assert_eq!(thread_name_seen_by(Backend::Sqlite).await.as_deref(), Some("own-thread-test"));
-    }
-
-    #[tokio::test]
-    async fn postgres_work_stays_on_the_callers_runtime() {
-        let caller = std::thread::current().name().map(str::to_owned);
-        assert_eq!(thread_name_seen_by(Backend::Postgres).await, caller);
     }
 }

@@ -20,6 +20,7 @@ mod console;
 mod counted;
 mod leader;
 pub(crate) mod orders;
+mod own_connection;
 mod pg_connect;
 mod postgres;
 mod privacy;

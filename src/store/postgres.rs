@@ -7,7 +7,7 @@
 //!
 //! A group commit waits for the server at every statement, so the write path sends as few
 //! as it can, each doing a table's (or several tables') work for the whole batch: on the
-//! engine writer's own connection (`writer`, which saves the pool's checks) an inbound batch
+//! engine writer's own connection (`own_connection`, which saves the pool's checks) an inbound batch
 //! is `BEGIN`; the long-poll positions with the dedupe of event ids; the contacts with their
 //! conversations, locked; their open tickets with their pending outbox rows; every write of
 //! the batch in one statement of data-modifying `WITH` parts ([`WRITE_BATCH`]); `COMMIT`.
@@ -16,6 +16,7 @@
 //! withdrawn ones are different rows), so splitting them would not change what they do.
 
 use super::counted::Counted;
+use super::own_connection::{OwnConnection, OwnTransaction};
 use super::rows::{self, ReadRows, RowExt};
 use super::sql;
 use super::tcp_nodelay;
@@ -32,8 +33,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
-
-mod writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -60,7 +59,7 @@ pub struct PostgresStore {
     bookkeeping: PgPool,
     /// The engine writer's own connection, in the store [`Store::writer_for_this_runtime`]
     /// returns; `None` in the shared store, whose transactions come from `pool`.
-    writer: Option<Arc<writer::WriterConnection>>,
+    writer: Option<Arc<OwnConnection<PgConnection>>>,
     listeners: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -82,18 +81,44 @@ fn server_port(connect: &PgConnectOptions) -> Option<u16> {
     connect.get_socket().is_none().then(|| connect.get_port())
 }
 
+/// A pooled connection idle for longer than this is checked with a round trip before it is
+/// handed out; one idle for less was checked when it came back (sqlx always does that), so the
+/// check would be a second round trip on every busy statement for nothing.
+const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Pool settings shared by every pool: over TCP, each new connection gets Nagle's algorithm
-/// turned off (see `tcp_nodelay`).
+/// turned off (see `tcp_nodelay`), and only connections idle for a while are checked before use
+/// ([`CHECK_IF_IDLE_FOR`]).
 fn pool_options(connect: &PgConnectOptions, max_connections: u32) -> PgPoolOptions {
     let server_port = server_port(connect);
-    PgPoolOptions::new().max_connections(max_connections).after_connect(move |conn, _| {
-        Box::pin(async move {
-            if let Some(server_port) = server_port {
-                no_delay(conn, server_port).await?;
-            }
-            Ok(())
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if let Some(server_port) = server_port {
+                    no_delay(conn, server_port).await?;
+                }
+                Ok(())
+            })
         })
-    })
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > CHECK_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
+/// A connection outside any pool, with Nagle's algorithm off.
+async fn connect_with_no_delay(options: &PgConnectOptions) -> StoreResult<PgConnection> {
+    let mut conn = sqlx::ConnectOptions::connect(options).await?;
+    if let Some(server_port) = server_port(options) {
+        no_delay(&mut conn, server_port).await?;
+    }
+    Ok(conn)
 }
 
 /// Turns Nagle's algorithm off on a new connection's socket, if it can be found.
@@ -126,22 +151,31 @@ impl PostgresStore {
         let tx = match &self.writer {
             // One round trip: BEGIN.
             Some(writer) => {
-                PostgresTx { tx: Counted::new(Conn::Own(writer.begin().await?), 1), plain_scans: true }
+                PostgresTx { tx: Counted::new(Conn::Own(writer.begin("BEGIN").await?), 1), plain_scans: true }
             }
-            // Two: sqlx checks a pooled connection before handing it out, then BEGIN.
+            // Usually one: BEGIN (sqlx checks a pooled connection before handing it out only
+            // after `CHECK_IF_IDLE_FOR` idle, which a busy engine's never is).
             None => {
-                PostgresTx { tx: Counted::new(Conn::Pooled(self.pool.begin().await?), 2), plain_scans: false }
+                PostgresTx { tx: Counted::new(Conn::Pooled(self.pool.begin().await?), 1), plain_scans: false }
             }
         };
         Ok(Box::new(tx))
     }
 
     /// The engine's writer runs one transaction at a time on a connection of its own (see
-    /// `writer`), opened now so that a server that refuses it is an error at start. The
+    /// `own_connection`), opened now so that a server that refuses it is an error at start. It
+    /// starts with `enable_bitmapscan = off`: direct delivery's lookup of pending outbox rows
+    /// must be a plain index scan (see `PostgresTx::open_tickets_and_pending`), and every other
+    /// statement of the writer reads by key, where bitmap scans win nothing. The
     /// pools of this store open nothing unless used.
     async fn writer_for_this_runtime(&self) -> StoreResult<Option<Box<dyn Store>>> {
         let connect = self.pool.connect_options();
-        let writer = writer::WriterConnection::open(&connect).await?;
+        let writer_options = connect.as_ref().clone().options([("enable_bitmapscan", "off")]);
+        let writer = OwnConnection::open(Box::new(move || {
+            let options = writer_options.clone();
+            Box::pin(async move { connect_with_no_delay(&options).await })
+        }))
+        .await?;
         let pool = pool_options(&connect, 1).connect_lazy_with((*connect).clone());
         let bookkeeping =
             pool_options(&connect, 1).connect_lazy_with(self.bookkeeping.connect_options().as_ref().clone());
@@ -254,7 +288,7 @@ struct PostgresTx {
 
 /// A transaction's connection: the writer's own, or one of the pool.
 enum Conn {
-    Own(writer::OwnTransaction),
+    Own(OwnTransaction<PgConnection>),
     Pooled(Transaction<'static, Postgres>),
 }
 
@@ -673,7 +707,7 @@ impl PostgresTx {
     /// since sent until VACUUM removes it, and only index scans mark those entries dead as
     /// they pass them. With a bitmap scan each lookup walked all of them again (one run:
     /// 20,000 entries and 5,400 heap pages to find 20 rows). The writer's own connection has
-    /// bitmap scans off for good (`writer`); a pooled one turns them off for the rest of the
+    /// bitmap scans off for good (`writer_for_this_runtime`); a pooled one turns them off for the rest of the
     /// transaction, which reads by key from here on too.
     async fn open_tickets_and_pending_outbox(
         &mut self,

@@ -596,8 +596,10 @@ async fn a_question_is_answered_from_the_faq_and_human_opens_a_ticket() {
 }
 
 #[tokio::test]
-#[cfg_attr(not(switchboard_test_mail), ignore = "needs Dovecot and aiosmtpd: set SWITCHBOARD_TEST_MAIL")]
-#[cfg_attr(not(switchboard_test_postgres), ignore = "needs PostgreSQL: set SWITCHBOARD_TEST_POSTGRES")]
+#[cfg_attr(
+    not(all(switchboard_test_mail, switchboard_test_postgres)),
+    ignore = "needs Dovecot, aiosmtpd and PostgreSQL: set SWITCHBOARD_TEST_MAIL and SWITCHBOARD_TEST_POSTGRES"
+)]
 async fn a_letter_becomes_a_numbered_ticket_on_postgresql() {
     let mail = Mail::start_on(TestDb::postgres().await, None).await;
     let raw = letter(

@@ -13,6 +13,7 @@ use std::time::Duration;
 use teloxide::payloads::GetUpdates;
 use teloxide::types::Update;
 use teloxide::{ApiError, RequestError};
+use tokio::sync::oneshot;
 
 /// The first wait after a failure; it doubles up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -29,28 +30,63 @@ pub enum PollingError {
 /// Telegram, storage) are logged and retried with backoff, and while `getUpdates` fails
 /// `states` says the channel is retrying; only an invalid token ends the loop with an error.
 /// A batch being stored when `shutdown` fires is finished first.
+///
+/// The stored offset is read on the caller's runtime; the loop then runs on a thread of its
+/// own (`own_thread`): each round waits for the engine's commit of the one before, and its
+/// wake-ups must not queue behind the deliveries that commit started. Nothing in the loop uses
+/// the store's connections (a batch reaches the engine's writer through a channel), so on
+/// PostgreSQL no pooled connection is opened on a runtime that ends with the loop.
 pub async fn run(
     channel: Arc<TelegramChannel>,
     intake: Arc<dyn Intake>,
-    shutdown: impl Future<Output = ()> + Send,
+    shutdown: impl Future<Output = ()> + Send + 'static,
     states: ChannelStates,
 ) -> Result<(), PollingError> {
-    tokio::pin!(shutdown);
-    let health = Reporter::new(super::CHANNEL, states);
-    let cursor_name = channel.cursor_name();
-    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
+    let mut shutdown = Box::pin(shutdown);
+    let Some(offset) = stored_offset(&channel, intake.as_ref(), &mut shutdown).await else {
+        return Ok(());
+    };
+    let (result, finished) = oneshot::channel();
+    let polling = async move {
+        let _ = result.send(poll_from(channel, intake, shutdown, states, offset).await);
+    };
+    // `result` says when the loop has finished, and how.
+    drop(crate::own_thread::spawn("telegram-poller", polling));
+    // Only a panic of the loop drops the sender; the caller then starts polling again.
+    finished.await.unwrap_or(Ok(()))
+}
 
-    let mut offset: Option<i32> = loop {
-        match intake.cursor(&cursor_name).await {
-            Ok(stored) => break stored.and_then(|value| value.parse().ok()),
+/// The offset stored by the last batch (`None`: nothing yet), read with retries; `None` if
+/// `shutdown` fired first.
+async fn stored_offset(
+    channel: &TelegramChannel,
+    intake: &dyn Intake,
+    shutdown: &mut (impl Future<Output = ()> + Unpin),
+) -> Option<Option<i32>> {
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
+    loop {
+        match intake.cursor(&channel.cursor_name()).await {
+            Ok(stored) => return Some(stored.and_then(|value| value.parse().ok())),
             Err(error) => {
                 tracing::warn!(%error, "reading the Telegram offset failed; retrying");
-                if backoff.pause_unless(&mut shutdown).await {
-                    return Ok(());
+                if backoff.pause_unless(&mut *shutdown).await {
+                    return None;
                 }
             }
         }
-    };
+    }
+}
+
+async fn poll_from(
+    channel: Arc<TelegramChannel>,
+    intake: Arc<dyn Intake>,
+    mut shutdown: impl Future<Output = ()> + Send + Unpin,
+    states: ChannelStates,
+    mut offset: Option<i32>,
+) -> Result<(), PollingError> {
+    let health = Reporter::new(super::CHANNEL, states);
+    let cursor_name = channel.cursor_name();
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     tracing::info!(bot_id = channel.bot_id(), ?offset, "Telegram long polling started");
 
     loop {

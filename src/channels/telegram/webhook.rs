@@ -14,6 +14,8 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use std::sync::Arc;
 use teloxide::types::{Update, UpdateKind};
 
@@ -22,10 +24,6 @@ pub const PATH: &str = "/webhooks/telegram";
 
 /// The header in which Telegram echoes the `secret_token` given to `setWebhook`.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
-
-/// Update kinds Switchboard reads: one of these that does not parse is a malformed body, not
-/// an update kind from the future.
-const KNOWN_KINDS: [&str; 4] = ["message", "edited_message", "callback_query", "my_chat_member"];
 
 #[derive(Clone)]
 struct Webhook {
@@ -84,18 +82,51 @@ fn secret_matches(expected: Option<&str>, headers: &HeaderMap) -> bool {
 /// of the kinds we read in a shape that does not parse. Kinds we do not know are updates
 /// (acknowledged and ignored), so a Bot API addition never makes Telegram retry forever.
 pub fn parse_body(body: &[u8]) -> Option<Update> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let object = value.as_object()?;
-    let update_id = object.get("update_id")?.as_u64()?;
-    u32::try_from(update_id).ok()?;
-    let names_known_kind = KNOWN_KINDS.iter().any(|kind| object.contains_key(*kind));
-    // Parsed from the bytes again: teloxide's `Update` does not deserialize from a `Value`
-    // (its message parsing rejects a well-formed text message that way).
+    // teloxide's `Update` parses a kind it cannot read, known or not, as `UpdateKind::Error`
+    // with nothing in it, so which keys the body had is read in a first pass that builds
+    // nothing (not a `serde_json::Value`, which allocated every node of every update).
+    let outline: Outline = serde_json::from_slice(body).ok()?;
     let update: Update = serde_json::from_slice(body).ok()?;
-    if names_known_kind && matches!(update.kind, UpdateKind::Error(_)) {
+    if outline.names_known_kind() && matches!(update.kind, UpdateKind::Error(_)) {
         return None;
     }
     Some(update)
+}
+
+/// What [`parse_body`] needs to know of a body besides the parsed update: its id is a number
+/// that fits, and which of the update kinds Switchboard reads it names (one of those that does
+/// not parse is a malformed body, not an update kind from the future). Values are skipped.
+#[derive(Deserialize)]
+struct Outline {
+    #[serde(rename = "update_id")]
+    _id: u32,
+    #[serde(default)]
+    message: Named,
+    #[serde(default)]
+    edited_message: Named,
+    #[serde(default)]
+    callback_query: Named,
+    #[serde(default)]
+    my_chat_member: Named,
+}
+
+impl Outline {
+    fn names_known_kind(&self) -> bool {
+        [&self.message, &self.edited_message, &self.callback_query, &self.my_chat_member]
+            .iter()
+            .any(|kind| kind.0)
+    }
+}
+
+/// Whether a key is in the body, whatever its value (`null` included, which `Option` would
+/// read as absent).
+#[derive(Default)]
+struct Named(bool);
+
+impl<'de> Deserialize<'de> for Named {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Named, D::Error> {
+        IgnoredAny::deserialize(deserializer).map(|_| Named(true))
+    }
 }
 
 /// `read` is exercised against real payloads in `tests/it/telegram.rs`; this checks only the
@@ -115,6 +146,8 @@ mod tests {
         assert!(parse_body(br#"{"update_id":-3}"#).is_none());
         assert!(parse_body(br#"[1,2]"#).is_none());
         assert!(parse_body(br#"{"update_id":4,"message":"garbage"}"#).is_none());
+        assert!(parse_body(br#"{"update_id":5,"callback_query":null}"#).is_none());
+        assert!(parse_body(br#"{"update_id":4294967296,"brand_new_kind":{}}"#).is_none());
         assert!(inbound::read(&parse_body(br#"{"update_id":2,"brand_new_kind":{}}"#).unwrap()).is_none());
     }
 
