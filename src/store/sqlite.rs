@@ -186,12 +186,6 @@ impl SqliteStore {
             loop {
                 // The store holds the sender, so this waits for no transaction, not for an error.
                 let _ = turns.wait_for(|&turns| turns == 0).await;
-                // Under load the engine's writer begins its next transaction moments after a
-                // commit; the marks wait for that one rather than take the lock in between.
-                let next = tokio::time::timeout(MARKS_WAIT_FOR_NEXT, turns.wait_for(|&turns| turns > 0));
-                if next.await.is_ok() {
-                    continue;
-                }
                 let guard = self.write_lock.lock().await;
                 // A transaction that began to wait while this call queued for the lock takes
                 // the marks into its commit; writing them first would hold it up.
@@ -266,13 +260,6 @@ async fn checkpoint_in_the_background(connection: SqlitePool) {
         }
     }
 }
-
-/// How long "sent" marks wait, once no write transaction is under way, for the next one to
-/// begin before they take the write lock themselves (see [`SqliteStore::mark_sent`]). The
-/// engine's writer goes from one commit to the next in well under this when events wait; an
-/// idle store writes the marks this much later, which holds up only the next message of the
-/// same conversation, if one is queued behind it.
-const MARKS_WAIT_FOR_NEXT: Duration = Duration::from_millis(2);
 
 /// A "sent" mark waiting to be written, and who waits for it.
 struct PendingMark {
