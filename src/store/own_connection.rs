@@ -15,7 +15,7 @@
 
 use super::StoreResult;
 use futures::future::BoxFuture;
-use sqlx::{Connection, Executor};
+use sqlx::{Connection, Database, Executor, Transaction};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -148,6 +148,53 @@ where
 {
     fn deref_mut(&mut self) -> &mut C {
         self.conn.as_mut().expect("a transaction has its connection until it ends")
+    }
+}
+
+/// A write transaction's connection: the writer's own, or one from a pool.
+pub(super) enum Conn<DB: Database>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    Own(OwnTransaction<DB::Connection>),
+    Pooled(Transaction<'static, DB>),
+}
+
+impl<DB: Database> Conn<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    pub(super) async fn commit(self) -> StoreResult<()> {
+        match self {
+            Conn::Own(tx) => tx.commit().await,
+            Conn::Pooled(tx) => Ok(tx.commit().await?),
+        }
+    }
+}
+
+impl<DB: Database> Deref for Conn<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        match self {
+            Conn::Own(tx) => tx,
+            Conn::Pooled(tx) => tx,
+        }
+    }
+}
+
+impl<DB: Database> DerefMut for Conn<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        match self {
+            Conn::Own(tx) => tx,
+            Conn::Pooled(tx) => tx,
+        }
     }
 }
 

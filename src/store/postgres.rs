@@ -16,7 +16,7 @@
 //! withdrawn ones are different rows), so splitting them would not change what they do.
 
 use super::counted::Counted;
-use super::own_connection::{OwnConnection, OwnTransaction};
+use super::own_connection::{Conn, OwnConnection};
 use super::rows::{self, ReadRows, RowExt};
 use super::sql;
 use super::tcp_nodelay;
@@ -27,8 +27,8 @@ use super::{
 };
 use crate::core::handoff::TicketStatus;
 use crate::core::message::MediaRef;
+use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -280,36 +280,10 @@ impl PostgresStore {
 }
 
 struct PostgresTx {
-    tx: Counted<Conn>,
+    tx: Counted<Conn<Postgres>>,
     /// Bitmap scans are off for the rest of the transaction (on the writer's own connection,
     /// for all of it): see [`PostgresTx::open_tickets_and_pending_outbox`].
     plain_scans: bool,
-}
-
-/// A transaction's connection: the writer's own, or one of the pool.
-enum Conn {
-    Own(OwnTransaction<PgConnection>),
-    Pooled(Transaction<'static, Postgres>),
-}
-
-impl std::ops::Deref for Conn {
-    type Target = PgConnection;
-
-    fn deref(&self) -> &PgConnection {
-        match self {
-            Conn::Own(tx) => tx,
-            Conn::Pooled(tx) => tx,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Conn {
-    fn deref_mut(&mut self) -> &mut PgConnection {
-        match self {
-            Conn::Own(tx) => tx,
-            Conn::Pooled(tx) => tx,
-        }
-    }
 }
 
 /// Every write of a group commit in one statement (see the module documentation and
@@ -770,10 +744,7 @@ impl PostgresTx {
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        match self.tx.into_inner() {
-            Conn::Own(tx) => tx.commit().await,
-            Conn::Pooled(tx) => Ok(tx.commit().await?),
-        }
+        self.tx.into_inner().commit().await
     }
 }
 

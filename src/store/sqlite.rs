@@ -8,7 +8,7 @@
 
 use super::composed;
 use super::counted::Counted;
-use super::own_connection::{OwnConnection, OwnTransaction};
+use super::own_connection::{Conn, OwnConnection};
 use super::rows::{self, ReadRows, RowExt};
 use super::sql;
 use super::{
@@ -19,11 +19,11 @@ use super::{
 use crate::core::handoff::TicketStatus;
 use crate::core::message::MediaRef;
 use serde_json::{Value, json};
+use sqlx::Sqlite;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -173,10 +173,11 @@ impl SqliteStore {
     /// `synchronous=NORMAL` (the reasoning is at `bookkeeping`; the next write transaction sets
     /// the configured level again, since each begins by setting it).
     ///
-    /// So under load a mark costs no commit of its own, and the engine never waits for one:
-    /// the task writing marks runs on the shared runtime, and while it held the write lock each
-    /// of its wake-ups queued behind that runtime's deliveries, with the engine's next `BEGIN`
-    /// waiting behind it (0.6 ms on average, of 6 ms commits, with the webhook under load).
+    /// So under load most marks cost no commit of its own, and a transaction that begins to wait
+    /// for the lock does not queue behind marks that could go with it: the task writing marks
+    /// runs on the shared runtime, and while it held the write lock each of its wake-ups queued
+    /// behind that runtime's deliveries, with the engine's next `BEGIN` waiting behind it. Marks
+    /// still write on their own in the moments between two of the engine's transactions.
     async fn mark_sent(&self, ids: &[i64], now: Millis) -> StoreResult<()> {
         let (done, written) = tokio::sync::oneshot::channel();
         let mut turns = self.writer_turns.subscribe();
@@ -398,47 +399,12 @@ impl SqliteStore {
 }
 
 struct SqliteTx {
-    tx: Counted<Conn>,
+    tx: Counted<Conn<Sqlite>>,
     /// On the writer connection: the store's waiting "sent" marks, taken into the commit.
     marks: Option<Arc<std::sync::Mutex<Vec<PendingMark>>>>,
     /// On the writer connection: counted until the commit (or the rollback) is over.
     turn: Option<WriterTurn>,
     _guard: OwnedMutexGuard<()>,
-}
-
-/// A write transaction's connection: the writer's own, or the bookkeeping one of its pool.
-enum Conn {
-    Own(OwnTransaction<SqliteConnection>),
-    Pooled(Transaction<'static, Sqlite>),
-}
-
-impl Conn {
-    async fn commit(self) -> StoreResult<()> {
-        match self {
-            Conn::Own(tx) => tx.commit().await,
-            Conn::Pooled(tx) => Ok(tx.commit().await?),
-        }
-    }
-}
-
-impl std::ops::Deref for Conn {
-    type Target = SqliteConnection;
-
-    fn deref(&self) -> &SqliteConnection {
-        match self {
-            Conn::Own(tx) => tx,
-            Conn::Pooled(tx) => tx,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Conn {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        match self {
-            Conn::Own(tx) => tx,
-            Conn::Pooled(tx) => tx,
-        }
-    }
 }
 
 /// A write transaction on the writer connection, from before it waits for the write lock
