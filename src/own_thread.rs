@@ -15,44 +15,39 @@
 use std::future::Future;
 use tokio::sync::oneshot;
 
-/// Runs `work` on a new thread called `name`. If no thread (or no runtime on it) can be
-/// started, that is logged and `work` runs on the caller's runtime instead, so it is never lost.
-pub fn spawn<Work>(name: &str, work: Work) -> oneshot::Receiver<()>
+/// Runs `work` on a new thread called `name`; the receiver gets its output. If no thread (or
+/// no runtime on it) can be started, that is logged and `work` runs on the caller's runtime
+/// instead, so it is never lost.
+pub fn spawn<Work>(name: &str, work: Work) -> oneshot::Receiver<Work::Output>
 where
-    Work: Future<Output = ()> + Send + 'static,
+    Work: Future + Send + 'static,
+    Work::Output: Send + 'static,
 {
+    let (finished, done) = oneshot::channel();
+    let shared = tokio::runtime::Handle::current();
+    let run = async move {
+        let _ = finished.send(work.await);
+    };
     // The work goes to the thread through a channel: if the thread cannot start, its end of the
     // channel is dropped with it and the send hands the work back.
-    let (hand, handed) = std::sync::mpsc::sync_channel::<Work>(1);
-    let (finished, done) = oneshot::channel();
+    let (hand, handed) = std::sync::mpsc::sync_channel(1);
     let thread_name = name.to_owned();
     let started = std::thread::Builder::new().name(thread_name.clone()).spawn(move || {
-        let Ok(work) = handed.recv() else { return };
+        let Ok(run) = handed.recv() else { return };
         match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(runtime) => runtime.block_on(work),
-            Err(error) => tracing::error!(%error, thread = %thread_name, "cannot start a runtime"),
+            Ok(runtime) => runtime.block_on(run),
+            Err(error) => {
+                tracing::error!(%error, thread = %thread_name, "cannot start a runtime; running on the shared runtime");
+                shared.spawn(run);
+            }
         }
-        let _ = finished.send(());
     });
     if let Err(error) = &started {
         tracing::warn!(%error, name, "cannot start a thread; running on the shared runtime");
     }
-    match hand.send(work) {
-        Ok(()) => done,
-        Err(std::sync::mpsc::SendError(work)) => on_shared_runtime(work),
+    if let Err(std::sync::mpsc::SendError(run)) = hand.send(run) {
+        tokio::spawn(run);
     }
-}
-
-/// Runs `work` as a task of the caller's runtime; the receiver resolves once it has finished.
-pub fn on_shared_runtime<Work>(work: Work) -> oneshot::Receiver<()>
-where
-    Work: Future<Output = ()> + Send + 'static,
-{
-    let (finished, done) = oneshot::channel();
-    tokio::spawn(async move {
-        work.await;
-        let _ = finished.send(());
-    });
     done
 }
 

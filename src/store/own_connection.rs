@@ -59,7 +59,12 @@ where
                 true => conn.execute(sqlx::raw_sql("ROLLBACK")).await.map(drop),
                 false => Ok(()),
             };
-            match rolled_back.and(conn.execute(sqlx::raw_sql(begin)).await.map(drop)) {
+            // No `BEGIN` on a connection whose rollback failed: it is replaced below.
+            let begun = match rolled_back {
+                Ok(()) => conn.execute(sqlx::raw_sql(begin)).await.map(drop),
+                Err(error) => Err(error),
+            };
+            match begun {
                 Ok(()) => return Ok(OwnTransaction { conn: Some(conn), slot: Some(slot) }),
                 Err(error) => {
                     tracing::info!(%error, "the engine's own database connection failed; opening a new one")

@@ -13,7 +13,6 @@ use std::time::Duration;
 use teloxide::payloads::GetUpdates;
 use teloxide::types::Update;
 use teloxide::{ApiError, RequestError};
-use tokio::sync::oneshot;
 
 /// The first wait after a failure; it doubles up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -46,14 +45,9 @@ pub async fn run(
     let Some(offset) = stored_offset(&channel, intake.as_ref(), &mut shutdown).await else {
         return Ok(());
     };
-    let (result, finished) = oneshot::channel();
-    let polling = async move {
-        let _ = result.send(poll_from(channel, intake, shutdown, states, offset).await);
-    };
-    // `result` says when the loop has finished, and how.
-    drop(crate::own_thread::spawn("telegram-poller", polling));
-    // Only a panic of the loop drops the sender; the caller then starts polling again.
-    finished.await.unwrap_or(Ok(()))
+    let polling = poll_from(channel, intake, shutdown, states, offset);
+    // Only a panic of the loop drops its result; the caller then starts polling again.
+    crate::own_thread::spawn("telegram-poller", polling).await.unwrap_or(Ok(()))
 }
 
 /// The offset stored by the last batch (`None`: nothing yet), read with retries; `None` if
