@@ -154,8 +154,7 @@ impl SqliteStore {
         let tx = Conn::Own(self.writer.begin(begin).await?);
         Ok(SqliteTx {
             tx: Counted::new(tx, 1),
-            marks: Some(Arc::clone(&self.marks)),
-            turn: Some(turn),
+            on_writer: Some(OnWriter { marks: Arc::clone(&self.marks), _turn: turn }),
             _guard: guard,
         })
     }
@@ -163,7 +162,7 @@ impl SqliteStore {
     async fn begin_on(&self, pool: &SqlitePool) -> StoreResult<SqliteTx> {
         let guard = Arc::clone(&self.write_lock).lock_owned().await;
         let tx = Conn::Pooled(pool.begin_with("BEGIN IMMEDIATE").await?);
-        Ok(SqliteTx { tx: Counted::new(tx, 1), marks: None, turn: None, _guard: guard })
+        Ok(SqliteTx { tx: Counted::new(tx, 1), on_writer: None, _guard: guard })
     }
 
     /// Marks delivered rows sent. While a write transaction on the writer connection (the
@@ -400,11 +399,17 @@ impl SqliteStore {
 
 struct SqliteTx {
     tx: Counted<Conn<Sqlite>>,
-    /// On the writer connection: the store's waiting "sent" marks, taken into the commit.
-    marks: Option<Arc<std::sync::Mutex<Vec<PendingMark>>>>,
-    /// On the writer connection: counted until the commit (or the rollback) is over.
-    turn: Option<WriterTurn>,
+    /// Only on the writer connection.
+    on_writer: Option<OnWriter>,
     _guard: OwnedMutexGuard<()>,
+}
+
+/// What a transaction on the writer connection has besides the connection.
+struct OnWriter {
+    /// The store's waiting "sent" marks, taken into the commit.
+    marks: Arc<std::sync::Mutex<Vec<PendingMark>>>,
+    /// Counted until the commit (or the rollback) is over.
+    _turn: WriterTurn,
 }
 
 /// A write transaction on the writer connection, from before it waits for the write lock
@@ -749,11 +754,11 @@ impl SqliteTx {
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let SqliteTx { tx, marks, turn: _turn, _guard } = *self;
+        let SqliteTx { tx, on_writer, _guard } = *self;
         let mut tx = tx.into_inner();
         // Marks that queued for the write lock while this transaction ran go in with it; their
         // writers learn the outcome here and write nothing themselves.
-        let Some(queue) = marks else {
+        let Some(OnWriter { marks: queue, _turn }) = on_writer else {
             tx.commit().await?;
             return Ok(());
         };
