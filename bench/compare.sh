@@ -12,7 +12,12 @@
 #   SWITCHBOARD_BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres  (a server to create
 #                   a throw-away database on)
 #   BENCH_REDIS_URL=redis://127.0.0.1:6379/0          API_PORT=18181  BOT_PORT=18182
-#   SWITCHBOARD_BIN=path  measure this switchboard binary instead of building one (before/after)
+#   SWITCHBOARD_BIN=path  measure this switchboard binary instead of building one
+#   SWITCHBOARD_BIN_B=path  before and after in one run: every switchboard configuration runs
+#                   with both binaries (labels `<config>@a` for SWITCHBOARD_BIN or the build,
+#                   `<config>@b` for this one), A first in odd rounds and B first in even ones
+#   ROUNDS=1        how many times the whole list runs, interleaved; with more than one, the
+#                   table gives each figure's median and the updates/s range
 #
 # Needs: cargo, python3 (with venv), PostgreSQL and Redis for those configurations. Builds
 # Switchboard and teloxide with the `dist` profile (fat LTO, one codegen unit: what the
@@ -26,6 +31,8 @@ CUSTOMERS=${CUSTOMERS:-300}
 DURATION=${DURATION:-30}
 WARMUP=${WARMUP:-5}
 SEED=${SEED:-100000}
+ROUNDS=${ROUNDS:-1}
+case $ROUNDS in '' | *[!0-9]* | 0) echo "ROUNDS must be a whole number of at least 1" >&2; exit 2 ;; esac
 API_PORT=${API_PORT:-18181}
 BOT_PORT=${BOT_PORT:-18182}
 PG_URL=${SWITCHBOARD_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -68,6 +75,11 @@ else
   fi
   SWITCHBOARD=$ROOT/target/dist/switchboard
 fi
+SWITCHBOARD_A=$SWITCHBOARD
+if [ -n "${SWITCHBOARD_BIN_B:-}" ] && [ ! -x "$SWITCHBOARD_BIN_B" ]; then
+  echo "SWITCHBOARD_BIN_B=$SWITCHBOARD_BIN_B is not an executable" >&2
+  exit 2
+fi
 if needs teloxide; then
   cargo build --profile dist --quiet --manifest-path "$BENCH/teloxide_bot/Cargo.toml" --target-dir "$BENCH/target"
 fi
@@ -107,10 +119,13 @@ run_one() {
   done
   (cd "$workdir" && exec "$@") >"$OUT/$label.bot.log" 2>&1 &
   BOT_PID=$!
-  local peak=0 hwm
+  local peak=0 hwm driver_cpu=0 seen
   while kill -0 "$LOADGEN_PID" 2>/dev/null; do
     hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$BOT_PID/status" 2>/dev/null || echo 0)
     [ "${hwm:-0}" -gt "$peak" ] && peak=$hwm
+    # The load driver's CPU so far (it exits by itself, taking its figures with it).
+    seen=$(awk '{print ($14 + $15) / 100}' "/proc/$LOADGEN_PID/stat" 2>/dev/null || true)
+    [ -n "$seen" ] && driver_cpu=$seen
     sleep 0.5
   done
   hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$BOT_PID/status" 2>/dev/null || echo 0)
@@ -125,7 +140,8 @@ run_one() {
   kill -9 "$BOT_PID" 2>/dev/null || true
   wait "$BOT_PID" 2>/dev/null || true
   BOT_PID=
-  printf '{"label":"%s","peak_rss_kb":%s,"cpu_s":%s}\n' "$label" "$peak" "$cpu" >"$OUT/$label.rss.json"
+  printf '{"label":"%s","peak_rss_kb":%s,"cpu_s":%s,"driver_cpu_s":%s}\n' "$label" "$peak" "$cpu" "$driver_cpu" \
+    >"$OUT/$label.rss.json"
   log "   $(cat "$OUT/$label.json" 2>/dev/null | head -c 200)"
 }
 
@@ -175,22 +191,74 @@ aiogram() {
   return 0
 }
 
+# PostgreSQL's own CPU time (the server and every backend, ended ones included), in clock
+# ticks, when the server runs on this machine: its backends do as much work per update as the
+# bot, and on a machine of two cores the two compete. Empty when it cannot be read.
+pg_ticks() {
+  local postmaster
+  postmaster=$(pgrep -o -x postgres 2>/dev/null) || return 0
+  {
+    awk '{print $14 + $15 + $16 + $17}' "/proc/$postmaster/stat"
+    for child in $(pgrep -P "$postmaster"); do awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null; done
+  } | awk '{ticks += $1} END {print ticks + 0}'
+}
+
+# run_config CONFIG LABEL: one run of one configuration, its files named after LABEL.
+run_config() {
+  local config=$1 label=$2 pg_before pg_after
+  case $config in
+    switchboard-postgres-*) pg_before=$(pg_ticks) ;;
+  esac
+  case $config in
+    switchboard-sqlite-polling) switchboard "$label" sqlite polling 0 ;;
+    switchboard-sqlite-webhook) switchboard "$label" sqlite webhook 0 ;;
+    switchboard-postgres-polling) switchboard "$label" postgres polling 0 ;;
+    switchboard-postgres-webhook) switchboard "$label" postgres webhook 0 ;;
+    switchboard-sqlite-polling-100k) switchboard "$label" sqlite polling "$SEED" ;;
+    teloxide-inmem)
+      run_one "$label" 0 "$BENCH" -- "${CLEAN_ENV[@]}" "BENCH_TOKEN=$TOKEN" "BENCH_API_URL=$API_URL" "$TELOXIDE" ;;
+    aiogram-memory) aiogram "$label" memory ;;
+    aiogram-redis) aiogram "$label" redis ;;
+  esac
+  if [ -n "${pg_before:-}" ]; then
+    pg_after=$(pg_ticks)
+    printf '{"db_cpu_s":%s}\n' "$(awk -v a="$pg_before" -v b="$pg_after" 'BEGIN {print (b - a) / 100}')" \
+      >"$OUT/$label.db.json"
+  fi
+}
+
+# The labels in table order, and one round's runs in order.
+LABELS=()
 for config in "${CONFIGS[@]}"; do
   case $config in
-    switchboard-sqlite-polling) switchboard "$config" sqlite polling 0 ;;
-    switchboard-sqlite-webhook) switchboard "$config" sqlite webhook 0 ;;
-    switchboard-postgres-polling) switchboard "$config" postgres polling 0 ;;
-    switchboard-postgres-webhook) switchboard "$config" postgres webhook 0 ;;
-    switchboard-sqlite-polling-100k) switchboard "$config" sqlite polling "$SEED" ;;
-    teloxide-inmem)
-      run_one "$config" 0 "$BENCH" -- "${CLEAN_ENV[@]}" "BENCH_TOKEN=$TOKEN" "BENCH_API_URL=$API_URL" "$TELOXIDE" ;;
-    aiogram-memory) aiogram "$config" memory ;;
-    aiogram-redis) aiogram "$config" redis ;;
+    switchboard-*) if [ -n "${SWITCHBOARD_BIN_B:-}" ]; then LABELS+=("$config@a" "$config@b"); else LABELS+=("$config"); fi ;;
+    *) LABELS+=("$config") ;;
   esac
+done
+for round in $(seq 1 "$ROUNDS"); do
+  [ "$ROUNDS" -gt 1 ] && log "== round $round of $ROUNDS"
+  for config in "${CONFIGS[@]}"; do
+    case $config in
+      switchboard-*)
+        if [ -n "${SWITCHBOARD_BIN_B:-}" ]; then
+          sides=(a b)
+          [ $((round % 2)) -eq 0 ] && sides=(b a)
+          for side in "${sides[@]}"; do
+            if [ "$side" = a ]; then SWITCHBOARD=$SWITCHBOARD_A; else SWITCHBOARD=$SWITCHBOARD_BIN_B; fi
+            run_config "$config" "$config@$side.r$round"
+          done
+          SWITCHBOARD=$SWITCHBOARD_A
+        else
+          run_config "$config" "$config.r$round"
+        fi
+        ;;
+      *) run_config "$config" "$config.r$round" ;;
+    esac
+  done
 done
 
 # ---------------------------------------------------------------------------------------------
 # The table
 
-python3 "$BENCH/table.py" "$OUT" "${CONFIGS[@]}" | tee "$OUT/table.md"
-log "results: $OUT (CUSTOMERS=$CUSTOMERS WARMUP=$WARMUP DURATION=$DURATION SEED=$SEED)"
+python3 "$BENCH/table.py" "$OUT" "$ROUNDS" "${LABELS[@]}" | tee "$OUT/table.md"
+log "results: $OUT (CUSTOMERS=$CUSTOMERS WARMUP=$WARMUP DURATION=$DURATION SEED=$SEED ROUNDS=$ROUNDS)"
