@@ -67,8 +67,12 @@ log "== building (dist)"
 cargo build --release --quiet --manifest-path "$BENCH/loadgen/Cargo.toml" --target-dir "$BENCH/target"
 LOADGEN=$BENCH/target/release/switchboard-loadgen
 needs() { case " ${CONFIGS[*]} " in *" $1"*) return 0 ;; *) return 1 ;; esac; }
+# The bots start in their own working directories: binaries given by a relative path are
+# made absolute first.
+absolute() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+if [ -n "${SWITCHBOARD_BIN_B:-}" ]; then SWITCHBOARD_BIN_B=$(absolute "$SWITCHBOARD_BIN_B"); fi
 if [ -n "${SWITCHBOARD_BIN:-}" ]; then
-  SWITCHBOARD=$SWITCHBOARD_BIN
+  SWITCHBOARD=$(absolute "$SWITCHBOARD_BIN")
 else
   if needs switchboard; then
     cargo build --profile dist --quiet --manifest-path "$ROOT/Cargo.toml" --bin switchboard
@@ -76,10 +80,9 @@ else
   SWITCHBOARD=$ROOT/target/dist/switchboard
 fi
 SWITCHBOARD_A=$SWITCHBOARD
-if [ -n "${SWITCHBOARD_BIN_B:-}" ] && [ ! -x "$SWITCHBOARD_BIN_B" ]; then
-  echo "SWITCHBOARD_BIN_B=$SWITCHBOARD_BIN_B is not an executable" >&2
-  exit 2
-fi
+for binary in "$SWITCHBOARD" ${SWITCHBOARD_BIN_B:+"$SWITCHBOARD_BIN_B"}; do
+  if needs switchboard && [ ! -x "$binary" ]; then echo "$binary is not an executable" >&2; exit 2; fi
+done
 if needs teloxide; then
   cargo build --profile dist --quiet --manifest-path "$BENCH/teloxide_bot/Cargo.toml" --target-dir "$BENCH/target"
 fi
