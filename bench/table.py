@@ -37,14 +37,13 @@ def median(values, fmt):
     return fmt(statistics.median(values)) if values else "?"
 
 
-def main_table(out, rounds, labels):
+def main_table(runs_by_label):
     print(
         "| bot / config | updates/s | replies/update | p50 ms | p99 ms | peak RSS MB | bot CPU s "
         "| PostgreSQL CPU s | load driver CPU s | errors |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for label in labels:
-        runs = runs_of(out, label, rounds)
+    for label, runs in runs_by_label.items():
         done = [run for run, _, _ in runs if run is not None]
         peaks = [rss["peak_rss_kb"] / 1024 for _, rss, _ in runs if rss.get("peak_rss_kb")]
         peak = f"{max(peaks):.1f}" if peaks else "?"
@@ -72,15 +71,15 @@ def main_table(out, rounds, labels):
         print(f"| {label} | {rate} | {per_update} | {p50} | {p99} | {peak} | {cpu} | {db} | {driver} | {errors} |")
 
 
-def before_after_table(out, rounds, labels):
-    pairs = [label[:-2] for label in labels if label.endswith("@a") and f"{label[:-2]}@b" in labels]
+def before_after_table(runs_by_label):
+    pairs = [label[:-2] for label in runs_by_label if label.endswith("@a") and f"{label[:-2]}@b" in runs_by_label]
     if not pairs:
         return
     print()
     print("| config | after / before, updates/s, by round | median | bot CPU s, before → after |")
     print("|---|---|---:|---:|")
     for config in pairs:
-        before, after = runs_of(out, f"{config}@a", rounds), runs_of(out, f"{config}@b", rounds)
+        before, after = runs_by_label[f"{config}@a"], runs_by_label[f"{config}@b"]
         shares = [
             b[0]["updates_per_s"] / a[0]["updates_per_s"]
             for a, b in zip(before, after)
@@ -95,8 +94,9 @@ def before_after_table(out, rounds, labels):
 
 def main():
     out, rounds, labels = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-    main_table(out, rounds, labels)
-    before_after_table(out, rounds, labels)
+    runs_by_label = {label: runs_of(out, label, rounds) for label in labels}
+    main_table(runs_by_label)
+    before_after_table(runs_by_label)
 
 
 if __name__ == "__main__":

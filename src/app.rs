@@ -684,7 +684,8 @@ async fn start_telegram(
             let intake = app.intake();
             let leadership = format!("telegram:{}", channel.bot_id());
             let poll_states = states.clone();
-            let polling = poll_while_leading(
+            // The loop itself runs on a thread of its own (see `polling::run`).
+            poll_while_leading(
                 Arc::clone(&app.store),
                 leadership,
                 stop,
@@ -693,9 +694,8 @@ async fn start_telegram(
                     let (channel, intake) = (Arc::clone(&channel), Arc::clone(&intake));
                     telegram::polling::run(channel, intake, shutdown, poll_states.clone())
                 },
-            );
-            // The loop itself runs on a thread of its own (see `polling::run`).
-            polling.await;
+            )
+            .await;
         }
     }
 }

@@ -165,7 +165,7 @@ impl PostgresStore {
     /// The engine's writer runs one transaction at a time on a connection of its own (see
     /// `own_connection`), opened now so that a server that refuses it is an error at start. It
     /// starts with `enable_bitmapscan = off`: direct delivery's lookup of pending outbox rows
-    /// must be a plain index scan (see `PostgresTx::open_tickets_and_pending`), and every other
+    /// must be a plain index scan (see `PostgresTx::open_tickets_and_pending_outbox`), and every other
     /// statement of the writer reads by key, where bitmap scans win nothing. The
     /// pools of this store open nothing unless used.
     async fn writer_for_this_runtime(&self) -> StoreResult<Option<Box<dyn Store>>> {
@@ -686,8 +686,8 @@ impl PostgresTx {
     /// since sent until VACUUM removes it, and only index scans mark those entries dead as
     /// they pass them. With a bitmap scan each lookup walked all of them again (one run:
     /// 20,000 entries and 5,400 heap pages to find 20 rows). The writer's own connection has
-    /// bitmap scans off for good (`writer_for_this_runtime`); a pooled one turns them off for the rest of the
-    /// transaction, which reads by key from here on too.
+    /// bitmap scans off for good (`writer_for_this_runtime`); a pooled one turns them off for
+    /// the rest of the transaction, which reads by key from here on too.
     async fn open_tickets_and_pending_outbox(
         &mut self,
         conversation_ids: &[i64],

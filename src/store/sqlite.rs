@@ -172,7 +172,7 @@ impl SqliteStore {
     /// `synchronous=NORMAL` (the reasoning is at `bookkeeping`; the next write transaction sets
     /// the configured level again, since each begins by setting it).
     ///
-    /// So under load most marks cost no commit of its own, and a transaction that begins to wait
+    /// So under load most marks cost no commit of their own, and a transaction that begins to wait
     /// for the lock does not queue behind marks that could go with it: the task writing marks
     /// runs on the shared runtime, and while it held the write lock each of its wake-ups queued
     /// behind that runtime's deliveries, with the engine's next `BEGIN` waiting behind it. Marks
@@ -207,6 +207,15 @@ impl SqliteStore {
         }
         written.await.unwrap_or(Err(StoreError::Corrupt("a sent mark was dropped".into())))
     }
+
+    /// Writes `marks` in a transaction of their own, without an fsync; the caller holds the
+    /// write lock.
+    async fn write_marks(&self, marks: &[PendingMark]) -> StoreResult<()> {
+        let json = marks_json(marks)?;
+        let mut tx = self.writer.begin("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE").await?;
+        sqlx::query(MARK_SENT).bind(json).execute(&mut *tx).await?;
+        tx.commit().await
+    }
 }
 
 /// Pool settings shared by every pool. A pooled connection is not checked before it is handed
@@ -216,17 +225,6 @@ impl SqliteStore {
 /// rollback of a transaction dropped without a commit.
 fn pool_options(max_connections: u32) -> SqlitePoolOptions {
     SqlitePoolOptions::new().max_connections(max_connections).test_before_acquire(false)
-}
-
-impl SqliteStore {
-    /// Writes `marks` in a transaction of their own, without an fsync; the caller holds the
-    /// write lock.
-    async fn write_marks(&self, marks: &[PendingMark]) -> StoreResult<()> {
-        let json = marks_json(marks)?;
-        let mut tx = self.writer.begin("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE").await?;
-        sqlx::query(MARK_SENT).bind(json).execute(&mut *tx).await?;
-        tx.commit().await
-    }
 }
 
 impl Drop for SqliteStore {
