@@ -5,6 +5,12 @@ use clap::Parser;
 use std::process::ExitCode;
 use switchboard::cli::{self, Cli};
 
+/// jemalloc, with one arena and memory handed back within a second (`.cargo/config.toml`):
+/// glibc's malloc kept more memory for the same load (BENCHMARKS.md, round 5).
+#[cfg(not(windows))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     // A missing .env is normal; a broken one is worth knowing about.
     if let Err(error) = switchboard::config::load_dotenv() {
